@@ -1,0 +1,318 @@
+//! Load benchmark of `vsearch serve`: 32 concurrent HTTP clients for a bounded time against query-by-id and
+//! query-by-upload; reports throughput, p50, p99 and the error count (which must be zero).
+//!
+//! By default it indexes a temporary copy of `../shared/data/ukbench-14` with EfficientNet-Lite0 (HNSW and flat
+//! indexes) and starts the server in-process on 127.0.0.1:0 with default settings.
+//!
+//! ```text
+//! cargo bench --bench server_load -- [--seconds 10] [--clients 32] [--k 10] [--photos DIR]
+//!                                    [--collection PATH | --url http://127.0.0.1:8080]
+//! ```
+//! `--collection` serves an existing collection instead; `--url` loads a server that is already running.
+
+use anyhow::{bail, Context};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use vsearch_engine::{
+    image_io, index_folder, Collection, DeviceSpec, IndexKind, IndexOptions, ModelSpec,
+};
+use vsearch_server::{AppState, ServeOptions};
+
+struct Args {
+    seconds: u64,
+    clients: usize,
+    k: usize,
+    photos: PathBuf,
+    collection: Option<PathBuf>,
+    url: Option<String>,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        seconds: 10,
+        clients: 32,
+        k: 10,
+        photos: PathBuf::from("../shared/data/ukbench-14"),
+        collection: None,
+        url: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--seconds" => args.seconds = value()?.parse()?,
+            "--clients" => args.clients = value()?.parse()?,
+            "--k" => args.k = value()?.parse()?,
+            "--photos" => args.photos = value()?.into(),
+            "--collection" => args.collection = Some(value()?.into()),
+            "--url" => args.url = Some(value()?),
+            "--bench" => {} // passed by `cargo bench`
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    Ok(args)
+}
+
+/// The photos uploaded as queries.
+fn load_photos(dir: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    paths.sort();
+    let photos: Vec<Vec<u8>> = paths
+        .iter()
+        .filter_map(|p| std::fs::read(p).ok())
+        .filter(|b| image_io::sniff_format(b).is_some())
+        .collect();
+    if photos.is_empty() {
+        bail!("no photos in {}", dir.display());
+    }
+    Ok(photos)
+}
+
+#[derive(Clone, Copy)]
+enum Scenario {
+    ById,
+    ByUpload,
+}
+
+struct Outcome {
+    latencies: Vec<Duration>,
+    errors: usize,
+    first_error: Option<String>,
+    elapsed: Duration,
+}
+
+async fn one_request(
+    client: &reqwest::Client,
+    url: &str,
+    scenario: Scenario,
+    i: usize,
+    ids: &[u64],
+    photos: &[Vec<u8>],
+    k: usize,
+) -> Result<(), String> {
+    let request = match scenario {
+        Scenario::ById => client
+            .post(url)
+            .json(&serde_json::json!({"id": ids[i % ids.len()], "k": k})),
+        Scenario::ByUpload => {
+            let part = reqwest::multipart::Part::bytes(photos[i % photos.len()].clone())
+                .file_name("query.jpg");
+            let form = reqwest::multipart::Form::new()
+                .part("image", part)
+                .text("k", k.to_string());
+            client.post(url).multipart(form)
+        }
+    };
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
+    }
+    Ok(())
+}
+
+async fn run_scenario(
+    base: &str,
+    scenario: Scenario,
+    clients: usize,
+    seconds: u64,
+    ids: Arc<Vec<u64>>,
+    photos: Arc<Vec<Vec<u8>>>,
+    k: usize,
+) -> Outcome {
+    let url = format!("{base}/api/search");
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (url, ids, photos) = (url.clone(), ids.clone(), photos.clone());
+        tasks.push(tokio::spawn(async move {
+            // One connection per client, as separate users would have.
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .expect("HTTP client");
+            let mut latencies = Vec::new();
+            let (mut errors, mut first_error) = (0usize, None);
+            let mut i = c * 7;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match one_request(&client, &url, scenario, i, &ids, &photos, k).await {
+                    Ok(()) => latencies.push(t.elapsed()),
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert(e);
+                    }
+                }
+                i += 1;
+            }
+            (latencies, errors, first_error)
+        }));
+    }
+    let mut outcome = Outcome {
+        latencies: Vec::new(),
+        errors: 0,
+        first_error: None,
+        elapsed: Duration::ZERO,
+    };
+    for task in tasks {
+        let (latencies, errors, first_error) = task.await.expect("client task");
+        outcome.latencies.extend(latencies);
+        outcome.errors += errors;
+        if outcome.first_error.is_none() {
+            outcome.first_error = first_error;
+        }
+    }
+    outcome.elapsed = started.elapsed();
+    outcome
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1e3
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let photos = Arc::new(load_photos(&args.photos)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+
+    // The server: given, or started here over a given or freshly built collection.
+    let mut _keep = None;
+    let (base, shutdown) = if let Some(url) = &args.url {
+        (url.trim_end_matches('/').to_string(), None)
+    } else {
+        let path = match &args.collection {
+            Some(p) => p.clone(),
+            None => {
+                let dir = tempfile::tempdir()?;
+                for (i, bytes) in photos.iter().enumerate() {
+                    std::fs::write(dir.path().join(format!("photo{i:04}.jpg")), bytes)?;
+                }
+                let options = IndexOptions {
+                    collection: None,
+                    model: ModelSpec::Preset("efficientnet-lite0".into()),
+                    device: DeviceSpec::Cpu,
+                    indexes: vec![IndexKind::Hnsw, IndexKind::Flat],
+                    batch: 16,
+                    threads: 2,
+                    max_pixels: image_io::DEFAULT_MAX_PIXELS,
+                    rebuild: false,
+                    progress: false,
+                };
+                eprintln!("indexing {} photos with efficientnet-lite0…", photos.len());
+                index_folder(dir.path(), &options)?;
+                let path = dir.path().to_path_buf();
+                _keep = Some(dir);
+                path
+            }
+        };
+        let collection = Arc::new(Collection::open(&path, &DeviceSpec::Cpu)?);
+        let options = ServeOptions::default();
+        let state = AppState::new(collection, &options);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let base = runtime.block_on(async {
+            vsearch_server::warm_up(&state).await;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            tokio::spawn(vsearch_server::serve_listener(listener, state, async {
+                let _ = rx.await;
+            }));
+            anyhow::Ok(format!("http://{addr}"))
+        })?;
+        eprintln!(
+            "server at {base} (workers {}, queue {})",
+            options.workers, options.queue
+        );
+        (base, Some(tx))
+    };
+
+    // Ids to query: whatever an upload finds, up to 1000.
+    let ids = runtime.block_on(async {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "image",
+                reqwest::multipart::Part::bytes(photos[0].clone()).file_name("q.jpg"),
+            )
+            .text("k", "1000");
+        let body: serde_json::Value = reqwest::Client::new()
+            .post(format!("{base}/api/search"))
+            .multipart(form)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let ids: Vec<u64> = body["results"]
+            .as_array()
+            .context("no results")?
+            .iter()
+            .filter_map(|r| r["id"].as_u64())
+            .collect();
+        anyhow::Ok(ids)
+    })?;
+    if ids.is_empty() {
+        bail!("the collection answered no ids");
+    }
+
+    println!(
+        "server_load: {} clients x {} s per scenario, k = {}, {} ids, {} query photos, {} CPU cores",
+        args.clients,
+        args.seconds,
+        args.k,
+        ids.len(),
+        photos.len(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "| scenario | requests | throughput (req/s) | p50 (ms) | p99 (ms) | max (ms) | errors |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let ids = Arc::new(ids);
+    let mut total_errors = 0;
+    for (name, scenario) in [
+        ("query by id", Scenario::ById),
+        ("query by upload", Scenario::ByUpload),
+    ] {
+        let mut o = runtime.block_on(run_scenario(
+            &base,
+            scenario,
+            args.clients,
+            args.seconds,
+            ids.clone(),
+            photos.clone(),
+            args.k,
+        ));
+        o.latencies.sort();
+        println!(
+            "| {name} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+            o.latencies.len(),
+            o.latencies.len() as f64 / o.elapsed.as_secs_f64(),
+            percentile(&o.latencies, 50.0),
+            percentile(&o.latencies, 99.0),
+            percentile(&o.latencies, 100.0),
+            o.errors
+        );
+        if let Some(e) = o.first_error {
+            eprintln!("  first error ({name}): {e}");
+        }
+        total_errors += o.errors;
+    }
+    if let Some(tx) = shutdown {
+        let _ = tx.send(());
+    }
+    if total_errors > 0 {
+        bail!("{total_errors} requests failed");
+    }
+    Ok(())
+}

@@ -1,0 +1,60 @@
+//! Errors of the benchmark library.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while loading data, measuring or writing reports.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The `--dataset` argument could not be understood.
+    #[error("bad dataset spec '{spec}': {reason} (use collection:PATH, fashion-mnist[:DIR], fvecs:BASE,QUERY[,GT] or synthetic:N,D,CLUSTERS)")]
+    BadSpec { spec: String, reason: String },
+    /// A data file is missing, unreadable or malformed.
+    #[error("{path}: {reason}")]
+    BadFile { path: PathBuf, reason: String },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The index layer failed.
+    #[error("index error: {0}")]
+    Index(#[from] vsearch_index::IndexError),
+    /// The engine (collections) failed.
+    #[error("collection error: {0}")]
+    Engine(String),
+    /// A results file could not be parsed or written as JSON.
+    #[error("{path}: invalid results JSON: {source}")]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Drawing the plot failed.
+    #[error("plot: {0}")]
+    Plot(String),
+    /// Invalid option combination or value.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Result alias of this crate.
+pub type Result<T> = std::result::Result<T, BenchError>;
+
+impl BenchError {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        BenchError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+    /// A malformed file.
+    pub fn bad_file(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        BenchError::BadFile {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! vsearch-bench: HNSW versus IVF versus exact search on one dataset — recall@k, QPS, latency percentiles,
+//! build time, size on disk and memory — written as `results.json`, `report.md` and a recall/QPS plot.
+//!
+//! The `results.json` schema is documented in [`report`]; `scripts/bench_peers.py` writes the same schema for
+//! FAISS and hnswlib so that [`compare`] can put them in one table and plot.
+
+pub mod collection;
+pub mod dataset;
+pub mod error;
+pub mod groundtruth;
+pub mod measure;
+pub mod plot;
+pub mod report;
+pub mod sweep;
+
+pub use dataset::{Dataset, DatasetSpec};
+pub use error::{BenchError, Result};
+pub use report::{Point, Results};
+pub use sweep::Grid;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+
+/// Queries held out of a collection (or generated for synthetic data) when `--queries` is not given.
+pub const DEFAULT_HOLDOUT: usize = 1000;
+
+/// What `vsearch bench` was asked to do.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub dataset: DatasetSpec,
+    pub k: usize,
+    /// Use the first N queries (all when `None`).
+    pub queries: Option<usize>,
+    /// Threads that run queries and builds.
+    pub threads: usize,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Small grid instead of the full one.
+    pub quick: bool,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// Loads the dataset of `opts` with its query count applied.
+pub fn load_dataset(opts: &BenchOptions) -> Result<Dataset> {
+    if opts.k == 0 {
+        return Err(BenchError::Invalid("--k must be at least 1".into()));
+    }
+    let mut ds = dataset::load(&opts.dataset, opts.queries.unwrap_or(DEFAULT_HOLDOUT))?;
+    if let Some(q) = opts.queries {
+        if q == 0 {
+            return Err(BenchError::Invalid("--queries must be at least 1".into()));
+        }
+        ds.truncate_queries(q);
+    }
+    if ds.n_base() < opts.k {
+        return Err(BenchError::Invalid(format!(
+            "the dataset has {} base vectors, fewer than k = {}",
+            ds.n_base(),
+            opts.k
+        )));
+    }
+    Ok(ds)
+}
+
+/// Ground truth for `ds`, using the cache (beside the dataset, else in `out/cache`).
+pub fn ground_truth(ds: &Dataset, k: usize, out: &Path) -> Result<(Vec<Vec<u64>>, String)> {
+    groundtruth::ground_truth(ds, k, &out.join("cache"))
+}
+
+fn progress_bar(len: u64, visible: bool) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    if let Ok(style) =
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} points  {msg}")
+    {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb
+}
+
+/// Runs the whole sweep on the dataset and returns the results (nothing written).
+pub fn run_sweep(
+    ds: &Dataset,
+    truth: &[Vec<u64>],
+    truth_source: &str,
+    opts: &BenchOptions,
+) -> Result<Results> {
+    let grid = if opts.quick {
+        Grid::quick(ds.n_base(), ds.dim)
+    } else {
+        Grid::full(ds.n_base(), ds.dim)
+    };
+    let plan = grid.plan();
+    let total: usize = plan.iter().map(|b| b.len()).sum();
+    let pb = progress_bar(total as u64, opts.progress);
+    let pool = measure::pool(opts.threads)?;
+    let points = sweep::run(&plan, ds, truth, opts.k, &pool, &pb)?;
+    pb.finish_with_message("done");
+    let (cpu, cores) = measure::machine();
+    Ok(Results {
+        schema: report::SCHEMA,
+        dataset: report::DatasetInfo {
+            name: ds.name.clone(),
+            n_base: ds.n_base(),
+            n_queries: ds.n_queries(),
+            dim: ds.dim,
+            metric: serde_json::to_value(ds.metric)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            ground_truth: truth_source.to_string(),
+        },
+        machine: report::Machine { cpu, cores },
+        threads: opts.threads,
+        k: opts.k,
+        date: measure::utc_now(),
+        grids: grid.describe(),
+        points,
+    })
+}
+
+/// Loads the dataset, computes the ground truth, sweeps and writes everything into `opts.out`.
+pub fn run(opts: &BenchOptions) -> Result<Results> {
+    let ds = load_dataset(opts)?;
+    tracing::info!(dataset = %ds.name, base = ds.n_base(), queries = ds.n_queries(), dim = ds.dim, "dataset loaded");
+    let (truth, source) = ground_truth(&ds, opts.k, &opts.out)?;
+    let results = run_sweep(&ds, &truth, &source, opts)?;
+    write_outputs(&results, &opts.out)?;
+    Ok(results)
+}
+
+/// Writes the dataset of `opts` (queries applied) and its ground truth as `base.fvecs`, `query.fvecs`,
+/// `gt.ivecs` and `dataset.json` into `dir`, for `scripts/bench_peers.py`.
+pub fn export_dataset(opts: &BenchOptions, dir: &Path) -> Result<Dataset> {
+    let ds = load_dataset(opts)?;
+    let (truth, _) = ground_truth(&ds, opts.k, &opts.out)?;
+    dataset::export(&ds, &truth, dir)?;
+    Ok(ds)
+}
+
+/// Merges the results files `files` into `base`; returns warnings about mismatched runs.
+pub fn compare(base: &mut Results, files: &[PathBuf]) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
+    for f in files {
+        let other = Results::read(f)?;
+        warnings.extend(base.merge(other, &f.display().to_string()));
+    }
+    Ok(warnings)
+}
+
+/// Writes `results.json`, `report.md`, `recall_qps.svg` and `recall_qps.png` into `dir`.
+pub fn write_outputs(results: &Results, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| BenchError::io(dir, e))?;
+    results.write(&dir.join("results.json"))?;
+    dataset::write_atomic(&dir.join("report.md"), report::markdown(results).as_bytes())?;
+    plot::write(results, dir)
+}

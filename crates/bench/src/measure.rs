@@ -1,0 +1,176 @@
+//! Measurements: recall@k, queries per second over a thread pool, latency percentiles, disk size and memory.
+
+use crate::error::{BenchError, Result};
+use rayon::prelude::*;
+use std::path::Path;
+use std::time::Instant;
+use vsearch_index::{SearchParams, VectorIndex};
+
+/// Mean over queries of |found[..k] ∩ truth[..k]| / k. Queries without truth are skipped; 0.0 when none is left.
+pub fn recall_at_k(found: &[Vec<u64>], truth: &[Vec<u64>], k: usize) -> f64 {
+    if k == 0 {
+        return 0.0;
+    }
+    let mut hits = 0usize;
+    let mut n = 0usize;
+    for (f, t) in found.iter().zip(truth) {
+        let t = &t[..t.len().min(k)];
+        hits += f.iter().take(k).filter(|id| t.contains(id)).count();
+        n += 1;
+    }
+    if n == 0 {
+        0.0
+    } else {
+        hits as f64 / (n * k) as f64
+    }
+}
+
+/// The `p`-th percentile (0..=100) of sorted values, nearest-rank method.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// What one pass of queries measured.
+#[derive(Debug, Clone)]
+pub struct QueryRun {
+    /// Ids found per query, best first.
+    pub found: Vec<Vec<u64>>,
+    /// Queries per second over the whole pass (wall clock).
+    pub qps: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// Runs every query once through `index.search`, split over the threads of `pool`, timing each query.
+pub fn run_queries(
+    index: &dyn VectorIndex,
+    queries: &[f32],
+    dim: usize,
+    k: usize,
+    params: &SearchParams,
+    pool: &rayon::ThreadPool,
+) -> Result<QueryRun> {
+    let start = Instant::now();
+    let per_query: Vec<Result<(Vec<u64>, f64)>> = pool.install(|| {
+        queries
+            .par_chunks(dim)
+            .with_max_len(1)
+            .map(|q| {
+                let t = Instant::now();
+                let hits = index.search(q, k, params)?;
+                let ms = t.elapsed().as_secs_f64() * 1e3;
+                Ok((hits.into_iter().map(|h| h.id).collect(), ms))
+            })
+            .collect()
+    });
+    let wall = start.elapsed().as_secs_f64();
+    let mut found = Vec::with_capacity(per_query.len());
+    let mut lat = Vec::with_capacity(per_query.len());
+    for r in per_query {
+        let (ids, ms) = r?;
+        found.push(ids);
+        lat.push(ms);
+    }
+    lat.sort_by(f64::total_cmp);
+    let n = found.len();
+    Ok(QueryRun {
+        found,
+        qps: if wall > 0.0 { n as f64 / wall } else { 0.0 },
+        p50_ms: percentile(&lat, 50.0),
+        p95_ms: percentile(&lat, 95.0),
+        p99_ms: percentile(&lat, 99.0),
+    })
+}
+
+/// A rayon pool of exactly `threads` threads.
+pub fn pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| BenchError::Invalid(format!("cannot start {threads} threads: {e}")))
+}
+
+/// Resident set size of this process in bytes, from `/proc/self/statm` (pages of 4 KiB); 0 where unavailable.
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+/// Total size of the files under `dir`, recursively.
+pub fn dir_size(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    let entries = std::fs::read_dir(dir).map_err(|e| BenchError::io(dir, e))?;
+    for e in entries {
+        let e = e.map_err(|e| BenchError::io(dir, e))?;
+        let meta = e.metadata().map_err(|err| BenchError::io(e.path(), err))?;
+        if meta.is_dir() {
+            total += dir_size(&e.path())?;
+        } else {
+            total += meta.len();
+        }
+    }
+    Ok(total)
+}
+
+/// Size on disk of `index`: saved into a temporary folder, file sizes summed, folder removed.
+pub fn disk_bytes(index: &dyn VectorIndex) -> Result<u64> {
+    let tmp = tempfile::tempdir().map_err(|e| BenchError::io(std::env::temp_dir(), e))?;
+    let dir = tmp.path().join("index");
+    index.save(&dir)?;
+    dir_size(&dir)
+}
+
+/// CPU model (from `/proc/cpuinfo`) and the number of logical cores.
+pub fn machine() -> (String, usize) {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    (model, cores)
+}
+
+/// Current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

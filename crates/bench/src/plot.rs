@@ -1,0 +1,228 @@
+//! Recall against QPS, ann-benchmarks style: x = recall@k, y = QPS on a log scale, one line per library/index.
+//!
+//! Drawn with plotters twice from the same code: to SVG (text as SVG text) and to an RGB bitmap encoded as PNG.
+//! Text layout needs a TrueType font, loaded at run time from [`FONT_PATHS`] (Debian `fonts-dejavu-core`) or
+//! from the file named by `VSEARCH_FONT`.
+
+use crate::dataset::write_atomic;
+use crate::error::{BenchError, Result};
+use crate::report::{Point, Results};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// Font files tried for the PNG, in order.
+pub const FONT_PATHS: [&str; 2] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+];
+
+const SIZE: (u32, u32) = (1000, 650);
+
+/// Distinct line colours (Tableau 10).
+const COLORS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+fn plot_err<E: std::fmt::Debug>(e: E) -> BenchError {
+    BenchError::Plot(format!("{e:?}"))
+}
+
+/// Series as (name, points sorted by recall) and the axis ranges.
+struct Layout {
+    series: Vec<(String, Vec<(f64, f64)>)>,
+    x: (f64, f64),
+    y: (f64, f64),
+}
+
+fn layout(points: &[Point]) -> Layout {
+    let mut names: Vec<String> = points.iter().map(Point::series).collect();
+    names.sort();
+    names.dedup();
+    let series: Vec<(String, Vec<(f64, f64)>)> = names
+        .into_iter()
+        .map(|n| {
+            let mut pts: Vec<(f64, f64)> = points
+                .iter()
+                .filter(|p| p.series() == n && p.qps > 0.0)
+                .map(|p| (p.recall, p.qps))
+                .collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
+            (n, pts)
+        })
+        .collect();
+    let all: Vec<(f64, f64)> = series.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+    let xmin = all.iter().map(|p| p.0).fold(1.0f64, f64::min);
+    let xmin = ((xmin * 10.0).floor() / 10.0).clamp(0.0, 0.9);
+    let ymin = all.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let ymax = all.iter().map(|p| p.1).fold(0.0f64, f64::max);
+    let (ymin, ymax) = if ymin.is_finite() && ymax > 0.0 {
+        (
+            10f64.powf(ymin.log10().floor()),
+            10f64.powf(ymax.log10().ceil()).max(ymin * 10.0),
+        )
+    } else {
+        (1.0, 10.0)
+    };
+    Layout {
+        series,
+        x: (xmin, 1.0),
+        y: (ymin, ymax),
+    }
+}
+
+/// Keeps, in recall order, the points not beaten by a point with both higher recall and higher QPS (the
+/// Pareto front ann-benchmarks draws).
+pub fn pareto(sorted_by_recall: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut front: Vec<(f64, f64)> = Vec::new();
+    let mut best_qps = f64::NEG_INFINITY;
+    for &(r, q) in sorted_by_recall.iter().rev() {
+        if q > best_qps {
+            front.push((r, q));
+            best_qps = q;
+        }
+    }
+    front.reverse();
+    front
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    k: usize,
+    lay: &Layout,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(plot_err)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(lay.x.0..lay.x.1, (lay.y.0..lay.y.1).log_scale())
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc(format!("Recall@{k}"))
+        .y_desc("Queries per second (log scale)")
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| format!("{v:.2}"))
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()
+        .map_err(plot_err)?;
+    for (i, (name, pts)) in lay.series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let front = pareto(pts);
+        chart
+            .draw_series(LineSeries::new(
+                front.iter().copied(),
+                color.stroke_width(2),
+            ))
+            .map_err(plot_err)?
+            .label(name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart
+            .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+            .map_err(plot_err)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(plot_err)?;
+    root.present().map_err(plot_err)?;
+    Ok(())
+}
+
+fn title(r: &Results) -> String {
+    format!(
+        "{} ({} base, {} queries, {}-d), k={}, {} thread{}",
+        r.dataset.name,
+        r.dataset.n_base,
+        r.dataset.n_queries,
+        r.dataset.dim,
+        r.k,
+        r.threads,
+        if r.threads == 1 { "" } else { "s" }
+    )
+}
+
+/// The plot as an SVG document.
+pub fn svg(r: &Results) -> Result<String> {
+    // Layout measures text, so the SVG needs the font too.
+    register_font()?;
+    let lay = layout(&r.points);
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+        draw(&root, &title(r), r.k, &lay)?;
+    }
+    Ok(out)
+}
+
+static FONT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+
+fn register_font() -> Result<()> {
+    FONT.get_or_init(|| {
+        let candidates: Vec<String> = std::env::var("VSEARCH_FONT")
+            .ok()
+            .into_iter()
+            .chain(FONT_PATHS.iter().map(|s| s.to_string()))
+            .collect();
+        for path in &candidates {
+            if let Ok(bytes) = std::fs::read(path) {
+                // plotters keeps registered fonts for the life of the process.
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                return plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+                    .map_err(|_| format!("{path}: not a usable TrueType font"));
+            }
+        }
+        Err(format!(
+            "no font for the PNG plot: tried {}; install Debian's fonts-dejavu-core or set VSEARCH_FONT to a .ttf file",
+            candidates.join(", ")
+        ))
+    })
+    .clone()
+    .map_err(BenchError::Plot)
+}
+
+/// The plot as PNG bytes.
+pub fn png(r: &Results) -> Result<Vec<u8>> {
+    register_font()?;
+    let lay = layout(&r.points);
+    let mut rgb = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+        draw(&root, &title(r), r.k, &lay)?;
+    }
+    let img = image::RgbImage::from_raw(SIZE.0, SIZE.1, rgb)
+        .ok_or_else(|| BenchError::Plot("bitmap buffer has the wrong size".into()))?;
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .map_err(plot_err)?;
+    Ok(out.into_inner())
+}
+
+/// Writes `recall_qps.svg` and `recall_qps.png` into `dir`.
+pub fn write(r: &Results, dir: &Path) -> Result<()> {
+    write_atomic(&dir.join("recall_qps.svg"), svg(r)?.as_bytes())?;
+    write_atomic(&dir.join("recall_qps.png"), &png(r)?)
+}

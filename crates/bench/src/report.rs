@@ -1,0 +1,290 @@
+//! The results file (`results.json`), the summary table and the Markdown report.
+//!
+//! # `results.json` schema (version 1)
+//! ```text
+//! {
+//!   "schema": 1,
+//!   "dataset": {"name": str, "n_base": int, "n_queries": int, "dim": int, "metric": "l2"|"cosine",
+//!               "ground_truth": str},
+//!   "machine": {"cpu": str, "cores": int},
+//!   "threads": int, "k": int, "date": "YYYY-MM-DDTHH:MM:SSZ",
+//!   "grids": {"<index kind>": str, ...},          // parameter grids swept, human-readable
+//!   "points": [{"library": "vsearch"|"faiss"|"hnswlib", "index": "flat"|"hnsw"|"ivf-flat"|"ivf-pq",
+//!               "params": {str: number|bool|str}, "recall": float, "qps": float,
+//!               "p50_ms": float, "p95_ms": float, "p99_ms": float, "build_s": float,
+//!               "disk_bytes": int, "memory_bytes": int, "rss_delta_bytes": int (optional)}]
+//! }
+//! ```
+//! Peers (`scripts/bench_peers.py`) write the same schema; `--compare` merges the `points` of several files.
+
+use crate::dataset::write_atomic;
+use crate::error::{BenchError, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Current schema version of `results.json`.
+pub const SCHEMA: u32 = 1;
+
+/// Recall thresholds of the summary table.
+pub const THRESHOLDS: [f64; 3] = [0.90, 0.95, 0.99];
+
+/// The dataset a run measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    pub name: String,
+    pub n_base: usize,
+    pub n_queries: usize,
+    pub dim: usize,
+    pub metric: String,
+    /// Where the ground truth came from.
+    #[serde(default)]
+    pub ground_truth: String,
+}
+
+/// The machine a run measured on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// CPU model name from `/proc/cpuinfo`.
+    pub cpu: String,
+    /// Logical cores.
+    pub cores: usize,
+}
+
+/// One measured point: one index build with one set of search parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub library: String,
+    /// `flat`, `hnsw`, `ivf-flat` or `ivf-pq`.
+    pub index: String,
+    /// Build and search parameters.
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// recall@k against exact search.
+    pub recall: f64,
+    /// Queries per second at the run's thread count.
+    pub qps: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    /// Seconds to build (train and add) the index.
+    pub build_s: f64,
+    /// Bytes of the saved index.
+    pub disk_bytes: u64,
+    /// Memory the index reports holding (`memory_bytes`), or the peer's estimate.
+    pub memory_bytes: u64,
+    /// Growth of the process's resident set during the build, when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_delta_bytes: Option<u64>,
+}
+
+impl Point {
+    /// `library/index`, the name of a line in the plot.
+    pub fn series(&self) -> String {
+        format!("{}/{}", self.library, self.index)
+    }
+    /// Parameters as `a=1, b=2`.
+    pub fn params_text(&self) -> String {
+        self.params
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A whole run, as written to `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub schema: u32,
+    pub dataset: DatasetInfo,
+    pub machine: Machine,
+    pub threads: usize,
+    pub k: usize,
+    pub date: String,
+    /// Parameter grids swept, per index kind.
+    #[serde(default)]
+    pub grids: BTreeMap<String, String>,
+    pub points: Vec<Point>,
+}
+
+impl Results {
+    /// Reads a results file.
+    pub fn read(path: &Path) -> Result<Results> {
+        let text = std::fs::read_to_string(path).map_err(|e| BenchError::io(path, e))?;
+        serde_json::from_str(&text).map_err(|source| BenchError::Json {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Writes this as pretty JSON, atomically.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(|source| BenchError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        write_atomic(path, text.as_bytes())
+    }
+
+    /// Appends the points of `other` (a peer's run). Differences in dataset, k or threads are returned as warnings.
+    pub fn merge(&mut self, other: Results, source: &str) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if other.dataset.name != self.dataset.name
+            || other.dataset.n_base != self.dataset.n_base
+            || other.dataset.n_queries != self.dataset.n_queries
+        {
+            warnings.push(format!(
+                "{source}: dataset {} ({} base, {} queries) differs from {} ({} base, {} queries)",
+                other.dataset.name,
+                other.dataset.n_base,
+                other.dataset.n_queries,
+                self.dataset.name,
+                self.dataset.n_base,
+                self.dataset.n_queries
+            ));
+        }
+        if other.k != self.k {
+            warnings.push(format!(
+                "{source}: k = {} differs from k = {}",
+                other.k, self.k
+            ));
+        }
+        if other.threads != self.threads {
+            warnings.push(format!(
+                "{source}: {} threads differs from {} threads",
+                other.threads, self.threads
+            ));
+        }
+        for (kind, grid) in other.grids {
+            self.grids.entry(kind).or_insert(grid);
+        }
+        self.points.extend(other.points);
+        warnings
+    }
+}
+
+/// One cell of the summary: the fastest point of a series at or above a recall threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Best {
+    pub series: String,
+    pub threshold: f64,
+    /// `None` when no point of the series reaches the threshold.
+    pub point: Option<Point>,
+}
+
+/// For every series (library/index) and every threshold in [`THRESHOLDS`], the highest-QPS point with
+/// recall >= threshold.
+pub fn summary(points: &[Point]) -> Vec<Best> {
+    let mut series: Vec<String> = points.iter().map(Point::series).collect();
+    series.sort();
+    series.dedup();
+    let mut out = Vec::new();
+    for s in &series {
+        for &t in &THRESHOLDS {
+            let best = points
+                .iter()
+                .filter(|p| &p.series() == s && p.recall >= t)
+                .max_by(|a, b| a.qps.total_cmp(&b.qps))
+                .cloned();
+            out.push(Best {
+                series: s.clone(),
+                threshold: t,
+                point: best,
+            });
+        }
+    }
+    out
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// The Markdown report: dataset, machine, grids, summary table and every point.
+pub fn markdown(r: &Results) -> String {
+    let mut s = String::new();
+    let d = &r.dataset;
+    let _ = writeln!(s, "# vsearch bench: {}\n", d.name);
+    let _ = writeln!(
+        s,
+        "- Dataset: {} ({} base vectors, {} queries, {}-d, {})\n- Ground truth: {}\n- Machine: {} ({} cores)\n- Threads: {}\n- k: {}\n- Date: {}\n",
+        d.name, d.n_base, d.n_queries, d.dim, d.metric, d.ground_truth, r.machine.cpu, r.machine.cores, r.threads, r.k, r.date
+    );
+    if !r.grids.is_empty() {
+        let _ = writeln!(s, "## Parameter grids\n");
+        for (k, g) in &r.grids {
+            let _ = writeln!(s, "- **{k}**: {g}");
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(s, "## Best QPS at a recall@{} target\n", r.k);
+    let _ = writeln!(s, "| series | recall >= | QPS | recall | p50 ms | p99 ms | build s | memory MiB | parameters |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
+    for b in summary(&r.points) {
+        match &b.point {
+            Some(p) => {
+                let _ = writeln!(
+                    s,
+                    "| {} | {:.2} | {:.0} | {:.4} | {:.3} | {:.3} | {:.1} | {} | {} |",
+                    b.series,
+                    b.threshold,
+                    p.qps,
+                    p.recall,
+                    p.p50_ms,
+                    p.p99_ms,
+                    p.build_s,
+                    mib(p.memory_bytes),
+                    p.params_text()
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "| {} | {:.2} | not reached | | | | | | |",
+                    b.series, b.threshold
+                );
+            }
+        }
+    }
+    let _ = writeln!(s, "\n## All points\n");
+    let _ = writeln!(
+        s,
+        "| series | parameters | recall | QPS | p50 ms | p95 ms | p99 ms | build s | disk MiB | memory MiB | RSS delta MiB |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut pts: Vec<&Point> = r.points.iter().collect();
+    pts.sort_by(|a, b| {
+        a.series()
+            .cmp(&b.series())
+            .then(a.recall.total_cmp(&b.recall))
+    });
+    for p in pts {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.4} | {:.0} | {:.3} | {:.3} | {:.3} | {:.2} | {} | {} | {} |",
+            p.series(),
+            p.params_text(),
+            p.recall,
+            p.qps,
+            p.p50_ms,
+            p.p95_ms,
+            p.p99_ms,
+            p.build_s,
+            mib(p.disk_bytes),
+            mib(p.memory_bytes),
+            p.rss_delta_bytes.map(mib).unwrap_or_else(|| "-".into())
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nQPS: all queries once, split over {} threads, wall clock. Latency: per-query timings. \
+         Memory: the index's own estimate; RSS delta: growth of the process's resident set during the build \
+         (0 when freed memory was reused).",
+        r.threads
+    );
+    s
+}

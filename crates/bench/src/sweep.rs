@@ -1,0 +1,322 @@
+//! Parameter sweeps: which indexes are built, with which search parameters, and the loop that measures them.
+
+use crate::dataset::Dataset;
+use crate::error::Result;
+use crate::measure::{disk_bytes, recall_at_k, rss_bytes, run_queries};
+use crate::report::Point;
+use indicatif::ProgressBar;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Instant;
+use vsearch_index::{HnswParams, IndexConfig, IvfCodes, IvfParams, SearchParams, VectorIndex};
+
+/// Parameters of a point, by name.
+pub type Params = BTreeMap<String, Value>;
+
+/// The parameter grids of a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid {
+    /// HNSW builds: (M, ef_construction).
+    pub hnsw_builds: Vec<(usize, usize)>,
+    /// HNSW ef_search values, swept on every build.
+    pub ef_search: Vec<usize>,
+    /// IVF-Flat nlist values.
+    pub ivf_flat_nlist: Vec<usize>,
+    /// IVF-PQ nlist values.
+    pub ivf_pq_nlist: Vec<usize>,
+    /// nprobe values, swept on every IVF build (those above nlist are skipped).
+    pub nprobe: Vec<usize>,
+    /// IVF-PQ (sub-quantisers, bits per code) settings; candidates re-ranked exactly.
+    pub pq: Vec<(usize, usize)>,
+    /// Whether the flat baseline is measured.
+    pub flat: bool,
+}
+
+/// `factor * sqrt(n)` lists, at most `n / 39` (FAISS's minimum of training points per list), at least 1.
+/// With factor 4 this is the index layer's default rule ([`vsearch_index::ivf::default_nlist`]).
+pub fn sqrt_nlist(n: usize, factor: f64) -> usize {
+    ((factor * (n as f64).sqrt()).round() as usize)
+        .min(n / vsearch_index::ivf::MIN_POINTS_PER_LIST)
+        .max(1)
+}
+
+/// PQ settings of the full grid: 8-bit codes with at most 32 bytes per vector ([`pq_m`]) and the index
+/// layer's default (`dim / 4` sub-quantisers, [`vsearch_index::ivf::default_pq_m`]).
+pub fn pq_grid(dim: usize) -> Vec<(usize, usize)> {
+    let mut g = vec![(pq_m(dim), 8), (vsearch_index::ivf::default_pq_m(dim), 8)];
+    g.dedup();
+    g
+}
+
+/// The largest divisor of `dim` not above 32 (PQ needs `dim % m == 0`), giving at most 32 bytes per code.
+pub fn pq_m(dim: usize) -> usize {
+    (1..=32.min(dim.max(1)))
+        .rev()
+        .find(|m| dim.is_multiple_of(*m))
+        .unwrap_or(1)
+}
+
+impl Grid {
+    /// The full grid for `n` base vectors of dimension `dim`.
+    pub fn full(n: usize, dim: usize) -> Grid {
+        let mut nl = vec![sqrt_nlist(n, 2.0), sqrt_nlist(n, 4.0), sqrt_nlist(n, 8.0)];
+        nl.dedup();
+        Grid {
+            hnsw_builds: vec![(8, 100), (16, 100), (16, 200), (32, 200)],
+            ef_search: vec![10, 16, 24, 32, 48, 64, 96, 128, 256, 512],
+            ivf_flat_nlist: nl,
+            ivf_pq_nlist: vec![sqrt_nlist(n, 4.0)],
+            nprobe: vec![1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128, 256],
+            pq: pq_grid(dim),
+            flat: true,
+        }
+    }
+
+    /// A small grid for a quick look (one build per kind, a few search settings).
+    pub fn quick(n: usize, dim: usize) -> Grid {
+        Grid {
+            hnsw_builds: vec![(16, 200)],
+            ef_search: vec![10, 32, 64, 128, 256],
+            ivf_flat_nlist: vec![sqrt_nlist(n, 4.0)],
+            ivf_pq_nlist: vec![sqrt_nlist(n, 4.0)],
+            nprobe: vec![1, 4, 8, 16, 32, 64],
+            pq: vec![(vsearch_index::ivf::default_pq_m(dim), 8)],
+            flat: true,
+        }
+    }
+
+    /// The grids as text, per index kind, for the report.
+    pub fn describe(&self) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        if self.flat {
+            m.insert("flat".into(), "exact search, no parameters".into());
+        }
+        m.insert(
+            "hnsw".into(),
+            format!(
+                "(M, ef_construction) in {:?}; ef_search in {:?}",
+                self.hnsw_builds, self.ef_search
+            ),
+        );
+        m.insert(
+            "ivf-flat".into(),
+            format!(
+                "nlist in {:?}; nprobe in {:?} (<= nlist)",
+                self.ivf_flat_nlist, self.nprobe
+            ),
+        );
+        m.insert(
+            "ivf-pq".into(),
+            format!(
+                "nlist in {:?}; PQ (m, bits) in {:?}; exact re-ranking of {} * k candidates; nprobe in {:?} (<= nlist)",
+                self.ivf_pq_nlist,
+                self.pq,
+                vsearch_index::ivf::DEFAULT_RERANK_FACTOR,
+                self.nprobe
+            ),
+        );
+        m
+    }
+
+    /// Every build of the sweep with its search settings.
+    pub fn plan(&self) -> Vec<Build> {
+        let mut out = Vec::new();
+        if self.flat {
+            out.push(Build {
+                index: "flat",
+                config: IndexConfig::Flat,
+                params: Params::new(),
+                searches: vec![(SearchParams::default(), Params::new())],
+            });
+        }
+        for &(m, efc) in &self.hnsw_builds {
+            let ef0 = self.ef_search.first().copied().unwrap_or(64);
+            out.push(Build {
+                index: "hnsw",
+                config: IndexConfig::Hnsw(HnswParams {
+                    m,
+                    ef_construction: efc,
+                    ef_search: ef0,
+                }),
+                params: [
+                    ("M".to_string(), json!(m)),
+                    ("ef_construction".to_string(), json!(efc)),
+                ]
+                .into(),
+                searches: self
+                    .ef_search
+                    .iter()
+                    .map(|&ef| {
+                        (
+                            SearchParams {
+                                ef_search: Some(ef),
+                                ..Default::default()
+                            },
+                            [("ef_search".to_string(), json!(ef))].into(),
+                        )
+                    })
+                    .collect(),
+            });
+        }
+        let ivf = |nlist: usize, codes: IvfCodes, name: &'static str| {
+            let rerank = matches!(codes, IvfCodes::Pq { .. });
+            let mut params: Params = [("nlist".to_string(), json!(nlist))].into();
+            if let IvfCodes::Pq { m, bits } = codes {
+                params.insert("pq_m".into(), json!(m));
+                params.insert("pq_bits".into(), json!(bits));
+                params.insert("rerank".into(), json!(true));
+            }
+            Build {
+                index: name,
+                config: IndexConfig::Ivf(IvfParams {
+                    nlist: Some(nlist),
+                    nprobe: 1,
+                    codes,
+                    rerank,
+                    train_size: None,
+                }),
+                params,
+                searches: self
+                    .nprobe
+                    .iter()
+                    .filter(|&&p| p <= nlist)
+                    .map(|&p| {
+                        (
+                            SearchParams {
+                                nprobe: Some(p),
+                                rerank: rerank.then_some(true),
+                                ..Default::default()
+                            },
+                            [("nprobe".to_string(), json!(p))].into(),
+                        )
+                    })
+                    .collect(),
+            }
+        };
+        for &nl in &self.ivf_flat_nlist {
+            out.push(ivf(nl, IvfCodes::Flat, "ivf-flat"));
+        }
+        for &nl in &self.ivf_pq_nlist {
+            for &(m, bits) in &self.pq {
+                out.push(ivf(nl, IvfCodes::Pq { m, bits }, "ivf-pq"));
+            }
+        }
+        out
+    }
+}
+
+/// One index build of a sweep and the search settings measured on it.
+#[derive(Debug, Clone)]
+pub struct Build {
+    /// `flat`, `hnsw`, `ivf-flat` or `ivf-pq`.
+    pub index: &'static str,
+    pub config: IndexConfig,
+    /// Build parameters as reported.
+    pub params: Params,
+    /// Search settings with their reported parameters.
+    pub searches: Vec<(SearchParams, Params)>,
+}
+
+impl Build {
+    /// Points this build yields.
+    pub fn len(&self) -> usize {
+        self.searches.len()
+    }
+    /// True when no search setting applies.
+    pub fn is_empty(&self) -> bool {
+        self.searches.is_empty()
+    }
+}
+
+/// How an index was built, for the points measured on it.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildCost {
+    pub build_s: f64,
+    pub memory_bytes: u64,
+    pub disk_bytes: u64,
+    pub rss_delta_bytes: Option<u64>,
+}
+
+/// Measures every search setting of `build` on an already built `index`: one point each.
+#[allow(clippy::too_many_arguments)]
+pub fn measure_index(
+    index: &dyn VectorIndex,
+    build: &Build,
+    cost: BuildCost,
+    ds: &Dataset,
+    truth: &[Vec<u64>],
+    k: usize,
+    pool: &rayon::ThreadPool,
+    progress: &ProgressBar,
+) -> Result<Vec<Point>> {
+    let mut points = Vec::with_capacity(build.searches.len());
+    for (sp, sparams) in &build.searches {
+        let mut params = build.params.clone();
+        params.extend(sparams.clone());
+        progress.set_message(format!("{} {}", build.index, params_short(&params)));
+        let run = run_queries(index, &ds.queries, ds.dim, k, sp, pool)?;
+        let recall = recall_at_k(&run.found, truth, k);
+        points.push(Point {
+            library: "vsearch".into(),
+            index: build.index.into(),
+            params,
+            recall,
+            qps: run.qps,
+            p50_ms: run.p50_ms,
+            p95_ms: run.p95_ms,
+            p99_ms: run.p99_ms,
+            build_s: cost.build_s,
+            disk_bytes: cost.disk_bytes,
+            memory_bytes: cost.memory_bytes,
+            rss_delta_bytes: cost.rss_delta_bytes,
+        });
+        progress.inc(1);
+    }
+    Ok(points)
+}
+
+fn params_short(p: &Params) -> String {
+    p.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Builds each index of `plan` in turn (on the pool's threads), measures it and drops it before the next.
+pub fn run(
+    plan: &[Build],
+    ds: &Dataset,
+    truth: &[Vec<u64>],
+    k: usize,
+    pool: &rayon::ThreadPool,
+    progress: &ProgressBar,
+) -> Result<Vec<Point>> {
+    let mut points = Vec::new();
+    for b in plan {
+        progress.set_message(format!("building {} {}", b.index, params_short(&b.params)));
+        let rss0 = rss_bytes();
+        let t = Instant::now();
+        let index =
+            pool.install(|| vsearch_index::build(&b.config, ds.dim, ds.metric, &ds.ids, &ds.base))?;
+        let build_s = t.elapsed().as_secs_f64();
+        let rss1 = rss_bytes();
+        let cost = BuildCost {
+            build_s,
+            memory_bytes: index.memory_bytes() as u64,
+            disk_bytes: disk_bytes(index.as_ref())?,
+            rss_delta_bytes: (rss0 > 0).then_some(rss1.saturating_sub(rss0)),
+        };
+        tracing::info!(index = b.index, params = %params_short(&b.params), build_s, "built");
+        points.extend(measure_index(
+            index.as_ref(),
+            b,
+            cost,
+            ds,
+            truth,
+            k,
+            pool,
+            progress,
+        )?);
+    }
+    Ok(points)
+}

@@ -1,0 +1,460 @@
+//! The bench measures what it claims: recall is exact (1.0 for exact search, the expected lower value for a
+//! deliberately broken index), and every output file is written and valid.
+
+use indicatif::ProgressBar;
+use std::path::Path;
+use vsearch_bench::dataset::{self, Dataset, DatasetSpec};
+use vsearch_bench::measure::{self, percentile, recall_at_k};
+use vsearch_bench::sweep::{self, Build, BuildCost};
+use vsearch_bench::{report, BenchOptions, Results};
+use vsearch_index::{Hit, IndexConfig, IndexKind, Metric, SearchParams, VectorIndex};
+
+const K: usize = 10;
+
+fn synthetic(n: usize, queries: usize) -> Dataset {
+    dataset::load(
+        &DatasetSpec::Synthetic {
+            n,
+            dim: 16,
+            clusters: 8,
+        },
+        queries,
+    )
+    .expect("synthetic data")
+}
+
+fn l2(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// Brute force written independently of the index crate: sort every base row by distance.
+fn naive_truth(ds: &Dataset, k: usize) -> Vec<Vec<u64>> {
+    ds.queries
+        .chunks(ds.dim)
+        .map(|q| {
+            let mut d: Vec<(f32, u64)> = ds
+                .base
+                .chunks(ds.dim)
+                .zip(&ds.ids)
+                .map(|(v, id)| (l2(q, v), *id))
+                .collect();
+            d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            d.into_iter().take(k).map(|(_, id)| id).collect()
+        })
+        .collect()
+}
+
+/// A test index: exact search by brute force, optionally broken on purpose.
+struct TestIndex {
+    dim: usize,
+    ids: Vec<u64>,
+    base: Vec<f32>,
+    breakage: Breakage,
+}
+
+#[derive(Clone, Copy)]
+enum Breakage {
+    None,
+    /// Drops the best result (and returns the k+1-th in its place at the end).
+    DropTop,
+    /// Returns ids that are not in the index for queries whose first component is in `poisoned`.
+    WrongIdsFor(&'static std::sync::OnceLock<Vec<u32>>),
+}
+
+impl VectorIndex for TestIndex {
+    fn kind(&self) -> IndexKind {
+        IndexKind::Flat
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn metric(&self) -> Metric {
+        Metric::L2
+    }
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+    fn config(&self) -> IndexConfig {
+        IndexConfig::Flat
+    }
+    fn memory_bytes(&self) -> usize {
+        self.base.len() * 4 + self.ids.len() * 8
+    }
+    fn add(&mut self, _ids: &[u64], _vectors: &[f32]) -> vsearch_index::Result<()> {
+        unreachable!("not used by the bench")
+    }
+    fn remove(&mut self, _ids: &[u64]) -> vsearch_index::Result<()> {
+        unreachable!("not used by the bench")
+    }
+    fn search(&self, q: &[f32], k: usize, _p: &SearchParams) -> vsearch_index::Result<Vec<Hit>> {
+        let mut d: Vec<Hit> = self
+            .base
+            .chunks(self.dim)
+            .zip(&self.ids)
+            .map(|(v, id)| Hit {
+                id: *id,
+                score: l2(q, v),
+            })
+            .collect();
+        d.sort_by(|a, b| a.score.total_cmp(&b.score).then(a.id.cmp(&b.id)));
+        Ok(match self.breakage {
+            Breakage::None => d.into_iter().take(k).collect(),
+            Breakage::DropTop => d.into_iter().skip(1).take(k).collect(),
+            Breakage::WrongIdsFor(set) => {
+                if set.get().is_some_and(|s| s.contains(&q[0].to_bits())) {
+                    (0..k as u64)
+                        .map(|i| Hit {
+                            id: 1_000_000 + i,
+                            score: 0.0,
+                        })
+                        .collect()
+                } else {
+                    d.into_iter().take(k).collect()
+                }
+            }
+        })
+    }
+    fn search_batch(
+        &self,
+        qs: &[f32],
+        k: usize,
+        p: &SearchParams,
+    ) -> vsearch_index::Result<Vec<Vec<Hit>>> {
+        qs.chunks(self.dim).map(|q| self.search(q, k, p)).collect()
+    }
+    fn save(&self, dir: &Path) -> vsearch_index::Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| vsearch_index::IndexError::Io {
+            path: dir.into(),
+            source: e,
+        })?;
+        let bytes: Vec<u8> = self.base.iter().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(dir.join("vectors.bin"), bytes).map_err(|e| vsearch_index::IndexError::Io {
+            path: dir.into(),
+            source: e,
+        })
+    }
+}
+
+fn test_index(ds: &Dataset, breakage: Breakage) -> TestIndex {
+    TestIndex {
+        dim: ds.dim,
+        ids: ds.ids.clone(),
+        base: ds.base.clone(),
+        breakage,
+    }
+}
+
+fn flat_build() -> Build {
+    Build {
+        index: "flat",
+        config: IndexConfig::Flat,
+        params: Default::default(),
+        searches: vec![(SearchParams::default(), Default::default())],
+    }
+}
+
+fn measure(
+    index: &dyn VectorIndex,
+    ds: &Dataset,
+    truth: &[Vec<u64>],
+    threads: usize,
+) -> vsearch_bench::Point {
+    let pool = measure::pool(threads).expect("pool");
+    let cost = BuildCost {
+        build_s: 0.5,
+        memory_bytes: index.memory_bytes() as u64,
+        disk_bytes: measure::disk_bytes(index).expect("disk"),
+        rss_delta_bytes: None,
+    };
+    let mut pts = sweep::measure_index(
+        index,
+        &flat_build(),
+        cost,
+        ds,
+        truth,
+        K,
+        &pool,
+        &ProgressBar::hidden(),
+    )
+    .expect("measure");
+    assert_eq!(pts.len(), 1);
+    pts.remove(0)
+}
+
+#[test]
+fn recall_at_k_counts_exactly() {
+    let truth = vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8]];
+    assert_eq!(recall_at_k(&truth, &truth, 4), 1.0);
+    // 3 of 4 and 1 of 4 found; order inside the top k does not matter.
+    let found = vec![vec![4, 3, 2, 99], vec![8, 100, 101, 102]];
+    assert_eq!(recall_at_k(&found, &truth, 4), 0.5);
+    // Only the first k found count.
+    let long = vec![vec![9, 9, 9, 9, 1, 2, 3, 4], vec![5, 6, 7, 8]];
+    assert_eq!(recall_at_k(&long, &truth, 4), 0.5);
+}
+
+#[test]
+fn percentiles_use_nearest_rank() {
+    let v: Vec<f64> = (1..=100).map(f64::from).collect();
+    assert_eq!(percentile(&v, 50.0), 50.0);
+    assert_eq!(percentile(&v, 95.0), 95.0);
+    assert_eq!(percentile(&v, 99.0), 99.0);
+    assert_eq!(percentile(&[3.0], 99.0), 3.0);
+}
+
+#[test]
+fn exact_search_has_recall_one_and_broken_indexes_the_expected_value() {
+    let ds = synthetic(3000, 200);
+    let truth = naive_truth(&ds, K);
+    for threads in [1, 2] {
+        let p = measure(&test_index(&ds, Breakage::None), &ds, &truth, threads);
+        assert_eq!(p.recall, 1.0);
+        assert!(p.qps > 0.0 && p.p50_ms <= p.p95_ms && p.p95_ms <= p.p99_ms);
+        assert_eq!(p.disk_bytes, (ds.base.len() * 4) as u64);
+    }
+    // Dropping the top hit leaves 9 of the 10 true neighbours: 0.9 exactly.
+    let p = measure(&test_index(&ds, Breakage::DropTop), &ds, &truth, 2);
+    assert_eq!(p.recall, 0.9);
+    // Wrong ids for every other query: half the queries score 0, half 1.
+    static POISON: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
+    let poisoned: Vec<u32> = ds
+        .queries
+        .chunks(ds.dim)
+        .step_by(2)
+        .map(|q| q[0].to_bits())
+        .collect();
+    let distinct: std::collections::HashSet<u32> =
+        ds.queries.chunks(ds.dim).map(|q| q[0].to_bits()).collect();
+    assert_eq!(
+        distinct.len(),
+        ds.n_queries(),
+        "first components identify the queries"
+    );
+    POISON.get_or_init(|| poisoned);
+    let p = measure(
+        &test_index(&ds, Breakage::WrongIdsFor(&POISON)),
+        &ds,
+        &truth,
+        2,
+    );
+    assert_eq!(p.recall, 0.5);
+}
+
+#[test]
+fn flat_index_ground_truth_matches_brute_force_and_scores_one() {
+    let ds = synthetic(3000, 200);
+    let truth = naive_truth(&ds, K);
+    let gt = vsearch_bench::groundtruth::exact(&ds, K).expect("flat ground truth");
+    assert_eq!(recall_at_k(&gt, &truth, K), 1.0);
+    let flat = vsearch_index::build(&IndexConfig::Flat, ds.dim, ds.metric, &ds.ids, &ds.base)
+        .expect("flat");
+    let p = measure(flat.as_ref(), &ds, &truth, 2);
+    assert_eq!(p.recall, 1.0);
+}
+
+#[test]
+fn ground_truth_is_cached_and_reused() {
+    let ds = synthetic(2000, 50);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (gt1, src1) = vsearch_bench::ground_truth(&ds, K, dir.path()).expect("gt");
+    assert!(src1.starts_with("exact"), "{src1}");
+    let cached = vsearch_bench::groundtruth::cache_path(&ds, K, &dir.path().join("cache"));
+    assert!(cached.exists(), "cache at {}", cached.display());
+    let (gt2, src2) = vsearch_bench::ground_truth(&ds, K, dir.path()).expect("gt again");
+    assert!(src2.starts_with("cache"), "{src2}");
+    assert_eq!(gt1, gt2);
+    assert_eq!(recall_at_k(&gt1, &naive_truth(&ds, K), K), 1.0);
+}
+
+fn sample_results(ds: &Dataset) -> Results {
+    let truth = naive_truth(ds, K);
+    let mut a = measure(&test_index(ds, Breakage::None), ds, &truth, 2);
+    let mut b = measure(&test_index(ds, Breakage::DropTop), ds, &truth, 2);
+    a.index = "flat".into();
+    b.index = "hnsw".into();
+    b.params.insert("ef_search".into(), serde_json::json!(10));
+    let mut c = b.clone();
+    c.library = "faiss".into();
+    c.qps *= 3.0;
+    Results {
+        schema: report::SCHEMA,
+        dataset: report::DatasetInfo {
+            name: ds.name.clone(),
+            n_base: ds.n_base(),
+            n_queries: ds.n_queries(),
+            dim: ds.dim,
+            metric: "l2".into(),
+            ground_truth: "test".into(),
+        },
+        machine: report::Machine {
+            cpu: "test cpu".into(),
+            cores: 2,
+        },
+        threads: 2,
+        k: K,
+        date: measure::utc_now(),
+        grids: vsearch_bench::Grid::quick(ds.n_base(), ds.dim).describe(),
+        points: vec![a, b, c],
+    }
+}
+
+fn check_outputs(dir: &Path, expected_points: usize) -> Results {
+    let r = Results::read(&dir.join("results.json")).expect("results.json parses");
+    assert_eq!(r.points.len(), expected_points);
+    let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(md.contains("## Best QPS at a recall@10 target"), "{md}");
+    assert!(md.contains("| vsearch/flat | 0.99 |"), "{md}");
+    let svg = std::fs::read_to_string(dir.join("recall_qps.svg")).expect("svg");
+    assert!(
+        svg.trim_start().starts_with("<svg") || svg.contains("<svg "),
+        "SVG root"
+    );
+    assert!(svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("vsearch/flat"), "legend names the series");
+    let png = std::fs::read(dir.join("recall_qps.png")).expect("png");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let img = image::load_from_memory(&png).expect("PNG decodes");
+    assert_eq!((img.width(), img.height()), (1000, 650));
+    r
+}
+
+#[test]
+fn outputs_are_written_and_valid_and_compare_merges() {
+    let ds = synthetic(1000, 50);
+    let results = sample_results(&ds);
+    let dir = tempfile::tempdir().expect("tempdir");
+    vsearch_bench::write_outputs(&results, dir.path()).expect("write outputs");
+    let r = check_outputs(dir.path(), 3);
+    assert_eq!(r, results);
+    // Summary: flat reaches 0.99, the broken "hnsw" only 0.90; faiss/hnsw at 0.90 is 3x faster.
+    let s = report::summary(&r.points);
+    let get = |series: &str, t: f64| {
+        s.iter()
+            .find(|b| b.series == series && b.threshold == t)
+            .expect("cell")
+            .point
+            .clone()
+    };
+    assert!(get("vsearch/flat", 0.99).is_some());
+    assert!(get("vsearch/hnsw", 0.95).is_none());
+    assert_eq!(get("vsearch/hnsw", 0.90).map(|p| p.recall), Some(0.9));
+    // A peer file merged with --compare.
+    let mut peer = results.clone();
+    peer.points.retain(|p| p.library == "faiss");
+    let peer_file = dir.path().join("peer.json");
+    peer.write(&peer_file).expect("write peer");
+    let mut merged = results.clone();
+    let warnings = vsearch_bench::compare(&mut merged, &[peer_file]).expect("compare");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(merged.points.len(), 4);
+    let out2 = dir.path().join("merged");
+    vsearch_bench::write_outputs(&merged, &out2).expect("write merged");
+    check_outputs(&out2, 4);
+}
+
+#[test]
+fn export_writes_readable_fvecs_and_ground_truth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = BenchOptions {
+        dataset: DatasetSpec::Synthetic {
+            n: 1500,
+            dim: 16,
+            clusters: 8,
+        },
+        k: K,
+        queries: Some(40),
+        threads: 2,
+        out: dir.path().join("out"),
+        quick: true,
+        progress: false,
+    };
+    let ds = vsearch_bench::export_dataset(&opts, &dir.path().join("exp")).expect("export");
+    let spec: DatasetSpec = format!(
+        "fvecs:{},{},{}",
+        dir.path().join("exp/base.fvecs").display(),
+        dir.path().join("exp/query.fvecs").display(),
+        dir.path().join("exp/gt.ivecs").display()
+    )
+    .parse()
+    .expect("spec");
+    let back = dataset::load(&spec, 0).expect("reload");
+    assert_eq!(back.base, ds.base);
+    assert_eq!(back.queries, ds.queries);
+    assert_eq!(back.ground_truth, Some(naive_truth(&ds, K)));
+}
+
+#[test]
+fn dataset_specs_parse_and_bad_ones_are_explained() {
+    assert_eq!(
+        "fashion-mnist".parse::<DatasetSpec>().expect("fm"),
+        DatasetSpec::FashionMnist(dataset::FASHION_MNIST_DIR.into())
+    );
+    assert_eq!(
+        "synthetic:10,4,2".parse::<DatasetSpec>().expect("syn"),
+        DatasetSpec::Synthetic {
+            n: 10,
+            dim: 4,
+            clusters: 2
+        }
+    );
+    for bad in [
+        "synthetic:10,4",
+        "fvecs:a",
+        "mnist",
+        "collection:",
+        "synthetic:0,4,2",
+    ] {
+        let e = bad.parse::<DatasetSpec>().expect_err(bad).to_string();
+        assert!(e.contains("bad dataset spec"), "{e}");
+    }
+    let e =
+        dataset::load(&DatasetSpec::FashionMnist("/nonexistent".into()), 0).expect_err("missing");
+    assert!(e.to_string().contains("dataset-fashion-mnist"), "{e}");
+}
+
+#[test]
+fn fashion_mnist_idx_files_load_with_the_ann_benchmarks_split() {
+    let dir = Path::new(dataset::FASHION_MNIST_DIR);
+    if !dir.join("t10k-images-idx3-ubyte.gz").exists() {
+        panic!(
+            "Fashion-MNIST is not installed at {}; install Debian's dataset-fashion-mnist",
+            dir.display()
+        );
+    }
+    let ds = dataset::load(&DatasetSpec::FashionMnist(dir.into()), 0).expect("fashion-mnist");
+    assert_eq!(
+        (ds.n_base(), ds.n_queries(), ds.dim, ds.metric),
+        (60_000, 10_000, 784, Metric::L2)
+    );
+    assert!(ds.base.iter().all(|v| (0.0..=255.0).contains(v)));
+}
+
+/// The whole pipeline on small synthetic data with the quick grid: every index kind measured, files written.
+#[test]
+fn quick_run_on_synthetic_data_measures_every_kind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = BenchOptions {
+        dataset: DatasetSpec::Synthetic {
+            n: 3000,
+            dim: 32,
+            clusters: 16,
+        },
+        k: K,
+        queries: Some(100),
+        threads: 2,
+        out: dir.path().to_path_buf(),
+        quick: true,
+        progress: false,
+    };
+    let r = vsearch_bench::run(&opts).expect("bench run");
+    for kind in ["flat", "hnsw", "ivf-flat", "ivf-pq"] {
+        assert!(r.points.iter().any(|p| p.index == kind), "{kind} measured");
+    }
+    let flat = r.points.iter().find(|p| p.index == "flat").expect("flat");
+    assert_eq!(flat.recall, 1.0);
+    assert!(r
+        .points
+        .iter()
+        .all(|p| p.disk_bytes > 0 && p.memory_bytes > 0 && p.build_s > 0.0));
+    check_outputs(dir.path(), r.points.len());
+}

@@ -1,0 +1,31 @@
+//! Typed errors of the index layer.
+
+/// Everything that can go wrong in an index.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("dimension mismatch: index has {expected}, got {got}")]
+    Dimension { expected: usize, got: usize },
+    #[error("vector for id {id} has a NaN or infinite component")]
+    NonFinite { id: u64 },
+    #[error("k must be at least 1")]
+    ZeroK,
+    #[error("the index is empty")]
+    Empty,
+    #[error("unknown id {0}")]
+    UnknownId(u64),
+    #[error("id {0} is already in the index")]
+    DuplicateId(u64),
+    #[error("{0}")]
+    InvalidParams(String),
+    #[error("{path}: {reason}")]
+    Format { path: std::path::PathBuf, reason: String },
+    #[error("{path}: checksum mismatch, the file is truncated or corrupted; rebuild the index")]
+    Checksum { path: std::path::PathBuf },
+    #[error("faiss: {0}")]
+    Faiss(String),
+    #[error("{path}: {source}")]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+}
+
+/// Result with [`IndexError`].
+pub type Result<T> = std::result::Result<T, IndexError>;

@@ -1,0 +1,364 @@
+//! Exact search: every query is compared with every stored vector.
+//!
+//! Single queries use AVX2+FMA kernels (runtime-detected, scalar fallback) and split large scans over
+//! threads; batches are computed as a matrix product (`gemm`) over blocks of the base, with a bounded
+//! top-k heap per query. This is the ground truth the approximate indexes are measured against.
+
+use crate::error::{IndexError, Result};
+use crate::persist::{self, Manifest};
+use crate::topk::TopK;
+use crate::{check_query, check_vectors, Hit, IndexConfig, IndexKind, Metric, SearchParams, VectorIndex};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Rows scanned per block in batched search (bounds the score matrix to `queries x BLOCK`).
+const BLOCK_ROWS: usize = 4096;
+/// Below this many `rows * dim` values a single query is scanned on one thread.
+const PARALLEL_SCAN_MIN: usize = 1 << 20;
+
+/// Exact index: a row-major matrix with an id per row.
+#[derive(Debug, Clone)]
+pub struct FlatIndex {
+    dim: usize,
+    metric: Metric,
+    ids: Vec<u64>,
+    data: Vec<f32>,
+    /// Squared norms of rows (used by batched L2).
+    norms: Vec<f32>,
+    positions: HashMap<u64, usize>,
+}
+
+impl FlatIndex {
+    /// An empty index.
+    pub fn new(dim: usize, metric: Metric) -> Result<Self> {
+        if dim == 0 {
+            return Err(IndexError::InvalidParams("dimension must be at least 1".into()));
+        }
+        Ok(Self { dim, metric, ids: Vec::new(), data: Vec::new(), norms: Vec::new(), positions: HashMap::new() })
+    }
+
+    /// Builds from `(ids, vectors)`.
+    pub fn build(dim: usize, metric: Metric, ids: &[u64], vectors: &[f32]) -> Result<Self> {
+        let mut index = Self::new(dim, metric)?;
+        index.add(ids, vectors)?;
+        Ok(index)
+    }
+
+    /// The stored (normalised, for cosine) vector of `id`.
+    pub fn vector(&self, id: u64) -> Option<&[f32]> {
+        self.positions.get(&id).map(|&p| &self.data[p * self.dim..(p + 1) * self.dim])
+    }
+
+    /// Ids in storage order.
+    pub fn ids(&self) -> &[u64] {
+        &self.ids
+    }
+
+    /// Score of `query` against row `row` (similarity for cosine, squared distance for L2).
+    fn score_row(&self, query: &[f32], row: usize) -> f32 {
+        let v = &self.data[row * self.dim..(row + 1) * self.dim];
+        match self.metric {
+            Metric::Cosine => dot(query, v),
+            Metric::L2 => l2_squared(query, v),
+        }
+    }
+
+    fn scan(&self, query: &[f32], rows: std::ops::Range<usize>, k: usize) -> TopK {
+        let mut top = TopK::new(k, self.metric);
+        for row in rows {
+            top.push(self.ids[row], self.score_row(query, row));
+        }
+        top
+    }
+
+    /// Loads an index saved by [`VectorIndex::save`].
+    pub fn load(dir: &Path, manifest: &Manifest) -> Result<Self> {
+        persist::expect_kind(dir, manifest, IndexKind::Flat)?;
+        let ids = persist::bytes_to_u64s(&persist::read_file(dir, manifest, "ids.bin")?, dir)?;
+        let data = persist::bytes_to_f32s(&persist::read_file(dir, manifest, "vectors.bin")?, dir)?;
+        if data.len() != ids.len() * manifest.dim {
+            return Err(IndexError::Format {
+                path: dir.to_path_buf(),
+                reason: "vector file does not match the id count".into(),
+            });
+        }
+        let mut index = Self::new(manifest.dim, manifest.metric)?;
+        index.norms = data.chunks_exact(manifest.dim).map(|v| dot(v, v)).collect();
+        index.positions = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        index.ids = ids;
+        index.data = data;
+        Ok(index)
+    }
+}
+
+impl VectorIndex for FlatIndex {
+    fn kind(&self) -> IndexKind {
+        IndexKind::Flat
+    }
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    fn config(&self) -> IndexConfig {
+        IndexConfig::Flat
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.data.capacity() * 4
+            + self.norms.capacity() * 4
+            + self.ids.capacity() * 8
+            + self.positions.capacity() * (8 + 8 + 8)
+    }
+
+    fn add(&mut self, ids: &[u64], vectors: &[f32]) -> Result<()> {
+        let prepared = check_vectors(self.dim, self.metric, ids, vectors)?;
+        let mut seen = std::collections::HashSet::with_capacity(ids.len());
+        for &id in ids {
+            if self.positions.contains_key(&id) || !seen.insert(id) {
+                return Err(IndexError::DuplicateId(id));
+            }
+        }
+        self.data.reserve(prepared.len());
+        for (&id, v) in ids.iter().zip(prepared.chunks_exact(self.dim)) {
+            self.positions.insert(id, self.ids.len());
+            self.ids.push(id);
+            self.norms.push(dot(v, v));
+            self.data.extend_from_slice(v);
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, ids: &[u64]) -> Result<()> {
+        if let Some(&missing) = ids.iter().find(|id| !self.positions.contains_key(id)) {
+            return Err(IndexError::UnknownId(missing));
+        }
+        for &id in ids {
+            let Some(pos) = self.positions.remove(&id) else { continue };
+            let last = self.ids.len() - 1;
+            if pos != last {
+                let moved = self.ids[last];
+                self.ids[pos] = moved;
+                self.norms[pos] = self.norms[last];
+                self.data.copy_within(last * self.dim..(last + 1) * self.dim, pos * self.dim);
+                self.positions.insert(moved, pos);
+            }
+            self.ids.pop();
+            self.norms.pop();
+            self.data.truncate(last * self.dim);
+        }
+        Ok(())
+    }
+
+    fn search(&self, query: &[f32], k: usize, _params: &SearchParams) -> Result<Vec<Hit>> {
+        let query = check_query(self.dim, self.metric, self.len(), query, k)?;
+        let n = self.len();
+        if n * self.dim < PARALLEL_SCAN_MIN {
+            return Ok(self.scan(&query, 0..n, k).into_sorted());
+        }
+        let chunk = n.div_ceil(rayon::current_num_threads().max(1));
+        let merged = (0..n)
+            .step_by(chunk)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|start| self.scan(&query, start..(start + chunk).min(n), k))
+            .reduce(|| TopK::new(k, self.metric), TopK::merge);
+        Ok(merged.into_sorted())
+    }
+
+    fn search_batch(&self, queries: &[f32], k: usize, _params: &SearchParams) -> Result<Vec<Vec<Hit>>> {
+        if queries.len() % self.dim != 0 {
+            return Err(IndexError::Dimension { expected: self.dim, got: queries.len() % self.dim });
+        }
+        let nq = queries.len() / self.dim;
+        let prepared: Vec<Vec<f32>> = queries
+            .chunks_exact(self.dim)
+            .map(|q| check_query(self.dim, self.metric, self.len(), q, k))
+            .collect::<Result<_>>()?;
+        if nq == 0 {
+            return Ok(Vec::new());
+        }
+        // Queries are split over threads in groups; each group runs blocked matrix products over the base.
+        let group = nq.div_ceil(rayon::current_num_threads().max(1)).clamp(1, 256);
+        let results: Vec<Vec<Hit>> = prepared
+            .par_chunks(group)
+            .flat_map_iter(|qs| self.search_group(qs, k))
+            .collect();
+        Ok(results)
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        let manifest = Manifest::new(IndexKind::Flat, self.dim, self.metric, IndexConfig::Flat, self.len());
+        let ids = persist::u64s_to_bytes(&self.ids);
+        let data = persist::f32s_to_bytes(&self.data);
+        persist::save_dir(dir, manifest, &[("ids.bin", &ids), ("vectors.bin", &data)])
+    }
+}
+
+impl FlatIndex {
+    /// Exact top-k for a group of prepared queries via blocked `Q x B^T` products.
+    fn search_group(&self, queries: &[Vec<f32>], k: usize) -> Vec<Vec<Hit>> {
+        let nq = queries.len();
+        let dim = self.dim;
+        let q: Vec<f32> = queries.iter().flatten().copied().collect();
+        let q_norms: Vec<f32> = queries.iter().map(|v| dot(v, v)).collect();
+        let mut tops: Vec<TopK> = (0..nq).map(|_| TopK::new(k, self.metric)).collect();
+        let n = self.len();
+        let mut scores = vec![0f32; nq * BLOCK_ROWS.min(n.max(1))];
+        let mut start = 0;
+        while start < n {
+            let rows = BLOCK_ROWS.min(n - start);
+            let block = &self.data[start * dim..(start + rows) * dim];
+            let out = &mut scores[..nq * rows];
+            // SAFETY: all pointers cover the stated shapes: q is nq x dim (row-major), block is rows x dim
+            // (row-major, read as its transpose dim x rows), out is nq x rows (row-major).
+            unsafe {
+                gemm::gemm(
+                    nq,
+                    rows,
+                    dim,
+                    out.as_mut_ptr(),
+                    1,
+                    rows as isize,
+                    false,
+                    q.as_ptr(),
+                    1,
+                    dim as isize,
+                    block.as_ptr(),
+                    dim as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            for (qi, top) in tops.iter_mut().enumerate() {
+                let row_scores = &out[qi * rows..(qi + 1) * rows];
+                for (r, &ip) in row_scores.iter().enumerate() {
+                    let score = match self.metric {
+                        Metric::Cosine => ip,
+                        Metric::L2 => (q_norms[qi] + self.norms[start + r] - 2.0 * ip).max(0.0),
+                    };
+                    top.push(self.ids[start + r], score);
+                }
+            }
+            start += rows;
+        }
+        tops.into_iter().map(TopK::into_sorted).collect()
+    }
+}
+
+/// Inner product, AVX2+FMA when the CPU has it.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if simd::available() {
+            // SAFETY: the CPU supports AVX2 and FMA (checked above).
+            return unsafe { simd::dot_avx2(a, b) };
+        }
+    }
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Squared Euclidean distance, AVX2+FMA when the CPU has it.
+pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if simd::available() {
+            // SAFETY: the CPU supports AVX2 and FMA (checked above).
+            return unsafe { simd::l2_avx2(a, b) };
+        }
+    }
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use std::arch::x86_64::*;
+    use std::sync::OnceLock;
+
+    pub fn available() -> bool {
+        static AVAILABLE: OnceLock<bool> = OnceLock::new();
+        *AVAILABLE.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn hsum(v: __m256) -> f32 {
+        let lo = _mm256_castps256_ps128(v);
+        let hi = _mm256_extractf128_ps(v, 1);
+        let s = _mm_add_ps(lo, hi);
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+        _mm_cvtss_f32(s)
+    }
+
+    /// Four independent accumulators hide the FMA latency.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut i = 0;
+        while i + 32 <= n {
+            for (j, slot) in acc.iter_mut().enumerate() {
+                let x = _mm256_loadu_ps(pa.add(i + 8 * j));
+                let y = _mm256_loadu_ps(pb.add(i + 8 * j));
+                *slot = _mm256_fmadd_ps(x, y, *slot);
+            }
+            i += 32;
+        }
+        while i + 8 <= n {
+            acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc[0]);
+            i += 8;
+        }
+        let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+        let mut total = hsum(sum);
+        while i < n {
+            total += *pa.add(i) * *pb.add(i);
+            i += 1;
+        }
+        total
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn l2_avx2(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut i = 0;
+        while i + 32 <= n {
+            for (j, slot) in acc.iter_mut().enumerate() {
+                let d = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i + 8 * j)), _mm256_loadu_ps(pb.add(i + 8 * j)));
+                *slot = _mm256_fmadd_ps(d, d, *slot);
+            }
+            i += 32;
+        }
+        while i + 8 <= n {
+            let d = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
+            acc[0] = _mm256_fmadd_ps(d, d, acc[0]);
+            i += 8;
+        }
+        let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+        let mut total = hsum(sum);
+        while i < n {
+            let d = *pa.add(i) - *pb.add(i);
+            total += d * d;
+            i += 1;
+        }
+        total
+    }
+}

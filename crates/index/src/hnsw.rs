@@ -1,0 +1,335 @@
+//! HNSW graph index on hnsw_rs.
+//!
+//! Vectors live in the graph under internal slots (`usize`); `ids[slot]` maps back to the caller's id.
+//! Deletion marks slots as tombstones that the search filters out (hnsw_rs keeps exploring until `k` live
+//! results are found); [`HnswIndex::compact`] rebuilds the graph without them.
+//! Distances are this crate's AVX2 kernels: `1 - dot` on normalised vectors (cosine) and squared L2.
+
+use crate::error::{IndexError, Result};
+use crate::persist::{self, Manifest};
+use crate::{check_query, check_vectors, flat, Hit, HnswParams, IndexConfig, IndexKind, Metric, SearchParams, VectorIndex};
+use hnsw_rs::prelude::{AnnT, Distance, Hnsw, HnswIo, Neighbour};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+/// Default graph degree.
+///
+/// Chosen with `vsearch bench` (see BENCHMARKS.md) as the cheapest setting reaching recall@10 >= 0.95 on the
+/// 20k clustered synthetic sets (d = 128, 512) and the 10k Fashion-MNIST subset used by the tests.
+pub const DEFAULT_M: usize = 16;
+/// Default build-time candidate list (same measurements as [`DEFAULT_M`]).
+pub const DEFAULT_EF_CONSTRUCTION: usize = 200;
+/// Default query-time candidate list (same measurements as [`DEFAULT_M`]).
+pub const DEFAULT_EF_SEARCH: usize = 64;
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        Self { m: DEFAULT_M, ef_construction: DEFAULT_EF_CONSTRUCTION, ef_search: DEFAULT_EF_SEARCH }
+    }
+}
+
+/// hnsw_rs's layer cap.
+const MAX_LAYERS: usize = 16;
+const GRAPH_BASENAME: &str = "graph";
+const GRAPH_FILE: &str = "graph.hnsw.graph";
+const DATA_FILE: &str = "graph.hnsw.data";
+const IDS_FILE: &str = "ids.bin";
+const DELETED_FILE: &str = "deleted.bin";
+
+/// `1 - <a, b>` for normalised vectors.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DotDistance;
+
+impl Distance<f32> for DotDistance {
+    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
+        (1.0 - flat::dot(a, b)).max(0.0)
+    }
+}
+
+/// Squared Euclidean distance.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct L2Distance;
+
+impl Distance<f32> for L2Distance {
+    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
+        flat::l2_squared(a, b)
+    }
+}
+
+/// The graph, typed by its distance.
+enum Graph {
+    Dot(Hnsw<'static, f32, DotDistance>),
+    L2(Hnsw<'static, f32, L2Distance>),
+}
+
+impl Graph {
+    fn new(metric: Metric, params: &HnswParams, capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        match metric {
+            Metric::Cosine => Graph::Dot(Hnsw::new(params.m, capacity, MAX_LAYERS, params.ef_construction, DotDistance)),
+            Metric::L2 => Graph::L2(Hnsw::new(params.m, capacity, MAX_LAYERS, params.ef_construction, L2Distance)),
+        }
+    }
+
+    fn insert(&self, rows: &[(&[f32], usize)]) {
+        let batch = rows.to_vec();
+        match self {
+            Graph::Dot(h) => h.parallel_insert_slice(&batch),
+            Graph::L2(h) => h.parallel_insert_slice(&batch),
+        }
+    }
+
+    fn search(&self, q: &[f32], k: usize, ef: usize, deleted: &HashSet<usize>) -> Vec<Neighbour> {
+        let keep = |slot: &usize| !deleted.contains(slot);
+        let filter: Option<&dyn hnsw_rs::prelude::FilterT> = if deleted.is_empty() { None } else { Some(&keep) };
+        match self {
+            Graph::Dot(h) => h.search_filter(q, k, ef, filter),
+            Graph::L2(h) => h.search_filter(q, k, ef, filter),
+        }
+    }
+
+    /// Dumps into `dir`; hnsw_rs's error (anyhow) crosses over as text.
+    fn dump(&self, dir: &Path) -> std::result::Result<String, String> {
+        match self {
+            Graph::Dot(h) => h.file_dump(dir, GRAPH_BASENAME),
+            Graph::L2(h) => h.file_dump(dir, GRAPH_BASENAME),
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    /// `(slot, vector)` of every point in the graph.
+    fn points(&self) -> Vec<(usize, Vec<f32>)> {
+        fn collect<D: Distance<f32> + Send + Sync>(h: &Hnsw<'static, f32, D>) -> Vec<(usize, Vec<f32>)> {
+            h.get_point_indexation()
+                .into_iter()
+                .map(|p| (p.get_origin_id(), p.get_v().to_vec()))
+                .collect()
+        }
+        match self {
+            Graph::Dot(h) => collect(h),
+            Graph::L2(h) => collect(h),
+        }
+    }
+}
+
+/// An HNSW index.
+pub struct HnswIndex {
+    dim: usize,
+    metric: Metric,
+    params: HnswParams,
+    graph: Graph,
+    /// Caller id of each slot (slots of deleted points stay, as tombstones).
+    ids: Vec<u64>,
+    slots: HashMap<u64, usize>,
+    deleted: HashSet<usize>,
+}
+
+fn validate(params: &HnswParams) -> Result<()> {
+    if !(2..=256).contains(&params.m) {
+        return Err(IndexError::InvalidParams(format!("HNSW M must be in 2..=256, got {}", params.m)));
+    }
+    if params.ef_construction == 0 || params.ef_search == 0 {
+        return Err(IndexError::InvalidParams("HNSW ef_construction and ef_search must be at least 1".into()));
+    }
+    Ok(())
+}
+
+impl HnswIndex {
+    /// Builds from `(ids, vectors)` with parallel insertion.
+    pub fn build(params: &HnswParams, dim: usize, metric: Metric, ids: &[u64], vectors: &[f32]) -> Result<Self> {
+        validate(params)?;
+        if dim == 0 {
+            return Err(IndexError::InvalidParams("dimension must be at least 1".into()));
+        }
+        let mut index = Self {
+            dim,
+            metric,
+            params: *params,
+            graph: Graph::new(metric, params, ids.len()),
+            ids: Vec::new(),
+            slots: HashMap::new(),
+            deleted: HashSet::new(),
+        };
+        index.add(ids, vectors)?;
+        Ok(index)
+    }
+
+    /// Rebuilds the graph without tombstones (same parameters); ids are kept.
+    pub fn compact(&mut self) -> Result<()> {
+        if self.deleted.is_empty() {
+            return Ok(());
+        }
+        let mut live: Vec<(usize, Vec<f32>)> =
+            self.graph.points().into_iter().filter(|(slot, _)| !self.deleted.contains(slot)).collect();
+        live.sort_by_key(|(slot, _)| *slot);
+        let ids: Vec<u64> = live.iter().map(|(slot, _)| self.ids[*slot]).collect();
+        let vectors: Vec<f32> = live.into_iter().flat_map(|(_, v)| v).collect();
+        *self = Self::build(&self.params, self.dim, self.metric, &ids, &vectors)?;
+        Ok(())
+    }
+
+    /// Number of tombstones waiting for [`HnswIndex::compact`].
+    pub fn tombstones(&self) -> usize {
+        self.deleted.len()
+    }
+
+    /// Loads an index saved by [`VectorIndex::save`]. Checksums are verified before hnsw_rs reads the files.
+    pub fn load(dir: &Path, manifest: &Manifest) -> Result<Self> {
+        persist::expect_kind(dir, manifest, IndexKind::Hnsw)?;
+        let IndexConfig::Hnsw(params) = manifest.config else {
+            return Err(IndexError::Format { path: dir.join(persist::MANIFEST), reason: "config is not HNSW".into() });
+        };
+        validate(&params)?;
+        let ids = persist::bytes_to_u64s(&persist::read_file(dir, manifest, IDS_FILE)?, dir)?;
+        let deleted: HashSet<usize> = persist::bytes_to_u64s(&persist::read_file(dir, manifest, DELETED_FILE)?, dir)?
+            .into_iter()
+            .map(|s| s as usize)
+            .collect();
+        // Verify the graph files' checksums; hnsw_rs then reads them itself.
+        persist::read_file(dir, manifest, GRAPH_FILE)?;
+        persist::read_file(dir, manifest, DATA_FILE)?;
+        let format_err = |reason: String| IndexError::Format { path: dir.to_path_buf(), reason };
+        // hnsw_rs ties the graph's lifetime to its loader; the loader (a few paths and options) is leaked so
+        // the graph can be 'static. One small allocation per load.
+        let loaded = match manifest.metric {
+            Metric::Cosine => {
+                let loader: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, GRAPH_BASENAME)));
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                    let loader = loader;
+                    loader.load_hnsw::<f32, DotDistance>()
+                }))
+                    .map(|r| r.map(Graph::Dot))
+            }
+            Metric::L2 => {
+                let loader: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, GRAPH_BASENAME)));
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                    let loader = loader;
+                    loader.load_hnsw::<f32, L2Distance>()
+                }))
+                    .map(|r| r.map(Graph::L2))
+            }
+        };
+        let graph = match loaded {
+            Ok(Ok(graph)) => graph,
+            Ok(Err(e)) => return Err(format_err(format!("cannot read HNSW graph: {e}"))),
+            Err(_) => return Err(format_err("HNSW graph files are inconsistent; rebuild the index".into())),
+        };
+        let slots = ids
+            .iter()
+            .enumerate()
+            .filter(|(slot, _)| !deleted.contains(slot))
+            .map(|(slot, &id)| (id, slot))
+            .collect();
+        Ok(Self { dim: manifest.dim, metric: manifest.metric, params, graph, ids, slots, deleted })
+    }
+
+    fn to_hit(&self, n: &Neighbour) -> Hit {
+        let score = match self.metric {
+            Metric::Cosine => 1.0 - n.distance,
+            Metric::L2 => n.distance,
+        };
+        Hit { id: self.ids[n.d_id], score }
+    }
+}
+
+impl VectorIndex for HnswIndex {
+    fn kind(&self) -> IndexKind {
+        IndexKind::Hnsw
+    }
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn config(&self) -> IndexConfig {
+        IndexConfig::Hnsw(self.params)
+    }
+
+    fn memory_bytes(&self) -> usize {
+        // Per point: the vector, about 2*M neighbours at layer 0 plus a geometric tail above it
+        // (id + distance + pointer per neighbour), and hnsw_rs's point header.
+        let points = self.ids.len();
+        let per_point = self.dim * 4 + self.params.m * 2 * 24 + self.params.m * 24 / 2 + 96;
+        points * per_point + self.ids.capacity() * 8 + self.slots.capacity() * 24 + self.deleted.capacity() * 16
+    }
+
+    fn add(&mut self, ids: &[u64], vectors: &[f32]) -> Result<()> {
+        let prepared = check_vectors(self.dim, self.metric, ids, vectors)?;
+        let mut seen = HashSet::with_capacity(ids.len());
+        for &id in ids {
+            if self.slots.contains_key(&id) || !seen.insert(id) {
+                return Err(IndexError::DuplicateId(id));
+            }
+        }
+        let first = self.ids.len();
+        let rows: Vec<(&[f32], usize)> = prepared.chunks_exact(self.dim).enumerate().map(|(i, v)| (v, first + i)).collect();
+        self.graph.insert(&rows);
+        for (i, &id) in ids.iter().enumerate() {
+            self.slots.insert(id, first + i);
+            self.ids.push(id);
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, ids: &[u64]) -> Result<()> {
+        if let Some(&missing) = ids.iter().find(|id| !self.slots.contains_key(id)) {
+            return Err(IndexError::UnknownId(missing));
+        }
+        for id in ids {
+            if let Some(slot) = self.slots.remove(id) {
+                self.deleted.insert(slot);
+            }
+        }
+        Ok(())
+    }
+
+    fn search(&self, query: &[f32], k: usize, params: &SearchParams) -> Result<Vec<Hit>> {
+        let q = check_query(self.dim, self.metric, self.len(), query, k)?;
+        let ef = params.ef_search.unwrap_or(self.params.ef_search).max(k);
+        let found = self.graph.search(&q, k, ef, &self.deleted);
+        Ok(found.iter().take(k).map(|n| self.to_hit(n)).collect())
+    }
+
+    fn search_batch(&self, queries: &[f32], k: usize, params: &SearchParams) -> Result<Vec<Vec<Hit>>> {
+        use rayon::prelude::*;
+        if queries.len() % self.dim != 0 {
+            return Err(IndexError::Dimension { expected: self.dim, got: queries.len() % self.dim });
+        }
+        queries.par_chunks(self.dim).map(|q| self.search(q, k, params)).collect()
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        let scratch = tempfile::tempdir().map_err(|source| IndexError::Io { path: std::env::temp_dir(), source })?;
+        let name = self
+            .graph
+            .dump(scratch.path())
+            .map_err(|e| IndexError::Format { path: dir.to_path_buf(), reason: format!("HNSW dump failed: {e}") })?;
+        if name != GRAPH_BASENAME {
+            return Err(IndexError::Format { path: dir.to_path_buf(), reason: format!("HNSW dump wrote '{name}'") });
+        }
+        let read = |file: &str| {
+            let path = scratch.path().join(file);
+            std::fs::read(&path).map_err(|source| IndexError::Io { path, source })
+        };
+        let graph = read(GRAPH_FILE)?;
+        let data = read(DATA_FILE)?;
+        let ids = persist::u64s_to_bytes(&self.ids);
+        let mut deleted: Vec<u64> = self.deleted.iter().map(|&s| s as u64).collect();
+        deleted.sort_unstable();
+        let deleted = persist::u64s_to_bytes(&deleted);
+        let manifest = Manifest::new(IndexKind::Hnsw, self.dim, self.metric, self.config(), self.len());
+        persist::save_dir(
+            dir,
+            manifest,
+            &[(GRAPH_FILE, &graph), (DATA_FILE, &data), (IDS_FILE, &ids), (DELETED_FILE, &deleted)],
+        )
+    }
+}

@@ -1,0 +1,162 @@
+//! On-disk layout shared by every index kind.
+//!
+//! An index folder holds `index.json` ([`Manifest`]: format version, kind, dimension, metric, config and a
+//! CRC32 per data file) and the data files it names. Saving writes a sibling temporary folder, syncs it,
+//! then renames it over the target, so a reader sees the old index or the new one, never a mix.
+
+use crate::error::{IndexError, Result};
+use crate::{IndexConfig, IndexKind, Metric};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Version of the on-disk format; bumped on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+/// Name of the manifest file inside an index folder.
+pub const MANIFEST: &str = "index.json";
+
+/// What `index.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub kind: IndexKind,
+    pub dim: usize,
+    pub metric: Metric,
+    pub config: IndexConfig,
+    /// Number of live vectors.
+    pub len: usize,
+    /// Data file name -> CRC32 of its bytes.
+    pub files: BTreeMap<String, u32>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
+    move |source| IndexError::Io { path: path.to_path_buf(), source }
+}
+
+/// Writes `manifest` (its `files` filled in here) and `files` into `dir` atomically.
+pub fn save_dir(dir: &Path, mut manifest: Manifest, files: &[(&str, &[u8])]) -> Result<()> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".index-tmp-")
+        .tempdir_in(&parent)
+        .map_err(io_err(&parent))?;
+    manifest.files.clear();
+    for (name, bytes) in files {
+        let path = tmp.path().join(name);
+        write_synced(&path, bytes)?;
+        manifest.files.insert((*name).to_string(), crc32fast::hash(bytes));
+    }
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| IndexError::Format {
+        path: dir.join(MANIFEST),
+        reason: e.to_string(),
+    })?;
+    write_synced(&tmp.path().join(MANIFEST), &json)?;
+    let tmp_path = tmp.keep();
+    replace_dir(&tmp_path, dir)
+}
+
+/// Renames `from` over `to`; an existing `to` is moved aside first and removed after.
+fn replace_dir(from: &Path, to: &Path) -> Result<()> {
+    if to.exists() {
+        let old = to.with_extension(format!("old-{}", std::process::id()));
+        fs::rename(to, &old).map_err(io_err(to))?;
+        fs::rename(from, to).map_err(io_err(to))?;
+        fs::remove_dir_all(&old).map_err(io_err(&old))?;
+    } else {
+        fs::rename(from, to).map_err(io_err(to))?;
+    }
+    Ok(())
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = fs::File::create(path).map_err(io_err(path))?;
+    f.write_all(bytes).map_err(io_err(path))?;
+    f.sync_all().map_err(io_err(path))
+}
+
+/// Reads `index.json` of `dir` and checks its format version.
+pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join(MANIFEST);
+    let bytes = fs::read(&path).map_err(io_err(&path))?;
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| IndexError::Format {
+        path: path.clone(),
+        reason: format!("not a vsearch index manifest: {e}"),
+    })?;
+    if manifest.format_version != FORMAT_VERSION {
+        return Err(IndexError::Format {
+            path,
+            reason: format!(
+                "index format version {} is not supported (this vsearch reads {FORMAT_VERSION}); rebuild the index",
+                manifest.format_version
+            ),
+        });
+    }
+    Ok(manifest)
+}
+
+/// Reads one data file named in the manifest and verifies its checksum.
+pub fn read_file(dir: &Path, manifest: &Manifest, name: &str) -> Result<Vec<u8>> {
+    let path = dir.join(name);
+    let expected = manifest.files.get(name).ok_or_else(|| IndexError::Format {
+        path: path.clone(),
+        reason: "file not listed in index.json".into(),
+    })?;
+    let bytes = fs::read(&path).map_err(io_err(&path))?;
+    if crc32fast::hash(&bytes) != *expected {
+        return Err(IndexError::Checksum { path });
+    }
+    Ok(bytes)
+}
+
+/// Fails unless the manifest is of `kind`.
+pub fn expect_kind(dir: &Path, manifest: &Manifest, kind: IndexKind) -> Result<()> {
+    if manifest.kind != kind {
+        return Err(IndexError::Format {
+            path: dir.join(MANIFEST),
+            reason: format!("this folder holds a {:?} index, not {:?}", manifest.kind, kind),
+        });
+    }
+    Ok(())
+}
+
+impl Manifest {
+    /// A manifest for `kind` (file checksums are filled in by [`save_dir`]).
+    pub fn new(kind: IndexKind, dim: usize, metric: Metric, config: IndexConfig, len: usize) -> Self {
+        Self { format_version: FORMAT_VERSION, kind, dim, metric, config, len, files: BTreeMap::new() }
+    }
+}
+
+/// Little-endian bytes of `values`.
+pub fn f32s_to_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Little-endian bytes of `values`.
+pub fn u64s_to_bytes(values: &[u64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Parses little-endian `f32`s; `dir` names the index in the error.
+pub fn bytes_to_f32s(bytes: &[u8], dir: &Path) -> Result<Vec<f32>> {
+    if bytes.len() % 4 != 0 {
+        return Err(IndexError::Format { path: dir.to_path_buf(), reason: "vector file length is not a multiple of 4".into() });
+    }
+    Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}
+
+/// Parses little-endian `u64`s; `dir` names the index in the error.
+pub fn bytes_to_u64s(bytes: &[u8], dir: &Path) -> Result<Vec<u64>> {
+    if bytes.len() % 8 != 0 {
+        return Err(IndexError::Format { path: dir.to_path_buf(), reason: "id file length is not a multiple of 8".into() });
+    }
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        .collect())
+}

@@ -1,0 +1,293 @@
+//! vsearch-server: the HTTP query API and web page over a collection.
+//!
+//! axum on tokio. The collection and its model are loaded once ([`serve`] runs a warm-up query before
+//! it accepts connections); model inference and index searches run on a bounded blocking pool
+//! ([`pool::Pool`]) with a bounded queue in front, so bursts get 503 + `Retry-After` instead of
+//! exhausting memory. Every error is JSON `{"error": "..."}` ([`error::ApiError`]).
+//!
+//! Modules: [`api`] (types and handlers), [`error`] (statuses), [`pool`] (blocking pool),
+//! [`thumbnails`] (JPEG thumbnails and their cache), [`openapi`] (the generated description),
+//! [`assets`] (the embedded web page).
+
+pub mod api;
+pub mod assets;
+pub mod error;
+pub mod openapi;
+pub mod pool;
+pub mod thumbnails;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use tower_http::trace::TraceLayer;
+use vsearch_engine::{
+    Collection, CollectionInfo, Query, QueryOptions, SearchParams, SearchResponse,
+};
+
+pub use error::{ApiError, ErrorBody};
+
+/// Settings of the server.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to listen on (default `127.0.0.1:8080`: this machine only).
+    pub addr: SocketAddr,
+    /// Largest request body, in bytes (default 20 MB).
+    pub max_body_bytes: usize,
+    /// Queries (embeddings, searches, thumbnails) that run at once (default: the number of CPU cores).
+    pub workers: usize,
+    /// Queries that may wait for a worker; beyond `workers + queue`, requests get 503 (default 64).
+    pub queue: usize,
+    /// Memory for cached thumbnails, in bytes (default 64 MiB).
+    pub thumbnail_cache_bytes: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 20 * 1024 * 1024,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            queue: 64,
+            thumbnail_cache_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Errors that stop the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source}. Is another server using it? Try --addr 127.0.0.1:0 for a free port")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What the server needs from a collection. [`Collection`] is the real one; tests may serve another.
+pub trait SearchBackend: Send + Sync + 'static {
+    /// The collection's description (read once at start).
+    fn info(&self) -> CollectionInfo;
+    /// Answers a query (blocking: model inference and index search).
+    fn search(
+        &self,
+        query: &Query,
+        options: &QueryOptions,
+    ) -> vsearch_engine::Result<SearchResponse>;
+    /// Absolute path of an indexed image, by id.
+    fn image_path(&self, id: u64) -> vsearch_engine::Result<PathBuf>;
+}
+
+impl SearchBackend for Collection {
+    fn info(&self) -> CollectionInfo {
+        Collection::info(self)
+    }
+    fn search(
+        &self,
+        query: &Query,
+        options: &QueryOptions,
+    ) -> vsearch_engine::Result<SearchResponse> {
+        Collection::search(self, query, options)
+    }
+    fn image_path(&self, id: u64) -> vsearch_engine::Result<PathBuf> {
+        Collection::image_path(self, id)
+    }
+}
+
+/// What every handler shares: the collection, its description, the worker pool and the thumbnail cache.
+pub struct Shared {
+    pub collection: Arc<dyn SearchBackend>,
+    /// Read once at start.
+    pub info: CollectionInfo,
+    pub pool: pool::Pool,
+    pub thumbnails: thumbnails::ThumbnailCache,
+    pub max_body_bytes: usize,
+    /// The OpenAPI description of this server (see [`openapi::spec_for`]).
+    pub openapi: String,
+}
+
+/// Cheaply clonable handle on [`Shared`].
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// State over an opened collection.
+    pub fn new(collection: Arc<dyn SearchBackend>, options: &ServeOptions) -> Self {
+        let info = collection.info();
+        let openapi = openapi::spec_for(&info);
+        Self(Arc::new(Shared {
+            openapi,
+            collection,
+            info,
+            pool: pool::Pool::new(options.workers, options.queue),
+            thumbnails: thumbnails::ThumbnailCache::new(options.thumbnail_cache_bytes),
+            max_body_bytes: options.max_body_bytes,
+        }))
+    }
+}
+
+/// The application: API routes, web page and OpenAPI description.
+pub fn router(state: AppState) -> Router {
+    let limit = state.max_body_bytes;
+    Router::new()
+        .route("/", get(assets::index_html))
+        .route("/app.js", get(assets::app_js))
+        .route("/style.css", get(assets::style_css))
+        .route("/api/health", get(api::health))
+        .route("/api/collection", get(api::collection))
+        .route("/api/search", post(api::search))
+        .route("/api/images/{id}", get(api::image))
+        .route("/api/images/{id}/thumbnail", get(api::thumbnail))
+        .route("/api/openapi.json", get(openapi::openapi_json))
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Runs one image query (and one text query for CLIP) so the first user query pays no start-up cost.
+pub async fn warm_up(state: &AppState) {
+    let started = Instant::now();
+    let mut queries = vec![Query::ImageBytes(warm_up_image())];
+    if state.info.text_search {
+        queries.push(Query::Text("a photo".into()));
+    }
+    for query in queries {
+        let options = QueryOptions {
+            k: 1,
+            index: None,
+            params: SearchParams::default(),
+            min_score: None,
+        };
+        let Ok(ticket) = state.pool.admit() else {
+            return;
+        };
+        let collection = state.collection.clone();
+        match state
+            .pool
+            .run(ticket, move || collection.search(&query, &options))
+            .await
+        {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("warm-up query failed: {e}"),
+            Err(e) => tracing::warn!("warm-up query failed: {}", e.message),
+        }
+    }
+    tracing::info!(
+        "model warmed up in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+}
+
+/// A small PNG made in memory.
+fn warm_up_image() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(64, 64, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 4) as u8, 128])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    match img.write_to(&mut out, image::ImageFormat::Png) {
+        Ok(()) => out.into_inner(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Serves a loaded collection: warms the model, listens on `options.addr`, prints the address to open and
+/// answers until Ctrl-C or SIGTERM, then finishes the requests in flight and returns.
+pub async fn serve(
+    collection: impl SearchBackend,
+    options: ServeOptions,
+) -> Result<(), ServerError> {
+    let shutdown = shutdown_signal();
+    let state = AppState::new(Arc::new(collection), &options);
+    warm_up(&state).await;
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: options.addr,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        "serving {} images ({}, indexes: {}) with {} workers",
+        state.info.count,
+        state.info.model.id,
+        state.info.indexes.len(),
+        state.pool.workers()
+    );
+    println!("vsearch is serving at http://{addr}/  (Ctrl-C to stop)");
+    serve_listener(listener, state, shutdown).await?;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+/// Answers on `listener` until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM. The signal handlers are installed when this is called (inside a
+/// tokio runtime), not when the future is first polled, so no signal is missed once it returns.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(interrupt) => {}
+                _ = wait(terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        tracing::info!("shutting down: finishing the requests in flight");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn warm_up_image_is_a_png() {
+        let png = super::warm_up_image();
+        assert_eq!(image::guess_format(&png).unwrap(), image::ImageFormat::Png);
+    }
+}

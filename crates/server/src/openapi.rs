@@ -1,0 +1,180 @@
+//! The OpenAPI 3 description of the API, generated from the handlers and types with utoipa.
+
+use crate::api;
+use crate::error::ErrorBody;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use std::sync::OnceLock;
+use utoipa::OpenApi;
+use vsearch_engine::{CollectionInfo, IndexKind};
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "vsearch",
+        description = "Visual search over an image collection: query by image upload, indexed id, text (CLIP) or vector."
+    ),
+    paths(api::health, api::collection, api::search, api::image, api::thumbnail),
+    components(schemas(
+        ErrorBody,
+        api::Health,
+        api::CollectionDto,
+        api::IndexDto,
+        api::IndexKindDto,
+        api::MetricDto,
+        api::SearchRequest,
+        api::SearchForm,
+        api::SearchResultDto,
+        api::SearchResponseDto
+    )),
+    tags((name = "vsearch", description = "Visual search API"))
+)]
+pub struct ApiDoc;
+
+/// The generic description as pretty JSON (built once).
+pub fn spec_json() -> &'static str {
+    static SPEC: OnceLock<String> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_pretty_json()
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    })
+}
+
+/// The description of this server's collection: the generic one narrowed to what this collection accepts
+/// (its index kinds, its vector length, text queries only with a text tower) and with the rule the types
+/// cannot carry (exactly one of `id`, `text`, `vector`), so that every request valid by the schema is one
+/// the server answers with 2xx (or 404 for an id it does not hold).
+pub fn spec_for(info: &CollectionInfo) -> String {
+    let mut spec = match serde_json::to_value(ApiDoc::openapi()) {
+        Ok(spec) => spec,
+        Err(_) => return spec_json().to_string(),
+    };
+    let schemas = &mut spec["components"]["schemas"];
+    let built: Vec<Value> = [IndexKind::Hnsw, IndexKind::Ivf, IndexKind::Flat]
+        .into_iter()
+        .filter(|kind| info.indexes.iter().any(|c| api::config_kind(c) == *kind))
+        .map(|kind| json!(api::kind_name(kind)))
+        .collect();
+    if !built.is_empty() {
+        schemas["IndexKindDto"]["enum"] = Value::Array(built);
+    }
+    let f32_range = |schema: &mut Value| {
+        schema["minimum"] = json!(-f32::MAX);
+        schema["maximum"] = json!(f32::MAX);
+    };
+    for name in ["SearchRequest", "SearchForm"] {
+        f32_range(&mut schemas[name]["properties"]["min_score"]);
+    }
+    let request = &mut schemas["SearchRequest"];
+    let vector = &mut request["properties"]["vector"];
+    vector["minItems"] = json!(info.model.dim);
+    vector["maxItems"] = json!(info.model.dim);
+    vector["items"]["minimum"] = json!(-api::MAX_VECTOR_COMPONENT);
+    vector["items"]["maximum"] = json!(api::MAX_VECTOR_COMPONENT);
+    request["properties"]["text"]["minLength"] = json!(1);
+    request["properties"]["text"]["maxLength"] = json!(api::MAX_TEXT_CHARS);
+    let mut one_of = vec![json!({"required": ["id"]}), json!({"required": ["vector"]})];
+    if info.text_search {
+        one_of.push(json!({"required": ["text"]}));
+    } else if let Some(properties) = request["properties"].as_object_mut() {
+        properties.remove("text");
+    }
+    request["oneOf"] = Value::Array(one_of);
+    spec["paths"]["/api/search"]["post"]["requestBody"]["content"]["multipart/form-data"]
+        ["encoding"] = json!({"image": {"contentType": "image/jpeg, image/png, image/webp, image/gif, image/bmp, image/tiff"}});
+    serde_json::to_string_pretty(&spec).unwrap_or_else(|_| spec_json().to_string())
+}
+
+/// `GET /api/openapi.json`.
+pub async fn openapi_json(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        state.openapi.clone(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_every_endpoint_and_error_status() {
+        let spec: serde_json::Value = serde_json::from_str(spec_json()).unwrap();
+        assert!(spec["openapi"].as_str().unwrap().starts_with('3'));
+        let paths = spec["paths"].as_object().unwrap();
+        for path in [
+            "/api/health",
+            "/api/collection",
+            "/api/search",
+            "/api/images/{id}",
+            "/api/images/{id}/thumbnail",
+        ] {
+            assert!(paths.contains_key(path), "{path} missing");
+        }
+        let search = &spec["paths"]["/api/search"]["post"];
+        let content = search["requestBody"]["content"].as_object().unwrap();
+        assert!(
+            content.contains_key("application/json") && content.contains_key("multipart/form-data")
+        );
+        for status in ["200", "400", "404", "413", "503"] {
+            assert!(
+                search["responses"].get(status).is_some(),
+                "search lacks {status}"
+            );
+        }
+        let k = &spec["components"]["schemas"]["SearchRequest"]["properties"]["k"];
+        assert_eq!(k["maximum"], 1000);
+    }
+
+    #[test]
+    fn collection_spec_names_only_what_this_collection_accepts() {
+        let info = CollectionInfo {
+            root: "/tmp/x".into(),
+            model: vsearch_engine::ModelInfo {
+                id: "efficientnet-lite0".into(),
+                dim: 1280,
+                text: false,
+            },
+            metric: vsearch_engine::Metric::Cosine,
+            count: 3,
+            indexes: vec![vsearch_engine::IndexConfig::Flat],
+            text_search: false,
+        };
+        let spec: Value = serde_json::from_str(&spec_for(&info)).unwrap();
+        let schemas = &spec["components"]["schemas"];
+        assert_eq!(schemas["IndexKindDto"]["enum"], json!(["flat"]));
+        let request = &schemas["SearchRequest"];
+        assert_eq!(request["properties"]["vector"]["minItems"], 1280);
+        assert!(
+            request["properties"].get("text").is_none(),
+            "no text queries without a text tower"
+        );
+        assert_eq!(request["oneOf"].as_array().unwrap().len(), 2);
+        let clip = CollectionInfo {
+            model: vsearch_engine::ModelInfo {
+                id: "clip-vit-b32".into(),
+                dim: 512,
+                text: true,
+            },
+            text_search: true,
+            ..info
+        };
+        let spec: Value = serde_json::from_str(&spec_for(&clip)).unwrap();
+        assert_eq!(
+            spec["components"]["schemas"]["SearchRequest"]["oneOf"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+    }
+}

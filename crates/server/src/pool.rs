@@ -1,0 +1,148 @@
+//! The bounded blocking pool where model inference and searches run, off the async workers.
+//!
+//! At most `workers` jobs run at once (a semaphore around `spawn_blocking`); at most `queue` more wait
+//! for a turn. A request beyond that is refused at once with 503 and `Retry-After`, before its body is
+//! read, so a burst of uploads cannot exhaust memory.
+
+use crate::error::ApiError;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// Seconds a refused client is told to wait.
+const RETRY_AFTER_SECS: u32 = 1;
+
+/// A bounded pool of blocking workers with a bounded queue in front.
+#[derive(Debug)]
+pub struct Pool {
+    permits: Arc<Semaphore>,
+    admitted: Arc<AtomicUsize>,
+    capacity: usize,
+    workers: usize,
+}
+
+/// A place in the pool (running or queued); given back on drop.
+#[derive(Debug)]
+pub struct Ticket {
+    admitted: Arc<AtomicUsize>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.admitted.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Pool {
+    /// A pool running `workers` jobs at once (at least 1) with room for `queue` waiting ones.
+    pub fn new(workers: usize, queue: usize) -> Self {
+        let workers = workers.max(1);
+        Self {
+            permits: Arc::new(Semaphore::new(workers)),
+            admitted: Arc::new(AtomicUsize::new(0)),
+            capacity: workers + queue,
+            workers,
+        }
+    }
+
+    /// Jobs that may run at once.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Jobs admitted now (running or queued).
+    pub fn admitted(&self) -> usize {
+        self.admitted.load(Ordering::Acquire)
+    }
+
+    /// Takes a place in the pool, or answers 503 when running and queued jobs fill it.
+    pub fn admit(&self) -> Result<Ticket, ApiError> {
+        let mut current = self.admitted.load(Ordering::Acquire);
+        loop {
+            if current >= self.capacity {
+                return Err(ApiError::busy(RETRY_AFTER_SECS));
+            }
+            match self.admitted.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    return Ok(Ticket {
+                        admitted: self.admitted.clone(),
+                    })
+                }
+                Err(now) => current = now,
+            }
+        }
+    }
+
+    /// Runs `job` on a blocking thread once a worker is free; the ticket is held until it ends.
+    pub async fn run<T, F>(&self, ticket: Ticket, job: F) -> Result<T, ApiError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::internal("the worker pool is shut down"))?;
+        let result = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let _ticket = ticket;
+            job()
+        })
+        .await;
+        result.map_err(|e| ApiError::internal(format!("a search worker failed: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    #[test]
+    fn refuses_beyond_workers_plus_queue() {
+        let pool = Pool::new(1, 2);
+        let a = pool.admit().unwrap();
+        let _b = pool.admit().unwrap();
+        let _c = pool.admit().unwrap();
+        let refused = pool.admit().unwrap_err();
+        assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.retry_after, Some(RETRY_AFTER_SECS));
+        drop(a);
+        assert_eq!(pool.admitted(), 2);
+        assert!(pool.admit().is_ok());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runs_at_most_workers_jobs_at_once() {
+        let pool = Arc::new(Pool::new(2, 16));
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..12 {
+            let (pool, running, peak) = (pool.clone(), running.clone(), peak.clone());
+            let ticket = pool.admit().unwrap();
+            tasks.push(tokio::spawn(async move {
+                pool.run(ticket, move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                })
+                .await
+                .unwrap()
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(peak.load(Ordering::SeqCst), 2);
+        assert_eq!(pool.admitted(), 0);
+    }
+}

@@ -1,0 +1,166 @@
+//! JPEG thumbnails (at most 256 px on the longer side) and their bounded in-memory cache.
+
+use axum::body::Bytes;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use vsearch_engine::{image_io, EngineError};
+
+/// Longest side of a thumbnail, in pixels.
+pub const MAX_SIDE: u32 = 256;
+/// JPEG quality of thumbnails.
+const QUALITY: u8 = 85;
+
+/// Makes a JPEG thumbnail from encoded image bytes (EXIF orientation applied; never upscaled).
+pub fn make_thumbnail(bytes: &[u8]) -> Result<Vec<u8>, EngineError> {
+    let image = image_io::decode(bytes, image_io::DEFAULT_MAX_PIXELS)?;
+    let small = if image.width() > MAX_SIDE || image.height() > MAX_SIDE {
+        image.thumbnail(MAX_SIDE, MAX_SIDE)
+    } else {
+        image
+    };
+    let rgb = small.to_rgb8();
+    let mut out = Vec::with_capacity(16 * 1024);
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, QUALITY)
+        .encode_image(&rgb)
+        .map_err(|e| {
+            EngineError::Embed(vsearch_engine::EmbedError::Decode(format!(
+                "thumbnail: {e}"
+            )))
+        })?;
+    Ok(out)
+}
+
+/// A least-recently-used cache of thumbnails by image id, bounded in bytes.
+#[derive(Debug)]
+pub struct ThumbnailCache {
+    budget: usize,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    entries: HashMap<u64, (Bytes, u64)>,
+    bytes: usize,
+    clock: u64,
+}
+
+impl ThumbnailCache {
+    /// An empty cache holding at most `budget` bytes of thumbnails.
+    pub fn new(budget: usize) -> Self {
+        Self {
+            budget,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    /// The cached thumbnail of `id`, if any.
+    pub fn get(&self, id: u64) -> Option<Bytes> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.clock += 1;
+        let clock = inner.clock;
+        let entry = inner.entries.get_mut(&id)?;
+        entry.1 = clock;
+        Some(entry.0.clone())
+    }
+
+    /// Stores the thumbnail of `id`, evicting the least recently used ones to stay within budget.
+    pub fn insert(&self, id: u64, thumbnail: Bytes) {
+        if thumbnail.len() > self.budget {
+            return;
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.clock += 1;
+        let clock = inner.clock;
+        let added = thumbnail.len();
+        if let Some((old, _)) = inner.entries.insert(id, (thumbnail, clock)) {
+            inner.bytes -= old.len();
+        }
+        inner.bytes += added;
+        while inner.bytes > self.budget {
+            let Some(oldest) = inner
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(id, _)| *id)
+            else {
+                break;
+            };
+            if let Some((evicted, _)) = inner.entries.remove(&oldest) {
+                inner.bytes -= evicted.len();
+            }
+        }
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).bytes
+    }
+
+    /// Thumbnails held.
+    pub fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entries
+            .len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evicts_least_recently_used_within_budget() {
+        let cache = ThumbnailCache::new(30);
+        cache.insert(1, Bytes::from(vec![1u8; 10]));
+        cache.insert(2, Bytes::from(vec![2u8; 10]));
+        cache.insert(3, Bytes::from(vec![3u8; 10]));
+        assert!(cache.get(1).is_some()); // 2 is now the least recently used
+        cache.insert(4, Bytes::from(vec![4u8; 10]));
+        assert!(cache.get(2).is_none());
+        assert!(cache.get(1).is_some() && cache.get(3).is_some() && cache.get(4).is_some());
+        assert_eq!(cache.bytes(), 30);
+        cache.insert(5, Bytes::from(vec![5u8; 31])); // larger than the whole budget: not kept
+        assert_eq!(cache.len(), 3);
+    }
+
+    #[test]
+    fn thumbnail_is_a_small_jpeg_with_the_aspect_ratio_kept() {
+        let photo = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/ukbench-14/ukbench00000.jpg"
+        ))
+        .expect("test photo ../shared/data/ukbench-14/ukbench00000.jpg");
+        let original = image::load_from_memory(&photo).unwrap();
+        let jpeg = make_thumbnail(&photo).unwrap();
+        assert_eq!(
+            image::guess_format(&jpeg).unwrap(),
+            image::ImageFormat::Jpeg
+        );
+        let thumb = image::load_from_memory(&jpeg).unwrap();
+        assert_eq!(thumb.width().max(thumb.height()), MAX_SIDE);
+        let (ra, rb) = (
+            original.width() as f64 / original.height() as f64,
+            thumb.width() as f64 / thumb.height() as f64,
+        );
+        assert!((ra - rb).abs() < 0.02, "aspect {ra} vs {rb}");
+    }
+
+    #[test]
+    fn non_image_is_a_decode_error() {
+        let err = make_thumbnail(b"hello, not an image").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EngineError::Embed(vsearch_engine::EmbedError::Decode(_))
+            ),
+            "{err}"
+        );
+    }
+}

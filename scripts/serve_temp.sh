@@ -1,0 +1,51 @@
+# Sourced by scripts/browser_test.sh and scripts/schemathesis.sh: serves a temporary copy of a photo folder on a
+# free port. `start_server [--stand-in] [FOLDER]` sets $base (http://127.0.0.1:PORT), $server_pid and $query_photo;
+# the caller's EXIT trap should call stop_server. FOLDER defaults to sample_images (else ../shared/data/ukbench-14).
+# --stand-in serves the server tests' stand-in collection (colour histograms, no model needed) instead of
+# `vsearch index` + `vsearch serve`.
+
+start_server() {
+  local stand_in=0 photos=""
+  if [ "${1:-}" = "--stand-in" ]; then stand_in=1; shift; fi
+  photos=${1:-}
+  if [ -z "$photos" ]; then
+    if [ -d sample_images ] && [ -n "$(ls sample_images 2>/dev/null)" ]; then photos=sample_images; else photos=../shared/data/ukbench-14; fi
+  fi
+  server_work=$(mktemp -d)
+  mkdir -p "$server_work/photos"
+  cp -r "$photos"/. "$server_work/photos/"
+  rm -rf "$server_work/photos/.vsearch"
+  query_photo=$(find "$server_work/photos" -maxdepth 1 -iname '*.jpg' | sort | head -1)
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  if [ "$stand_in" = 1 ]; then
+    cargo build --release -q -p vsearch-server --example stand_in_server
+    target/release/examples/stand_in_server "$server_work/photos" "127.0.0.1:$port" >"$server_work/server.log" 2>&1 &
+  else
+    cargo build --release -q --bin vsearch
+    target/release/vsearch index "$server_work/photos" >"$server_work/index.log" 2>&1 || { cat "$server_work/index.log"; return 1; }
+    target/release/vsearch serve --collection "$server_work/photos" --addr "127.0.0.1:$port" >"$server_work/server.log" 2>&1 &
+  fi
+  server_pid=$!
+  base="http://127.0.0.1:$port"
+  for _ in $(seq 1 240); do
+    if curl -fsS "$base/api/health" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then cat "$server_work/server.log"; echo "the server exited" >&2; return 1; fi
+    sleep 0.5
+  done
+  echo "the server did not answer within 120 s" >&2
+  return 1
+}
+
+# Stops the server with SIGTERM and checks that it shut down cleanly (exit status 0).
+stop_server() {
+  local status=0
+  if [ -n "${server_pid:-}" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid"
+    wait "$server_pid" || status=$?
+    if [ "$status" != 0 ]; then echo "the server did not stop cleanly (status $status)" >&2; cat "$server_work/server.log" >&2; fi
+  fi
+  server_pid=""
+  rm -rf "${server_work:-/nonexistent}"
+  return "$status"
+}

@@ -1,0 +1,8 @@
+//! One module per subcommand.
+
+pub mod bench;
+pub mod embed;
+pub mod index;
+pub mod models;
+pub mod search;
+pub mod serve;

@@ -1,0 +1,59 @@
+//! `vsearch serve`: the HTTP API and web page over a collection.
+
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use vsearch_engine::{Collection, DeviceSpec};
+use vsearch_server::ServeOptions;
+
+/// Arguments of `vsearch serve`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Collection folder, or an indexed folder containing `.vsearch` (default: ./.vsearch).
+    #[arg(long, default_value = ".")]
+    collection: PathBuf,
+    /// Address to listen on; the default answers this machine only (use 0.0.0.0:8080 to open it to the network).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Device for the model: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Largest request body (uploads), in megabytes.
+    #[arg(long, default_value_t = 20)]
+    max_body_mb: usize,
+    /// Queries (embeddings, searches, thumbnails) that run at once (default: number of CPU cores).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Queries that may wait for a worker; beyond that the server answers 503 with Retry-After.
+    #[arg(long, default_value_t = 64)]
+    queue: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let device: DeviceSpec = args.device.parse()?;
+    anyhow::ensure!(args.max_body_mb >= 1, "--max-body-mb must be at least 1");
+    let defaults = ServeOptions::default();
+    let options = ServeOptions {
+        addr: args.addr,
+        max_body_bytes: args.max_body_mb.saturating_mul(1024 * 1024),
+        workers: args.workers.unwrap_or(defaults.workers).max(1),
+        queue: args.queue,
+        ..defaults
+    };
+    tracing::info!(
+        "opening collection {} on {device}",
+        args.collection.display()
+    );
+    let collection = Collection::open(&args.collection, &device).with_context(|| {
+        format!(
+            "cannot open the collection at {}: index a folder first with `vsearch index DIR`, then pass --collection DIR",
+            args.collection.display()
+        )
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(vsearch_server::serve(collection, options))?;
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! `vsearch`: visual search over an image folder.
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+
+/// Visual search: embed an image folder, index it (HNSW, IVF, exact), query it from the command line or over HTTP.
+#[derive(Parser)]
+#[command(name = "vsearch", version, about, long_about = None)]
+struct Cli {
+    /// Log filter (e.g. `info`, `vsearch=debug`); also read from RUST_LOG.
+    #[arg(long, global = true, default_value = "info", env = "RUST_LOG")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print embeddings of image files (or of text, for CLIP models) as JSON lines.
+    Embed(cli::embed::Args),
+    /// List or fetch models.
+    #[command(subcommand)]
+    Models(cli::models::Command),
+    /// Index an image folder into a collection (incremental).
+    Index(cli::index::Args),
+    /// Query a collection from the command line.
+    Search(cli::search::Args),
+    /// Serve the HTTP API and web page over a collection.
+    Serve(cli::serve::Args),
+    /// Benchmark HNSW, IVF and exact search: recall, QPS, latency, build time, memory.
+    Bench(cli::bench::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Embed(args) => cli::embed::run(args),
+        Command::Models(cmd) => cli::models::run(cmd),
+        Command::Index(args) => cli::index::run(args),
+        Command::Search(args) => cli::search::run(args),
+        Command::Serve(args) => cli::serve::run(args),
+        Command::Bench(args) => cli::bench::run(args),
+    }
+}
