@@ -75,7 +75,7 @@ def grid(n, dim, quick):
             "ivf_flat_nlist": [sqrt_nlist(n, 4.0)],
             "ivf_pq_nlist": [sqrt_nlist(n, 4.0)],
             "nprobe": [1, 4, 8, 16, 32, 64],
-            "pq": [(default_pq_m(dim), 8)],
+            "pq": [(pq_m(dim), 8)],
         }
     nl = []
     for f in (2.0, 4.0, 8.0):
@@ -293,6 +293,7 @@ def main():
     ap.add_argument("--libraries", default="faiss,hnswlib")
     ap.add_argument("--latency-queries", type=int, default=1000, help="single-query calls timed for percentiles")
     ap.add_argument("--refine-factor", type=int, default=4, help="IVF-PQ re-ranking: k_factor * k candidates")
+    ap.add_argument("--pq-m", default="", help="comma-separated PQ sub-quantiser counts overriding the grid's")
     args = ap.parse_args()
 
     base = read_vecs(os.path.join(args.data, "base.fvecs"), np.float32)
@@ -309,6 +310,8 @@ def main():
         sys.exit("only L2 datasets are supported by this runner")
 
     g = grid(base.shape[0], base.shape[1], args.quick)
+    if args.pq_m:
+        g["pq"] = [(int(m), 8) for m in args.pq_m.split(",")]
     r = Runner(args, base, queries, gt)
     libs = [x.strip() for x in args.libraries.split(",") if x.strip()]
     if "faiss" in libs:

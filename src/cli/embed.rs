@@ -1,9 +1,112 @@
-//! `vsearch embed`.
+//! `vsearch embed`: embeddings of image files (or CLIP text) as JSON lines.
+
+use anyhow::Context;
+use serde_json::json;
+use std::io::Write;
+use std::path::PathBuf;
+use vsearch_embed::{image_io, registry, DeviceSpec, ModelSpec};
 
 /// Arguments of `vsearch embed`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Model: `auto`, `clip-vit-b32`, `clip-vit-b16`, `clip-vit-l14` or `efficientnet-lite0`.
+    #[arg(long, default_value = "auto")]
+    model: String,
+    /// A Hugging Face CLIP folder (config.json, model.safetensors, tokenizer.json); overrides --model.
+    #[arg(long, value_name = "PATH")]
+    model_dir: Option<PathBuf>,
+    /// `cpu` or `cuda[:N]` (CUDA needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Text to embed (CLIP models only); repeatable.
+    #[arg(long)]
+    text: Vec<String>,
+    /// Images per model call.
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// Image files to embed.
+    files: Vec<PathBuf>,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.files.is_empty() && args.text.is_empty() {
+        anyhow::bail!("nothing to embed: give image FILEs and/or --text \"...\"");
+    }
+    let spec = match &args.model_dir {
+        Some(dir) => ModelSpec::Dir(dir.clone()),
+        None => args.model.parse::<ModelSpec>()?,
+    };
+    let device: DeviceSpec = args.device.parse()?;
+    let embedder =
+        registry::load(&spec, &device).with_context(|| format!("loading model {spec}"))?;
+    let model = embedder.info.id.clone();
+    let dim = embedder.info.dim;
+    eprintln!("model: {model} (dim {dim})");
+
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut done = 0usize;
+
+    if !args.text.is_empty() {
+        let texts: Vec<&str> = args.text.iter().map(String::as_str).collect();
+        let vectors = embedder.embed_texts(&texts)?;
+        for (text, vector) in texts.iter().zip(vectors) {
+            writeln!(
+                out,
+                "{}",
+                json!({"text": text, "model": model, "dim": dim, "vector": vector})
+            )?;
+            done += 1;
+        }
+    }
+
+    for chunk in args.files.chunks(args.batch.max(1)) {
+        // Decode and preprocess; failures get their own line, the rest go to the model.
+        let mut ready = Vec::new();
+        let mut pixels = Vec::new();
+        for path in chunk {
+            let result = image_io::open(path, image_io::DEFAULT_MAX_PIXELS)
+                .and_then(|img| embedder.image.preprocess(&img));
+            match result {
+                Ok(px) => {
+                    ready.push(path);
+                    pixels.push(px);
+                }
+                Err(e) => writeln!(
+                    out,
+                    "{}",
+                    json!({"path": path, "model": model, "error": e.to_string()})
+                )?,
+            }
+        }
+        if pixels.is_empty() {
+            continue;
+        }
+        match embedder.image.embed_pixels(&pixels) {
+            Ok(vectors) => {
+                for (path, vector) in ready.iter().zip(vectors) {
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"path": path, "model": model, "dim": dim, "vector": vector})
+                    )?;
+                    done += 1;
+                }
+            }
+            Err(e) => {
+                for path in ready {
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"path": path, "model": model, "error": e.to_string()})
+                    )?;
+                }
+            }
+        }
+    }
+    out.flush()?;
+    if done == 0 {
+        anyhow::bail!("nothing could be embedded (see the error lines above)");
+    }
+    Ok(())
 }

@@ -1,9 +1,144 @@
-//! `vsearch index`.
+//! `vsearch index`: index an image folder into a collection, incrementally.
+
+use anyhow::Context;
+use std::path::PathBuf;
+use vsearch_engine::{image_io, index_folder, DeviceSpec, IndexKind, IndexOptions, ModelSpec};
 
 /// Arguments of `vsearch index`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The image folder to index (walked recursively; hidden folders are skipped).
+    dir: PathBuf,
+    /// Collection folder (default: DIR/.vsearch).
+    #[arg(long)]
+    collection: Option<PathBuf>,
+    /// Model: auto (CLIP ViT-B/32 when available, else EfficientNet-Lite0) or a preset from `vsearch models list`.
+    /// An existing collection keeps its model; another one needs --rebuild.
+    #[arg(long, default_value = "auto")]
+    model: String,
+    /// A CLIP model folder (config.json, model.safetensors, tokenizer.json) instead of --model.
+    #[arg(long, value_name = "PATH")]
+    model_dir: Option<PathBuf>,
+    /// Index kinds to maintain, comma-separated: hnsw, ivf, flat (default: the collection's, all three for a new one).
+    #[arg(long, value_delimiter = ',')]
+    index: Vec<String>,
+    /// Images per model batch.
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// Decoding threads (default: number of CPU cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Device for the model: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Images with more pixels are refused before decoding.
+    #[arg(long, default_value_t = image_io::DEFAULT_MAX_PIXELS)]
+    max_pixels: u64,
+    /// Start the collection over (needed to change the model).
+    #[arg(long)]
+    rebuild: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Index nothing: check that the catalog, embedding matrix and indexes of the collection agree.
+    #[arg(long)]
+    check: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// Parses an index kind name.
+pub fn parse_kind(s: &str) -> anyhow::Result<IndexKind> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "hnsw" => Ok(IndexKind::Hnsw),
+        "ivf" => Ok(IndexKind::Ivf),
+        "flat" => Ok(IndexKind::Flat),
+        other => anyhow::bail!("unknown index kind '{other}': use hnsw, ivf or flat"),
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.check {
+        return check(&args);
+    }
+    let model = match &args.model_dir {
+        Some(dir) => ModelSpec::Dir(dir.clone()),
+        None => args.model.parse::<ModelSpec>()?,
+    };
+    let device: DeviceSpec = args.device.parse()?;
+    let indexes = args
+        .index
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| parse_kind(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    anyhow::ensure!(args.batch >= 1, "--batch must be at least 1");
+    let defaults = IndexOptions::default();
+    let options = IndexOptions {
+        collection: args.collection.clone(),
+        model,
+        device,
+        indexes,
+        batch: args.batch,
+        threads: args.threads.unwrap_or(defaults.threads).max(1),
+        max_pixels: args.max_pixels,
+        rebuild: args.rebuild,
+        progress: !args.json,
+    };
+    let report = index_folder(&args.dir, &options)
+        .with_context(|| format!("cannot index {}", args.dir.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let rate = if report.seconds > 0.0 {
+        report.embedded as f64 / report.seconds
+    } else {
+        0.0
+    };
+    println!(
+        "{}: indexed {}, unchanged {}, updated {}, removed {}, failed {} ({} embedded with {} in {:.1} s, {:.1} images/s)",
+        args.dir.display(),
+        report.indexed,
+        report.unchanged,
+        report.updated,
+        report.removed,
+        report.failed.len(),
+        report.embedded,
+        report.model,
+        report.seconds,
+        rate
+    );
+    for f in &report.failed {
+        println!("  failed: {}: {}", f.path.display(), f.reason);
+    }
+    Ok(())
+}
+
+fn check(args: &Args) -> anyhow::Result<()> {
+    let path = args.collection.clone().unwrap_or_else(|| args.dir.clone());
+    let report = vsearch_engine::verify(&path)
+        .with_context(|| format!("cannot check {}", path.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} indexed, {} failed, {} matrix rows, generation {} (indexes at {:?})",
+            report.ok,
+            report.failed,
+            report.matrix_rows,
+            report.generation,
+            report.index_generation
+        );
+        for (kind, len) in &report.indexes {
+            println!("  {kind:?} index: {len} vectors");
+        }
+        for p in &report.problems {
+            println!("  problem: {p}");
+        }
+    }
+    anyhow::ensure!(
+        report.is_consistent(),
+        "the collection is inconsistent ({} problems): run `vsearch index DIR` to repair it",
+        report.problems.len()
+    );
+    Ok(())
 }

@@ -80,7 +80,7 @@ impl Grid {
             ivf_flat_nlist: vec![sqrt_nlist(n, 4.0)],
             ivf_pq_nlist: vec![sqrt_nlist(n, 4.0)],
             nprobe: vec![1, 4, 8, 16, 32, 64],
-            pq: vec![(vsearch_index::ivf::default_pq_m(dim), 8)],
+            pq: vec![(pq_m(dim), 8)],
             flat: true,
         }
     }

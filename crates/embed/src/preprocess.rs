@@ -1,1 +1,257 @@
-//! TODO
+//! Model input recipes: resizing as PIL does, cropping, scaling and normalising into [`Pixels`].
+
+use crate::error::{EmbedError, Result};
+use crate::Pixels;
+use fast_image_resize::images::Image;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::{DynamicImage, RgbImage};
+
+/// A crop rectangle in source pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Crop {
+    pub left: u32,
+    pub top: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Resizes (the `crop` of) an RGB image to `width x height` with PIL's BICUBIC: a separable convolution
+/// with the Keys a = -0.5 kernel (Catmull-Rom), widened when downscaling (antialiasing), rounded to `u8`.
+pub fn resize_bicubic(
+    img: &RgbImage,
+    crop: Option<Crop>,
+    width: u32,
+    height: u32,
+) -> Result<RgbImage> {
+    let (w, h) = img.dimensions();
+    if w == 0 || h == 0 || width == 0 || height == 0 {
+        return Err(EmbedError::Decode("image has a zero dimension".into()));
+    }
+    let src = Image::from_vec_u8(w, h, img.as_raw().clone(), PixelType::U8x3)
+        .map_err(|e| EmbedError::Decode(format!("resize: {e}")))?;
+    let mut dst = Image::new(width, height, PixelType::U8x3);
+    let mut options =
+        ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom));
+    if let Some(c) = crop {
+        options = options.crop(c.left as f64, c.top as f64, c.width as f64, c.height as f64);
+    }
+    Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .map_err(|e| EmbedError::Decode(format!("resize: {e}")))?;
+    RgbImage::from_raw(width, height, dst.into_vec())
+        .ok_or_else(|| EmbedError::Decode("resize produced a buffer of the wrong size".into()))
+}
+
+/// Channel-major `f32` pixels: `(value * scale - mean[c]) / std[c]`.
+pub fn to_pixels(img: &RgbImage, scale: f32, mean: [f32; 3], std: [f32; 3]) -> Pixels {
+    let (w, h) = img.dimensions();
+    let (w, h) = (w as usize, h as usize);
+    let mut data = vec![0f32; 3 * w * h];
+    for (i, p) in img.pixels().enumerate() {
+        for c in 0..3 {
+            data[c * w * h + i] = (p[c] as f32 * scale - mean[c]) / std[c];
+        }
+    }
+    Pixels {
+        data,
+        height: h,
+        width: w,
+    }
+}
+
+/// The image as 8-bit RGB (alpha dropped, greyscale expanded).
+pub fn rgb(img: &DynamicImage) -> RgbImage {
+    match img {
+        DynamicImage::ImageRgb8(rgb) => rgb.clone(),
+        other => other.to_rgb8(),
+    }
+}
+
+/// Stacks preprocessed images of one size into a `batch x 3 x h x w` tensor.
+pub fn batch_tensor(batch: &[Pixels], device: &candle_core::Device) -> Result<candle_core::Tensor> {
+    let first = batch
+        .first()
+        .ok_or_else(|| EmbedError::Decode("empty batch".into()))?;
+    let (h, w) = (first.height, first.width);
+    if batch
+        .iter()
+        .any(|p| p.height != h || p.width != w || p.data.len() != 3 * h * w)
+    {
+        return Err(EmbedError::Decode(
+            "images of one batch must share a size".into(),
+        ));
+    }
+    let flat: Vec<f32> = batch.iter().flat_map(|p| p.data.iter().copied()).collect();
+    Ok(candle_core::Tensor::from_vec(
+        flat,
+        (batch.len(), 3, h, w),
+        device,
+    )?)
+}
+
+/// Scales each row of a `batch x dim` tensor to unit length and returns the rows.
+pub fn normalized_rows(t: &candle_core::Tensor) -> Result<Vec<Vec<f32>>> {
+    let mut rows = t.to_dtype(candle_core::DType::F32)?.to_vec2::<f32>()?;
+    rows.iter_mut().for_each(|r| crate::l2_normalize(r));
+    Ok(rows)
+}
+
+/// CLIP's mean (RGB), as in transformers' `OPENAI_CLIP_MEAN`.
+#[allow(clippy::excessive_precision)] // transformers' exact literals
+pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+/// CLIP's standard deviation (RGB), as in transformers' `OPENAI_CLIP_STD`.
+#[allow(clippy::excessive_precision)] // transformers' exact literals
+pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
+
+/// transformers' `CLIPImageProcessor` settings (from `preprocessor_config.json`, else CLIP's defaults).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipRecipe {
+    /// Target of the shortest side (`size.shortest_edge`).
+    pub shortest_edge: u32,
+    /// Centre crop `(height, width)`.
+    pub crop: (u32, u32),
+    /// Multiplier from `u8` to `[0, 1]` (`rescale_factor`).
+    pub scale: f32,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl Default for ClipRecipe {
+    fn default() -> Self {
+        Self {
+            shortest_edge: 224,
+            crop: (224, 224),
+            scale: 1.0 / 255.0,
+            mean: CLIP_MEAN,
+            std: CLIP_STD,
+        }
+    }
+}
+
+impl ClipRecipe {
+    /// Reads `preprocessor_config.json` in `dir` when present; CLIP's defaults otherwise.
+    pub fn from_dir(dir: &std::path::Path) -> Result<Self> {
+        let path = dir.join("preprocessor_config.json");
+        if !path.is_file() {
+            return Ok(Self::default());
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| EmbedError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| EmbedError::Config {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut r = Self::default();
+        let as_u32 = |v: &serde_json::Value| {
+            v.as_u64()
+                .and_then(|x| u32::try_from(x).ok())
+                .filter(|&x| x > 0)
+        };
+        match v.get("size") {
+            Some(s) if s.is_object() => {
+                if let Some(e) = s.get("shortest_edge").and_then(as_u32) {
+                    r.shortest_edge = e;
+                }
+            }
+            Some(s) => {
+                if let Some(e) = as_u32(s) {
+                    r.shortest_edge = e;
+                }
+            }
+            None => {}
+        }
+        match v.get("crop_size") {
+            Some(c) if c.is_object() => {
+                if let (Some(h), Some(w)) = (
+                    c.get("height").and_then(as_u32),
+                    c.get("width").and_then(as_u32),
+                ) {
+                    r.crop = (h, w);
+                }
+            }
+            Some(c) => {
+                if let Some(s) = as_u32(c) {
+                    r.crop = (s, s);
+                }
+            }
+            None => {}
+        }
+        if let Some(f) = v.get("rescale_factor").and_then(serde_json::Value::as_f64) {
+            r.scale = f as f32;
+        }
+        let triple = |key: &str| -> Option<[f32; 3]> {
+            let a = v.get(key)?.as_array()?;
+            if a.len() != 3 {
+                return None;
+            }
+            Some([
+                a[0].as_f64()? as f32,
+                a[1].as_f64()? as f32,
+                a[2].as_f64()? as f32,
+            ])
+        };
+        if let Some(m) = triple("image_mean") {
+            r.mean = m;
+        }
+        if let Some(s) = triple("image_std") {
+            r.std = s;
+        }
+        Ok(r)
+    }
+}
+
+/// Output size of transformers' shortest-edge resize: short side `target`, long side `int(target * long / short)`.
+pub fn shortest_edge_size(width: u32, height: u32, target: u32) -> (u32, u32) {
+    let (short, long) = if width <= height {
+        (width, height)
+    } else {
+        (height, width)
+    };
+    let new_long = ((target as u64 * long as u64) / short.max(1) as u64) as u32;
+    if width <= height {
+        (target, new_long)
+    } else {
+        (new_long, target)
+    }
+}
+
+/// CLIP's recipe, as transformers' `CLIPImageProcessor` (PIL): RGB, shortest side to `shortest_edge` with PIL's
+/// bicubic, centre crop (`top = (h - crop_h) // 2`), scale, normalise.
+pub fn clip(image: &DynamicImage, recipe: &ClipRecipe) -> Result<Pixels> {
+    let img = rgb(image);
+    let (w, h) = img.dimensions();
+    if w == 0 || h == 0 {
+        return Err(EmbedError::Decode("image has a zero dimension".into()));
+    }
+    let (nw, nh) = shortest_edge_size(w, h, recipe.shortest_edge);
+    let resized = if (nw, nh) == (w, h) {
+        img
+    } else {
+        resize_bicubic(&img, None, nw, nh)?
+    };
+    let (ch, cw) = recipe.crop;
+    let cropped = if (nw, nh) == (cw, ch) {
+        resized
+    } else {
+        // Pads with zeros where the crop is larger than the image, as transformers does.
+        let top = (nh as i64 - ch as i64).div_euclid(2);
+        let left = (nw as i64 - cw as i64).div_euclid(2);
+        let mut out = RgbImage::new(cw, ch);
+        for y in 0..ch as i64 {
+            let sy = y + top;
+            if sy < 0 || sy >= nh as i64 {
+                continue;
+            }
+            for x in 0..cw as i64 {
+                let sx = x + left;
+                if sx >= 0 && sx < nw as i64 {
+                    out.put_pixel(x as u32, y as u32, *resized.get_pixel(sx as u32, sy as u32));
+                }
+            }
+        }
+        out
+    };
+    Ok(to_pixels(&cropped, recipe.scale, recipe.mean, recipe.std))
+}

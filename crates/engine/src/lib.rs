@@ -5,14 +5,24 @@
 //! builds and updates it incrementally; [`Collection`] answers queries.
 //! The CLI and the server use only this crate; it ties `vsearch-embed` and `vsearch-index` together.
 
+pub mod catalog;
+pub mod collection;
 pub mod error;
+pub mod indexes;
+pub mod manifest;
+pub mod matrix;
+pub mod pipeline;
+pub mod scan;
+
+pub use collection::{resolve_collection_dir, verify, Collection, VerifyReport};
+pub use pipeline::{index_folder, DEFAULT_COLLECTION_DIR};
 
 pub use error::{EngineError, Result};
 pub use vsearch_embed::{image_io, DeviceSpec, EmbedError, ModelInfo, ModelSpec};
 pub use vsearch_index::{IndexConfig, IndexError, IndexKind, Metric, SearchParams};
 
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Options of [`index_folder`].
 #[derive(Debug, Clone)]
@@ -21,7 +31,7 @@ pub struct IndexOptions {
     pub collection: Option<PathBuf>,
     pub model: ModelSpec,
     pub device: DeviceSpec,
-    /// Index kinds to maintain (default: hnsw, ivf, flat).
+    /// Index kinds to maintain; empty keeps the collection's (hnsw, ivf, flat for a new one).
     pub indexes: Vec<IndexKind>,
     pub batch: usize,
     /// Decoding threads.
@@ -34,6 +44,26 @@ pub struct IndexOptions {
     pub progress: bool,
 }
 
+impl Default for IndexOptions {
+    /// `DIR/.vsearch`, model `auto`, CPU, the collection's indexes (all three for a new one), batch 16,
+    /// one decode thread per core, 100 megapixels.
+    fn default() -> Self {
+        Self {
+            collection: None,
+            model: ModelSpec::Auto,
+            device: DeviceSpec::Cpu,
+            indexes: Vec::new(),
+            batch: 16,
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            max_pixels: image_io::DEFAULT_MAX_PIXELS,
+            rebuild: false,
+            progress: false,
+        }
+    }
+}
+
 /// A file that could not be indexed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Failure {
@@ -44,10 +74,17 @@ pub struct Failure {
 /// What one indexing run did.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct IndexReport {
+    /// Model id used.
+    pub model: String,
+    /// New files embedded.
     pub indexed: usize,
     pub unchanged: usize,
+    /// Changed files re-embedded.
     pub updated: usize,
+    /// Catalog entries whose file is gone (or is no longer an image).
     pub removed: usize,
+    /// Files that are not images and not named like one (ignored).
+    pub skipped: usize,
     pub failed: Vec<Failure>,
     /// Images that went through the model in this run.
     pub embedded: usize,
@@ -68,7 +105,7 @@ pub enum Query {
 }
 
 /// Query options.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct QueryOptions {
     pub k: usize,
     /// Index to use; `None` picks the first of hnsw, ivf, flat that the collection has.
@@ -108,34 +145,4 @@ pub struct CollectionInfo {
     pub count: usize,
     pub indexes: Vec<IndexConfig>,
     pub text_search: bool,
-}
-
-/// Indexes (or updates) the images under `dir`.
-pub fn index_folder(dir: &Path, options: &IndexOptions) -> Result<IndexReport> {
-    let _ = (dir, options);
-    todo!()
-}
-
-/// An opened collection: catalog, embeddings, indexes and the model, loaded once.
-pub struct Collection {}
-
-impl Collection {
-    /// Opens the collection at `path` (a collection folder, or an indexed folder containing `.vsearch`)
-    /// and loads its model on `device`.
-    pub fn open(path: &Path, device: &DeviceSpec) -> Result<Self> {
-        let _ = (path, device);
-        todo!()
-    }
-    pub fn info(&self) -> CollectionInfo {
-        todo!()
-    }
-    pub fn search(&self, query: &Query, options: &QueryOptions) -> Result<SearchResponse> {
-        let _ = (query, options);
-        todo!()
-    }
-    /// Absolute path of an indexed image, by id.
-    pub fn image_path(&self, id: u64) -> Result<PathBuf> {
-        let _ = id;
-        todo!()
-    }
 }

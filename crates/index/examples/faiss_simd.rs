@@ -28,7 +28,9 @@ fn clustered(n: usize, dim: usize, clusters: usize, seed: u64) -> Vec<f32> {
     (0..n)
         .flat_map(|_| {
             let c = rng.gen_range(0..clusters);
-            (0..dim).map(|j| centres[c * dim + j] + 0.35 * normal(&mut rng)).collect::<Vec<_>>()
+            (0..dim)
+                .map(|j| centres[c * dim + j] + 0.35 * normal(&mut rng))
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -37,7 +39,10 @@ fn idx_images(path: &str, limit: usize) -> Result<Vec<f32>, Box<dyn std::error::
     let mut bytes = Vec::new();
     flate2::read::GzDecoder::new(std::fs::File::open(path)?).read_to_end(&mut bytes)?;
     let n = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
-    Ok(bytes[16..16 + n.min(limit) * 784].iter().map(|&b| b as f32 / 255.0).collect())
+    Ok(bytes[16..16 + n.min(limit) * 784]
+        .iter()
+        .map(|&b| b as f32 / 255.0)
+        .collect())
 }
 
 /// Best of three runs, queries per second.
@@ -51,8 +56,16 @@ fn best_qps(mut run: impl FnMut()) -> f64 {
         .fold(0.0, f64::max)
 }
 
-fn bench(name: &str, dim: usize, base: &[f32], queries: &[f32]) -> Result<(), Box<dyn std::error::Error>> {
-    for desc in [format!("IVF{NLIST},Flat"), format!("IVF{NLIST},PQ{}x8np", dim / 4)] {
+fn bench(
+    name: &str,
+    dim: usize,
+    base: &[f32],
+    queries: &[f32],
+) -> Result<(), Box<dyn std::error::Error>> {
+    for desc in [
+        format!("IVF{NLIST},Flat"),
+        format!("IVF{NLIST},PQ{}x8np", dim / 4),
+    ] {
         let mut index = index_factory(dim as u32, &desc, MetricType::L2)?;
         let t = Instant::now();
         index.train(&base[..10_000 * dim])?;
@@ -71,9 +84,7 @@ fn bench(name: &str, dim: usize, base: &[f32], queries: &[f32]) -> Result<(), Bo
         let batch = best_qps(|| {
             index.search_with_params(queries, K, &sp).expect("search");
         });
-        println!(
-            "| {name} | {desc} | {single:.0} | {batch:.0} | {train_s:.2} | {add_s:.2} |"
-        );
+        println!("| {name} | {desc} | {single:.0} | {batch:.0} | {train_s:.2} | {add_s:.2} |");
     }
     Ok(())
 }

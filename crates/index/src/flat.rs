@@ -176,7 +176,7 @@ impl VectorIndex for FlatIndex {
     }
 
     fn search_batch(&self, queries: &[f32], k: usize, _params: &SearchParams) -> Result<Vec<Vec<Hit>>> {
-        if queries.len() % self.dim != 0 {
+        if !queries.len().is_multiple_of(self.dim) {
             return Err(IndexError::Dimension { expected: self.dim, got: queries.len() % self.dim });
         }
         let nq = queries.len() / self.dim;

@@ -6,6 +6,7 @@
 //! This crate knows nothing of images, models, HTTP or the command line.
 
 pub mod error;
+pub mod eval;
 pub mod flat;
 pub mod hnsw;
 pub mod ivf;

@@ -144,7 +144,7 @@ pub fn u64s_to_bytes(values: &[u64]) -> Vec<u8> {
 
 /// Parses little-endian `f32`s; `dir` names the index in the error.
 pub fn bytes_to_f32s(bytes: &[u8], dir: &Path) -> Result<Vec<f32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(IndexError::Format { path: dir.to_path_buf(), reason: "vector file length is not a multiple of 4".into() });
     }
     Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
@@ -152,7 +152,7 @@ pub fn bytes_to_f32s(bytes: &[u8], dir: &Path) -> Result<Vec<f32>> {
 
 /// Parses little-endian `u64`s; `dir` names the index in the error.
 pub fn bytes_to_u64s(bytes: &[u8], dir: &Path) -> Result<Vec<u64>> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(IndexError::Format { path: dir.to_path_buf(), reason: "id file length is not a multiple of 8".into() });
     }
     Ok(bytes

@@ -217,7 +217,7 @@ fn concurrent_search_equals_serial() {
             all.into_iter().map(|(_, r)| r).collect()
         });
         assert_eq!(serial, parallel, "{config:?}");
-        let batch = index.search_batch(&queries, K, &SearchParams::default()).unwrap();
+        let batch = index.search_batch(queries, K, &SearchParams::default()).unwrap();
         let same = serial.par_iter().zip(&batch).filter(|(a, b)| {
             a.iter().map(|h| h.id).collect::<Vec<_>>() == b.iter().map(|h| h.id).collect::<Vec<_>>()
         });

@@ -8,7 +8,10 @@ use rayon::prelude::*;
 use std::io::Read;
 use std::path::Path;
 use vsearch_index::ivf::{self, IvfIndex};
-use vsearch_index::{persist, Hit, IndexConfig, IndexError, IvfCodes, IvfParams, Metric, SearchParams, VectorIndex};
+use vsearch_index::{
+    persist, Hit, IndexConfig, IndexError, IndexKind, IvfCodes, IvfParams, Metric, SearchParams,
+    VectorIndex,
+};
 
 const K: usize = 10;
 const QUERIES: usize = 300;
@@ -25,7 +28,9 @@ fn clustered(n: usize, nq: usize, dim: usize, clusters: usize, seed: u64) -> (Ve
     let centres: Vec<f32> = (0..clusters * dim).map(|_| normal(&mut rng)).collect();
     let point = |rng: &mut StdRng| -> Vec<f32> {
         let c = rng.gen_range(0..clusters);
-        (0..dim).map(|j| centres[c * dim + j] + 0.35 * normal(rng)).collect()
+        (0..dim)
+            .map(|j| centres[c * dim + j] + 0.35 * normal(rng))
+            .collect()
     };
     let base = (0..n).flat_map(|_| point(&mut rng)).collect();
     let queries = (0..nq).flat_map(|_| point(&mut rng)).collect();
@@ -35,14 +40,25 @@ fn clustered(n: usize, nq: usize, dim: usize, clusters: usize, seed: u64) -> (Ve
 fn normalized(dim: usize, v: &[f32]) -> Vec<f32> {
     v.chunks_exact(dim)
         .flat_map(|r| {
-            let n = r.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+            let n = r
+                .iter()
+                .map(|x| x * x)
+                .sum::<f32>()
+                .sqrt()
+                .max(f32::MIN_POSITIVE);
             r.iter().map(move |x| x / n)
         })
         .collect()
 }
 
 /// Exact k nearest ids by brute force (ids are row numbers).
-fn ground_truth(dim: usize, metric: Metric, base: &[f32], queries: &[f32], k: usize) -> Vec<Vec<u64>> {
+fn ground_truth(
+    dim: usize,
+    metric: Metric,
+    base: &[f32],
+    queries: &[f32],
+    k: usize,
+) -> Vec<Vec<u64>> {
     let (base, queries) = match metric {
         Metric::Cosine => (normalized(dim, base), normalized(dim, queries)),
         Metric::L2 => (base.to_vec(), queries.to_vec()),
@@ -83,20 +99,30 @@ fn ids(n: usize) -> Vec<u64> {
 }
 
 fn nprobe(n: usize) -> SearchParams {
-    SearchParams { nprobe: Some(n), ..Default::default() }
+    SearchParams {
+        nprobe: Some(n),
+        ..Default::default()
+    }
 }
 
 /// Reads an IDX image file (gzip) as `n x (rows*cols)` f32 in [0, 1], at most `limit` images.
 fn read_idx_images(path: &Path, limit: usize) -> (usize, Vec<f32>) {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut bytes = Vec::new();
-    flate2::read::GzDecoder::new(file).read_to_end(&mut bytes).expect("gzip");
+    flate2::read::GzDecoder::new(file)
+        .read_to_end(&mut bytes)
+        .expect("gzip");
     assert_eq!(&bytes[..4], &[0, 0, 8, 3], "IDX magic of a u8 3-d array");
-    let be = |o: usize| u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize;
+    let be = |o: usize| {
+        u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize
+    };
     let (n, rows, cols) = (be(4), be(8), be(12));
     let take = n.min(limit);
     let dim = rows * cols;
-    let data = bytes[16..16 + take * dim].iter().map(|&b| b as f32 / 255.0).collect();
+    let data = bytes[16..16 + take * dim]
+        .iter()
+        .map(|&b| b as f32 / 255.0)
+        .collect();
     (dim, data)
 }
 
@@ -104,33 +130,91 @@ fn read_idx_images(path: &Path, limit: usize) -> (usize, Vec<f32>) {
 fn check_recall(name: &str, dim: usize, metric: Metric, base: &[f32], queries: &[f32]) {
     let n = base.len() / dim;
     let truth = ground_truth(dim, metric, base, queries, K);
-    let flat = IvfIndex::build(&ivf::default_flat_params(), dim, metric, &ids(n), base).expect("build IVF-Flat");
+    let flat = IvfIndex::build(&ivf::default_flat_params(), dim, metric, &ids(n), base)
+        .expect("build IVF-Flat");
     let nlist = flat.nlist();
     assert_eq!(nlist, ivf::default_nlist(n));
     let mut sweep = Vec::new();
     for p in [1, 2, 4, 8, 16, 32, 64] {
-        let r = recall(&flat.search_batch(queries, K, &nprobe(p)).unwrap(), &truth, K);
+        let r = recall(
+            &flat.search_batch(queries, K, &nprobe(p)).unwrap(),
+            &truth,
+            K,
+        );
         sweep.push(format!("{p}:{r:.3}"));
     }
-    eprintln!("[{name}] n={n} d={dim} {metric:?} nlist={nlist} IVF-Flat recall@10 by nprobe: {}", sweep.join(" "));
+    eprintln!(
+        "[{name}] n={n} d={dim} {metric:?} nlist={nlist} IVF-Flat recall@10 by nprobe: {}",
+        sweep.join(" ")
+    );
 
-    let all = recall(&flat.search_batch(queries, K, &nprobe(nlist)).unwrap(), &truth, K);
-    assert!(all >= 0.999, "{name}: IVF-Flat with nprobe = nlist must be exact, recall {all}");
-    let default = recall(&flat.search_batch(queries, K, &SearchParams::default()).unwrap(), &truth, K);
-    assert!(default >= 0.90, "{name}: IVF-Flat default nprobe recall {default} < 0.90");
+    let all = recall(
+        &flat.search_batch(queries, K, &nprobe(nlist)).unwrap(),
+        &truth,
+        K,
+    );
+    assert!(
+        all >= 0.999,
+        "{name}: IVF-Flat with nprobe = nlist must be exact, recall {all}"
+    );
+    let default = recall(
+        &flat
+            .search_batch(queries, K, &SearchParams::default())
+            .unwrap(),
+        &truth,
+        K,
+    );
+    assert!(
+        default >= 0.90,
+        "{name}: IVF-Flat default nprobe recall {default} < 0.90"
+    );
 
     let pq_params = ivf::default_pq_params(dim);
-    let pq = IvfIndex::build(&pq_params, dim, metric, &ids(n), base).expect("build IVF-PQ");
+    let mut pq = IvfIndex::build(&pq_params, dim, metric, &ids(n), base).expect("build IVF-PQ");
+    let mut sweep = Vec::new();
+    for f in [1, 2, 4, 8, 10, 16, 32] {
+        pq.set_rerank_factor(f).unwrap();
+        let r = recall(
+            &pq.search_batch(queries, K, &nprobe(ivf::DEFAULT_NPROBE))
+                .unwrap(),
+            &truth,
+            K,
+        );
+        sweep.push(format!("{f}:{r:.3}"));
+    }
+    pq.set_rerank_factor(ivf::DEFAULT_RERANK_FACTOR).unwrap();
+    eprintln!(
+        "[{name}] IVF-PQ recall@10 at nprobe {} by rerank factor: {}",
+        ivf::DEFAULT_NPROBE,
+        sweep.join(" ")
+    );
     let mut sweep = Vec::new();
     for p in [4, 8, 16, 32] {
         let rr = recall(&pq.search_batch(queries, K, &nprobe(p)).unwrap(), &truth, K);
-        let raw = SearchParams { nprobe: Some(p), rerank: Some(false), ..Default::default() };
+        let raw = SearchParams {
+            nprobe: Some(p),
+            rerank: Some(false),
+            ..Default::default()
+        };
         let r = recall(&pq.search_batch(queries, K, &raw).unwrap(), &truth, K);
         sweep.push(format!("{p}:{r:.3}/{rr:.3}"));
     }
-    eprintln!("[{name}] IVF-PQ {:?} recall@10 by nprobe (no rerank/rerank x{}): {}", pq_params.codes, ivf::DEFAULT_RERANK_FACTOR, sweep.join(" "));
-    let pq_default = recall(&pq.search_batch(queries, K, &SearchParams::default()).unwrap(), &truth, K);
-    assert!(pq_default >= 0.90, "{name}: IVF-PQ with re-ranking recall {pq_default} < 0.90");
+    eprintln!(
+        "[{name}] IVF-PQ {:?} recall@10 by nprobe (no rerank/rerank x{}): {}",
+        pq_params.codes,
+        ivf::DEFAULT_RERANK_FACTOR,
+        sweep.join(" ")
+    );
+    let pq_default = recall(
+        &pq.search_batch(queries, K, &SearchParams::default())
+            .unwrap(),
+        &truth,
+        K,
+    );
+    assert!(
+        pq_default >= 0.90,
+        "{name}: IVF-PQ with re-ranking recall {pq_default} < 0.90"
+    );
 }
 
 #[test]
@@ -162,16 +246,27 @@ fn small_set(metric: Metric) -> (usize, Vec<f32>, Vec<f32>) {
 }
 
 fn small_params(codes: IvfCodes) -> IvfParams {
-    IvfParams { nlist: Some(32), nprobe: 8, codes, rerank: true, train_size: Some(2_600) }
+    IvfParams {
+        nlist: Some(32),
+        nprobe: 8,
+        codes,
+        rerank: true,
+        train_size: Some(2_600),
+    }
 }
 
 #[test]
 fn save_load_gives_identical_results_and_detects_corruption() {
-    for (codes, metric) in [(IvfCodes::Flat, Metric::L2), (IvfCodes::Pq { m: 8, bits: 6 }, Metric::Cosine)] {
+    for (codes, metric) in [
+        (IvfCodes::Flat, Metric::L2),
+        (IvfCodes::Pq { m: 8, bits: 6 }, Metric::Cosine),
+    ] {
         let (dim, base, queries) = small_set(metric);
         let n = base.len() / dim;
         let index = IvfIndex::build(&small_params(codes), dim, metric, &ids(n), &base).unwrap();
-        let before = index.search_batch(&queries, K, &SearchParams::default()).unwrap();
+        let before = index
+            .search_batch(&queries, K, &SearchParams::default())
+            .unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("ivf");
         index.save(&dir).unwrap();
@@ -179,12 +274,44 @@ fn save_load_gives_identical_results_and_detects_corruption() {
         let loaded = IvfIndex::load(&dir, &manifest).unwrap();
         assert_eq!(loaded.len(), n);
         assert_eq!(loaded.config(), index.config());
-        assert_eq!(loaded.search_batch(&queries, K, &SearchParams::default()).unwrap(), before);
+        assert_eq!(
+            loaded
+                .search_batch(&queries, K, &SearchParams::default())
+                .unwrap(),
+            before
+        );
+
+        // A manifest of another kind or another format version is refused.
+        let mut other = manifest.clone();
+        other.kind = IndexKind::Flat;
+        assert!(matches!(
+            IvfIndex::load(&dir, &other),
+            Err(IndexError::Format { .. })
+        ));
+        let mut bumped = std::fs::read_to_string(dir.join(persist::MANIFEST)).unwrap();
+        bumped = bumped.replacen(
+            &format!("\"format_version\": {}", persist::FORMAT_VERSION),
+            "\"format_version\": 999",
+            1,
+        );
+        let vdir = tmp.path().join("version");
+        index.save(&vdir).unwrap();
+        std::fs::write(vdir.join(persist::MANIFEST), bumped).unwrap();
+        assert!(matches!(
+            persist::read_manifest(&vdir),
+            Err(IndexError::Format { .. })
+        ));
 
         // Saving over an existing index replaces it.
         loaded.save(&dir).unwrap();
         let manifest = persist::read_manifest(&dir).unwrap();
-        assert_eq!(IvfIndex::load(&dir, &manifest).unwrap().search_batch(&queries, K, &SearchParams::default()).unwrap(), before);
+        assert_eq!(
+            IvfIndex::load(&dir, &manifest)
+                .unwrap()
+                .search_batch(&queries, K, &SearchParams::default())
+                .unwrap(),
+            before
+        );
 
         for file in ["faiss.index", "ids.bin", "vectors.bin"] {
             let copy = tmp.path().join(format!("corrupt-{file}"));
@@ -201,7 +328,10 @@ fn save_load_gives_identical_results_and_detects_corruption() {
             }
             // Truncation is caught too.
             std::fs::write(&path, &bytes[..mid]).unwrap();
-            assert!(matches!(IvfIndex::load(&copy, &manifest), Err(IndexError::Checksum { .. })));
+            assert!(matches!(
+                IvfIndex::load(&copy, &manifest),
+                Err(IndexError::Checksum { .. })
+            ));
         }
     }
 }
@@ -211,7 +341,8 @@ fn deleted_ids_never_come_back() {
     for codes in [IvfCodes::Flat, IvfCodes::Pq { m: 8, bits: 6 }] {
         let (dim, base, queries) = small_set(Metric::L2);
         let n = base.len() / dim;
-        let mut index = IvfIndex::build(&small_params(codes), dim, Metric::L2, &ids(n), &base).unwrap();
+        let mut index =
+            IvfIndex::build(&small_params(codes), dim, Metric::L2, &ids(n), &base).unwrap();
         // Remove every id the queries find first, plus every third id.
         let first = index.search_batch(&queries, K, &nprobe(32)).unwrap();
         let mut gone: Vec<u64> = first.iter().flatten().map(|h| h.id).collect();
@@ -222,7 +353,10 @@ fn deleted_ids_never_come_back() {
         assert_eq!(index.len(), n - gone.len());
         for p in [1, 8, 32] {
             for hits in index.search_batch(&queries, K, &nprobe(p)).unwrap() {
-                assert!(hits.iter().all(|h| gone.binary_search(&h.id).is_err()), "a deleted id came back");
+                assert!(
+                    hits.iter().all(|h| gone.binary_search(&h.id).is_err()),
+                    "a deleted id came back"
+                );
                 if p == 32 {
                     assert_eq!(hits.len(), K, "k results when enough remain");
                 }
@@ -230,7 +364,9 @@ fn deleted_ids_never_come_back() {
         }
         // Removing again is an unknown id, and nothing changes.
         let len = index.len();
-        assert!(matches!(index.remove(&[gone[0]]), Err(IndexError::UnknownId(id)) if id == gone[0]));
+        assert!(
+            matches!(index.remove(&[gone[0]]), Err(IndexError::UnknownId(id)) if id == gone[0])
+        );
         assert_eq!(index.len(), len);
         // Deleted ids stay deleted through save/load; re-adding one works.
         let tmp = tempfile::tempdir().unwrap();
@@ -239,8 +375,12 @@ fn deleted_ids_never_come_back() {
         let mut loaded = IvfIndex::load(&tmp.path().join("i"), &manifest).unwrap();
         assert_eq!(loaded.len(), len);
         let id = gone[0] as usize;
-        loaded.add(&[gone[0]], &base[id * dim..(id + 1) * dim]).unwrap();
-        let hits = loaded.search(&base[id * dim..(id + 1) * dim], 1, &nprobe(32)).unwrap();
+        loaded
+            .add(&[gone[0]], &base[id * dim..(id + 1) * dim])
+            .unwrap();
+        let hits = loaded
+            .search(&base[id * dim..(id + 1) * dim], 1, &nprobe(32))
+            .unwrap();
         assert_eq!(hits[0].id, gone[0]);
     }
 }
@@ -250,12 +390,18 @@ fn concurrent_search_equals_serial() {
     for codes in [IvfCodes::Flat, IvfCodes::Pq { m: 8, bits: 6 }] {
         let (dim, base, queries) = small_set(Metric::Cosine);
         let n = base.len() / dim;
-        let index = IvfIndex::build(&small_params(codes), dim, Metric::Cosine, &ids(n), &base).unwrap();
+        let index =
+            IvfIndex::build(&small_params(codes), dim, Metric::Cosine, &ids(n), &base).unwrap();
         let nq = queries.len() / dim;
         // Each query with its own nprobe, to check per-query parameters do not leak between threads.
         let params = |i: usize| nprobe(1 + i % 16);
-        let serial: Vec<Vec<Hit>> =
-            (0..nq).map(|i| index.search(&queries[i * dim..(i + 1) * dim], K, &params(i)).unwrap()).collect();
+        let serial: Vec<Vec<Hit>> = (0..nq)
+            .map(|i| {
+                index
+                    .search(&queries[i * dim..(i + 1) * dim], K, &params(i))
+                    .unwrap()
+            })
+            .collect();
         let index = &index;
         let queries = &queries;
         let parallel: Vec<Vec<Vec<Hit>>> = std::thread::scope(|s| {
@@ -265,7 +411,12 @@ fn concurrent_search_equals_serial() {
                         let mut out = Vec::new();
                         for round in 0..5 {
                             for i in (0..nq).map(|i| (i + t * 7 + round) % nq) {
-                                out.push((i, index.search(&queries[i * dim..(i + 1) * dim], K, &params(i)).unwrap()));
+                                out.push((
+                                    i,
+                                    index
+                                        .search(&queries[i * dim..(i + 1) * dim], K, &params(i))
+                                        .unwrap(),
+                                ));
                             }
                         }
                         out.sort_by_key(|(i, _)| *i);
@@ -282,7 +433,12 @@ fn concurrent_search_equals_serial() {
         // A batch equals the single queries when all share one nprobe.
         let batch = index.search_batch(queries, K, &nprobe(8)).unwrap();
         for (i, hits) in batch.iter().enumerate() {
-            assert_eq!(hits, &index.search(&queries[i * dim..(i + 1) * dim], K, &nprobe(8)).unwrap());
+            assert_eq!(
+                hits,
+                &index
+                    .search(&queries[i * dim..(i + 1) * dim], K, &nprobe(8))
+                    .unwrap()
+            );
         }
     }
 }
@@ -296,47 +452,108 @@ fn errors_not_panics() {
     let mut index = IvfIndex::build(&p, dim, Metric::L2, &ids(n), &base).unwrap();
 
     // Wrong dimension: query, batch, add.
-    assert!(matches!(index.search(&q[..dim - 1], K, &SearchParams::default()), Err(IndexError::Dimension { .. })));
-    assert!(matches!(index.search_batch(&queries[..dim + 1], K, &SearchParams::default()), Err(IndexError::Dimension { .. })));
+    assert!(matches!(
+        index.search(&q[..dim - 1], K, &SearchParams::default()),
+        Err(IndexError::Dimension { .. })
+    ));
+    assert!(matches!(
+        index.search_batch(&queries[..dim + 1], K, &SearchParams::default()),
+        Err(IndexError::Dimension { .. })
+    ));
     assert!(index.add(&[1_000_000], &q[..dim - 1]).is_err());
     // NaN / infinity.
     let mut bad = q.to_vec();
     bad[3] = f32::NAN;
-    assert!(matches!(index.add(&[1_000_000], &bad), Err(IndexError::NonFinite { id: 1_000_000 })));
+    assert!(matches!(
+        index.add(&[1_000_000], &bad),
+        Err(IndexError::NonFinite { id: 1_000_000 })
+    ));
     assert!(index.search(&bad, K, &SearchParams::default()).is_err());
     bad[3] = f32::INFINITY;
-    assert!(matches!(index.add(&[1_000_000], &bad), Err(IndexError::NonFinite { .. })));
+    assert!(matches!(
+        index.add(&[1_000_000], &bad),
+        Err(IndexError::NonFinite { .. })
+    ));
     let mut bad_base = base.clone();
     bad_base[5 * dim] = f32::NEG_INFINITY;
-    assert!(matches!(IvfIndex::build(&p, dim, Metric::L2, &ids(n), &bad_base), Err(IndexError::NonFinite { id: 5 })));
+    assert!(matches!(
+        IvfIndex::build(&p, dim, Metric::L2, &ids(n), &bad_base),
+        Err(IndexError::NonFinite { id: 5 })
+    ));
     // k = 0, nprobe = 0.
-    assert!(matches!(index.search(q, 0, &SearchParams::default()), Err(IndexError::ZeroK)));
-    assert!(matches!(index.search(q, K, &nprobe(0)), Err(IndexError::InvalidParams(_))));
+    assert!(matches!(
+        index.search(q, 0, &SearchParams::default()),
+        Err(IndexError::ZeroK)
+    ));
+    assert!(matches!(
+        index.search(q, K, &nprobe(0)),
+        Err(IndexError::InvalidParams(_))
+    ));
     // Duplicate and unknown ids; a failed call changes nothing.
-    assert!(matches!(index.add(&[7], q), Err(IndexError::DuplicateId(7))));
-    assert!(matches!(index.remove(&[1, 999_999]), Err(IndexError::UnknownId(999_999))));
+    assert!(matches!(
+        index.add(&[7], q),
+        Err(IndexError::DuplicateId(7))
+    ));
+    assert!(matches!(
+        index.remove(&[1, 999_999]),
+        Err(IndexError::UnknownId(999_999))
+    ));
     assert_eq!(index.len(), n);
     // Empty: every vector removed.
     index.remove(&ids(n)).unwrap();
-    assert!(matches!(index.search(q, K, &SearchParams::default()), Err(IndexError::Empty)));
+    assert!(matches!(
+        index.search(q, K, &SearchParams::default()),
+        Err(IndexError::Empty)
+    ));
     // Too few vectors to train, with a message that says what to do.
-    assert!(matches!(IvfIndex::build(&p, dim, Metric::L2, &[], &[]), Err(IndexError::InvalidParams(_))));
+    assert!(matches!(
+        IvfIndex::build(&p, dim, Metric::L2, &[], &[]),
+        Err(IndexError::InvalidParams(_))
+    ));
     match IvfIndex::build(&p, dim, Metric::L2, &ids(10), &base[..10 * dim]) {
         Err(IndexError::InvalidParams(msg)) => assert!(msg.contains("too few vectors"), "{msg}"),
         other => panic!("expected too few vectors, got {other:?}"),
     }
-    let pq = IvfParams { nlist: Some(4), codes: IvfCodes::Pq { m: 8, bits: 6 }, ..p };
+    let pq = IvfParams {
+        nlist: Some(4),
+        codes: IvfCodes::Pq { m: 8, bits: 6 },
+        ..p
+    };
     match IvfIndex::build(&pq, dim, Metric::L2, &ids(50), &base[..50 * dim]) {
         Err(IndexError::InvalidParams(msg)) => assert!(msg.contains("too few vectors"), "{msg}"),
         other => panic!("expected too few vectors for PQ, got {other:?}"),
     }
     // Bad parameters.
-    for codes in [IvfCodes::Pq { m: 5, bits: 8 }, IvfCodes::Pq { m: 0, bits: 8 }, IvfCodes::Pq { m: 8, bits: 17 }, IvfCodes::Pq { m: 8, bits: 0 }] {
+    for codes in [
+        IvfCodes::Pq { m: 5, bits: 8 },
+        IvfCodes::Pq { m: 0, bits: 8 },
+        IvfCodes::Pq { m: 8, bits: 17 },
+        IvfCodes::Pq { m: 8, bits: 0 },
+    ] {
         let bad = IvfParams { codes, ..p };
-        assert!(matches!(IvfIndex::build(&bad, dim, Metric::L2, &ids(n), &base), Err(IndexError::InvalidParams(_))), "{codes:?}");
+        assert!(
+            matches!(
+                IvfIndex::build(&bad, dim, Metric::L2, &ids(n), &base),
+                Err(IndexError::InvalidParams(_))
+            ),
+            "{codes:?}"
+        );
     }
-    for bad in [IvfParams { nlist: Some(0), ..p }, IvfParams { nprobe: 0, ..p }, IvfParams { train_size: Some(0), ..p }] {
-        assert!(matches!(IvfIndex::build(&bad, dim, Metric::L2, &ids(n), &base), Err(IndexError::InvalidParams(_))));
+    for bad in [
+        IvfParams {
+            nlist: Some(0),
+            ..p
+        },
+        IvfParams { nprobe: 0, ..p },
+        IvfParams {
+            train_size: Some(0),
+            ..p
+        },
+    ] {
+        assert!(matches!(
+            IvfIndex::build(&bad, dim, Metric::L2, &ids(n), &base),
+            Err(IndexError::InvalidParams(_))
+        ));
     }
     assert!(IvfIndex::build(&p, dim, Metric::L2, &[u64::MAX], &base[..dim]).is_err());
     // Loading another kind's folder or a missing folder is an error.
@@ -349,15 +566,34 @@ fn add_after_build_and_config() {
     let (dim, base, _) = small_set(Metric::L2);
     let n = base.len() / dim;
     let half = n / 2;
-    let mut index =
-        IvfIndex::build(&small_params(IvfCodes::Pq { m: 8, bits: 6 }), dim, Metric::L2, &ids(half), &base[..half * dim]).unwrap();
-    index.add(&(half as u64..n as u64).collect::<Vec<_>>(), &base[half * dim..]).unwrap();
+    let mut index = IvfIndex::build(
+        &small_params(IvfCodes::Pq { m: 8, bits: 6 }),
+        dim,
+        Metric::L2,
+        &ids(half),
+        &base[..half * dim],
+    )
+    .unwrap();
+    index
+        .add(
+            &(half as u64..n as u64).collect::<Vec<_>>(),
+            &base[half * dim..],
+        )
+        .unwrap();
     assert_eq!(index.len(), n);
     assert!(index.memory_bytes() >= n * dim * 4);
-    assert!(matches!(index.config(), IndexConfig::Ivf(IvfParams { nlist: Some(32), .. })));
+    assert!(matches!(
+        index.config(),
+        IndexConfig::Ivf(IvfParams {
+            nlist: Some(32),
+            ..
+        })
+    ));
     // Every vector finds itself first with all lists visited (re-ranked exactly).
     for i in (0..n).step_by(97) {
-        let hits = index.search(&base[i * dim..(i + 1) * dim], 3, &nprobe(32)).unwrap();
+        let hits = index
+            .search(&base[i * dim..(i + 1) * dim], 3, &nprobe(32))
+            .unwrap();
         assert_eq!(hits[0].id, i as u64);
         assert!(hits[0].score <= 1e-4);
     }

@@ -105,6 +105,7 @@ impl From<EngineError> for ApiError {
                 I::UnknownId(_) => StatusCode::NOT_FOUND,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
+            EngineError::NoIndex(..) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, message)

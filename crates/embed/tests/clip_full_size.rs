@@ -1,0 +1,46 @@
+//! A ViT-B/32-shaped CLIP (openai/clip-vit-base-patch32's config) with random weights runs both towers.
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use vsearch_embed::clip::{ClipConfig, ClipModel};
+
+#[test]
+fn vit_b32_shaped_model_runs_forward() {
+    let config = ClipConfig::vit_b32();
+    assert_eq!(config.vision_config.hidden_size, 768);
+    assert_eq!(config.text_config.hidden_size, 512);
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let model = ClipModel::new(vb, &config).unwrap();
+
+    let pixels = Tensor::randn(0f32, 1.0, (2, 3, 224, 224), &Device::Cpu).unwrap();
+    let img = model.image_features(&pixels).unwrap();
+    assert_eq!(img.dims(), &[2, 512]);
+    let v = img.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert!(
+        v.iter().all(|x| x.is_finite()),
+        "image features have NaN/inf"
+    );
+
+    let ids = vec![
+        vec![49406, 320, 1125, 539, 320, 2368, 49407],
+        (0..77)
+            .map(|i| {
+                if i == 0 {
+                    49406
+                } else if i == 76 {
+                    49407
+                } else {
+                    320 + i
+                }
+            })
+            .collect(),
+    ];
+    let txt = model.text_features(&ids).unwrap();
+    assert_eq!(txt.dims(), &[2, 512]);
+    let v = txt.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert!(
+        v.iter().all(|x| x.is_finite()),
+        "text features have NaN/inf"
+    );
+}

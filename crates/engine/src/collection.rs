@@ -1,0 +1,399 @@
+//! An opened collection: manifest, catalog paths, the mapped matrix, the indexes and the model.
+
+use crate::catalog::{Catalog, Status};
+use crate::error::{EngineError, Result};
+use crate::indexes::{self, kind_name, PREFERENCE};
+use crate::manifest::{Manifest, MANIFEST_FILE};
+use crate::matrix::{Matrix, MATRIX_FILE};
+use crate::pipeline::{spec_for_manifest, DEFAULT_COLLECTION_DIR};
+use crate::{CollectionInfo, Query, QueryOptions, SearchResponse, SearchResult};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use vsearch_embed::{image_io, DeviceSpec, Embedder};
+use vsearch_index::{IndexError, IndexKind, VectorIndex};
+
+/// An opened collection: catalog, embeddings, indexes and (unless opened without it) the model,
+/// loaded once. `Send + Sync`: queries may run concurrently through `&self`.
+pub struct Collection {
+    dir: PathBuf,
+    manifest: Manifest,
+    embedder: Option<Embedder>,
+    /// Relative paths of the indexed (status ok) files, by id.
+    paths: HashMap<u64, String>,
+    matrix: Matrix,
+    indexes: Vec<(IndexKind, Box<dyn VectorIndex>)>,
+}
+
+/// The collection folder for `path`: `path` itself when it holds a manifest, else `path/.vsearch`.
+pub fn resolve_collection_dir(path: &Path) -> Result<PathBuf> {
+    if path.join(MANIFEST_FILE).is_file() {
+        return Ok(path.to_path_buf());
+    }
+    let inner = path.join(DEFAULT_COLLECTION_DIR);
+    if inner.join(MANIFEST_FILE).is_file() {
+        return Ok(inner);
+    }
+    Err(EngineError::NotACollection(path.to_path_buf()))
+}
+
+/// What [`Collection::verify`] found.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// Catalog rows with status ok / failed.
+    pub ok: usize,
+    pub failed: usize,
+    /// Complete rows in the matrix file (rows past `next_id` are leftovers and harmless).
+    pub matrix_rows: usize,
+    pub next_id: u64,
+    pub generation: u64,
+    /// Generation the saved indexes reflect.
+    pub index_generation: Option<u64>,
+    /// Saved index kind and its vector count.
+    pub indexes: Vec<(IndexKind, usize)>,
+    /// Inconsistencies; empty when catalog, matrix and indexes agree.
+    pub problems: Vec<String>,
+}
+
+impl VerifyReport {
+    /// Whether catalog, matrix and saved indexes agree.
+    pub fn is_consistent(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Checks, from what is on disk, that the catalog, the matrix and the saved indexes of the collection
+/// at `path` agree: every indexed id has a finite unit-length row, every saved index reflects the
+/// catalog's generation, holds exactly the indexed ids and finds each one's own vector.
+pub fn verify(path: &Path) -> Result<VerifyReport> {
+    let dir = resolve_collection_dir(path)?;
+    let manifest = Manifest::read(&dir)?.ok_or_else(|| EngineError::NotACollection(dir.clone()))?;
+    let catalog = Catalog::open_read_only(&dir)?;
+    let entries = catalog.entries()?;
+    let matrix = Matrix::open(&dir, manifest.model.dim)?;
+    let mut r = VerifyReport {
+        next_id: catalog.next_id()?,
+        generation: catalog.generation()?,
+        matrix_rows: matrix.rows(),
+        index_generation: indexes::read_state(&dir).map(|s| s.generation),
+        ..VerifyReport::default()
+    };
+    let mut ok_ids = Vec::new();
+    for e in &entries {
+        if e.id >= r.next_id {
+            r.problems.push(format!(
+                "id {} ({}) is not below next_id {}",
+                e.id, e.path, r.next_id
+            ));
+        }
+        match e.status {
+            Status::Failed => r.failed += 1,
+            Status::Ok => {
+                r.ok += 1;
+                ok_ids.push(e.id);
+                match matrix.row(e.id) {
+                    None => r
+                        .problems
+                        .push(format!("id {} ({}) has no matrix row", e.id, e.path)),
+                    Some(v) => {
+                        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                        if !norm.is_finite() || (norm - 1.0).abs() > 1e-3 {
+                            r.problems.push(format!(
+                                "id {} ({}) has a bad vector (norm {norm})",
+                                e.id, e.path
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if ok_ids.is_empty() {
+        return Ok(r);
+    }
+    if r.index_generation != Some(r.generation) {
+        r.problems.push(format!(
+            "saved indexes reflect generation {:?}, the catalog is at {}",
+            r.index_generation, r.generation
+        ));
+    }
+    for config in &manifest.indexes {
+        let kind = indexes::config_kind(config);
+        let index = match vsearch_index::load(&indexes::index_dir(&dir, kind)) {
+            Ok(i) => i,
+            Err(e) => {
+                r.problems.push(format!("{} index: {e}", kind_name(kind)));
+                continue;
+            }
+        };
+        r.indexes.push((kind, index.len()));
+        if index.len() != ok_ids.len() {
+            r.problems.push(format!(
+                "{} index holds {} vectors, the catalog {}",
+                kind_name(kind),
+                index.len(),
+                ok_ids.len()
+            ));
+        }
+        // Each indexed vector must find itself (or an identical duplicate) first.
+        let params = vsearch_index::SearchParams {
+            ef_search: Some(200),
+            nprobe: Some(usize::MAX / 2),
+            rerank: None,
+        };
+        let step = (ok_ids.len() / 2000).max(1);
+        for &id in ok_ids.iter().step_by(step) {
+            let Some(v) = matrix.row(id) else { continue };
+            let params = match kind {
+                IndexKind::Ivf => vsearch_index::SearchParams {
+                    nprobe: Some(65_536),
+                    ..params
+                },
+                _ => params,
+            };
+            match index.search(&v, 1, &params) {
+                Ok(hits)
+                    if hits
+                        .first()
+                        .is_some_and(|h| h.id == id || h.score >= 0.9999) => {}
+                Ok(hits) => r.problems.push(format!(
+                    "{} index does not find id {id} (top hit {:?})",
+                    kind_name(kind),
+                    hits.first()
+                )),
+                Err(e) => r.problems.push(format!(
+                    "{} index: search for id {id}: {e}",
+                    kind_name(kind)
+                )),
+            }
+        }
+    }
+    Ok(r)
+}
+
+impl Collection {
+    /// Opens the collection at `path` (a collection folder, or an indexed folder containing `.vsearch`)
+    /// and loads its model on `device`.
+    pub fn open(path: &Path, device: &DeviceSpec) -> Result<Self> {
+        let mut c = Self::open_without_model(path)?;
+        let embedder = vsearch_embed::load(&spec_for_manifest(&c.manifest), device)?;
+        if embedder.info != c.manifest.model {
+            return Err(EngineError::ModelMismatch {
+                collection: c.manifest.model.id.clone(),
+                requested: embedder.info.id.clone(),
+            });
+        }
+        c.embedder = Some(embedder);
+        Ok(c)
+    }
+
+    /// Opens the collection without loading the model: queries by id and by vector work, by image or
+    /// text do not. Indexes that do not agree with the catalog are rebuilt in memory from the matrix.
+    pub fn open_without_model(path: &Path) -> Result<Self> {
+        let dir = resolve_collection_dir(path)?;
+        let manifest =
+            Manifest::read(&dir)?.ok_or_else(|| EngineError::NotACollection(dir.clone()))?;
+        let catalog = Catalog::open_read_only(&dir)?;
+        let generation = catalog.generation()?;
+        let paths: HashMap<u64, String> = catalog
+            .entries()?
+            .into_iter()
+            .filter(|e| e.status == Status::Ok)
+            .map(|e| (e.id, e.path))
+            .collect();
+        drop(catalog);
+        let matrix = Matrix::open(&dir, manifest.model.dim)?;
+        let mut ids: Vec<u64> = paths.keys().copied().collect();
+        ids.sort_unstable();
+        if let Some(&id) = ids.iter().find(|&&id| id as usize >= matrix.rows()) {
+            return Err(EngineError::Matrix {
+                path: dir.join(MATRIX_FILE),
+                rows: matrix.rows(),
+                id,
+            });
+        }
+        let (indexes, rebuilt) = indexes::load_or_rebuild(
+            &dir,
+            &manifest.indexes,
+            manifest.metric,
+            generation,
+            &ids,
+            &matrix,
+        )?;
+        if rebuilt {
+            tracing::warn!(
+                "some indexes of {} were out of date and were rebuilt in memory; run `vsearch index` to save them",
+                dir.display()
+            );
+        }
+        Ok(Self {
+            dir,
+            manifest,
+            embedder: None,
+            paths,
+            matrix,
+            indexes,
+        })
+    }
+
+    /// The collection folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The indexed folder.
+    pub fn root(&self) -> &Path {
+        &self.manifest.root
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Number of indexed images.
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// Whether no image is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// What the collection is.
+    pub fn info(&self) -> CollectionInfo {
+        CollectionInfo {
+            root: self.manifest.root.clone(),
+            model: self.manifest.model.clone(),
+            metric: self.manifest.metric,
+            count: self.paths.len(),
+            indexes: self.manifest.indexes.clone(),
+            text_search: self.manifest.model.text,
+        }
+    }
+
+    /// Indexed ids (ascending) and their vectors, row-major.
+    pub fn embeddings(&self) -> (Vec<u64>, Vec<f32>) {
+        let mut ids: Vec<u64> = self.paths.keys().copied().collect();
+        ids.sort_unstable();
+        // Every id was checked against the matrix length on open.
+        let vectors = self.matrix.gather(&ids).unwrap_or_default();
+        (ids, vectors)
+    }
+
+    /// The stored vector of an indexed id.
+    pub fn vector(&self, id: u64) -> Result<Vec<f32>> {
+        if !self.paths.contains_key(&id) {
+            return Err(IndexError::UnknownId(id).into());
+        }
+        self.matrix.row(id).ok_or_else(|| EngineError::Matrix {
+            path: self.dir.join(MATRIX_FILE),
+            rows: self.matrix.rows(),
+            id,
+        })
+    }
+
+    /// Path of an indexed image relative to the indexed folder.
+    pub fn relative_path(&self, id: u64) -> Result<&str> {
+        self.paths
+            .get(&id)
+            .map(String::as_str)
+            .ok_or_else(|| IndexError::UnknownId(id).into())
+    }
+
+    /// Absolute path of an indexed image, by id.
+    pub fn image_path(&self, id: u64) -> Result<PathBuf> {
+        Ok(self.manifest.root.join(self.relative_path(id)?))
+    }
+
+    /// The bytes of an indexed image, by id.
+    pub fn image_bytes(&self, id: u64) -> Result<Vec<u8>> {
+        let path = self.image_path(id)?;
+        std::fs::read(&path).map_err(|source| EngineError::Io { path, source })
+    }
+
+    /// Checks that catalog, matrix and saved indexes agree (see [`verify`]).
+    pub fn verify(&self) -> Result<VerifyReport> {
+        verify(&self.dir)
+    }
+
+    fn embedder(&self, what: &'static str) -> Result<&Embedder> {
+        self.embedder.as_ref().ok_or(EngineError::NoModel(what))
+    }
+
+    /// Answers a query.
+    pub fn search(&self, query: &Query, options: &QueryOptions) -> Result<SearchResponse> {
+        let t0 = Instant::now();
+        let vector = match query {
+            Query::ImageBytes(bytes) => {
+                let embedder = self.embedder("a query by image")?;
+                let image = image_io::decode(bytes, image_io::DEFAULT_MAX_PIXELS)?;
+                let pixels = embedder.image.preprocess(&image)?;
+                embedder
+                    .image
+                    .embed_pixels(std::slice::from_ref(&pixels))?
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default()
+            }
+            Query::Id(id) => self.vector(*id)?,
+            Query::Text(text) => {
+                let embedder = self.embedder("a query by text")?;
+                embedder
+                    .embed_texts(&[text.as_str()])?
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default()
+            }
+            Query::Vector(v) => v.clone(),
+        };
+        let embed_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let kind = match options.index {
+            Some(k) => k,
+            None => PREFERENCE
+                .into_iter()
+                .find(|k| {
+                    self.manifest
+                        .indexes
+                        .iter()
+                        .any(|c| indexes::config_kind(c) == *k)
+                })
+                .unwrap_or(IndexKind::Flat),
+        };
+        let index = match self.indexes.iter().find(|(k, _)| *k == kind) {
+            Some((_, index)) => index,
+            None if self.paths.is_empty() => return Err(IndexError::Empty.into()),
+            None => {
+                let have: Vec<&str> = self.indexes.iter().map(|(k, _)| kind_name(*k)).collect();
+                return Err(EngineError::NoIndex(
+                    kind_name(kind).to_string(),
+                    have.join(", "),
+                ));
+            }
+        };
+        let t1 = Instant::now();
+        let hits = index.search(&vector, options.k, &options.params)?;
+        let search_ms = t1.elapsed().as_secs_f64() * 1e3;
+        let results = hits
+            .into_iter()
+            .filter(|h| options.min_score.is_none_or(|m| h.score >= m))
+            .filter_map(|h| self.paths.get(&h.id).map(|p| (h, p)))
+            .enumerate()
+            .map(|(i, (h, p))| SearchResult {
+                id: h.id,
+                path: p.clone(),
+                score: h.score,
+                rank: i + 1,
+            })
+            .collect();
+        Ok(SearchResponse {
+            results,
+            index: kind,
+            model: self.manifest.model.id.clone(),
+            embed_ms,
+            search_ms,
+        })
+    }
+}
