@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 #[command(name = "vsearch", version, about, long_about = None)]
 struct Cli {
     /// Log filter (e.g. `info`, `vsearch=debug`); also read from RUST_LOG.
-    #[arg(long, global = true, default_value = "info", env = "RUST_LOG")]
+    #[arg(long, global = true, default_value = "info,hnsw_rs=warn", env = "RUST_LOG")]
     log: String,
     #[command(subcommand)]
     command: Command,
@@ -34,8 +34,14 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        restore_default_sigpipe();
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log).map_err(|e| {
+        anyhow::anyhow!("invalid log filter {:?}: {e} (try `--log info` or `--log vsearch=debug`)", cli.log)
+    })?;
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into()))
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
@@ -45,5 +51,15 @@ fn main() -> anyhow::Result<()> {
         Command::Search(args) => cli::search::run(args),
         Command::Serve(args) => cli::serve::run(args),
         Command::Bench(args) => cli::bench::run(args),
+    }
+}
+
+/// Commands that print to stdout end quietly when the reader goes away (`vsearch search --json | head`), as Unix
+/// tools do, instead of panicking on a broken pipe. The server keeps Rust's default (SIGPIPE ignored).
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called once at start, before any thread is spawned; SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
