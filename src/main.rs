@@ -9,7 +9,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "vsearch", version, about, long_about = None)]
 struct Cli {
     /// Log filter (e.g. `info`, `vsearch=debug`); also read from RUST_LOG.
-    #[arg(long, global = true, default_value = "info,hnsw_rs=warn", env = "RUST_LOG")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "info,hnsw_rs=warn",
+        env = "RUST_LOG"
+    )]
     log: String,
     #[command(subcommand)]
     command: Command,
@@ -38,7 +43,10 @@ fn main() -> anyhow::Result<()> {
         restore_default_sigpipe();
     }
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log).map_err(|e| {
-        anyhow::anyhow!("invalid log filter {:?}: {e} (try `--log info` or `--log vsearch=debug`)", cli.log)
+        anyhow::anyhow!(
+            "invalid log filter {:?}: {e} (try `--log info` or `--log vsearch=debug`)",
+            cli.log
+        )
     })?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -175,10 +175,10 @@ impl ClipConfig {
     }
 }
 
+/// Self-attention with q, k and v fused into one projection (one matrix product instead of three) and the
+/// 1/sqrt(head_dim) scale folded into the q weights at load time.
 struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
+    qkv: Linear,
     out: Linear,
     heads: usize,
     head_dim: usize,
@@ -186,33 +186,54 @@ struct Attention {
 
 impl Attention {
     fn new(vb: VarBuilder, hidden: usize, heads: usize) -> candle_core::Result<Self> {
+        let head_dim = hidden / heads;
+        let scale = (head_dim as f64).powf(-0.5);
+        let part = |name: &str, scale: f64| -> candle_core::Result<(Tensor, Tensor)> {
+            let p = vb.pp(name);
+            let w = (p.get((hidden, hidden), "weight")? * scale)?;
+            let b = (p.get(hidden, "bias")? * scale)?;
+            Ok((w, b))
+        };
+        let (qw, qb) = part("q_proj", scale)?;
+        let (kw, kb) = part("k_proj", 1.0)?;
+        let (vw, vbias) = part("v_proj", 1.0)?;
+        let qkv = Linear::new(
+            Tensor::cat(&[qw, kw, vw], 0)?,
+            Some(Tensor::cat(&[qb, kb, vbias], 0)?),
+        );
         Ok(Self {
-            q: linear(hidden, hidden, vb.pp("q_proj"))?,
-            k: linear(hidden, hidden, vb.pp("k_proj"))?,
-            v: linear(hidden, hidden, vb.pp("v_proj"))?,
+            qkv,
             out: linear(hidden, hidden, vb.pp("out_proj"))?,
             heads,
-            head_dim: hidden / heads,
+            head_dim,
         })
     }
 
-    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
-        let (b, n, hidden) = x.dims3()?;
-        let split = |t: Tensor| {
-            t.reshape((b, n, self.heads, self.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let scale = (self.head_dim as f64).powf(-0.5);
-        let q = split((self.q.forward(x)? * scale)?)?;
-        let k = split(self.k.forward(x)?)?;
-        let v = split(self.v.forward(x)?)?;
+    /// `x`: (b * n) x hidden rows of `b` sequences of length `n`; returns the same shape.
+    fn forward(
+        &self,
+        x: &Tensor,
+        (b, n): (usize, usize),
+        mask: Option<&Tensor>,
+    ) -> candle_core::Result<Tensor> {
+        let hidden = self.heads * self.head_dim;
+        // (b*n, 3*hidden) -> (3, b, heads, n, head_dim)
+        let qkv = self
+            .qkv
+            .forward(x)?
+            .reshape((b, n, 3, self.heads, self.head_dim))?
+            .permute((2, 0, 3, 1, 4))?
+            .contiguous()?;
+        let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
         let mut scores = q.matmul(&k.t()?)?;
         if let Some(m) = mask {
             scores = scores.broadcast_add(m)?;
         }
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, n, hidden))?;
+        let ctx = probs
+            .matmul(&v)?
+            .transpose(1, 2)?
+            .reshape((b * n, hidden))?;
         self.out.forward(&ctx)
     }
 }
@@ -227,12 +248,16 @@ struct Layer {
 }
 
 impl Layer {
+    /// `x`: b x n x hidden. The projections run on the (b * n) x hidden matrix: one large matrix product per
+    /// layer instead of `b` small ones.
     fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
-        let h = (x + self.attn.forward(&self.ln1.forward(x)?, mask)?)?;
+        let (b, n, hidden) = x.dims3()?;
+        let x = x.reshape((b * n, hidden))?;
+        let h = (&x + self.attn.forward(&self.ln1.forward(&x)?, (b, n), mask)?)?;
         let m = self
             .fc2
             .forward(&self.act.apply(&self.fc1.forward(&self.ln2.forward(&h)?)?)?)?;
-        h + m
+        (h + m)?.reshape((b, n, hidden))
     }
 }
 

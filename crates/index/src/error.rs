@@ -18,13 +18,19 @@ pub enum IndexError {
     #[error("{0}")]
     InvalidParams(String),
     #[error("{path}: {reason}")]
-    Format { path: std::path::PathBuf, reason: String },
+    Format {
+        path: std::path::PathBuf,
+        reason: String,
+    },
     #[error("{path}: checksum mismatch, the file is truncated or corrupted; rebuild the index")]
     Checksum { path: std::path::PathBuf },
     #[error("faiss: {0}")]
     Faiss(String),
     #[error("{path}: {source}")]
-    Io { path: std::path::PathBuf, source: std::io::Error },
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Result with [`IndexError`].

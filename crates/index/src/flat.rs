@@ -7,7 +7,9 @@
 use crate::error::{IndexError, Result};
 use crate::persist::{self, Manifest};
 use crate::topk::TopK;
-use crate::{check_query, check_vectors, Hit, IndexConfig, IndexKind, Metric, SearchParams, VectorIndex};
+use crate::{
+    check_query, check_vectors, Hit, IndexConfig, IndexKind, Metric, SearchParams, VectorIndex,
+};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,9 +35,18 @@ impl FlatIndex {
     /// An empty index.
     pub fn new(dim: usize, metric: Metric) -> Result<Self> {
         if dim == 0 {
-            return Err(IndexError::InvalidParams("dimension must be at least 1".into()));
+            return Err(IndexError::InvalidParams(
+                "dimension must be at least 1".into(),
+            ));
         }
-        Ok(Self { dim, metric, ids: Vec::new(), data: Vec::new(), norms: Vec::new(), positions: HashMap::new() })
+        Ok(Self {
+            dim,
+            metric,
+            ids: Vec::new(),
+            data: Vec::new(),
+            norms: Vec::new(),
+            positions: HashMap::new(),
+        })
     }
 
     /// Builds from `(ids, vectors)`.
@@ -47,7 +58,9 @@ impl FlatIndex {
 
     /// The stored (normalised, for cosine) vector of `id`.
     pub fn vector(&self, id: u64) -> Option<&[f32]> {
-        self.positions.get(&id).map(|&p| &self.data[p * self.dim..(p + 1) * self.dim])
+        self.positions
+            .get(&id)
+            .map(|&p| &self.data[p * self.dim..(p + 1) * self.dim])
     }
 
     /// Ids in storage order.
@@ -143,13 +156,16 @@ impl VectorIndex for FlatIndex {
             return Err(IndexError::UnknownId(missing));
         }
         for &id in ids {
-            let Some(pos) = self.positions.remove(&id) else { continue };
+            let Some(pos) = self.positions.remove(&id) else {
+                continue;
+            };
             let last = self.ids.len() - 1;
             if pos != last {
                 let moved = self.ids[last];
                 self.ids[pos] = moved;
                 self.norms[pos] = self.norms[last];
-                self.data.copy_within(last * self.dim..(last + 1) * self.dim, pos * self.dim);
+                self.data
+                    .copy_within(last * self.dim..(last + 1) * self.dim, pos * self.dim);
                 self.positions.insert(moved, pos);
             }
             self.ids.pop();
@@ -175,9 +191,17 @@ impl VectorIndex for FlatIndex {
         Ok(merged.into_sorted())
     }
 
-    fn search_batch(&self, queries: &[f32], k: usize, _params: &SearchParams) -> Result<Vec<Vec<Hit>>> {
+    fn search_batch(
+        &self,
+        queries: &[f32],
+        k: usize,
+        _params: &SearchParams,
+    ) -> Result<Vec<Vec<Hit>>> {
         if !queries.len().is_multiple_of(self.dim) {
-            return Err(IndexError::Dimension { expected: self.dim, got: queries.len() % self.dim });
+            return Err(IndexError::Dimension {
+                expected: self.dim,
+                got: queries.len() % self.dim,
+            });
         }
         let nq = queries.len() / self.dim;
         let prepared: Vec<Vec<f32>> = queries
@@ -188,7 +212,9 @@ impl VectorIndex for FlatIndex {
             return Ok(Vec::new());
         }
         // Queries are split over threads in groups; each group runs blocked matrix products over the base.
-        let group = nq.div_ceil(rayon::current_num_threads().max(1)).clamp(1, 256);
+        let group = nq
+            .div_ceil(rayon::current_num_threads().max(1))
+            .clamp(1, 256);
         let results: Vec<Vec<Hit>> = prepared
             .par_chunks(group)
             .flat_map_iter(|qs| self.search_group(qs, k))
@@ -197,7 +223,13 @@ impl VectorIndex for FlatIndex {
     }
 
     fn save(&self, dir: &Path) -> Result<()> {
-        let manifest = Manifest::new(IndexKind::Flat, self.dim, self.metric, IndexConfig::Flat, self.len());
+        let manifest = Manifest::new(
+            IndexKind::Flat,
+            self.dim,
+            self.metric,
+            IndexConfig::Flat,
+            self.len(),
+        );
         let ids = persist::u64s_to_bytes(&self.ids);
         let data = persist::f32s_to_bytes(&self.data);
         persist::save_dir(dir, manifest, &[("ids.bin", &ids), ("vectors.bin", &data)])
@@ -293,7 +325,8 @@ mod simd {
 
     pub fn available() -> bool {
         static AVAILABLE: OnceLock<bool> = OnceLock::new();
-        *AVAILABLE.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+        *AVAILABLE
+            .get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -322,7 +355,11 @@ mod simd {
             i += 32;
         }
         while i + 8 <= n {
-            acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc[0]);
+            acc[0] = _mm256_fmadd_ps(
+                _mm256_loadu_ps(pa.add(i)),
+                _mm256_loadu_ps(pb.add(i)),
+                acc[0],
+            );
             i += 8;
         }
         let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
@@ -342,7 +379,10 @@ mod simd {
         let mut i = 0;
         while i + 32 <= n {
             for (j, slot) in acc.iter_mut().enumerate() {
-                let d = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i + 8 * j)), _mm256_loadu_ps(pb.add(i + 8 * j)));
+                let d = _mm256_sub_ps(
+                    _mm256_loadu_ps(pa.add(i + 8 * j)),
+                    _mm256_loadu_ps(pb.add(i + 8 * j)),
+                );
                 *slot = _mm256_fmadd_ps(d, d, *slot);
             }
             i += 32;

@@ -123,7 +123,12 @@ pub trait VectorIndex: Send + Sync {
     /// The `k` nearest live vectors to `query`, best first.
     fn search(&self, query: &[f32], k: usize, params: &SearchParams) -> Result<Vec<Hit>>;
     /// Many queries (`n * dim` values) at once; one result list per query.
-    fn search_batch(&self, queries: &[f32], k: usize, params: &SearchParams) -> Result<Vec<Vec<Hit>>>;
+    fn search_batch(
+        &self,
+        queries: &[f32],
+        k: usize,
+        params: &SearchParams,
+    ) -> Result<Vec<Vec<Hit>>>;
     /// Writes the index into `dir` atomically (written beside, then renamed).
     fn save(&self, dir: &Path) -> Result<()>;
 }
@@ -138,8 +143,12 @@ pub fn build(
 ) -> Result<Box<dyn VectorIndex>> {
     Ok(match config {
         IndexConfig::Flat => Box::new(flat::FlatIndex::build(dim, metric, ids, vectors)?),
-        IndexConfig::Hnsw(params) => Box::new(hnsw::HnswIndex::build(params, dim, metric, ids, vectors)?),
-        IndexConfig::Ivf(params) => Box::new(ivf::IvfIndex::build(params, dim, metric, ids, vectors)?),
+        IndexConfig::Hnsw(params) => {
+            Box::new(hnsw::HnswIndex::build(params, dim, metric, ids, vectors)?)
+        }
+        IndexConfig::Ivf(params) => {
+            Box::new(ivf::IvfIndex::build(params, dim, metric, ids, vectors)?)
+        }
     })
 }
 
@@ -154,11 +163,20 @@ pub fn load(dir: &Path) -> Result<Box<dyn VectorIndex>> {
 }
 
 /// Checks `ids`/`vectors` shapes and values; returns the vectors as stored (normalised for cosine).
-pub(crate) fn check_vectors(dim: usize, metric: Metric, ids: &[u64], vectors: &[f32]) -> Result<Vec<f32>> {
+pub(crate) fn check_vectors(
+    dim: usize,
+    metric: Metric,
+    ids: &[u64],
+    vectors: &[f32],
+) -> Result<Vec<f32>> {
     if vectors.len() != ids.len() * dim {
         return Err(IndexError::Dimension {
             expected: dim,
-            got: if ids.is_empty() { vectors.len() } else { vectors.len() / ids.len() },
+            got: if ids.is_empty() {
+                vectors.len()
+            } else {
+                vectors.len() / ids.len()
+            },
         });
     }
     let mut out = vectors.to_vec();
@@ -174,15 +192,26 @@ pub(crate) fn check_vectors(dim: usize, metric: Metric, ids: &[u64], vectors: &[
 }
 
 /// Checks a query against the index and returns it as searched (normalised for cosine).
-pub(crate) fn check_query(dim: usize, metric: Metric, len: usize, query: &[f32], k: usize) -> Result<Vec<f32>> {
+pub(crate) fn check_query(
+    dim: usize,
+    metric: Metric,
+    len: usize,
+    query: &[f32],
+    k: usize,
+) -> Result<Vec<f32>> {
     if query.len() != dim {
-        return Err(IndexError::Dimension { expected: dim, got: query.len() });
+        return Err(IndexError::Dimension {
+            expected: dim,
+            got: query.len(),
+        });
     }
     if k == 0 {
         return Err(IndexError::ZeroK);
     }
     if query.iter().any(|x| !x.is_finite()) {
-        return Err(IndexError::InvalidParams("query has a NaN or infinite component".into()));
+        return Err(IndexError::InvalidParams(
+            "query has a NaN or infinite component".into(),
+        ));
     }
     if len == 0 {
         return Err(IndexError::Empty);

@@ -32,7 +32,10 @@ pub struct Manifest {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
-    move |source| IndexError::Io { path: path.to_path_buf(), source }
+    move |source| IndexError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Writes `manifest` (its `files` filled in here) and `files` into `dir` atomically.
@@ -50,7 +53,9 @@ pub fn save_dir(dir: &Path, mut manifest: Manifest, files: &[(&str, &[u8])]) -> 
     for (name, bytes) in files {
         let path = tmp.path().join(name);
         write_synced(&path, bytes)?;
-        manifest.files.insert((*name).to_string(), crc32fast::hash(bytes));
+        manifest
+            .files
+            .insert((*name).to_string(), crc32fast::hash(bytes));
     }
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| IndexError::Format {
         path: dir.join(MANIFEST),
@@ -119,7 +124,10 @@ pub fn expect_kind(dir: &Path, manifest: &Manifest, kind: IndexKind) -> Result<(
     if manifest.kind != kind {
         return Err(IndexError::Format {
             path: dir.join(MANIFEST),
-            reason: format!("this folder holds a {:?} index, not {:?}", manifest.kind, kind),
+            reason: format!(
+                "this folder holds a {:?} index, not {:?}",
+                manifest.kind, kind
+            ),
         });
     }
     Ok(())
@@ -127,8 +135,22 @@ pub fn expect_kind(dir: &Path, manifest: &Manifest, kind: IndexKind) -> Result<(
 
 impl Manifest {
     /// A manifest for `kind` (file checksums are filled in by [`save_dir`]).
-    pub fn new(kind: IndexKind, dim: usize, metric: Metric, config: IndexConfig, len: usize) -> Self {
-        Self { format_version: FORMAT_VERSION, kind, dim, metric, config, len, files: BTreeMap::new() }
+    pub fn new(
+        kind: IndexKind,
+        dim: usize,
+        metric: Metric,
+        config: IndexConfig,
+        len: usize,
+    ) -> Self {
+        Self {
+            format_version: FORMAT_VERSION,
+            kind,
+            dim,
+            metric,
+            config,
+            len,
+            files: BTreeMap::new(),
+        }
     }
 }
 
@@ -145,15 +167,24 @@ pub fn u64s_to_bytes(values: &[u64]) -> Vec<u8> {
 /// Parses little-endian `f32`s; `dir` names the index in the error.
 pub fn bytes_to_f32s(bytes: &[u8], dir: &Path) -> Result<Vec<f32>> {
     if !bytes.len().is_multiple_of(4) {
-        return Err(IndexError::Format { path: dir.to_path_buf(), reason: "vector file length is not a multiple of 4".into() });
+        return Err(IndexError::Format {
+            path: dir.to_path_buf(),
+            reason: "vector file length is not a multiple of 4".into(),
+        });
     }
-    Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
 }
 
 /// Parses little-endian `u64`s; `dir` names the index in the error.
 pub fn bytes_to_u64s(bytes: &[u8], dir: &Path) -> Result<Vec<u64>> {
     if !bytes.len().is_multiple_of(8) {
-        return Err(IndexError::Format { path: dir.to_path_buf(), reason: "id file length is not a multiple of 8".into() });
+        return Err(IndexError::Format {
+            path: dir.to_path_buf(),
+            reason: "id file length is not a multiple of 8".into(),
+        });
     }
     Ok(bytes
         .chunks_exact(8)

@@ -25,7 +25,9 @@ impl PartialOrd for Entry {
 }
 impl Ord for Entry {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.badness.total_cmp(&other.badness).then(self.id.cmp(&other.id))
+        self.badness
+            .total_cmp(&other.badness)
+            .then(self.id.cmp(&other.id))
     }
 }
 
@@ -39,7 +41,11 @@ pub struct TopK {
 
 impl TopK {
     pub fn new(k: usize, metric: Metric) -> Self {
-        Self { k, metric, heap: BinaryHeap::with_capacity(k + 1) }
+        Self {
+            k,
+            metric,
+            heap: BinaryHeap::with_capacity(k + 1),
+        }
     }
 
     fn badness(&self, score: f32) -> f32 {
@@ -55,7 +61,10 @@ impl TopK {
         if self.k == 0 {
             return;
         }
-        let entry = Entry { badness: self.badness(score), id };
+        let entry = Entry {
+            badness: self.badness(score),
+            id,
+        };
         if self.heap.len() < self.k {
             self.heap.push(entry);
         } else if let Some(worst) = self.heap.peek() {

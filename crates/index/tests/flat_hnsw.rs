@@ -9,7 +9,8 @@ use rayon::prelude::*;
 use vsearch_index::flat::FlatIndex;
 use vsearch_index::hnsw::HnswIndex;
 use vsearch_index::{
-    build, load, Hit, HnswParams, IndexConfig, IndexError, IndexKind, Metric, SearchParams, VectorIndex,
+    build, load, Hit, HnswParams, IndexConfig, IndexError, IndexKind, Metric, SearchParams,
+    VectorIndex,
 };
 
 const K: usize = 10;
@@ -30,7 +31,9 @@ fn flat_equals_naive_reference_for_both_metrics() {
             .chunks_exact(dim)
             .map(|q| index.search(q, K, &SearchParams::default()).unwrap())
             .collect();
-        let batch = index.search_batch(&queries, K, &SearchParams::default()).unwrap();
+        let batch = index
+            .search_batch(&queries, K, &SearchParams::default())
+            .unwrap();
         let (nb, nq) = (normalized(dim, &base), normalized(dim, &queries));
         for (qi, ((s, b), t)) in single.iter().zip(&batch).zip(&truth).enumerate() {
             let got: Vec<u64> = s.iter().map(|h| h.id).collect();
@@ -42,15 +45,27 @@ fn flat_equals_naive_reference_for_both_metrics() {
                 let expected = match metric {
                     Metric::Cosine => {
                         let q = &nq[qi * dim..(qi + 1) * dim];
-                        q.iter().zip(&nb[row * dim..(row + 1) * dim]).map(|(a, b)| a * b).sum::<f32>()
+                        q.iter()
+                            .zip(&nb[row * dim..(row + 1) * dim])
+                            .map(|(a, b)| a * b)
+                            .sum::<f32>()
                     }
                     Metric::L2 => {
                         let q = &queries[qi * dim..(qi + 1) * dim];
-                        q.iter().zip(&base[row * dim..(row + 1) * dim]).map(|(a, b)| (a - b) * (a - b)).sum()
+                        q.iter()
+                            .zip(&base[row * dim..(row + 1) * dim])
+                            .map(|(a, b)| (a - b) * (a - b))
+                            .sum()
                     }
                 };
-                assert!((hs.score - expected).abs() <= 1e-4 * expected.abs().max(1.0), "single score");
-                assert!((hb.score - expected).abs() <= 1e-3 * expected.abs().max(1.0), "batch score");
+                assert!(
+                    (hs.score - expected).abs() <= 1e-4 * expected.abs().max(1.0),
+                    "single score"
+                );
+                assert!(
+                    (hb.score - expected).abs() <= 1e-3 * expected.abs().max(1.0),
+                    "batch score"
+                );
             }
         }
     }
@@ -62,11 +77,26 @@ fn check_hnsw_recall(name: &str, dim: usize, metric: Metric, base: &[f32], queri
     let index = build(&hnsw_default(), dim, metric, &ids(n), base).unwrap();
     let mut sweep = Vec::new();
     for ef in [16, 32, 64, 128] {
-        let p = SearchParams { ef_search: Some(ef), ..Default::default() };
-        sweep.push(format!("{ef}:{:.3}", recall(&index.search_batch(queries, K, &p).unwrap(), &truth, K)));
+        let p = SearchParams {
+            ef_search: Some(ef),
+            ..Default::default()
+        };
+        sweep.push(format!(
+            "{ef}:{:.3}",
+            recall(&index.search_batch(queries, K, &p).unwrap(), &truth, K)
+        ));
     }
-    let r = recall(&index.search_batch(queries, K, &SearchParams::default()).unwrap(), &truth, K);
-    eprintln!("[{name}] n={n} d={dim} {metric:?} HNSW defaults recall@10 {r:.3}; by ef_search {}", sweep.join(" "));
+    let r = recall(
+        &index
+            .search_batch(queries, K, &SearchParams::default())
+            .unwrap(),
+        &truth,
+        K,
+    );
+    eprintln!(
+        "[{name}] n={n} d={dim} {metric:?} HNSW defaults recall@10 {r:.3}; by ef_search {}",
+        sweep.join(" ")
+    );
     assert!(r >= 0.95, "{name}: HNSW default recall@10 {r} < 0.95");
 }
 
@@ -96,7 +126,9 @@ fn save_load_gives_identical_results_and_detects_corruption() {
         for metric in [Metric::Cosine, Metric::L2] {
             let mut index = build(&config, dim, metric, &ids(2_000), &base).unwrap();
             index.remove(&[5, 6, 7]).unwrap();
-            let before = index.search_batch(&queries, K, &SearchParams::default()).unwrap();
+            let before = index
+                .search_batch(&queries, K, &SearchParams::default())
+                .unwrap();
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("index");
             index.save(&path).unwrap();
@@ -105,8 +137,13 @@ fn save_load_gives_identical_results_and_detects_corruption() {
             assert_eq!(loaded.kind(), index.kind());
             assert_eq!(loaded.len(), 1_997);
             assert_eq!(loaded.config(), config);
-            let after = loaded.search_batch(&queries, K, &SearchParams::default()).unwrap();
-            assert_eq!(before, after, "{config:?} {metric:?}: results differ after reload");
+            let after = loaded
+                .search_batch(&queries, K, &SearchParams::default())
+                .unwrap();
+            assert_eq!(
+                before, after,
+                "{config:?} {metric:?}: results differ after reload"
+            );
 
             // Flip one byte in each data file in turn: every flip is detected.
             for entry in std::fs::read_dir(&path).unwrap() {
@@ -123,7 +160,10 @@ fn save_load_gives_identical_results_and_detects_corruption() {
                 bytes[at] ^= 0x40;
                 std::fs::write(&file, &bytes).unwrap();
                 let err = load(&path).err().expect("corruption must be detected");
-                assert!(matches!(err, IndexError::Checksum { .. }), "{file:?}: {err}");
+                assert!(
+                    matches!(err, IndexError::Checksum { .. }),
+                    "{file:?}: {err}"
+                );
                 std::fs::write(&file, &original[..original.len() / 2]).unwrap();
                 assert!(load(&path).is_err(), "truncation must be detected");
                 std::fs::write(&file, &original).unwrap();
@@ -139,13 +179,22 @@ fn loading_another_kind_or_version_is_an_error() {
     let (base, _) = clustered(200, 1, dim, 4, 4);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("flat");
-    build(&IndexConfig::Flat, dim, Metric::L2, &ids(200), &base).unwrap().save(&path).unwrap();
+    build(&IndexConfig::Flat, dim, Metric::L2, &ids(200), &base)
+        .unwrap()
+        .save(&path)
+        .unwrap();
     let manifest = vsearch_index::persist::read_manifest(&path).unwrap();
-    let err = HnswIndex::load(&path, &manifest).err().expect("flat folder loaded as HNSW");
+    let err = HnswIndex::load(&path, &manifest)
+        .err()
+        .expect("flat folder loaded as HNSW");
     assert!(err.to_string().contains("Flat"), "{err}");
 
     let json = std::fs::read_to_string(path.join("index.json")).unwrap();
-    std::fs::write(path.join("index.json"), json.replace("\"format_version\": 1", "\"format_version\": 99")).unwrap();
+    std::fs::write(
+        path.join("index.json"),
+        json.replace("\"format_version\": 1", "\"format_version\": 99"),
+    )
+    .unwrap();
     let err = load(&path).err().expect("future format version");
     assert!(err.to_string().contains("format version 99"), "{err}");
 }
@@ -158,26 +207,37 @@ fn deleted_ids_never_come_back() {
     for config in [IndexConfig::Flat, hnsw_default()] {
         let mut index = build(&config, dim, Metric::Cosine, &ids(n), &base).unwrap();
         // Delete every result of the first queries, then 80% of everything.
-        let first = index.search_batch(&queries, K, &SearchParams::default()).unwrap();
+        let first = index
+            .search_batch(&queries, K, &SearchParams::default())
+            .unwrap();
         let mut gone: Vec<u64> = first.iter().flatten().map(|h| h.id).collect();
         gone.sort_unstable();
         gone.dedup();
-        let more: Vec<u64> = (0..n as u64).filter(|id| id % 5 != 0 && gone.binary_search(id).is_err()).collect();
+        let more: Vec<u64> = (0..n as u64)
+            .filter(|id| id % 5 != 0 && gone.binary_search(id).is_err())
+            .collect();
         gone.extend(more);
         index.remove(&gone).unwrap();
         assert_eq!(index.len(), n - gone.len());
         let check = |index: &dyn VectorIndex| {
-            let results = index.search_batch(&queries, K, &SearchParams::default()).unwrap();
+            let results = index
+                .search_batch(&queries, K, &SearchParams::default())
+                .unwrap();
             for r in &results {
                 assert_eq!(r.len(), K, "{config:?}: k results must still come back");
-                assert!(r.iter().all(|h| h.id % 5 == 0), "{config:?}: a deleted id came back");
+                assert!(
+                    r.iter().all(|h| h.id % 5 == 0),
+                    "{config:?}: a deleted id came back"
+                );
             }
         };
         check(index.as_ref());
         assert!(matches!(index.remove(&[1]), Err(IndexError::UnknownId(1))));
         // HNSW compaction drops the tombstones and keeps the same answers' guarantees.
         if config != IndexConfig::Flat {
-            let mut h = HnswIndex::build(&HnswParams::default(), dim, Metric::Cosine, &ids(n), &base).unwrap();
+            let mut h =
+                HnswIndex::build(&HnswParams::default(), dim, Metric::Cosine, &ids(n), &base)
+                    .unwrap();
             h.remove(&gone).unwrap();
             assert_eq!(h.tombstones(), gone.len());
             h.compact().unwrap();
@@ -207,21 +267,32 @@ fn concurrent_search_equals_serial() {
                             .chunks_exact(dim)
                             .enumerate()
                             .filter(|(i, _)| i % 8 == t)
-                            .map(|(i, q)| (i, index.search(q, K, &SearchParams::default()).unwrap()))
+                            .map(|(i, q)| {
+                                (i, index.search(q, K, &SearchParams::default()).unwrap())
+                            })
                             .collect::<Vec<_>>()
                     })
                 })
                 .collect();
-            let mut all: Vec<(usize, Vec<Hit>)> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+            let mut all: Vec<(usize, Vec<Hit>)> = handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect();
             all.sort_by_key(|(i, _)| *i);
             all.into_iter().map(|(_, r)| r).collect()
         });
         assert_eq!(serial, parallel, "{config:?}");
-        let batch = index.search_batch(queries, K, &SearchParams::default()).unwrap();
+        let batch = index
+            .search_batch(queries, K, &SearchParams::default())
+            .unwrap();
         let same = serial.par_iter().zip(&batch).filter(|(a, b)| {
             a.iter().map(|h| h.id).collect::<Vec<_>>() == b.iter().map(|h| h.id).collect::<Vec<_>>()
         });
-        assert_eq!(same.count(), serial.len(), "{config:?}: batch differs from single queries");
+        assert_eq!(
+            same.count(),
+            serial.len(),
+            "{config:?}: batch differs from single queries"
+        );
     }
 }
 
@@ -232,25 +303,65 @@ fn errors_not_panics() {
     for config in [IndexConfig::Flat, hnsw_default()] {
         let mut index = build(&config, dim, Metric::Cosine, &ids(100), &base).unwrap();
         let p = SearchParams::default();
-        assert!(matches!(index.search(&[0.0; 3], K, &p), Err(IndexError::Dimension { expected: 16, got: 3 })));
-        assert!(matches!(index.search(&base[..dim], 0, &p), Err(IndexError::ZeroK)));
+        assert!(matches!(
+            index.search(&[0.0; 3], K, &p),
+            Err(IndexError::Dimension {
+                expected: 16,
+                got: 3
+            })
+        ));
+        assert!(matches!(
+            index.search(&base[..dim], 0, &p),
+            Err(IndexError::ZeroK)
+        ));
         let mut nan = base[..dim].to_vec();
         nan[3] = f32::NAN;
         assert!(index.search(&nan, K, &p).is_err());
-        assert!(matches!(index.add(&[1000], &nan), Err(IndexError::NonFinite { id: 1000 })));
+        assert!(matches!(
+            index.add(&[1000], &nan),
+            Err(IndexError::NonFinite { id: 1000 })
+        ));
         let mut inf = base[..dim].to_vec();
         inf[0] = f32::INFINITY;
-        assert!(matches!(index.add(&[1001], &inf), Err(IndexError::NonFinite { id: 1001 })));
-        assert!(matches!(index.add(&[5], &base[..dim]), Err(IndexError::DuplicateId(5))));
-        assert!(matches!(index.add(&[2000], &base[..dim - 1]), Err(IndexError::Dimension { .. })));
-        assert!(matches!(index.remove(&[424242]), Err(IndexError::UnknownId(424242))));
+        assert!(matches!(
+            index.add(&[1001], &inf),
+            Err(IndexError::NonFinite { id: 1001 })
+        ));
+        assert!(matches!(
+            index.add(&[5], &base[..dim]),
+            Err(IndexError::DuplicateId(5))
+        ));
+        assert!(matches!(
+            index.add(&[2000], &base[..dim - 1]),
+            Err(IndexError::Dimension { .. })
+        ));
+        assert!(matches!(
+            index.remove(&[424242]),
+            Err(IndexError::UnknownId(424242))
+        ));
         assert_eq!(index.len(), 100, "failed calls change nothing");
         let empty = build(&config, dim, Metric::Cosine, &[], &[]).unwrap();
-        assert!(matches!(empty.search(&base[..dim], K, &p), Err(IndexError::Empty)));
-        assert_eq!(index.kind(), if config == IndexConfig::Flat { IndexKind::Flat } else { IndexKind::Hnsw });
+        assert!(matches!(
+            empty.search(&base[..dim], K, &p),
+            Err(IndexError::Empty)
+        ));
+        assert_eq!(
+            index.kind(),
+            if config == IndexConfig::Flat {
+                IndexKind::Flat
+            } else {
+                IndexKind::Hnsw
+            }
+        );
     }
-    let bad = IndexConfig::Hnsw(HnswParams { m: 1000, ..HnswParams::default() });
-    assert!(matches!(build(&bad, dim, Metric::L2, &ids(100), &base), Err(IndexError::InvalidParams(_))));
+    let bad = IndexConfig::Hnsw(HnswParams {
+        m: 1000,
+        ..HnswParams::default()
+    });
+    assert!(matches!(
+        build(&bad, dim, Metric::L2, &ids(100), &base),
+        Err(IndexError::InvalidParams(_))
+    ));
 }
 
 #[test]
@@ -259,6 +370,12 @@ fn fewer_vectors_than_k_returns_all() {
     let (base, queries) = clustered(5, 1, dim, 2, 9);
     for config in [IndexConfig::Flat, hnsw_default()] {
         let index = build(&config, dim, Metric::L2, &ids(5), &base).unwrap();
-        assert_eq!(index.search(&queries, K, &SearchParams::default()).unwrap().len(), 5);
+        assert_eq!(
+            index
+                .search(&queries, K, &SearchParams::default())
+                .unwrap()
+                .len(),
+            5
+        );
     }
 }

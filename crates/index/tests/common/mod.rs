@@ -13,7 +13,13 @@ pub const FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
 
 /// `n` points around `clusters` Gaussian centres (N(0,1) centres, N(0, 0.35^2) spread), plus `nq`
 /// queries from the same distribution.
-pub fn clustered(n: usize, nq: usize, dim: usize, clusters: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+pub fn clustered(
+    n: usize,
+    nq: usize,
+    dim: usize,
+    clusters: usize,
+    seed: u64,
+) -> (Vec<f32>, Vec<f32>) {
     let mut rng = StdRng::seed_from_u64(seed);
     let normal = move |rng: &mut StdRng| -> f32 {
         let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
@@ -23,7 +29,9 @@ pub fn clustered(n: usize, nq: usize, dim: usize, clusters: usize, seed: u64) ->
     let centres: Vec<f32> = (0..clusters * dim).map(|_| normal(&mut rng)).collect();
     let point = |rng: &mut StdRng| -> Vec<f32> {
         let c = rng.gen_range(0..clusters);
-        (0..dim).map(|j| centres[c * dim + j] + 0.35 * normal(rng)).collect()
+        (0..dim)
+            .map(|j| centres[c * dim + j] + 0.35 * normal(rng))
+            .collect()
     };
     let base = (0..n).flat_map(|_| point(&mut rng)).collect();
     let queries = (0..nq).flat_map(|_| point(&mut rng)).collect();
@@ -33,14 +41,25 @@ pub fn clustered(n: usize, nq: usize, dim: usize, clusters: usize, seed: u64) ->
 pub fn normalized(dim: usize, v: &[f32]) -> Vec<f32> {
     v.chunks_exact(dim)
         .flat_map(|r| {
-            let n = r.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+            let n = r
+                .iter()
+                .map(|x| x * x)
+                .sum::<f32>()
+                .sqrt()
+                .max(f32::MIN_POSITIVE);
             r.iter().map(move |x| x / n)
         })
         .collect()
 }
 
 /// Exact k nearest ids by brute force (ids are row numbers).
-pub fn ground_truth(dim: usize, metric: Metric, base: &[f32], queries: &[f32], k: usize) -> Vec<Vec<u64>> {
+pub fn ground_truth(
+    dim: usize,
+    metric: Metric,
+    base: &[f32],
+    queries: &[f32],
+    k: usize,
+) -> Vec<Vec<u64>> {
     let (base, queries) = match metric {
         Metric::Cosine => (normalized(dim, base), normalized(dim, queries)),
         Metric::L2 => (base.to_vec(), queries.to_vec()),
@@ -84,13 +103,20 @@ pub fn ids(n: usize) -> Vec<u64> {
 pub fn read_idx_images(path: &Path, limit: usize) -> (usize, Vec<f32>) {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut bytes = Vec::new();
-    flate2::read::GzDecoder::new(file).read_to_end(&mut bytes).expect("gzip");
+    flate2::read::GzDecoder::new(file)
+        .read_to_end(&mut bytes)
+        .expect("gzip");
     assert_eq!(&bytes[..4], &[0, 0, 8, 3], "IDX magic of a u8 3-d array");
-    let be = |o: usize| u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize;
+    let be = |o: usize| {
+        u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize
+    };
     let (n, rows, cols) = (be(4), be(8), be(12));
     let take = n.min(limit);
     let dim = rows * cols;
-    let data = bytes[16..16 + take * dim].iter().map(|&b| b as f32 / 255.0).collect();
+    let data = bytes[16..16 + take * dim]
+        .iter()
+        .map(|&b| b as f32 / 255.0)
+        .collect();
     (dim, data)
 }
 
