@@ -295,6 +295,11 @@ impl IvfIndex {
                 sample.extend_from_slice(&data[r * dim..(r + 1) * dim]);
             }
             faiss.train(&sample).map_err(faiss_err)?;
+        } else if nlist == 1 && params.codes == IvfCodes::Flat && n < MIN_POINTS_PER_LIST {
+            // One list: its centroid is the mean whatever k-means does. Repeating the rows keeps the mean and
+            // spares small collections FAISS's "please provide at least 39 training points" warning on stderr.
+            let copies = MIN_POINTS_PER_LIST.div_ceil(n);
+            faiss.train(&data.repeat(copies)).map_err(faiss_err)?;
         } else {
             faiss.train(&data).map_err(faiss_err)?;
         }
