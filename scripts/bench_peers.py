@@ -67,29 +67,72 @@ def pq_m(dim):
     return 1
 
 
+def index_constant(file, name):
+    """An integer constant of the index crate (crates/index/src/FILE), so the grids hold its defaults."""
+    import re
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crates", "index", "src", file)
+    with open(path) as f:
+        m = re.search(rf"pub const {name}: usize = ([0-9_]+);", f.read())
+    if not m:
+        sys.exit(f"{path}: constant {name} not found; keep scripts/bench_peers.py in step with the index crate")
+    return int(m.group(1).replace("_", ""))
+
+
+def with_defaults(g, n, dim):
+    """Adds the index layer's defaults, as vsearch-bench's Grid::with_defaults does."""
+    nl = sqrt_nlist(n, 4.0)
+    for key, value in (
+        ("hnsw_builds", (index_constant("hnsw.rs", "DEFAULT_M"), index_constant("hnsw.rs", "DEFAULT_EF_CONSTRUCTION"))),
+        ("ef_search", index_constant("hnsw.rs", "DEFAULT_EF_SEARCH")),
+        ("ivf_flat_nlist", nl),
+        ("ivf_pq_nlist", nl),
+        ("nprobe", min(index_constant("ivf.rs", "DEFAULT_NPROBE"), nl)),
+        ("pq", (default_pq_m(dim), 8)),
+    ):
+        if value not in g[key]:
+            g[key] = sorted(g[key] + [value])
+    return g
+
+
+def eighth_m(dim):
+    for m in range(max(dim // 8, 1), 0, -1):
+        if dim % m == 0:
+            return m
+    return 1
+
+
 def grid(n, dim, quick):
     if quick:
-        return {
-            "hnsw_builds": [(16, 200)],
-            "ef_search": [10, 32, 64, 128, 256],
-            "ivf_flat_nlist": [sqrt_nlist(n, 4.0)],
-            "ivf_pq_nlist": [sqrt_nlist(n, 4.0)],
-            "nprobe": [1, 4, 8, 16, 32, 64],
-            "pq": [(pq_m(dim), 8)],
-        }
+        return with_defaults(
+            {
+                "hnsw_builds": [],
+                "ef_search": [10, 16, 32, 64, 128, 256],
+                "ivf_flat_nlist": [],
+                "ivf_pq_nlist": [],
+                "nprobe": [1, 4, 8, 16, 32, 64],
+                "pq": [],
+            },
+            n,
+            dim,
+        )
     nl = []
     for f in (2.0, 4.0, 8.0):
         v = sqrt_nlist(n, f)
         if v not in nl:
             nl.append(v)
-    return {
-        "hnsw_builds": [(8, 100), (16, 100), (16, 200), (32, 200)],
-        "ef_search": [10, 16, 24, 32, 48, 64, 96, 128, 256, 512],
-        "ivf_flat_nlist": nl,
-        "ivf_pq_nlist": [sqrt_nlist(n, 4.0)],
-        "nprobe": [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128, 256],
-        "pq": sorted({(pq_m(dim), 8), (default_pq_m(dim), 8)}),
-    }
+    return with_defaults(
+        {
+            "hnsw_builds": [(8, 100), (16, 100), (16, 200), (32, 200)],
+            "ef_search": [10, 16, 24, 32, 48, 64, 96, 128, 256, 512],
+            "ivf_flat_nlist": nl,
+            "ivf_pq_nlist": [sqrt_nlist(n, 4.0)],
+            "nprobe": [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128, 256],
+            "pq": sorted({(pq_m(dim), 8), (eighth_m(dim), 8), (default_pq_m(dim), 8)}),
+        },
+        n,
+        dim,
+    )
 
 
 # --- measurement ---------------------------------------------------------------------------------------
@@ -292,7 +335,12 @@ def main():
     ap.add_argument("--quick", action="store_true", help="the small grid")
     ap.add_argument("--libraries", default="faiss,hnswlib")
     ap.add_argument("--latency-queries", type=int, default=1000, help="single-query calls timed for percentiles")
-    ap.add_argument("--refine-factor", type=int, default=4, help="IVF-PQ re-ranking: k_factor * k candidates")
+    ap.add_argument(
+        "--refine-factor",
+        type=int,
+        default=index_constant("ivf.rs", "DEFAULT_RERANK_FACTOR"),
+        help="IVF-PQ re-ranking: k_factor * k candidates (default: vsearch's DEFAULT_RERANK_FACTOR)",
+    )
     ap.add_argument("--pq-m", default="", help="comma-separated PQ sub-quantiser counts overriding the grid's")
     args = ap.parse_args()
 

@@ -3,6 +3,8 @@
 // save screenshots. Usage: node scripts/browser_test.mjs BASE_URL PHOTO [SCREENSHOT.png]
 // playwright-core is looked up in $PLAYWRIGHT_DIR/node_modules (scripts/browser_test.sh installs it under target/).
 import { createRequire } from "node:module";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 const [base, photo, shot = "target/browser-test.png"] = process.argv.slice(2);
@@ -13,15 +15,27 @@ if (!base || !photo) {
 const require = createRequire(path.resolve(process.env.PLAYWRIGHT_DIR || "target/browser-test") + "/");
 const { chromium } = require("playwright-core");
 
-const browser = await chromium.launch({
+// The flags CI needs (closed network, no GPU, no sandbox in containers); the profile is a fresh temporary folder,
+// removed at the end.
+const flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), "vsearch-chromium-"));
+const context = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync"],
+  args: flags,
+  viewport: { width: 1280, height: 900 },
 });
 let failed = false;
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  // The flags Chromium actually runs with, as it reports them.
+  const about = await context.newPage();
+  await about.goto("chrome://version");
+  const commandLine = await about.textContent("#command_line");
+  await about.close();
+  const missing = [...flags, `--user-data-dir=${profile}`].filter((f) => !commandLine.includes(f));
+  if (missing.length) throw new Error(`Chromium runs without ${missing.join(" ")}: ${commandLine}`);
+  console.log(`chromium runs headless with ${flags.slice(1).join(" ")} and a fresh profile ${profile}`);
   const page = await context.newPage();
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(e.message));
@@ -68,7 +82,8 @@ try {
   failed = true;
   console.error("browser test: FAIL:", err.message);
 } finally {
-  await browser.close();
+  await context.close();
+  fs.rmSync(profile, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);
 

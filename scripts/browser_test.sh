@@ -10,10 +10,20 @@ cd "$(dirname "$0")/.."
 root=$PWD
 source scripts/serve_temp.sh
 
+chromium=${CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$chromium" ]; then
+  echo "Chromium not found at $chromium: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM" >&2
+  exit 1
+fi
+export CHROMIUM=$chromium
+
+# playwright-core only drives the browser: it downloads none (pinned, so a new release cannot change the test).
+pw_version=1.65.1
 pw_dir=target/browser-test
-if [ ! -d "$pw_dir/node_modules/playwright-core" ]; then
+if [ "$(node -p "try { require('./$pw_dir/node_modules/playwright-core/package.json').version } catch { '' }")" != "$pw_version" ]; then
   mkdir -p "$pw_dir"
-  npm install --prefix "$pw_dir" --no-audit --no-fund --silent playwright-core@1 >/dev/null
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --prefix "$pw_dir" --no-audit --no-fund --no-save --silent \
+    "playwright-core@$pw_version" >/dev/null
 fi
 
 trap 'stop_server || true' EXIT

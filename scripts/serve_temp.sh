@@ -2,7 +2,18 @@
 # free port. `start_server [--stand-in] [FOLDER]` sets $base (http://127.0.0.1:PORT), $server_pid and $query_photo;
 # the caller's EXIT trap should call stop_server. FOLDER defaults to sample_images (else ../shared/data/ukbench-14).
 # --stand-in serves the server tests' stand-in collection (colour histograms, no model needed) instead of
-# `vsearch index` + `vsearch serve`.
+# `vsearch index` + `vsearch serve`. The real path indexes with $VSEARCH_MODEL (default efficientnet-lite0, whose
+# weights `vsearch models fetch efficientnet-lite0` puts in the model cache): naming the model keeps `auto` from
+# probing or downloading CLIP from the Hugging Face hub. Needs python3 (free port, health check), not curl.
+
+# Succeeds when URL answers 2xx.
+http_ok() {
+  python3 - "$1" <<'PY' 2>/dev/null
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
+    sys.exit(0 if 200 <= r.status < 300 else 1)
+PY
+}
 
 start_server() {
   local stand_in=0 photos=""
@@ -23,13 +34,13 @@ start_server() {
     target/release/examples/stand_in_server "$server_work/photos" "127.0.0.1:$port" >"$server_work/server.log" 2>&1 &
   else
     cargo build --release -q --bin vsearch
-    target/release/vsearch index "$server_work/photos" >"$server_work/index.log" 2>&1 || { cat "$server_work/index.log"; return 1; }
+    target/release/vsearch index "$server_work/photos" --model "${VSEARCH_MODEL:-efficientnet-lite0}" >"$server_work/index.log" 2>&1 || { cat "$server_work/index.log"; return 1; }
     target/release/vsearch serve --collection "$server_work/photos" --addr "127.0.0.1:$port" >"$server_work/server.log" 2>&1 &
   fi
   server_pid=$!
   base="http://127.0.0.1:$port"
   for _ in $(seq 1 240); do
-    if curl -fsS "$base/api/health" >/dev/null 2>&1; then return 0; fi
+    if http_ok "$base/api/health"; then return 0; fi
     if ! kill -0 "$server_pid" 2>/dev/null; then cat "$server_work/server.log"; echo "the server exited" >&2; return 1; fi
     sleep 0.5
   done

@@ -8,13 +8,15 @@ use vsearch_bench::{BenchOptions, DatasetSpec, Results};
 /// Arguments of `vsearch bench`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// collection:PATH, fashion-mnist[:DIR], fvecs:BASE,QUERY[,GROUNDTRUTH] or synthetic:N,D,CLUSTERS.
+    /// collection:PATH (an indexed folder or its .vsearch; queries held out of its embeddings),
+    /// fashion-mnist[:DIR], fvecs:BASE,QUERY[,GROUNDTRUTH] or synthetic:N,D,CLUSTERS.
     #[arg(long)]
     dataset: Option<String>,
     /// Neighbours per query; recall is recall@k.
     #[arg(long, default_value_t = 10)]
     k: usize,
-    /// Use the first N queries (default: all of the dataset's; 1000 held out for collection and synthetic).
+    /// Use the first N queries (default: all of the dataset's; 1000 generated for synthetic, 1000 held out of a
+    /// collection but at most half of it).
     #[arg(long)]
     queries: Option<usize>,
     /// Threads for queries and builds (default: all cores).

@@ -1,14 +1,137 @@
-//! Embeddings of an indexed folder (a `vsearch index` collection) as a dataset.
+//! Embeddings of an indexed folder (a `vsearch index` collection) as a dataset: a deterministic sample of
+//! rows is held out of the base as queries, the metric is the collection's.
 
+use crate::dataset::{sanitize, Dataset};
 use crate::error::{BenchError, Result};
+use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use std::path::Path;
 use vsearch_index::Metric;
 
-/// Ids, row-major embedding matrix, dimension and metric of the collection at `path`.
+/// Seed of the hold-out sample: the same collection always gives the same split.
+pub const HOLDOUT_SEED: u64 = 42;
+
+/// Ids, row-major embedding matrix, dimension and metric of the collection at `path` (the collection folder,
+/// or an indexed folder holding `.vsearch`). The model is not loaded.
 pub fn embeddings(path: &Path) -> Result<(Vec<u64>, Vec<f32>, usize, Metric)> {
-    Err(BenchError::Engine(format!(
-        "{}: reading a collection's embeddings without its model is not available in this build yet; \
-         export them with fvecs and use --dataset fvecs:BASE,QUERY",
-        path.display()
-    )))
+    let c = vsearch_engine::Collection::open_without_model(path)
+        .map_err(|e| BenchError::Engine(e.to_string()))?;
+    let (ids, matrix) = c.embeddings();
+    let dim = c.manifest().model.dim;
+    if matrix.len() != ids.len() * dim {
+        return Err(BenchError::Engine(format!(
+            "{}: {} ids but {} matrix values of dimension {dim}; run `vsearch index` on the folder to repair it",
+            c.dir().display(),
+            ids.len(),
+            matrix.len()
+        )));
+    }
+    Ok((ids, matrix, dim, c.manifest().metric))
+}
+
+/// Base and held-out queries of a collection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    /// Ids left in the base, ascending.
+    pub base_ids: Vec<u64>,
+    /// Their vectors, row-major.
+    pub base: Vec<f32>,
+    /// Ids of the held-out rows, ascending (the query order).
+    pub query_ids: Vec<u64>,
+    /// Their vectors, row-major.
+    pub queries: Vec<f32>,
+}
+
+/// Removes `q` rows (at least 1, at most half of the rows) from the base as queries: a sample drawn with
+/// [`HOLDOUT_SEED`], so the split depends only on the ids, not on the run. `matrix` holds one row of `dim`
+/// values per id.
+pub fn holdout(ids: &[u64], matrix: &[f32], dim: usize, q: usize) -> Split {
+    let n = ids.len();
+    let q = q.clamp(1, (n / 2).max(1)).min(n);
+    let mut rows: Vec<usize> = (0..n).collect();
+    rows.shuffle(&mut StdRng::seed_from_u64(HOLDOUT_SEED));
+    let mut held = vec![false; n];
+    for &r in &rows[..q] {
+        held[r] = true;
+    }
+    let mut s = Split {
+        base_ids: Vec::with_capacity(n - q),
+        base: Vec::with_capacity((n - q) * dim),
+        query_ids: Vec::with_capacity(q),
+        queries: Vec::with_capacity(q * dim),
+    };
+    for (row, id) in ids.iter().enumerate() {
+        let v = &matrix[row * dim..(row + 1) * dim];
+        if held[row] {
+            s.query_ids.push(*id);
+            s.queries.extend_from_slice(v);
+        } else {
+            s.base_ids.push(*id);
+            s.base.extend_from_slice(v);
+        }
+    }
+    s
+}
+
+/// FNV-1a over the ids and vector bits: identifies the collection's content in ground-truth cache names, so
+/// a re-indexed collection never reuses stale ground truth.
+pub fn fingerprint(ids: &[u64], matrix: &[f32]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for id in ids {
+        eat(&id.to_le_bytes());
+    }
+    for v in matrix {
+        eat(&v.to_bits().to_le_bytes());
+    }
+    format!("{h:016x}")
+}
+
+/// The collection at `path` as a dataset with `holdout` queries removed from the base (see [`holdout`]).
+pub fn load(path: &Path, holdout_n: usize) -> Result<Dataset> {
+    let (ids, matrix, dim, metric) = embeddings(path)?;
+    let n = ids.len();
+    if n < 2 {
+        return Err(BenchError::Invalid(format!(
+            "{}: the collection holds {n} vectors; index more images first (at least k + 1 are needed)",
+            path.display()
+        )));
+    }
+    let fp = fingerprint(&ids, &matrix);
+    let split = holdout(&ids, &matrix, dim, holdout_n);
+    if split.query_ids.len() < holdout_n {
+        tracing::info!(
+            requested = holdout_n,
+            held_out = split.query_ids.len(),
+            "a collection keeps at least half of its vectors in the base"
+        );
+    }
+    let dir = vsearch_engine::resolve_collection_dir(path).unwrap_or_else(|_| path.to_path_buf());
+    let folder = dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| {
+            let d = if d.file_name().is_some_and(|f| f == ".vsearch") {
+                d.parent()?.to_path_buf()
+            } else {
+                d
+            };
+            d.file_name().map(|f| f.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "collection".into());
+    Ok(Dataset {
+        name: format!("collection-{}", sanitize(&folder)),
+        dim,
+        metric,
+        ids: split.base_ids,
+        base: split.base,
+        queries: split.queries,
+        ground_truth: None,
+        home: Some(dir),
+        fingerprint: Some(fp),
+    })
 }

@@ -13,7 +13,7 @@ pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 /// A `--dataset` argument.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DatasetSpec {
-    /// The embeddings of an indexed folder; the last rows are held out as queries.
+    /// The embeddings of an indexed folder (or its `.vsearch`); a seeded sample of rows is held out as queries.
     Collection(PathBuf),
     /// Fashion-MNIST IDX `.gz` files: 60,000 base (train), 10,000 queries (t10k), 784-d, L2.
     FashionMnist(PathBuf),
@@ -97,6 +97,9 @@ pub struct Dataset {
     pub ground_truth: Option<Vec<Vec<u64>>>,
     /// Folder where the ground-truth cache is kept when writable.
     pub home: Option<PathBuf>,
+    /// Content hash, part of the ground-truth cache name, for data that can change under the same name
+    /// (collections).
+    pub fingerprint: Option<String>,
 }
 
 impl Dataset {
@@ -158,6 +161,7 @@ pub fn load(spec: &DatasetSpec, holdout: usize) -> Result<Dataset> {
                 queries,
                 ground_truth: gt,
                 home: base.parent().map(Path::to_path_buf),
+                fingerprint: None,
             })
         }
         DatasetSpec::Synthetic { n, dim, clusters } => {
@@ -173,46 +177,11 @@ pub fn load(spec: &DatasetSpec, holdout: usize) -> Result<Dataset> {
                 queries: all[split..].to_vec(),
                 ground_truth: None,
                 home: None,
+                fingerprint: None,
             })
         }
-        DatasetSpec::Collection(path) => load_collection(path, holdout),
+        DatasetSpec::Collection(path) => crate::collection::load(path, holdout),
     }
-}
-
-fn load_collection(path: &Path, holdout: usize) -> Result<Dataset> {
-    let (ids, matrix, dim, metric) = crate::collection::embeddings(path)?;
-    let n = ids.len();
-    if n < 2 {
-        return Err(BenchError::Invalid(format!(
-            "{}: the collection holds {n} vectors; index more images first",
-            path.display()
-        )));
-    }
-    // Hold out an evenly spaced sample of rows as queries (at most half of the collection).
-    let q = holdout.clamp(1, n / 2);
-    let step = n / q;
-    let mut base_ids = Vec::with_capacity(n - q);
-    let mut base = Vec::with_capacity((n - q) * dim);
-    let mut queries = Vec::with_capacity(q * dim);
-    for (row, id) in ids.iter().enumerate() {
-        let v = &matrix[row * dim..(row + 1) * dim];
-        if row % step == 0 && queries.len() < q * dim {
-            queries.extend_from_slice(v);
-        } else {
-            base_ids.push(*id);
-            base.extend_from_slice(v);
-        }
-    }
-    Ok(Dataset {
-        name: format!("collection-{}", sanitize(&path.display().to_string())),
-        dim,
-        metric,
-        ids: base_ids,
-        base,
-        queries,
-        ground_truth: None,
-        home: Some(path.to_path_buf()),
-    })
 }
 
 fn load_fashion_mnist(dir: &Path) -> Result<Dataset> {
@@ -244,6 +213,7 @@ fn load_fashion_mnist(dir: &Path) -> Result<Dataset> {
         queries,
         ground_truth: None,
         home: Some(dir.to_path_buf()),
+        fingerprint: None,
     })
 }
 

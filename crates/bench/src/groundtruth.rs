@@ -10,8 +10,13 @@ const CHUNK: usize = 256;
 
 /// File name of the cache for this dataset, `k` and query count.
 pub fn cache_name(ds: &Dataset, k: usize) -> String {
+    let fp = ds
+        .fingerprint
+        .as_deref()
+        .map(|f| format!("-{}", sanitize(f)))
+        .unwrap_or_default();
     format!(
-        "{}.gt-k{k}-q{}-n{}.ivecs",
+        "{}{fp}.gt-k{k}-q{}-n{}.ivecs",
         sanitize(&ds.name),
         ds.n_queries(),
         ds.n_base()

@@ -200,6 +200,225 @@ pub fn summary(points: &[Point]) -> Vec<Best> {
     out
 }
 
+/// Recall@k the index layer's defaults are meant to reach; the report checks them against it.
+pub const DEFAULTS_TARGET: f64 = 0.95;
+
+/// Parameters of a point, by name (as in [`Point::params`]).
+pub type Params = BTreeMap<String, serde_json::Value>;
+
+/// The index layer's default parameters for `n` base vectors of dimension `dim`, per index kind, read from
+/// the constants of `vsearch-index`: (index kind, build parameters, search parameters). nprobe is capped at
+/// nlist and PQ bits at what `n` can train ([`crate::sweep::pq_bits`]), as they act on small data.
+pub fn index_defaults(n: usize, dim: usize) -> Vec<(&'static str, Params, Params)> {
+    use serde_json::json;
+    use vsearch_index::{hnsw, ivf};
+    let p = |pairs: &[(&str, serde_json::Value)]| -> Params {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    };
+    let nlist = ivf::default_nlist(n);
+    // FAISS visits at most nlist lists, and PQ codebooks need 2^bits training vectors: on small data the
+    // defaults act as these (the sweep measures them so).
+    let nprobe = ivf::DEFAULT_NPROBE.min(nlist);
+    let bits = crate::sweep::pq_bits(n);
+    vec![
+        (
+            "hnsw",
+            p(&[
+                ("M", json!(hnsw::DEFAULT_M)),
+                ("ef_construction", json!(hnsw::DEFAULT_EF_CONSTRUCTION)),
+            ]),
+            p(&[("ef_search", json!(hnsw::DEFAULT_EF_SEARCH))]),
+        ),
+        (
+            "ivf-flat",
+            p(&[("nlist", json!(nlist))]),
+            p(&[("nprobe", json!(nprobe))]),
+        ),
+        (
+            "ivf-pq",
+            p(&[
+                ("nlist", json!(nlist)),
+                ("pq_m", json!(ivf::default_pq_m(dim))),
+                ("pq_bits", json!(bits)),
+            ]),
+            p(&[("nprobe", json!(nprobe))]),
+        ),
+    ]
+}
+
+/// An index default placed in a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefaultCheck {
+    /// `hnsw`, `ivf-flat` or `ivf-pq`.
+    pub index: String,
+    /// The default's build and search parameters.
+    pub params: Params,
+    /// The vsearch point measured with exactly these parameters, if the sweep holds it.
+    pub point: Option<Point>,
+    /// The fastest vsearch point of this index kind at recall >= [`DEFAULTS_TARGET`].
+    pub best: Option<Point>,
+    /// The fastest such point built with the default build parameters.
+    pub best_on_default_build: Option<Point>,
+}
+
+impl DefaultCheck {
+    /// Whether the default is the fastest point at recall >= [`DEFAULTS_TARGET`] (the best trade-off).
+    pub fn is_best(&self) -> bool {
+        matches!((&self.point, &self.best), (Some(p), Some(b)) if p.params == b.params)
+    }
+
+    /// One sentence on how the default compares with the sweep.
+    pub fn verdict(&self) -> String {
+        let Some(p) = &self.point else {
+            return "not measured: the sweep's grid does not hold the default".into();
+        };
+        if p.recall < DEFAULTS_TARGET {
+            return format!(
+                "**below the target**: recall {:.4} < {DEFAULTS_TARGET}",
+                p.recall
+            );
+        }
+        let Some(b) = &self.best else {
+            return "no point reaches the target".into();
+        };
+        if self.is_best() {
+            return format!(
+                "**the best trade-off**: the fastest point at recall >= {DEFAULTS_TARGET}"
+            );
+        }
+        let share = 100.0 * p.qps / b.qps.max(f64::MIN_POSITIVE);
+        let mut v = if share >= 90.0 {
+            format!(
+                "**the best trade-off within noise**: {share:.0}% of the fastest point's QPS at recall >= {DEFAULTS_TARGET}"
+            )
+        } else {
+            format!(
+                "**not the fastest** at recall >= {DEFAULTS_TARGET} here: {share:.0}% of the fastest point's QPS, \
+                 with {:+.4} recall of margin over it",
+                p.recall - b.recall
+            )
+        };
+        if let Some(d) = &self.best_on_default_build {
+            if d.params != p.params && d.params != b.params {
+                let _ = write!(
+                    v,
+                    "; on the default build the fastest is {} ({:.4}, {:.0} QPS)",
+                    search_text(d, &self.params),
+                    d.recall,
+                    d.qps
+                );
+            }
+        }
+        v
+    }
+}
+
+fn matches(p: &Point, want: &Params) -> bool {
+    want.iter().all(|(k, v)| p.params.get(k) == Some(v))
+}
+
+fn search_text(p: &Point, default: &Params) -> String {
+    p.params
+        .iter()
+        .filter(|(k, _)| default.contains_key(*k))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Places the index layer's defaults ([`index_defaults`] for the run's dataset) among the vsearch points.
+pub fn check_defaults(r: &Results) -> Vec<DefaultCheck> {
+    index_defaults(r.dataset.n_base, r.dataset.dim)
+        .into_iter()
+        .map(|(index, build, search)| {
+            let ours: Vec<&Point> = r
+                .points
+                .iter()
+                .filter(|p| p.library == "vsearch" && p.index == index)
+                .collect();
+            let mut params = build.clone();
+            params.extend(search);
+            let fastest = |pred: &dyn Fn(&Point) -> bool| {
+                ours.iter()
+                    .filter(|p| p.recall >= DEFAULTS_TARGET && pred(p))
+                    .max_by(|a, b| a.qps.total_cmp(&b.qps))
+                    .map(|p| (*p).clone())
+            };
+            DefaultCheck {
+                index: index.to_string(),
+                point: ours
+                    .iter()
+                    .find(|p| matches(p, &params))
+                    .map(|p| (*p).clone()),
+                best: fastest(&|_| true),
+                best_on_default_build: fastest(&|p| matches(p, &build)),
+                params,
+            }
+        })
+        .collect()
+}
+
+fn params_text(p: &Params) -> String {
+    p.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn defaults_section(s: &mut String, r: &Results) {
+    let checks = check_defaults(r);
+    if checks.iter().all(|c| c.point.is_none() && c.best.is_none()) {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "## Index defaults at recall@{} >= {DEFAULTS_TARGET}
+",
+        r.k
+    );
+    let _ = writeln!(
+        s,
+        "The defaults of `vsearch-index` (constants in `crates/index/src/hnsw.rs` and `ivf.rs`, nlist for {} vectors) \
+         against the fastest vsearch point of the same kind that reaches the target.\n",
+        r.dataset.n_base
+    );
+    let _ = writeln!(
+        s,
+        "| index | default | recall | QPS | build s | fastest at recall >= {DEFAULTS_TARGET} | recall | QPS | build s | verdict |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
+    for c in &checks {
+        let (pr, pq, pb) = match &c.point {
+            Some(p) => (
+                format!("{:.4}", p.recall),
+                format!("{:.0}", p.qps),
+                format!("{:.1}", p.build_s),
+            ),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        let (bp, br, bq, bb) = match &c.best {
+            Some(b) => (
+                b.params_text(),
+                format!("{:.4}", b.recall),
+                format!("{:.0}", b.qps),
+                format!("{:.1}", b.build_s),
+            ),
+            None => ("not reached".into(), "-".into(), "-".into(), "-".into()),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {pr} | {pq} | {pb} | {bp} | {br} | {bq} | {bb} | {} |",
+            c.index,
+            params_text(&c.params),
+            c.verdict()
+        );
+    }
+    s.push('\n');
+}
+
 fn mib(bytes: u64) -> String {
     format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
 }
@@ -250,7 +469,9 @@ pub fn markdown(r: &Results) -> String {
             }
         }
     }
-    let _ = writeln!(s, "\n## All points\n");
+    s.push('\n');
+    defaults_section(&mut s, r);
+    let _ = writeln!(s, "## All points\n");
     let _ = writeln!(
         s,
         "| series | parameters | recall | QPS | p50 ms | p95 ms | p99 ms | build s | disk MiB | memory MiB | RSS delta MiB |"

@@ -8,6 +8,8 @@ use indicatif::ProgressBar;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Instant;
+use vsearch_index::hnsw::{DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_M};
+use vsearch_index::ivf::{default_nlist, default_pq_m, DEFAULT_NPROBE, DEFAULT_PQ_BITS};
 use vsearch_index::{HnswParams, IndexConfig, IvfCodes, IvfParams, SearchParams, VectorIndex};
 
 /// Parameters of a point, by name.
@@ -40,12 +42,29 @@ pub fn sqrt_nlist(n: usize, factor: f64) -> usize {
         .max(1)
 }
 
-/// PQ settings of the full grid: 8-bit codes with at most 32 bytes per vector ([`pq_m`]) and the index
-/// layer's default (`dim / 4` sub-quantisers, [`vsearch_index::ivf::default_pq_m`]).
-pub fn pq_grid(dim: usize) -> Vec<(usize, usize)> {
-    let mut g = vec![(pq_m(dim), 8), (vsearch_index::ivf::default_pq_m(dim), 8)];
+/// PQ settings of the full grid for `n` vectors of dimension `dim`: codes of at most 32 bytes per vector
+/// ([`pq_m`]), about `dim / 8` bytes (the largest divisor of `dim` not above it) and the index layer's default
+/// m ([`default_pq_m`]), [`pq_bits`] bits each.
+pub fn pq_grid(dim: usize, n: usize) -> Vec<(usize, usize)> {
+    let eighth = (1..=(dim / 8).max(1))
+        .rev()
+        .find(|m| dim.is_multiple_of(*m))
+        .unwrap_or(1);
+    let mut g = vec![
+        (pq_m(dim), pq_bits(n)),
+        (eighth, pq_bits(n)),
+        (default_pq_m(dim), pq_bits(n)),
+    ];
+    g.sort();
     g.dedup();
     g
+}
+
+/// Bits per PQ code for `n` training vectors: the index layer's default ([`DEFAULT_PQ_BITS`]) when there are
+/// at least `2^bits` vectors to train the codebooks (FAISS needs that many), else the most that `n` allows.
+pub fn pq_bits(n: usize) -> usize {
+    let most = (usize::BITS - 1).saturating_sub(n.max(2).leading_zeros()) as usize;
+    DEFAULT_PQ_BITS.min(most).max(1)
 }
 
 /// The largest divisor of `dim` not above 32 (PQ needs `dim % m == 0`), giving at most 32 bytes per code.
@@ -57,7 +76,8 @@ pub fn pq_m(dim: usize) -> usize {
 }
 
 impl Grid {
-    /// The full grid for `n` base vectors of dimension `dim`.
+    /// The full grid for `n` base vectors of dimension `dim`. It always holds the index layer's defaults
+    /// ([`Grid::with_defaults`]), so the report can place them.
     pub fn full(n: usize, dim: usize) -> Grid {
         let mut nl = vec![sqrt_nlist(n, 2.0), sqrt_nlist(n, 4.0), sqrt_nlist(n, 8.0)];
         nl.dedup();
@@ -67,22 +87,43 @@ impl Grid {
             ivf_flat_nlist: nl,
             ivf_pq_nlist: vec![sqrt_nlist(n, 4.0)],
             nprobe: vec![1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128, 256],
-            pq: pq_grid(dim),
+            pq: pq_grid(dim, n),
             flat: true,
         }
+        .with_defaults(n, dim)
     }
 
-    /// A small grid for a quick look (one build per kind, a few search settings).
+    /// A small grid for a quick look: one build per kind, with the index layer's default build parameters,
+    /// and a few search settings including the defaults.
     pub fn quick(n: usize, dim: usize) -> Grid {
         Grid {
-            hnsw_builds: vec![(16, 200)],
-            ef_search: vec![10, 32, 64, 128, 256],
-            ivf_flat_nlist: vec![sqrt_nlist(n, 4.0)],
-            ivf_pq_nlist: vec![sqrt_nlist(n, 4.0)],
+            hnsw_builds: vec![(DEFAULT_M, DEFAULT_EF_CONSTRUCTION)],
+            ef_search: vec![10, 16, 32, 64, 128, 256],
+            ivf_flat_nlist: vec![default_nlist(n)],
+            ivf_pq_nlist: vec![default_nlist(n)],
             nprobe: vec![1, 4, 8, 16, 32, 64],
-            pq: vec![(pq_m(dim), 8)],
+            pq: vec![(default_pq_m(dim), pq_bits(n))],
             flat: true,
         }
+        .with_defaults(n, dim)
+    }
+
+    /// Adds the index layer's defaults for `n` vectors of dimension `dim` where they are missing: the HNSW
+    /// build (M, ef_construction) and ef_search, the default nlist and nprobe, and the default PQ m.
+    pub fn with_defaults(mut self, n: usize, dim: usize) -> Grid {
+        fn add<T: PartialEq + Ord>(v: &mut Vec<T>, x: T) {
+            if !v.contains(&x) {
+                v.push(x);
+                v.sort();
+            }
+        }
+        add(&mut self.hnsw_builds, (DEFAULT_M, DEFAULT_EF_CONSTRUCTION));
+        add(&mut self.ef_search, DEFAULT_EF_SEARCH);
+        add(&mut self.ivf_flat_nlist, default_nlist(n));
+        add(&mut self.ivf_pq_nlist, default_nlist(n));
+        add(&mut self.nprobe, DEFAULT_NPROBE.min(default_nlist(n)));
+        add(&mut self.pq, (default_pq_m(dim), pq_bits(n)));
+        self
     }
 
     /// The grids as text, per index kind, for the report.

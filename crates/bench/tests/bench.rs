@@ -6,7 +6,7 @@ use std::path::Path;
 use vsearch_bench::dataset::{self, Dataset, DatasetSpec};
 use vsearch_bench::measure::{self, percentile, recall_at_k};
 use vsearch_bench::sweep::{self, Build, BuildCost};
-use vsearch_bench::{report, BenchOptions, Results};
+use vsearch_bench::{report, BenchOptions, Grid, Results};
 use vsearch_index::{Hit, IndexConfig, IndexKind, Metric, SearchParams, VectorIndex};
 
 const K: usize = 10;
@@ -457,4 +457,98 @@ fn quick_run_on_synthetic_data_measures_every_kind() {
         .iter()
         .all(|p| p.disk_bytes > 0 && p.memory_bytes > 0 && p.build_s > 0.0));
     check_outputs(dir.path(), r.points.len());
+}
+
+/// The report places the index layer's defaults (read from its constants) among the measured points and says
+/// whether they are the fastest at recall >= 0.95.
+#[test]
+fn report_says_whether_the_defaults_are_the_best_trade_off() {
+    use serde_json::json;
+    use vsearch_index::hnsw::{DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_M};
+    let ds = synthetic(1000, 50);
+    let mut r = sample_results(&ds);
+    let hnsw = |ef: usize, recall: f64, qps: f64| {
+        let mut p = r.points[0].clone();
+        p.index = "hnsw".into();
+        p.params = [
+            ("M".to_string(), json!(DEFAULT_M)),
+            (
+                "ef_construction".to_string(),
+                json!(DEFAULT_EF_CONSTRUCTION),
+            ),
+            ("ef_search".to_string(), json!(ef)),
+        ]
+        .into();
+        p.recall = recall;
+        p.qps = qps;
+        p
+    };
+    let default = hnsw(DEFAULT_EF_SEARCH, 0.98, 1000.0);
+    let smaller = hnsw(DEFAULT_EF_SEARCH / 2, 0.96, 2000.0);
+    let too_small = hnsw(DEFAULT_EF_SEARCH / 4, 0.90, 4000.0);
+    r.points
+        .retain(|p| p.index != "hnsw" || p.library != "vsearch");
+    r.points
+        .extend([default.clone(), smaller.clone(), too_small.clone()]);
+    let find = |r: &Results| {
+        report::check_defaults(r)
+            .into_iter()
+            .find(|c| c.index == "hnsw")
+            .expect("hnsw default checked")
+    };
+    let c = find(&r);
+    assert_eq!(c.point.as_ref(), Some(&default));
+    assert_eq!(
+        c.best.as_ref(),
+        Some(&smaller),
+        "fastest at >= 0.95, not at 0.90"
+    );
+    assert!(!c.is_best());
+    assert!(c.verdict().contains("not the fastest"), "{}", c.verdict());
+    assert!(c.verdict().contains("50%"), "{}", c.verdict());
+    // The default made the fastest: the report says it is the best trade-off.
+    r.points
+        .iter_mut()
+        .filter(|p| p.params.get("ef_search") == Some(&json!(DEFAULT_EF_SEARCH)))
+        .for_each(|p| p.qps = 3000.0);
+    let c = find(&r);
+    assert!(c.is_best());
+    let md = report::markdown(&r);
+    assert!(
+        md.contains("## Index defaults at recall@10 >= 0.95"),
+        "{md}"
+    );
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| hnsw |"))
+        .expect("hnsw defaults row");
+    assert!(
+        row.contains(&format!("ef_search={DEFAULT_EF_SEARCH}"))
+            && row.contains("**the best trade-off**"),
+        "{row}"
+    );
+    // A default the sweep did not measure is said so.
+    r.points.retain(|p| p.index != "hnsw");
+    r.points.push(too_small);
+    assert!(find(&r).verdict().starts_with("not measured"));
+}
+
+#[test]
+fn grids_always_hold_the_index_defaults() {
+    use vsearch_index::{hnsw, ivf};
+    for (n, dim) in [(60_000, 784), (20_000, 512), (19, 1280)] {
+        for g in [Grid::full(n, dim), Grid::quick(n, dim)] {
+            assert!(g
+                .hnsw_builds
+                .contains(&(hnsw::DEFAULT_M, hnsw::DEFAULT_EF_CONSTRUCTION)));
+            assert!(g.ef_search.contains(&hnsw::DEFAULT_EF_SEARCH));
+            assert!(g.ivf_flat_nlist.contains(&ivf::default_nlist(n)));
+            assert!(g
+                .nprobe
+                .contains(&ivf::DEFAULT_NPROBE.min(ivf::default_nlist(n))));
+            assert!(g.pq.iter().any(|&(m, _)| m == ivf::default_pq_m(dim)));
+        }
+    }
+    assert_eq!(vsearch_bench::sweep::pq_bits(60_000), ivf::DEFAULT_PQ_BITS);
+    assert_eq!(vsearch_bench::sweep::pq_bits(19), 4);
 }

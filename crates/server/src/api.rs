@@ -26,6 +26,8 @@ pub const MAX_EF_SEARCH: usize = 10_000;
 pub const MAX_NPROBE: usize = 65_536;
 /// Longest time a search request may take to send its body.
 pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long the body of a request refused as busy is read (and dropped) before the answer goes out.
+const DISCARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Largest magnitude of a query vector's component (scores of larger ones could overflow `f32`).
 pub const MAX_VECTOR_COMPONENT: f64 = 1e15;
 /// Longest text query, in characters.
@@ -547,8 +549,14 @@ pub async fn search(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Json<SearchResponseDto>, ApiError> {
-    // A place in the queue first: a refused request's body is never read.
-    let ticket = state.pool.admit()?;
+    // A place in the queue first: a refused request's body is never buffered, only discarded.
+    let ticket = match state.pool.admit() {
+        Ok(ticket) => ticket,
+        Err(busy) => {
+            discard_body(request, state.max_body_bytes).await;
+            return Err(busy);
+        }
+    };
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -588,6 +596,25 @@ pub async fn search(
         .run(ticket, move || collection.search(&query, &options))
         .await??;
     Ok(Json(response.into()))
+}
+
+/// Reads and drops a refused request's body (at most `limit` bytes, for at most [`DISCARD_TIMEOUT`]) so that a
+/// client still sending it reads the answer instead of a broken pipe. Nothing is kept in memory.
+async fn discard_body(request: Request, limit: usize) {
+    use axum::body::HttpBody;
+    let mut body = request.into_body();
+    let drain = async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+        {
+            seen += frame.data_ref().map_or(0, |data| data.len());
+            if seen > limit {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DISCARD_TIMEOUT, drain).await;
 }
 
 fn is_json(content_type: &str) -> bool {

@@ -1,8 +1,8 @@
 //! The bounded blocking pool where model inference and searches run, off the async workers.
 //!
 //! At most `workers` jobs run at once (a semaphore around `spawn_blocking`); at most `queue` more wait
-//! for a turn. A request beyond that is refused at once with 503 and `Retry-After`, before its body is
-//! read, so a burst of uploads cannot exhaust memory.
+//! for a turn. A request beyond that is refused at once with 503 and `Retry-After`; its body is read
+//! only to be dropped, never buffered, so a burst of uploads cannot exhaust memory.
 
 use crate::error::ApiError;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -262,7 +262,10 @@ pub async fn check_good_requests(server: &Server, expect: &Expect) {
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["results"].as_array().unwrap().len(), 2);
-    assert!(body["embed_ms"].as_f64().unwrap() < 50.0, "no model run for a vector query");
+    assert!(
+        body["embed_ms"].as_f64().unwrap() < 50.0,
+        "no model run for a vector query"
+    );
 
     // original image by id: same bytes as the file, content type by content
     let r = server.get(&format!("/api/images/{id}")).await;
