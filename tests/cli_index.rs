@@ -370,13 +370,39 @@ fn another_model_is_refused_and_text_search_needs_clip() {
     assert!(err.contains("text"), "{err}");
 }
 
+/// A second writer is refused at once (not left waiting, not interleaving ids) while the lock is held.
+#[test]
+fn a_second_index_run_is_refused_while_one_holds_the_lock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::copy(ukbench().join("ukbench00000.jpg"), root.join("a.jpg")).expect("copy");
+    index(root, &[]);
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(root.join(".vsearch/index.lock"))
+        .expect("the lock file exists after a run");
+    lock.lock().expect("take the lock as another run would");
+    let out = vsearch()
+        .arg("index")
+        .arg(root)
+        .args(["--model", MODEL])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another `vsearch index`"), "{err}");
+    drop(lock);
+    let report = index(root, &[]);
+    assert_eq!(report["unchanged"], 1, "{report:#}");
+}
+
 /// Counts of the collection must match the folder after kills at several points and a final run.
 #[test]
 fn kill_9_at_several_points_then_rerun_leaves_a_consistent_collection() {
     let dir = copy_ukbench();
     let root = dir.path();
     let mut killed_mid_run = 0;
-    for delay_ms in [300u64, 900, 1500, 2500, 4000] {
+    for delay_ms in [150u64, 300, 600, 900, 1500, 4000] {
         let mut child = vsearch()
             .arg("index")
             .arg(root)

@@ -33,6 +33,8 @@ pub enum EngineError {
     Matrix { path: PathBuf, rows: usize, id: u64 },
     #[error("{0} is not a folder")]
     NotAFolder(PathBuf),
+    #[error("another `vsearch index` is updating the collection {0} (lock held on {0}/{lock}); wait for it to finish, then run again", lock = crate::pipeline::LOCK_FILE)]
+    Busy(PathBuf),
 }
 
 impl EngineError {

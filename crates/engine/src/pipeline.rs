@@ -120,6 +120,26 @@ fn jpeg_truncated(bytes: &[u8]) -> bool {
     }
 }
 
+/// Name of the lock file an index run holds inside the collection folder.
+pub const LOCK_FILE: &str = "index.lock";
+
+/// Takes the collection's writer lock (an OS file lock, released when the file is dropped or the process
+/// dies), or fails at once with [`EngineError::Busy`] when another run holds it.
+fn lock_collection(coll: &Path) -> Result<std::fs::File> {
+    let path = coll.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(EngineError::io(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(EngineError::Busy(coll.to_path_buf())),
+        Err(std::fs::TryLockError::Error(source)) => Err(EngineError::Io { path, source }),
+    }
+}
+
 fn remove_collection_files(dir: &Path) -> Result<()> {
     for name in [
         crate::manifest::MANIFEST_FILE,
@@ -184,6 +204,8 @@ pub fn index_folder(dir: &Path, options: &IndexOptions) -> Result<IndexReport> {
         .unwrap_or_else(|| root.join(DEFAULT_COLLECTION_DIR));
     std::fs::create_dir_all(&coll).map_err(EngineError::io(&coll))?;
     let coll = coll.canonicalize().map_err(EngineError::io(&coll))?;
+    // One writer per collection: held until this function returns.
+    let _lock = lock_collection(&coll)?;
     if options.rebuild {
         remove_collection_files(&coll)?;
     }
@@ -306,6 +328,9 @@ pub fn index_folder(dir: &Path, options: &IndexOptions) -> Result<IndexReport> {
         let (tx, rx) = crossbeam_channel::bounded::<Vec<Prepared>>(2);
         let todo_ref = &todo;
         let result: Result<()> = std::thread::scope(|s| {
+            // The receiver lives in this closure: when it returns early (an error), the receiver is
+            // dropped, the producer's next send fails and the scope can join it.
+            let rx = rx;
             s.spawn(move || {
                 for chunk in todo_ref.chunks(batch) {
                     let prepared: Vec<Prepared> = pool.install(|| {
