@@ -45,6 +45,19 @@ pub fn same_padding(n: usize, kernel: usize, stride: usize) -> (usize, usize, us
     (out, total / 2, total)
 }
 
+/// Zero-pads the two spatial dimensions of an `N x C x H x W` tensor (any device) for a TF 'SAME'
+/// convolution with `kernel` and `stride` ([`same_padding`]).
+pub fn pad_same(x: &Tensor, kernel: usize, stride: usize) -> Result<Tensor> {
+    let mut x = x.clone();
+    for dim in [2, 3] {
+        let (_, before, total) = same_padding(x.dim(dim)?, kernel, stride);
+        if total > 0 {
+            x = x.pad_with_zeros(dim, before, total - before)?;
+        }
+    }
+    Ok(x)
+}
+
 /// Depthwise convolution of an `N x C x H x W` CPU tensor with TF 'SAME' padding.
 ///
 /// `weight` holds `C x kernel x kernel` taps (batch norm already folded in), `bias` one value per channel;
@@ -355,26 +368,33 @@ mod tests {
     use super::*;
     use candle_core::{DType, IndexOp};
 
-    /// Reference: candle's grouped convolution over an explicitly 'SAME'-padded input.
-    fn reference(x: &Tensor, w: &Tensor, b: &Tensor, k: usize, s: usize, relu6: bool) -> Tensor {
-        let (_, c, h, wd) = x.dims4().unwrap();
-        let (_, top, th) = same_padding(h, k, s);
-        let (_, left, tw) = same_padding(wd, k, s);
-        let x = x
-            .pad_with_zeros(2, top, th - top)
+    /// Reference: candle's convolution (`groups` groups, taps of side `w.dim(3)`) over an explicitly
+    /// 'SAME'-padded input, plus bias and optional ReLU6.
+    fn reference(
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        s: usize,
+        groups: usize,
+        relu6: bool,
+    ) -> Tensor {
+        let cout = w.dim(0).unwrap();
+        let y = pad_same(x, w.dim(3).unwrap(), s)
             .unwrap()
-            .pad_with_zeros(3, left, tw - left)
-            .unwrap();
-        let y = x
-            .conv2d(w, 0, s, 1, c)
+            .conv2d(w, 0, s, 1, groups)
             .unwrap()
-            .broadcast_add(&b.reshape((1, c, 1, 1)).unwrap())
+            .broadcast_add(&b.reshape((1, cout, 1, 1)).unwrap())
             .unwrap();
         if relu6 {
             y.clamp(0f32, 6f32).unwrap()
         } else {
             y
         }
+    }
+
+    /// A tensor's values, flat and row-major, as the kernels take weights and biases.
+    fn flat(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
     }
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
@@ -402,16 +422,8 @@ mod tests {
                         let x = Tensor::randn(0f32, 2.0, (n, c, h, w), &dev).unwrap();
                         let wt = Tensor::randn(0f32, 1.0, (c, 1, k, k), &dev).unwrap();
                         let b = Tensor::randn(0f32, 1.0, c, &dev).unwrap();
-                        let got = depthwise_conv(
-                            &x,
-                            &wt.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-                            &b.to_vec1::<f32>().unwrap(),
-                            k,
-                            s,
-                            relu6,
-                        )
-                        .unwrap();
-                        let want = reference(&x, &wt, &b, k, s, relu6);
+                        let got = depthwise_conv(&x, &flat(&wt), &flat(&b), k, s, relu6).unwrap();
+                        let want = reference(&x, &wt, &b, s, c, relu6);
                         let d = max_diff(&got, &want);
                         assert!(d < 1e-4, "k={k} s={s} {h}x{w} relu6={relu6}: diff {d}");
                     }
@@ -429,16 +441,8 @@ mod tests {
             .unwrap();
         let wt = Tensor::randn(0f32, 1.0, (4, 1, 3, 3), &dev).unwrap();
         let b = Tensor::zeros(4, DType::F32, &dev).unwrap();
-        let got = depthwise_conv(
-            &x,
-            &wt.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-            &b.to_vec1::<f32>().unwrap(),
-            3,
-            1,
-            false,
-        )
-        .unwrap();
-        let d = max_diff(&got, &reference(&x, &wt, &b, 3, 1, false));
+        let got = depthwise_conv(&x, &flat(&wt), &flat(&b), 3, 1, false).unwrap();
+        let d = max_diff(&got, &reference(&x, &wt, &b, 1, 4, false));
         assert!(d < 1e-4, "diff {d}");
     }
 
@@ -456,29 +460,8 @@ mod tests {
                 let x = Tensor::randn(0f32, 2.0, (n, cin, h, w), &dev).unwrap();
                 let wt = Tensor::randn(0f32, 1.0, (cout, cin, k, k), &dev).unwrap();
                 let b = Tensor::randn(0f32, 1.0, cout, &dev).unwrap();
-                let got = dense_conv(
-                    &x,
-                    &wt.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-                    &b.to_vec1::<f32>().unwrap(),
-                    k,
-                    s,
-                    relu6,
-                )
-                .unwrap();
-                let (_, top, th) = same_padding(h, k, s);
-                let (_, left, tw) = same_padding(w, k, s);
-                let mut want = x
-                    .pad_with_zeros(2, top, th - top)
-                    .unwrap()
-                    .pad_with_zeros(3, left, tw - left)
-                    .unwrap()
-                    .conv2d(&wt, 0, s, 1, 1)
-                    .unwrap()
-                    .broadcast_add(&b.reshape((1, cout, 1, 1)).unwrap())
-                    .unwrap();
-                if relu6 {
-                    want = want.clamp(0f32, 6f32).unwrap();
-                }
+                let got = dense_conv(&x, &flat(&wt), &flat(&b), k, s, relu6).unwrap();
+                let want = reference(&x, &wt, &b, s, 1, relu6);
                 let d = max_diff(&got, &want);
                 assert!(d < 1e-4, "k={k} s={s} {h}x{w} relu6={relu6}: diff {d}");
             }
@@ -493,31 +476,13 @@ mod tests {
                 let x = Tensor::randn(0f32, 2.0, (n, cin, h, w), &dev).unwrap();
                 let wt = Tensor::randn(0f32, 1.0, (cout, cin, 1, 1), &dev).unwrap();
                 let b = Tensor::randn(0f32, 1.0, cout, &dev).unwrap();
-                let got = pointwise_conv(
-                    &x,
-                    &wt.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-                    &b.to_vec1::<f32>().unwrap(),
-                    relu6,
-                )
-                .unwrap();
-                let mut want = x
-                    .conv2d(&wt, 0, 1, 1, 1)
-                    .unwrap()
-                    .broadcast_add(&b.reshape((1, cout, 1, 1)).unwrap())
-                    .unwrap();
-                if relu6 {
-                    want = want.clamp(0f32, 6f32).unwrap();
-                }
+                let got = pointwise_conv(&x, &flat(&wt), &flat(&b), relu6).unwrap();
+                let want = reference(&x, &wt, &b, 1, 1, relu6);
                 let d = max_diff(&got, &want);
                 assert!(d < 1e-4, "{n}x{cin}->{cout} {h}x{w}: diff {d}");
                 // The first image alone gives the same rows (the batch is not mixed).
-                let single = pointwise_conv(
-                    &x.i(0..1).unwrap(),
-                    &wt.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-                    &b.to_vec1::<f32>().unwrap(),
-                    relu6,
-                )
-                .unwrap();
+                let single =
+                    pointwise_conv(&x.i(0..1).unwrap(), &flat(&wt), &flat(&b), relu6).unwrap();
                 assert!(max_diff(&single, &got.i(0..1).unwrap()) < 1e-5);
             }
         }

@@ -65,11 +65,19 @@ struct ConvBn {
     cpu: Option<CpuKernel>,
 }
 
-/// Which CPU kernel a layer uses, with its folded weights and biases.
-enum CpuKernel {
-    Depthwise { weight: Vec<f32>, bias: Vec<f32> },
-    Pointwise { weight: Vec<f32>, bias: Vec<f32> },
-    Dense { weight: Vec<f32>, bias: Vec<f32> },
+/// A layer's CPU kernel with its folded weights and biases (flat, row-major).
+struct CpuKernel {
+    kind: KernelKind,
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+/// Which [`depthwise`] kernel a layer runs on.
+#[derive(Clone, Copy)]
+enum KernelKind {
+    Depthwise,
+    Pointwise,
+    Dense,
 }
 
 impl ConvBn {
@@ -91,28 +99,24 @@ impl ConvBn {
         let folded = weight.broadcast_mul(&scale.reshape((scale.dim(0)?, 1, 1, 1))?)?;
         let bias = (beta - (mean * &scale)?)?;
         let (c_out, c_in_per_group) = (folded.dim(0)?, folded.dim(1)?);
-        let cpu = if matches!(folded.device(), Device::Cpu) {
-            let flat = |t: &Tensor| -> Result<Vec<f32>> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
-            if groups > 1 && groups == c_out && c_in_per_group == 1 {
-                Some(CpuKernel::Depthwise {
-                    weight: flat(&folded)?,
-                    bias: flat(&bias)?,
-                })
-            } else if groups == 1 && kernel == 1 && stride == 1 {
-                Some(CpuKernel::Pointwise {
-                    weight: flat(&folded)?,
-                    bias: flat(&bias)?,
-                })
-            } else if groups == 1 && c_in_per_group <= 4 {
-                Some(CpuKernel::Dense {
-                    weight: flat(&folded)?,
-                    bias: flat(&bias)?,
-                })
-            } else {
-                None
-            }
+        let kind = if !matches!(folded.device(), Device::Cpu) {
+            None
+        } else if groups > 1 && groups == c_out && c_in_per_group == 1 {
+            Some(KernelKind::Depthwise)
+        } else if groups == 1 && kernel == 1 && stride == 1 {
+            Some(KernelKind::Pointwise)
+        } else if groups == 1 && c_in_per_group <= 4 {
+            Some(KernelKind::Dense)
         } else {
             None
+        };
+        let cpu = match kind {
+            Some(kind) => Some(CpuKernel {
+                kind,
+                weight: folded.flatten_all()?.to_vec1::<f32>()?,
+                bias: bias.to_vec1::<f32>()?,
+            }),
+            None => None,
         };
         let cfg = Conv2dConfig {
             padding: 0,
@@ -131,52 +135,25 @@ impl ConvBn {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        match &self.cpu {
-            Some(CpuKernel::Depthwise { weight, bias }) if depthwise::on_cpu(x) => {
-                return depthwise::depthwise_conv(
-                    x,
-                    weight,
-                    bias,
-                    self.kernel,
-                    self.stride,
-                    self.relu6,
-                );
+        if let Some(CpuKernel { kind, weight, bias }) = &self.cpu {
+            if depthwise::on_cpu(x) {
+                let (k, s, relu6) = (self.kernel, self.stride, self.relu6);
+                return match kind {
+                    KernelKind::Depthwise => {
+                        depthwise::depthwise_conv(x, weight, bias, k, s, relu6)
+                    }
+                    KernelKind::Pointwise => depthwise::pointwise_conv(x, weight, bias, relu6),
+                    KernelKind::Dense => depthwise::dense_conv(x, weight, bias, k, s, relu6),
+                };
             }
-            Some(CpuKernel::Pointwise { weight, bias }) if depthwise::on_cpu(x) => {
-                return depthwise::pointwise_conv(x, weight, bias, self.relu6);
-            }
-            Some(CpuKernel::Dense { weight, bias }) if depthwise::on_cpu(x) => {
-                return depthwise::dense_conv(
-                    x,
-                    weight,
-                    bias,
-                    self.kernel,
-                    self.stride,
-                    self.relu6,
-                );
-            }
-            _ => {}
         }
-        let x = same_pad(x, self.kernel, self.stride)?;
+        let x = depthwise::pad_same(x, self.kernel, self.stride)?;
         let y = self.conv.forward(&x)?;
         Ok(if self.relu6 { y.clamp(0f32, 6f32)? } else { y })
     }
 }
 
 /// TF 'SAME' padding: total `max((ceil(n/s)-1)*s + k - n, 0)`, the odd pixel at the bottom/right.
-fn same_pad(x: &Tensor, kernel: usize, stride: usize) -> Result<Tensor> {
-    let mut x = x.clone();
-    for dim in [2, 3] {
-        let n = x.dim(dim)?;
-        let out = n.div_ceil(stride);
-        let pad = ((out - 1) * stride + kernel).saturating_sub(n);
-        if pad > 0 {
-            x = x.pad_with_zeros(dim, pad / 2, pad - pad / 2)?;
-        }
-    }
-    Ok(x)
-}
-
 struct Block {
     expand: Option<ConvBn>,
     depthwise: ConvBn,
