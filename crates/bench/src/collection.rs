@@ -72,23 +72,22 @@ pub fn holdout(ids: &[u64], matrix: &[f32], dim: usize, q: usize) -> Split {
     s
 }
 
-/// FNV-1a over the ids and vector bits: identifies the collection's content in ground-truth cache names, so
-/// a re-indexed collection never reuses stale ground truth.
+/// blake3 over the ids and vector bits (first 16 hex digits): identifies the collection's content in
+/// ground-truth cache names, so a re-indexed collection never reuses stale ground truth.
 pub fn fingerprint(ids: &[u64], matrix: &[f32]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    };
-    for id in ids {
-        eat(&id.to_le_bytes());
+    let mut hasher = blake3::Hasher::new();
+    let mut bytes = Vec::with_capacity(4096 * 8);
+    for chunk in ids.chunks(4096) {
+        bytes.clear();
+        bytes.extend(chunk.iter().flat_map(|id| id.to_le_bytes()));
+        hasher.update(&bytes);
     }
-    for v in matrix {
-        eat(&v.to_bits().to_le_bytes());
+    for chunk in matrix.chunks(4096) {
+        bytes.clear();
+        bytes.extend(chunk.iter().flat_map(|v| v.to_bits().to_le_bytes()));
+        hasher.update(&bytes);
     }
-    format!("{h:016x}")
+    hasher.finalize().to_hex()[..16].to_string()
 }
 
 /// The collection at `path` as a dataset with `holdout` queries removed from the base (see [`holdout`]).

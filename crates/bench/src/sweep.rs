@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Instant;
 use vsearch_index::hnsw::{DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_M};
-use vsearch_index::ivf::{default_nlist, default_pq_m, DEFAULT_NPROBE, DEFAULT_PQ_BITS};
+use vsearch_index::ivf::{
+    default_nlist, default_pq_m, pq_m_at_most, DEFAULT_NPROBE, DEFAULT_PQ_BITS,
+};
 use vsearch_index::{HnswParams, IndexConfig, IvfCodes, IvfParams, SearchParams, VectorIndex};
 
 /// Parameters of a point, by name.
@@ -46,13 +48,9 @@ pub fn sqrt_nlist(n: usize, factor: f64) -> usize {
 /// ([`pq_m`]), about `dim / 8` bytes (the largest divisor of `dim` not above it) and the index layer's default
 /// m ([`default_pq_m`]), [`pq_bits`] bits each.
 pub fn pq_grid(dim: usize, n: usize) -> Vec<(usize, usize)> {
-    let eighth = (1..=(dim / 8).max(1))
-        .rev()
-        .find(|m| dim.is_multiple_of(*m))
-        .unwrap_or(1);
     let mut g = vec![
         (pq_m(dim), pq_bits(n)),
-        (eighth, pq_bits(n)),
+        (pq_m_at_most(dim, dim / 8), pq_bits(n)),
         (default_pq_m(dim), pq_bits(n)),
     ];
     g.sort();
@@ -69,10 +67,7 @@ pub fn pq_bits(n: usize) -> usize {
 
 /// The largest divisor of `dim` not above 32 (PQ needs `dim % m == 0`), giving at most 32 bytes per code.
 pub fn pq_m(dim: usize) -> usize {
-    (1..=32.min(dim.max(1)))
-        .rev()
-        .find(|m| dim.is_multiple_of(*m))
-        .unwrap_or(1)
+    pq_m_at_most(dim, 32)
 }
 
 impl Grid {

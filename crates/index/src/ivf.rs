@@ -55,8 +55,13 @@ pub fn default_nlist(n: usize) -> usize {
 /// Default PQ sub-quantiser count for `dim`: `dim / 4` (4 dimensions per 8-bit code) when 4 divides `dim`,
 /// otherwise the largest divisor of `dim` not above `dim / 4` (at least 1).
 pub fn default_pq_m(dim: usize) -> usize {
-    let target = (dim / 4).max(1);
-    (1..=target)
+    pq_m_at_most(dim, dim / 4)
+}
+
+/// The largest PQ sub-quantiser count not above `cap` that divides `dim` (PQ needs `dim % m == 0`); at
+/// least 1.
+pub fn pq_m_at_most(dim: usize, cap: usize) -> usize {
+    (1..=cap.min(dim).max(1))
         .rev()
         .find(|m| dim.is_multiple_of(*m))
         .unwrap_or(1)
