@@ -58,6 +58,21 @@ fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
+/// Runs a command that must fail; returns its stderr.
+fn run_err(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run vsearch");
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A temporary folder with one photo, indexed with Lite0.
+fn one_photo_collection() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(ukbench().join("ukbench00000.jpg"), dir.path().join("a.jpg")).expect("copy");
+    index(dir.path(), &[]);
+    dir
+}
+
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
@@ -344,52 +359,37 @@ fn check_counts(root: &Path) -> Value {
 
 #[test]
 fn another_model_is_refused_and_text_search_needs_clip() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = one_photo_collection();
     let root = dir.path();
-    std::fs::copy(ukbench().join("ukbench00000.jpg"), root.join("a.jpg")).expect("copy");
-    index(root, &[]);
-    let out = vsearch()
-        .arg("index")
-        .arg(root)
-        .args(["--model", "clip-vit-b32"])
-        .output()
-        .expect("run");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run_err(
+        vsearch()
+            .arg("index")
+            .arg(root)
+            .args(["--model", "clip-vit-b32"]),
+    );
     assert!(err.contains("--rebuild") && err.contains(MODEL), "{err}");
 
-    let out = vsearch()
-        .arg("search")
-        .arg("--collection")
-        .arg(root)
-        .args(["--text", "a cat"])
-        .output()
-        .expect("run");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run_err(
+        vsearch()
+            .arg("search")
+            .arg("--collection")
+            .arg(root)
+            .args(["--text", "a cat"]),
+    );
     assert!(err.contains("text"), "{err}");
 }
 
 /// A second writer is refused at once (not left waiting, not interleaving ids) while the lock is held.
 #[test]
 fn a_second_index_run_is_refused_while_one_holds_the_lock() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = one_photo_collection();
     let root = dir.path();
-    std::fs::copy(ukbench().join("ukbench00000.jpg"), root.join("a.jpg")).expect("copy");
-    index(root, &[]);
     let lock = std::fs::OpenOptions::new()
         .write(true)
         .open(root.join(".vsearch/index.lock"))
         .expect("the lock file exists after a run");
     lock.lock().expect("take the lock as another run would");
-    let out = vsearch()
-        .arg("index")
-        .arg(root)
-        .args(["--model", MODEL])
-        .output()
-        .expect("run");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run_err(vsearch().arg("index").arg(root).args(["--model", MODEL]));
     assert!(err.contains("another `vsearch index`"), "{err}");
     drop(lock);
     let report = index(root, &[]);
