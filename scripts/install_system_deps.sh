@@ -1,12 +1,36 @@
 #!/usr/bin/env bash
-# Installs the Debian packages vsearch needs to build and test (run as root, or it uses sudo):
-# cmake and OpenBLAS build FAISS; dataset-fashion-mnist feeds the index tests and `vsearch bench`;
-# fonts-dejavu-core labels the bench plots; chromium runs the browser test.
+# Installs the Debian packages vsearch needs to build and test, and only those that are missing (run as root, or
+# it uses sudo): cmake and OpenBLAS build FAISS; dataset-fashion-mnist feeds the index tests and `vsearch bench`;
+# fonts-dejavu-core labels the bench plots; chromium runs the browser test; nodejs/npm drive it; python3-venv
+# holds schemathesis. The README's two commands (scripts/demo.sh, scripts/test.sh) call this first, so a fresh
+# Debian or Ubuntu machine with a Rust toolchain needs no other step.
+# Usage: scripts/install_system_deps.sh [--build-only]   (--build-only: what building and the demo need)
 set -euo pipefail
-packages=(cmake libopenblas-dev dataset-fashion-mnist fonts-dejavu-core chromium)
+
+build=(cmake g++ libopenblas-dev pkg-config)
+test=(dataset-fashion-mnist fonts-dejavu-core chromium)
+packages=("${build[@]}")
+if [ "${1:-}" != --build-only ]; then
+  packages+=("${test[@]}")
+  # Node.js and a Python with venv may come from elsewhere (nvm, pyenv): ask Debian only when they are absent.
+  command -v npm >/dev/null || packages+=(nodejs npm)
+  python3 -c 'import venv, ensurepip' 2>/dev/null || packages+=(python3-venv)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} = 0 ]; then
+  exit 0
+fi
+
 sudo=""
 if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
+echo "installing system packages: ${missing[*]}" >&2
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
-echo "installed: ${packages[*]}"
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "installed: ${missing[*]}" >&2

@@ -19,9 +19,9 @@ pub struct Args {
     /// A CLIP model folder (config.json, model.safetensors, tokenizer.json) instead of --model.
     #[arg(long, value_name = "PATH")]
     model_dir: Option<PathBuf>,
-    /// Index kinds to maintain, comma-separated: hnsw, ivf, flat (default: the collection's, all three for a new one).
-    #[arg(long, value_delimiter = ',')]
-    index: Vec<String>,
+    /// Index kinds to maintain, comma-separated (default: the collection's, all three for a new one).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    index: Vec<IndexKind>,
     /// Images per model batch.
     #[arg(long, default_value_t = 16)]
     batch: usize,
@@ -45,16 +45,6 @@ pub struct Args {
     check: bool,
 }
 
-/// Parses an index kind name.
-pub fn parse_kind(s: &str) -> anyhow::Result<IndexKind> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "hnsw" => Ok(IndexKind::Hnsw),
-        "ivf" => Ok(IndexKind::Ivf),
-        "flat" => Ok(IndexKind::Flat),
-        other => anyhow::bail!("unknown index kind '{other}': use hnsw, ivf or flat"),
-    }
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.check {
         return check(&args);
@@ -64,12 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => args.model.parse::<ModelSpec>()?,
     };
     let device: DeviceSpec = args.device.parse()?;
-    let indexes = args
-        .index
-        .iter()
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| parse_kind(s))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let indexes = args.index.clone();
     anyhow::ensure!(args.batch >= 1, "--batch must be at least 1");
     let defaults = IndexOptions::default();
     let options = IndexOptions {
@@ -129,7 +114,7 @@ fn check(args: &Args) -> anyhow::Result<()> {
             report.index_generation
         );
         for (kind, len) in &report.indexes {
-            println!("  {kind:?} index: {len} vectors");
+            println!("  {kind} index: {len} vectors");
         }
         for p in &report.problems {
             println!("  problem: {p}");

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use std::path::PathBuf;
-use vsearch_engine::{Collection, DeviceSpec, Query, QueryOptions, SearchParams};
+use vsearch_engine::{Collection, DeviceSpec, IndexKind, Query, QueryOptions, SearchParams};
 
 /// Arguments of `vsearch search`.
 #[derive(clap::Args)]
@@ -23,9 +23,9 @@ pub struct Args {
     /// Number of results.
     #[arg(short, long, default_value_t = 10)]
     k: usize,
-    /// Index to use: hnsw, ivf or flat (default: the first of these the collection has).
-    #[arg(long)]
-    index: Option<String>,
+    /// Index to use (default: the first of hnsw, ivf, flat the collection has).
+    #[arg(long, value_enum)]
+    index: Option<IndexKind>,
     /// HNSW: size of the candidate list.
     #[arg(long)]
     ef: Option<usize>,
@@ -48,11 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (1..=10_000).contains(&args.k),
         "-k must be between 1 and 10000"
     );
-    let index = args
-        .index
-        .as_deref()
-        .map(super::index::parse_kind)
-        .transpose()?;
+    let index = args.index;
     let query = if let Some(path) = &args.image {
         Query::ImageBytes(
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
@@ -98,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("{:>4}  {:>8.4}  {:>8}  {}", r.rank, r.score, r.id, r.path);
     }
     println!(
-        "({} results from the {:?} index, model {}, embed {:.1} ms, search {:.2} ms)",
+        "({} results from the {} index, model {}, embed {:.1} ms, search {:.2} ms)",
         response.results.len(),
         response.index,
         response.model,

@@ -13,6 +13,7 @@ use crate::{
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
+use vsearch_core::codec;
 
 /// Rows scanned per block in batched search (bounds the score matrix to `queries x BLOCK`).
 const BLOCK_ROWS: usize = 4096;
@@ -88,8 +89,8 @@ impl FlatIndex {
     /// Loads an index saved by [`VectorIndex::save`].
     pub fn load(dir: &Path, manifest: &Manifest) -> Result<Self> {
         persist::expect_kind(dir, manifest, IndexKind::Flat)?;
-        let ids = persist::bytes_to_u64s(&persist::read_file(dir, manifest, "ids.bin")?, dir)?;
-        let data = persist::bytes_to_f32s(&persist::read_file(dir, manifest, "vectors.bin")?, dir)?;
+        let ids = persist::read_values(dir, manifest, "ids.bin")?;
+        let data = persist::read_values(dir, manifest, "vectors.bin")?;
         if data.len() != ids.len() * manifest.dim {
             return Err(IndexError::Format {
                 path: dir.to_path_buf(),
@@ -230,8 +231,8 @@ impl VectorIndex for FlatIndex {
             IndexConfig::Flat,
             self.len(),
         );
-        let ids = persist::u64s_to_bytes(&self.ids);
-        let data = persist::f32s_to_bytes(&self.data);
+        let ids = codec::to_le_bytes(&self.ids);
+        let data = codec::to_le_bytes(&self.data);
         persist::save_dir(dir, manifest, &[("ids.bin", &ids), ("vectors.bin", &data)])
     }
 }

@@ -14,6 +14,7 @@ use crate::{
 use hnsw_rs::prelude::{AnnT, Distance, Hnsw, HnswIo, Neighbour};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use vsearch_core::codec;
 
 /// Default graph degree.
 ///
@@ -255,12 +256,11 @@ impl HnswIndex {
             });
         };
         validate(&params)?;
-        let ids = persist::bytes_to_u64s(&persist::read_file(dir, manifest, IDS_FILE)?, dir)?;
-        let deleted: HashSet<usize> =
-            persist::bytes_to_u64s(&persist::read_file(dir, manifest, DELETED_FILE)?, dir)?
-                .into_iter()
-                .map(|s| s as usize)
-                .collect();
+        let ids: Vec<u64> = persist::read_values(dir, manifest, IDS_FILE)?;
+        let deleted: HashSet<usize> = persist::read_values::<u64>(dir, manifest, DELETED_FILE)?
+            .into_iter()
+            .map(|s| s as usize)
+            .collect();
         // Verify the graph files' checksums; hnsw_rs then reads them itself.
         persist::read_file(dir, manifest, GRAPH_FILE)?;
         persist::read_file(dir, manifest, DATA_FILE)?;
@@ -439,10 +439,10 @@ impl VectorIndex for HnswIndex {
         };
         let graph = read(GRAPH_FILE)?;
         let data = read(DATA_FILE)?;
-        let ids = persist::u64s_to_bytes(&self.ids);
+        let ids = codec::to_le_bytes(&self.ids);
         let mut deleted: Vec<u64> = self.deleted.iter().map(|&s| s as u64).collect();
         deleted.sort_unstable();
-        let deleted = persist::u64s_to_bytes(&deleted);
+        let deleted = codec::to_le_bytes(&deleted);
         let manifest = Manifest::new(
             IndexKind::Hnsw,
             self.dim,

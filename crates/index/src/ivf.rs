@@ -16,6 +16,7 @@ use faiss::selector::IdSelector;
 use faiss::{Idx, Index, MetricType};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use vsearch_core::{codec, vector::normalize_rows};
 
 /// Lists visited per query when neither the query nor the build parameters say otherwise.
 ///
@@ -207,16 +208,6 @@ fn check_input(
     Ok(())
 }
 
-/// L2-normalises each row in place (zero rows stay zero).
-fn normalize_rows(dim: usize, data: &mut [f32]) {
-    for row in data.chunks_exact_mut(dim) {
-        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if norm > 0.0 {
-            row.iter_mut().for_each(|x| *x /= norm);
-        }
-    }
-}
-
 /// A uniform sample of `take` row indices out of `n`, deterministic (SplitMix64, fixed seed), sorted.
 fn sample_rows(n: usize, take: usize) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();
@@ -289,7 +280,7 @@ impl IvfIndex {
         };
         let mut data = vectors.to_vec();
         if metric == Metric::Cosine {
-            normalize_rows(dim, &mut data);
+            normalize_rows(&mut data, dim);
         }
         let mut faiss = faiss::index_factory(dim as u32, &description, faiss_metric(metric))
             .map_err(faiss_err)?;
@@ -340,23 +331,10 @@ impl IvfIndex {
         };
         let dim = manifest.dim;
         check_params(&params, dim).map_err(|e| format(e.to_string()))?;
-        let id_bytes = persist::read_file(dir, manifest, IDS_FILE)?;
-        let vec_bytes = persist::read_file(dir, manifest, VECTORS_FILE)?;
+        let ids: Vec<u64> = persist::read_values(dir, manifest, IDS_FILE)?;
+        let vectors: Vec<f32> = persist::read_values(dir, manifest, VECTORS_FILE)?;
         // Checksum verified before FAISS parses the file.
         persist::read_file(dir, manifest, FAISS_FILE)?;
-        if !id_bytes.len().is_multiple_of(8) || !vec_bytes.len().is_multiple_of(4) {
-            return Err(format(
-                "ids.bin or vectors.bin has a truncated record".into(),
-            ));
-        }
-        let ids: Vec<u64> = id_bytes
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-            .collect();
-        let vectors: Vec<f32> = vec_bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
         if vectors.len() != ids.len() * dim || ids.len() != manifest.len {
             return Err(format(format!(
                 "{} ids, {} values and len {} do not agree for dimension {dim}",
@@ -436,7 +414,7 @@ impl IvfIndex {
         }
         let mut q = queries.to_vec();
         if self.metric == Metric::Cosine {
-            normalize_rows(self.dim, &mut q);
+            normalize_rows(&mut q, self.dim);
         }
         Ok(q)
     }
@@ -601,7 +579,7 @@ impl VectorIndex for IvfIndex {
         }
         let mut data = vectors.to_vec();
         if self.metric == Metric::Cosine {
-            normalize_rows(self.dim, &mut data);
+            normalize_rows(&mut data, self.dim);
         }
         self.faiss
             .add_with_ids(&data, &to_idx(ids))
@@ -696,8 +674,8 @@ impl VectorIndex for IvfIndex {
             path: faiss_path.clone(),
             source,
         })?;
-        let id_bytes: Vec<u8> = self.ids.iter().flat_map(|id| id.to_le_bytes()).collect();
-        let vec_bytes: Vec<u8> = self.vectors.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let id_bytes = codec::to_le_bytes(&self.ids);
+        let vec_bytes = codec::to_le_bytes(&self.vectors);
         let manifest = Manifest {
             format_version: persist::FORMAT_VERSION,
             kind: IndexKind::Ivf,

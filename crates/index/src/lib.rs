@@ -10,10 +10,12 @@ pub mod eval;
 pub mod flat;
 pub mod hnsw;
 pub mod ivf;
+pub mod kind;
 pub mod persist;
 pub mod topk;
 
 pub use error::{IndexError, Result};
+pub use kind::{IndexKind, UnknownIndexKind};
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -28,15 +30,6 @@ use std::path::Path;
 pub enum Metric {
     Cosine,
     L2,
-}
-
-/// The index families.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IndexKind {
-    Flat,
-    Hnsw,
-    Ivf,
 }
 
 /// One search result.
@@ -99,6 +92,26 @@ pub enum IndexConfig {
     Flat,
     Hnsw(HnswParams),
     Ivf(IvfParams),
+}
+
+impl IndexConfig {
+    /// The kind this config builds.
+    pub fn kind(&self) -> IndexKind {
+        match self {
+            IndexConfig::Flat => IndexKind::Flat,
+            IndexConfig::Hnsw(_) => IndexKind::Hnsw,
+            IndexConfig::Ivf(_) => IndexKind::Ivf,
+        }
+    }
+
+    /// The measured default config of `kind` (see [`hnsw::DEFAULT_M`] and [`ivf::default_flat_params`]).
+    pub fn default_for(kind: IndexKind) -> IndexConfig {
+        match kind {
+            IndexKind::Flat => IndexConfig::Flat,
+            IndexKind::Hnsw => IndexConfig::Hnsw(HnswParams::default()),
+            IndexKind::Ivf => IndexConfig::Ivf(ivf::default_flat_params()),
+        }
+    }
 }
 
 /// The common interface of every index kind. Implementations are `Send + Sync`: searches may run
@@ -223,10 +236,4 @@ pub(crate) fn check_query(
     Ok(q)
 }
 
-/// Scales `v` to unit length (a zero vector stays zero).
-pub fn normalize(v: &mut [f32]) {
-    let norm = flat::dot(v, v).sqrt();
-    if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
-    }
-}
+pub use vsearch_core::vector::normalize;

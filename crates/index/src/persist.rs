@@ -9,8 +9,9 @@ use crate::{IndexConfig, IndexKind, Metric};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use vsearch_core::codec::{self, LeBytes};
+use vsearch_core::durable;
 
 /// Version of the on-disk format; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -76,13 +77,12 @@ fn replace_dir(from: &Path, to: &Path) -> Result<()> {
     } else {
         fs::rename(from, to).map_err(io_err(to))?;
     }
-    Ok(())
+    let parent = to.parent().unwrap_or(Path::new("."));
+    durable::sync_dir(parent).map_err(io_err(parent))
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = fs::File::create(path).map_err(io_err(path))?;
-    f.write_all(bytes).map_err(io_err(path))?;
-    f.sync_all().map_err(io_err(path))
+    durable::write_synced(path, bytes).map_err(io_err(path))
 }
 
 /// Reads `index.json` of `dir` and checks its format version.
@@ -154,40 +154,12 @@ impl Manifest {
     }
 }
 
-/// Little-endian bytes of `values`.
-pub fn f32s_to_bytes(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
-/// Little-endian bytes of `values`.
-pub fn u64s_to_bytes(values: &[u64]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
-/// Parses little-endian `f32`s; `dir` names the index in the error.
-pub fn bytes_to_f32s(bytes: &[u8], dir: &Path) -> Result<Vec<f32>> {
-    if !bytes.len().is_multiple_of(4) {
-        return Err(IndexError::Format {
-            path: dir.to_path_buf(),
-            reason: "vector file length is not a multiple of 4".into(),
-        });
-    }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
-}
-
-/// Parses little-endian `u64`s; `dir` names the index in the error.
-pub fn bytes_to_u64s(bytes: &[u8], dir: &Path) -> Result<Vec<u64>> {
-    if !bytes.len().is_multiple_of(8) {
-        return Err(IndexError::Format {
-            path: dir.to_path_buf(),
-            reason: "id file length is not a multiple of 8".into(),
-        });
-    }
-    Ok(bytes
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-        .collect())
+/// Reads the data file `name` named in the manifest, verifies its checksum and decodes its little-endian
+/// values (`f32` vectors, `u64` ids).
+pub fn read_values<T: LeBytes>(dir: &Path, manifest: &Manifest, name: &str) -> Result<Vec<T>> {
+    let bytes = read_file(dir, manifest, name)?;
+    codec::from_le_bytes(&bytes).map_err(|e| IndexError::Format {
+        path: dir.join(name),
+        reason: format!("truncated record: {e}"),
+    })
 }
