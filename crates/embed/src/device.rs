@@ -23,9 +23,9 @@ impl FromStr for DeviceSpec {
             "cuda" | "gpu" => Ok(Self::Cuda(0)),
             _ => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
                 Some(Ok(n)) => Ok(Self::Cuda(n)),
-                _ => Err(EmbedError::Device(format!(
-                    "unknown device '{s}': use cpu, cuda or cuda:N"
-                ))),
+                _ => Err(EmbedError::Device {
+                    reason: format!("unknown device '{s}': use cpu, cuda or cuda:N"),
+                }),
             },
         }
     }
@@ -47,12 +47,13 @@ impl DeviceSpec {
             Self::Cpu => Ok(candle_core::Device::Cpu),
             Self::Cuda(n) => {
                 if !cfg!(feature = "cuda") {
-                    return Err(EmbedError::Device(
-                        "this vsearch was built without CUDA: rebuild with `cargo build --release --features cuda`, or use --device cpu".into(),
-                    ));
+                    return Err(EmbedError::Device {
+                        reason: "this vsearch was built without CUDA: rebuild with `cargo build --release --features cuda`, or use --device cpu".into(),
+                    });
                 }
-                candle_core::Device::new_cuda(n)
-                    .map_err(|e| EmbedError::Device(format!("cannot open CUDA device {n}: {e}")))
+                candle_core::Device::new_cuda(n).map_err(|e| EmbedError::Device {
+                    reason: format!("cannot open CUDA device {n}: {e}"),
+                })
             }
         }
     }

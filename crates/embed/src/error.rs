@@ -5,8 +5,15 @@ use std::path::PathBuf;
 /// Everything that can go wrong while loading a model or embedding.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
-    #[error("could not decode image: {0}")]
-    Decode(String),
+    /// The bytes are not an image vsearch reads, or its decoder failed on them.
+    #[error("could not decode image: {reason}")]
+    Decode { reason: String },
+    /// An image could not be written out in `format` (e.g. a JPEG thumbnail).
+    #[error("could not encode image as {format}: {reason}")]
+    Encode { format: String, reason: String },
+    /// A decoded image could not be turned into model input (resize, batch shapes).
+    #[error("could not prepare image for the model: {reason}")]
+    Preprocess { reason: String },
     #[error("image is {width}x{height} = {pixels} pixels, over the limit of {limit} pixels")]
     TooLarge {
         width: u32,
@@ -15,15 +22,15 @@ pub enum EmbedError {
         limit: u64,
     },
     #[error(
-        "model '{0}' has no text tower: text search needs a CLIP model (try --model clip-vit-b32)"
+        "model '{model}' has no text tower: text search needs a CLIP model (try --model clip-vit-b32)"
     )]
-    NoTextTower(String),
+    NoTextTower { model: String },
     #[error(
-        "unknown model '{0}': run `vsearch models list` for presets, or pass --model-dir PATH"
+        "unknown model '{name}': run `vsearch models list` for presets, or pass --model-dir PATH"
     )]
-    UnknownModel(String),
-    #[error("{0}")]
-    Device(String),
+    UnknownModel { name: String },
+    #[error("{reason}")]
+    Device { reason: String },
     #[error("model files missing in {dir}: {what}")]
     MissingFiles { dir: PathBuf, what: String },
     #[error("cannot download {what}: {reason}. {hint}")]
@@ -36,10 +43,16 @@ pub enum EmbedError {
     Config { path: PathBuf, reason: String },
     #[error("weights {path}: {reason}")]
     Weights { path: PathBuf, reason: String },
-    #[error("tokenizer: {0}")]
-    Tokenizer(String),
-    #[error("model: {0}")]
-    Candle(#[from] candle_core::Error),
+    #[error("tokenizer: {reason}")]
+    Tokenizer { reason: String },
+    /// A CPU convolution kernel ([`crate::cpu_conv`]) was given weights or input of the wrong shape.
+    #[error("CPU convolution kernel: {reason}")]
+    Kernel { reason: String },
+    #[error("model: {source}")]
+    Candle {
+        #[from]
+        source: candle_core::Error,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

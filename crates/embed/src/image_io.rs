@@ -1,34 +1,111 @@
-//! Decoding image bytes into RGB with EXIF orientation applied and a pixel limit checked before decoding.
+//! Decoding image bytes into RGB with EXIF orientation applied and a pixel limit checked before decoding,
+//! and the one list of image formats vsearch reads ([`IMAGE_FORMATS`]).
 
 use crate::error::{EmbedError, Result};
-use image::{DynamicImage, ImageDecoder, ImageReader};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 use std::io::Cursor;
+use std::path::Path;
 
 /// Default pixel limit: 100 megapixels.
 pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
 
-/// Image formats recognised by content.
-pub fn sniff_format(bytes: &[u8]) -> Option<image::ImageFormat> {
-    use image::ImageFormat::*;
-    let format = image::guess_format(bytes).ok()?;
-    matches!(format, Jpeg | Png | WebP | Gif | Bmp | Tiff).then_some(format)
+/// An image format vsearch reads: how people name it, the file extensions that claim it, and the `image`
+/// crate's format (which also gives its MIME type, [`ImageFormat::to_mime_type`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageFormatSpec {
+    /// Display name, e.g. `JPEG`.
+    pub name: &'static str,
+    /// Lower-case file extensions without the dot, the usual one first.
+    pub extensions: &'static [&'static str],
+    /// The decoder's format.
+    pub format: ImageFormat,
 }
 
-/// Decodes `bytes` (JPEG, PNG, WebP, GIF, BMP, TIFF, recognised by content), refusing images over
-/// `max_pixels` before decoding their pixels, and applies the EXIF orientation.
+/// Every image format vsearch reads (recognised by content, [`sniff_format`]; claimed by file extension,
+/// [`is_image_extension`]).
+pub const IMAGE_FORMATS: &[ImageFormatSpec] = &[
+    ImageFormatSpec {
+        name: "JPEG",
+        extensions: &["jpg", "jpeg", "jpe"],
+        format: ImageFormat::Jpeg,
+    },
+    ImageFormatSpec {
+        name: "PNG",
+        extensions: &["png"],
+        format: ImageFormat::Png,
+    },
+    ImageFormatSpec {
+        name: "WebP",
+        extensions: &["webp"],
+        format: ImageFormat::WebP,
+    },
+    ImageFormatSpec {
+        name: "GIF",
+        extensions: &["gif"],
+        format: ImageFormat::Gif,
+    },
+    ImageFormatSpec {
+        name: "BMP",
+        extensions: &["bmp"],
+        format: ImageFormat::Bmp,
+    },
+    ImageFormatSpec {
+        name: "TIFF",
+        extensions: &["tif", "tiff"],
+        format: ImageFormat::Tiff,
+    },
+];
+
+/// Whether `ext` (without the dot, any case) is the extension of one of [`IMAGE_FORMATS`].
+pub fn is_image_extension(ext: &str) -> bool {
+    IMAGE_FORMATS
+        .iter()
+        .flat_map(|f| f.extensions)
+        .any(|x| x.eq_ignore_ascii_case(ext))
+}
+
+/// Whether `path`'s extension claims an image ([`is_image_extension`]).
+pub fn has_image_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(is_image_extension)
+}
+
+/// The names of [`IMAGE_FORMATS`] joined by `separator`, e.g. `JPEG, PNG, WebP, GIF, BMP, TIFF`.
+pub fn format_names(separator: &str) -> String {
+    IMAGE_FORMATS
+        .iter()
+        .map(|f| f.name)
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
+/// The format of `bytes`, recognised by content, if it is one of [`IMAGE_FORMATS`].
+pub fn sniff_format(bytes: &[u8]) -> Option<ImageFormat> {
+    let format = image::guess_format(bytes).ok()?;
+    IMAGE_FORMATS
+        .iter()
+        .any(|f| f.format == format)
+        .then_some(format)
+}
+
+/// Decodes `bytes` (one of [`IMAGE_FORMATS`], recognised by content), refusing images over `max_pixels`
+/// before decoding their pixels, and applies the EXIF orientation.
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage> {
     if bytes.is_empty() {
-        return Err(EmbedError::Decode("empty file".into()));
+        return Err(EmbedError::Decode {
+            reason: "empty file".into(),
+        });
     }
-    let format = sniff_format(bytes).ok_or_else(|| {
-        EmbedError::Decode("not a supported image (JPEG, PNG, WebP, GIF, BMP, TIFF)".into())
+    let format = sniff_format(bytes).ok_or_else(|| EmbedError::Decode {
+        reason: format!("not a supported image ({})", format_names(", ")),
     })?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     // The decoder's own allocation limit is a second guard behind the explicit pixel check.
     reader.no_limits();
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| EmbedError::Decode(e.to_string()))?;
+    let mut decoder = reader.into_decoder().map_err(|e| EmbedError::Decode {
+        reason: e.to_string(),
+    })?;
     let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
     if pixels > max_pixels {
@@ -42,17 +119,63 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage> {
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img =
-        DynamicImage::from_decoder(decoder).map_err(|e| EmbedError::Decode(e.to_string()))?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| EmbedError::Decode {
+        reason: e.to_string(),
+    })?;
     img.apply_orientation(orientation);
     Ok(img)
 }
 
 /// Reads and decodes a file (see [`decode`]).
-pub fn open(path: &std::path::Path, max_pixels: u64) -> Result<DynamicImage> {
+pub fn open(path: &Path, max_pixels: u64) -> Result<DynamicImage> {
     let bytes = std::fs::read(path).map_err(|source| EmbedError::Io {
         path: path.to_path_buf(),
         source,
     })?;
     decode(&bytes, max_pixels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_are_recognised_in_any_case() {
+        for ext in [
+            "jpg", "JPEG", "jpe", "png", "WebP", "gif", "bmp", "tif", "TIFF",
+        ] {
+            assert!(is_image_extension(ext), "{ext}");
+        }
+        for ext in ["", "txt", "heic", "svg", ".jpg"] {
+            assert!(!is_image_extension(ext), "{ext}");
+        }
+        assert!(has_image_extension(Path::new("a/b.JPG")));
+        assert!(!has_image_extension(Path::new("a/jpg")));
+    }
+
+    #[test]
+    fn format_list_reads_as_before() {
+        assert_eq!(format_names(", "), "JPEG, PNG, WebP, GIF, BMP, TIFF");
+        let err = decode(b"hello, not an image", DEFAULT_MAX_PIXELS).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "could not decode image: not a supported image (JPEG, PNG, WebP, GIF, BMP, TIFF)"
+        );
+    }
+
+    #[test]
+    fn every_format_is_sniffed_from_its_own_encoding() {
+        let img = DynamicImage::new_rgb8(3, 2);
+        for spec in IMAGE_FORMATS {
+            let mut bytes = Vec::new();
+            if img
+                .write_to(&mut Cursor::new(&mut bytes), spec.format)
+                .is_err()
+            {
+                // An encoder not compiled into `image` (the list is about reading).
+                continue;
+            }
+            assert_eq!(sniff_format(&bytes), Some(spec.format), "{}", spec.name);
+        }
+    }
 }

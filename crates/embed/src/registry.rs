@@ -29,7 +29,9 @@ impl FromStr for ModelSpec {
         if PRESETS.iter().any(|p| p.name == s) {
             return Ok(Self::Preset(s.to_string()));
         }
-        Err(EmbedError::UnknownModel(s.to_string()))
+        Err(EmbedError::UnknownModel {
+            name: s.to_string(),
+        })
     }
 }
 
@@ -194,7 +196,7 @@ pub fn load(spec: &ModelSpec, device: &DeviceSpec) -> Result<Embedder> {
             let preset = PRESETS
                 .iter()
                 .find(|p| p.name == name)
-                .ok_or_else(|| EmbedError::UnknownModel(name.clone()))?;
+                .ok_or_else(|| EmbedError::UnknownModel { name: name.clone() })?;
             let dir = resolve_clip(preset.source)?;
             clip::load_dir(&dir, preset.name.to_string(), &candle_device)
         }

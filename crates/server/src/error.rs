@@ -94,7 +94,9 @@ impl From<EngineError> for ApiError {
         let message = err.to_string();
         let status = match &err {
             EngineError::Embed(e) => match e {
-                E::Decode(_) | E::NoTextTower(_) => StatusCode::BAD_REQUEST,
+                E::Decode { .. } | E::Preprocess { .. } | E::NoTextTower { .. } => {
+                    StatusCode::BAD_REQUEST
+                }
                 E::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
@@ -172,11 +174,21 @@ mod tests {
     #[test]
     fn engine_errors_map_to_statuses() {
         assert_eq!(
-            status(EmbedError::Decode("bad".into()).into()),
+            status(
+                EmbedError::Decode {
+                    reason: "bad".into()
+                }
+                .into()
+            ),
             StatusCode::BAD_REQUEST
         );
         assert_eq!(
-            status(EmbedError::NoTextTower("lite0".into()).into()),
+            status(
+                EmbedError::NoTextTower {
+                    model: "lite0".into()
+                }
+                .into()
+            ),
             StatusCode::BAD_REQUEST
         );
         let too_large = EmbedError::TooLarge {

@@ -23,9 +23,10 @@ pub fn make_thumbnail(bytes: &[u8]) -> Result<Vec<u8>, EngineError> {
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, QUALITY)
         .encode_image(&rgb)
         .map_err(|e| {
-            EngineError::Embed(vsearch_engine::EmbedError::Decode(format!(
-                "thumbnail: {e}"
-            )))
+            EngineError::Embed(vsearch_engine::EmbedError::Encode {
+                format: "JPEG".into(),
+                reason: format!("thumbnail: {e}"),
+            })
         })?;
     Ok(out)
 }
@@ -158,7 +159,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                EngineError::Embed(vsearch_engine::EmbedError::Decode(_))
+                EngineError::Embed(vsearch_engine::EmbedError::Decode { .. })
             ),
             "{err}"
         );

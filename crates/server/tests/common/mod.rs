@@ -615,7 +615,12 @@ impl SearchBackend for HistogramCollection {
                     .ok_or(IndexError::UnknownId(*id))?;
                 (v.clone(), 0.0)
             }
-            Query::Text(_) => return Err(EmbedError::NoTextTower("histogram".into()).into()),
+            Query::Text(_) => {
+                return Err(EmbedError::NoTextTower {
+                    model: "histogram".into(),
+                }
+                .into())
+            }
             Query::Vector(v) => {
                 if v.len() != HISTOGRAM_DIM {
                     return Err(IndexError::Dimension {

@@ -1,6 +1,8 @@
-//! CPU kernels for EfficientNet-Lite0's convolutions on NCHW `f32` tensors: depthwise and small dense
-//! (stem) convolutions with TF 'SAME' padding, and the 1x1 (pointwise) convolution as a matrix product,
-//! each with the folded batch-norm bias and optional ReLU6 fused in.
+//! CPU convolution kernels for EfficientNet-Lite0 on NCHW `f32` tensors: depthwise ([`depthwise_conv`])
+//! and small dense (stem, [`dense_conv`]) convolutions with TF 'SAME' padding, and the 1x1 (pointwise,
+//! [`pointwise_conv`]) convolution as a matrix product, each with the folded batch-norm bias and optional
+//! ReLU6 fused in; plus the TF 'SAME' padding rule ([`same_padding`], [`pad_same`]) that the model's
+//! candle path shares.
 //!
 //! candle runs a grouped convolution as one convolution per group, which makes depthwise layers the
 //! bulk of Lite0's time; these kernels replace them on the CPU. Other devices keep candle's ops.
@@ -32,9 +34,9 @@ fn with_cpu_slice<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<
 }
 
 fn kernel_err(reason: &str) -> EmbedError {
-    EmbedError::Candle(candle_core::Error::Msg(format!(
-        "EfficientNet CPU kernel: {reason}"
-    )))
+    EmbedError::Kernel {
+        reason: reason.to_string(),
+    }
 }
 
 /// TF 'SAME' padding of one spatial dimension: `(output size, padding before, total padding)`; the odd
@@ -201,6 +203,15 @@ impl Geometry {
     ) {
         let (k, s) = (self.kernel, self.stride);
         let phase_len = self.ph * self.row;
+        // Shapes come from `fill_scratch` and the callers' output buffers; a mismatch would silently
+        // skip rows or taps below.
+        debug_assert_eq!(
+            scratch.len(),
+            s * phase_len,
+            "scratch is not this geometry's"
+        );
+        debug_assert_eq!(dst.len(), self.oh * self.ow, "output plane size");
+        debug_assert_eq!(taps.len(), k * k, "taps per plane");
         let blocks = self.ow.div_ceil(LANES);
         for (oy, out_row) in dst.chunks_exact_mut(self.ow).enumerate() {
             for b in 0..blocks {
@@ -215,10 +226,12 @@ impl Geometry {
                     for kx in 0..k {
                         let wv = taps[ky * k + kx];
                         let start = (kx % s) * phase_len + r * self.row + kx / s + ox;
-                        let Some(v) = scratch.get(start..start + LANES) else {
+                        // Always in bounds: `row` leaves `LANES` columns of slack past the last output.
+                        let Some(v) = scratch.get(start..).and_then(|t| t.first_chunk::<LANES>())
+                        else {
+                            debug_assert!(start + LANES <= scratch.len(), "read past scratch");
                             continue;
                         };
-                        let v: &[f32; LANES] = v.try_into().unwrap_or(&[0.0; LANES]);
                         for i in 0..LANES {
                             acc[i] = if FMA {
                                 v[i].mul_add(wv, acc[i])

@@ -1,0 +1,264 @@
+//! CLIP (Hugging Face `CLIPModel` checkpoints): both towers joined by their projections, loading, and the
+//! [`ImageEmbedder`]/[`TextEmbedder`] adapters.
+//!
+//! The model mirrors transformers' `CLIPModel`: same parameter names, same arithmetic. Submodules:
+//! - [`config`]: `config.json` as plain data with transformers' defaults.
+//! - `encoder`: the transformer stack both towers share.
+//! - `text_model`, `vision_model`: the two towers.
+//! - [`tokenizer`]: the BPE tokenizer of `tokenizer.json`.
+
+pub mod config;
+mod encoder;
+mod text_model;
+pub mod tokenizer;
+mod vision_model;
+
+pub use config::{Activation, ClipConfig, EncoderConfig, TextConfig, VisionConfig};
+pub use tokenizer::ClipTokenizer;
+
+use crate::error::{EmbedError, Result};
+use crate::preprocess::{self, ClipRecipe};
+use crate::{Embedder, ImageEmbedder, ModelInfo, Pixels, TextEmbedder};
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{linear_no_bias, Linear, VarBuilder};
+use std::path::Path;
+use std::sync::Arc;
+use text_model::TextTransformer;
+use vision_model::VisionTransformer;
+
+/// Longest token sequence CLIP's text tower takes.
+pub const MAX_TOKENS: usize = 77;
+
+/// A loaded CLIP model (both towers) on one device.
+pub struct ClipModel {
+    vision: VisionTransformer,
+    visual_projection: Linear,
+    text: TextTransformer,
+    text_projection: Linear,
+    logit_scale: f32,
+    device: Device,
+    /// The config it was built from.
+    pub config: ClipConfig,
+}
+
+impl ClipModel {
+    /// Builds the model from a VarBuilder with transformers' parameter names.
+    pub fn new(vb: VarBuilder, config: &ClipConfig) -> Result<Self> {
+        let device = vb.device().clone();
+        let (text_cfg, vision_cfg) = (&config.text_config, &config.vision_config);
+        let vision = VisionTransformer::new(vb.pp("vision_model"), vision_cfg)?;
+        let visual_projection = linear_no_bias(
+            vision_cfg.hidden_size,
+            config.projection_dim,
+            vb.pp("visual_projection"),
+        )?;
+        let text = TextTransformer::new(vb.pp("text_model"), text_cfg)?;
+        let text_projection = linear_no_bias(
+            text_cfg.hidden_size,
+            config.projection_dim,
+            vb.pp("text_projection"),
+        )?;
+        let logit_scale = match vb.get((), "logit_scale") {
+            Ok(t) => t.to_dtype(DType::F32)?.to_scalar::<f32>()?,
+            Err(_) => vb
+                .get(1, "logit_scale")?
+                .to_dtype(DType::F32)?
+                .to_vec1::<f32>()?[0],
+        };
+        Ok(Self {
+            vision,
+            visual_projection,
+            text,
+            text_projection,
+            logit_scale,
+            device,
+            config: config.clone(),
+        })
+    }
+
+    /// A model with random weights (candle's default initialisers), for benchmarks and shape checks.
+    pub fn random(config: &ClipConfig, device: &Device) -> Result<Self> {
+        let varmap = candle_nn::VarMap::new();
+        Self::new(VarBuilder::from_varmap(&varmap, DType::F32, device), config)
+    }
+
+    /// Memory-maps `model.safetensors` of a CLIP folder and builds the model in `f32`.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let config = ClipConfig::from_file(&dir.join("config.json"))?;
+        let weights = dir.join("model.safetensors");
+        if !weights.is_file() {
+            return Err(EmbedError::MissingFiles {
+                dir: dir.to_path_buf(),
+                what: "model.safetensors".into(),
+            });
+        }
+        // SAFETY: the file is memory-mapped read-only; vsearch never writes model files it maps.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, device) }
+            .map_err(|e| EmbedError::Weights {
+                path: weights.clone(),
+                reason: e.to_string(),
+            })?;
+        Self::new(vb, &config).map_err(|e| EmbedError::Weights {
+            path: weights,
+            reason: e.to_string(),
+        })
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// `exp(logit_scale)` multiplies cosine similarities into logits.
+    pub fn logit_scale(&self) -> f32 {
+        self.logit_scale
+    }
+
+    /// Side of the square input images.
+    pub fn image_size(&self) -> usize {
+        self.vision.image_size()
+    }
+
+    /// Projected image features (not normalised) of `b x 3 x S x S` pixels.
+    pub fn image_features(&self, pixels: &Tensor) -> Result<Tensor> {
+        let pooled = self.vision.forward(pixels)?;
+        Ok(self.visual_projection.forward(&pooled)?)
+    }
+
+    /// Projected text features (not normalised) of padded id rows (pooled at the first end-of-text id).
+    pub fn text_features(&self, ids: &[Vec<u32>]) -> Result<Tensor> {
+        let n = ids.iter().map(Vec::len).max().unwrap_or(0);
+        if n == 0 {
+            return Err(EmbedError::Tokenizer {
+                reason: "no tokens".into(),
+            });
+        }
+        let pool: Vec<usize> = ids.iter().map(|row| self.text.pool_position(row)).collect();
+        let flat: Vec<u32> = ids
+            .iter()
+            .flat_map(|row| {
+                row.iter().copied().chain(std::iter::repeat_n(
+                    row.last().copied().unwrap_or(0),
+                    n - row.len(),
+                ))
+            })
+            .collect();
+        let t = Tensor::from_vec(flat, (ids.len(), n), &self.device)?;
+        let pooled = self.text.forward(&t, &pool)?;
+        Ok(self.text_projection.forward(&pooled)?)
+    }
+}
+
+/// The CLIP image tower as an [`ImageEmbedder`].
+pub struct ClipImageEmbedder {
+    model: Arc<ClipModel>,
+    recipe: ClipRecipe,
+    id: String,
+}
+
+impl ImageEmbedder for ClipImageEmbedder {
+    fn model_id(&self) -> &str {
+        &self.id
+    }
+    fn dim(&self) -> usize {
+        self.model.config.projection_dim
+    }
+    fn preprocess(&self, image: &image::DynamicImage) -> Result<Pixels> {
+        preprocess::clip(image, &self.recipe)
+    }
+    fn embed_pixels(&self, batch: &[Pixels]) -> Result<Vec<Vec<f32>>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let s = self.model.image_size();
+        if batch.iter().any(|p| p.height != s || p.width != s) {
+            return Err(EmbedError::Preprocess {
+                reason: format!("CLIP input must be {s}x{s} pixels"),
+            });
+        }
+        let t = preprocess::batch_tensor(batch, self.model.device())?;
+        preprocess::normalized_rows(&self.model.image_features(&t)?)
+    }
+}
+
+/// The CLIP text tower as a [`TextEmbedder`].
+pub struct ClipTextEmbedder {
+    model: Arc<ClipModel>,
+    tokenizer: ClipTokenizer,
+    id: String,
+}
+
+impl ClipTextEmbedder {
+    /// Token ids of one string as the model sees them.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
+        self.tokenizer.encode(text)
+    }
+}
+
+impl TextEmbedder for ClipTextEmbedder {
+    fn model_id(&self) -> &str {
+        &self.id
+    }
+    fn dim(&self) -> usize {
+        self.model.config.projection_dim
+    }
+    fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = texts
+            .iter()
+            .map(|t| self.tokenizer.encode(t))
+            .collect::<Result<Vec<_>>>()?;
+        preprocess::normalized_rows(&self.model.text_features(&ids)?)
+    }
+}
+
+/// Loads a CLIP folder (`config.json`, `model.safetensors`, `tokenizer.json`, optional
+/// `preprocessor_config.json`) as an [`Embedder`] with id `id`.
+pub fn load_dir(dir: &Path, id: String, device: &Device) -> Result<Embedder> {
+    let missing: Vec<&str> = crate::registry::CLIP_FILES
+        .iter()
+        .copied()
+        .filter(|f| !dir.join(f).is_file())
+        .collect();
+    if !missing.is_empty() {
+        return Err(EmbedError::MissingFiles {
+            dir: dir.to_path_buf(),
+            what: format!(
+                "{} (a Hugging Face CLIPModel folder needs {})",
+                missing.join(", "),
+                crate::registry::CLIP_FILES.join(", ")
+            ),
+        });
+    }
+    let model = Arc::new(ClipModel::load(dir, device)?);
+    let tokenizer = ClipTokenizer::from_file(
+        &dir.join("tokenizer.json"),
+        model
+            .config
+            .text_config
+            .max_position_embeddings
+            .min(MAX_TOKENS),
+    )?;
+    let recipe = ClipRecipe::from_dir(dir)?;
+    let dim = model.config.projection_dim;
+    tracing::debug!("loaded CLIP {id} from {} (dim {dim})", dir.display());
+    Ok(Embedder {
+        info: ModelInfo {
+            id: id.clone(),
+            dim,
+            text: true,
+        },
+        image: Box::new(ClipImageEmbedder {
+            model: model.clone(),
+            recipe,
+            id: id.clone(),
+        }),
+        text: Some(Box::new(ClipTextEmbedder {
+            model,
+            tokenizer,
+            id,
+        })),
+    })
+}
