@@ -1,5 +1,6 @@
-//! Request parsing and validation: a JSON body or a multipart form becomes one [`UncheckedSearch`], which
-//! [`validate`] checks against the collection and turns into an engine query; and the image id of a path.
+//! Request parsing and validation: a JSON body or a multipart form becomes one `UncheckedSearch`, which
+//! `validate` checks against the collection and turns into an engine query; and the image id of a path
+//! ([`ImageId`]).
 
 use super::dto::{config_kind, SearchRequest};
 use crate::error::ApiError;
