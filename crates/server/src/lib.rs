@@ -5,8 +5,8 @@
 //! ([`pool::Pool`]) with a bounded queue in front, so bursts get 503 + `Retry-After` instead of
 //! exhausting memory. Every error is JSON `{"error": "..."}` ([`error::ApiError`]).
 //!
-//! Modules: [`api`] (types, request parsing and handlers), [`error`] (statuses), [`pool`] (blocking pool),
-//! [`thumbnails`] (JPEG thumbnails and their cache), [`openapi`] (the generated description),
+//! Modules: [`api`] (types, request parsing and handlers), [`error`] (statuses), [`pool`] (blocking
+//! pool), [`thumbnails`] (JPEG thumbnails and their cache), [`openapi`] (the generated description),
 //! [`assets`] (the embedded web page).
 
 pub mod api;
