@@ -5,8 +5,8 @@
 //! ([`pool::Pool`]) with a bounded queue in front, so bursts get 503 + `Retry-After` instead of
 //! exhausting memory. Every error is JSON `{"error": "..."}` ([`error::ApiError`]).
 //!
-//! Modules: [`api`] (types and handlers), [`error`] (statuses), [`pool`] (blocking pool),
-//! [`thumbnails`] (JPEG thumbnails and their cache), [`openapi`] (the generated description),
+//! Modules: [`api`] (types, request parsing and handlers), [`error`] (statuses), [`pool`] (blocking
+//! pool), [`thumbnails`] (JPEG thumbnails and their cache), [`openapi`] (the generated description),
 //! [`assets`] (the embedded web page).
 
 pub mod api;
@@ -61,13 +61,18 @@ impl Default for ServeOptions {
 /// Errors that stop the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// The address cannot be listened on.
     #[error("cannot listen on {addr}: {source}. Is another server using it? Try --addr 127.0.0.1:0 for a free port")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("server: {0}")]
-    Io(#[from] std::io::Error),
+    /// The listening socket failed while serving.
+    #[error("server: {source}")]
+    Serve {
+        #[from]
+        source: std::io::Error,
+    },
 }
 
 /// What the server needs from a collection. [`Collection`] is the real one; tests may serve another.
@@ -146,14 +151,14 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(assets::index_html))
         .route("/app.js", get(assets::app_js))
         .route("/style.css", get(assets::style_css))
-        .route("/api/health", get(api::health))
-        .route("/api/collection", get(api::collection))
-        .route("/api/search", post(api::search))
-        .route("/api/images/{id}", get(api::image))
-        .route("/api/images/{id}/thumbnail", get(api::thumbnail))
+        .route("/api/health", get(api::handlers::health))
+        .route("/api/collection", get(api::handlers::collection))
+        .route("/api/search", post(api::handlers::search))
+        .route("/api/images/{id}", get(api::handlers::image))
+        .route("/api/images/{id}/thumbnail", get(api::handlers::thumbnail))
         .route("/api/openapi.json", get(openapi::openapi_json))
-        .fallback(api::not_found)
-        .method_not_allowed_fallback(api::method_not_allowed)
+        .fallback(api::handlers::not_found)
+        .method_not_allowed_fallback(api::handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -211,15 +216,35 @@ pub async fn serve(
     collection: impl SearchBackend,
     options: ServeOptions,
 ) -> Result<(), ServerError> {
+    let addr = options.addr;
+    let listen = async move {
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })
+    };
+    serve_when_warm(collection, &options, listen).await
+}
+
+/// [`serve`] on a listener the caller has bound already (`options.addr` is not used), e.g. one on port 0
+/// whose address the caller reads first.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    collection: impl SearchBackend,
+    options: ServeOptions,
+) -> Result<(), ServerError> {
+    serve_when_warm(collection, &options, std::future::ready(Ok(listener))).await
+}
+
+/// Installs the signal handlers, warms the model, then takes the listener from `listen` and serves on it.
+async fn serve_when_warm(
+    collection: impl SearchBackend,
+    options: &ServeOptions,
+    listen: impl std::future::Future<Output = Result<tokio::net::TcpListener, ServerError>>,
+) -> Result<(), ServerError> {
     let shutdown = shutdown_signal();
-    let state = AppState::new(Arc::new(collection), &options);
+    let state = AppState::new(Arc::new(collection), options);
     warm_up(&state).await;
-    let listener = tokio::net::TcpListener::bind(options.addr)
-        .await
-        .map_err(|source| ServerError::Bind {
-            addr: options.addr,
-            source,
-        })?;
+    let listener = listen.await?;
     let addr = listener.local_addr()?;
     tracing::info!(
         "serving {} images ({}, indexes: {}) with {} workers",

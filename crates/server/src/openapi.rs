@@ -1,6 +1,6 @@
 //! The OpenAPI 3 description of the API, generated from the handlers and types with utoipa.
 
-use crate::api;
+use crate::api::{dto, handlers, request};
 use crate::error::ErrorBody;
 use crate::AppState;
 use axum::extract::State;
@@ -18,18 +18,24 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         title = "vsearch",
         description = "Visual search over an image collection: query by image upload, indexed id, text (CLIP) or vector."
     ),
-    paths(api::health, api::collection, api::search, api::image, api::thumbnail),
+    paths(
+        handlers::health,
+        handlers::collection,
+        handlers::search,
+        handlers::image,
+        handlers::thumbnail
+    ),
     components(schemas(
         ErrorBody,
-        api::Health,
-        api::CollectionDto,
-        api::IndexDto,
-        api::IndexKindDto,
-        api::MetricDto,
-        api::SearchRequest,
-        api::SearchForm,
-        api::SearchResultDto,
-        api::SearchResponseDto
+        dto::Health,
+        dto::CollectionDto,
+        dto::IndexDto,
+        dto::IndexKindDto,
+        dto::MetricDto,
+        dto::SearchRequest,
+        dto::SearchForm,
+        dto::SearchResultDto,
+        dto::SearchResponseDto
     )),
     tags((name = "vsearch", description = "Visual search API"))
 )]
@@ -55,10 +61,11 @@ pub fn spec_for(info: &CollectionInfo) -> String {
         Err(_) => return spec_json().to_string(),
     };
     let schemas = &mut spec["components"]["schemas"];
+    // TODO(index-kind): the order hnsw, ivf, flat; to be replaced by `vsearch_index::IndexKind`.
     let built: Vec<Value> = [IndexKind::Hnsw, IndexKind::Ivf, IndexKind::Flat]
         .into_iter()
-        .filter(|kind| info.indexes.iter().any(|c| api::config_kind(c) == *kind))
-        .map(|kind| json!(api::kind_name(kind)))
+        .filter(|kind| info.indexes.iter().any(|c| dto::config_kind(c) == *kind))
+        .map(|kind| json!(request::kind_name(kind)))
         .collect();
     if !built.is_empty() {
         schemas["IndexKindDto"]["enum"] = Value::Array(built);
@@ -74,10 +81,10 @@ pub fn spec_for(info: &CollectionInfo) -> String {
     let vector = &mut request["properties"]["vector"];
     vector["minItems"] = json!(info.model.dim);
     vector["maxItems"] = json!(info.model.dim);
-    vector["items"]["minimum"] = json!(-api::MAX_VECTOR_COMPONENT);
-    vector["items"]["maximum"] = json!(api::MAX_VECTOR_COMPONENT);
+    vector["items"]["minimum"] = json!(-request::MAX_VECTOR_COMPONENT);
+    vector["items"]["maximum"] = json!(request::MAX_VECTOR_COMPONENT);
     request["properties"]["text"]["minLength"] = json!(1);
-    request["properties"]["text"]["maxLength"] = json!(api::MAX_TEXT_CHARS);
+    request["properties"]["text"]["maxLength"] = json!(request::MAX_TEXT_CHARS);
     let mut one_of = vec![json!({"required": ["id"]}), json!({"required": ["vector"]})];
     if info.text_search {
         one_of.push(json!({"required": ["text"]}));

@@ -121,27 +121,38 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn runs_at_most_workers_jobs_at_once() {
+        // Every job waits at a two-party barrier, so jobs can only finish in pairs that run at the same
+        // time: the 12 jobs finish only if two workers run at once, and a third running job would show in
+        // `running`.
         let pool = Arc::new(Pool::new(2, 16));
+        let pair = Arc::new(std::sync::Barrier::new(2));
         let running = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for _ in 0..12 {
-            let (pool, running, peak) = (pool.clone(), running.clone(), peak.clone());
+            let (pool, pair) = (pool.clone(), pair.clone());
+            let (running, peak) = (running.clone(), peak.clone());
             let ticket = pool.admit().unwrap();
             tasks.push(tokio::spawn(async move {
                 pool.run(ticket, move || {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     peak.fetch_max(now, Ordering::SeqCst);
-                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    pair.wait();
                     running.fetch_sub(1, Ordering::SeqCst);
                 })
                 .await
                 .unwrap()
             }));
         }
-        for t in tasks {
-            t.await.unwrap();
-        }
+        // The deadline only turns a pool that never runs two jobs at once into a failure instead of a hang.
+        let all = async {
+            for t in tasks {
+                t.await.unwrap();
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), all)
+            .await
+            .expect("two jobs run at once");
         assert_eq!(peak.load(Ordering::SeqCst), 2);
         assert_eq!(pool.admitted(), 0);
     }

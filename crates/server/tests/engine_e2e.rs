@@ -58,24 +58,16 @@ fn expect() -> common::Expect {
     }
 }
 
-fn options() -> ServeOptions {
-    ServeOptions {
-        workers: 2,
-        queue: 64,
-        ..ServeOptions::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_collection_answers_every_endpoint() {
-    let server = Server::start(fixture().collection.clone(), options()).await;
+    let server = Server::start(fixture().collection.clone(), common::serve_options()).await;
     common::check_good_requests(&server, &expect()).await;
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_collection_bad_requests_get_4xx() {
-    let server = Server::start(fixture().collection.clone(), options()).await;
+    let server = Server::start(fixture().collection.clone(), common::serve_options()).await;
     common::check_bad_requests(&server, &expect()).await;
     server.stop().await;
 }
@@ -84,7 +76,7 @@ async fn engine_collection_bad_requests_get_4xx() {
 async fn engine_collection_body_limit_is_413() {
     let options = ServeOptions {
         max_body_bytes: 1024 * 1024,
-        ..options()
+        ..common::serve_options()
     };
     let server = Server::start(fixture().collection.clone(), options).await;
     common::check_body_limit(&server).await;

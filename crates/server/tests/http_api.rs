@@ -20,46 +20,34 @@ fn expect() -> common::Expect {
     }
 }
 
-fn options() -> ServeOptions {
-    ServeOptions {
-        workers: 2,
-        queue: 64,
-        ..ServeOptions::default()
-    }
+/// The server over the first `photos` ukbench photos (the folder lives as long as the returned guard).
+async fn histogram_server(photos: usize, options: ServeOptions) -> (tempfile::TempDir, Server) {
+    let folder = common::photo_folder(photos);
+    let backend = Arc::new(HistogramCollection::build(folder.path()));
+    (folder, Server::start(backend, options).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_answers_good_requests() {
-    let photos = common::photo_folder(8);
-    let server = Server::start(
-        Arc::new(HistogramCollection::build(photos.path())),
-        options(),
-    )
-    .await;
+    let (_photos, server) = histogram_server(8, common::serve_options()).await;
     common::check_good_requests(&server, &expect()).await;
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_4xx_json_errors() {
-    let photos = common::photo_folder(8);
-    let server = Server::start(
-        Arc::new(HistogramCollection::build(photos.path())),
-        options(),
-    )
-    .await;
+    let (_photos, server) = histogram_server(8, common::serve_options()).await;
     common::check_bad_requests(&server, &expect()).await;
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_over_the_limit_get_413() {
-    let photos = common::photo_folder(4);
     let options = ServeOptions {
         max_body_bytes: 1024 * 1024,
-        ..options()
+        ..common::serve_options()
     };
-    let server = Server::start(Arc::new(HistogramCollection::build(photos.path())), options).await;
+    let (_photos, server) = histogram_server(4, options).await;
     common::check_body_limit(&server).await;
     server.stop().await;
 }
@@ -67,59 +55,56 @@ async fn bodies_over_the_limit_get_413() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_answers_503_with_retry_after() {
     let photos = common::photo_folder(4);
-    // One worker, no queue: while one upload is being embedded, the others are refused at once.
+    let (backend, mut gate) = common::gated(HistogramCollection::build(photos.path()));
+    // One worker, no queue: while one search is held, every other query is refused at once.
     let options = ServeOptions {
         workers: 1,
         queue: 0,
-        ..options()
+        ..common::serve_options()
     };
-    let server =
-        Arc::new(Server::start(Arc::new(HistogramCollection::build(photos.path())), options).await);
-    let photo = std::fs::read(common::ukbench().join("ukbench00002.jpg")).unwrap();
-    let mut tasks = Vec::new();
-    for _ in 0..24 {
+    let server = Arc::new(Server::start(Arc::new(backend), options).await);
+    let photo = common::photo("ukbench00002.jpg");
+    let held = tokio::spawn({
         let (server, photo) = (server.clone(), photo.clone());
-        tasks.push(tokio::spawn(async move {
-            let r = server.upload(photo, &[("k", "2")]).await;
-            let retry_after = r
-                .headers()
-                .get("retry-after")
-                .map(|v| v.to_str().unwrap().to_string());
-            (r.status(), retry_after, r.text().await.unwrap())
-        }));
-    }
-    let (mut ok, mut busy) = (0, 0);
-    for task in tasks {
-        let (status, retry_after, body) = task.await.unwrap();
-        match status {
-            StatusCode::OK => ok += 1,
-            StatusCode::SERVICE_UNAVAILABLE => {
-                busy += 1;
-                assert_eq!(retry_after.as_deref(), Some("1"));
-                let body: serde_json::Value = serde_json::from_str(&body).unwrap();
-                assert!(body["error"].as_str().unwrap().contains("busy"));
-            }
-            other => panic!("unexpected status {other}: {body}"),
-        }
-    }
-    assert!(ok >= 1, "some uploads are answered");
-    assert!(
-        busy >= 1,
-        "24 simultaneous uploads on one worker without a queue: some must be refused"
+        async move { server.upload(photo, &[("k", "2")]).await.status() }
+    });
+    gate.search_started().await;
+
+    let health = common::expect_json(server.get("/api/health").await, "health").await;
+    assert_eq!(
+        (health["busy"].as_u64(), health["workers"].as_u64()),
+        (Some(1), Some(1))
     );
-    // Once the burst is over the server answers again.
+    for refused in [
+        server.upload(photo.clone(), &[("k", "2")]).await,
+        server.post_json(serde_json::json!({"id": 0})).await,
+    ] {
+        let retry_after = refused.headers().get("retry-after").cloned();
+        let message = common::expect_error(
+            refused,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "a query while the only worker is busy",
+        )
+        .await;
+        assert_eq!(retry_after.as_ref().map(|v| v.to_str().unwrap()), Some("1"));
+        assert!(message.contains("busy"), "{message}");
+    }
+
+    gate.let_one_go();
+    assert_eq!(
+        held.await.unwrap(),
+        StatusCode::OK,
+        "the held search is answered"
+    );
+    // Once the worker is free the server answers again.
+    gate.let_one_go();
     let r = server.upload(photo, &[("k", "1")]).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_finishes_and_stops() {
-    let photos = common::photo_folder(2);
-    let server = Server::start(
-        Arc::new(HistogramCollection::build(photos.path())),
-        options(),
-    )
-    .await;
+    let (_photos, server) = histogram_server(2, common::serve_options()).await;
     let base = server.base.clone();
     assert_eq!(server.get("/api/health").await.status(), StatusCode::OK);
     server.stop().await;

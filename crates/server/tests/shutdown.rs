@@ -8,31 +8,24 @@ use vsearch_server::ServeOptions;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_serve_cleanly() {
     let photos = common::photo_folder(2);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("bound address");
     let options = ServeOptions {
-        addr: format!("127.0.0.1:{port}").parse().unwrap(),
         workers: 1,
         ..ServeOptions::default()
     };
     let backend = common::HistogramCollection::build(photos.path());
-    let server = tokio::spawn(vsearch_server::serve(backend, options));
-    let health = format!("http://127.0.0.1:{port}/api/health");
-    let mut up = false;
-    for _ in 0..100 {
-        if reqwest::get(&health)
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "the server answers /api/health");
+    let server = tokio::spawn(vsearch_server::serve_on(listener, backend, options));
+    // The socket is listening already: this request waits until the server (its signal handlers
+    // installed, the model warm) accepts it.
+    let health = format!("http://{addr}/api/health");
+    let response = reqwest::get(&health).await.expect("the server answers");
+    assert!(
+        response.status().is_success(),
+        "the server answers /api/health"
+    );
     let status = std::process::Command::new("kill")
         .args(["-TERM", &std::process::id().to_string()])
         .status()

@@ -1,12 +1,13 @@
 //! Shared pieces of the server's integration tests: starting the real server on an ephemeral port,
-//! a stand-in collection (colour histograms over real photos) and the checks every collection must pass.
+//! a stand-in collection (colour histograms over real photos), a backend whose searches wait for the
+//! test's go-ahead, and the checks every collection must pass.
 #![allow(dead_code)]
 
 use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use vsearch_engine::{
     image_io, CollectionInfo, EmbedError, EngineError, IndexConfig, IndexError, IndexKind, Metric,
@@ -27,6 +28,20 @@ pub fn photo_folder(n: usize) -> tempfile::TempDir {
         std::fs::copy(ukbench().join(&name), dir.path().join(&name)).expect("copy test photo");
     }
     dir
+}
+
+/// The bytes of one ukbench photo, e.g. `ukbench00000.jpg`.
+pub fn photo(name: &str) -> Vec<u8> {
+    std::fs::read(ukbench().join(name)).expect("read test photo")
+}
+
+/// The settings the tests serve with unless they say otherwise: two workers, a queue of 64.
+pub fn serve_options() -> ServeOptions {
+    ServeOptions {
+        workers: 2,
+        queue: 64,
+        ..ServeOptions::default()
+    }
 }
 
 /// A running server.
@@ -136,6 +151,12 @@ pub async fn expect_error(response: reqwest::Response, status: StatusCode, what:
     message.to_string()
 }
 
+/// Asserts a 200 answer and returns its JSON body.
+pub async fn expect_json(response: reqwest::Response, what: &str) -> Value {
+    assert_eq!(response.status(), StatusCode::OK, "{what}");
+    response.json().await.expect("JSON body")
+}
+
 /// What a collection under test is expected to look like.
 pub struct Expect {
     pub model: &'static str,
@@ -151,16 +172,12 @@ pub struct Expect {
 /// Calls every endpoint with good requests and checks the answers.
 pub async fn check_good_requests(server: &Server, expect: &Expect) {
     // health
-    let r = server.get("/api/health").await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let health: Value = r.json().await.unwrap();
+    let health = expect_json(server.get("/api/health").await, "health").await;
     assert_eq!(health["status"], "ok");
     assert_eq!(health["count"], expect.count);
 
     // collection
-    let r = server.get("/api/collection").await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let info: Value = r.json().await.unwrap();
+    let info = expect_json(server.get("/api/collection").await, "collection").await;
     assert_eq!(info["model"], expect.model);
     assert_eq!(info["dimension"], expect.dim);
     assert_eq!(info["count"], expect.count);
@@ -177,13 +194,12 @@ pub async fn check_good_requests(server: &Server, expect: &Expect) {
     assert!(info["indexes"][0]["params"].is_object());
 
     // upload
-    let photo = std::fs::read(ukbench().join("ukbench00000.jpg")).unwrap();
+    let photo = photo("ukbench00000.jpg");
     for kind in &expect.built {
         let r = server
             .upload(photo.clone(), &[("k", "4"), ("index", kind)])
             .await;
-        assert_eq!(r.status(), StatusCode::OK, "upload search on {kind}");
-        let body: Value = r.json().await.unwrap();
+        let body = expect_json(r, &format!("upload search on {kind}")).await;
         assert_eq!(body["index"], *kind);
         assert_eq!(body["model"], expect.model);
         assert!(body["embed_ms"].as_f64().unwrap() > 0.0);
@@ -222,21 +238,16 @@ pub async fn check_good_requests(server: &Server, expect: &Expect) {
         }
     }
     // default options (k = 10 or fewer images)
-    let r = server.upload(photo.clone(), &[]).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let body: Value = r.json().await.unwrap();
+    let body = expect_json(server.upload(photo.clone(), &[]).await, "default upload").await;
     assert_eq!(
         body["results"].as_array().unwrap().len(),
         10.min(expect.count)
     );
 
     // by id: the id of the best upload result, then the same id through JSON
-    let r = server.upload(photo.clone(), &[("k", "1")]).await;
-    let body: Value = r.json().await.unwrap();
+    let body = expect_json(server.upload(photo.clone(), &[("k", "1")]).await, "k=1").await;
     let id = body["results"][0]["id"].as_u64().unwrap();
-    let r = server.post_json(json!({"id": id, "k": 3})).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let body: Value = r.json().await.unwrap();
+    let body = expect_json(server.post_json(json!({"id": id, "k": 3})).await, "by id").await;
     assert_eq!(body["results"][0]["id"], id);
     assert_eq!(body["results"].as_array().unwrap().len(), 3);
     assert!(body["results"][0]["score"].as_f64().unwrap() > 0.99);
@@ -245,8 +256,7 @@ pub async fn check_good_requests(server: &Server, expect: &Expect) {
     let r = server
         .post_json(json!({"id": id, "k": 10, "min_score": 0.999}))
         .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let body: Value = r.json().await.unwrap();
+    let body = expect_json(r, "min_score").await;
     let results = body["results"].as_array().unwrap();
     assert!(!results.is_empty());
     assert!(
@@ -258,9 +268,11 @@ pub async fn check_good_requests(server: &Server, expect: &Expect) {
 
     // by vector
     let v = vec![1.0 / (expect.dim as f64).sqrt(); expect.dim];
-    let r = server.post_json(json!({"vector": v, "k": 2})).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let body: Value = r.json().await.unwrap();
+    let body = expect_json(
+        server.post_json(json!({"vector": v, "k": 2})).await,
+        "by vector",
+    )
+    .await;
     assert_eq!(body["results"].as_array().unwrap().len(), 2);
     assert!(
         body["embed_ms"].as_f64().unwrap() < 50.0,
@@ -289,9 +301,7 @@ pub async fn check_good_requests(server: &Server, expect: &Expect) {
     assert_eq!(first, second);
 
     // OpenAPI
-    let r = server.get("/api/openapi.json").await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let spec: Value = r.json().await.unwrap();
+    let spec = expect_json(server.get("/api/openapi.json").await, "OpenAPI").await;
     assert!(spec["openapi"].as_str().unwrap().starts_with('3'));
     assert!(spec["paths"]["/api/search"]["post"].is_object());
 
@@ -316,20 +326,19 @@ pub async fn check_good_requests(server: &Server, expect: &Expect) {
 
 /// Calls every endpoint with every kind of bad request: always a 4xx with a JSON error, never a 5xx.
 pub async fn check_bad_requests(server: &Server, expect: &Expect) {
-    let photo = std::fs::read(ukbench().join("ukbench00000.jpg")).unwrap();
+    let photo = photo("ukbench00000.jpg");
     let bad = StatusCode::BAD_REQUEST;
 
     // non-image uploads
-    expect_error(
-        server.upload(b"just some text".to_vec(), &[]).await,
-        bad,
-        "text upload",
-    )
-    .await;
-    expect_error(server.upload(Vec::new(), &[]).await, bad, "empty upload").await;
     let mut truncated = photo.clone();
     truncated.truncate(2000);
-    expect_error(server.upload(truncated, &[]).await, bad, "truncated JPEG").await;
+    for (upload, what) in [
+        (b"just some text".to_vec(), "text upload"),
+        (Vec::new(), "empty upload"),
+        (truncated, "truncated JPEG"),
+    ] {
+        expect_error(server.upload(upload, &[]).await, bad, what).await;
+    }
     // a form without the image
     let form = Form::new().text("k", "3");
     let r = server
@@ -341,7 +350,7 @@ pub async fn check_bad_requests(server: &Server, expect: &Expect) {
         .unwrap();
     expect_error(r, bad, "form without image").await;
 
-    // unknown id
+    // unknown id, and ids that are not non-negative integers
     let unknown = 9_999_999u64;
     expect_error(
         server.post_json(json!({"id": unknown})).await,
@@ -349,27 +358,22 @@ pub async fn check_bad_requests(server: &Server, expect: &Expect) {
         "search unknown id",
     )
     .await;
-    expect_error(
-        server.get(&format!("/api/images/{unknown}")).await,
-        StatusCode::NOT_FOUND,
-        "image unknown id",
-    )
-    .await;
-    expect_error(
-        server
-            .get(&format!("/api/images/{unknown}/thumbnail"))
-            .await,
-        StatusCode::NOT_FOUND,
-        "thumb",
-    )
-    .await;
-    expect_error(server.get("/api/images/abc").await, bad, "non-numeric id").await;
-    expect_error(
-        server.get("/api/images/-1/thumbnail").await,
-        bad,
-        "negative id",
-    )
-    .await;
+    for (path, status, what) in [
+        (
+            format!("/api/images/{unknown}"),
+            StatusCode::NOT_FOUND,
+            "image unknown id",
+        ),
+        (
+            format!("/api/images/{unknown}/thumbnail"),
+            StatusCode::NOT_FOUND,
+            "thumb",
+        ),
+        ("/api/images/abc".to_string(), bad, "non-numeric id"),
+        ("/api/images/-1/thumbnail".to_string(), bad, "negative id"),
+    ] {
+        expect_error(server.get(&path).await, status, what).await;
+    }
 
     // k outside 1..=1000, in JSON and in a form
     for k in [0i64, 1001, -3] {
@@ -387,12 +391,13 @@ pub async fn check_bad_requests(server: &Server, expect: &Expect) {
         )
         .await;
     }
-    expect_error(
-        server.upload(photo.clone(), &[("k", "ten")]).await,
-        bad,
-        "form k=ten",
-    )
-    .await;
+    // form fields that do not parse
+    for (field, what) in [
+        (("k", "ten"), "form k=ten"),
+        (("index", "annoy"), "unknown index (form)"),
+    ] {
+        expect_error(server.upload(photo.clone(), &[field]).await, bad, what).await;
+    }
 
     // text on an image-only model
     let message = expect_error(
@@ -403,76 +408,39 @@ pub async fn check_bad_requests(server: &Server, expect: &Expect) {
     .await;
     assert!(message.contains("text"), "{message}");
 
-    // malformed JSON, wrong types, several or no queries, wrong vector
-    expect_error(
-        server
-            .post_raw("application/json", b"{\"id\": ".to_vec())
-            .await,
-        bad,
-        "truncated JSON",
-    )
-    .await;
-    expect_error(
-        server
-            .post_raw("application/json", b"not json".to_vec())
-            .await,
-        bad,
-        "not JSON",
-    )
-    .await;
-    expect_error(
-        server.post_raw("application/json", Vec::new()).await,
-        bad,
-        "empty JSON body",
-    )
-    .await;
-    expect_error(
-        server.post_json(json!({"id": "seven"})).await,
-        bad,
-        "id as string",
-    )
-    .await;
-    expect_error(
-        server.post_json(json!({"id": 0, "vector": [1.0]})).await,
-        bad,
-        "two queries",
-    )
-    .await;
-    expect_error(server.post_json(json!({"k": 3})).await, bad, "no query").await;
-    expect_error(
-        server.post_json(json!({"vector": [1.0, 2.0]})).await,
-        bad,
-        "vector of wrong length",
-    )
-    .await;
-    expect_error(
-        server
-            .post_json(json!({"id": 0, "unknown_option": 1}))
-            .await,
-        bad,
-        "unknown field",
-    )
-    .await;
-    expect_error(
-        server.post_raw("text/plain", b"{\"id\": 0}".to_vec()).await,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "text/plain body",
-    )
-    .await;
-
-    // index kinds: unknown, and known but not built here
-    expect_error(
-        server.post_json(json!({"id": 0, "index": "annoy"})).await,
-        bad,
-        "unknown index",
-    )
-    .await;
-    expect_error(
-        server.upload(photo.clone(), &[("index", "annoy")]).await,
-        bad,
-        "unknown index (form)",
-    )
-    .await;
+    // malformed JSON, and bodies that are not JSON
+    for (content_type, body, status, what) in [
+        (
+            "application/json",
+            b"{\"id\": ".to_vec(),
+            bad,
+            "truncated JSON",
+        ),
+        ("application/json", b"not json".to_vec(), bad, "not JSON"),
+        ("application/json", Vec::new(), bad, "empty JSON body"),
+        (
+            "text/plain",
+            b"{\"id\": 0}".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "text/plain body",
+        ),
+    ] {
+        expect_error(server.post_raw(content_type, body).await, status, what).await;
+    }
+    // wrong types, several or no queries, wrong vector, unknown fields, unknown index, parameters out of range
+    for (body, what) in [
+        (json!({"id": "seven"}), "id as string"),
+        (json!({"id": 0, "vector": [1.0]}), "two queries"),
+        (json!({"k": 3}), "no query"),
+        (json!({"vector": [1.0, 2.0]}), "vector of wrong length"),
+        (json!({"id": 0, "unknown_option": 1}), "unknown field"),
+        (json!({"id": 0, "index": "annoy"}), "unknown index"),
+        (json!({"id": 0, "ef_search": 0}), "ef_search 0"),
+        (json!({"id": 0, "nprobe": 1_000_000}), "nprobe huge"),
+    ] {
+        expect_error(server.post_json(body).await, bad, what).await;
+    }
+    // an index kind that is known but not built here
     let message = expect_error(
         server
             .post_json(json!({"id": 0, "index": expect.not_built}))
@@ -482,22 +450,6 @@ pub async fn check_bad_requests(server: &Server, expect: &Expect) {
     )
     .await;
     assert!(message.contains("not built"), "{message}");
-
-    // parameters out of range
-    expect_error(
-        server.post_json(json!({"id": 0, "ef_search": 0})).await,
-        bad,
-        "ef_search 0",
-    )
-    .await;
-    expect_error(
-        server
-            .post_json(json!({"id": 0, "nprobe": 1_000_000}))
-            .await,
-        bad,
-        "nprobe huge",
-    )
-    .await;
 
     // unknown endpoint, wrong method
     expect_error(
@@ -530,9 +482,11 @@ pub async fn check_body_limit(server: &Server) {
     )
     .await;
     // a body under the limit still works
-    let photo = std::fs::read(ukbench().join("ukbench00001.jpg")).unwrap();
     assert_eq!(
-        server.upload(photo, &[("k", "1")]).await.status(),
+        server
+            .upload(photo("ukbench00001.jpg"), &[("k", "1")])
+            .await
+            .status(),
         StatusCode::OK
     );
 }
@@ -667,5 +621,71 @@ impl SearchBackend for HistogramCollection {
             .get(id as usize)
             .ok_or(IndexError::UnknownId(id))?;
         Ok(self.root.join(name))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Searches held until the test lets them go, for tests that need a worker busy for as long as they say.
+
+/// A backend whose every search first tells its [`SearchGate`] that it started, then waits for the gate
+/// to let one search go.
+pub struct GatedBackend<B> {
+    inner: B,
+    started: tokio::sync::mpsc::UnboundedSender<()>,
+    go: Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+/// The test's side of a [`GatedBackend`].
+pub struct SearchGate {
+    started: tokio::sync::mpsc::UnboundedReceiver<()>,
+    go: std::sync::mpsc::Sender<()>,
+}
+
+/// `inner`, with every search held until the returned gate lets it go.
+pub fn gated<B: SearchBackend>(inner: B) -> (GatedBackend<B>, SearchGate) {
+    let (started_tx, started_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel();
+    let backend = GatedBackend {
+        inner,
+        started: started_tx,
+        go: Mutex::new(go_rx),
+    };
+    let gate = SearchGate {
+        started: started_rx,
+        go: go_tx,
+    };
+    (backend, gate)
+}
+
+impl SearchGate {
+    /// Waits until a search has started (and is held).
+    pub async fn search_started(&mut self) {
+        self.started.recv().await.expect("the backend is alive");
+    }
+
+    /// Lets one search go: the one held now, or else the next one.
+    pub fn let_one_go(&self) {
+        self.go.send(()).expect("the backend is alive");
+    }
+}
+
+impl<B: SearchBackend> SearchBackend for GatedBackend<B> {
+    fn info(&self) -> CollectionInfo {
+        self.inner.info()
+    }
+
+    fn search(
+        &self,
+        query: &Query,
+        options: &QueryOptions,
+    ) -> vsearch_engine::Result<SearchResponse> {
+        let _ = self.started.send(());
+        // A dropped gate lets every search go.
+        let _ = self.go.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        self.inner.search(query, options)
+    }
+
+    fn image_path(&self, id: u64) -> vsearch_engine::Result<PathBuf> {
+        self.inner.image_path(id)
     }
 }

@@ -1,0 +1,204 @@
+//! The endpoints of the JSON API.
+
+use super::dto::{CollectionDto, Health, SearchForm, SearchRequest, SearchResponseDto};
+use super::request::{read_search, validate, ImageId};
+use crate::error::{ApiError, ErrorBody};
+use crate::thumbnails;
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use vsearch_engine::image_io;
+
+/// Longest time a search request may take to send its body.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long the body of a request refused as busy is read (and dropped) before the answer goes out.
+const DISCARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Liveness and load.
+#[utoipa::path(get, path = "/api/health", tag = "vsearch",
+    responses((status = 200, description = "The server is up", body = Health)))]
+pub async fn health(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        count: state.info.count,
+        model: state.info.model.id.clone(),
+        busy: state.pool.admitted(),
+        workers: state.pool.workers(),
+    })
+}
+
+/// What the collection is: model, dimension, count, indexes, text search.
+#[utoipa::path(get, path = "/api/collection", tag = "vsearch",
+    responses((status = 200, description = "The collection", body = CollectionDto)))]
+pub async fn collection(State(state): State<AppState>) -> Json<CollectionDto> {
+    Json(CollectionDto::from_info(&state.info))
+}
+
+/// Searches the collection by uploaded image (multipart), or by id, text or vector (JSON).
+#[utoipa::path(post, path = "/api/search", tag = "vsearch",
+    request_body(description = "A multipart form with the image in field `image`, or JSON with one of id, text, vector",
+        content((SearchRequest = "application/json"), (SearchForm = "multipart/form-data"))),
+    responses(
+        (status = 200, description = "Results, best first", body = SearchResponseDto),
+        (status = 400, description = "Bad request: not an image, malformed JSON, k out of range, unknown or unbuilt index, text on an image-only model", body = ErrorBody),
+        (status = 404, description = "Unknown image id", body = ErrorBody),
+        (status = 413, description = "Body over the limit, or image over the pixel limit", body = ErrorBody),
+        (status = 408, description = "The body took too long to arrive", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor a multipart form", body = ErrorBody),
+        (status = 503, description = "Too many queries queued; retry after the given seconds", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    ))]
+pub async fn search(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Json<SearchResponseDto>, ApiError> {
+    // A place in the queue first: a refused request's body is never buffered, only discarded.
+    let ticket = match state.pool.admit() {
+        Ok(ticket) => ticket,
+        Err(busy) => {
+            discard_body(request, state.max_body_bytes).await;
+            return Err(busy);
+        }
+    };
+    // A client that sends its body too slowly gives its place in the queue back.
+    let raw = tokio::time::timeout(BODY_TIMEOUT, read_search(request, &state))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body took over {} s to arrive",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            )
+        })??;
+    let (query, options) = validate(raw, &state.info)?;
+    let collection = state.collection.clone();
+    let response = state
+        .pool
+        .run(ticket, move || collection.search(&query, &options))
+        .await??;
+    Ok(Json(response.into()))
+}
+
+/// Reads and drops a refused request's body (at most `limit` bytes, for at most [`DISCARD_TIMEOUT`]) so that a
+/// client still sending it reads the answer instead of a broken pipe. Nothing is kept in memory.
+async fn discard_body(request: Request, limit: usize) {
+    use axum::body::HttpBody;
+    let mut body = request.into_body();
+    let drain = async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+        {
+            seen += frame.data_ref().map_or(0, |data| data.len());
+            if seen > limit {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DISCARD_TIMEOUT, drain).await;
+}
+
+/// The file of an indexed image, by id (the path comes from the catalog, never from the request).
+async fn read_image(state: &AppState, id: u64) -> Result<Vec<u8>, ApiError> {
+    let collection = state.collection.clone();
+    let path = tokio::task::spawn_blocking(move || collection.image_path(id))
+        .await
+        .map_err(|e| ApiError::internal(format!("catalog lookup failed: {e}")))??;
+    tokio::fs::read(&path)
+        .await
+        .map_err(|e| missing_file(id, e))
+}
+
+fn missing_file(id: u64, err: std::io::Error) -> ApiError {
+    if err.kind() == std::io::ErrorKind::NotFound {
+        ApiError::not_found(format!(
+            "image {id} is in the collection but its file is gone: run `vsearch index` again to update the collection"
+        ))
+    } else {
+        ApiError::internal(format!("cannot read image {id}: {err}"))
+    }
+}
+
+/// An image answer: privately cacheable for an hour, its content type not to be second-guessed.
+fn image_response(content_type: &'static str, bytes: Bytes) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=3600"),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// The original image file, with its content type (recognised by content).
+#[utoipa::path(get, path = "/api/images/{id}", tag = "vsearch",
+    params(("id" = u64, Path, description = "Image id", minimum = 0)),
+    responses(
+        (status = 200, description = "The original bytes",
+            content(("image/jpeg"), ("image/png"), ("image/webp"), ("image/gif"), ("image/bmp"), ("image/tiff"), ("application/octet-stream"))),
+        (status = 400, description = "The id is not a non-negative integer", body = ErrorBody),
+        (status = 404, description = "Unknown id, or its file is gone", body = ErrorBody),
+    ))]
+pub async fn image(
+    State(state): State<AppState>,
+    ImageId(id): ImageId,
+) -> Result<Response, ApiError> {
+    let bytes = read_image(&state, id).await?;
+    let content_type =
+        image_io::sniff_format(&bytes).map_or("application/octet-stream", |f| f.to_mime_type());
+    Ok(image_response(content_type, Bytes::from(bytes)))
+}
+
+/// A JPEG thumbnail of at most 256 px, cached in memory.
+#[utoipa::path(get, path = "/api/images/{id}/thumbnail", tag = "vsearch",
+    params(("id" = u64, Path, description = "Image id", minimum = 0)),
+    responses(
+        (status = 200, description = "JPEG thumbnail", content(("image/jpeg"))),
+        (status = 400, description = "The id is not a non-negative integer, or the file is no longer a readable image", body = ErrorBody),
+        (status = 404, description = "Unknown id, or its file is gone", body = ErrorBody),
+        (status = 503, description = "Too many requests queued", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    ))]
+pub async fn thumbnail(
+    State(state): State<AppState>,
+    ImageId(id): ImageId,
+) -> Result<Response, ApiError> {
+    if let Some(cached) = state.thumbnails.get(id) {
+        return Ok(image_response("image/jpeg", cached));
+    }
+    let bytes = read_image(&state, id).await?;
+    let ticket = state.pool.admit()?;
+    let jpeg = state
+        .pool
+        .run(ticket, move || thumbnails::make_thumbnail(&bytes))
+        .await??;
+    let jpeg = Bytes::from(jpeg);
+    state.thumbnails.insert(id, jpeg.clone());
+    Ok(image_response("image/jpeg", jpeg))
+}
+
+/// Any other path.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint: see /api/openapi.json")
+}
+
+/// A known path with the wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this endpoint: see /api/openapi.json",
+    )
+}

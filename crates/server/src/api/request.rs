@@ -1,0 +1,430 @@
+//! Request parsing and validation: a JSON body or a multipart form becomes one `UncheckedSearch`, which
+//! `validate` checks against the collection and turns into an engine query; and the image id of a path
+//! ([`ImageId`]).
+
+use super::dto::{config_kind, SearchRequest};
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use vsearch_engine::{
+    image_io, CollectionInfo, IndexKind, Metric, Query, QueryOptions, SearchParams,
+};
+
+/// Results per query when the request gives no `k`.
+pub const DEFAULT_K: usize = 10;
+/// Largest `k` a request may ask for.
+pub const MAX_K: usize = 1000;
+/// Largest HNSW `ef_search` a request may ask for.
+pub const MAX_EF_SEARCH: usize = 10_000;
+/// Largest IVF `nprobe` a request may ask for.
+pub const MAX_NPROBE: usize = 65_536;
+/// Largest magnitude of a query vector's component (scores of larger ones could overflow `f32`).
+pub const MAX_VECTOR_COMPONENT: f64 = 1e15;
+/// Longest text query, in characters.
+pub const MAX_TEXT_CHARS: usize = 10_000;
+
+/// A search request as read from JSON or a multipart form, before validation.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UncheckedSearch {
+    /// The uploaded query image (multipart forms only).
+    pub image: Option<Vec<u8>>,
+    /// The query and options: the JSON body, or the text fields of a form.
+    pub fields: SearchRequest,
+}
+
+/// Reads a search body by its content type: JSON (also when none is given) or a multipart form; any other
+/// type is a 415.
+pub(crate) async fn read_search<S: Send + Sync>(
+    request: Request,
+    state: &S,
+) -> Result<UncheckedSearch, ApiError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase());
+    match content_type.as_deref() {
+        Some(ct) if ct.starts_with("multipart/form-data") => {
+            parse_multipart(Multipart::from_request(request, state).await?).await
+        }
+        None => parse_json(&Bytes::from_request(request, state).await?),
+        Some(ct) if is_json(ct) => parse_json(&Bytes::from_request(request, state).await?),
+        Some(ct) => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "content type '{ct}' is not accepted: send application/json or multipart/form-data"
+            ),
+        )),
+    }
+}
+
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses a JSON search body; every malformed body is a 400.
+pub(crate) fn parse_json(body: &[u8]) -> Result<UncheckedSearch, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "empty request body: send JSON with one of id, text or vector, or a multipart form with an `image` field",
+        ));
+    }
+    let fields: SearchRequest = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+    Ok(UncheckedSearch {
+        image: None,
+        fields,
+    })
+}
+
+/// Reads a multipart search form.
+async fn parse_multipart(mut form: Multipart) -> Result<UncheckedSearch, ApiError> {
+    let mut raw = UncheckedSearch::default();
+    while let Some(field) = form.next_field().await? {
+        let name = field.name().unwrap_or_default().to_string();
+        match name.as_str() {
+            "image" => raw.image = Some(field.bytes().await?.to_vec()),
+            "k" | "index" | "ef_search" | "nprobe" | "rerank" | "min_score" => {
+                let value = field.text().await?;
+                set_form_option(&mut raw.fields, &name, value.trim())?;
+            }
+            _ => {
+                // Unknown fields are read and ignored.
+                let _ = field.bytes().await?;
+            }
+        }
+    }
+    Ok(raw)
+}
+
+fn set_form_option(request: &mut SearchRequest, name: &str, value: &str) -> Result<(), ApiError> {
+    fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ApiError> {
+        value.parse::<T>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "form field `{name}`: expected a number, got '{value}'"
+            ))
+        })
+    }
+    match name {
+        "k" => request.k = Some(number(name, value)?),
+        "index" => request.index = Some(value.to_string()),
+        "ef_search" => request.ef_search = Some(number(name, value)?),
+        "nprobe" => request.nprobe = Some(number(name, value)?),
+        "min_score" => request.min_score = Some(number(name, value)?),
+        "rerank" => {
+            request.rerank = Some(match value {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "form field `rerank`: expected true or false, got '{value}'"
+                    )))
+                }
+            })
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+// TODO(index-kind): index kind names, parsed and written; to be replaced by `vsearch_index::IndexKind`.
+fn parse_index_kind(name: &str) -> Result<IndexKind, ApiError> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "hnsw" => Ok(IndexKind::Hnsw),
+        "ivf" => Ok(IndexKind::Ivf),
+        "flat" => Ok(IndexKind::Flat),
+        _ => Err(ApiError::bad_request(format!(
+            "unknown index kind '{name}': use hnsw, ivf or flat"
+        ))),
+    }
+}
+
+pub(crate) fn kind_name(kind: IndexKind) -> &'static str {
+    match kind {
+        IndexKind::Hnsw => "hnsw",
+        IndexKind::Ivf => "ivf",
+        IndexKind::Flat => "flat",
+    }
+}
+
+/// An optional count that must be within `1..=max` when given.
+fn in_range(name: &str, value: Option<u64>, max: usize) -> Result<Option<usize>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(v) if v >= 1 && v <= max as u64 => Ok(Some(v as usize)),
+        Some(v) => Err(ApiError::bad_request(format!(
+            "{name} must be between 1 and {max}, got {v}"
+        ))),
+    }
+}
+
+/// Checks a parsed request against the collection and turns it into an engine query.
+pub(crate) fn validate(
+    raw: UncheckedSearch,
+    info: &CollectionInfo,
+) -> Result<(Query, QueryOptions), ApiError> {
+    let r = raw.fields;
+    let k = in_range("k", r.k, MAX_K)?.unwrap_or(DEFAULT_K);
+    let index = match &r.index {
+        None => None,
+        Some(name) => {
+            let kind = parse_index_kind(name)?;
+            if !info.indexes.iter().any(|c| config_kind(c) == kind) {
+                let built: Vec<&str> = info
+                    .indexes
+                    .iter()
+                    .map(|c| kind_name(config_kind(c)))
+                    .collect();
+                return Err(ApiError::bad_request(format!(
+                    "index '{}' is not built in this collection (built: {}); add it with `vsearch index DIR --index {}`",
+                    kind_name(kind),
+                    if built.is_empty() { "none".to_string() } else { built.join(", ") },
+                    kind_name(kind)
+                )));
+            }
+            Some(kind)
+        }
+    };
+    let params = SearchParams {
+        ef_search: in_range("ef_search", r.ef_search, MAX_EF_SEARCH)?,
+        nprobe: in_range("nprobe", r.nprobe, MAX_NPROBE)?,
+        rerank: r.rerank,
+    };
+    if let Some(score) = r.min_score {
+        if !score.is_finite() || score.abs() > f64::from(f32::MAX) {
+            return Err(ApiError::bad_request(
+                "min_score must be a finite number within the range of f32",
+            ));
+        }
+    }
+    let given = [
+        raw.image.is_some(),
+        r.id.is_some(),
+        r.text.is_some(),
+        r.vector.is_some(),
+    ]
+    .iter()
+    .filter(|g| **g)
+    .count();
+    if given != 1 {
+        return Err(ApiError::bad_request(if raw.image.is_some() {
+            "give the query image only, not id, text or vector as well".to_string()
+        } else {
+            "give exactly one of id, text or vector (JSON), or an `image` field (multipart form)"
+                .to_string()
+        }));
+    }
+    let query = if let Some(bytes) = raw.image {
+        if image_io::sniff_format(&bytes).is_none() {
+            return Err(ApiError::bad_request(
+                "the uploaded file is not a supported image: send JPEG, PNG, WebP, GIF, BMP or TIFF",
+            ));
+        }
+        Query::ImageBytes(bytes)
+    } else if let Some(id) = r.id {
+        Query::Id(id)
+    } else if let Some(text) = r.text {
+        if !info.text_search {
+            return Err(ApiError::bad_request(format!(
+                "model '{}' has no text tower: text search needs a collection indexed with a CLIP model (e.g. --model clip-vit-b32)",
+                info.model.id
+            )));
+        }
+        if text.is_empty() {
+            return Err(ApiError::bad_request("text is empty"));
+        }
+        if text.chars().count() > MAX_TEXT_CHARS {
+            return Err(ApiError::bad_request(format!(
+                "text is longer than {MAX_TEXT_CHARS} characters"
+            )));
+        }
+        Query::Text(text)
+    } else if let Some(vector) = r.vector {
+        if vector.len() != info.model.dim {
+            return Err(ApiError::bad_request(format!(
+                "vector has {} components, the collection's dimension is {}",
+                vector.len(),
+                info.model.dim
+            )));
+        }
+        if vector
+            .iter()
+            .any(|x| !x.is_finite() || x.abs() > MAX_VECTOR_COMPONENT)
+        {
+            return Err(ApiError::bad_request(format!(
+                "vector components must be finite numbers between -{MAX_VECTOR_COMPONENT:e} and {MAX_VECTOR_COMPONENT:e}"
+            )));
+        }
+        // Cosine scores are of unit vectors: normalise here (in f64, where no sum can overflow).
+        let scale = match info.metric {
+            Metric::Cosine => {
+                let norm = vector.iter().map(|x| x * x).sum::<f64>().sqrt();
+                if norm == 0.0 {
+                    return Err(ApiError::bad_request(
+                        "vector is all zeros: a cosine collection cannot compare it",
+                    ));
+                }
+                1.0 / norm
+            }
+            Metric::L2 => 1.0,
+        };
+        Query::Vector(vector.into_iter().map(|x| (x * scale) as f32).collect())
+    } else {
+        return Err(ApiError::bad_request("no query given"));
+    };
+    Ok((
+        query,
+        QueryOptions {
+            k,
+            index,
+            params,
+            min_score: r.min_score.map(|m| m as f32),
+        },
+    ))
+}
+
+/// An image id from the path; anything but a non-negative integer is a 400.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageId(pub u64);
+
+impl<S: Send + Sync> FromRequestParts<S> for ImageId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state).await?;
+        raw.trim().parse::<u64>().map(ImageId).map_err(|_| {
+            ApiError::bad_request(format!(
+                "image id must be a non-negative integer, got '{raw}'"
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::sample_info;
+    use vsearch_engine::IndexConfig;
+
+    fn json(body: &str, info: &CollectionInfo) -> Result<(Query, QueryOptions), ApiError> {
+        validate(parse_json(body.as_bytes())?, info)
+    }
+
+    fn status(r: Result<(Query, QueryOptions), ApiError>) -> StatusCode {
+        r.err().map_or(StatusCode::OK, |e| e.status)
+    }
+
+    #[test]
+    fn json_queries_and_options_parse() {
+        let info = sample_info(true, vec![IndexConfig::Flat]);
+        let (q, o) = json(
+            r#"{"id": 7, "k": 3, "index": "flat", "min_score": 0.5}"#,
+            &info,
+        )
+        .unwrap();
+        assert!(matches!(q, Query::Id(7)));
+        assert_eq!(
+            (o.k, o.index, o.min_score),
+            (3, Some(IndexKind::Flat), Some(0.5))
+        );
+        let (q, o) = json(r#"{"text": "a red car"}"#, &info).unwrap();
+        assert!(matches!(q, Query::Text(ref t) if t == "a red car"));
+        assert_eq!((o.k, o.index), (DEFAULT_K, None));
+        let (q, _) = json(
+            r#"{"vector": [3, 0, 0, 4], "ef_search": 64, "nprobe": 8}"#,
+            &info,
+        )
+        .unwrap();
+        assert!(matches!(q, Query::Vector(ref v) if v == &[0.6, 0.0, 0.0, 0.8]));
+    }
+
+    #[test]
+    fn bad_requests_are_400() {
+        let image_only = sample_info(false, vec![IndexConfig::Flat]);
+        for body in [
+            "{not json",
+            "",
+            "[1,2]",
+            r#"{"id": -1}"#,
+            r#"{"id": 1, "text": "x"}"#,
+            r#"{}"#,
+            r#"{"id": 1, "k": 0}"#,
+            r#"{"id": 1, "k": 1001}"#,
+            r#"{"id": 1, "k": "ten"}"#,
+            r#"{"id": 1, "index": "annoy"}"#,
+            r#"{"id": 1, "index": "hnsw"}"#,
+            r#"{"text": "a cat"}"#,
+            r#"{"vector": [1, 2]}"#,
+            r#"{"vector": [1, 0, 0, 1e30]}"#,
+            r#"{"vector": [0, 0, 0, 0]}"#,
+            r#"{"id": 1, "ef_search": 0}"#,
+            r#"{"id": 1, "nprobe": 100000000}"#,
+            r#"{"id": 1, "colour": "red"}"#,
+        ] {
+            let got = status(json(body, &image_only));
+            assert_eq!(got, StatusCode::BAD_REQUEST, "{body}");
+        }
+        let err = json(r#"{"text": "a cat"}"#, &image_only).unwrap_err();
+        assert!(err.message.contains("no text tower"), "{}", err.message);
+        let err = json(r#"{"id": 1, "index": "hnsw"}"#, &image_only).unwrap_err();
+        assert!(err.message.contains("not built"), "{}", err.message);
+        assert_eq!(
+            status(json(r#"{"id": 1, "k": 1000}"#, &image_only)),
+            StatusCode::OK
+        );
+        assert_eq!(
+            status(json(r#"{"id": 1, "k": 1}"#, &image_only)),
+            StatusCode::OK
+        );
+    }
+
+    #[test]
+    fn uploads_must_be_images() {
+        let info = sample_info(false, vec![IndexConfig::Flat]);
+        let raw = UncheckedSearch {
+            image: Some(b"plain text".to_vec()),
+            fields: SearchRequest::default(),
+        };
+        let err = validate(raw, &info).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        let png = [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0];
+        let raw = UncheckedSearch {
+            image: Some(png.to_vec()),
+            fields: SearchRequest::default(),
+        };
+        assert!(matches!(
+            validate(raw, &info).unwrap().0,
+            Query::ImageBytes(_)
+        ));
+    }
+
+    #[test]
+    fn form_fields_parse() {
+        let mut r = SearchRequest::default();
+        set_form_option(&mut r, "k", "5").unwrap();
+        set_form_option(&mut r, "index", "flat").unwrap();
+        set_form_option(&mut r, "min_score", "0.25").unwrap();
+        assert_eq!(
+            (r.k, r.index.as_deref(), r.min_score, r.nprobe),
+            (Some(5), Some("flat"), Some(0.25), None)
+        );
+        assert_eq!(
+            set_form_option(&mut r, "nprobe", "").unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            set_form_option(&mut r, "k", "five").unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            set_form_option(&mut r, "rerank", "maybe")
+                .unwrap_err()
+                .status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+}
