@@ -100,7 +100,8 @@ pub fn batch_tensor(batch: &[Pixels], device: &candle_core::Device) -> Result<ca
 /// Scales each row of a `batch x dim` tensor to unit length and returns the rows.
 pub fn normalized_rows(t: &candle_core::Tensor) -> Result<Vec<Vec<f32>>> {
     let mut rows = t.to_dtype(candle_core::DType::F32)?.to_vec2::<f32>()?;
-    rows.iter_mut().for_each(|r| vsearch_core::vector::normalize(r));
+    rows.iter_mut()
+        .for_each(|r| vsearch_core::vector::normalize(r));
     Ok(rows)
 }
 

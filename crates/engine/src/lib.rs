@@ -19,7 +19,9 @@ pub use pipeline::{index_folder, DEFAULT_COLLECTION_DIR};
 
 pub use error::{EngineError, Result};
 pub use vsearch_embed::{image_io, DeviceSpec, EmbedError, ModelInfo, ModelSpec};
-pub use vsearch_index::{IndexConfig, IndexError, IndexKind, Metric, SearchParams};
+pub use vsearch_index::{
+    IndexConfig, IndexError, IndexKind, Metric, SearchParams, UnknownIndexKind,
+};
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

@@ -61,11 +61,10 @@ pub fn spec_for(info: &CollectionInfo) -> String {
         Err(_) => return spec_json().to_string(),
     };
     let schemas = &mut spec["components"]["schemas"];
-    // TODO(index-kind): the order hnsw, ivf, flat; to be replaced by `vsearch_index::IndexKind`.
-    let built: Vec<Value> = [IndexKind::Hnsw, IndexKind::Ivf, IndexKind::Flat]
+    let built: Vec<Value> = IndexKind::PREFERENCE
         .into_iter()
-        .filter(|kind| info.indexes.iter().any(|c| dto::config_kind(c) == *kind))
-        .map(|kind| json!(request::kind_name(kind)))
+        .filter(|kind| info.indexes.iter().any(|c| c.kind() == *kind))
+        .map(|kind| json!(kind.name()))
         .collect();
     if !built.is_empty() {
         schemas["IndexKindDto"]["enum"] = Value::Array(built);

@@ -2,37 +2,36 @@
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use vsearch_engine::{CollectionInfo, IndexConfig, IndexKind, Metric, SearchResponse};
+use vsearch_engine::{CollectionInfo, IndexKind, Metric, SearchResponse};
 
-/// Index families.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum IndexKindDto {
-    /// HNSW graph (approximate, fast).
-    Hnsw,
-    /// FAISS inverted lists (approximate).
-    Ivf,
-    /// Exact search.
-    Flat,
+/// An index kind on the wire: its name (`hnsw`, `ivf` or `flat`), exactly as [`IndexKind`] spells and
+/// parses it; the schema lists the names in the order queries prefer them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IndexKindDto(pub IndexKind);
+
+impl utoipa::PartialSchema for IndexKindDto {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(IndexKind::PREFERENCE.map(IndexKind::name)))
+            .description(Some(
+                "Index kind: hnsw (HNSW graph, approximate, fast), ivf (FAISS inverted lists, approximate) \
+                 or flat (exact search).",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for IndexKindDto {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "IndexKindDto".into()
+    }
 }
 
 impl From<IndexKind> for IndexKindDto {
     fn from(kind: IndexKind) -> Self {
-        match kind {
-            IndexKind::Hnsw => Self::Hnsw,
-            IndexKind::Ivf => Self::Ivf,
-            IndexKind::Flat => Self::Flat,
-        }
-    }
-}
-
-impl From<IndexKindDto> for IndexKind {
-    fn from(kind: IndexKindDto) -> Self {
-        match kind {
-            IndexKindDto::Hnsw => Self::Hnsw,
-            IndexKindDto::Ivf => Self::Ivf,
-            IndexKindDto::Flat => Self::Flat,
-        }
+        Self(kind)
     }
 }
 
@@ -207,7 +206,7 @@ impl CollectionDto {
                     params = serde_json::json!({});
                 }
                 IndexDto {
-                    kind: config_kind(config).into(),
+                    kind: config.kind().into(),
                     params,
                 }
             })
@@ -227,21 +226,9 @@ impl CollectionDto {
     }
 }
 
-// TODO(index-kind): the index kind of a build configuration; to be replaced by `vsearch_index::IndexKind`.
-pub(crate) fn config_kind(config: &IndexConfig) -> IndexKind {
-    match config {
-        IndexConfig::Flat => IndexKind::Flat,
-        IndexConfig::Hnsw(_) => IndexKind::Hnsw,
-        IndexConfig::Ivf(_) => IndexKind::Ivf,
-    }
-}
-
-// TODO(index-kind): the preference order hnsw > ivf > flat; to be replaced by `vsearch_index::IndexKind`.
-/// The index a query without `index` uses: the first of hnsw, ivf, flat that the collection has.
+/// The index a query without `index` uses: the first of [`IndexKind::PREFERENCE`] the collection has.
 pub fn default_index(info: &CollectionInfo) -> Option<IndexKind> {
-    [IndexKind::Hnsw, IndexKind::Ivf, IndexKind::Flat]
-        .into_iter()
-        .find(|kind| info.indexes.iter().any(|c| config_kind(c) == *kind))
+    IndexKind::preferred(|kind| info.indexes.iter().any(|c| c.kind() == kind))
 }
 
 #[cfg(test)]
@@ -250,9 +237,9 @@ mod tests {
 
     #[test]
     fn collection_view_lists_indexes_and_default() {
-        let info = crate::api::sample_info(false, vec![IndexConfig::Flat]);
+        let info = crate::api::sample_info(false, vec![vsearch_engine::IndexConfig::Flat]);
         let dto = CollectionDto::from_info(&info);
-        assert_eq!(dto.default_index, Some(IndexKindDto::Flat));
+        assert_eq!(dto.default_index, Some(IndexKindDto(IndexKind::Flat)));
         assert_eq!(dto.indexes.len(), 1);
         assert_eq!(dto.dimension, 4);
         assert!(dto.indexes[0].params.is_object());

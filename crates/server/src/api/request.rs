@@ -2,7 +2,7 @@
 //! `validate` checks against the collection and turns into an engine query; and the image id of a path
 //! ([`ImageId`]).
 
-use super::dto::{config_kind, SearchRequest};
+use super::dto::SearchRequest;
 use crate::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Request};
@@ -131,26 +131,6 @@ fn set_form_option(request: &mut SearchRequest, name: &str, value: &str) -> Resu
     Ok(())
 }
 
-// TODO(index-kind): index kind names, parsed and written; to be replaced by `vsearch_index::IndexKind`.
-fn parse_index_kind(name: &str) -> Result<IndexKind, ApiError> {
-    match name.trim().to_ascii_lowercase().as_str() {
-        "hnsw" => Ok(IndexKind::Hnsw),
-        "ivf" => Ok(IndexKind::Ivf),
-        "flat" => Ok(IndexKind::Flat),
-        _ => Err(ApiError::bad_request(format!(
-            "unknown index kind '{name}': use hnsw, ivf or flat"
-        ))),
-    }
-}
-
-pub(crate) fn kind_name(kind: IndexKind) -> &'static str {
-    match kind {
-        IndexKind::Hnsw => "hnsw",
-        IndexKind::Ivf => "ivf",
-        IndexKind::Flat => "flat",
-    }
-}
-
 /// An optional count that must be within `1..=max` when given.
 fn in_range(name: &str, value: Option<u64>, max: usize) -> Result<Option<usize>, ApiError> {
     match value {
@@ -172,18 +152,18 @@ pub(crate) fn validate(
     let index = match &r.index {
         None => None,
         Some(name) => {
-            let kind = parse_index_kind(name)?;
-            if !info.indexes.iter().any(|c| config_kind(c) == kind) {
-                let built: Vec<&str> = info
-                    .indexes
-                    .iter()
-                    .map(|c| kind_name(config_kind(c)))
-                    .collect();
+            let kind: IndexKind =
+                name.trim()
+                    .parse()
+                    .map_err(|e: vsearch_engine::UnknownIndexKind| {
+                        ApiError::bad_request(e.to_string())
+                    })?;
+            if !info.indexes.iter().any(|c| c.kind() == kind) {
+                let built: Vec<&str> = info.indexes.iter().map(|c| c.kind().name()).collect();
                 return Err(ApiError::bad_request(format!(
-                    "index '{}' is not built in this collection (built: {}); add it with `vsearch index DIR --index {}`",
-                    kind_name(kind),
+                    "index '{kind}' is not built in this collection (built: {}); add it, keeping the others, \
+                     with `vsearch index DIR --add-index {kind}`",
                     if built.is_empty() { "none".to_string() } else { built.join(", ") },
-                    kind_name(kind)
                 )));
             }
             Some(kind)
