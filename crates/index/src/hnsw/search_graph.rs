@@ -82,7 +82,11 @@ impl SearchGraph {
         slots: usize,
     ) -> Result<Self, LayoutError> {
         let indexation = graph.get_point_indexation();
-        let points: Vec<_> = indexation.into_iter().collect();
+        // Layer by layer (hnsw_rs's whole-graph iterator panics on an empty graph).
+        let points: Vec<_> = (0..=usize::from(indexation.get_max_level_observed()))
+            .filter(|&layer| indexation.get_layer_nb_point(layer) > 0)
+            .flat_map(|layer| indexation.get_layer_iterator(layer))
+            .collect();
         if points.len() != slots {
             return Err(LayoutError::PointCount {
                 points: points.len(),
