@@ -1,9 +1,10 @@
 //! HNSW graph index: hnsw_rs builds, mutates and persists the graph; searches run on a compact copy.
 //!
 //! Vectors live in the graph under internal slots (`usize`); `ids[slot]` maps back to the caller's id.
-//! After every change of the hnsw_rs graph (build, add, compact, load) it is flattened into a
-//! [`search_graph::SearchGraph`] (u32 neighbour arrays, one vector matrix, hnswlib's search loop), which
-//! answers [`VectorIndex::search`]; hnsw_rs's own search stays callable as [`HnswIndex::search_hnsw_rs`].
+//! After every change of the hnsw_rs graph (build, add, compact, load) it is flattened into a compact
+//! search layout (`search_graph.rs`: u32 neighbour arrays, one vector matrix, hnswlib's search loop),
+//! which answers [`VectorIndex::search`]; hnsw_rs's own search stays callable as
+//! [`HnswIndex::search_hnsw_rs`].
 //! Deletion marks slots as tombstones that the search traverses but never returns (it keeps exploring
 //! until `k` live results are found); [`HnswIndex::compact`] rebuilds the graph without them.
 //! Distances are this crate's AVX2 kernels: `1 - dot` on normalised vectors (cosine) and squared L2.
