@@ -1,9 +1,16 @@
-//! HNSW graph index on hnsw_rs.
+//! HNSW graph index: hnsw_rs builds, mutates and persists the graph; searches run on a compact copy.
 //!
 //! Vectors live in the graph under internal slots (`usize`); `ids[slot]` maps back to the caller's id.
-//! Deletion marks slots as tombstones that the search filters out (hnsw_rs keeps exploring until `k` live
-//! results are found); [`HnswIndex::compact`] rebuilds the graph without them.
+//! After every change of the hnsw_rs graph (build, add, compact, load) it is flattened into a compact
+//! search layout (`search_graph.rs`: u32 neighbour arrays, one vector matrix, hnswlib's search loop),
+//! which answers [`VectorIndex::search`]; hnsw_rs's own search stays callable as
+//! [`HnswIndex::search_hnsw_rs`].
+//! Deletion marks slots as tombstones that the search traverses but never returns (it keeps exploring
+//! until `k` live results are found); [`HnswIndex::compact`] rebuilds the graph without them.
 //! Distances are this crate's AVX2 kernels: `1 - dot` on normalised vectors (cosine) and squared L2.
+
+mod search_graph;
+mod tombstones;
 
 use crate::error::{IndexError, Result};
 use crate::persist::{self, Manifest};
@@ -12,8 +19,11 @@ use crate::{
     SearchParams, VectorIndex,
 };
 use hnsw_rs::prelude::{AnnT, Distance, Hnsw, HnswIo, Neighbour};
+use search_graph::{LayoutError, SearchGraph};
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use tombstones::Tombstones;
 use vsearch_core::codec;
 
 /// Default graph degree.
@@ -50,12 +60,22 @@ const DATA_FILE: &str = "graph.hnsw.data";
 const IDS_FILE: &str = "ids.bin";
 const DELETED_FILE: &str = "deleted.bin";
 
+thread_local! {
+    /// Distances evaluated by hnsw_rs on this thread (for [`HnswIndex::search_hnsw_rs_with_stats`]).
+    static HNSW_RS_DISTANCE_EVALS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count_hnsw_rs_eval() {
+    HNSW_RS_DISTANCE_EVALS.with(|n| n.set(n.get() + 1));
+}
+
 /// `1 - <a, b>` for normalised vectors.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DotDistance;
 
 impl Distance<f32> for DotDistance {
     fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
+        count_hnsw_rs_eval();
         (1.0 - flat::dot(a, b)).max(0.0)
     }
 }
@@ -66,8 +86,16 @@ pub struct L2Distance;
 
 impl Distance<f32> for L2Distance {
     fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
+        count_hnsw_rs_eval();
         flat::l2_squared(a, b)
     }
+}
+
+/// What one search cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SearchStats {
+    /// Distances between the query and stored vectors evaluated.
+    pub distance_evals: usize,
 }
 
 /// The graph, typed by its distance.
@@ -105,8 +133,8 @@ impl Graph {
         }
     }
 
-    fn search(&self, q: &[f32], k: usize, ef: usize, deleted: &HashSet<usize>) -> Vec<Neighbour> {
-        let keep = |slot: &usize| !deleted.contains(slot);
+    fn search(&self, q: &[f32], k: usize, ef: usize, deleted: &Tombstones) -> Vec<Neighbour> {
+        let keep = |slot: &usize| !deleted.contains(*slot);
         let filter: Option<&dyn hnsw_rs::prelude::FilterT> = if deleted.is_empty() {
             None
         } else {
@@ -125,6 +153,14 @@ impl Graph {
             Graph::L2(h) => h.file_dump(dir, GRAPH_BASENAME),
         }
         .map_err(|e| e.to_string())
+    }
+
+    /// The compact search layout of the graph, whose points carry slots `0..slots`.
+    fn flatten(&self, dim: usize, slots: usize) -> std::result::Result<SearchGraph, LayoutError> {
+        match self {
+            Graph::Dot(h) => SearchGraph::from_hnsw(h, dim, slots),
+            Graph::L2(h) => SearchGraph::from_hnsw(h, dim, slots),
+        }
     }
 
     /// `(slot, vector)` of every point in the graph.
@@ -150,10 +186,12 @@ pub struct HnswIndex {
     metric: Metric,
     params: HnswParams,
     graph: Graph,
+    /// `graph` flattened for search; rebuilt whenever `graph` changes.
+    search_graph: SearchGraph,
     /// Caller id of each slot (slots of deleted points stay, as tombstones).
     ids: Vec<u64>,
     slots: HashMap<u64, usize>,
-    deleted: HashSet<usize>,
+    deleted: Tombstones,
     /// The hnsw_rs loader a reloaded graph borrows from; must stay declared after `graph`.
     _loader: Option<LoaderGuard>,
 }
@@ -214,9 +252,10 @@ impl HnswIndex {
             metric,
             params: *params,
             graph: Graph::new(metric, params, ids.len()),
+            search_graph: SearchGraph::default(),
             ids: Vec::new(),
             slots: HashMap::new(),
-            deleted: HashSet::new(),
+            deleted: Tombstones::default(),
             _loader: None,
         };
         index.add(ids, vectors)?;
@@ -232,7 +271,7 @@ impl HnswIndex {
             .graph
             .points()
             .into_iter()
-            .filter(|(slot, _)| !self.deleted.contains(slot))
+            .filter(|(slot, _)| !self.deleted.contains(*slot))
             .collect();
         live.sort_by_key(|(slot, _)| *slot);
         let ids: Vec<u64> = live.iter().map(|(slot, _)| self.ids[*slot]).collect();
@@ -257,10 +296,14 @@ impl HnswIndex {
         };
         validate(&params)?;
         let ids: Vec<u64> = persist::read_values(dir, manifest, IDS_FILE)?;
-        let deleted: HashSet<usize> = persist::read_values::<u64>(dir, manifest, DELETED_FILE)?
-            .into_iter()
-            .map(|s| s as usize)
-            .collect();
+        let deleted_slots: Vec<u64> = persist::read_values(dir, manifest, DELETED_FILE)?;
+        if let Some(&slot) = deleted_slots.iter().find(|&&s| s >= ids.len() as u64) {
+            return Err(IndexError::Format {
+                path: dir.join(DELETED_FILE),
+                reason: format!("deleted slot {slot} beyond the {} slots", ids.len()),
+            });
+        }
+        let deleted: Tombstones = deleted_slots.into_iter().map(|s| s as usize).collect();
         // Verify the graph files' checksums; hnsw_rs then reads them itself.
         persist::read_file(dir, manifest, GRAPH_FILE)?;
         persist::read_file(dir, manifest, DATA_FILE)?;
@@ -293,10 +336,13 @@ impl HnswIndex {
                 ))
             }
         };
+        let search_graph = graph
+            .flatten(manifest.dim, ids.len())
+            .map_err(|e| format_err(format!("HNSW graph does not match its ids: {e}")))?;
         let slots = ids
             .iter()
             .enumerate()
-            .filter(|(slot, _)| !deleted.contains(slot))
+            .filter(|(slot, _)| !deleted.contains(*slot))
             .map(|(slot, &id)| (id, slot))
             .collect();
         Ok(Self {
@@ -304,6 +350,7 @@ impl HnswIndex {
             metric: manifest.metric,
             params,
             graph,
+            search_graph,
             ids,
             slots,
             deleted,
@@ -311,15 +358,96 @@ impl HnswIndex {
         })
     }
 
-    fn to_hit(&self, n: &Neighbour) -> Hit {
+    /// The hit of `slot` at `distance`: cosine scores are `1 - distance` (the inner product), L2 scores
+    /// the squared distance.
+    fn to_hit(&self, distance: f32, slot: usize) -> Hit {
         let score = match self.metric {
-            Metric::Cosine => 1.0 - n.distance,
-            Metric::L2 => n.distance,
+            Metric::Cosine => 1.0 - distance,
+            Metric::L2 => distance,
         };
         Hit {
-            id: self.ids[n.d_id],
+            id: self.ids[slot],
             score,
         }
+    }
+
+    /// Orders hits best first, ties by id.
+    fn sort_hits(&self, hits: &mut [Hit]) {
+        match self.metric {
+            Metric::Cosine => {
+                hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)))
+            }
+            Metric::L2 => hits.sort_by(|a, b| a.score.total_cmp(&b.score).then(a.id.cmp(&b.id))),
+        }
+    }
+
+    /// [`VectorIndex::search`] with what it cost.
+    pub fn search_with_stats(
+        &self,
+        query: &[f32],
+        k: usize,
+        params: &SearchParams,
+    ) -> Result<(Vec<Hit>, SearchStats)> {
+        let q = check_query(self.dim, self.metric, self.len(), query, k)?;
+        let ef = params.ef_search.unwrap_or(self.params.ef_search).max(k);
+        let found = self
+            .search_graph
+            .search(self.metric, &q, k, ef, &self.deleted);
+        let mut hits: Vec<Hit> = found
+            .nearest
+            .iter()
+            .map(|&(distance, slot)| self.to_hit(distance, slot as usize))
+            .collect();
+        self.sort_hits(&mut hits);
+        Ok((
+            hits,
+            SearchStats {
+                distance_evals: found.distance_evals,
+            },
+        ))
+    }
+
+    /// The same query answered by hnsw_rs's own search on the same graph (kept for comparison).
+    pub fn search_hnsw_rs(
+        &self,
+        query: &[f32],
+        k: usize,
+        params: &SearchParams,
+    ) -> Result<Vec<Hit>> {
+        Ok(self.search_hnsw_rs_with_stats(query, k, params)?.0)
+    }
+
+    /// [`HnswIndex::search_hnsw_rs`] with what it cost.
+    pub fn search_hnsw_rs_with_stats(
+        &self,
+        query: &[f32],
+        k: usize,
+        params: &SearchParams,
+    ) -> Result<(Vec<Hit>, SearchStats)> {
+        let q = check_query(self.dim, self.metric, self.len(), query, k)?;
+        let ef = params.ef_search.unwrap_or(self.params.ef_search).max(k);
+        let before = HNSW_RS_DISTANCE_EVALS.with(Cell::get);
+        let found = self.graph.search(&q, k, ef, &self.deleted);
+        let distance_evals = HNSW_RS_DISTANCE_EVALS.with(Cell::get) - before;
+        let mut hits: Vec<Hit> = found
+            .iter()
+            .take(k)
+            .map(|n| self.to_hit(n.distance, n.d_id))
+            .collect();
+        self.sort_hits(&mut hits);
+        Ok((hits, SearchStats { distance_evals }))
+    }
+
+    /// Rebuilds the search layout from the hnsw_rs graph.
+    fn reflatten(&mut self) -> Result<()> {
+        self.search_graph =
+            self.graph
+                .flatten(self.dim, self.ids.len())
+                .map_err(|e| IndexError::Format {
+                    path: "HNSW graph in memory".into(),
+                    reason: e.to_string(),
+                })?;
+        Ok(())
     }
 }
 
@@ -350,9 +478,10 @@ impl VectorIndex for HnswIndex {
         let points = self.ids.len();
         let per_point = self.dim * 4 + self.params.m * 2 * 24 + self.params.m * 24 / 2 + 96;
         points * per_point
+            + self.search_graph.memory_bytes()
             + self.ids.capacity() * 8
             + self.slots.capacity() * 24
-            + self.deleted.capacity() * 16
+            + self.deleted.memory_bytes()
     }
 
     fn add(&mut self, ids: &[u64], vectors: &[f32]) -> Result<()> {
@@ -374,7 +503,7 @@ impl VectorIndex for HnswIndex {
             self.slots.insert(id, first + i);
             self.ids.push(id);
         }
-        Ok(())
+        self.reflatten()
     }
 
     fn remove(&mut self, ids: &[u64]) -> Result<()> {
@@ -390,10 +519,7 @@ impl VectorIndex for HnswIndex {
     }
 
     fn search(&self, query: &[f32], k: usize, params: &SearchParams) -> Result<Vec<Hit>> {
-        let q = check_query(self.dim, self.metric, self.len(), query, k)?;
-        let ef = params.ef_search.unwrap_or(self.params.ef_search).max(k);
-        let found = self.graph.search(&q, k, ef, &self.deleted);
-        Ok(found.iter().take(k).map(|n| self.to_hit(n)).collect())
+        Ok(self.search_with_stats(query, k, params)?.0)
     }
 
     fn search_batch(
@@ -440,8 +566,7 @@ impl VectorIndex for HnswIndex {
         let graph = read(GRAPH_FILE)?;
         let data = read(DATA_FILE)?;
         let ids = codec::to_le_bytes(&self.ids);
-        let mut deleted: Vec<u64> = self.deleted.iter().map(|&s| s as u64).collect();
-        deleted.sort_unstable();
+        let deleted: Vec<u64> = self.deleted.iter().map(|s| s as u64).collect();
         let deleted = codec::to_le_bytes(&deleted);
         let manifest = Manifest::new(
             IndexKind::Hnsw,

@@ -1,0 +1,430 @@
+//! The compact search layout of an HNSW graph, and its search (the layout and loop of hnswlib).
+//!
+//! hnsw_rs builds and persists the graph; its own search pays for its layout (a heap allocation per
+//! vector, neighbour lists behind `Arc<RwLock<..>>`, a `HashMap` visited set and `Arc` allocations per
+//! candidate, one hop per upper layer). [`SearchGraph`] is the same graph flattened, indexed by slot:
+//!
+//! - layer 0: one block of `1 + degree0` `u32` per slot (neighbour count, then the neighbours), like
+//!   hnswlib's level-0 block;
+//! - upper layers: for the few slots above layer 0, one block of `1 + degree_upper` `u32` per layer;
+//! - the vectors in one row-major matrix, in slot order.
+//!
+//! The search descends the upper layers greedily until no neighbour improves (hnswlib's `searchKnn`),
+//! then runs the ef-bounded beam search on layer 0 (`searchBaseLayerST`): tombstoned slots are
+//! traversed but never enter the results, and the search goes on until `ef` live results are held.
+//! The visited set (epoch tags) and both heaps are per thread and reused: no allocation per query in
+//! steady state besides the result.
+
+use super::tombstones::Tombstones;
+use crate::{flat, Metric};
+use hnsw_rs::prelude::{Distance, Hnsw};
+use rayon::prelude::*;
+use std::cell::RefCell;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+/// Marks a slot without upper layers in [`SearchGraph::upper_start`].
+const NO_UPPER: u32 = u32::MAX;
+
+/// Why an hnsw_rs graph cannot be flattened against the index's slots (a graph file that does not
+/// belong to its ids, or a bug).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LayoutError {
+    #[error("the graph holds {points} points for {slots} slots")]
+    PointCount { points: usize, slots: usize },
+    #[error("graph point or neighbour has slot {slot}, beyond the {slots} slots")]
+    SlotOutOfRange { slot: usize, slots: usize },
+    #[error("slot {slot} appears twice in the graph")]
+    DuplicateSlot { slot: usize },
+    #[error("slot {slot} has a vector of {got} values, the index has dimension {dim}")]
+    VectorLength { slot: usize, got: usize, dim: usize },
+}
+
+/// The graph as flat arrays, indexed by slot.
+#[derive(Debug, Default)]
+pub(crate) struct SearchGraph {
+    dim: usize,
+    slots: usize,
+    /// Row-major vectors, slot order.
+    vectors: Vec<f32>,
+    /// `1 + degree0` per slot: count, then neighbours.
+    level0_stride: usize,
+    level0: Vec<u32>,
+    /// `1 + degree_upper` per (slot, layer >= 1).
+    upper_stride: usize,
+    /// Offset of a slot's layer-1 block in `upper` ([`NO_UPPER`] for layer-0-only slots); its layer `l`
+    /// block follows at `(l - 1) * upper_stride`.
+    upper_start: Vec<u32>,
+    upper: Vec<u32>,
+    /// Entry slot (on the top layer) and the top layer; `None` for an empty graph.
+    entry: Option<(u32, usize)>,
+}
+
+/// One flattened point: its slot, its top layer and its neighbour slots per layer `0..=level`.
+struct FlatPoint {
+    slot: usize,
+    level: usize,
+    layers: Vec<Vec<u32>>,
+}
+
+/// A search's answer: `(distance, slot)` best first, and the number of distances evaluated.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    pub nearest: Vec<(f32, u32)>,
+    pub distance_evals: usize,
+}
+
+impl SearchGraph {
+    /// Flattens hnsw_rs's graph whose points carry slots `0..slots` as their data ids.
+    pub(crate) fn from_hnsw<D: Distance<f32> + Send + Sync>(
+        graph: &Hnsw<'static, f32, D>,
+        dim: usize,
+        slots: usize,
+    ) -> Result<Self, LayoutError> {
+        let indexation = graph.get_point_indexation();
+        // Layer by layer (hnsw_rs's whole-graph iterator panics on an empty graph).
+        let points: Vec<_> = (0..=usize::from(indexation.get_max_level_observed()))
+            .filter(|&layer| indexation.get_layer_nb_point(layer) > 0)
+            .flat_map(|layer| indexation.get_layer_iterator(layer))
+            .collect();
+        if points.len() != slots {
+            return Err(LayoutError::PointCount {
+                points: points.len(),
+                slots,
+            });
+        }
+        let flat: Vec<FlatPoint> = points
+            .par_iter()
+            .map(|p| {
+                let slot = p.get_origin_id();
+                if slot >= slots {
+                    return Err(LayoutError::SlotOutOfRange { slot, slots });
+                }
+                let got = p.get_v().len();
+                if got != dim {
+                    return Err(LayoutError::VectorLength { slot, got, dim });
+                }
+                let level = usize::from(p.get_point_id().0);
+                let mut neighbourhood = p.get_neighborhood_id();
+                neighbourhood.truncate(level + 1);
+                neighbourhood.resize_with(level + 1, Vec::new);
+                let layers = neighbourhood
+                    .into_iter()
+                    .map(|layer| {
+                        layer
+                            .into_iter()
+                            .map(|n| {
+                                if n.d_id < slots {
+                                    Ok(n.d_id as u32)
+                                } else {
+                                    Err(LayoutError::SlotOutOfRange {
+                                        slot: n.d_id,
+                                        slots,
+                                    })
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect::<Result<Vec<Vec<u32>>, _>>()?;
+                Ok(FlatPoint {
+                    slot,
+                    level,
+                    layers,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+
+        let degree0 = flat.iter().map(|p| p.layers[0].len()).max().unwrap_or(0);
+        let degree_upper = flat
+            .iter()
+            .flat_map(|p| p.layers[1..].iter().map(Vec::len))
+            .max()
+            .unwrap_or(0);
+        let level0_stride = 1 + degree0;
+        let upper_stride = 1 + degree_upper;
+        let mut layout = Self {
+            dim,
+            slots,
+            vectors: vec![0.0; slots * dim],
+            level0_stride,
+            level0: vec![0; slots * level0_stride],
+            upper_stride,
+            upper_start: vec![NO_UPPER; slots],
+            upper: Vec::new(),
+            entry: None,
+        };
+        let mut seen = vec![false; slots];
+        for (point, fp) in points.iter().zip(&flat) {
+            let slot = fp.slot;
+            if std::mem::replace(&mut seen[slot], true) {
+                return Err(LayoutError::DuplicateSlot { slot });
+            }
+            layout.vectors[slot * dim..(slot + 1) * dim].copy_from_slice(point.get_v());
+            write_block(
+                &mut layout.level0[slot * level0_stride..(slot + 1) * level0_stride],
+                &fp.layers[0],
+            );
+            if fp.level > 0 {
+                layout.upper_start[slot] = layout.upper.len() as u32;
+                for layer in &fp.layers[1..] {
+                    let start = layout.upper.len();
+                    layout.upper.resize(start + upper_stride, 0);
+                    write_block(&mut layout.upper[start..], layer);
+                }
+            }
+            // The first point met on the highest layer is the entry (hnsw_rs's, for a serial build).
+            if layout.entry.is_none_or(|(_, top)| fp.level > top) {
+                layout.entry = Some((slot as u32, fp.level));
+            }
+        }
+        Ok(layout)
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.vectors.capacity() * 4
+            + self.level0.capacity() * 4
+            + self.upper_start.capacity() * 4
+            + self.upper.capacity() * 4
+    }
+
+    /// The `k` nearest live slots to `query` (already normalised for cosine), exploring `ef` candidates.
+    pub(crate) fn search(
+        &self,
+        metric: Metric,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        deleted: &Tombstones,
+    ) -> Found {
+        match metric {
+            Metric::Cosine => self.search_with(query, k, ef, deleted, |a, b| {
+                (1.0 - flat::dot(a, b)).max(0.0)
+            }),
+            Metric::L2 => self.search_with(query, k, ef, deleted, flat::l2_squared),
+        }
+    }
+
+    #[inline]
+    fn vector(&self, slot: u32) -> &[f32] {
+        let start = slot as usize * self.dim;
+        &self.vectors[start..start + self.dim]
+    }
+
+    #[inline]
+    fn level0_links(&self, slot: u32) -> &[u32] {
+        let start = slot as usize * self.level0_stride;
+        let count = self.level0[start] as usize;
+        &self.level0[start + 1..start + 1 + count]
+    }
+
+    #[inline]
+    fn upper_links(&self, slot: u32, layer: usize) -> &[u32] {
+        let first = self.upper_start[slot as usize];
+        if first == NO_UPPER {
+            return &[];
+        }
+        let start = first as usize + (layer - 1) * self.upper_stride;
+        match self.upper.get(start) {
+            Some(&count) => &self.upper[start + 1..start + 1 + count as usize],
+            None => &[],
+        }
+    }
+
+    #[inline]
+    fn prefetch_vector(&self, slot: u32) {
+        prefetch(self.vectors.as_ptr().wrapping_add(slot as usize * self.dim));
+    }
+
+    fn search_with<F: Fn(&[f32], &[f32]) -> f32>(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        deleted: &Tombstones,
+        distance: F,
+    ) -> Found {
+        let Some((entry, top)) = self.entry else {
+            return Found::default();
+        };
+        let mut evals = 0usize;
+        let mut dist = |slot: u32| {
+            evals += 1;
+            distance(query, self.vector(slot))
+        };
+
+        // Upper layers: greedy moves until no neighbour is closer.
+        let mut current = entry;
+        let mut current_dist = dist(current);
+        for layer in (1..=top).rev() {
+            let mut improved = true;
+            while improved {
+                improved = false;
+                let links = self.upper_links(current, layer);
+                for (j, &next) in links.iter().enumerate() {
+                    if let Some(&ahead) = links.get(j + 1) {
+                        self.prefetch_vector(ahead);
+                    }
+                    let d = dist(next);
+                    if d < current_dist {
+                        current_dist = d;
+                        current = next;
+                        improved = true;
+                    }
+                }
+            }
+        }
+
+        // Layer 0: beam search with `ef` live results.
+        let ef = ef.max(k);
+        let has_deletions = !deleted.is_empty();
+        let nearest = SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let Scratch {
+                visited,
+                candidates,
+                results,
+            } = &mut *scratch;
+            visited.start(self.slots);
+            candidates.clear();
+            results.clear();
+
+            visited.insert(current);
+            candidates.push(Reverse(Candidate(current_dist, current)));
+            let mut bound = f32::INFINITY;
+            if !deleted.contains(current as usize) {
+                results.push(Candidate(current_dist, current));
+                bound = current_dist;
+            }
+            while let Some(Reverse(Candidate(d_c, c))) = candidates.pop() {
+                if d_c > bound && (results.len() >= ef || !has_deletions) {
+                    break;
+                }
+                let links = self.level0_links(c);
+                for (j, &next) in links.iter().enumerate() {
+                    if let Some(&ahead) = links.get(j + 1) {
+                        self.prefetch_vector(ahead);
+                    }
+                    if !visited.insert(next) {
+                        continue;
+                    }
+                    let d = dist(next);
+                    if results.len() < ef || d < bound {
+                        candidates.push(Reverse(Candidate(d, next)));
+                        if !deleted.contains(next as usize) {
+                            results.push(Candidate(d, next));
+                            if results.len() > ef {
+                                results.pop();
+                            }
+                        }
+                        if let Some(worst) = results.peek() {
+                            bound = worst.0;
+                        }
+                    }
+                }
+            }
+            while results.len() > k {
+                results.pop();
+            }
+            let mut nearest: Vec<(f32, u32)> = results.drain().map(|c| (c.0, c.1)).collect();
+            nearest.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            nearest
+        });
+        Found {
+            nearest,
+            distance_evals: evals,
+        }
+    }
+}
+
+/// Writes `links` into a `count, links..` block (the block is at least `1 + links.len()` long).
+fn write_block(block: &mut [u32], links: &[u32]) {
+    block[0] = links.len() as u32;
+    block[1..1 + links.len()].copy_from_slice(links);
+}
+
+/// Brings the first cache lines at `p` towards L1 ahead of use; a no-op off x86-64.
+#[inline(always)]
+fn prefetch(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = p as *const i8;
+        // SAFETY: prefetching never faults, whatever the address; SSE is part of x86-64.
+        #[allow(unused_unsafe)]
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(p);
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// `(distance, slot)`, ordered by distance then slot.
+#[derive(Debug, Clone, Copy)]
+struct Candidate(f32, u32);
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Candidate {}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
+    }
+}
+
+/// Visited set as epoch tags: a slot is visited when its tag equals the current epoch, so starting a
+/// query is one increment (and a clear every 65535 queries).
+#[derive(Debug, Default)]
+struct VisitedTags {
+    tags: Vec<u16>,
+    epoch: u16,
+}
+
+impl VisitedTags {
+    fn start(&mut self, slots: usize) {
+        if self.tags.len() < slots {
+            self.tags.resize(slots, 0);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.tags.fill(0);
+            self.epoch = 1;
+        }
+    }
+
+    /// Marks `slot`; false when it was already visited in this query.
+    #[inline]
+    fn insert(&mut self, slot: u32) -> bool {
+        let tag = &mut self.tags[slot as usize];
+        let fresh = *tag != self.epoch;
+        *tag = self.epoch;
+        fresh
+    }
+}
+
+/// Per-thread buffers of the search, reused across queries (and indexes).
+#[derive(Debug, Default)]
+struct Scratch {
+    visited: VisitedTags,
+    /// Min-heap of slots to expand.
+    candidates: BinaryHeap<Reverse<Candidate>>,
+    /// Max-heap of the best live slots so far.
+    results: BinaryHeap<Candidate>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}

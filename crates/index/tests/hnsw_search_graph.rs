@@ -1,0 +1,157 @@
+//! HNSW's compact search layout against hnsw_rs's own search on the same graph: same answers, deletes
+//! honoured, identical after save/load, recall at the defaults.
+//! `cargo test --release -p vsearch-index --test hnsw_search_graph -- --nocapture` prints the figures.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use vsearch_index::hnsw::HnswIndex;
+use vsearch_index::{load, Hit, HnswParams, Metric, SearchParams, VectorIndex};
+
+const K: usize = 10;
+
+fn id_lists(hits: &[Vec<Hit>]) -> Vec<Vec<u64>> {
+    hits.iter()
+        .map(|r| r.iter().map(|h| h.id).collect())
+        .collect()
+}
+
+fn compact(index: &HnswIndex, queries: &[f32], p: &SearchParams) -> Vec<Vec<Hit>> {
+    queries
+        .chunks_exact(index.dim())
+        .map(|q| index.search(q, K, p).unwrap())
+        .collect()
+}
+
+fn hnsw_rs(index: &HnswIndex, queries: &[f32], p: &SearchParams) -> Vec<Vec<Hit>> {
+    queries
+        .chunks_exact(index.dim())
+        .map(|q| index.search_hnsw_rs(q, K, p).unwrap())
+        .collect()
+}
+
+/// Share of queries for which both searches return the same ids in the same order, at `ef`.
+fn agreement(index: &HnswIndex, queries: &[f32], ef: usize) -> f64 {
+    let p = SearchParams {
+        ef_search: Some(ef),
+        ..Default::default()
+    };
+    let a = id_lists(&compact(index, queries, &p));
+    let b = id_lists(&hnsw_rs(index, queries, &p));
+    a.iter().zip(&b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
+}
+
+fn check_agreement(name: &str, dim: usize, metric: Metric, base: &[f32], queries: &[f32]) {
+    let n = base.len() / dim;
+    let index = HnswIndex::build(&HnswParams::default(), dim, metric, &ids(n), base).unwrap();
+    for ef in [32, 64] {
+        let same = agreement(&index, queries, ef);
+        eprintln!("[{name}] {metric:?} ef={ef}: compact == hnsw_rs on {same:.3} of queries");
+        assert!(
+            same >= 0.99,
+            "{name} {metric:?} ef={ef}: only {same} of queries agree"
+        );
+    }
+}
+
+#[test]
+fn compact_search_matches_hnsw_rs_on_clustered_vectors() {
+    let dim = 64;
+    let (base, queries) = clustered(10_000, 300, dim, 100, 11);
+    for metric in [Metric::Cosine, Metric::L2] {
+        check_agreement("clustered-64", dim, metric, &base, &queries);
+    }
+}
+
+#[test]
+fn compact_search_matches_hnsw_rs_on_fashion_mnist() {
+    if !Path::new(FASHION_MNIST).exists() {
+        eprintln!("Fashion-MNIST not installed; skipped");
+        return;
+    }
+    let (dim, base, queries) = fashion_mnist(10_000, 300);
+    check_agreement("fashion-mnist-10k", dim, Metric::L2, &base, &queries);
+}
+
+#[test]
+fn compact_search_honours_deletes() {
+    let dim = 32;
+    let n = 5_000;
+    let (base, queries) = clustered(n, 100, dim, 20, 12);
+    for metric in [Metric::Cosine, Metric::L2] {
+        let mut index =
+            HnswIndex::build(&HnswParams::default(), dim, metric, &ids(n), &base).unwrap();
+        // Every first answer goes, then two thirds of everything.
+        let first = compact(&index, &queries, &SearchParams::default());
+        let mut gone: Vec<u64> = first.iter().flatten().map(|h| h.id).collect();
+        gone.extend((0..n as u64).filter(|id| id % 3 != 0));
+        gone.sort_unstable();
+        gone.dedup();
+        index.remove(&gone).unwrap();
+        let results = compact(&index, &queries, &SearchParams::default());
+        for r in &results {
+            assert_eq!(r.len(), K, "{metric:?}: k results must still come back");
+            for h in r {
+                assert!(
+                    gone.binary_search(&h.id).is_err(),
+                    "{metric:?}: deleted id {} came back",
+                    h.id
+                );
+            }
+        }
+        // The live answers are still good: recall against exact search over the survivors.
+        let live: Vec<u64> = (0..n as u64)
+            .filter(|id| gone.binary_search(id).is_err())
+            .collect();
+        let live_base: Vec<f32> = live
+            .iter()
+            .flat_map(|&id| base[id as usize * dim..(id as usize + 1) * dim].to_vec())
+            .collect();
+        let truth: Vec<Vec<u64>> = ground_truth(dim, metric, &live_base, &queries, K)
+            .into_iter()
+            .map(|row| row.into_iter().map(|i| live[i as usize]).collect())
+            .collect();
+        let r = recall(&results, &truth, K);
+        eprintln!("[deletes] {metric:?}: recall@10 over survivors {r:.3}");
+        assert!(r >= 0.9, "{metric:?}: recall over survivors {r}");
+    }
+}
+
+#[test]
+fn compact_search_survives_save_and_load() {
+    let dim = 48;
+    let n = 4_000;
+    let (base, queries) = clustered(n, 100, dim, 20, 13);
+    for metric in [Metric::Cosine, Metric::L2] {
+        let mut index =
+            HnswIndex::build(&HnswParams::default(), dim, metric, &ids(n), &base).unwrap();
+        index.remove(&[1, 2, 3, 500]).unwrap();
+        let p = SearchParams::default();
+        let before = compact(&index, &queries, &p);
+        let before_rs = hnsw_rs(&index, &queries, &p);
+        let dir = tempfile::tempdir().unwrap();
+        index.save(dir.path()).unwrap();
+        let manifest = vsearch_index::persist::read_manifest(dir.path()).unwrap();
+        let loaded = HnswIndex::load(dir.path(), &manifest).unwrap();
+        assert_eq!(before, compact(&loaded, &queries, &p), "{metric:?}");
+        assert_eq!(before_rs, hnsw_rs(&loaded, &queries, &p), "{metric:?}");
+        let boxed = load(dir.path()).unwrap();
+        assert_eq!(before, boxed.search_batch(&queries, K, &p).unwrap());
+    }
+}
+
+#[test]
+fn compact_search_recall_at_defaults_on_20k_clustered() {
+    for (dim, metric) in [(128, Metric::L2), (256, Metric::Cosine)] {
+        let n = 20_000;
+        let (base, queries) = clustered(n, 300, dim, 100, 14 + dim as u64);
+        let index = HnswIndex::build(&HnswParams::default(), dim, metric, &ids(n), &base).unwrap();
+        let truth = ground_truth(dim, metric, &base, &queries, K);
+        let p = SearchParams::default();
+        let r = recall(&index.search_batch(&queries, K, &p).unwrap(), &truth, K);
+        let r_rs = recall(&hnsw_rs(&index, &queries, &p), &truth, K);
+        eprintln!("[clustered-{dim}] {metric:?} recall@10 compact {r:.3}, hnsw_rs {r_rs:.3}");
+        assert!(r >= 0.95, "d={dim} {metric:?}: recall@10 {r} < 0.95");
+    }
+}
