@@ -104,6 +104,7 @@ fn fvecs_and_ivecs_read_back_what_was_encoded() {
     let back = eval::read_ivecs(&ivecs).expect("read ivecs");
     assert_eq!(back.dim, 2);
     assert_eq!(back.values, [1, 2, 3, -1]);
+    assert_eq!(back.id_rows(), [vec![1, 2], vec![3, u64::MAX]]);
 
     // Gzipped files read the same.
     let gz = dir.path().join("gt.ivecs.gz");

@@ -159,6 +159,16 @@ impl<T> Rows<T> {
     }
 }
 
+impl Rows<i32> {
+    /// Each record as a row of neighbour ids (ground truth): `i32` sign-extended, so -1 becomes `u64::MAX`.
+    pub fn id_rows(&self) -> Vec<Vec<u64>> {
+        self.values
+            .chunks(self.dim.max(1))
+            .map(|r| r.iter().map(|&v| v as u64).collect())
+            .collect()
+    }
+}
+
 /// Reads `.fvecs` / `.ivecs` records: each is a little-endian `i32` dimension, the same for all, then `dim`
 /// 4-byte little-endian values.
 fn read_vecs(path: &Path) -> Result<Rows<[u8; 4]>> {
