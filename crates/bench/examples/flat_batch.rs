@@ -9,8 +9,8 @@
 
 use std::path::PathBuf;
 use std::time::Instant;
-use vsearch_bench::dataset::{read_fvecs, read_ivecs};
-use vsearch_bench::measure::{pool, recall_at_k, run_queries};
+use vsearch_bench::measure::{pool, run_queries};
+use vsearch_index::eval::{read_fvecs, read_ivecs, recall_at_k};
 use vsearch_index::{IndexConfig, Metric, SearchParams};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,16 +18,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(args.next().ok_or("usage: flat_batch DIR [THREADS]")?);
     let threads: usize = args.next().map(|t| t.parse()).transpose()?.unwrap_or(1);
     let k = 10;
-    let (dim, base) = read_fvecs(&dir.join("base.fvecs"))?;
-    let (qdim, queries) = read_fvecs(&dir.join("query.fvecs"))?;
-    if qdim != dim {
-        return Err(format!("queries are {qdim}-d, base vectors {dim}-d").into());
+    let base = read_fvecs(&dir.join("base.fvecs"))?;
+    let queries = read_fvecs(&dir.join("query.fvecs"))?;
+    let dim = base.dim;
+    if queries.dim != dim {
+        return Err(format!("queries are {}-d, base vectors {dim}-d", queries.dim).into());
     }
-    let truth: Vec<Vec<u64>> = read_ivecs(&dir.join("gt.ivecs"))?
-        .into_iter()
-        .map(|row| row.into_iter().map(|i| i as u64).collect())
-        .collect();
-    let ids: Vec<u64> = (0..(base.len() / dim) as u64).collect();
+    let truth = read_ivecs(&dir.join("gt.ivecs"))?.id_rows();
+    let ids: Vec<u64> = (0..base.len() as u64).collect();
+    let (base, queries) = (base.values, queries.values);
     let pool = pool(threads)?;
     let index = vsearch_index::build(&IndexConfig::Flat, dim, Metric::L2, &ids, &base)?;
     let params = SearchParams::default();
@@ -48,14 +47,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = Instant::now();
         let hits = pool.install(|| index.search_batch(&queries, k, &params))?;
         let s = t.elapsed().as_secs_f64();
-        let found: Vec<Vec<u64>> = hits
-            .into_iter()
-            .map(|h| h.into_iter().map(|x| x.id).collect())
-            .collect();
         println!(
             "one batched call:    {:>8.0} QPS, recall {:.4}",
             nq as f64 / s,
-            recall_at_k(&found, &truth, k)
+            recall_at_k(&hits, &truth, k)
         );
     }
     Ok(())

@@ -1,14 +1,74 @@
 //! Datasets: what `--dataset` names, loaded into base vectors, held-out queries and (optionally) given ground truth.
+//! The data itself (the clustered generator, IDX and fvecs/ivecs files) is read through [`vsearch_index::eval`].
 
 use crate::error::{BenchError, Result};
-use rand::{rngs::StdRng, Rng, SeedableRng};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use vsearch_index::eval::{self, ClusteredSpec, FashionMnist, PixelScale};
 use vsearch_index::Metric;
 
-/// Default location of the Debian `dataset-fashion-mnist` IDX files.
-pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
+/// Noise (standard deviation per component) of the `synthetic` dataset around its centres.
+pub const SYNTHETIC_SIGMA: f32 = 0.15;
+/// Seed of the `synthetic` dataset.
+pub const SYNTHETIC_SEED: u64 = 42;
+
+/// The kinds of dataset `--dataset` names, `NAME[:ARGUMENTS]`: the one list the parser and its messages read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatasetKind {
+    Collection,
+    FashionMnist,
+    Fvecs,
+    Synthetic,
+}
+
+impl DatasetKind {
+    /// Every kind, in the order messages list them.
+    pub const ALL: [DatasetKind; 4] = [
+        DatasetKind::Collection,
+        DatasetKind::FashionMnist,
+        DatasetKind::Fvecs,
+        DatasetKind::Synthetic,
+    ];
+
+    /// The name before the `:`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetKind::Collection => "collection",
+            DatasetKind::FashionMnist => "fashion-mnist",
+            DatasetKind::Fvecs => "fvecs",
+            DatasetKind::Synthetic => "synthetic",
+        }
+    }
+
+    /// What follows the name.
+    pub fn arguments(self) -> &'static str {
+        match self {
+            DatasetKind::Collection => ":PATH",
+            DatasetKind::FashionMnist => "[:DIR]",
+            DatasetKind::Fvecs => ":BASE,QUERY[,GT]",
+            DatasetKind::Synthetic => ":N,D,CLUSTERS",
+        }
+    }
+
+    /// The kind called `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// Every form a `--dataset` argument takes, for messages:
+/// `collection:PATH, fashion-mnist[:DIR], fvecs:BASE,QUERY[,GT] or synthetic:N,D,CLUSTERS`.
+pub fn dataset_forms() -> String {
+    let forms: Vec<String> = DatasetKind::ALL
+        .iter()
+        .map(|k| format!("{}{}", k.name(), k.arguments()))
+        .collect();
+    match forms.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => forms.concat(),
+    }
+}
 
 /// A `--dataset` argument.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +83,8 @@ pub enum DatasetSpec {
         query: PathBuf,
         ground_truth: Option<PathBuf>,
     },
-    /// `n` clustered Gaussian vectors of dimension `dim` around `clusters` centres, seeded; L2.
+    /// `n` clustered Gaussian vectors of dimension `dim` around `clusters` centres, noise [`SYNTHETIC_SIGMA`],
+    /// seed [`SYNTHETIC_SEED`] (see [`ClusteredSpec`]); L2.
     Synthetic {
         n: usize,
         dim: usize,
@@ -39,19 +100,20 @@ impl FromStr for DatasetSpec {
             spec: s.to_string(),
             reason: reason.to_string(),
         };
-        let (kind, rest) = match s.split_once(':') {
+        let (name, rest) = match s.split_once(':') {
             Some((k, r)) => (k, Some(r)),
             None => (s, None),
         };
-        match kind {
-            "collection" => match rest {
+        match DatasetKind::from_name(name).ok_or_else(|| bad("unknown dataset kind"))? {
+            DatasetKind::Collection => match rest {
                 Some(p) if !p.is_empty() => Ok(DatasetSpec::Collection(PathBuf::from(p))),
                 _ => Err(bad("collection needs a path")),
             },
-            "fashion-mnist" => Ok(DatasetSpec::FashionMnist(PathBuf::from(
-                rest.filter(|r| !r.is_empty()).unwrap_or(FASHION_MNIST_DIR),
+            DatasetKind::FashionMnist => Ok(DatasetSpec::FashionMnist(PathBuf::from(
+                rest.filter(|r| !r.is_empty())
+                    .unwrap_or(eval::FASHION_MNIST_DIR),
             ))),
-            "fvecs" => {
+            DatasetKind::Fvecs => {
                 let parts: Vec<&str> = rest.unwrap_or("").split(',').collect();
                 if parts.len() < 2 || parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
                     return Err(bad("fvecs needs BASE,QUERY[,GROUNDTRUTH]"));
@@ -62,7 +124,7 @@ impl FromStr for DatasetSpec {
                     ground_truth: parts.get(2).map(PathBuf::from),
                 })
             }
-            "synthetic" => {
+            DatasetKind::Synthetic => {
                 let parts: Vec<&str> = rest.unwrap_or("").split(',').collect();
                 let nums: std::result::Result<Vec<usize>, _> =
                     parts.iter().map(|p| p.trim().parse::<usize>()).collect();
@@ -75,7 +137,6 @@ impl FromStr for DatasetSpec {
                     _ => Err(bad("synthetic needs N,D,CLUSTERS, three positive integers")),
                 }
             }
-            _ => Err(bad("unknown dataset kind")),
         }
     }
 }
@@ -131,50 +192,51 @@ pub fn load(spec: &DatasetSpec, holdout: usize) -> Result<Dataset> {
             query,
             ground_truth,
         } => {
-            let (dim, base_v) = read_fvecs(base)?;
-            let (qdim, queries) = read_fvecs(query)?;
-            if dim != qdim {
+            let base_rows = eval::read_fvecs(base)?;
+            let queries = eval::read_fvecs(query)?;
+            let dim = base_rows.dim;
+            if queries.dim != dim {
                 return Err(BenchError::bad_file(
                     query,
-                    format!("queries have dimension {qdim}, base has {dim}"),
+                    format!("queries have dimension {}, base has {dim}", queries.dim),
                 ));
             }
             let gt = match ground_truth {
-                Some(p) => Some(
-                    read_ivecs(p)?
-                        .into_iter()
-                        .map(|r| r.into_iter().map(|v| v as u64).collect())
-                        .collect(),
-                ),
+                Some(p) => Some(eval::read_ivecs(p)?.id_rows()),
                 None => None,
             };
-            let n = base_v.len() / dim;
             Ok(Dataset {
                 name: base
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "fvecs".into()),
+                    .unwrap_or_else(|| DatasetKind::Fvecs.name().into()),
                 dim,
                 metric: Metric::L2,
-                ids: (0..n as u64).collect(),
-                base: base_v,
-                queries,
+                ids: (0..base_rows.len() as u64).collect(),
+                base: base_rows.values,
+                queries: queries.values,
                 ground_truth: gt,
                 home: base.parent().map(Path::to_path_buf),
                 fingerprint: None,
             })
         }
         DatasetSpec::Synthetic { n, dim, clusters } => {
-            let q = holdout.max(1);
-            let all = clustered(n + q, *dim, *clusters, 42);
-            let split = n * dim;
+            let data = ClusteredSpec {
+                n: *n,
+                queries: holdout.max(1),
+                dim: *dim,
+                clusters: *clusters,
+                sigma: SYNTHETIC_SIGMA,
+                seed: SYNTHETIC_SEED,
+            }
+            .generate();
             Ok(Dataset {
-                name: format!("synthetic-{n}-{dim}-{clusters}"),
+                name: format!("{}-{n}-{dim}-{clusters}", DatasetKind::Synthetic.name()),
                 dim: *dim,
                 metric: Metric::L2,
                 ids: (0..*n as u64).collect(),
-                base: all[..split].to_vec(),
-                queries: all[split..].to_vec(),
+                base: data.base,
+                queries: data.queries,
                 ground_truth: None,
                 home: None,
                 fingerprint: None,
@@ -184,10 +246,11 @@ pub fn load(spec: &DatasetSpec, holdout: usize) -> Result<Dataset> {
     }
 }
 
+/// Fashion-MNIST as ann-benchmarks measures it: pixel values 0 to 255, training images as the base, test
+/// images as the queries.
 fn load_fashion_mnist(dir: &Path) -> Result<Dataset> {
-    let train = dir.join("train-images-idx3-ubyte.gz");
-    let test = dir.join("t10k-images-idx3-ubyte.gz");
-    for f in [&train, &test] {
+    for file in [eval::FASHION_MNIST_TRAIN, eval::FASHION_MNIST_TEST] {
+        let f = dir.join(file);
         if !f.exists() {
             return Err(BenchError::bad_file(
                 f,
@@ -195,148 +258,18 @@ fn load_fashion_mnist(dir: &Path) -> Result<Dataset> {
             ));
         }
     }
-    let (dim, base) = read_idx_images(&train)?;
-    let (qdim, queries) = read_idx_images(&test)?;
-    if dim != qdim {
-        return Err(BenchError::bad_file(
-            &test,
-            "image size differs from the training set",
-        ));
-    }
-    let n = base.len() / dim;
+    let fm = FashionMnist::read(dir)?;
     Ok(Dataset {
-        name: "fashion-mnist".into(),
-        dim,
+        name: DatasetKind::FashionMnist.name().into(),
+        dim: fm.train.dim,
         metric: Metric::L2,
-        ids: (0..n as u64).collect(),
-        base,
-        queries,
+        ids: (0..fm.train.len() as u64).collect(),
+        base: fm.train.vectors(PixelScale::Bytes, usize::MAX),
+        queries: fm.test.vectors(PixelScale::Bytes, usize::MAX),
         ground_truth: None,
         home: Some(dir.to_path_buf()),
         fingerprint: None,
     })
-}
-
-fn read_all(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| BenchError::io(path, e))?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| BenchError::bad_file(path, format!("gzip: {e}")))?;
-        Ok(out)
-    } else {
-        Ok(raw)
-    }
-}
-
-/// Reads an IDX3 unsigned-byte image file (optionally gzipped) as `(dim, rows * dim floats)`, pixel values 0..255.
-pub fn read_idx_images(path: &Path) -> Result<(usize, Vec<f32>)> {
-    let data = read_all(path)?;
-    let be = |o: usize| -> Option<usize> {
-        data.get(o..o + 4)
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-    };
-    let (magic, n, rows, cols) = match (be(0), be(4), be(8), be(12)) {
-        (Some(m), Some(n), Some(r), Some(c)) => (m, n, r, c),
-        _ => return Err(BenchError::bad_file(path, "too short for an IDX header")),
-    };
-    if magic != 0x0803 {
-        return Err(BenchError::bad_file(
-            path,
-            format!("not an IDX3 unsigned-byte file (magic {magic:#x})"),
-        ));
-    }
-    let dim = rows * cols;
-    let body = &data[16..];
-    if dim == 0 || body.len() != n * dim {
-        return Err(BenchError::bad_file(
-            path,
-            format!(
-                "expected {n} images of {dim} bytes, found {} bytes",
-                body.len()
-            ),
-        ));
-    }
-    Ok((dim, body.iter().map(|&b| b as f32).collect()))
-}
-
-/// Reads a `.fvecs` file (each row: little-endian i32 dimension, then that many f32) as `(dim, values)`.
-pub fn read_fvecs(path: &Path) -> Result<(usize, Vec<f32>)> {
-    let data = read_all(path)?;
-    let rows = read_vecs(path, &data)?;
-    let dim = rows.first().map(|r| r.len()).unwrap_or(0);
-    let mut out = Vec::with_capacity(rows.len() * dim);
-    for r in rows {
-        out.extend(r.iter().map(|b| f32::from_le_bytes(*b)));
-    }
-    Ok((dim, out))
-}
-
-/// Reads an `.ivecs` file as rows of i32.
-pub fn read_ivecs(path: &Path) -> Result<Vec<Vec<i32>>> {
-    let data = read_all(path)?;
-    Ok(read_vecs(path, &data)?
-        .into_iter()
-        .map(|r| r.iter().map(|b| i32::from_le_bytes(*b)).collect())
-        .collect())
-}
-
-fn read_vecs(path: &Path, data: &[u8]) -> Result<Vec<Vec<[u8; 4]>>> {
-    let mut rows = Vec::new();
-    let mut off = 0;
-    let mut dim0 = None;
-    while off < data.len() {
-        let head = data
-            .get(off..off + 4)
-            .ok_or_else(|| BenchError::bad_file(path, "truncated row header"))?;
-        let d = i32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-        if d <= 0 || dim0.is_some_and(|d0| d0 != d) {
-            return Err(BenchError::bad_file(
-                path,
-                format!("bad row dimension {d} at byte {off}"),
-            ));
-        }
-        dim0 = Some(d);
-        let d = d as usize;
-        let body = data
-            .get(off + 4..off + 4 + 4 * d)
-            .ok_or_else(|| BenchError::bad_file(path, "truncated row"))?;
-        rows.push(
-            body.chunks_exact(4)
-                .map(|c| [c[0], c[1], c[2], c[3]])
-                .collect(),
-        );
-        off += 4 + 4 * d;
-    }
-    if rows.is_empty() {
-        return Err(BenchError::bad_file(path, "empty file"));
-    }
-    Ok(rows)
-}
-
-/// Writes rows of `dim` f32 values as `.fvecs`, atomically.
-pub fn write_fvecs(path: &Path, dim: usize, values: &[f32]) -> Result<()> {
-    let mut buf = Vec::with_capacity(values.len() * 4 + values.len() / dim.max(1) * 4);
-    for row in values.chunks_exact(dim) {
-        buf.extend_from_slice(&(dim as i32).to_le_bytes());
-        for v in row {
-            buf.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-    write_atomic(path, &buf)
-}
-
-/// Writes rows of ids as `.ivecs`, atomically.
-pub fn write_ivecs(path: &Path, rows: &[Vec<u64>]) -> Result<()> {
-    let mut buf = Vec::new();
-    for row in rows {
-        buf.extend_from_slice(&(row.len() as i32).to_le_bytes());
-        for v in row {
-            buf.extend_from_slice(&(*v as i32).to_le_bytes());
-        }
-    }
-    write_atomic(path, &buf)
 }
 
 /// Writes `bytes` to `path` through a file beside it and a rename.
@@ -359,27 +292,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.persist(path)
         .map_err(|e| BenchError::io(path, e.error))?;
     Ok(())
-}
-
-/// `n` vectors of dimension `dim` drawn around `clusters` random centres (uniform in [-1, 1]) with Gaussian
-/// noise of standard deviation 0.15, from a fixed seed: the same arguments give the same data.
-pub fn clustered(n: usize, dim: usize, clusters: usize, seed: u64) -> Vec<f32> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let centres: Vec<f32> = (0..clusters * dim)
-        .map(|_| rng.gen_range(-1.0f32..1.0))
-        .collect();
-    let mut out = Vec::with_capacity(n * dim);
-    for _ in 0..n {
-        let c = rng.gen_range(0..clusters);
-        for j in 0..dim {
-            // Box-Muller normal sample.
-            let u1: f32 = rng.gen_range(f32::EPSILON..1.0);
-            let u2: f32 = rng.gen_range(0.0f32..1.0);
-            let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos();
-            out.push(centres[c * dim + j] + 0.15 * z);
-        }
-    }
-    out
 }
 
 /// Keeps letters, digits, '-' and '_'; anything else becomes '_'.
@@ -413,9 +325,15 @@ pub fn export(ds: &Dataset, ground_truth: &[Vec<u64>], dir: &Path) -> Result<()>
                 .collect()
         })
         .collect();
-    write_fvecs(&dir.join("base.fvecs"), ds.dim, &ds.base)?;
-    write_fvecs(&dir.join("query.fvecs"), ds.dim, &ds.queries)?;
-    write_ivecs(&dir.join("gt.ivecs"), &gt_rows)?;
+    write_atomic(
+        &dir.join("base.fvecs"),
+        &eval::encode_fvecs(ds.dim, &ds.base),
+    )?;
+    write_atomic(
+        &dir.join("query.fvecs"),
+        &eval::encode_fvecs(ds.dim, &ds.queries),
+    )?;
+    write_atomic(&dir.join("gt.ivecs"), &eval::encode_ivecs(&gt_rows))?;
     let meta = serde_json::json!({"name": ds.name, "metric": ds.metric, "dim": ds.dim, "n_base": ds.n_base(), "n_queries": ds.n_queries()});
     write_atomic(&dir.join("dataset.json"), meta.to_string().as_bytes())
 }

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     /// The `--dataset` argument could not be understood.
-    #[error("bad dataset spec '{spec}': {reason} (use collection:PATH, fashion-mnist[:DIR], fvecs:BASE,QUERY[,GT] or synthetic:N,D,CLUSTERS)")]
+    #[error(
+        "bad dataset spec '{spec}': {reason} (use {})",
+        crate::dataset::dataset_forms()
+    )]
     BadSpec { spec: String, reason: String },
     /// A data file is missing, unreadable or malformed.
     #[error("{path}: {reason}")]

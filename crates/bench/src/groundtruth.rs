@@ -1,12 +1,9 @@
 //! Ground truth by exact (flat) search, cached on disk as `.ivecs`.
 
-use crate::dataset::{read_ivecs, sanitize, write_ivecs, Dataset};
+use crate::dataset::{sanitize, write_atomic, Dataset};
 use crate::error::Result;
 use std::path::{Path, PathBuf};
-use vsearch_index::{IndexConfig, SearchParams};
-
-/// Queries per `search_batch` call when computing ground truth.
-const CHUNK: usize = 256;
+use vsearch_index::eval;
 
 /// File name of the cache for this dataset, `k` and query count.
 pub fn cache_name(ds: &Dataset, k: usize) -> String {
@@ -38,16 +35,16 @@ fn is_writable(dir: &Path) -> bool {
     tempfile::NamedTempFile::new_in(dir).is_ok()
 }
 
-/// Exact k nearest ids per query with a flat index, in batches (no cache).
+/// Exact k nearest ids per query with a flat index (no cache).
 pub fn exact(ds: &Dataset, k: usize) -> Result<Vec<Vec<u64>>> {
-    let flat = vsearch_index::build(&IndexConfig::Flat, ds.dim, ds.metric, &ds.ids, &ds.base)?;
-    let mut out = Vec::with_capacity(ds.n_queries());
-    for chunk in ds.queries.chunks(CHUNK * ds.dim) {
-        for hits in flat.search_batch(chunk, k, &SearchParams::default())? {
-            out.push(hits.into_iter().map(|h| h.id).collect());
-        }
-    }
-    Ok(out)
+    Ok(eval::exact_neighbours(
+        ds.dim,
+        ds.metric,
+        &ds.ids,
+        &ds.base,
+        &ds.queries,
+        k,
+    )?)
 }
 
 /// Ground truth for `ds` at `k`: given with the dataset (when deep enough), read from the cache, or computed
@@ -67,12 +64,13 @@ pub fn ground_truth(
     }
     let path = cache_path(ds, k, fallback_dir);
     if path.exists() {
-        match read_ivecs(&path) {
-            Ok(rows) if rows.len() == ds.n_queries() && rows.iter().all(|r| r.len() == k) => {
+        match eval::read_ivecs(&path) {
+            Ok(rows) if rows.len() == ds.n_queries() && rows.dim == k => {
                 tracing::info!(path = %path.display(), "ground truth read from cache");
                 let rows = rows
-                    .into_iter()
-                    .map(|r| r.into_iter().map(|v| v as u32 as u64).collect())
+                    .values
+                    .chunks(k)
+                    .map(|r| r.iter().map(|&v| v as u32 as u64).collect())
                     .collect();
                 return Ok((rows, format!("cache {}", path.display())));
             }
@@ -84,7 +82,7 @@ pub fn ground_truth(
     let gt = exact(ds, k)?;
     // Ids that do not fit an ivecs i32 are not cached.
     if ds.ids.iter().all(|&id| id <= i32::MAX as u64) {
-        if let Err(e) = write_ivecs(&path, &gt) {
+        if let Err(e) = write_atomic(&path, &eval::encode_ivecs(&gt)) {
             tracing::warn!("could not cache ground truth: {e}");
         }
     }

@@ -97,22 +97,19 @@ pub fn run_sweep(
     let total: usize = plan.iter().map(|b| b.len()).sum();
     let pb = progress_bar(total as u64, opts.progress);
     let pool = measure::pool(opts.threads)?;
-    let points = sweep::run(&plan, ds, truth, opts.k, &pool, &pb)?;
+    let work = sweep::Workload {
+        ds,
+        truth,
+        k: opts.k,
+        pool: &pool,
+        progress: &pb,
+    };
+    let points = sweep::run(&plan, &work)?;
     pb.finish_with_message("done");
     let (cpu, cores) = measure::machine();
     Ok(Results {
         schema: report::SCHEMA,
-        dataset: report::DatasetInfo {
-            name: ds.name.clone(),
-            n_base: ds.n_base(),
-            n_queries: ds.n_queries(),
-            dim: ds.dim,
-            metric: serde_json::to_value(ds.metric)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
-            ground_truth: truth_source.to_string(),
-        },
+        dataset: report::DatasetInfo::of(ds, truth_source),
         machine: report::Machine { cpu, cores },
         threads: opts.threads,
         k: opts.k,

@@ -1,29 +1,10 @@
-//! Measurements: recall@k, queries per second over a thread pool, latency percentiles, disk size and memory.
+//! Measurements: queries per second over a thread pool, latency percentiles, disk size and memory.
 
 use crate::error::{BenchError, Result};
 use rayon::prelude::*;
 use std::path::Path;
 use std::time::Instant;
 use vsearch_index::{SearchParams, VectorIndex};
-
-/// Mean over queries of |found[..k] ∩ truth[..k]| / k. Queries without truth are skipped; 0.0 when none is left.
-pub fn recall_at_k(found: &[Vec<u64>], truth: &[Vec<u64>], k: usize) -> f64 {
-    if k == 0 {
-        return 0.0;
-    }
-    let mut hits = 0usize;
-    let mut n = 0usize;
-    for (f, t) in found.iter().zip(truth) {
-        let t = &t[..t.len().min(k)];
-        hits += f.iter().take(k).filter(|id| t.contains(id)).count();
-        n += 1;
-    }
-    if n == 0 {
-        0.0
-    } else {
-        hits as f64 / (n * k) as f64
-    }
-}
 
 /// The `p`-th percentile (0..=100) of sorted values, nearest-rank method.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {

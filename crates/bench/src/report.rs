@@ -17,7 +17,7 @@
 //! ```
 //! Peers (`scripts/bench_peers.py`) write the same schema; `--compare` merges the `points` of several files.
 
-use crate::dataset::write_atomic;
+use crate::dataset::{write_atomic, Dataset};
 use crate::error::{BenchError, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -41,6 +41,23 @@ pub struct DatasetInfo {
     /// Where the ground truth came from.
     #[serde(default)]
     pub ground_truth: String,
+}
+
+impl DatasetInfo {
+    /// What a run records of `ds`; `ground_truth` says where its ground truth came from.
+    pub fn of(ds: &Dataset, ground_truth: &str) -> Self {
+        DatasetInfo {
+            name: ds.name.clone(),
+            n_base: ds.n_base(),
+            n_queries: ds.n_queries(),
+            dim: ds.dim,
+            metric: serde_json::to_value(ds.metric)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            ground_truth: ground_truth.to_string(),
+        }
+    }
 }
 
 /// The machine a run measured on.

@@ -2,12 +2,13 @@
 
 use crate::dataset::Dataset;
 use crate::error::Result;
-use crate::measure::{disk_bytes, recall_at_k, rss_bytes, run_queries};
+use crate::measure::{disk_bytes, rss_bytes, run_queries};
 use crate::report::Point;
 use indicatif::ProgressBar;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Instant;
+use vsearch_index::eval::recall_at_k;
 use vsearch_index::hnsw::{DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_M};
 use vsearch_index::ivf::{
     default_nlist, default_pq_m, pq_m_at_most, DEFAULT_NPROBE, DEFAULT_PQ_BITS,
@@ -273,18 +274,31 @@ pub struct BuildCost {
     pub rss_delta_bytes: Option<u64>,
 }
 
+/// What every index of a sweep is measured against: the dataset and its ground truth at `k`, the threads that
+/// run the queries, and the progress bar to advance.
+#[derive(Clone, Copy)]
+pub struct Workload<'a> {
+    pub ds: &'a Dataset,
+    pub truth: &'a [Vec<u64>],
+    pub k: usize,
+    pub pool: &'a rayon::ThreadPool,
+    pub progress: &'a ProgressBar,
+}
+
 /// Measures every search setting of `build` on an already built `index`: one point each.
-#[allow(clippy::too_many_arguments)]
 pub fn measure_index(
     index: &dyn VectorIndex,
     build: &Build,
     cost: BuildCost,
-    ds: &Dataset,
-    truth: &[Vec<u64>],
-    k: usize,
-    pool: &rayon::ThreadPool,
-    progress: &ProgressBar,
+    work: &Workload,
 ) -> Result<Vec<Point>> {
+    let Workload {
+        ds,
+        truth,
+        k,
+        pool,
+        progress,
+    } = *work;
     let mut points = Vec::with_capacity(build.searches.len());
     for (sp, sparams) in &build.searches {
         let mut params = build.params.clone();
@@ -319,21 +333,17 @@ fn params_short(p: &Params) -> String {
 }
 
 /// Builds each index of `plan` in turn (on the pool's threads), measures it and drops it before the next.
-pub fn run(
-    plan: &[Build],
-    ds: &Dataset,
-    truth: &[Vec<u64>],
-    k: usize,
-    pool: &rayon::ThreadPool,
-    progress: &ProgressBar,
-) -> Result<Vec<Point>> {
+pub fn run(plan: &[Build], work: &Workload) -> Result<Vec<Point>> {
+    let ds = work.ds;
     let mut points = Vec::new();
     for b in plan {
-        progress.set_message(format!("building {} {}", b.index, params_short(&b.params)));
+        work.progress
+            .set_message(format!("building {} {}", b.index, params_short(&b.params)));
         let rss0 = rss_bytes();
         let t = Instant::now();
-        let index =
-            pool.install(|| vsearch_index::build(&b.config, ds.dim, ds.metric, &ds.ids, &ds.base))?;
+        let index = work
+            .pool
+            .install(|| vsearch_index::build(&b.config, ds.dim, ds.metric, &ds.ids, &ds.base))?;
         let build_s = t.elapsed().as_secs_f64();
         let rss1 = rss_bytes();
         let cost = BuildCost {
@@ -343,16 +353,7 @@ pub fn run(
             rss_delta_bytes: (rss0 > 0).then_some(rss1.saturating_sub(rss0)),
         };
         tracing::info!(index = b.index, params = %params_short(&b.params), build_s, "built");
-        points.extend(measure_index(
-            index.as_ref(),
-            b,
-            cost,
-            ds,
-            truth,
-            k,
-            pool,
-            progress,
-        )?);
+        points.extend(measure_index(index.as_ref(), b, cost, work)?);
     }
     Ok(points)
 }

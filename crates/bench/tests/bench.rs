@@ -4,9 +4,10 @@
 use indicatif::ProgressBar;
 use std::path::Path;
 use vsearch_bench::dataset::{self, Dataset, DatasetSpec};
-use vsearch_bench::measure::{self, percentile, recall_at_k};
-use vsearch_bench::sweep::{self, Build, BuildCost};
+use vsearch_bench::measure::{self, percentile};
+use vsearch_bench::sweep::{self, Build, BuildCost, Workload};
 use vsearch_bench::{report, BenchOptions, Grid, Results};
+use vsearch_index::eval::{recall_at_k, FASHION_MNIST_DIR};
 use vsearch_index::{Hit, IndexConfig, IndexKind, Metric, SearchParams, VectorIndex};
 
 const K: usize = 10;
@@ -21,6 +22,25 @@ fn synthetic(n: usize, queries: usize) -> Dataset {
         queries,
     )
     .expect("synthetic data")
+}
+
+/// A quick-grid run on `synthetic:N,DIM,CLUSTERS` with `queries` queries, k = [`K`], two threads, into `out`.
+fn quick_synthetic_options(
+    n: usize,
+    dim: usize,
+    clusters: usize,
+    queries: usize,
+    out: std::path::PathBuf,
+) -> BenchOptions {
+    BenchOptions {
+        dataset: DatasetSpec::Synthetic { n, dim, clusters },
+        k: K,
+        queries: Some(queries),
+        threads: 2,
+        out,
+        quick: true,
+        progress: false,
+    }
 }
 
 fn l2(a: &[f32], b: &[f32]) -> f32 {
@@ -166,31 +186,16 @@ fn measure(
         disk_bytes: measure::disk_bytes(index).expect("disk"),
         rss_delta_bytes: None,
     };
-    let mut pts = sweep::measure_index(
-        index,
-        &flat_build(),
-        cost,
+    let work = Workload {
         ds,
         truth,
-        K,
-        &pool,
-        &ProgressBar::hidden(),
-    )
-    .expect("measure");
+        k: K,
+        pool: &pool,
+        progress: &ProgressBar::hidden(),
+    };
+    let mut pts = sweep::measure_index(index, &flat_build(), cost, &work).expect("measure");
     assert_eq!(pts.len(), 1);
     pts.remove(0)
-}
-
-#[test]
-fn recall_at_k_counts_exactly() {
-    let truth = vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8]];
-    assert_eq!(recall_at_k(&truth, &truth, 4), 1.0);
-    // 3 of 4 and 1 of 4 found; order inside the top k does not matter.
-    let found = vec![vec![4, 3, 2, 99], vec![8, 100, 101, 102]];
-    assert_eq!(recall_at_k(&found, &truth, 4), 0.5);
-    // Only the first k found count.
-    let long = vec![vec![9, 9, 9, 9, 1, 2, 3, 4], vec![5, 6, 7, 8]];
-    assert_eq!(recall_at_k(&long, &truth, 4), 0.5);
 }
 
 #[test]
@@ -278,14 +283,7 @@ fn sample_results(ds: &Dataset) -> Results {
     c.qps *= 3.0;
     Results {
         schema: report::SCHEMA,
-        dataset: report::DatasetInfo {
-            name: ds.name.clone(),
-            n_base: ds.n_base(),
-            n_queries: ds.n_queries(),
-            dim: ds.dim,
-            metric: "l2".into(),
-            ground_truth: "test".into(),
-        },
+        dataset: report::DatasetInfo::of(ds, "test"),
         machine: report::Machine {
             cpu: "test cpu".into(),
             cores: 2,
@@ -355,19 +353,7 @@ fn outputs_are_written_and_valid_and_compare_merges() {
 #[test]
 fn export_writes_readable_fvecs_and_ground_truth() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = BenchOptions {
-        dataset: DatasetSpec::Synthetic {
-            n: 1500,
-            dim: 16,
-            clusters: 8,
-        },
-        k: K,
-        queries: Some(40),
-        threads: 2,
-        out: dir.path().join("out"),
-        quick: true,
-        progress: false,
-    };
+    let opts = quick_synthetic_options(1500, 16, 8, 40, dir.path().join("out"));
     let ds = vsearch_bench::export_dataset(&opts, &dir.path().join("exp")).expect("export");
     let spec: DatasetSpec = format!(
         "fvecs:{},{},{}",
@@ -387,7 +373,7 @@ fn export_writes_readable_fvecs_and_ground_truth() {
 fn dataset_specs_parse_and_bad_ones_are_explained() {
     assert_eq!(
         "fashion-mnist".parse::<DatasetSpec>().expect("fm"),
-        DatasetSpec::FashionMnist(dataset::FASHION_MNIST_DIR.into())
+        DatasetSpec::FashionMnist(FASHION_MNIST_DIR.into())
     );
     assert_eq!(
         "synthetic:10,4,2".parse::<DatasetSpec>().expect("syn"),
@@ -406,6 +392,10 @@ fn dataset_specs_parse_and_bad_ones_are_explained() {
     ] {
         let e = bad.parse::<DatasetSpec>().expect_err(bad).to_string();
         assert!(e.contains("bad dataset spec"), "{e}");
+        assert!(
+            e.ends_with("(use collection:PATH, fashion-mnist[:DIR], fvecs:BASE,QUERY[,GT] or synthetic:N,D,CLUSTERS)"),
+            "{e}"
+        );
     }
     let e =
         dataset::load(&DatasetSpec::FashionMnist("/nonexistent".into()), 0).expect_err("missing");
@@ -414,7 +404,7 @@ fn dataset_specs_parse_and_bad_ones_are_explained() {
 
 #[test]
 fn fashion_mnist_idx_files_load_with_the_ann_benchmarks_split() {
-    let dir = Path::new(dataset::FASHION_MNIST_DIR);
+    let dir = Path::new(FASHION_MNIST_DIR);
     if !dir.join("t10k-images-idx3-ubyte.gz").exists() {
         panic!(
             "Fashion-MNIST is not installed at {}; install Debian's dataset-fashion-mnist",
@@ -433,19 +423,7 @@ fn fashion_mnist_idx_files_load_with_the_ann_benchmarks_split() {
 #[test]
 fn quick_run_on_synthetic_data_measures_every_kind() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = BenchOptions {
-        dataset: DatasetSpec::Synthetic {
-            n: 3000,
-            dim: 32,
-            clusters: 16,
-        },
-        k: K,
-        queries: Some(100),
-        threads: 2,
-        out: dir.path().to_path_buf(),
-        quick: true,
-        progress: false,
-    };
+    let opts = quick_synthetic_options(3000, 32, 16, 100, dir.path().to_path_buf());
     let r = vsearch_bench::run(&opts).expect("bench run");
     for kind in ["flat", "hnsw", "ivf-flat", "ivf-pq"] {
         assert!(r.points.iter().any(|p| p.index == kind), "{kind} measured");

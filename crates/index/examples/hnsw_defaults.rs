@@ -1,41 +1,49 @@
 //! Sweeps HNSW M / ef_construction / ef_search on the data the tests use and prints recall@10 and
 //! ms/query (single-threaded queries). `cargo run --release -p vsearch-index --example hnsw_defaults`
 use std::path::Path;
+use std::time::Instant;
+use vsearch_index::eval::{
+    exact_neighbours, recall_at_k, ClusteredSpec, FashionMnist, PixelScale, FASHION_MNIST_DIR,
+};
+use vsearch_index::hnsw::HnswIndex;
+use vsearch_index::{HnswParams, Metric, SearchParams, VectorIndex};
 
 /// (name, dim, metric, base, queries)
 type Set = (String, usize, Metric, Vec<f32>, Vec<f32>);
-use std::time::Instant;
-use vsearch_index::eval::{clustered, ground_truth, read_idx_images, recall_at_k};
-use vsearch_index::hnsw::HnswIndex;
-use vsearch_index::{HnswParams, Metric, SearchParams, VectorIndex};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let nq = 300;
     let mut sets: Vec<Set> = Vec::new();
-    for (dim, metric) in [(128, Metric::L2), (512, Metric::Cosine)] {
-        let all = clustered(20_000 + nq, dim, 100, dim as u64);
-        let (b, q) = all.split_at(20_000 * dim);
+    // The tests' recall sets (crates/index/tests/common).
+    for (dim, metric, seed) in [(128, Metric::L2, 1), (512, Metric::Cosine, 2)] {
+        let data = ClusteredSpec {
+            n: 20_000,
+            queries: nq,
+            dim,
+            clusters: 100,
+            sigma: 0.2,
+            seed,
+        }
+        .generate();
         sets.push((
             format!("clustered-{dim}"),
             dim,
             metric,
-            b.to_vec(),
-            q.to_vec(),
+            data.base,
+            data.queries,
         ));
     }
-    let dir = Path::new("/usr/share/datasets/fashion-mnist");
-    let (_, dim, train) = read_idx_images(&dir.join("train-images-idx3-ubyte.gz"))?;
-    let (_, _, test) = read_idx_images(&dir.join("t10k-images-idx3-ubyte.gz"))?;
+    let fm = FashionMnist::read(Path::new(FASHION_MNIST_DIR))?;
     sets.push((
         "fashion-mnist-10k".into(),
-        dim,
+        fm.train.dim,
         Metric::L2,
-        train[..10_000 * dim].to_vec(),
-        test[..nq * dim].to_vec(),
+        fm.train.vectors(PixelScale::Unit, 10_000),
+        fm.test.vectors(PixelScale::Unit, nq),
     ));
     for (name, dim, metric, base, queries) in &sets {
-        let truth = ground_truth(base, queries, *dim, *metric, 10)?;
         let ids: Vec<u64> = (0..(base.len() / dim) as u64).collect();
+        let truth = exact_neighbours(*dim, *metric, &ids, base, queries, 10)?;
         for m in [8, 12, 16] {
             for efc in [64, 100, 200] {
                 let t = Instant::now();

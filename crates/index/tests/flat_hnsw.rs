@@ -14,10 +14,64 @@ use vsearch_index::{
 };
 
 const K: usize = 10;
-const QUERIES: usize = 300;
 
 fn hnsw_default() -> IndexConfig {
     IndexConfig::Hnsw(HnswParams::default())
+}
+
+/// The two kinds this file tests, each with its defaults.
+fn flat_and_hnsw() -> [IndexConfig; 2] {
+    [IndexConfig::Flat, hnsw_default()]
+}
+
+/// Rows of `v` (rows of `dim`) scaled to unit length.
+fn normalized(dim: usize, v: &[f32]) -> Vec<f32> {
+    v.chunks_exact(dim)
+        .flat_map(|r| {
+            let n = r
+                .iter()
+                .map(|x| x * x)
+                .sum::<f32>()
+                .sqrt()
+                .max(f32::MIN_POSITIVE);
+            r.iter().map(move |x| x / n)
+        })
+        .collect()
+}
+
+/// The naive reference the flat index is checked against, written independently of it: every base row
+/// scored, the k best kept (ids are row numbers).
+fn naive_neighbours(
+    dim: usize,
+    metric: Metric,
+    base: &[f32],
+    queries: &[f32],
+    k: usize,
+) -> Vec<Vec<u64>> {
+    let (base, queries) = match metric {
+        Metric::Cosine => (normalized(dim, base), normalized(dim, queries)),
+        Metric::L2 => (base.to_vec(), queries.to_vec()),
+    };
+    queries
+        .par_chunks_exact(dim)
+        .map(|q| {
+            let mut scored: Vec<(f32, u64)> = base
+                .chunks_exact(dim)
+                .enumerate()
+                .map(|(i, v)| {
+                    let s = match metric {
+                        Metric::Cosine => -q.iter().zip(v).map(|(a, b)| a * b).sum::<f32>(),
+                        Metric::L2 => q.iter().zip(v).map(|(a, b)| (a - b) * (a - b)).sum::<f32>(),
+                    };
+                    (s, i as u64)
+                })
+                .collect();
+            scored.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
+            scored.truncate(k);
+            scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+            scored.into_iter().map(|(_, i)| i).collect()
+        })
+        .collect()
 }
 
 #[test]
@@ -26,7 +80,7 @@ fn flat_equals_naive_reference_for_both_metrics() {
     let (base, queries) = clustered(3_000, 50, dim, 20, 7);
     for metric in [Metric::Cosine, Metric::L2] {
         let index = FlatIndex::build(dim, metric, &ids(3_000), &base).unwrap();
-        let truth = ground_truth(dim, metric, &base, &queries, K);
+        let truth = naive_neighbours(dim, metric, &base, &queries, K);
         let single: Vec<Vec<Hit>> = queries
             .chunks_exact(dim)
             .map(|q| index.search(q, K, &SearchParams::default()).unwrap())
@@ -71,7 +125,9 @@ fn flat_equals_naive_reference_for_both_metrics() {
     }
 }
 
-fn check_hnsw_recall(name: &str, dim: usize, metric: Metric, base: &[f32], queries: &[f32]) {
+fn check_hnsw_recall(set: &RecallSet) {
+    let (name, dim, metric, base, queries) =
+        (set.name, set.dim, set.metric, &set.base, &set.queries);
     let n = base.len() / dim;
     let truth = ground_truth(dim, metric, base, queries, K);
     let index = build(&hnsw_default(), dim, metric, &ids(n), base).unwrap();
@@ -102,27 +158,24 @@ fn check_hnsw_recall(name: &str, dim: usize, metric: Metric, base: &[f32], queri
 
 #[test]
 fn hnsw_recall_clustered_d128() {
-    let (base, queries) = clustered(20_000, QUERIES, 128, 100, 1);
-    check_hnsw_recall("clustered-128", 128, Metric::L2, &base, &queries);
+    check_hnsw_recall(&clustered_128());
 }
 
 #[test]
 fn hnsw_recall_clustered_d512() {
-    let (base, queries) = clustered(20_000, QUERIES, 512, 100, 2);
-    check_hnsw_recall("clustered-512", 512, Metric::Cosine, &base, &queries);
+    check_hnsw_recall(&clustered_512());
 }
 
 #[test]
 fn hnsw_recall_fashion_mnist_subset() {
-    let (dim, base, queries) = fashion_mnist(10_000, QUERIES);
-    check_hnsw_recall("fashion-mnist-10k", dim, Metric::L2, &base, &queries);
+    check_hnsw_recall(&fashion_mnist_10k());
 }
 
 #[test]
 fn save_load_gives_identical_results_and_detects_corruption() {
     let dim = 32;
     let (base, queries) = clustered(2_000, 20, dim, 10, 3);
-    for config in [IndexConfig::Flat, hnsw_default()] {
+    for config in flat_and_hnsw() {
         for metric in [Metric::Cosine, Metric::L2] {
             let mut index = build(&config, dim, metric, &ids(2_000), &base).unwrap();
             index.remove(&[5, 6, 7]).unwrap();
@@ -204,7 +257,7 @@ fn deleted_ids_never_come_back() {
     let dim = 24;
     let n = 3_000;
     let (base, queries) = clustered(n, 30, dim, 8, 5);
-    for config in [IndexConfig::Flat, hnsw_default()] {
+    for config in flat_and_hnsw() {
         let mut index = build(&config, dim, Metric::Cosine, &ids(n), &base).unwrap();
         // Delete every result of the first queries, then 80% of everything.
         let first = index
@@ -252,7 +305,7 @@ fn deleted_ids_never_come_back() {
 fn concurrent_search_equals_serial() {
     let dim = 64;
     let (base, queries) = clustered(5_000, 200, dim, 20, 6);
-    for config in [IndexConfig::Flat, hnsw_default()] {
+    for config in flat_and_hnsw() {
         let index = build(&config, dim, Metric::L2, &ids(5_000), &base).unwrap();
         let serial: Vec<Vec<Hit>> = queries
             .chunks_exact(dim)
@@ -300,7 +353,7 @@ fn concurrent_search_equals_serial() {
 fn errors_not_panics() {
     let dim = 16;
     let (base, _) = clustered(100, 1, dim, 4, 8);
-    for config in [IndexConfig::Flat, hnsw_default()] {
+    for config in flat_and_hnsw() {
         let mut index = build(&config, dim, Metric::Cosine, &ids(100), &base).unwrap();
         let p = SearchParams::default();
         assert!(matches!(
@@ -368,7 +421,7 @@ fn errors_not_panics() {
 fn fewer_vectors_than_k_returns_all() {
     let dim = 8;
     let (base, queries) = clustered(5, 1, dim, 2, 9);
-    for config in [IndexConfig::Flat, hnsw_default()] {
+    for config in flat_and_hnsw() {
         let index = build(&config, dim, Metric::L2, &ids(5), &base).unwrap();
         assert_eq!(
             index

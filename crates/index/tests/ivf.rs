@@ -12,7 +12,6 @@ use vsearch_index::{
 };
 
 const K: usize = 10;
-const QUERIES: usize = 300;
 
 fn nprobe(n: usize) -> SearchParams {
     SearchParams {
@@ -22,7 +21,9 @@ fn nprobe(n: usize) -> SearchParams {
 }
 
 /// Builds IVF-Flat and IVF-PQ with defaults, checks the recall targets and prints the nprobe sweep.
-fn check_recall(name: &str, dim: usize, metric: Metric, base: &[f32], queries: &[f32]) {
+fn check_recall(set: &RecallSet) {
+    let (name, dim, metric, base, queries) =
+        (set.name, set.dim, set.metric, &set.base, &set.queries);
     let n = base.len() / dim;
     let truth = ground_truth(dim, metric, base, queries, K);
     let flat = IvfIndex::build(&ivf::default_flat_params(), dim, metric, &ids(n), base)
@@ -114,20 +115,17 @@ fn check_recall(name: &str, dim: usize, metric: Metric, base: &[f32], queries: &
 
 #[test]
 fn recall_clustered_d128_l2() {
-    let (base, queries) = clustered(20_000, QUERIES, 128, 100, 1);
-    check_recall("clustered-128", 128, Metric::L2, &base, &queries);
+    check_recall(&clustered_128());
 }
 
 #[test]
 fn recall_clustered_d512_cosine() {
-    let (base, queries) = clustered(20_000, QUERIES, 512, 100, 2);
-    check_recall("clustered-512", 512, Metric::Cosine, &base, &queries);
+    check_recall(&clustered_512());
 }
 
 #[test]
 fn recall_fashion_mnist_subset() {
-    let (dim, base, queries) = fashion_mnist(10_000, QUERIES);
-    check_recall("fashion-mnist-10k", dim, Metric::L2, &base, &queries);
+    check_recall(&fashion_mnist_10k());
 }
 
 fn small_set(metric: Metric) -> (usize, Vec<f32>, Vec<f32>) {

@@ -1,18 +1,17 @@
-//! Shared test data: clustered synthetic vectors, Fashion-MNIST subsets, brute-force ground truth, recall.
+//! Shared test data, drawn from `vsearch_index::eval`: clustered synthetic vectors, Fashion-MNIST subsets,
+//! exact ground truth, recall, and the three sets the recall targets are checked on.
 #![allow(dead_code)]
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use rayon::prelude::*;
-use std::io::Read;
 use std::path::Path;
-use vsearch_index::{Hit, Metric};
+use vsearch_index::eval::{self, ClusteredSpec, FashionMnist, PixelScale};
+use vsearch_index::Metric;
 
-/// Debian dataset-fashion-mnist location.
-pub const FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
+pub use vsearch_index::eval::recall_at_k as recall;
 
-/// `n` points around `clusters` Gaussian centres (N(0,1) centres, N(0, 0.35^2) spread), plus `nq`
-/// queries from the same distribution.
+/// Noise of the test sets around their centres: 0.35 of the centres' spread (`1/sqrt(3)`).
+pub const SIGMA: f32 = 0.2;
+
+/// `n` base vectors and `nq` queries of dimension `dim` around `clusters` centres, noise [`SIGMA`].
 pub fn clustered(
     n: usize,
     nq: usize,
@@ -20,39 +19,19 @@ pub fn clustered(
     clusters: usize,
     seed: u64,
 ) -> (Vec<f32>, Vec<f32>) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let normal = move |rng: &mut StdRng| -> f32 {
-        let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
-        let u2: f64 = rng.gen();
-        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
-    };
-    let centres: Vec<f32> = (0..clusters * dim).map(|_| normal(&mut rng)).collect();
-    let point = |rng: &mut StdRng| -> Vec<f32> {
-        let c = rng.gen_range(0..clusters);
-        (0..dim)
-            .map(|j| centres[c * dim + j] + 0.35 * normal(rng))
-            .collect()
-    };
-    let base = (0..n).flat_map(|_| point(&mut rng)).collect();
-    let queries = (0..nq).flat_map(|_| point(&mut rng)).collect();
-    (base, queries)
+    let data = ClusteredSpec {
+        n,
+        queries: nq,
+        dim,
+        clusters,
+        sigma: SIGMA,
+        seed,
+    }
+    .generate();
+    (data.base, data.queries)
 }
 
-pub fn normalized(dim: usize, v: &[f32]) -> Vec<f32> {
-    v.chunks_exact(dim)
-        .flat_map(|r| {
-            let n = r
-                .iter()
-                .map(|x| x * x)
-                .sum::<f32>()
-                .sqrt()
-                .max(f32::MIN_POSITIVE);
-            r.iter().map(move |x| x / n)
-        })
-        .collect()
-}
-
-/// Exact k nearest ids by brute force (ids are row numbers).
+/// Exact k nearest ids (ids are row numbers), by the flat index.
 pub fn ground_truth(
     dim: usize,
     metric: Metric,
@@ -60,70 +39,69 @@ pub fn ground_truth(
     queries: &[f32],
     k: usize,
 ) -> Vec<Vec<u64>> {
-    let (base, queries) = match metric {
-        Metric::Cosine => (normalized(dim, base), normalized(dim, queries)),
-        Metric::L2 => (base.to_vec(), queries.to_vec()),
-    };
-    queries
-        .par_chunks_exact(dim)
-        .map(|q| {
-            let mut scored: Vec<(f32, u64)> = base
-                .chunks_exact(dim)
-                .enumerate()
-                .map(|(i, v)| {
-                    let s = match metric {
-                        Metric::Cosine => -q.iter().zip(v).map(|(a, b)| a * b).sum::<f32>(),
-                        Metric::L2 => q.iter().zip(v).map(|(a, b)| (a - b) * (a - b)).sum::<f32>(),
-                    };
-                    (s, i as u64)
-                })
-                .collect();
-            scored.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
-            scored.truncate(k);
-            scored.sort_by(|a, b| a.0.total_cmp(&b.0));
-            scored.into_iter().map(|(_, i)| i).collect()
-        })
-        .collect()
+    eval::exact_neighbours(dim, metric, &ids(base.len() / dim), base, queries, k)
+        .expect("exact ground truth")
 }
 
-pub fn recall(results: &[Vec<Hit>], truth: &[Vec<u64>], k: usize) -> f64 {
-    let found: usize = results
-        .iter()
-        .zip(truth)
-        .map(|(r, t)| r.iter().take(k).filter(|h| t[..k].contains(&h.id)).count())
-        .sum();
-    found as f64 / (truth.len() * k) as f64
-}
-
+/// Ids `0..n`.
 pub fn ids(n: usize) -> Vec<u64> {
     (0..n as u64).collect()
 }
 
-/// Reads an IDX image file (gzip) as `n x (rows*cols)` f32 in [0, 1], at most `limit` images.
-pub fn read_idx_images(path: &Path, limit: usize) -> (usize, Vec<f32>) {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut bytes = Vec::new();
-    flate2::read::GzDecoder::new(file)
-        .read_to_end(&mut bytes)
-        .expect("gzip");
-    assert_eq!(&bytes[..4], &[0, 0, 8, 3], "IDX magic of a u8 3-d array");
-    let be = |o: usize| {
-        u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize
-    };
-    let (n, rows, cols) = (be(4), be(8), be(12));
-    let take = n.min(limit);
-    let dim = rows * cols;
-    let data = bytes[16..16 + take * dim]
-        .iter()
-        .map(|&b| b as f32 / 255.0)
-        .collect();
-    (dim, data)
+/// A Fashion-MNIST subset, pixels in `[0, 1]`: the first `n_base` training images and the first
+/// `n_queries` test images, as `(dim, base, queries)`.
+pub fn fashion_mnist(n_base: usize, n_queries: usize) -> (usize, Vec<f32>, Vec<f32>) {
+    let fm = FashionMnist::read(Path::new(eval::FASHION_MNIST_DIR)).unwrap_or_else(|e| {
+        panic!("{e}; install Debian's dataset-fashion-mnist");
+    });
+    (
+        fm.train.dim,
+        fm.train.vectors(PixelScale::Unit, n_base),
+        fm.test.vectors(PixelScale::Unit, n_queries),
+    )
 }
 
-/// A Fashion-MNIST subset: the first `n_base` training images and the first `n_queries` test images.
-pub fn fashion_mnist(n_base: usize, n_queries: usize) -> (usize, Vec<f32>, Vec<f32>) {
-    let dir = Path::new(FASHION_MNIST);
-    let (dim, base) = read_idx_images(&dir.join("train-images-idx3-ubyte.gz"), n_base);
-    let (_, queries) = read_idx_images(&dir.join("t10k-images-idx3-ubyte.gz"), n_queries);
-    (dim, base, queries)
+/// Data a recall target is checked on.
+pub struct RecallSet {
+    pub name: &'static str,
+    pub dim: usize,
+    pub metric: Metric,
+    pub base: Vec<f32>,
+    pub queries: Vec<f32>,
+}
+
+/// Queries of every recall set.
+pub const RECALL_QUERIES: usize = 300;
+
+fn clustered_set(name: &'static str, dim: usize, metric: Metric, seed: u64) -> RecallSet {
+    let (base, queries) = clustered(20_000, RECALL_QUERIES, dim, 100, seed);
+    RecallSet {
+        name,
+        dim,
+        metric,
+        base,
+        queries,
+    }
+}
+
+/// 20,000 clustered 128-d vectors (100 centres), L2.
+pub fn clustered_128() -> RecallSet {
+    clustered_set("clustered-128", 128, Metric::L2, 1)
+}
+
+/// 20,000 clustered 512-d vectors (100 centres), cosine.
+pub fn clustered_512() -> RecallSet {
+    clustered_set("clustered-512", 512, Metric::Cosine, 2)
+}
+
+/// The first 10,000 Fashion-MNIST training images, L2.
+pub fn fashion_mnist_10k() -> RecallSet {
+    let (dim, base, queries) = fashion_mnist(10_000, RECALL_QUERIES);
+    RecallSet {
+        name: "fashion-mnist-10k",
+        dim,
+        metric: Metric::L2,
+        base,
+        queries,
+    }
 }
