@@ -8,12 +8,11 @@ use vsearch_bench::{BenchOptions, DatasetSpec, Results};
 /// Arguments of `vsearch bench`.
 #[derive(clap::Args)]
 pub struct Args {
-    // Help as an attribute, not a doc comment: the brackets are the usage syntax, not rustdoc links.
-    #[arg(
-        long,
-        help = "collection:PATH (an indexed folder or its .vsearch; queries held out of its embeddings), \
-                fashion-mnist[:DIR], fvecs:BASE,QUERY[,GROUNDTRUTH] or synthetic:N,D,CLUSTERS"
-    )]
+    // The dataset forms come from vsearch-bench, which defines them once.
+    #[arg(long, help = format!(
+        "{} (a collection's queries are held out of its embeddings)",
+        vsearch_bench::dataset::dataset_forms()
+    ))]
     dataset: Option<String>,
     /// Neighbours per query; recall is recall@k.
     #[arg(long, default_value_t = 10)]

@@ -272,26 +272,12 @@ fn load_fashion_mnist(dir: &Path) -> Result<Dataset> {
     })
 }
 
-/// Writes `bytes` to `path` through a file beside it and a rename.
+/// Writes `bytes` to `path` atomically and durably (see [`vsearch_core::durable::write_atomic`]), creating its folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| BenchError::io(dir, e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| BenchError::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| BenchError::io(path, e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // Temporary files are private; results are meant to be read by anyone.
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| BenchError::io(path, e))?;
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| BenchError::io(dir, e))?;
     }
-    tmp.persist(path)
-        .map_err(|e| BenchError::io(path, e.error))?;
-    Ok(())
+    vsearch_core::durable::write_atomic(path, bytes).map_err(|e| BenchError::io(path, e))
 }
 
 /// Keeps letters, digits, '-' and '_'; anything else becomes '_'.
