@@ -23,7 +23,7 @@ pub fn make_thumbnail(bytes: &[u8]) -> Result<Vec<u8>, EngineError> {
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, QUALITY)
         .encode_image(&rgb)
         .map_err(|e| {
-            EngineError::Embed(vsearch_engine::EmbedError::Decode(format!(
+            EngineError::from(vsearch_engine::EmbedError::Decode(format!(
                 "thumbnail: {e}"
             )))
         })?;
@@ -158,7 +158,9 @@ mod tests {
         assert!(
             matches!(
                 err,
-                EngineError::Embed(vsearch_engine::EmbedError::Decode(_))
+                EngineError::Embed {
+                    source: vsearch_engine::EmbedError::Decode(_)
+                }
             ),
             "{err}"
         );
