@@ -1,7 +1,7 @@
-//! [`index_folder`]: open the collection for writing, then four steps: [`plan`] (scan the folder and
-//! compare it with the catalog), [`ingest`] (decode and preprocess in parallel while the model embeds
-//! the previous batch), [`commit`] (each batch's matrix rows, synced, then its catalog rows) and
-//! [`sync`] (bring every index up to date with the catalog).
+//! [`index_folder`]: open the collection for writing, then four steps, one module each: `plan` (scan the
+//! folder and compare it with the catalog), `ingest` (decode and preprocess in parallel while the model
+//! embeds the previous batch), `commit` (each batch's matrix rows, synced, then its catalog rows) and
+//! `sync` (bring every index up to date with the catalog).
 
 mod commit;
 mod ingest;
