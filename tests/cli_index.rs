@@ -130,6 +130,17 @@ fn touch(path: &Path) {
         .expect("set mtime");
 }
 
+/// `vsearch search --image ROOT/IMAGE -k K [--index KIND]` on the collection of `root`.
+fn search_by_image(root: &Path, image: &str, k: usize, index: Option<&str>) -> Value {
+    let image = root.join(image);
+    let k = k.to_string();
+    let mut args = vec!["--image", image.to_str().expect("utf-8"), "-k", &k];
+    if let Some(kind) = index {
+        args.extend(["--index", kind]);
+    }
+    search(root, &args)
+}
+
 fn result_paths(response: &Value) -> Vec<String> {
     response["results"]
         .as_array()
@@ -161,12 +172,7 @@ fn ukbench_ns_score_is_4_and_reindexing_is_incremental() {
     // N-S score through `vsearch search --image`: for each photo, how many of its group's 4 are in the top 4.
     let mut hits = 0usize;
     for (file, group) in &groups {
-        let image = root.join(file);
-        let response = search(
-            root,
-            &["--image", image.to_str().expect("utf-8"), "-k", "4"],
-        );
-        let paths = result_paths(&response);
+        let paths = result_paths(&search_by_image(root, file, 4, None));
         assert_eq!(paths.len(), 4);
         assert_eq!(paths[0], *file, "the query image itself ranks first");
         hits += paths
@@ -214,33 +220,12 @@ fn ukbench_ns_score_is_4_and_reindexing_is_incremental() {
     assert_eq!(count(&report, "failed"), 0);
 
     for kind in ["hnsw", "ivf", "flat"] {
-        let all = search(
-            root,
-            &[
-                "--image",
-                root.join("ukbench00052.jpg").to_str().expect("utf-8"),
-                "-k",
-                "60",
-                "--index",
-                kind,
-            ],
-        );
-        let paths = result_paths(&all);
+        let paths = result_paths(&search_by_image(root, "ukbench00052.jpg", 60, Some(kind)));
         assert!(
             !paths.iter().any(|p| p == "ukbench00055.jpg"),
             "deleted file still in the {kind} index"
         );
-        let new = search(
-            root,
-            &[
-                "--image",
-                root.join("sub/new.jpg").to_str().expect("utf-8"),
-                "-k",
-                "2",
-                "--index",
-                kind,
-            ],
-        );
+        let new = search_by_image(root, "sub/new.jpg", 2, Some(kind));
         let top: Vec<String> = result_paths(&new);
         assert!(
             top.contains(&"sub/new.jpg".to_string())

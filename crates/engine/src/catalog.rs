@@ -30,7 +30,7 @@ impl Status {
 }
 
 /// One catalog row.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub id: u64,
     /// Path relative to the indexed folder, `/`-separated.
@@ -206,6 +206,13 @@ mod tests {
         }
     }
 
+    /// A new catalog in a temporary folder (removed when the folder is dropped).
+    fn temp_catalog() -> (tempfile::TempDir, Catalog) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let catalog = Catalog::open(dir.path()).expect("open");
+        (dir, catalog)
+    }
+
     fn ids(catalog: &Catalog) -> Vec<u64> {
         catalog
             .entries()
@@ -217,8 +224,7 @@ mod tests {
 
     #[test]
     fn a_new_catalog_is_empty_at_generation_zero() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let catalog = Catalog::open(dir.path()).expect("open");
+        let (_dir, catalog) = temp_catalog();
         assert!(catalog.entries().expect("entries").is_empty());
         assert_eq!(catalog.next_id().expect("next_id"), 0);
         assert_eq!(catalog.generation().expect("generation"), 0);
@@ -226,33 +232,21 @@ mod tests {
 
     #[test]
     fn inserted_rows_read_back_by_id_with_every_field() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut catalog = Catalog::open(dir.path()).expect("open");
+        let (_dir, mut catalog) = temp_catalog();
         let rows = [
             entry(1, "b.jpg", Status::Failed),
             entry(0, "a.jpg", Status::Ok),
         ];
         catalog.commit(&[], &rows, &[], 2).expect("commit");
-        let read = catalog.entries().expect("entries");
-        assert_eq!(read.len(), 2);
-        for (got, want) in read.iter().zip([&rows[1], &rows[0]]) {
-            assert_eq!(got.id, want.id);
-            assert_eq!(got.path, want.path);
-            assert_eq!(got.size, want.size);
-            assert_eq!(got.mtime_ns, want.mtime_ns);
-            assert_eq!(got.hash, want.hash);
-            assert_eq!((got.width, got.height), (want.width, want.height));
-            assert_eq!(got.status, want.status);
-            assert_eq!(got.error, want.error);
-        }
+        let by_id = [rows[1].clone(), rows[0].clone()];
+        assert_eq!(catalog.entries().expect("entries"), by_id);
         assert_eq!(catalog.next_id().expect("next_id"), 2);
         assert_eq!(catalog.generation().expect("generation"), 1);
     }
 
     #[test]
     fn commit_deletes_updates_metadata_and_bumps_the_generation() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut catalog = Catalog::open(dir.path()).expect("open");
+        let (_dir, mut catalog) = temp_catalog();
         let rows = [
             entry(0, "a.jpg", Status::Ok),
             entry(1, "b.jpg", Status::Ok),
@@ -274,8 +268,7 @@ mod tests {
 
     #[test]
     fn next_id_never_goes_down_and_ids_are_not_reused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut catalog = Catalog::open(dir.path()).expect("open");
+        let (_dir, mut catalog) = temp_catalog();
         catalog
             .commit(&[], &[entry(4, "a.jpg", Status::Ok)], &[], 5)
             .expect("commit");
@@ -286,8 +279,7 @@ mod tests {
 
     #[test]
     fn a_path_is_unique_so_a_failed_commit_changes_nothing() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut catalog = Catalog::open(dir.path()).expect("open");
+        let (_dir, mut catalog) = temp_catalog();
         catalog
             .commit(&[], &[entry(0, "a.jpg", Status::Ok)], &[], 1)
             .expect("commit");

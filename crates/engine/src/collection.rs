@@ -40,6 +40,14 @@ pub fn resolve_collection_dir(path: &Path) -> Result<PathBuf> {
     })
 }
 
+/// The collection folder for `path` (see [`resolve_collection_dir`]) and its manifest.
+fn open_collection_dir(path: &Path) -> Result<(PathBuf, CollectionManifest)> {
+    let dir = resolve_collection_dir(path)?;
+    let manifest = CollectionManifest::read(&dir)?
+        .ok_or_else(|| EngineError::NotACollection { path: dir.clone() })?;
+    Ok((dir, manifest))
+}
+
 /// What [`Collection::verify`] found.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct VerifyReport {
@@ -69,9 +77,7 @@ impl VerifyReport {
 /// at `path` agree: every indexed id has a finite unit-length row, every saved index reflects the
 /// catalog's generation, holds exactly the indexed ids and finds each one's own vector.
 pub fn verify(path: &Path) -> Result<VerifyReport> {
-    let dir = resolve_collection_dir(path)?;
-    let manifest = CollectionManifest::read(&dir)?
-        .ok_or_else(|| EngineError::NotACollection { path: dir.clone() })?;
+    let (dir, manifest) = open_collection_dir(path)?;
     let catalog = Catalog::open_read_only(&dir)?;
     let entries = catalog.entries()?;
     let matrix = Matrix::open(&dir, manifest.model.dim)?;
@@ -194,9 +200,7 @@ impl Collection {
     /// Opens the collection without loading the model: queries by id and by vector work, by image or
     /// text do not. Indexes that do not agree with the catalog are rebuilt in memory from the matrix.
     pub fn open_without_model(path: &Path) -> Result<Self> {
-        let dir = resolve_collection_dir(path)?;
-        let manifest = CollectionManifest::read(&dir)?
-            .ok_or_else(|| EngineError::NotACollection { path: dir.clone() })?;
+        let (dir, manifest) = open_collection_dir(path)?;
         let catalog = Catalog::open_read_only(&dir)?;
         let generation = catalog.generation()?;
         let paths: HashMap<u64, String> = catalog
