@@ -6,7 +6,7 @@
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 const MODEL: &str = "efficientnet-lite0";
@@ -115,6 +115,32 @@ fn search(collection: &Path, args: &[&str]) -> Value {
     json(&run_ok(&mut cmd))
 }
 
+/// Moves the modification time of `path` ten seconds on, leaving its content as it is.
+fn touch(path: &Path) {
+    let file = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .expect("open");
+    let mtime = file
+        .metadata()
+        .expect("metadata")
+        .modified()
+        .expect("mtime");
+    file.set_modified(mtime + Duration::from_secs(10))
+        .expect("set mtime");
+}
+
+/// `vsearch search --image ROOT/IMAGE -k K [--index KIND]` on the collection of `root`.
+fn search_by_image(root: &Path, image: &str, k: usize, index: Option<&str>) -> Value {
+    let image = root.join(image);
+    let k = k.to_string();
+    let mut args = vec!["--image", image.to_str().expect("utf-8"), "-k", &k];
+    if let Some(kind) = index {
+        args.extend(["--index", kind]);
+    }
+    search(root, &args)
+}
+
 fn result_paths(response: &Value) -> Vec<String> {
     response["results"]
         .as_array()
@@ -146,12 +172,7 @@ fn ukbench_ns_score_is_4_and_reindexing_is_incremental() {
     // N-S score through `vsearch search --image`: for each photo, how many of its group's 4 are in the top 4.
     let mut hits = 0usize;
     for (file, group) in &groups {
-        let image = root.join(file);
-        let response = search(
-            root,
-            &["--image", image.to_str().expect("utf-8"), "-k", "4"],
-        );
-        let paths = result_paths(&response);
+        let paths = result_paths(&search_by_image(root, file, 4, None));
         assert_eq!(paths.len(), 4);
         assert_eq!(paths[0], *file, "the query image itself ranks first");
         hits += paths
@@ -182,10 +203,7 @@ fn ukbench_ns_score_is_4_and_reindexing_is_incremental() {
     let mut bytes = std::fs::read(&changed).expect("read");
     bytes.extend_from_slice(b"appended bytes change the content hash");
     std::fs::write(&changed, bytes).expect("write");
-    let touched = root.join("ukbench00002.jpg");
-    let same = std::fs::read(&touched).expect("read");
-    std::thread::sleep(Duration::from_millis(20));
-    std::fs::write(&touched, same).expect("rewrite");
+    touch(&root.join("ukbench00002.jpg"));
     std::fs::create_dir(root.join("sub")).expect("mkdir");
     std::fs::copy(root.join("ukbench00010.jpg"), root.join("sub/new.jpg")).expect("copy");
     std::fs::remove_file(root.join("ukbench00055.jpg")).expect("delete");
@@ -202,33 +220,12 @@ fn ukbench_ns_score_is_4_and_reindexing_is_incremental() {
     assert_eq!(count(&report, "failed"), 0);
 
     for kind in ["hnsw", "ivf", "flat"] {
-        let all = search(
-            root,
-            &[
-                "--image",
-                root.join("ukbench00052.jpg").to_str().expect("utf-8"),
-                "-k",
-                "60",
-                "--index",
-                kind,
-            ],
-        );
-        let paths = result_paths(&all);
+        let paths = result_paths(&search_by_image(root, "ukbench00052.jpg", 60, Some(kind)));
         assert!(
             !paths.iter().any(|p| p == "ukbench00055.jpg"),
             "deleted file still in the {kind} index"
         );
-        let new = search(
-            root,
-            &[
-                "--image",
-                root.join("sub/new.jpg").to_str().expect("utf-8"),
-                "-k",
-                "2",
-                "--index",
-                kind,
-            ],
-        );
+        let new = search_by_image(root, "sub/new.jpg", 2, Some(kind));
         let top: Vec<String> = result_paths(&new);
         assert!(
             top.contains(&"sub/new.jpg".to_string())
@@ -310,30 +307,18 @@ fn bad_files_are_reported_and_good_ones_indexed() {
         })
         .collect();
     assert_eq!(failed.len(), 4, "{report:#}");
-    assert!(
-        failed["empty.jpg"].contains("empty"),
-        "{}",
-        failed["empty.jpg"]
-    );
-    assert!(
-        failed["truncated.jpg"].contains("truncated"),
-        "{}",
-        failed["truncated.jpg"]
-    );
-    assert!(
-        failed["notes.jpg"].contains("not a supported image"),
-        "{}",
-        failed["notes.jpg"]
-    );
-    assert!(
-        failed["huge.png"].contains("over the limit"),
-        "{}",
-        failed["huge.png"]
-    );
+    for (name, why) in [
+        ("empty.jpg", "empty"),
+        ("truncated.jpg", "truncated"),
+        ("notes.jpg", "not a supported image"),
+        ("huge.png", "over the limit"),
+    ] {
+        assert!(failed[name].contains(why), "{name}: {}", failed[name]);
+    }
 
-    let check = check(root);
-    assert_eq!(count(&check, "ok"), 4);
-    assert_eq!(count(&check, "failed"), 4);
+    let consistent = check(root);
+    assert_eq!(count(&consistent, "ok"), 4);
+    assert_eq!(count(&consistent, "failed"), 4);
 
     // Failed files are retried only when they change.
     let again = index(root, &[]);
@@ -350,11 +335,7 @@ fn bad_files_are_reported_and_good_ones_indexed() {
     let repaired = index(root, &[]);
     assert_eq!(count(&repaired, "updated"), 1, "{repaired:#}");
     assert_eq!(count(&repaired, "embedded"), 1);
-    assert_eq!(count(&check_counts(root), "ok"), 5);
-}
-
-fn check_counts(root: &Path) -> Value {
-    check(root)
+    assert_eq!(count(&check(root), "ok"), 5);
 }
 
 #[test]
@@ -396,35 +377,77 @@ fn a_second_index_run_is_refused_while_one_holds_the_lock() {
     assert_eq!(report["unchanged"], 1, "{report:#}");
 }
 
-/// Counts of the collection must match the folder after kills at several points and a final run.
+/// Size of `path` in bytes (0 when absent).
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Waits until `reached()` holds or `child` exits by itself; in the first case kills it (SIGKILL).
+/// Returns whether it was killed while still running.
+fn kill_when(mut child: Child, reached: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            return false;
+        }
+        if reached() {
+            child.kill().expect("kill -9");
+            let status = child.wait().expect("wait");
+            return killed_by_sigkill(&status);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "vsearch index neither reached the point nor finished"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn killed_by_sigkill(status: &std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal() == Some(9)
+}
+
+/// Counts of the collection must match the folder after kills at several points of a run (each one
+/// waited for in the collection folder, not timed) and a final run.
 #[test]
 fn kill_9_at_several_points_then_rerun_leaves_a_consistent_collection() {
     let dir = copy_ukbench();
     let root = dir.path();
-    let mut killed_mid_run = 0;
-    for delay_ms in [150u64, 300, 600, 900, 1500, 4000] {
-        let mut child = vsearch()
+    let coll = root.join(".vsearch");
+    let matrix = coll.join("embeddings.f32");
+    let spawn = || {
+        vsearch()
             .arg("index")
             .arg(root)
             .args(["--model", MODEL, "--batch", "2", "--json"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("spawn vsearch");
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        match child.try_wait().expect("try_wait") {
-            Some(_) => {}
-            None => {
-                killed_mid_run += 1;
-                child.kill().expect("kill -9");
-            }
-        }
-        let _ = child.wait();
+            .expect("spawn vsearch")
+    };
+
+    // Model loaded, manifest written, nothing embedded yet.
+    let killed = kill_when(spawn(), || coll.join("manifest.json").is_file());
+    assert!(killed, "killed after the manifest was written");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(coll.join("manifest.json")).expect("manifest"))
+            .expect("manifest JSON");
+    let row_bytes = 4 * manifest["model"]["dim"].as_u64().expect("dim");
+
+    // In the decode-embed loop: just after the first rows reach the matrix, then 20 rows further on.
+    for rows_further in [1, 20] {
+        let start = file_len(&matrix);
+        let killed = kill_when(spawn(), || {
+            file_len(&matrix) >= start + rows_further * row_bytes
+        });
+        assert!(killed, "killed {rows_further} rows into the embedding");
     }
-    assert!(
-        killed_mid_run >= 2,
-        "the runs finished before they could be killed; raise the image count"
-    );
+
+    // Saving the indexes (the run may finish before the kill lands; then nothing is left to do).
+    let saving = kill_when(spawn(), || coll.join("indexes").exists());
+    eprintln!("killed while saving the indexes: {saving}");
+
     let last = index(root, &[]);
     assert!(
         last["failed"].as_array().expect("failed").is_empty(),
@@ -433,13 +456,13 @@ fn kill_9_at_several_points_then_rerun_leaves_a_consistent_collection() {
     let report = check(root);
     assert_eq!(count(&report, "ok"), 56, "{report:#}");
     assert_eq!(count(&report, "failed"), 0);
-    for (_, len) in report["indexes"]
+    for (kind, len) in report["indexes"]
         .as_array()
         .expect("indexes")
         .iter()
-        .map(|p| (p[0].clone(), p[1].clone()))
+        .map(|pair| (&pair[0], &pair[1]))
     {
-        assert_eq!(len.as_u64(), Some(56));
+        assert_eq!(len.as_u64(), Some(56), "{kind} index");
     }
     // The collection answers and nothing is duplicated: 56 distinct paths.
     let all = search(root, &["--id", "0", "-k", "100", "--index", "flat"]);

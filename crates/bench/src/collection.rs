@@ -15,7 +15,9 @@ pub const HOLDOUT_SEED: u64 = 42;
 pub fn embeddings(path: &Path) -> Result<(Vec<u64>, Vec<f32>, usize, Metric)> {
     let c = vsearch_engine::Collection::open_without_model(path)
         .map_err(|e| BenchError::Engine(e.to_string()))?;
-    let (ids, matrix) = c.embeddings();
+    let (ids, matrix) = c
+        .embeddings()
+        .map_err(|e| BenchError::Engine(e.to_string()))?;
     let dim = c.manifest().model.dim;
     if matrix.len() != ids.len() * dim {
         return Err(BenchError::Engine(format!(

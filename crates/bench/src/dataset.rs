@@ -2,7 +2,6 @@
 //! The data itself (the clustered generator, IDX and fvecs/ivecs files) is read through [`vsearch_index::eval`].
 
 use crate::error::{BenchError, Result};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use vsearch_index::eval::{self, ClusteredSpec, FashionMnist, PixelScale};

@@ -30,7 +30,7 @@ impl Status {
 }
 
 /// One catalog row.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub id: u64,
     /// Path relative to the indexed folder, `/`-separated.
@@ -80,7 +80,9 @@ impl Catalog {
     pub fn open_read_only(dir: &Path) -> Result<Self> {
         let path = dir.join(CATALOG_FILE);
         if !path.exists() {
-            return Err(EngineError::NotACollection(dir.to_path_buf()));
+            return Err(EngineError::NotACollection {
+                path: dir.to_path_buf(),
+            });
         }
         let conn = Connection::open_with_flags(
             &path,
@@ -183,5 +185,126 @@ impl Catalog {
         }
         tx.commit()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: u64, path: &str, status: Status) -> Entry {
+        Entry {
+            id,
+            path: path.into(),
+            size: 100 + id,
+            mtime_ns: 1_000 + id as i64,
+            hash: format!("hash-{id}"),
+            width: 640,
+            height: 480,
+            status,
+            error: (status == Status::Failed).then(|| "broken".to_string()),
+        }
+    }
+
+    /// A new catalog in a temporary folder (removed when the folder is dropped).
+    fn temp_catalog() -> (tempfile::TempDir, Catalog) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let catalog = Catalog::open(dir.path()).expect("open");
+        (dir, catalog)
+    }
+
+    fn ids(catalog: &Catalog) -> Vec<u64> {
+        catalog
+            .entries()
+            .expect("entries")
+            .iter()
+            .map(|e| e.id)
+            .collect()
+    }
+
+    #[test]
+    fn a_new_catalog_is_empty_at_generation_zero() {
+        let (_dir, catalog) = temp_catalog();
+        assert!(catalog.entries().expect("entries").is_empty());
+        assert_eq!(catalog.next_id().expect("next_id"), 0);
+        assert_eq!(catalog.generation().expect("generation"), 0);
+    }
+
+    #[test]
+    fn inserted_rows_read_back_by_id_with_every_field() {
+        let (_dir, mut catalog) = temp_catalog();
+        let rows = [
+            entry(1, "b.jpg", Status::Failed),
+            entry(0, "a.jpg", Status::Ok),
+        ];
+        catalog.commit(&[], &rows, &[], 2).expect("commit");
+        let by_id = [rows[1].clone(), rows[0].clone()];
+        assert_eq!(catalog.entries().expect("entries"), by_id);
+        assert_eq!(catalog.next_id().expect("next_id"), 2);
+        assert_eq!(catalog.generation().expect("generation"), 1);
+    }
+
+    #[test]
+    fn commit_deletes_updates_metadata_and_bumps_the_generation() {
+        let (_dir, mut catalog) = temp_catalog();
+        let rows = [
+            entry(0, "a.jpg", Status::Ok),
+            entry(1, "b.jpg", Status::Ok),
+            entry(2, "c.jpg", Status::Ok),
+        ];
+        catalog.commit(&[], &rows, &[], 3).expect("insert");
+        catalog
+            .commit(&[1], &[], &[(2, 7, 77)], 3)
+            .expect("delete and touch");
+        assert_eq!(ids(&catalog), [0, 2]);
+        let touched = &catalog.entries().expect("entries")[1];
+        assert_eq!((touched.size, touched.mtime_ns), (7, 77));
+        assert_eq!(touched.hash, "hash-2", "a touch keeps the content hash");
+        assert_eq!(catalog.generation().expect("generation"), 2);
+        // Even an empty commit is a change of generation.
+        catalog.commit(&[], &[], &[], 3).expect("empty");
+        assert_eq!(catalog.generation().expect("generation"), 3);
+    }
+
+    #[test]
+    fn next_id_never_goes_down_and_ids_are_not_reused() {
+        let (_dir, mut catalog) = temp_catalog();
+        catalog
+            .commit(&[], &[entry(4, "a.jpg", Status::Ok)], &[], 5)
+            .expect("commit");
+        catalog.commit(&[4], &[], &[], 1).expect("lower next_id");
+        assert_eq!(catalog.next_id().expect("next_id"), 5);
+        assert!(ids(&catalog).is_empty());
+    }
+
+    #[test]
+    fn a_path_is_unique_so_a_failed_commit_changes_nothing() {
+        let (_dir, mut catalog) = temp_catalog();
+        catalog
+            .commit(&[], &[entry(0, "a.jpg", Status::Ok)], &[], 1)
+            .expect("commit");
+        let err = catalog
+            .commit(&[], &[entry(1, "a.jpg", Status::Ok)], &[], 2)
+            .expect_err("same path twice");
+        assert!(matches!(err, EngineError::Catalog { .. }), "{err}");
+        assert_eq!(ids(&catalog), [0]);
+        assert_eq!(catalog.next_id().expect("next_id"), 1);
+        assert_eq!(catalog.generation().expect("generation"), 1);
+    }
+
+    #[test]
+    fn read_only_sees_committed_rows_and_needs_an_existing_catalog() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(matches!(
+            Catalog::open_read_only(dir.path()),
+            Err(EngineError::NotACollection { .. })
+        ));
+        let mut writer = Catalog::open(dir.path()).expect("open");
+        writer
+            .commit(&[], &[entry(0, "a.jpg", Status::Ok)], &[], 1)
+            .expect("commit");
+        let reader = Catalog::open_read_only(dir.path()).expect("open read-only");
+        assert_eq!(ids(&reader), [0]);
+        assert_eq!(reader.generation().expect("generation"), 1);
     }
 }

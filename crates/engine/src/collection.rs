@@ -3,9 +3,9 @@
 use crate::catalog::{Catalog, Status};
 use crate::error::{EngineError, Result};
 use crate::indexes::{self, kind_name, PREFERENCE};
-use crate::manifest::{Manifest, MANIFEST_FILE};
-use crate::matrix::{Matrix, MATRIX_FILE};
-use crate::pipeline::{spec_for_manifest, DEFAULT_COLLECTION_DIR};
+use crate::manifest::{CollectionManifest, MANIFEST_FILE};
+use crate::matrix::Matrix;
+use crate::pipeline::DEFAULT_COLLECTION_DIR;
 use crate::{CollectionInfo, Query, QueryOptions, SearchResponse, SearchResult};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -18,7 +18,7 @@ use vsearch_index::{IndexError, IndexKind, VectorIndex};
 /// loaded once. `Send + Sync`: queries may run concurrently through `&self`.
 pub struct Collection {
     dir: PathBuf,
-    manifest: Manifest,
+    manifest: CollectionManifest,
     embedder: Option<Embedder>,
     /// Relative paths of the indexed (status ok) files, by id.
     paths: HashMap<u64, String>,
@@ -35,7 +35,17 @@ pub fn resolve_collection_dir(path: &Path) -> Result<PathBuf> {
     if inner.join(MANIFEST_FILE).is_file() {
         return Ok(inner);
     }
-    Err(EngineError::NotACollection(path.to_path_buf()))
+    Err(EngineError::NotACollection {
+        path: path.to_path_buf(),
+    })
+}
+
+/// The collection folder for `path` (see [`resolve_collection_dir`]) and its manifest.
+fn open_collection_dir(path: &Path) -> Result<(PathBuf, CollectionManifest)> {
+    let dir = resolve_collection_dir(path)?;
+    let manifest = CollectionManifest::read(&dir)?
+        .ok_or_else(|| EngineError::NotACollection { path: dir.clone() })?;
+    Ok((dir, manifest))
 }
 
 /// What [`Collection::verify`] found.
@@ -67,8 +77,7 @@ impl VerifyReport {
 /// at `path` agree: every indexed id has a finite unit-length row, every saved index reflects the
 /// catalog's generation, holds exactly the indexed ids and finds each one's own vector.
 pub fn verify(path: &Path) -> Result<VerifyReport> {
-    let dir = resolve_collection_dir(path)?;
-    let manifest = Manifest::read(&dir)?.ok_or_else(|| EngineError::NotACollection(dir.clone()))?;
+    let (dir, manifest) = open_collection_dir(path)?;
     let catalog = Catalog::open_read_only(&dir)?;
     let entries = catalog.entries()?;
     let matrix = Matrix::open(&dir, manifest.model.dim)?;
@@ -177,7 +186,7 @@ impl Collection {
     /// and loads its model on `device`.
     pub fn open(path: &Path, device: &DeviceSpec) -> Result<Self> {
         let mut c = Self::open_without_model(path)?;
-        let embedder = vsearch_embed::load(&spec_for_manifest(&c.manifest), device)?;
+        let embedder = vsearch_embed::load(&c.manifest.model_spec(), device)?;
         if embedder.info != c.manifest.model {
             return Err(EngineError::ModelMismatch {
                 collection: c.manifest.model.id.clone(),
@@ -191,9 +200,7 @@ impl Collection {
     /// Opens the collection without loading the model: queries by id and by vector work, by image or
     /// text do not. Indexes that do not agree with the catalog are rebuilt in memory from the matrix.
     pub fn open_without_model(path: &Path) -> Result<Self> {
-        let dir = resolve_collection_dir(path)?;
-        let manifest =
-            Manifest::read(&dir)?.ok_or_else(|| EngineError::NotACollection(dir.clone()))?;
+        let (dir, manifest) = open_collection_dir(path)?;
         let catalog = Catalog::open_read_only(&dir)?;
         let generation = catalog.generation()?;
         let paths: HashMap<u64, String> = catalog
@@ -207,11 +214,7 @@ impl Collection {
         let mut ids: Vec<u64> = paths.keys().copied().collect();
         ids.sort_unstable();
         if let Some(&id) = ids.iter().find(|&&id| id as usize >= matrix.rows()) {
-            return Err(EngineError::Matrix {
-                path: dir.join(MATRIX_FILE),
-                rows: matrix.rows(),
-                id,
-            });
+            return Err(matrix.missing_vector(id));
         }
         let (indexes, rebuilt) = indexes::load_or_rebuild(
             &dir,
@@ -248,7 +251,7 @@ impl Collection {
     }
 
     /// The manifest.
-    pub fn manifest(&self) -> &Manifest {
+    pub fn manifest(&self) -> &CollectionManifest {
         &self.manifest
     }
 
@@ -275,12 +278,11 @@ impl Collection {
     }
 
     /// Indexed ids (ascending) and their vectors, row-major.
-    pub fn embeddings(&self) -> (Vec<u64>, Vec<f32>) {
+    pub fn embeddings(&self) -> Result<(Vec<u64>, Vec<f32>)> {
         let mut ids: Vec<u64> = self.paths.keys().copied().collect();
         ids.sort_unstable();
-        // Every id was checked against the matrix length on open.
-        let vectors = self.matrix.gather(&ids).unwrap_or_default();
-        (ids, vectors)
+        let vectors = self.matrix.gather(&ids)?;
+        Ok((ids, vectors))
     }
 
     /// The stored vector of an indexed id.
@@ -288,11 +290,9 @@ impl Collection {
         if !self.paths.contains_key(&id) {
             return Err(IndexError::UnknownId(id).into());
         }
-        self.matrix.row(id).ok_or_else(|| EngineError::Matrix {
-            path: self.dir.join(MATRIX_FILE),
-            rows: self.matrix.rows(),
-            id,
-        })
+        self.matrix
+            .row(id)
+            .ok_or_else(|| self.matrix.missing_vector(id))
     }
 
     /// Path of an indexed image relative to the indexed folder.
@@ -320,7 +320,9 @@ impl Collection {
     }
 
     fn embedder(&self, what: &'static str) -> Result<&Embedder> {
-        self.embedder.as_ref().ok_or(EngineError::NoModel(what))
+        self.embedder
+            .as_ref()
+            .ok_or(EngineError::NoModel { needed_by: what })
     }
 
     /// Answers a query.
@@ -336,7 +338,9 @@ impl Collection {
                     .embed_pixels(std::slice::from_ref(&pixels))?
                     .into_iter()
                     .next()
-                    .unwrap_or_default()
+                    .ok_or(EngineError::NoQueryVector {
+                        query: "the query image",
+                    })?
             }
             Query::Id(id) => self.vector(*id)?,
             Query::Text(text) => {
@@ -345,7 +349,9 @@ impl Collection {
                     .embed_texts(&[text.as_str()])?
                     .into_iter()
                     .next()
-                    .unwrap_or_default()
+                    .ok_or(EngineError::NoQueryVector {
+                        query: "the query text",
+                    })?
             }
             Query::Vector(v) => v.clone(),
         };
@@ -367,10 +373,10 @@ impl Collection {
             None if self.paths.is_empty() => return Err(IndexError::Empty.into()),
             None => {
                 let have: Vec<&str> = self.indexes.iter().map(|(k, _)| kind_name(*k)).collect();
-                return Err(EngineError::NoIndex(
-                    kind_name(kind).to_string(),
-                    have.join(", "),
-                ));
+                return Err(EngineError::NoIndex {
+                    requested: kind_name(kind).to_string(),
+                    available: have.join(", "),
+                });
             }
         };
         let t1 = Instant::now();

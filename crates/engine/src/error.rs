@@ -6,18 +6,27 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
-    Embed(#[from] vsearch_embed::EmbedError),
+    Embed {
+        #[from]
+        source: vsearch_embed::EmbedError,
+    },
     #[error(transparent)]
-    Index(#[from] vsearch_index::IndexError),
-    #[error("catalog: {0}")]
-    Catalog(#[from] rusqlite::Error),
+    Index {
+        #[from]
+        source: vsearch_index::IndexError,
+    },
+    #[error("catalog: {source}")]
+    Catalog {
+        #[from]
+        source: rusqlite::Error,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{0} is not a vsearch collection (no manifest.json): run `vsearch index DIR` first, or pass --collection PATH")]
-    NotACollection(PathBuf),
+    #[error("{path} is not a vsearch collection (no manifest.json): run `vsearch index DIR` first, or pass --collection PATH")]
+    NotACollection { path: PathBuf },
     #[error("{path}: bad manifest: {reason}; run `vsearch index DIR --rebuild` to start the collection over")]
     Manifest { path: PathBuf, reason: String },
     #[error("the collection was built with model '{collection}', not '{requested}': run `vsearch index DIR --rebuild --model {requested}` to start it over with the new model, or leave --model out")]
@@ -25,16 +34,24 @@ pub enum EngineError {
         collection: String,
         requested: String,
     },
-    #[error("the collection has no {0} index (it has: {1}); index it with `vsearch index DIR --index ...` or pick another")]
-    NoIndex(String, String),
-    #[error("this collection was opened without its model; {0} needs the model")]
-    NoModel(&'static str),
+    #[error("the collection has no {requested} index (it has: {available}); index it with `vsearch index DIR --index ...` or pick another")]
+    NoIndex {
+        requested: String,
+        /// The kinds it has, comma-separated.
+        available: String,
+    },
+    #[error("this collection was opened without its model; {needed_by} needs the model")]
+    NoModel { needed_by: &'static str },
+    /// A catalog id whose vector is not in the embedding matrix.
     #[error("{path}: the embedding matrix holds {rows} rows but the catalog needs id {id}; the collection is damaged: re-run `vsearch index DIR` to repair it")]
-    Matrix { path: PathBuf, rows: usize, id: u64 },
-    #[error("{0} is not a folder")]
-    NotAFolder(PathBuf),
-    #[error("another `vsearch index` is updating the collection {0} (lock held on {0}/{lock}); wait for it to finish, then run again", lock = crate::pipeline::LOCK_FILE)]
-    Busy(PathBuf),
+    MissingVector { path: PathBuf, rows: usize, id: u64 },
+    /// The model gave no vector for a query it accepted.
+    #[error("the model returned no vector for {query}")]
+    NoQueryVector { query: &'static str },
+    #[error("{path} is not a folder")]
+    NotAFolder { path: PathBuf },
+    #[error("another `vsearch index` is updating the collection {collection} (lock held on {collection}/{lock}); wait for it to finish, then run again", lock = crate::pipeline::LOCK_FILE)]
+    Busy { collection: PathBuf },
 }
 
 impl EngineError {

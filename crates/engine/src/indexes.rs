@@ -77,13 +77,8 @@ pub fn build_from_matrix(
     metric: Metric,
     matrix: &Matrix,
     ids: &[u64],
-    matrix_path: &Path,
 ) -> Result<Box<dyn VectorIndex>> {
-    let vectors = matrix.gather(ids).map_err(|id| EngineError::Matrix {
-        path: matrix_path.to_path_buf(),
-        rows: matrix.rows(),
-        id,
-    })?;
+    let vectors = matrix.gather(ids)?;
     Ok(vsearch_index::build(
         config,
         matrix.dim(),
@@ -153,13 +148,7 @@ pub fn load_or_rebuild(
                     kind_name(kind),
                     ids.len()
                 );
-                build_from_matrix(
-                    config,
-                    metric,
-                    matrix,
-                    ids,
-                    &collection.join(crate::matrix::MATRIX_FILE),
-                )?
+                build_from_matrix(config, metric, matrix, ids)?
             }
         };
         out.push((kind, index));

@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod scan;
 
 pub use collection::{resolve_collection_dir, verify, Collection, VerifyReport};
+pub use manifest::CollectionManifest;
 pub use pipeline::{index_folder, DEFAULT_COLLECTION_DIR};
 
 pub use error::{EngineError, Result};

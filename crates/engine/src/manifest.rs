@@ -4,7 +4,7 @@ use crate::error::{EngineError, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use vsearch_embed::ModelInfo;
+use vsearch_embed::{ModelInfo, ModelSpec};
 use vsearch_index::{IndexConfig, Metric};
 
 /// Version of the collection layout; bumped on incompatible changes.
@@ -12,9 +12,10 @@ pub const FORMAT_VERSION: u32 = 1;
 /// File name of the manifest inside a collection folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
 
-/// What `manifest.json` holds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Manifest {
+/// What a collection is, as `manifest.json` holds it: layout version, model, metric, index configs and
+/// the indexed folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionManifest {
     pub format_version: u32,
     pub model: ModelInfo,
     /// Folder of a CLIP model given by `--model-dir` (absent for presets).
@@ -26,7 +27,7 @@ pub struct Manifest {
     pub root: PathBuf,
 }
 
-impl Manifest {
+impl CollectionManifest {
     /// Reads `dir/manifest.json`; `Ok(None)` when there is none.
     pub fn read(dir: &Path) -> Result<Option<Self>> {
         let path = dir.join(MANIFEST_FILE);
@@ -35,7 +36,7 @@ impl Manifest {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(EngineError::Io { path, source }),
         };
-        let manifest: Manifest =
+        let manifest: CollectionManifest =
             serde_json::from_slice(&bytes).map_err(|e| EngineError::Manifest {
                 path: path.clone(),
                 reason: e.to_string(),
@@ -60,6 +61,14 @@ impl Manifest {
         })?;
         write_atomic(&dir.join(MANIFEST_FILE), &json)
     }
+
+    /// The model spec that reproduces the collection's model.
+    pub fn model_spec(&self) -> ModelSpec {
+        match &self.model_dir {
+            Some(dir) => ModelSpec::Dir(dir.clone()),
+            None => ModelSpec::Preset(self.model.id.clone()),
+        }
+    }
 }
 
 /// Writes `bytes` to `path` atomically: a synced temporary file beside it, then a rename.
@@ -76,4 +85,73 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vsearch_index::{IndexConfig, Metric};
+
+    fn manifest(root: &Path) -> CollectionManifest {
+        CollectionManifest {
+            format_version: FORMAT_VERSION,
+            model: ModelInfo {
+                id: "efficientnet-lite0".into(),
+                dim: 1280,
+                text: false,
+            },
+            model_dir: None,
+            metric: Metric::Cosine,
+            indexes: vec![IndexConfig::Flat],
+            root: root.to_path_buf(),
+        }
+    }
+
+    #[test]
+    fn written_manifest_reads_back_equal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let written = manifest(dir.path());
+        written.write(dir.path()).expect("write");
+        let read = CollectionManifest::read(dir.path())
+            .expect("read")
+            .expect("present");
+        assert_eq!(read, written);
+        assert_eq!(
+            read.model_spec(),
+            ModelSpec::Preset("efficientnet-lite0".into())
+        );
+    }
+
+    #[test]
+    fn absent_manifest_reads_as_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(CollectionManifest::read(dir.path())
+            .expect("read")
+            .is_none());
+    }
+
+    #[test]
+    fn another_format_version_is_a_manifest_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut future = manifest(dir.path());
+        future.format_version = FORMAT_VERSION + 1;
+        future.write(dir.path()).expect("write");
+        match CollectionManifest::read(dir.path()) {
+            Err(EngineError::Manifest { path, reason }) => {
+                assert_eq!(path, dir.path().join(MANIFEST_FILE));
+                assert!(reason.contains("format version"), "{reason}");
+            }
+            other => panic!("expected a manifest error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unparsable_manifest_is_a_manifest_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join(MANIFEST_FILE), b"{ not json").expect("write");
+        assert!(matches!(
+            CollectionManifest::read(dir.path()),
+            Err(EngineError::Manifest { .. })
+        ));
+    }
 }

@@ -10,12 +10,13 @@
 
 use std::path::Path;
 use std::time::Instant;
-use vsearch_index::eval::{clustered, ground_truth, read_idx_images, recall_at_k};
+use vsearch_index::eval::{
+    exact_neighbours, recall_at_k, ClusteredSpec, FashionMnist, PixelScale, FASHION_MNIST_DIR,
+};
 use vsearch_index::hnsw::{HnswIndex, SearchStats};
 use vsearch_index::{Hit, HnswParams, Metric, SearchParams};
 
 const K: usize = 10;
-const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 
 type Search =
     fn(&HnswIndex, &[f32], usize, &SearchParams) -> vsearch_index::Result<(Vec<Hit>, SearchStats)>;
@@ -30,26 +31,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n_queries: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1_000);
 
     let dir = Path::new(FASHION_MNIST_DIR);
-    let (name, dim, base, queries) = if dir.join("train-images-idx3-ubyte.gz").exists() {
-        let (n, dim, train) = read_idx_images(&dir.join("train-images-idx3-ubyte.gz"))?;
-        let (nq, _, test) = read_idx_images(&dir.join("t10k-images-idx3-ubyte.gz"))?;
-        let (nb, nq) = (n_base.min(n), n_queries.min(nq));
+    let (name, dim, base, queries) = if let Ok(fm) = FashionMnist::read(dir) {
+        let dim = fm.train.dim;
+        let (nb, nq) = (n_base.min(fm.train.len()), n_queries.min(fm.test.len()));
         (
             format!("fashion-mnist {nb} x {dim}, {nq} queries"),
             dim,
-            train[..nb * dim].to_vec(),
-            test[..nq * dim].to_vec(),
+            fm.train.vectors(PixelScale::Unit, nb),
+            fm.test.vectors(PixelScale::Unit, nq),
         )
     } else {
-        let dim = 128;
-        let nb = n_base.min(20_000);
-        let all = clustered(nb + n_queries, dim, 100, 7);
-        let (b, q) = all.split_at(nb * dim);
+        let spec = ClusteredSpec {
+            n: n_base.min(20_000),
+            queries: n_queries,
+            seed: 7,
+            ..ClusteredSpec::default()
+        };
+        let data = spec.generate();
         (
-            format!("clustered {nb} x {dim}, {n_queries} queries"),
-            dim,
-            b.to_vec(),
-            q.to_vec(),
+            format!(
+                "clustered {} x {} (sigma {}), {} queries",
+                spec.n, spec.dim, spec.sigma, spec.queries
+            ),
+            spec.dim,
+            data.base,
+            data.queries,
         )
     };
     let metric = Metric::L2;
@@ -57,8 +63,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let nq = queries.len() / dim;
     println!("{name}, L2, M=16 ef_construction=100");
 
-    let truth = ground_truth(&base, &queries, dim, metric, K)?;
     let ids: Vec<u64> = (0..n as u64).collect();
+    let truth = exact_neighbours(dim, metric, &ids, &base, &queries, K)?;
     let params = HnswParams {
         m: 16,
         ef_construction: 100,

@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use std::path::Path;
 use vsearch_index::hnsw::HnswIndex;
 use vsearch_index::{load, Hit, HnswParams, Metric, SearchParams, VectorIndex};
 
@@ -66,10 +65,6 @@ fn compact_search_matches_hnsw_rs_on_clustered_vectors() {
 
 #[test]
 fn compact_search_matches_hnsw_rs_on_fashion_mnist() {
-    if !Path::new(FASHION_MNIST).exists() {
-        eprintln!("Fashion-MNIST not installed; skipped");
-        return;
-    }
     let (dim, base, queries) = fashion_mnist(10_000, 300);
     check_agreement("fashion-mnist-10k", dim, Metric::L2, &base, &queries);
 }

@@ -93,21 +93,21 @@ impl From<EngineError> for ApiError {
         use vsearch_engine::IndexError as I;
         let message = err.to_string();
         let status = match &err {
-            EngineError::Embed(e) => match e {
+            EngineError::Embed { source: e } => match e {
                 E::Decode { .. } | E::Preprocess { .. } | E::NoTextTower { .. } => {
                     StatusCode::BAD_REQUEST
                 }
                 E::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
-            EngineError::Index(e) => match e {
+            EngineError::Index { source: e } => match e {
                 I::Dimension { .. } | I::NonFinite { .. } | I::ZeroK | I::InvalidParams(_) => {
                     StatusCode::BAD_REQUEST
                 }
                 I::UnknownId(_) => StatusCode::NOT_FOUND,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
-            EngineError::NoIndex(..) => StatusCode::BAD_REQUEST,
+            EngineError::NoIndex { .. } => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, message)

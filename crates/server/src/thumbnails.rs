@@ -23,7 +23,7 @@ pub fn make_thumbnail(bytes: &[u8]) -> Result<Vec<u8>, EngineError> {
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, QUALITY)
         .encode_image(&rgb)
         .map_err(|e| {
-            EngineError::Embed(vsearch_engine::EmbedError::Encode {
+            EngineError::from(vsearch_engine::EmbedError::Encode {
                 format: "JPEG".into(),
                 reason: format!("thumbnail: {e}"),
             })
@@ -159,7 +159,9 @@ mod tests {
         assert!(
             matches!(
                 err,
-                EngineError::Embed(vsearch_engine::EmbedError::Decode { .. })
+                EngineError::Embed {
+                    source: vsearch_engine::EmbedError::Decode { .. }
+                }
             ),
             "{err}"
         );

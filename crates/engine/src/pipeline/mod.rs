@@ -1,0 +1,225 @@
+//! [`index_folder`]: open the collection for writing, then four steps, one module each: `plan` (scan the
+//! folder and compare it with the catalog), `ingest` (decode and preprocess in parallel while the model
+//! embeds the previous batch), `commit` (each batch's matrix rows, synced, then its catalog rows) and
+//! `sync` (bring every index up to date with the catalog).
+
+mod commit;
+mod ingest;
+mod plan;
+mod sync;
+
+use crate::catalog::Catalog;
+use crate::error::{EngineError, Result};
+use crate::indexes::{self, config_kind, default_config, index_dir};
+use crate::manifest::{CollectionManifest, FORMAT_VERSION};
+use crate::matrix::MATRIX_FILE;
+use crate::{IndexOptions, IndexReport};
+use commit::BatchCommitter;
+use plan::IndexPlan;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use sync::CatalogState;
+use vsearch_embed::{Embedder, ModelSpec};
+use vsearch_index::{IndexConfig, IndexKind, Metric};
+
+/// Name of the default collection folder inside an indexed folder.
+pub const DEFAULT_COLLECTION_DIR: &str = ".vsearch";
+
+/// Name of the lock file an index run holds inside the collection folder.
+pub const LOCK_FILE: &str = "index.lock";
+
+/// Indexes (or updates) the images under `dir`; see the crate docs.
+pub fn index_folder(dir: &Path, options: &IndexOptions) -> Result<IndexReport> {
+    let started = Instant::now();
+    let (root, coll) = collection_paths(dir, options)?;
+    // One writer per collection: held until this function returns.
+    let _lock = lock_collection(&coll)?;
+    if options.rebuild {
+        remove_collection_files(&coll)?;
+    }
+    let existing = CollectionManifest::read(&coll)?;
+    let (embedder, spec) = load_model(existing.as_ref(), options)?;
+    let manifest = write_manifest(&coll, &root, existing.as_ref(), &embedder, &spec, options)?;
+    let dim = manifest.model.dim;
+
+    let mut catalog = Catalog::open(&coll)?;
+    let generation = catalog.generation()?;
+    let entries = catalog.entries()?;
+    let start = CatalogState::new(generation, &entries);
+    let mut report = IndexReport {
+        model: manifest.model.id.clone(),
+        ..IndexReport::default()
+    };
+
+    // 1. Scan the folder and compare it with the catalog.
+    let plan = IndexPlan::scan(&root, &coll, entries);
+    plan.report_scan(&mut report);
+    commit::remove_gone(&mut catalog, &plan.gone, &mut report)?;
+    if !plan.pending.is_empty() {
+        // 2. Decode and embed the new and changed files, 3. committing each batch.
+        let mut committer = BatchCommitter::open(&coll, dim, &mut catalog)?;
+        ingest::ingest(
+            &plan.pending,
+            embedder.image.as_ref(),
+            dim,
+            &root,
+            options,
+            |batch, embedded| committer.commit(batch, embedded, &mut report),
+        )?;
+    }
+    // 4. Bring the indexes up to date with the catalog.
+    let end = CatalogState::read(&catalog)?;
+    drop(catalog);
+    sync::sync_indexes(&coll, &manifest, &start, &end)?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The indexed folder and the collection folder (created when absent), both canonical.
+fn collection_paths(dir: &Path, options: &IndexOptions) -> Result<(PathBuf, PathBuf)> {
+    if !dir.is_dir() {
+        return Err(EngineError::NotAFolder {
+            path: dir.to_path_buf(),
+        });
+    }
+    let root = dir.canonicalize().map_err(EngineError::io(dir))?;
+    let coll = options
+        .collection
+        .clone()
+        .unwrap_or_else(|| root.join(DEFAULT_COLLECTION_DIR));
+    std::fs::create_dir_all(&coll).map_err(EngineError::io(&coll))?;
+    let coll = coll.canonicalize().map_err(EngineError::io(&coll))?;
+    Ok((root, coll))
+}
+
+/// Takes the collection's writer lock (an OS file lock, released when the file is dropped or the process
+/// dies), or fails at once with [`EngineError::Busy`] when another run holds it.
+fn lock_collection(coll: &Path) -> Result<std::fs::File> {
+    let path = coll.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(EngineError::io(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(EngineError::Busy {
+            collection: coll.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(EngineError::Io { path, source }),
+    }
+}
+
+fn remove_collection_files(dir: &Path) -> Result<()> {
+    for name in [
+        crate::manifest::MANIFEST_FILE,
+        crate::catalog::CATALOG_FILE,
+        "catalog.sqlite-wal",
+        "catalog.sqlite-shm",
+        MATRIX_FILE,
+    ] {
+        let path = dir.join(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(EngineError::Io { path, source }),
+        }
+    }
+    let idx = dir.join(indexes::INDEXES_DIR);
+    if idx.exists() {
+        std::fs::remove_dir_all(&idx).map_err(EngineError::io(&idx))?;
+    }
+    Ok(())
+}
+
+/// Loads the model for a run, refusing one that differs from the collection's.
+fn load_model(
+    existing: Option<&CollectionManifest>,
+    options: &IndexOptions,
+) -> Result<(Embedder, ModelSpec)> {
+    let spec = match (existing, &options.model) {
+        (Some(m), ModelSpec::Auto) => m.model_spec(),
+        (_, spec) => spec.clone(),
+    };
+    if let (Some(m), ModelSpec::Preset(name)) = (existing, &spec) {
+        if *name != m.model.id {
+            return Err(EngineError::ModelMismatch {
+                collection: m.model.id.clone(),
+                requested: name.clone(),
+            });
+        }
+    }
+    let embedder = vsearch_embed::load(&spec, &options.device)?;
+    if let Some(m) = existing {
+        if m.model != embedder.info {
+            return Err(EngineError::ModelMismatch {
+                collection: m.model.id.clone(),
+                requested: embedder.info.id.clone(),
+            });
+        }
+    }
+    Ok((embedder, spec))
+}
+
+/// Writes the run's manifest (the loaded model, the index configs to keep) and removes the index
+/// folders of kinds no longer kept.
+fn write_manifest(
+    coll: &Path,
+    root: &Path,
+    existing: Option<&CollectionManifest>,
+    embedder: &Embedder,
+    spec: &ModelSpec,
+    options: &IndexOptions,
+) -> Result<CollectionManifest> {
+    let configs = index_configs(existing, &options.indexes);
+    let manifest = CollectionManifest {
+        format_version: FORMAT_VERSION,
+        model: embedder.info.clone(),
+        model_dir: match spec {
+            ModelSpec::Dir(d) => Some(d.canonicalize().unwrap_or_else(|_| d.clone())),
+            _ => None,
+        },
+        metric: Metric::Cosine,
+        indexes: configs,
+        root: root.to_path_buf(),
+    };
+    manifest.write(coll)?;
+    for kind in indexes::PREFERENCE {
+        let d = index_dir(coll, kind);
+        if !manifest.indexes.iter().any(|c| config_kind(c) == kind) && d.exists() {
+            std::fs::remove_dir_all(&d).map_err(EngineError::io(&d))?;
+        }
+    }
+    Ok(manifest)
+}
+
+/// Index configs of a run: the requested kinds (keeping the parameters already in force), else the
+/// collection's, else the defaults of every kind.
+fn index_configs(
+    existing: Option<&CollectionManifest>,
+    requested: &[IndexKind],
+) -> Vec<IndexConfig> {
+    if requested.is_empty() {
+        return existing.map(|m| m.indexes.clone()).unwrap_or_else(|| {
+            indexes::PREFERENCE
+                .iter()
+                .map(|k| default_config(*k))
+                .collect()
+        });
+    }
+    let mut kinds: Vec<IndexKind> = Vec::new();
+    for k in requested {
+        if !kinds.contains(k) {
+            kinds.push(*k);
+        }
+    }
+    kinds
+        .iter()
+        .map(|k| {
+            existing
+                .and_then(|m| m.indexes.iter().find(|c| config_kind(c) == *k).copied())
+                .unwrap_or_else(|| default_config(*k))
+        })
+        .collect()
+}

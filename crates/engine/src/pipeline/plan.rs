@@ -1,0 +1,209 @@
+//! Step 1 of a run: scan the folder and compare it with the catalog.
+
+use crate::catalog::Entry;
+use crate::scan::{scan, ScannedFile};
+use crate::{Failure, IndexReport};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// A file to (re)consider: new, or its size or mtime differs from its catalog row.
+pub(super) struct PendingFile {
+    pub file: ScannedFile,
+    /// Its catalog row from before the run, when it has one.
+    pub previous: Option<Entry>,
+}
+
+/// What a run has to do, from comparing the folder with the catalog by size and mtime.
+pub(super) struct IndexPlan {
+    /// New and changed files, by relative path.
+    pub pending: Vec<PendingFile>,
+    /// Files whose size and mtime match their catalog row.
+    pub unchanged: usize,
+    /// Ids of catalog rows whose file is gone from the folder, ascending.
+    pub gone: Vec<u64>,
+    /// Entries of the folder that could not be read.
+    pub unreadable: Vec<Failure>,
+}
+
+impl IndexPlan {
+    /// Scans `root` (skipping the collection folder `coll`) and compares it with `entries`, the
+    /// catalog's rows.
+    pub fn scan(root: &Path, coll: &Path, entries: Vec<Entry>) -> Self {
+        let (files, errors) = scan(root, coll);
+        let mut plan = Self::diff(files, entries);
+        plan.unreadable = errors
+            .into_iter()
+            .map(|(path, reason)| Failure { path, reason })
+            .collect();
+        plan
+    }
+
+    /// Compares scanned files with catalog rows by relative path, size and mtime.
+    pub fn diff(files: Vec<ScannedFile>, entries: Vec<Entry>) -> Self {
+        let mut by_path: HashMap<String, Entry> =
+            entries.into_iter().map(|e| (e.path.clone(), e)).collect();
+        let mut pending = Vec::new();
+        let mut unchanged = 0;
+        for file in files {
+            match by_path.remove(&file.rel) {
+                Some(previous)
+                    if previous.size == file.size && previous.mtime_ns == file.mtime_ns =>
+                {
+                    unchanged += 1
+                }
+                previous => pending.push(PendingFile { file, previous }),
+            }
+        }
+        // What is left in `by_path` is gone from the folder.
+        let mut gone: Vec<u64> = by_path.values().map(|e| e.id).collect();
+        gone.sort_unstable();
+        Self {
+            pending,
+            unchanged,
+            gone,
+            unreadable: Vec::new(),
+        }
+    }
+
+    /// Counts what the scan alone settles: unreadable entries and unchanged files.
+    pub fn report_scan(&self, report: &mut IndexReport) {
+        report.failed.extend(self.unreadable.iter().cloned());
+        report.unchanged += self.unchanged;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Status;
+    use std::fs::File;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    /// A fixed modification time, `secs` seconds after the epoch.
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn write(root: &Path, rel: &str, content: &[u8], mtime: SystemTime) {
+        let path = root.join(rel);
+        std::fs::write(&path, content).expect("write");
+        set_mtime(&path, mtime);
+    }
+
+    fn set_mtime(path: &Path, mtime: SystemTime) {
+        File::options()
+            .write(true)
+            .open(path)
+            .expect("open")
+            .set_modified(mtime)
+            .expect("set mtime");
+    }
+
+    /// Catalog rows for the files as scanned now, ids in path order.
+    fn cataloged(root: &Path) -> Vec<Entry> {
+        let (files, errors) = scan(root, &root.join(".vsearch"));
+        assert!(errors.is_empty(), "{errors:?}");
+        files
+            .into_iter()
+            .enumerate()
+            .map(|(id, f)| Entry {
+                id: id as u64,
+                path: f.rel,
+                size: f.size,
+                mtime_ns: f.mtime_ns,
+                hash: String::new(),
+                width: 1,
+                height: 1,
+                status: Status::Ok,
+                error: None,
+            })
+            .collect()
+    }
+
+    fn pending_paths(plan: &IndexPlan) -> Vec<(&str, Option<u64>)> {
+        plan.pending
+            .iter()
+            .map(|p| (p.file.rel.as_str(), p.previous.as_ref().map(|e| e.id)))
+            .collect()
+    }
+
+    #[test]
+    fn scan_records_size_and_explicit_mtime_and_skips_hidden_and_collection() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("sub")).expect("mkdir");
+        std::fs::create_dir_all(root.join(".vsearch")).expect("mkdir");
+        write(root, "sub/b.jpg", b"bb", at(2_000_000_000));
+        write(root, "a.jpg", b"a", at(1_000_000_000));
+        write(root, ".hidden.jpg", b"h", at(1));
+        write(root, ".vsearch/catalog.sqlite", b"c", at(1));
+        let (files, errors) = scan(root, &root.join(".vsearch"));
+        assert!(errors.is_empty(), "{errors:?}");
+        let seen: Vec<(&str, u64, i64)> = files
+            .iter()
+            .map(|f| (f.rel.as_str(), f.size, f.mtime_ns))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("a.jpg", 1, 1_000_000_000 * 1_000_000_000),
+                ("sub/b.jpg", 2, 2_000_000_000 * 1_000_000_000)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_new_folder_is_all_pending() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "a.jpg", b"a", at(100));
+        write(dir.path(), "b.jpg", b"b", at(100));
+        let (files, _) = scan(dir.path(), &dir.path().join(".vsearch"));
+        let plan = IndexPlan::diff(files, Vec::new());
+        assert_eq!(pending_paths(&plan), [("a.jpg", None), ("b.jpg", None)]);
+        assert_eq!(plan.unchanged, 0);
+        assert!(plan.gone.is_empty());
+    }
+
+    #[test]
+    fn new_changed_touched_unchanged_and_deleted_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        write(root, "a.jpg", b"same", at(100)); // id 0: unchanged
+        write(root, "b.jpg", b"before", at(100)); // id 1: content and size change
+        write(root, "c.jpg", b"same", at(100)); // id 2: only the mtime changes
+        write(root, "d.jpg", b"gone", at(100)); // id 3: deleted
+        write(root, "e.jpg", b"old", at(100)); // id 4: deleted
+        let entries = cataloged(root);
+
+        write(root, "b.jpg", b"after, longer", at(100));
+        set_mtime(&root.join("c.jpg"), at(200));
+        std::fs::remove_file(root.join("d.jpg")).expect("delete");
+        std::fs::remove_file(root.join("e.jpg")).expect("delete");
+        write(root, "f.jpg", b"new", at(100));
+
+        let plan = IndexPlan::scan(root, &root.join(".vsearch"), entries);
+        assert_eq!(
+            pending_paths(&plan),
+            [("b.jpg", Some(1)), ("c.jpg", Some(2)), ("f.jpg", None)]
+        );
+        assert_eq!(plan.unchanged, 1);
+        assert_eq!(plan.gone, [3, 4]);
+        assert!(plan.unreadable.is_empty());
+
+        let mut report = IndexReport::default();
+        plan.report_scan(&mut report);
+        assert_eq!(report.unchanged, 1);
+        assert!(report.failed.is_empty());
+    }
+
+    #[test]
+    fn same_size_and_mtime_counts_as_unchanged_without_reading_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "a.jpg", b"1234", at(100));
+        let entries = cataloged(dir.path());
+        write(dir.path(), "a.jpg", b"5678", at(100));
+        let plan = IndexPlan::scan(dir.path(), &dir.path().join(".vsearch"), entries);
+        assert!(plan.pending.is_empty());
+        assert_eq!(plan.unchanged, 1);
+    }
+}
