@@ -210,6 +210,7 @@ fn main() -> anyhow::Result<()> {
                     model: ModelSpec::Preset("efficientnet-lite0".into()),
                     device: DeviceSpec::Cpu,
                     indexes: vec![IndexKind::Hnsw, IndexKind::Flat],
+                    add_indexes: Vec::new(),
                     batch: 16,
                     threads: 2,
                     max_pixels: image_io::DEFAULT_MAX_PIXELS,

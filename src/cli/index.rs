@@ -19,9 +19,13 @@ pub struct Args {
     /// A CLIP model folder (config.json, model.safetensors, tokenizer.json) instead of --model.
     #[arg(long, value_name = "PATH")]
     model_dir: Option<PathBuf>,
-    /// Index kinds to maintain, comma-separated (default: the collection's, all three for a new one).
+    /// Index kinds to maintain, comma-separated, REPLACING the collection's set: kinds left out are
+    /// deleted (default: the collection's, all three for a new one). To add one, use --add-index.
     #[arg(long, value_enum, value_delimiter = ',')]
     index: Vec<IndexKind>,
+    /// Index kinds to add, comma-separated, keeping the collection's others.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    add_index: Vec<IndexKind>,
     /// Images per model batch.
     #[arg(long, default_value_t = 16)]
     batch: usize,
@@ -54,14 +58,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => args.model.parse::<ModelSpec>()?,
     };
     let device: DeviceSpec = args.device.parse()?;
-    let indexes = args.index.clone();
     anyhow::ensure!(args.batch >= 1, "--batch must be at least 1");
     let defaults = IndexOptions::default();
     let options = IndexOptions {
         collection: args.collection.clone(),
         model,
         device,
-        indexes,
+        indexes: args.index.clone(),
+        add_indexes: args.add_index.clone(),
         batch: args.batch,
         threads: args.threads.unwrap_or(defaults.threads).max(1),
         max_pixels: args.max_pixels,

@@ -2,7 +2,8 @@
 
 use crate::catalog::{Catalog, Status};
 use crate::error::{EngineError, Result};
-use crate::indexes::{self, kind_name, PREFERENCE};
+use crate::generation::{self, GenerationFiles};
+use crate::indexes;
 use crate::manifest::{CollectionManifest, MANIFEST_FILE};
 use crate::matrix::Matrix;
 use crate::pipeline::DEFAULT_COLLECTION_DIR;
@@ -85,9 +86,10 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
         next_id: catalog.next_id()?,
         generation: catalog.generation()?,
         matrix_rows: matrix.rows(),
-        index_generation: indexes::read_state(&dir).map(|s| s.generation),
         ..VerifyReport::default()
     };
+    let committed = generation::read_commit_point(&dir)?;
+    r.index_generation = committed.as_ref().map(|p| p.generation);
     let mut ok_ids = Vec::new();
     for e in &entries {
         if e.id >= r.next_id {
@@ -106,7 +108,7 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
                         .problems
                         .push(format!("id {} ({}) has no matrix row", e.id, e.path)),
                     Some(v) => {
-                        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                        let norm = vsearch_core::vector::dot(&v, &v).sqrt();
                         if !norm.is_finite() || (norm - 1.0).abs() > 1e-3 {
                             r.problems.push(format!(
                                 "id {} ({}) has a bad vector (norm {norm})",
@@ -118,29 +120,53 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
             }
         }
     }
+    let Some(folder) = committed.as_ref().and_then(|p| p.folder.clone()) else {
+        if !ok_ids.is_empty() {
+            r.problems
+                .push("no generation of the indexes is committed (indexes/state.json)".to_string());
+        }
+        return Ok(r);
+    };
+    let gen_dir = generation::generation_dir(&dir, &folder);
+    let committed_files = match generation::read_files(&gen_dir) {
+        Ok(files) => files,
+        Err(e) => {
+            r.problems
+                .push(format!("committed generation {folder}: {e}"));
+            return Ok(r);
+        }
+    };
+    let catalog_files = GenerationFiles {
+        ids: ok_ids.clone(),
+        paths: entries
+            .iter()
+            .filter(|e| e.status == Status::Ok)
+            .map(|e| e.path.clone())
+            .collect(),
+    };
+    if committed_files != catalog_files {
+        r.problems.push(format!(
+            "the committed generation holds {} files, the catalog {} (or other paths)",
+            committed_files.ids.len(),
+            ok_ids.len()
+        ));
+    }
     if ok_ids.is_empty() {
         return Ok(r);
     }
-    if r.index_generation != Some(r.generation) {
-        r.problems.push(format!(
-            "saved indexes reflect generation {:?}, the catalog is at {}",
-            r.index_generation, r.generation
-        ));
-    }
     for config in &manifest.indexes {
-        let kind = indexes::config_kind(config);
-        let index = match vsearch_index::load(&indexes::index_dir(&dir, kind)) {
+        let kind = config.kind();
+        let index = match vsearch_index::load(&generation::index_dir(&gen_dir, kind)) {
             Ok(i) => i,
             Err(e) => {
-                r.problems.push(format!("{} index: {e}", kind_name(kind)));
+                r.problems.push(format!("{kind} index: {e}"));
                 continue;
             }
         };
         r.indexes.push((kind, index.len()));
         if index.len() != ok_ids.len() {
             r.problems.push(format!(
-                "{} index holds {} vectors, the catalog {}",
-                kind_name(kind),
+                "{kind} index holds {} vectors, the catalog {}",
                 index.len(),
                 ok_ids.len()
             ));
@@ -167,14 +193,12 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
                         .first()
                         .is_some_and(|h| h.id == id || h.score >= 0.9999) => {}
                 Ok(hits) => r.problems.push(format!(
-                    "{} index does not find id {id} (top hit {:?})",
-                    kind_name(kind),
+                    "{kind} index does not find id {id} (top hit {:?})",
                     hits.first()
                 )),
-                Err(e) => r.problems.push(format!(
-                    "{} index: search for id {id}: {e}",
-                    kind_name(kind)
-                )),
+                Err(e) => r
+                    .problems
+                    .push(format!("{kind} index: search for id {id}: {e}")),
             }
         }
     }
@@ -198,38 +222,51 @@ impl Collection {
     }
 
     /// Opens the collection without loading the model: queries by id and by vector work, by image or
-    /// text do not. Indexes that do not agree with the catalog are rebuilt in memory from the matrix.
+    /// text do not. It serves the committed generation ([`generation`]), whatever a run in progress is
+    /// doing; a collection with no commit point yet (or one written before commit points) is served from
+    /// its catalog, with every index built in memory.
     pub fn open_without_model(path: &Path) -> Result<Self> {
         let (dir, manifest) = open_collection_dir(path)?;
-        let catalog = Catalog::open_read_only(&dir)?;
-        let generation = catalog.generation()?;
-        let paths: HashMap<u64, String> = catalog
-            .entries()?
-            .into_iter()
-            .filter(|e| e.status == Status::Ok)
-            .map(|e| (e.id, e.path))
-            .collect();
-        drop(catalog);
         let matrix = Matrix::open(&dir, manifest.model.dim)?;
-        let mut ids: Vec<u64> = paths.keys().copied().collect();
-        ids.sort_unstable();
-        if let Some(&id) = ids.iter().find(|&&id| id as usize >= matrix.rows()) {
-            return Err(matrix.missing_vector(id));
-        }
-        let (indexes, rebuilt) = indexes::load_or_rebuild(
+        let (files, indexes) = match generation::open_committed(
             &dir,
             &manifest.indexes,
             manifest.metric,
-            generation,
-            &ids,
             &matrix,
-        )?;
-        if rebuilt {
-            tracing::warn!(
-                "some indexes of {} were out of date and were rebuilt in memory; run `vsearch index` to save them",
-                dir.display()
-            );
+        )? {
+            Some(committed) => {
+                if committed.rebuilt {
+                    tracing::warn!(
+                            "the committed generation of {} lacks some configured indexes; they were built in memory: run `vsearch index` to save them",
+                            dir.display()
+                        );
+                }
+                (committed.files, committed.indexes)
+            }
+            None => {
+                let catalog = Catalog::open_read_only(&dir)?;
+                let mut files = GenerationFiles::default();
+                for e in catalog.entries()? {
+                    if e.status == Status::Ok {
+                        files.ids.push(e.id);
+                        files.paths.push(e.path);
+                    }
+                }
+                if !files.ids.is_empty() {
+                    tracing::warn!(
+                            "{} has no committed generation of its indexes: building them in memory; run `vsearch index` to commit them",
+                            dir.display()
+                        );
+                }
+                let indexes =
+                    indexes::build_all(&manifest.indexes, manifest.metric, &matrix, &files.ids)?;
+                (files, indexes)
+            }
+        };
+        if let Some(&id) = files.ids.iter().find(|&&id| id as usize >= matrix.rows()) {
+            return Err(matrix.missing_vector(id));
         }
+        let paths: HashMap<u64, String> = files.ids.into_iter().zip(files.paths).collect();
         Ok(Self {
             dir,
             manifest,
@@ -358,23 +395,16 @@ impl Collection {
         let embed_ms = t0.elapsed().as_secs_f64() * 1e3;
         let kind = match options.index {
             Some(k) => k,
-            None => PREFERENCE
-                .into_iter()
-                .find(|k| {
-                    self.manifest
-                        .indexes
-                        .iter()
-                        .any(|c| indexes::config_kind(c) == *k)
-                })
+            None => IndexKind::preferred(|k| self.manifest.indexes.iter().any(|c| c.kind() == k))
                 .unwrap_or(IndexKind::Flat),
         };
         let index = match self.indexes.iter().find(|(k, _)| *k == kind) {
             Some((_, index)) => index,
             None if self.paths.is_empty() => return Err(IndexError::Empty.into()),
             None => {
-                let have: Vec<&str> = self.indexes.iter().map(|(k, _)| kind_name(*k)).collect();
+                let have: Vec<&str> = self.indexes.iter().map(|(k, _)| k.name()).collect();
                 return Err(EngineError::NoIndex {
-                    requested: kind_name(kind).to_string(),
+                    requested: kind.to_string(),
                     available: have.join(", "),
                 });
             }

@@ -34,7 +34,7 @@ pub enum EngineError {
         collection: String,
         requested: String,
     },
-    #[error("the collection has no {requested} index (it has: {available}); index it with `vsearch index DIR --index ...` or pick another")]
+    #[error("the collection has no {requested} index (it has: {available}); add it, keeping the others, with `vsearch index DIR --add-index {requested}`, or pick another")]
     NoIndex {
         requested: String,
         /// The kinds it has, comma-separated.
@@ -48,6 +48,9 @@ pub enum EngineError {
     /// The model gave no vector for a query it accepted.
     #[error("the model returned no vector for {query}")]
     NoQueryVector { query: &'static str },
+    /// The commit point (`indexes/state.json`) or the generation it names cannot be read.
+    #[error("{path}: {reason}; run `vsearch index DIR` to commit a new state of the collection")]
+    Generation { path: PathBuf, reason: String },
     #[error("{path} is not a folder")]
     NotAFolder { path: PathBuf },
     #[error("another `vsearch index` is updating the collection {collection} (lock held on {collection}/{lock}); wait for it to finish, then run again", lock = crate::pipeline::LOCK_FILE)]

@@ -1,13 +1,17 @@
 //! Collections: an image folder made searchable.
 //!
 //! A collection lives in a folder (default `DIR/.vsearch/`) holding a manifest, a SQLite catalog of
-//! files, the embedding matrix (memory-mapped, one row per id) and the index files. [`index_folder`]
-//! builds and updates it incrementally; [`Collection`] answers queries.
-//! The CLI and the server use only this crate; it ties `vsearch-embed` and `vsearch-index` together.
+//! files, the embedding matrix (memory-mapped, one row per id) and generations of the index files behind
+//! one commit point ([`generation`]). [`index_folder`] builds and updates it incrementally; [`Collection`]
+//! answers queries from the committed generation. The server uses only this crate, and so does the CLI
+//! for collections (it calls `vsearch-embed` directly for `vsearch embed` and `vsearch models`); it ties
+//! `vsearch-embed` and `vsearch-index` together.
 
 pub mod catalog;
 pub mod collection;
 pub mod error;
+pub mod fault;
+pub mod generation;
 pub mod indexes;
 pub mod manifest;
 pub mod matrix;
@@ -34,8 +38,11 @@ pub struct IndexOptions {
     pub collection: Option<PathBuf>,
     pub model: ModelSpec,
     pub device: DeviceSpec,
-    /// Index kinds to maintain; empty keeps the collection's (hnsw, ivf, flat for a new one).
+    /// Index kinds to maintain, replacing the collection's set (kinds left out are removed); empty keeps
+    /// the collection's (every kind for a new one).
     pub indexes: Vec<IndexKind>,
+    /// Index kinds to add to the set (the others are kept).
+    pub add_indexes: Vec<IndexKind>,
     pub batch: usize,
     /// Decoding threads.
     pub threads: usize,
@@ -56,6 +63,7 @@ impl Default for IndexOptions {
             model: ModelSpec::Auto,
             device: DeviceSpec::Cpu,
             indexes: Vec::new(),
+            add_indexes: Vec::new(),
             batch: 16,
             threads: std::thread::available_parallelism()
                 .map(|n| n.get())

@@ -2,7 +2,6 @@
 
 use crate::error::{EngineError, Result};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use vsearch_embed::{ModelInfo, ModelSpec};
 use vsearch_index::{IndexConfig, Metric};
@@ -59,7 +58,8 @@ impl CollectionManifest {
             path: dir.join(MANIFEST_FILE),
             reason: e.to_string(),
         })?;
-        write_atomic(&dir.join(MANIFEST_FILE), &json)
+        let path = dir.join(MANIFEST_FILE);
+        vsearch_core::durable::write_atomic(&path, &json).map_err(EngineError::io(&path))
     }
 
     /// The model spec that reproduces the collection's model.
@@ -69,22 +69,6 @@ impl CollectionManifest {
             None => ModelSpec::Preset(self.model.id.clone()),
         }
     }
-}
-
-/// Writes `bytes` to `path` atomically: a synced temporary file beside it, then a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(EngineError::io(dir))?;
-    tmp.write_all(bytes).map_err(EngineError::io(path))?;
-    tmp.as_file().sync_all().map_err(EngineError::io(path))?;
-    tmp.persist(path).map_err(|e| EngineError::Io {
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]

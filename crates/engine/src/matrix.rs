@@ -39,9 +39,7 @@ impl MatrixWriter {
         let mut bytes = Vec::with_capacity(rows.len() * self.dim * 4);
         for row in rows {
             debug_assert_eq!(row.len(), self.dim);
-            for x in row {
-                bytes.extend_from_slice(&x.to_le_bytes());
-            }
+            vsearch_core::codec::extend_le_bytes(&mut bytes, row);
         }
         let offset = first_id * (self.dim as u64) * 4;
         self.file
@@ -110,12 +108,7 @@ impl Matrix {
         let map = self.map.as_ref()?;
         let start = (id as usize).checked_mul(self.dim * 4)?;
         let bytes = map.get(start..start + self.dim * 4)?;
-        Some(
-            bytes
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-        )
+        vsearch_core::codec::from_le_bytes(bytes).ok()
     }
 
     /// Rows of `ids`, concatenated (row-major); [`EngineError::MissingVector`] names the first id past

@@ -15,18 +15,9 @@ pub struct ScannedFile {
     pub mtime_ns: i64,
 }
 
-/// File extensions that claim to be images; such a file whose content is not an image is reported as
-/// failed, any other non-image file is skipped silently.
-pub const IMAGE_EXTENSIONS: [&str; 9] = [
-    "jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff", "jpe",
-];
-
-/// Whether `path` has one of [`IMAGE_EXTENSIONS`].
-pub fn has_image_extension(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
-}
+/// Whether `path` has the extension of an image format vsearch reads (the embed crate's table): such a
+/// file whose content is not an image is reported as failed, any other non-image file is skipped silently.
+pub use vsearch_embed::image_io::has_image_extension;
 
 /// Regular files under `root` (sorted by relative path), skipping `skip` (the collection folder),
 /// hidden files and folders and symbolic links (so link loops cannot happen). Unreadable entries are

@@ -133,6 +133,16 @@ pub trait VectorIndex: Send + Sync {
     fn add(&mut self, ids: &[u64], vectors: &[f32]) -> Result<()>;
     /// Removes ids; an unknown id is an error and nothing is removed.
     fn remove(&mut self, ids: &[u64]) -> Result<()>;
+    /// Removed vectors that still take space (HNSW keeps them in the graph as tombstones until
+    /// [`VectorIndex::compact`]); 0 for kinds that free space on removal.
+    fn tombstones(&self) -> usize {
+        0
+    }
+    /// Gives the space of removed vectors back (HNSW rebuilds its graph without the tombstones); a no-op
+    /// for kinds that free space on removal.
+    fn compact(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// The `k` nearest live vectors to `query`, best first.
     fn search(&self, query: &[f32], k: usize, params: &SearchParams) -> Result<Vec<Hit>>;
     /// Many queries (`n * dim` values) at once; one result list per query.

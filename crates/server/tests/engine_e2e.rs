@@ -25,6 +25,7 @@ fn fixture() -> &'static Fixture {
             model: ModelSpec::Preset("efficientnet-lite0".into()),
             device: DeviceSpec::Cpu,
             indexes: vec![IndexKind::Hnsw, IndexKind::Flat],
+            add_indexes: Vec::new(),
             batch: 8,
             threads: 2,
             max_pixels: image_io::DEFAULT_MAX_PIXELS,

@@ -54,6 +54,7 @@ impl<'a> BatchCommitter<'a> {
         embedded: EmbeddedBatch,
         report: &mut IndexReport,
     ) -> Result<()> {
+        crate::fault::abort_at("embed");
         let EmbeddedBatch { outcomes, vectors } = embedded;
         let mut remove = Vec::new();
         let mut insert = Vec::new();
@@ -121,6 +122,7 @@ impl<'a> BatchCommitter<'a> {
             self.matrix.write_rows(first_id, &vectors)?;
             report.embedded += vectors.len();
         }
+        crate::fault::abort_at("catalog-commit");
         self.catalog.commit(&remove, &insert, &touch, self.next_id)
     }
 }

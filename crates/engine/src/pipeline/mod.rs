@@ -10,7 +10,7 @@ mod sync;
 
 use crate::catalog::Catalog;
 use crate::error::{EngineError, Result};
-use crate::indexes::{self, config_kind, default_config, index_dir};
+use crate::indexes;
 use crate::manifest::{CollectionManifest, FORMAT_VERSION};
 use crate::matrix::MATRIX_FILE;
 use crate::{IndexOptions, IndexReport};
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use sync::CatalogState;
 use vsearch_embed::{Embedder, ModelSpec};
-use vsearch_index::{IndexConfig, IndexKind, Metric};
+use vsearch_index::Metric;
 
 /// Name of the default collection folder inside an indexed folder.
 pub const DEFAULT_COLLECTION_DIR: &str = ".vsearch";
@@ -43,9 +43,7 @@ pub fn index_folder(dir: &Path, options: &IndexOptions) -> Result<IndexReport> {
     let dim = manifest.model.dim;
 
     let mut catalog = Catalog::open(&coll)?;
-    let generation = catalog.generation()?;
     let entries = catalog.entries()?;
-    let start = CatalogState::new(generation, &entries);
     let mut report = IndexReport {
         model: manifest.model.id.clone(),
         ..IndexReport::default()
@@ -70,7 +68,7 @@ pub fn index_folder(dir: &Path, options: &IndexOptions) -> Result<IndexReport> {
     // 4. Bring the indexes up to date with the catalog.
     let end = CatalogState::read(&catalog)?;
     drop(catalog);
-    sync::sync_indexes(&coll, &manifest, &start, &end)?;
+    sync::sync_indexes(&coll, &manifest, &end)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -126,7 +124,7 @@ fn remove_collection_files(dir: &Path) -> Result<()> {
             Err(source) => return Err(EngineError::Io { path, source }),
         }
     }
-    let idx = dir.join(indexes::INDEXES_DIR);
+    let idx = dir.join(crate::generation::INDEXES_DIR);
     if idx.exists() {
         std::fs::remove_dir_all(&idx).map_err(EngineError::io(&idx))?;
     }
@@ -172,7 +170,11 @@ fn write_manifest(
     spec: &ModelSpec,
     options: &IndexOptions,
 ) -> Result<CollectionManifest> {
-    let configs = index_configs(existing, &options.indexes);
+    let configs = indexes::configs_for_run(
+        existing.map(|m| m.indexes.as_slice()),
+        &options.indexes,
+        &options.add_indexes,
+    );
     let manifest = CollectionManifest {
         format_version: FORMAT_VERSION,
         model: embedder.info.clone(),
@@ -184,42 +186,7 @@ fn write_manifest(
         indexes: configs,
         root: root.to_path_buf(),
     };
+    // Kinds no longer configured leave with the next commit: generations hold only configured kinds.
     manifest.write(coll)?;
-    for kind in indexes::PREFERENCE {
-        let d = index_dir(coll, kind);
-        if !manifest.indexes.iter().any(|c| config_kind(c) == kind) && d.exists() {
-            std::fs::remove_dir_all(&d).map_err(EngineError::io(&d))?;
-        }
-    }
     Ok(manifest)
-}
-
-/// Index configs of a run: the requested kinds (keeping the parameters already in force), else the
-/// collection's, else the defaults of every kind.
-fn index_configs(
-    existing: Option<&CollectionManifest>,
-    requested: &[IndexKind],
-) -> Vec<IndexConfig> {
-    if requested.is_empty() {
-        return existing.map(|m| m.indexes.clone()).unwrap_or_else(|| {
-            indexes::PREFERENCE
-                .iter()
-                .map(|k| default_config(*k))
-                .collect()
-        });
-    }
-    let mut kinds: Vec<IndexKind> = Vec::new();
-    for k in requested {
-        if !kinds.contains(k) {
-            kinds.push(*k);
-        }
-    }
-    kinds
-        .iter()
-        .map(|k| {
-            existing
-                .and_then(|m| m.indexes.iter().find(|c| config_kind(c) == *k).copied())
-                .unwrap_or_else(|| default_config(*k))
-        })
-        .collect()
 }

@@ -1,120 +1,161 @@
-//! Step 4 of a run: bring the saved indexes from the catalog as it was at the start of the run to the
-//! catalog as it is at its end.
+//! Step 4 of a run: commit a new generation of the indexes that holds exactly the catalog's indexed
+//! files (see [`crate::generation`]): incrementally from the committed generation (remove what left,
+//! add what came) when it has the index, by a build from the matrix otherwise.
 
-use crate::catalog::{Catalog, Entry, Status};
-use crate::error::{EngineError, Result};
-use crate::indexes::{self, config_kind, index_dir, kind_name, IndexState};
+use crate::catalog::{Catalog, Status};
+use crate::error::Result;
+use crate::generation::{self, CommitPoint, GenerationFiles, GenerationWriter};
+use crate::indexes;
 use crate::manifest::CollectionManifest;
 use crate::matrix::Matrix;
 use std::collections::HashSet;
 use std::path::Path;
-use vsearch_index::IndexKind;
+use vsearch_index::{IndexKind, VectorIndex};
 
-/// The catalog at one moment, as far as the indexes care: its generation and its indexed ids.
+/// Share of tombstones (deleted but still in the graph) above which an HNSW index is compacted when a
+/// run updates it, so deletes give their space back.
+pub const HNSW_COMPACT_ABOVE: f64 = 0.1;
+
+/// The catalog at the end of a run, as far as the indexes care: its generation and its indexed files.
 pub(super) struct CatalogState {
     pub generation: u64,
-    /// Ids of the rows with status ok, ascending.
-    pub indexed: Vec<u64>,
+    pub files: GenerationFiles,
 }
 
 impl CatalogState {
-    /// The state of a catalog at `generation` holding `entries` (ordered by id).
-    pub fn new(generation: u64, entries: &[Entry]) -> Self {
-        Self {
-            generation,
-            indexed: entries
-                .iter()
-                .filter(|e| e.status == Status::Ok)
-                .map(|e| e.id)
-                .collect(),
-        }
-    }
-
     /// The catalog's state now.
     pub fn read(catalog: &Catalog) -> Result<Self> {
         let generation = catalog.generation()?;
-        Ok(Self::new(generation, &catalog.entries()?))
+        let mut files = GenerationFiles::default();
+        for e in catalog.entries()? {
+            if e.status == Status::Ok {
+                files.ids.push(e.id);
+                files.paths.push(e.path);
+            }
+        }
+        Ok(Self { generation, files })
     }
 }
 
-/// Updates the saved indexes of `manifest` from `start` to `end`: incrementally (remove, add) when the
-/// saved indexes reflect `start`, by a rebuild from the matrix otherwise.
+/// Commits a generation of `manifest`'s indexes holding `end`'s files, unless the committed one already
+/// does (same catalog generation, every configured kind present).
 pub(super) fn sync_indexes(
     coll: &Path,
     manifest: &CollectionManifest,
-    start: &CatalogState,
     end: &CatalogState,
 ) -> Result<()> {
-    let configs = &manifest.indexes;
-    let dim = manifest.model.dim;
-    let (start_ok, end_ok) = (&start.indexed, &end.indexed);
-    let state_fresh = indexes::read_state(coll).is_some_and(|s| s.generation == start.generation);
-    let all_present = configs
-        .iter()
-        .all(|c| index_dir(coll, config_kind(c)).exists())
-        || start_ok.is_empty();
-    if state_fresh && all_present && start.generation == end.generation {
+    let committed = generation::read_commit_point(coll)?;
+    let committed_dir = committed
+        .as_ref()
+        .and_then(|p| p.folder.as_deref())
+        .map(|f| generation::generation_dir(coll, f));
+    let committed_files = match &committed_dir {
+        Some(dir) => match generation::read_files(dir) {
+            Ok(files) => Some(files),
+            Err(e) => {
+                tracing::warn!(
+                    "the committed generation cannot be read ({e}): rebuilding the indexes"
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let has_kind = |kind: IndexKind| {
+        committed_dir
+            .as_ref()
+            .is_some_and(|d| generation::index_dir(d, kind).is_dir())
+    };
+    let up_to_date = committed_files.as_ref() == Some(&end.files)
+        && committed
+            .as_ref()
+            .is_some_and(|p| p.generation == end.generation)
+        && (end.files.ids.is_empty() || manifest.indexes.iter().all(|c| has_kind(c.kind())));
+    if up_to_date {
         return Ok(());
     }
+
+    let dim = manifest.model.dim;
     let matrix = Matrix::open(coll, dim)?;
-    let start_set: HashSet<u64> = start_ok.iter().copied().collect();
-    let end_set: HashSet<u64> = end_ok.iter().copied().collect();
-    let mut removed: Vec<u64> = start_set.difference(&end_set).copied().collect();
-    let mut added: Vec<u64> = end_set.difference(&start_set).copied().collect();
+    let start_ids: &[u64] = committed_files.as_ref().map_or(&[], |f| &f.ids);
+    let start: HashSet<u64> = start_ids.iter().copied().collect();
+    let end_set: HashSet<u64> = end.files.ids.iter().copied().collect();
+    let mut removed: Vec<u64> = start.difference(&end_set).copied().collect();
+    let mut added: Vec<u64> = end_set.difference(&start).copied().collect();
     removed.sort_unstable();
     added.sort_unstable();
-    for config in configs {
-        let kind = config_kind(config);
-        let dir = index_dir(coll, kind);
-        if end_ok.is_empty() {
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(EngineError::io(&dir))?;
-            }
-            continue;
+
+    let writer = GenerationWriter::begin(coll, committed.as_ref(), end.generation)?;
+    for config in &manifest.indexes {
+        if end.files.ids.is_empty() {
+            break;
         }
-        let incremental = state_fresh && !start_ok.is_empty()
+        let kind = config.kind();
+        let incremental = !start_ids.is_empty()
             // IVF lists were trained on the collection as it was; retrain when it has more than doubled.
-            && !(kind == IndexKind::Ivf && end_ok.len() > 2 * start_ok.len());
-        let loaded = if incremental {
-            match vsearch_index::load(&dir) {
-                Ok(index) if index.len() == start_ok.len() && index.dim() == dim => Some(index),
-                _ => None,
+            && !(kind == IndexKind::Ivf && end.files.ids.len() > 2 * start_ids.len());
+        let loaded = match (&committed_dir, incremental) {
+            (Some(dir), true) if has_kind(kind) => {
+                match vsearch_index::load(&generation::index_dir(dir, kind)) {
+                    Ok(index)
+                        if index.len() == start_ids.len()
+                            && index.dim() == dim
+                            && index.config() == *config =>
+                    {
+                        Some(index)
+                    }
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::warn!(
+                            "the committed {kind} index cannot be loaded ({e}): rebuilding it"
+                        );
+                        None
+                    }
+                }
             }
-        } else {
-            None
+            _ => None,
         };
         let index = match loaded {
-            Some(mut index) => {
-                tracing::info!(
-                    "updating the {} index: -{} +{} vectors",
-                    kind_name(kind),
-                    removed.len(),
-                    added.len()
-                );
-                if !removed.is_empty() {
-                    index.remove(&removed)?;
-                }
-                if !added.is_empty() {
-                    index.add(&added, &matrix.gather(&added)?)?;
-                }
-                index
-            }
+            Some(index) => update(index, &removed, &added, &matrix)?,
             None => {
                 tracing::info!(
-                    "building the {} index over {} vectors",
-                    kind_name(kind),
-                    end_ok.len()
+                    "building the {kind} index over {} vectors",
+                    end.files.ids.len()
                 );
-                indexes::build_from_matrix(config, manifest.metric, &matrix, end_ok)?
+                indexes::build_from_matrix(config, manifest.metric, &matrix, &end.files.ids)?
             }
         };
-        std::fs::create_dir_all(coll.join(indexes::INDEXES_DIR)).map_err(EngineError::io(coll))?;
-        index.save(&dir)?;
+        writer.save_index(index.as_ref())?;
     }
-    indexes::write_state(
-        coll,
-        &IndexState {
-            generation: end.generation,
-        },
-    )
+    let point: CommitPoint = writer.commit(&end.files)?;
+    tracing::debug!("committed generation {:?}", point);
+    Ok(())
+}
+
+/// Brings a loaded index from the committed files to the run's: removes, adds, and compacts HNSW when
+/// its tombstones pass [`HNSW_COMPACT_ABOVE`].
+fn update(
+    mut index: Box<dyn VectorIndex>,
+    removed: &[u64],
+    added: &[u64],
+    matrix: &Matrix,
+) -> Result<Box<dyn VectorIndex>> {
+    let kind = index.kind();
+    tracing::info!(
+        "updating the {kind} index: -{} +{} vectors",
+        removed.len(),
+        added.len()
+    );
+    if !removed.is_empty() {
+        index.remove(removed)?;
+    }
+    if !added.is_empty() {
+        index.add(added, &matrix.gather(added)?)?;
+    }
+    let dead = index.tombstones();
+    if dead as f64 > HNSW_COMPACT_ABOVE * (index.len() + dead) as f64 {
+        tracing::info!("compacting the {kind} index ({dead} deleted vectors)");
+        index.compact()?;
+    }
+    Ok(index)
 }

@@ -506,6 +506,14 @@ impl VectorIndex for HnswIndex {
         self.reflatten()
     }
 
+    fn tombstones(&self) -> usize {
+        HnswIndex::tombstones(self)
+    }
+
+    fn compact(&mut self) -> Result<()> {
+        HnswIndex::compact(self)
+    }
+
     fn remove(&mut self, ids: &[u64]) -> Result<()> {
         if let Some(&missing) = ids.iter().find(|id| !self.slots.contains_key(id)) {
             return Err(IndexError::UnknownId(missing));
