@@ -26,6 +26,7 @@ use faiss::search_params::SearchParametersIVF;
 use faiss::selector::IdSelector;
 use faiss::{Idx, Index, MetricType};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use vsearch_core::{codec, vector::normalize_rows};
@@ -244,6 +245,18 @@ fn sample_rows(n: usize, take: usize) -> Vec<usize> {
     idx
 }
 
+/// `vectors` as FAISS stores them: normalised for cosine (a copy), as given for L2 (borrowed).
+fn as_stored(metric: Metric, dim: usize, vectors: &[f32]) -> Cow<'_, [f32]> {
+    match metric {
+        Metric::Cosine => {
+            let mut data = vectors.to_vec();
+            normalize_rows(&mut data, dim);
+            Cow::Owned(data)
+        }
+        Metric::L2 => Cow::Borrowed(vectors),
+    }
+}
+
 /// Whether an index of these codes keeps the raw vectors beside FAISS (IVF-PQ, to re-rank).
 fn keeps_raw(codes: IvfCodes) -> bool {
     matches!(codes, IvfCodes::Pq { .. })
@@ -299,10 +312,7 @@ impl IvfIndex {
                 format!("IVF{nlist},PQ{m}x{bits}np")
             }
         };
-        let mut data = vectors.to_vec();
-        if metric == Metric::Cosine {
-            normalize_rows(&mut data, dim);
-        }
+        let data = as_stored(metric, dim, vectors);
         let mut faiss = faiss::index_factory(dim as u32, &description, faiss_metric(metric))
             .map_err(faiss_err)?;
         threads::apply();
@@ -323,9 +333,6 @@ impl IvfIndex {
         }
         faiss.add_with_ids(&data, &to_idx(ids)).map_err(faiss_err)?;
         tracing::debug!(%description, n, train_n, secs = started.elapsed().as_secs_f64(), "built IVF index");
-        if !keeps_raw(params.codes) {
-            data = Vec::new();
-        }
         let rows = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
         Ok(IvfIndex {
             params: IvfParams {
@@ -336,7 +343,11 @@ impl IvfIndex {
             metric,
             faiss,
             ids: ids.to_vec(),
-            raw: data,
+            raw: if keeps_raw(params.codes) {
+                data.into_owned()
+            } else {
+                Vec::new()
+            },
             rows,
             rerank_factor: DEFAULT_RERANK_FACTOR,
         })
@@ -624,10 +635,7 @@ impl VectorIndex for IvfIndex {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut data = vectors.to_vec();
-        if self.metric == Metric::Cosine {
-            normalize_rows(&mut data, self.dim);
-        }
+        let data = as_stored(self.metric, self.dim, vectors);
         threads::apply();
         self.faiss
             .add_with_ids(&data, &to_idx(ids))
