@@ -1,9 +1,10 @@
 //! Exact search: every query is compared with every stored vector.
 //!
-//! Single queries use AVX2+FMA kernels (runtime-detected, scalar fallback) and split large scans over
-//! threads; batches are computed as a matrix product (`gemm`) over blocks of the base, with a bounded
-//! top-k heap per query. This is the ground truth the approximate indexes are measured against.
+//! Single queries use the [`crate::distance`] kernels (AVX-512, AVX2 or portable, chosen at run time) and
+//! split large scans over threads; batches are computed as a matrix product (`gemm`, which picks its own
+//! kernels at run time) over blocks of the base, with a bounded top-k heap per query. This is the ground truth the approximate indexes are measured against.
 
+use crate::distance;
 use crate::error::{IndexError, Result};
 use crate::persist::{self, Manifest};
 use crate::topk::TopK;
@@ -69,19 +70,17 @@ impl FlatIndex {
         &self.ids
     }
 
-    /// Score of `query` against row `row` (similarity for cosine, squared distance for L2).
-    fn score_row(&self, query: &[f32], row: usize) -> f32 {
-        let v = &self.data[row * self.dim..(row + 1) * self.dim];
-        match self.metric {
-            Metric::Cosine => dot(query, v),
-            Metric::L2 => l2_squared(query, v),
-        }
-    }
-
+    /// Scores `query` against `rows` (similarity for cosine, squared distance for L2), keeping the best `k`.
     fn scan(&self, query: &[f32], rows: std::ops::Range<usize>, k: usize) -> TopK {
+        let kernels = distance::selected();
+        let score = match self.metric {
+            Metric::Cosine => kernels.dot,
+            Metric::L2 => kernels.l2_squared,
+        };
         let mut top = TopK::new(k, self.metric);
         for row in rows {
-            top.push(self.ids[row], self.score_row(query, row));
+            let v = &self.data[row * self.dim..(row + 1) * self.dim];
+            top.push(self.ids[row], score(query, v));
         }
         top
     }
@@ -293,113 +292,5 @@ impl FlatIndex {
     }
 }
 
-/// Inner product, AVX2+FMA when the CPU has it.
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert_eq!(a.len(), b.len());
-    #[cfg(target_arch = "x86_64")]
-    {
-        if simd::available() {
-            // SAFETY: the CPU supports AVX2 and FMA (checked above).
-            return unsafe { simd::dot_avx2(a, b) };
-        }
-    }
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// Squared Euclidean distance, AVX2+FMA when the CPU has it.
-pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert_eq!(a.len(), b.len());
-    #[cfg(target_arch = "x86_64")]
-    {
-        if simd::available() {
-            // SAFETY: the CPU supports AVX2 and FMA (checked above).
-            return unsafe { simd::l2_avx2(a, b) };
-        }
-    }
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-}
-
-#[cfg(target_arch = "x86_64")]
-mod simd {
-    use std::arch::x86_64::*;
-    use std::sync::OnceLock;
-
-    pub fn available() -> bool {
-        static AVAILABLE: OnceLock<bool> = OnceLock::new();
-        *AVAILABLE
-            .get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn hsum(v: __m256) -> f32 {
-        let lo = _mm256_castps256_ps128(v);
-        let hi = _mm256_extractf128_ps(v, 1);
-        let s = _mm_add_ps(lo, hi);
-        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-        _mm_cvtss_f32(s)
-    }
-
-    /// Four independent accumulators hide the FMA latency.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len().min(b.len());
-        let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let mut acc = [_mm256_setzero_ps(); 4];
-        let mut i = 0;
-        while i + 32 <= n {
-            for (j, slot) in acc.iter_mut().enumerate() {
-                let x = _mm256_loadu_ps(pa.add(i + 8 * j));
-                let y = _mm256_loadu_ps(pb.add(i + 8 * j));
-                *slot = _mm256_fmadd_ps(x, y, *slot);
-            }
-            i += 32;
-        }
-        while i + 8 <= n {
-            acc[0] = _mm256_fmadd_ps(
-                _mm256_loadu_ps(pa.add(i)),
-                _mm256_loadu_ps(pb.add(i)),
-                acc[0],
-            );
-            i += 8;
-        }
-        let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-        let mut total = hsum(sum);
-        while i < n {
-            total += *pa.add(i) * *pb.add(i);
-            i += 1;
-        }
-        total
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn l2_avx2(a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len().min(b.len());
-        let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let mut acc = [_mm256_setzero_ps(); 4];
-        let mut i = 0;
-        while i + 32 <= n {
-            for (j, slot) in acc.iter_mut().enumerate() {
-                let d = _mm256_sub_ps(
-                    _mm256_loadu_ps(pa.add(i + 8 * j)),
-                    _mm256_loadu_ps(pb.add(i + 8 * j)),
-                );
-                *slot = _mm256_fmadd_ps(d, d, *slot);
-            }
-            i += 32;
-        }
-        while i + 8 <= n {
-            let d = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
-            acc[0] = _mm256_fmadd_ps(d, d, acc[0]);
-            i += 8;
-        }
-        let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-        let mut total = hsum(sum);
-        while i < n {
-            let d = *pa.add(i) - *pb.add(i);
-            total += d * d;
-            i += 1;
-        }
-        total
-    }
-}
+/// The distance kernels, kept here under their old path for the HNSW index and other callers.
+pub use crate::distance::{dot, l2_squared};

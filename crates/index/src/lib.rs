@@ -5,6 +5,7 @@
 //! Ids are `u64` chosen by the caller. Vectors are row-major `f32` slices of `n * dim`.
 //! This crate knows nothing of images, models, HTTP or the command line.
 
+pub mod distance;
 pub mod error;
 pub mod eval;
 pub mod flat;
@@ -14,7 +15,9 @@ pub mod kind;
 pub mod persist;
 pub mod topk;
 
+pub use distance::simd_level;
 pub use error::{IndexError, Result};
+pub use ivf::set_threads;
 pub use kind::{IndexKind, UnknownIndexKind};
 
 use serde::{Deserialize, Serialize};

@@ -203,7 +203,7 @@ fn save_load_gives_identical_results_and_detects_corruption() {
             before
         );
 
-        for file in ["faiss.index", "ids.bin", "vectors.bin"] {
+        for file in persist::read_manifest(&dir).unwrap().files.keys() {
             let copy = tmp.path().join(format!("corrupt-{file}"));
             index.save(&copy).unwrap();
             let path = copy.join(file);

@@ -1,19 +1,32 @@
 //! IVF indexes through FAISS: inverted lists over k-means cells, with flat or product-quantised codes.
 //!
-//! The FAISS index (`IVF{nlist},Flat` or `IVF{nlist},PQ{m}x{bits}`) holds the coarse quantiser and the codes;
-//! [`IvfIndex`] also keeps the raw vectors, which re-rank IVF-PQ candidates exactly and are saved with the
-//! index. Cosine vectors are L2-normalised on the way in and searched with FAISS's inner product.
+//! The FAISS index (`IVF{nlist},Flat` or `IVF{nlist},PQ{m}x{bits}`) holds the coarse quantiser and the codes.
+//! For IVF-Flat the codes are the vectors, so [`IvfIndex`] keeps only the ids beside FAISS; for IVF-PQ it
+//! also keeps the raw vectors, which re-rank candidates exactly (with the [`crate::distance`] kernels) and
+//! are saved with the index. Cosine vectors are L2-normalised on the way in and searched with FAISS's inner
+//! product.
+//!
+//! Batches: [`VectorIndex::search_batch`] hands all its queries to one FAISS `search` call, which computes
+//! the query-centroid distances as one matrix product (BLAS) and spreads the queries over its OpenMP
+//! threads ([`set_threads`]); IVF-PQ re-ranking then runs over rayon's threads.
 //!
 //! Concurrency: searches go through FAISS's `const` `search` with per-query [`SearchParametersIVF`] (nprobe),
 //! so no index state changes during a search and many threads may search one index at once (FAISS CPU
 //! indexes are safe for concurrent `const` searches). Adding and removing take `&mut self`.
 
+mod threads;
+
+pub use threads::{set_threads, threads};
+
+use crate::distance;
 use crate::error::{IndexError, Result};
 use crate::persist::{self, Manifest};
 use crate::{Hit, IndexConfig, IndexKind, IvfCodes, IvfParams, Metric, SearchParams, VectorIndex};
 use faiss::search_params::SearchParametersIVF;
 use faiss::selector::IdSelector;
 use faiss::{Idx, Index, MetricType};
+use rayon::prelude::*;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use vsearch_core::{codec, vector::normalize_rows};
@@ -39,6 +52,8 @@ pub const MIN_POINTS_PER_LIST: usize = 39;
 
 const FAISS_FILE: &str = "faiss.index";
 const IDS_FILE: &str = "ids.bin";
+/// IVF-PQ only: the raw vectors for re-ranking. IVF-Flat indexes saved before the vectors lived only in
+/// FAISS have one too; loading ignores it.
 const VECTORS_FILE: &str = "vectors.bin";
 
 /// Default number of inverted lists for `n` vectors: about `4 * sqrt(n)`, at most [`MAX_NLIST`], and at
@@ -94,16 +109,18 @@ pub fn default_pq_params(dim: usize) -> IvfParams {
     }
 }
 
-/// An IVF-Flat or IVF-PQ index (FAISS) with its raw vectors.
+/// An IVF-Flat or IVF-PQ index (FAISS), with its ids and, for IVF-PQ, its raw vectors.
 pub struct IvfIndex {
     /// Build parameters, `nlist` resolved.
     params: IvfParams,
     dim: usize,
     metric: Metric,
     faiss: faiss::index::IndexImpl,
-    /// Row `i` of `vectors` belongs to `ids[i]`.
+    /// Row `i` belongs to `ids[i]`.
     ids: Vec<u64>,
-    vectors: Vec<f32>,
+    /// IVF-PQ: row `i` is the raw (normalised, for cosine) vector of `ids[i]`. IVF-Flat: empty (FAISS's
+    /// codes are the vectors).
+    raw: Vec<f32>,
     rows: HashMap<u64, usize>,
     /// IVF-PQ re-ranking fetches `k * rerank_factor` candidates.
     rerank_factor: usize,
@@ -228,6 +245,23 @@ fn sample_rows(n: usize, take: usize) -> Vec<usize> {
     idx
 }
 
+/// `vectors` as FAISS stores them: normalised for cosine (a copy), as given for L2 (borrowed).
+fn as_stored(metric: Metric, dim: usize, vectors: &[f32]) -> Cow<'_, [f32]> {
+    match metric {
+        Metric::Cosine => {
+            let mut data = vectors.to_vec();
+            normalize_rows(&mut data, dim);
+            Cow::Owned(data)
+        }
+        Metric::L2 => Cow::Borrowed(vectors),
+    }
+}
+
+/// Whether an index of these codes keeps the raw vectors beside FAISS (IVF-PQ, to re-rank).
+fn keeps_raw(codes: IvfCodes) -> bool {
+    matches!(codes, IvfCodes::Pq { .. })
+}
+
 fn to_idx(ids: &[u64]) -> Vec<Idx> {
     // Ids were checked to be below 2^63 when added.
     ids.iter().map(|&id| Idx::from(id as i64)).collect()
@@ -278,12 +312,10 @@ impl IvfIndex {
                 format!("IVF{nlist},PQ{m}x{bits}np")
             }
         };
-        let mut data = vectors.to_vec();
-        if metric == Metric::Cosine {
-            normalize_rows(&mut data, dim);
-        }
+        let data = as_stored(metric, dim, vectors);
         let mut faiss = faiss::index_factory(dim as u32, &description, faiss_metric(metric))
             .map_err(faiss_err)?;
+        threads::apply();
         let started = std::time::Instant::now();
         if train_n < n {
             let mut sample = Vec::with_capacity(train_n * dim);
@@ -311,7 +343,11 @@ impl IvfIndex {
             metric,
             faiss,
             ids: ids.to_vec(),
-            vectors: data,
+            raw: if keeps_raw(params.codes) {
+                data.into_owned()
+            } else {
+                Vec::new()
+            },
             rows,
             rerank_factor: DEFAULT_RERANK_FACTOR,
         })
@@ -332,14 +368,23 @@ impl IvfIndex {
         let dim = manifest.dim;
         check_params(&params, dim).map_err(|e| format(e.to_string()))?;
         let ids: Vec<u64> = persist::read_values(dir, manifest, IDS_FILE)?;
-        let vectors: Vec<f32> = persist::read_values(dir, manifest, VECTORS_FILE)?;
+        let raw: Vec<f32> = if keeps_raw(params.codes) {
+            persist::read_values(dir, manifest, VECTORS_FILE)?
+        } else {
+            Vec::new()
+        };
         // Checksum verified before FAISS parses the file.
         persist::read_file(dir, manifest, FAISS_FILE)?;
-        if vectors.len() != ids.len() * dim || ids.len() != manifest.len {
+        let expected_values = if keeps_raw(params.codes) {
+            ids.len() * dim
+        } else {
+            0
+        };
+        if raw.len() != expected_values || ids.len() != manifest.len {
             return Err(format(format!(
                 "{} ids, {} values and len {} do not agree for dimension {dim}",
                 ids.len(),
-                vectors.len(),
+                raw.len(),
                 manifest.len
             )));
         }
@@ -374,7 +419,7 @@ impl IvfIndex {
             metric: manifest.metric,
             faiss,
             ids,
-            vectors,
+            raw,
             rows,
             rerank_factor: DEFAULT_RERANK_FACTOR,
         })
@@ -419,12 +464,25 @@ impl IvfIndex {
         Ok(q)
     }
 
-    fn exact_score(&self, query: &[f32], row: usize) -> f32 {
-        let v = &self.vectors[row * self.dim..(row + 1) * self.dim];
-        match self.metric {
-            Metric::Cosine => query.iter().zip(v).map(|(a, b)| a * b).sum(),
-            Metric::L2 => query.iter().zip(v).map(|(a, b)| (a - b) * (a - b)).sum(),
+    /// IVF-PQ: re-scores `hits` of `query` with the raw vectors, orders them best first and keeps `k`.
+    fn rerank(&self, query: &[f32], hits: &mut Vec<Hit>, k: usize) {
+        let kernels = distance::selected();
+        let score = match self.metric {
+            Metric::Cosine => kernels.dot,
+            Metric::L2 => kernels.l2_squared,
+        };
+        for h in hits.iter_mut() {
+            if let Some(&row) = self.rows.get(&h.id) {
+                h.score = score(query, &self.raw[row * self.dim..(row + 1) * self.dim]);
+            }
         }
+        match self.metric {
+            Metric::Cosine => {
+                hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)))
+            }
+            Metric::L2 => hits.sort_by(|a, b| a.score.total_cmp(&b.score).then(a.id.cmp(&b.id))),
+        }
+        hits.truncate(k);
     }
 
     /// FAISS search of `nq` prepared queries with `nprobe`, `fetch` results each (labels -1 when short).
@@ -439,6 +497,7 @@ impl IvfIndex {
         sp.set_nprobe(nprobe);
         let mut distances = vec![0f32; nq * fetch];
         let mut labels = vec![-1i64; nq * fetch];
+        threads::apply();
         // SAFETY: the index pointer is valid for the life of `self`; FAISS's `search` is `const` and safe
         // to call from several threads at once on CPU indexes (no mutation happens without `&mut self`);
         // the buffers hold `nq * fetch` entries as FAISS requires; `sp` outlives the call.
@@ -488,12 +547,10 @@ impl IvfIndex {
             k
         };
         let (distances, labels) = self.faiss_search(queries, fetch, nprobe)?;
-        let mut out = Vec::with_capacity(queries.len() / self.dim);
-        for (qi, query) in queries.chunks_exact(self.dim).enumerate() {
-            let range = qi * fetch..(qi + 1) * fetch;
-            let mut hits: Vec<Hit> = labels[range.clone()]
+        let hits_of = |(query, (labels, distances)): (&[f32], (&[i64], &[f32]))| {
+            let mut hits: Vec<Hit> = labels
                 .iter()
-                .zip(&distances[range])
+                .zip(distances)
                 .filter(|(&l, _)| l >= 0)
                 .map(|(&l, &d)| Hit {
                     id: l as u64,
@@ -501,24 +558,25 @@ impl IvfIndex {
                 })
                 .collect();
             if rerank {
-                for h in &mut hits {
-                    if let Some(&row) = self.rows.get(&h.id) {
-                        h.score = self.exact_score(query, row);
-                    }
-                }
-                match self.metric {
-                    Metric::Cosine => {
-                        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)))
-                    }
-                    Metric::L2 => {
-                        hits.sort_by(|a, b| a.score.total_cmp(&b.score).then(a.id.cmp(&b.id)))
-                    }
-                }
-                hits.truncate(k);
+                self.rerank(query, &mut hits, k);
             }
-            out.push(hits);
-        }
-        Ok(out)
+            hits
+        };
+        let per_query = queries.chunks_exact(self.dim).zip(
+            labels
+                .chunks_exact(fetch)
+                .zip(distances.chunks_exact(fetch)),
+        );
+        // Re-ranking a batch is worth spreading over threads; FAISS's lists already were.
+        Ok(if rerank && queries.len() > self.dim {
+            per_query
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(hits_of)
+                .collect()
+        } else {
+            per_query.map(hits_of).collect()
+        })
     }
 
     fn faiss_bytes(&self) -> usize {
@@ -568,7 +626,7 @@ impl VectorIndex for IvfIndex {
     }
 
     fn memory_bytes(&self) -> usize {
-        let own = self.vectors.capacity() * 4 + self.ids.capacity() * 8 + self.rows.capacity() * 24;
+        let own = self.raw.capacity() * 4 + self.ids.capacity() * 8 + self.rows.capacity() * 24;
         own + self.faiss_bytes()
     }
 
@@ -577,10 +635,8 @@ impl VectorIndex for IvfIndex {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut data = vectors.to_vec();
-        if self.metric == Metric::Cosine {
-            normalize_rows(&mut data, self.dim);
-        }
+        let data = as_stored(self.metric, self.dim, vectors);
+        threads::apply();
         self.faiss
             .add_with_ids(&data, &to_idx(ids))
             .map_err(faiss_err)?;
@@ -588,7 +644,9 @@ impl VectorIndex for IvfIndex {
             self.rows.insert(id, self.ids.len());
             self.ids.push(id);
         }
-        self.vectors.extend_from_slice(&data);
+        if keeps_raw(self.params.codes) {
+            self.raw.extend_from_slice(&data);
+        }
         Ok(())
     }
 
@@ -607,6 +665,7 @@ impl VectorIndex for IvfIndex {
             return Ok(());
         }
         let selector = IdSelector::batch(&to_idx(&unique)).map_err(faiss_err)?;
+        threads::apply();
         let removed = self.faiss.remove_ids(&selector).map_err(faiss_err)?;
         if removed != unique.len() {
             return Err(IndexError::Faiss(format!(
@@ -615,6 +674,7 @@ impl VectorIndex for IvfIndex {
             )));
         }
         let dim = self.dim;
+        let raw = keeps_raw(self.params.codes);
         for id in unique {
             let Some(row) = self.rows.remove(&id) else {
                 continue;
@@ -622,12 +682,16 @@ impl VectorIndex for IvfIndex {
             let last = self.ids.len() - 1;
             if row != last {
                 self.ids.swap(row, last);
-                let (head, tail) = self.vectors.split_at_mut(last * dim);
-                head[row * dim..(row + 1) * dim].copy_from_slice(&tail[..dim]);
+                if raw {
+                    self.raw
+                        .copy_within(last * dim..(last + 1) * dim, row * dim);
+                }
                 self.rows.insert(self.ids[row], row);
             }
             self.ids.pop();
-            self.vectors.truncate(last * dim);
+            if raw {
+                self.raw.truncate(last * dim);
+            }
         }
         Ok(())
     }
@@ -675,7 +739,7 @@ impl VectorIndex for IvfIndex {
             source,
         })?;
         let id_bytes = codec::to_le_bytes(&self.ids);
-        let vec_bytes = codec::to_le_bytes(&self.vectors);
+        let raw_bytes = codec::to_le_bytes(&self.raw);
         let manifest = Manifest {
             format_version: persist::FORMAT_VERSION,
             kind: IndexKind::Ivf,
@@ -685,15 +749,11 @@ impl VectorIndex for IvfIndex {
             len: self.ids.len(),
             files: Default::default(),
         };
-        persist::save_dir(
-            dir,
-            manifest,
-            &[
-                (FAISS_FILE, &faiss_bytes),
-                (IDS_FILE, &id_bytes),
-                (VECTORS_FILE, &vec_bytes),
-            ],
-        )
+        let mut files: Vec<(&str, &[u8])> = vec![(FAISS_FILE, &faiss_bytes), (IDS_FILE, &id_bytes)];
+        if keeps_raw(self.params.codes) {
+            files.push((VECTORS_FILE, &raw_bytes));
+        }
+        persist::save_dir(dir, manifest, &files)
     }
 }
 

@@ -1,0 +1,98 @@
+//! Every SIMD distance kernel this CPU can run agrees with the portable one, on random data of every length
+//! from 0 to 1100 (multiples of the vector widths and everything between) and at unaligned offsets.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use vsearch_index::distance::{self, Kernels, SimdLevel};
+
+const MAX_LEN: usize = 1100;
+/// Relative tolerance: kernels sum in different orders.
+const REL: f32 = 1e-5;
+
+fn random(rng: &mut StdRng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.gen_range(-2.0f32..2.0)).collect()
+}
+
+/// Checks `kernels` against the portable ones on `a`, `b`.
+fn check(kernels: &Kernels, a: &[f32], b: &[f32], what: &str) {
+    let level = kernels.level;
+    let want = distance::portable::dot(a, b);
+    let got = (kernels.dot)(a, b);
+    // A dot product of signed values may cancel to near zero: scale the tolerance by the sum of |a_i b_i|.
+    let scale: f32 = a.iter().zip(b).map(|(x, y)| (x * y).abs()).sum();
+    assert!(
+        (got - want).abs() <= REL * scale.max(1.0),
+        "{level} dot, {what}: {got} against portable {want}"
+    );
+    let want = distance::portable::l2_squared(a, b);
+    let got = (kernels.l2_squared)(a, b);
+    assert!(
+        (got - want).abs() <= REL * want.max(1.0),
+        "{level} l2_squared, {what}: {got} against portable {want}"
+    );
+}
+
+#[test]
+fn every_kernel_equals_portable_at_every_length() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let all = distance::available();
+    assert_eq!(all.last().map(|k| k.level), Some(SimdLevel::Portable));
+    for len in 0..=MAX_LEN {
+        let a = random(&mut rng, len);
+        let b = random(&mut rng, len);
+        for kernels in &all {
+            check(kernels, &a, &b, &format!("length {len}"));
+        }
+    }
+}
+
+#[test]
+fn every_kernel_equals_portable_at_unaligned_offsets() {
+    let mut rng = StdRng::seed_from_u64(12);
+    let all = distance::available();
+    let a = random(&mut rng, MAX_LEN + 8);
+    let b = random(&mut rng, MAX_LEN + 8);
+    for offset in 1..8 {
+        for len in [1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 512, 784, 1000] {
+            for kernels in &all {
+                check(
+                    kernels,
+                    &a[offset..offset + len],
+                    &b[8 - offset..8 - offset + len],
+                    &format!("length {len}, offsets {offset}/{}", 8 - offset),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn exact_on_small_integers() {
+    // Sums of small integers are exact in f32 whatever the order.
+    let a: Vec<f32> = (0..100).map(|i| (i % 7) as f32 - 3.0).collect();
+    let b: Vec<f32> = (0..100).map(|i| (i % 5) as f32 - 2.0).collect();
+    let dot: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+    let l2: f32 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
+    for kernels in distance::available() {
+        assert_eq!((kernels.dot)(&a, &b), dot, "{}", kernels.level);
+        assert_eq!((kernels.l2_squared)(&a, &b), l2, "{}", kernels.level);
+    }
+    assert_eq!(distance::dot(&a, &b), dot);
+    assert_eq!(distance::l2_squared(&a, &b), l2);
+}
+
+#[test]
+fn the_best_available_level_is_selected_and_named() {
+    let best = distance::available()[0].level;
+    assert_eq!(distance::selected().level, best);
+    assert_eq!(vsearch_index::simd_level(), best.name());
+    assert!(["avx512", "avx2", "portable"].contains(&vsearch_index::simd_level()));
+    for level in SimdLevel::ALL {
+        assert_eq!(level.kernels().is_some(), level.is_supported());
+        assert_eq!(level.to_string(), level.name());
+    }
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx512f") {
+        assert_eq!(vsearch_index::simd_level(), "avx512");
+    }
+}
