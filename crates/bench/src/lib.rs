@@ -96,6 +96,8 @@ pub fn run_sweep(
     let plan = grid.plan();
     let total: usize = plan.iter().map(|b| b.len()).sum();
     let pb = progress_bar(total as u64, opts.progress);
+    // The same thread count for rayon (queries, HNSW builds) and FAISS's OpenMP (IVF training, batches).
+    vsearch_index::set_threads(opts.threads);
     let pool = measure::pool(opts.threads)?;
     let work = sweep::Workload {
         ds,

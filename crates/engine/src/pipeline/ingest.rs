@@ -80,6 +80,7 @@ pub(super) fn ingest(
                         .map(|p| prepare(p, model, max_pixels))
                         .collect()
                 });
+                crate::fault::abort_at("decode");
                 if tx.send(prepared).is_err() {
                     break;
                 }

@@ -34,6 +34,8 @@ pub fn index_folder(dir: &Path, options: &IndexOptions) -> Result<IndexReport> {
     let (root, coll) = collection_paths(dir, options)?;
     // One writer per collection: held until this function returns.
     let _lock = lock_collection(&coll)?;
+    // FAISS (IVF training) uses as many threads as decoding does.
+    vsearch_index::set_threads(options.threads.max(1));
     if options.rebuild {
         remove_collection_files(&coll)?;
     }
