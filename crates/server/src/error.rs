@@ -156,9 +156,11 @@ const BUSY_COLLECTION_RETRY_SECS: u32 = 5;
 fn server_fault_summary(err: &EngineError) -> String {
     use vsearch_engine::EmbedError as E;
     let what = match err {
-        EngineError::Embed(E::Encode { format, .. }) => return format!(
+        EngineError::Embed(E::Encode { format, .. }) => {
+            return format!(
             "the server could not encode the image as {format}; the server's log has the details"
-        ),
+        )
+        }
         EngineError::NoModel(_) => return err.to_string(),
         EngineError::Embed(_) => "the model failed on this query",
         EngineError::Index(_) => "the collection's index failed on this query",

@@ -53,12 +53,15 @@ fn collections() -> Vec<CollectionInfo> {
 }
 
 /// Validates `raw` against every collection: a rejection is a 4xx with a message, an acceptance a query
-/// within the documented bounds.
-fn check_validation(raw: &UncheckedSearch) -> Result<(), TestCaseError> {
+/// within the documented bounds. Tells whether some collection accepted it.
+fn check_validation(raw: &UncheckedSearch) -> Result<Outcome, TestCaseError> {
+    let mut outcome = Outcome::Rejected;
     for info in collections() {
         let result: Result<(Query, QueryOptions), ApiError> = validate(raw.clone(), &info);
         match result {
-            Err(err) => check_rejection(&err)?,
+            Err(err) => {
+                check_rejection(&err)?;
+            }
             Ok((query, options)) => {
                 prop_assert!((1..=super::request::MAX_K).contains(&options.k));
                 prop_assert!(options.min_score.is_none_or(f32::is_finite));
@@ -69,16 +72,54 @@ fn check_validation(raw: &UncheckedSearch) -> Result<(), TestCaseError> {
                 if let Some(kind) = options.index {
                     prop_assert!(info.indexes.iter().any(|c| c.kind() == kind));
                 }
+                outcome = Outcome::Accepted;
             }
         }
     }
-    Ok(())
+    Ok(outcome)
 }
 
-fn check_rejection(err: &ApiError) -> Result<(), TestCaseError> {
+fn check_rejection(err: &ApiError) -> Result<Outcome, TestCaseError> {
     prop_assert!(err.status.is_client_error(), "{}", err);
     prop_assert!(!err.message.is_empty());
-    Ok(())
+    Ok(Outcome::Rejected)
+}
+
+/// What became of a fuzzed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// A query for at least one collection.
+    Accepted,
+    /// A 4xx everywhere.
+    Rejected,
+}
+
+/// Counts the outcomes of a property's cases, to check that its inputs reach both.
+#[derive(Debug, Default)]
+struct Tally {
+    accepted: std::cell::Cell<u32>,
+    rejected: std::cell::Cell<u32>,
+}
+
+impl Tally {
+    fn count(&self, outcome: Result<Outcome, TestCaseError>) -> Result<(), TestCaseError> {
+        let cell = match outcome? {
+            Outcome::Accepted => &self.accepted,
+            Outcome::Rejected => &self.rejected,
+        };
+        cell.set(cell.get() + 1);
+        Ok(())
+    }
+
+    /// Asserts that at least one case in 20 ended each way.
+    fn assert_both(&self, what: &str) {
+        let (accepted, rejected) = (self.accepted.get(), self.rejected.get());
+        let least = (accepted + rejected) / 20;
+        assert!(
+            accepted >= least && rejected >= least,
+            "{what}: {accepted} accepted, {rejected} rejected: the generator misses one side"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,7 +324,7 @@ fn mutate(mut fields: Vec<(String, Json)>, mutations: Vec<Mutation>) -> Vec<(Str
     fields
 }
 
-fn check_json_body(body: &[u8]) -> Result<(), TestCaseError> {
+fn check_json_body(body: &[u8]) -> Result<Outcome, TestCaseError> {
     match parse_json(body) {
         Err(err) => check_rejection(&err),
         Ok(raw) => check_validation(&raw),
@@ -307,18 +348,22 @@ fn valid_json_requests_are_accepted() {
 #[test]
 fn mutated_json_requests_never_panic_and_rejections_are_4xx() {
     let strategy = (valid_request(), prop::collection::vec(mutation(), 1..5));
+    let tally = Tally::default();
     runner()
         .run(&strategy, |(fields, mutations)| {
-            check_json_body(Json::Object(mutate(fields, mutations)).text().as_bytes())
+            tally.count(check_json_body(
+                Json::Object(mutate(fields, mutations)).text().as_bytes(),
+            ))
         })
         .unwrap();
+    tally.assert_both("mutated JSON");
 }
 
 #[test]
 fn arbitrary_json_values_never_panic_and_rejections_are_4xx() {
     runner()
         .run(&json_value(), |value| {
-            check_json_body(value.text().as_bytes())
+            check_json_body(value.text().as_bytes()).map(|_| ())
         })
         .unwrap();
 }
@@ -340,7 +385,9 @@ fn arbitrary_bytes_as_json_never_panic_and_rejections_are_4xx() {
         )
             .prop_map(|(depth, open)| open.repeat(depth).into_bytes()),
     ];
-    runner().run(&bytes, |body| check_json_body(&body)).unwrap();
+    runner()
+        .run(&bytes, |body| check_json_body(&body).map(|_| ()))
+        .unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,6 +439,34 @@ fn part() -> impl Strategy<Value = Part> {
             content_type: content_type.map(str::to_string),
             content,
         })
+}
+
+/// A valid form: the image (a PNG signature passes the format check) and a few options within bounds.
+fn valid_form() -> impl Strategy<Value = Vec<Part>> {
+    let field = |name: &str, value: String| Part {
+        name: Some(name.to_string()),
+        file_name: None,
+        content_type: None,
+        content: value.into_bytes(),
+    };
+    let option = prop_oneof![
+        (1u64..=1000).prop_map(move |k| field("k", k.to_string())),
+        Just(field("index", "flat".into())),
+        (1u64..=10_000).prop_map(move |e| field("ef_search", e.to_string())),
+        (1u64..=65_536).prop_map(move |n| field("nprobe", n.to_string())),
+        any::<bool>().prop_map(move |r| field("rerank", r.to_string())),
+        (-1.0f64..1.0).prop_map(move |m| field("min_score", m.to_string())),
+    ];
+    let image = prop::collection::vec(any::<u8>(), 0..32).prop_map(|tail| Part {
+        name: Some("image".into()),
+        file_name: Some("query.png".into()),
+        content_type: Some("image/png".into()),
+        content: [PNG_START, &tail].concat(),
+    });
+    (image, prop::collection::vec(option, 0..4)).prop_map(|(image, mut options)| {
+        options.insert(0, image);
+        options
+    })
 }
 
 /// A multipart body of `parts`.
@@ -462,7 +537,7 @@ fn check_request(
     runtime: &tokio::runtime::Runtime,
     content_type: Option<&str>,
     body: Vec<u8>,
-) -> Result<(), TestCaseError> {
+) -> Result<Outcome, TestCaseError> {
     let mut request = Request::builder().method("POST").uri("/api/search");
     if let Some(content_type) = content_type {
         request = request.header(header::CONTENT_TYPE, content_type);
@@ -486,13 +561,23 @@ fn runtime() -> tokio::runtime::Runtime {
 fn multipart_bodies_never_panic_and_rejections_are_4xx() {
     let runtime = runtime();
     let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
-    let strategy = (prop::collection::vec(part(), 0..6), damage());
+    // A valid form, then parts of any kind inserted anywhere, then damage to its bytes.
+    let strategy = (
+        valid_form(),
+        prop::collection::vec((any::<usize>(), part()), 0..3),
+        damage(),
+    );
+    let tally = Tally::default();
     runner()
-        .run(&strategy, |(parts, damage)| {
+        .run(&strategy, |(mut parts, extra, damage)| {
+            for (at, part) in extra {
+                parts.insert(at % (parts.len() + 1), part);
+            }
             let body = apply(multipart_body(&parts), damage);
-            check_request(&runtime, Some(&content_type), body)
+            tally.count(check_request(&runtime, Some(&content_type), body))
         })
         .unwrap();
+    tally.assert_both("multipart forms");
 }
 
 #[test]
@@ -521,7 +606,7 @@ fn bodies_of_any_content_type_never_panic_and_rejections_are_4xx() {
     ];
     runner()
         .run(&(content_type, body), |(content_type, body)| {
-            check_request(&runtime, content_type.as_deref(), body)
+            check_request(&runtime, content_type.as_deref(), body).map(|_| ())
         })
         .unwrap();
 }
