@@ -189,7 +189,10 @@ pub async fn warm_up(state: &AppState) {
         {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!("warm-up query failed: {e}"),
-            Err(e) => tracing::warn!("warm-up query failed: {}", e.message),
+            Err(e) => tracing::warn!(
+                "warm-up query failed: {}",
+                e.detail.as_deref().unwrap_or(&e.message)
+            ),
         }
     }
     tracing::info!(
@@ -253,6 +256,9 @@ async fn serve_when_warm(
         state.info.indexes.len(),
         state.pool.workers()
     );
+    if state.info.count == 0 {
+        tracing::warn!("{}", error::EMPTY_COLLECTION);
+    }
     println!("vsearch is serving at http://{addr}/  (Ctrl-C to stop)");
     serve_listener(listener, state, shutdown).await?;
     tracing::info!("server stopped");

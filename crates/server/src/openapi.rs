@@ -131,7 +131,7 @@ mod tests {
         assert!(
             content.contains_key("application/json") && content.contains_key("multipart/form-data")
         );
-        for status in ["200", "400", "404", "413", "503"] {
+        for status in ["200", "400", "404", "409", "413", "500", "503"] {
             assert!(
                 search["responses"].get(status).is_some(),
                 "search lacks {status}"

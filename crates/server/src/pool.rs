@@ -96,7 +96,11 @@ impl Pool {
             job()
         })
         .await;
-        result.map_err(|e| ApiError::internal(format!("a search worker failed: {e}")))
+        // A panic's message may hold anything (paths included): it goes to the log only.
+        result.map_err(|e| {
+            ApiError::internal("a search worker failed; the server's log has the details")
+                .with_detail(format!("a search worker failed: {e}"))
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use vsearch_engine::image_io;
+use vsearch_engine::{image_io, EngineError};
 
 /// Longest time a search request may take to send its body.
 pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -45,10 +45,12 @@ pub async fn collection(State(state): State<AppState>) -> Json<CollectionDto> {
         (status = 200, description = "Results, best first", body = SearchResponseDto),
         (status = 400, description = "Bad request: not an image, malformed JSON, k out of range, unknown or unbuilt index, text on an image-only model", body = ErrorBody),
         (status = 404, description = "Unknown image id", body = ErrorBody),
-        (status = 413, description = "Body over the limit, or image over the pixel limit", body = ErrorBody),
         (status = 408, description = "The body took too long to arrive", body = ErrorBody),
+        (status = 409, description = "The collection holds no images yet: index some with `vsearch index DIR`", body = ErrorBody),
+        (status = 413, description = "Body over the limit, or image over the pixel limit", body = ErrorBody),
         (status = 415, description = "Neither JSON nor a multipart form", body = ErrorBody),
-        (status = 503, description = "Too many queries queued; retry after the given seconds", body = ErrorBody,
+        (status = 500, description = "The server failed (model, index, catalog or a damaged collection); the details, with paths, are in the server's log only", body = ErrorBody),
+        (status = 503, description = "Too many queries queued, or `vsearch index` is updating the collection; retry after the given seconds", body = ErrorBody,
             headers(("Retry-After" = u32, description = "Seconds to wait"))),
     ))]
 pub async fn search(
@@ -103,24 +105,51 @@ async fn discard_body(request: Request, limit: usize) {
     let _ = tokio::time::timeout(DISCARD_TIMEOUT, drain).await;
 }
 
-/// The file of an indexed image, by id (the path comes from the catalog, never from the request).
+/// The file of an indexed image, by id (the path comes from the catalog, never from the request). Errors
+/// name the image by id only: its path is for the server's log.
 async fn read_image(state: &AppState, id: u64) -> Result<Vec<u8>, ApiError> {
     let collection = state.collection.clone();
     let path = tokio::task::spawn_blocking(move || collection.image_path(id))
         .await
-        .map_err(|e| ApiError::internal(format!("catalog lookup failed: {e}")))??;
+        .map_err(|e| {
+            ApiError::internal("the catalog lookup failed; the server's log has the details")
+                .with_detail(format!("catalog lookup of image {id} failed: {e}"))
+        })??;
     tokio::fs::read(&path)
         .await
-        .map_err(|e| missing_file(id, e))
+        .map_err(|e| unreadable_file(id, &path, e))
 }
 
-fn missing_file(id: u64, err: std::io::Error) -> ApiError {
+fn unreadable_file(id: u64, path: &std::path::Path, err: std::io::Error) -> ApiError {
+    let detail = format!("image {id}: {}: {err}", path.display());
     if err.kind() == std::io::ErrorKind::NotFound {
         ApiError::not_found(format!(
-            "image {id} is in the collection but its file is gone: run `vsearch index` again to update the collection"
+            "image {id} is in the collection but its file is gone: run `vsearch index DIR` again to update \
+             the collection"
         ))
+        .with_detail(detail)
     } else {
-        ApiError::internal(format!("cannot read image {id}: {err}"))
+        ApiError::internal(format!(
+            "cannot read the file of image {id} ({}); the server's log has its path",
+            err.kind()
+        ))
+        .with_detail(detail)
+    }
+}
+
+/// An indexed file that no longer decodes is the collection's state, not the request's fault: 409.
+fn undecodable_file(id: u64, err: EngineError) -> ApiError {
+    use vsearch_engine::EmbedError as E;
+    match &err {
+        EngineError::Embed {
+            source: E::Decode { .. } | E::Preprocess { .. } | E::TooLarge { .. },
+        } => {
+            ApiError::conflict(format!(
+                "the file of image {id} is no longer an image vsearch reads ({err}): run `vsearch index DIR` \
+                 again to update the collection"
+            ))
+        }
+        _ => err.into(),
     }
 }
 
@@ -151,6 +180,7 @@ fn image_response(content_type: &'static str, bytes: Bytes) -> Response {
             content(("image/jpeg"), ("image/png"), ("image/webp"), ("image/gif"), ("image/bmp"), ("image/tiff"), ("application/octet-stream"))),
         (status = 400, description = "The id is not a non-negative integer", body = ErrorBody),
         (status = 404, description = "Unknown id, or its file is gone", body = ErrorBody),
+        (status = 500, description = "The file cannot be read; its path is in the server's log only", body = ErrorBody),
     ))]
 pub async fn image(
     State(state): State<AppState>,
@@ -167,8 +197,10 @@ pub async fn image(
     params(("id" = u64, Path, description = "Image id", minimum = 0)),
     responses(
         (status = 200, description = "JPEG thumbnail", content(("image/jpeg"))),
-        (status = 400, description = "The id is not a non-negative integer, or the file is no longer a readable image", body = ErrorBody),
+        (status = 400, description = "The id is not a non-negative integer", body = ErrorBody),
         (status = 404, description = "Unknown id, or its file is gone", body = ErrorBody),
+        (status = 409, description = "The file is no longer an image vsearch reads: update the collection with `vsearch index DIR`", body = ErrorBody),
+        (status = 500, description = "The file cannot be read, or the thumbnail cannot be made; the details are in the server's log only", body = ErrorBody),
         (status = 503, description = "Too many requests queued", body = ErrorBody,
             headers(("Retry-After" = u32, description = "Seconds to wait"))),
     ))]
@@ -184,7 +216,8 @@ pub async fn thumbnail(
     let jpeg = state
         .pool
         .run(ticket, move || thumbnails::make_thumbnail(&bytes))
-        .await??;
+        .await?
+        .map_err(|e| undecodable_file(id, e))?;
     let jpeg = Bytes::from(jpeg);
     state.thumbnails.insert(id, jpeg.clone());
     Ok(image_response("image/jpeg", jpeg))

@@ -4,6 +4,8 @@
 pub mod dto;
 pub mod handlers;
 pub mod request;
+#[cfg(test)]
+mod request_fuzz;
 
 /// A collection description for unit tests: an EfficientNet-Lite0 of dimension 4 holding 3 images.
 #[cfg(test)]

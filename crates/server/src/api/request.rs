@@ -3,7 +3,7 @@
 //! ([`ImageId`]).
 
 use super::dto::SearchRequest;
-use crate::error::ApiError;
+use crate::error::{ApiError, EMPTY_COLLECTION};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Request};
 use axum::http::request::Parts;
@@ -256,6 +256,10 @@ pub(crate) fn validate(
     } else {
         return Err(ApiError::bad_request("no query given"));
     };
+    // A sound request that an empty collection cannot answer (the engine would say so too, later).
+    if info.count == 0 {
+        return Err(ApiError::conflict(EMPTY_COLLECTION));
+    }
     Ok((
         query,
         QueryOptions {
@@ -359,6 +363,28 @@ mod tests {
         assert_eq!(
             status(json(r#"{"id": 1, "k": 1}"#, &image_only)),
             StatusCode::OK
+        );
+    }
+
+    #[test]
+    fn sound_queries_of_an_empty_collection_are_409_bad_ones_400() {
+        let mut empty = sample_info(true, vec![IndexConfig::Flat]);
+        empty.count = 0;
+        for body in [
+            r#"{"id": 0}"#,
+            r#"{"text": "a cat"}"#,
+            r#"{"vector": [1, 0, 0, 0]}"#,
+        ] {
+            let err = json(body, &empty).unwrap_err();
+            assert_eq!(
+                (err.status, err.message.as_str()),
+                (StatusCode::CONFLICT, EMPTY_COLLECTION),
+                "{body}"
+            );
+        }
+        assert_eq!(
+            status(json(r#"{"vector": [1, 0]}"#, &empty)),
+            StatusCode::BAD_REQUEST
         );
     }
 

@@ -586,6 +586,9 @@ impl SearchBackend for HistogramCollection {
                 (v.clone(), 0.0)
             }
         };
+        if self.vectors.is_empty() {
+            return Err(IndexError::Empty.into());
+        }
         let searched = Instant::now();
         let mut scored: Vec<(usize, f32)> = self
             .vectors
