@@ -13,19 +13,21 @@ pub const HOLDOUT_SEED: u64 = 42;
 /// Ids, row-major embedding matrix, dimension and metric of the collection at `path` (the collection folder,
 /// or an indexed folder holding `.vsearch`). The model is not loaded.
 pub fn embeddings(path: &Path) -> Result<(Vec<u64>, Vec<f32>, usize, Metric)> {
-    let c = vsearch_engine::Collection::open_without_model(path)
-        .map_err(|e| BenchError::Engine(e.to_string()))?;
-    let (ids, matrix) = c
-        .embeddings()
-        .map_err(|e| BenchError::Engine(e.to_string()))?;
+    let c =
+        vsearch_engine::Collection::open_without_model(path).map_err(|e| BenchError::Engine {
+            reason: e.to_string(),
+        })?;
+    let (ids, matrix) = c.embeddings().map_err(|e| BenchError::Engine {
+        reason: e.to_string(),
+    })?;
     let dim = c.manifest().model.dim;
     if matrix.len() != ids.len() * dim {
-        return Err(BenchError::Engine(format!(
+        return Err(BenchError::Engine { reason: format!(
             "{}: {} ids but {} matrix values of dimension {dim}; run `vsearch index` on the folder to repair it",
             c.dir().display(),
             ids.len(),
             matrix.len()
-        )));
+        ) });
     }
     Ok((ids, matrix, dim, c.manifest().metric))
 }
@@ -97,10 +99,10 @@ pub fn load(path: &Path, holdout_n: usize) -> Result<Dataset> {
     let (ids, matrix, dim, metric) = embeddings(path)?;
     let n = ids.len();
     if n < 2 {
-        return Err(BenchError::Invalid(format!(
+        return Err(BenchError::Invalid { reason: format!(
             "{}: the collection holds {n} vectors; index more images first (at least k + 1 are needed)",
             path.display()
-        )));
+        ) });
     }
     let fp = fingerprint(&ids, &matrix);
     let split = holdout(&ids, &matrix, dim, holdout_n);

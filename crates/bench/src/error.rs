@@ -22,11 +22,14 @@ pub enum BenchError {
         source: std::io::Error,
     },
     /// The index layer failed.
-    #[error("index error: {0}")]
-    Index(#[from] vsearch_index::IndexError),
+    #[error("index error: {source}")]
+    Index {
+        #[from]
+        source: vsearch_index::IndexError,
+    },
     /// The engine (collections) failed.
-    #[error("collection error: {0}")]
-    Engine(String),
+    #[error("collection error: {reason}")]
+    Engine { reason: String },
     /// A results file could not be parsed or written as JSON.
     #[error("{path}: invalid results JSON: {source}")]
     Json {
@@ -35,11 +38,11 @@ pub enum BenchError {
         source: serde_json::Error,
     },
     /// Drawing the plot failed.
-    #[error("plot: {0}")]
-    Plot(String),
+    #[error("plot: {reason}")]
+    Plot { reason: String },
     /// Invalid option combination or value.
-    #[error("{0}")]
-    Invalid(String),
+    #[error("{reason}")]
+    Invalid { reason: String },
 }
 
 /// Result alias of this crate.

@@ -44,21 +44,27 @@ pub struct BenchOptions {
 /// Loads the dataset of `opts` with its query count applied.
 pub fn load_dataset(opts: &BenchOptions) -> Result<Dataset> {
     if opts.k == 0 {
-        return Err(BenchError::Invalid("--k must be at least 1".into()));
+        return Err(BenchError::Invalid {
+            reason: "--k must be at least 1".into(),
+        });
     }
     let mut ds = dataset::load(&opts.dataset, opts.queries.unwrap_or(DEFAULT_HOLDOUT))?;
     if let Some(q) = opts.queries {
         if q == 0 {
-            return Err(BenchError::Invalid("--queries must be at least 1".into()));
+            return Err(BenchError::Invalid {
+                reason: "--queries must be at least 1".into(),
+            });
         }
         ds.truncate_queries(q);
     }
     if ds.n_base() < opts.k {
-        return Err(BenchError::Invalid(format!(
-            "the dataset has {} base vectors, fewer than k = {}",
-            ds.n_base(),
-            opts.k
-        )));
+        return Err(BenchError::Invalid {
+            reason: format!(
+                "the dataset has {} base vectors, fewer than k = {}",
+                ds.n_base(),
+                opts.k
+            ),
+        });
     }
     Ok(ds)
 }

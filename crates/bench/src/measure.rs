@@ -73,7 +73,9 @@ pub fn pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()
-        .map_err(|e| BenchError::Invalid(format!("cannot start {threads} threads: {e}")))
+        .map_err(|e| BenchError::Invalid {
+            reason: format!("cannot start {threads} threads: {e}"),
+        })
 }
 
 /// Resident set size of this process in bytes, from `/proc/self/statm` (pages of 4 KiB); 0 where unavailable.

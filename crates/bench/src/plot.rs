@@ -35,7 +35,9 @@ const COLORS: [RGBColor; 10] = [
 ];
 
 fn plot_err<E: std::fmt::Debug>(e: E) -> BenchError {
-    BenchError::Plot(format!("{e:?}"))
+    BenchError::Plot {
+        reason: format!("{e:?}"),
+    }
 }
 
 /// Series as (name, points sorted by recall) and the axis ranges.
@@ -201,7 +203,7 @@ fn register_font() -> Result<()> {
         ))
     })
     .clone()
-    .map_err(BenchError::Plot)
+    .map_err(|reason| BenchError::Plot { reason })
 }
 
 /// The plot as PNG bytes.
@@ -213,8 +215,9 @@ pub fn png(r: &Results) -> Result<Vec<u8>> {
         let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
         draw(&root, &title(r), r.k, &lay)?;
     }
-    let img = image::RgbImage::from_raw(SIZE.0, SIZE.1, rgb)
-        .ok_or_else(|| BenchError::Plot("bitmap buffer has the wrong size".into()))?;
+    let img = image::RgbImage::from_raw(SIZE.0, SIZE.1, rgb).ok_or_else(|| BenchError::Plot {
+        reason: "bitmap buffer has the wrong size".into(),
+    })?;
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png)
         .map_err(plot_err)?;

@@ -325,7 +325,7 @@ impl Collection {
     /// The stored vector of an indexed id.
     pub fn vector(&self, id: u64) -> Result<Vec<f32>> {
         if !self.paths.contains_key(&id) {
-            return Err(IndexError::UnknownId(id).into());
+            return Err(IndexError::UnknownId { id }.into());
         }
         self.matrix
             .row(id)
@@ -337,7 +337,7 @@ impl Collection {
         self.paths
             .get(&id)
             .map(String::as_str)
-            .ok_or_else(|| IndexError::UnknownId(id).into())
+            .ok_or_else(|| IndexError::UnknownId { id }.into())
     }
 
     /// Absolute path of an indexed image, by id.

@@ -11,12 +11,12 @@ pub enum IndexError {
     ZeroK,
     #[error("the index is empty")]
     Empty,
-    #[error("unknown id {0}")]
-    UnknownId(u64),
-    #[error("id {0} is already in the index")]
-    DuplicateId(u64),
-    #[error("{0}")]
-    InvalidParams(String),
+    #[error("unknown id {id}")]
+    UnknownId { id: u64 },
+    #[error("id {id} is already in the index")]
+    DuplicateId { id: u64 },
+    #[error("{reason}")]
+    InvalidParams { reason: String },
     #[error("{path}: {reason}")]
     Format {
         path: std::path::PathBuf,
@@ -24,8 +24,8 @@ pub enum IndexError {
     },
     #[error("{path}: checksum mismatch, the file is truncated or corrupted; rebuild the index")]
     Checksum { path: std::path::PathBuf },
-    #[error("faiss: {0}")]
-    Faiss(String),
+    #[error("faiss: {reason}")]
+    Faiss { reason: String },
     #[error("{path}: {source}")]
     Io {
         path: std::path::PathBuf,

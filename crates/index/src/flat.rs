@@ -37,9 +37,9 @@ impl FlatIndex {
     /// An empty index.
     pub fn new(dim: usize, metric: Metric) -> Result<Self> {
         if dim == 0 {
-            return Err(IndexError::InvalidParams(
-                "dimension must be at least 1".into(),
-            ));
+            return Err(IndexError::InvalidParams {
+                reason: "dimension must be at least 1".into(),
+            });
         }
         Ok(Self {
             dim,
@@ -138,7 +138,7 @@ impl VectorIndex for FlatIndex {
         let mut seen = std::collections::HashSet::with_capacity(ids.len());
         for &id in ids {
             if self.positions.contains_key(&id) || !seen.insert(id) {
-                return Err(IndexError::DuplicateId(id));
+                return Err(IndexError::DuplicateId { id });
             }
         }
         self.data.reserve(prepared.len());
@@ -153,7 +153,7 @@ impl VectorIndex for FlatIndex {
 
     fn remove(&mut self, ids: &[u64]) -> Result<()> {
         if let Some(&missing) = ids.iter().find(|id| !self.positions.contains_key(id)) {
-            return Err(IndexError::UnknownId(missing));
+            return Err(IndexError::UnknownId { id: missing });
         }
         for &id in ids {
             let Some(pos) = self.positions.remove(&id) else {

@@ -235,9 +235,9 @@ pub(crate) fn check_query(
         return Err(IndexError::ZeroK);
     }
     if query.iter().any(|x| !x.is_finite()) {
-        return Err(IndexError::InvalidParams(
-            "query has a NaN or infinite component".into(),
-        ));
+        return Err(IndexError::InvalidParams {
+            reason: "query has a NaN or infinite component".into(),
+        });
     }
     if len == 0 {
         return Err(IndexError::Empty);

@@ -285,7 +285,10 @@ fn deleted_ids_never_come_back() {
             }
         };
         check(index.as_ref());
-        assert!(matches!(index.remove(&[1]), Err(IndexError::UnknownId(1))));
+        assert!(matches!(
+            index.remove(&[1]),
+            Err(IndexError::UnknownId { id: 1 })
+        ));
         // HNSW compaction drops the tombstones and keeps the same answers' guarantees.
         if config != IndexConfig::Flat {
             let mut h =
@@ -382,7 +385,7 @@ fn errors_not_panics() {
         ));
         assert!(matches!(
             index.add(&[5], &base[..dim]),
-            Err(IndexError::DuplicateId(5))
+            Err(IndexError::DuplicateId { id: 5 })
         ));
         assert!(matches!(
             index.add(&[2000], &base[..dim - 1]),
@@ -390,7 +393,7 @@ fn errors_not_panics() {
         ));
         assert!(matches!(
             index.remove(&[424242]),
-            Err(IndexError::UnknownId(424242))
+            Err(IndexError::UnknownId { id: 424242 })
         ));
         assert_eq!(index.len(), 100, "failed calls change nothing");
         let empty = build(&config, dim, Metric::Cosine, &[], &[]).unwrap();
@@ -413,7 +416,7 @@ fn errors_not_panics() {
     });
     assert!(matches!(
         build(&bad, dim, Metric::L2, &ids(100), &base),
-        Err(IndexError::InvalidParams(_))
+        Err(IndexError::InvalidParams { .. })
     ));
 }
 

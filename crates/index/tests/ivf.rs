@@ -255,7 +255,7 @@ fn deleted_ids_never_come_back() {
         // Removing again is an unknown id, and nothing changes.
         let len = index.len();
         assert!(
-            matches!(index.remove(&[gone[0]]), Err(IndexError::UnknownId(id)) if id == gone[0])
+            matches!(index.remove(&[gone[0]]), Err(IndexError::UnknownId { id }) if id == gone[0])
         );
         assert_eq!(index.len(), len);
         // Deleted ids stay deleted through save/load; re-adding one works.
@@ -377,16 +377,16 @@ fn errors_not_panics() {
     ));
     assert!(matches!(
         index.search(q, K, &nprobe(0)),
-        Err(IndexError::InvalidParams(_))
+        Err(IndexError::InvalidParams { .. })
     ));
     // Duplicate and unknown ids; a failed call changes nothing.
     assert!(matches!(
         index.add(&[7], q),
-        Err(IndexError::DuplicateId(7))
+        Err(IndexError::DuplicateId { id: 7 })
     ));
     assert!(matches!(
         index.remove(&[1, 999_999]),
-        Err(IndexError::UnknownId(999_999))
+        Err(IndexError::UnknownId { id: 999_999 })
     ));
     assert_eq!(index.len(), n);
     // Empty: every vector removed.
@@ -398,10 +398,12 @@ fn errors_not_panics() {
     // Too few vectors to train, with a message that says what to do.
     assert!(matches!(
         IvfIndex::build(&p, dim, Metric::L2, &[], &[]),
-        Err(IndexError::InvalidParams(_))
+        Err(IndexError::InvalidParams { .. })
     ));
     match IvfIndex::build(&p, dim, Metric::L2, &ids(10), &base[..10 * dim]) {
-        Err(IndexError::InvalidParams(msg)) => assert!(msg.contains("too few vectors"), "{msg}"),
+        Err(IndexError::InvalidParams { reason: msg }) => {
+            assert!(msg.contains("too few vectors"), "{msg}")
+        }
         other => panic!("expected too few vectors, got {other:?}"),
     }
     let pq = IvfParams {
@@ -410,7 +412,9 @@ fn errors_not_panics() {
         ..p
     };
     match IvfIndex::build(&pq, dim, Metric::L2, &ids(50), &base[..50 * dim]) {
-        Err(IndexError::InvalidParams(msg)) => assert!(msg.contains("too few vectors"), "{msg}"),
+        Err(IndexError::InvalidParams { reason: msg }) => {
+            assert!(msg.contains("too few vectors"), "{msg}")
+        }
         other => panic!("expected too few vectors for PQ, got {other:?}"),
     }
     // Bad parameters.
@@ -424,7 +428,7 @@ fn errors_not_panics() {
         assert!(
             matches!(
                 IvfIndex::build(&bad, dim, Metric::L2, &ids(n), &base),
-                Err(IndexError::InvalidParams(_))
+                Err(IndexError::InvalidParams { .. })
             ),
             "{codes:?}"
         );
@@ -442,7 +446,7 @@ fn errors_not_panics() {
     ] {
         assert!(matches!(
             IvfIndex::build(&bad, dim, Metric::L2, &ids(n), &base),
-            Err(IndexError::InvalidParams(_))
+            Err(IndexError::InvalidParams { .. })
         ));
     }
     assert!(IvfIndex::build(&p, dim, Metric::L2, &[u64::MAX], &base[..dim]).is_err());

@@ -128,14 +128,15 @@ impl From<EngineError> for ApiError {
                 source: E::Decode { .. } | E::Preprocess { .. } | E::NoTextTower { .. },
             }
             | EngineError::Index {
-                source: I::Dimension { .. } | I::NonFinite { .. } | I::ZeroK | I::InvalidParams(_),
+                source:
+                    I::Dimension { .. } | I::NonFinite { .. } | I::ZeroK | I::InvalidParams { .. },
             }
             | EngineError::NoIndex { .. } => Some(StatusCode::BAD_REQUEST),
             EngineError::Embed {
                 source: E::TooLarge { .. },
             } => Some(StatusCode::PAYLOAD_TOO_LARGE),
             EngineError::Index {
-                source: I::UnknownId(_),
+                source: I::UnknownId { .. },
             } => Some(StatusCode::NOT_FOUND),
             _ => None,
         };
@@ -272,7 +273,7 @@ mod tests {
         };
         assert_eq!(status(too_large.into()), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(
-            status(IndexError::UnknownId(3).into()),
+            status(IndexError::UnknownId { id: 3 }.into()),
             StatusCode::NOT_FOUND
         );
         assert_eq!(status(IndexError::ZeroK.into()), StatusCode::BAD_REQUEST);
@@ -341,7 +342,10 @@ mod tests {
                 source: io(),
             }
             .into(),
-            IndexError::Faiss(format!("could not open {}/ivf.faiss", dir.display())).into(),
+            IndexError::Faiss {
+                reason: format!("could not open {}/ivf.faiss", dir.display()),
+            }
+            .into(),
             EmbedError::MissingFiles {
                 dir: dir.clone(),
                 what: "weights".into(),

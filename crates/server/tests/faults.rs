@@ -274,7 +274,10 @@ fn path_errors(root: &Path) -> Vec<(EngineError, StatusCode)> {
             server_error,
         ),
         (
-            IndexError::Faiss(format!("could not open {shown}/.vsearch/ivf.faiss")).into(),
+            IndexError::Faiss {
+                reason: format!("could not open {shown}/.vsearch/ivf.faiss"),
+            }
+            .into(),
             server_error,
         ),
         (

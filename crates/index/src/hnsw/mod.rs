@@ -219,15 +219,14 @@ unsafe impl Sync for LoaderGuard {}
 
 fn validate(params: &HnswParams) -> Result<()> {
     if !(2..=256).contains(&params.m) {
-        return Err(IndexError::InvalidParams(format!(
-            "HNSW M must be in 2..=256, got {}",
-            params.m
-        )));
+        return Err(IndexError::InvalidParams {
+            reason: format!("HNSW M must be in 2..=256, got {}", params.m),
+        });
     }
     if params.ef_construction == 0 || params.ef_search == 0 {
-        return Err(IndexError::InvalidParams(
-            "HNSW ef_construction and ef_search must be at least 1".into(),
-        ));
+        return Err(IndexError::InvalidParams {
+            reason: "HNSW ef_construction and ef_search must be at least 1".into(),
+        });
     }
     Ok(())
 }
@@ -243,9 +242,9 @@ impl HnswIndex {
     ) -> Result<Self> {
         validate(params)?;
         if dim == 0 {
-            return Err(IndexError::InvalidParams(
-                "dimension must be at least 1".into(),
-            ));
+            return Err(IndexError::InvalidParams {
+                reason: "dimension must be at least 1".into(),
+            });
         }
         let mut index = Self {
             dim,
@@ -489,7 +488,7 @@ impl VectorIndex for HnswIndex {
         let mut seen = HashSet::with_capacity(ids.len());
         for &id in ids {
             if self.slots.contains_key(&id) || !seen.insert(id) {
-                return Err(IndexError::DuplicateId(id));
+                return Err(IndexError::DuplicateId { id });
             }
         }
         let first = self.ids.len();
@@ -516,7 +515,7 @@ impl VectorIndex for HnswIndex {
 
     fn remove(&mut self, ids: &[u64]) -> Result<()> {
         if let Some(&missing) = ids.iter().find(|id| !self.slots.contains_key(id)) {
-            return Err(IndexError::UnknownId(missing));
+            return Err(IndexError::UnknownId { id: missing });
         }
         for id in ids {
             if let Some(slot) = self.slots.remove(id) {

@@ -138,11 +138,13 @@ impl std::fmt::Debug for IvfIndex {
 }
 
 fn faiss_err(e: impl std::fmt::Display) -> IndexError {
-    IndexError::Faiss(e.to_string())
+    IndexError::Faiss {
+        reason: e.to_string(),
+    }
 }
 
 fn invalid(msg: impl Into<String>) -> IndexError {
-    IndexError::InvalidParams(msg.into())
+    IndexError::InvalidParams { reason: msg.into() }
 }
 
 fn faiss_metric(metric: Metric) -> MetricType {
@@ -213,7 +215,7 @@ fn check_input(
             )));
         }
         if existing.contains_key(&id) || !seen.insert(id) {
-            return Err(IndexError::DuplicateId(id));
+            return Err(IndexError::DuplicateId { id });
         }
         if vectors[i * dim..(i + 1) * dim]
             .iter()
@@ -522,7 +524,7 @@ impl IvfIndex {
                     std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
                 }
             };
-            return Err(IndexError::Faiss(msg));
+            return Err(IndexError::Faiss { reason: msg });
         }
         Ok((distances, labels))
     }
@@ -655,7 +657,7 @@ impl VectorIndex for IvfIndex {
         let mut seen = HashSet::with_capacity(ids.len());
         for &id in ids {
             if !self.rows.contains_key(&id) {
-                return Err(IndexError::UnknownId(id));
+                return Err(IndexError::UnknownId { id });
             }
             if seen.insert(id) {
                 unique.push(id);
@@ -668,10 +670,10 @@ impl VectorIndex for IvfIndex {
         threads::apply();
         let removed = self.faiss.remove_ids(&selector).map_err(faiss_err)?;
         if removed != unique.len() {
-            return Err(IndexError::Faiss(format!(
+            return Err(IndexError::Faiss { reason: format!(
                 "FAISS removed {removed} vectors, expected {}; the index is inconsistent, rebuild it",
                 unique.len()
-            )));
+            ) });
         }
         let dim = self.dim;
         let raw = keeps_raw(self.params.codes);

@@ -566,7 +566,7 @@ impl SearchBackend for HistogramCollection {
                 let v = self
                     .vectors
                     .get(*id as usize)
-                    .ok_or(IndexError::UnknownId(*id))?;
+                    .ok_or(IndexError::UnknownId { id: *id })?;
                 (v.clone(), 0.0)
             }
             Query::Text(_) => {
@@ -622,7 +622,7 @@ impl SearchBackend for HistogramCollection {
         let name = self
             .names
             .get(id as usize)
-            .ok_or(IndexError::UnknownId(id))?;
+            .ok_or(IndexError::UnknownId { id })?;
         Ok(self.root.join(name))
     }
 }
