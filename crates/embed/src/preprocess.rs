@@ -230,7 +230,8 @@ pub fn shortest_edge_size(width: u32, height: u32, target: u32) -> (u32, u32) {
     } else {
         (height, width)
     };
-    let new_long = ((target as u64 * long as u64) / short.max(1) as u64).min(u32::MAX as u64) as u32;
+    let new_long =
+        ((target as u64 * long as u64) / short.max(1) as u64).min(u32::MAX as u64) as u32;
     if width <= height {
         (target, new_long)
     } else {
@@ -272,8 +273,14 @@ fn clip_within(
     } else if u64::from(nw) * u64::from(nh) <= full_resize_max_pixels {
         (resize_bicubic(&img, None, nw, nh)?, 0, 0)
     } else {
-        let (x0, x1) = (left.clamp(0, nw.into()), (left + i64::from(cw)).clamp(0, nw.into()));
-        let (y0, y1) = (top.clamp(0, nh.into()), (top + i64::from(ch)).clamp(0, nh.into()));
+        let (x0, x1) = (
+            left.clamp(0, nw.into()),
+            (left + i64::from(cw)).clamp(0, nw.into()),
+        );
+        let (y0, y1) = (
+            top.clamp(0, nh.into()),
+            (top + i64::from(ch)).clamp(0, nh.into()),
+        );
         let (sx, sy) = (w as f64 / nw as f64, h as f64 / nh as f64);
         let region = (
             x0 as f64 * sx,
@@ -313,7 +320,11 @@ mod tests {
 
     fn gradient(width: u32, height: u32) -> DynamicImage {
         DynamicImage::ImageRgb8(RgbImage::from_fn(width, height, |x, y| {
-            image::Rgb([(x * 7 % 256) as u8, (y * 3 % 256) as u8, ((x + y) % 256) as u8])
+            image::Rgb([
+                (x * 7 % 256) as u8,
+                (y * 3 % 256) as u8,
+                ((x + y) % 256) as u8,
+            ])
         }))
     }
 
