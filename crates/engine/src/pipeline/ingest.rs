@@ -299,8 +299,7 @@ mod tests {
     #[test]
     fn a_panic_is_contained_with_its_message() {
         let caught = contain_panic(|| -> u32 { panic!("bad huffman table {}", 7) })
-            .err()
-            .expect("the panic is caught");
+            .expect_err("the panic is caught");
         assert_eq!(caught.message, "bad huffman table 7");
         assert!(
             caught
@@ -311,8 +310,7 @@ mod tests {
             caught.location
         );
         let caught = contain_panic(|| -> u32 { std::panic::panic_any(5u8) })
-            .err()
-            .expect("the panic is caught");
+            .expect_err("the panic is caught");
         assert_eq!(caught.message, "(no message)");
         assert_eq!(contain_panic(|| 3).ok(), Some(3));
     }
