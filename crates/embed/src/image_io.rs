@@ -2,12 +2,65 @@
 //! and the one list of image formats vsearch reads ([`IMAGE_FORMATS`]).
 
 use crate::error::{EmbedError, Result};
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
+use image::error::{ImageError, LimitErrorKind};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use std::io::Cursor;
 use std::path::Path;
 
 /// Default pixel limit: 100 megapixels.
 pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
+
+/// Bytes a pixel may take in the decoder's allocation budget ([`decoder_limits`]): 16-bit RGBA, the widest
+/// layout a photo decodes to.
+pub const ALLOC_BYTES_PER_PIXEL: u64 = 8;
+
+/// The least allocation budget of a decoder whatever the pixel limit: the `image` crate's own default.
+pub const MIN_ALLOC_LIMIT: u64 = 512 << 20;
+
+/// What a decoder may do for an image limit of `max_pixels`: neither side over `max_pixels` (an image with
+/// one is over the limit whatever its other side), and at most [`ALLOC_BYTES_PER_PIXEL`] bytes a pixel
+/// allocated at any one time (no less than [`MIN_ALLOC_LIMIT`]), so a file whose header lies about its
+/// size or its chunks is refused instead of exhausting memory.
+pub fn decoder_limits(max_pixels: u64) -> Limits {
+    let side = u32::try_from(max_pixels).unwrap_or(u32::MAX);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(side);
+    limits.max_image_height = Some(side);
+    limits.max_alloc = Some(alloc_limit(max_pixels));
+    limits
+}
+
+/// The decoder's allocation budget for an image limit of `max_pixels` (see [`decoder_limits`]).
+fn alloc_limit(max_pixels: u64) -> u64 {
+    max_pixels
+        .saturating_mul(ALLOC_BYTES_PER_PIXEL)
+        .max(MIN_ALLOC_LIMIT)
+}
+
+/// The error for a decoder's failure on an image whose limit is `max_pixels`: a limit it hit is named,
+/// with the setting that raises it.
+fn decode_error(error: ImageError, max_pixels: u64) -> EmbedError {
+    let reason = match &error {
+        ImageError::Limits(limit) => match limit.kind() {
+            LimitErrorKind::DimensionError => format!(
+                "a side of the image is over the limit of {max_pixels} pixels \
+                 (raise it with --max-pixels)"
+            ),
+            LimitErrorKind::InsufficientMemory => memory_limit_reason(max_pixels),
+            _ => error.to_string(),
+        },
+        _ => error.to_string(),
+    };
+    EmbedError::Decode { reason }
+}
+
+fn memory_limit_reason(max_pixels: u64) -> String {
+    format!(
+        "decoding needs more memory than the limit of {} MiB \
+         ({ALLOC_BYTES_PER_PIXEL} bytes a pixel of --max-pixels {max_pixels}; raise it with --max-pixels)",
+        alloc_limit(max_pixels) >> 20
+    )
+}
 
 /// An image format vsearch reads: how people name it, the file extensions that claim it, and the `image`
 /// crate's format (which also gives its MIME type, [`ImageFormat::to_mime_type`]).
@@ -90,7 +143,8 @@ pub fn sniff_format(bytes: &[u8]) -> Option<ImageFormat> {
 }
 
 /// Decodes `bytes` (one of [`IMAGE_FORMATS`], recognised by content), refusing images over `max_pixels`
-/// before decoding their pixels, and applies the EXIF orientation.
+/// before decoding their pixels and keeping the decoder within [`decoder_limits`], and applies the EXIF
+/// orientation.
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage> {
     if bytes.is_empty() {
         return Err(EmbedError::Decode {
@@ -101,11 +155,10 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage> {
         reason: format!("not a supported image ({})", format_names(", ")),
     })?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    // The decoder's own allocation limit is a second guard behind the explicit pixel check.
-    reader.no_limits();
-    let mut decoder = reader.into_decoder().map_err(|e| EmbedError::Decode {
-        reason: e.to_string(),
-    })?;
+    reader.limits(decoder_limits(max_pixels));
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| decode_error(e, max_pixels))?;
     let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
     if pixels > max_pixels {
@@ -116,12 +169,15 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage> {
             limit: max_pixels,
         });
     }
+    if decoder.total_bytes() > alloc_limit(max_pixels) {
+        return Err(EmbedError::Decode {
+            reason: memory_limit_reason(max_pixels),
+        });
+    }
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| EmbedError::Decode {
-        reason: e.to_string(),
-    })?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(e, max_pixels))?;
     img.apply_orientation(orientation);
     Ok(img)
 }

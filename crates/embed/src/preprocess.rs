@@ -24,6 +24,20 @@ pub fn resize_bicubic(
     height: u32,
 ) -> Result<RgbImage> {
     let (w, h) = img.dimensions();
+    let region = crop.map_or((0.0, 0.0, w as f64, h as f64), |c| {
+        (c.left as f64, c.top as f64, c.width as f64, c.height as f64)
+    });
+    resize_region_bicubic(img, region, width, height)
+}
+
+/// [`resize_bicubic`] of the `(left, top, width, height)` region of `img` in (fractional) source pixels.
+fn resize_region_bicubic(
+    img: &RgbImage,
+    (left, top, region_width, region_height): (f64, f64, f64, f64),
+    width: u32,
+    height: u32,
+) -> Result<RgbImage> {
+    let (w, h) = img.dimensions();
     if w == 0 || h == 0 || width == 0 || height == 0 {
         return Err(EmbedError::Preprocess {
             reason: "image has a zero dimension".into(),
@@ -35,11 +49,9 @@ pub fn resize_bicubic(
         }
     })?;
     let mut dst = Image::new(width, height, PixelType::U8x3);
-    let mut options =
-        ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom));
-    if let Some(c) = crop {
-        options = options.crop(c.left as f64, c.top as f64, c.width as f64, c.height as f64);
-    }
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom))
+        .crop(left, top, region_width, region_height);
     Resizer::new()
         .resize(&src, &mut dst, &options)
         .map_err(|e| EmbedError::Preprocess {
@@ -218,7 +230,8 @@ pub fn shortest_edge_size(width: u32, height: u32, target: u32) -> (u32, u32) {
     } else {
         (height, width)
     };
-    let new_long = ((target as u64 * long as u64) / short.max(1) as u64) as u32;
+    let new_long =
+        ((target as u64 * long as u64) / short.max(1) as u64).min(u32::MAX as u64) as u32;
     if width <= height {
         (target, new_long)
     } else {
@@ -226,9 +239,23 @@ pub fn shortest_edge_size(width: u32, height: u32, target: u32) -> (u32, u32) {
     }
 }
 
+/// Resized pixels over which CLIP's recipe resizes only the part of the image its centre crop keeps: a
+/// photo is resized whole as transformers does, while an extreme aspect ratio (a 1 x 60000 strip would
+/// be resized to 224 x 13 440 000) keeps memory bounded.
+pub const CLIP_FULL_RESIZE_MAX_PIXELS: u64 = 1 << 24;
+
 /// CLIP's recipe, as transformers' `CLIPImageProcessor` (PIL): RGB, shortest side to `shortest_edge` with PIL's
 /// bicubic, centre crop (`top = (h - crop_h) // 2`), scale, normalise.
 pub fn clip(image: &DynamicImage, recipe: &ClipRecipe) -> Result<Pixels> {
+    clip_within(image, recipe, CLIP_FULL_RESIZE_MAX_PIXELS)
+}
+
+/// [`clip`], resizing the whole image only when the result has at most `full_resize_max_pixels` pixels.
+fn clip_within(
+    image: &DynamicImage,
+    recipe: &ClipRecipe,
+    full_resize_max_pixels: u64,
+) -> Result<Pixels> {
     let img = rgb(image);
     let (w, h) = img.dimensions();
     if w == 0 || h == 0 {
@@ -237,27 +264,47 @@ pub fn clip(image: &DynamicImage, recipe: &ClipRecipe) -> Result<Pixels> {
         });
     }
     let (nw, nh) = shortest_edge_size(w, h, recipe.shortest_edge);
-    let resized = if (nw, nh) == (w, h) {
-        img
-    } else {
-        resize_bicubic(&img, None, nw, nh)?
-    };
     let (ch, cw) = recipe.crop;
-    let cropped = if (nw, nh) == (cw, ch) {
+    let top = (nh as i64 - ch as i64).div_euclid(2);
+    let left = (nw as i64 - cw as i64).div_euclid(2);
+    // The resized image, or the part of it the crop keeps, starting at (x0, y0) of the resized image.
+    let (resized, x0, y0) = if (nw, nh) == (w, h) {
+        (img, 0, 0)
+    } else if u64::from(nw) * u64::from(nh) <= full_resize_max_pixels {
+        (resize_bicubic(&img, None, nw, nh)?, 0, 0)
+    } else {
+        let (x0, x1) = (
+            left.clamp(0, nw.into()),
+            (left + i64::from(cw)).clamp(0, nw.into()),
+        );
+        let (y0, y1) = (
+            top.clamp(0, nh.into()),
+            (top + i64::from(ch)).clamp(0, nh.into()),
+        );
+        let (sx, sy) = (w as f64 / nw as f64, h as f64 / nh as f64);
+        let region = (
+            x0 as f64 * sx,
+            y0 as f64 * sy,
+            (x1 - x0) as f64 * sx,
+            (y1 - y0) as f64 * sy,
+        );
+        let part = resize_region_bicubic(&img, region, (x1 - x0) as u32, (y1 - y0) as u32)?;
+        (part, x0, y0)
+    };
+    let cropped = if (x0, y0) == (0, 0) && resized.dimensions() == (cw, ch) {
         resized
     } else {
         // Pads with zeros where the crop is larger than the image, as transformers does.
-        let top = (nh as i64 - ch as i64).div_euclid(2);
-        let left = (nw as i64 - cw as i64).div_euclid(2);
+        let (rw, rh) = resized.dimensions();
         let mut out = RgbImage::new(cw, ch);
         for y in 0..ch as i64 {
-            let sy = y + top;
-            if sy < 0 || sy >= nh as i64 {
+            let sy = y + top - y0;
+            if sy < 0 || sy >= rh as i64 {
                 continue;
             }
             for x in 0..cw as i64 {
-                let sx = x + left;
-                if sx >= 0 && sx < nw as i64 {
+                let sx = x + left - x0;
+                if sx >= 0 && sx < rw as i64 {
                     out.put_pixel(x as u32, y as u32, *resized.get_pixel(sx as u32, sy as u32));
                 }
             }
@@ -265,4 +312,48 @@ pub fn clip(image: &DynamicImage, recipe: &ClipRecipe) -> Result<Pixels> {
         out
     };
     Ok(to_pixels(&cropped, recipe.scale, recipe.mean, recipe.std))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gradient(width: u32, height: u32) -> DynamicImage {
+        DynamicImage::ImageRgb8(RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([
+                (x * 7 % 256) as u8,
+                (y * 3 % 256) as u8,
+                ((x + y) % 256) as u8,
+            ])
+        }))
+    }
+
+    #[test]
+    fn clip_resizing_only_the_cropped_part_matches_resizing_all() {
+        let recipe = ClipRecipe::default();
+        for (w, h) in [(30, 200), (400, 17), (224, 500)] {
+            let img = gradient(w, h);
+            let whole = clip_within(&img, &recipe, u64::MAX).expect("whole");
+            let part = clip_within(&img, &recipe, 0).expect("part");
+            assert_eq!((part.width, part.height), (whole.width, whole.height));
+            // One step of u8 rounding, scaled by the largest 1 / (255 std).
+            let step = 1.0 / (255.0 * 0.26);
+            let worst = whole
+                .data
+                .iter()
+                .zip(&part.data)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(worst <= 1.01 * step, "{w}x{h}: {worst}");
+        }
+    }
+
+    #[test]
+    fn clip_of_a_thin_strip_stays_small() {
+        let recipe = ClipRecipe::default();
+        for (w, h) in [(1, 100_000), (100_000, 1), (3, 60_000)] {
+            let px = clip(&gradient(w, h), &recipe).expect("strip");
+            assert_eq!((px.width, px.height), (224, 224), "{w}x{h}");
+        }
+    }
 }

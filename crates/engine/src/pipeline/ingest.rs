@@ -198,13 +198,8 @@ fn prepare(pending: &PendingFile, model: &dyn ImageEmbedder, max_pixels: u64) ->
             "truncated JPEG: no end-of-image marker after the last scan (the file is incomplete)",
         );
     }
-    let image = match image_io::decode(&bytes, max_pixels) {
-        Ok(img) => img,
-        Err(e) => return failed(hash, e.to_string()),
-    };
-    let (width, height) = (image.width(), image.height());
-    match model.preprocess(&image) {
-        Ok(pixels) => Prepared::ToEmbed {
+    match contain_panic(|| to_pixels(&bytes, model, max_pixels)) {
+        Ok(Ok((pixels, (width, height)))) => Prepared::ToEmbed {
             pixels,
             image: DecodedImage {
                 hash,
@@ -212,7 +207,79 @@ fn prepare(pending: &PendingFile, model: &dyn ImageEmbedder, max_pixels: u64) ->
                 height,
             },
         },
-        Err(e) => failed(hash, e.to_string()),
+        Ok(Err(e)) => failed(hash, e.to_string()),
+        Err(panic) => {
+            tracing::warn!(
+                path = %pending.file.abs.display(),
+                "decoder panicked{}: {}",
+                panic.location.map(|l| format!(" at {l}")).unwrap_or_default(),
+                panic.message
+            );
+            failed(hash, format!("decoder panicked: {}", panic.message))
+        }
+    }
+}
+
+/// Decodes an image file's bytes and preprocesses them for `model`: its pixels and decoded size.
+fn to_pixels(
+    bytes: &[u8],
+    model: &dyn ImageEmbedder,
+    max_pixels: u64,
+) -> vsearch_embed::Result<(Pixels, (u32, u32))> {
+    let image = image_io::decode(bytes, max_pixels)?;
+    let size = (image.width(), image.height());
+    Ok((model.preprocess(&image)?, size))
+}
+
+/// A panic caught by [`contain_panic`].
+struct CaughtPanic {
+    /// The panic's message (its `&str` or `String` payload).
+    message: String,
+    /// Where it was raised (`file:line:column`), when the panic hook saw it.
+    location: Option<String>,
+}
+
+thread_local! {
+    /// Whether this thread is inside [`contain_panic`]: the panic hook then stays quiet.
+    static CONTAINING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The location of the last panic contained on this thread.
+    static CONTAINED_AT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `work`, turning a panic inside it (a decoder's bug on a malformed file) into a [`CaughtPanic`]
+/// instead of ending the run. Nothing shared is mutated by `work`, so no broken state is left behind.
+/// While `work` runs, the process's panic hook prints nothing for this thread (the panic is reported as
+/// the file's failure); panics elsewhere reach the hook that was installed before.
+fn contain_panic<T>(work: impl FnOnce() -> T) -> std::result::Result<T, CaughtPanic> {
+    static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if CONTAINING.with(|c| c.get()) {
+                let at = info.location().map(|l| l.to_string());
+                CONTAINED_AT.with(|slot| *slot.borrow_mut() = at);
+            } else {
+                previous(info);
+            }
+        }));
+    });
+    let was_containing = CONTAINING.with(|c| c.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    CONTAINING.with(|c| c.set(was_containing));
+    result.map_err(|payload| CaughtPanic {
+        message: panic_message(payload.as_ref()),
+        location: CONTAINED_AT.with(|slot| slot.borrow_mut().take()),
+    })
+}
+
+/// The message of a panic payload: the `&str` or `String` given to `panic!`.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
     }
 }
 
@@ -228,7 +295,26 @@ fn jpeg_truncated(bytes: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::jpeg_truncated;
+    use super::{contain_panic, jpeg_truncated};
+
+    #[test]
+    fn a_panic_is_contained_with_its_message() {
+        let caught = contain_panic(|| -> u32 { panic!("bad huffman table {}", 7) })
+            .expect_err("the panic is caught");
+        assert_eq!(caught.message, "bad huffman table 7");
+        assert!(
+            caught
+                .location
+                .as_deref()
+                .is_some_and(|l| l.contains("ingest.rs")),
+            "{:?}",
+            caught.location
+        );
+        let caught = contain_panic(|| -> u32 { std::panic::panic_any(5u8) })
+            .expect_err("the panic is caught");
+        assert_eq!(caught.message, "(no message)");
+        assert_eq!(contain_panic(|| 3).ok(), Some(3));
+    }
 
     #[test]
     fn a_jpeg_needs_an_end_marker_after_its_last_scan() {
