@@ -164,11 +164,11 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
             }
         };
         r.indexes.push((kind, index.len()));
-        if index.len() != ok_ids.len() {
+        if index.len() != committed_files.ids.len() {
             r.problems.push(format!(
-                "{kind} index holds {} vectors, the catalog {}",
+                "{kind} index holds {} vectors, its generation {}",
                 index.len(),
-                ok_ids.len()
+                committed_files.ids.len()
             ));
         }
         // Each indexed vector must find itself (or an identical duplicate) first.
@@ -177,8 +177,9 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
             nprobe: Some(usize::MAX / 2),
             rerank: None,
         };
-        let step = (ok_ids.len() / 2000).max(1);
-        for &id in ok_ids.iter().step_by(step) {
+        // The committed generation's own ids (the catalog may be ahead of it; that is reported above).
+        let step = (committed_files.ids.len() / 2000).max(1);
+        for &id in committed_files.ids.iter().step_by(step) {
             let Some(v) = matrix.row(id) else { continue };
             let params = match kind {
                 IndexKind::Ivf => vsearch_index::SearchParams {

@@ -150,3 +150,39 @@ fn compact_search_recall_at_defaults_on_20k_clustered() {
         assert!(r >= 0.95, "d={dim} {metric:?}: recall@10 {r} < 0.95");
     }
 }
+
+#[test]
+fn vectors_added_after_a_reload_are_found() {
+    let dim = 32;
+    let (base, _) = clustered(30, 0, dim, 5, 21);
+    for metric in [Metric::Cosine, Metric::L2] {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("hnsw");
+        let first = HnswIndex::build(
+            &HnswParams::default(),
+            dim,
+            metric,
+            &ids(10),
+            &base[..10 * dim],
+        )
+        .unwrap();
+        first.save(&path).unwrap();
+        let mut index = load(&path).unwrap();
+        index
+            .add(&(10..30).collect::<Vec<u64>>(), &base[10 * dim..])
+            .unwrap();
+        // Saved and loaded again, as a collection's next generation is.
+        let again = tmp.path().join("hnsw-2");
+        index.save(&again).unwrap();
+        let reloaded = load(&again).unwrap();
+        for index in [&index, &reloaded] {
+            for (id, v) in base.chunks_exact(dim).enumerate() {
+                let hits = index.search(v, 1, &SearchParams::default()).unwrap();
+                assert_eq!(
+                    hits[0].id, id as u64,
+                    "{metric:?}: id {id} not found first: {hits:?}"
+                );
+            }
+        }
+    }
+}

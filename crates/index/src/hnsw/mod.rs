@@ -392,6 +392,16 @@ impl HnswIndex {
         let found = self
             .search_graph
             .search(self.metric, &q, k, ef, &self.deleted);
+        // A beam of `ef` meets at least `ef` nodes unless the part of the graph it can reach is smaller:
+        // then the layout's entry sits in a piece the graph left unconnected (seen after parallel inserts
+        // into a reloaded graph), and hnsw_rs's own search, from its own entry point, answers instead.
+        if found.distance_evals < ef.min(self.ids.len()) {
+            tracing::debug!(
+                "compact HNSW search reached {} nodes for ef {ef}: answering with hnsw_rs's search",
+                found.distance_evals
+            );
+            return self.search_hnsw_rs_with_stats(query, k, params);
+        }
         let mut hits: Vec<Hit> = found
             .nearest
             .iter()

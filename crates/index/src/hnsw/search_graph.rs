@@ -28,6 +28,13 @@ const NO_UPPER: u32 = u32::MAX;
 
 /// Why an hnsw_rs graph cannot be flattened against the index's slots (a graph file that does not
 /// belong to its ids, or a bug).
+/// Whether the point at `slot` has no neighbours on layer `layer`.
+fn flat_by_slot_unlinked(flat: &[FlatPoint], slot: usize, layer: usize) -> bool {
+    flat.iter()
+        .find(|p| p.slot == slot)
+        .is_none_or(|p| p.layers.get(layer).is_none_or(Vec::is_empty))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LayoutError {
     #[error("the graph holds {points} points for {slots} slots")]
@@ -172,8 +179,19 @@ impl SearchGraph {
                     write_block(&mut layout.upper[start..], layer);
                 }
             }
-            // The first point met on the highest layer is the entry (hnsw_rs's, for a serial build).
-            if layout.entry.is_none_or(|(_, top)| fp.level > top) {
+            // The entry is the first point met on the highest layer (hnsw_rs's, for a serial build), or
+            // better, the first there with neighbours on its top layer: a point that rose above the
+            // others while they were being inserted in parallel may have none.
+            let linked = !fp.layers[fp.level].is_empty();
+            let better = match layout.entry {
+                None => true,
+                Some((_, top)) if fp.level > top => true,
+                Some((current, top)) if fp.level == top => {
+                    linked && flat_by_slot_unlinked(&flat, current as usize, top)
+                }
+                _ => false,
+            };
+            if better {
                 layout.entry = Some((slot as u32, fp.level));
             }
         }
