@@ -91,9 +91,9 @@ pub(super) fn sync_indexes(
             break;
         }
         let kind = config.kind();
-        let incremental = !start_ids.is_empty()
-            // IVF lists were trained on the collection as it was; retrain when it has more than doubled.
-            && !(kind == IndexKind::Ivf && end.files.ids.len() > 2 * start_ids.len());
+        // IVF lists were trained on the collection as it was; retrain when it has more than doubled.
+        let retrain = kind == IndexKind::Ivf && end.files.ids.len() > 2 * start_ids.len();
+        let incremental = !start_ids.is_empty() && !retrain;
         let loaded = match (&committed_dir, incremental) {
             (Some(dir), true) if has_kind(kind) => {
                 match vsearch_index::load(&generation::index_dir(dir, kind)) {
