@@ -3,23 +3,14 @@
 //!
 //! The Lite0 weights must be in the model cache (`vsearch models fetch efficientnet-lite0`).
 
+mod common;
+
+use common::{json, run_err, run_ok, ukbench, vsearch, MODEL};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
-
-const MODEL: &str = "efficientnet-lite0";
-
-fn vsearch() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vsearch"));
-    cmd.args(["--log", "warn"]);
-    cmd
-}
-
-fn ukbench() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/ukbench-14")
-}
 
 /// Copies the ukbench photos (writable) and groups.csv into a fresh temporary folder.
 fn copy_ukbench() -> tempfile::TempDir {
@@ -46,36 +37,12 @@ fn groups() -> HashMap<String, String> {
         .collect()
 }
 
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("run vsearch");
-    assert!(
-        out.status.success(),
-        "vsearch failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Runs a command that must fail; returns its stderr.
-fn run_err(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run vsearch");
-    assert!(!out.status.success());
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// A temporary folder with one photo, indexed with Lite0.
 fn one_photo_collection() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::copy(ukbench().join("ukbench00000.jpg"), dir.path().join("a.jpg")).expect("copy");
     index(dir.path(), &[]);
     dir
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn index(dir: &Path, extra: &[&str]) -> Value {
