@@ -9,7 +9,7 @@ use common::{json, run_err, run_ok, ukbench, vsearch, MODEL};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 /// Copies the ukbench photos (writable) and groups.csv into a fresh temporary folder.
