@@ -178,7 +178,15 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
             rerank: None,
         };
         // The committed generation's own ids (the catalog may be ahead of it; that is reported above).
+        // Exact search and IVF probing every list must find each vector; HNSW is approximate and a graph
+        // may leave a rare node unreachable (a recall miss, not damage): it may miss up to 1% of them.
         let step = (committed_files.ids.len() / 2000).max(1);
+        let sampled = committed_files.ids.iter().step_by(step).count();
+        let allowed_misses = match kind {
+            IndexKind::Hnsw => (sampled / 100).max(1),
+            _ => 0,
+        };
+        let mut misses = Vec::new();
         for &id in committed_files.ids.iter().step_by(step) {
             let Some(v) = matrix.row(id) else { continue };
             let params = match kind {
@@ -193,14 +201,24 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
                     if hits
                         .first()
                         .is_some_and(|h| h.id == id || h.score >= 0.9999) => {}
-                Ok(hits) => r.problems.push(format!(
-                    "{kind} index does not find id {id} (top hit {:?})",
-                    hits.first()
-                )),
+                Ok(hits) => misses.push(format!("id {id} (top hit {:?})", hits.first())),
                 Err(e) => r
                     .problems
                     .push(format!("{kind} index: search for id {id}: {e}")),
             }
+        }
+        if misses.len() > allowed_misses {
+            r.problems.push(format!(
+                "{kind} index does not find {} of {sampled} sampled vectors (at most {allowed_misses} allowed): {}",
+                misses.len(),
+                misses.join(", ")
+            ));
+        } else if !misses.is_empty() {
+            tracing::info!(
+                "{kind} index: {} of {sampled} sampled vectors not found first (within its tolerance): {}",
+                misses.len(),
+                misses.join(", ")
+            );
         }
     }
     Ok(r)
