@@ -178,22 +178,6 @@ fn decode_and_preprocess(bytes: &[u8]) -> vsearch_embed::Result<(u32, u32)> {
     Ok((w, h))
 }
 
-/// CRC-32 (IEEE), as PNG chunks carry it.
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 /// Recomputes the CRC of every whole chunk of a PNG, so that a mutation reaches the decoder's later
 /// stages instead of stopping at the checksum.
 fn fix_png_crcs(bytes: &mut [u8]) {
@@ -208,7 +192,7 @@ fn fix_png_crcs(bytes: &mut [u8]) {
         if body_end + 4 > bytes.len() {
             return;
         }
-        let crc = crc32(&bytes[at + 4..body_end]);
+        let crc = crc32fast::hash(&bytes[at + 4..body_end]);
         bytes[body_end..body_end + 4].copy_from_slice(&crc.to_be_bytes());
         at = body_end + 4;
     }

@@ -28,13 +28,6 @@ const NO_UPPER: u32 = u32::MAX;
 
 /// Why an hnsw_rs graph cannot be flattened against the index's slots (a graph file that does not
 /// belong to its ids, or a bug).
-/// Whether the point at `slot` has no neighbours on layer `layer`.
-fn flat_by_slot_unlinked(flat: &[FlatPoint], slot: usize, layer: usize) -> bool {
-    flat.iter()
-        .find(|p| p.slot == slot)
-        .is_none_or(|p| p.layers.get(layer).is_none_or(Vec::is_empty))
-}
-
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LayoutError {
     #[error("the graph holds {points} points for {slots} slots")]
@@ -161,6 +154,8 @@ impl SearchGraph {
             entry: None,
         };
         let mut seen = vec![false; slots];
+        // Whether the entry chosen so far has neighbours on its top layer.
+        let mut entry_linked = false;
         for (point, fp) in points.iter().zip(&flat) {
             let slot = fp.slot;
             if std::mem::replace(&mut seen[slot], true) {
@@ -186,13 +181,12 @@ impl SearchGraph {
             let better = match layout.entry {
                 None => true,
                 Some((_, top)) if fp.level > top => true,
-                Some((current, top)) if fp.level == top => {
-                    linked && flat_by_slot_unlinked(&flat, current as usize, top)
-                }
+                Some((_, top)) if fp.level == top => linked && !entry_linked,
                 _ => false,
             };
             if better {
                 layout.entry = Some((slot as u32, fp.level));
+                entry_linked = linked;
             }
         }
         Ok(layout)
