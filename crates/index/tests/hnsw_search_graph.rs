@@ -186,3 +186,63 @@ fn vectors_added_after_a_reload_are_found() {
         }
     }
 }
+
+/// Outliers (points far from every other) are the nodes HNSW's neighbour selection leaves without
+/// in-links: each keeps one link out, and its neighbours, their lists full, drop the link back. Every
+/// vector must still be found by its own vector, built at once and grown after a reload.
+#[test]
+fn outliers_are_found_by_their_own_vectors() {
+    let dim = 64;
+    // Clusters of 200 points each (far more than a node's 2M links), then 40 points each around a
+    // centre of its own.
+    let (mut base, _) = clustered(2_000, 0, dim, 10, 31);
+    for seed in 100..140 {
+        base.extend_from_slice(&clustered(1, 0, dim, 1, seed).0);
+    }
+    let n = base.len() / dim;
+    for metric in [Metric::Cosine, Metric::L2] {
+        let built = HnswIndex::build(&HnswParams::default(), dim, metric, &ids(n), &base).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("hnsw");
+        let first = HnswIndex::build(
+            &HnswParams::default(),
+            dim,
+            metric,
+            &ids(1_000),
+            &base[..1_000 * dim],
+        )
+        .unwrap();
+        first.save(&path).unwrap();
+        let mut grown = load(&path).unwrap();
+        grown
+            .add(
+                &(1_000..n as u64).collect::<Vec<u64>>(),
+                &base[1_000 * dim..],
+            )
+            .unwrap();
+        // The links laid over the graph are saved with it.
+        let saved = tmp.path().join("built");
+        built.save(&saved).unwrap();
+        let reloaded = load(&saved).unwrap();
+        for (name, index) in [
+            ("built", &built as &dyn VectorIndex),
+            ("grown", &*grown),
+            ("reloaded", &*reloaded),
+        ] {
+            let missed: Vec<usize> = base
+                .chunks_exact(dim)
+                .enumerate()
+                .filter(|(id, v)| {
+                    let hits = index.search(v, 1, &SearchParams::default()).unwrap();
+                    hits.first().map(|h| h.id) != Some(*id as u64)
+                })
+                .map(|(id, _)| id)
+                .collect();
+            assert!(
+                missed.is_empty(),
+                "{name} {metric:?}: {} vectors not found first by their own vector: {missed:?}",
+                missed.len()
+            );
+        }
+    }
+}

@@ -93,9 +93,7 @@ pub(super) fn sync_indexes(
         let kind = config.kind();
         // IVF lists were trained on the collection as it was; retrain when it has more than doubled.
         let retrain = kind == IndexKind::Ivf && end.files.ids.len() > 2 * start_ids.len();
-        // HNSW graphs grown by removes and adds after a reload were seen to leave nodes unreachable
-        // (fresh-clone crash tests): HNSW is rebuilt from the matrix on every commit until that is fixed.
-        let incremental = !start_ids.is_empty() && !retrain && kind != IndexKind::Hnsw;
+        let incremental = !start_ids.is_empty() && !retrain;
         let loaded = match (&committed_dir, incremental) {
             (Some(dir), true) if has_kind(kind) => {
                 match vsearch_index::load(&generation::index_dir(dir, kind)) {

@@ -5,6 +5,8 @@
 //! search layout (`search_graph.rs`: u32 neighbour arrays, one vector matrix, hnswlib's search loop),
 //! which answers [`VectorIndex::search`]; hnsw_rs's own search stays callable as
 //! [`HnswIndex::search_hnsw_rs`].
+//! Nodes of the graph that a search for their own vector does not find (outliers the neighbour selection
+//! leaves without links in) get links laid over it, saved beside it (`links.bin`).
 //! Deletion marks slots as tombstones that the search traverses but never returns (it keeps exploring
 //! until `k` live results are found); [`HnswIndex::compact`] rebuilds the graph without them.
 //! Distances are this crate's AVX2 kernels: `1 - dot` on normalised vectors (cosine) and squared L2.
@@ -59,6 +61,8 @@ const GRAPH_FILE: &str = "graph.hnsw.graph";
 const DATA_FILE: &str = "graph.hnsw.data";
 const IDS_FILE: &str = "ids.bin";
 const DELETED_FILE: &str = "deleted.bin";
+/// The links laid over hnsw_rs's graph (`search_graph/connect.rs`), `from, to` slot pairs as `u32`.
+const LINKS_FILE: &str = "links.bin";
 
 thread_local! {
     /// Distances evaluated by hnsw_rs on this thread (for [`HnswIndex::search_hnsw_rs_with_stats`]).
@@ -335,9 +339,21 @@ impl HnswIndex {
                 ))
             }
         };
-        let search_graph = graph
+        let mut search_graph = graph
             .flatten(manifest.dim, ids.len())
             .map_err(|e| format_err(format!("HNSW graph does not match its ids: {e}")))?;
+        if manifest.files.contains_key(LINKS_FILE) {
+            let links: Vec<u32> = persist::read_values(dir, manifest, LINKS_FILE)?;
+            let pairs: Vec<(u32, u32)> = links.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+            search_graph.add_links(&pairs);
+        } else {
+            // Saved before links were kept: find the unfindable nodes now.
+            let live: Vec<u32> = (0..ids.len())
+                .filter(|&slot| !deleted.contains(slot))
+                .map(|slot| slot as u32)
+                .collect();
+            search_graph.link_unfound(manifest.metric, params.ef_search, &live);
+        }
         let slots = ids
             .iter()
             .enumerate()
@@ -447,15 +463,31 @@ impl HnswIndex {
         Ok((hits, SearchStats { distance_evals }))
     }
 
-    /// Rebuilds the search layout from the hnsw_rs graph.
-    fn reflatten(&mut self) -> Result<()> {
-        self.search_graph =
+    /// Rebuilds the search layout from the hnsw_rs graph after slots `first_new..` were inserted: the
+    /// links laid over the previous layout carry over, and the new nodes and those that lost links in
+    /// are checked to be found by their own vectors.
+    fn reflatten(&mut self, first_new: usize) -> Result<()> {
+        let mut layout =
             self.graph
                 .flatten(self.dim, self.ids.len())
                 .map_err(|e| IndexError::Format {
                     path: "HNSW graph in memory".into(),
                     reason: e.to_string(),
                 })?;
+        let previous = std::mem::take(&mut self.search_graph);
+        layout.add_links(previous.extra_links());
+        let mut check = layout.lost_in_links(&previous);
+        check.extend(first_new as u32..self.ids.len() as u32);
+        check.retain(|&slot| !self.deleted.contains(slot as usize));
+        check.sort_unstable();
+        check.dedup();
+        let linked = layout.link_unfound(self.metric, self.params.ef_search, &check);
+        if linked > 0 {
+            tracing::debug!(
+                "HNSW layout: {linked} links laid over the graph for nodes its search did not find"
+            );
+        }
+        self.search_graph = layout;
         Ok(())
     }
 }
@@ -512,7 +544,7 @@ impl VectorIndex for HnswIndex {
             self.slots.insert(id, first + i);
             self.ids.push(id);
         }
-        self.reflatten()
+        self.reflatten(first)
     }
 
     fn tombstones(&self) -> usize {
@@ -585,6 +617,13 @@ impl VectorIndex for HnswIndex {
         let ids = codec::to_le_bytes(&self.ids);
         let deleted: Vec<u64> = self.deleted.iter().map(|s| s as u64).collect();
         let deleted = codec::to_le_bytes(&deleted);
+        let links: Vec<u32> = self
+            .search_graph
+            .extra_links()
+            .iter()
+            .flat_map(|&(from, to)| [from, to])
+            .collect();
+        let links = codec::to_le_bytes(&links);
         let manifest = Manifest::new(
             IndexKind::Hnsw,
             self.dim,
@@ -600,6 +639,7 @@ impl VectorIndex for HnswIndex {
                 (DATA_FILE, &data),
                 (IDS_FILE, &ids),
                 (DELETED_FILE, &deleted),
+                (LINKS_FILE, &links),
             ],
         )
     }

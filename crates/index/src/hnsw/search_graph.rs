@@ -14,6 +14,11 @@
 //! traversed but never enter the results, and the search goes on until `ef` live results are held.
 //! The visited set (epoch tags) and both heaps are per thread and reused: no allocation per query in
 //! steady state besides the result.
+//!
+//! Links that make the nodes hnsw_rs's graph leaves unfindable findable again are laid over layer 0 and
+//! kept apart, to be saved (`connect.rs`).
+
+mod connect;
 
 use super::tombstones::Tombstones;
 use crate::{flat, Metric};
@@ -58,6 +63,8 @@ pub(crate) struct SearchGraph {
     upper: Vec<u32>,
     /// Entry slot (on the top layer) and the top layer; `None` for an empty graph.
     entry: Option<(u32, usize)>,
+    /// Links laid over hnsw_rs's layer 0 (`connect.rs`), `(from, to)`.
+    extra: Vec<(u32, u32)>,
 }
 
 /// One flattened point: its slot, its top layer and its neighbour slots per layer `0..=level`.
@@ -152,6 +159,7 @@ impl SearchGraph {
             upper_start: vec![NO_UPPER; slots],
             upper: Vec::new(),
             entry: None,
+            extra: Vec::new(),
         };
         let mut seen = vec![false; slots];
         // Whether the entry chosen so far has neighbours on its top layer.
@@ -198,6 +206,7 @@ impl SearchGraph {
             + self.level0.capacity() * 4
             + self.upper_start.capacity() * 4
             + self.upper.capacity() * 4
+            + self.extra.capacity() * 8
     }
 
     /// The `k` nearest live slots to `query` (already normalised for cosine), exploring `ef` candidates.
