@@ -33,43 +33,6 @@ const FAULT_POINTS: [&str; 5] = [
 /// Random SIGKILLs after the fault points.
 const RANDOM_KILLS: usize = 20;
 
-/// Writes `count` distinct photos into `pool`: every source photo, then variants of them (half size,
-/// a centre crop, a horizontal flip) until there are enough. Returns their paths.
-fn make_pool(pool: &Path, count: usize) -> Vec<PathBuf> {
-    let mut sources = photos_in(&ukbench());
-    sources.extend(photos_in(&sample_images()));
-    let images: Vec<image::DynamicImage> = sources
-        .iter()
-        .map(|p| {
-            // Sources at most 640 px wide keep the test quick.
-            let img = image::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            img.resize(640, 640, image::imageops::FilterType::Triangle)
-        })
-        .collect();
-    let mut out = Vec::new();
-    'outer: for variant in 0.. {
-        for (i, img) in images.iter().enumerate() {
-            if out.len() == count {
-                break 'outer;
-            }
-            let (w, h) = (img.width(), img.height());
-            let photo = match variant {
-                0 => img.clone(),
-                1 => img.resize(w / 2, h / 2, image::imageops::FilterType::Triangle),
-                2 => img.crop_imm(w / 8, h / 8, w * 3 / 4, h * 3 / 4),
-                _ => img.fliph(),
-            };
-            let path = pool.join(format!("p{variant}-{i:03}.jpg"));
-            photo
-                .to_rgb8()
-                .save(&path)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            out.push(path);
-        }
-    }
-    out
-}
-
 /// The photos currently in the indexed folder.
 fn folder_files(dir: &Path) -> Vec<PathBuf> {
     photos_in(dir)
@@ -132,7 +95,7 @@ fn killed_index_runs_leave_a_consistent_collection_and_readers_never_fail() {
     let dir = tmp.path().join("photos");
     std::fs::create_dir_all(&pool_dir).expect("mkdir");
     std::fs::create_dir_all(&dir).expect("mkdir");
-    let mut pool = make_pool(&pool_dir, 240);
+    let mut pool = write_photo_variants(&pool_dir, 240);
     pool.shuffle(&mut rng);
 
     // A committed collection of 100 photos to begin with; its first 20 are never changed.

@@ -89,3 +89,40 @@ pub fn check_report(dir: &Path) -> Value {
         .expect("run vsearch index --check");
     json(&out)
 }
+
+/// Writes `count` distinct photos into `pool`: every source photo, then variants of them (half size,
+/// a centre crop, a horizontal flip) until there are enough. Returns their paths.
+pub fn write_photo_variants(pool: &Path, count: usize) -> Vec<PathBuf> {
+    let mut sources = photos_in(&ukbench());
+    sources.extend(photos_in(&sample_images()));
+    let images: Vec<image::DynamicImage> = sources
+        .iter()
+        .map(|p| {
+            // Sources at most 640 px wide keep the test quick.
+            let img = image::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            img.resize(640, 640, image::imageops::FilterType::Triangle)
+        })
+        .collect();
+    let mut out = Vec::new();
+    'outer: for variant in 0.. {
+        for (i, img) in images.iter().enumerate() {
+            if out.len() == count {
+                break 'outer;
+            }
+            let (w, h) = (img.width(), img.height());
+            let photo = match variant {
+                0 => img.clone(),
+                1 => img.resize(w / 2, h / 2, image::imageops::FilterType::Triangle),
+                2 => img.crop_imm(w / 8, h / 8, w * 3 / 4, h * 3 / 4),
+                _ => img.fliph(),
+            };
+            let path = pool.join(format!("p{variant}-{i:03}.jpg"));
+            photo
+                .to_rgb8()
+                .save(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            out.push(path);
+        }
+    }
+    out
+}

@@ -1,10 +1,12 @@
 //! The catalog: one SQLite row per file (id, relative path, size, mtime, content hash, size in pixels,
-//! status, error text) plus counters (`next_id`, `generation`).
+//! status, error text) plus counters (`next_id`, `generation`) and the writer's [`MatrixRef`] (which
+//! matrix file, how many rows committed; absent in collections from before the matrix's ids file).
 //!
 //! Ids are never reused: a changed file gets a new id. `generation` grows with every committed change,
 //! so an index saved at an older generation is known to be stale.
 
 use crate::error::{EngineError, Result};
+use crate::matrix::MatrixRef;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
@@ -14,7 +16,7 @@ pub const CATALOG_FILE: &str = "catalog.sqlite";
 /// Status of a catalog row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
-    /// Embedded: its vector is row `id` of the matrix.
+    /// Embedded: its vector is in the matrix.
     Ok,
     /// Could not be indexed; `error` says why.
     Failed,
@@ -93,11 +95,42 @@ impl Catalog {
     }
 
     fn meta(&self, key: &str) -> Result<u64> {
+        Ok(self.meta_opt(key)?.unwrap_or(0))
+    }
+
+    fn meta_opt(&self, key: &str) -> Result<Option<u64>> {
         let v: Option<i64> = self
             .conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()?;
-        Ok(v.unwrap_or(0).max(0) as u64)
+        Ok(v.map(|v| v.max(0) as u64))
+    }
+
+    /// The matrix the catalog's rows are in; `None` for a collection from before the matrix's ids file.
+    pub fn matrix_ref(&self) -> Result<Option<MatrixRef>> {
+        Ok(
+            match (self.meta_opt("matrix_file")?, self.meta_opt("matrix_rows")?) {
+                (Some(file), Some(rows)) => Some(MatrixRef { file, rows }),
+                _ => None,
+            },
+        )
+    }
+
+    /// Points the catalog at the matrix `at` (after a migration or a compaction), in one transaction.
+    pub fn set_matrix(&mut self, at: MatrixRef) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        set_matrix_in(&tx, at)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Gives back the space of deleted rows (after a compaction): `VACUUM`, then a WAL checkpoint that
+    /// truncates the log.
+    pub fn vacuum(&self) -> Result<()> {
+        self.conn.execute_batch("VACUUM")?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// The next id to hand out.
@@ -138,13 +171,14 @@ impl Catalog {
 
     /// Applies one batch in a single transaction: deletes `remove` ids, inserts `insert` rows, updates the
     /// size and mtime of `touch` rows (same content, new metadata), raises `next_id` to at least
-    /// `next_id` and bumps the generation.
+    /// `next_id`, points at `matrix` (the rows the batch appended) when given, and bumps the generation.
     pub fn commit(
         &mut self,
         remove: &[u64],
         insert: &[Entry],
         touch: &[(u64, u64, i64)],
         next_id: u64,
+        matrix: Option<MatrixRef>,
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
@@ -182,10 +216,21 @@ impl Catalog {
                 "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
                 [],
             )?;
+            if let Some(at) = matrix {
+                set_matrix_in(&tx, at)?;
+            }
         }
         tx.commit()?;
         Ok(())
     }
+}
+
+fn set_matrix_in(tx: &rusqlite::Transaction<'_>, at: MatrixRef) -> Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('matrix_file', ?1), ('matrix_rows', ?2)",
+        [at.file as i64, at.rows as i64],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -237,7 +282,7 @@ mod tests {
             entry(1, "b.jpg", Status::Failed),
             entry(0, "a.jpg", Status::Ok),
         ];
-        catalog.commit(&[], &rows, &[], 2).expect("commit");
+        catalog.commit(&[], &rows, &[], 2, None).expect("commit");
         let by_id = [rows[1].clone(), rows[0].clone()];
         assert_eq!(catalog.entries().expect("entries"), by_id);
         assert_eq!(catalog.next_id().expect("next_id"), 2);
@@ -252,9 +297,9 @@ mod tests {
             entry(1, "b.jpg", Status::Ok),
             entry(2, "c.jpg", Status::Ok),
         ];
-        catalog.commit(&[], &rows, &[], 3).expect("insert");
+        catalog.commit(&[], &rows, &[], 3, None).expect("insert");
         catalog
-            .commit(&[1], &[], &[(2, 7, 77)], 3)
+            .commit(&[1], &[], &[(2, 7, 77)], 3, None)
             .expect("delete and touch");
         assert_eq!(ids(&catalog), [0, 2]);
         let touched = &catalog.entries().expect("entries")[1];
@@ -262,7 +307,7 @@ mod tests {
         assert_eq!(touched.hash, "hash-2", "a touch keeps the content hash");
         assert_eq!(catalog.generation().expect("generation"), 2);
         // Even an empty commit is a change of generation.
-        catalog.commit(&[], &[], &[], 3).expect("empty");
+        catalog.commit(&[], &[], &[], 3, None).expect("empty");
         assert_eq!(catalog.generation().expect("generation"), 3);
     }
 
@@ -270,9 +315,11 @@ mod tests {
     fn next_id_never_goes_down_and_ids_are_not_reused() {
         let (_dir, mut catalog) = temp_catalog();
         catalog
-            .commit(&[], &[entry(4, "a.jpg", Status::Ok)], &[], 5)
+            .commit(&[], &[entry(4, "a.jpg", Status::Ok)], &[], 5, None)
             .expect("commit");
-        catalog.commit(&[4], &[], &[], 1).expect("lower next_id");
+        catalog
+            .commit(&[4], &[], &[], 1, None)
+            .expect("lower next_id");
         assert_eq!(catalog.next_id().expect("next_id"), 5);
         assert!(ids(&catalog).is_empty());
     }
@@ -281,10 +328,10 @@ mod tests {
     fn a_path_is_unique_so_a_failed_commit_changes_nothing() {
         let (_dir, mut catalog) = temp_catalog();
         catalog
-            .commit(&[], &[entry(0, "a.jpg", Status::Ok)], &[], 1)
+            .commit(&[], &[entry(0, "a.jpg", Status::Ok)], &[], 1, None)
             .expect("commit");
         let err = catalog
-            .commit(&[], &[entry(1, "a.jpg", Status::Ok)], &[], 2)
+            .commit(&[], &[entry(1, "a.jpg", Status::Ok)], &[], 2, None)
             .expect_err("same path twice");
         assert!(matches!(err, EngineError::Catalog { .. }), "{err}");
         assert_eq!(ids(&catalog), [0]);
@@ -301,7 +348,7 @@ mod tests {
         ));
         let mut writer = Catalog::open(dir.path()).expect("open");
         writer
-            .commit(&[], &[entry(0, "a.jpg", Status::Ok)], &[], 1)
+            .commit(&[], &[entry(0, "a.jpg", Status::Ok)], &[], 1, None)
             .expect("commit");
         let reader = Catalog::open_read_only(dir.path()).expect("open read-only");
         assert_eq!(ids(&reader), [0]);

@@ -55,7 +55,7 @@ pub struct VerifyReport {
     /// Catalog rows with status ok / failed.
     pub ok: usize,
     pub failed: usize,
-    /// Complete rows in the matrix file (rows past `next_id` are leftovers and harmless).
+    /// Committed rows of the catalog's matrix (dead rows of deleted images included until a compaction).
     pub matrix_rows: usize,
     pub next_id: u64,
     pub generation: u64,
@@ -81,7 +81,8 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
     let (dir, manifest) = open_collection_dir(path)?;
     let catalog = Catalog::open_read_only(&dir)?;
     let entries = catalog.entries()?;
-    let matrix = Matrix::open(&dir, manifest.model.dim)?;
+    let matrix_at = catalog.matrix_ref()?;
+    let matrix = Matrix::open(&dir, manifest.model.dim, matrix_at)?;
     let mut r = VerifyReport {
         next_id: catalog.next_id()?,
         generation: catalog.generation()?,
@@ -137,6 +138,7 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
         }
     };
     let catalog_files = GenerationFiles {
+        matrix: matrix_at,
         ids: ok_ids.clone(),
         paths: entries
             .iter()
@@ -146,7 +148,7 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
     };
     if committed_files != catalog_files {
         r.problems.push(format!(
-            "the committed generation holds {} files, the catalog {} (or other paths)",
+            "the committed generation holds {} files, the catalog {} (or other paths, or another matrix)",
             committed_files.ids.len(),
             ok_ids.len()
         ));
@@ -246,12 +248,12 @@ impl Collection {
     /// its catalog, with every index built in memory.
     pub fn open_without_model(path: &Path) -> Result<Self> {
         let (dir, manifest) = open_collection_dir(path)?;
-        let matrix = Matrix::open(&dir, manifest.model.dim)?;
-        let (files, indexes) = match generation::open_committed(
+        let dim = manifest.model.dim;
+        let (files, matrix, indexes) = match generation::open_committed(
             &dir,
             &manifest.indexes,
             manifest.metric,
-            &matrix,
+            dim,
         )? {
             Some(committed) => {
                 if committed.rebuilt {
@@ -260,10 +262,11 @@ impl Collection {
                             dir.display()
                         );
                 }
-                (committed.files, committed.indexes)
+                (committed.files, committed.matrix, committed.indexes)
             }
             None => {
                 let catalog = Catalog::open_read_only(&dir)?;
+                let matrix = Matrix::open(&dir, dim, catalog.matrix_ref()?)?;
                 let mut files = GenerationFiles::default();
                 for e in catalog.entries()? {
                     if e.status == Status::Ok {
@@ -279,10 +282,10 @@ impl Collection {
                 }
                 let indexes =
                     indexes::build_all(&manifest.indexes, manifest.metric, &matrix, &files.ids)?;
-                (files, indexes)
+                (files, matrix, indexes)
             }
         };
-        if let Some(&id) = files.ids.iter().find(|&&id| id as usize >= matrix.rows()) {
+        if let Some(&id) = files.ids.iter().find(|&&id| !matrix.contains(id)) {
             return Err(matrix.missing_vector(id));
         }
         let paths: HashMap<u64, String> = files.ids.into_iter().zip(files.paths).collect();

@@ -9,13 +9,15 @@
 //!
 //! The catalog (SQLite) and the embedding matrix move ahead of the commit point during a run: the
 //! catalog's rows are what the next commit will hold, the committed generation is what readers see.
-//! The matrix is append-only and ids are never reused, so every row a committed generation refers to
-//! stays valid.
+//! `files.json` names the matrix file and its committed rows ([`MatrixRef`]): rows are only appended
+//! to a matrix file, a compaction writes a new one, and files a committed generation names are removed
+//! only after a later generation is committed, so every row a committed generation refers to stays
+//! valid.
 
 use crate::error::{EngineError, Result};
 use crate::fault;
 use crate::indexes::{self, IndexSet};
-use crate::matrix::Matrix;
+use crate::matrix::{Matrix, MatrixRef};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use vsearch_core::durable;
@@ -47,11 +49,14 @@ pub struct CommitPoint {
 }
 
 /// The indexed files of a generation (`files.json`): ids ascending, with their paths relative to the
-/// indexed folder.
+/// indexed folder, and the matrix their vectors are in.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenerationFiles {
     pub ids: Vec<u64>,
     pub paths: Vec<String>,
+    /// `None` in generations from before the matrix's ids file (the matrix is read row = id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<MatrixRef>,
 }
 
 fn state_path(coll: &Path) -> PathBuf {
@@ -106,21 +111,23 @@ pub fn read_files(generation_dir: &Path) -> Result<GenerationFiles> {
 pub struct Committed {
     pub point: CommitPoint,
     pub files: GenerationFiles,
+    /// The matrix the generation names.
+    pub matrix: Matrix,
     /// One index per config; kinds missing from the generation folder were rebuilt in memory.
     pub indexes: IndexSet,
     /// Whether any index was rebuilt in memory.
     pub rebuilt: bool,
 }
 
-/// Loads the committed generation of `coll`: its files and one index per config (rebuilt in memory from
-/// the matrix when the generation lacks it). Retries when a concurrent commit replaced the generation
-/// between reading the commit point and loading its folder. `Ok(None)` when nothing is committed in the
-/// current format.
+/// Loads the committed generation of `coll`: its files, its matrix (rows of `dim` values) and one index
+/// per config (rebuilt in memory from the matrix when the generation lacks it). Retries when a
+/// concurrent commit replaced the generation between reading the commit point and loading its folder.
+/// `Ok(None)` when nothing is committed in the current format.
 pub fn open_committed(
     coll: &Path,
     configs: &[IndexConfig],
     metric: Metric,
-    matrix: &Matrix,
+    dim: usize,
 ) -> Result<Option<Committed>> {
     const ATTEMPTS: usize = 8;
     let mut last_err = None;
@@ -131,7 +138,7 @@ pub fn open_committed(
         let Some(folder) = point.folder.clone() else {
             return Ok(None);
         };
-        match load_generation(coll, &point, &folder, configs, metric, matrix) {
+        match load_generation(coll, &point, &folder, configs, metric, dim) {
             Ok(c) => return Ok(Some(c)),
             Err(e) => {
                 // Replaced by a newer commit meanwhile? Then read the commit point again.
@@ -154,11 +161,12 @@ fn load_generation(
     folder: &str,
     configs: &[IndexConfig],
     metric: Metric,
-    matrix: &Matrix,
+    dim: usize,
 ) -> Result<Committed> {
     let dir = generation_dir(coll, folder);
     let files = read_files(&dir)?;
-    if let Some(&id) = files.ids.iter().find(|&&id| id as usize >= matrix.rows()) {
+    let matrix = Matrix::open(coll, dim, files.matrix)?;
+    if let Some(&id) = files.ids.iter().find(|&&id| !matrix.contains(id)) {
         return Err(matrix.missing_vector(id));
     }
     let mut out = Vec::new();
@@ -167,6 +175,7 @@ fn load_generation(
         return Ok(Committed {
             point: point.clone(),
             files,
+            matrix,
             indexes: out,
             rebuilt,
         });
@@ -196,13 +205,14 @@ fn load_generation(
                 "the committed generation has no {kind} index: building it in memory over {} vectors",
                 files.ids.len()
             );
-            indexes::build_from_matrix(config, metric, matrix, &files.ids)?
+            indexes::build_from_matrix(config, metric, &matrix, &files.ids)?
         };
         out.push((kind, index));
     }
     Ok(Committed {
         point: point.clone(),
         files,
+        matrix,
         indexes: out,
         rebuilt,
     })

@@ -6,8 +6,14 @@ use std::path::{Path, PathBuf};
 use vsearch_embed::{ModelInfo, ModelSpec};
 use vsearch_index::{IndexConfig, Metric};
 
-/// Version of the collection layout; bumped on incompatible changes.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the collection layout; bumped on incompatible changes. Version 2 added the matrix's ids
+/// file and its compaction (a version-1 reader would read a compacted matrix wrong); version-1
+/// collections are read as they are and migrated by their next run.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest layout this version reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
+/// Largest embedding dimension a manifest may name.
+pub const MAX_DIM: usize = 65_536;
 /// File name of the manifest inside a collection folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
 
@@ -40,12 +46,21 @@ impl CollectionManifest {
                 path: path.clone(),
                 reason: e.to_string(),
             })?;
-        if manifest.format_version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&manifest.format_version) {
             return Err(EngineError::Manifest {
                 path,
                 reason: format!(
-                    "format version {} (this vsearch reads version {FORMAT_VERSION})",
+                    "format version {} (this vsearch reads versions {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION})",
                     manifest.format_version
+                ),
+            });
+        }
+        if !(1..=MAX_DIM).contains(&manifest.model.dim) {
+            return Err(EngineError::Manifest {
+                path,
+                reason: format!(
+                    "embedding dimension {} (1 to {MAX_DIM})",
+                    manifest.model.dim
                 ),
             });
         }

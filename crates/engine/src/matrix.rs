@@ -1,92 +1,196 @@
-//! The embedding matrix: a flat little-endian `f32` file, row `id` holds the vector of id `id`.
+//! The embedding matrix: the vectors of the catalog's ids, in files the collection owns.
 //!
-//! Rows are written with positioned writes and synced before the catalog commits them; readers map the
-//! file with `memmap2`. Rows past the catalog's `next_id` are leftovers of an interrupted run and are
-//! overwritten by the next one.
+//! A matrix file `embeddings.f32` (`embeddings-<k>.f32` after the k-th compaction) holds little-endian
+//! `f32` rows; its companion `embeddings.ids` (`embeddings-<k>.ids`) holds the id of each row, as
+//! little-endian `u64`, ascending (ids are handed out in order and never reused). A [`MatrixRef`] names
+//! the file and how many of its rows are committed: the catalog holds the writer's, each generation of
+//! the indexes the one its readers use. Rows past a ref's count are leftovers of an interrupted run and
+//! are overwritten by the next one.
+//!
+//! A run appends rows with positioned writes and syncs them before the catalog commits them. When
+//! deleted images leave more than [`COMPACT_ABOVE`] of the rows dead, [`compact`] writes the live rows
+//! into the next file (atomically, ids unchanged); the catalog then points at it, the next generation
+//! too, and the old file goes once that generation is committed ([`remove_unreferenced`]).
+//!
+//! Collections written before the ids file existed have only `embeddings.f32`, row `id` holding id
+//! `id`; they are read so (a `None` ref) until their next run migrates them ([`migrate_legacy`]).
 
 use crate::error::{EngineError, Result};
 use memmap2::Mmap;
+use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use vsearch_core::{codec, durable};
 
-/// File name of the matrix inside a collection folder.
+/// File name of the first matrix inside a collection folder.
 pub const MATRIX_FILE: &str = "embeddings.f32";
+const MATRIX_PREFIX: &str = "embeddings";
+/// Share of dead rows above which a run compacts the matrix.
+pub const COMPACT_ABOVE: f64 = 0.1;
 
-/// Writer side of the matrix.
+/// A matrix file and the number of its rows that are committed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatrixRef {
+    /// Compactions before this file (0: `embeddings.f32`).
+    pub file: u64,
+    /// Committed rows.
+    pub rows: u64,
+}
+
+impl MatrixRef {
+    /// The rows file in the collection folder `coll`.
+    pub fn rows_path(&self, coll: &Path) -> PathBuf {
+        coll.join(self.name("f32"))
+    }
+
+    /// The ids file in the collection folder `coll`.
+    pub fn ids_path(&self, coll: &Path) -> PathBuf {
+        coll.join(self.name("ids"))
+    }
+
+    fn name(&self, ext: &str) -> String {
+        match self.file {
+            0 => format!("{MATRIX_PREFIX}.{ext}"),
+            k => format!("{MATRIX_PREFIX}-{k}.{ext}"),
+        }
+    }
+}
+
+/// Writer side of the matrix: appends rows after the committed ones.
 pub struct MatrixWriter {
-    file: File,
-    path: PathBuf,
+    rows: File,
+    ids: File,
+    coll: PathBuf,
+    at: MatrixRef,
     dim: usize,
 }
 
 impl MatrixWriter {
-    /// Opens (creating when absent) the matrix in `dir` for rows of `dim` values.
-    pub fn open(dir: &Path, dim: usize) -> Result<Self> {
-        let path = dir.join(MATRIX_FILE);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(EngineError::io(&path))?;
-        Ok(Self { file, path, dim })
+    /// Opens the matrix `at` names in `coll` (creating its files when absent) to append rows of `dim`
+    /// values after its committed rows.
+    pub fn open(coll: &Path, dim: usize, at: MatrixRef) -> Result<Self> {
+        let open = |path: PathBuf| {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(EngineError::io(&path))
+        };
+        Ok(Self {
+            rows: open(at.rows_path(coll))?,
+            ids: open(at.ids_path(coll))?,
+            coll: coll.to_path_buf(),
+            at,
+            dim,
+        })
     }
 
-    /// Writes consecutive rows starting at `first_id` and syncs them to disk.
-    pub fn write_rows(&mut self, first_id: u64, rows: &[Vec<f32>]) -> Result<()> {
+    /// Writes `rows` (of ids `ids`, ascending and above every id already written) after the committed
+    /// rows and syncs them. Returns the ref that commits them.
+    pub fn append(&mut self, ids: &[u64], rows: &[Vec<f32>]) -> Result<MatrixRef> {
+        debug_assert_eq!(ids.len(), rows.len());
         let mut bytes = Vec::with_capacity(rows.len() * self.dim * 4);
         for row in rows {
             debug_assert_eq!(row.len(), self.dim);
-            vsearch_core::codec::extend_le_bytes(&mut bytes, row);
+            codec::extend_le_bytes(&mut bytes, row);
         }
-        let offset = first_id * (self.dim as u64) * 4;
-        self.file
-            .write_all_at(&bytes, offset)
-            .map_err(EngineError::io(&self.path))?;
-        self.file.sync_data().map_err(EngineError::io(&self.path))?;
-        Ok(())
+        let rows_path = self.at.rows_path(&self.coll);
+        let ids_path = self.at.ids_path(&self.coll);
+        self.rows
+            .write_all_at(&bytes, self.at.rows * (self.dim as u64) * 4)
+            .map_err(EngineError::io(&rows_path))?;
+        self.ids
+            .write_all_at(&codec::to_le_bytes(ids), self.at.rows * 8)
+            .map_err(EngineError::io(&ids_path))?;
+        self.rows.sync_data().map_err(EngineError::io(&rows_path))?;
+        self.ids.sync_data().map_err(EngineError::io(&ids_path))?;
+        self.at.rows += ids.len() as u64;
+        Ok(self.at)
     }
 }
 
-/// Read side of the matrix: a memory map.
+/// How a matrix maps ids to rows.
+enum RowIds {
+    /// Row `id` holds id `id` (collections before the ids file).
+    Identity,
+    /// Row `i` holds id `ids[i]`, ascending.
+    Listed(Vec<u64>),
+}
+
+/// Read side of the matrix: the rows file mapped, the ids in memory.
 pub struct Matrix {
     map: Option<Mmap>,
     path: PathBuf,
     dim: usize,
+    rows: usize,
+    ids: RowIds,
 }
 
 impl Matrix {
-    /// Maps the matrix in `dir` (an absent or empty file gives an empty matrix).
-    pub fn open(dir: &Path, dim: usize) -> Result<Self> {
-        let path = dir.join(MATRIX_FILE);
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Self {
-                    map: None,
-                    path,
-                    dim,
-                })
-            }
-            Err(source) => return Err(EngineError::Io { path, source }),
+    /// Opens the committed rows `at` names in `coll`; `None` opens a collection from before the ids
+    /// file (`embeddings.f32` only, row = id; an absent file is an empty matrix).
+    pub fn open(coll: &Path, dim: usize, at: Option<MatrixRef>) -> Result<Self> {
+        let Some(at) = at else {
+            let path = coll.join(MATRIX_FILE);
+            let map = map_file(&path)?;
+            let rows = match &map {
+                Some(m) if dim > 0 => m.len() / (dim * 4),
+                _ => 0,
+            };
+            return Ok(Self {
+                map,
+                path,
+                dim,
+                rows,
+                ids: RowIds::Identity,
+            });
         };
-        let len = file.metadata().map_err(EngineError::io(&path))?.len();
-        if len == 0 {
+        let path = at.rows_path(coll);
+        let ids_path = at.ids_path(coll);
+        let rows = usize::try_from(at.rows).unwrap_or(usize::MAX);
+        let short = |path: &Path, what: &str| {
+            EngineError::Generation {
+            path: path.to_path_buf(),
+            reason: format!(
+                "holds fewer than the {rows} committed {what}; run `vsearch index --rebuild` on the folder"
+            ),
+        }
+        };
+        if rows == 0 {
             return Ok(Self {
                 map: None,
                 path,
                 dim,
+                rows,
+                ids: RowIds::Listed(Vec::new()),
             });
         }
-        // SAFETY: the file is only ever extended or overwritten past the rows the catalog has committed;
-        // committed rows are never modified while a reader may map them.
-        let map = unsafe { Mmap::map(&file) }.map_err(EngineError::io(&path))?;
+        let id_bytes = std::fs::read(&ids_path).map_err(EngineError::io(&ids_path))?;
+        let ids: Vec<u64> = rows
+            .checked_mul(8)
+            .and_then(|end| id_bytes.get(..end))
+            .and_then(|b| codec::from_le_bytes(b).ok())
+            .ok_or_else(|| short(&ids_path, "ids"))?;
+        if !ids.is_sorted_by(|a, b| a < b) {
+            return Err(EngineError::Generation {
+                path: ids_path,
+                reason: "ids are not ascending; run `vsearch index --rebuild` on the folder".into(),
+            });
+        }
+        let map = map_file(&path)?;
+        let needed = rows.checked_mul(dim).and_then(|n| n.checked_mul(4));
+        if needed.is_none_or(|n| map.as_ref().map_or(0, |m| m.len()) < n) {
+            return Err(short(&path, "rows"));
+        }
         Ok(Self {
-            map: Some(map),
+            map,
             path,
             dim,
+            rows,
+            ids: RowIds::Listed(ids),
         })
     }
 
@@ -95,24 +199,33 @@ impl Matrix {
         self.dim
     }
 
-    /// Number of complete rows in the file.
+    /// Number of rows.
     pub fn rows(&self) -> usize {
-        match &self.map {
-            Some(m) if self.dim > 0 => m.len() / (self.dim * 4),
-            _ => 0,
+        self.rows
+    }
+
+    /// Whether id `id` has a row.
+    pub fn contains(&self, id: u64) -> bool {
+        self.position(id).is_some()
+    }
+
+    fn position(&self, id: u64) -> Option<usize> {
+        match &self.ids {
+            RowIds::Identity => usize::try_from(id).ok().filter(|&r| r < self.rows),
+            RowIds::Listed(ids) => ids.binary_search(&id).ok(),
         }
     }
 
-    /// Row `id`, or `None` past the end.
+    /// The vector of id `id`, or `None` when it has no row.
     pub fn row(&self, id: u64) -> Option<Vec<f32>> {
         let map = self.map.as_ref()?;
-        let start = (id as usize).checked_mul(self.dim * 4)?;
+        let start = self.position(id)?.checked_mul(self.dim * 4)?;
         let bytes = map.get(start..start + self.dim * 4)?;
-        vsearch_core::codec::from_le_bytes(bytes).ok()
+        codec::from_le_bytes(bytes).ok()
     }
 
-    /// Rows of `ids`, concatenated (row-major); [`EngineError::MissingVector`] names the first id past
-    /// the end.
+    /// Vectors of `ids`, concatenated (row-major); [`EngineError::MissingVector`] names the first id
+    /// without a row.
     pub fn gather(&self, ids: &[u64]) -> Result<Vec<f32>> {
         let mut out = Vec::with_capacity(ids.len() * self.dim);
         for &id in ids {
@@ -131,6 +244,78 @@ impl Matrix {
     }
 }
 
+/// Maps `path` (`None` when absent or empty).
+fn map_file(path: &Path) -> Result<Option<Mmap>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(EngineError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let len = file.metadata().map_err(EngineError::io(path))?.len();
+    if len == 0 {
+        return Ok(None);
+    }
+    // SAFETY: writers only append past the committed rows or write new files (compaction renames a
+    // complete file into place under a new name); committed rows are never modified while mapped.
+    let map = unsafe { Mmap::map(&file) }.map_err(EngineError::io(path))?;
+    Ok(Some(map))
+}
+
+/// Gives a collection from before the ids file its ids file (`embeddings.ids`, row `i` holding id `i`
+/// for the rows below `next_id`) and returns the ref that commits it; the caller stores that in the
+/// catalog. Until then, readers keep reading the file as before.
+pub fn migrate_legacy(coll: &Path, dim: usize, next_id: u64) -> Result<MatrixRef> {
+    let legacy = Matrix::open(coll, dim, None)?;
+    let rows = (legacy.rows() as u64).min(next_id);
+    let at = MatrixRef { file: 0, rows };
+    let ids: Vec<u64> = (0..rows).collect();
+    let path = at.ids_path(coll);
+    durable::write_atomic(&path, &codec::to_le_bytes(&ids)).map_err(EngineError::io(&path))?;
+    Ok(at)
+}
+
+/// Writes the rows of `live` (ascending ids, all in `matrix`) into the file after `at`'s, atomically,
+/// and returns its ref; the caller commits it in the catalog.
+pub fn compact(coll: &Path, matrix: &Matrix, at: MatrixRef, live: &[u64]) -> Result<MatrixRef> {
+    let next = MatrixRef {
+        file: at.file + 1,
+        rows: live.len() as u64,
+    };
+    let vectors = matrix.gather(live)?;
+    let rows_path = next.rows_path(coll);
+    durable::write_atomic(&rows_path, &codec::to_le_bytes(&vectors))
+        .map_err(EngineError::io(&rows_path))?;
+    let ids_path = next.ids_path(coll);
+    durable::write_atomic(&ids_path, &codec::to_le_bytes(live))
+        .map_err(EngineError::io(&ids_path))?;
+    Ok(next)
+}
+
+/// Removes the matrix files other than `keep`'s (older files after a compaction, or a newer file a
+/// killed compaction left). Failures are logged: nothing refers to those files.
+pub fn remove_unreferenced(coll: &Path, keep: MatrixRef) {
+    let keep_names = [keep.name("f32"), keep.name("ids")];
+    let Ok(entries) = std::fs::read_dir(coll) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let is_matrix =
+            name.starts_with(MATRIX_PREFIX) && (name.ends_with(".f32") || name.ends_with(".ids"));
+        if is_matrix && !keep_names.iter().any(|k| *k == name) {
+            if let Err(e) = std::fs::remove_file(entry.path()) {
+                tracing::warn!("cannot remove {}: {e}", entry.path().display());
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,38 +326,45 @@ mod tests {
         (0..DIM).map(|j| id as f32 + j as f32 / 10.0).collect()
     }
 
+    fn rows(ids: &[u64]) -> Vec<Vec<f32>> {
+        ids.iter().map(|&id| row(id)).collect()
+    }
+
     #[test]
     fn an_absent_matrix_has_no_rows() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let matrix = Matrix::open(dir.path(), DIM).expect("open");
-        assert_eq!(matrix.rows(), 0);
-        assert_eq!(matrix.row(0), None);
+        for at in [None, Some(MatrixRef::default())] {
+            let matrix = Matrix::open(dir.path(), DIM, at).expect("open");
+            assert_eq!(matrix.rows(), 0);
+            assert_eq!(matrix.row(0), None);
+        }
     }
 
     #[test]
     fn appended_rows_read_back_by_id_and_gathered_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut writer = MatrixWriter::open(dir.path(), DIM).expect("open writer");
-        writer.write_rows(0, &[row(0), row(1)]).expect("write");
-        writer.write_rows(2, &[row(2)]).expect("append");
-        let matrix = Matrix::open(dir.path(), DIM).expect("open");
-        assert_eq!(matrix.rows(), 3);
-        assert_eq!(matrix.dim(), DIM);
-        for id in 0..3 {
+        let mut writer = MatrixWriter::open(dir.path(), DIM, MatrixRef::default()).expect("open");
+        writer.append(&[0, 1], &rows(&[0, 1])).expect("write");
+        // Ids need not be consecutive (a failed file takes an id and no row).
+        let at = writer.append(&[5], &rows(&[5])).expect("append");
+        assert_eq!(at, MatrixRef { file: 0, rows: 3 });
+        let matrix = Matrix::open(dir.path(), DIM, Some(at)).expect("open");
+        assert_eq!((matrix.rows(), matrix.dim()), (3, DIM));
+        for id in [0, 1, 5] {
             assert_eq!(matrix.row(id), Some(row(id)));
         }
-        let gathered = matrix.gather(&[2, 0]).expect("gather");
-        assert_eq!(gathered, [row(2), row(0)].concat());
+        assert_eq!(matrix.row(2), None);
+        let gathered = matrix.gather(&[5, 0]).expect("gather");
+        assert_eq!(gathered, [row(5), row(0)].concat());
         assert!(matrix.gather(&[]).expect("gather nothing").is_empty());
     }
 
     #[test]
-    fn an_id_past_the_end_is_a_missing_vector_error() {
+    fn an_id_without_a_row_is_a_missing_vector_error() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut writer = MatrixWriter::open(dir.path(), DIM).expect("open writer");
-        writer.write_rows(0, &[row(0), row(1)]).expect("write");
-        let matrix = Matrix::open(dir.path(), DIM).expect("open");
-        assert_eq!(matrix.row(2), None);
+        let mut writer = MatrixWriter::open(dir.path(), DIM, MatrixRef::default()).expect("open");
+        let at = writer.append(&[0, 1], &rows(&[0, 1])).expect("write");
+        let matrix = Matrix::open(dir.path(), DIM, Some(at)).expect("open");
         match matrix.gather(&[0, 5, 7]) {
             Err(EngineError::MissingVector { path, rows, id }) => {
                 assert_eq!(path, dir.path().join(MATRIX_FILE));
@@ -183,38 +375,117 @@ mod tests {
     }
 
     #[test]
-    fn a_reopened_writer_overwrites_and_extends_without_truncating() {
+    fn rows_past_the_committed_count_are_ignored_then_overwritten() {
         let dir = tempfile::tempdir().expect("tempdir");
-        MatrixWriter::open(dir.path(), DIM)
-            .expect("open writer")
-            .write_rows(0, &[row(0), row(1), row(2)])
+        let committed = MatrixWriter::open(dir.path(), DIM, MatrixRef::default())
+            .expect("open")
+            .append(&[0, 1], &rows(&[0, 1]))
             .expect("write");
-        // A new run rewrites row 1 (a leftover past next_id) and appends row 3.
-        MatrixWriter::open(dir.path(), DIM)
-            .expect("reopen writer")
-            .write_rows(1, &[row(10), row(11), row(3)])
+        // A killed run appended ids 2 and 3 but never committed them.
+        MatrixWriter::open(dir.path(), DIM, committed)
+            .expect("reopen")
+            .append(&[2, 3], &[vec![9.0; DIM], vec![9.0; DIM]])
+            .expect("leftovers");
+        let matrix = Matrix::open(dir.path(), DIM, Some(committed)).expect("open");
+        assert_eq!(matrix.rows(), 2);
+        assert_eq!(matrix.row(2), None, "a leftover is not a row");
+        // The next run starts again from the committed rows.
+        let at = MatrixWriter::open(dir.path(), DIM, committed)
+            .expect("reopen")
+            .append(&[2], &rows(&[2]))
             .expect("rewrite");
-        let matrix = Matrix::open(dir.path(), DIM).expect("open");
-        assert_eq!(matrix.rows(), 4);
+        let matrix = Matrix::open(dir.path(), DIM, Some(at)).expect("open");
         assert_eq!(
-            matrix.gather(&[0, 1, 2, 3]).expect("gather"),
-            [row(0), row(10), row(11), row(3)].concat()
+            matrix.gather(&[0, 1, 2]).expect("gather"),
+            rows(&[0, 1, 2]).concat()
+        );
+        assert_eq!(matrix.row(3), None);
+    }
+
+    #[test]
+    fn a_matrix_shorter_than_its_ref_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        MatrixWriter::open(dir.path(), DIM, MatrixRef::default())
+            .expect("open")
+            .append(&[0], &rows(&[0]))
+            .expect("write");
+        let claimed = MatrixRef { file: 0, rows: 2 };
+        assert!(matches!(
+            Matrix::open(dir.path(), DIM, Some(claimed)),
+            Err(EngineError::Generation { .. })
+        ));
+    }
+
+    #[test]
+    fn a_legacy_matrix_reads_row_as_id_and_migrates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Before the ids file: row `id` at offset `id * dim`, id 1 failed (a hole), a leftover row 3.
+        let mut bytes = Vec::new();
+        for r in [row(0), vec![0.0; DIM], row(2), row(3)] {
+            codec::extend_le_bytes(&mut bytes, &r);
+        }
+        std::fs::write(dir.path().join(MATRIX_FILE), bytes).expect("write");
+        let legacy = Matrix::open(dir.path(), DIM, None).expect("open legacy");
+        assert_eq!(legacy.row(2), Some(row(2)));
+        let at = migrate_legacy(dir.path(), DIM, 3).expect("migrate");
+        assert_eq!(at, MatrixRef { file: 0, rows: 3 });
+        let at = MatrixWriter::open(dir.path(), DIM, at)
+            .expect("open")
+            .append(&[4], &rows(&[4]))
+            .expect("append");
+        let matrix = Matrix::open(dir.path(), DIM, Some(at)).expect("open");
+        assert_eq!(
+            matrix.gather(&[0, 2, 4]).expect("gather"),
+            rows(&[0, 2, 4]).concat()
+        );
+        assert_eq!(matrix.row(3), None, "the leftover row is overwritten");
+        // Readers of a generation from before the migration still read row = id.
+        let legacy = Matrix::open(dir.path(), DIM, None).expect("open legacy");
+        assert_eq!(
+            legacy.gather(&[0, 2]).expect("gather"),
+            rows(&[0, 2]).concat()
         );
     }
 
     #[test]
-    fn a_partial_last_row_is_not_a_row() {
+    fn compaction_keeps_live_rows_under_their_ids_in_a_new_file() {
         let dir = tempfile::tempdir().expect("tempdir");
-        MatrixWriter::open(dir.path(), DIM)
-            .expect("open writer")
-            .write_rows(0, &[row(0)])
+        let ids: Vec<u64> = (0..10).collect();
+        let at = MatrixWriter::open(dir.path(), DIM, MatrixRef::default())
+            .expect("open")
+            .append(&ids, &rows(&ids))
             .expect("write");
-        let path = dir.path().join(MATRIX_FILE);
-        let mut bytes = std::fs::read(&path).expect("read");
-        bytes.extend_from_slice(&[0; 5]);
-        std::fs::write(&path, bytes).expect("write");
-        let matrix = Matrix::open(dir.path(), DIM).expect("open");
-        assert_eq!(matrix.rows(), 1);
-        assert_eq!(matrix.row(1), None);
+        let matrix = Matrix::open(dir.path(), DIM, Some(at)).expect("open");
+        let live = [1, 4, 9];
+        let next = compact(dir.path(), &matrix, at, &live).expect("compact");
+        assert_eq!(next, MatrixRef { file: 1, rows: 3 });
+        let compacted = Matrix::open(dir.path(), DIM, Some(next)).expect("open compacted");
+        assert_eq!(
+            compacted.gather(&live).expect("gather"),
+            rows(&live).concat()
+        );
+        assert_eq!(compacted.row(0), None);
+        let size = std::fs::metadata(next.rows_path(dir.path()))
+            .expect("stat")
+            .len();
+        assert_eq!(size, (3 * DIM * 4) as u64);
+        // The old reader still reads its rows; new rows go after the compacted ones.
+        assert_eq!(matrix.row(0), Some(row(0)));
+        let after = MatrixWriter::open(dir.path(), DIM, next)
+            .expect("open")
+            .append(&[10], &rows(&[10]))
+            .expect("append");
+        remove_unreferenced(dir.path(), after);
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["embeddings-1.f32", "embeddings-1.ids"]);
+        let reopened = Matrix::open(dir.path(), DIM, Some(after)).expect("open");
+        assert_eq!(
+            reopened.gather(&[1, 10]).expect("gather"),
+            rows(&[1, 10]).concat()
+        );
     }
 }

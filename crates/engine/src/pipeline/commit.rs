@@ -5,7 +5,7 @@ use super::ingest::{EmbeddedBatch, FileOutcome};
 use super::plan::PendingFile;
 use crate::catalog::{Catalog, Entry, Status};
 use crate::error::Result;
-use crate::matrix::MatrixWriter;
+use crate::matrix::{MatrixRef, MatrixWriter};
 use crate::{Failure, IndexReport};
 use std::path::Path;
 
@@ -19,7 +19,7 @@ pub(super) fn remove_gone(
         return Ok(());
     }
     let next_id = catalog.next_id()?;
-    catalog.commit(gone, &[], &[], next_id)?;
+    catalog.commit(gone, &[], &[], next_id, None)?;
     report.removed += gone.len();
     Ok(())
 }
@@ -32,11 +32,11 @@ pub(super) struct BatchCommitter<'a> {
 }
 
 impl<'a> BatchCommitter<'a> {
-    /// Opens the matrix of the collection `coll` for rows of `dim` values.
-    pub fn open(coll: &Path, dim: usize, catalog: &'a mut Catalog) -> Result<Self> {
+    /// Opens the matrix `at` of the collection `coll` for rows of `dim` values.
+    pub fn open(coll: &Path, dim: usize, at: MatrixRef, catalog: &'a mut Catalog) -> Result<Self> {
         Ok(Self {
             next_id: catalog.next_id()?,
-            matrix: MatrixWriter::open(coll, dim)?,
+            matrix: MatrixWriter::open(coll, dim, at)?,
             catalog,
         })
     }
@@ -118,12 +118,15 @@ impl<'a> BatchCommitter<'a> {
                 }
             }
         }
+        let mut matrix = None;
         if !vectors.is_empty() {
-            self.matrix.write_rows(first_id, &vectors)?;
+            let ids: Vec<u64> = (first_id..first_id + vectors.len() as u64).collect();
+            matrix = Some(self.matrix.append(&ids, &vectors)?);
             report.embedded += vectors.len();
         }
         crate::fault::abort_at("catalog-commit");
-        self.catalog.commit(&remove, &insert, &touch, self.next_id)
+        self.catalog
+            .commit(&remove, &insert, &touch, self.next_id, matrix)
     }
 }
 

@@ -1,7 +1,9 @@
 //! [`index_folder`]: open the collection for writing, then four steps, one module each: `plan` (scan the
 //! folder and compare it with the catalog), `ingest` (decode and preprocess in parallel while the model
 //! embeds the previous batch), `commit` (each batch's matrix rows, synced, then its catalog rows) and
-//! `sync` (bring every index up to date with the catalog).
+//! `sync` (bring every index up to date with the catalog). Between the last two, the matrix is
+//! compacted when deletes left enough of it dead ([`crate::matrix`]); after them, matrix files no
+//! generation needs are removed.
 
 mod commit;
 mod ingest;
@@ -12,7 +14,7 @@ use crate::catalog::Catalog;
 use crate::error::{EngineError, Result};
 use crate::indexes;
 use crate::manifest::{CollectionManifest, FORMAT_VERSION};
-use crate::matrix::MATRIX_FILE;
+use crate::matrix::{self, Matrix, MatrixRef};
 use crate::{IndexOptions, IndexReport};
 use commit::BatchCommitter;
 use plan::IndexPlan;
@@ -45,6 +47,14 @@ pub fn index_folder(dir: &Path, options: &IndexOptions) -> Result<IndexReport> {
     let dim = manifest.model.dim;
 
     let mut catalog = Catalog::open(&coll)?;
+    let matrix_at = match catalog.matrix_ref()? {
+        Some(at) => at,
+        None => {
+            let at = matrix::migrate_legacy(&coll, dim, catalog.next_id()?)?;
+            catalog.set_matrix(at)?;
+            at
+        }
+    };
     let entries = catalog.entries()?;
     let mut report = IndexReport {
         model: manifest.model.id.clone(),
@@ -57,7 +67,7 @@ pub fn index_folder(dir: &Path, options: &IndexOptions) -> Result<IndexReport> {
     commit::remove_gone(&mut catalog, &plan.gone, &mut report)?;
     if !plan.pending.is_empty() {
         // 2. Decode and embed the new and changed files, 3. committing each batch.
-        let mut committer = BatchCommitter::open(&coll, dim, &mut catalog)?;
+        let mut committer = BatchCommitter::open(&coll, dim, matrix_at, &mut catalog)?;
         ingest::ingest(
             &plan.pending,
             embedder.image.as_ref(),
@@ -67,10 +77,15 @@ pub fn index_folder(dir: &Path, options: &IndexOptions) -> Result<IndexReport> {
             |batch, embedded| committer.commit(batch, embedded, &mut report),
         )?;
     }
+    compact_matrix(&coll, dim, &mut catalog)?;
     // 4. Bring the indexes up to date with the catalog.
     let end = CatalogState::read(&catalog)?;
     drop(catalog);
     sync::sync_indexes(&coll, &manifest, &end)?;
+    // The committed generation now names the catalog's matrix: the others can go.
+    if let Some(at) = end.files.matrix {
+        matrix::remove_unreferenced(&coll, at);
+    }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -111,13 +126,39 @@ fn lock_collection(coll: &Path) -> Result<std::fs::File> {
     }
 }
 
+/// Writes the live rows into a new matrix file when more than [`matrix::COMPACT_ABOVE`] of the
+/// committed rows are dead (deleted or replaced images), points the catalog at it and vacuums the
+/// catalog. The committed generation keeps naming the old file until the next commit.
+fn compact_matrix(coll: &Path, dim: usize, catalog: &mut Catalog) -> Result<()> {
+    let Some(at) = catalog.matrix_ref()? else {
+        return Ok(());
+    };
+    let matrix = Matrix::open(coll, dim, Some(at))?;
+    let live: Vec<u64> = catalog
+        .entries()?
+        .into_iter()
+        .filter(|e| e.status == crate::catalog::Status::Ok && matrix.contains(e.id))
+        .map(|e| e.id)
+        .collect();
+    let dead = at.rows.saturating_sub(live.len() as u64);
+    if at.rows == 0 || (dead as f64) <= matrix::COMPACT_ABOVE * at.rows as f64 {
+        return Ok(());
+    }
+    let next = matrix::compact(coll, &matrix, at, &live)?;
+    catalog.set_matrix(next)?;
+    tracing::info!(
+        "compacted the embedding matrix: {} rows, {dead} dead rows dropped",
+        live.len()
+    );
+    catalog.vacuum()
+}
+
 fn remove_collection_files(dir: &Path) -> Result<()> {
     for name in [
         crate::manifest::MANIFEST_FILE,
         crate::catalog::CATALOG_FILE,
         "catalog.sqlite-wal",
         "catalog.sqlite-shm",
-        MATRIX_FILE,
     ] {
         let path = dir.join(name);
         match std::fs::remove_file(&path) {
@@ -126,6 +167,14 @@ fn remove_collection_files(dir: &Path) -> Result<()> {
             Err(source) => return Err(EngineError::Io { path, source }),
         }
     }
+    // Every matrix file: none is kept.
+    matrix::remove_unreferenced(
+        dir,
+        MatrixRef {
+            file: u64::MAX,
+            rows: 0,
+        },
+    );
     let idx = dir.join(crate::generation::INDEXES_DIR);
     if idx.exists() {
         std::fs::remove_dir_all(&idx).map_err(EngineError::io(&idx))?;

@@ -26,7 +26,10 @@ impl CatalogState {
     /// The catalog's state now.
     pub fn read(catalog: &Catalog) -> Result<Self> {
         let generation = catalog.generation()?;
-        let mut files = GenerationFiles::default();
+        let mut files = GenerationFiles {
+            matrix: catalog.matrix_ref()?,
+            ..GenerationFiles::default()
+        };
         for e in catalog.entries()? {
             if e.status == Status::Ok {
                 files.ids.push(e.id);
@@ -76,7 +79,7 @@ pub(super) fn sync_indexes(
     }
 
     let dim = manifest.model.dim;
-    let matrix = Matrix::open(coll, dim)?;
+    let matrix = Matrix::open(coll, dim, end.files.matrix)?;
     let start_ids: &[u64] = committed_files.as_ref().map_or(&[], |f| &f.ids);
     let start: HashSet<u64> = start_ids.iter().copied().collect();
     let end_set: HashSet<u64> = end.files.ids.iter().copied().collect();

@@ -11,6 +11,7 @@
 //! until `k` live results are found); [`HnswIndex::compact`] rebuilds the graph without them.
 //! Distances are this crate's AVX2 kernels: `1 - dot` on normalised vectors (cosine) and squared L2.
 
+mod dump_check;
 mod search_graph;
 mod tombstones;
 
@@ -307,13 +308,16 @@ impl HnswIndex {
             });
         }
         let deleted: Tombstones = deleted_slots.into_iter().map(|s| s as usize).collect();
-        // Verify the graph files' checksums; hnsw_rs then reads them itself.
-        persist::read_file(dir, manifest, GRAPH_FILE)?;
-        persist::read_file(dir, manifest, DATA_FILE)?;
         let format_err = |reason: String| IndexError::Format {
             path: dir.to_path_buf(),
             reason,
         };
+        // Verify the graph files' checksums and layout; hnsw_rs then reads them itself.
+        let graph_bytes = persist::read_file(dir, manifest, GRAPH_FILE)?;
+        let data_bytes = persist::read_file(dir, manifest, DATA_FILE)?;
+        dump_check::check(&graph_bytes, &data_bytes, manifest.dim, ids.len())
+            .map_err(|e| format_err(format!("HNSW graph files: {e}")))?;
+        drop((graph_bytes, data_bytes));
         // hnsw_rs ties the graph's lifetime to its loader: the loader is kept alive in the index
         // (`LoaderGuard`, declared after the graph so it is dropped after it).
         let guard = LoaderGuard::new(HnswIo::new(dir, GRAPH_BASENAME));

@@ -6,6 +6,7 @@ use std::path::Path;
 use vsearch_index::eval::{self, ClusteredSpec, FashionMnist, PixelScale};
 use vsearch_index::Metric;
 
+#[allow(unused_imports)]
 pub use vsearch_index::eval::recall_at_k as recall;
 
 /// Noise of the test sets around their centres: 0.35 of the centres' spread (`1/sqrt(3)`).
