@@ -9,10 +9,10 @@ use vsearch_embed::{image_io, registry, DeviceSpec, ModelSpec};
 /// Arguments of `vsearch embed`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Model: `auto`, `clip-vit-b32`, `clip-vit-b16`, `clip-vit-l14` or `efficientnet-lite0`.
+    /// Model: `auto`, a preset (`vsearch models list`) or a hub repo `hf:OWNER/NAME[@REVISION]`.
     #[arg(long, default_value = "auto")]
     model: String,
-    /// A Hugging Face CLIP folder (config.json, model.safetensors, tokenizer.json); overrides --model.
+    /// A Hugging Face CLIP folder (config.json, weights, tokenizer.json); overrides --model.
     #[arg(long, value_name = "PATH")]
     model_dir: Option<PathBuf>,
     /// `cpu` or `cuda[:N]` (CUDA needs a build with `--features cuda`).

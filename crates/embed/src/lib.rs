@@ -19,14 +19,17 @@ pub mod cpu_conv;
 pub mod device;
 pub mod efficientnet;
 pub mod error;
+pub mod hub;
 pub mod image_io;
 pub mod preprocess;
+pub mod preset;
 pub mod registry;
 pub mod torch_legacy;
 
 pub use device::DeviceSpec;
 pub use error::{EmbedError, Result};
-pub use registry::{load, ModelSpec, PresetInfo};
+pub use hub::{HubRepo, HubSettings};
+pub use registry::{load, load_with, ModelSpec, PresetInfo};
 
 /// What a model embeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

