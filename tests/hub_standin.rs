@@ -28,6 +28,52 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clip-tiny")
 }
 
+fn siglip_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/siglip-tiny")
+}
+
+/// The SigLIP fixture's files, as a hub repo holds them (no tokenizer.json, like google's).
+fn siglip_files() -> Files {
+    [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "spiece.model",
+        "tokenizer_config.json",
+    ]
+    .iter()
+    .map(|f| {
+        let bytes = std::fs::read(siglip_fixture().join(f)).expect("fixture");
+        (f.to_string(), bytes)
+    })
+    .collect()
+}
+
+/// `tokenizer.json` replaced by the `vocab.json` + `merges.txt` it was built from.
+fn vocab_and_merges(files: &mut Files) {
+    let json: Value =
+        serde_json::from_slice(&files.remove("tokenizer.json").expect("tokenizer")).expect("json");
+    files.insert(
+        "vocab.json".into(),
+        serde_json::to_vec(&json["model"]["vocab"]).expect("vocab"),
+    );
+    let mut merges = String::from("#version: 0.2\n");
+    for m in json["model"]["merges"].as_array().expect("merges") {
+        let line = match m {
+            Value::String(s) => s.clone(),
+            Value::Array(pair) => format!(
+                "{} {}",
+                pair[0].as_str().expect("left"),
+                pair[1].as_str().expect("right")
+            ),
+            other => panic!("merge {other}"),
+        };
+        merges.push_str(&line);
+        merges.push('\n');
+    }
+    files.insert("merges.txt".into(), merges.into_bytes());
+}
+
 /// The fixture's files, as a hub repo holds them (tokenizer.json unpacked).
 fn fixture_files() -> HashMap<String, Vec<u8>> {
     let mut files = HashMap::new();
@@ -270,20 +316,32 @@ fn embed_text(model: &str, hub_url: &str, hf_home: &Path, extra_env: &[(&str, &s
     cmd.output().expect("run vsearch embed")
 }
 
-/// The transformers text embedding of "a photo of a cat" (the fixture's first fixed string).
+/// The transformers text embedding of "a photo of a cat" (the fixture's first string), normalised.
 fn reference_cat() -> Vec<f32> {
-    let bytes = std::fs::read(fixture().join("reference.safetensors")).expect("reference");
+    first_row(&fixture())
+}
+
+/// The first row of `text_embeds` in the reference file of the fixture `dir`, normalised.
+fn first_row(dir: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(dir.join("reference.safetensors")).expect("reference");
     let tensors = safetensors::SafeTensors::deserialize(&bytes).expect("safetensors");
     let t = tensors.tensor("text_embeds").expect("text_embeds");
     let dim = t.shape()[1];
-    t.data()[..dim * 4]
+    let row: Vec<f32> = t.data()[..dim * 4]
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
+        .collect();
+    let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+    row.iter().map(|x| x / norm).collect()
 }
 
-/// Asserts the run succeeded with the reference embedding.
+/// Asserts the run succeeded with the CLIP fixture's reference embedding.
 fn assert_reference(out: &Output, case: &str) {
+    assert_embedding(out, case, &reference_cat());
+}
+
+/// Asserts the run succeeded with embedding `want`.
+fn assert_embedding(out: &Output, case: &str, want: &[f32]) {
     assert!(
         out.status.success(),
         "{case}: vsearch failed:\n{}",
@@ -296,12 +354,10 @@ fn assert_reference(out: &Output, case: &str) {
         .iter()
         .map(|v| v.as_f64().expect("number") as f32)
         .collect();
-    let want = reference_cat();
-    let norm = want.iter().map(|x| x * x).sum::<f32>().sqrt();
     let diff = got
         .iter()
-        .zip(&want)
-        .map(|(g, w)| (g - w / norm).abs())
+        .zip(want)
+        .map(|(g, w)| (g - w).abs())
         .fold(0.0f32, f32::max);
     assert_eq!(got.len(), want.len(), "{case}");
     assert!(diff <= 1e-4, "{case}: max abs difference {diff}");
@@ -361,6 +417,32 @@ fn hub_layouts_revisions_faults_and_offline_mode() {
     let weights = renamed.remove("model.safetensors").expect("weights");
     renamed.insert("model.safetensors".into(), weights);
     repo(&mut hub, "test/clip-truncate", "main", COMMIT_PR, renamed);
+    // pytorch_model.bin only (converted once to safetensors); vocab.json + merges.txt, no tokenizer.json.
+    let mut bin_only = all.clone();
+    bin_only.remove("model.safetensors");
+    bin_only.insert(
+        "pytorch_model.bin".into(),
+        std::fs::read(fixture().join("pytorch_model.bin")).expect("fixture"),
+    );
+    repo(&mut hub, "test/clip-bin", "main", COMMIT_MAIN, bin_only);
+    let mut bpe = all.clone();
+    vocab_and_merges(&mut bpe);
+    repo(&mut hub, "test/clip-bpe", "main", COMMIT_MAIN, bpe);
+    // SigLIP, by name and as the preset.
+    repo(
+        &mut hub,
+        "test/siglip-tiny",
+        "main",
+        COMMIT_MAIN,
+        siglip_files(),
+    );
+    repo(
+        &mut hub,
+        "google/siglip-base-patch16-224",
+        "main",
+        COMMIT_MAIN,
+        siglip_files(),
+    );
     // 7. the preset clip-vit-b32 at its pinned revision.
     repo(
         &mut hub,
@@ -396,6 +478,33 @@ fn hub_layouts_revisions_faults_and_offline_mode() {
 
     let out = embed_text("hf:test/clip-sharded", &url, &home("sharded"), &[]);
     assert_reference(&out, "sharded safetensors");
+
+    let converted = tmp.path().join("vsearch-cache");
+    let vs_cache = [("VSEARCH_CACHE", converted.to_str().expect("utf-8"))];
+    let out = embed_text("hf:test/clip-bin", &url, &home("bin"), &vs_cache);
+    assert_reference(&out, "pytorch_model.bin only");
+    assert!(
+        std::fs::read_dir(converted.join("converted"))
+            .expect("converted folder")
+            .any(|e| e
+                .expect("entry")
+                .path()
+                .extension()
+                .is_some_and(|x| x == "safetensors")),
+        "the .bin was converted into vsearch's cache"
+    );
+    // A second load uses the converted file.
+    let out = embed_text("hf:test/clip-bin", &url, &home("bin"), &vs_cache);
+    assert_reference(&out, "pytorch_model.bin, converted before");
+
+    let out = embed_text("hf:test/clip-bpe", &url, &home("bpe"), &[]);
+    assert_reference(&out, "vocab.json + merges.txt");
+
+    let siglip_cat = first_row(&siglip_fixture());
+    let out = embed_text("hf:test/siglip-tiny", &url, &home("siglip"), &[]);
+    assert_embedding(&out, "SigLIP by name", &siglip_cat);
+    let out = embed_text("siglip-base-p16-224", &url, &home("siglip-preset"), &[]);
+    assert_embedding(&out, "the SigLIP preset", &siglip_cat);
 
     let out = embed_text("hf:test/clip-no-tokenizer", &url, &home("no-tok"), &[]);
     assert!(!out.status.success());

@@ -18,13 +18,16 @@ pub mod clip;
 pub mod cpu_conv;
 pub mod device;
 pub mod efficientnet;
+pub mod encoder;
 pub mod error;
 pub mod hub;
 pub mod image_io;
 pub mod preprocess;
 pub mod preset;
 pub mod registry;
+pub mod siglip;
 pub mod torch_legacy;
+pub mod weights;
 
 pub use device::DeviceSpec;
 pub use error::{EmbedError, Result};

@@ -357,3 +357,83 @@ mod tests {
         }
     }
 }
+
+/// transformers' `SiglipImageProcessor` settings (from `preprocessor_config.json`, else SigLIP's
+/// defaults): resize to `size` exactly (no crop, the aspect ratio is not kept), scale, normalise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiglipRecipe {
+    /// `(height, width)`.
+    pub size: (u32, u32),
+    pub scale: f32,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl SiglipRecipe {
+    /// Reads `preprocessor_config.json` in `dir` when present; `image_size` square, mean and std 0.5
+    /// otherwise.
+    pub fn from_dir(dir: &std::path::Path, image_size: u32) -> Result<Self> {
+        let mut r = Self {
+            size: (image_size, image_size),
+            scale: 1.0 / 255.0,
+            mean: [0.5; 3],
+            std: [0.5; 3],
+        };
+        let path = dir.join("preprocessor_config.json");
+        if !path.is_file() {
+            return Ok(r);
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| EmbedError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| EmbedError::Config {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let as_u32 = |v: &serde_json::Value| {
+            v.as_u64()
+                .and_then(|x| u32::try_from(x).ok())
+                .filter(|&x| x > 0)
+        };
+        if let Some(s) = v.get("size") {
+            if let (Some(h), Some(w)) = (
+                s.get("height").and_then(as_u32),
+                s.get("width").and_then(as_u32),
+            ) {
+                r.size = (h, w);
+            }
+        }
+        if let Some(f) = v.get("rescale_factor").and_then(serde_json::Value::as_f64) {
+            r.scale = f as f32;
+        }
+        let triple = |key: &str| -> Option<[f32; 3]> {
+            let a = v.get(key)?.as_array()?;
+            Some([
+                a.first()?.as_f64()? as f32,
+                a.get(1)?.as_f64()? as f32,
+                a.get(2)?.as_f64()? as f32,
+            ])
+        };
+        if let Some(m) = triple("image_mean") {
+            r.mean = m;
+        }
+        if let Some(s) = triple("image_std") {
+            r.std = s;
+        }
+        Ok(r)
+    }
+}
+
+/// SigLIP's recipe, as transformers' `SiglipImageProcessor` (PIL): RGB, resize to `size` with PIL's
+/// bicubic, scale, normalise.
+pub fn siglip(image: &DynamicImage, recipe: &SiglipRecipe) -> Result<Pixels> {
+    let img = rgb(image);
+    let (h, w) = recipe.size;
+    let resized = if img.dimensions() == (w, h) {
+        img
+    } else {
+        resize_bicubic(&img, None, w, h)?
+    };
+    Ok(to_pixels(&resized, recipe.scale, recipe.mean, recipe.std))
+}

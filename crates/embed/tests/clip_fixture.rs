@@ -155,10 +155,40 @@ fn text_features_and_logits_match_transformers() {
     );
 }
 
+/// Replaces the folder's `tokenizer.json` by the `vocab.json` + `merges.txt` it was built from.
+fn to_vocab_and_merges(dir: &Path) {
+    let path = dir.join("tokenizer.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    std::fs::write(dir.join("vocab.json"), json["model"]["vocab"].to_string()).unwrap();
+    let mut merges = String::from("#version: 0.2\n");
+    for m in json["model"]["merges"].as_array().unwrap() {
+        match m {
+            serde_json::Value::String(s) => merges.push_str(s),
+            other => merges.push_str(&format!(
+                "{} {}",
+                other[0].as_str().unwrap(),
+                other[1].as_str().unwrap()
+            )),
+        }
+        merges.push('\n');
+    }
+    std::fs::write(dir.join("merges.txt"), merges).unwrap();
+    std::fs::remove_file(path).unwrap();
+}
+
 #[test]
 fn tokenizer_ids_equal_transformers() {
     let dir = hf_folder();
-    let tok = ClipTokenizer::from_file(&dir.path().join("tokenizer.json"), 77).unwrap();
+    let from_json = ClipTokenizer::from_file(&dir.path().join("tokenizer.json"), 77).unwrap();
+    to_vocab_and_merges(dir.path());
+    let from_bpe_files = ClipTokenizer::from_dir(dir.path(), 77).unwrap();
+    for tok in [from_json, from_bpe_files] {
+        check_reference_ids(&tok);
+    }
+}
+
+fn check_reference_ids(tok: &ClipTokenizer) {
     let j = reference_json();
     let strings = j["strings"].as_array().unwrap();
     let ids = j["ids"].as_array().unwrap();
@@ -231,4 +261,5 @@ fn missing_files_are_a_clear_error() {
         err.contains("config.json") && err.contains("tokenizer.json"),
         "{err}"
     );
+    assert!(err.contains("vocab.json + merges.txt"), "{err}");
 }

@@ -1,23 +1,9 @@
 //! CLIP configuration: the `config.json` of a Hugging Face `CLIPModel` folder, as plain data with
 //! transformers' defaults.
 
+pub use crate::encoder::{Activation, EncoderConfig};
 use crate::error::{EmbedError, Result};
 use std::path::Path;
-
-/// Activation named by `hidden_act`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Activation {
-    /// `x * sigmoid(1.702 x)` (OpenAI's checkpoints).
-    QuickGelu,
-    /// Exact (erf) GELU.
-    Gelu,
-    /// tanh-approximated GELU.
-    GeluNew,
-    /// tanh-approximated GELU.
-    #[serde(rename = "gelu_pytorch_tanh")]
-    GeluPytorchTanh,
-}
 
 /// `text_config` of a CLIP `config.json` (defaults as transformers' `CLIPTextConfig`).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -108,18 +94,6 @@ impl VisionConfig {
             layer_norm_eps: self.layer_norm_eps,
         }
     }
-}
-
-/// The transformer stack shared by both towers: `num_hidden_layers` pre-norm layers of self-attention and
-/// an MLP. Built from [`TextConfig::encoder`] or [`VisionConfig::encoder`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EncoderConfig {
-    pub num_hidden_layers: usize,
-    pub hidden_size: usize,
-    pub intermediate_size: usize,
-    pub num_attention_heads: usize,
-    pub hidden_act: Activation,
-    pub layer_norm_eps: f64,
 }
 
 /// A CLIP `config.json`.

@@ -8,11 +8,9 @@
 //! - [`tokenizer`]: the BPE tokenizer of `tokenizer.json`.
 
 pub mod config;
-mod encoder;
 mod text_model;
 pub mod tokenizer;
 mod vision_model;
-pub mod weights;
 
 pub use config::{Activation, ClipConfig, EncoderConfig, TextConfig, VisionConfig};
 pub use tokenizer::ClipTokenizer;
@@ -83,11 +81,11 @@ impl ClipModel {
         Self::new(VarBuilder::from_varmap(&varmap, DType::F32, device), config)
     }
 
-    /// Memory-maps the weights of a CLIP folder (see [`weights::safetensors_files`]) and builds the model
+    /// Memory-maps the weights of a CLIP folder (see [`crate::weights::safetensors_files`]) and builds the model
     /// in `f32`.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let config = ClipConfig::from_file(&dir.join("config.json"))?;
-        let weights = weights::safetensors_files(dir)?;
+        let weights = crate::weights::safetensors_files(dir)?;
         let first = weights
             .first()
             .cloned()
@@ -222,14 +220,14 @@ pub fn load_dir(dir: &Path, id: String, device: &Device) -> Result<Embedder> {
         return Err(EmbedError::MissingFiles {
             dir: dir.to_path_buf(),
             what: format!(
-                "{} (a Hugging Face CLIPModel folder needs config.json, weights and tokenizer.json)",
+                "{} (a Hugging Face CLIPModel folder needs config.json, weights, and tokenizer.json or vocab.json + merges.txt)",
                 missing.join(", ")
             ),
         });
     }
     let model = Arc::new(ClipModel::load(dir, device)?);
-    let tokenizer = ClipTokenizer::from_file(
-        &dir.join("tokenizer.json"),
+    let tokenizer = ClipTokenizer::from_dir(
+        dir,
         model
             .config
             .text_config

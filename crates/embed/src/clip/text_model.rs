@@ -2,7 +2,7 @@
 //! under a causal mask, and the features at each sequence's end-of-text token.
 
 use super::config::TextConfig;
-use super::encoder::Encoder;
+use crate::encoder::Encoder;
 use candle_core::{IndexOp, Module, Tensor};
 use candle_nn::{layer_norm, LayerNorm, VarBuilder};
 

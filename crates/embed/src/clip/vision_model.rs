@@ -2,7 +2,7 @@
 //! encoder, and the class token's features.
 
 use super::config::VisionConfig;
-use super::encoder::Encoder;
+use crate::encoder::Encoder;
 use candle_core::{IndexOp, Module, Tensor};
 use candle_nn::{layer_norm, Conv2dConfig, LayerNorm, VarBuilder};
 

@@ -1,9 +1,36 @@
-//! The transformer stack both CLIP towers share: pre-norm layers of self-attention and an MLP
-//! (transformers' `CLIPEncoder`), built from one [`EncoderConfig`].
+//! The transformer stack of every tower here (CLIP's and SigLIP's, text and vision): pre-norm layers of
+//! self-attention and an MLP (transformers' `CLIPEncoder` / `SiglipEncoder`, same weight names), built
+//! from one [`EncoderConfig`].
 
-use super::config::{Activation, EncoderConfig};
 use candle_core::{Module, Tensor};
 use candle_nn::{layer_norm, linear, LayerNorm, Linear, VarBuilder};
+
+/// Activation named by `hidden_act`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// `x * sigmoid(1.702 x)` (OpenAI's checkpoints).
+    QuickGelu,
+    /// Exact (erf) GELU.
+    Gelu,
+    /// tanh-approximated GELU.
+    GeluNew,
+    /// tanh-approximated GELU.
+    #[serde(rename = "gelu_pytorch_tanh")]
+    GeluPytorchTanh,
+}
+
+/// The transformer stack of a tower: `num_hidden_layers` pre-norm layers of self-attention and an MLP.
+/// Built from a tower's config (e.g. `clip::TextConfig::encoder`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EncoderConfig {
+    pub num_hidden_layers: usize,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_attention_heads: usize,
+    pub hidden_act: Activation,
+    pub layer_norm_eps: f64,
+}
 
 impl Activation {
     pub(crate) fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {

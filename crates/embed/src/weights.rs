@@ -1,4 +1,4 @@
-//! A CLIP checkpoint's weight files, in the order Hugging Face repos hold them: `model.safetensors`,
+//! A Hugging Face checkpoint's weight files (CLIP, SigLIP), in the order Hugging Face repos hold them: `model.safetensors`,
 //! sharded safetensors (`model.safetensors.index.json` and the shards it names), or `pytorch_model.bin`
 //! (PyTorch's zip format, read with candle's pickle support), converted once into safetensors in
 //! vsearch's cache and memory-mapped from there afterwards.
@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// The safetensors files holding the weights of the CLIP folder `dir`.
+/// The safetensors files holding the weights of the checkpoint folder `dir`.
 pub fn safetensors_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let single = dir.join("model.safetensors");
     if single.is_file() {

@@ -1,0 +1,187 @@
+//! SigLIP (transformers' `SiglipModel`) on candle, split as candle splits its models: [`config`],
+//! `text_model`, `vision_model`, [`tokenizer`]. Both towers use the shared [`crate::encoder`]; image
+//! features are the vision head's pooled output, text features the text head's output at the last
+//! position of a text padded to the full length, both L2-normalised for search.
+
+pub mod config;
+mod text_model;
+pub mod tokenizer;
+mod vision_model;
+
+pub use config::{SiglipConfig, TextConfig, VisionConfig};
+pub use tokenizer::SiglipTokenizer;
+
+use crate::error::{EmbedError, Result};
+use crate::preprocess::{self, SiglipRecipe};
+use crate::{Embedder, ImageEmbedder, ModelInfo, Pixels, TextEmbedder};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use std::path::Path;
+use std::sync::Arc;
+use text_model::TextTransformer;
+use vision_model::VisionTransformer;
+
+/// A loaded SigLIP model.
+pub struct SiglipModel {
+    pub config: SiglipConfig,
+    text: TextTransformer,
+    vision: VisionTransformer,
+    device: Device,
+}
+
+impl SiglipModel {
+    /// Builds the model from weights under `vb`.
+    pub fn new(vb: VarBuilder, config: &SiglipConfig) -> candle_core::Result<Self> {
+        Ok(Self {
+            text: TextTransformer::new(vb.pp("text_model"), &config.text_config)?,
+            vision: VisionTransformer::new(vb.pp("vision_model"), &config.vision_config)?,
+            device: vb.device().clone(),
+            config: config.clone(),
+        })
+    }
+
+    /// Memory-maps the weights of a SigLIP folder (see [`crate::weights::safetensors_files`]) and
+    /// builds the model in `f32`.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let config = SiglipConfig::from_file(&dir.join("config.json"))?;
+        let weights = crate::weights::safetensors_files(dir)?;
+        let first = weights
+            .first()
+            .cloned()
+            .unwrap_or_else(|| dir.to_path_buf());
+        // SAFETY: the files are memory-mapped read-only; vsearch never writes model files it maps.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&weights, DType::F32, device) }
+            .map_err(|e| EmbedError::Weights {
+                path: first.clone(),
+                reason: e.to_string(),
+            })?;
+        Self::new(vb, &config).map_err(|e| EmbedError::Weights {
+            path: first,
+            reason: e.to_string(),
+        })
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Side of the square input images.
+    pub fn image_size(&self) -> usize {
+        self.vision.image_size()
+    }
+
+    /// Image features (not normalised) of `b x 3 x S x S` pixels.
+    pub fn image_features(&self, pixels: &Tensor) -> Result<Tensor> {
+        Ok(self.vision.forward(pixels)?)
+    }
+
+    /// Text features (not normalised) of id rows of equal length.
+    pub fn text_features(&self, ids: &[Vec<u32>]) -> Result<Tensor> {
+        let n = ids.first().map_or(0, Vec::len);
+        if n == 0 || ids.iter().any(|r| r.len() != n) {
+            return Err(EmbedError::Tokenizer {
+                reason: "SigLIP needs id rows of one length".into(),
+            });
+        }
+        let flat: Vec<u32> = ids.iter().flatten().copied().collect();
+        let t = Tensor::from_vec(flat, (ids.len(), n), &self.device)?;
+        Ok(self.text.forward(&t)?)
+    }
+}
+
+/// The SigLIP image tower as an [`ImageEmbedder`].
+pub struct SiglipImageEmbedder {
+    model: Arc<SiglipModel>,
+    recipe: SiglipRecipe,
+    id: String,
+}
+
+impl ImageEmbedder for SiglipImageEmbedder {
+    fn model_id(&self) -> &str {
+        &self.id
+    }
+    fn dim(&self) -> usize {
+        self.model.config.vision_config.hidden_size
+    }
+    fn preprocess(&self, image: &image::DynamicImage) -> Result<Pixels> {
+        preprocess::siglip(image, &self.recipe)
+    }
+    fn embed_pixels(&self, batch: &[Pixels]) -> Result<Vec<Vec<f32>>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let s = self.model.image_size();
+        if batch.iter().any(|p| p.height != s || p.width != s) {
+            return Err(EmbedError::Preprocess {
+                reason: format!("SigLIP input must be {s}x{s} pixels"),
+            });
+        }
+        let t = preprocess::batch_tensor(batch, self.model.device())?;
+        preprocess::normalized_rows(&self.model.image_features(&t)?)
+    }
+}
+
+/// The SigLIP text tower as a [`TextEmbedder`].
+pub struct SiglipTextEmbedder {
+    model: Arc<SiglipModel>,
+    tokenizer: SiglipTokenizer,
+    id: String,
+}
+
+impl SiglipTextEmbedder {
+    /// Token ids of one string as the model sees them.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
+        self.tokenizer.encode(text)
+    }
+}
+
+impl TextEmbedder for SiglipTextEmbedder {
+    fn model_id(&self) -> &str {
+        &self.id
+    }
+    fn dim(&self) -> usize {
+        self.model.config.text_config.projection_size()
+    }
+    fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = texts
+            .iter()
+            .map(|t| self.tokenizer.encode(t))
+            .collect::<Result<Vec<_>>>()?;
+        preprocess::normalized_rows(&self.model.text_features(&ids)?)
+    }
+}
+
+/// Loads a Hugging Face SigLIP folder (`config.json`, weights, `spiece.model`) as `id`.
+pub fn load_dir(dir: &Path, id: String, device: &Device) -> Result<Embedder> {
+    let model = Arc::new(SiglipModel::load(dir, device)?);
+    let tokenizer =
+        SiglipTokenizer::from_dir(dir, model.config.text_config.max_position_embeddings)?;
+    let image_size = u32::try_from(model.image_size()).map_err(|_| EmbedError::Config {
+        path: dir.join("config.json"),
+        reason: "image size out of range".into(),
+    })?;
+    let recipe = SiglipRecipe::from_dir(dir, image_size)?;
+    let dim = model.config.vision_config.hidden_size;
+    tracing::debug!("loaded SigLIP {id} from {} (dim {dim})", dir.display());
+    Ok(Embedder {
+        info: ModelInfo {
+            id: id.clone(),
+            dim,
+            text: true,
+        },
+        image: Box::new(SiglipImageEmbedder {
+            model: model.clone(),
+            recipe,
+            id: id.clone(),
+        }),
+        text: Some(Box::new(SiglipTextEmbedder {
+            model,
+            tokenizer,
+            id,
+        })),
+    })
+}
