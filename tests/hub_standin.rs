@@ -143,6 +143,15 @@ struct Hub {
     faults: HashMap<String, Fault>,
     /// Requests answered, for the offline case.
     requests: usize,
+    /// Private repos and the token each needs (`Authorization: Bearer TOKEN`).
+    tokens: HashMap<String, String>,
+    /// Repos whose large files are served as the hub serves LFS files: a 302 to another URL (here
+    /// `/cdn/...` on the same server) carrying `X-Linked-Etag`, `X-Linked-Size` and `X-Repo-Commit`.
+    redirect_lfs: Vec<String>,
+    /// The stand-in's own address, for absolute redirects.
+    base: String,
+    /// Redirects answered.
+    redirects: usize,
 }
 
 struct StandIn {
@@ -154,7 +163,10 @@ impl StandIn {
     fn start(hub: Hub) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let hub = Arc::new(Mutex::new(hub));
+        let hub = Arc::new(Mutex::new(Hub {
+            base: url.clone(),
+            ..hub
+        }));
         let shared = hub.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -206,6 +218,7 @@ fn serve(stream: TcpStream, hub: &Mutex<Hub>) {
             return;
         }
         let mut range = None;
+        let mut authorization = None;
         loop {
             let mut line = String::new();
             if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -219,6 +232,9 @@ fn serve(stream: TcpStream, hub: &Mutex<Hub>) {
                 if k.eq_ignore_ascii_case("range") {
                     range = v.trim().strip_prefix("bytes=").map(str::to_string);
                 }
+                if k.eq_ignore_ascii_case("authorization") {
+                    authorization = Some(v.trim().to_string());
+                }
             }
         }
         let path = request_line
@@ -227,21 +243,45 @@ fn serve(stream: TcpStream, hub: &Mutex<Hub>) {
             .unwrap_or("/")
             .to_string();
         let head = request_line.starts_with("HEAD");
-        // /{owner}/{name}/resolve/{revision}/{file}
-        let parts: Vec<&str> = path.trim_start_matches('/').splitn(5, '/').collect();
+        // /{owner}/{name}/resolve/{revision}/{file}, or /cdn/{owner}/{name}/{revision}/{file} (where an
+        // LFS redirect points).
+        let parts: Vec<&str> = path.trim_start_matches('/').splitn(6, '/').collect();
         let mut hub = hub.lock().expect("lock");
         hub.requests += 1;
-        let found = match parts.as_slice() {
-            [owner, name, "resolve", revision, file] => {
-                let key = (format!("{owner}/{name}"), percent_decode(revision));
-                hub.repos.get(&key).and_then(|(commit, files)| {
-                    files
-                        .get(&percent_decode(file))
-                        .map(|b| (commit.clone(), percent_decode(file), b.clone()))
-                })
-            }
-            _ => None,
+        let (owner, name, revision, file, via_cdn) = match parts.as_slice() {
+            [owner, name, "resolve", revision, file] => (*owner, *name, *revision, *file, false),
+            ["cdn", owner, name, revision, file] => (*owner, *name, *revision, *file, true),
+            _ => ("", "", "", "", false),
         };
+        let repo_name = format!("{owner}/{name}");
+        if let Some(token) = hub.tokens.get(&repo_name) {
+            if !via_cdn && authorization.as_deref() != Some(&format!("Bearer {token}")) {
+                let _ = write!(
+                    out,
+                    "HTTP/1.1 401 Unauthorized\r\nX-Error-Code: RepoNotFound\r\nContent-Length: 0\r\n\r\n"
+                );
+                continue;
+            }
+        }
+        let key = (repo_name.clone(), percent_decode(revision));
+        let found = hub.repos.get(&key).and_then(|(commit, files)| {
+            files
+                .get(&percent_decode(file))
+                .map(|b| (commit.clone(), percent_decode(file), b.clone()))
+        });
+        if let Some((commit, _, bytes)) = &found {
+            if !via_cdn && bytes.len() > LFS_ABOVE && hub.redirect_lfs.contains(&repo_name) {
+                let tag = etag(bytes);
+                hub.redirects += 1;
+                let _ = write!(
+                    out,
+                    "HTTP/1.1 302 Found\r\nLocation: {}/cdn/{owner}/{name}/{revision}/{file}\r\nX-Repo-Commit: {commit}\r\nX-Linked-Etag: \"{tag}\"\r\nX-Linked-Size: {}\r\nETag: \"{tag}\"\r\nContent-Length: 0\r\n\r\n",
+                    hub.base,
+                    bytes.len()
+                );
+                continue;
+            }
+        }
         let Some((commit, file, bytes)) = found else {
             let body = b"Entry not found";
             let _ = write!(
@@ -428,6 +468,17 @@ fn hub_layouts_revisions_faults_and_offline_mode() {
     let mut bpe = all.clone();
     vocab_and_merges(&mut bpe);
     repo(&mut hub, "test/clip-bpe", "main", COMMIT_MAIN, bpe);
+    // A private repo (needs HF_TOKEN) whose LFS files are redirected, as the hub does.
+    repo(
+        &mut hub,
+        "test/clip-private",
+        "main",
+        COMMIT_MAIN,
+        all.clone(),
+    );
+    hub.tokens
+        .insert("test/clip-private".into(), "hf_secret".into());
+    hub.redirect_lfs.push("test/clip-private".into());
     // SigLIP, by name and as the preset.
     repo(
         &mut hub,
@@ -499,6 +550,20 @@ fn hub_layouts_revisions_faults_and_offline_mode() {
 
     let out = embed_text("hf:test/clip-bpe", &url, &home("bpe"), &[]);
     assert_reference(&out, "vocab.json + merges.txt");
+
+    let out = embed_text("hf:test/clip-private", &url, &home("private-no-token"), &[]);
+    assert!(
+        !out.status.success(),
+        "a private repo without a token must fail"
+    );
+    assert!(stderr(&out).contains("HF_TOKEN"), "{}", stderr(&out));
+    let token = [("HF_TOKEN", "hf_secret")];
+    let out = embed_text("hf:test/clip-private", &url, &home("private"), &token);
+    assert_reference(&out, "a private repo with HF_TOKEN, LFS files redirected");
+    assert!(
+        standin.hub.lock().expect("lock").redirects >= 2,
+        "metadata and download were redirected"
+    );
 
     let siglip_cat = first_row(&siglip_fixture());
     let out = embed_text("hf:test/siglip-tiny", &url, &home("siglip"), &[]);

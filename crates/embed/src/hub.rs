@@ -139,6 +139,15 @@ pub fn fetch(repo: &HubRepo, wanted: &Wanted<'_>, settings: &HubSettings) -> Res
                 Ok(Some(path))
             }
             Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) if is_refused(&e) => Err(download_error(
+                repo,
+                format!(
+                    "{file}: {e}: the repo is private or gated, or does not exist; for a private or gated \
+                     repo set HF_TOKEN (or log in with `huggingface-cli login`, which writes the token file \
+                     under HF_HOME)"
+                ),
+                settings,
+            )),
             Err(e) => Err(download_error(
                 repo,
                 format!("{file}: {e} (run again to resume)"),
@@ -216,6 +225,15 @@ fn is_not_found(e: &hf_hub::api::sync::ApiError) -> bool {
     use hf_hub::api::sync::ApiError;
     match e {
         ApiError::RequestError(inner) => matches!(**inner, ureq::Error::Status(404, _)),
+        _ => false,
+    }
+}
+
+/// Whether hf-hub's error is the hub refusing access (401 or 403).
+fn is_refused(e: &hf_hub::api::sync::ApiError) -> bool {
+    use hf_hub::api::sync::ApiError;
+    match e {
+        ApiError::RequestError(inner) => matches!(**inner, ureq::Error::Status(401 | 403, _)),
         _ => false,
     }
 }
