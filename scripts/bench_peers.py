@@ -8,10 +8,12 @@ DIR/base.fvecs, DIR/query.fvecs, DIR/gt.ivecs and DIR/dataset.json.
 
     .venv-ref/bin/python scripts/bench_peers.py --data DIR --k 10 --threads 2 --out peers.json [--quick]
 
-How peers are measured:
-  - QPS: all queries in one batched call with the library's own threads (FAISS OpenMP, hnswlib num_threads)
-    set to --threads, wall clock; this is how these libraries are normally driven.
-  - Latency p50/p95/p99: single-query calls on 1 thread over the first --latency-queries queries.
+How peers are measured, in the same two modes as vsearch-bench (each point says its "mode"):
+  - "single": one query per call, the calls spread over --threads concurrent callers (the libraries release
+    the GIL while searching; their own threads set to 1); QPS is wall clock over all queries, latency
+    p50/p95/p99 per call.
+  - "batch": all queries in one call with the library's own threads (FAISS OpenMP, hnswlib num_threads) set
+    to --threads, wall clock; QPS only.
   - build_s: train + add, with --threads threads.
   - disk_bytes: the index written to a temporary file; memory_bytes: the serialised size (FAISS) or
     hnswlib's saved size, a close estimate of the data held; rss_delta_bytes: resident-set growth during the build.
@@ -67,15 +69,23 @@ def pq_m(dim):
     return 1
 
 
-def index_constant(file, name):
-    """An integer constant of the index crate (crates/index/src/FILE), so the grids hold its defaults."""
+def index_constant(module, name):
+    """An integer constant of the index crate's module MODULE (crates/index/src/MODULE.rs or MODULE/*.rs), so the
+    grids hold its defaults."""
+    import glob
     import re
 
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crates", "index", "src", file)
-    with open(path) as f:
-        m = re.search(rf"pub const {name}: usize = ([0-9_]+);", f.read())
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crates", "index", "src")
+    paths = [os.path.join(src, module + ".rs")] + sorted(glob.glob(os.path.join(src, module, "*.rs")))
+    m = None
+    for path in paths:
+        if os.path.exists(path):
+            with open(path) as f:
+                m = re.search(rf"pub const {name}: usize = ([0-9_]+);", f.read())
+            if m:
+                break
     if not m:
-        sys.exit(f"{path}: constant {name} not found; keep scripts/bench_peers.py in step with the index crate")
+        sys.exit(f"{src}/{module}: constant {name} not found; keep scripts/bench_peers.py in step with the index crate")
     return int(m.group(1).replace("_", ""))
 
 
@@ -83,11 +93,11 @@ def with_defaults(g, n, dim):
     """Adds the index layer's defaults, as vsearch-bench's Grid::with_defaults does."""
     nl = sqrt_nlist(n, 4.0)
     for key, value in (
-        ("hnsw_builds", (index_constant("hnsw.rs", "DEFAULT_M"), index_constant("hnsw.rs", "DEFAULT_EF_CONSTRUCTION"))),
-        ("ef_search", index_constant("hnsw.rs", "DEFAULT_EF_SEARCH")),
+        ("hnsw_builds", (index_constant("hnsw", "DEFAULT_M"), index_constant("hnsw", "DEFAULT_EF_CONSTRUCTION"))),
+        ("ef_search", index_constant("hnsw", "DEFAULT_EF_SEARCH")),
         ("ivf_flat_nlist", nl),
         ("ivf_pq_nlist", nl),
-        ("nprobe", min(index_constant("ivf.rs", "DEFAULT_NPROBE"), nl)),
+        ("nprobe", min(index_constant("ivf", "DEFAULT_NPROBE"), nl)),
         ("pq", (default_pq_m(dim), 8)),
     ):
         if value not in g[key]:
@@ -169,36 +179,54 @@ class Runner:
         self.points = []
 
     def point(self, library, index, params, batch_search, single_search, build_s, disk, mem, rss):
+        from concurrent.futures import ThreadPoolExecutor
+
         k, t = self.args.k, self.args.threads
-        set_threads(t)
-        start = time.perf_counter()
-        found = batch_search(self.queries, k)
-        wall = time.perf_counter() - start
-        set_threads(1)
-        lat = []
-        for q in self.queries[: self.args.latency_queries]:
-            q = q.reshape(1, -1)
-            s = time.perf_counter()
-            single_search(q, k)
-            lat.append((time.perf_counter() - s) * 1e3)
-        set_threads(t)
-        lat.sort()
-        p = {
+        common = {
             "library": library,
             "index": index,
             "params": params,
-            "recall": recall(found, self.gt, k),
-            "qps": len(self.queries) / wall if wall > 0 else 0.0,
-            "p50_ms": percentile(lat, 50),
-            "p95_ms": percentile(lat, 95),
-            "p99_ms": percentile(lat, 99),
             "build_s": build_s,
             "disk_bytes": int(disk),
             "memory_bytes": int(mem),
             "rss_delta_bytes": int(max(rss, 0)),
         }
-        self.points.append(p)
-        print(f"{library}/{index} {params} recall={p['recall']:.4f} qps={p['qps']:.0f}", file=sys.stderr, flush=True)
+        # batch: one call, the library's threads.
+        set_threads(t)
+        start = time.perf_counter()
+        found = batch_search(self.queries, k)
+        wall = time.perf_counter() - start
+        batch = dict(common, mode="batch", recall=recall(found, self.gt, k),
+                     qps=len(self.queries) / wall if wall > 0 else 0.0, p50_ms=0.0, p95_ms=0.0, p99_ms=0.0)
+        # single: one query per call from t concurrent callers, the library single-threaded.
+        set_threads(1)
+
+        def worker(part):
+            # One task per caller, looping over its share: no executor cost per query.
+            out = []
+            for i in part:
+                q = self.queries[i : i + 1]
+                s = time.perf_counter()
+                ids = single_search(q, k)
+                out.append((i, ids, (time.perf_counter() - s) * 1e3))
+            return out
+
+        parts = [range(w, len(self.queries), t) for w in range(t)]
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=t) as pool:
+            done = [a for chunk in pool.map(worker, parts) for a in chunk]
+        wall = time.perf_counter() - start
+        answers = [(ids, ms) for _, ids, ms in sorted(done, key=lambda a: a[0])]
+        set_threads(t)
+        found = [np.asarray(ids).reshape(-1) for ids, _ in answers]
+        lat = sorted(ms for _, ms in answers)
+        single = dict(common, mode="single", recall=recall(found, self.gt, k),
+                      qps=len(self.queries) / wall if wall > 0 else 0.0, p50_ms=percentile(lat, 50),
+                      p95_ms=percentile(lat, 95), p99_ms=percentile(lat, 99))
+        for p in (single, batch):
+            self.points.append(p)
+            print(f"{library}/{index} {p['mode']} {params} recall={p['recall']:.4f} qps={p['qps']:.0f}",
+                  file=sys.stderr, flush=True)
 
 
 def set_threads(t):
@@ -334,11 +362,10 @@ def main():
     ap.add_argument("--out", required=True, help="results JSON to write")
     ap.add_argument("--quick", action="store_true", help="the small grid")
     ap.add_argument("--libraries", default="faiss,hnswlib")
-    ap.add_argument("--latency-queries", type=int, default=1000, help="single-query calls timed for percentiles")
     ap.add_argument(
         "--refine-factor",
         type=int,
-        default=index_constant("ivf.rs", "DEFAULT_RERANK_FACTOR"),
+        default=index_constant("ivf", "DEFAULT_RERANK_FACTOR"),
         help="IVF-PQ re-ranking: k_factor * k candidates (default: vsearch's DEFAULT_RERANK_FACTOR)",
     )
     ap.add_argument("--pq-m", default="", help="comma-separated PQ sub-quantiser counts overriding the grid's")
@@ -383,8 +410,9 @@ def main():
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "grids": {
             "peers": f"faiss {__import__('faiss').__version__ if 'faiss' in libs else '-'}, hnswlib; same grids as "
-            f"vsearch; IVF-PQ re-ranked with IndexRefineFlat k_factor={args.refine_factor}; QPS from one batched "
-            f"call, latency from single-query calls on 1 thread ({args.latency_queries} queries)",
+            f"vsearch; IVF-PQ re-ranked with IndexRefineFlat k_factor={args.refine_factor}; points in two modes: 'single' (one query per call from --threads "
+            f"concurrent callers, library threads 1; QPS and per-call latency) and 'batch' (all queries in one "
+            f"call, library threads --threads; QPS)",
         },
         "points": r.points,
     }

@@ -15,7 +15,7 @@ pub mod sweep;
 
 pub use dataset::{Dataset, DatasetSpec};
 pub use error::{BenchError, Result};
-pub use report::{Point, Results};
+pub use report::{Point, QueryMode, Results};
 pub use sweep::Grid;
 
 use indicatif::{ProgressBar, ProgressStyle};

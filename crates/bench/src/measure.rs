@@ -68,6 +68,32 @@ pub fn run_queries(
     })
 }
 
+/// Answers every query in one `search_batch` call on the threads of `pool` (the library parallelises
+/// inside the call). Latencies are not measured (0).
+pub fn run_batch(
+    index: &dyn VectorIndex,
+    queries: &[f32],
+    k: usize,
+    params: &SearchParams,
+    pool: &rayon::ThreadPool,
+) -> Result<QueryRun> {
+    let start = Instant::now();
+    let hits = pool.install(|| index.search_batch(queries, k, params))?;
+    let wall = start.elapsed().as_secs_f64();
+    let found: Vec<Vec<u64>> = hits
+        .into_iter()
+        .map(|row| row.into_iter().map(|h| h.id).collect())
+        .collect();
+    let n = found.len();
+    Ok(QueryRun {
+        found,
+        qps: if wall > 0.0 { n as f64 / wall } else { 0.0 },
+        p50_ms: 0.0,
+        p95_ms: 0.0,
+        p99_ms: 0.0,
+    })
+}
+
 /// A rayon pool of exactly `threads` threads.
 pub fn pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()

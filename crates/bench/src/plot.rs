@@ -1,4 +1,7 @@
-//! Recall against QPS, ann-benchmarks style: x = recall@k, y = QPS on a log scale, one line per library/index.
+//! Recall against QPS, ann-benchmarks style: one line per library/index/mode, y = QPS on a log scale, x = recall@k
+//! on a scale that spreads high recall (the position is `-log10(1 - recall)`, labelled in recall: 0.9, 0.95,
+//! 0.99, 0.999 sit at equal-ish steps instead of being squeezed against the right edge), with the 0.95 target
+//! marked.
 //!
 //! Drawn with plotters twice from the same code: to SVG (text as SVG text) and to an RGB bitmap encoded as PNG.
 //! Text layout needs a TrueType font, loaded at run time from [`FONT_PATHS`] (Debian `fonts-dejavu-core`) or
@@ -19,6 +22,47 @@ pub const FONT_PATHS: [&str; 2] = [
 ];
 
 const SIZE: (u32, u32) = (1000, 650);
+
+/// The recall target marked on the plot.
+pub const TARGET_RECALL: f64 = 0.95;
+/// Recall is drawn at most this close to 1 (a recall of 1.0 sits at `-log10(1e-4)` = 4).
+const MAX_NINES: f64 = 4.0;
+
+/// Position of `recall` on the x axis: `-log10(1 - recall)`, so 0.9 -> 1, 0.99 -> 2, 0.999 -> 3.
+pub fn recall_x(recall: f64) -> f64 {
+    (-(1.0 - recall.clamp(0.0, 1.0))
+        .max(10f64.powf(-MAX_NINES))
+        .log10())
+    .max(0.0)
+}
+
+/// The x positions of the recall ticks inside `range`: 0.5, 0.8, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, and 1
+/// (drawn at the axis' last position).
+fn recall_ticks(range: (f64, f64)) -> Vec<f64> {
+    [0.5, 0.8, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 1.0]
+        .iter()
+        .map(|&r| recall_x(r))
+        .filter(|x| (range.0..=range.1).contains(x))
+        .collect()
+}
+
+/// The label of the tick at `x`: the shortest decimal that names its recall (0.9, 0.95, 0.999), `1` at
+/// the end of the axis.
+fn tick_label(x: f64) -> String {
+    if x >= MAX_NINES - 1e-9 {
+        return "1".to_string();
+    }
+    let r = x_recall(x);
+    (1..=6)
+        .map(|d| format!("{r:.d$}"))
+        .find(|t| t.parse::<f64>().is_ok_and(|p| (p - r).abs() < 1e-9))
+        .unwrap_or_else(|| format!("{r:.4}"))
+}
+
+/// The recall at x position `x` (the inverse of [`recall_x`]).
+pub fn x_recall(x: f64) -> f64 {
+    1.0 - 10f64.powf(-x)
+}
 
 /// Distinct line colours (Tableau 10).
 const COLORS: [RGBColor; 10] = [
@@ -57,15 +101,16 @@ fn layout(points: &[Point]) -> Layout {
             let mut pts: Vec<(f64, f64)> = points
                 .iter()
                 .filter(|p| p.series() == n && p.qps > 0.0)
-                .map(|p| (p.recall, p.qps))
+                .map(|p| (recall_x(p.recall), p.qps))
                 .collect();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
             (n, pts)
         })
         .collect();
     let all: Vec<(f64, f64)> = series.iter().flat_map(|(_, p)| p.iter().copied()).collect();
-    let xmin = all.iter().map(|p| p.0).fold(1.0f64, f64::min);
-    let xmin = ((xmin * 10.0).floor() / 10.0).clamp(0.0, 0.9);
+    // From the lowest recall drawn (at most 0.5) to the highest (at least 0.999).
+    let xmin = all.iter().map(|p| p.0).fold(recall_x(0.5), f64::min);
+    let xmax = all.iter().map(|p| p.0).fold(recall_x(0.999), f64::max);
     let ymin = all.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
     let ymax = all.iter().map(|p| p.1).fold(0.0f64, f64::max);
     let (ymin, ymax) = if ymin.is_finite() && ymax > 0.0 {
@@ -78,7 +123,7 @@ fn layout(points: &[Point]) -> Layout {
     };
     Layout {
         series,
-        x: (xmin, 1.0),
+        x: (xmin, (xmax + 0.1).min(MAX_NINES + 0.1)),
         y: (ymin, ymax),
     }
 }
@@ -117,14 +162,46 @@ where
         .map_err(plot_err)?;
     chart
         .configure_mesh()
-        .x_desc(format!("Recall@{k}"))
+        .x_desc(format!("Recall@{k} (spread as -log10(1 - recall))"))
         .y_desc("Queries per second (log scale)")
         .y_label_formatter(&|v| format!("{v:.0}"))
-        .x_label_formatter(&|v| format!("{v:.2}"))
+        // The x ticks are drawn below at chosen recalls (0.9, 0.95, 0.99 ...), not at plotters' round steps.
+        .x_labels(0)
+        .disable_x_mesh()
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
         .draw()
         .map_err(plot_err)?;
+    // Recall ticks: a light line and the recall written above the axis.
+    let tick_y = lay.y.0 * (lay.y.1 / lay.y.0).powf(0.015);
+    for x in recall_ticks(lay.x) {
+        let light = RGBColor(215, 215, 215);
+        chart
+            .draw_series(LineSeries::new(vec![(x, lay.y.0), (x, lay.y.1)], light))
+            .map_err(plot_err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                tick_label(x),
+                (x, tick_y),
+                ("sans-serif", 13).into_font(),
+            )))
+            .map_err(plot_err)?;
+    }
+    // The target: a dashed vertical line at recall 0.95.
+    let tx = recall_x(TARGET_RECALL);
+    if (lay.x.0..=lay.x.1).contains(&tx) {
+        let grey = RGBColor(90, 90, 90);
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(tx, lay.y.0), (tx, lay.y.1)],
+                6,
+                4,
+                grey.stroke_width(1),
+            ))
+            .map_err(plot_err)?
+            .label(format!("recall {TARGET_RECALL} target"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey));
+    }
     for (i, (name, pts)) in lay.series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         let front = pareto(pts);
@@ -144,7 +221,7 @@ where
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
@@ -228,4 +305,26 @@ pub fn png(r: &Results) -> Result<Vec<u8>> {
 pub fn write(r: &Results, dir: &Path) -> Result<()> {
     write_atomic(&dir.join("recall_qps.svg"), svg(r)?.as_bytes())?;
     write_atomic(&dir.join("recall_qps.png"), &png(r)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn high_recall_is_spread_and_the_axis_inverts() {
+        for (r, x) in [
+            (0.9, 1.0),
+            (0.99, 2.0),
+            (0.999, 3.0),
+            (1.0, 4.0),
+            (0.0, 0.0),
+        ] {
+            assert!((recall_x(r) - x).abs() < 1e-9, "{r} -> {}", recall_x(r));
+        }
+        for r in [0.5, 0.9, 0.95, 0.99, 0.9995] {
+            assert!((x_recall(recall_x(r)) - r).abs() < 1e-12);
+        }
+        assert!(recall_x(0.96) - recall_x(0.95) > recall_x(0.51) - recall_x(0.5));
+    }
 }

@@ -12,7 +12,8 @@
 //!   "points": [{"library": "vsearch"|"faiss"|"hnswlib", "index": "flat"|"hnsw"|"ivf-flat"|"ivf-pq",
 //!               "params": {str: number|bool|str}, "recall": float, "qps": float,
 //!               "p50_ms": float, "p95_ms": float, "p99_ms": float, "build_s": float,
-//!               "disk_bytes": int, "memory_bytes": int, "rss_delta_bytes": int (optional)}]
+//!               "disk_bytes": int, "memory_bytes": int, "rss_delta_bytes": int (optional),
+//!               "mode": "single"|"batch" (optional; absent in files from before modes)}]
 //! }
 //! ```
 //! Peers (`scripts/bench_peers.py`) write the same schema; `--compare` merges the `points` of several files.
@@ -23,6 +24,28 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
+
+/// How queries were issued for a point.
+///
+/// - `single`: one query per call, calls spread over the run's threads (as a server answers independent
+///   requests); QPS is wall-clock throughput, latencies are per call.
+/// - `batch`: every query in one call that the library parallelises over the run's threads (FAISS's
+///   batched search, a matrix product for exact search); QPS only, no per-query latency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueryMode {
+    Single,
+    Batch,
+}
+
+impl std::fmt::Display for QueryMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Single => "single",
+            Self::Batch => "batch",
+        })
+    }
+}
 
 /// Current schema version of `results.json`.
 pub const SCHEMA: u32 = 1;
@@ -93,12 +116,27 @@ pub struct Point {
     /// Growth of the process's resident set during the build, when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rss_delta_bytes: Option<u64>,
+    /// How the queries were issued (absent in files from before modes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<QueryMode>,
 }
 
 impl Point {
-    /// `library/index`, the name of a line in the plot.
+    /// `library/index mode`, the name of a line in the plot.
     pub fn series(&self) -> String {
-        format!("{}/{}", self.library, self.index)
+        match self.mode {
+            Some(mode) => format!("{}/{} {mode}", self.library, self.index),
+            None => format!("{}/{}", self.library, self.index),
+        }
+    }
+
+    /// A latency as the report prints it (`-` for batched points, which have none).
+    fn latency_text(&self, ms: f64) -> String {
+        if self.mode == Some(QueryMode::Batch) {
+            "-".into()
+        } else {
+            format!("{ms:.3}")
+        }
     }
     /// Parameters as `a=1, b=2`.
     pub fn params_text(&self) -> String {
@@ -354,7 +392,9 @@ pub fn check_defaults(r: &Results) -> Vec<DefaultCheck> {
             let ours: Vec<&Point> = r
                 .points
                 .iter()
-                .filter(|p| p.library == "vsearch" && p.index == index)
+                .filter(|p| {
+                    p.library == "vsearch" && p.index == index && p.mode != Some(QueryMode::Batch)
+                })
                 .collect();
             let mut params = build.clone();
             params.extend(search);
@@ -465,13 +505,13 @@ pub fn markdown(r: &Results) -> String {
             Some(p) => {
                 let _ = writeln!(
                     s,
-                    "| {} | {:.2} | {:.0} | {:.4} | {:.3} | {:.3} | {:.1} | {} | {} |",
+                    "| {} | {:.2} | {:.0} | {:.4} | {} | {} | {:.1} | {} | {} |",
                     b.series,
                     b.threshold,
                     p.qps,
                     p.recall,
-                    p.p50_ms,
-                    p.p99_ms,
+                    p.latency_text(p.p50_ms),
+                    p.latency_text(p.p99_ms),
                     p.build_s,
                     mib(p.memory_bytes),
                     p.params_text()
@@ -503,14 +543,14 @@ pub fn markdown(r: &Results) -> String {
     for p in pts {
         let _ = writeln!(
             s,
-            "| {} | {} | {:.4} | {:.0} | {:.3} | {:.3} | {:.3} | {:.2} | {} | {} | {} |",
+            "| {} | {} | {:.4} | {:.0} | {} | {} | {} | {:.2} | {} | {} | {} |",
             p.series(),
             p.params_text(),
             p.recall,
             p.qps,
-            p.p50_ms,
-            p.p95_ms,
-            p.p99_ms,
+            p.latency_text(p.p50_ms),
+            p.latency_text(p.p95_ms),
+            p.latency_text(p.p99_ms),
             p.build_s,
             mib(p.disk_bytes),
             mib(p.memory_bytes),
@@ -519,7 +559,9 @@ pub fn markdown(r: &Results) -> String {
     }
     let _ = writeln!(
         s,
-        "\nQPS: all queries once, split over {} threads, wall clock. Latency: per-query timings. \
+        "\nModes: `single` is one query per call, the calls spread over {} threads (QPS: all queries once, wall \
+         clock; latency: per call); `batch` is all queries in one call parallelised by the library over the same \
+         threads (QPS only). Series without a mode come from files written before modes were measured. \
          Memory: the index's own estimate; RSS delta: growth of the process's resident set during the build \
          (0 when freed memory was reused).",
         r.threads

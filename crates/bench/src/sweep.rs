@@ -2,8 +2,8 @@
 
 use crate::dataset::Dataset;
 use crate::error::Result;
-use crate::measure::{disk_bytes, rss_bytes, run_queries};
-use crate::report::Point;
+use crate::measure::{disk_bytes, rss_bytes, run_batch, run_queries};
+use crate::report::{Point, QueryMode};
 use indicatif::ProgressBar;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -285,7 +285,8 @@ pub struct Workload<'a> {
     pub progress: &'a ProgressBar,
 }
 
-/// Measures every search setting of `build` on an already built `index`: one point each.
+/// Measures every search setting of `build` on an already built `index`: one point per setting and
+/// query mode ([`QueryMode`]: one query per call, and all queries in one batched call).
 pub fn measure_index(
     index: &dyn VectorIndex,
     build: &Build,
@@ -304,22 +305,28 @@ pub fn measure_index(
         let mut params = build.params.clone();
         params.extend(sparams.clone());
         progress.set_message(format!("{} {}", build.index, params_short(&params)));
-        let run = run_queries(index, &ds.queries, ds.dim, k, sp, pool)?;
-        let recall = recall_at_k(&run.found, truth, k);
-        points.push(Point {
-            library: "vsearch".into(),
-            index: build.index.into(),
-            params,
-            recall,
-            qps: run.qps,
-            p50_ms: run.p50_ms,
-            p95_ms: run.p95_ms,
-            p99_ms: run.p99_ms,
-            build_s: cost.build_s,
-            disk_bytes: cost.disk_bytes,
-            memory_bytes: cost.memory_bytes,
-            rss_delta_bytes: cost.rss_delta_bytes,
-        });
+        for mode in [QueryMode::Single, QueryMode::Batch] {
+            let run = match mode {
+                QueryMode::Single => run_queries(index, &ds.queries, ds.dim, k, sp, pool)?,
+                QueryMode::Batch => run_batch(index, &ds.queries, k, sp, pool)?,
+            };
+            let recall = recall_at_k(&run.found, truth, k);
+            points.push(Point {
+                library: "vsearch".into(),
+                index: build.index.into(),
+                params: params.clone(),
+                recall,
+                qps: run.qps,
+                p50_ms: run.p50_ms,
+                p95_ms: run.p95_ms,
+                p99_ms: run.p99_ms,
+                build_s: cost.build_s,
+                disk_bytes: cost.disk_bytes,
+                memory_bytes: cost.memory_bytes,
+                rss_delta_bytes: cost.rss_delta_bytes,
+                mode: Some(mode),
+            });
+        }
         progress.inc(1);
     }
     Ok(points)

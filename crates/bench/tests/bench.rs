@@ -6,7 +6,7 @@ use std::path::Path;
 use vsearch_bench::dataset::{self, Dataset, DatasetSpec};
 use vsearch_bench::measure::{self, percentile};
 use vsearch_bench::sweep::{self, Build, BuildCost, Workload};
-use vsearch_bench::{report, BenchOptions, Grid, Results};
+use vsearch_bench::{report, BenchOptions, Grid, QueryMode, Results};
 use vsearch_index::eval::{recall_at_k, FASHION_MNIST_DIR};
 use vsearch_index::{Hit, IndexConfig, IndexKind, Metric, SearchParams, VectorIndex};
 
@@ -194,7 +194,12 @@ fn measure(
         progress: &ProgressBar::hidden(),
     };
     let mut pts = sweep::measure_index(index, &flat_build(), cost, &work).expect("measure");
-    assert_eq!(pts.len(), 1);
+    // One point per mode: one query per call, then all queries in one batched call.
+    assert_eq!(pts.len(), 2);
+    assert_eq!(pts[0].mode, Some(QueryMode::Single));
+    assert_eq!(pts[1].mode, Some(QueryMode::Batch));
+    assert_eq!(pts[0].recall, pts[1].recall, "both modes find the same ids");
+    assert!(pts[1].qps > 0.0);
     pts.remove(0)
 }
 
@@ -301,14 +306,19 @@ fn check_outputs(dir: &Path, expected_points: usize) -> Results {
     assert_eq!(r.points.len(), expected_points);
     let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
     assert!(md.contains("## Best QPS at a recall@10 target"), "{md}");
-    assert!(md.contains("| vsearch/flat | 0.99 |"), "{md}");
+    assert!(md.contains("| vsearch/flat single | 0.99 |"), "{md}");
+    assert!(md.contains("Modes: `single`"), "{md}");
     let svg = std::fs::read_to_string(dir.join("recall_qps.svg")).expect("svg");
     assert!(
         svg.trim_start().starts_with("<svg") || svg.contains("<svg "),
         "SVG root"
     );
     assert!(svg.trim_end().ends_with("</svg>"));
-    assert!(svg.contains("vsearch/flat"), "legend names the series");
+    assert!(
+        svg.contains("vsearch/flat single"),
+        "legend names the series"
+    );
+    assert!(svg.contains("recall 0.95 target"), "the target is marked");
     let png = std::fs::read(dir.join("recall_qps.png")).expect("png");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let img = image::load_from_memory(&png).expect("PNG decodes");
@@ -333,9 +343,12 @@ fn outputs_are_written_and_valid_and_compare_merges() {
             .point
             .clone()
     };
-    assert!(get("vsearch/flat", 0.99).is_some());
-    assert!(get("vsearch/hnsw", 0.95).is_none());
-    assert_eq!(get("vsearch/hnsw", 0.90).map(|p| p.recall), Some(0.9));
+    assert!(get("vsearch/flat single", 0.99).is_some());
+    assert!(get("vsearch/hnsw single", 0.95).is_none());
+    assert_eq!(
+        get("vsearch/hnsw single", 0.90).map(|p| p.recall),
+        Some(0.9)
+    );
     // A peer file merged with --compare.
     let mut peer = results.clone();
     peer.points.retain(|p| p.library == "faiss");
@@ -428,8 +441,37 @@ fn quick_run_on_synthetic_data_measures_every_kind() {
     for kind in ["flat", "hnsw", "ivf-flat", "ivf-pq"] {
         assert!(r.points.iter().any(|p| p.index == kind), "{kind} measured");
     }
-    let flat = r.points.iter().find(|p| p.index == "flat").expect("flat");
-    assert_eq!(flat.recall, 1.0);
+    for mode in [QueryMode::Single, QueryMode::Batch] {
+        let flat = r
+            .points
+            .iter()
+            .find(|p| p.index == "flat" && p.mode == Some(mode))
+            .expect("flat in both modes");
+        assert_eq!(flat.recall, 1.0);
+    }
+    // Every setting is measured in both modes with the same recall (the same ids come back).
+    let single: Vec<&vsearch_bench::Point> = r
+        .points
+        .iter()
+        .filter(|p| p.mode == Some(QueryMode::Single))
+        .collect();
+    let batch: Vec<&vsearch_bench::Point> = r
+        .points
+        .iter()
+        .filter(|p| p.mode == Some(QueryMode::Batch))
+        .collect();
+    assert_eq!(single.len(), batch.len());
+    for (a, b) in single.iter().zip(&batch) {
+        assert_eq!((&a.index, &a.params), (&b.index, &b.params));
+        assert!(
+            (a.recall - b.recall).abs() < 1e-9,
+            "{} {:?}: {} vs {}",
+            a.index,
+            a.params,
+            a.recall,
+            b.recall
+        );
+    }
     assert!(r
         .points
         .iter()
