@@ -152,32 +152,18 @@ impl Default for ClipRecipe {
 impl ClipRecipe {
     /// Reads `preprocessor_config.json` in `dir` when present; CLIP's defaults otherwise.
     pub fn from_dir(dir: &std::path::Path) -> Result<Self> {
-        let path = dir.join("preprocessor_config.json");
-        if !path.is_file() {
-            return Ok(Self::default());
-        }
-        let text = std::fs::read_to_string(&path).map_err(|source| EmbedError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| EmbedError::Config {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
         let mut r = Self::default();
-        let as_u32 = |v: &serde_json::Value| {
-            v.as_u64()
-                .and_then(|x| u32::try_from(x).ok())
-                .filter(|&x| x > 0)
+        let Some(v) = preprocessor_config(dir)? else {
+            return Ok(r);
         };
         match v.get("size") {
             Some(s) if s.is_object() => {
-                if let Some(e) = s.get("shortest_edge").and_then(as_u32) {
+                if let Some(e) = s.get("shortest_edge").and_then(positive_u32) {
                     r.shortest_edge = e;
                 }
             }
             Some(s) => {
-                if let Some(e) = as_u32(s) {
+                if let Some(e) = positive_u32(s) {
                     r.shortest_edge = e;
                 }
             }
@@ -186,14 +172,14 @@ impl ClipRecipe {
         match v.get("crop_size") {
             Some(c) if c.is_object() => {
                 if let (Some(h), Some(w)) = (
-                    c.get("height").and_then(as_u32),
-                    c.get("width").and_then(as_u32),
+                    c.get("height").and_then(positive_u32),
+                    c.get("width").and_then(positive_u32),
                 ) {
                     r.crop = (h, w);
                 }
             }
             Some(c) => {
-                if let Some(s) = as_u32(c) {
+                if let Some(s) = positive_u32(c) {
                     r.crop = (s, s);
                 }
             }
@@ -202,25 +188,52 @@ impl ClipRecipe {
         if let Some(f) = v.get("rescale_factor").and_then(serde_json::Value::as_f64) {
             r.scale = f as f32;
         }
-        let triple = |key: &str| -> Option<[f32; 3]> {
-            let a = v.get(key)?.as_array()?;
-            if a.len() != 3 {
-                return None;
-            }
-            Some([
-                a[0].as_f64()? as f32,
-                a[1].as_f64()? as f32,
-                a[2].as_f64()? as f32,
-            ])
-        };
-        if let Some(m) = triple("image_mean") {
+        if let Some(m) = rgb_triple(&v, "image_mean") {
             r.mean = m;
         }
-        if let Some(s) = triple("image_std") {
+        if let Some(s) = rgb_triple(&v, "image_std") {
             r.std = s;
         }
         Ok(r)
     }
+}
+
+/// `preprocessor_config.json` of the folder `dir` as JSON; `None` when the folder has none.
+fn preprocessor_config(dir: &std::path::Path) -> Result<Option<serde_json::Value>> {
+    let path = dir.join("preprocessor_config.json");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|source| EmbedError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| EmbedError::Config {
+            path,
+            reason: e.to_string(),
+        })
+}
+
+/// A positive integer that fits `u32`.
+fn positive_u32(v: &serde_json::Value) -> Option<u32> {
+    v.as_u64()
+        .and_then(|x| u32::try_from(x).ok())
+        .filter(|&x| x > 0)
+}
+
+/// The three numbers (R, G, B) under `key` (`image_mean`, `image_std`).
+fn rgb_triple(v: &serde_json::Value, key: &str) -> Option<[f32; 3]> {
+    let a = v.get(key)?.as_array()?;
+    if a.len() != 3 {
+        return None;
+    }
+    Some([
+        a[0].as_f64()? as f32,
+        a[1].as_f64()? as f32,
+        a[2].as_f64()? as f32,
+    ])
 }
 
 /// Output size of transformers' shortest-edge resize: short side `target`, long side `int(target * long / short)`.
@@ -379,27 +392,13 @@ impl SiglipRecipe {
             mean: [0.5; 3],
             std: [0.5; 3],
         };
-        let path = dir.join("preprocessor_config.json");
-        if !path.is_file() {
+        let Some(v) = preprocessor_config(dir)? else {
             return Ok(r);
-        }
-        let text = std::fs::read_to_string(&path).map_err(|source| EmbedError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| EmbedError::Config {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        let as_u32 = |v: &serde_json::Value| {
-            v.as_u64()
-                .and_then(|x| u32::try_from(x).ok())
-                .filter(|&x| x > 0)
         };
         if let Some(s) = v.get("size") {
             if let (Some(h), Some(w)) = (
-                s.get("height").and_then(as_u32),
-                s.get("width").and_then(as_u32),
+                s.get("height").and_then(positive_u32),
+                s.get("width").and_then(positive_u32),
             ) {
                 r.size = (h, w);
             }
@@ -407,18 +406,10 @@ impl SiglipRecipe {
         if let Some(f) = v.get("rescale_factor").and_then(serde_json::Value::as_f64) {
             r.scale = f as f32;
         }
-        let triple = |key: &str| -> Option<[f32; 3]> {
-            let a = v.get(key)?.as_array()?;
-            Some([
-                a.first()?.as_f64()? as f32,
-                a.get(1)?.as_f64()? as f32,
-                a.get(2)?.as_f64()? as f32,
-            ])
-        };
-        if let Some(m) = triple("image_mean") {
+        if let Some(m) = rgb_triple(&v, "image_mean") {
             r.mean = m;
         }
-        if let Some(s) = triple("image_std") {
+        if let Some(s) = rgb_triple(&v, "image_std") {
             r.std = s;
         }
         Ok(r)

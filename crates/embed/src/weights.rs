@@ -8,6 +8,30 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+/// Memory-maps the weights of the checkpoint folder `dir` ([`safetensors_files`]) as `f32` on `device`
+/// and builds a model from them with `new`; errors name the (first) weight file.
+pub fn build<T, E: std::fmt::Display>(
+    dir: &Path,
+    device: &candle_core::Device,
+    new: impl FnOnce(candle_nn::VarBuilder) -> std::result::Result<T, E>,
+) -> Result<T> {
+    let weights = safetensors_files(dir)?;
+    let first = weights
+        .first()
+        .cloned()
+        .unwrap_or_else(|| dir.to_path_buf());
+    let bad = |e: &dyn std::fmt::Display| EmbedError::Weights {
+        path: first.clone(),
+        reason: e.to_string(),
+    };
+    // SAFETY: the files are memory-mapped read-only; vsearch never writes model files it maps.
+    let vb = unsafe {
+        candle_nn::VarBuilder::from_mmaped_safetensors(&weights, candle_core::DType::F32, device)
+    }
+    .map_err(|e| bad(&e))?;
+    new(vb).map_err(|e| bad(&e))
+}
+
 /// The safetensors files holding the weights of the checkpoint folder `dir`.
 pub fn safetensors_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let single = dir.join("model.safetensors");

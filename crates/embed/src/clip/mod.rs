@@ -85,21 +85,7 @@ impl ClipModel {
     /// in `f32`.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let config = ClipConfig::from_file(&dir.join("config.json"))?;
-        let weights = crate::weights::safetensors_files(dir)?;
-        let first = weights
-            .first()
-            .cloned()
-            .unwrap_or_else(|| dir.to_path_buf());
-        // SAFETY: the files are memory-mapped read-only; vsearch never writes model files it maps.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&weights, DType::F32, device) }
-            .map_err(|e| EmbedError::Weights {
-                path: first.clone(),
-                reason: e.to_string(),
-            })?;
-        Self::new(vb, &config).map_err(|e| EmbedError::Weights {
-            path: first,
-            reason: e.to_string(),
-        })
+        crate::weights::build(dir, device, |vb| Self::new(vb, &config))
     }
 
     /// The device the weights live on.
