@@ -438,7 +438,7 @@ fn defaults_section(s: &mut String, r: &Results) {
     );
     let _ = writeln!(
         s,
-        "The defaults of `vsearch-index` (constants in `crates/index/src/hnsw.rs` and `ivf.rs`, nlist for {} vectors) \
+        "The defaults of `vsearch-index` (constants in `crates/index/src/hnsw/mod.rs` and `crates/index/src/ivf/mod.rs`, nlist for {} vectors) \
          against the fastest vsearch point of the same kind that reaches the target.\n",
         r.dataset.n_base
     );
