@@ -471,6 +471,7 @@ impl HnswIndex {
     /// links laid over the previous layout carry over, and the new nodes and those that lost links in
     /// are checked to be found by their own vectors.
     fn reflatten(&mut self, first_new: usize) -> Result<()> {
+        let started = std::time::Instant::now();
         let mut layout =
             self.graph
                 .flatten(self.dim, self.ids.len())
@@ -485,12 +486,15 @@ impl HnswIndex {
         check.retain(|&slot| !self.deleted.contains(slot as usize));
         check.sort_unstable();
         check.dedup();
+        let flattened = started.elapsed();
         let linked = layout.link_unfound(self.metric, self.params.ef_search, &check);
-        if linked > 0 {
-            tracing::debug!(
-                "HNSW layout: {linked} links laid over the graph for nodes its search did not find"
-            );
-        }
+        tracing::debug!(
+            "HNSW layout: flattened in {:.2} s; {} nodes checked and {linked} links laid for those \
+             a search did not find in {:.2} s",
+            flattened.as_secs_f64(),
+            check.len(),
+            (started.elapsed() - flattened).as_secs_f64()
+        );
         self.search_graph = layout;
         Ok(())
     }
