@@ -138,8 +138,8 @@ pub fn fetch(repo: &HubRepo, wanted: &Wanted<'_>, settings: &HubSettings) -> Res
                 verify_download(&path, file)?;
                 Ok(Some(path))
             }
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) if is_refused(&e) => Err(download_error(
+            Err(e) if http_status(&e) == Some(404) => Ok(None),
+            Err(e) if matches!(http_status(&e), Some(401 | 403)) => Err(download_error(
                 repo,
                 format!(
                     "{file}: {e}: the repo is private or gated, or does not exist; for a private or gated \
@@ -220,21 +220,15 @@ pub fn shard_files(index: &Path) -> Result<Vec<String>> {
     Ok(shards)
 }
 
-/// Whether hf-hub's error is the hub answering 404 (the file is not in the repo at that revision).
-fn is_not_found(e: &hf_hub::api::sync::ApiError) -> bool {
-    use hf_hub::api::sync::ApiError;
+/// The HTTP status the hub answered with, when hf-hub's error is one (404: the file is not in the repo at
+/// that revision; 401 or 403: access refused).
+fn http_status(e: &hf_hub::api::sync::ApiError) -> Option<u16> {
     match e {
-        ApiError::RequestError(inner) => matches!(**inner, ureq::Error::Status(404, _)),
-        _ => false,
-    }
-}
-
-/// Whether hf-hub's error is the hub refusing access (401 or 403).
-fn is_refused(e: &hf_hub::api::sync::ApiError) -> bool {
-    use hf_hub::api::sync::ApiError;
-    match e {
-        ApiError::RequestError(inner) => matches!(**inner, ureq::Error::Status(401 | 403, _)),
-        _ => false,
+        hf_hub::api::sync::ApiError::RequestError(inner) => match **inner {
+            ureq::Error::Status(code, _) => Some(code),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -87,6 +87,21 @@ pub fn rgb(img: &DynamicImage) -> RgbImage {
     }
 }
 
+/// [`batch_tensor`] of a batch that must be `side x side` pixels (the model called `model`'s input).
+pub fn square_batch(
+    batch: &[Pixels],
+    side: usize,
+    model: &str,
+    device: &candle_core::Device,
+) -> Result<candle_core::Tensor> {
+    if batch.iter().any(|p| p.height != side || p.width != side) {
+        return Err(EmbedError::Preprocess {
+            reason: format!("{model} input must be {side}x{side} pixels"),
+        });
+    }
+    batch_tensor(batch, device)
+}
+
 /// Stacks preprocessed images of one size into a `batch x 3 x h x w` tensor.
 pub fn batch_tensor(batch: &[Pixels], device: &candle_core::Device) -> Result<candle_core::Tensor> {
     let first = batch.first().ok_or_else(|| EmbedError::Preprocess {
@@ -185,15 +200,7 @@ impl ClipRecipe {
             }
             None => {}
         }
-        if let Some(f) = v.get("rescale_factor").and_then(serde_json::Value::as_f64) {
-            r.scale = f as f32;
-        }
-        if let Some(m) = rgb_triple(&v, "image_mean") {
-            r.mean = m;
-        }
-        if let Some(s) = rgb_triple(&v, "image_std") {
-            r.std = s;
-        }
+        read_normalisation(&v, &mut r.scale, &mut r.mean, &mut r.std);
         Ok(r)
     }
 }
@@ -221,6 +228,24 @@ fn positive_u32(v: &serde_json::Value) -> Option<u32> {
     v.as_u64()
         .and_then(|x| u32::try_from(x).ok())
         .filter(|&x| x > 0)
+}
+
+/// `rescale_factor`, `image_mean` and `image_std` of a preprocessor config, each where present.
+fn read_normalisation(
+    v: &serde_json::Value,
+    scale: &mut f32,
+    mean: &mut [f32; 3],
+    std: &mut [f32; 3],
+) {
+    if let Some(f) = v.get("rescale_factor").and_then(serde_json::Value::as_f64) {
+        *scale = f as f32;
+    }
+    if let Some(m) = rgb_triple(v, "image_mean") {
+        *mean = m;
+    }
+    if let Some(s) = rgb_triple(v, "image_std") {
+        *std = s;
+    }
 }
 
 /// The three numbers (R, G, B) under `key` (`image_mean`, `image_std`).
@@ -403,15 +428,7 @@ impl SiglipRecipe {
                 r.size = (h, w);
             }
         }
-        if let Some(f) = v.get("rescale_factor").and_then(serde_json::Value::as_f64) {
-            r.scale = f as f32;
-        }
-        if let Some(m) = rgb_triple(&v, "image_mean") {
-            r.mean = m;
-        }
-        if let Some(s) = rgb_triple(&v, "image_std") {
-            r.std = s;
-        }
+        read_normalisation(&v, &mut r.scale, &mut r.mean, &mut r.std);
         Ok(r)
     }
 }

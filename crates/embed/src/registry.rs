@@ -82,8 +82,6 @@ pub const CLIP_WEIGHTS: &[&str] = &[
     "model.safetensors.index.json",
     "pytorch_model.bin",
 ];
-pub const CLIP_TOKENIZER: &[&str] = &["tokenizer.json", "vocab.json"];
-pub const CLIP_OPTIONAL: &[&str] = &["preprocessor_config.json", "merges.txt"];
 /// What a checkpoint given by name may hold besides its config and weights: the tokenizer files of
 /// either family (CLIP's `tokenizer.json`, SigLIP's `spiece.model`) and preprocessing settings; the
 /// family's loader names what is missing.

@@ -65,20 +65,27 @@ pub fn safetensors_files(dir: &Path) -> Result<Vec<PathBuf>> {
     })
 }
 
-/// `bin` converted to safetensors in `<cache>/converted/`, named by the SHA-256 of its bytes (so a
-/// changed file is converted again); written to a temporary file and renamed, so an interrupted
-/// conversion leaves nothing that looks complete.
+/// `bin` converted to safetensors in `<cache>/converted/`, named by the SHA-256 of its canonical path,
+/// size and modification time (so a changed file is converted again, and a load reads only metadata, not
+/// the whole checkpoint, to find the converted file); written to a temporary file and renamed, so an
+/// interrupted conversion leaves nothing that looks complete.
 fn converted(bin: &Path) -> Result<PathBuf> {
     let bad = |reason: String| EmbedError::Weights {
         path: bin.to_path_buf(),
         reason,
     };
-    let bytes = std::fs::read(bin).map_err(|e| bad(e.to_string()))?;
-    let digest: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    drop(bytes);
+    let canonical = bin.canonicalize().map_err(|e| bad(e.to_string()))?;
+    let meta = std::fs::metadata(&canonical).map_err(|e| bad(e.to_string()))?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let mut key = Sha256::new();
+    key.update(canonical.as_os_str().as_encoded_bytes());
+    key.update(meta.len().to_le_bytes());
+    key.update(mtime.to_le_bytes());
+    let digest: String = key.finalize().iter().map(|b| format!("{b:02x}")).collect();
     let dir = crate::registry::cache_dir().join("converted");
     let out = dir.join(format!("{digest}.safetensors"));
     if out.is_file() {

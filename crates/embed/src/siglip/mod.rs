@@ -97,13 +97,12 @@ impl ImageEmbedder for SiglipImageEmbedder {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let s = self.model.image_size();
-        if batch.iter().any(|p| p.height != s || p.width != s) {
-            return Err(EmbedError::Preprocess {
-                reason: format!("SigLIP input must be {s}x{s} pixels"),
-            });
-        }
-        let t = preprocess::batch_tensor(batch, self.model.device())?;
+        let t = preprocess::square_batch(
+            batch,
+            self.model.image_size(),
+            "SigLIP",
+            self.model.device(),
+        )?;
         preprocess::normalized_rows(&self.model.image_features(&t)?)
     }
 }

@@ -77,9 +77,11 @@ pub fn index_folder(dir: &Path, options: &IndexOptions) -> Result<IndexReport> {
             |batch, embedded| committer.commit(batch, embedded, &mut report),
         )?;
     }
-    compact_matrix(&coll, dim, &mut catalog)?;
-    // 4. Bring the indexes up to date with the catalog.
-    let end = CatalogState::read(&catalog)?;
+    // 4. Bring the indexes up to date with the catalog (its matrix compacted first when it has to be).
+    let mut end = CatalogState::read(&catalog)?;
+    if let Some(next) = compact_matrix(&coll, dim, &mut catalog, &end.files.ids)? {
+        end.files.matrix = Some(next);
+    }
     drop(catalog);
     sync::sync_indexes(&coll, &manifest, &end)?;
     // The committed generation now names the catalog's matrix: the others can go.
@@ -128,21 +130,26 @@ fn lock_collection(coll: &Path) -> Result<std::fs::File> {
 
 /// Writes the live rows into a new matrix file when more than [`matrix::COMPACT_ABOVE`] of the
 /// committed rows are dead (deleted or replaced images), points the catalog at it and vacuums the
-/// catalog. The committed generation keeps naming the old file until the next commit.
-fn compact_matrix(coll: &Path, dim: usize, catalog: &mut Catalog) -> Result<()> {
+/// catalog; returns the new matrix. `indexed` are the catalog's indexed ids (ascending). The committed
+/// generation keeps naming the old file until the next commit.
+fn compact_matrix(
+    coll: &Path,
+    dim: usize,
+    catalog: &mut Catalog,
+    indexed: &[u64],
+) -> Result<Option<MatrixRef>> {
     let Some(at) = catalog.matrix_ref()? else {
-        return Ok(());
+        return Ok(None);
     };
     let matrix = Matrix::open(coll, dim, Some(at))?;
-    let live: Vec<u64> = catalog
-        .entries()?
-        .into_iter()
-        .filter(|e| e.status == crate::catalog::Status::Ok && matrix.contains(e.id))
-        .map(|e| e.id)
+    let live: Vec<u64> = indexed
+        .iter()
+        .copied()
+        .filter(|&id| matrix.contains(id))
         .collect();
     let dead = at.rows.saturating_sub(live.len() as u64);
     if at.rows == 0 || (dead as f64) <= matrix::COMPACT_ABOVE * at.rows as f64 {
-        return Ok(());
+        return Ok(None);
     }
     let next = matrix::compact(coll, &matrix, at, &live)?;
     catalog.set_matrix(next)?;
@@ -150,7 +157,8 @@ fn compact_matrix(coll: &Path, dim: usize, catalog: &mut Catalog) -> Result<()> 
         "compacted the embedding matrix: {} rows, {dead} dead rows dropped",
         live.len()
     );
-    catalog.vacuum()
+    catalog.vacuum()?;
+    Ok(Some(next))
 }
 
 fn remove_collection_files(dir: &Path) -> Result<()> {
