@@ -81,6 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             rerank: None,
         },
         min_score: args.min_score,
+        ..QueryOptions::default()
     };
     let response = collection
         .search(&query, &options)

@@ -3,16 +3,16 @@
 use crate::catalog::{Catalog, Status};
 use crate::error::{EngineError, Result};
 use crate::generation::{self, GenerationFiles};
+use crate::images::Images;
 use crate::indexes;
 use crate::manifest::{CollectionManifest, MANIFEST_FILE};
 use crate::matrix::Matrix;
+use crate::metadata::ImageMeta;
 use crate::pipeline::DEFAULT_COLLECTION_DIR;
-use crate::{CollectionInfo, Query, QueryOptions, SearchResponse, SearchResult};
+use crate::CollectionInfo;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
-use vsearch_embed::{image_io, DeviceSpec, Embedder};
+use vsearch_embed::{DeviceSpec, Embedder};
 use vsearch_index::{IndexError, IndexKind, VectorIndex};
 
 /// An opened collection: catalog, embeddings, indexes and (unless opened without it) the model,
@@ -21,8 +21,10 @@ pub struct Collection {
     dir: PathBuf,
     manifest: CollectionManifest,
     embedder: Option<Embedder>,
-    /// Relative paths of the indexed (status ok) files, by id.
-    paths: HashMap<u64, String>,
+    /// The indexed (status ok) files and their metadata, by id.
+    images: Images,
+    /// The committed generation served (0 when none is committed).
+    generation: u64,
     matrix: Matrix,
     indexes: Vec<(IndexKind, Box<dyn VectorIndex>)>,
 }
@@ -249,7 +251,7 @@ impl Collection {
     pub fn open_without_model(path: &Path) -> Result<Self> {
         let (dir, manifest) = open_collection_dir(path)?;
         let dim = manifest.model.dim;
-        let (files, matrix, indexes) = match generation::open_committed(
+        let (generation, files, matrix, indexes) = match generation::open_committed(
             &dir,
             &manifest.indexes,
             manifest.metric,
@@ -262,7 +264,12 @@ impl Collection {
                             dir.display()
                         );
                 }
-                (committed.files, committed.matrix, committed.indexes)
+                (
+                    committed.point.generation,
+                    committed.files,
+                    committed.matrix,
+                    committed.indexes,
+                )
             }
             None => {
                 let catalog = Catalog::open_read_only(&dir)?;
@@ -282,18 +289,19 @@ impl Collection {
                 }
                 let indexes =
                     indexes::build_all(&manifest.indexes, manifest.metric, &matrix, &files.ids)?;
-                (files, matrix, indexes)
+                (0, files, matrix, indexes)
             }
         };
         if let Some(&id) = files.ids.iter().find(|&&id| !matrix.contains(id)) {
             return Err(matrix.missing_vector(id));
         }
-        let paths: HashMap<u64, String> = files.ids.into_iter().zip(files.paths).collect();
+        let images = load_images(&dir, &files)?;
         Ok(Self {
             dir,
             manifest,
             embedder: None,
-            paths,
+            images,
+            generation,
             matrix,
             indexes,
         })
@@ -316,12 +324,46 @@ impl Collection {
 
     /// Number of indexed images.
     pub fn len(&self) -> usize {
-        self.paths.len()
+        self.images.len()
     }
 
     /// Whether no image is indexed.
     pub fn is_empty(&self) -> bool {
-        self.paths.is_empty()
+        self.images.is_empty()
+    }
+
+    /// The indexed images and their metadata.
+    pub fn images(&self) -> &Images {
+        &self.images
+    }
+
+    /// The committed generation served (0 when none is committed).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub(crate) fn matrix(&self) -> &Matrix {
+        &self.matrix
+    }
+
+    /// Whether the collection has an index of `kind`.
+    pub fn has_index(&self, kind: IndexKind) -> bool {
+        self.manifest.indexes.iter().any(|c| c.kind() == kind)
+    }
+
+    /// The loaded index of `kind`.
+    pub(crate) fn index(&self, kind: IndexKind) -> Result<&dyn VectorIndex> {
+        match self.indexes.iter().find(|(k, _)| *k == kind) {
+            Some((_, index)) => Ok(index.as_ref()),
+            None if self.images.is_empty() => Err(IndexError::Empty.into()),
+            None => {
+                let have: Vec<&str> = self.indexes.iter().map(|(k, _)| k.name()).collect();
+                Err(EngineError::NoIndex {
+                    requested: kind.to_string(),
+                    available: have.join(", "),
+                })
+            }
+        }
     }
 
     /// What the collection is.
@@ -330,23 +372,23 @@ impl Collection {
             root: self.manifest.root.clone(),
             model: self.manifest.model.clone(),
             metric: self.manifest.metric,
-            count: self.paths.len(),
+            count: self.images.len(),
             indexes: self.manifest.indexes.clone(),
             text_search: self.manifest.model.text,
+            generation: self.generation,
         }
     }
 
     /// Indexed ids (ascending) and their vectors, row-major.
     pub fn embeddings(&self) -> Result<(Vec<u64>, Vec<f32>)> {
-        let mut ids: Vec<u64> = self.paths.keys().copied().collect();
-        ids.sort_unstable();
+        let ids = self.images.ids();
         let vectors = self.matrix.gather(&ids)?;
         Ok((ids, vectors))
     }
 
     /// The stored vector of an indexed id.
     pub fn vector(&self, id: u64) -> Result<Vec<f32>> {
-        if !self.paths.contains_key(&id) {
+        if !self.images.contains(id) {
             return Err(IndexError::UnknownId { id }.into());
         }
         self.matrix
@@ -356,9 +398,9 @@ impl Collection {
 
     /// Path of an indexed image relative to the indexed folder.
     pub fn relative_path(&self, id: u64) -> Result<&str> {
-        self.paths
-            .get(&id)
-            .map(String::as_str)
+        self.images
+            .get(id)
+            .map(|m| m.path.as_str())
             .ok_or_else(|| IndexError::UnknownId { id }.into())
     }
 
@@ -378,80 +420,42 @@ impl Collection {
         verify(&self.dir)
     }
 
-    fn embedder(&self, what: &'static str) -> Result<&Embedder> {
+    pub(crate) fn embedder(&self, what: &'static str) -> Result<&Embedder> {
         self.embedder
             .as_ref()
             .ok_or(EngineError::NoModel { needed_by: what })
     }
+}
 
-    /// Answers a query.
-    pub fn search(&self, query: &Query, options: &QueryOptions) -> Result<SearchResponse> {
-        let t0 = Instant::now();
-        let vector = match query {
-            Query::ImageBytes(bytes) => {
-                let embedder = self.embedder("a query by image")?;
-                let image = image_io::decode(bytes, image_io::DEFAULT_MAX_PIXELS)?;
-                let pixels = embedder.image.preprocess(&image)?;
-                embedder
-                    .image
-                    .embed_pixels(std::slice::from_ref(&pixels))?
-                    .into_iter()
-                    .next()
-                    .ok_or(EngineError::NoQueryVector {
-                        query: "the query image",
-                    })?
+/// The images of `files` with their catalog metadata (the catalog may be ahead of the committed
+/// generation: only the generation's ids are taken).
+fn load_images(dir: &Path, files: &GenerationFiles) -> Result<Images> {
+    let wanted: std::collections::HashSet<u64> = files.ids.iter().copied().collect();
+    let catalog = Catalog::open_read_only(dir)?;
+    let mut rows: Vec<ImageMeta> = catalog
+        .entries()?
+        .iter()
+        .filter(|e| wanted.contains(&e.id))
+        .map(ImageMeta::from_entry)
+        .collect();
+    // Ids of the generation the catalog no longer has (deleted since): still served, by path alone.
+    if rows.len() < wanted.len() {
+        let have: std::collections::HashSet<u64> = rows.iter().map(|m| m.id).collect();
+        for (&id, path) in files.ids.iter().zip(&files.paths) {
+            if !have.contains(&id) {
+                rows.push(ImageMeta::from_entry(&crate::catalog::Entry {
+                    id,
+                    path: path.clone(),
+                    size: 0,
+                    mtime_ns: 0,
+                    hash: String::new(),
+                    width: 0,
+                    height: 0,
+                    status: Status::Ok,
+                    error: None,
+                }));
             }
-            Query::Id(id) => self.vector(*id)?,
-            Query::Text(text) => {
-                let embedder = self.embedder("a query by text")?;
-                embedder
-                    .embed_texts(&[text.as_str()])?
-                    .into_iter()
-                    .next()
-                    .ok_or(EngineError::NoQueryVector {
-                        query: "the query text",
-                    })?
-            }
-            Query::Vector(v) => v.clone(),
-        };
-        let embed_ms = t0.elapsed().as_secs_f64() * 1e3;
-        let kind = match options.index {
-            Some(k) => k,
-            None => IndexKind::preferred(|k| self.manifest.indexes.iter().any(|c| c.kind() == k))
-                .unwrap_or(IndexKind::Flat),
-        };
-        let index = match self.indexes.iter().find(|(k, _)| *k == kind) {
-            Some((_, index)) => index,
-            None if self.paths.is_empty() => return Err(IndexError::Empty.into()),
-            None => {
-                let have: Vec<&str> = self.indexes.iter().map(|(k, _)| k.name()).collect();
-                return Err(EngineError::NoIndex {
-                    requested: kind.to_string(),
-                    available: have.join(", "),
-                });
-            }
-        };
-        let t1 = Instant::now();
-        let hits = index.search(&vector, options.k, &options.params)?;
-        let search_ms = t1.elapsed().as_secs_f64() * 1e3;
-        let results = hits
-            .into_iter()
-            .filter(|h| options.min_score.is_none_or(|m| h.score >= m))
-            .filter_map(|h| self.paths.get(&h.id).map(|p| (h, p)))
-            .enumerate()
-            .map(|(i, (h, p))| SearchResult {
-                id: h.id,
-                path: p.clone(),
-                score: h.score,
-                rank: i + 1,
-            })
-            .collect();
-        Ok(SearchResponse {
-            results,
-            index: kind,
-            model: self.manifest.model.id.clone(),
-            embed_ms,
-            search_ms,
-        })
+        }
     }
+    Ok(Images::new(rows))
 }

@@ -51,6 +51,12 @@ pub enum EngineError {
     /// The commit point (`indexes/state.json`) or the generation it names cannot be read.
     #[error("{path}: {reason}; run `vsearch index DIR` to commit a new state of the collection")]
     Generation { path: PathBuf, reason: String },
+    /// A filter that does not parse or names an unknown key or a value of the wrong type.
+    #[error("bad filter: {reason}")]
+    Filter { reason: String },
+    /// A query that cannot be answered as given (an empty board, a crop outside the image, ...).
+    #[error("bad query: {reason}")]
+    BadQuery { reason: String },
     #[error("{path} is not a folder")]
     NotAFolder { path: PathBuf },
     #[error("another `vsearch index` is updating the collection {collection} (lock held on {collection}/{lock}); wait for it to finish, then run again", lock = crate::pipeline::LOCK_FILE)]

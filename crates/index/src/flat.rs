@@ -191,6 +191,19 @@ impl VectorIndex for FlatIndex {
         Ok(merged.into_sorted())
     }
 
+    fn search_filtered(
+        &self,
+        _query: &[f32],
+        _k: usize,
+        _params: &SearchParams,
+        _filter: &crate::IdFilter,
+    ) -> Result<Vec<Hit>> {
+        // PLACEHOLDER: filtered search lands with the index helper's work.
+        Err(crate::IndexError::InvalidParams {
+            reason: "filtered search is not implemented yet".into(),
+        })
+    }
+
     fn search_batch(
         &self,
         queries: &[f32],

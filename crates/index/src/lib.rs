@@ -10,6 +10,7 @@ pub mod error;
 pub mod eval;
 pub mod flat;
 pub mod hnsw;
+pub mod id_filter;
 pub mod ivf;
 pub mod kind;
 pub mod persist;
@@ -17,6 +18,7 @@ pub mod topk;
 
 pub use distance::simd_level;
 pub use error::{IndexError, Result};
+pub use id_filter::IdFilter;
 pub use ivf::set_threads;
 pub use kind::{IndexKind, UnknownIndexKind};
 
@@ -148,6 +150,16 @@ pub trait VectorIndex: Send + Sync {
     }
     /// The `k` nearest live vectors to `query`, best first.
     fn search(&self, query: &[f32], k: usize, params: &SearchParams) -> Result<Vec<Hit>>;
+    /// The `k` nearest live vectors to `query` among the ids `filter` allows, best first. The search runs
+    /// through the filter (it does not over-fetch and cut), so it returns `min(k, allowed live ids)`
+    /// results wherever the index's search reaches them.
+    fn search_filtered(
+        &self,
+        query: &[f32],
+        k: usize,
+        params: &SearchParams,
+        filter: &IdFilter,
+    ) -> Result<Vec<Hit>>;
     /// Many queries (`n * dim` values) at once; one result list per query.
     fn search_batch(
         &self,

@@ -176,7 +176,7 @@ pub async fn warm_up(state: &AppState) {
             k: 1,
             index: None,
             params: SearchParams::default(),
-            min_score: None,
+            ..QueryOptions::default()
         };
         let Ok(ticket) = state.pool.admit() else {
             return;

@@ -155,8 +155,7 @@ async fn an_empty_engine_collection_answers_409_to_every_query() {
             &QueryOptions {
                 k: 1,
                 index: None,
-                params: Default::default(),
-                min_score: None,
+                ..Default::default()
             },
         )
         .expect_err("an empty collection has nothing to answer");

@@ -579,6 +579,19 @@ impl VectorIndex for HnswIndex {
         Ok(self.search_with_stats(query, k, params)?.0)
     }
 
+    fn search_filtered(
+        &self,
+        _query: &[f32],
+        _k: usize,
+        _params: &SearchParams,
+        _filter: &crate::IdFilter,
+    ) -> Result<Vec<Hit>> {
+        // PLACEHOLDER: filtered search lands with the index helper's work.
+        Err(crate::IndexError::InvalidParams {
+            reason: "filtered search is not implemented yet".into(),
+        })
+    }
+
     fn search_batch(
         &self,
         queries: &[f32],

@@ -24,5 +24,6 @@ pub(crate) fn sample_info(
         count: 3,
         indexes,
         text_search: text,
+        generation: 1,
     }
 }

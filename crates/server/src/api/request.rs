@@ -267,6 +267,7 @@ pub(crate) fn validate(
             index,
             params,
             min_score: r.min_score.map(|m| m as f32),
+            ..QueryOptions::default()
         },
     ))
 }

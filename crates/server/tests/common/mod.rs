@@ -550,6 +550,7 @@ impl SearchBackend for HistogramCollection {
             metric: Metric::Cosine,
             count: self.names.len(),
             indexes: vec![IndexConfig::Flat],
+            generation: 0,
             text_search: false,
         }
     }
@@ -585,6 +586,11 @@ impl SearchBackend for HistogramCollection {
                 }
                 (v.clone(), 0.0)
             }
+            Query::Board(_) => {
+                return Err(vsearch_engine::EngineError::BadQuery {
+                    reason: "the histogram backend answers single examples only".into(),
+                })
+            }
         };
         if self.vectors.is_empty() {
             return Err(IndexError::Empty.into());
@@ -600,6 +606,7 @@ impl SearchBackend for HistogramCollection {
         let results = scored
             .into_iter()
             .filter(|(_, s)| options.min_score.is_none_or(|m| *s >= m))
+            .skip(options.offset)
             .take(options.k)
             .enumerate()
             .map(|(rank, (id, score))| SearchResult {
@@ -611,6 +618,8 @@ impl SearchBackend for HistogramCollection {
             .collect();
         Ok(SearchResponse {
             results,
+            more: false,
+            filter: None,
             index: options.index.unwrap_or(IndexKind::Flat),
             model: "histogram".into(),
             embed_ms,

@@ -1,0 +1,59 @@
+//! The images a collection serves, with their metadata: looked up by id, selected by a filter, listed
+//! for browsing.
+
+use crate::error::Result;
+use crate::filter::Filter;
+use crate::metadata::ImageMeta;
+use std::collections::HashMap;
+use vsearch_index::IdFilter;
+
+/// The served images, by id.
+#[derive(Debug, Clone, Default)]
+pub struct Images {
+    by_id: HashMap<u64, ImageMeta>,
+}
+
+impl Images {
+    /// From metadata rows.
+    pub fn new(rows: impl IntoIterator<Item = ImageMeta>) -> Self {
+        Self {
+            by_id: rows.into_iter().map(|m| (m.id, m)).collect(),
+        }
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// The image `id`.
+    pub fn get(&self, id: u64) -> Option<&ImageMeta> {
+        self.by_id.get(&id)
+    }
+
+    /// Whether `id` is served.
+    pub fn contains(&self, id: u64) -> bool {
+        self.by_id.contains_key(&id)
+    }
+
+    /// Every id, ascending.
+    pub fn ids(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.by_id.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// The ids `filter` keeps.
+    pub fn select(&self, filter: &Filter) -> Result<IdFilter> {
+        let _ = filter;
+        // PLACEHOLDER until the filter evaluation lands.
+        Err(crate::EngineError::Filter {
+            reason: "filters are not implemented yet".into(),
+        })
+    }
+}

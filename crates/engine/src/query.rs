@@ -1,0 +1,307 @@
+//! Answering a query: turn its examples into one vector (a board's weighted sum, a crop's embedding),
+//! apply the filter inside the search (or search exactly when the filter keeps few images), and cut the
+//! page out of results ordered by score, then id.
+
+use crate::collection::Collection;
+use crate::error::{EngineError, Result};
+use crate::{Crop, Example, FilterReport, Query, QueryOptions, SearchResponse, SearchResult};
+use std::time::Instant;
+use vsearch_embed::image_io;
+use vsearch_index::{flat::FlatIndex, Hit, IdFilter, IndexError, IndexKind, Metric};
+
+/// A filter that keeps this share of the collection or less is answered by exact search over the images
+/// it keeps (as Qdrant does below its full-scan threshold): cheaper than a graph walk that must skip
+/// nearly every node, and exact.
+pub const EXACT_BELOW: f64 = 0.02;
+
+/// Crops smaller than this many pixels on a side are refused.
+pub const MIN_CROP_PIXELS: u32 = 8;
+
+impl Collection {
+    /// Answers a query: the page `options.offset .. offset + k` of the results, best first.
+    pub fn search(&self, query: &Query, options: &QueryOptions) -> Result<SearchResponse> {
+        let t0 = Instant::now();
+        let vector = self.query_vector(query)?;
+        let embed_ms = t0.elapsed().as_secs_f64() * 1e3;
+        if options.k == 0 {
+            return Err(IndexError::ZeroK.into());
+        }
+        let kind = match options.index {
+            Some(k) => k,
+            None => IndexKind::preferred(|k| self.has_index(k)).unwrap_or(IndexKind::Flat),
+        };
+        let t1 = Instant::now();
+        // One more than the page, to know whether another page follows.
+        let want = options.offset.saturating_add(options.k).saturating_add(1);
+        let (hits, answered_by, filter) = match &options.filter {
+            None => (
+                self.index(kind)?.search(&vector, want, &options.params)?,
+                kind,
+                None,
+            ),
+            Some(filter) => {
+                let allowed = self.images().select(filter)?;
+                let total = self.len();
+                let report = |exact| FilterReport {
+                    matched: allowed.len(),
+                    total,
+                    exact,
+                };
+                if allowed.is_empty() {
+                    (Vec::new(), kind, Some(report(false)))
+                } else if kind == IndexKind::Flat
+                    || allowed.len() as f64 <= EXACT_BELOW * total as f64
+                {
+                    let hits = self.exact_search(&vector, want, &allowed)?;
+                    (hits, IndexKind::Flat, Some(report(kind != IndexKind::Flat)))
+                } else {
+                    let index = self.index(kind)?;
+                    let hits = index.search_filtered(&vector, want, &options.params, &allowed)?;
+                    (hits, kind, Some(report(false)))
+                }
+            }
+        };
+        let search_ms = t1.elapsed().as_secs_f64() * 1e3;
+        let (results, more) = self.page(hits, options);
+        Ok(SearchResponse {
+            results,
+            more,
+            index: answered_by,
+            filter,
+            model: self.manifest().model.id.clone(),
+            embed_ms,
+            search_ms,
+        })
+    }
+
+    /// Orders hits by score (best first), then id; drops those below `min_score` and unknown ids; cuts
+    /// the page. Whether results follow the page.
+    fn page(&self, mut hits: Vec<Hit>, options: &QueryOptions) -> (Vec<SearchResult>, bool) {
+        let metric = self.manifest().metric;
+        hits.sort_by(|a, b| {
+            let by_score = match metric {
+                Metric::Cosine => b.score.total_cmp(&a.score),
+                Metric::L2 => a.score.total_cmp(&b.score),
+            };
+            by_score.then(a.id.cmp(&b.id))
+        });
+        let mut kept = hits
+            .into_iter()
+            .filter(|h| options.min_score.is_none_or(|m| h.score >= m))
+            .filter_map(|h| self.images().get(h.id).map(|m| (h, m)))
+            .enumerate()
+            .skip(options.offset);
+        let results: Vec<SearchResult> = kept
+            .by_ref()
+            .take(options.k)
+            .map(|(i, (h, m))| SearchResult {
+                id: h.id,
+                path: m.path.clone(),
+                score: h.score,
+                rank: i + 1,
+            })
+            .collect();
+        let more = kept.next().is_some();
+        (results, more)
+    }
+
+    /// Exact search among the ids `allowed` keeps: their vectors are gathered and scored, nothing else.
+    fn exact_search(&self, vector: &[f32], k: usize, allowed: &IdFilter) -> Result<Vec<Hit>> {
+        let ids: Vec<u64> = allowed
+            .ids()
+            .filter(|&id| self.images().contains(id))
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let vectors = self.matrix().gather(&ids)?;
+        let flat = FlatIndex::build(
+            self.manifest().model.dim,
+            self.manifest().metric,
+            &ids,
+            &vectors,
+        )?;
+        use vsearch_index::VectorIndex;
+        Ok(flat.search(vector, k.min(ids.len()), &Default::default())?)
+    }
+
+    /// The vector a query searches with.
+    pub fn query_vector(&self, query: &Query) -> Result<Vec<f32>> {
+        match query {
+            Query::Board(board) => {
+                if board.positive.is_empty() {
+                    return Err(EngineError::BadQuery {
+                        reason: "a board needs at least one positive example".into(),
+                    });
+                }
+                let dim = self.manifest().model.dim;
+                let mut sum = vec![0f32; dim];
+                let mut positive_weight = 0f32;
+                for (examples, sign) in [(&board.positive, 1f32), (&board.negative, -1f32)] {
+                    for example in examples {
+                        if !example.weight.is_finite() || example.weight < 0.0 {
+                            return Err(EngineError::BadQuery {
+                                reason: format!(
+                                    "an example's weight must be a finite number >= 0, not {}",
+                                    example.weight
+                                ),
+                            });
+                        }
+                        let mut v = self.example_vector(example)?;
+                        if v.len() != dim {
+                            return Err(IndexError::Dimension {
+                                expected: dim,
+                                got: v.len(),
+                            }
+                            .into());
+                        }
+                        if self.manifest().metric == Metric::Cosine {
+                            vsearch_core::vector::normalize(&mut v);
+                        }
+                        if sign > 0.0 {
+                            positive_weight += example.weight;
+                        }
+                        for (s, x) in sum.iter_mut().zip(&v) {
+                            *s += sign * example.weight * x;
+                        }
+                    }
+                }
+                match self.manifest().metric {
+                    Metric::Cosine => {
+                        let norm = vsearch_core::vector::dot(&sum, &sum).sqrt();
+                        if !(norm > 1e-6) {
+                            return Err(EngineError::BadQuery {
+                                reason: "the examples cancel out: their weighted sum is zero"
+                                    .into(),
+                            });
+                        }
+                        vsearch_core::vector::normalize(&mut sum);
+                    }
+                    Metric::L2 => {
+                        if !(positive_weight > 0.0) {
+                            return Err(EngineError::BadQuery {
+                                reason: "the positive examples' weights sum to zero".into(),
+                            });
+                        }
+                        sum.iter_mut().for_each(|s| *s /= positive_weight);
+                    }
+                }
+                Ok(sum)
+            }
+            single => self.example_vector(&Example::new(single.clone())),
+        }
+    }
+
+    /// The vector of one example (not a board).
+    fn example_vector(&self, example: &Example) -> Result<Vec<f32>> {
+        match (&example.query, example.crop) {
+            (Query::Board(_), _) => Err(EngineError::BadQuery {
+                reason: "a board's example cannot itself be a board".into(),
+            }),
+            (Query::Id(id), None) => self.vector(*id),
+            (Query::Vector(v), None) => Ok(v.clone()),
+            (Query::Text(text), None) => {
+                let embedder = self.embedder("a query by text")?;
+                embedder
+                    .embed_texts(&[text.as_str()])?
+                    .into_iter()
+                    .next()
+                    .ok_or(EngineError::NoQueryVector {
+                        query: "the query text",
+                    })
+            }
+            (Query::ImageBytes(bytes), crop) => self.embed_image(bytes, crop),
+            (Query::Id(id), Some(crop)) => self.embed_image(&self.image_bytes(*id)?, Some(crop)),
+            (Query::Text(_) | Query::Vector(_), Some(_)) => Err(EngineError::BadQuery {
+                reason: "a crop applies to an image or an indexed id, not to a text or a vector"
+                    .into(),
+            }),
+        }
+    }
+
+    /// Embeds an encoded image, or the region `crop` of it.
+    fn embed_image(&self, bytes: &[u8], crop: Option<Crop>) -> Result<Vec<f32>> {
+        let embedder = self.embedder("a query by image")?;
+        let mut image = image_io::decode(bytes, image_io::DEFAULT_MAX_PIXELS)?;
+        if let Some(crop) = crop {
+            let (x, y, w, h) = crop_pixels(crop, image.width(), image.height())?;
+            image = image.crop_imm(x, y, w, h);
+        }
+        let pixels = embedder.image.preprocess(&image)?;
+        embedder
+            .image
+            .embed_pixels(std::slice::from_ref(&pixels))?
+            .into_iter()
+            .next()
+            .ok_or(EngineError::NoQueryVector {
+                query: "the query image",
+            })
+    }
+}
+
+/// The pixel rectangle `(x, y, w, h)` of a crop given in fractions of a `width x height` image.
+pub fn crop_pixels(crop: Crop, width: u32, height: u32) -> Result<(u32, u32, u32, u32)> {
+    let Crop { x, y, w, h } = crop;
+    let fractions_ok = [x, y, w, h]
+        .iter()
+        .all(|f| f.is_finite() && (0.0..=1.0).contains(f))
+        && w > 0.0
+        && h > 0.0
+        && x + w <= 1.0 + 1e-6
+        && y + h <= 1.0 + 1e-6;
+    if !fractions_ok {
+        return Err(EngineError::BadQuery {
+            reason: format!(
+                "crop {{x: {x}, y: {y}, w: {w}, h: {h}}} must lie inside the image: fractions from 0 to 1 with w, h > 0, x + w <= 1 and y + h <= 1"
+            ),
+        });
+    }
+    let px = |f: f32, side: u32| ((f as f64 * side as f64).round() as u32).min(side);
+    let (x0, y0) = (px(x, width), px(y, height));
+    let (x1, y1) = (px(x + w, width), px(y + h, height));
+    let (cw, ch) = (x1.saturating_sub(x0), y1.saturating_sub(y0));
+    if cw < MIN_CROP_PIXELS || ch < MIN_CROP_PIXELS {
+        return Err(EngineError::BadQuery {
+            reason: format!(
+                "the crop is {cw}x{ch} pixels of a {width}x{height} image; it needs at least {MIN_CROP_PIXELS} pixels on each side"
+            ),
+        });
+    }
+    Ok((x0, y0, cw, ch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crops_map_to_pixels_inside_the_image() {
+        let c = |x, y, w, h| Crop { x, y, w, h };
+        assert_eq!(
+            crop_pixels(c(0.0, 0.0, 1.0, 1.0), 640, 480).ok(),
+            Some((0, 0, 640, 480))
+        );
+        assert_eq!(
+            crop_pixels(c(0.25, 0.5, 0.5, 0.5), 640, 480).ok(),
+            Some((160, 240, 320, 240))
+        );
+        for bad in [
+            c(0.5, 0.0, 0.6, 0.5),
+            c(-0.1, 0.0, 0.5, 0.5),
+            c(0.0, 0.0, 0.0, 1.0),
+            c(f32::NAN, 0.0, 0.5, 0.5),
+        ] {
+            assert!(
+                matches!(
+                    crop_pixels(bad, 640, 480),
+                    Err(EngineError::BadQuery { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(
+            crop_pixels(c(0.0, 0.0, 0.01, 0.01), 640, 480).is_err(),
+            "too small"
+        );
+    }
+}
