@@ -154,6 +154,7 @@ mod tests {
             count: 3,
             indexes: vec![vsearch_engine::IndexConfig::Flat],
             text_search: false,
+            generation: 1,
         };
         let spec: Value = serde_json::from_str(&spec_for(&info)).unwrap();
         let schemas = &spec["components"]["schemas"];
