@@ -134,6 +134,15 @@ impl VectorIndex for TestIndex {
             }
         })
     }
+    fn search_filtered(
+        &self,
+        _q: &[f32],
+        _k: usize,
+        _p: &SearchParams,
+        _filter: &vsearch_index::IdFilter,
+    ) -> vsearch_index::Result<Vec<Hit>> {
+        unreachable!("not used by the bench")
+    }
     fn search_batch(
         &self,
         qs: &[f32],
