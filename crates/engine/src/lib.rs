@@ -7,6 +7,7 @@
 //! for collections (it calls `vsearch-embed` directly for `vsearch embed` and `vsearch models`); it ties
 //! `vsearch-embed` and `vsearch-index` together.
 
+pub mod browse;
 pub mod catalog;
 pub mod collection;
 pub mod error;

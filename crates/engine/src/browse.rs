@@ -1,0 +1,86 @@
+//! Browsing a collection without a query: its images newest first, a page at a time, optionally
+//! filtered ([`crate::filter`]), and the facets a filter bar offers (folders and formats with counts).
+
+use crate::collection::Collection;
+use crate::error::Result;
+use crate::filter::Filter;
+use crate::metadata::ImageMeta;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One page of [`Collection::browse`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Browse {
+    /// The images of the page, newest first.
+    pub images: Vec<ImageMeta>,
+    /// Images matching the filter (all pages).
+    pub total: usize,
+}
+
+/// One value of a facet and how many images have it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacetCount {
+    /// The value (a folder, `""` at the top; a format).
+    pub value: String,
+    /// Images with it.
+    pub count: usize,
+}
+
+/// What a filter bar offers: the folders and the formats of the served images, with counts, sorted by
+/// value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facets {
+    /// Folders (exactly that folder, not its subfolders).
+    pub folders: Vec<FacetCount>,
+    /// Formats (`jpeg`, `png`, ...).
+    pub formats: Vec<FacetCount>,
+}
+
+impl Collection {
+    /// The page `offset .. offset + limit` of the served images that match `filter` (all without
+    /// one), newest first: by date taken when the image has one, else by modification time (as
+    /// instants), then by id. `total` counts every match.
+    pub fn browse(&self, offset: usize, limit: usize, filter: Option<&Filter>) -> Result<Browse> {
+        if let Some(f) = filter {
+            f.validate()?;
+        }
+        let mut matching: Vec<(Option<jiff::Timestamp>, &ImageMeta)> = self
+            .images()
+            .iter()
+            .filter(|m| filter.is_none_or(|f| f.matches(m)))
+            .map(|m| (m.sort_instant(), m))
+            .collect();
+        // Newest first (no date last), then id ascending.
+        matching.sort_by(|(ta, a), (tb, b)| tb.cmp(ta).then(a.id.cmp(&b.id)));
+        let total = matching.len();
+        let images = matching
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(_, m)| m.clone())
+            .collect();
+        Ok(Browse { images, total })
+    }
+
+    /// The folders and formats of the served images, with counts.
+    pub fn facets(&self) -> Facets {
+        let mut folders: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut formats: BTreeMap<&str, usize> = BTreeMap::new();
+        for m in self.images().iter() {
+            *folders.entry(&m.folder).or_default() += 1;
+            *formats.entry(&m.format).or_default() += 1;
+        }
+        let counts = |map: BTreeMap<&str, usize>| {
+            map.into_iter()
+                .map(|(value, count)| FacetCount {
+                    value: value.to_string(),
+                    count,
+                })
+                .collect()
+        };
+        Facets {
+            folders: counts(folders),
+            formats: counts(formats),
+        }
+    }
+}
