@@ -554,6 +554,10 @@ impl HistogramCollection {
                     height,
                     status: vsearch_engine::catalog::Status::Ok,
                     error: None,
+                    meta: Some(vsearch_engine::metadata::ContentMeta::read(
+                        &std::fs::read(root.join(n)).unwrap(),
+                    )),
+                    version: 0,
                 })
             }));
         Self {
