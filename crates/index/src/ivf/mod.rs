@@ -19,8 +19,9 @@
 //! than `k` hits while more allowed ids are indexed, the search is retried over all lists.
 //!
 //! Concurrency: searches go through FAISS's `const` `search` with per-query search parameters (FAISS's
-//! `SearchParametersIVF`: nprobe, and the filter's selector), so no index state changes during a search and many threads may search one index at once (FAISS CPU
-//! indexes are safe for concurrent `const` searches). Adding and removing take `&mut self`.
+//! `SearchParametersIVF`: nprobe, and the filter's selector), so no index state changes during a search
+//! and many threads may search one index at once (FAISS CPU indexes are safe for concurrent `const`
+//! searches). Adding and removing take `&mut self`.
 
 mod threads;
 
