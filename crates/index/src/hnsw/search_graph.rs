@@ -271,7 +271,9 @@ impl SearchGraph {
         keep: &R,
     ) -> Found {
         match metric {
-            Metric::Cosine => self.search_with(query, k, ef, keep, cosine_distance),
+            Metric::Cosine => {
+                self.search_with(query, k, ef, keep, |a, b| (1.0 - flat::dot(a, b)).max(0.0))
+            }
             Metric::L2 => self.search_with(query, k, ef, keep, flat::l2_squared),
         }
     }
@@ -385,13 +387,15 @@ impl SearchGraph {
         // Layer 0: beam search with `ef` live results.
         let ef = ef.max(k);
         let excludes_any = keep.excludes_any();
-        let nearest = SCRATCH.with(|scratch| {
-            let mut scratch = scratch.borrow_mut();
+        // The per-thread buffers are taken out for the walk and put back after it, so that the walk runs
+        // in this function's body rather than in a closure the compiler may keep out of line.
+        let mut scratch = SCRATCH.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
+        let nearest = {
             let Scratch {
                 visited,
                 candidates,
                 results,
-            } = &mut *scratch;
+            } = &mut scratch;
             visited.start(self.slots);
             candidates.clear();
             results.clear();
@@ -436,7 +440,8 @@ impl SearchGraph {
             let mut nearest: Vec<(f32, u32)> = results.drain().map(|c| (c.0, c.1)).collect();
             nearest.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             nearest
-        });
+        };
+        SCRATCH.with(|cell| *cell.borrow_mut() = scratch);
         Found {
             nearest,
             distance_evals: evals,
