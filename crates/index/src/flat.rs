@@ -9,7 +9,8 @@ use crate::error::{IndexError, Result};
 use crate::persist::{self, Manifest};
 use crate::topk::TopK;
 use crate::{
-    check_query, check_vectors, Hit, IndexConfig, IndexKind, Metric, SearchParams, VectorIndex,
+    check_query, check_vectors, Hit, IdFilter, IndexConfig, IndexKind, Metric, SearchParams,
+    VectorIndex,
 };
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -20,6 +21,9 @@ use vsearch_core::codec;
 const BLOCK_ROWS: usize = 4096;
 /// Below this many `rows * dim` values a single query is scanned on one thread.
 const PARALLEL_SCAN_MIN: usize = 1 << 20;
+/// A filter allowing fewer than `len / LOOKUP_FILTER_RATIO` ids is searched by looking its ids up
+/// (one hash lookup each) rather than testing every row against it.
+const LOOKUP_FILTER_RATIO: usize = 32;
 
 /// Exact index: a row-major matrix with an id per row.
 #[derive(Debug, Clone)]
@@ -70,8 +74,16 @@ impl FlatIndex {
         &self.ids
     }
 
-    /// Scores `query` against `rows` (similarity for cosine, squared distance for L2), keeping the best `k`.
-    fn scan(&self, query: &[f32], rows: std::ops::Range<usize>, k: usize) -> TopK {
+    /// Scores `query` against the `rows` whose id `keep` accepts (similarity for cosine, squared distance
+    /// for L2), keeping the best `k`. Rows refused are skipped before scoring.
+    #[inline(always)]
+    fn scan(
+        &self,
+        query: &[f32],
+        rows: std::ops::Range<usize>,
+        k: usize,
+        keep: impl Fn(u64) -> bool,
+    ) -> TopK {
         let kernels = distance::selected();
         let score = match self.metric {
             Metric::Cosine => kernels.dot,
@@ -79,10 +91,30 @@ impl FlatIndex {
         };
         let mut top = TopK::new(k, self.metric);
         for row in rows {
+            let id = self.ids[row];
+            if !keep(id) {
+                continue;
+            }
             let v = &self.data[row * self.dim..(row + 1) * self.dim];
-            top.push(self.ids[row], score(query, v));
+            top.push(id, score(query, v));
         }
         top
+    }
+
+    /// The best `k` rows whose id `keep` accepts, one thread for small scans, split over threads otherwise.
+    fn scan_all(&self, query: &[f32], k: usize, keep: impl Fn(u64) -> bool + Sync) -> Vec<Hit> {
+        let n = self.len();
+        if n * self.dim < PARALLEL_SCAN_MIN {
+            return self.scan(query, 0..n, k, keep).into_sorted();
+        }
+        let chunk = n.div_ceil(rayon::current_num_threads().max(1));
+        let merged = (0..n)
+            .step_by(chunk)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|start| self.scan(query, start..(start + chunk).min(n), k, &keep))
+            .reduce(|| TopK::new(k, self.metric), TopK::merge);
+        merged.into_sorted()
     }
 
     /// Loads an index saved by [`VectorIndex::save`].
@@ -177,31 +209,40 @@ impl VectorIndex for FlatIndex {
 
     fn search(&self, query: &[f32], k: usize, _params: &SearchParams) -> Result<Vec<Hit>> {
         let query = check_query(self.dim, self.metric, self.len(), query, k)?;
-        let n = self.len();
-        if n * self.dim < PARALLEL_SCAN_MIN {
-            return Ok(self.scan(&query, 0..n, k).into_sorted());
-        }
-        let chunk = n.div_ceil(rayon::current_num_threads().max(1));
-        let merged = (0..n)
-            .step_by(chunk)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .map(|start| self.scan(&query, start..(start + chunk).min(n), k))
-            .reduce(|| TopK::new(k, self.metric), TopK::merge);
-        Ok(merged.into_sorted())
+        Ok(self.scan_all(&query, k, |_| true))
     }
 
+    /// Exact search among the allowed ids: rows the filter refuses are skipped before scoring. A filter
+    /// much smaller than the index is looked up id by id instead of testing every row.
     fn search_filtered(
         &self,
-        _query: &[f32],
-        _k: usize,
+        query: &[f32],
+        k: usize,
         _params: &SearchParams,
-        _filter: &crate::IdFilter,
+        filter: &IdFilter,
     ) -> Result<Vec<Hit>> {
-        // PLACEHOLDER: filtered search lands with the index helper's work.
-        Err(crate::IndexError::InvalidParams {
-            reason: "filtered search is not implemented yet".into(),
-        })
+        let query = check_query(self.dim, self.metric, self.len(), query, k)?;
+        if filter.is_empty() {
+            return Ok(Vec::new());
+        }
+        if filter.len().saturating_mul(LOOKUP_FILTER_RATIO) < self.len() {
+            let kernels = distance::selected();
+            let score = match self.metric {
+                Metric::Cosine => kernels.dot,
+                Metric::L2 => kernels.l2_squared,
+            };
+            let mut top = TopK::new(k, self.metric);
+            for id in filter.ids() {
+                if let Some(&row) = self.positions.get(&id) {
+                    top.push(
+                        id,
+                        score(&query, &self.data[row * self.dim..(row + 1) * self.dim]),
+                    );
+                }
+            }
+            return Ok(top.into_sorted());
+        }
+        Ok(self.scan_all(&query, k, |id| filter.contains(id)))
     }
 
     fn search_batch(

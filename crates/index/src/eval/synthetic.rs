@@ -49,14 +49,22 @@ pub struct Clustered {
 impl ClusteredSpec {
     /// Draws the centres, then the base vectors, then the queries, from one seeded stream.
     pub fn generate(&self) -> Clustered {
+        self.generate_labelled().0
+    }
+
+    /// [`ClusteredSpec::generate`], with the cluster (centre number, `0..clusters`) each base vector was
+    /// drawn around: the same vectors, and one label per base row.
+    pub fn generate_labelled(&self) -> (Clustered, Vec<usize>) {
         let (dim, clusters) = (self.dim, self.clusters.max(1));
         let mut rng = StdRng::seed_from_u64(self.seed);
         let centres: Vec<f32> = (0..clusters * dim)
             .map(|_| rng.gen_range(-1.0f32..1.0))
             .collect();
         let mut base = Vec::with_capacity((self.n + self.queries) * dim);
+        let mut labels = Vec::with_capacity(self.n + self.queries);
         for _ in 0..self.n + self.queries {
             let c = rng.gen_range(0..clusters);
+            labels.push(c);
             for j in 0..dim {
                 // Box-Muller normal sample.
                 let u1: f32 = rng.gen_range(f32::EPSILON..1.0);
@@ -66,6 +74,7 @@ impl ClusteredSpec {
             }
         }
         let queries = base.split_off(self.n * dim);
-        Clustered { base, queries }
+        labels.truncate(self.n);
+        (Clustered { base, queries }, labels)
     }
 }

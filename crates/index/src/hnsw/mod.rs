@@ -8,7 +8,20 @@
 //! Nodes of the graph that a search for their own vector does not find (outliers the neighbour selection
 //! leaves without links in) get links laid over it, saved beside it (`links.bin`).
 //! Deletion marks slots as tombstones that the search traverses but never returns (it keeps exploring
-//! until `k` live results are found); [`HnswIndex::compact`] rebuilds the graph without them.
+//! until `k` live results are found); [`HnswIndex::compact`] rebuilds the graph without them. An id
+//! removed and added again gets a new slot (the old one stays a tombstone until compaction).
+//!
+//! Filtered search ([`VectorIndex::search_filtered`]) runs the same walk with one more condition on
+//! what may be returned (live, and allowed by the filter): nodes the filter refuses are still walked
+//! through, so they keep guiding the search, and the walk goes on until it holds `ef` allowed nodes.
+//! `ef` is at least `k`, and grows as the filter gets more selective: a filter keeping a share `p` of the
+//! slots walks with `ef / sqrt(p)` (at most [`FILTERED_EF_CAP`]). Once the walk holds `ef` allowed nodes
+//! it stops expanding nodes farther than the worst of them, and a filter whose ids sit in a few clusters
+//! can fill them from the wrong cluster first: on 20k clustered vectors (d = 64, 100 clusters) a filter
+//! keeping 10 clusters gave recall@10 0.93-0.94 at ef 32, 0.975 at 64, 0.993-0.996 at 128 (random 10%
+//! filters: 1.0 from ef 16). A filter allowing no more ids than that `ef` is answered by scoring those
+//! ids exactly (cheaper than any walk, which evaluates at least `ef` nodes); choosing exact search for
+//! selective filters in general is the caller's plan (the engine's). If the walk//! vectors are scored exactly, so the result always has `min(k, allowed live ids)` hits.
 //! Distances are this crate's AVX2 kernels: `1 - dot` on normalised vectors (cosine) and squared L2.
 
 mod dump_check;
@@ -17,12 +30,13 @@ mod tombstones;
 
 use crate::error::{IndexError, Result};
 use crate::persist::{self, Manifest};
+use crate::IdFilter;
 use crate::{
     check_query, check_vectors, flat, Hit, HnswParams, IndexConfig, IndexKind, Metric,
     SearchParams, VectorIndex,
 };
 use hnsw_rs::prelude::{AnnT, Distance, Hnsw, HnswIo, Neighbour};
-use search_graph::{LayoutError, SearchGraph};
+use search_graph::{Found, LayoutError, LiveAllowed, SearchGraph};
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -52,6 +66,21 @@ impl Default for HnswParams {
             ef_construction: DEFAULT_EF_CONSTRUCTION,
             ef_search: DEFAULT_EF_SEARCH,
         }
+    }
+}
+
+/// The largest `ef` a filtered search's retry uses (see the module documentation).
+pub const FILTERED_EF_CAP: usize = 4096;
+
+/// The `ef` of a filtered walk: `ef / sqrt(p)` for a filter allowing `allowed` of `slots` ids (share
+/// `p`, at most 1), at most [`FILTERED_EF_CAP`] (and never below `ef`).
+fn filtered_ef(ef: usize, allowed: usize, slots: usize) -> usize {
+    let share = (allowed as f64 / slots.max(1) as f64).clamp(f64::MIN_POSITIVE, 1.0);
+    let scaled = (ef as f64 / share.sqrt()).ceil();
+    if scaled >= FILTERED_EF_CAP as f64 {
+        FILTERED_EF_CAP.max(ef)
+    } else {
+        (scaled as usize).max(ef)
     }
 }
 
@@ -436,6 +465,115 @@ impl HnswIndex {
         ))
     }
 
+    /// [`VectorIndex::search_filtered`] with what it cost (the distances of every try counted).
+    pub fn search_filtered_with_stats(
+        &self,
+        query: &[f32],
+        k: usize,
+        params: &SearchParams,
+        filter: &IdFilter,
+    ) -> Result<(Vec<Hit>, SearchStats)> {
+        let q = check_query(self.dim, self.metric, self.len(), query, k)?;
+        if filter.is_empty() {
+            return Ok((Vec::new(), SearchStats::default()));
+        }
+        let ef = filtered_ef(
+            params.ef_search.unwrap_or(self.params.ef_search).max(k),
+            filter.len(),
+            self.ids.len(),
+        );
+        if filter.len() <= ef {
+            let found = self.scan_allowed(&q, k, filter);
+            return Ok(self.found_hits(found));
+        }
+        let keep = LiveAllowed {
+            deleted: &self.deleted,
+            ids: &self.ids,
+            filter,
+        };
+        let mut found = self.search_graph.search(self.metric, &q, k, ef, &keep);
+        let mut distance_evals = found.distance_evals;
+        // Short only when the walk ran out of nodes it can reach before holding `k` allowed ones; the
+        // exact count of allowed live ids (what "short" means) is taken only then.
+        if found.nearest.len() < k {
+            let want = k.min(self.allowed_live(filter));
+            let retry_ef = (ef * 4).min(FILTERED_EF_CAP).min(self.ids.len());
+            if found.nearest.len() < want && retry_ef > ef {
+                tracing::debug!(
+                    "filtered HNSW search found {} of {want} at ef {ef}: retrying at ef {retry_ef}",
+                    found.nearest.len()
+                );
+                found = self
+                    .search_graph
+                    .search(self.metric, &q, k, retry_ef, &keep);
+                distance_evals += found.distance_evals;
+            }
+            if found.nearest.len() < want {
+                tracing::debug!(
+                    "filtered HNSW search found {} of {want}: scoring the allowed ids exactly",
+                    found.nearest.len()
+                );
+                found = self.scan_allowed(&q, k, filter);
+                distance_evals += found.distance_evals;
+            }
+        }
+        let (hits, _) = self.found_hits(found);
+        Ok((hits, SearchStats { distance_evals }))
+    }
+
+    /// The hits of a compact-layout answer, best first, with its cost.
+    fn found_hits(&self, found: Found) -> (Vec<Hit>, SearchStats) {
+        let mut hits: Vec<Hit> = found
+            .nearest
+            .iter()
+            .map(|&(distance, slot)| self.to_hit(distance, slot as usize))
+            .collect();
+        self.sort_hits(&mut hits);
+        (
+            hits,
+            SearchStats {
+                distance_evals: found.distance_evals,
+            },
+        )
+    }
+
+    /// Live slots whose id `filter` allows, ascending: looked up by id when the filter is the smaller
+    /// side, otherwise every live slot is tested against it.
+    fn allowed_slots(&self, filter: &IdFilter) -> Vec<u32> {
+        let mut slots: Vec<u32> = if filter.len() <= self.slots.len() {
+            filter
+                .ids()
+                .filter_map(|id| self.slots.get(&id).map(|&slot| slot as u32))
+                .collect()
+        } else {
+            self.slots
+                .iter()
+                .filter(|(&id, _)| filter.contains(id))
+                .map(|(_, &slot)| slot as u32)
+                .collect()
+        };
+        slots.sort_unstable();
+        slots
+    }
+
+    /// Number of live ids `filter` allows.
+    fn allowed_live(&self, filter: &IdFilter) -> usize {
+        if filter.len() <= self.slots.len() {
+            filter
+                .ids()
+                .filter(|id| self.slots.contains_key(id))
+                .count()
+        } else {
+            self.slots.keys().filter(|&&id| filter.contains(id)).count()
+        }
+    }
+
+    /// The exact `k` nearest allowed live slots: every one scored.
+    fn scan_allowed(&self, q: &[f32], k: usize, filter: &IdFilter) -> Found {
+        self.search_graph
+            .scan(self.metric, q, k, self.allowed_slots(filter).into_iter())
+    }
+
     /// The same query answered by hnsw_rs's own search on the same graph (kept for comparison).
     pub fn search_hnsw_rs(
         &self,
@@ -581,15 +719,12 @@ impl VectorIndex for HnswIndex {
 
     fn search_filtered(
         &self,
-        _query: &[f32],
-        _k: usize,
-        _params: &SearchParams,
-        _filter: &crate::IdFilter,
+        query: &[f32],
+        k: usize,
+        params: &SearchParams,
+        filter: &IdFilter,
     ) -> Result<Vec<Hit>> {
-        // PLACEHOLDER: filtered search lands with the index helper's work.
-        Err(crate::IndexError::InvalidParams {
-            reason: "filtered search is not implemented yet".into(),
-        })
+        Ok(self.search_filtered_with_stats(query, k, params, filter)?.0)
     }
 
     fn search_batch(

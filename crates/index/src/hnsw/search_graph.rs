@@ -10,8 +10,11 @@
 //! - the vectors in one row-major matrix, in slot order.
 //!
 //! The search descends the upper layers greedily until no neighbour improves (hnswlib's `searchKnn`),
-//! then runs the ef-bounded beam search on layer 0 (`searchBaseLayerST`): tombstoned slots are
-//! traversed but never enter the results, and the search goes on until `ef` live results are held.
+//! then runs the ef-bounded beam search on layer 0 (`searchBaseLayerST`). Which slots may be returned is
+//! one predicate, [`Returnable`]: [`Tombstones`] (live slots, the unfiltered search) or [`LiveAllowed`]
+//! (live slots whose id a filter allows). Slots it refuses are traversed (they still guide the walk) but
+//! never enter the results, and the search goes on until `ef` returnable results are held. The search is
+//! monomorphised per predicate, so the unfiltered path pays nothing for filters.
 //! The visited set (epoch tags) and both heaps are per thread and reused: no allocation per query in
 //! steady state besides the result.
 //!
@@ -21,7 +24,7 @@
 mod connect;
 
 use super::tombstones::Tombstones;
-use crate::{flat, Metric};
+use crate::{flat, IdFilter, Metric};
 use hnsw_rs::prelude::{Distance, Hnsw};
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -65,6 +68,54 @@ pub(crate) struct SearchGraph {
     entry: Option<(u32, usize)>,
     /// Links laid over hnsw_rs's layer 0 (`connect.rs`), `(from, to)`.
     extra: Vec<(u32, u32)>,
+}
+
+/// Which slots a search may return. Every slot is walked through; only returnable ones enter the results.
+pub(crate) trait Returnable {
+    /// Whether the search may return `slot`.
+    fn returnable(&self, slot: u32) -> bool;
+    /// Whether some slot may not be returned: the search then keeps exploring past its usual stopping
+    /// point until it holds `ef` returnable results (or has walked everything it can reach).
+    fn excludes_any(&self) -> bool;
+}
+
+/// The unfiltered search: every live (not tombstoned) slot may be returned.
+impl Returnable for Tombstones {
+    #[inline(always)]
+    fn returnable(&self, slot: u32) -> bool {
+        !self.contains(slot as usize)
+    }
+
+    #[inline(always)]
+    fn excludes_any(&self) -> bool {
+        !self.is_empty()
+    }
+}
+
+/// The filtered search: a slot may be returned when it is live and `filter` allows its caller id.
+pub(crate) struct LiveAllowed<'a> {
+    /// Tombstoned slots.
+    pub deleted: &'a Tombstones,
+    /// Caller id of each slot.
+    pub ids: &'a [u64],
+    /// The allowed caller ids.
+    pub filter: &'a IdFilter,
+}
+
+impl Returnable for LiveAllowed<'_> {
+    #[inline(always)]
+    fn returnable(&self, slot: u32) -> bool {
+        !self.deleted.contains(slot as usize)
+            && self
+                .ids
+                .get(slot as usize)
+                .is_some_and(|&id| self.filter.contains(id))
+    }
+
+    #[inline(always)]
+    fn excludes_any(&self) -> bool {
+        true
+    }
 }
 
 /// One flattened point: its slot, its top layer and its neighbour slots per layer `0..=level`.
@@ -209,20 +260,57 @@ impl SearchGraph {
             + self.extra.capacity() * 8
     }
 
-    /// The `k` nearest live slots to `query` (already normalised for cosine), exploring `ef` candidates.
-    pub(crate) fn search(
+    /// The `k` nearest slots to `query` (already normalised for cosine) that `keep` may return,
+    /// exploring `ef` candidates.
+    pub(crate) fn search<R: Returnable>(
         &self,
         metric: Metric,
         query: &[f32],
         k: usize,
         ef: usize,
-        deleted: &Tombstones,
+        keep: &R,
     ) -> Found {
         match metric {
-            Metric::Cosine => self.search_with(query, k, ef, deleted, |a, b| {
-                (1.0 - flat::dot(a, b)).max(0.0)
-            }),
-            Metric::L2 => self.search_with(query, k, ef, deleted, flat::l2_squared),
+            Metric::Cosine => {
+                self.search_with(query, k, ef, keep, |a, b| (1.0 - flat::dot(a, b)).max(0.0))
+            }
+            Metric::L2 => self.search_with(query, k, ef, keep, flat::l2_squared),
+        }
+    }
+
+    /// The exact `k` nearest of `slots` to `query` (already normalised for cosine): every one is scored,
+    /// no graph walk. Slots beyond the layout are skipped.
+    pub(crate) fn scan(
+        &self,
+        metric: Metric,
+        query: &[f32],
+        k: usize,
+        slots: impl Iterator<Item = u32>,
+    ) -> Found {
+        let distance = match metric {
+            Metric::Cosine => cosine_distance,
+            Metric::L2 => flat::l2_squared,
+        };
+        let mut best: BinaryHeap<Candidate> = BinaryHeap::with_capacity(k + 1);
+        let mut evals = 0usize;
+        for slot in slots.filter(|&s| (s as usize) < self.slots) {
+            evals += 1;
+            let candidate = Candidate(distance(query, self.vector(slot)), slot);
+            if best.len() < k {
+                best.push(candidate);
+            } else if best.peek().is_some_and(|worst| candidate < *worst) {
+                best.pop();
+                best.push(candidate);
+            }
+        }
+        let nearest = best
+            .into_sorted_vec()
+            .into_iter()
+            .map(|c| (c.0, c.1))
+            .collect();
+        Found {
+            nearest,
+            distance_evals: evals,
         }
     }
 
@@ -257,12 +345,12 @@ impl SearchGraph {
         prefetch(self.vectors.as_ptr().wrapping_add(slot as usize * self.dim));
     }
 
-    fn search_with<F: Fn(&[f32], &[f32]) -> f32>(
+    fn search_with<R: Returnable, F: Fn(&[f32], &[f32]) -> f32>(
         &self,
         query: &[f32],
         k: usize,
         ef: usize,
-        deleted: &Tombstones,
+        keep: &R,
         distance: F,
     ) -> Found {
         let Some((entry, top)) = self.entry else {
@@ -298,14 +386,16 @@ impl SearchGraph {
 
         // Layer 0: beam search with `ef` live results.
         let ef = ef.max(k);
-        let has_deletions = !deleted.is_empty();
-        let nearest = SCRATCH.with(|scratch| {
-            let mut scratch = scratch.borrow_mut();
+        let excludes_any = keep.excludes_any();
+        // The per-thread buffers are taken out for the walk and put back after it, so that the walk runs
+        // in this function's body rather than in a closure the compiler may keep out of line.
+        let mut scratch = SCRATCH.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
+        let nearest = {
             let Scratch {
                 visited,
                 candidates,
                 results,
-            } = &mut *scratch;
+            } = &mut scratch;
             visited.start(self.slots);
             candidates.clear();
             results.clear();
@@ -313,12 +403,12 @@ impl SearchGraph {
             visited.insert(current);
             candidates.push(Reverse(Candidate(current_dist, current)));
             let mut bound = f32::INFINITY;
-            if !deleted.contains(current as usize) {
+            if keep.returnable(current) {
                 results.push(Candidate(current_dist, current));
                 bound = current_dist;
             }
             while let Some(Reverse(Candidate(d_c, c))) = candidates.pop() {
-                if d_c > bound && (results.len() >= ef || !has_deletions) {
+                if d_c > bound && (results.len() >= ef || !excludes_any) {
                     break;
                 }
                 let links = self.level0_links(c);
@@ -332,7 +422,7 @@ impl SearchGraph {
                     let d = dist(next);
                     if results.len() < ef || d < bound {
                         candidates.push(Reverse(Candidate(d, next)));
-                        if !deleted.contains(next as usize) {
+                        if keep.returnable(next) {
                             results.push(Candidate(d, next));
                             if results.len() > ef {
                                 results.pop();
@@ -350,12 +440,19 @@ impl SearchGraph {
             let mut nearest: Vec<(f32, u32)> = results.drain().map(|c| (c.0, c.1)).collect();
             nearest.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             nearest
-        });
+        };
+        SCRATCH.with(|cell| *cell.borrow_mut() = scratch);
         Found {
             nearest,
             distance_evals: evals,
         }
     }
+}
+
+/// `1 - <a, b>` for normalised vectors, at least 0.
+#[inline(always)]
+fn cosine_distance(a: &[f32], b: &[f32]) -> f32 {
+    (1.0 - flat::dot(a, b)).max(0.0)
 }
 
 /// Writes `links` into a `count, links..` block (the block is at least `1 + links.len()` long).

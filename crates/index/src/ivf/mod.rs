@@ -10,9 +10,18 @@
 //! the query-centroid distances as one matrix product (BLAS) and spreads the queries over its OpenMP
 //! threads ([`set_threads`]); IVF-PQ re-ranking then runs over rayon's threads.
 //!
-//! Concurrency: searches go through FAISS's `const` `search` with per-query [`SearchParametersIVF`] (nprobe),
-//! so no index state changes during a search and many threads may search one index at once (FAISS CPU
-//! indexes are safe for concurrent `const` searches). Adding and removing take `&mut self`.
+//! Filtered search ([`VectorIndex::search_filtered`]): the filter's bitmap goes to FAISS as an
+//! `IDSelectorBitmap` in the search parameters, so the inverted-list scan skips refused ids before
+//! computing their distance; FAISS stores the caller's ids (`add_with_ids` on the IVF index itself), which
+//! is what the bitmap is indexed by. IVF-PQ re-ranking therefore re-scores allowed candidates only. With a
+//! filter keeping a share `p` of the index, the lists visited are scaled to `nprobe / p` (at most nlist),
+//! so that about as many vectors are scored as an unfiltered search scores. If that still returns fewer
+//! than `k` hits while more allowed ids are indexed, the search is retried over all lists.
+//!
+//! Concurrency: searches go through FAISS's `const` `search` with per-query search parameters (FAISS's
+//! `SearchParametersIVF`: nprobe, and the filter's selector), so no index state changes during a search
+//! and many threads may search one index at once (FAISS CPU indexes are safe for concurrent `const`
+//! searches). Adding and removing take `&mut self`.
 
 mod threads;
 
@@ -21,8 +30,9 @@ pub use threads::{set_threads, threads};
 use crate::distance;
 use crate::error::{IndexError, Result};
 use crate::persist::{self, Manifest};
-use crate::{Hit, IndexConfig, IndexKind, IvfCodes, IvfParams, Metric, SearchParams, VectorIndex};
-use faiss::search_params::SearchParametersIVF;
+use crate::{
+    Hit, IdFilter, IndexConfig, IndexKind, IvfCodes, IvfParams, Metric, SearchParams, VectorIndex,
+};
 use faiss::selector::IdSelector;
 use faiss::{Idx, Index, MetricType};
 use rayon::prelude::*;
@@ -135,6 +145,85 @@ impl std::fmt::Debug for IvfIndex {
             .field("len", &self.ids.len())
             .finish()
     }
+}
+
+/// FAISS search parameters for one search (nprobe, and an `IDSelectorBitmap` over a filter's bitmap when
+/// filtered); both FAISS objects are freed on drop. FAISS's selector keeps a pointer to the bitmap, hence
+/// the borrow.
+struct IvfSearchParams<'a> {
+    params: *mut faiss_sys::FaissSearchParametersIVF,
+    selector: *mut faiss_sys::FaissIDSelectorBitmap,
+    _bitmap: std::marker::PhantomData<&'a [u8]>,
+}
+
+impl<'a> IvfSearchParams<'a> {
+    /// Parameters visiting `nprobe` lists, returning only ids set in `bitmap` when one is given.
+    fn new(nprobe: usize, bitmap: Option<&'a [u8]>) -> Result<Self> {
+        let mut this = IvfSearchParams {
+            params: std::ptr::null_mut(),
+            selector: std::ptr::null_mut(),
+            _bitmap: std::marker::PhantomData,
+        };
+        if let Some(bitmap) = bitmap {
+            // SAFETY: FAISS reads `bitmap.len()` bytes from the pointer, which the borrow keeps alive for
+            // as long as `this`; the selector is freed in `drop`, after the parameters that point to it.
+            faiss_check(unsafe {
+                faiss_sys::faiss_IDSelectorBitmap_new(
+                    &mut this.selector,
+                    bitmap.len(),
+                    bitmap.as_ptr(),
+                )
+            })?;
+        }
+        // SAFETY: the selector is null or a live selector owned by `this`; FAISS's search parameters do
+        // not take ownership of it (they never free it), `drop` does. `max_codes` 0 means no limit.
+        faiss_check(unsafe {
+            faiss_sys::faiss_SearchParametersIVF_new_with(
+                &mut this.params,
+                this.selector.cast(),
+                nprobe,
+                0,
+            )
+        })?;
+        Ok(this)
+    }
+
+    /// The parameters, as FAISS's search takes them.
+    fn as_ptr(&self) -> *const faiss_sys::FaissSearchParameters {
+        self.params.cast_const()
+    }
+}
+
+impl Drop for IvfSearchParams<'_> {
+    fn drop(&mut self) {
+        // SAFETY: both pointers are null or were created by FAISS for this value alone, and are freed
+        // only here, once: the parameters first, then the selector they point to.
+        unsafe {
+            if !self.params.is_null() {
+                faiss_sys::faiss_SearchParametersIVF_free(self.params);
+            }
+            if !self.selector.is_null() {
+                faiss_sys::faiss_IDSelectorBitmap_free(self.selector);
+            }
+        }
+    }
+}
+
+/// FAISS's C API status `code` as a result, with FAISS's last error message.
+fn faiss_check(code: std::os::raw::c_int) -> Result<()> {
+    if code == 0 {
+        return Ok(());
+    }
+    // SAFETY: FAISS's C API keeps the last error message per thread, NUL-terminated.
+    let reason = unsafe {
+        let p = faiss_sys::faiss_get_last_error();
+        if p.is_null() {
+            format!("call failed with code {code}")
+        } else {
+            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+        }
+    };
+    Err(IndexError::Faiss { reason })
 }
 
 fn faiss_err(e: impl std::fmt::Display) -> IndexError {
@@ -487,16 +576,17 @@ impl IvfIndex {
         hits.truncate(k);
     }
 
-    /// FAISS search of `nq` prepared queries with `nprobe`, `fetch` results each (labels -1 when short).
+    /// FAISS search of `nq` prepared queries with `nprobe`, `fetch` results each (labels -1 when short),
+    /// among the ids `filter` allows when one is given.
     fn faiss_search(
         &self,
         queries: &[f32],
         fetch: usize,
         nprobe: usize,
+        filter: Option<&IdFilter>,
     ) -> Result<(Vec<f32>, Vec<i64>)> {
         let nq = queries.len() / self.dim;
-        let mut sp = SearchParametersIVF::new().map_err(faiss_err)?;
-        sp.set_nprobe(nprobe);
+        let sp = IvfSearchParams::new(nprobe, filter.map(IdFilter::bitmap))?;
         let mut distances = vec![0f32; nq * fetch];
         let mut labels = vec![-1i64; nq * fetch];
         threads::apply();
@@ -509,37 +599,44 @@ impl IvfIndex {
                 nq as i64,
                 queries.as_ptr(),
                 fetch as i64,
-                sp.inner_ptr() as *const _,
+                sp.as_ptr(),
                 distances.as_mut_ptr(),
                 labels.as_mut_ptr(),
             )
         };
-        if code != 0 {
-            // SAFETY: FAISS's C API keeps the last error message per thread, NUL-terminated.
-            let msg = unsafe {
-                let p = faiss_sys::faiss_get_last_error();
-                if p.is_null() {
-                    format!("search failed with code {code}")
-                } else {
-                    std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
-                }
-            };
-            return Err(IndexError::Faiss { reason: msg });
-        }
+        faiss_check(code)?;
         Ok((distances, labels))
     }
 
+    /// The nprobe a query asks for (or the index's default), checked.
+    fn requested_nprobe(&self, params: &SearchParams) -> Result<usize> {
+        let nprobe = params.nprobe.unwrap_or(self.params.nprobe);
+        if nprobe == 0 {
+            return Err(invalid("nprobe must be at least 1"));
+        }
+        Ok(nprobe)
+    }
+
+    /// Number of indexed ids `filter` allows.
+    fn allowed_live(&self, filter: &IdFilter) -> usize {
+        if filter.len() <= self.ids.len() {
+            filter.ids().filter(|id| self.rows.contains_key(id)).count()
+        } else {
+            self.ids.iter().filter(|&&id| filter.contains(id)).count()
+        }
+    }
+
+    /// Searches prepared `queries` visiting `nprobe` lists (at most nlist), among the ids `filter` allows
+    /// when one is given.
     fn search_prepared(
         &self,
         queries: &[f32],
         k: usize,
         params: &SearchParams,
+        nprobe: usize,
+        filter: Option<&IdFilter>,
     ) -> Result<Vec<Vec<Hit>>> {
-        let nprobe = params.nprobe.unwrap_or(self.params.nprobe);
-        if nprobe == 0 {
-            return Err(invalid("nprobe must be at least 1"));
-        }
-        let nprobe = nprobe.min(self.nlist());
+        let nprobe = nprobe.clamp(1, self.nlist());
         let rerank = matches!(self.params.codes, IvfCodes::Pq { .. })
             && params.rerank.unwrap_or(self.params.rerank);
         let k = k.min(self.ids.len());
@@ -548,7 +645,7 @@ impl IvfIndex {
         } else {
             k
         };
-        let (distances, labels) = self.faiss_search(queries, fetch, nprobe)?;
+        let (distances, labels) = self.faiss_search(queries, fetch, nprobe, filter)?;
         let hits_of = |(query, (labels, distances)): (&[f32], (&[i64], &[f32]))| {
             let mut hits: Vec<Hit> = labels
                 .iter()
@@ -706,23 +803,59 @@ impl VectorIndex for IvfIndex {
             });
         }
         let q = self.prepare_queries(query, k)?;
+        let nprobe = self.requested_nprobe(params)?;
         Ok(self
-            .search_prepared(&q, k, params)?
+            .search_prepared(&q, k, params, nprobe, None)?
             .pop()
             .unwrap_or_default())
     }
 
+    /// FAISS skips the ids the filter refuses while scanning its lists (an `IDSelectorBitmap`); the lists
+    /// visited grow to `nprobe / p` for a filter keeping a share `p` of the index, and all lists are
+    /// searched again when that returns fewer than `k` hits while more allowed ids are indexed.
     fn search_filtered(
         &self,
-        _query: &[f32],
-        _k: usize,
-        _params: &SearchParams,
-        _filter: &crate::IdFilter,
+        query: &[f32],
+        k: usize,
+        params: &SearchParams,
+        filter: &IdFilter,
     ) -> Result<Vec<Hit>> {
-        // PLACEHOLDER: filtered search lands with the index helper's work.
-        Err(crate::IndexError::InvalidParams {
-            reason: "filtered search is not implemented yet".into(),
-        })
+        if query.len() != self.dim {
+            return Err(IndexError::Dimension {
+                expected: self.dim,
+                got: query.len(),
+            });
+        }
+        let q = self.prepare_queries(query, k)?;
+        let nprobe = self.requested_nprobe(params)?;
+        if filter.is_empty() {
+            return Ok(Vec::new());
+        }
+        let nlist = self.nlist();
+        // `filter.len()` bounds the allowed ids from above: the share kept is at most `kept / n`.
+        let (kept, n) = (filter.len().min(self.ids.len()), self.ids.len());
+        let scaled = nprobe
+            .saturating_mul(n)
+            .div_ceil(kept.max(1))
+            .clamp(nprobe, nlist.max(nprobe));
+        let mut hits = self
+            .search_prepared(&q, k, params, scaled, Some(filter))?
+            .pop()
+            .unwrap_or_default();
+        if hits.len() < k && scaled < nlist {
+            let want = k.min(self.allowed_live(filter));
+            if hits.len() < want {
+                tracing::debug!(
+                    "filtered IVF search found {} of {want} in {scaled} lists: searching all {nlist}",
+                    hits.len()
+                );
+                hits = self
+                    .search_prepared(&q, k, params, nlist, Some(filter))?
+                    .pop()
+                    .unwrap_or_default();
+            }
+        }
+        Ok(hits)
     }
 
     fn search_batch(
@@ -732,10 +865,11 @@ impl VectorIndex for IvfIndex {
         params: &SearchParams,
     ) -> Result<Vec<Vec<Hit>>> {
         let q = self.prepare_queries(queries, k)?;
+        let nprobe = self.requested_nprobe(params)?;
         if q.is_empty() {
             return Ok(Vec::new());
         }
-        self.search_prepared(&q, k, params)
+        self.search_prepared(&q, k, params, nprobe, None)
     }
 
     fn save(&self, dir: &Path) -> Result<()> {
