@@ -95,6 +95,29 @@ try {
   if (new URL(page.url()).search !== "") throw new Error(`the URL still has a query after clearing: ${page.url()}`);
   console.log(`cleared: ${grid.length} photos again`);
 
+  // Dates and formats: the copies' file dates are today's, so "file date from yesterday" keeps every photo and
+  // "from tomorrow" none; a format keeps only its files.
+  const day = (offset) => new Date(Date.now() + offset * 86400000).toISOString().slice(0, 10);
+  await page.selectOption("#f-date", "mtime");
+  await page.fill("#f-from", day(-1));
+  await waitForView(page, "browse", (cards) => cards.length === grid.length);
+  const dated = new URL(page.url()).searchParams;
+  if (dated.get("from") !== day(-1) || dated.get("date") !== "mtime") throw new Error(`no file date range in the URL: ${page.url()}`);
+  await page.fill("#f-from", day(1));
+  await waitForView(page, "browse", (cards) => cards.length === 0);
+  console.log(`file date from ${day(-1)}: ${grid.length} photos; from ${day(1)}: none (${await page.textContent("#status")})`);
+  await page.click("#f-clear");
+  const format = facets.formats.find((f) => f.count > 0 && f.count < total);
+  if (format) {
+    await page.selectOption("#f-format", format.value);
+    const formatted = await waitForView(page, "browse", (cards) => cards.length === Math.min(format.count, 60));
+    const ext = { jpeg: /\.jpe?g$/i, png: /\.png$/i }[format.value] || /./;
+    if (!formatted.every((c) => ext.test(c.path))) throw new Error(`format ${format.value} kept ${formatted.map((c) => c.path)}`);
+    console.log(`format ${format.value}: ${formatted.length} photos`);
+    await page.click("#f-clear");
+  }
+  await waitForView(page, "browse", (cards) => cards.length === grid.length);
+
   // 3. Click a photo: the viewer shows it large, with its similar images (the photo first, with scores).
   const photoId = grid[1].id;
   await page.click(`#results .result[data-id="${photoId}"] .open`);

@@ -781,7 +781,9 @@ els.textPin.addEventListener("click", () => {
 // ---------- filters and options ----------
 
 function applyFilters() {
-  navigate({ ...state.view, filters: filtersFromForm(), page: 1 });
+  const filters = filtersFromForm();
+  if (JSON.stringify(filters) === JSON.stringify(state.view.filters)) return;
+  navigate({ ...state.view, filters, page: 1 });
 }
 
 for (const control of [els.folder, els.date, els.from, els.to, els.format, els.prefix]) {
