@@ -296,6 +296,7 @@ async function show(view) {
   if (view.kind !== "id") window.scrollTo({ top: 0 });
   showViewer(view);
   els.results.dataset.state = "loading";
+  els.results.setAttribute("aria-busy", "true");
   els.status.textContent = view.kind === "browse" ? "Loading photos…" : "Searching…";
   els.more.hidden = true;
   const pages = view.page;
@@ -311,6 +312,7 @@ async function show(view) {
     els.results.replaceChildren();
     els.results.dataset.query = queryLabel(view);
     els.results.dataset.state = "error";
+    els.results.removeAttribute("aria-busy");
     showError(err.message);
   }
 }
@@ -351,6 +353,7 @@ async function loadPage(ticket, append) {
   }
   els.results.dataset.query = queryLabel(view);
   els.results.dataset.state = "done";
+  els.results.removeAttribute("aria-busy");
   els.results.dataset.count = String(state.loaded);
   els.more.hidden = !state.more;
   els.more.textContent = view.kind === "browse" ? "Load more" : "More results";
