@@ -233,6 +233,19 @@ try {
   await waitForView(page, `id:${uploaded[1].id}`, (cards) => cards.length > 0);
   await waitForViewer(page, uploaded[1].id);
   await expectNoOverflow(page, "viewer");
+  // A finger draws a box too (touch events, as a phone sends them).
+  await page.locator("#viewer-img").scrollIntoViewIfNeeded();
+  const photoBox = await page.locator("#viewer-img").boundingBox();
+  const cdp = await context.newCDPSession(page);
+  const touch = (type, fx, fy) => cdp.send("Input.dispatchTouchEvent", {
+    type, touchPoints: type === "touchEnd" ? [] : [{ x: photoBox.x + photoBox.width * fx, y: photoBox.y + photoBox.height * fy }],
+  });
+  await touch("touchStart", 0.1, 0.1);
+  for (const f of [0.2, 0.3, 0.4, 0.5]) await touch("touchMove", f, f);
+  await touch("touchEnd");
+  await page.waitForSelector("#crop-box:not([hidden])");
+  if (await page.isDisabled("#crop-search")) throw new Error("a box drawn by touch does not enable Search this region");
+  console.log("phone: a box drawn by touch");
   const phoneShot = shotFor("phone");
   await page.screenshot({ path: phoneShot, fullPage: false });
   console.log("phone screenshot:", phoneShot);
