@@ -138,6 +138,11 @@ function ensureOption(select, value, label) {
 
 function fillFacets(facets) {
   if (!facets) return;
+  for (const select of [els.folder, els.format]) {
+    const keep = select.value;
+    select.replaceChildren(select.options[0]);
+    select.value = keep;
+  }
   for (const f of facets.folders || []) {
     ensureOption(els.folder, `=${f.value}`, `${f.value === "" ? "(top folder)" : f.value} (${f.count})`);
   }
@@ -343,6 +348,7 @@ async function loadPage(ticket, append) {
       if (ticket !== state.ticket) return false;
       renderCards(body.results, append, true);
       state.more = body.more;
+      if (body.generation !== undefined && body.generation !== state.info.generation) refreshCollection(body.generation);
       els.status.textContent = `${queryTitle(view)}: ${searchStatus(body, performance.now() - started)}`;
     }
   } finally {
@@ -833,6 +839,30 @@ window.addEventListener("popstate", (e) => {
 
 // ---------- start ----------
 
+function describe(info) {
+  els.about.textContent =
+    `${info.count} images · ${info.model} (${info.dimension}-d, ${info.metric})` +
+    (info.text_search ? " · text search on" : "");
+}
+
+// The server now serves a newer state of the collection (images added or removed): new counts and facets.
+let refreshing = false;
+async function refreshCollection(generation) {
+  if (refreshing) return;
+  refreshing = true;
+  try {
+    const [info, facets] = await Promise.all([api("/api/collection"), api("/api/facets")]);
+    state.info = { ...info, generation: Math.max(info.generation, generation) };
+    describe(info);
+    fillFacets(facets);
+    syncForm(state.view);
+  } catch {
+    // the next answer tries again
+  } finally {
+    refreshing = false;
+  }
+}
+
 async function init() {
   let info, facets;
   try {
@@ -849,9 +879,7 @@ async function init() {
     return;
   }
   state.info = info;
-  els.about.textContent =
-    `${info.count} images · ${info.model} (${info.dimension}-d, ${info.metric})` +
-    (info.text_search ? " · text search on" : "");
+  describe(info);
   const kinds = info.indexes.map((i) => i.kind);
   const ordered = info.default_index ? [info.default_index, ...kinds.filter((k) => k !== info.default_index)] : kinds;
   els.index.replaceChildren(...ordered.map((kind) => el("option", {
