@@ -7,7 +7,7 @@ mod cli;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Visual search: embed an image folder, index it (HNSW, IVF, exact), query it from the command line or over HTTP.
 #[derive(Parser)]
@@ -43,7 +43,8 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if !matches!(cli.command, Command::Serve(_)) {
         restore_default_sigpipe();
     }
@@ -61,7 +62,11 @@ fn main() -> anyhow::Result<()> {
         Command::Embed(args) => cli::embed::run(args),
         Command::Models(cmd) => cli::models::run(cmd),
         Command::Index(args) => cli::index::run(args),
-        Command::Search(args) => cli::search::run(args),
+        Command::Search(args) => {
+            // The positions of repeated arguments (which example a --weight follows) come from the matches.
+            let empty = clap::ArgMatches::default();
+            cli::search::run(args, matches.subcommand_matches("search").unwrap_or(&empty))
+        }
         Command::Serve(args) => cli::serve::run(args),
         Command::Bench(args) => cli::bench::run(args),
     }

@@ -49,6 +49,10 @@ pub struct Args {
     /// Index nothing: check that the catalog, embedding matrix and indexes of the collection agree.
     #[arg(long)]
     check: bool,
+    /// After indexing, keep watching the folder and index files as they appear, change or go (until
+    /// Ctrl-C; an interrupted run resumes on the next start). `vsearch serve` picks up each commit.
+    #[arg(long, conflicts_with = "check")]
+    watch: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -74,10 +78,48 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         rebuild: args.rebuild,
         progress: !args.json,
     };
+    if args.watch {
+        if options.rebuild {
+            // Started over once; the watched runs then update it.
+            let report = index_folder(&args.dir, &options)
+                .with_context(|| format!("cannot index {}", args.dir.display()))?;
+            print_report(&args, &report)?;
+        }
+        let options = IndexOptions {
+            rebuild: false,
+            ..options
+        };
+        return vsearch_engine::watch_folder(
+            &args.dir,
+            &options,
+            |event| match event {
+                vsearch_engine::WatchEvent::Indexed(report) => {
+                    if let Err(e) = print_report(&args, report) {
+                        tracing::warn!("cannot print the report: {e}");
+                    }
+                }
+                vsearch_engine::WatchEvent::Failed(e) => {
+                    tracing::error!("indexing {} failed: {e}", args.dir.display())
+                }
+            },
+            || true,
+        )
+        .with_context(|| format!("cannot watch {}", args.dir.display()));
+    }
     let report = index_folder(&args.dir, &options)
         .with_context(|| format!("cannot index {}", args.dir.display()))?;
+    print_report(&args, &report)
+}
+
+/// Prints what a run did: one line (and one per failed file), or JSON with --json.
+fn print_report(args: &Args, report: &vsearch_engine::IndexReport) -> anyhow::Result<()> {
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        // One line per run when watching (JSON lines), pretty otherwise.
+        if args.watch {
+            println!("{}", serde_json::to_string(report)?);
+        } else {
+            println!("{}", serde_json::to_string_pretty(report)?);
+        }
         return Ok(());
     }
     let rate = if report.seconds > 0.0 {

@@ -27,6 +27,10 @@ pub struct Args {
     /// Queries that may wait for a worker; beyond that the server answers 503 with Retry-After.
     #[arg(long, default_value_t = 64)]
     queue: usize,
+    /// Serve the collection as it was at start: do not switch to the states `vsearch index` commits
+    /// later (by default the server looks every second and switches without a restart).
+    #[arg(long)]
+    no_reload: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -38,6 +42,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_mb.saturating_mul(1024 * 1024),
         workers: args.workers.unwrap_or(defaults.workers).max(1),
         queue: args.queue,
+        reload_every: if args.no_reload {
+            None
+        } else {
+            defaults.reload_every
+        },
         ..defaults
     };
     tracing::info!(

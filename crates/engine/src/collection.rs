@@ -12,6 +12,7 @@ use crate::pipeline::DEFAULT_COLLECTION_DIR;
 use crate::CollectionInfo;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use vsearch_embed::{DeviceSpec, Embedder};
 use vsearch_index::{IndexError, IndexKind, VectorIndex};
 
@@ -20,7 +21,8 @@ use vsearch_index::{IndexError, IndexKind, VectorIndex};
 pub struct Collection {
     dir: PathBuf,
     manifest: CollectionManifest,
-    embedder: Option<Embedder>,
+    /// Shared with the collection's reloads ([`Collection::reload`]).
+    embedder: Option<Arc<Embedder>>,
     /// The indexed (status ok) files and their metadata, by id.
     images: Images,
     /// The committed generation served (0 when none is committed).
@@ -240,7 +242,7 @@ impl Collection {
                 requested: embedder.info.id.clone(),
             });
         }
-        c.embedder = Some(embedder);
+        c.embedder = Some(Arc::new(embedder));
         Ok(c)
     }
 
@@ -305,6 +307,24 @@ impl Collection {
             matrix,
             indexes,
         })
+    }
+
+    /// The collection as `vsearch index` last committed it, when that is a newer generation than the one
+    /// served (`None` when nothing changed). The model is shared, not loaded again.
+    pub fn reload(&self) -> Result<Option<Collection>> {
+        let committed = generation::read_commit_point(&self.dir)?.map_or(0, |p| p.generation);
+        if committed == self.generation {
+            return Ok(None);
+        }
+        let mut fresh = Self::open_without_model(&self.dir)?;
+        if fresh.manifest.model != self.manifest.model {
+            return Err(EngineError::ModelMismatch {
+                collection: fresh.manifest.model.id.clone(),
+                requested: self.manifest.model.id.clone(),
+            });
+        }
+        fresh.embedder = self.embedder.clone();
+        Ok(Some(fresh))
     }
 
     /// The collection folder.
@@ -422,7 +442,7 @@ impl Collection {
 
     pub(crate) fn embedder(&self, what: &'static str) -> Result<&Embedder> {
         self.embedder
-            .as_ref()
+            .as_deref()
             .ok_or(EngineError::NoModel { needed_by: what })
     }
 }

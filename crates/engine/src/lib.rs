@@ -7,6 +7,7 @@
 //! for collections (it calls `vsearch-embed` directly for `vsearch embed` and `vsearch models`); it ties
 //! `vsearch-embed` and `vsearch-index` together.
 
+pub mod browse;
 pub mod catalog;
 pub mod collection;
 pub mod error;
@@ -24,7 +25,8 @@ pub mod scan;
 
 pub use collection::{resolve_collection_dir, verify, Collection, VerifyReport};
 pub use manifest::CollectionManifest;
-pub use pipeline::{index_folder, DEFAULT_COLLECTION_DIR};
+pub use pipeline::watch::{watch_folder, WatchEvent};
+pub use pipeline::{index_folder, Indexer, DEFAULT_COLLECTION_DIR};
 
 pub use error::{EngineError, Result};
 pub use vsearch_embed::{image_io, DeviceSpec, EmbedError, ModelInfo, ModelSpec};

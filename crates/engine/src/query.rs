@@ -169,7 +169,7 @@ impl Collection {
                 match self.manifest().metric {
                     Metric::Cosine => {
                         let norm = vsearch_core::vector::dot(&sum, &sum).sqrt();
-                        if !(norm > 1e-6) {
+                        if norm.is_nan() || norm <= 1e-6 {
                             return Err(EngineError::BadQuery {
                                 reason: "the examples cancel out: their weighted sum is zero"
                                     .into(),
@@ -178,7 +178,7 @@ impl Collection {
                         vsearch_core::vector::normalize(&mut sum);
                     }
                     Metric::L2 => {
-                        if !(positive_weight > 0.0) {
+                        if positive_weight.is_nan() || positive_weight <= 0.0 {
                             return Err(EngineError::BadQuery {
                                 reason: "the positive examples' weights sum to zero".into(),
                             });

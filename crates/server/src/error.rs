@@ -131,7 +131,9 @@ impl From<EngineError> for ApiError {
                 source:
                     I::Dimension { .. } | I::NonFinite { .. } | I::ZeroK | I::InvalidParams { .. },
             }
-            | EngineError::NoIndex { .. } => Some(StatusCode::BAD_REQUEST),
+            | EngineError::NoIndex { .. }
+            | EngineError::Filter { .. }
+            | EngineError::BadQuery { .. } => Some(StatusCode::BAD_REQUEST),
             EngineError::Embed {
                 source: E::TooLarge { .. },
             } => Some(StatusCode::PAYLOAD_TOO_LARGE),

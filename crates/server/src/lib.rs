@@ -22,9 +22,12 @@ use axum::Router;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 use tower_http::trace::TraceLayer;
+use vsearch_engine::browse::{Browse, Facets};
+use vsearch_engine::filter::Filter;
+use vsearch_engine::metadata::ImageMeta;
 use vsearch_engine::{
     Collection, CollectionInfo, Query, QueryOptions, SearchParams, SearchResponse,
 };
@@ -44,6 +47,9 @@ pub struct ServeOptions {
     pub queue: usize,
     /// Memory for cached thumbnails, in bytes (default 64 MiB).
     pub thumbnail_cache_bytes: usize,
+    /// How often to look for a new committed state of the collection (default every second); `None`
+    /// serves the state loaded at start until the server stops.
+    pub reload_every: Option<Duration>,
 }
 
 impl Default for ServeOptions {
@@ -54,6 +60,7 @@ impl Default for ServeOptions {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             queue: 64,
             thumbnail_cache_bytes: 64 * 1024 * 1024,
+            reload_every: Some(Duration::from_secs(1)),
         }
     }
 }
@@ -77,7 +84,7 @@ pub enum ServerError {
 
 /// What the server needs from a collection. [`Collection`] is the real one; tests may serve another.
 pub trait SearchBackend: Send + Sync + 'static {
-    /// The collection's description (read once at start).
+    /// The collection's description.
     fn info(&self) -> CollectionInfo;
     /// Answers a query (blocking: model inference and index search).
     fn search(
@@ -87,6 +94,21 @@ pub trait SearchBackend: Send + Sync + 'static {
     ) -> vsearch_engine::Result<SearchResponse>;
     /// Absolute path of an indexed image, by id.
     fn image_path(&self, id: u64) -> vsearch_engine::Result<PathBuf>;
+    /// The metadata of an indexed image, by id.
+    fn image_meta(&self, id: u64) -> vsearch_engine::Result<ImageMeta>;
+    /// A page of the images `filter` keeps, newest first.
+    fn browse(
+        &self,
+        offset: usize,
+        limit: usize,
+        filter: Option<&Filter>,
+    ) -> vsearch_engine::Result<Browse>;
+    /// The folders and formats of the images `filter` keeps.
+    fn facets(&self, filter: Option<&Filter>) -> vsearch_engine::Result<Facets>;
+    /// The collection as last committed, when that differs from this one (blocking: loads indexes).
+    fn reload(&self) -> vsearch_engine::Result<Option<Arc<dyn SearchBackend>>> {
+        Ok(None)
+    }
 }
 
 impl SearchBackend for Collection {
@@ -103,18 +125,77 @@ impl SearchBackend for Collection {
     fn image_path(&self, id: u64) -> vsearch_engine::Result<PathBuf> {
         Collection::image_path(self, id)
     }
+    fn image_meta(&self, id: u64) -> vsearch_engine::Result<ImageMeta> {
+        self.images()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| vsearch_engine::IndexError::UnknownId { id }.into())
+    }
+    fn browse(
+        &self,
+        offset: usize,
+        limit: usize,
+        filter: Option<&Filter>,
+    ) -> vsearch_engine::Result<Browse> {
+        Collection::browse(self, offset, limit, filter)
+    }
+    fn facets(&self, filter: Option<&Filter>) -> vsearch_engine::Result<Facets> {
+        Collection::facets(self, filter)
+    }
+    fn reload(&self) -> vsearch_engine::Result<Option<Arc<dyn SearchBackend>>> {
+        Ok(Collection::reload(self)?.map(|c| Arc::new(c) as Arc<dyn SearchBackend>))
+    }
 }
 
-/// What every handler shares: the collection, its description, the worker pool and the thumbnail cache.
-pub struct Shared {
-    pub collection: Arc<dyn SearchBackend>,
-    /// Read once at start.
+/// One state of the collection being served: queries take it whole (an `Arc`), so a reload never mixes
+/// two states in one answer, and queries in flight finish on the state they started with.
+pub struct Served {
+    pub backend: Arc<dyn SearchBackend>,
+    /// The backend's description, read when it was loaded.
     pub info: CollectionInfo,
+    /// The OpenAPI description for this state (see [`openapi::spec_for`]).
+    pub openapi: String,
+}
+
+impl Served {
+    fn new(backend: Arc<dyn SearchBackend>) -> Self {
+        let info = backend.info();
+        let openapi = openapi::spec_for(&info);
+        Self {
+            backend,
+            info,
+            openapi,
+        }
+    }
+}
+
+/// What every handler shares: the collection served, the worker pool and the thumbnail cache.
+pub struct Shared {
+    served: RwLock<Arc<Served>>,
     pub pool: pool::Pool,
     pub thumbnails: thumbnails::ThumbnailCache,
     pub max_body_bytes: usize,
-    /// The OpenAPI description of this server (see [`openapi::spec_for`]).
-    pub openapi: String,
+}
+
+impl Shared {
+    /// The state served now.
+    pub fn served(&self) -> Arc<Served> {
+        match self.served.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Serves `backend` from now on; the thumbnails cached for the old state are dropped (an image keeps
+    /// its id when its file changes).
+    pub fn replace(&self, backend: Arc<dyn SearchBackend>) {
+        let next = Arc::new(Served::new(backend));
+        match self.served.write() {
+            Ok(mut guard) => *guard = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+        self.thumbnails.clear();
+    }
 }
 
 /// Cheaply clonable handle on [`Shared`].
@@ -131,17 +212,53 @@ impl Deref for AppState {
 impl AppState {
     /// State over an opened collection.
     pub fn new(collection: Arc<dyn SearchBackend>, options: &ServeOptions) -> Self {
-        let info = collection.info();
-        let openapi = openapi::spec_for(&info);
         Self(Arc::new(Shared {
-            openapi,
-            collection,
-            info,
+            served: RwLock::new(Arc::new(Served::new(collection))),
             pool: pool::Pool::new(options.workers, options.queue),
             thumbnails: thumbnails::ThumbnailCache::new(options.thumbnail_cache_bytes),
             max_body_bytes: options.max_body_bytes,
         }))
     }
+}
+
+/// Every `interval`, asks the backend whether `vsearch index` committed a newer state of the collection,
+/// and serves it when it did (loaded beside the old one, then switched in one step). Runs until the
+/// runtime stops.
+pub fn spawn_reloader(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_error = String::new();
+        loop {
+            ticks.tick().await;
+            let current = state.served();
+            let backend = current.backend.clone();
+            let old_generation = current.info.generation;
+            drop(current);
+            match tokio::task::spawn_blocking(move || backend.reload()).await {
+                Ok(Ok(Some(next))) => {
+                    state.replace(next);
+                    let info = &state.served().info;
+                    tracing::info!(
+                        "serving generation {} of the collection ({} images; was generation {old_generation})",
+                        info.generation,
+                        info.count
+                    );
+                    last_error.clear();
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => {
+                    // Said once per distinct error: a half-written state is retried every tick.
+                    let message = e.to_string();
+                    if message != last_error {
+                        tracing::warn!("cannot load the collection's new state yet: {message}");
+                        last_error = message;
+                    }
+                }
+                Err(e) => tracing::warn!("the reload task failed: {e}"),
+            }
+        }
+    })
 }
 
 /// The application: API routes, web page and OpenAPI description.
@@ -154,8 +271,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/health", get(api::handlers::health))
         .route("/api/collection", get(api::handlers::collection))
         .route("/api/search", post(api::handlers::search))
+        .route("/api/images", get(api::handlers::browse))
+        .route("/api/facets", get(api::handlers::facets))
         .route("/api/images/{id}", get(api::handlers::image))
         .route("/api/images/{id}/thumbnail", get(api::handlers::thumbnail))
+        .route("/api/images/{id}/meta", get(api::handlers::image_meta))
+        .route("/api/images/{id}/similar", get(api::handlers::similar))
         .route("/api/openapi.json", get(openapi::openapi_json))
         .fallback(api::handlers::not_found)
         .method_not_allowed_fallback(api::handlers::method_not_allowed)
@@ -168,7 +289,7 @@ pub fn router(state: AppState) -> Router {
 pub async fn warm_up(state: &AppState) {
     let started = Instant::now();
     let mut queries = vec![Query::ImageBytes(warm_up_image())];
-    if state.info.text_search {
+    if state.served().info.text_search {
         queries.push(Query::Text("a photo".into()));
     }
     for query in queries {
@@ -181,7 +302,7 @@ pub async fn warm_up(state: &AppState) {
         let Ok(ticket) = state.pool.admit() else {
             return;
         };
-        let collection = state.collection.clone();
+        let collection = state.served().backend.clone();
         match state
             .pool
             .run(ticket, move || collection.search(&query, &options))
@@ -249,14 +370,19 @@ async fn serve_when_warm(
     warm_up(&state).await;
     let listener = listen.await?;
     let addr = listener.local_addr()?;
+    let served = state.served();
     tracing::info!(
-        "serving {} images ({}, indexes: {}) with {} workers",
-        state.info.count,
-        state.info.model.id,
-        state.info.indexes.len(),
+        "serving {} images ({}, indexes: {}, generation {}) with {} workers",
+        served.info.count,
+        served.info.model.id,
+        served.info.indexes.len(),
+        served.info.generation,
         state.pool.workers()
     );
-    if state.info.count == 0 {
+    if let Some(every) = options.reload_every {
+        spawn_reloader(state.clone(), every);
+    }
+    if served.info.count == 0 {
         tracing::warn!("{}", error::EMPTY_COLLECTION);
     }
     println!("vsearch is serving at http://{addr}/  (Ctrl-C to stop)");

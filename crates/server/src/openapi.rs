@@ -22,8 +22,12 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         handlers::health,
         handlers::collection,
         handlers::search,
+        handlers::browse,
+        handlers::facets,
         handlers::image,
-        handlers::thumbnail
+        handlers::thumbnail,
+        handlers::image_meta,
+        handlers::similar
     ),
     components(schemas(
         ErrorBody,
@@ -33,7 +37,14 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         dto::IndexKindDto,
         dto::MetricDto,
         dto::SearchRequest,
+        dto::ExampleDto,
+        dto::CropDto,
         dto::SearchForm,
+        dto::FilterReportDto,
+        dto::ImageDto,
+        dto::BrowseDto,
+        dto::FacetDto,
+        dto::FacetsDto,
         dto::SearchResultDto,
         dto::SearchResponseDto
     )),
@@ -84,13 +95,40 @@ pub fn spec_for(info: &CollectionInfo) -> String {
     vector["items"]["maximum"] = json!(request::MAX_VECTOR_COMPONENT);
     request["properties"]["text"]["minLength"] = json!(1);
     request["properties"]["text"]["maxLength"] = json!(request::MAX_TEXT_CHARS);
-    let mut one_of = vec![json!({"required": ["id"]}), json!({"required": ["vector"]})];
+    let mut one_of = vec![
+        json!({"required": ["id"]}),
+        json!({"required": ["vector"], "not": {"required": ["crop"]}}),
+        json!({"required": ["positive"], "not": {"required": ["crop"]}}),
+    ];
     if info.text_search {
-        one_of.push(json!({"required": ["text"]}));
+        one_of.push(json!({"required": ["text"], "not": {"required": ["crop"]}}));
     } else if let Some(properties) = request["properties"].as_object_mut() {
         properties.remove("text");
     }
     request["oneOf"] = Value::Array(one_of);
+    // A board's examples: the same vector and text bounds, exactly one of id, text, vector per example
+    // (`image` only in multipart forms).
+    let example = &mut schemas["ExampleDto"];
+    let vector = &mut example["properties"]["vector"];
+    vector["minItems"] = json!(info.model.dim);
+    vector["maxItems"] = json!(info.model.dim);
+    vector["items"]["minimum"] = json!(-request::MAX_VECTOR_COMPONENT);
+    vector["items"]["maximum"] = json!(request::MAX_VECTOR_COMPONENT);
+    example["properties"]["text"]["minLength"] = json!(1);
+    example["properties"]["text"]["maxLength"] = json!(request::MAX_TEXT_CHARS);
+    let mut example_one_of = vec![
+        json!({"required": ["id"]}),
+        json!({"required": ["vector"], "not": {"required": ["crop"]}}),
+    ];
+    if info.text_search {
+        example_one_of.push(json!({"required": ["text"], "not": {"required": ["crop"]}}));
+    } else if let Some(properties) = example["properties"].as_object_mut() {
+        properties.remove("text");
+    }
+    if let Some(properties) = example["properties"].as_object_mut() {
+        properties.remove("image");
+    }
+    example["oneOf"] = Value::Array(example_one_of);
     spec["paths"]["/api/search"]["post"]["requestBody"]["content"]["multipart/form-data"]
         ["encoding"] = json!({"image": {"contentType": "image/jpeg, image/png, image/webp, image/gif, image/bmp, image/tiff"}});
     serde_json::to_string_pretty(&spec).unwrap_or_else(|_| spec_json().to_string())
@@ -103,7 +141,7 @@ pub async fn openapi_json(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        state.openapi.clone(),
+        state.served().openapi.clone(),
     )
         .into_response()
 }
@@ -165,7 +203,9 @@ mod tests {
             request["properties"].get("text").is_none(),
             "no text queries without a text tower"
         );
-        assert_eq!(request["oneOf"].as_array().unwrap().len(), 2);
+        // id, vector or a board (positive).
+        assert_eq!(request["oneOf"].as_array().unwrap().len(), 3);
+        assert!(schemas["ExampleDto"]["properties"].get("text").is_none());
         let clip = CollectionInfo {
             model: vsearch_engine::ModelInfo {
                 id: "clip-vit-b32".into(),
@@ -181,7 +221,7 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .len(),
-            3
+            4
         );
     }
 }

@@ -92,6 +92,13 @@ impl ThumbnailCache {
         }
     }
 
+    /// Drops every thumbnail (when the collection served changes).
+    pub fn clear(&self) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.entries.clear();
+        inner.bytes = 0;
+    }
+
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).bytes

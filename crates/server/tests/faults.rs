@@ -327,6 +327,26 @@ impl SearchBackend for FailingBackend {
     fn image_path(&self, id: u64) -> vsearch_engine::Result<PathBuf> {
         self.inner.image_path(id)
     }
+
+    fn image_meta(&self, id: u64) -> vsearch_engine::Result<vsearch_engine::metadata::ImageMeta> {
+        self.inner.image_meta(id)
+    }
+
+    fn browse(
+        &self,
+        offset: usize,
+        limit: usize,
+        filter: Option<&vsearch_engine::filter::Filter>,
+    ) -> vsearch_engine::Result<vsearch_engine::browse::Browse> {
+        self.inner.browse(offset, limit, filter)
+    }
+
+    fn facets(
+        &self,
+        filter: Option<&vsearch_engine::filter::Filter>,
+    ) -> vsearch_engine::Result<vsearch_engine::browse::Facets> {
+        self.inner.facets(filter)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

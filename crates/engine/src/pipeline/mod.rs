@@ -9,6 +9,7 @@ mod commit;
 mod ingest;
 mod plan;
 mod sync;
+pub mod watch;
 
 use crate::catalog::Catalog;
 use crate::error::{EngineError, Result};
@@ -32,6 +33,28 @@ pub const LOCK_FILE: &str = "index.lock";
 
 /// Indexes (or updates) the images under `dir`; see the crate docs.
 pub fn index_folder(dir: &Path, options: &IndexOptions) -> Result<IndexReport> {
+    Indexer::default().run(dir, options)
+}
+
+/// Runs [`index_folder`] again and again with the model kept loaded between runs (`vsearch index --watch`).
+#[derive(Default)]
+pub struct Indexer {
+    /// The model of the last run, and what it was loaded from.
+    loaded: Option<(ModelSpec, vsearch_embed::DeviceSpec, Embedder)>,
+}
+
+impl Indexer {
+    /// One run of [`index_folder`].
+    pub fn run(&mut self, dir: &Path, options: &IndexOptions) -> Result<IndexReport> {
+        run(dir, options, &mut self.loaded)
+    }
+}
+
+fn run(
+    dir: &Path,
+    options: &IndexOptions,
+    loaded: &mut Option<(ModelSpec, vsearch_embed::DeviceSpec, Embedder)>,
+) -> Result<IndexReport> {
     let started = Instant::now();
     let (root, coll) = collection_paths(dir, options)?;
     // One writer per collection: held until this function returns.
@@ -42,8 +65,21 @@ pub fn index_folder(dir: &Path, options: &IndexOptions) -> Result<IndexReport> {
         remove_collection_files(&coll)?;
     }
     let existing = CollectionManifest::read(&coll)?;
-    let (embedder, spec) = load_model(existing.as_ref(), options)?;
-    let manifest = write_manifest(&coll, &root, existing.as_ref(), &embedder, &spec, options)?;
+    let spec = model_spec(existing.as_ref(), options)?;
+    let embedder = match loaded.take() {
+        Some((s, device, embedder)) if s == spec && device == options.device => embedder,
+        _ => vsearch_embed::load(&spec, &options.device)?,
+    };
+    if let Some(m) = &existing {
+        if m.model != embedder.info {
+            return Err(EngineError::ModelMismatch {
+                collection: m.model.id.clone(),
+                requested: embedder.info.id.clone(),
+            });
+        }
+    }
+    let embedder = &loaded.insert((spec.clone(), options.device, embedder)).2;
+    let manifest = write_manifest(&coll, &root, existing.as_ref(), embedder, &spec, options)?;
     let dim = manifest.model.dim;
 
     let mut catalog = Catalog::open(&coll)?;
@@ -190,11 +226,9 @@ fn remove_collection_files(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Loads the model for a run, refusing one that differs from the collection's.
-fn load_model(
-    existing: Option<&CollectionManifest>,
-    options: &IndexOptions,
-) -> Result<(Embedder, ModelSpec)> {
+/// The model of a run: the one asked for, or the collection's; a preset other than the collection's is
+/// refused.
+fn model_spec(existing: Option<&CollectionManifest>, options: &IndexOptions) -> Result<ModelSpec> {
     let spec = match (existing, &options.model) {
         (Some(m), ModelSpec::Auto) => m.model_spec(),
         (_, spec) => spec.clone(),
@@ -207,16 +241,7 @@ fn load_model(
             });
         }
     }
-    let embedder = vsearch_embed::load(&spec, &options.device)?;
-    if let Some(m) = existing {
-        if m.model != embedder.info {
-            return Err(EngineError::ModelMismatch {
-                collection: m.model.id.clone(),
-                requested: embedder.info.id.clone(),
-            });
-        }
-    }
-    Ok((embedder, spec))
+    Ok(spec)
 }
 
 /// Writes the run's manifest (the loaded model, the index configs to keep) and removes the index

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use vsearch_engine::browse::Facets;
+use vsearch_engine::metadata::ImageMeta;
 use vsearch_engine::{CollectionInfo, IndexKind, Metric, SearchResponse};
 
 /// An index kind on the wire: its name (`hnsw`, `ivf` or `flat`), exactly as [`IndexKind`] spells and
@@ -85,9 +87,13 @@ pub struct CollectionDto {
     pub default_index: Option<IndexKindDto>,
     /// Whether `text` queries work (CLIP models only).
     pub text_search: bool,
+    /// The committed generation of the collection being served; it grows when `vsearch index` commits a
+    /// new state, which the server then serves without a restart.
+    pub generation: u64,
 }
 
-/// A JSON query: exactly one of `id`, `text` or `vector`, and options.
+/// A JSON query: one example (exactly one of `id`, `text` or `vector`), or a board of several
+/// (`positive`, optionally `negative`); with options.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
@@ -98,9 +104,28 @@ pub struct SearchRequest {
     pub text: Option<String>,
     /// Search by a raw vector of the collection's dimension.
     pub vector: Option<Vec<f64>>,
+    /// A region of the query image (with `id`, or with a single uploaded image).
+    pub crop: Option<CropDto>,
+    /// Board query: the examples to search like; the query vector is the normalised weighted sum of
+    /// their vectors minus the negative ones'.
+    #[schema(max_items = 64)]
+    pub positive: Option<Vec<ExampleDto>>,
+    /// Board query: the examples to search away from.
+    #[schema(max_items = 64)]
+    pub negative: Option<Vec<ExampleDto>>,
     /// Number of results, 1 to 1000 (default 10).
     #[schema(minimum = 1, maximum = 1000)]
     pub k: Option<u64>,
+    /// Results to skip, for pages (default 0): page n is `offset = n * k`. Results are ordered by score,
+    /// then id, so pages concatenate to the unpaged list.
+    #[schema(minimum = 0, maximum = 100000)]
+    pub offset: Option<u64>,
+    /// Only images matching this filter, in Qdrant's filter grammar:
+    /// `{"must": [...], "should": [...], "must_not": [...]}` of conditions such as
+    /// `{"key": "folder", "match": {"value": "trips"}}`, `{"key": "format", "match": {"any": ["jpeg", "png"]}}`,
+    /// `{"key": "path", "match": {"prefix": "trips/2024/"}}`, `{"key": "taken_at", "range": {"gte": "2024-01-01T00:00:00Z"}}`.
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<serde_json::Value>,
     /// Index to search (default: the collection's first of hnsw, ivf, flat).
     #[schema(value_type = Option<IndexKindDto>)]
     pub index: Option<String>,
@@ -116,12 +141,62 @@ pub struct SearchRequest {
     pub min_score: Option<f64>,
 }
 
-/// A multipart query (`multipart/form-data`): the image in field `image`, options as text fields.
+/// One example of a board query: exactly one of `id`, `text`, `vector` or `image` (the index of an uploaded
+/// `image` field of a multipart query, from 0).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExampleDto {
+    #[schema(minimum = 0)]
+    pub id: Option<u64>,
+    pub text: Option<String>,
+    pub vector: Option<Vec<f64>>,
+    /// The n-th uploaded `image` field (multipart queries only).
+    #[schema(minimum = 0, maximum = 63)]
+    pub image: Option<u64>,
+    /// Weight in the sum, 0 to 100 (default 1).
+    #[schema(minimum = 0, maximum = 100)]
+    pub weight: Option<f64>,
+    /// A region of the example's image (`id` or `image` examples).
+    pub crop: Option<CropDto>,
+}
+
+/// A region of an image, in fractions of its width and height from the top-left corner:
+/// `0 <= x`, `0 <= y`, `w > 0`, `h > 0`, `x + w <= 1`, `y + h <= 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CropDto {
+    #[schema(minimum = 0, maximum = 1)]
+    pub x: f64,
+    #[schema(minimum = 0, maximum = 1)]
+    pub y: f64,
+    #[schema(minimum = 0, maximum = 1)]
+    pub w: f64,
+    #[schema(minimum = 0, maximum = 1)]
+    pub h: f64,
+}
+
+/// A multipart query (`multipart/form-data`): one or more images in fields `image`, options as text fields.
+/// Several images without `positive` are a board of equal weights.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct SearchForm {
-    /// The query image (JPEG, PNG, WebP, GIF, BMP or TIFF).
+    /// The query image (JPEG, PNG, WebP, GIF, BMP or TIFF); repeat the field for several.
     #[schema(value_type = String, format = Binary)]
     pub image: Vec<u8>,
+    /// Board query: JSON array of examples (`{"image": n}` is the n-th uploaded image), see `SearchRequest`.
+    #[schema(nullable = false)]
+    pub positive: Option<String>,
+    /// Board query: JSON array of examples to search away from.
+    #[schema(nullable = false)]
+    pub negative: Option<String>,
+    /// JSON crop `{"x", "y", "w", "h"}` of a single uploaded image.
+    #[schema(nullable = false)]
+    pub crop: Option<String>,
+    /// JSON filter, see `SearchRequest`.
+    #[schema(nullable = false)]
+    pub filter: Option<String>,
+    /// Results to skip (pages).
+    #[schema(minimum = 0, maximum = 100000, nullable = false)]
+    pub offset: Option<u64>,
     /// Number of results, 1 to 1000 (default 10).
     #[schema(minimum = 1, maximum = 1000, nullable = false)]
     pub k: Option<u64>,
@@ -160,8 +235,14 @@ pub struct SearchResultDto {
 pub struct SearchResponseDto {
     /// Best first.
     pub results: Vec<SearchResultDto>,
-    /// The index that answered.
+    /// Whether more results follow this page (ask with `offset` + `k`).
+    pub more: bool,
+    /// The index that answered (`flat` when a selective filter sent the query to exact search).
     pub index: IndexKindDto,
+    /// How the filter was applied (absent without a filter).
+    pub filter: Option<FilterReportDto>,
+    /// The generation of the collection that answered.
+    pub generation: u64,
     /// Model id.
     pub model: String,
     /// Milliseconds spent embedding the query (0 for `id` and `vector` queries).
@@ -170,9 +251,28 @@ pub struct SearchResponseDto {
     pub search_ms: f64,
 }
 
-impl From<SearchResponse> for SearchResponseDto {
-    fn from(r: SearchResponse) -> Self {
+/// How a filtered query was answered.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub struct FilterReportDto {
+    /// Images the filter keeps.
+    pub matched: usize,
+    /// Images in the collection.
+    pub total: usize,
+    /// Whether exact search answered because the filter keeps few images (2% or fewer).
+    pub exact: bool,
+}
+
+impl SearchResponseDto {
+    /// The wire form of an engine response from the collection at `generation`.
+    pub fn new(r: SearchResponse, generation: u64) -> Self {
         Self {
+            more: r.more,
+            filter: r.filter.map(|f| FilterReportDto {
+                matched: f.matched,
+                total: f.total,
+                exact: f.exact,
+            }),
+            generation,
             results: r
                 .results
                 .into_iter()
@@ -222,6 +322,98 @@ impl CollectionDto {
             indexes,
             default_index: default_index(info).map(Into::into),
             text_search: info.text_search,
+            generation: info.generation,
+        }
+    }
+}
+
+/// One image of the collection and its metadata.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImageDto {
+    pub id: u64,
+    /// Path relative to the indexed folder, `/`-separated.
+    pub path: String,
+    /// Folder of the path (`""` at the top).
+    pub folder: String,
+    pub name: String,
+    /// Format from the content: jpeg, png, webp, gif, bmp or tiff.
+    pub format: String,
+    /// File size.
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    /// File modification time, RFC 3339.
+    pub mtime: String,
+    /// EXIF date taken, RFC 3339.
+    pub taken_at: Option<String>,
+    pub camera_make: Option<String>,
+    pub camera_model: Option<String>,
+    /// EXIF GPS latitude, degrees.
+    pub gps_lat: Option<f64>,
+    /// EXIF GPS longitude, degrees.
+    pub gps_lon: Option<f64>,
+}
+
+impl From<ImageMeta> for ImageDto {
+    fn from(m: ImageMeta) -> Self {
+        Self {
+            id: m.id,
+            path: m.path,
+            folder: m.folder,
+            name: m.name,
+            format: m.format,
+            bytes: m.bytes,
+            width: m.width,
+            height: m.height,
+            mtime: m.mtime,
+            taken_at: m.taken_at,
+            camera_make: m.camera_make,
+            camera_model: m.camera_model,
+            gps_lat: m.gps_lat,
+            gps_lon: m.gps_lon,
+        }
+    }
+}
+
+/// `GET /api/images`: a page of the collection, newest first (date taken, else file date), then by id.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BrowseDto {
+    pub images: Vec<ImageDto>,
+    /// Images matching the filter, all pages.
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// A value and how many images have it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FacetDto {
+    pub value: String,
+    pub count: usize,
+}
+
+/// `GET /api/facets`: what a filter bar offers.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FacetsDto {
+    /// Folders (`""` is the top folder) with their image counts.
+    pub folders: Vec<FacetDto>,
+    /// Formats with their image counts.
+    pub formats: Vec<FacetDto>,
+}
+
+impl From<Facets> for FacetsDto {
+    fn from(f: Facets) -> Self {
+        let list = |v: Vec<vsearch_engine::browse::Facet>| {
+            v.into_iter()
+                .map(|f| FacetDto {
+                    value: f.value,
+                    count: f.count,
+                })
+                .collect()
+        };
+        Self {
+            folders: list(f.folders),
+            formats: list(f.formats),
         }
     }
 }
@@ -244,4 +436,51 @@ mod tests {
         assert_eq!(dto.dimension, 4);
         assert!(dto.indexes[0].params.is_object());
     }
+}
+
+/// Parameters of `GET /api/images`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BrowseParams {
+    /// Images to skip (default 0).
+    #[param(minimum = 0, maximum = 100000)]
+    pub offset: Option<u64>,
+    /// Page size, 1 to 1000 (default 60).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u64>,
+    /// A JSON filter in Qdrant's grammar (see `SearchRequest.filter`), URL-encoded.
+    pub filter: Option<String>,
+}
+
+/// Parameters of `GET /api/facets`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FacetParams {
+    /// A JSON filter in Qdrant's grammar (see `SearchRequest.filter`), URL-encoded.
+    pub filter: Option<String>,
+}
+
+/// Parameters of `GET /api/images/{id}/similar`: the options of `SearchRequest`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SimilarParams {
+    /// Number of results, 1 to 1000 (default 10).
+    #[param(minimum = 1, maximum = 1000)]
+    pub k: Option<u64>,
+    /// Results to skip, for pages.
+    #[param(minimum = 0, maximum = 100000)]
+    pub offset: Option<u64>,
+    /// A JSON filter in Qdrant's grammar (see `SearchRequest.filter`), URL-encoded.
+    pub filter: Option<String>,
+    /// Index to search.
+    #[param(value_type = Option<IndexKindDto>)]
+    pub index: Option<String>,
+    /// HNSW: size of the candidate list.
+    #[param(minimum = 1, maximum = 10000)]
+    pub ef_search: Option<u64>,
+    /// IVF: inverted lists visited.
+    #[param(minimum = 1, maximum = 65536)]
+    pub nprobe: Option<u64>,
+    /// Drop results scoring below this.
+    pub min_score: Option<f64>,
 }

@@ -1,12 +1,16 @@
 //! The endpoints of the JSON API.
 
-use super::dto::{CollectionDto, Health, SearchForm, SearchRequest, SearchResponseDto};
-use super::request::{read_search, validate, ImageId};
+use super::dto::{
+    BrowseDto, BrowseParams, CollectionDto, FacetParams, FacetsDto, Health, ImageDto, SearchForm,
+    SearchRequest, SearchResponseDto, SimilarParams,
+};
+use super::request::{parse_filter, read_search, validate, ImageId, UncheckedSearch, MAX_OFFSET};
 use crate::error::{ApiError, ErrorBody};
 use crate::thumbnails;
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::{Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query as UrlQuery, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -21,10 +25,11 @@ const DISCARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 #[utoipa::path(get, path = "/api/health", tag = "vsearch",
     responses((status = 200, description = "The server is up", body = Health)))]
 pub async fn health(State(state): State<AppState>) -> Json<Health> {
+    let served = state.served();
     Json(Health {
         status: "ok".into(),
-        count: state.info.count,
-        model: state.info.model.id.clone(),
+        count: served.info.count,
+        model: served.info.model.id.clone(),
         busy: state.pool.admitted(),
         workers: state.pool.workers(),
     })
@@ -34,7 +39,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
 #[utoipa::path(get, path = "/api/collection", tag = "vsearch",
     responses((status = 200, description = "The collection", body = CollectionDto)))]
 pub async fn collection(State(state): State<AppState>) -> Json<CollectionDto> {
-    Json(CollectionDto::from_info(&state.info))
+    Json(CollectionDto::from_info(&state.served().info))
 }
 
 /// Searches the collection by uploaded image (multipart), or by id, text or vector (JSON).
@@ -77,13 +82,182 @@ pub async fn search(
                 ),
             )
         })??;
-    let (query, options) = validate(raw, &state.info)?;
-    let collection = state.collection.clone();
+    let served = state.served();
+    let (query, options) = validate(raw, &served.info)?;
+    run_search(&state, ticket, served, query, options).await
+}
+
+/// Runs a validated query on the worker pool against one state of the collection.
+async fn run_search(
+    state: &AppState,
+    ticket: crate::pool::Ticket,
+    served: std::sync::Arc<crate::Served>,
+    query: vsearch_engine::Query,
+    options: vsearch_engine::QueryOptions,
+) -> Result<Json<SearchResponseDto>, ApiError> {
+    let generation = served.info.generation;
+    let backend = served.backend.clone();
     let response = state
         .pool
-        .run(ticket, move || collection.search(&query, &options))
+        .run(ticket, move || backend.search(&query, &options))
         .await??;
-    Ok(Json(response.into()))
+    Ok(Json(SearchResponseDto::new(response, generation)))
+}
+
+/// The images like an indexed one: the same answer as `POST /api/search` with `{"id": ID}` and these
+/// options.
+#[utoipa::path(get, path = "/api/images/{id}/similar", tag = "vsearch",
+    params(("id" = u64, Path, description = "Image id", minimum = 0), SimilarParams),
+    responses(
+        (status = 200, description = "Results, best first", body = SearchResponseDto),
+        (status = 400, description = "Bad parameter: k or offset out of range, malformed filter, unknown or unbuilt index", body = ErrorBody),
+        (status = 404, description = "Unknown image id", body = ErrorBody),
+        (status = 409, description = "The collection holds no images yet", body = ErrorBody),
+        (status = 500, description = "The server failed; the details are in the server's log only", body = ErrorBody),
+        (status = 503, description = "Too many queries queued", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    ))]
+pub async fn similar(
+    State(state): State<AppState>,
+    ImageId(id): ImageId,
+    params: Result<UrlQuery<SimilarParams>, QueryRejection>,
+) -> Result<Json<SearchResponseDto>, ApiError> {
+    let UrlQuery(p) = params.map_err(query_rejection)?;
+    let fields = SearchRequest {
+        id: Some(id),
+        k: p.k,
+        offset: p.offset,
+        filter: p.filter.as_deref().map(filter_param).transpose()?,
+        index: p.index,
+        ef_search: p.ef_search,
+        nprobe: p.nprobe,
+        min_score: p.min_score,
+        ..SearchRequest::default()
+    };
+    let served = state.served();
+    let (query, options) = validate(
+        UncheckedSearch {
+            images: Vec::new(),
+            fields,
+        },
+        &served.info,
+    )?;
+    let ticket = state.pool.admit()?;
+    run_search(&state, ticket, served, query, options).await
+}
+
+/// A `filter` URL parameter: the filter's JSON, URL-encoded.
+fn filter_param(raw: &str) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_str(raw).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the `filter` parameter must be a JSON filter (URL-encoded): {e}"
+        ))
+    })
+}
+
+fn query_rejection(rejection: QueryRejection) -> ApiError {
+    ApiError::bad_request(format!("bad query parameters: {}", rejection.body_text()))
+}
+
+/// Largest page of `GET /api/images`.
+pub const MAX_LIMIT: usize = 1000;
+/// Page size of `GET /api/images` when none is given.
+pub const DEFAULT_LIMIT: usize = 60;
+
+/// Lists the collection, newest first (EXIF date taken, else file date), then by id; a page at a time.
+#[utoipa::path(get, path = "/api/images", tag = "vsearch",
+    params(BrowseParams),
+    responses(
+        (status = 200, description = "A page of images and the total matching the filter", body = BrowseDto),
+        (status = 400, description = "Bad parameter: offset or limit out of range, malformed filter", body = ErrorBody),
+        (status = 500, description = "The server failed; the details are in the server's log only", body = ErrorBody),
+        (status = 503, description = "Too many queries queued", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    ))]
+pub async fn browse(
+    State(state): State<AppState>,
+    params: Result<UrlQuery<BrowseParams>, QueryRejection>,
+) -> Result<Json<BrowseDto>, ApiError> {
+    let UrlQuery(p) = params.map_err(query_rejection)?;
+    let offset = match p.offset {
+        None => 0,
+        Some(o) if o <= MAX_OFFSET as u64 => o as usize,
+        Some(o) => {
+            return Err(ApiError::bad_request(format!(
+                "offset must be between 0 and {MAX_OFFSET}, got {o}"
+            )))
+        }
+    };
+    let limit = match p.limit {
+        None => DEFAULT_LIMIT,
+        Some(l) if (1..=MAX_LIMIT as u64).contains(&l) => l as usize,
+        Some(l) => {
+            return Err(ApiError::bad_request(format!(
+                "limit must be between 1 and {MAX_LIMIT}, got {l}"
+            )))
+        }
+    };
+    let filter = match p.filter.as_deref() {
+        None => None,
+        Some(raw) => Some(parse_filter(filter_param(raw)?)?),
+    };
+    let backend = state.served().backend.clone();
+    let ticket = state.pool.admit()?;
+    let page = state
+        .pool
+        .run(ticket, move || {
+            backend.browse(offset, limit, filter.as_ref())
+        })
+        .await??;
+    Ok(Json(BrowseDto {
+        images: page.images.into_iter().map(ImageDto::from).collect(),
+        total: page.total,
+        offset,
+        limit,
+    }))
+}
+
+/// The folders and formats of the images a filter keeps, with counts (for a filter bar).
+#[utoipa::path(get, path = "/api/facets", tag = "vsearch",
+    params(FacetParams),
+    responses(
+        (status = 200, description = "Folders and formats with their counts", body = FacetsDto),
+        (status = 400, description = "Malformed filter", body = ErrorBody),
+        (status = 500, description = "The server failed; the details are in the server's log only", body = ErrorBody),
+        (status = 503, description = "Too many queries queued", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    ))]
+pub async fn facets(
+    State(state): State<AppState>,
+    params: Result<UrlQuery<FacetParams>, QueryRejection>,
+) -> Result<Json<FacetsDto>, ApiError> {
+    let UrlQuery(p) = params.map_err(query_rejection)?;
+    let filter = match p.filter.as_deref() {
+        None => None,
+        Some(raw) => Some(parse_filter(filter_param(raw)?)?),
+    };
+    let backend = state.served().backend.clone();
+    let ticket = state.pool.admit()?;
+    let facets = state
+        .pool
+        .run(ticket, move || backend.facets(filter.as_ref()))
+        .await??;
+    Ok(Json(facets.into()))
+}
+
+/// One image's metadata.
+#[utoipa::path(get, path = "/api/images/{id}/meta", tag = "vsearch",
+    params(("id" = u64, Path, description = "Image id", minimum = 0)),
+    responses(
+        (status = 200, description = "The image's metadata", body = ImageDto),
+        (status = 400, description = "The id is not a non-negative integer", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody),
+    ))]
+pub async fn image_meta(
+    State(state): State<AppState>,
+    ImageId(id): ImageId,
+) -> Result<Json<ImageDto>, ApiError> {
+    Ok(Json(state.served().backend.image_meta(id)?.into()))
 }
 
 /// Reads and drops a refused request's body (at most `limit` bytes, for at most [`DISCARD_TIMEOUT`]) so that a
@@ -108,7 +282,7 @@ async fn discard_body(request: Request, limit: usize) {
 /// The file of an indexed image, by id (the path comes from the catalog, never from the request). Errors
 /// name the image by id only: its path is for the server's log.
 async fn read_image(state: &AppState, id: u64) -> Result<Vec<u8>, ApiError> {
-    let collection = state.collection.clone();
+    let collection = state.served().backend.clone();
     let path = tokio::task::spawn_blocking(move || collection.image_path(id))
         .await
         .map_err(|e| {

@@ -2,14 +2,16 @@
 //! `validate` checks against the collection and turns into an engine query; and the image id of a path
 //! ([`ImageId`]).
 
-use super::dto::SearchRequest;
+use super::dto::{CropDto, ExampleDto, SearchRequest};
 use crate::error::{ApiError, EMPTY_COLLECTION};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
+use vsearch_engine::filter::Filter;
 use vsearch_engine::{
-    image_io, CollectionInfo, IndexKind, Metric, Query, QueryOptions, SearchParams,
+    image_io, Board, CollectionInfo, Crop, Example, IndexKind, Metric, Query, QueryOptions,
+    SearchParams,
 };
 
 /// Results per query when the request gives no `k`.
@@ -25,11 +27,18 @@ pub const MAX_VECTOR_COMPONENT: f64 = 1e15;
 /// Longest text query, in characters.
 pub const MAX_TEXT_CHARS: usize = 10_000;
 
+/// Largest `offset` a request may ask for.
+pub const MAX_OFFSET: usize = 100_000;
+/// Most examples in a board query (and most uploaded images in one query).
+pub const MAX_EXAMPLES: usize = 64;
+/// Largest weight of a board example.
+pub const MAX_WEIGHT: f64 = 100.0;
+
 /// A search request as read from JSON or a multipart form, before validation.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct UncheckedSearch {
-    /// The uploaded query image (multipart forms only).
-    pub image: Option<Vec<u8>>,
+    /// The uploaded query images, in field order (multipart forms only).
+    pub images: Vec<Vec<u8>>,
     /// The query and options: the JSON body, or the text fields of a form.
     pub fields: SearchRequest,
 }
@@ -76,7 +85,7 @@ pub(crate) fn parse_json(body: &[u8]) -> Result<UncheckedSearch, ApiError> {
     let fields: SearchRequest = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
     Ok(UncheckedSearch {
-        image: None,
+        images: Vec::new(),
         fields,
     })
 }
@@ -87,8 +96,16 @@ async fn parse_multipart(mut form: Multipart) -> Result<UncheckedSearch, ApiErro
     while let Some(field) = form.next_field().await? {
         let name = field.name().unwrap_or_default().to_string();
         match name.as_str() {
-            "image" => raw.image = Some(field.bytes().await?.to_vec()),
-            "k" | "index" | "ef_search" | "nprobe" | "rerank" | "min_score" => {
+            "image" => {
+                if raw.images.len() == MAX_EXAMPLES {
+                    return Err(ApiError::bad_request(format!(
+                        "at most {MAX_EXAMPLES} images in one query"
+                    )));
+                }
+                raw.images.push(field.bytes().await?.to_vec())
+            }
+            "k" | "index" | "ef_search" | "nprobe" | "rerank" | "min_score" | "offset"
+            | "positive" | "negative" | "crop" | "filter" => {
                 let value = field.text().await?;
                 set_form_option(&mut raw.fields, &name, value.trim())?;
             }
@@ -109,8 +126,17 @@ fn set_form_option(request: &mut SearchRequest, name: &str, value: &str) -> Resu
             ))
         })
     }
+    fn json<T: serde::de::DeserializeOwned>(name: &str, value: &str) -> Result<T, ApiError> {
+        serde_json::from_str(value)
+            .map_err(|e| ApiError::bad_request(format!("form field `{name}`: malformed JSON: {e}")))
+    }
     match name {
         "k" => request.k = Some(number(name, value)?),
+        "offset" => request.offset = Some(number(name, value)?),
+        "positive" => request.positive = Some(json(name, value)?),
+        "negative" => request.negative = Some(json(name, value)?),
+        "crop" => request.crop = Some(json(name, value)?),
+        "filter" => request.filter = Some(json(name, value)?),
         "index" => request.index = Some(value.to_string()),
         "ef_search" => request.ef_search = Some(number(name, value)?),
         "nprobe" => request.nprobe = Some(number(name, value)?),
@@ -181,80 +207,25 @@ pub(crate) fn validate(
             ));
         }
     }
-    let given = [
-        raw.image.is_some(),
-        r.id.is_some(),
-        r.text.is_some(),
-        r.vector.is_some(),
-    ]
-    .iter()
-    .filter(|g| **g)
-    .count();
-    if given != 1 {
-        return Err(ApiError::bad_request(if raw.image.is_some() {
-            "give the query image only, not id, text or vector as well".to_string()
-        } else {
-            "give exactly one of id, text or vector (JSON), or an `image` field (multipart form)"
-                .to_string()
-        }));
-    }
-    let query = if let Some(bytes) = raw.image {
-        if image_io::sniff_format(&bytes).is_none() {
-            return Err(ApiError::bad_request(
-                "the uploaded file is not a supported image: send JPEG, PNG, WebP, GIF, BMP or TIFF",
-            ));
-        }
-        Query::ImageBytes(bytes)
-    } else if let Some(id) = r.id {
-        Query::Id(id)
-    } else if let Some(text) = r.text {
-        if !info.text_search {
+    let offset = match r.offset {
+        None => 0,
+        Some(o) if o <= MAX_OFFSET as u64 => o as usize,
+        Some(o) => {
             return Err(ApiError::bad_request(format!(
-                "model '{}' has no text tower: text search needs a collection indexed with a CLIP model (e.g. --model clip-vit-b32)",
-                info.model.id
-            )));
+                "offset must be between 0 and {MAX_OFFSET}, got {o}"
+            )))
         }
-        if text.is_empty() {
-            return Err(ApiError::bad_request("text is empty"));
-        }
-        if text.chars().count() > MAX_TEXT_CHARS {
-            return Err(ApiError::bad_request(format!(
-                "text is longer than {MAX_TEXT_CHARS} characters"
-            )));
-        }
-        Query::Text(text)
-    } else if let Some(vector) = r.vector {
-        if vector.len() != info.model.dim {
-            return Err(ApiError::bad_request(format!(
-                "vector has {} components, the collection's dimension is {}",
-                vector.len(),
-                info.model.dim
-            )));
-        }
-        if vector
-            .iter()
-            .any(|x| !x.is_finite() || x.abs() > MAX_VECTOR_COMPONENT)
-        {
-            return Err(ApiError::bad_request(format!(
-                "vector components must be finite numbers between -{MAX_VECTOR_COMPONENT:e} and {MAX_VECTOR_COMPONENT:e}"
-            )));
-        }
-        // Cosine scores are of unit vectors: normalise here (in f64, where no sum can overflow).
-        let scale = match info.metric {
-            Metric::Cosine => {
-                let norm = vector.iter().map(|x| x * x).sum::<f64>().sqrt();
-                if norm == 0.0 {
-                    return Err(ApiError::bad_request(
-                        "vector is all zeros: a cosine collection cannot compare it",
-                    ));
-                }
-                1.0 / norm
-            }
-            Metric::L2 => 1.0,
-        };
-        Query::Vector(vector.into_iter().map(|x| (x * scale) as f32).collect())
+    };
+    let filter = match r.filter {
+        None => None,
+        Some(value) => Some(parse_filter(value)?),
+    };
+    let query = if r.positive.is_some() || r.negative.is_some() {
+        board_query(
+            raw.images, r.id, r.text, r.vector, r.crop, r.positive, r.negative, info,
+        )?
     } else {
-        return Err(ApiError::bad_request("no query given"));
+        single_query(raw.images, r.id, r.text, r.vector, r.crop, info)?
     };
     // A sound request that an empty collection cannot answer (the engine would say so too, later).
     if info.count == 0 {
@@ -267,9 +238,302 @@ pub(crate) fn validate(
             index,
             params,
             min_score: r.min_score.map(|m| m as f32),
-            ..QueryOptions::default()
+            offset,
+            filter,
         },
     ))
+}
+
+/// A filter in Qdrant's grammar, from its JSON.
+pub(crate) fn parse_filter(value: serde_json::Value) -> Result<Filter, ApiError> {
+    serde_json::from_value(value).map_err(|e| {
+        ApiError::bad_request(format!(
+            "bad filter ({e}): expected {{\"must\": [...], \"should\": [...], \"must_not\": [...]}} of conditions \
+             such as {{\"key\": \"folder\", \"match\": {{\"value\": \"trips\"}}}} or \
+             {{\"key\": \"taken_at\", \"range\": {{\"gte\": \"2024-01-01T00:00:00Z\"}}}}"
+        ))
+    })
+}
+
+/// One example given at the top level of the request: exactly one image, id, text or vector (several
+/// uploaded images make a board of equal weights); `crop` goes with an id or a single image.
+fn single_query(
+    images: Vec<Vec<u8>>,
+    id: Option<u64>,
+    text: Option<String>,
+    vector: Option<Vec<f64>>,
+    crop: Option<CropDto>,
+    info: &CollectionInfo,
+) -> Result<Query, ApiError> {
+    let given = [
+        !images.is_empty(),
+        id.is_some(),
+        text.is_some(),
+        vector.is_some(),
+    ]
+    .iter()
+    .filter(|g| **g)
+    .count();
+    if given != 1 {
+        return Err(ApiError::bad_request(if !images.is_empty() {
+            "give the query image only, not id, text or vector as well (or name each in `positive`)"
+                .to_string()
+        } else {
+            "give exactly one of id, text or vector (JSON), an `image` field (multipart form), or a board \
+             (`positive`, optionally `negative`)"
+                .to_string()
+        }));
+    }
+    let crop = crop.map(check_crop).transpose()?;
+    let query = if images.len() > 1 {
+        if crop.is_some() {
+            return Err(ApiError::bad_request(
+                "`crop` applies to one image: with several, give each its crop in `positive`",
+            ));
+        }
+        return Ok(Query::Board(Board {
+            positive: images
+                .into_iter()
+                .map(|bytes| check_image(bytes).map(Example::new))
+                .collect::<Result<_, _>>()?,
+            negative: Vec::new(),
+        }));
+    } else if let Some(bytes) = images.into_iter().next() {
+        check_image(bytes)?
+    } else if let Some(id) = id {
+        Query::Id(id)
+    } else if let Some(text) = text {
+        check_text(text, info)?
+    } else if let Some(vector) = vector {
+        check_vector(vector, info)?
+    } else {
+        return Err(ApiError::bad_request("no query given"));
+    };
+    Ok(match crop {
+        None => query,
+        Some(crop) => {
+            if matches!(query, Query::Text(_) | Query::Vector(_)) {
+                return Err(ApiError::bad_request(
+                    "`crop` applies to an image or an indexed id, not to a text or a vector",
+                ));
+            }
+            Query::Board(Board {
+                positive: vec![Example {
+                    crop: Some(crop),
+                    ..Example::new(query)
+                }],
+                negative: Vec::new(),
+            })
+        }
+    })
+}
+
+/// A board: `positive` (at least one) and `negative` examples; uploaded images are referenced by their
+/// index, and each must be.
+#[allow(clippy::too_many_arguments)]
+fn board_query(
+    images: Vec<Vec<u8>>,
+    id: Option<u64>,
+    text: Option<String>,
+    vector: Option<Vec<f64>>,
+    crop: Option<CropDto>,
+    positive: Option<Vec<ExampleDto>>,
+    negative: Option<Vec<ExampleDto>>,
+    info: &CollectionInfo,
+) -> Result<Query, ApiError> {
+    if id.is_some() || text.is_some() || vector.is_some() || crop.is_some() {
+        return Err(ApiError::bad_request(
+            "a board query gives its examples in `positive` and `negative` only: move id, text, vector or crop \
+             into an example",
+        ));
+    }
+    let positive = positive.unwrap_or_default();
+    let negative = negative.unwrap_or_default();
+    if positive.is_empty() {
+        return Err(ApiError::bad_request(
+            "a board query needs at least one example in `positive`",
+        ));
+    }
+    if positive.len() + negative.len() > MAX_EXAMPLES {
+        return Err(ApiError::bad_request(format!(
+            "a board holds at most {MAX_EXAMPLES} examples, got {}",
+            positive.len() + negative.len()
+        )));
+    }
+    let mut images: Vec<Option<Vec<u8>>> = images.into_iter().map(Some).collect();
+    let mut convert = |examples: Vec<ExampleDto>| -> Result<Vec<Example>, ApiError> {
+        examples
+            .into_iter()
+            .map(|e| check_example(e, &mut images, info))
+            .collect()
+    };
+    let board = Board {
+        positive: convert(positive)?,
+        negative: convert(negative)?,
+    };
+    if let Some(unused) = images.iter().position(Option::is_some) {
+        return Err(ApiError::bad_request(format!(
+            "uploaded image {unused} is in no example: name it in `positive` or `negative` as {{\"image\": {unused}}}"
+        )));
+    }
+    Ok(Query::Board(board))
+}
+
+/// One example of a board; `images` are the uploads not yet taken by an example.
+fn check_example(
+    e: ExampleDto,
+    images: &mut [Option<Vec<u8>>],
+    info: &CollectionInfo,
+) -> Result<Example, ApiError> {
+    let given = [
+        e.id.is_some(),
+        e.text.is_some(),
+        e.vector.is_some(),
+        e.image.is_some(),
+    ]
+    .iter()
+    .filter(|g| **g)
+    .count();
+    if given != 1 {
+        return Err(ApiError::bad_request(
+            "each example gives exactly one of id, text, vector or image",
+        ));
+    }
+    let weight = match e.weight {
+        None => 1.0,
+        Some(w) if w.is_finite() && (0.0..=MAX_WEIGHT).contains(&w) => w as f32,
+        Some(w) => {
+            return Err(ApiError::bad_request(format!(
+                "an example's weight must be between 0 and {MAX_WEIGHT}, got {w}"
+            )))
+        }
+    };
+    let query = if let Some(id) = e.id {
+        Query::Id(id)
+    } else if let Some(text) = e.text {
+        check_text(text, info)?
+    } else if let Some(vector) = e.vector {
+        check_vector(vector, info)?
+    } else if let Some(n) = e.image {
+        let slot = usize::try_from(n).ok().and_then(|n| images.get_mut(n));
+        match slot {
+            Some(slot) => match slot.take() {
+                Some(bytes) => check_image(bytes)?,
+                None => {
+                    return Err(ApiError::bad_request(format!(
+                        "uploaded image {n} is named by two examples"
+                    )))
+                }
+            },
+            None => {
+                return Err(ApiError::bad_request(format!(
+                    "example names uploaded image {n}, but {} images were uploaded (fields `image`, from 0)",
+                    images.len()
+                )))
+            }
+        }
+    } else {
+        return Err(ApiError::bad_request("empty example"));
+    };
+    let crop = e.crop.map(check_crop).transpose()?;
+    if crop.is_some() && matches!(query, Query::Text(_) | Query::Vector(_)) {
+        return Err(ApiError::bad_request(
+            "`crop` applies to an image or an indexed id, not to a text or a vector",
+        ));
+    }
+    Ok(Example {
+        query,
+        weight,
+        crop,
+    })
+}
+
+/// An uploaded image: its content must be one of the formats read.
+fn check_image(bytes: Vec<u8>) -> Result<Query, ApiError> {
+    if image_io::sniff_format(&bytes).is_none() {
+        return Err(ApiError::bad_request(
+            "the uploaded file is not a supported image: send JPEG, PNG, WebP, GIF, BMP or TIFF",
+        ));
+    }
+    Ok(Query::ImageBytes(bytes))
+}
+
+/// A text query: a text tower, not empty, not too long.
+fn check_text(text: String, info: &CollectionInfo) -> Result<Query, ApiError> {
+    if !info.text_search {
+        return Err(ApiError::bad_request(format!(
+            "model '{}' has no text tower: text search needs a collection indexed with a CLIP model (e.g. --model clip-vit-b32)",
+            info.model.id
+        )));
+    }
+    if text.is_empty() {
+        return Err(ApiError::bad_request("text is empty"));
+    }
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(ApiError::bad_request(format!(
+            "text is longer than {MAX_TEXT_CHARS} characters"
+        )));
+    }
+    Ok(Query::Text(text))
+}
+
+/// A vector query: the collection's dimension, finite bounded components; normalised for cosine.
+fn check_vector(vector: Vec<f64>, info: &CollectionInfo) -> Result<Query, ApiError> {
+    if vector.len() != info.model.dim {
+        return Err(ApiError::bad_request(format!(
+            "vector has {} components, the collection's dimension is {}",
+            vector.len(),
+            info.model.dim
+        )));
+    }
+    if vector
+        .iter()
+        .any(|x| !x.is_finite() || x.abs() > MAX_VECTOR_COMPONENT)
+    {
+        return Err(ApiError::bad_request(format!(
+            "vector components must be finite numbers between -{MAX_VECTOR_COMPONENT:e} and {MAX_VECTOR_COMPONENT:e}"
+        )));
+    }
+    // Cosine scores are of unit vectors: normalise here (in f64, where no sum can overflow).
+    let scale = match info.metric {
+        Metric::Cosine => {
+            let norm = vector.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if norm == 0.0 {
+                return Err(ApiError::bad_request(
+                    "vector is all zeros: a cosine collection cannot compare it",
+                ));
+            }
+            1.0 / norm
+        }
+        Metric::L2 => 1.0,
+    };
+    Ok(Query::Vector(
+        vector.into_iter().map(|x| (x * scale) as f32).collect(),
+    ))
+}
+
+/// A crop inside the image: fractions from 0 to 1, `w` and `h` above 0, `x + w` and `y + h` at most 1.
+fn check_crop(c: CropDto) -> Result<Crop, ApiError> {
+    let inside = [c.x, c.y, c.w, c.h]
+        .iter()
+        .all(|f| f.is_finite() && (0.0..=1.0).contains(f))
+        && c.w > 0.0
+        && c.h > 0.0
+        && c.x + c.w <= 1.0 + 1e-9
+        && c.y + c.h <= 1.0 + 1e-9;
+    if !inside {
+        return Err(ApiError::bad_request(format!(
+            "crop {{x: {}, y: {}, w: {}, h: {}}} must lie inside the image: fractions from 0 to 1, w and h \
+             above 0, x + w <= 1 and y + h <= 1",
+            c.x, c.y, c.w, c.h
+        )));
+    }
+    Ok(Crop {
+        x: c.x as f32,
+        y: c.y as f32,
+        w: (c.w as f32).min(1.0 - c.x as f32),
+        h: (c.h as f32).min(1.0 - c.y as f32),
+    })
 }
 
 /// An image id from the path; anything but a non-negative integer is a 400.
@@ -393,14 +657,14 @@ mod tests {
     fn uploads_must_be_images() {
         let info = sample_info(false, vec![IndexConfig::Flat]);
         let raw = UncheckedSearch {
-            image: Some(b"plain text".to_vec()),
+            images: vec![b"plain text".to_vec()],
             fields: SearchRequest::default(),
         };
         let err = validate(raw, &info).unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
         let png = [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0];
         let raw = UncheckedSearch {
-            image: Some(png.to_vec()),
+            images: vec![png.to_vec()],
             fields: SearchRequest::default(),
         };
         assert!(matches!(

@@ -499,6 +499,8 @@ pub struct HistogramCollection {
     root: PathBuf,
     names: Vec<String>,
     vectors: Vec<Vec<f32>>,
+    /// The photos' metadata, as the engine keeps it (for browsing and filters).
+    images: vsearch_engine::images::Images,
 }
 
 pub const HISTOGRAM_DIM: usize = 64;
@@ -530,10 +532,32 @@ impl HistogramCollection {
             .iter()
             .map(|n| histogram(&std::fs::read(root.join(n)).unwrap()).unwrap())
             .collect();
+        let images =
+            vsearch_engine::images::Images::new(names.iter().enumerate().map(|(id, n)| {
+                let file = std::fs::metadata(root.join(n)).unwrap();
+                let mtime = file
+                    .modified()
+                    .unwrap()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap();
+                let (width, height) = image::image_dimensions(root.join(n)).unwrap();
+                vsearch_engine::metadata::ImageMeta::from_entry(&vsearch_engine::catalog::Entry {
+                    id: id as u64,
+                    path: n.clone(),
+                    size: file.len(),
+                    mtime_ns: mtime.as_nanos() as i64,
+                    hash: String::new(),
+                    width,
+                    height,
+                    status: vsearch_engine::catalog::Status::Ok,
+                    error: None,
+                })
+            }));
         Self {
             root: root.to_path_buf(),
             names,
             vectors,
+            images,
         }
     }
 }
@@ -634,6 +658,30 @@ impl SearchBackend for HistogramCollection {
             .ok_or(IndexError::UnknownId { id })?;
         Ok(self.root.join(name))
     }
+
+    fn image_meta(&self, id: u64) -> vsearch_engine::Result<vsearch_engine::metadata::ImageMeta> {
+        Ok(self
+            .images
+            .get(id)
+            .ok_or(IndexError::UnknownId { id })?
+            .clone())
+    }
+
+    fn browse(
+        &self,
+        offset: usize,
+        limit: usize,
+        filter: Option<&vsearch_engine::filter::Filter>,
+    ) -> vsearch_engine::Result<vsearch_engine::browse::Browse> {
+        self.images.browse(offset, limit, filter)
+    }
+
+    fn facets(
+        &self,
+        filter: Option<&vsearch_engine::filter::Filter>,
+    ) -> vsearch_engine::Result<vsearch_engine::browse::Facets> {
+        self.images.facets(filter)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -699,5 +747,25 @@ impl<B: SearchBackend> SearchBackend for GatedBackend<B> {
 
     fn image_path(&self, id: u64) -> vsearch_engine::Result<PathBuf> {
         self.inner.image_path(id)
+    }
+
+    fn image_meta(&self, id: u64) -> vsearch_engine::Result<vsearch_engine::metadata::ImageMeta> {
+        self.inner.image_meta(id)
+    }
+
+    fn browse(
+        &self,
+        offset: usize,
+        limit: usize,
+        filter: Option<&vsearch_engine::filter::Filter>,
+    ) -> vsearch_engine::Result<vsearch_engine::browse::Browse> {
+        self.inner.browse(offset, limit, filter)
+    }
+
+    fn facets(
+        &self,
+        filter: Option<&vsearch_engine::filter::Filter>,
+    ) -> vsearch_engine::Result<vsearch_engine::browse::Facets> {
+        self.inner.facets(filter)
     }
 }
