@@ -96,10 +96,21 @@ function parseCrop(s) {
   if (parts.length !== 4 || parts.some((v) => !Number.isFinite(v) || v < 0 || v > 1)) return null;
   const [x, y, w, h] = parts;
   if (w <= 0 || h <= 0 || x + w > 1.0001 || y + h > 1.0001) return null;
-  return { x, y, w, h };
+  const crop = normCrop({ x, y, w, h });
+  return crop.w > 0 && crop.h > 0 ? crop : null;
 }
 
-const cropText = (c) => [c.x, c.y, c.w, c.h].map(round4).join(",");
+// A crop rounded to 4 decimals, still inside the image (x + w <= 1, y + h <= 1), as the server requires.
+function normCrop(c) {
+  const x = round4(clamp01(c.x));
+  const y = round4(clamp01(c.y));
+  return { x, y, w: Math.min(round4(c.w), round4(1 - x)), h: Math.min(round4(c.h), round4(1 - y)) };
+}
+
+const cropText = (c) => {
+  const n = normCrop(c);
+  return [n.x, n.y, n.w, n.h].join(",");
+};
 
 // ---------- filters ----------
 
@@ -176,7 +187,7 @@ function boardBody(items) {
   const negative = [];
   for (const it of items) {
     const ex = it.text !== undefined ? { text: it.text } : { id: it.id };
-    if (it.crop) ex.crop = { x: round4(it.crop.x), y: round4(it.crop.y), w: round4(it.crop.w), h: round4(it.crop.h) };
+    if (it.crop) ex.crop = normCrop(it.crop);
     if (it.weight !== 1) ex.weight = it.weight;
     (it.negative ? negative : positive).push(ex);
   }
@@ -379,7 +390,7 @@ function searchRequest(view, offset) {
     return { method: "POST", body: form };
   }
   let body;
-  if (view.kind === "id") body = view.crop ? { id: view.id, crop: view.crop } : { id: view.id };
+  if (view.kind === "id") body = view.crop ? { id: view.id, crop: normCrop(view.crop) } : { id: view.id };
   else if (view.kind === "text") body = { text: view.text };
   else body = boardBody(view.board);
   body.k = view.k;
@@ -587,7 +598,7 @@ function endDrag(e, cancelled) {
   drag = null;
   els.cropArea.classList.remove("drawing");
   if (cancelled || box.w < MIN_CROP || box.h < MIN_CROP) setCrop(state.crop);
-  else setCrop({ x: round4(box.x), y: round4(box.y), w: round4(box.w), h: round4(box.h) });
+  else setCrop(normCrop(box));
 }
 els.cropArea.addEventListener("pointerup", (e) => endDrag(e, false));
 els.cropArea.addEventListener("pointercancel", (e) => endDrag(e, true));
@@ -682,12 +693,12 @@ function boardItem(it, i) {
     renderBoard();
   });
   const weight = el("input", {
-    type: "number", className: "weight", min: "0.1", max: "10", step: "0.1", value: String(it.weight),
+    type: "number", className: "weight", min: "0", max: "100", step: "0.1", value: String(it.weight),
     title: "Weight", "aria-label": `Weight of ${label}`,
   });
   weight.addEventListener("change", () => {
     const w = Number(weight.value);
-    it.weight = Number.isFinite(w) && w > 0 ? w : 1;
+    it.weight = Number.isFinite(w) && w >= 0 && w <= 100 ? w : 1;
     renderBoard();
   });
   const remove = el("button", {
@@ -710,7 +721,7 @@ function loadStoredBoard() {
     if (!Array.isArray(items)) return;
     state.board = items.filter((it) => it && (typeof it.text === "string" || Number.isInteger(it.id))).map((it) => ({
       ...(typeof it.text === "string" ? { text: it.text } : { id: it.id, crop: it.crop ? parseCrop(cropText(it.crop)) : null }),
-      weight: Number.isFinite(it.weight) && it.weight > 0 ? it.weight : 1,
+      weight: Number.isFinite(it.weight) && it.weight >= 0 && it.weight <= 100 ? it.weight : 1,
       negative: Boolean(it.negative),
     }));
   } catch {
