@@ -89,13 +89,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             rebuild: false,
             ..options
         };
+        let mut first = true;
         return vsearch_engine::watch_folder(
             &args.dir,
             &options,
             |event| match event {
                 vsearch_engine::WatchEvent::Indexed(report) => {
-                    if let Err(e) = print_report(&args, report) {
-                        tracing::warn!("cannot print the report: {e}");
+                    // The first run is always reported; later ones when they changed something.
+                    let changed =
+                        report.indexed + report.updated + report.removed + report.failed.len() > 0;
+                    if std::mem::take(&mut first) || changed {
+                        if let Err(e) = print_report(&args, report) {
+                            tracing::warn!("cannot print the report: {e}");
+                        }
                     }
                 }
                 vsearch_engine::WatchEvent::Failed(e) => {

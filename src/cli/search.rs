@@ -197,10 +197,11 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     );
     let filter = match &args.filter {
         None => None,
-        Some(json) => Some(
-            serde_json::from_str::<Filter>(json)
-                .with_context(|| format!("--filter is not a filter in Qdrant's grammar: {json}"))?,
-        ),
+        Some(json) => {
+            let value: serde_json::Value = serde_json::from_str(json)
+                .with_context(|| format!("--filter is not JSON: {json}"))?;
+            Some(Filter::from_json(&value).context("--filter")?)
+        }
     };
     let mut board = examples(&args, matches)?;
     let single = board.positive.len() == 1

@@ -126,3 +126,109 @@ pub fn write_photo_variants(pool: &Path, count: usize) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Options for indexing with the engine API directly: EfficientNet-Lite0 on the CPU, two decoding
+/// threads, the default indexes (HNSW, IVF, exact).
+pub fn engine_options() -> vsearch_engine::IndexOptions {
+    vsearch_engine::IndexOptions {
+        model: vsearch_engine::ModelSpec::Preset(MODEL.to_string()),
+        threads: 2,
+        ..vsearch_engine::IndexOptions::default()
+    }
+}
+
+/// EXIF fields a test writes into a JPEG.
+#[derive(Debug, Clone, Default)]
+pub struct ExifSpec {
+    /// `DateTimeOriginal`, EXIF style: `2024:06:01 12:00:00`.
+    pub date: Option<&'static str>,
+    /// `OffsetTimeOriginal`: `+02:00`.
+    pub offset: Option<&'static str>,
+    pub make: Option<&'static str>,
+    pub model: Option<&'static str>,
+    /// Latitude and longitude, decimal degrees (south and west negative).
+    pub gps: Option<(f64, f64)>,
+}
+
+/// The ukbench photo `index` (0..56), scaled to at most `side` pixels.
+pub fn ukbench_photo(index: usize, side: u32) -> image::DynamicImage {
+    let path = ukbench().join(format!("ukbench{index:05}.jpg"));
+    let img = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    img.resize(side, side, image::imageops::FilterType::Triangle)
+}
+
+/// Writes `img` at `path` (format from the extension), creating its folder, then the EXIF of `exif`
+/// (JPEG only) with `little_exif`.
+pub fn write_photo(path: &Path, img: &image::DynamicImage, exif: Option<&ExifSpec>) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    img.to_rgb8()
+        .save(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if let Some(spec) = exif {
+        write_exif(path, spec);
+    }
+}
+
+/// Writes the EXIF fields of `spec` into the JPEG at `path`.
+pub fn write_exif(path: &Path, spec: &ExifSpec) {
+    use little_exif::exif_tag::ExifTag;
+    use little_exif::rational::uR64;
+    let mut meta = little_exif::metadata::Metadata::new();
+    if let Some(d) = spec.date {
+        meta.set_tag(ExifTag::DateTimeOriginal(d.to_string()));
+    }
+    if let Some(o) = spec.offset {
+        meta.set_tag(ExifTag::OffsetTimeOriginal(o.to_string()));
+    }
+    if let Some(m) = spec.make {
+        meta.set_tag(ExifTag::Make(m.to_string()));
+    }
+    if let Some(m) = spec.model {
+        meta.set_tag(ExifTag::Model(m.to_string()));
+    }
+    if let Some((lat, lon)) = spec.gps {
+        // Degrees, minutes, seconds (hundredths) as rationals.
+        let dms = |v: f64| {
+            let v = v.abs();
+            let deg = v.floor();
+            let min = ((v - deg) * 60.0).floor();
+            let sec = ((v - deg) * 60.0 - min) * 60.0;
+            vec![
+                uR64 {
+                    nominator: deg as u32,
+                    denominator: 1,
+                },
+                uR64 {
+                    nominator: min as u32,
+                    denominator: 1,
+                },
+                uR64 {
+                    nominator: (sec * 100.0).round() as u32,
+                    denominator: 100,
+                },
+            ]
+        };
+        let ns = if lat < 0.0 { "S" } else { "N" };
+        let ew = if lon < 0.0 { "W" } else { "E" };
+        meta.set_tag(ExifTag::GPSLatitudeRef(ns.to_string()));
+        meta.set_tag(ExifTag::GPSLatitude(dms(lat)));
+        meta.set_tag(ExifTag::GPSLongitudeRef(ew.to_string()));
+        meta.set_tag(ExifTag::GPSLongitude(dms(lon)));
+    }
+    let mut bytes = std::fs::read(path).expect("read");
+    meta.write_to_vec(&mut bytes, little_exif::filetype::FileExtension::JPEG)
+        .unwrap_or_else(|e| panic!("{}: writing EXIF: {e}", path.display()));
+    std::fs::write(path, bytes).expect("write");
+}
+
+/// Sets the modification time of `path` to `secs` seconds after the Unix epoch.
+pub fn set_mtime(path: &Path, secs: u64) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .expect("open")
+        .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        .expect("set mtime");
+}

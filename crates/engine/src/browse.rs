@@ -1,4 +1,5 @@
-//! Browsing a collection: its images newest first, a page at a time, and the facets a filter bar offers.
+//! Browsing a collection without a query: its images newest first, a page at a time, optionally
+//! filtered ([`crate::filter`]), and the facets a filter bar offers (folders and formats with counts).
 
 use crate::collection::Collection;
 use crate::error::Result;
@@ -8,90 +9,99 @@ use crate::metadata::ImageMeta;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// One page of the collection's images.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One page of [`Images::browse`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Browse {
+    /// The images of the page, newest first.
     pub images: Vec<ImageMeta>,
     /// Images matching the filter (all pages).
     pub total: usize,
 }
 
-/// A value of a key and how many images have it.
+/// One value of a facet and how many images have it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Facet {
+pub struct FacetCount {
+    /// The value (a folder, `""` at the top; a format).
     pub value: String,
+    /// Images with it.
     pub count: usize,
 }
 
-/// The folders and formats of the images a filter keeps.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// What a filter bar offers: the folders and the formats of the images a filter keeps, with counts,
+/// sorted by value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Facets {
-    /// By folder name (`""` is the top folder).
-    pub folders: Vec<Facet>,
-    /// By format name.
-    pub formats: Vec<Facet>,
+    /// Folders (exactly that folder, not its subfolders).
+    pub folders: Vec<FacetCount>,
+    /// Formats (`jpeg`, `png`, ...).
+    pub formats: Vec<FacetCount>,
 }
 
 impl Collection {
-    /// The images `filter` keeps, newest first (see [`Images::browse`]).
+    /// A page of the served images `filter` keeps, newest first (see [`Images::browse`]).
     pub fn browse(&self, offset: usize, limit: usize, filter: Option<&Filter>) -> Result<Browse> {
         self.images().browse(offset, limit, filter)
     }
 
-    /// Folders and formats of the images `filter` keeps (see [`Images::facets`]).
+    /// The folders and formats of the served images `filter` keeps (see [`Images::facets`]).
     pub fn facets(&self, filter: Option<&Filter>) -> Result<Facets> {
         self.images().facets(filter)
     }
 }
 
 impl Images {
-    /// The images `filter` keeps, newest first (date taken, else modification time), then by id; the page
-    /// `offset .. offset + limit`.
+    /// The page `offset .. offset + limit` of the images that match `filter` (all without one), newest
+    /// first: by date taken when the image has one, else by modification time (as instants), then by id.
+    /// `total` counts every match.
     pub fn browse(&self, offset: usize, limit: usize, filter: Option<&Filter>) -> Result<Browse> {
-        let mut kept = self.filtered(filter)?;
-        kept.sort_by(|a, b| {
-            let date = |m: &ImageMeta| m.taken_at.clone().unwrap_or_else(|| m.mtime.clone());
-            date(b).cmp(&date(a)).then(a.id.cmp(&b.id))
-        });
-        let total = kept.len();
-        let images = kept.into_iter().skip(offset).take(limit).cloned().collect();
+        let mut matching: Vec<(Option<jiff::Timestamp>, &ImageMeta)> = self
+            .matching(filter)?
+            .map(|m| (m.sort_instant(), m))
+            .collect();
+        // Newest first (no date last), then id ascending.
+        matching.sort_by(|(ta, a), (tb, b)| tb.cmp(ta).then(a.id.cmp(&b.id)));
+        let total = matching.len();
+        let images = matching
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(_, m)| m.clone())
+            .collect();
         Ok(Browse { images, total })
     }
 
-    /// Folders and formats of the images `filter` keeps, with counts.
+    /// The folders and formats of the images `filter` keeps (all without one), with counts.
     pub fn facets(&self, filter: Option<&Filter>) -> Result<Facets> {
-        let mut folders = BTreeMap::<&str, usize>::new();
-        let mut formats = BTreeMap::<&str, usize>::new();
-        for m in self.filtered(filter)? {
+        let mut folders: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut formats: BTreeMap<&str, usize> = BTreeMap::new();
+        for m in self.matching(filter)? {
             *folders.entry(&m.folder).or_default() += 1;
             *formats.entry(&m.format).or_default() += 1;
         }
-        let list = |map: BTreeMap<&str, usize>| {
+        let counts = |map: BTreeMap<&str, usize>| {
             map.into_iter()
-                .map(|(value, count)| Facet {
+                .map(|(value, count)| FacetCount {
                     value: value.to_string(),
                     count,
                 })
                 .collect()
         };
         Ok(Facets {
-            folders: list(folders),
-            formats: list(formats),
+            folders: counts(folders),
+            formats: counts(formats),
         })
     }
 
-    /// The images `filter` keeps (all when none), by id.
-    fn filtered(&self, filter: Option<&Filter>) -> Result<Vec<&ImageMeta>> {
-        Ok(match filter {
-            None => self
-                .ids()
-                .into_iter()
-                .filter_map(|id| self.get(id))
-                .collect(),
-            Some(filter) => {
-                let allowed = self.select(filter)?;
-                allowed.ids().filter_map(|id| self.get(id)).collect()
-            }
-        })
+    /// The images `filter` keeps (all without one), checked first.
+    fn matching<'a>(
+        &'a self,
+        filter: Option<&'a Filter>,
+    ) -> Result<impl Iterator<Item = &'a ImageMeta> + 'a> {
+        if let Some(f) = filter {
+            f.validate()?;
+        }
+        Ok(self
+            .iter()
+            .filter(move |m| filter.is_none_or(|f| f.matches(m))))
     }
 }

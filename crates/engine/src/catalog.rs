@@ -1,17 +1,41 @@
 //! The catalog: one SQLite row per file (id, relative path, size, mtime, content hash, size in pixels,
-//! status, error text) plus counters (`next_id`, `generation`) and the writer's [`MatrixRef`] (which
-//! matrix file, how many rows committed; absent in collections from before the matrix's ids file).
+//! status, error text, and the content metadata: format and EXIF fields, see
+//! [`crate::metadata::ContentMeta`]) plus counters (`next_id`, `generation`, `schema_version`) and the
+//! writer's [`MatrixRef`] (which matrix file, how many rows committed; absent in collections from before
+//! the matrix's ids file).
 //!
-//! Ids are never reused: a changed file gets a new id. `generation` grows with every committed change,
-//! so an index saved at an older generation is known to be stale.
+//! Ids are stable and never reused: a file keeps its id while its path stays the same (a changed file is
+//! re-embedded under the same id, its row updated in place, its `version` raised); a new path gets a new
+//! id. `generation` grows with every committed change, so an index saved at an older generation is known
+//! to be stale.
+//!
+//! Schema versions: 1 had no metadata columns; 2 added `format`, `taken_at`, `camera_make`,
+//! `camera_model`, `gps_lat`, `gps_lon` and `version`. [`Catalog::open`] migrates a catalog in place
+//! (`ALTER TABLE ... ADD COLUMN`); the rows it had keep a `NULL` format until the next index run reads
+//! their metadata ([`Catalog::set_meta`]).
 
 use crate::error::{EngineError, Result};
 use crate::matrix::MatrixRef;
+use crate::metadata::ContentMeta;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
 /// File name of the catalog inside a collection folder.
 pub const CATALOG_FILE: &str = "catalog.sqlite";
+
+/// The catalog schema this build writes (kept in the `meta` table as `schema_version`).
+pub const SCHEMA_VERSION: u64 = 2;
+
+/// Columns added by schema version 2, with their SQL types.
+const META_COLUMNS: &[(&str, &str)] = &[
+    ("format", "TEXT"),
+    ("taken_at", "TEXT"),
+    ("camera_make", "TEXT"),
+    ("camera_model", "TEXT"),
+    ("gps_lat", "REAL"),
+    ("gps_lon", "REAL"),
+    ("version", "INTEGER NOT NULL DEFAULT 0"),
+];
 
 /// Status of a catalog row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,23 +58,50 @@ impl Status {
 /// One catalog row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
+    /// The image's id: stable while the path stays the same.
     pub id: u64,
     /// Path relative to the indexed folder, `/`-separated.
     pub path: String,
+    /// File size in bytes.
     pub size: u64,
     /// Modification time, nanoseconds since the Unix epoch.
     pub mtime_ns: i64,
     /// blake3 of the content, hex (empty when the file could not be read).
     pub hash: String,
+    /// Width in pixels (0 when not decoded).
     pub width: u32,
+    /// Height in pixels (0 when not decoded).
     pub height: u32,
+    /// Whether it is embedded.
     pub status: Status,
+    /// Why it failed.
     pub error: Option<String>,
+    /// Format and EXIF fields; `None` when never read (rows from before schema version 2).
+    pub meta: Option<ContentMeta>,
+    /// The catalog generation that wrote this row's vector (0 for rows from before stable ids): the
+    /// index sync treats an id whose version changed as removed and added again. Set by
+    /// [`Catalog::commit`]; the value given there is ignored.
+    pub version: u64,
+}
+
+/// Size and mtime of a row whose content did not change, and its content metadata when it was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Touch {
+    /// The row's id.
+    pub id: u64,
+    /// New file size.
+    pub size: u64,
+    /// New modification time, nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+    /// Content metadata to store (`None` keeps the row's).
+    pub meta: Option<ContentMeta>,
 }
 
 /// The SQLite catalog (WAL mode).
 pub struct Catalog {
     conn: Connection,
+    /// Whether the `files` table has the schema-2 columns (a read-only catalog may predate them).
+    has_meta: bool,
 }
 
 impl Catalog {
@@ -75,7 +126,40 @@ impl Catalog {
             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
             INSERT OR IGNORE INTO meta (key, value) VALUES ('next_id', 0), ('generation', 0);",
         )?;
-        Ok(Self { conn })
+        let mut catalog = Self {
+            conn,
+            has_meta: false,
+        };
+        catalog.migrate()?;
+        Ok(catalog)
+    }
+
+    /// Brings the schema to [`SCHEMA_VERSION`]: adds the metadata columns a catalog lacks, in one
+    /// transaction with the new `schema_version`.
+    fn migrate(&mut self) -> Result<()> {
+        let version = self.meta_opt("schema_version")?.unwrap_or(1);
+        if version < SCHEMA_VERSION {
+            let present = columns(&self.conn)?;
+            let tx = self.conn.transaction()?;
+            for (name, ty) in META_COLUMNS {
+                if !present.iter().any(|c| c == name) {
+                    tx.execute_batch(&format!("ALTER TABLE files ADD COLUMN {name} {ty}"))?;
+                }
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
+                [SCHEMA_VERSION as i64],
+            )?;
+            tx.commit()?;
+            tracing::info!("catalog schema {version} migrated to {SCHEMA_VERSION}");
+        }
+        self.has_meta = true;
+        Ok(())
+    }
+
+    /// The catalog's schema version (1 for catalogs from before it was recorded).
+    pub fn schema_version(&self) -> Result<u64> {
+        Ok(self.meta_opt("schema_version")?.unwrap_or(1))
     }
 
     /// Opens an existing catalog read-only.
@@ -91,7 +175,8 @@ impl Catalog {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        Ok(Self { conn })
+        let has_meta = columns(&conn)?.iter().any(|c| c == "format");
+        Ok(Self { conn, has_meta })
     }
 
     fn meta(&self, key: &str) -> Result<u64> {
@@ -145,11 +230,29 @@ impl Catalog {
 
     /// Every row, by id.
     pub fn entries(&self) -> Result<Vec<Entry>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, path, size, mtime_ns, hash, width, height, status, error FROM files ORDER BY id",
-        )?;
+        let meta_columns = if self.has_meta {
+            "format, taken_at, camera_make, camera_model, gps_lat, gps_lon, version"
+        } else {
+            "NULL, NULL, NULL, NULL, NULL, NULL, 0"
+        };
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT id, path, size, mtime_ns, hash, width, height, status, error, {meta_columns}
+             FROM files ORDER BY id"
+        ))?;
         let rows = stmt.query_map([], |r| {
             let status: String = r.get(7)?;
+            let format: Option<String> = r.get(9)?;
+            let meta = match format {
+                None => None,
+                Some(format) => Some(ContentMeta {
+                    format,
+                    taken_at: r.get(10)?,
+                    camera_make: r.get(11)?,
+                    camera_model: r.get(12)?,
+                    gps_lat: r.get(13)?,
+                    gps_lon: r.get(14)?,
+                }),
+            };
             Ok(Entry {
                 id: r.get::<_, i64>(0)? as u64,
                 path: r.get(1)?,
@@ -164,34 +267,80 @@ impl Catalog {
                     Status::Failed
                 },
                 error: r.get(8)?,
+                meta,
+                version: r.get::<_, i64>(15)?.max(0) as u64,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// Applies one batch in a single transaction: deletes `remove` ids, inserts `insert` rows, updates the
-    /// size and mtime of `touch` rows (same content, new metadata), raises `next_id` to at least
-    /// `next_id`, points at `matrix` (the rows the batch appended) when given, and bumps the generation.
+    /// Stores the content metadata of rows (read for metadata only, without re-embedding) and bumps
+    /// the generation, in one transaction. Nothing happens when `rows` is empty.
+    pub fn set_meta(&mut self, rows: &[(u64, ContentMeta)]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        {
+            let mut upd = tx.prepare_cached(
+                "UPDATE files SET format = ?2, taken_at = ?3, camera_make = ?4, camera_model = ?5,
+                 gps_lat = ?6, gps_lon = ?7 WHERE id = ?1",
+            )?;
+            for (id, m) in rows {
+                upd.execute(params![
+                    *id as i64,
+                    m.format,
+                    m.taken_at,
+                    m.camera_make,
+                    m.camera_model,
+                    m.gps_lat,
+                    m.gps_lon
+                ])?;
+            }
+            tx.execute(
+                "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
+                [],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Applies one batch in a single transaction: deletes `remove` ids, writes `upsert` rows (a row
+    /// whose id exists is updated in place, which needs the same path: an id never moves to another
+    /// path; otherwise it is inserted), updates the size, mtime (and metadata, when given) of `touch`
+    /// rows (same content), raises `next_id` to at least `next_id`, points at `matrix` (the rows the
+    /// batch appended) when given, and bumps the generation. Written rows get the new generation as
+    /// their `version`.
     pub fn commit(
         &mut self,
         remove: &[u64],
-        insert: &[Entry],
-        touch: &[(u64, u64, i64)],
+        upsert: &[Entry],
+        touch: &[Touch],
         next_id: u64,
         matrix: Option<MatrixRef>,
     ) -> Result<()> {
+        let version = self.generation()? + 1;
         let tx = self.conn.transaction()?;
         {
             let mut del = tx.prepare_cached("DELETE FROM files WHERE id = ?1")?;
             for id in remove {
                 del.execute([*id as i64])?;
             }
-            let mut ins = tx.prepare_cached(
-                "INSERT INTO files (id, path, size, mtime_ns, hash, width, height, status, error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            let mut upd = tx.prepare_cached(
+                "UPDATE files SET size = ?3, mtime_ns = ?4, hash = ?5, width = ?6, height = ?7,
+                 status = ?8, error = ?9, format = ?10, taken_at = ?11, camera_make = ?12,
+                 camera_model = ?13, gps_lat = ?14, gps_lon = ?15, version = ?16
+                 WHERE id = ?1 AND path = ?2",
             )?;
-            for e in insert {
-                ins.execute(params![
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO files (id, path, size, mtime_ns, hash, width, height, status, error,
+                 format, taken_at, camera_make, camera_model, gps_lat, gps_lon, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )?;
+            for e in upsert {
+                let m = e.meta.clone().unwrap_or_default();
+                let values = params![
                     e.id as i64,
                     e.path,
                     e.size as i64,
@@ -200,13 +349,40 @@ impl Catalog {
                     e.width as i64,
                     e.height as i64,
                     e.status.as_str(),
-                    e.error
-                ])?;
+                    e.error,
+                    m.format,
+                    m.taken_at,
+                    m.camera_make,
+                    m.camera_model,
+                    m.gps_lat,
+                    m.gps_lon,
+                    version as i64
+                ];
+                if upd.execute(values)? == 0 {
+                    ins.execute(values)?;
+                }
             }
-            let mut upd =
+            let mut touch_size =
                 tx.prepare_cached("UPDATE files SET size = ?2, mtime_ns = ?3 WHERE id = ?1")?;
-            for (id, size, mtime) in touch {
-                upd.execute(params![*id as i64, *size as i64, *mtime])?;
+            let mut touch_meta = tx.prepare_cached(
+                "UPDATE files SET size = ?2, mtime_ns = ?3, format = ?4, taken_at = ?5,
+                 camera_make = ?6, camera_model = ?7, gps_lat = ?8, gps_lon = ?9 WHERE id = ?1",
+            )?;
+            for t in touch {
+                match &t.meta {
+                    None => touch_size.execute(params![t.id as i64, t.size as i64, t.mtime_ns])?,
+                    Some(m) => touch_meta.execute(params![
+                        t.id as i64,
+                        t.size as i64,
+                        t.mtime_ns,
+                        m.format,
+                        m.taken_at,
+                        m.camera_make,
+                        m.camera_model,
+                        m.gps_lat,
+                        m.gps_lon
+                    ])?,
+                };
             }
             tx.execute(
                 "UPDATE meta SET value = MAX(value, ?1) WHERE key = 'next_id'",
@@ -223,6 +399,13 @@ impl Catalog {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// The column names of the `files` table.
+fn columns(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('files')")?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(names.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 fn set_matrix_in(tx: &rusqlite::Transaction<'_>, at: MatrixRef) -> Result<()> {
@@ -248,6 +431,24 @@ mod tests {
             height: 480,
             status,
             error: (status == Status::Failed).then(|| "broken".to_string()),
+            meta: Some(ContentMeta {
+                format: "jpeg".into(),
+                taken_at: Some("2024-06-01T12:00:00+02:00".into()),
+                camera_make: Some("Make".into()),
+                camera_model: None,
+                gps_lat: Some(48.5),
+                gps_lon: Some(-2.25),
+            }),
+            version: 1,
+        }
+    }
+
+    fn touch(id: u64, size: u64, mtime_ns: i64) -> Touch {
+        Touch {
+            id,
+            size,
+            mtime_ns,
+            meta: None,
         }
     }
 
@@ -299,7 +500,7 @@ mod tests {
         ];
         catalog.commit(&[], &rows, &[], 3, None).expect("insert");
         catalog
-            .commit(&[1], &[], &[(2, 7, 77)], 3, None)
+            .commit(&[1], &[], &[touch(2, 7, 77)], 3, None)
             .expect("delete and touch");
         assert_eq!(ids(&catalog), [0, 2]);
         let touched = &catalog.entries().expect("entries")[1];
@@ -353,5 +554,66 @@ mod tests {
         let reader = Catalog::open_read_only(dir.path()).expect("open read-only");
         assert_eq!(ids(&reader), [0]);
         assert_eq!(reader.generation().expect("generation"), 1);
+    }
+
+    #[test]
+    fn an_upsert_updates_a_row_in_place_under_its_id_and_raises_its_version() {
+        let (_dir, mut catalog) = temp_catalog();
+        catalog
+            .commit(&[], &[entry(0, "a.jpg", Status::Ok)], &[], 1, None)
+            .expect("insert");
+        let mut changed = entry(0, "a.jpg", Status::Failed);
+        changed.hash = "new".into();
+        catalog
+            .commit(&[], &[changed], &[], 1, None)
+            .expect("update");
+        let rows = catalog.entries().expect("entries");
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].id, rows[0].status), (0, Status::Failed));
+        assert_eq!((rows[0].hash.as_str(), rows[0].version), ("new", 2));
+        // An id never moves to another path.
+        let err = catalog
+            .commit(&[], &[entry(0, "b.jpg", Status::Ok)], &[], 1, None)
+            .expect_err("id 0 is a.jpg");
+        assert!(matches!(err, EngineError::Catalog { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_schema_1_catalog_gains_the_metadata_columns_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let conn = Connection::open(dir.path().join(CATALOG_FILE)).expect("open");
+            conn.execute_batch(
+                "CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE,
+                 size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, hash TEXT NOT NULL,
+                 width INTEGER NOT NULL, height INTEGER NOT NULL, status TEXT NOT NULL, error TEXT);
+                 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                 INSERT INTO meta VALUES ('next_id', 1), ('generation', 1);
+                 INSERT INTO files VALUES (0, 'a.jpg', 10, 20, 'h', 4, 3, 'ok', NULL);",
+            )
+            .expect("schema 1");
+        }
+        let reader = Catalog::open_read_only(dir.path()).expect("read-only");
+        let rows = reader.entries().expect("entries before the migration");
+        assert_eq!((rows[0].meta.clone(), rows[0].version), (None, 0));
+        drop(reader);
+        let mut catalog = Catalog::open(dir.path()).expect("migrate");
+        assert_eq!(catalog.schema_version().expect("version"), SCHEMA_VERSION);
+        let rows = catalog.entries().expect("entries");
+        assert_eq!(
+            (rows[0].path.as_str(), rows[0].meta.clone()),
+            ("a.jpg", None)
+        );
+        let meta = ContentMeta {
+            format: "jpeg".into(),
+            ..ContentMeta::default()
+        };
+        catalog.set_meta(&[(0, meta.clone())]).expect("set meta");
+        assert_eq!(catalog.entries().expect("entries")[0].meta, Some(meta));
+        assert_eq!(catalog.generation().expect("generation"), 2);
+        // Opening again migrates nothing.
+        drop(catalog);
+        let again = Catalog::open(dir.path()).expect("reopen");
+        assert_eq!(again.entries().expect("entries").len(), 1);
     }
 }

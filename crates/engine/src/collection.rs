@@ -149,8 +149,13 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
             .filter(|e| e.status == Status::Ok)
             .map(|e| e.path.clone())
             .collect(),
+        versions: entries
+            .iter()
+            .filter(|e| e.status == Status::Ok)
+            .map(|e| e.version)
+            .collect(),
     };
-    if committed_files != catalog_files {
+    if !committed_files.same_as(&catalog_files) {
         r.problems.push(format!(
             "the committed generation holds {} files, the catalog {} (or other paths, or another matrix)",
             committed_files.ids.len(),
@@ -281,6 +286,7 @@ impl Collection {
                     if e.status == Status::Ok {
                         files.ids.push(e.id);
                         files.paths.push(e.path);
+                        files.versions.push(e.version);
                     }
                 }
                 if !files.ids.is_empty() {
@@ -473,6 +479,8 @@ fn load_images(dir: &Path, files: &GenerationFiles) -> Result<Images> {
                     height: 0,
                     status: Status::Ok,
                     error: None,
+                    meta: None,
+                    version: 0,
                 }));
             }
         }

@@ -49,14 +49,36 @@ pub struct CommitPoint {
 }
 
 /// The indexed files of a generation (`files.json`): ids ascending, with their paths relative to the
-/// indexed folder, and the matrix their vectors are in.
+/// indexed folder and the version of their vectors, and the matrix their vectors are in.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenerationFiles {
+    /// Indexed ids, ascending.
     pub ids: Vec<u64>,
+    /// Their paths relative to the indexed folder.
     pub paths: Vec<String>,
+    /// Per id, the catalog generation that wrote its vector ([`crate::catalog::Entry::version`]); an id
+    /// whose version differs between two generations was re-embedded under the same id, so the index
+    /// sync removes and adds it again. Empty in generations from before stable ids (all 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<u64>,
     /// `None` in generations from before the matrix's ids file (the matrix is read row = id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matrix: Option<MatrixRef>,
+}
+
+impl GenerationFiles {
+    /// The version of the `i`-th id (0 when the generation records none).
+    pub fn version(&self, i: usize) -> u64 {
+        self.versions.get(i).copied().unwrap_or(0)
+    }
+
+    /// Whether both hold the same ids, paths, versions and matrix (no recorded versions reading as 0).
+    pub fn same_as(&self, other: &GenerationFiles) -> bool {
+        self.ids == other.ids
+            && self.paths == other.paths
+            && self.matrix == other.matrix
+            && (0..self.ids.len()).all(|i| self.version(i) == other.version(i))
+    }
 }
 
 fn state_path(coll: &Path) -> PathBuf {
@@ -98,7 +120,10 @@ pub fn read_files(generation_dir: &Path) -> Result<GenerationFiles> {
             path: path.clone(),
             reason: format!("bad file list: {e}"),
         })?;
-    if files.ids.len() != files.paths.len() || !files.ids.is_sorted_by(|a, b| a < b) {
+    if files.ids.len() != files.paths.len()
+        || !(files.versions.is_empty() || files.versions.len() == files.ids.len())
+        || !files.ids.is_sorted_by(|a, b| a < b)
+    {
         return Err(EngineError::Generation {
             path,
             reason: "ids and paths do not agree".into(),

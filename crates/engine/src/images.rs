@@ -48,12 +48,19 @@ impl Images {
         ids
     }
 
-    /// The ids `filter` keeps.
+    /// The ids `filter` keeps, after validating it ([`Filter::validate`]).
     pub fn select(&self, filter: &Filter) -> Result<IdFilter> {
-        let _ = filter;
-        // PLACEHOLDER until the filter evaluation lands.
-        Err(crate::EngineError::Filter {
-            reason: "filters are not implemented yet".into(),
-        })
+        filter.validate()?;
+        Ok(IdFilter::from_ids(
+            self.by_id
+                .values()
+                .filter(|m| filter.matches(m))
+                .map(|m| m.id),
+        ))
+    }
+
+    /// Every image, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &ImageMeta> {
+        self.by_id.values()
     }
 }

@@ -105,6 +105,10 @@ pub struct IndexReport {
     pub failed: Vec<Failure>,
     /// Images that went through the model in this run.
     pub embedded: usize,
+    /// Indexed images whose metadata (format, EXIF) was read without re-embedding them (catalogs from
+    /// before the metadata columns).
+    #[serde(default)]
+    pub metadata: usize,
     pub seconds: f64,
 }
 

@@ -2,7 +2,10 @@
 //!
 //! A matrix file `embeddings.f32` (`embeddings-<k>.f32` after the k-th compaction) holds little-endian
 //! `f32` rows; its companion `embeddings.ids` (`embeddings-<k>.ids`) holds the id of each row, as
-//! little-endian `u64`, ascending (ids are handed out in order and never reused). A [`MatrixRef`] names
+//! little-endian `u64`. Ids are stable: a changed file is re-embedded under its id, its new row appended
+//! after the others, so an id may have several rows and the newest (last) one is its vector; the others
+//! are dead, like the rows of deleted images. [`Matrix::open`] builds the id-to-row map (last row wins)
+//! and [`compact`] keeps only that row. A [`MatrixRef`] names
 //! the file and how many of its rows are committed: the catalog holds the writer's, each generation of
 //! the indexes the one its readers use. Rows past a ref's count are leftovers of an interrupted run and
 //! are overwritten by the next one.
@@ -88,8 +91,8 @@ impl MatrixWriter {
         })
     }
 
-    /// Writes `rows` (of ids `ids`, ascending and above every id already written) after the committed
-    /// rows and syncs them. Returns the ref that commits them.
+    /// Writes `rows` (of ids `ids`; an id already written gets a newer row, which replaces its older
+    /// ones) after the committed rows and syncs them. Returns the ref that commits them.
     pub fn append(&mut self, ids: &[u64], rows: &[Vec<f32>]) -> Result<MatrixRef> {
         debug_assert_eq!(ids.len(), rows.len());
         let mut bytes = Vec::with_capacity(rows.len() * self.dim * 4);
@@ -116,8 +119,8 @@ impl MatrixWriter {
 enum RowIds {
     /// Row `id` holds id `id` (collections before the ids file).
     Identity,
-    /// Row `i` holds id `ids[i]`, ascending.
-    Listed(Vec<u64>),
+    /// `(id, row)` pairs, ascending by id, one per id: its last row in the file.
+    Listed(Vec<(u64, usize)>),
 }
 
 /// Read side of the matrix: the rows file mapped, the ids in memory.
@@ -174,12 +177,7 @@ impl Matrix {
             .and_then(|end| id_bytes.get(..end))
             .and_then(|b| codec::from_le_bytes(b).ok())
             .ok_or_else(|| short(&ids_path, "ids"))?;
-        if !ids.is_sorted_by(|a, b| a < b) {
-            return Err(EngineError::Generation {
-                path: ids_path,
-                reason: "ids are not ascending; run `vsearch index --rebuild` on the folder".into(),
-            });
-        }
+        let ids = newest_rows(ids);
         let map = map_file(&path)?;
         let needed = rows.checked_mul(dim).and_then(|n| n.checked_mul(4));
         if needed.is_none_or(|n| map.as_ref().map_or(0, |m| m.len()) < n) {
@@ -199,7 +197,7 @@ impl Matrix {
         self.dim
     }
 
-    /// Number of rows.
+    /// Number of rows (the dead ones of replaced and deleted images included).
     pub fn rows(&self) -> usize {
         self.rows
     }
@@ -212,7 +210,10 @@ impl Matrix {
     fn position(&self, id: u64) -> Option<usize> {
         match &self.ids {
             RowIds::Identity => usize::try_from(id).ok().filter(|&r| r < self.rows),
-            RowIds::Listed(ids) => ids.binary_search(&id).ok(),
+            RowIds::Listed(ids) => ids
+                .binary_search_by_key(&id, |&(id, _)| id)
+                .ok()
+                .map(|i| ids[i].1),
         }
     }
 
@@ -242,6 +243,25 @@ impl Matrix {
             id,
         }
     }
+}
+
+/// The id-to-row map of an ids file, `ids[i]` being the id of row `i`: sorted by id, each id with its
+/// last row (the newest vector of an id re-embedded under the same id).
+fn newest_rows(ids: Vec<u64>) -> Vec<(u64, usize)> {
+    let mut pairs: Vec<(u64, usize)> = ids.into_iter().enumerate().map(|(r, id)| (id, r)).collect();
+    if !pairs.is_sorted_by(|a, b| a.0 < b.0) {
+        // Stable: rows of one id stay in file order, so the last of a run is the newest.
+        pairs.sort_by_key(|&(id, _)| id);
+        let mut out: Vec<(u64, usize)> = Vec::with_capacity(pairs.len());
+        for pair in pairs {
+            match out.last_mut() {
+                Some(last) if last.0 == pair.0 => *last = pair,
+                _ => out.push(pair),
+            }
+        }
+        return out;
+    }
+    pairs
 }
 
 /// Maps `path` (`None` when absent or empty).
@@ -486,6 +506,36 @@ mod tests {
         assert_eq!(
             reopened.gather(&[1, 10]).expect("gather"),
             rows(&[1, 10]).concat()
+        );
+    }
+
+    #[test]
+    fn a_re_appended_id_reads_its_newest_row_and_compaction_keeps_only_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut writer = MatrixWriter::open(dir.path(), DIM, MatrixRef::default()).expect("open");
+        writer.append(&[0, 1, 2], &rows(&[0, 1, 2])).expect("write");
+        let committed = writer.append(&[1], &[vec![7.0; DIM]]).expect("re-append");
+        let newer = writer
+            .append(&[1, 0], &[vec![8.0; DIM], vec![9.0; DIM]])
+            .expect("again");
+        let old = Matrix::open(dir.path(), DIM, Some(committed)).expect("open");
+        assert_eq!(old.rows(), 4);
+        assert_eq!(
+            old.row(1),
+            Some(vec![7.0; DIM]),
+            "the last committed row wins"
+        );
+        assert_eq!(old.row(0), Some(row(0)), "rows past the ref are not seen");
+        let matrix = Matrix::open(dir.path(), DIM, Some(newer)).expect("open");
+        assert_eq!(matrix.row(1), Some(vec![8.0; DIM]));
+        assert_eq!(matrix.row(0), Some(vec![9.0; DIM]));
+        assert_eq!(matrix.row(2), Some(row(2)));
+        let next = compact(dir.path(), &matrix, newer, &[0, 1, 2]).expect("compact");
+        assert_eq!(next.rows, 3);
+        let compacted = Matrix::open(dir.path(), DIM, Some(next)).expect("open");
+        assert_eq!(
+            compacted.gather(&[0, 1, 2]).expect("gather"),
+            [vec![9.0; DIM], vec![8.0; DIM], row(2)].concat()
         );
     }
 }

@@ -1,13 +1,17 @@
 //! What the catalog knows of each image besides its vector: file facts (folder, name, format, bytes,
 //! mtime), its size in pixels, and from EXIF the date taken, the camera and the GPS position.
 //!
-//! These are the keys filters use ([`crate::filter`]) and what browsing lists.
+//! These are the keys filters use ([`crate::filter`]) and what browsing lists. The content facts
+//! ([`ContentMeta`]: format and EXIF) are read at index time, on the decoding threads, from the bytes
+//! already read ([`ContentMeta::read`]); folder and name derive from the path.
 
 use serde::{Deserialize, Serialize};
+use vsearch_embed::image_io;
 
 /// One indexed image and its metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageMeta {
+    /// The image's id (stable while its path stays the same).
     pub id: u64,
     /// Path relative to the indexed folder, `/`-separated.
     pub path: String,
@@ -19,13 +23,18 @@ pub struct ImageMeta {
     pub format: String,
     /// File size in bytes.
     pub bytes: u64,
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
     /// Modification time, RFC 3339 (UTC).
     pub mtime: String,
-    /// EXIF date taken (`DateTimeOriginal`), RFC 3339; with no time zone in the EXIF, read as UTC.
+    /// EXIF date taken (`DateTimeOriginal`), RFC 3339; with no time zone in the EXIF
+    /// (`OffsetTimeOriginal`), read as UTC.
     pub taken_at: Option<String>,
+    /// EXIF camera make.
     pub camera_make: Option<String>,
+    /// EXIF camera model.
     pub camera_model: Option<String>,
     /// EXIF GPS latitude, decimal degrees (north positive).
     pub gps_lat: Option<f64>,
@@ -33,40 +42,187 @@ pub struct ImageMeta {
     pub gps_lon: Option<f64>,
 }
 
+/// The metadata read from a file's content: its format and its EXIF fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContentMeta {
+    /// Image format from the content ([`format_name`]); empty when the content is not an image.
+    pub format: String,
+    /// EXIF date taken, RFC 3339 (see [`ImageMeta::taken_at`]).
+    pub taken_at: Option<String>,
+    /// EXIF `Make`.
+    pub camera_make: Option<String>,
+    /// EXIF `Model`.
+    pub camera_model: Option<String>,
+    /// EXIF GPS latitude, decimal degrees (north positive).
+    pub gps_lat: Option<f64>,
+    /// EXIF GPS longitude, decimal degrees (east positive).
+    pub gps_lon: Option<f64>,
+}
+
+impl ContentMeta {
+    /// Reads the format (by content) and the EXIF fields of a file's bytes. A file without EXIF, or
+    /// with EXIF that does not parse, has no EXIF fields (logged at debug level).
+    pub fn read(bytes: &[u8]) -> Self {
+        let Some(format) = image_io::sniff_format(bytes) else {
+            return Self::default();
+        };
+        let mut meta = Self {
+            format: format_name(format).to_string(),
+            ..Self::default()
+        };
+        match exif::Reader::new().read_from_container(&mut std::io::Cursor::new(bytes)) {
+            Ok(exif) => meta.fill_from_exif(&exif),
+            Err(exif::Error::NotFound(_)) => {}
+            Err(e) => tracing::debug!("unreadable EXIF: {e}"),
+        }
+        meta
+    }
+
+    fn fill_from_exif(&mut self, exif: &exif::Exif) {
+        use exif::{In, Tag};
+        let field = |tag| exif.get_field(tag, In::PRIMARY);
+        let text = |tag| field(tag).and_then(|f| ascii(&f.value));
+        self.camera_make = text(Tag::Make);
+        self.camera_model = text(Tag::Model);
+        self.taken_at = field(Tag::DateTimeOriginal).and_then(|f| {
+            let exif::Value::Ascii(parts) = &f.value else {
+                return None;
+            };
+            let offset = text(Tag::OffsetTimeOriginal);
+            exif_date(parts.first()?, offset.as_deref())
+        });
+        let coordinate = |value: Tag, reference: Tag, negative: &str| {
+            let degrees = degrees(&field(value)?.value)?;
+            let sign = match text(reference) {
+                Some(r) if r.eq_ignore_ascii_case(negative) => -1.0,
+                _ => 1.0,
+            };
+            Some(sign * degrees)
+        };
+        self.gps_lat = coordinate(Tag::GPSLatitude, Tag::GPSLatitudeRef, "S");
+        self.gps_lon = coordinate(Tag::GPSLongitude, Tag::GPSLongitudeRef, "W");
+    }
+}
+
+/// The lower-case name of an image format: `jpeg`, `png`, `webp`, `gif`, `bmp`, `tiff`.
+pub fn format_name(format: image::ImageFormat) -> &'static str {
+    use image::ImageFormat as F;
+    match format {
+        F::Jpeg => "jpeg",
+        F::Png => "png",
+        F::WebP => "webp",
+        F::Gif => "gif",
+        F::Bmp => "bmp",
+        F::Tiff => "tiff",
+        other => other.extensions_str().first().copied().unwrap_or("unknown"),
+    }
+}
+
+/// The first string of an EXIF ASCII value, trimmed; `None` when empty.
+fn ascii(value: &exif::Value) -> Option<String> {
+    let exif::Value::Ascii(parts) = value else {
+        return None;
+    };
+    let text = String::from_utf8_lossy(parts.first()?);
+    let text = text.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+    (!text.is_empty()).then(|| text.to_string())
+}
+
+/// Degrees, minutes and seconds (three rationals) as decimal degrees.
+fn degrees(value: &exif::Value) -> Option<f64> {
+    let exif::Value::Rational(parts) = value else {
+        return None;
+    };
+    let mut total = 0.0;
+    for (part, scale) in parts.iter().zip([1.0, 60.0, 3600.0]) {
+        if part.denom == 0 {
+            return None;
+        }
+        total += part.to_f64() / scale;
+    }
+    (!parts.is_empty() && total.is_finite()).then_some(total)
+}
+
+/// An EXIF date (`YYYY:MM:DD HH:MM:SS`) with an optional offset (`+HH:MM`) as RFC 3339; UTC without one.
+fn exif_date(ascii: &[u8], offset: Option<&str>) -> Option<String> {
+    let mut date = exif::DateTime::from_ascii(ascii).ok()?;
+    if let Some(offset) = offset {
+        if date.parse_offset(offset.as_bytes()).is_err() {
+            tracing::debug!("ignoring a bad EXIF time offset {offset:?}");
+        }
+    }
+    let civil = jiff::civil::DateTime::new(
+        i16::try_from(date.year).ok()?,
+        i8::try_from(date.month).ok()?,
+        i8::try_from(date.day).ok()?,
+        i8::try_from(date.hour).ok()?,
+        i8::try_from(date.minute).ok()?,
+        i8::try_from(date.second).ok()?,
+        0,
+    )
+    .ok()?;
+    let Some(minutes) = date.offset else {
+        return Some(jiff::tz::Offset::UTC.to_timestamp(civil).ok()?.to_string());
+    };
+    let offset = jiff::tz::Offset::from_seconds(i32::from(minutes) * 60).ok()?;
+    let instant = offset.to_timestamp(civil).ok()?;
+    Some(instant.display_with_offset(offset).to_string())
+}
+
+/// An RFC 3339 date and time as an instant.
+pub fn parse_instant(text: &str) -> Option<jiff::Timestamp> {
+    text.parse().ok()
+}
+
 impl ImageMeta {
-    /// The metadata of a catalog row.
+    /// The metadata of a catalog row. A row whose content metadata was never read (a catalog from
+    /// before the metadata columns) takes its format from the file extension.
     pub fn from_entry(e: &crate::catalog::Entry) -> Self {
         let (folder, name) = match e.path.rsplit_once('/') {
             Some((folder, name)) => (folder.to_string(), name.to_string()),
             None => (String::new(), e.path.clone()),
         };
-        let format = name
-            .rsplit_once('.')
-            .map(|(_, ext)| ext.to_ascii_lowercase())
-            .map(|ext| {
-                if ext == "jpg" {
-                    "jpeg".to_string()
-                } else {
-                    ext
-                }
-            })
-            .unwrap_or_default();
+        let content = e.meta.clone().unwrap_or_else(|| ContentMeta {
+            format: format_from_extension(&name),
+            ..ContentMeta::default()
+        });
         Self {
             id: e.id,
             path: e.path.clone(),
             folder,
             name,
-            format,
+            format: content.format,
             bytes: e.size,
             width: e.width,
             height: e.height,
             mtime: rfc3339_from_ns(e.mtime_ns),
-            taken_at: None,
-            camera_make: None,
-            camera_model: None,
-            gps_lat: None,
-            gps_lon: None,
+            taken_at: content.taken_at,
+            camera_make: content.camera_make,
+            camera_model: content.camera_model,
+            gps_lat: content.gps_lat,
+            gps_lon: content.gps_lon,
         }
+    }
+
+    /// The instant browsing orders by: the date taken when there is one, else the modification time.
+    pub fn sort_instant(&self) -> Option<jiff::Timestamp> {
+        self.taken_at
+            .as_deref()
+            .and_then(parse_instant)
+            .or_else(|| parse_instant(&self.mtime))
+    }
+}
+
+/// The format a file name's extension claims (`jpg` is `jpeg`), lower case.
+fn format_from_extension(name: &str) -> String {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "jpg" | "jpe" => "jpeg".into(),
+        "tif" => "tiff".into(),
+        _ => ext,
     }
 }
 
@@ -75,4 +231,36 @@ pub fn rfc3339_from_ns(ns: i64) -> String {
     jiff::Timestamp::from_second(ns.div_euclid(1_000_000_000))
         .map(|t| t.to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exif_dates_with_and_without_offset() {
+        assert_eq!(
+            exif_date(b"2024:06:01 12:30:05", None).as_deref(),
+            Some("2024-06-01T12:30:05Z")
+        );
+        assert_eq!(
+            exif_date(b"2024:06:01 12:30:05", Some("+02:00")).as_deref(),
+            Some("2024-06-01T12:30:05+02:00")
+        );
+        let with = parse_instant("2024-06-01T12:30:05+02:00").expect("parse");
+        assert_eq!(with.to_string(), "2024-06-01T10:30:05Z");
+        assert_eq!(exif_date(b"not a date", None), None);
+    }
+
+    #[test]
+    fn non_images_have_no_format_and_plain_images_no_exif() {
+        assert_eq!(ContentMeta::read(b"hello"), ContentMeta::default());
+        let mut png = Vec::new();
+        image::RgbImage::new(2, 2)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .expect("encode");
+        let meta = ContentMeta::read(&png);
+        assert_eq!(meta.format, "png");
+        assert_eq!(meta.taken_at, None);
+    }
 }

@@ -7,7 +7,8 @@ use crate::error::{EngineError, Result};
 use crate::{Crop, Example, FilterReport, Query, QueryOptions, SearchResponse, SearchResult};
 use std::time::Instant;
 use vsearch_embed::image_io;
-use vsearch_index::{flat::FlatIndex, Hit, IdFilter, IndexError, IndexKind, Metric};
+use vsearch_index::topk::TopK;
+use vsearch_index::{distance, Hit, IdFilter, IndexError, IndexKind, Metric};
 
 /// A filter that keeps this share of the collection or less is answered by exact search over the images
 /// it keeps (as Qdrant does below its full-scan threshold): cheaper than a graph walk that must skip
@@ -25,6 +26,20 @@ impl Collection {
         let embed_ms = t0.elapsed().as_secs_f64() * 1e3;
         if options.k == 0 {
             return Err(IndexError::ZeroK.into());
+        }
+        let dim = self.manifest().model.dim;
+        if vector.len() != dim {
+            return Err(IndexError::Dimension {
+                expected: dim,
+                got: vector.len(),
+            }
+            .into());
+        }
+        if vector.iter().any(|x| !x.is_finite()) {
+            return Err(IndexError::InvalidParams {
+                reason: "the query vector has a NaN or infinite component".into(),
+            }
+            .into());
         }
         let kind = match options.index {
             Some(k) => k,
@@ -105,24 +120,26 @@ impl Collection {
         (results, more)
     }
 
-    /// Exact search among the ids `allowed` keeps: their vectors are gathered and scored, nothing else.
+    /// Exact search among the ids `allowed` keeps: only their vectors are scored.
     fn exact_search(&self, vector: &[f32], k: usize, allowed: &IdFilter) -> Result<Vec<Hit>> {
-        let ids: Vec<u64> = allowed
-            .ids()
-            .filter(|&id| self.images().contains(id))
-            .collect();
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        let metric = self.manifest().metric;
+        let mut query = vector.to_vec();
+        if metric == Metric::Cosine {
+            vsearch_core::vector::normalize(&mut query);
         }
-        let vectors = self.matrix().gather(&ids)?;
-        let flat = FlatIndex::build(
-            self.manifest().model.dim,
-            self.manifest().metric,
-            &ids,
-            &vectors,
-        )?;
-        use vsearch_index::VectorIndex;
-        Ok(flat.search(vector, k.min(ids.len()), &Default::default())?)
+        let mut top = TopK::new(k, metric);
+        for id in allowed.ids().filter(|&id| self.images().contains(id)) {
+            let row = self
+                .matrix()
+                .row(id)
+                .ok_or_else(|| self.matrix().missing_vector(id))?;
+            let score = match metric {
+                Metric::Cosine => distance::dot(&query, &row),
+                Metric::L2 => distance::l2_squared(&query, &row),
+            };
+            top.push(id, score);
+        }
+        Ok(top.into_sorted())
     }
 
     /// The vector a query searches with.

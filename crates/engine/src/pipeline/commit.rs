@@ -3,9 +3,10 @@
 
 use super::ingest::{EmbeddedBatch, FileOutcome};
 use super::plan::PendingFile;
-use crate::catalog::{Catalog, Entry, Status};
+use crate::catalog::{Catalog, Entry, Status, Touch};
 use crate::error::Result;
 use crate::matrix::{MatrixRef, MatrixWriter};
+use crate::metadata::ContentMeta;
 use crate::{Failure, IndexReport};
 use std::path::Path;
 
@@ -24,7 +25,8 @@ pub(super) fn remove_gone(
     Ok(())
 }
 
-/// Writes embedded batches to the matrix and the catalog, handing out ids from the catalog's `next_id`.
+/// Writes embedded batches to the matrix and the catalog, handing out ids for new paths from the
+/// catalog's `next_id`.
 pub(super) struct BatchCommitter<'a> {
     catalog: &'a mut Catalog,
     matrix: MatrixWriter,
@@ -47,7 +49,10 @@ impl<'a> BatchCommitter<'a> {
         id
     }
 
-    /// Commits one batch: `batch[i]` became `embedded.outcomes[i]`.
+    /// Commits one batch: `batch[i]` became `embedded.outcomes[i]`. A file the catalog already has
+    /// keeps its id (stable ids): re-embedded, its new vector is appended under that id (the newest row
+    /// of an id wins, see [`crate::matrix`]) and its row is updated in place; failed, its row becomes
+    /// failed under that id.
     pub fn commit(
         &mut self,
         batch: &[PendingFile],
@@ -57,56 +62,62 @@ impl<'a> BatchCommitter<'a> {
         crate::fault::abort_at("embed");
         let EmbeddedBatch { outcomes, vectors } = embedded;
         let mut remove = Vec::new();
-        let mut insert = Vec::new();
+        let mut upsert = Vec::new();
         let mut touch = Vec::new();
-        // Embedded rows take consecutive ids so they are one contiguous write.
-        let first_id = self.next_id;
-        for (pending, outcome) in batch.iter().zip(&outcomes) {
-            let FileOutcome::Embedded(image) = outcome else {
-                continue;
-            };
-            let id = self.take_id();
-            if let Some(previous) = &pending.previous {
-                remove.push(previous.id);
-                report.updated += 1;
-            } else {
-                report.indexed += 1;
-            }
-            insert.push(catalog_entry(
-                pending,
-                id,
-                image.hash.clone(),
-                (image.width, image.height),
-                Status::Ok,
-                None,
-            ));
-        }
-        debug_assert_eq!(self.next_id - first_id, vectors.len() as u64);
+        // The ids of `vectors`, in order.
+        let mut vector_ids = Vec::with_capacity(vectors.len());
         for (pending, outcome) in batch.iter().zip(outcomes) {
             match outcome {
-                FileOutcome::Embedded(_) => {}
-                FileOutcome::SameContent => {
+                FileOutcome::Embedded(image) => {
+                    let id = match &pending.previous {
+                        Some(previous) => {
+                            report.updated += 1;
+                            previous.id
+                        }
+                        None => {
+                            report.indexed += 1;
+                            self.take_id()
+                        }
+                    };
+                    vector_ids.push(id);
+                    upsert.push(catalog_entry(
+                        pending,
+                        id,
+                        image.hash,
+                        (image.width, image.height),
+                        Status::Ok,
+                        None,
+                        image.meta,
+                    ));
+                }
+                FileOutcome::SameContent(meta) => {
                     if let Some(previous) = &pending.previous {
-                        touch.push((previous.id, pending.file.size, pending.file.mtime_ns));
+                        touch.push(Touch {
+                            id: previous.id,
+                            size: pending.file.size,
+                            mtime_ns: pending.file.mtime_ns,
+                            meta: Some(meta),
+                        });
                     }
                     report.unchanged += 1;
                 }
-                FileOutcome::Failed { hash, reason } => {
-                    if let Some(previous) = &pending.previous {
-                        remove.push(previous.id);
-                    }
-                    let id = self.take_id();
+                FileOutcome::Failed { hash, reason, meta } => {
+                    let id = match &pending.previous {
+                        Some(previous) => previous.id,
+                        None => self.take_id(),
+                    };
                     report.failed.push(Failure {
                         path: pending.file.abs.clone(),
                         reason: reason.clone(),
                     });
-                    insert.push(catalog_entry(
+                    upsert.push(catalog_entry(
                         pending,
                         id,
                         hash,
                         (0, 0),
                         Status::Failed,
                         Some(reason),
+                        meta,
                     ));
                 }
                 FileOutcome::Skipped => {
@@ -118,15 +129,15 @@ impl<'a> BatchCommitter<'a> {
                 }
             }
         }
+        debug_assert_eq!(vector_ids.len(), vectors.len());
         let mut matrix = None;
         if !vectors.is_empty() {
-            let ids: Vec<u64> = (first_id..first_id + vectors.len() as u64).collect();
-            matrix = Some(self.matrix.append(&ids, &vectors)?);
+            matrix = Some(self.matrix.append(&vector_ids, &vectors)?);
             report.embedded += vectors.len();
         }
         crate::fault::abort_at("catalog-commit");
         self.catalog
-            .commit(&remove, &insert, &touch, self.next_id, matrix)
+            .commit(&remove, &upsert, &touch, self.next_id, matrix)
     }
 }
 
@@ -138,6 +149,7 @@ fn catalog_entry(
     (width, height): (u32, u32),
     status: Status,
     error: Option<String>,
+    meta: ContentMeta,
 ) -> Entry {
     Entry {
         id,
@@ -149,5 +161,7 @@ fn catalog_entry(
         height,
         status,
         error,
+        meta: Some(meta),
+        version: 0,
     }
 }

@@ -3,28 +3,33 @@
 //! before the next is taken.
 
 use super::plan::PendingFile;
+use crate::catalog::Entry;
 use crate::error::{EngineError, Result};
+use crate::metadata::ContentMeta;
 use crate::scan::has_image_extension;
 use crate::IndexOptions;
 use std::path::Path;
 use vsearch_embed::{image_io, ImageEmbedder, Pixels};
 
-/// A decoded image: its content hash and size in pixels.
+/// A decoded image: its content hash, size in pixels and content metadata.
 pub(super) struct DecodedImage {
     pub hash: String,
     pub width: u32,
     pub height: u32,
+    pub meta: ContentMeta,
 }
 
 /// What became of one file of a batch.
 pub(super) enum FileOutcome {
     /// Embedded: its vector is in [`EmbeddedBatch::vectors`].
     Embedded(DecodedImage),
-    /// Same content as the catalog row: only size/mtime changed.
-    SameContent,
+    /// Same content as the catalog row: only size/mtime changed (its metadata, read again, comes
+    /// along for rows that lack it).
+    SameContent(ContentMeta),
     Failed {
         hash: String,
         reason: String,
+        meta: ContentMeta,
     },
     /// Not an image and not named like one.
     Skipped,
@@ -138,6 +143,7 @@ fn embed_batch(model: &dyn ImageEmbedder, dim: usize, prepared: Vec<Prepared>) -
                     FileOutcome::Embedded(image) => FileOutcome::Failed {
                         hash: image.hash,
                         reason: format!("model: {reason}"),
+                        meta: image.meta,
                     },
                     other => other,
                 })
@@ -163,10 +169,11 @@ fn embed_checked(
     Ok(vectors)
 }
 
-fn failed(hash: String, reason: impl Into<String>) -> Prepared {
+fn failed(hash: String, meta: &ContentMeta, reason: impl Into<String>) -> Prepared {
     Prepared::Settled(FileOutcome::Failed {
         hash,
         reason: reason.into(),
+        meta: meta.clone(),
     })
 }
 
@@ -174,19 +181,28 @@ fn failed(hash: String, reason: impl Into<String>) -> Prepared {
 fn prepare(pending: &PendingFile, model: &dyn ImageEmbedder, max_pixels: u64) -> Prepared {
     let bytes = match std::fs::read(&pending.file.abs) {
         Ok(b) => b,
-        Err(e) => return failed(String::new(), format!("cannot read: {e}")),
+        Err(e) => {
+            return failed(
+                String::new(),
+                &ContentMeta::default(),
+                format!("cannot read: {e}"),
+            )
+        }
     };
     let hash = blake3::hash(&bytes).to_hex().to_string();
+    // Format and EXIF, from the bytes already read.
+    let meta = ContentMeta::read(&bytes);
     if pending.previous.as_ref().is_some_and(|p| p.hash == hash) {
-        return Prepared::Settled(FileOutcome::SameContent);
+        return Prepared::Settled(FileOutcome::SameContent(meta));
     }
     if bytes.is_empty() {
-        return failed(hash, "empty file");
+        return failed(hash, &meta, "empty file");
     }
     let Some(format) = image_io::sniff_format(&bytes) else {
         if has_image_extension(&pending.file.abs) {
             return failed(
                 hash,
+                &meta,
                 "not a supported image (content is not JPEG, PNG, WebP, GIF, BMP or TIFF)",
             );
         }
@@ -195,6 +211,7 @@ fn prepare(pending: &PendingFile, model: &dyn ImageEmbedder, max_pixels: u64) ->
     if format == image::ImageFormat::Jpeg && jpeg_truncated(&bytes) {
         return failed(
             hash,
+            &meta,
             "truncated JPEG: no end-of-image marker after the last scan (the file is incomplete)",
         );
     }
@@ -205,9 +222,10 @@ fn prepare(pending: &PendingFile, model: &dyn ImageEmbedder, max_pixels: u64) ->
                 hash,
                 width,
                 height,
+                meta,
             },
         },
-        Ok(Err(e)) => failed(hash, e.to_string()),
+        Ok(Err(e)) => failed(hash, &meta, e.to_string()),
         Err(panic) => {
             tracing::warn!(
                 path = %pending.file.abs.display(),
@@ -215,9 +233,42 @@ fn prepare(pending: &PendingFile, model: &dyn ImageEmbedder, max_pixels: u64) ->
                 panic.location.map(|l| format!(" at {l}")).unwrap_or_default(),
                 panic.message
             );
-            failed(hash, format!("decoder panicked: {}", panic.message))
+            failed(hash, &meta, format!("decoder panicked: {}", panic.message))
         }
     }
+}
+
+/// Reads the content metadata of catalog rows that lack it (rows from before the metadata columns),
+/// without decoding or embedding: read the file, sniff its format, parse its EXIF; on `threads`
+/// threads. A file that cannot be read is left out (logged): its row is read again by the next run.
+pub(super) fn read_metadata(
+    rows: &[Entry],
+    root: &Path,
+    threads: usize,
+) -> Result<Vec<(u64, ContentMeta)>> {
+    use rayon::prelude::*;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|i| format!("vsearch-meta-{i}"))
+        .build()
+        .map_err(|e| EngineError::Io {
+            path: root.to_path_buf(),
+            source: std::io::Error::other(e),
+        })?;
+    Ok(pool.install(|| {
+        rows.par_iter()
+            .filter_map(|e| {
+                let path = root.join(&e.path);
+                match std::fs::read(&path) {
+                    Ok(bytes) => Some((e.id, ContentMeta::read(&bytes))),
+                    Err(err) => {
+                        tracing::warn!("{}: cannot read its metadata: {err}", path.display());
+                        None
+                    }
+                }
+            })
+            .collect()
+    }))
 }
 
 /// Decodes an image file's bytes and preprocesses them for `model`: its pixels and decoded size.

@@ -113,6 +113,8 @@ fn run(
             |batch, embedded| committer.commit(batch, embedded, &mut report),
         )?;
     }
+    // Rows from before the metadata columns get theirs without re-embedding.
+    fill_missing_metadata(&mut catalog, &root, options.threads, &mut report)?;
     // 4. Bring the indexes up to date with the catalog (its matrix compacted first when it has to be).
     let mut end = CatalogState::read(&catalog)?;
     if let Some(next) = compact_matrix(&coll, dim, &mut catalog, &end.files.ids)? {
@@ -126,6 +128,29 @@ fn run(
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Reads the content metadata of the indexed rows that lack it (a catalog migrated from before the
+/// metadata columns) and stores it, in one commit; no image is decoded or embedded.
+fn fill_missing_metadata(
+    catalog: &mut Catalog,
+    root: &Path,
+    threads: usize,
+    report: &mut IndexReport,
+) -> Result<()> {
+    let missing: Vec<crate::catalog::Entry> = catalog
+        .entries()?
+        .into_iter()
+        .filter(|e| e.status == crate::catalog::Status::Ok && e.meta.is_none())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    tracing::info!("reading the metadata of {} indexed images", missing.len());
+    let read = ingest::read_metadata(&missing, root, threads)?;
+    catalog.set_meta(&read)?;
+    report.metadata += read.len();
+    Ok(())
 }
 
 /// The indexed folder and the collection folder (created when absent), both canonical.

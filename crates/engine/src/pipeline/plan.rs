@@ -116,6 +116,8 @@ mod tests {
                 height: 1,
                 status: Status::Ok,
                 error: None,
+                meta: None,
+                version: 0,
             })
             .collect()
     }

@@ -8,7 +8,7 @@ use crate::generation::{self, CommitPoint, GenerationFiles, GenerationWriter};
 use crate::indexes;
 use crate::manifest::CollectionManifest;
 use crate::matrix::Matrix;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use vsearch_index::{IndexKind, VectorIndex};
 
@@ -34,6 +34,7 @@ impl CatalogState {
             if e.status == Status::Ok {
                 files.ids.push(e.id);
                 files.paths.push(e.path);
+                files.versions.push(e.version);
             }
         }
         Ok(Self { generation, files })
@@ -69,7 +70,9 @@ pub(super) fn sync_indexes(
             .as_ref()
             .is_some_and(|d| generation::index_dir(d, kind).is_dir())
     };
-    let up_to_date = committed_files.as_ref() == Some(&end.files)
+    let up_to_date = committed_files
+        .as_ref()
+        .is_some_and(|f| f.same_as(&end.files))
         && committed
             .as_ref()
             .is_some_and(|p| p.generation == end.generation)
@@ -81,12 +84,10 @@ pub(super) fn sync_indexes(
     let dim = manifest.model.dim;
     let matrix = Matrix::open(coll, dim, end.files.matrix)?;
     let start_ids: &[u64] = committed_files.as_ref().map_or(&[], |f| &f.ids);
-    let start: HashSet<u64> = start_ids.iter().copied().collect();
-    let end_set: HashSet<u64> = end.files.ids.iter().copied().collect();
-    let mut removed: Vec<u64> = start.difference(&end_set).copied().collect();
-    let mut added: Vec<u64> = end_set.difference(&start).copied().collect();
-    removed.sort_unstable();
-    added.sort_unstable();
+    let (removed, added) = match &committed_files {
+        Some(start) => diff(start, &end.files),
+        None => (Vec::new(), end.files.ids.clone()),
+    };
 
     let writer = GenerationWriter::begin(coll, committed.as_ref(), end.generation)?;
     for config in &manifest.indexes {
@@ -135,6 +136,38 @@ pub(super) fn sync_indexes(
     Ok(())
 }
 
+/// The ids to remove from and to add to indexes holding `start`'s files so they hold `end`'s, both
+/// ascending: ids that left, ids that came, and ids in both whose vector changed (another version:
+/// re-embedded under the same id), which are removed and added again.
+fn diff(start: &GenerationFiles, end: &GenerationFiles) -> (Vec<u64>, Vec<u64>) {
+    let start_versions: HashMap<u64, u64> = start
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, start.version(i)))
+        .collect();
+    let end_ids: HashSet<u64> = end.ids.iter().copied().collect();
+    let mut removed: Vec<u64> = start
+        .ids
+        .iter()
+        .copied()
+        .filter(|id| !end_ids.contains(id))
+        .collect();
+    let mut added = Vec::new();
+    for (i, &id) in end.ids.iter().enumerate() {
+        match start_versions.get(&id) {
+            None => added.push(id),
+            Some(&v) if v != end.version(i) => {
+                removed.push(id);
+                added.push(id);
+            }
+            Some(_) => {}
+        }
+    }
+    removed.sort_unstable();
+    (removed, added)
+}
+
 /// Brings a loaded index from the committed files to the run's: removes, adds, and compacts HNSW when
 /// its tombstones pass [`HNSW_COMPACT_ABOVE`].
 fn update(
@@ -161,4 +194,29 @@ fn update(
         index.compact()?;
     }
     Ok(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(ids: &[u64], versions: &[u64]) -> GenerationFiles {
+        GenerationFiles {
+            ids: ids.to_vec(),
+            paths: ids.iter().map(|id| format!("{id}.jpg")).collect(),
+            versions: versions.to_vec(),
+            matrix: None,
+        }
+    }
+
+    #[test]
+    fn a_changed_version_is_removed_and_added_again() {
+        let start = files(&[1, 2, 3, 4], &[1, 1, 2, 2]);
+        let end = files(&[2, 3, 4, 5], &[1, 5, 2, 5]);
+        assert_eq!(diff(&start, &end), (vec![1, 3], vec![3, 5]));
+        // A generation from before versions reads as version 0 everywhere.
+        let old = files(&[1, 2], &[]);
+        let end = files(&[1, 2], &[0, 3]);
+        assert_eq!(diff(&old, &end), (vec![2], vec![2]));
+    }
 }

@@ -403,7 +403,7 @@ pub struct FacetsDto {
 
 impl From<Facets> for FacetsDto {
     fn from(f: Facets) -> Self {
-        let list = |v: Vec<vsearch_engine::browse::Facet>| {
+        let list = |v: Vec<vsearch_engine::browse::FacetCount>| {
             v.into_iter()
                 .map(|f| FacetDto {
                     value: f.value,

@@ -244,15 +244,9 @@ pub(crate) fn validate(
     ))
 }
 
-/// A filter in Qdrant's grammar, from its JSON.
+/// A filter in Qdrant's grammar, from its JSON, checked against the filter keys.
 pub(crate) fn parse_filter(value: serde_json::Value) -> Result<Filter, ApiError> {
-    serde_json::from_value(value).map_err(|e| {
-        ApiError::bad_request(format!(
-            "bad filter ({e}): expected {{\"must\": [...], \"should\": [...], \"must_not\": [...]}} of conditions \
-             such as {{\"key\": \"folder\", \"match\": {{\"value\": \"trips\"}}}} or \
-             {{\"key\": \"taken_at\", \"range\": {{\"gte\": \"2024-01-01T00:00:00Z\"}}}}"
-        ))
-    })
+    Filter::from_json(&value).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 /// One example given at the top level of the request: exactly one image, id, text or vector (several

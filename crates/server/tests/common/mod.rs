@@ -53,9 +53,12 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the real router on 127.0.0.1:0.
+    /// Starts the real router on 127.0.0.1:0 (and the reloader, when `options.reload_every` says so).
     pub async fn start(backend: Arc<dyn SearchBackend>, options: ServeOptions) -> Self {
         let state = AppState::new(backend, &options);
+        if let Some(every) = options.reload_every {
+            vsearch_server::spawn_reloader(state.clone(), every);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -551,6 +554,10 @@ impl HistogramCollection {
                     height,
                     status: vsearch_engine::catalog::Status::Ok,
                     error: None,
+                    meta: Some(vsearch_engine::metadata::ContentMeta::read(
+                        &std::fs::read(root.join(n)).unwrap(),
+                    )),
+                    version: 0,
                 })
             }));
         Self {
