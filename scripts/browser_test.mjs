@@ -133,6 +133,27 @@ try {
   await page.screenshot({ path: shot, fullPage: true });
   console.log("screenshot:", shot);
 
+  // Filters apply to searching too: the photo's own folder keeps it first and nothing from elsewhere. Exact
+  // search (the flat index) answers, so the page holds the whole folder.
+  if (info.indexes.some((i) => i.kind === "flat")) {
+    const own = grid[1].folder;
+    const ownCount = facets.folders.find((f) => f.value === own).count;
+    await page.selectOption("#index", "flat");
+    await waitForView(page, `id:${photoId}`, (cards) => cards.length > 1 && new URL(page.url()).searchParams.get("index") === "flat");
+    await page.selectOption("#f-folder", `=${own}`);
+    const filtered = await waitForView(page, `id:${photoId}`,
+      (cards) => cards.length === Math.min(20, ownCount) && cards.every((c) => c.folder === own));
+    if (filtered[0].id !== photoId) throw new Error(`in folder ${own}, photo ${photoId} should rank first, got ${filtered[0].id}`);
+    if (!(await page.textContent("#status")).includes(`keeps ${ownCount} of ${total}`)) {
+      throw new Error(`the status should report the filter: ${await page.textContent("#status")}`);
+    }
+    console.log(`photo ${photoId} in folder "${own}" (flat): ${filtered.length} results, status: ${await page.textContent("#status")}`);
+    await page.click("#f-clear");
+    await waitForView(page, `id:${photoId}`, (cards) => cards.length === similar.length && !new URL(page.url()).searchParams.has("folder"));
+    await page.selectOption("#index", info.default_index);
+    await waitForView(page, `id:${photoId}`, (cards) => cards.length === similar.length && !new URL(page.url()).searchParams.has("index"));
+  }
+
   // 4. Pin two results, mark the second as a negative example, search the board.
   const [pinA, pinB] = [similar[1].id, similar[2].id];
   for (const id of [pinA, pinB]) await page.click(`#results .result[data-id="${id}"] .pin`);
