@@ -1,10 +1,10 @@
 // Browser test of the vsearch web page in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core).
-// It opens the page on the browse grid, filters it by folder and clears the filter, opens a photo (viewer and
-// similar images, the photo first), pins two results and searches the board (one of them as a negative
-// example), draws a box on a photo with the mouse and searches that region (and its next page), reloads the
-// page from its URL and expects the same results, goes Back, uploads a photo, checks phone width, and fails on
-// any JavaScript error, console error or failed request. Screenshots: SCREENSHOT.png (viewer and results),
-// -board.png, -crop.png, -phone.png.
+// It opens the page on the browse grid, filters it by folder, file date and format, opens a photo (viewer and
+// similar images, the photo first; then filtered to its folder), pins two results and searches the board (one
+// of them as a negative example), draws a box on a photo with the mouse and searches that region (and its next
+// page), reloads the page from its URL and expects the same results, goes Back, uploads a photo, checks phone
+// width (and a box drawn by touch), and fails on any JavaScript error, console error or failed request. Screenshots: SCREENSHOT.png (viewer and results),
+// -browse.png, -board.png, -crop.png, -phone.png.
 // Usage: node scripts/browser_test.mjs BASE_URL PHOTO [SCREENSHOT.png]
 // playwright-core is looked up in $PLAYWRIGHT_DIR/node_modules (scripts/browser_test.sh installs it under target/).
 import { createRequire } from "node:module";
@@ -72,6 +72,8 @@ try {
   const lazy = await page.$$eval("#results .result img", (imgs) => imgs.every((i) => i.loading === "lazy" && i.alt));
   if (!lazy) throw new Error("grid thumbnails should load lazily and have alt text");
   console.log(`browse: ${grid.length} of ${total} photos, status: ${await page.textContent("#status")}`);
+  await page.screenshot({ path: shotFor("browse"), fullPage: false });
+  console.log("browse screenshot:", shotFor("browse"));
 
   // 2. Filter by folder: every card is in it and there are fewer; then clear the filter.
   const facets = await apiJson("/api/facets");
