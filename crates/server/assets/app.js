@@ -218,7 +218,7 @@ function parseUrl(search, historyState) {
       view.board = parseBoard(p.get("board"));
       view.kind = "board";
     } catch (err) {
-      showError(`The board in the link cannot be read: ${err.message}`);
+      view.warning = `The board in the link cannot be read: ${err.message}`;
     }
   } else if (p.has("id") && /^\d+$/.test(p.get("id"))) {
     view.kind = "id";
@@ -303,7 +303,7 @@ async function show(view) {
   state.total = null;
   state.more = false;
   syncForm(view);
-  showError("");
+  showError(view.warning || "");
   if (view.kind === "board") {
     state.board = view.board.map((it) => ({ ...it }));
     renderBoard();
