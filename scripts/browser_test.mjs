@@ -1,6 +1,11 @@
-// Browser test of the vsearch web page in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
-// upload a photo, see result thumbnails appear, click one, see a new result set; check the page at phone width;
-// save screenshots. Usage: node scripts/browser_test.mjs BASE_URL PHOTO [SCREENSHOT.png]
+// Browser test of the vsearch web page in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core).
+// It opens the page on the browse grid, filters it by folder, file date and format, opens a photo (viewer and
+// similar images, the photo first; then filtered to its folder), pins two results and searches the board (one
+// of them as a negative example), draws a box on a photo with the mouse and searches that region (and its next
+// page), reloads the page from its URL and expects the same results, goes Back, uploads a photo, checks phone
+// width (and a box drawn by touch), and fails on any JavaScript error, console error or failed request. Screenshots: SCREENSHOT.png (viewer and results),
+// -browse.png, -board.png, -crop.png, -phone.png.
+// Usage: node scripts/browser_test.mjs BASE_URL PHOTO [SCREENSHOT.png]
 // playwright-core is looked up in $PLAYWRIGHT_DIR/node_modules (scripts/browser_test.sh installs it under target/).
 import { createRequire } from "node:module";
 import fs from "node:fs";
@@ -14,6 +19,8 @@ if (!base || !photo) {
 }
 const require = createRequire(path.resolve(process.env.PLAYWRIGHT_DIR || "target/browser-test") + "/");
 const { chromium } = require("playwright-core");
+const shotFor = (suffix) => shot.replace(/\.png$/, `-${suffix}.png`);
+const TIMEOUT = 30000;
 
 // The flags CI needs (closed network, no GPU, no sandbox in containers); the profile is a fresh temporary folder,
 // removed at the end.
@@ -36,47 +43,242 @@ try {
   const missing = [...flags, `--user-data-dir=${profile}`].filter((f) => !commandLine.includes(f));
   if (missing.length) throw new Error(`Chromium runs without ${missing.join(" ")}: ${commandLine}`);
   console.log(`chromium runs headless with ${flags.slice(1).join(" ")} and a fresh profile ${profile}`);
+
   const page = await context.newPage();
   const pageErrors = [];
+  const consoleErrors = [];
+  const badResponses = [];
   page.on("pageerror", (e) => pageErrors.push(e.message));
+  page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+  page.on("response", (r) => { if (r.status() >= 400) badResponses.push(`${r.status()} ${r.request().method()} ${r.url()}`); });
+  page.on("requestfailed", (r) => badResponses.push(`failed ${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
+  const apiJson = async (url) => (await page.request.get(new URL(url, base).href)).json();
+
+  // 1. Open: the browse grid, in the server's order (newest first), thumbnails loaded lazily.
   await page.goto(base, { waitUntil: "load" });
-  await page.waitForSelector("body[data-ready=true]", { timeout: 15000 });
+  await page.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
   console.log("collection:", await page.textContent("#about"));
-  const info = await (await page.request.get(new URL("/api/collection", base).href)).json();
+  const info = await apiJson("/api/collection");
   if ((await page.isVisible("#text-form")) !== info.text_search) {
     throw new Error(`text box visible = ${!info.text_search} but text_search = ${info.text_search}`);
   }
-
-  // 1. Upload a photo: thumbnails appear.
-  await page.setInputFiles("#file", photo);
-  await page.waitForSelector('#results[data-query="upload"] .result', { timeout: 30000 });
+  const listing = await apiJson("/api/images?offset=0&limit=60");
+  const total = listing.total;
+  const grid = await waitForView(page, "browse", (cards) => cards.length === Math.min(total, 60));
   await waitForThumbnails(page);
-  const first = await page.$$eval("#results .result", (cards) => cards.map((c) => Number(c.dataset.id)));
-  console.log(`upload: ${first.length} results, status: ${await page.textContent("#status")}`);
-  if (first.length < 2) throw new Error("expected at least 2 results after the upload");
+  if (JSON.stringify(ids(grid)) !== JSON.stringify(listing.images.map((m) => m.id))) {
+    throw new Error(`the grid is not in the server's order: ${ids(grid)} vs ${listing.images.map((m) => m.id)}`);
+  }
+  const lazy = await page.$$eval("#results .result img", (imgs) => imgs.every((i) => i.loading === "lazy" && i.alt));
+  if (!lazy) throw new Error("grid thumbnails should load lazily and have alt text");
+  console.log(`browse: ${grid.length} of ${total} photos, status: ${await page.textContent("#status")}`);
+  await page.screenshot({ path: shotFor("browse"), fullPage: false });
+  console.log("browse screenshot:", shotFor("browse"));
 
-  // 2. Click a result (not the best one, which is the photo itself): a new result set, led by that image.
-  const clicked = first[1];
-  await page.click(`#results .result[data-id="${clicked}"]`);
-  await page.waitForSelector(`#results[data-query="id:${clicked}"] .result`, { timeout: 30000 });
+  // 2. Filter by folder: every card is in it and there are fewer; then clear the filter.
+  const facets = await apiJson("/api/facets");
+  const folders = facets.folders.filter((f) => f.count > 0 && f.count < total);
+  if (folders.length < 2) throw new Error(`expected photos in at least two folders, facets: ${JSON.stringify(facets)}`);
+  const folder = folders[0];
+  await page.selectOption("#f-folder", `=${folder.value}`);
+  const inFolder = await waitForView(page, "browse",
+    (cards) => cards.length === Math.min(folder.count, 60) && cards.every((c) => c.folder === folder.value));
+  for (const c of inFolder) {
+    if ((c.path.includes("/") ? c.path.slice(0, c.path.lastIndexOf("/")) : "") !== folder.value) {
+      throw new Error(`${c.path} is not in folder ${folder.value}`);
+    }
+  }
+  if (!(inFolder.length < grid.length)) throw new Error(`the folder filter kept ${inFolder.length} of ${grid.length}`);
+  if (new URL(page.url()).searchParams.get("folder") !== folder.value) throw new Error(`no folder in the URL: ${page.url()}`);
   await waitForThumbnails(page);
-  const second = await page.$$eval("#results .result", (cards) => cards.map((c) => Number(c.dataset.id)));
-  console.log(`click on ${clicked}: ${second.length} results, status: ${await page.textContent("#status")}`);
-  if (second[0] !== clicked) throw new Error(`the clicked image ${clicked} should rank first, got ${second[0]}`);
-  if (JSON.stringify(first) === JSON.stringify(second)) throw new Error("the result set did not change");
-  if (!(await page.isHidden("#error"))) throw new Error(`error shown: ${await page.textContent("#error")}`);
+  console.log(`folder "${folder.value}": ${inFolder.length} photos, URL ${page.url()}`);
+  await page.click("#f-clear");
+  await waitForView(page, "browse", (cards) => cards.length === grid.length);
+  if (new URL(page.url()).search !== "") throw new Error(`the URL still has a query after clearing: ${page.url()}`);
+  console.log(`cleared: ${grid.length} photos again`);
+
+  // Dates and formats: the copies' file dates are today's, so "file date from yesterday" keeps every photo and
+  // "from tomorrow" none; a format keeps only its files.
+  const day = (offset) => new Date(Date.now() + offset * 86400000).toISOString().slice(0, 10);
+  await page.selectOption("#f-date", "mtime");
+  await page.fill("#f-from", day(-1));
+  await waitForView(page, "browse", (cards) => cards.length === grid.length);
+  const dated = new URL(page.url()).searchParams;
+  if (dated.get("from") !== day(-1) || dated.get("date") !== "mtime") throw new Error(`no file date range in the URL: ${page.url()}`);
+  await page.fill("#f-from", day(1));
+  await waitForView(page, "browse", (cards) => cards.length === 0);
+  console.log(`file date from ${day(-1)}: ${grid.length} photos; from ${day(1)}: none (${await page.textContent("#status")})`);
+  await page.click("#f-clear");
+  const format = facets.formats.find((f) => f.count > 0 && f.count < total);
+  if (format) {
+    await page.selectOption("#f-format", format.value);
+    const formatted = await waitForView(page, "browse", (cards) => cards.length === Math.min(format.count, 60));
+    const ext = { jpeg: /\.jpe?g$/i, png: /\.png$/i }[format.value] || /./;
+    if (!formatted.every((c) => ext.test(c.path))) throw new Error(`format ${format.value} kept ${formatted.map((c) => c.path)}`);
+    console.log(`format ${format.value}: ${formatted.length} photos`);
+    await page.click("#f-clear");
+  }
+  await waitForView(page, "browse", (cards) => cards.length === grid.length);
+
+  // 3. Click a photo: the viewer shows it large, with its similar images (the photo first, with scores).
+  const photoId = grid[1].id;
+  await page.click(`#results .result[data-id="${photoId}"] .open`);
+  const similar = await waitForView(page, `id:${photoId}`, (cards) => cards.length > 1);
+  await waitForThumbnails(page);
+  await waitForViewer(page, photoId);
+  if (similar[0].id !== photoId) throw new Error(`the viewed photo ${photoId} should rank first, got ${similar[0].id}`);
+  const score = await page.textContent("#results .result .score");
+  if (!/^#1 · -?\d+\.\d{3}$/.test(score)) throw new Error(`no score on the first result: ${score}`);
+  if (new URL(page.url()).searchParams.get("id") !== String(photoId)) throw new Error(`no id in the URL: ${page.url()}`);
+  await expectNoError(page);
+  console.log(`photo ${photoId}: ${similar.length} similar, status: ${await page.textContent("#status")}`);
   await page.screenshot({ path: shot, fullPage: true });
   console.log("screenshot:", shot);
 
-  // 3. Phone width: nothing wider than the screen.
+  // Filters apply to searching too: the photo's own folder keeps it first and nothing from elsewhere. Exact
+  // search (the flat index) answers, so the page holds the whole folder.
+  if (info.indexes.some((i) => i.kind === "flat")) {
+    const own = grid[1].folder;
+    const ownCount = facets.folders.find((f) => f.value === own).count;
+    await page.selectOption("#index", "flat");
+    await waitForView(page, `id:${photoId}`, (cards) => cards.length > 1 && new URL(page.url()).searchParams.get("index") === "flat");
+    await page.selectOption("#f-folder", `=${own}`);
+    const filtered = await waitForView(page, `id:${photoId}`,
+      (cards) => cards.length === Math.min(20, ownCount) && cards.every((c) => c.folder === own));
+    if (filtered[0].id !== photoId) throw new Error(`in folder ${own}, photo ${photoId} should rank first, got ${filtered[0].id}`);
+    if (!(await page.textContent("#status")).includes(`keeps ${ownCount} of ${total}`)) {
+      throw new Error(`the status should report the filter: ${await page.textContent("#status")}`);
+    }
+    console.log(`photo ${photoId} in folder "${own}" (flat): ${filtered.length} results, status: ${await page.textContent("#status")}`);
+    await page.click("#f-clear");
+    await waitForView(page, `id:${photoId}`, (cards) => cards.length === similar.length && !new URL(page.url()).searchParams.has("folder"));
+    await page.selectOption("#index", info.default_index);
+    await waitForView(page, `id:${photoId}`, (cards) => cards.length === similar.length && !new URL(page.url()).searchParams.has("index"));
+  }
+
+  // 4. Pin two results, mark the second as a negative example, search the board.
+  const [pinA, pinB] = [similar[1].id, similar[2].id];
+  for (const id of [pinA, pinB]) await page.click(`#results .result[data-id="${id}"] .pin`);
+  await page.waitForSelector("#board:not([hidden])");
+  const pinned = await page.$$eval("#board-items .board-item", (items) => items.map((i) => Number(i.dataset.id)));
+  if (JSON.stringify(pinned) !== JSON.stringify([pinA, pinB])) throw new Error(`board holds ${pinned}, expected ${[pinA, pinB]}`);
+  if ((await page.getAttribute(`#results .result[data-id="${pinA}"] .pin`, "aria-pressed")) !== "true") {
+    throw new Error("a pinned card's pin button should be pressed");
+  }
+  await page.click(`#board-items .board-item[data-id="${pinB}"] .polarity`);
+  await page.waitForSelector(`#board-items .board-item[data-id="${pinB}"][data-negative="true"]`);
+  await page.click("#board-search");
+  const boardResults = await waitForView(page, "board", (cards) => cards.length > 0);
+  await waitForThumbnails(page);
+  const board = JSON.parse(new URL(page.url()).searchParams.get("board") || "null");
+  if (!board || board.positive.map((e) => e.id).join() !== String(pinA) || board.negative.map((e) => e.id).join() !== String(pinB)) {
+    throw new Error(`the URL's board should be +${pinA} -${pinB}: ${page.url()}`);
+  }
+  if (boardResults[0].id === pinB) throw new Error(`the negative example ${pinB} ranks first`);
+  if (!(await page.isHidden("#viewer"))) throw new Error("the viewer should close for a board search");
+  await expectNoError(page);
+  console.log(`board +${pinA} -${pinB}: ${boardResults.length} results, first ${boardResults[0].id}, status: ${await page.textContent("#status")}`);
+  await page.screenshot({ path: shotFor("board"), fullPage: false });
+  console.log("board screenshot:", shotFor("board"));
+
+  // 5. Open a result, draw a box on it with the mouse, search the region, then its next page.
+  const cropId = boardResults[0].id;
+  await page.click(`#results .result[data-id="${cropId}"] .open`);
+  await waitForView(page, `id:${cropId}`, (cards) => cards.length > 0);
+  await waitForViewer(page, cropId);
+  await page.locator("#viewer-img").scrollIntoViewIfNeeded();
+  const box = await page.locator("#viewer-img").boundingBox();
+  await page.mouse.move(box.x + box.width * 0.2, box.y + box.height * 0.25);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5, { steps: 5 });
+  await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.75, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForSelector("#crop-box:not([hidden])");
+  if (await page.isDisabled("#crop-search")) throw new Error("Search this region is disabled after drawing a box");
+  await page.click("#crop-search");
+  let cropped = await waitForView(page, `crop:${cropId}`, (cards) => cards.length > 0);
+  const crop = (new URL(page.url()).searchParams.get("crop") || "").split(",").map(Number);
+  const expected = [0.2, 0.25, 0.5, 0.5];
+  if (crop.length !== 4 || crop.some((v, i) => Math.abs(v - expected[i]) > 0.02)) {
+    throw new Error(`the URL's crop should be about ${expected}: ${page.url()}`);
+  }
+  await page.locator("#viewer").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: shotFor("crop"), fullPage: false });
+  console.log("crop screenshot:", shotFor("crop"));
+  if (await page.isVisible("#more")) {
+    await page.click("#more");
+    cropped = await waitForView(page, `crop:${cropId}`, (cards) => cards.length > cropped.length);
+    if (new URL(page.url()).searchParams.get("page") !== "2") throw new Error(`no page=2 in the URL: ${page.url()}`);
+  }
+  await expectNoError(page);
+  console.log(`region ${crop} of ${cropId}: ${cropped.length} results, status: ${await page.textContent("#status")}`);
+
+  // 6. Reload from the URL: the same results in the same order, the box drawn again; Back goes to the photo.
+  const url = page.url();
+  await page.reload({ waitUntil: "load" });
+  await page.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
+  const reloaded = await waitForView(page, `crop:${cropId}`, (cards) => cards.length > 0);
+  if (page.url() !== url) throw new Error(`the URL changed on reload: ${url} → ${page.url()}`);
+  if (JSON.stringify(ids(reloaded)) !== JSON.stringify(ids(cropped))) {
+    throw new Error(`after a reload: ${ids(reloaded)}, before: ${ids(cropped)}`);
+  }
+  if (await page.isHidden("#crop-box")) throw new Error("the crop box is not drawn after a reload");
+  console.log(`reload: the same ${reloaded.length} results in the same order`);
+  await page.goBack();
+  await waitForView(page, `id:${cropId}`, (cards) => cards.length > 0 && cards[0].id === cropId);
+  console.log(`back: photo ${cropId} again`);
+
+  // 7. Upload a photo: results led by that photo.
+  await page.setInputFiles("#file", photo);
+  const uploaded = await waitForView(page, "upload", (cards) => cards.length > 1);
+  await waitForThumbnails(page);
+  if (!uploaded[0].path.endsWith(path.basename(photo))) {
+    throw new Error(`the uploaded photo ${path.basename(photo)} should rank first, got ${uploaded[0].path}`);
+  }
+  if (await page.isVisible("#viewer")) throw new Error("the viewer should close for an upload");
+  await expectNoError(page);
+  console.log(`upload: ${uploaded.length} results, status: ${await page.textContent("#status")}`);
+
+  // 8. Text search, when the model has a text tower.
+  if (info.text_search) {
+    await page.fill("#text", "a photo");
+    await page.click("#text-form button[type=submit]");
+    const texts = await waitForView(page, "text", (cards) => cards.length > 0);
+    if (new URL(page.url()).searchParams.get("text") !== "a photo") throw new Error(`no text in the URL: ${page.url()}`);
+    console.log(`text: ${texts.length} results`);
+  }
+
+  // 9. Phone width: nothing wider than the screen, on the results and in the viewer.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.waitForTimeout(300);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  if (overflow > 0) throw new Error(`page is ${overflow}px wider than a 390px screen`);
-  const phoneShot = shot.replace(/\.png$/, "-phone.png");
+  await expectNoOverflow(page, "results");
+  await page.click(`#results .result[data-id="${uploaded[1].id}"] .open`);
+  await waitForView(page, `id:${uploaded[1].id}`, (cards) => cards.length > 0);
+  await waitForViewer(page, uploaded[1].id);
+  await expectNoOverflow(page, "viewer");
+  // A finger draws a box too (touch events, as a phone sends them).
+  await page.locator("#viewer-img").scrollIntoViewIfNeeded();
+  const photoBox = await page.locator("#viewer-img").boundingBox();
+  const cdp = await context.newCDPSession(page);
+  const touch = (type, fx, fy) => cdp.send("Input.dispatchTouchEvent", {
+    type, touchPoints: type === "touchEnd" ? [] : [{ x: photoBox.x + photoBox.width * fx, y: photoBox.y + photoBox.height * fy }],
+  });
+  await touch("touchStart", 0.1, 0.1);
+  for (const f of [0.2, 0.3, 0.4, 0.5]) await touch("touchMove", f, f);
+  await touch("touchEnd");
+  await page.waitForSelector("#crop-box:not([hidden])");
+  if (await page.isDisabled("#crop-search")) throw new Error("a box drawn by touch does not enable Search this region");
+  console.log("phone: a box drawn by touch");
+  const phoneShot = shotFor("phone");
   await page.screenshot({ path: phoneShot, fullPage: false });
   console.log("phone screenshot:", phoneShot);
+  await page.click("#viewer-close");
+  await waitForView(page, "browse", (cards) => cards.length === grid.length);
+  await expectNoOverflow(page, "browse");
+
   if (pageErrors.length) throw new Error(`JavaScript errors: ${pageErrors.join("; ")}`);
+  if (consoleErrors.length) throw new Error(`console errors: ${consoleErrors.join("; ")}`);
+  if (badResponses.length) throw new Error(`failed requests: ${badResponses.join("; ")}`);
   console.log("browser test: PASS");
 } catch (err) {
   failed = true;
@@ -87,9 +289,62 @@ try {
 }
 process.exit(failed ? 1 : 0);
 
+function ids(cards) {
+  return cards.map((c) => c.id);
+}
+
+// Waits until #results shows the finished query `label` and its cards pass `ok`; returns the cards.
+async function waitForView(page, label, ok) {
+  let cards = [];
+  const deadline = Date.now() + TIMEOUT;
+  for (;;) {
+    const seen = await page.evaluate(() => {
+      const results = document.querySelector("#results");
+      return {
+        query: results.dataset.query,
+        state: results.dataset.state,
+        error: document.querySelector("#error").hidden ? "" : document.querySelector("#error").textContent,
+        cards: [...results.querySelectorAll(".result")].map((c) => ({
+          id: Number(c.dataset.id), path: c.dataset.path, folder: c.dataset.folder,
+        })),
+      };
+    });
+    cards = seen.cards;
+    if (seen.query === label && seen.state === "done" && ok(cards)) return cards;
+    if (seen.error) throw new Error(`waiting for ${label}: the page shows an error: ${seen.error}`);
+    if (Date.now() > deadline) {
+      throw new Error(`waiting for ${label}: #results shows ${seen.query} (${seen.state}) with ${cards.length} cards: ` +
+        cards.slice(0, 8).map((c) => c.path).join(", "));
+    }
+    await page.waitForTimeout(100);
+  }
+}
+
+// The thumbnails in view have loaded (the others load lazily, when scrolled to).
 async function waitForThumbnails(page) {
   await page.waitForFunction(() => {
-    const imgs = [...document.querySelectorAll("#results .result img")];
-    return imgs.length > 0 && imgs.every((img) => img.complete && img.naturalWidth > 0);
-  }, null, { timeout: 30000 });
+    const inView = [...document.querySelectorAll("#results .result img")].filter((img) => {
+      const r = img.getBoundingClientRect();
+      return r.bottom > 0 && r.top < window.innerHeight && r.width > 0;
+    });
+    return inView.length > 0 && inView.every((img) => img.complete && img.naturalWidth > 0);
+  }, null, { timeout: TIMEOUT });
+}
+
+async function waitForViewer(page, id) {
+  await page.waitForSelector("#viewer:not([hidden])");
+  await page.waitForFunction((id) => {
+    const img = document.querySelector("#viewer-img");
+    return img.src.includes(`/api/images/${id}`) && img.complete && img.naturalWidth > 0 &&
+      document.querySelector("#viewer-meta dd") !== null;
+  }, id, { timeout: TIMEOUT });
+}
+
+async function expectNoError(page) {
+  if (!(await page.isHidden("#error"))) throw new Error(`error shown: ${await page.textContent("#error")}`);
+}
+
+async function expectNoOverflow(page, where) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (overflow > 0) throw new Error(`${where}: the page is ${overflow}px wider than a 390px screen`);
 }

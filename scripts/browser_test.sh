@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Browser test of `vsearch serve`: indexes a temporary copy of a photo folder, serves it, drives the page in
-# headless Chromium (scripts/browser_test.mjs: upload, thumbnails, click a result, new results, phone width) and
-# saves target/browser-test.png and target/browser-test-phone.png.
+# Browser test of `vsearch serve`: indexes a temporary copy of a photo folder (split in subfolders a/ and b/ when
+# flat), serves it, drives the page in headless Chromium (scripts/browser_test.mjs: browse grid, folder filter,
+# viewer and similar images, board of pinned photos, crop search, reload from the URL, upload, phone width) and
+# saves target/browser-test.png, -browse.png, -board.png, -crop.png and -phone.png.
 # Needs Debian's chromium (`apt-get install -y chromium`) and npm (playwright-core is installed under target/).
 # Usage: scripts/browser_test.sh [PHOTO_FOLDER]      (default: sample_images, else ../shared/data/ukbench-14)
 #        scripts/browser_test.sh --stand-in [FOLDER] (the server tests' stand-in collection: no model needed)

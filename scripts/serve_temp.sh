@@ -1,5 +1,6 @@
 # Sourced by scripts/browser_test.sh and scripts/schemathesis.sh: serves a temporary copy of a photo folder on a
-# free port. `start_server [--stand-in] [FOLDER]` sets $base (http://127.0.0.1:PORT), $server_pid and $query_photo;
+# free port. `start_server [--stand-in] [FOLDER]` sets $base (http://127.0.0.1:PORT), $server_pid and $query_photo
+# (the first .jpg in name order, at any depth);
 # the caller's EXIT trap should call stop_server. FOLDER defaults to sample_images (else ../shared/data/ukbench-14).
 # --stand-in serves the server tests' stand-in collection (colour histograms, no model needed) instead of
 # `vsearch index` + `vsearch serve`. The real path indexes with $VSEARCH_MODEL (default efficientnet-lite0, whose
@@ -15,6 +16,20 @@ with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
 PY
 }
 
+# A flat folder of photos is split in two subfolders, a/ and b/ (the image files in name order, alternately), so
+# that folder filters have folders to tell apart; a folder that already has subfolders is left as it is. (The
+# stand-in collection reads the top folder only, so --stand-in keeps it flat.)
+split_photos() {
+  local dir=$1 i=0 f
+  if [ -n "$(find "$dir" -mindepth 1 -type d -not -name '.*' | head -1)" ]; then return 0; fi
+  mkdir -p "$dir/a" "$dir/b"
+  while IFS= read -r f; do
+    if [ $((i % 2)) = 0 ]; then mv "$f" "$dir/a/"; else mv "$f" "$dir/b/"; fi
+    i=$((i + 1))
+  done < <(find "$dir" -maxdepth 1 -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.webp' \
+             -o -iname '*.gif' -o -iname '*.bmp' -o -iname '*.tif' -o -iname '*.tiff' \) | LC_ALL=C sort)
+}
+
 start_server() {
   local stand_in=0 photos=""
   if [ "${1:-}" = "--stand-in" ]; then stand_in=1; shift; fi
@@ -26,7 +41,8 @@ start_server() {
   mkdir -p "$server_work/photos"
   cp -r "$photos"/. "$server_work/photos/"
   rm -rf "$server_work/photos/.vsearch"
-  query_photo=$(find "$server_work/photos" -maxdepth 1 -iname '*.jpg' | sort | head -1)
+  if [ "$stand_in" = 0 ]; then split_photos "$server_work/photos"; fi
+  query_photo=$(find "$server_work/photos" -iname '*.jpg' | LC_ALL=C sort | head -1)
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   if [ "$stand_in" = 1 ]; then

@@ -1,150 +1,761 @@
-// vsearch web page: plain JavaScript over the JSON API (/api/collection, /api/search, /api/images/{id}/thumbnail).
+// vsearch web page: plain JavaScript over the JSON API. It browses the collection (/api/images, /api/facets),
+// filters it, opens a photo with its similar images (and a region of it), builds board queries from pinned
+// photos and texts, and searches by upload or text (/api/search). The query lives in the URL, so a link or
+// a reload shows the same results.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const els = {
   about: $("about"), drop: $("drop"), file: $("file"), preview: $("preview"), dropText: $("drop-text"),
-  textForm: $("text-form"), text: $("text"), index: $("index"), k: $("k"),
-  status: $("status"), error: $("error"), results: $("results"),
+  textForm: $("text-form"), text: $("text"), textPin: $("text-pin"), index: $("index"), k: $("k"),
+  filters: $("filters"), folder: $("f-folder"), prefix: $("f-prefix"), date: $("f-date"), from: $("f-from"),
+  to: $("f-to"), format: $("f-format"), clear: $("f-clear"),
+  viewer: $("viewer"), cropArea: $("crop-area"), viewerImg: $("viewer-img"), cropBox: $("crop-box"),
+  viewerTitle: $("viewer-title"), viewerMeta: $("viewer-meta"), viewerPin: $("viewer-pin"),
+  cropSearch: $("crop-search"), cropPin: $("crop-pin"), cropClear: $("crop-clear"),
+  viewerOriginal: $("viewer-original"), viewerClose: $("viewer-close"),
+  status: $("status"), error: $("error"), results: $("results"), more: $("more"),
+  board: $("board"), boardCount: $("board-count"), boardItems: $("board-items"),
+  boardSearch: $("board-search"), boardClear: $("board-clear"),
 };
 
-let generation = 0; // answers to older queries are ignored
+const DEFAULT_K = 20;
+const BROWSE_LIMIT = 60;
+const MIN_CROP = 0.02; // a box smaller than this share of a side is a click, not a crop
+const BOARD_KEY = "vsearch.board";
+
+const state = {
+  info: null,
+  view: null, // what is shown: {kind: browse|id|text|board|upload, filters, page, k, index, ...}
+  ticket: 0, // answers to older views are ignored
+  loaded: 0, // cards shown
+  total: null, // browse: images matching the filter
+  more: false,
+  loading: false,
+  board: [], // pinned examples: {id, crop} or {text}, with weight and negative
+  uploads: new Map(), // upload key → File, for Back/Forward to an upload
+  uploadSeq: 0,
+  viewerId: null,
+  crop: null, // the box drawn on the viewed photo, fractions {x, y, w, h}
+};
 let previewUrl = null;
+
+// ---------- small helpers ----------
 
 function showError(message) {
   els.error.textContent = message;
   els.error.hidden = !message;
 }
 
-function options() {
-  const opts = {};
-  const k = parseInt(els.k.value, 10);
-  if (Number.isFinite(k)) opts.k = k;
-  if (els.index.value) opts.index = els.index.value;
-  return opts;
+async function api(url, init) {
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (err) {
+    throw new Error(`The server did not answer: ${err.message}`);
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // not JSON
+  }
+  if (!response.ok) throw new Error(body && body.error ? body.error : `Error ${response.status}`);
+  return body;
 }
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key in node && !key.includes("-")) node[key] = value;
+    else node.setAttribute(key, value);
+  }
+  node.append(...children);
+  return node;
+}
+
+const thumbUrl = (id) => `/api/images/${id}/thumbnail`;
+const folderOf = (path) => (path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "");
+const round4 = (v) => Math.round(v * 10000) / 10000;
+const clamp01 = (v) => Math.min(1, Math.max(0, v));
+
+function validDate(s) {
+  return s && /^\d{4}-\d{2}-\d{2}$/.test(s) ? s : "";
+}
+
+function nextDay(date) {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString().slice(0, 10);
+}
+
+function parseCrop(s) {
+  if (!s) return null;
+  const parts = s.split(",").map(Number);
+  if (parts.length !== 4 || parts.some((v) => !Number.isFinite(v) || v < 0 || v > 1)) return null;
+  const [x, y, w, h] = parts;
+  if (w <= 0 || h <= 0 || x + w > 1.0001 || y + h > 1.0001) return null;
+  const crop = normCrop({ x, y, w, h });
+  return crop.w > 0 && crop.h > 0 ? crop : null;
+}
+
+// A crop rounded to 4 decimals, still inside the image (x + w <= 1, y + h <= 1), as the server requires.
+function normCrop(c) {
+  const x = round4(clamp01(c.x));
+  const y = round4(clamp01(c.y));
+  return { x, y, w: Math.min(round4(c.w), round4(1 - x)), h: Math.min(round4(c.h), round4(1 - y)) };
+}
+
+const cropText = (c) => {
+  const n = normCrop(c);
+  return [n.x, n.y, n.w, n.h].join(",");
+};
+
+// ---------- filters ----------
+
+function emptyFilters() {
+  return { folder: null, prefix: "", date: "taken", from: "", to: "", format: "" };
+}
+
+// The filter in Qdrant's grammar, or null when nothing is filtered.
+function filterJson(f) {
+  const must = [];
+  if (f.folder !== null) must.push({ key: "folder", match: { value: f.folder } });
+  if (f.prefix) must.push({ key: "path", match: { prefix: f.prefix } });
+  const range = {};
+  if (f.from) range.gte = `${f.from}T00:00:00Z`;
+  if (f.to) range.lt = `${nextDay(f.to)}T00:00:00Z`;
+  if (Object.keys(range).length) must.push({ key: f.date === "mtime" ? "mtime" : "taken_at", range });
+  if (f.format) must.push({ key: "format", match: { value: f.format } });
+  return must.length ? { must } : null;
+}
+
+function filtersFromForm() {
+  const folder = els.folder.value;
+  return {
+    folder: folder === "" ? null : folder.slice(1), // options are "=" + folder; "" is every folder
+    prefix: els.prefix.value.trim(),
+    date: els.date.value === "mtime" ? "mtime" : "taken",
+    from: validDate(els.from.value),
+    to: validDate(els.to.value),
+    format: els.format.value,
+  };
+}
+
+function ensureOption(select, value, label) {
+  if (![...select.options].some((o) => o.value === value)) select.append(el("option", { value, textContent: label }));
+}
+
+function fillFacets(facets) {
+  if (!facets) return;
+  for (const select of [els.folder, els.format]) {
+    const keep = select.value;
+    select.replaceChildren(select.options[0]);
+    select.value = keep;
+  }
+  for (const f of facets.folders || []) {
+    ensureOption(els.folder, `=${f.value}`, `${f.value === "" ? "(top folder)" : f.value} (${f.count})`);
+  }
+  for (const f of facets.formats || []) ensureOption(els.format, f.value, `${f.value} (${f.count})`);
+}
+
+// ---------- the URL ----------
+
+function parseBoard(text) {
+  const body = JSON.parse(text);
+  const items = [];
+  for (const [list, negative] of [[body.positive, false], [body.negative, true]]) {
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) throw new Error("positive and negative must be lists");
+    for (const ex of list) {
+      const weight = ex.weight === undefined ? 1 : Number(ex.weight);
+      if (!Number.isFinite(weight)) throw new Error("a weight is not a number");
+      if (typeof ex.text === "string") items.push({ text: ex.text, weight, negative });
+      else if (Number.isInteger(ex.id) && ex.id >= 0) {
+        const crop = ex.crop ? parseCrop(cropText(ex.crop)) : null;
+        items.push({ id: ex.id, crop, weight, negative });
+      } else throw new Error("an example needs an id or a text");
+    }
+  }
+  if (!items.length) throw new Error("the board is empty");
+  return items;
+}
+
+function boardBody(items) {
+  const positive = [];
+  const negative = [];
+  for (const it of items) {
+    const ex = it.text !== undefined ? { text: it.text } : { id: it.id };
+    if (it.crop) ex.crop = normCrop(it.crop);
+    if (it.weight !== 1) ex.weight = it.weight;
+    (it.negative ? negative : positive).push(ex);
+  }
+  return { positive, negative };
+}
+
+function parseUrl(search, historyState) {
+  const p = new URLSearchParams(search);
+  const filters = {
+    folder: p.has("folder") ? p.get("folder") : null,
+    prefix: p.get("prefix") || "",
+    date: p.get("date") === "mtime" ? "mtime" : "taken",
+    from: validDate(p.get("from")),
+    to: validDate(p.get("to")),
+    format: p.get("format") || "",
+  };
+  const k = parseInt(p.get("k"), 10);
+  const page = parseInt(p.get("page"), 10);
+  const view = {
+    kind: "browse",
+    filters,
+    page: Number.isFinite(page) && page > 0 ? Math.min(page, 50) : 1,
+    k: Number.isFinite(k) && k >= 1 && k <= 1000 ? k : DEFAULT_K,
+    index: p.get("index") || "",
+  };
+  if (p.has("board")) {
+    try {
+      view.board = parseBoard(p.get("board"));
+      view.kind = "board";
+    } catch (err) {
+      view.warning = `The board in the link cannot be read: ${err.message}`;
+    }
+  } else if (p.has("id") && /^\d+$/.test(p.get("id"))) {
+    view.kind = "id";
+    view.id = Number(p.get("id"));
+    view.crop = parseCrop(p.get("crop"));
+  } else if (p.get("text")) {
+    view.kind = "text";
+    view.text = p.get("text");
+  } else if (historyState && state.uploads.has(historyState.upload)) {
+    view.kind = "upload";
+    view.uploadKey = historyState.upload;
+  }
+  return view;
+}
+
+function urlFor(view) {
+  const p = new URLSearchParams();
+  if (view.kind === "id") {
+    p.set("id", String(view.id));
+    if (view.crop) p.set("crop", cropText(view.crop));
+  } else if (view.kind === "text") {
+    p.set("text", view.text);
+  } else if (view.kind === "board") {
+    p.set("board", JSON.stringify(boardBody(view.board)));
+  }
+  const f = view.filters;
+  if (f.folder !== null) p.set("folder", f.folder);
+  if (f.prefix) p.set("prefix", f.prefix);
+  if (f.from) p.set("from", f.from);
+  if (f.to) p.set("to", f.to);
+  if ((f.from || f.to) && f.date === "mtime") p.set("date", "mtime");
+  if (f.format) p.set("format", f.format);
+  if (view.kind !== "browse" && view.k !== DEFAULT_K) p.set("k", String(view.k));
+  if (view.kind !== "browse" && view.index) p.set("index", view.index);
+  if (view.page > 1) p.set("page", String(view.page));
+  const query = p.toString();
+  return location.pathname + (query ? `?${query}` : "");
+}
+
+const historyStateFor = (view) => (view.kind === "upload" ? { upload: view.uploadKey } : null);
+
+function navigate(view, { replace = false } = {}) {
+  const url = urlFor(view);
+  if (replace) history.replaceState(historyStateFor(view), "", url);
+  else history.pushState(historyStateFor(view), "", url);
+  return show(view);
+}
+
+// A new view of the same kind with the current filters and options.
+function withCurrent(changes) {
+  const v = state.view;
+  return { filters: v.filters, k: v.k, index: v.index, page: 1, ...changes };
+}
+
+// ---------- showing a view ----------
+
+function queryLabel(view) {
+  if (view.kind === "id") return view.crop ? `crop:${view.id}` : `id:${view.id}`;
+  return view.kind;
+}
+
+function syncForm(view) {
+  const f = view.filters;
+  if (f.folder !== null) ensureOption(els.folder, `=${f.folder}`, f.folder === "" ? "(top folder)" : f.folder);
+  els.folder.value = f.folder === null ? "" : `=${f.folder}`;
+  els.prefix.value = f.prefix;
+  els.date.value = f.date;
+  els.from.value = f.from;
+  els.to.value = f.to;
+  if (f.format) ensureOption(els.format, f.format, f.format);
+  els.format.value = f.format;
+  els.k.value = String(view.k);
+  if (state.info) els.index.value = view.index || state.info.default_index || els.index.options[0]?.value || "";
+  if (view.kind === "text") els.text.value = view.text;
+  if (view.kind !== "upload") setPreview(null);
+}
+
+async function show(view) {
+  const ticket = ++state.ticket;
+  state.view = view;
+  state.loaded = 0;
+  state.total = null;
+  state.more = false;
+  syncForm(view);
+  showError(view.warning || "");
+  if (view.kind === "board") {
+    state.board = view.board.map((it) => ({ ...it }));
+    renderBoard();
+  }
+  if (view.kind === "upload") setPreview(URL.createObjectURL(state.uploads.get(view.uploadKey)));
+  if (view.kind !== "id") window.scrollTo({ top: 0 });
+  showViewer(view);
+  els.results.dataset.state = "loading";
+  els.results.setAttribute("aria-busy", "true");
+  els.status.textContent = view.kind === "browse" ? "Loading photos…" : "Searching…";
+  els.more.hidden = true;
+  const pages = view.page;
+  try {
+    for (let p = 0; p < pages; p++) {
+      if (p > 0 && !state.more) break;
+      const ok = await loadPage(ticket, p > 0);
+      if (!ok) return;
+    }
+  } catch (err) {
+    if (ticket !== state.ticket) return;
+    els.status.textContent = "";
+    els.results.replaceChildren();
+    els.results.dataset.query = queryLabel(view);
+    els.results.dataset.state = "error";
+    els.results.removeAttribute("aria-busy");
+    showError(err.message);
+  }
+}
+
+// Fetches and shows the next page of the current view (the first when !append). False when outdated.
+async function loadPage(ticket, append) {
+  const view = state.view;
+  const offset = append ? state.loaded : 0;
+  state.loading = true;
+  els.more.disabled = true;
+  const started = performance.now();
+  try {
+    if (view.kind === "browse") {
+      const filter = filterJson(view.filters);
+      let url = `/api/images?offset=${offset}&limit=${BROWSE_LIMIT}`;
+      if (filter) url += `&filter=${encodeURIComponent(JSON.stringify(filter))}`;
+      const body = await api(url);
+      if (ticket !== state.ticket) return false;
+      state.total = body.total;
+      renderCards(body.images, append, false);
+      state.more = state.loaded < body.total;
+      const n = state.loaded;
+      els.status.textContent = body.total === 0
+        ? (filter ? "No photos match the filters." : "The collection is empty.")
+        : `${n} of ${body.total} photo${body.total === 1 ? "" : "s"}${filter ? " matching the filters" : ""}, newest first`;
+    } else {
+      const body = await api("/api/search", searchRequest(view, offset));
+      if (ticket !== state.ticket) return false;
+      renderCards(body.results, append, true);
+      state.more = body.more;
+      if (body.generation !== undefined && body.generation !== state.info.generation) refreshCollection(body.generation);
+      els.status.textContent = `${queryTitle(view)}: ${searchStatus(body, performance.now() - started)}`;
+    }
+  } finally {
+    if (ticket === state.ticket) {
+      state.loading = false;
+      els.more.disabled = false;
+    }
+  }
+  els.results.dataset.query = queryLabel(view);
+  els.results.dataset.state = "done";
+  els.results.removeAttribute("aria-busy");
+  els.results.dataset.count = String(state.loaded);
+  els.more.hidden = !state.more;
+  els.more.textContent = view.kind === "browse" ? "Load more" : "More results";
+  return true;
+}
+
+function searchRequest(view, offset) {
+  const filter = filterJson(view.filters);
+  if (view.kind === "upload") {
+    const form = new FormData();
+    const file = state.uploads.get(view.uploadKey);
+    form.append("image", file, file.name || "upload");
+    form.append("k", String(view.k));
+    form.append("offset", String(offset));
+    if (filter) form.append("filter", JSON.stringify(filter));
+    if (view.index) form.append("index", view.index);
+    return { method: "POST", body: form };
+  }
+  let body;
+  if (view.kind === "id") body = view.crop ? { id: view.id, crop: normCrop(view.crop) } : { id: view.id };
+  else if (view.kind === "text") body = { text: view.text };
+  else body = boardBody(view.board);
+  body.k = view.k;
+  body.offset = offset;
+  if (filter) body.filter = filter;
+  if (view.index) body.index = view.index;
+  return { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+}
+
+function searchStatus(body, totalMs) {
+  const n = state.loaded;
+  let text = n === 0
+    ? "No results."
+    : `${n} result${n === 1 ? "" : "s"}${body.more ? " (more available)" : ""} from ${body.index} in ${totalMs.toFixed(0)} ms ` +
+      `(embedding ${body.embed_ms.toFixed(1)} ms, search ${body.search_ms.toFixed(2)} ms)`;
+  if (body.filter) {
+    text += ` · the filter keeps ${body.filter.matched} of ${body.filter.total} images` +
+      (body.filter.exact ? " (searched exactly)" : "");
+  }
+  return text;
+}
+
+function queryTitle(view) {
+  if (view.kind === "id") return view.crop ? "Similar to the region" : "Similar to this photo";
+  if (view.kind === "text") return `Text “${view.text}”`;
+  if (view.kind === "upload") return "Similar to the uploaded image";
+  return boardSummary(view.board);
+}
+
+function boardSummary(items) {
+  const neg = items.filter((it) => it.negative).length;
+  return `Board of ${items.length - neg} positive${neg ? ` and ${neg} negative` : ""} example${items.length === 1 ? "" : "s"}`;
+}
+
+async function loadMore() {
+  if (state.loading || !state.more || !state.view) return;
+  const ticket = state.ticket;
+  state.view.page += 1;
+  history.replaceState(historyStateFor(state.view), "", urlFor(state.view));
+  try {
+    await loadPage(ticket, true);
+  } catch (err) {
+    if (ticket === state.ticket) showError(err.message);
+  }
+  // Still in view after a page: observing afresh reports it, and browsing loads on.
+  if (moreObserver && !els.more.hidden) {
+    moreObserver.unobserve(els.more);
+    moreObserver.observe(els.more);
+  }
+}
+
+// ---------- cards ----------
+
+function renderCards(items, append, isResult) {
+  const fragment = document.createDocumentFragment();
+  const metric = state.info ? state.info.metric : "cosine";
+  for (const r of items) {
+    const img = el("img", { src: thumbUrl(r.id), alt: r.path, loading: "lazy", decoding: "async" });
+    const open = el("button", { type: "button", className: "open", title: `Open ${r.path}` }, img);
+    const caption = el("span", { className: "caption" });
+    if (isResult) {
+      caption.append(el("span", {
+        className: "score",
+        title: metric === "l2" ? "distance (lower is closer)" : "similarity score",
+        textContent: `#${r.rank} · ${r.score.toFixed(3)}`,
+      }));
+    } else if (r.taken_at || r.mtime) {
+      caption.append(el("span", {
+        className: "date",
+        title: r.taken_at ? "date taken" : "file date",
+        textContent: (r.taken_at || r.mtime).slice(0, 10),
+      }));
+    }
+    caption.append(el("span", { className: "path", textContent: r.path, title: r.path }));
+    const pin = el("button", {
+      type: "button", className: "pin", textContent: isPinned(r.id) ? "Pinned" : "Pin", title: "Pin to the board",
+      "aria-label": `Pin ${r.path} to the board`, "aria-pressed": String(isPinned(r.id)),
+    });
+    fragment.append(el("article", {
+      className: "result",
+      dataset: { id: String(r.id), path: r.path, folder: r.folder ?? folderOf(r.path) },
+    }, open, caption, pin));
+  }
+  if (append) els.results.append(fragment);
+  else els.results.replaceChildren(fragment);
+  state.loaded = els.results.children.length;
+}
+
+els.results.addEventListener("click", (e) => {
+  const card = e.target.closest(".result");
+  if (!card) return;
+  const id = Number(card.dataset.id);
+  if (e.target.closest(".pin")) togglePin(id);
+  else if (e.target.closest(".open")) openPhoto(id);
+});
+
+function openPhoto(id) {
+  navigate(withCurrent({ kind: "id", id, crop: null }));
+}
+
+// ---------- the viewer ----------
+
+function showViewer(view) {
+  if (view.kind !== "id") {
+    els.viewer.hidden = true;
+    state.viewerId = null;
+    return;
+  }
+  els.viewer.hidden = false;
+  if (state.viewerId !== view.id) {
+    state.viewerId = view.id;
+    els.viewerImg.src = `/api/images/${view.id}`;
+    els.viewerImg.alt = `Photo ${view.id}`;
+    els.viewerOriginal.href = `/api/images/${view.id}`;
+    els.viewerTitle.textContent = `Photo ${view.id}`;
+    els.viewerMeta.replaceChildren();
+    loadMeta(view.id);
+    els.viewer.scrollIntoView({ block: "start" });
+  }
+  setCrop(view.crop);
+  els.viewerPin.setAttribute("aria-pressed", String(isPinned(view.id)));
+  els.viewerPin.textContent = isPinned(view.id) ? "Pinned" : "Pin";
+}
+
+// A browser that cannot show the original (TIFF) shows the thumbnail instead.
+els.viewerImg.addEventListener("error", () => {
+  const fallback = thumbUrl(state.viewerId);
+  if (state.viewerId !== null && !els.viewerImg.src.endsWith(fallback)) els.viewerImg.src = fallback;
+});
+
+async function loadMeta(id) {
+  let meta;
+  try {
+    meta = await api(`/api/images/${id}/meta`);
+  } catch (err) {
+    if (state.viewerId === id) showError(`Cannot read photo ${id}: ${err.message}`);
+    return;
+  }
+  if (state.viewerId !== id) return;
+  els.viewerTitle.textContent = meta.name || meta.path;
+  els.viewerImg.alt = meta.path;
+  const rows = [
+    ["Path", meta.path],
+    ["Folder", meta.folder === "" ? "(top folder)" : meta.folder],
+    ["Size", `${meta.width} × ${meta.height} px, ${formatBytes(meta.bytes)}`],
+    ["Format", meta.format],
+    ["Taken", meta.taken_at && meta.taken_at.replace("T", " ").replace(/(:00)?Z$/, "")],
+    ["File date", meta.mtime && meta.mtime.replace("T", " ").replace(/(:00)?Z$/, "")],
+    ["Camera", [meta.camera_make, meta.camera_model].filter(Boolean).join(" ")],
+    ["Location", meta.gps_lat != null && meta.gps_lon != null ? `${meta.gps_lat.toFixed(5)}, ${meta.gps_lon.toFixed(5)}` : ""],
+  ];
+  els.viewerMeta.replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) => [el("dt", { textContent: k }), el("dd", { textContent: v })]));
+}
+
+function formatBytes(n) {
+  if (!Number.isFinite(n)) return "";
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function setCrop(crop) {
+  state.crop = crop;
+  drawBox(crop);
+  els.cropSearch.disabled = !crop;
+  els.cropPin.disabled = !crop;
+  els.cropClear.disabled = !crop;
+}
+
+function drawBox(box) {
+  els.cropBox.hidden = !box;
+  if (!box) return;
+  Object.assign(els.cropBox.style, {
+    left: `${box.x * 100}%`, top: `${box.y * 100}%`, width: `${box.w * 100}%`, height: `${box.h * 100}%`,
+  });
+}
+
+// Drawing a box: pointer events cover the mouse, touch and pens.
+let drag = null;
+
+function pointerFraction(e) {
+  const rect = els.viewerImg.getBoundingClientRect();
+  return { x: clamp01((e.clientX - rect.left) / rect.width), y: clamp01((e.clientY - rect.top) / rect.height) };
+}
+
+function boxFrom(a, b) {
+  return { x: Math.min(a.x, b.x), y: Math.min(a.y, b.y), w: Math.abs(a.x - b.x), h: Math.abs(a.y - b.y) };
+}
+
+els.cropArea.addEventListener("pointerdown", (e) => {
+  if (e.button !== 0 || !els.viewerImg.complete) return;
+  e.preventDefault();
+  drag = { start: pointerFraction(e), pointerId: e.pointerId };
+  els.cropArea.setPointerCapture(e.pointerId);
+  els.cropArea.classList.add("drawing");
+  drawBox(boxFrom(drag.start, drag.start));
+});
+els.cropArea.addEventListener("pointermove", (e) => {
+  if (!drag || e.pointerId !== drag.pointerId) return;
+  drawBox(boxFrom(drag.start, pointerFraction(e)));
+});
+function endDrag(e, cancelled) {
+  if (!drag || e.pointerId !== drag.pointerId) return;
+  const box = boxFrom(drag.start, pointerFraction(e));
+  drag = null;
+  els.cropArea.classList.remove("drawing");
+  if (cancelled || box.w < MIN_CROP || box.h < MIN_CROP) setCrop(state.crop);
+  else setCrop(normCrop(box));
+}
+els.cropArea.addEventListener("pointerup", (e) => endDrag(e, false));
+els.cropArea.addEventListener("pointercancel", (e) => endDrag(e, true));
+
+els.cropSearch.addEventListener("click", () => {
+  if (state.crop && state.view.kind === "id") navigate(withCurrent({ kind: "id", id: state.view.id, crop: state.crop }));
+});
+els.cropClear.addEventListener("click", () => {
+  setCrop(null);
+  if (state.view.kind === "id" && state.view.crop) navigate(withCurrent({ kind: "id", id: state.view.id, crop: null }));
+});
+els.cropPin.addEventListener("click", () => {
+  if (state.crop && state.viewerId !== null) addToBoard({ id: state.viewerId, crop: { ...state.crop } });
+});
+els.viewerPin.addEventListener("click", () => {
+  if (state.viewerId !== null) togglePin(state.viewerId);
+});
+els.viewerClose.addEventListener("click", closeViewer);
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && !els.viewer.hidden && !e.target.closest("input, select")) closeViewer();
+});
+
+function closeViewer() {
+  navigate(withCurrent({ kind: "browse" }));
+}
+
+// ---------- the board ----------
+
+const itemKey = (it) => (it.text !== undefined ? `text:${it.text}` : `id:${it.id}${it.crop ? `@${cropText(it.crop)}` : ""}`);
+const isPinned = (id) => state.board.some((it) => it.id === id && !it.crop);
+
+function addToBoard(example) {
+  const item = { weight: 1, negative: false, ...example };
+  if (state.board.some((it) => itemKey(it) === itemKey(item))) return;
+  state.board.push(item);
+  renderBoard();
+}
+
+function togglePin(id) {
+  if (isPinned(id)) state.board = state.board.filter((it) => !(it.id === id && !it.crop));
+  else state.board.push({ id, crop: null, weight: 1, negative: false });
+  renderBoard();
+}
+
+function renderBoard() {
+  const items = state.board;
+  els.board.hidden = items.length === 0;
+  els.boardCount.textContent = `(${items.length})`;
+  els.boardSearch.disabled = !items.some((it) => !it.negative);
+  els.boardItems.replaceChildren(...items.map((it, i) => boardItem(it, i)));
+  for (const card of els.results.querySelectorAll(".result")) {
+    const pinned = isPinned(Number(card.dataset.id));
+    const pin = card.querySelector(".pin");
+    pin.setAttribute("aria-pressed", String(pinned));
+    pin.textContent = pinned ? "Pinned" : "Pin";
+  }
+  if (state.viewerId !== null) {
+    els.viewerPin.setAttribute("aria-pressed", String(isPinned(state.viewerId)));
+    els.viewerPin.textContent = isPinned(state.viewerId) ? "Pinned" : "Pin";
+  }
+  document.body.classList.toggle("has-board", items.length > 0);
+  try {
+    localStorage.setItem(BOARD_KEY, JSON.stringify(items));
+  } catch {
+    // storage off: the board lives as long as the page
+  }
+}
+
+function boardItem(it, i) {
+  const label = it.text !== undefined ? `“${it.text}”` : `photo ${it.id}${it.crop ? " (region)" : ""}`;
+  let figure;
+  if (it.text !== undefined) {
+    figure = el("span", { className: "thumb text", textContent: it.text, title: it.text });
+  } else {
+    figure = el("span", { className: "thumb", title: label, role: "img", "aria-label": label });
+    figure.style.backgroundImage = `url("${thumbUrl(it.id)}")`;
+    if (it.crop) {
+      // Shows the region: the thumbnail scaled so that the crop fills the square.
+      const c = it.crop;
+      figure.style.backgroundSize = `${100 / c.w}% ${100 / c.h}%`;
+      figure.style.backgroundPosition =
+        `${c.w < 1 ? (c.x / (1 - c.w)) * 100 : 0}% ${c.h < 1 ? (c.y / (1 - c.h)) * 100 : 0}%`;
+    }
+  }
+  const polarity = el("button", {
+    type: "button", className: "polarity", textContent: it.negative ? "−" : "+",
+    title: it.negative ? "Negative example: results unlike it (click for positive)" : "Positive example: results like it (click for negative)",
+    "aria-label": `Negative example: ${label}`, "aria-pressed": String(it.negative),
+  });
+  polarity.addEventListener("click", () => {
+    it.negative = !it.negative;
+    renderBoard();
+  });
+  const weight = el("input", {
+    type: "number", className: "weight", min: "0", max: "100", step: "0.1", value: String(it.weight),
+    title: "Weight", "aria-label": `Weight of ${label}`,
+  });
+  weight.addEventListener("change", () => {
+    const w = Number(weight.value);
+    it.weight = Number.isFinite(w) && w >= 0 && w <= 100 ? w : 1;
+    renderBoard();
+  });
+  const remove = el("button", {
+    type: "button", className: "remove", textContent: "×", title: "Remove from the board",
+    "aria-label": `Remove ${label} from the board`,
+  });
+  remove.addEventListener("click", () => {
+    state.board.splice(i, 1);
+    renderBoard();
+  });
+  return el("li", {
+    className: `board-item${it.negative ? " negative" : ""}`,
+    dataset: { key: itemKey(it), ...(it.id !== undefined ? { id: String(it.id) } : {}), negative: String(it.negative) },
+  }, figure, el("span", { className: "board-controls" }, polarity, weight, remove));
+}
+
+function loadStoredBoard() {
+  try {
+    const items = JSON.parse(localStorage.getItem(BOARD_KEY) || "[]");
+    if (!Array.isArray(items)) return;
+    state.board = items.filter((it) => it && (typeof it.text === "string" || Number.isInteger(it.id))).map((it) => ({
+      ...(typeof it.text === "string" ? { text: it.text } : { id: it.id, crop: it.crop ? parseCrop(cropText(it.crop)) : null }),
+      weight: Number.isFinite(it.weight) && it.weight >= 0 && it.weight <= 100 ? it.weight : 1,
+      negative: Boolean(it.negative),
+    }));
+  } catch {
+    state.board = [];
+  }
+}
+
+els.boardSearch.addEventListener("click", () => {
+  if (!state.board.length) return;
+  navigate(withCurrent({ kind: "board", board: state.board.map((it) => ({ ...it })) }));
+});
+els.boardClear.addEventListener("click", () => {
+  state.board = [];
+  renderBoard();
+});
+
+// ---------- uploads and text ----------
 
 function setPreview(src) {
   if (previewUrl && previewUrl !== src) URL.revokeObjectURL(previewUrl);
   previewUrl = src && src.startsWith("blob:") ? src : null;
-  els.preview.src = src || "";
+  if (src) els.preview.src = src;
+  else els.preview.removeAttribute("src");
   els.preview.hidden = !src;
   els.dropText.textContent = src ? "Drop or pick another image" : "Drop an image here or pick a file";
 }
 
-async function run(label, request) {
-  const mine = ++generation;
-  showError("");
-  els.status.textContent = `Searching (${label})…`;
-  const started = performance.now();
-  let response, body;
-  try {
-    response = await fetch("/api/search", request);
-    body = await response.json();
-  } catch (err) {
-    if (mine === generation) {
-      els.status.textContent = "";
-      showError(`The server did not answer: ${err.message}`);
-    }
-    return;
-  }
-  if (mine !== generation) return;
-  if (!response.ok) {
-    els.status.textContent = "";
-    showError(body && body.error ? body.error : `Error ${response.status}`);
-    return;
-  }
-  const total = performance.now() - started;
-  render(body, label, total);
-}
-
-function render(body, label, totalMs) {
-  const n = body.results.length;
-  els.status.textContent =
-    `${n} result${n === 1 ? "" : "s"} from ${body.index} in ${totalMs.toFixed(0)} ms ` +
-    `(embedding ${body.embed_ms.toFixed(1)} ms, search ${body.search_ms.toFixed(2)} ms)`;
-  const fragment = document.createDocumentFragment();
-  for (const r of body.results) {
-    const card = document.createElement("button");
-    card.type = "button";
-    card.className = "result";
-    card.dataset.id = String(r.id);
-    card.title = `Search from ${r.path}`;
-    const img = document.createElement("img");
-    img.src = `/api/images/${r.id}/thumbnail`;
-    img.alt = r.path;
-    img.loading = "lazy";
-    img.decoding = "async";
-    const caption = document.createElement("span");
-    caption.className = "caption";
-    const score = document.createElement("span");
-    score.className = "score";
-    score.textContent = `#${r.rank} · ${r.score.toFixed(3)}`;
-    const path = document.createElement("span");
-    path.className = "path";
-    path.textContent = r.path;
-    caption.append(score, path);
-    card.append(img, caption);
-    card.addEventListener("click", () => searchById(r.id));
-    fragment.append(card);
-  }
-  els.results.replaceChildren(fragment);
-  els.results.dataset.query = label;
-  els.results.dataset.generation = String(generation);
-}
-
 function searchFile(file) {
   if (!file) return;
-  setPreview(URL.createObjectURL(file));
-  const form = new FormData();
-  form.append("image", file, file.name || "upload");
-  for (const [key, value] of Object.entries(options())) form.append(key, String(value));
-  run("upload", { method: "POST", body: form });
-}
-
-function searchById(id) {
-  setPreview(`/api/images/${id}/thumbnail`);
-  window.scrollTo({ top: 0, behavior: "smooth" });
-  run(`id:${id}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ id, ...options() }),
-  });
-}
-
-function searchText(text) {
-  if (!text.trim()) return;
-  setPreview(null);
-  run("text", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ text, ...options() }),
-  });
-}
-
-async function loadCollection() {
-  try {
-    const response = await fetch("/api/collection");
-    const info = await response.json();
-    if (!response.ok) throw new Error(info.error || `error ${response.status}`);
-    els.about.textContent =
-      `${info.count} images · ${info.model} (${info.dimension}-d, ${info.metric})` +
-      (info.text_search ? " · text search on" : "");
-    els.index.replaceChildren();
-    const kinds = info.indexes.map((i) => i.kind);
-    const ordered = info.default_index ? [info.default_index, ...kinds.filter((k) => k !== info.default_index)] : kinds;
-    for (const kind of ordered) {
-      const option = document.createElement("option");
-      option.value = kind;
-      option.textContent = kind === "flat" ? "flat (exact)" : kind;
-      els.index.append(option);
-    }
-    els.textForm.hidden = !info.text_search;
-    document.body.dataset.ready = "true";
-  } catch (err) {
-    els.about.textContent = "";
-    showError(`Cannot read the collection: ${err.message}`);
-  }
+  const key = ++state.uploadSeq;
+  state.uploads.set(key, file);
+  // Keep the last few uploads for Back and Forward.
+  for (const old of state.uploads.keys()) if (state.uploads.size > 5) state.uploads.delete(old);
+  navigate(withCurrent({ kind: "upload", uploadKey: key }));
 }
 
 els.file.addEventListener("change", () => {
@@ -175,9 +786,124 @@ els.drop.addEventListener("drop", (e) => {
 // Dropping a file anywhere else must not navigate away from the page.
 window.addEventListener("dragover", (e) => e.preventDefault());
 window.addEventListener("drop", (e) => e.preventDefault());
+
 els.textForm.addEventListener("submit", (e) => {
   e.preventDefault();
-  searchText(els.text.value);
+  const text = els.text.value.trim();
+  if (text) navigate(withCurrent({ kind: "text", text }));
+});
+els.textPin.addEventListener("click", () => {
+  const text = els.text.value.trim();
+  if (text) addToBoard({ text });
+  else showError("Type a text to add it to the board.");
 });
 
-loadCollection();
+// ---------- filters and options ----------
+
+function applyFilters() {
+  const filters = filtersFromForm();
+  if (JSON.stringify(filters) === JSON.stringify(state.view.filters)) return;
+  navigate({ ...state.view, filters, page: 1 });
+}
+
+for (const control of [els.folder, els.date, els.from, els.to, els.format, els.prefix]) {
+  control.addEventListener("change", () => {
+    // The date kind alone changes nothing while no date is set.
+    if (control === els.date && !els.from.value && !els.to.value) return;
+    applyFilters();
+  });
+}
+els.filters.addEventListener("submit", (e) => {
+  e.preventDefault();
+  applyFilters();
+});
+els.clear.addEventListener("click", () => {
+  navigate({ ...state.view, filters: emptyFilters(), page: 1 });
+});
+els.k.addEventListener("change", () => {
+  const k = parseInt(els.k.value, 10);
+  if (!(k >= 1 && k <= 1000)) {
+    els.k.value = String(state.view.k);
+    return;
+  }
+  if (state.view.kind === "browse") state.view.k = k;
+  else navigate({ ...state.view, k, page: 1 });
+});
+els.index.addEventListener("change", () => {
+  const index = els.index.value === state.info.default_index ? "" : els.index.value;
+  if (state.view.kind === "browse") state.view.index = index;
+  else navigate({ ...state.view, index, page: 1 });
+});
+
+els.more.addEventListener("click", loadMore);
+// Browsing scrolls on by itself when the "Load more" button comes into view.
+const moreObserver = "IntersectionObserver" in window
+  ? new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting) && state.view && state.view.kind === "browse") loadMore();
+  }, { rootMargin: "400px" })
+  : null;
+if (moreObserver) moreObserver.observe(els.more);
+
+window.addEventListener("popstate", (e) => {
+  show(parseUrl(location.search, e.state));
+});
+
+// ---------- start ----------
+
+function describe(info) {
+  els.about.textContent =
+    `${info.count} images · ${info.model} (${info.dimension}-d, ${info.metric})` +
+    (info.text_search ? " · text search on" : "");
+}
+
+// The server now serves a newer state of the collection (images added or removed): new counts and facets.
+let refreshing = false;
+async function refreshCollection(generation) {
+  if (refreshing) return;
+  refreshing = true;
+  try {
+    const [info, facets] = await Promise.all([api("/api/collection"), api("/api/facets")]);
+    state.info = { ...info, generation: Math.max(info.generation, generation) };
+    describe(info);
+    fillFacets(facets);
+    syncForm(state.view);
+  } catch {
+    // the next answer tries again
+  } finally {
+    refreshing = false;
+  }
+}
+
+async function init() {
+  let info, facets;
+  try {
+    [info, facets] = await Promise.all([
+      api("/api/collection"),
+      api("/api/facets").catch((err) => {
+        showError(`Cannot read the folders and formats: ${err.message}`);
+        return null;
+      }),
+    ]);
+  } catch (err) {
+    els.about.textContent = "";
+    showError(`Cannot read the collection: ${err.message}`);
+    return;
+  }
+  state.info = info;
+  describe(info);
+  const kinds = info.indexes.map((i) => i.kind);
+  const ordered = info.default_index ? [info.default_index, ...kinds.filter((k) => k !== info.default_index)] : kinds;
+  els.index.replaceChildren(...ordered.map((kind) => el("option", {
+    value: kind, textContent: kind === "flat" ? "flat (exact)" : kind,
+  })));
+  els.textForm.hidden = !info.text_search;
+  fillFacets(facets);
+  loadStoredBoard();
+  const view = parseUrl(location.search, history.state);
+  history.replaceState(historyStateFor(view), "", urlFor(view));
+  if (view.kind !== "board") renderBoard();
+  await show(view);
+  document.body.dataset.ready = "true";
+}
+
+init();
