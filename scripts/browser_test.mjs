@@ -137,6 +137,18 @@ try {
 
   // Filters apply to searching too: the photo's own folder keeps it first and nothing from elsewhere. Exact
   // search (the flat index) answers, so the page holds the whole folder.
+  {
+    // On the default index (HNSW walks through the other folder's photos but returns only this one's).
+    const own = grid[1].folder;
+    const ownCount = facets.folders.find((f) => f.value === own).count;
+    await page.selectOption("#f-folder", `=${own}`);
+    const filtered = await waitForView(page, `id:${photoId}`,
+      (cards) => cards.length === Math.min(20, ownCount) && cards.every((c) => c.folder === own));
+    if (filtered[0].id !== photoId) throw new Error(`in folder ${own}, photo ${photoId} should rank first, got ${filtered[0].id}`);
+    console.log(`photo ${photoId} in folder "${own}" (${info.default_index}): ${filtered.length} results, status: ${await page.textContent("#status")}`);
+    await page.click("#f-clear");
+    await waitForView(page, `id:${photoId}`, (cards) => cards.length === similar.length && !new URL(page.url()).searchParams.has("folder"));
+  }
   if (info.indexes.some((i) => i.kind === "flat")) {
     const own = grid[1].folder;
     const ownCount = facets.folders.find((f) => f.value === own).count;
