@@ -229,6 +229,6 @@ pub struct FilterReport {
     /// Images in the collection.
     pub total: usize,
     /// Whether exact search answered because the filter keeps few images
-    /// ([`collection::EXACT_BELOW`] of the collection or fewer).
+    /// ([`query::EXACT_BELOW`] of the collection or fewer).
     pub exact: bool,
 }
