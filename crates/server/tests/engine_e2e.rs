@@ -6,9 +6,7 @@ mod common;
 
 use common::Server;
 use std::sync::{Arc, OnceLock};
-use vsearch_engine::{
-    image_io, index_folder, Collection, DeviceSpec, IndexKind, IndexOptions, ModelSpec,
-};
+use vsearch_engine::{index_folder, Collection, DeviceSpec};
 use vsearch_server::ServeOptions;
 
 struct Fixture {
@@ -20,19 +18,8 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let photos = common::photo_folder(8);
-        let options = IndexOptions {
-            collection: None,
-            model: ModelSpec::Preset("efficientnet-lite0".into()),
-            device: DeviceSpec::Cpu,
-            indexes: vec![IndexKind::Hnsw, IndexKind::Flat],
-            add_indexes: Vec::new(),
-            batch: 8,
-            threads: 2,
-            max_pixels: image_io::DEFAULT_MAX_PIXELS,
-            rebuild: false,
-            progress: false,
-        };
-        let report = index_folder(photos.path(), &options).expect("index the test photos");
+        let report =
+            index_folder(photos.path(), &common::lite0_options()).expect("index the test photos");
         assert_eq!(report.indexed, 8, "{report:?}");
         let collection =
             Collection::open(photos.path(), &DeviceSpec::Cpu).expect("open the collection");

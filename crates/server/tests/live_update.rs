@@ -11,22 +11,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vsearch_engine::{
-    image_io, index_folder, Collection, DeviceSpec, IndexKind, IndexOptions, ModelSpec,
-};
+use vsearch_engine::{index_folder, Collection, DeviceSpec};
 use vsearch_server::ServeOptions;
-
-fn options() -> IndexOptions {
-    IndexOptions {
-        model: ModelSpec::Preset("efficientnet-lite0".into()),
-        device: DeviceSpec::Cpu,
-        indexes: vec![IndexKind::Hnsw, IndexKind::Flat],
-        batch: 8,
-        threads: 2,
-        max_pixels: image_io::DEFAULT_MAX_PIXELS,
-        ..IndexOptions::default()
-    }
-}
 
 /// What one answer of the querying client saw.
 struct Seen {
@@ -38,7 +24,7 @@ struct Seen {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_photos_are_served_without_a_restart_and_no_answer_mixes_states() {
     let photos = common::photo_folder(4);
-    let report = index_folder(photos.path(), &options()).expect("index 4 photos");
+    let report = index_folder(photos.path(), &common::lite0_options()).expect("index 4 photos");
     assert_eq!(report.indexed, 4);
     let collection = Collection::open(photos.path(), &DeviceSpec::Cpu).expect("open");
     let server = Arc::new(
@@ -97,7 +83,7 @@ async fn new_photos_are_served_without_a_restart_and_no_answer_mixes_states() {
         std::fs::copy(common::ukbench().join(&name), photos.path().join(&name)).expect("copy");
     }
     let dir = photos.path().to_path_buf();
-    let report = tokio::task::spawn_blocking(move || index_folder(&dir, &options()))
+    let report = tokio::task::spawn_blocking(move || index_folder(&dir, &common::lite0_options()))
         .await
         .expect("join")
         .expect("index 4 more photos");

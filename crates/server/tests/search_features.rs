@@ -12,9 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
-use vsearch_engine::{
-    image_io, index_folder, Collection, DeviceSpec, IndexKind, IndexOptions, ModelSpec,
-};
+use vsearch_engine::{index_folder, Collection, DeviceSpec};
 
 struct Fixture {
     _photos: tempfile::TempDir,
@@ -67,16 +65,8 @@ fn fixture() -> &'static Fixture {
             side_by_side("ukbench00001.jpg", "ukbench00009.jpg"),
         )
         .expect("write the composite");
-        let options = IndexOptions {
-            model: ModelSpec::Preset("efficientnet-lite0".into()),
-            device: DeviceSpec::Cpu,
-            indexes: vec![IndexKind::Hnsw, IndexKind::Flat],
-            batch: 8,
-            threads: 2,
-            max_pixels: image_io::DEFAULT_MAX_PIXELS,
-            ..IndexOptions::default()
-        };
-        let report = index_folder(photos.path(), &options).expect("index the test photos");
+        let report =
+            index_folder(photos.path(), &common::lite0_options()).expect("index the test photos");
         assert_eq!(report.indexed, 17, "{report:?}");
         let collection =
             Collection::open(photos.path(), &DeviceSpec::Cpu).expect("open the collection");

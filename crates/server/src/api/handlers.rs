@@ -4,7 +4,9 @@ use super::dto::{
     BrowseDto, BrowseParams, CollectionDto, FacetParams, FacetsDto, Health, ImageDto, SearchForm,
     SearchRequest, SearchResponseDto, SimilarParams,
 };
-use super::request::{parse_filter, read_search, validate, ImageId, UncheckedSearch, MAX_OFFSET};
+use super::request::{
+    check_offset, filter_json, read_search, url_filter, validate, ImageId, UncheckedSearch,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::thumbnails;
 use crate::AppState;
@@ -127,7 +129,7 @@ pub async fn similar(
         id: Some(id),
         k: p.k,
         offset: p.offset,
-        filter: p.filter.as_deref().map(filter_param).transpose()?,
+        filter: p.filter.as_deref().map(filter_json).transpose()?,
         index: p.index,
         ef_search: p.ef_search,
         nprobe: p.nprobe,
@@ -144,15 +146,6 @@ pub async fn similar(
     )?;
     let ticket = state.pool.admit()?;
     run_search(&state, ticket, served, query, options).await
-}
-
-/// A `filter` URL parameter: the filter's JSON, URL-encoded.
-fn filter_param(raw: &str) -> Result<serde_json::Value, ApiError> {
-    serde_json::from_str(raw).map_err(|e| {
-        ApiError::bad_request(format!(
-            "the `filter` parameter must be a JSON filter (URL-encoded): {e}"
-        ))
-    })
 }
 
 fn query_rejection(rejection: QueryRejection) -> ApiError {
@@ -179,15 +172,7 @@ pub async fn browse(
     params: Result<UrlQuery<BrowseParams>, QueryRejection>,
 ) -> Result<Json<BrowseDto>, ApiError> {
     let UrlQuery(p) = params.map_err(query_rejection)?;
-    let offset = match p.offset {
-        None => 0,
-        Some(o) if o <= MAX_OFFSET as u64 => o as usize,
-        Some(o) => {
-            return Err(ApiError::bad_request(format!(
-                "offset must be between 0 and {MAX_OFFSET}, got {o}"
-            )))
-        }
-    };
+    let offset = check_offset(p.offset)?;
     let limit = match p.limit {
         None => DEFAULT_LIMIT,
         Some(l) if (1..=MAX_LIMIT as u64).contains(&l) => l as usize,
@@ -197,10 +182,7 @@ pub async fn browse(
             )))
         }
     };
-    let filter = match p.filter.as_deref() {
-        None => None,
-        Some(raw) => Some(parse_filter(filter_param(raw)?)?),
-    };
+    let filter = url_filter(p.filter.as_deref())?;
     let backend = state.served().backend.clone();
     let ticket = state.pool.admit()?;
     let page = state
@@ -232,10 +214,7 @@ pub async fn facets(
     params: Result<UrlQuery<FacetParams>, QueryRejection>,
 ) -> Result<Json<FacetsDto>, ApiError> {
     let UrlQuery(p) = params.map_err(query_rejection)?;
-    let filter = match p.filter.as_deref() {
-        None => None,
-        Some(raw) => Some(parse_filter(filter_param(raw)?)?),
-    };
+    let filter = url_filter(p.filter.as_deref())?;
     let backend = state.served().backend.clone();
     let ticket = state.pool.admit()?;
     let facets = state

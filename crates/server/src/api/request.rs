@@ -207,15 +207,7 @@ pub(crate) fn validate(
             ));
         }
     }
-    let offset = match r.offset {
-        None => 0,
-        Some(o) if o <= MAX_OFFSET as u64 => o as usize,
-        Some(o) => {
-            return Err(ApiError::bad_request(format!(
-                "offset must be between 0 and {MAX_OFFSET}, got {o}"
-            )))
-        }
-    };
+    let offset = check_offset(r.offset)?;
     let filter = match r.filter {
         None => None,
         Some(value) => Some(parse_filter(value)?),
@@ -242,6 +234,32 @@ pub(crate) fn validate(
             filter,
         },
     ))
+}
+
+/// An optional offset: 0 when absent, at most [`MAX_OFFSET`].
+pub(crate) fn check_offset(offset: Option<u64>) -> Result<usize, ApiError> {
+    match offset {
+        None => Ok(0),
+        Some(o) if o <= MAX_OFFSET as u64 => Ok(o as usize),
+        Some(o) => Err(ApiError::bad_request(format!(
+            "offset must be between 0 and {MAX_OFFSET}, got {o}"
+        ))),
+    }
+}
+
+/// The JSON of a `filter` URL parameter (URL-encoded in the request).
+pub(crate) fn filter_json(raw: &str) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_str(raw).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the `filter` parameter must be a JSON filter (URL-encoded): {e}"
+        ))
+    })
+}
+
+/// A `filter` URL parameter, when given, as a checked filter.
+pub(crate) fn url_filter(raw: Option<&str>) -> Result<Option<Filter>, ApiError> {
+    raw.map(|raw| filter_json(raw).and_then(parse_filter))
+        .transpose()
 }
 
 /// A filter in Qdrant's grammar, from its JSON, checked against the filter keys.

@@ -44,6 +44,19 @@ pub fn serve_options() -> ServeOptions {
     }
 }
 
+/// How the tests over a real collection index it: EfficientNet-Lite0 (weights from `vsearch models fetch
+/// efficientnet-lite0`), HNSW and flat indexes, batches of 8 on 2 threads.
+pub fn lite0_options() -> vsearch_engine::IndexOptions {
+    vsearch_engine::IndexOptions {
+        model: vsearch_engine::ModelSpec::Preset("efficientnet-lite0".into()),
+        device: vsearch_engine::DeviceSpec::Cpu,
+        indexes: vec![IndexKind::Hnsw, IndexKind::Flat],
+        batch: 8,
+        threads: 2,
+        ..vsearch_engine::IndexOptions::default()
+    }
+}
+
 /// A running server.
 pub struct Server {
     pub base: String,
