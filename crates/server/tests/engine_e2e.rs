@@ -31,6 +31,7 @@ fn fixture() -> &'static Fixture {
             max_pixels: image_io::DEFAULT_MAX_PIXELS,
             rebuild: false,
             progress: false,
+            policy: None,
         };
         let report = index_folder(photos.path(), &options).expect("index the test photos");
         assert_eq!(report.indexed, 8, "{report:?}");
