@@ -271,6 +271,9 @@ enum FieldValue<'a> {
     Int(i64),
     Float(f64),
     Text(&'a str),
+    /// A label score, stored as `f32`: compared with bounds rounded to `f32`, so that a bound written as the
+    /// score prints (`0.4`) compares equal to it.
+    Score(f32),
     /// Several texts (`flag`, `hidden`); never empty.
     Texts(&'a [String]),
     /// A date and time: its text and its instant (`None` when the text does not parse).
@@ -537,7 +540,7 @@ fn value_of<'a>(image: &'a ImageMeta, key: &str) -> Option<FieldValue<'a>> {
         "flag" if !image.flags.is_empty() => FieldValue::Texts(&image.flags),
         "hidden" if !image.hidden.is_empty() => FieldValue::Texts(&image.hidden),
         _ => match key.strip_prefix(crate::labels::LABEL_KEY_PREFIX) {
-            Some(name) => FieldValue::Float(f64::from(*image.labels.get(name)?)),
+            Some(name) => FieldValue::Score(*image.labels.get(name)?),
             None => return None,
         },
     })
@@ -583,6 +586,7 @@ fn in_range(r: &Range, value: &FieldValue<'_>) -> bool {
         match (value, b) {
             (FieldValue::Int(v), Bound::Number(n)) => (*v as f64).partial_cmp(n),
             (FieldValue::Float(v), Bound::Number(n)) => v.partial_cmp(n),
+            (FieldValue::Score(v), Bound::Number(n)) => v.partial_cmp(&(*n as f32)),
             (FieldValue::Time(_, Some(v)), Bound::Datetime(t)) => {
                 Some(v.cmp(&t.parse::<jiff::Timestamp>().ok()?))
             }

@@ -18,6 +18,7 @@ pub struct PrPoint {
     /// False positives.
     pub fp: usize,
     /// False negatives.
+    #[serde(rename = "fn")]
     pub fn_: usize,
     pub precision: f64,
     pub recall: f64,
