@@ -6,15 +6,23 @@
 // width (and a box drawn by touch), and fails on any JavaScript error, console error or failed request. Screenshots: SCREENSHOT.png (viewer and results),
 // -browse.png, -board.png, -crop.png, -phone.png.
 // Usage: node scripts/browser_test.mjs BASE_URL PHOTO [SCREENSHOT.png]
+//        node scripts/browser_test.mjs --labels BASE_URL [SCREENSHOT.png]
+// --labels checks zero-shot labels on a collection whose policy hides every image (a `hide` label with threshold
+// 0) and flags every image (a `flag` label named "tagged" with threshold 0): every thumbnail is blurred and
+// badged, a first click reveals it without opening it, a second click opens it (labelsTest below).
 // playwright-core is looked up in $PLAYWRIGHT_DIR/node_modules (scripts/browser_test.sh installs it under target/).
 import { createRequire } from "node:module";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-const [base, photo, shot = "target/browser-test.png"] = process.argv.slice(2);
-if (!base || !photo) {
-  console.error("usage: node scripts/browser_test.mjs BASE_URL PHOTO [SCREENSHOT.png]");
+const labelsMode = process.argv[2] === "--labels";
+const [base, photo, shot = labelsMode ? "target/browser-test-labels.png" : "target/browser-test.png"] = labelsMode
+  ? [process.argv[3], null, process.argv[4]]
+  : process.argv.slice(2);
+if (!base || (!photo && !labelsMode)) {
+  console.error("usage: node scripts/browser_test.mjs BASE_URL PHOTO [SCREENSHOT.png]\n" +
+                "       node scripts/browser_test.mjs --labels BASE_URL [SCREENSHOT.png]");
   process.exit(2);
 }
 const require = createRequire(path.resolve(process.env.PLAYWRIGHT_DIR || "target/browser-test") + "/");
@@ -44,254 +52,259 @@ try {
   if (missing.length) throw new Error(`Chromium runs without ${missing.join(" ")}: ${commandLine}`);
   console.log(`chromium runs headless with ${flags.slice(1).join(" ")} and a fresh profile ${profile}`);
 
-  const page = await context.newPage();
-  const pageErrors = [];
-  const consoleErrors = [];
-  const badResponses = [];
-  page.on("pageerror", (e) => pageErrors.push(e.message));
-  page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
-  page.on("response", (r) => { if (r.status() >= 400) badResponses.push(`${r.status()} ${r.request().method()} ${r.url()}`); });
-  page.on("requestfailed", (r) => badResponses.push(`failed ${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
-  const apiJson = async (url) => (await page.request.get(new URL(url, base).href)).json();
+  if (labelsMode) {
+    await labelsTest(context);
+    console.log("browser test (labels): PASS");
+  } else {
+    const page = await context.newPage();
+    const pageErrors = [];
+    const consoleErrors = [];
+    const badResponses = [];
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+    page.on("response", (r) => { if (r.status() >= 400) badResponses.push(`${r.status()} ${r.request().method()} ${r.url()}`); });
+    page.on("requestfailed", (r) => badResponses.push(`failed ${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
+    const apiJson = async (url) => (await page.request.get(new URL(url, base).href)).json();
 
-  // 1. Open: the browse grid, in the server's order (newest first), thumbnails loaded lazily.
-  await page.goto(base, { waitUntil: "load" });
-  await page.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
-  console.log("collection:", await page.textContent("#about"));
-  const info = await apiJson("/api/collection");
-  if ((await page.isVisible("#text-form")) !== info.text_search) {
-    throw new Error(`text box visible = ${!info.text_search} but text_search = ${info.text_search}`);
-  }
-  const listing = await apiJson("/api/images?offset=0&limit=60");
-  const total = listing.total;
-  const grid = await waitForView(page, "browse", (cards) => cards.length === Math.min(total, 60));
-  await waitForThumbnails(page);
-  if (JSON.stringify(ids(grid)) !== JSON.stringify(listing.images.map((m) => m.id))) {
-    throw new Error(`the grid is not in the server's order: ${ids(grid)} vs ${listing.images.map((m) => m.id)}`);
-  }
-  const lazy = await page.$$eval("#results .result img", (imgs) => imgs.every((i) => i.loading === "lazy" && i.alt));
-  if (!lazy) throw new Error("grid thumbnails should load lazily and have alt text");
-  console.log(`browse: ${grid.length} of ${total} photos, status: ${await page.textContent("#status")}`);
-  await page.screenshot({ path: shotFor("browse"), fullPage: false });
-  console.log("browse screenshot:", shotFor("browse"));
-
-  // 2. Filter by folder: every card is in it and there are fewer; then clear the filter.
-  const facets = await apiJson("/api/facets");
-  const folders = facets.folders.filter((f) => f.count > 0 && f.count < total);
-  if (folders.length < 2) throw new Error(`expected photos in at least two folders, facets: ${JSON.stringify(facets)}`);
-  const folder = folders[0];
-  await page.selectOption("#f-folder", `=${folder.value}`);
-  const inFolder = await waitForView(page, "browse",
-    (cards) => cards.length === Math.min(folder.count, 60) && cards.every((c) => c.folder === folder.value));
-  for (const c of inFolder) {
-    if ((c.path.includes("/") ? c.path.slice(0, c.path.lastIndexOf("/")) : "") !== folder.value) {
-      throw new Error(`${c.path} is not in folder ${folder.value}`);
+    // 1. Open: the browse grid, in the server's order (newest first), thumbnails loaded lazily.
+    await page.goto(base, { waitUntil: "load" });
+    await page.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
+    console.log("collection:", await page.textContent("#about"));
+    const info = await apiJson("/api/collection");
+    if ((await page.isVisible("#text-form")) !== info.text_search) {
+      throw new Error(`text box visible = ${!info.text_search} but text_search = ${info.text_search}`);
     }
-  }
-  if (!(inFolder.length < grid.length)) throw new Error(`the folder filter kept ${inFolder.length} of ${grid.length}`);
-  if (new URL(page.url()).searchParams.get("folder") !== folder.value) throw new Error(`no folder in the URL: ${page.url()}`);
-  await waitForThumbnails(page);
-  console.log(`folder "${folder.value}": ${inFolder.length} photos, URL ${page.url()}`);
-  await page.click("#f-clear");
-  await waitForView(page, "browse", (cards) => cards.length === grid.length);
-  if (new URL(page.url()).search !== "") throw new Error(`the URL still has a query after clearing: ${page.url()}`);
-  console.log(`cleared: ${grid.length} photos again`);
-
-  // Dates and formats: the copies' file dates are today's, so "file date from yesterday" keeps every photo and
-  // "from tomorrow" none; a format keeps only its files.
-  const day = (offset) => new Date(Date.now() + offset * 86400000).toISOString().slice(0, 10);
-  await page.selectOption("#f-date", "mtime");
-  await page.fill("#f-from", day(-1));
-  await waitForView(page, "browse", (cards) => cards.length === grid.length);
-  const dated = new URL(page.url()).searchParams;
-  if (dated.get("from") !== day(-1) || dated.get("date") !== "mtime") throw new Error(`no file date range in the URL: ${page.url()}`);
-  await page.fill("#f-from", day(1));
-  await waitForView(page, "browse", (cards) => cards.length === 0);
-  console.log(`file date from ${day(-1)}: ${grid.length} photos; from ${day(1)}: none (${await page.textContent("#status")})`);
-  await page.click("#f-clear");
-  const format = facets.formats.find((f) => f.count > 0 && f.count < total);
-  if (format) {
-    await page.selectOption("#f-format", format.value);
-    const formatted = await waitForView(page, "browse", (cards) => cards.length === Math.min(format.count, 60));
-    const ext = { jpeg: /\.jpe?g$/i, png: /\.png$/i }[format.value] || /./;
-    if (!formatted.every((c) => ext.test(c.path))) throw new Error(`format ${format.value} kept ${formatted.map((c) => c.path)}`);
-    console.log(`format ${format.value}: ${formatted.length} photos`);
-    await page.click("#f-clear");
-  }
-  await waitForView(page, "browse", (cards) => cards.length === grid.length);
-
-  // 3. Click a photo: the viewer shows it large, with its similar images (the photo first, with scores).
-  const photoId = grid[1].id;
-  await page.click(`#results .result[data-id="${photoId}"] .open`);
-  const similar = await waitForView(page, `id:${photoId}`, (cards) => cards.length > 1);
-  await waitForThumbnails(page);
-  await waitForViewer(page, photoId);
-  if (similar[0].id !== photoId) throw new Error(`the viewed photo ${photoId} should rank first, got ${similar[0].id}`);
-  const score = await page.textContent("#results .result .score");
-  if (!/^#1 · -?\d+\.\d{3}$/.test(score)) throw new Error(`no score on the first result: ${score}`);
-  if (new URL(page.url()).searchParams.get("id") !== String(photoId)) throw new Error(`no id in the URL: ${page.url()}`);
-  await expectNoError(page);
-  console.log(`photo ${photoId}: ${similar.length} similar, status: ${await page.textContent("#status")}`);
-  await page.screenshot({ path: shot, fullPage: true });
-  console.log("screenshot:", shot);
-
-  // Filters apply to searching too: the photo's own folder keeps it first and nothing from elsewhere. Exact
-  // search (the flat index) answers, so the page holds the whole folder.
-  {
-    // On the default index (HNSW walks through the other folder's photos but returns only this one's).
-    const own = grid[1].folder;
-    const ownCount = facets.folders.find((f) => f.value === own).count;
-    await page.selectOption("#f-folder", `=${own}`);
-    const filtered = await waitForView(page, `id:${photoId}`,
-      (cards) => cards.length === Math.min(20, ownCount) && cards.every((c) => c.folder === own));
-    if (filtered[0].id !== photoId) throw new Error(`in folder ${own}, photo ${photoId} should rank first, got ${filtered[0].id}`);
-    console.log(`photo ${photoId} in folder "${own}" (${info.default_index}): ${filtered.length} results, status: ${await page.textContent("#status")}`);
-    await page.click("#f-clear");
-    await waitForView(page, `id:${photoId}`, (cards) => cards.length === similar.length && !new URL(page.url()).searchParams.has("folder"));
-  }
-  if (info.indexes.some((i) => i.kind === "flat")) {
-    const own = grid[1].folder;
-    const ownCount = facets.folders.find((f) => f.value === own).count;
-    await page.selectOption("#index", "flat");
-    await waitForView(page, `id:${photoId}`, (cards) => cards.length > 1 && new URL(page.url()).searchParams.get("index") === "flat");
-    await page.selectOption("#f-folder", `=${own}`);
-    const filtered = await waitForView(page, `id:${photoId}`,
-      (cards) => cards.length === Math.min(20, ownCount) && cards.every((c) => c.folder === own));
-    if (filtered[0].id !== photoId) throw new Error(`in folder ${own}, photo ${photoId} should rank first, got ${filtered[0].id}`);
-    if (!(await page.textContent("#status")).includes(`keeps ${ownCount} of ${total}`)) {
-      throw new Error(`the status should report the filter: ${await page.textContent("#status")}`);
+    const listing = await apiJson("/api/images?offset=0&limit=60");
+    const total = listing.total;
+    const grid = await waitForView(page, "browse", (cards) => cards.length === Math.min(total, 60));
+    await waitForThumbnails(page);
+    if (JSON.stringify(ids(grid)) !== JSON.stringify(listing.images.map((m) => m.id))) {
+      throw new Error(`the grid is not in the server's order: ${ids(grid)} vs ${listing.images.map((m) => m.id)}`);
     }
-    console.log(`photo ${photoId} in folder "${own}" (flat): ${filtered.length} results, status: ${await page.textContent("#status")}`);
+    const lazy = await page.$$eval("#results .result img", (imgs) => imgs.every((i) => i.loading === "lazy" && i.alt));
+    if (!lazy) throw new Error("grid thumbnails should load lazily and have alt text");
+    console.log(`browse: ${grid.length} of ${total} photos, status: ${await page.textContent("#status")}`);
+    await page.screenshot({ path: shotFor("browse"), fullPage: false });
+    console.log("browse screenshot:", shotFor("browse"));
+
+    // 2. Filter by folder: every card is in it and there are fewer; then clear the filter.
+    const facets = await apiJson("/api/facets");
+    const folders = facets.folders.filter((f) => f.count > 0 && f.count < total);
+    if (folders.length < 2) throw new Error(`expected photos in at least two folders, facets: ${JSON.stringify(facets)}`);
+    const folder = folders[0];
+    await page.selectOption("#f-folder", `=${folder.value}`);
+    const inFolder = await waitForView(page, "browse",
+      (cards) => cards.length === Math.min(folder.count, 60) && cards.every((c) => c.folder === folder.value));
+    for (const c of inFolder) {
+      if ((c.path.includes("/") ? c.path.slice(0, c.path.lastIndexOf("/")) : "") !== folder.value) {
+        throw new Error(`${c.path} is not in folder ${folder.value}`);
+      }
+    }
+    if (!(inFolder.length < grid.length)) throw new Error(`the folder filter kept ${inFolder.length} of ${grid.length}`);
+    if (new URL(page.url()).searchParams.get("folder") !== folder.value) throw new Error(`no folder in the URL: ${page.url()}`);
+    await waitForThumbnails(page);
+    console.log(`folder "${folder.value}": ${inFolder.length} photos, URL ${page.url()}`);
     await page.click("#f-clear");
-    await waitForView(page, `id:${photoId}`, (cards) => cards.length === similar.length && !new URL(page.url()).searchParams.has("folder"));
-    await page.selectOption("#index", info.default_index);
-    await waitForView(page, `id:${photoId}`, (cards) => cards.length === similar.length && !new URL(page.url()).searchParams.has("index"));
-  }
+    await waitForView(page, "browse", (cards) => cards.length === grid.length);
+    if (new URL(page.url()).search !== "") throw new Error(`the URL still has a query after clearing: ${page.url()}`);
+    console.log(`cleared: ${grid.length} photos again`);
 
-  // 4. Pin two results, mark the second as a negative example, search the board.
-  const [pinA, pinB] = [similar[1].id, similar[2].id];
-  for (const id of [pinA, pinB]) await page.click(`#results .result[data-id="${id}"] .pin`);
-  await page.waitForSelector("#board:not([hidden])");
-  const pinned = await page.$$eval("#board-items .board-item", (items) => items.map((i) => Number(i.dataset.id)));
-  if (JSON.stringify(pinned) !== JSON.stringify([pinA, pinB])) throw new Error(`board holds ${pinned}, expected ${[pinA, pinB]}`);
-  if ((await page.getAttribute(`#results .result[data-id="${pinA}"] .pin`, "aria-pressed")) !== "true") {
-    throw new Error("a pinned card's pin button should be pressed");
-  }
-  await page.click(`#board-items .board-item[data-id="${pinB}"] .polarity`);
-  await page.waitForSelector(`#board-items .board-item[data-id="${pinB}"][data-negative="true"]`);
-  await page.click("#board-search");
-  const boardResults = await waitForView(page, "board", (cards) => cards.length > 0);
-  await waitForThumbnails(page);
-  const board = JSON.parse(new URL(page.url()).searchParams.get("board") || "null");
-  if (!board || board.positive.map((e) => e.id).join() !== String(pinA) || board.negative.map((e) => e.id).join() !== String(pinB)) {
-    throw new Error(`the URL's board should be +${pinA} -${pinB}: ${page.url()}`);
-  }
-  if (boardResults[0].id === pinB) throw new Error(`the negative example ${pinB} ranks first`);
-  if (!(await page.isHidden("#viewer"))) throw new Error("the viewer should close for a board search");
-  await expectNoError(page);
-  console.log(`board +${pinA} -${pinB}: ${boardResults.length} results, first ${boardResults[0].id}, status: ${await page.textContent("#status")}`);
-  await page.screenshot({ path: shotFor("board"), fullPage: false });
-  console.log("board screenshot:", shotFor("board"));
+    // Dates and formats: the copies' file dates are today's, so "file date from yesterday" keeps every photo and
+    // "from tomorrow" none; a format keeps only its files.
+    const day = (offset) => new Date(Date.now() + offset * 86400000).toISOString().slice(0, 10);
+    await page.selectOption("#f-date", "mtime");
+    await page.fill("#f-from", day(-1));
+    await waitForView(page, "browse", (cards) => cards.length === grid.length);
+    const dated = new URL(page.url()).searchParams;
+    if (dated.get("from") !== day(-1) || dated.get("date") !== "mtime") throw new Error(`no file date range in the URL: ${page.url()}`);
+    await page.fill("#f-from", day(1));
+    await waitForView(page, "browse", (cards) => cards.length === 0);
+    console.log(`file date from ${day(-1)}: ${grid.length} photos; from ${day(1)}: none (${await page.textContent("#status")})`);
+    await page.click("#f-clear");
+    const format = facets.formats.find((f) => f.count > 0 && f.count < total);
+    if (format) {
+      await page.selectOption("#f-format", format.value);
+      const formatted = await waitForView(page, "browse", (cards) => cards.length === Math.min(format.count, 60));
+      const ext = { jpeg: /\.jpe?g$/i, png: /\.png$/i }[format.value] || /./;
+      if (!formatted.every((c) => ext.test(c.path))) throw new Error(`format ${format.value} kept ${formatted.map((c) => c.path)}`);
+      console.log(`format ${format.value}: ${formatted.length} photos`);
+      await page.click("#f-clear");
+    }
+    await waitForView(page, "browse", (cards) => cards.length === grid.length);
 
-  // 5. Open a result, draw a box on it with the mouse, search the region, then its next page.
-  const cropId = boardResults[0].id;
-  await page.click(`#results .result[data-id="${cropId}"] .open`);
-  await waitForView(page, `id:${cropId}`, (cards) => cards.length > 0);
-  await waitForViewer(page, cropId);
-  await page.locator("#viewer-img").scrollIntoViewIfNeeded();
-  const box = await page.locator("#viewer-img").boundingBox();
-  await page.mouse.move(box.x + box.width * 0.2, box.y + box.height * 0.25);
-  await page.mouse.down();
-  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5, { steps: 5 });
-  await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.75, { steps: 5 });
-  await page.mouse.up();
-  await page.waitForSelector("#crop-box:not([hidden])");
-  if (await page.isDisabled("#crop-search")) throw new Error("Search this region is disabled after drawing a box");
-  await page.click("#crop-search");
-  let cropped = await waitForView(page, `crop:${cropId}`, (cards) => cards.length > 0);
-  const crop = (new URL(page.url()).searchParams.get("crop") || "").split(",").map(Number);
-  const expected = [0.2, 0.25, 0.5, 0.5];
-  if (crop.length !== 4 || crop.some((v, i) => Math.abs(v - expected[i]) > 0.02)) {
-    throw new Error(`the URL's crop should be about ${expected}: ${page.url()}`);
-  }
-  await page.locator("#viewer").scrollIntoViewIfNeeded();
-  await page.screenshot({ path: shotFor("crop"), fullPage: false });
-  console.log("crop screenshot:", shotFor("crop"));
-  if (await page.isVisible("#more")) {
-    await page.click("#more");
-    cropped = await waitForView(page, `crop:${cropId}`, (cards) => cards.length > cropped.length);
-    if (new URL(page.url()).searchParams.get("page") !== "2") throw new Error(`no page=2 in the URL: ${page.url()}`);
-  }
-  await expectNoError(page);
-  console.log(`region ${crop} of ${cropId}: ${cropped.length} results, status: ${await page.textContent("#status")}`);
+    // 3. Click a photo: the viewer shows it large, with its similar images (the photo first, with scores).
+    const photoId = grid[1].id;
+    await page.click(`#results .result[data-id="${photoId}"] .open`);
+    const similar = await waitForView(page, `id:${photoId}`, (cards) => cards.length > 1);
+    await waitForThumbnails(page);
+    await waitForViewer(page, photoId);
+    if (similar[0].id !== photoId) throw new Error(`the viewed photo ${photoId} should rank first, got ${similar[0].id}`);
+    const score = await page.textContent("#results .result .score");
+    if (!/^#1 · -?\d+\.\d{3}$/.test(score)) throw new Error(`no score on the first result: ${score}`);
+    if (new URL(page.url()).searchParams.get("id") !== String(photoId)) throw new Error(`no id in the URL: ${page.url()}`);
+    await expectNoError(page);
+    console.log(`photo ${photoId}: ${similar.length} similar, status: ${await page.textContent("#status")}`);
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log("screenshot:", shot);
 
-  // 6. Reload from the URL: the same results in the same order, the box drawn again; Back goes to the photo.
-  const url = page.url();
-  await page.reload({ waitUntil: "load" });
-  await page.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
-  const reloaded = await waitForView(page, `crop:${cropId}`, (cards) => cards.length > 0);
-  if (page.url() !== url) throw new Error(`the URL changed on reload: ${url} → ${page.url()}`);
-  if (JSON.stringify(ids(reloaded)) !== JSON.stringify(ids(cropped))) {
-    throw new Error(`after a reload: ${ids(reloaded)}, before: ${ids(cropped)}`);
+    // Filters apply to searching too: the photo's own folder keeps it first and nothing from elsewhere. Exact
+    // search (the flat index) answers, so the page holds the whole folder.
+    {
+      // On the default index (HNSW walks through the other folder's photos but returns only this one's).
+      const own = grid[1].folder;
+      const ownCount = facets.folders.find((f) => f.value === own).count;
+      await page.selectOption("#f-folder", `=${own}`);
+      const filtered = await waitForView(page, `id:${photoId}`,
+        (cards) => cards.length === Math.min(20, ownCount) && cards.every((c) => c.folder === own));
+      if (filtered[0].id !== photoId) throw new Error(`in folder ${own}, photo ${photoId} should rank first, got ${filtered[0].id}`);
+      console.log(`photo ${photoId} in folder "${own}" (${info.default_index}): ${filtered.length} results, status: ${await page.textContent("#status")}`);
+      await page.click("#f-clear");
+      await waitForView(page, `id:${photoId}`, (cards) => cards.length === similar.length && !new URL(page.url()).searchParams.has("folder"));
+    }
+    if (info.indexes.some((i) => i.kind === "flat")) {
+      const own = grid[1].folder;
+      const ownCount = facets.folders.find((f) => f.value === own).count;
+      await page.selectOption("#index", "flat");
+      await waitForView(page, `id:${photoId}`, (cards) => cards.length > 1 && new URL(page.url()).searchParams.get("index") === "flat");
+      await page.selectOption("#f-folder", `=${own}`);
+      const filtered = await waitForView(page, `id:${photoId}`,
+        (cards) => cards.length === Math.min(20, ownCount) && cards.every((c) => c.folder === own));
+      if (filtered[0].id !== photoId) throw new Error(`in folder ${own}, photo ${photoId} should rank first, got ${filtered[0].id}`);
+      if (!(await page.textContent("#status")).includes(`keeps ${ownCount} of ${total}`)) {
+        throw new Error(`the status should report the filter: ${await page.textContent("#status")}`);
+      }
+      console.log(`photo ${photoId} in folder "${own}" (flat): ${filtered.length} results, status: ${await page.textContent("#status")}`);
+      await page.click("#f-clear");
+      await waitForView(page, `id:${photoId}`, (cards) => cards.length === similar.length && !new URL(page.url()).searchParams.has("folder"));
+      await page.selectOption("#index", info.default_index);
+      await waitForView(page, `id:${photoId}`, (cards) => cards.length === similar.length && !new URL(page.url()).searchParams.has("index"));
+    }
+
+    // 4. Pin two results, mark the second as a negative example, search the board.
+    const [pinA, pinB] = [similar[1].id, similar[2].id];
+    for (const id of [pinA, pinB]) await page.click(`#results .result[data-id="${id}"] .pin`);
+    await page.waitForSelector("#board:not([hidden])");
+    const pinned = await page.$$eval("#board-items .board-item", (items) => items.map((i) => Number(i.dataset.id)));
+    if (JSON.stringify(pinned) !== JSON.stringify([pinA, pinB])) throw new Error(`board holds ${pinned}, expected ${[pinA, pinB]}`);
+    if ((await page.getAttribute(`#results .result[data-id="${pinA}"] .pin`, "aria-pressed")) !== "true") {
+      throw new Error("a pinned card's pin button should be pressed");
+    }
+    await page.click(`#board-items .board-item[data-id="${pinB}"] .polarity`);
+    await page.waitForSelector(`#board-items .board-item[data-id="${pinB}"][data-negative="true"]`);
+    await page.click("#board-search");
+    const boardResults = await waitForView(page, "board", (cards) => cards.length > 0);
+    await waitForThumbnails(page);
+    const board = JSON.parse(new URL(page.url()).searchParams.get("board") || "null");
+    if (!board || board.positive.map((e) => e.id).join() !== String(pinA) || board.negative.map((e) => e.id).join() !== String(pinB)) {
+      throw new Error(`the URL's board should be +${pinA} -${pinB}: ${page.url()}`);
+    }
+    if (boardResults[0].id === pinB) throw new Error(`the negative example ${pinB} ranks first`);
+    if (!(await page.isHidden("#viewer"))) throw new Error("the viewer should close for a board search");
+    await expectNoError(page);
+    console.log(`board +${pinA} -${pinB}: ${boardResults.length} results, first ${boardResults[0].id}, status: ${await page.textContent("#status")}`);
+    await page.screenshot({ path: shotFor("board"), fullPage: false });
+    console.log("board screenshot:", shotFor("board"));
+
+    // 5. Open a result, draw a box on it with the mouse, search the region, then its next page.
+    const cropId = boardResults[0].id;
+    await page.click(`#results .result[data-id="${cropId}"] .open`);
+    await waitForView(page, `id:${cropId}`, (cards) => cards.length > 0);
+    await waitForViewer(page, cropId);
+    await page.locator("#viewer-img").scrollIntoViewIfNeeded();
+    const box = await page.locator("#viewer-img").boundingBox();
+    await page.mouse.move(box.x + box.width * 0.2, box.y + box.height * 0.25);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5, { steps: 5 });
+    await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.75, { steps: 5 });
+    await page.mouse.up();
+    await page.waitForSelector("#crop-box:not([hidden])");
+    if (await page.isDisabled("#crop-search")) throw new Error("Search this region is disabled after drawing a box");
+    await page.click("#crop-search");
+    let cropped = await waitForView(page, `crop:${cropId}`, (cards) => cards.length > 0);
+    const crop = (new URL(page.url()).searchParams.get("crop") || "").split(",").map(Number);
+    const expected = [0.2, 0.25, 0.5, 0.5];
+    if (crop.length !== 4 || crop.some((v, i) => Math.abs(v - expected[i]) > 0.02)) {
+      throw new Error(`the URL's crop should be about ${expected}: ${page.url()}`);
+    }
+    await page.locator("#viewer").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: shotFor("crop"), fullPage: false });
+    console.log("crop screenshot:", shotFor("crop"));
+    if (await page.isVisible("#more")) {
+      await page.click("#more");
+      cropped = await waitForView(page, `crop:${cropId}`, (cards) => cards.length > cropped.length);
+      if (new URL(page.url()).searchParams.get("page") !== "2") throw new Error(`no page=2 in the URL: ${page.url()}`);
+    }
+    await expectNoError(page);
+    console.log(`region ${crop} of ${cropId}: ${cropped.length} results, status: ${await page.textContent("#status")}`);
+
+    // 6. Reload from the URL: the same results in the same order, the box drawn again; Back goes to the photo.
+    const url = page.url();
+    await page.reload({ waitUntil: "load" });
+    await page.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
+    const reloaded = await waitForView(page, `crop:${cropId}`, (cards) => cards.length > 0);
+    if (page.url() !== url) throw new Error(`the URL changed on reload: ${url} → ${page.url()}`);
+    if (JSON.stringify(ids(reloaded)) !== JSON.stringify(ids(cropped))) {
+      throw new Error(`after a reload: ${ids(reloaded)}, before: ${ids(cropped)}`);
+    }
+    if (await page.isHidden("#crop-box")) throw new Error("the crop box is not drawn after a reload");
+    console.log(`reload: the same ${reloaded.length} results in the same order`);
+    await page.goBack();
+    await waitForView(page, `id:${cropId}`, (cards) => cards.length > 0 && cards[0].id === cropId);
+    console.log(`back: photo ${cropId} again`);
+
+    // 7. Upload a photo: results led by that photo.
+    await page.setInputFiles("#file", photo);
+    const uploaded = await waitForView(page, "upload", (cards) => cards.length > 1);
+    await waitForThumbnails(page);
+    if (!uploaded[0].path.endsWith(path.basename(photo))) {
+      throw new Error(`the uploaded photo ${path.basename(photo)} should rank first, got ${uploaded[0].path}`);
+    }
+    if (await page.isVisible("#viewer")) throw new Error("the viewer should close for an upload");
+    await expectNoError(page);
+    console.log(`upload: ${uploaded.length} results, status: ${await page.textContent("#status")}`);
+
+    // 8. Text search, when the model has a text tower.
+    if (info.text_search) {
+      await page.fill("#text", "a photo");
+      await page.click("#text-form button[type=submit]");
+      const texts = await waitForView(page, "text", (cards) => cards.length > 0);
+      if (new URL(page.url()).searchParams.get("text") !== "a photo") throw new Error(`no text in the URL: ${page.url()}`);
+      console.log(`text: ${texts.length} results`);
+    }
+
+    // 9. Phone width: nothing wider than the screen, on the results and in the viewer.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    await expectNoOverflow(page, "results");
+    await page.click(`#results .result[data-id="${uploaded[1].id}"] .open`);
+    await waitForView(page, `id:${uploaded[1].id}`, (cards) => cards.length > 0);
+    await waitForViewer(page, uploaded[1].id);
+    await expectNoOverflow(page, "viewer");
+    // A finger draws a box too (touch events, as a phone sends them).
+    await page.locator("#viewer-img").scrollIntoViewIfNeeded();
+    const photoBox = await page.locator("#viewer-img").boundingBox();
+    const cdp = await context.newCDPSession(page);
+    const touch = (type, fx, fy) => cdp.send("Input.dispatchTouchEvent", {
+      type, touchPoints: type === "touchEnd" ? [] : [{ x: photoBox.x + photoBox.width * fx, y: photoBox.y + photoBox.height * fy }],
+    });
+    await touch("touchStart", 0.1, 0.1);
+    for (const f of [0.2, 0.3, 0.4, 0.5]) await touch("touchMove", f, f);
+    await touch("touchEnd");
+    await page.waitForSelector("#crop-box:not([hidden])");
+    if (await page.isDisabled("#crop-search")) throw new Error("a box drawn by touch does not enable Search this region");
+    console.log("phone: a box drawn by touch");
+    const phoneShot = shotFor("phone");
+    await page.screenshot({ path: phoneShot, fullPage: false });
+    console.log("phone screenshot:", phoneShot);
+    await page.click("#viewer-close");
+    await waitForView(page, "browse", (cards) => cards.length === grid.length);
+    await expectNoOverflow(page, "browse");
+
+    if (pageErrors.length) throw new Error(`JavaScript errors: ${pageErrors.join("; ")}`);
+    if (consoleErrors.length) throw new Error(`console errors: ${consoleErrors.join("; ")}`);
+    if (badResponses.length) throw new Error(`failed requests: ${badResponses.join("; ")}`);
+    console.log("browser test: PASS");
   }
-  if (await page.isHidden("#crop-box")) throw new Error("the crop box is not drawn after a reload");
-  console.log(`reload: the same ${reloaded.length} results in the same order`);
-  await page.goBack();
-  await waitForView(page, `id:${cropId}`, (cards) => cards.length > 0 && cards[0].id === cropId);
-  console.log(`back: photo ${cropId} again`);
-
-  // 7. Upload a photo: results led by that photo.
-  await page.setInputFiles("#file", photo);
-  const uploaded = await waitForView(page, "upload", (cards) => cards.length > 1);
-  await waitForThumbnails(page);
-  if (!uploaded[0].path.endsWith(path.basename(photo))) {
-    throw new Error(`the uploaded photo ${path.basename(photo)} should rank first, got ${uploaded[0].path}`);
-  }
-  if (await page.isVisible("#viewer")) throw new Error("the viewer should close for an upload");
-  await expectNoError(page);
-  console.log(`upload: ${uploaded.length} results, status: ${await page.textContent("#status")}`);
-
-  // 8. Text search, when the model has a text tower.
-  if (info.text_search) {
-    await page.fill("#text", "a photo");
-    await page.click("#text-form button[type=submit]");
-    const texts = await waitForView(page, "text", (cards) => cards.length > 0);
-    if (new URL(page.url()).searchParams.get("text") !== "a photo") throw new Error(`no text in the URL: ${page.url()}`);
-    console.log(`text: ${texts.length} results`);
-  }
-
-  // 9. Phone width: nothing wider than the screen, on the results and in the viewer.
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.waitForTimeout(300);
-  await expectNoOverflow(page, "results");
-  await page.click(`#results .result[data-id="${uploaded[1].id}"] .open`);
-  await waitForView(page, `id:${uploaded[1].id}`, (cards) => cards.length > 0);
-  await waitForViewer(page, uploaded[1].id);
-  await expectNoOverflow(page, "viewer");
-  // A finger draws a box too (touch events, as a phone sends them).
-  await page.locator("#viewer-img").scrollIntoViewIfNeeded();
-  const photoBox = await page.locator("#viewer-img").boundingBox();
-  const cdp = await context.newCDPSession(page);
-  const touch = (type, fx, fy) => cdp.send("Input.dispatchTouchEvent", {
-    type, touchPoints: type === "touchEnd" ? [] : [{ x: photoBox.x + photoBox.width * fx, y: photoBox.y + photoBox.height * fy }],
-  });
-  await touch("touchStart", 0.1, 0.1);
-  for (const f of [0.2, 0.3, 0.4, 0.5]) await touch("touchMove", f, f);
-  await touch("touchEnd");
-  await page.waitForSelector("#crop-box:not([hidden])");
-  if (await page.isDisabled("#crop-search")) throw new Error("a box drawn by touch does not enable Search this region");
-  console.log("phone: a box drawn by touch");
-  const phoneShot = shotFor("phone");
-  await page.screenshot({ path: phoneShot, fullPage: false });
-  console.log("phone screenshot:", phoneShot);
-  await page.click("#viewer-close");
-  await waitForView(page, "browse", (cards) => cards.length === grid.length);
-  await expectNoOverflow(page, "browse");
-
-  if (pageErrors.length) throw new Error(`JavaScript errors: ${pageErrors.join("; ")}`);
-  if (consoleErrors.length) throw new Error(`console errors: ${consoleErrors.join("; ")}`);
-  if (badResponses.length) throw new Error(`failed requests: ${badResponses.join("; ")}`);
-  console.log("browser test: PASS");
 } catch (err) {
   failed = true;
   console.error("browser test: FAIL:", err.message);
@@ -300,6 +313,50 @@ try {
   fs.rmSync(profile, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);
+
+// Zero-shot labels on the page: every image is hidden and flagged by the test policy.
+async function labelsTest(context) {
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(`JavaScript error: ${e.message}`));
+  page.on("console", (m) => { if (m.type() === "error") problems.push(`console error: ${m.text()}`); });
+  page.on("response", (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.request().method()} ${r.url()}`); });
+  const listing = await (await page.request.get(new URL("/api/images?limit=1000", base).href)).json();
+  if (!listing.images.length || !listing.images.every((m) => m.hidden.length && m.flags.includes("tagged") &&
+      Object.values(m.labels).every((v) => v >= 0 && v <= 1))) {
+    throw new Error(`every image should be hidden and flagged, with scores in [0, 1]: ${JSON.stringify(listing.images[0])}`);
+  }
+  await page.goto(base, { waitUntil: "load" });
+  await page.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
+  await page.waitForSelector("#results .result", { timeout: TIMEOUT });
+  const cards = await page.$$eval("#results .result", (cs) => cs.map((c) => ({
+    id: Number(c.dataset.id),
+    veiled: c.classList.contains("veiled"),
+    filter: getComputedStyle(c.querySelector("img")).filter,
+    badges: [...c.querySelectorAll(".badge")].map((b) => b.textContent),
+  })));
+  const bad = cards.filter((c) => !c.veiled || !c.filter.includes("blur") || !c.badges.includes("tagged"));
+  if (bad.length) throw new Error(`thumbnails not blurred and badged: ${JSON.stringify(bad.slice(0, 3))}`);
+  console.log(`labels: ${cards.length} thumbnails blurred, each with the badge "tagged"`);
+  await page.screenshot({ path: shot, fullPage: false });
+  console.log("labels screenshot:", shot);
+  // A first click reveals (no blur, the viewer stays closed); a second opens the photo.
+  const first = page.locator("#results .result").first();
+  await first.locator(".open").click();
+  await page.waitForFunction(() => {
+    const c = document.querySelector("#results .result");
+    return !c.classList.contains("veiled") && getComputedStyle(c.querySelector("img")).filter === "none";
+  }, null, { timeout: TIMEOUT });
+  if (!(await page.isHidden("#viewer"))) throw new Error("the first click on a hidden thumbnail opened it");
+  const others = await page.$$eval("#results .result.veiled", (cs) => cs.length);
+  if (others !== cards.length - 1) throw new Error(`revealing one thumbnail revealed ${cards.length - others}`);
+  console.log("labels: the first click revealed the thumbnail, the others stay blurred");
+  await first.locator(".open").click();
+  await waitForViewer(page, cards[0].id);
+  console.log("labels: the second click opened the photo");
+  if (problems.length) throw new Error(problems.join("; "));
+  await page.close();
+}
 
 function ids(cards) {
   return cards.map((c) => c.id);

@@ -5,7 +5,8 @@
 # --stand-in serves the server tests' stand-in collection (colour histograms, no model needed) instead of
 # `vsearch index` + `vsearch serve`. The real path indexes with $VSEARCH_MODEL (default efficientnet-lite0, whose
 # weights `vsearch models fetch efficientnet-lite0` puts in the model cache): naming the model keeps `auto` from
-# probing or downloading CLIP from the Hugging Face hub. Needs python3 (free port, health check), not curl.
+# probing or downloading CLIP from the Hugging Face hub; $VSEARCH_INDEX_ARGS replaces `--model ...` (the labels
+# run of the browser test indexes with the tiny CLIP fixture and a test policy). Needs python3 (free port, health check), not curl.
 
 # Succeeds when URL answers 2xx.
 http_ok() {
@@ -50,7 +51,10 @@ start_server() {
     target/release/examples/stand_in_server "$server_work/photos" "127.0.0.1:$port" >"$server_work/server.log" 2>&1 &
   else
     cargo build --release -q --bin vsearch
-    target/release/vsearch index "$server_work/photos" --model "${VSEARCH_MODEL:-efficientnet-lite0}" >"$server_work/index.log" 2>&1 || { cat "$server_work/index.log"; return 1; }
+    # $VSEARCH_INDEX_ARGS (words without spaces), when set, replaces `--model $VSEARCH_MODEL`.
+    local index_args
+    if [ -n "${VSEARCH_INDEX_ARGS:-}" ]; then read -r -a index_args <<<"$VSEARCH_INDEX_ARGS"; else index_args=(--model "${VSEARCH_MODEL:-efficientnet-lite0}"); fi
+    target/release/vsearch index "$server_work/photos" "${index_args[@]}" >"$server_work/index.log" 2>&1 || { cat "$server_work/index.log"; return 1; }
     target/release/vsearch serve --collection "$server_work/photos" --addr "127.0.0.1:$port" >"$server_work/server.log" 2>&1 &
   fi
   server_pid=$!

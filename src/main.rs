@@ -40,6 +40,12 @@ enum Command {
     Serve(cli::serve::Args),
     /// Benchmark HNSW, IVF and exact search: recall, QPS, latency, build time, memory.
     Bench(cli::bench::Args),
+    /// Zero-shot labels of a collection (CLIP-family models).
+    #[command(subcommand)]
+    Labels(cli::labels::Command),
+    /// Evaluate a collection against hand labels.
+    #[command(subcommand)]
+    Eval(cli::eval::Command),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,6 +75,8 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Serve(args) => cli::serve::run(args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Labels(cmd) => cli::labels::run(cmd),
+        Command::Eval(cmd) => cli::eval::run(cmd),
     }
 }
 

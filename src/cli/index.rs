@@ -43,6 +43,11 @@ pub struct Args {
     /// Start the collection over (needed to change the model).
     #[arg(long)]
     rebuild: bool,
+    /// Label policy (TOML) to put in force: zero-shot labels scored with the text tower (CLIP-family models
+    /// only); a new policy re-scores every image from its stored vector, without re-embedding. Default: the
+    /// collection's policy, the shipped default for a new collection.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -65,6 +70,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let device: DeviceSpec = args.device.parse()?;
     anyhow::ensure!(args.batch >= 1, "--batch must be at least 1");
+    let policy = args
+        .policy
+        .as_deref()
+        .map(vsearch_engine::PolicySource::read)
+        .transpose()?;
     let defaults = IndexOptions::default();
     let options = IndexOptions {
         collection: args.collection.clone(),
@@ -77,6 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_pixels: args.max_pixels,
         rebuild: args.rebuild,
         progress: !args.json,
+        policy,
     };
     if args.watch {
         if options.rebuild {
@@ -146,6 +157,9 @@ fn print_report(args: &Args, report: &vsearch_engine::IndexReport) -> anyhow::Re
         report.seconds,
         rate
     );
+    if report.labelled > 0 {
+        println!("  labels scored for {} images", report.labelled);
+    }
     for f in &report.failed {
         println!("  failed: {}: {}", f.path.display(), f.reason);
     }

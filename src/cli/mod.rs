@@ -2,7 +2,9 @@
 
 pub mod bench;
 pub mod embed;
+pub mod eval;
 pub mod index;
+pub mod labels;
 pub mod models;
 pub mod search;
 pub mod serve;

@@ -259,7 +259,9 @@ pub fn svg(r: &Results) -> Result<String> {
 
 static FONT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
 
-fn register_font() -> Result<()> {
+/// Registers the "sans-serif" font plotters measures and draws text with ($VSEARCH_FONT, else the DejaVu or
+/// Liberation fonts Debian ships); once per process.
+pub fn register_font() -> Result<()> {
     FONT.get_or_init(|| {
         let candidates: Vec<String> = std::env::var("VSEARCH_FONT")
             .ok()

@@ -12,7 +12,10 @@
 //! Schema versions: 1 had no metadata columns; 2 added `format`, `taken_at`, `camera_make`,
 //! `camera_model`, `gps_lat`, `gps_lon` and `version`. [`Catalog::open`] migrates a catalog in place
 //! (`ALTER TABLE ... ADD COLUMN`); the rows it had keep a `NULL` format until the next index run reads
-//! their metadata ([`Catalog::set_meta`]).
+//! their metadata ([`Catalog::set_meta`]). 3 added the `labels` table (one row per image and label: its
+//! score, see [`crate::labels`]) and the `settings` table (text settings: the label policy in force, as
+//! `label_policy`); migrating creates both, empty, and the next index run scores every image without
+//! re-embedding it. A re-embedded or deleted image loses its scores in the same transaction.
 
 use crate::error::{EngineError, Result};
 use crate::matrix::MatrixRef;
@@ -24,7 +27,7 @@ use std::path::Path;
 pub const CATALOG_FILE: &str = "catalog.sqlite";
 
 /// The catalog schema this build writes (kept in the `meta` table as `schema_version`).
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// Columns added by schema version 2, with their SQL types.
 const META_COLUMNS: &[(&str, &str)] = &[
@@ -36,6 +39,21 @@ const META_COLUMNS: &[(&str, &str)] = &[
     ("gps_lon", "REAL"),
     ("version", "INTEGER NOT NULL DEFAULT 0"),
 ];
+
+/// Tables added by schema version 3.
+const LABEL_TABLES: &str = "CREATE TABLE IF NOT EXISTS labels (
+        id INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        score REAL NOT NULL,
+        PRIMARY KEY (id, label)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+/// The `settings` key of the label policy in force (its TOML text).
+const POLICY_SETTING: &str = "label_policy";
+
+/// Label scores of one image, by label name.
+pub type LabelScores = std::collections::BTreeMap<String, f32>;
 
 /// Status of a catalog row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +120,8 @@ pub struct Catalog {
     conn: Connection,
     /// Whether the `files` table has the schema-2 columns (a read-only catalog may predate them).
     has_meta: bool,
+    /// Whether the schema-3 tables exist (a read-only catalog may predate them).
+    has_labels: bool,
 }
 
 impl Catalog {
@@ -129,6 +149,7 @@ impl Catalog {
         let mut catalog = Self {
             conn,
             has_meta: false,
+            has_labels: false,
         };
         catalog.migrate()?;
         Ok(catalog)
@@ -146,6 +167,7 @@ impl Catalog {
                     tx.execute_batch(&format!("ALTER TABLE files ADD COLUMN {name} {ty}"))?;
                 }
             }
+            tx.execute_batch(LABEL_TABLES)?;
             tx.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
                 [SCHEMA_VERSION as i64],
@@ -154,6 +176,7 @@ impl Catalog {
             tracing::info!("catalog schema {version} migrated to {SCHEMA_VERSION}");
         }
         self.has_meta = true;
+        self.has_labels = true;
         Ok(())
     }
 
@@ -176,7 +199,16 @@ impl Catalog {
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let has_meta = columns(&conn)?.iter().any(|c| c == "format");
-        Ok(Self { conn, has_meta })
+        let has_labels: bool = conn.query_row(
+            "SELECT COUNT(*) = 2 FROM sqlite_master WHERE type = 'table' AND name IN ('labels', 'settings')",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(Self {
+            conn,
+            has_meta,
+            has_labels,
+        })
     }
 
     fn meta(&self, key: &str) -> Result<u64> {
@@ -274,6 +306,73 @@ impl Catalog {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// The label policy in force (its TOML text); `None` before one was stored.
+    pub fn label_policy(&self) -> Result<Option<String>> {
+        if !self.has_labels {
+            return Ok(None);
+        }
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                [POLICY_SETTING],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Every stored label score, by image id.
+    pub fn labels(&self) -> Result<std::collections::HashMap<u64, LabelScores>> {
+        let mut out: std::collections::HashMap<u64, LabelScores> = Default::default();
+        if !self.has_labels {
+            return Ok(out);
+        }
+        let mut stmt = self.conn.prepare("SELECT id, label, score FROM labels")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let id = r.get::<_, i64>(0)?.max(0) as u64;
+            out.entry(id)
+                .or_default()
+                .insert(r.get(1)?, r.get::<_, f64>(2)? as f32);
+        }
+        Ok(out)
+    }
+
+    /// Stores label scores and the policy they were computed with, and bumps the generation, in one
+    /// transaction: with `replace_all` every stored score is dropped first (a new policy), else the
+    /// scores of `rows` are added or replaced.
+    pub fn set_labels(
+        &mut self,
+        policy: &str,
+        replace_all: bool,
+        rows: &[(u64, Vec<(String, f32)>)],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            if replace_all {
+                tx.execute("DELETE FROM labels", [])?;
+            }
+            let mut ins = tx.prepare_cached(
+                "INSERT OR REPLACE INTO labels (id, label, score) VALUES (?1, ?2, ?3)",
+            )?;
+            for (id, scores) in rows {
+                for (label, score) in scores {
+                    ins.execute(params![*id as i64, label, f64::from(*score)])?;
+                }
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+                params![POLICY_SETTING, policy],
+            )?;
+            tx.execute(
+                "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
+                [],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Stores the content metadata of rows (read for metadata only, without re-embedding) and bumps
     /// the generation, in one transaction. Nothing happens when `rows` is empty.
     pub fn set_meta(&mut self, rows: &[(u64, ContentMeta)]) -> Result<()> {
@@ -324,8 +423,11 @@ impl Catalog {
         let tx = self.conn.transaction()?;
         {
             let mut del = tx.prepare_cached("DELETE FROM files WHERE id = ?1")?;
+            // Scores belong to a vector: a removed or re-written row loses them.
+            let mut unlabel = tx.prepare_cached("DELETE FROM labels WHERE id = ?1")?;
             for id in remove {
                 del.execute([*id as i64])?;
+                unlabel.execute([*id as i64])?;
             }
             let mut upd = tx.prepare_cached(
                 "UPDATE files SET size = ?3, mtime_ns = ?4, hash = ?5, width = ?6, height = ?7,
@@ -361,6 +463,7 @@ impl Catalog {
                 if upd.execute(values)? == 0 {
                     ins.execute(values)?;
                 }
+                unlabel.execute([e.id as i64])?;
             }
             let mut touch_size =
                 tx.prepare_cached("UPDATE files SET size = ?2, mtime_ns = ?3 WHERE id = ?1")?;
@@ -611,6 +714,20 @@ mod tests {
         catalog.set_meta(&[(0, meta.clone())]).expect("set meta");
         assert_eq!(catalog.entries().expect("entries")[0].meta, Some(meta));
         assert_eq!(catalog.generation().expect("generation"), 2);
+        // Schema 3: label tables, empty; scores and the policy read back, a re-written row loses its own.
+        assert!(catalog.labels().expect("labels").is_empty());
+        assert_eq!(catalog.label_policy().expect("policy"), None);
+        catalog
+            .set_labels("p", false, &[(0, vec![("a".into(), 0.25)])])
+            .expect("set labels");
+        assert_eq!(catalog.labels().expect("labels")[&0]["a"], 0.25);
+        assert_eq!(
+            catalog.label_policy().expect("policy").as_deref(),
+            Some("p")
+        );
+        let row = catalog.entries().expect("entries")[0].clone();
+        catalog.commit(&[], &[row], &[], 1, None).expect("rewrite");
+        assert!(catalog.labels().expect("labels").is_empty());
         // Opening again migrates nothing.
         drop(catalog);
         let again = Catalog::open(dir.path()).expect("reopen");

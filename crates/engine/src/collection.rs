@@ -25,6 +25,8 @@ pub struct Collection {
     embedder: Option<Arc<Embedder>>,
     /// The indexed (status ok) files and their metadata, by id.
     images: Images,
+    /// The label policy in force (`None` when none is stored or it does not parse).
+    policy: Option<crate::labels::Policy>,
     /// The committed generation served (0 when none is committed).
     generation: u64,
     matrix: Matrix,
@@ -303,12 +305,13 @@ impl Collection {
         if let Some(&id) = files.ids.iter().find(|&&id| !matrix.contains(id)) {
             return Err(matrix.missing_vector(id));
         }
-        let images = load_images(&dir, &files)?;
+        let (images, policy) = load_images(&dir, &files)?;
         Ok(Self {
             dir,
             manifest,
             embedder: None,
             images,
+            policy,
             generation,
             matrix,
             indexes,
@@ -361,6 +364,11 @@ impl Collection {
     /// The indexed images and their metadata.
     pub fn images(&self) -> &Images {
         &self.images
+    }
+
+    /// The label policy in force, when the collection has one ([`crate::labels`]).
+    pub fn label_policy(&self) -> Option<&crate::labels::Policy> {
+        self.policy.as_ref()
     }
 
     /// The committed generation served (0 when none is committed).
@@ -453,11 +461,25 @@ impl Collection {
     }
 }
 
-/// The images of `files` with their catalog metadata (the catalog may be ahead of the committed
-/// generation: only the generation's ids are taken).
-fn load_images(dir: &Path, files: &GenerationFiles) -> Result<Images> {
+/// The images of `files` with their catalog metadata and label scores (the catalog may be ahead of the
+/// committed generation: only the generation's ids are taken), and the label policy in force.
+fn load_images(
+    dir: &Path,
+    files: &GenerationFiles,
+) -> Result<(Images, Option<crate::labels::Policy>)> {
     let wanted: std::collections::HashSet<u64> = files.ids.iter().copied().collect();
     let catalog = Catalog::open_read_only(dir)?;
+    let policy = match catalog.label_policy()? {
+        None => None,
+        Some(text) => match crate::labels::PolicySource::parse(&text, "stored in the catalog") {
+            Ok(p) => Some(p.policy),
+            Err(e) => {
+                tracing::warn!("{}: {e}; no label flags are shown", dir.display());
+                None
+            }
+        },
+    };
+    let mut scores = catalog.labels()?;
     let mut rows: Vec<ImageMeta> = catalog
         .entries()?
         .iter()
@@ -485,5 +507,12 @@ fn load_images(dir: &Path, files: &GenerationFiles) -> Result<Images> {
             }
         }
     }
-    Ok(Images::new(rows))
+    if let Some(policy) = &policy {
+        for row in &mut rows {
+            if let Some(s) = scores.remove(&row.id) {
+                row.set_labels(s, policy);
+            }
+        }
+    }
+    Ok((Images::new(rows), policy))
 }

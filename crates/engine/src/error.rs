@@ -57,6 +57,12 @@ pub enum EngineError {
     /// A query that cannot be answered as given (an empty board, a crop outside the image, ...).
     #[error("bad query: {reason}")]
     BadQuery { reason: String },
+    /// A label policy that does not parse or is not valid.
+    #[error("label policy {origin}: {reason}")]
+    Policy { origin: String, reason: String },
+    /// Labels need a text tower.
+    #[error("model '{model}' has no text tower, so it cannot score labels (zero-shot labels need a CLIP-family model: index with `--model clip-vit-b32` or `--model-dir PATH`)")]
+    LabelsNeedText { model: String },
     #[error("{path} is not a folder")]
     NotAFolder { path: PathBuf },
     #[error("another `vsearch index` is updating the collection {collection} (lock held on {collection}/{lock}); wait for it to finish, then run again", lock = crate::pipeline::LOCK_FILE)]

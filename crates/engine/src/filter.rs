@@ -11,7 +11,12 @@
 //! nested filter. Field conditions: `{"key": K, "match": {"value": V}}`, `{"match": {"any": [...]}}`,
 //! `{"match": {"except": [...]}}`, `{"match": {"prefix": "..."}}` (strings), `{"range": {"gt"|"gte"|"lt"|"lte":
 //! ...}}` (numbers, or RFC 3339 dates for date keys), `{"is_empty": {"key": K}}` for keys that may be absent.
-//! The keys are [`FIELDS`].
+//! The keys are [`FIELDS`], and the label keys of [`DYNAMIC_FIELDS`]: `label.<name>` (a label's score,
+//! see [`crate::labels`]).
+//!
+//! `flag` and `hidden` hold several values (the names of the labels an image is flagged or hidden by):
+//! as in Qdrant's arrays, `match` `value`/`any` holds when one of them matches, `except` when none is in
+//! the list, `prefix` when one starts with it; an image with none lacks the key (`is_empty`).
 //!
 //! Semantics follow Qdrant: `must` all, `should` at least one (when not empty), `must_not` none;
 //! `folder` equality is the exact folder, `path` with `prefix` selects a subtree; ranges on dates
@@ -133,7 +138,29 @@ pub const FIELDS: &[Field] = &[
         optional: true,
         description: "EXIF GPS longitude, degrees",
     },
+    Field {
+        key: "flag",
+        kind: FieldType::Keyword,
+        optional: true,
+        description: "names of the labels with action `flag` the image reaches the threshold of (several values)",
+    },
+    Field {
+        key: "hidden",
+        kind: FieldType::Keyword,
+        optional: true,
+        description: "names of the labels with action `hide` the image reaches the threshold of (several values)",
+    },
 ];
+
+/// Families of keys named by a prefix and a name: `label.<name>` is the score of the label `<name>`
+/// (absent for an image without a score for it). Their `key` is the prefix.
+pub const DYNAMIC_FIELDS: &[Field] = &[Field {
+    key: crate::labels::LABEL_KEY_PREFIX,
+    kind: FieldType::Float,
+    optional: true,
+    description:
+        "score of a label, in [0, 1] (`label.<name>`, the names of the collection's policy)",
+}];
 
 /// A filter: all of `must`, at least one of `should` (when not empty), none of `must_not`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -244,19 +271,42 @@ enum FieldValue<'a> {
     Int(i64),
     Float(f64),
     Text(&'a str),
+    /// A label score, stored as `f32`: compared with bounds rounded to `f32`, so that a bound written as the
+    /// score prints (`0.4`) compares equal to it.
+    Score(f32),
+    /// Several texts (`flag`, `hidden`); never empty.
+    Texts(&'a [String]),
     /// A date and time: its text and its instant (`None` when the text does not parse).
     Time(&'a str, Option<jiff::Timestamp>),
 }
 
-/// The [`Field`] of `key`, or the error that lists the known keys.
+/// The [`Field`] of `key` (for `label.<name>`, the [`DYNAMIC_FIELDS`] entry), or the error that lists
+/// the known keys.
 pub fn field(key: &str) -> Result<&'static Field> {
-    FIELDS.iter().find(|f| f.key == key).ok_or_else(|| {
-        let known: Vec<&str> = FIELDS.iter().map(|f| f.key).collect();
-        bad(format!(
-            "unknown key '{key}'; the keys are: {}",
-            known.join(", ")
-        ))
-    })
+    if let Some(f) = FIELDS.iter().find(|f| f.key == key) {
+        return Ok(f);
+    }
+    for f in DYNAMIC_FIELDS {
+        if let Some(name) = key.strip_prefix(f.key) {
+            if crate::labels::valid_label_name(name) {
+                return Ok(f);
+            }
+            return Err(bad(format!(
+                "'{key}': a label key is '{}' and a label name (letters, digits, '_' and '-')",
+                f.key
+            )));
+        }
+    }
+    let known: Vec<&str> = FIELDS.iter().map(|f| f.key).collect();
+    let dynamic: Vec<String> = DYNAMIC_FIELDS
+        .iter()
+        .map(|f| format!("{}<name>", f.key))
+        .collect();
+    Err(bad(format!(
+        "unknown key '{key}'; the keys are: {}, {}",
+        known.join(", "),
+        dynamic.join(", ")
+    )))
 }
 
 fn bad(reason: String) -> EngineError {
@@ -350,7 +400,7 @@ impl Condition {
 impl FieldCondition {
     fn validate(&self) -> Result<()> {
         let field = field(&self.key)?;
-        let key = field.key;
+        let key = self.key.as_str();
         let kind = field.kind;
         match (&self.match_, &self.range) {
             (None, None) => Err(bad(format!(
@@ -362,7 +412,7 @@ impl FieldCondition {
             (Some(_), Some(_)) => Err(bad(format!(
                 "the condition on '{key}' has both \"match\" and \"range\": give one per condition"
             ))),
-            (Some(m), None) => validate_match(field, m),
+            (Some(m), None) => validate_match(key, field.kind, m),
             (None, Some(r)) => {
                 if kind == FieldType::Keyword {
                     return Err(bad(format!(
@@ -430,8 +480,7 @@ fn value_text(v: &Value) -> String {
     }
 }
 
-fn validate_match(field: &Field, m: &Match) -> Result<()> {
-    let (key, kind) = (field.key, field.kind);
+fn validate_match(key: &str, kind: FieldType, m: &Match) -> Result<()> {
     let values: &[Value] = match m {
         Match::Value { value } => std::slice::from_ref(value),
         Match::Any { any } => any,
@@ -488,7 +537,12 @@ fn value_of<'a>(image: &'a ImageMeta, key: &str) -> Option<FieldValue<'a>> {
         "camera_model" => FieldValue::Text(image.camera_model.as_deref()?),
         "gps_lat" => FieldValue::Float(image.gps_lat?),
         "gps_lon" => FieldValue::Float(image.gps_lon?),
-        _ => return None,
+        "flag" if !image.flags.is_empty() => FieldValue::Texts(&image.flags),
+        "hidden" if !image.hidden.is_empty() => FieldValue::Texts(&image.hidden),
+        _ => match key.strip_prefix(crate::labels::LABEL_KEY_PREFIX) {
+            Some(name) => FieldValue::Score(*image.labels.get(name)?),
+            None => return None,
+        },
     })
 }
 
@@ -505,6 +559,15 @@ fn equals(value: &FieldValue<'_>, wanted: &Value) -> bool {
 }
 
 fn match_value(m: &Match, value: &FieldValue<'_>) -> bool {
+    if let FieldValue::Texts(texts) = value {
+        // Several values: one matching is enough; `except` holds when none is excluded.
+        return match m {
+            Match::Except { except } => !texts
+                .iter()
+                .any(|t| except.iter().any(|w| equals(&FieldValue::Text(t), w))),
+            _ => texts.iter().any(|t| match_value(m, &FieldValue::Text(t))),
+        };
+    }
     match m {
         Match::Value { value: wanted } => equals(value, wanted),
         Match::Any { any } => any.iter().any(|w| equals(value, w)),
@@ -523,6 +586,7 @@ fn in_range(r: &Range, value: &FieldValue<'_>) -> bool {
         match (value, b) {
             (FieldValue::Int(v), Bound::Number(n)) => (*v as f64).partial_cmp(n),
             (FieldValue::Float(v), Bound::Number(n)) => v.partial_cmp(n),
+            (FieldValue::Score(v), Bound::Number(n)) => v.partial_cmp(&(*n as f32)),
             (FieldValue::Time(_, Some(v)), Bound::Datetime(t)) => {
                 Some(v.cmp(&t.parse::<jiff::Timestamp>().ok()?))
             }
@@ -560,6 +624,9 @@ mod tests {
             camera_model: None,
             gps_lat: None,
             gps_lon: None,
+            labels: Default::default(),
+            flags: Vec::new(),
+            hidden: Vec::new(),
         }
     }
 
@@ -573,7 +640,12 @@ mod tests {
         b.taken_at = Some("2024-06-01T09:00:00Z".into());
         b.camera_make = Some("Nikon".into());
         let c = image(2, "trips/2024/deep/c.jpg");
+        a.labels = [("screenshot".to_string(), 0.9), ("people".to_string(), 0.2)].into();
+        a.flags = vec!["screenshot".into()];
         let mut d = image(3, "trips/2023/d.gif");
+        d.labels = [("screenshot".to_string(), 0.4)].into();
+        d.flags = vec!["people".into()];
+        d.hidden = vec!["nsfw-ish".into(), "gore".into()];
         d.format = "gif".into();
         d.mtime = "2023-05-01T00:00:00Z".into();
         vec![a, b, c, d]
@@ -698,6 +770,60 @@ mod tests {
             ),
             [1, 2, 3]
         );
+    }
+
+    #[test]
+    fn label_scores_flags_and_hidden_are_keys() {
+        assert_eq!(
+            ids(json!({"must": [{"key": "label.screenshot", "range": {"gte": 0.4}}]})),
+            [0, 3]
+        );
+        assert_eq!(
+            ids(json!({"must": [{"key": "label.screenshot", "range": {"gt": 0.4}}]})),
+            [0]
+        );
+        // An image without the score lacks the key.
+        assert_eq!(
+            ids(json!({"must": [{"is_empty": {"key": "label.people"}}]})),
+            [1, 2, 3]
+        );
+        assert_eq!(
+            ids(json!({"must": [{"key": "label.other", "range": {"gte": 0}}]})),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            ids(json!({"must": [{"key": "flag", "match": {"value": "screenshot"}}]})),
+            [0]
+        );
+        assert_eq!(
+            ids(json!({"must": [{"key": "hidden", "match": {"value": "gore"}}]})),
+            [3]
+        );
+        assert_eq!(
+            ids(json!({"must": [{"key": "hidden", "match": {"except": ["gore"]}}]})),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            ids(json!({"must": [{"key": "flag", "match": {"any": ["people", "x"]}}]})),
+            [3]
+        );
+        assert_eq!(
+            ids(json!({"must": [{"is_empty": {"key": "hidden"}}]})),
+            [0, 1, 2]
+        );
+        assert_eq!(
+            ids(json!({"must_not": [{"key": "flag", "match": {"prefix": "scr"}}]})),
+            [1, 2, 3]
+        );
+        let r = reason(json!({"must": [{"key": "label.screenshot", "match": {"value": 1}}]}));
+        assert!(
+            r.contains("'label.screenshot'") && r.contains("range"),
+            "{r}"
+        );
+        let r = reason(json!({"must": [{"key": "label.", "range": {"gt": 0}}]}));
+        assert!(r.contains("label name"), "{r}");
+        let r = reason(json!({"must": [{"key": "colour", "range": {"gt": 0}}]}));
+        assert!(r.contains("label.<name>") && r.contains("hidden"), "{r}");
     }
 
     #[test]

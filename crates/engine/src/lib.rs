@@ -16,6 +16,8 @@ pub mod filter;
 pub mod generation;
 pub mod images;
 pub mod indexes;
+pub mod label_eval;
+pub mod labels;
 pub mod manifest;
 pub mod matrix;
 pub mod metadata;
@@ -24,9 +26,10 @@ pub mod query;
 pub mod scan;
 
 pub use collection::{resolve_collection_dir, verify, Collection, VerifyReport};
+pub use labels::{LabelReport, PolicySource};
 pub use manifest::CollectionManifest;
 pub use pipeline::watch::{watch_folder, WatchEvent};
-pub use pipeline::{index_folder, Indexer, DEFAULT_COLLECTION_DIR};
+pub use pipeline::{apply_labels, index_folder, Indexer, DEFAULT_COLLECTION_DIR};
 
 pub use error::{EngineError, Result};
 pub use vsearch_embed::{image_io, DeviceSpec, EmbedError, ModelInfo, ModelSpec};
@@ -58,6 +61,9 @@ pub struct IndexOptions {
     pub rebuild: bool,
     /// Show a progress bar.
     pub progress: bool,
+    /// Label policy to put in force ([`labels`]); `None` keeps the collection's (the default policy for a
+    /// new one). Labels are scored for CLIP-family models only.
+    pub policy: Option<labels::PolicySource>,
 }
 
 impl Default for IndexOptions {
@@ -77,6 +83,7 @@ impl Default for IndexOptions {
             max_pixels: image_io::DEFAULT_MAX_PIXELS,
             rebuild: false,
             progress: false,
+            policy: None,
         }
     }
 }
@@ -109,6 +116,9 @@ pub struct IndexReport {
     /// before the metadata columns).
     #[serde(default)]
     pub metadata: usize,
+    /// Indexed images whose label scores were computed (from their stored vectors; see [`labels`]).
+    #[serde(default)]
+    pub labelled: usize,
     pub seconds: f64,
 }
 

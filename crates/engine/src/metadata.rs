@@ -6,6 +6,7 @@
 //! already read ([`ContentMeta::read`]); folder and name derive from the path.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use vsearch_embed::image_io;
 
 /// One indexed image and its metadata.
@@ -40,6 +41,16 @@ pub struct ImageMeta {
     pub gps_lat: Option<f64>,
     /// EXIF GPS longitude, decimal degrees (east positive).
     pub gps_lon: Option<f64>,
+    /// Label scores in `[0, 1]`, by label name (see [`crate::labels`]); empty for collections without
+    /// labels (a model without a text tower).
+    #[serde(default)]
+    pub labels: BTreeMap<String, f32>,
+    /// The labels of the policy in force with action `flag` whose threshold the image's score reaches.
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// The labels with action `hide` whose threshold the image's score reaches.
+    #[serde(default)]
+    pub hidden: Vec<String>,
 }
 
 /// The metadata read from a file's content: its format and its EXIF fields.
@@ -201,7 +212,18 @@ impl ImageMeta {
             camera_model: content.camera_model,
             gps_lat: content.gps_lat,
             gps_lon: content.gps_lon,
+            labels: BTreeMap::new(),
+            flags: Vec::new(),
+            hidden: Vec::new(),
         }
+    }
+
+    /// Sets the image's label scores and, from `policy`, the labels it is flagged and hidden by.
+    pub fn set_labels(&mut self, scores: BTreeMap<String, f32>, policy: &crate::labels::Policy) {
+        let (flags, hidden) = policy.actions(&scores);
+        self.labels = scores;
+        self.flags = flags;
+        self.hidden = hidden;
     }
 
     /// The instant browsing orders by: the date taken when there is one, else the modification time.

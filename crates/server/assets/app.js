@@ -469,10 +469,22 @@ function renderCards(items, append, isResult) {
       type: "button", className: "pin", textContent: isPinned(r.id) ? "Pinned" : "Pin", title: "Pin to the board",
       "aria-label": `Pin ${r.path} to the board`, "aria-pressed": String(isPinned(r.id)),
     });
+    // Zero-shot labels: a `hide` label blurs the thumbnail until a click reveals it; `flag` labels are badges.
+    const hidden = Array.isArray(r.hidden) ? r.hidden : [];
+    const flags = Array.isArray(r.flags) ? r.flags : [];
+    const extras = [];
+    if (hidden.length) {
+      open.title = `Hidden (${hidden.join(", ")}): click to reveal`;
+      open.append(el("span", { className: "veil-note", textContent: `${hidden.join(", ")} · click to reveal` }));
+    }
+    if (flags.length) {
+      extras.push(el("span", { className: "badges" },
+        ...flags.map((f) => el("span", { className: "badge", textContent: f, title: `label: ${f}` }))));
+    }
     fragment.append(el("article", {
-      className: "result",
+      className: hidden.length ? "result veiled" : "result",
       dataset: { id: String(r.id), path: r.path, folder: r.folder ?? folderOf(r.path) },
-    }, open, caption, pin));
+    }, open, caption, pin, ...extras));
   }
   if (append) els.results.append(fragment);
   else els.results.replaceChildren(fragment);
@@ -484,7 +496,13 @@ els.results.addEventListener("click", (e) => {
   if (!card) return;
   const id = Number(card.dataset.id);
   if (e.target.closest(".pin")) togglePin(id);
-  else if (e.target.closest(".open")) openPhoto(id);
+  else if (e.target.closest(".open")) {
+    // The first click on a hidden thumbnail reveals it; the next opens it.
+    if (card.classList.contains("veiled")) {
+      card.classList.remove("veiled");
+      card.querySelector(".open").title = `Open ${card.dataset.path}`;
+    } else openPhoto(id);
+  }
 });
 
 function openPhoto(id) {

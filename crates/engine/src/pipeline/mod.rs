@@ -7,6 +7,7 @@
 
 mod commit;
 mod ingest;
+mod label;
 mod plan;
 mod sync;
 pub mod watch;
@@ -115,6 +116,16 @@ fn run(
     }
     // Rows from before the metadata columns get theirs without re-embedding.
     fill_missing_metadata(&mut catalog, &root, options.threads, &mut report)?;
+    // Label scores for the images that lack them (all of them under a new policy), from their vectors.
+    let labelled = label::update_labels(
+        &mut catalog,
+        &coll,
+        dim,
+        embedder,
+        options.policy.as_ref(),
+        false,
+    )?;
+    report.labelled = labelled.labelled;
     // 4. Bring the indexes up to date with the catalog (its matrix compacted first when it has to be).
     let mut end = CatalogState::read(&catalog)?;
     if let Some(next) = compact_matrix(&coll, dim, &mut catalog, &end.files.ids)? {
@@ -128,6 +139,55 @@ fn run(
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Recomputes the label scores of every indexed image of the collection at `path` from the stored vectors
+/// and the text embeddings of the prompts of `policy` (when given, it becomes the policy in force; else
+/// the stored one, else the default), then commits a generation so that servers pick the scores up. No
+/// image is decoded or embedded. Takes the collection's writer lock, as an index run does; fails with
+/// [`EngineError::LabelsNeedText`] for a model without a text tower.
+pub fn apply_labels(
+    path: &Path,
+    policy: Option<&crate::labels::PolicySource>,
+    device: &vsearch_embed::DeviceSpec,
+) -> Result<crate::labels::LabelReport> {
+    let started = Instant::now();
+    let coll = crate::collection::resolve_collection_dir(path)?;
+    let _lock = lock_collection(&coll)?;
+    let manifest = CollectionManifest::read(&coll)?
+        .ok_or_else(|| EngineError::NotACollection { path: coll.clone() })?;
+    if !manifest.model.text {
+        return Err(EngineError::LabelsNeedText {
+            model: manifest.model.id.clone(),
+        });
+    }
+    let embedder = vsearch_embed::load(&manifest.model_spec(), device)?;
+    if embedder.info != manifest.model {
+        return Err(EngineError::ModelMismatch {
+            collection: manifest.model.id.clone(),
+            requested: embedder.info.id.clone(),
+        });
+    }
+    let mut catalog = Catalog::open(&coll)?;
+    let outcome = label::update_labels(
+        &mut catalog,
+        &coll,
+        manifest.model.dim,
+        &embedder,
+        policy,
+        true,
+    )?;
+    let end = CatalogState::read(&catalog)?;
+    drop(catalog);
+    sync::sync_indexes(&coll, &manifest, &end)?;
+    Ok(crate::labels::LabelReport {
+        model: manifest.model.id.clone(),
+        labels: outcome.labels,
+        labelled: outcome.labelled,
+        embedded: 0,
+        policy_changed: outcome.policy_changed,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// Reads the content metadata of the indexed rows that lack it (a catalog migrated from before the

@@ -228,6 +228,12 @@ pub struct SearchResultDto {
     pub score: f32,
     /// 1-based rank.
     pub rank: usize,
+    /// Labels with action `flag` the image reaches the threshold of (see `ImageDto::flags`).
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// Labels with action `hide` the image reaches the threshold of (see `ImageDto::hidden`).
+    #[serde(default)]
+    pub hidden: Vec<String>,
 }
 
 /// `POST /api/search`.
@@ -281,6 +287,8 @@ impl SearchResponseDto {
                     path: h.path,
                     score: h.score,
                     rank: h.rank,
+                    flags: Vec::new(),
+                    hidden: Vec::new(),
                 })
                 .collect(),
             index: r.index.into(),
@@ -352,6 +360,18 @@ pub struct ImageDto {
     pub gps_lat: Option<f64>,
     /// EXIF GPS longitude, degrees.
     pub gps_lon: Option<f64>,
+    /// Zero-shot label scores in [0, 1], by label name (CLIP-family collections; filter key
+    /// `label.<name>`).
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, f32>,
+    /// Labels with action `flag` whose threshold the image's score reaches (filter key `flag`); the page
+    /// shows a badge.
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// Labels with action `hide` whose threshold the image's score reaches (filter key `hidden`); the page
+    /// blurs the thumbnail until it is clicked.
+    #[serde(default)]
+    pub hidden: Vec<String>,
 }
 
 impl From<ImageMeta> for ImageDto {
@@ -371,6 +391,9 @@ impl From<ImageMeta> for ImageDto {
             camera_model: m.camera_model,
             gps_lat: m.gps_lat,
             gps_lon: m.gps_lon,
+            labels: m.labels,
+            flags: m.flags,
+            hidden: m.hidden,
         }
     }
 }

@@ -99,11 +99,30 @@ async fn run_search(
 ) -> Result<Json<SearchResponseDto>, ApiError> {
     let generation = served.info.generation;
     let backend = served.backend.clone();
-    let response = state
+    let (response, marks) = state
         .pool
-        .run(ticket, move || backend.search(&query, &options))
+        .run(ticket, move || {
+            let response = backend.search(&query, &options)?;
+            // Each result's flagged and hidden labels, for the page's badges and blur.
+            let marks: Vec<(Vec<String>, Vec<String>)> = response
+                .results
+                .iter()
+                .map(|h| {
+                    backend
+                        .image_meta(h.id)
+                        .map(|m| (m.flags, m.hidden))
+                        .unwrap_or_default()
+                })
+                .collect();
+            Ok::<_, vsearch_engine::EngineError>((response, marks))
+        })
         .await??;
-    Ok(Json(SearchResponseDto::new(response, generation)))
+    let mut dto = SearchResponseDto::new(response, generation);
+    for (result, (flags, hidden)) in dto.results.iter_mut().zip(marks) {
+        result.flags = flags;
+        result.hidden = hidden;
+    }
+    Ok(Json(dto))
 }
 
 /// The images like an indexed one: the same answer as `POST /api/search` with `{"id": ID}` and these
