@@ -57,6 +57,9 @@ pub enum EngineError {
     /// A query that cannot be answered as given (an empty board, a crop outside the image, ...).
     #[error("bad query: {reason}")]
     BadQuery { reason: String },
+    /// A truth file (of an evaluation) that cannot be parsed.
+    #[error("{path}: {reason}")]
+    Truth { path: PathBuf, reason: String },
     #[error("{path} is not a folder")]
     NotAFolder { path: PathBuf },
     #[error("another `vsearch index` is updating the collection {collection} (lock held on {collection}/{lock}); wait for it to finish, then run again", lock = crate::pipeline::LOCK_FILE)]

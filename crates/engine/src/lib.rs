@@ -10,7 +10,9 @@
 pub mod browse;
 pub mod catalog;
 pub mod collection;
+pub mod dupes;
 pub mod error;
+pub mod eval;
 pub mod fault;
 pub mod filter;
 pub mod generation;
@@ -24,6 +26,7 @@ pub mod query;
 pub mod scan;
 
 pub use collection::{resolve_collection_dir, verify, Collection, VerifyReport};
+pub use dupes::{copies_of, DupesOptions, DuplicateGroup, DuplicateImage};
 pub use manifest::CollectionManifest;
 pub use pipeline::watch::{watch_folder, WatchEvent};
 pub use pipeline::{index_folder, Indexer, DEFAULT_COLLECTION_DIR};
