@@ -40,6 +40,11 @@ enum Command {
     Serve(cli::serve::Args),
     /// Benchmark HNSW, IVF and exact search: recall, QPS, latency, build time, memory.
     Bench(cli::bench::Args),
+    /// List groups of duplicate images (exact and near copies), best copy first.
+    Dupes(cli::dupes::Args),
+    /// Measure the engine against truth (`eval dupes`).
+    #[command(subcommand)]
+    Eval(cli::eval::Command),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,6 +74,8 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Serve(args) => cli::serve::run(args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Dupes(args) => cli::dupes::run(args),
+        Command::Eval(cmd) => cli::eval::run(cmd),
     }
 }
 

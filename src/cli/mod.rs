@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod dupes;
 pub mod embed;
+pub mod eval;
 pub mod index;
 pub mod models;
 pub mod search;

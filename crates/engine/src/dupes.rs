@@ -27,7 +27,7 @@ use vsearch_index::{IndexKind, SearchParams};
 
 /// Default verification threshold (the thumbnail correlation a pair needs to be a copy), chosen on the
 /// planted test set with `vsearch eval dupes` (README, "Duplicates").
-pub const DEFAULT_THRESHOLD: f32 = 0.80;
+pub const DEFAULT_THRESHOLD: f32 = 0.86;
 /// Default embedding cosine a neighbour needs to be a candidate. Planted copies scored 0.73 or more with
 /// EfficientNet-Lite0; 0.6 leaves a margin and still drops most unrelated images before decoding them.
 pub const DEFAULT_MIN_COSINE: f32 = 0.6;
