@@ -3,7 +3,7 @@
 // similar images, the photo first; then filtered to its folder), pins two results and searches the board (one
 // of them as a negative example), draws a box on a photo with the mouse and searches that region (and its next
 // page), reloads the page from its URL and expects the same results, goes Back, uploads a photo, checks phone
-// width (and a box drawn by touch), and fails on any JavaScript error, console error or failed request. Screenshots: SCREENSHOT.png (viewer and results),
+// width (and a box drawn by touch), opens the duplicates view, and fails on any JavaScript error, console error or failed request. Screenshots: SCREENSHOT.png (viewer and results),
 // -browse.png, -board.png, -crop.png, -phone.png.
 // Usage: node scripts/browser_test.mjs BASE_URL PHOTO [SCREENSHOT.png]
 //        node scripts/browser_test.mjs --labels BASE_URL [SCREENSHOT.png]
@@ -299,6 +299,15 @@ try {
     await page.click("#viewer-close");
     await waitForView(page, "browse", (cards) => cards.length === grid.length);
     await expectNoOverflow(page, "browse");
+
+    // Duplicates: the header link shows the groups of copies (sample_images has none: "No duplicates"), then Back.
+    await page.click("#dupes-link");
+    const dupes = await waitForView(page, "dupes", () => true);
+    await expectNoError(page);
+    await expectNoOverflow(page, "duplicates");
+    console.log(`duplicates: ${dupes.length} photos in groups: ${await page.textContent("#status")}`);
+    await page.goBack();
+    await waitForView(page, "browse", (cards) => cards.length === grid.length);
 
     if (pageErrors.length) throw new Error(`JavaScript errors: ${pageErrors.join("; ")}`);
     if (consoleErrors.length) throw new Error(`console errors: ${consoleErrors.join("; ")}`);

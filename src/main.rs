@@ -43,7 +43,9 @@ enum Command {
     /// Zero-shot labels of a collection (CLIP-family models).
     #[command(subcommand)]
     Labels(cli::labels::Command),
-    /// Evaluate a collection against hand labels.
+    /// List groups of duplicate images (exact and near copies), best copy first.
+    Dupes(cli::dupes::Args),
+    /// Measure a collection against truth: `eval dupes`, `eval labels`.
     #[command(subcommand)]
     Eval(cli::eval::Command),
 }
@@ -76,6 +78,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => cli::serve::run(args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Labels(cmd) => cli::labels::run(cmd),
+        Command::Dupes(args) => cli::dupes::run(args),
         Command::Eval(cmd) => cli::eval::run(cmd),
     }
 }

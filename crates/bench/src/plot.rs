@@ -309,6 +309,100 @@ pub fn write(r: &Results, dir: &Path) -> Result<()> {
     write_atomic(&dir.join("recall_qps.png"), &png(r)?)
 }
 
+/// A precision/recall curve to draw: its name, its points `(recall, precision)`, and a point to mark
+/// (e.g. the default threshold) with its label.
+#[derive(Debug, Clone)]
+pub struct PrSeries {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub marked: Option<((f64, f64), String)>,
+}
+
+fn draw_pr<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    series: &[PrSeries],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(plot_err)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..1.02, 0f64..1.02)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc("Recall")
+        .y_desc("Precision")
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()
+        .map_err(plot_err)?;
+    for (i, s) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        chart
+            .draw_series(LineSeries::new(
+                s.points.iter().copied(),
+                color.stroke_width(2),
+            ))
+            .map_err(plot_err)?
+            .label(s.name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        if let Some((at, label)) = &s.marked {
+            chart
+                .draw_series(std::iter::once(Circle::new(*at, 6, color.filled())))
+                .map_err(plot_err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    label.clone(),
+                    (at.0 - 0.25, at.1 - 0.04),
+                    ("sans-serif", 13).into_font(),
+                )))
+                .map_err(plot_err)?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(plot_err)?;
+    root.present().map_err(plot_err)?;
+    Ok(())
+}
+
+/// Writes a precision/recall plot of `series` (same style and font as the recall/QPS plot) to `svg` and,
+/// as PNG, to `png`.
+pub fn write_pr(title: &str, series: &[PrSeries], svg: &Path, png: &Path) -> Result<()> {
+    register_font()?;
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+        draw_pr(&root, title, series)?;
+    }
+    write_atomic(svg, text.as_bytes())?;
+    let mut rgb = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+        draw_pr(&root, title, series)?;
+    }
+    let img = image::RgbImage::from_raw(SIZE.0, SIZE.1, rgb).ok_or_else(|| BenchError::Plot {
+        reason: "bitmap buffer has the wrong size".into(),
+    })?;
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .map_err(plot_err)?;
+    write_atomic(png, &out.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

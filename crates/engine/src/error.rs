@@ -63,6 +63,9 @@ pub enum EngineError {
     /// Labels need a text tower.
     #[error("model '{model}' has no text tower, so it cannot score labels (zero-shot labels need a CLIP-family model: index with `--model clip-vit-b32` or `--model-dir PATH`)")]
     LabelsNeedText { model: String },
+    /// A truth file (of an evaluation) that cannot be parsed.
+    #[error("{path}: {reason}")]
+    Truth { path: PathBuf, reason: String },
     #[error("{path} is not a folder")]
     NotAFolder { path: PathBuf },
     #[error("another `vsearch index` is updating the collection {collection} (lock held on {collection}/{lock}); wait for it to finish, then run again", lock = crate::pipeline::LOCK_FILE)]

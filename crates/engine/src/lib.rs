@@ -10,13 +10,14 @@
 pub mod browse;
 pub mod catalog;
 pub mod collection;
+pub mod dupes;
 pub mod error;
+pub mod eval;
 pub mod fault;
 pub mod filter;
 pub mod generation;
 pub mod images;
 pub mod indexes;
-pub mod label_eval;
 pub mod labels;
 pub mod manifest;
 pub mod matrix;
@@ -26,6 +27,7 @@ pub mod query;
 pub mod scan;
 
 pub use collection::{resolve_collection_dir, verify, Collection, VerifyReport};
+pub use dupes::{copies_of, DupesOptions, DuplicateGroup, DuplicateImage};
 pub use labels::{LabelReport, PolicySource};
 pub use manifest::CollectionManifest;
 pub use pipeline::watch::{watch_folder, WatchEvent};

@@ -16,7 +16,7 @@ const els = {
   viewerOriginal: $("viewer-original"), viewerClose: $("viewer-close"),
   status: $("status"), error: $("error"), results: $("results"), more: $("more"),
   board: $("board"), boardCount: $("board-count"), boardItems: $("board-items"),
-  boardSearch: $("board-search"), boardClear: $("board-clear"),
+  boardSearch: $("board-search"), boardClear: $("board-clear"), dupesLink: $("dupes-link"),
 };
 
 const DEFAULT_K = 20;
@@ -213,7 +213,9 @@ function parseUrl(search, historyState) {
     k: Number.isFinite(k) && k >= 1 && k <= 1000 ? k : DEFAULT_K,
     index: p.get("index") || "",
   };
-  if (p.has("board")) {
+  if (p.get("view") === "duplicates") {
+    view.kind = "dupes";
+  } else if (p.has("board")) {
     try {
       view.board = parseBoard(p.get("board"));
       view.kind = "board";
@@ -243,6 +245,8 @@ function urlFor(view) {
     p.set("text", view.text);
   } else if (view.kind === "board") {
     p.set("board", JSON.stringify(boardBody(view.board)));
+  } else if (view.kind === "dupes") {
+    p.set("view", "duplicates");
   }
   const f = view.filters;
   if (f.folder !== null) p.set("folder", f.folder);
@@ -313,10 +317,12 @@ async function show(view) {
   showViewer(view);
   els.results.dataset.state = "loading";
   els.results.setAttribute("aria-busy", "true");
-  els.status.textContent = view.kind === "browse" ? "Loading photos…" : "Searching…";
+  els.status.textContent = view.kind === "browse" ? "Loading photos…"
+    : view.kind === "dupes" ? "Looking for duplicates…" : "Searching…";
   els.more.hidden = true;
-  const pages = view.page;
+  const pages = view.kind === "dupes" ? 0 : view.page;
   try {
+    if (view.kind === "dupes" && !(await loadDupes(ticket))) return;
     for (let p = 0; p < pages; p++) {
       if (p > 0 && !state.more) break;
       const ok = await loadPage(ticket, p > 0);
@@ -441,6 +447,50 @@ async function loadMore() {
     moreObserver.observe(els.more);
   }
 }
+
+// ---------- duplicates ----------
+
+// Shows the groups of copies (GET /api/duplicates), each with the copy to keep first. False when outdated.
+async function loadDupes(ticket) {
+  const started = performance.now();
+  const body = await api("/api/duplicates");
+  if (ticket !== state.ticket) return false;
+  const fragment = document.createDocumentFragment();
+  body.groups.forEach((g, n) => {
+    const items = el("div", { className: "dupe-items" });
+    for (const im of g.images) {
+      const img = el("img", { src: thumbUrl(im.id), alt: im.path, loading: "lazy", decoding: "async" });
+      const open = el("button", { type: "button", className: "open", title: `Open ${im.path}` }, img);
+      const caption = el("span", { className: "caption" });
+      if (im.keep) caption.append(el("span", { className: "keep-badge", textContent: "keep", title: "the copy to keep: most pixels, then the oldest file" }));
+      caption.append(el("span", { className: "score", textContent: `${im.width}×${im.height} · ${formatBytes(im.bytes)}` }));
+      caption.append(el("span", { className: "path", textContent: im.path, title: im.path }));
+      items.append(el("article", {
+        className: im.keep ? "result keep" : "result",
+        dataset: { id: String(im.id), path: im.path, folder: folderOf(im.path), keep: String(im.keep) },
+      }, open, caption));
+    }
+    const title = `Group ${n + 1}: ${g.images.length} ${g.exact ? "identical files" : "copies"}`;
+    fragment.append(el("section", { className: "dupe-group", "aria-label": title }, el("h3", { textContent: title }), items));
+  });
+  els.results.replaceChildren(fragment);
+  state.loaded = els.results.querySelectorAll(".result").length;
+  state.more = false;
+  const copies = body.groups.reduce((n, g) => n + g.images.length - 1, 0);
+  els.status.textContent = body.groups.length === 0
+    ? "No duplicates: no two photos are copies of one picture."
+    : `${body.groups.length} group${body.groups.length === 1 ? "" : "s"} of copies (${copies} could go), the copy to keep first · ${Math.round(performance.now() - started)} ms`;
+  els.results.dataset.query = "dupes";
+  els.results.dataset.state = "done";
+  els.results.removeAttribute("aria-busy");
+  els.results.dataset.count = String(state.loaded);
+  return true;
+}
+
+els.dupesLink.addEventListener("click", (e) => {
+  e.preventDefault();
+  navigate(withCurrent({ kind: "dupes" }));
+});
 
 // ---------- cards ----------
 

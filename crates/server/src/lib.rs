@@ -26,6 +26,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tower_http::trace::TraceLayer;
 use vsearch_engine::browse::{Browse, Facets};
+use vsearch_engine::dupes::{DupesOptions, DuplicateGroup};
 use vsearch_engine::filter::Filter;
 use vsearch_engine::metadata::ImageMeta;
 use vsearch_engine::{
@@ -105,6 +106,8 @@ pub trait SearchBackend: Send + Sync + 'static {
     ) -> vsearch_engine::Result<Browse>;
     /// The folders and formats of the images `filter` keeps.
     fn facets(&self, filter: Option<&Filter>) -> vsearch_engine::Result<Facets>;
+    /// Groups of copies (see [`Collection::duplicates`]; blocking: decodes images).
+    fn duplicates(&self, options: &DupesOptions) -> vsearch_engine::Result<Vec<DuplicateGroup>>;
     /// The collection as last committed, when that differs from this one (blocking: loads indexes).
     fn reload(&self) -> vsearch_engine::Result<Option<Arc<dyn SearchBackend>>> {
         Ok(None)
@@ -141,6 +144,9 @@ impl SearchBackend for Collection {
     }
     fn facets(&self, filter: Option<&Filter>) -> vsearch_engine::Result<Facets> {
         Collection::facets(self, filter)
+    }
+    fn duplicates(&self, options: &DupesOptions) -> vsearch_engine::Result<Vec<DuplicateGroup>> {
+        Collection::duplicates(self, options)
     }
     fn reload(&self) -> vsearch_engine::Result<Option<Arc<dyn SearchBackend>>> {
         Ok(Collection::reload(self)?.map(|c| Arc::new(c) as Arc<dyn SearchBackend>))
@@ -273,6 +279,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/search", post(api::handlers::search))
         .route("/api/images", get(api::handlers::browse))
         .route("/api/facets", get(api::handlers::facets))
+        .route("/api/duplicates", get(api::handlers::duplicates))
         .route("/api/images/{id}", get(api::handlers::image))
         .route("/api/images/{id}/thumbnail", get(api::handlers::thumbnail))
         .route("/api/images/{id}/meta", get(api::handlers::image_meta))

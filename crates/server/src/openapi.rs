@@ -24,6 +24,7 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         handlers::search,
         handlers::browse,
         handlers::facets,
+        handlers::duplicates,
         handlers::image,
         handlers::thumbnail,
         handlers::image_meta,
@@ -45,6 +46,9 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         dto::BrowseDto,
         dto::FacetDto,
         dto::FacetsDto,
+        dto::DuplicatesDto,
+        dto::DuplicateGroupDto,
+        dto::DuplicateImageDto,
         dto::SearchResultDto,
         dto::SearchResponseDto
     )),

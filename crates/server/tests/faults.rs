@@ -347,6 +347,13 @@ impl SearchBackend for FailingBackend {
     ) -> vsearch_engine::Result<vsearch_engine::browse::Facets> {
         self.inner.facets(filter)
     }
+
+    fn duplicates(
+        &self,
+        options: &vsearch_engine::DupesOptions,
+    ) -> vsearch_engine::Result<Vec<vsearch_engine::DuplicateGroup>> {
+        self.inner.duplicates(options)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

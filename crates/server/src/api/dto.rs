@@ -441,6 +441,73 @@ impl From<Facets> for FacetsDto {
     }
 }
 
+/// `GET /api/duplicates`: groups of copies, best copy first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DuplicatesDto {
+    /// The verification threshold applied.
+    pub threshold: f32,
+    /// The groups, ordered by their kept image's path.
+    pub groups: Vec<DuplicateGroupDto>,
+}
+
+/// Copies of one picture.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DuplicateGroupDto {
+    /// Whether every image has the same content (byte-identical files).
+    pub exact: bool,
+    /// The images: the one to keep first (most pixels, then the oldest file).
+    pub images: Vec<DuplicateImageDto>,
+}
+
+/// One image of a duplicate group.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DuplicateImageDto {
+    pub id: u64,
+    /// Path relative to the indexed folder.
+    pub path: String,
+    pub width: u32,
+    pub height: u32,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// Modification time, RFC 3339.
+    pub mtime: String,
+    /// Whether this is the copy to keep.
+    pub keep: bool,
+    /// Score against the kept image (absent when grouped through other copies).
+    pub score: Option<f32>,
+}
+
+impl From<vsearch_engine::DuplicateGroup> for DuplicateGroupDto {
+    fn from(g: vsearch_engine::DuplicateGroup) -> Self {
+        Self {
+            exact: g.exact,
+            images: g
+                .images
+                .into_iter()
+                .map(|i| DuplicateImageDto {
+                    id: i.id,
+                    path: i.path,
+                    width: i.width,
+                    height: i.height,
+                    bytes: i.bytes,
+                    mtime: i.mtime,
+                    keep: i.keep,
+                    score: i.score.filter(|s| s.is_finite()),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Parameters of `GET /api/duplicates`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DuplicatesParams {
+    /// Verification score a pair needs to be a copy, -1 to 1 (default: the engine's, 0.86).
+    #[param(minimum = -1, maximum = 1)]
+    pub threshold: Option<f64>,
+}
+
 /// The index a query without `index` uses: the first of [`IndexKind::PREFERENCE`] the collection has.
 pub fn default_index(info: &CollectionInfo) -> Option<IndexKind> {
     IndexKind::preferred(|kind| info.indexes.iter().any(|c| c.kind() == kind))

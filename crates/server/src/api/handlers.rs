@@ -1,8 +1,9 @@
 //! The endpoints of the JSON API.
 
 use super::dto::{
-    BrowseDto, BrowseParams, CollectionDto, FacetParams, FacetsDto, Health, ImageDto, SearchForm,
-    SearchRequest, SearchResponseDto, SimilarParams,
+    BrowseDto, BrowseParams, CollectionDto, DuplicateGroupDto, DuplicatesDto, DuplicatesParams,
+    FacetParams, FacetsDto, Health, ImageDto, SearchForm, SearchRequest, SearchResponseDto,
+    SimilarParams,
 };
 use super::request::{
     check_offset, filter_json, read_search, url_filter, validate, ImageId, UncheckedSearch,
@@ -241,6 +242,38 @@ pub async fn facets(
         .run(ticket, move || backend.facets(filter.as_ref()))
         .await??;
     Ok(Json(facets.into()))
+}
+
+/// Groups of copies in the collection (exact and near copies), each with the copy to keep first.
+#[utoipa::path(get, path = "/api/duplicates", tag = "vsearch",
+    params(DuplicatesParams),
+    responses(
+        (status = 200, description = "Groups of copies, best copy first", body = DuplicatesDto),
+        (status = 400, description = "Malformed or out-of-range threshold", body = ErrorBody),
+        (status = 500, description = "The server failed; the details are in the server's log only", body = ErrorBody),
+        (status = 503, description = "Too many queries queued", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    ))]
+pub async fn duplicates(
+    State(state): State<AppState>,
+    params: Result<UrlQuery<DuplicatesParams>, QueryRejection>,
+) -> Result<Json<DuplicatesDto>, ApiError> {
+    let UrlQuery(p) = params.map_err(query_rejection)?;
+    let mut options = vsearch_engine::DupesOptions::default();
+    if let Some(t) = p.threshold {
+        options.threshold = t as f32;
+    }
+    options.validate()?;
+    let backend = state.served().backend.clone();
+    let ticket = state.pool.admit()?;
+    let groups = state
+        .pool
+        .run(ticket, move || backend.duplicates(&options))
+        .await??;
+    Ok(Json(DuplicatesDto {
+        threshold: options.threshold,
+        groups: groups.into_iter().map(DuplicateGroupDto::from).collect(),
+    }))
 }
 
 /// One image's metadata.

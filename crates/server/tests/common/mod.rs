@@ -702,6 +702,14 @@ impl SearchBackend for HistogramCollection {
     ) -> vsearch_engine::Result<vsearch_engine::browse::Facets> {
         self.images.facets(filter)
     }
+
+    fn duplicates(
+        &self,
+        _options: &vsearch_engine::DupesOptions,
+    ) -> vsearch_engine::Result<Vec<vsearch_engine::DuplicateGroup>> {
+        // Histogram vectors say nothing about copies: no groups.
+        Ok(Vec::new())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -787,5 +795,12 @@ impl<B: SearchBackend> SearchBackend for GatedBackend<B> {
         filter: Option<&vsearch_engine::filter::Filter>,
     ) -> vsearch_engine::Result<vsearch_engine::browse::Facets> {
         self.inner.facets(filter)
+    }
+
+    fn duplicates(
+        &self,
+        options: &vsearch_engine::DupesOptions,
+    ) -> vsearch_engine::Result<Vec<vsearch_engine::DuplicateGroup>> {
+        self.inner.duplicates(options)
     }
 }

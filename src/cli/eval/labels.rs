@@ -1,19 +1,10 @@
 //! `vsearch eval labels`: precision, recall and F1 of a collection's label scores against a truth CSV.
 
 use anyhow::Context;
-use plotters::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use vsearch_engine::label_eval::{self, PrPoint};
+use vsearch_engine::eval::{self, Metrics, PrPoint};
 use vsearch_engine::Collection;
-
-/// `vsearch eval` subcommands.
-#[derive(clap::Subcommand)]
-pub enum Command {
-    /// Label scores against hand labels: per label, precision, recall and F1 at the policy's threshold and
-    /// the precision/recall curve over thresholds (Markdown), plus a plot.
-    Labels(LabelArgs),
-}
 
 /// Arguments of `vsearch eval labels`.
 #[derive(clap::Args)]
@@ -41,15 +32,9 @@ struct LabelEval {
     /// Truth rows with a stored score.
     n: usize,
     positives: usize,
-    at_threshold: PrPoint,
+    at_threshold: Metrics,
     average_precision: f64,
     curve: Vec<PrPoint>,
-}
-
-pub fn run(cmd: Command) -> anyhow::Result<()> {
-    match cmd {
-        Command::Labels(args) => labels(args),
-    }
 }
 
 /// The truth rows of a CSV: (path, label, truth), in file order.
@@ -85,7 +70,7 @@ fn read_truth(path: &Path) -> anyhow::Result<Vec<(String, String, bool)>> {
     Ok(rows)
 }
 
-fn labels(args: LabelArgs) -> anyhow::Result<()> {
+pub(super) fn run(args: LabelArgs) -> anyhow::Result<()> {
     let collection = Collection::open_without_model(&args.collection)
         .with_context(|| format!("cannot open {}", args.collection.display()))?;
     let policy = collection.label_policy().with_context(|| {
@@ -133,14 +118,20 @@ fn labels(args: LabelArgs) -> anyhow::Result<()> {
         .iter()
         .filter_map(|l| {
             let (scores, truth) = pairs.get(&l.name)?;
-            let curve = label_eval::pr_curve(scores, truth);
+            let scored: Vec<(f64, bool)> = scores
+                .iter()
+                .zip(truth)
+                .map(|(&s, &t)| (f64::from(s), t))
+                .collect();
+            let positives = truth.iter().filter(|t| **t).count();
+            let curve = eval::pr_curve(&scored, 0);
             Some(LabelEval {
                 label: l.name.clone(),
                 threshold: l.threshold,
                 n: scores.len(),
-                positives: truth.iter().filter(|t| **t).count(),
-                at_threshold: label_eval::at_threshold(scores, truth, l.threshold),
-                average_precision: label_eval::average_precision(&curve),
+                positives,
+                at_threshold: eval::at_threshold(&curve, f64::from(l.threshold), positives),
+                average_precision: eval::average_precision(&curve),
                 curve,
             })
         })
@@ -192,63 +183,36 @@ fn markdown(evals: &[LabelEval]) -> String {
         for p in &e.curve {
             out += &format!(
                 "| {:.4} | {:.4} | {:.4} | {:.4} |\n",
-                p.threshold, p.precision, p.recall, p.f1
+                p.threshold, p.metrics.precision, p.metrics.recall, p.metrics.f1
             );
         }
     }
     out
 }
 
-/// Draws every label's precision/recall curve (a dot at its policy threshold) into an SVG file.
+/// Draws every label's precision/recall curve (a dot at its policy threshold) into an SVG file (and a PNG
+/// beside it).
 fn write_plot(evals: &[LabelEval], path: &Path) -> anyhow::Result<()> {
-    vsearch_bench::plot::register_font()?;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (800, 600)).into_drawing_area();
-        let err = |e: &dyn std::fmt::Debug| anyhow::anyhow!("plot: {e:?}");
-        root.fill(&WHITE).map_err(|e| err(&e))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Labels: precision / recall", ("sans-serif", 22))
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..1.0, 0f64..1.05)
-            .map_err(|e| err(&e))?;
-        chart
-            .configure_mesh()
-            .x_desc("Recall")
-            .y_desc("Precision")
-            .label_style(("sans-serif", 14))
-            .draw()
-            .map_err(|e| err(&e))?;
-        let colors = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
-        for (i, e) in evals.iter().enumerate() {
-            let color = colors[i % colors.len()];
-            let points: Vec<(f64, f64)> = e.curve.iter().map(|p| (p.recall, p.precision)).collect();
-            chart
-                .draw_series(LineSeries::new(points, color.stroke_width(2)))
-                .map_err(|e| err(&e))?
-                .label(format!("{} (AP {:.3})", e.label, e.average_precision))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-            let at = &e.at_threshold;
-            chart
-                .draw_series(std::iter::once(Circle::new(
-                    (at.recall, at.precision),
-                    5,
-                    color.filled(),
-                )))
-                .map_err(|e| err(&e))?;
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(|e| err(&e))?;
-        root.present().map_err(|e| err(&e))?;
-    }
-    std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    let series: Vec<vsearch_bench::plot::PrSeries> = evals
+        .iter()
+        .map(|e| vsearch_bench::plot::PrSeries {
+            name: format!("{} (AP {:.3})", e.label, e.average_precision),
+            points: e
+                .curve
+                .iter()
+                .map(|p| (p.metrics.recall, p.metrics.precision))
+                .collect(),
+            marked: Some((
+                (e.at_threshold.recall, e.at_threshold.precision),
+                format!("threshold {:.2}", e.threshold),
+            )),
+        })
+        .collect();
+    vsearch_bench::plot::write_pr(
+        "Labels: precision against recall over thresholds",
+        &series,
+        path,
+        &path.with_extension("png"),
+    )
+    .with_context(|| format!("write the plot {}", path.display()))
 }

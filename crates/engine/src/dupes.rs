@@ -1,0 +1,591 @@
+//! Duplicate groups: exact copies (the same content hash) and near copies (the same picture edited:
+//! re-encoded, resized, cropped, flipped, captioned), grouped so a user can keep one of each.
+//!
+//! Near copies are found in two steps. **Candidates** come from the collection's index: each image's
+//! nearest neighbours ([`DupesOptions::neighbours`]) whose embedding cosine is at least
+//! [`DupesOptions::min_cosine`]. The global embedding alone cannot tell a copy from another photo of the
+//! same object (with EfficientNet-Lite0 on ukbench-14, planted copies of one photo score as low as 0.73
+//! against each other while different photos of one object score up to 0.91), so each candidate pair is
+//! **verified** on the pixels: both images become small grayscale thumbnails, and the pair's score is the
+//! best normalised cross-correlation between one image's whole thumbnail (and its mirror) and windows of
+//! the other's (the whole image, and 90%, 80% and 70% windows at nine positions each), both ways round
+//! ([`Signature`]). Pairs scoring at least [`DupesOptions::threshold`] are copies; groups are the
+//! connected components of copies (union-find), each ordered best copy first (most pixels, then the
+//! oldest file, then the smallest id). The defaults were chosen by measurement (see the README:
+//! `vsearch eval dupes`).
+
+use crate::catalog::{Catalog, Status};
+use crate::collection::Collection;
+use crate::error::{EngineError, Result};
+use crate::metadata::ImageMeta;
+use image::DynamicImage;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use vsearch_embed::image_io;
+use vsearch_index::{IndexKind, SearchParams};
+
+/// Default verification threshold (the thumbnail correlation a pair needs to be a copy), chosen on the
+/// planted test set with `vsearch eval dupes` (README, "Duplicates").
+pub const DEFAULT_THRESHOLD: f32 = 0.86;
+/// Default embedding cosine a neighbour needs to be a candidate. Planted copies scored 0.73 or more with
+/// EfficientNet-Lite0; 0.6 leaves a margin and still drops most unrelated images before decoding them.
+pub const DEFAULT_MIN_COSINE: f32 = 0.6;
+/// Default nearest neighbours of each image considered as candidates.
+pub const DEFAULT_NEIGHBOURS: usize = 10;
+
+/// How candidate pairs are verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verification {
+    /// Flip- and crop-aware correlation of grayscale thumbnails (the default).
+    #[default]
+    Thumbnails,
+    /// No verification: the pair's score is its embedding cosine (the baseline the measurement compares
+    /// against; it groups photos of the same object).
+    Cosine,
+}
+
+/// Options of [`Collection::duplicates`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DupesOptions {
+    /// Score a verified pair needs to be a copy ([`DEFAULT_THRESHOLD`] for thumbnails).
+    pub threshold: f32,
+    /// Embedding cosine a neighbour needs to be a candidate.
+    pub min_cosine: f32,
+    /// Nearest neighbours of each image considered.
+    pub neighbours: usize,
+    /// How candidates are verified.
+    pub verification: Verification,
+}
+
+impl Default for DupesOptions {
+    /// [`DEFAULT_THRESHOLD`], [`DEFAULT_MIN_COSINE`], [`DEFAULT_NEIGHBOURS`], thumbnails.
+    fn default() -> Self {
+        Self {
+            threshold: DEFAULT_THRESHOLD,
+            min_cosine: DEFAULT_MIN_COSINE,
+            neighbours: DEFAULT_NEIGHBOURS,
+            verification: Verification::Thumbnails,
+        }
+    }
+}
+
+impl DupesOptions {
+    /// Checks the options are usable.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |reason: String| Err(EngineError::BadQuery { reason });
+        if !self.threshold.is_finite() || !(-1.0..=1.0).contains(&self.threshold) {
+            return bad(format!(
+                "the duplicate threshold must lie between -1 and 1, not {}",
+                self.threshold
+            ));
+        }
+        if !self.min_cosine.is_finite() || !(-1.0..=1.0).contains(&self.min_cosine) {
+            return bad(format!(
+                "the candidate cosine must lie between -1 and 1, not {}",
+                self.min_cosine
+            ));
+        }
+        if self.neighbours == 0 || self.neighbours > 1000 {
+            return bad(format!(
+                "the neighbours per image must be 1 to 1000, not {}",
+                self.neighbours
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A candidate pair and its scores.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScoredPair {
+    /// The smaller id.
+    pub a: u64,
+    /// The larger id.
+    pub b: u64,
+    /// Embedding cosine.
+    pub cosine: f32,
+    /// Verification score (1 for exact copies; the cosine under [`Verification::Cosine`]).
+    pub score: f32,
+    /// Whether both files have the same content hash.
+    pub exact: bool,
+}
+
+/// One image of a [`DuplicateGroup`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DuplicateImage {
+    /// Image id.
+    pub id: u64,
+    /// Path relative to the indexed folder.
+    pub path: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// Modification time, RFC 3339.
+    pub mtime: String,
+    /// Whether this is the copy to keep (the first of its group).
+    pub keep: bool,
+    /// Score of the image against the kept one (1 for the kept one and exact copies of it; `None` when
+    /// the two were grouped through other copies rather than compared directly).
+    pub score: Option<f32>,
+}
+
+/// A group of copies of one picture, best copy first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DuplicateGroup {
+    /// Whether every image of the group has the same content (byte-identical files).
+    pub exact: bool,
+    /// The images: most pixels first, then the oldest file, then the smallest id.
+    pub images: Vec<DuplicateImage>,
+}
+
+impl Collection {
+    /// Groups of copies among the served images (see the [module](self)); groups ordered by their kept
+    /// image's path.
+    pub fn duplicates(&self, options: &DupesOptions) -> Result<Vec<DuplicateGroup>> {
+        let pairs = self.duplicate_pairs(options)?;
+        let copies: Vec<ScoredPair> = pairs
+            .into_iter()
+            .filter(|p| p.exact || p.score >= options.threshold)
+            .collect();
+        Ok(self.group(&copies))
+    }
+
+    /// Every candidate pair with its scores (exact copies included, whatever their cosine), before the
+    /// threshold: what [`Collection::duplicates`] cuts, and what an evaluation sweeps.
+    pub fn duplicate_pairs(&self, options: &DupesOptions) -> Result<Vec<ScoredPair>> {
+        options.validate()?;
+        let hashes = self.content_hashes()?;
+        let ids = self.images().ids();
+        let mut candidates: BTreeMap<(u64, u64), f32> = BTreeMap::new();
+        // Exact copies by hash.
+        let mut by_hash: HashMap<&str, Vec<u64>> = HashMap::new();
+        for id in &ids {
+            if let Some(h) = hashes.get(id).filter(|h| !h.is_empty()) {
+                by_hash.entry(h.as_str()).or_default().push(*id);
+            }
+        }
+        for group in by_hash.values() {
+            for (i, &a) in group.iter().enumerate() {
+                for &b in &group[i + 1..] {
+                    candidates.insert((a.min(b), a.max(b)), 1.0);
+                }
+            }
+        }
+        // Near copies: neighbours in the index.
+        let neighbours: Vec<Vec<(u64, f32)>> = ids
+            .par_iter()
+            .map(|&id| self.candidate_neighbours(id, options))
+            .collect::<Result<_>>()?;
+        for (&id, list) in ids.iter().zip(&neighbours) {
+            for &(other, cosine) in list {
+                candidates
+                    .entry((id.min(other), id.max(other)))
+                    .or_insert(cosine);
+            }
+        }
+        let same = |a: u64, b: u64| match (hashes.get(&a), hashes.get(&b)) {
+            (Some(x), Some(y)) => !x.is_empty() && x == y,
+            _ => false,
+        };
+        let signatures = match options.verification {
+            Verification::Cosine => HashMap::new(),
+            Verification::Thumbnails => {
+                let mut wanted: Vec<u64> = candidates
+                    .keys()
+                    .filter(|(a, b)| !same(*a, *b))
+                    .flat_map(|&(a, b)| [a, b])
+                    .collect();
+                wanted.sort_unstable();
+                wanted.dedup();
+                self.signatures(&wanted)
+            }
+        };
+        let mut out = Vec::with_capacity(candidates.len());
+        for ((a, b), cosine) in candidates {
+            let exact = same(a, b);
+            let score = if exact {
+                1.0
+            } else {
+                match options.verification {
+                    Verification::Cosine => cosine,
+                    Verification::Thumbnails => match (signatures.get(&a), signatures.get(&b)) {
+                        (Some(x), Some(y)) => x.similarity(y),
+                        // An image that cannot be read now is not called a copy.
+                        _ => f32::NEG_INFINITY,
+                    },
+                }
+            };
+            out.push(ScoredPair {
+                a,
+                b,
+                cosine,
+                score,
+                exact,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The content hash of each served image, from the catalog.
+    fn content_hashes(&self) -> Result<HashMap<u64, String>> {
+        let catalog = Catalog::open_read_only(self.dir())?;
+        Ok(catalog
+            .entries()?
+            .into_iter()
+            .filter(|e| e.status == Status::Ok && self.images().contains(e.id))
+            .map(|e| (e.id, e.hash))
+            .collect())
+    }
+
+    /// The nearest neighbours of `id` (itself excluded) whose cosine reaches `options.min_cosine`.
+    fn candidate_neighbours(&self, id: u64, options: &DupesOptions) -> Result<Vec<(u64, f32)>> {
+        let v = self.vector(id)?;
+        let kind = IndexKind::preferred(|k| self.has_index(k)).unwrap_or(IndexKind::Flat);
+        let params = SearchParams {
+            ef_search: Some((options.neighbours * 4).max(64)),
+            nprobe: Some(16),
+            rerank: None,
+        };
+        let hits = self
+            .index(kind)?
+            .search(&v, options.neighbours + 1, &params)?;
+        let mut out = Vec::new();
+        for h in hits {
+            if h.id == id || !self.images().contains(h.id) {
+                continue;
+            }
+            // The cosine from the stored vectors, whatever the index's metric.
+            let other = self.vector(h.id)?;
+            let cosine = vsearch_core::vector::dot(&v, &other);
+            if cosine >= options.min_cosine {
+                out.push((h.id, cosine));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Thumbnail signatures of `ids`, computed in parallel; unreadable images are left out (logged).
+    fn signatures(&self, ids: &[u64]) -> HashMap<u64, Signature> {
+        ids.par_iter()
+            .filter_map(|&id| {
+                let made = self
+                    .image_bytes(id)
+                    .and_then(|bytes| Ok(image_io::decode(&bytes, image_io::DEFAULT_MAX_PIXELS)?))
+                    .map(|image| Signature::new(&image));
+                match made {
+                    Ok(s) => Some((id, s)),
+                    Err(e) => {
+                        tracing::warn!("duplicates: image {id} cannot be read: {e}");
+                        None
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Union-find over `copies`; each group ordered best first.
+    fn group(&self, copies: &[ScoredPair]) -> Vec<DuplicateGroup> {
+        let mut parent: HashMap<u64, u64> = HashMap::new();
+        fn find(parent: &mut HashMap<u64, u64>, x: u64) -> u64 {
+            let mut root = x;
+            while let Some(&p) = parent.get(&root) {
+                if p == root {
+                    break;
+                }
+                root = p;
+            }
+            // Path compression.
+            let mut at = x;
+            while at != root {
+                let next = parent.get(&at).copied().unwrap_or(root);
+                parent.insert(at, root);
+                at = next;
+            }
+            root
+        }
+        for p in copies {
+            parent.entry(p.a).or_insert(p.a);
+            parent.entry(p.b).or_insert(p.b);
+            let (ra, rb) = (find(&mut parent, p.a), find(&mut parent, p.b));
+            if ra != rb {
+                parent.insert(ra.max(rb), ra.min(rb));
+            }
+        }
+        let mut members: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        let keys: Vec<u64> = parent.keys().copied().collect();
+        for id in keys {
+            let root = find(&mut parent, id);
+            members.entry(root).or_default().push(id);
+        }
+        let scores: HashMap<(u64, u64), &ScoredPair> =
+            copies.iter().map(|p| ((p.a, p.b), p)).collect();
+        let mut groups: Vec<DuplicateGroup> = members
+            .into_values()
+            .filter_map(|ids| {
+                let mut metas: Vec<&ImageMeta> =
+                    ids.iter().filter_map(|&id| self.images().get(id)).collect();
+                if metas.len() < 2 {
+                    return None;
+                }
+                metas.sort_by(|x, y| best_first(x, y));
+                let keep = metas[0].id;
+                let pair = |id: u64| scores.get(&(keep.min(id), keep.max(id))).copied();
+                let exact = metas[1..]
+                    .iter()
+                    .all(|m| pair(m.id).is_some_and(|p| p.exact));
+                let images = metas
+                    .iter()
+                    .map(|m| DuplicateImage {
+                        id: m.id,
+                        path: m.path.clone(),
+                        width: m.width,
+                        height: m.height,
+                        bytes: m.bytes,
+                        mtime: m.mtime.clone(),
+                        keep: m.id == keep,
+                        score: if m.id == keep {
+                            Some(1.0)
+                        } else {
+                            pair(m.id).map(|p| p.score)
+                        },
+                    })
+                    .collect();
+                Some(DuplicateGroup { exact, images })
+            })
+            .collect();
+        groups.sort_by(|x, y| x.images[0].path.cmp(&y.images[0].path));
+        groups
+    }
+}
+
+/// The order of a group: most pixels first, then the oldest modification time, then the smallest id.
+fn best_first(x: &ImageMeta, y: &ImageMeta) -> std::cmp::Ordering {
+    let pixels = |m: &ImageMeta| u64::from(m.width) * u64::from(m.height);
+    let mtime = |m: &ImageMeta| m.mtime.parse::<jiff::Timestamp>().ok();
+    pixels(y)
+        .cmp(&pixels(x))
+        .then_with(|| match (mtime(x), mtime(y)) {
+            (Some(a), Some(b)) => a.cmp(&b),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        })
+        .then(x.id.cmp(&y.id))
+}
+
+/// The verified copies of one indexed image: the images with the same content, and its candidate
+/// neighbours that pass verification at the default options ([`DupesOptions::default`]); ids ascending.
+/// Copies of copies are not followed (see [`Collection::duplicates`] for groups).
+pub fn copies_of(collection: &Collection, id: u64) -> Result<Vec<u64>> {
+    copies_of_with(collection, id, &DupesOptions::default())
+}
+
+/// [`copies_of`] with other options.
+pub fn copies_of_with(
+    collection: &Collection,
+    id: u64,
+    options: &DupesOptions,
+) -> Result<Vec<u64>> {
+    options.validate()?;
+    if !collection.images().contains(id) {
+        return Err(vsearch_index::IndexError::UnknownId { id }.into());
+    }
+    let hashes = collection.content_hashes()?;
+    let own = hashes.get(&id).filter(|h| !h.is_empty());
+    let mut out: Vec<u64> = match own {
+        Some(h) => hashes
+            .iter()
+            .filter(|(&other, x)| other != id && *x == h)
+            .map(|(&other, _)| other)
+            .collect(),
+        None => Vec::new(),
+    };
+    let neighbours: Vec<(u64, f32)> = collection
+        .candidate_neighbours(id, options)?
+        .into_iter()
+        .filter(|(other, _)| !out.contains(other))
+        .collect();
+    match options.verification {
+        Verification::Cosine => out.extend(
+            neighbours
+                .iter()
+                .filter(|(_, c)| *c >= options.threshold)
+                .map(|(o, _)| *o),
+        ),
+        Verification::Thumbnails if !neighbours.is_empty() => {
+            let mut wanted: Vec<u64> = neighbours.iter().map(|(o, _)| *o).collect();
+            wanted.push(id);
+            let signatures = collection.signatures(&wanted);
+            if let Some(own) = signatures.get(&id) {
+                out.extend(
+                    neighbours
+                        .iter()
+                        .filter(|(o, _)| {
+                            signatures
+                                .get(o)
+                                .is_some_and(|s| own.similarity(s) >= options.threshold)
+                        })
+                        .map(|(o, _)| *o),
+                );
+            }
+        }
+        Verification::Thumbnails => {}
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// Side of the grayscale thumbnail windows are cut from.
+const BASE: u32 = 96;
+/// Side of a compared descriptor.
+const SIDE: usize = 24;
+/// Window sizes (fractions of the image side) besides the whole image.
+const WINDOW_SCALES: [f32; 3] = [0.9, 0.8, 0.7];
+/// Window positions along each axis, as fractions of the slack.
+const WINDOW_POSITIONS: [f32; 3] = [0.0, 0.5, 1.0];
+
+/// What verification compares: the zero-mean, unit-norm `SIDE x SIDE` grayscale descriptor of the whole
+/// image (the aspect ratio is not kept, so a proportional crop or resize lines up), its mirror image, and
+/// the descriptors of windows of the image (the crops another image might be).
+#[derive(Debug, Clone)]
+pub struct Signature {
+    whole: Vec<f32>,
+    mirror: Vec<f32>,
+    windows: Vec<Vec<f32>>,
+}
+
+impl Signature {
+    /// The signature of a decoded image.
+    pub fn new(image: &DynamicImage) -> Self {
+        let gray = image.thumbnail_exact(BASE, BASE).to_luma32f();
+        let base: Vec<f32> = gray.as_raw().clone();
+        let (bw, bh) = (gray.width() as usize, gray.height() as usize);
+        let whole = descriptor(&base, bw, bh, (0.0, 0.0, 1.0, 1.0));
+        let mut mirror = whole.clone();
+        for row in mirror.chunks_mut(SIDE) {
+            row.reverse();
+        }
+        let mut windows = Vec::new();
+        for s in WINDOW_SCALES {
+            for py in WINDOW_POSITIONS {
+                for px in WINDOW_POSITIONS {
+                    let slack = 1.0 - s;
+                    windows.push(descriptor(&base, bw, bh, (px * slack, py * slack, s, s)));
+                }
+            }
+        }
+        Self {
+            whole,
+            mirror,
+            windows,
+        }
+    }
+
+    /// How alike two images are, -1 to 1: the best normalised cross-correlation of one's whole image (or
+    /// its mirror) with the other's whole image or windows, either way round.
+    pub fn similarity(&self, other: &Signature) -> f32 {
+        let dot = vsearch_core::vector::dot;
+        let mut best = dot(&self.whole, &other.whole).max(dot(&self.whole, &other.mirror));
+        for (mine, theirs) in [(self, other), (other, self)] {
+            for w in &mine.windows {
+                best = best.max(dot(w, &theirs.whole)).max(dot(w, &theirs.mirror));
+            }
+        }
+        best
+    }
+}
+
+/// The zero-mean unit-norm descriptor of the window `(x, y, w, h)` (fractions) of a `bw x bh` grayscale
+/// image: each cell the mean of 3x3 bilinear samples.
+fn descriptor(base: &[f32], bw: usize, bh: usize, (x, y, w, h): (f32, f32, f32, f32)) -> Vec<f32> {
+    let sample = |fx: f32, fy: f32| -> f32 {
+        let px = (fx * bw as f32 - 0.5).clamp(0.0, (bw - 1) as f32);
+        let py = (fy * bh as f32 - 0.5).clamp(0.0, (bh - 1) as f32);
+        let (x0, y0) = (px.floor() as usize, py.floor() as usize);
+        let (x1, y1) = ((x0 + 1).min(bw - 1), (y0 + 1).min(bh - 1));
+        let (tx, ty) = (px - x0 as f32, py - y0 as f32);
+        let at = |xx: usize, yy: usize| base.get(yy * bw + xx).copied().unwrap_or(0.0);
+        let top = at(x0, y0) * (1.0 - tx) + at(x1, y0) * tx;
+        let bottom = at(x0, y1) * (1.0 - tx) + at(x1, y1) * tx;
+        top * (1.0 - ty) + bottom * ty
+    };
+    let mut out = Vec::with_capacity(SIDE * SIDE);
+    let cell = (w / SIDE as f32, h / SIDE as f32);
+    for j in 0..SIDE {
+        for i in 0..SIDE {
+            let mut sum = 0.0;
+            for sy in 0..3 {
+                for sx in 0..3 {
+                    let fx = x + (i as f32 + (sx as f32 + 0.5) / 3.0) * cell.0;
+                    let fy = y + (j as f32 + (sy as f32 + 0.5) / 3.0) * cell.1;
+                    sum += sample(fx, fy);
+                }
+            }
+            out.push(sum / 9.0);
+        }
+    }
+    let mean = out.iter().sum::<f32>() / out.len() as f32;
+    out.iter_mut().for_each(|v| *v -= mean);
+    let norm = out.iter().map(|v| v * v).sum::<f32>().sqrt();
+    if norm > 1e-6 {
+        out.iter_mut().for_each(|v| *v /= norm);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{GrayImage, Luma};
+
+    fn pattern(w: u32, h: u32) -> DynamicImage {
+        DynamicImage::ImageLuma8(GrayImage::from_fn(w, h, |x, y| {
+            let v = ((x * 7 + y * 3) % 97) as f32
+                + 80.0 * ((x as f32 / 23.0).sin() * (y as f32 / 31.0).cos());
+            Luma([v.clamp(0.0, 255.0) as u8])
+        }))
+    }
+
+    #[test]
+    fn copies_score_high_and_other_pictures_low() {
+        let a = pattern(320, 240);
+        let sa = Signature::new(&a);
+        assert!(sa.similarity(&sa) > 0.999);
+        let flipped = Signature::new(&a.fliph());
+        assert!(
+            sa.similarity(&flipped) > 0.99,
+            "{}",
+            sa.similarity(&flipped)
+        );
+        let small =
+            Signature::new(&a.resize_exact(160, 120, image::imageops::FilterType::Triangle));
+        assert!(sa.similarity(&small) > 0.95);
+        let cropped = Signature::new(&a.crop_imm(32, 24, 256, 192));
+        assert!(sa.similarity(&cropped) > 0.9, "{}", sa.similarity(&cropped));
+        let other = Signature::new(&pattern(240, 320).rotate90());
+        assert!(sa.similarity(&other) < 0.8, "{}", sa.similarity(&other));
+    }
+
+    #[test]
+    fn options_are_checked() {
+        assert!(DupesOptions::default().validate().is_ok());
+        for bad in [
+            DupesOptions {
+                threshold: f32::NAN,
+                ..DupesOptions::default()
+            },
+            DupesOptions {
+                neighbours: 0,
+                ..DupesOptions::default()
+            },
+        ] {
+            assert!(bad.validate().is_err());
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! `vsearch dupes`: groups of exact and near copies in a collection, best copy first.
+
+use anyhow::Context;
+use std::path::PathBuf;
+use vsearch_engine::dupes::{self, DupesOptions, Verification};
+use vsearch_engine::Collection;
+
+/// Arguments of `vsearch dupes`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Collection folder, or an indexed folder containing `.vsearch`.
+    #[arg(long, default_value = ".")]
+    collection: PathBuf,
+    /// Verification score a pair needs to be a copy (thumbnail correlation, -1 to 1).
+    #[arg(long, default_value_t = dupes::DEFAULT_THRESHOLD)]
+    threshold: f32,
+    /// Embedding cosine a neighbour needs to be verified at all.
+    #[arg(long, default_value_t = dupes::DEFAULT_MIN_COSINE)]
+    min_cosine: f32,
+    /// Nearest neighbours of each image verified.
+    #[arg(long, default_value_t = dupes::DEFAULT_NEIGHBOURS)]
+    neighbours: usize,
+    /// Verification: `thumbnails` (flip- and crop-aware pixel correlation) or `cosine` (none: the
+    /// embedding cosine decides, which also groups photos of the same object).
+    #[arg(long, value_parser = parse_verification, default_value = "thumbnails")]
+    verify: Verification,
+    /// Print JSON (`{"groups": [...]}`) instead of a list.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Parses `thumbnails` or `cosine`.
+pub fn parse_verification(s: &str) -> Result<Verification, String> {
+    match s {
+        "thumbnails" => Ok(Verification::Thumbnails),
+        "cosine" => Ok(Verification::Cosine),
+        other => Err(format!(
+            "unknown verification `{other}`: use thumbnails or cosine"
+        )),
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let collection = Collection::open_without_model(&args.collection)
+        .with_context(|| format!("open the collection at {}", args.collection.display()))?;
+    let options = DupesOptions {
+        threshold: args.threshold,
+        min_cosine: args.min_cosine,
+        neighbours: args.neighbours,
+        verification: args.verify,
+    };
+    let groups = collection
+        .duplicates(&options)
+        .context("find the duplicate groups")?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "groups": groups }))?
+        );
+        return Ok(());
+    }
+    if groups.is_empty() {
+        println!("no duplicates among {} images", collection.len());
+        return Ok(());
+    }
+    let copies: usize = groups.iter().map(|g| g.images.len() - 1).sum();
+    println!(
+        "{} groups, {copies} copies that could go (of {} images):",
+        groups.len(),
+        collection.len()
+    );
+    for (n, g) in groups.iter().enumerate() {
+        println!(
+            "\ngroup {} ({})",
+            n + 1,
+            if g.exact {
+                "exact copies"
+            } else {
+                "near copies"
+            }
+        );
+        for im in &g.images {
+            let score = im.score.map_or("-".to_string(), |s| format!("{s:.3}"));
+            println!(
+                "  {} {:>6} {:>5}x{:<5} {:>9} B  score {score:>6}  {}",
+                if im.keep { "keep" } else { "    " },
+                im.id,
+                im.width,
+                im.height,
+                im.bytes,
+                im.path
+            );
+        }
+    }
+    Ok(())
+}
