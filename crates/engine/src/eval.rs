@@ -242,8 +242,9 @@ mod tests {
         assert_eq!(curve.len(), 5);
         let first = curve[0].metrics;
         assert_eq!((first.tp, first.fp, first.fn_), (1, 0, 3));
+        // At 0.8: P 1, R 0.5 (F1 0.667); at 0.6: P 0.75, R 0.75 (F1 0.75), the best.
         let best = best_f1(&curve).map(|p| p.threshold);
-        assert_eq!(best, Some(0.8));
+        assert_eq!(best, Some(0.6));
         let m = at_threshold(&curve, 0.65, 4);
         assert_eq!((m.tp, m.fp, m.fn_), (2, 1, 2));
         assert!(markdown_table(&curve, 4, &[0.5, 0.9]).contains("| 0.50 |"));
