@@ -38,6 +38,12 @@ enum Command {
     Search(cli::search::Args),
     /// Serve the HTTP API and web page over a collection.
     Serve(cli::serve::Args),
+    /// Block (take down) an image and, with --near, its copies or near images from every search and listing.
+    Block(cli::block::BlockArgs),
+    /// List the blocks in force and what each hides.
+    Blocks(cli::block::BlocksArgs),
+    /// Lift a block.
+    Unblock(cli::block::UnblockArgs),
     /// Benchmark HNSW, IVF and exact search: recall, QPS, latency, build time, memory.
     Bench(cli::bench::Args),
     /// Zero-shot labels of a collection (CLIP-family models).
@@ -80,6 +86,9 @@ fn main() -> anyhow::Result<()> {
         Command::Labels(cmd) => cli::labels::run(cmd),
         Command::Dupes(args) => cli::dupes::run(args),
         Command::Eval(cmd) => cli::eval::run(cmd),
+        Command::Block(args) => cli::block::block(args),
+        Command::Blocks(args) => cli::block::blocks(args),
+        Command::Unblock(args) => cli::block::unblock(args),
     }
 }
 

@@ -160,6 +160,12 @@ fn print_report(args: &Args, report: &vsearch_engine::IndexReport) -> anyhow::Re
     if report.labelled > 0 {
         println!("  labels scored for {} images", report.labelled);
     }
+    if report.blocked > 0 {
+        println!(
+            "  blocked on arrival: {} new images a block hides (see `vsearch blocks`; recorded in the audit log)",
+            report.blocked
+        );
+    }
     for f in &report.failed {
         println!("  failed: {}: {}", f.path.display(), f.reason);
     }

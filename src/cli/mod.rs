@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod block;
 pub mod dupes;
 pub mod embed;
 pub mod eval;

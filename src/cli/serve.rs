@@ -31,6 +31,10 @@ pub struct Args {
     /// later (by default the server looks every second and switches without a restart).
     #[arg(long)]
     no_reload: bool,
+    /// Token that turns on the block endpoints (`POST`/`GET /api/blocks`, `DELETE /api/blocks/{id}`),
+    /// sent as `Authorization: Bearer TOKEN`; without it they are off (401/403).
+    #[arg(long, env = "VSEARCH_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -47,6 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } else {
             defaults.reload_every
         },
+        admin_token: args.admin_token.filter(|t| !t.trim().is_empty()),
         ..defaults
     };
     tracing::info!(

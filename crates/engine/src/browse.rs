@@ -7,7 +7,7 @@ use crate::filter::Filter;
 use crate::images::Images;
 use crate::metadata::ImageMeta;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// One page of [`Images::browse`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,14 +38,18 @@ pub struct Facets {
 }
 
 impl Collection {
-    /// A page of the served images `filter` keeps, newest first (see [`Images::browse`]).
+    /// A page of the served images `filter` keeps and no block hides, newest first (see
+    /// [`Images::browse`]).
     pub fn browse(&self, offset: usize, limit: usize, filter: Option<&Filter>) -> Result<Browse> {
-        self.images().browse(offset, limit, filter)
+        self.images()
+            .browse_except(offset, limit, filter, &self.block_state().hidden)
     }
 
-    /// The folders and formats of the served images `filter` keeps (see [`Images::facets`]).
+    /// The folders and formats of the served images `filter` keeps and no block hides (see
+    /// [`Images::facets`]).
     pub fn facets(&self, filter: Option<&Filter>) -> Result<Facets> {
-        self.images().facets(filter)
+        self.images()
+            .facets_except(filter, &self.block_state().hidden)
     }
 }
 
@@ -54,8 +58,19 @@ impl Images {
     /// first: by date taken when the image has one, else by modification time (as instants), then by id.
     /// `total` counts every match.
     pub fn browse(&self, offset: usize, limit: usize, filter: Option<&Filter>) -> Result<Browse> {
+        self.browse_except(offset, limit, filter, &HashSet::new())
+    }
+
+    /// [`Images::browse`] without the ids of `hidden`.
+    pub(crate) fn browse_except(
+        &self,
+        offset: usize,
+        limit: usize,
+        filter: Option<&Filter>,
+        hidden: &HashSet<u64>,
+    ) -> Result<Browse> {
         let mut matching: Vec<(Option<jiff::Timestamp>, &ImageMeta)> = self
-            .matching(filter)?
+            .matching(filter, hidden)?
             .map(|m| (m.sort_instant(), m))
             .collect();
         // Newest first (no date last), then id ascending.
@@ -72,9 +87,18 @@ impl Images {
 
     /// The folders and formats of the images `filter` keeps (all without one), with counts.
     pub fn facets(&self, filter: Option<&Filter>) -> Result<Facets> {
+        self.facets_except(filter, &HashSet::new())
+    }
+
+    /// [`Images::facets`] without the ids of `hidden`.
+    pub(crate) fn facets_except(
+        &self,
+        filter: Option<&Filter>,
+        hidden: &HashSet<u64>,
+    ) -> Result<Facets> {
         let mut folders: BTreeMap<&str, usize> = BTreeMap::new();
         let mut formats: BTreeMap<&str, usize> = BTreeMap::new();
-        for m in self.matching(filter)? {
+        for m in self.matching(filter, hidden)? {
             *folders.entry(&m.folder).or_default() += 1;
             *formats.entry(&m.format).or_default() += 1;
         }
@@ -92,16 +116,17 @@ impl Images {
         })
     }
 
-    /// The images `filter` keeps (all without one), checked first.
+    /// The images `filter` keeps (all without one) that are not in `hidden`, the filter checked first.
     fn matching<'a>(
         &'a self,
         filter: Option<&'a Filter>,
+        hidden: &'a HashSet<u64>,
     ) -> Result<impl Iterator<Item = &'a ImageMeta> + 'a> {
         if let Some(f) = filter {
             f.validate()?;
         }
         Ok(self
             .iter()
-            .filter(move |m| filter.is_none_or(|f| f.matches(m))))
+            .filter(move |m| !hidden.contains(&m.id) && filter.is_none_or(|f| f.matches(m))))
     }
 }

@@ -1,5 +1,6 @@
 //! An opened collection: manifest, catalog paths, the mapped matrix, the indexes and the model.
 
+use crate::blocks::{BlockList, BlockState};
 use crate::catalog::{Catalog, Status};
 use crate::error::{EngineError, Result};
 use crate::generation::{self, GenerationFiles};
@@ -11,6 +12,7 @@ use crate::metadata::ImageMeta;
 use crate::pipeline::DEFAULT_COLLECTION_DIR;
 use crate::CollectionInfo;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use vsearch_embed::{DeviceSpec, Embedder};
@@ -23,14 +25,18 @@ pub struct Collection {
     manifest: CollectionManifest,
     /// Shared with the collection's reloads ([`Collection::reload`]).
     embedder: Option<Arc<Embedder>>,
-    /// The indexed (status ok) files and their metadata, by id.
-    images: Images,
+    /// The indexed (status ok) files and their metadata, by id (hidden ones included).
+    images: Arc<Images>,
+    /// The content hash (blake3, hex) of each served id.
+    hashes: Arc<HashMap<u64, String>>,
     /// The label policy in force (`None` when none is stored or it does not parse).
-    policy: Option<crate::labels::Policy>,
+    policy: Option<Arc<crate::labels::Policy>>,
     /// The committed generation served (0 when none is committed).
     generation: u64,
-    matrix: Matrix,
-    indexes: Vec<(IndexKind, Box<dyn VectorIndex>)>,
+    matrix: Arc<Matrix>,
+    indexes: Arc<Vec<(IndexKind, Box<dyn VectorIndex>)>>,
+    /// The blocks in force and the ids they hide ([`crate::blocks`]).
+    blocks: Arc<BlockState>,
 }
 
 /// The collection folder for `path`: `path` itself when it holds a manifest, else `path/.vsearch`.
@@ -305,25 +311,75 @@ impl Collection {
         if let Some(&id) = files.ids.iter().find(|&&id| !matrix.contains(id)) {
             return Err(matrix.missing_vector(id));
         }
-        let (images, policy) = load_images(&dir, &files)?;
-        Ok(Self {
+        let (images, hashes, policy) = load_images(&dir, &files)?;
+        let mut collection = Self {
             dir,
             manifest,
             embedder: None,
-            images,
-            policy,
+            images: Arc::new(images),
+            hashes: Arc::new(hashes),
+            policy: policy.map(Arc::new),
             generation,
-            matrix,
-            indexes,
-        })
+            matrix: Arc::new(matrix),
+            indexes: Arc::new(indexes),
+            blocks: Arc::default(),
+        };
+        let blocks = BlockList::read(&collection.dir)?;
+        if !blocks.blocks.is_empty() {
+            collection.blocks = Arc::new(BlockState::compute(&collection, blocks)?);
+        }
+        Ok(collection)
     }
 
-    /// The collection as `vsearch index` last committed it, when that is a newer generation than the one
-    /// served (`None` when nothing changed). The model is shared, not loaded again.
+    /// This state of the collection with other blocks (indexes, matrix and model shared, not copied).
+    pub(crate) fn with_blocks(&self, blocks: BlockState) -> Collection {
+        Collection {
+            dir: self.dir.clone(),
+            manifest: self.manifest.clone(),
+            embedder: self.embedder.clone(),
+            images: self.images.clone(),
+            hashes: self.hashes.clone(),
+            policy: self.policy.clone(),
+            generation: self.generation,
+            matrix: self.matrix.clone(),
+            indexes: self.indexes.clone(),
+            blocks: Arc::new(blocks),
+        }
+    }
+
+    pub(crate) fn block_state(&self) -> &BlockState {
+        &self.blocks
+    }
+
+    /// The content hash (blake3, hex) of a served id.
+    pub(crate) fn content_hash(&self, id: u64) -> Option<&str> {
+        self.hashes.get(&id).map(String::as_str)
+    }
+
+    /// The blocks' version this state applies ([`crate::blocks::BlockList::version`]).
+    pub fn blocks_version(&self) -> u64 {
+        self.blocks.list.version
+    }
+
+    /// Fails with [`EngineError::Blocked`] when a block hides `id`.
+    pub(crate) fn check_visible(&self, id: u64) -> Result<()> {
+        if self.blocks.hidden.contains(&id) {
+            return Err(EngineError::Blocked { id });
+        }
+        Ok(())
+    }
+
+    /// The collection as `vsearch index` last committed it with the blocks in force, when that is a newer
+    /// generation than the one served or the blocks changed (`None` when nothing changed). The model is
+    /// shared, not loaded again; when only the blocks changed, so are the indexes.
     pub fn reload(&self) -> Result<Option<Collection>> {
         let committed = generation::read_commit_point(&self.dir)?.map_or(0, |p| p.generation);
         if committed == self.generation {
-            return Ok(None);
+            let blocks = BlockList::read(&self.dir)?;
+            if blocks == self.blocks.list {
+                return Ok(None);
+            }
+            return Ok(Some(self.with_blocks(BlockState::compute(self, blocks)?)));
         }
         let mut fresh = Self::open_without_model(&self.dir)?;
         if fresh.manifest.model != self.manifest.model {
@@ -351,9 +407,14 @@ impl Collection {
         &self.manifest
     }
 
-    /// Number of indexed images.
+    /// Number of indexed images blocks do not hide.
     pub fn len(&self) -> usize {
         self.images.len()
+            - self
+                .images
+                .iter()
+                .filter(|m| self.blocks.hidden.contains(&m.id))
+                .count()
     }
 
     /// Whether no image is indexed.
@@ -361,14 +422,14 @@ impl Collection {
         self.images.is_empty()
     }
 
-    /// The indexed images and their metadata.
+    /// The indexed images and their metadata, hidden ones included (see [`Collection::is_hidden`]).
     pub fn images(&self) -> &Images {
         &self.images
     }
 
     /// The label policy in force, when the collection has one ([`crate::labels`]).
     pub fn label_policy(&self) -> Option<&crate::labels::Policy> {
-        self.policy.as_ref()
+        self.policy.as_deref()
     }
 
     /// The committed generation served (0 when none is committed).
@@ -406,7 +467,7 @@ impl Collection {
             root: self.manifest.root.clone(),
             model: self.manifest.model.clone(),
             metric: self.manifest.metric,
-            count: self.images.len(),
+            count: self.len(),
             indexes: self.manifest.indexes.clone(),
             text_search: self.manifest.model.text,
             generation: self.generation,
@@ -420,8 +481,14 @@ impl Collection {
         Ok((ids, vectors))
     }
 
-    /// The stored vector of an indexed id.
+    /// The stored vector of an indexed id (refused for a hidden one).
     pub fn vector(&self, id: u64) -> Result<Vec<f32>> {
+        self.check_visible(id)?;
+        self.stored_vector(id)
+    }
+
+    /// The stored vector of an indexed id, hidden or not (for the engine's own work: blocks, duplicates).
+    pub(crate) fn stored_vector(&self, id: u64) -> Result<Vec<f32>> {
         if !self.images.contains(id) {
             return Err(IndexError::UnknownId { id }.into());
         }
@@ -430,12 +497,26 @@ impl Collection {
             .ok_or_else(|| self.matrix.missing_vector(id))
     }
 
-    /// Path of an indexed image relative to the indexed folder.
-    pub fn relative_path(&self, id: u64) -> Result<&str> {
-        self.images
+    /// The bytes of an indexed image, hidden or not (for the engine's own work: blocks, duplicates).
+    pub(crate) fn stored_bytes(&self, id: u64) -> Result<Vec<u8>> {
+        let rel = self
+            .images
             .get(id)
             .map(|m| m.path.as_str())
-            .ok_or_else(|| IndexError::UnknownId { id }.into())
+            .ok_or(IndexError::UnknownId { id })?;
+        let path = self.manifest.root.join(rel);
+        std::fs::read(&path).map_err(|source| EngineError::Io { path, source })
+    }
+
+    /// Path of an indexed image relative to the indexed folder (refused for a hidden one).
+    pub fn relative_path(&self, id: u64) -> Result<&str> {
+        let path = self
+            .images
+            .get(id)
+            .map(|m| m.path.as_str())
+            .ok_or(IndexError::UnknownId { id })?;
+        self.check_visible(id)?;
+        Ok(path)
     }
 
     /// Absolute path of an indexed image, by id.
@@ -461,12 +542,14 @@ impl Collection {
     }
 }
 
-/// The images of `files` with their catalog metadata and label scores (the catalog may be ahead of the
-/// committed generation: only the generation's ids are taken), and the label policy in force.
+/// The images of `files` with their catalog metadata and label scores, their content hashes (the catalog
+/// may be ahead of the committed generation: only the generation's ids are taken), and the label policy
+/// in force.
+#[allow(clippy::type_complexity)]
 fn load_images(
     dir: &Path,
     files: &GenerationFiles,
-) -> Result<(Images, Option<crate::labels::Policy>)> {
+) -> Result<(Images, HashMap<u64, String>, Option<crate::labels::Policy>)> {
     let wanted: std::collections::HashSet<u64> = files.ids.iter().copied().collect();
     let catalog = Catalog::open_read_only(dir)?;
     let policy = match catalog.label_policy()? {
@@ -480,12 +563,13 @@ fn load_images(
         },
     };
     let mut scores = catalog.labels()?;
-    let mut rows: Vec<ImageMeta> = catalog
+    let entries: Vec<_> = catalog
         .entries()?
-        .iter()
+        .into_iter()
         .filter(|e| wanted.contains(&e.id))
-        .map(ImageMeta::from_entry)
         .collect();
+    let hashes = entries.iter().map(|e| (e.id, e.hash.clone())).collect();
+    let mut rows: Vec<ImageMeta> = entries.iter().map(ImageMeta::from_entry).collect();
     // Ids of the generation the catalog no longer has (deleted since): still served, by path alone.
     if rows.len() < wanted.len() {
         let have: std::collections::HashSet<u64> = rows.iter().map(|m| m.id).collect();
@@ -514,5 +598,5 @@ fn load_images(
             }
         }
     }
-    Ok((Images::new(rows), policy))
+    Ok((Images::new(rows), hashes, policy))
 }

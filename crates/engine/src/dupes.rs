@@ -14,7 +14,6 @@
 //! oldest file, then the smallest id). The defaults were chosen by measurement (see the README:
 //! `vsearch eval dupes`).
 
-use crate::catalog::{Catalog, Status};
 use crate::collection::Collection;
 use crate::error::{EngineError, Result};
 use crate::metadata::ImageMeta;
@@ -160,7 +159,9 @@ impl Collection {
     pub fn duplicate_pairs(&self, options: &DupesOptions) -> Result<Vec<ScoredPair>> {
         options.validate()?;
         let hashes = self.content_hashes()?;
-        let ids = self.images().ids();
+        // Images a takedown hides are not listed.
+        let mut ids = self.images().ids();
+        ids.retain(|&id| !self.is_hidden(id));
         let mut candidates: BTreeMap<(u64, u64), f32> = BTreeMap::new();
         // Exact copies by hash.
         let mut by_hash: HashMap<&str, Vec<u64>> = HashMap::new();
@@ -231,20 +232,19 @@ impl Collection {
         Ok(out)
     }
 
-    /// The content hash of each served image, from the catalog.
+    /// The content hash of each served image.
     fn content_hashes(&self) -> Result<HashMap<u64, String>> {
-        let catalog = Catalog::open_read_only(self.dir())?;
-        Ok(catalog
-            .entries()?
+        Ok(self
+            .images()
+            .ids()
             .into_iter()
-            .filter(|e| e.status == Status::Ok && self.images().contains(e.id))
-            .map(|e| (e.id, e.hash))
+            .filter_map(|id| Some((id, self.content_hash(id)?.to_string())))
             .collect())
     }
 
     /// The nearest neighbours of `id` (itself excluded) whose cosine reaches `options.min_cosine`.
     fn candidate_neighbours(&self, id: u64, options: &DupesOptions) -> Result<Vec<(u64, f32)>> {
-        let v = self.vector(id)?;
+        let v = self.stored_vector(id)?;
         let kind = IndexKind::preferred(|k| self.has_index(k)).unwrap_or(IndexKind::Flat);
         let params = SearchParams {
             ef_search: Some((options.neighbours * 4).max(64)),
@@ -260,7 +260,7 @@ impl Collection {
                 continue;
             }
             // The cosine from the stored vectors, whatever the index's metric.
-            let other = self.vector(h.id)?;
+            let other = self.stored_vector(h.id)?;
             let cosine = vsearch_core::vector::dot(&v, &other);
             if cosine >= options.min_cosine {
                 out.push((h.id, cosine));
@@ -274,7 +274,7 @@ impl Collection {
         ids.par_iter()
             .filter_map(|&id| {
                 let made = self
-                    .image_bytes(id)
+                    .stored_bytes(id)
                     .and_then(|bytes| Ok(image_io::decode(&bytes, image_io::DEFAULT_MAX_PIXELS)?))
                     .map(|image| Signature::new(&image));
                 match made {

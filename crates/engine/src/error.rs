@@ -66,6 +66,15 @@ pub enum EngineError {
     /// A truth file (of an evaluation) that cannot be parsed.
     #[error("{path}: {reason}")]
     Truth { path: PathBuf, reason: String },
+    /// A block hides the image asked for.
+    #[error("image {id} is blocked: a takedown hides it (see `vsearch blocks`)")]
+    Blocked { id: u64 },
+    /// No block has this id.
+    #[error("no block {id} is in force (see `vsearch blocks`)")]
+    NoSuchBlock { id: u64 },
+    /// The blocks file cannot be read.
+    #[error("{path}: {reason}; the collection's blocks cannot be read (fix or restore the file; `audit.jsonl` records every change)")]
+    Blocks { path: PathBuf, reason: String },
     #[error("{path} is not a folder")]
     NotAFolder { path: PathBuf },
     #[error("another `vsearch index` is updating the collection {collection} (lock held on {collection}/{lock}); wait for it to finish, then run again", lock = crate::pipeline::LOCK_FILE)]

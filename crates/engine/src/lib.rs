@@ -7,6 +7,7 @@
 //! for collections (it calls `vsearch-embed` directly for `vsearch embed` and `vsearch models`); it ties
 //! `vsearch-embed` and `vsearch-index` together.
 
+pub mod blocks;
 pub mod browse;
 pub mod catalog;
 pub mod collection;
@@ -121,6 +122,9 @@ pub struct IndexReport {
     /// Indexed images whose label scores were computed (from their stored vectors; see [`labels`]).
     #[serde(default)]
     pub labelled: usize,
+    /// New or re-embedded images a block hides as they arrive (logged to the audit log).
+    #[serde(default)]
+    pub blocked: usize,
     pub seconds: f64,
 }
 

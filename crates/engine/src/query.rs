@@ -4,6 +4,7 @@
 
 use crate::collection::Collection;
 use crate::error::{EngineError, Result};
+use crate::filter::Filter;
 use crate::{Crop, Example, FilterReport, Query, QueryOptions, SearchResponse, SearchResult};
 use std::time::Instant;
 use vsearch_embed::image_io;
@@ -48,31 +49,33 @@ impl Collection {
         let t1 = Instant::now();
         // One more than the page, to know whether another page follows.
         let want = options.offset.saturating_add(options.k).saturating_add(1);
-        let (hits, answered_by, filter) = match &options.filter {
+        // Blocked images are left out inside the search, as a filter is: `k` results still come back.
+        let (hits, answered_by, filter) = match self.allowed(options.filter.as_ref())? {
             None => (
                 self.index(kind)?.search(&vector, want, &options.params)?,
                 kind,
                 None,
             ),
-            Some(filter) => {
-                let allowed = self.images().select(filter)?;
+            Some(allowed) => {
                 let total = self.len();
-                let report = |exact| FilterReport {
-                    matched: allowed.len(),
-                    total,
-                    exact,
+                let report = |exact| {
+                    options.filter.as_ref().map(|_| FilterReport {
+                        matched: allowed.len(),
+                        total,
+                        exact,
+                    })
                 };
                 if allowed.is_empty() {
-                    (Vec::new(), kind, Some(report(false)))
+                    (Vec::new(), kind, report(false))
                 } else if kind == IndexKind::Flat
                     || allowed.len() as f64 <= EXACT_BELOW * total as f64
                 {
                     let hits = self.exact_search(&vector, want, &allowed)?;
-                    (hits, IndexKind::Flat, Some(report(kind != IndexKind::Flat)))
+                    (hits, IndexKind::Flat, report(kind != IndexKind::Flat))
                 } else {
                     let index = self.index(kind)?;
                     let hits = index.search_filtered(&vector, want, &options.params, &allowed)?;
-                    (hits, kind, Some(report(false)))
+                    (hits, kind, report(false))
                 }
             }
         };
@@ -89,6 +92,24 @@ impl Collection {
         })
     }
 
+    /// The ids a search may return: those `filter` keeps and no block hides; `None` when every id may
+    /// be returned (no filter, nothing hidden).
+    fn allowed(&self, filter: Option<&Filter>) -> Result<Option<IdFilter>> {
+        let hidden = &self.block_state().hidden;
+        if filter.is_none() && hidden.is_empty() {
+            return Ok(None);
+        }
+        if let Some(f) = filter {
+            f.validate()?;
+        }
+        Ok(Some(IdFilter::from_ids(
+            self.images()
+                .iter()
+                .filter(|m| !hidden.contains(&m.id) && filter.is_none_or(|f| f.matches(m)))
+                .map(|m| m.id),
+        )))
+    }
+
     /// Orders hits by score (best first), then id; drops those below `min_score` and unknown ids; cuts
     /// the page. Whether results follow the page.
     fn page(&self, mut hits: Vec<Hit>, options: &QueryOptions) -> (Vec<SearchResult>, bool) {
@@ -103,6 +124,7 @@ impl Collection {
         let mut kept = hits
             .into_iter()
             .filter(|h| options.min_score.is_none_or(|m| h.score >= m))
+            .filter(|h| !self.is_hidden(h.id))
             .filter_map(|h| self.images().get(h.id).map(|m| (h, m)))
             .enumerate()
             .skip(options.offset);
@@ -216,6 +238,9 @@ impl Collection {
                 reason: "a board's example cannot itself be a board".into(),
             }),
             (Query::Id(id), None) => self.vector(*id),
+            (Query::Id(id), Some(_)) if self.is_hidden(*id) => {
+                Err(EngineError::Blocked { id: *id })
+            }
             (Query::Vector(v), None) => Ok(v.clone()),
             (Query::Text(text), None) => {
                 let embedder = self.embedder("a query by text")?;
@@ -237,7 +262,7 @@ impl Collection {
     }
 
     /// Embeds an encoded image, or the region `crop` of it.
-    fn embed_image(&self, bytes: &[u8], crop: Option<Crop>) -> Result<Vec<f32>> {
+    pub(crate) fn embed_image(&self, bytes: &[u8], crop: Option<Crop>) -> Result<Vec<f32>> {
         let embedder = self.embedder("a query by image")?;
         let mut image = image_io::decode(bytes, image_io::DEFAULT_MAX_PIXELS)?;
         if let Some(crop) = crop {

@@ -65,6 +65,14 @@ impl ApiError {
             detail: None,
         }
     }
+    /// 401 Unauthorized, with `WWW-Authenticate: Bearer` (see [`ApiError::into_response`]).
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+    /// 403 Forbidden.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
     /// 409 Conflict: the request is sound but the collection's state cannot answer it.
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, message)
@@ -101,6 +109,12 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"vsearch admin\""),
+            );
+        }
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()
@@ -139,7 +153,9 @@ impl From<EngineError> for ApiError {
             } => Some(StatusCode::PAYLOAD_TOO_LARGE),
             EngineError::Index {
                 source: I::UnknownId { .. },
-            } => Some(StatusCode::NOT_FOUND),
+            }
+            | EngineError::NoSuchBlock { .. } => Some(StatusCode::NOT_FOUND),
+            EngineError::Blocked { .. } => Some(StatusCode::GONE),
             _ => None,
         };
         if let Some(status) = client_status {
@@ -177,6 +193,7 @@ fn server_fault_summary(err: &EngineError) -> String {
         EngineError::Index { .. } => "the collection's index failed on this query",
         EngineError::Catalog { .. } => "the collection's catalog could not be read",
         EngineError::Io { .. } => "a file of the collection could not be read",
+        EngineError::Blocks { .. } => "the collection's blocks could not be read",
         EngineError::NotACollection { .. }
         | EngineError::NotAFolder { .. }
         | EngineError::Manifest { .. }

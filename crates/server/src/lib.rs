@@ -25,6 +25,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tower_http::trace::TraceLayer;
+use vsearch_engine::blocks::{BlockView, NewBlock};
 use vsearch_engine::browse::{Browse, Facets};
 use vsearch_engine::dupes::{DupesOptions, DuplicateGroup};
 use vsearch_engine::filter::Filter;
@@ -51,6 +52,9 @@ pub struct ServeOptions {
     /// How often to look for a new committed state of the collection (default every second); `None`
     /// serves the state loaded at start until the server stops.
     pub reload_every: Option<Duration>,
+    /// The token `POST /api/blocks`, `GET /api/blocks` and `DELETE /api/blocks/{id}` need (as
+    /// `Authorization: Bearer TOKEN`); `None` turns them off (they answer 401 or 403).
+    pub admin_token: Option<String>,
 }
 
 impl Default for ServeOptions {
@@ -62,6 +66,7 @@ impl Default for ServeOptions {
             queue: 64,
             thumbnail_cache_bytes: 64 * 1024 * 1024,
             reload_every: Some(Duration::from_secs(1)),
+            admin_token: None,
         }
     }
 }
@@ -112,6 +117,28 @@ pub trait SearchBackend: Send + Sync + 'static {
     fn reload(&self) -> vsearch_engine::Result<Option<Arc<dyn SearchBackend>>> {
         Ok(None)
     }
+    /// The blocks in force and what each hides.
+    fn blocks(&self) -> Vec<BlockView> {
+        Vec::new()
+    }
+    /// Records a block; returns it and the state that applies it (blocking: file writes).
+    fn add_block(
+        &self,
+        _new: NewBlock,
+    ) -> vsearch_engine::Result<(BlockView, Arc<dyn SearchBackend>)> {
+        Err(vsearch_engine::EngineError::BadQuery {
+            reason: "this collection does not take blocks".into(),
+        })
+    }
+    /// Lifts a block; returns it and the state without it (blocking: file writes).
+    fn remove_block(
+        &self,
+        block_id: u64,
+        _by: &str,
+        _reason: Option<&str>,
+    ) -> vsearch_engine::Result<(BlockView, Arc<dyn SearchBackend>)> {
+        Err(vsearch_engine::EngineError::NoSuchBlock { id: block_id })
+    }
 }
 
 impl SearchBackend for Collection {
@@ -129,10 +156,15 @@ impl SearchBackend for Collection {
         Collection::image_path(self, id)
     }
     fn image_meta(&self, id: u64) -> vsearch_engine::Result<ImageMeta> {
-        self.images()
+        let meta = self
+            .images()
             .get(id)
             .cloned()
-            .ok_or_else(|| vsearch_engine::IndexError::UnknownId { id }.into())
+            .ok_or(vsearch_engine::IndexError::UnknownId { id })?;
+        if self.is_hidden(id) {
+            return Err(vsearch_engine::EngineError::Blocked { id });
+        }
+        Ok(meta)
     }
     fn browse(
         &self,
@@ -150,6 +182,25 @@ impl SearchBackend for Collection {
     }
     fn reload(&self) -> vsearch_engine::Result<Option<Arc<dyn SearchBackend>>> {
         Ok(Collection::reload(self)?.map(|c| Arc::new(c) as Arc<dyn SearchBackend>))
+    }
+    fn blocks(&self) -> Vec<BlockView> {
+        Collection::blocks(self)
+    }
+    fn add_block(
+        &self,
+        new: NewBlock,
+    ) -> vsearch_engine::Result<(BlockView, Arc<dyn SearchBackend>)> {
+        let (view, next) = Collection::add_block(self, new)?;
+        Ok((view, Arc::new(next)))
+    }
+    fn remove_block(
+        &self,
+        block_id: u64,
+        by: &str,
+        reason: Option<&str>,
+    ) -> vsearch_engine::Result<(BlockView, Arc<dyn SearchBackend>)> {
+        let (view, next) = Collection::remove_block(self, block_id, by, reason)?;
+        Ok((view, Arc::new(next)))
     }
 }
 
@@ -181,6 +232,10 @@ pub struct Shared {
     pub pool: pool::Pool,
     pub thumbnails: thumbnails::ThumbnailCache,
     pub max_body_bytes: usize,
+    /// The admin token of the block endpoints (`None`: they are off).
+    pub admin_token: Option<String>,
+    /// Held while the block API changes blocks and serves the result, so changes apply in order.
+    pub block_changes: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -201,6 +256,23 @@ impl Shared {
             Err(poisoned) => *poisoned.into_inner() = next,
         }
         self.thumbnails.clear();
+    }
+
+    /// Serves `backend` in place of `old` when `old` is still the state served (a reload built from
+    /// `old` must not undo a change the API made meanwhile); whether it did.
+    pub fn replace_from(&self, old: &Arc<Served>, backend: Arc<dyn SearchBackend>) -> bool {
+        let next = Arc::new(Served::new(backend));
+        let mut guard = match self.served.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if !Arc::ptr_eq(&guard, old) {
+            return false;
+        }
+        *guard = next;
+        drop(guard);
+        self.thumbnails.clear();
+        true
     }
 }
 
@@ -223,6 +295,8 @@ impl AppState {
             pool: pool::Pool::new(options.workers, options.queue),
             thumbnails: thumbnails::ThumbnailCache::new(options.thumbnail_cache_bytes),
             max_body_bytes: options.max_body_bytes,
+            admin_token: options.admin_token.clone().filter(|t| !t.is_empty()),
+            block_changes: tokio::sync::Mutex::new(()),
         }))
     }
 }
@@ -240,16 +314,17 @@ pub fn spawn_reloader(state: AppState, interval: Duration) -> tokio::task::JoinH
             let current = state.served();
             let backend = current.backend.clone();
             let old_generation = current.info.generation;
-            drop(current);
             match tokio::task::spawn_blocking(move || backend.reload()).await {
                 Ok(Ok(Some(next))) => {
-                    state.replace(next);
-                    let info = &state.served().info;
-                    tracing::info!(
-                        "serving generation {} of the collection ({} images; was generation {old_generation})",
-                        info.generation,
-                        info.count
-                    );
+                    // Not over a state the block API served meanwhile (the next tick sees both).
+                    if state.replace_from(&current, next) {
+                        let info = &state.served().info;
+                        tracing::info!(
+                            "serving generation {} of the collection ({} images shown; was generation {old_generation})",
+                            info.generation,
+                            info.count
+                        );
+                    }
                     last_error.clear();
                 }
                 Ok(Ok(None)) => {}
@@ -284,6 +359,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/images/{id}/thumbnail", get(api::handlers::thumbnail))
         .route("/api/images/{id}/meta", get(api::handlers::image_meta))
         .route("/api/images/{id}/similar", get(api::handlers::similar))
+        .route(
+            "/api/blocks",
+            get(api::blocks::list_blocks).post(api::blocks::create_block),
+        )
+        .route(
+            "/api/blocks/{block_id}",
+            axum::routing::delete(api::blocks::delete_block),
+        )
         .route("/api/openapi.json", get(openapi::openapi_json))
         .fallback(api::handlers::not_found)
         .method_not_allowed_fallback(api::handlers::method_not_allowed)

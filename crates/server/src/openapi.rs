@@ -1,6 +1,6 @@
 //! The OpenAPI 3 description of the API, generated from the handlers and types with utoipa.
 
-use crate::api::{dto, handlers, request};
+use crate::api::{blocks, dto, handlers, request};
 use crate::error::ErrorBody;
 use crate::AppState;
 use axum::extract::State;
@@ -28,7 +28,10 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         handlers::image,
         handlers::thumbnail,
         handlers::image_meta,
-        handlers::similar
+        handlers::similar,
+        blocks::list_blocks,
+        blocks::create_block,
+        blocks::delete_block
     ),
     components(schemas(
         ErrorBody,
@@ -50,11 +53,43 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         dto::DuplicateGroupDto,
         dto::DuplicateImageDto,
         dto::SearchResultDto,
-        dto::SearchResponseDto
+        dto::SearchResponseDto,
+        blocks::NearDto,
+        blocks::BlockRequest,
+        blocks::BlockExampleDto,
+        blocks::ReachDto,
+        blocks::HiddenImageDto,
+        blocks::BlockDto,
+        blocks::BlocksDto
     )),
-    tags((name = "vsearch", description = "Visual search API"))
+    modifiers(&AdminToken),
+    tags(
+        (name = "vsearch", description = "Visual search API"),
+        (name = "blocks", description = "Takedowns: blocks hide an image and its copies or near images from every search and listing. Every endpoint needs the server's admin token (`Authorization: Bearer TOKEN`): 401 without one, 403 with a wrong one or on a server started without one.")
+    )
 )]
 pub struct ApiDoc;
+
+/// Adds the `admin_token` security scheme (HTTP bearer) the block endpoints name.
+struct AdminToken;
+
+impl utoipa::Modify for AdminToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The token `vsearch serve --admin-token TOKEN` (or VSEARCH_ADMIN_TOKEN) was started with",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The generic description as pretty JSON (built once).
 pub fn spec_json() -> &'static str {
@@ -165,6 +200,8 @@ mod tests {
             "/api/search",
             "/api/images/{id}",
             "/api/images/{id}/thumbnail",
+            "/api/blocks",
+            "/api/blocks/{block_id}",
         ] {
             assert!(paths.contains_key(path), "{path} missing");
         }
@@ -179,6 +216,28 @@ mod tests {
                 "search lacks {status}"
             );
         }
+        for (path, method) in [
+            ("/api/blocks", "get"),
+            ("/api/blocks", "post"),
+            ("/api/blocks/{block_id}", "delete"),
+        ] {
+            let op = &spec["paths"][path][method];
+            for status in ["401", "403"] {
+                assert!(
+                    op["responses"].get(status).is_some(),
+                    "{method} {path} lacks {status}"
+                );
+            }
+            assert_eq!(
+                op["security"][0]["admin_token"],
+                json!([]),
+                "{method} {path}"
+            );
+        }
+        assert_eq!(
+            spec["components"]["securitySchemes"]["admin_token"]["scheme"],
+            "bearer"
+        );
         let k = &spec["components"]["schemas"]["SearchRequest"]["properties"]["k"];
         assert_eq!(k["maximum"], 1000);
     }

@@ -98,6 +98,12 @@ fn run(
         ..IndexReport::default()
     };
 
+    // The indexed ids and the versions of their vectors before this run (to tell what arrives).
+    let before: std::collections::HashMap<u64, u64> = entries
+        .iter()
+        .filter(|e| e.status == crate::catalog::Status::Ok)
+        .map(|e| (e.id, e.version))
+        .collect();
     // 1. Scan the folder and compare it with the catalog.
     let plan = IndexPlan::scan(&root, &coll, entries);
     plan.report_scan(&mut report);
@@ -137,6 +143,17 @@ fn run(
     if let Some(at) = end.files.matrix {
         matrix::remove_unreferenced(&coll, at);
     }
+    // New and re-embedded images a block hides: hidden already (from the blocks' vectors); counted and
+    // logged to the audit log here.
+    let arrived: Vec<u64> = end
+        .files
+        .ids
+        .iter()
+        .zip(&end.files.versions)
+        .filter(|(id, version)| before.get(id) != Some(version))
+        .map(|(&id, _)| id)
+        .collect();
+    report.blocked = crate::blocks::record_arrivals(&coll, &arrived)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -53,6 +53,7 @@ pub async fn collection(State(state): State<AppState>) -> Json<CollectionDto> {
         (status = 200, description = "Results, best first", body = SearchResponseDto),
         (status = 400, description = "Bad request: not an image, malformed JSON, k out of range, unknown or unbuilt index, text on an image-only model", body = ErrorBody),
         (status = 404, description = "Unknown image id", body = ErrorBody),
+        (status = 410, description = "A block (takedown) hides this image", body = ErrorBody),
         (status = 408, description = "The body took too long to arrive", body = ErrorBody),
         (status = 409, description = "The collection holds no images yet: index some with `vsearch index DIR`", body = ErrorBody),
         (status = 413, description = "Body over the limit, or image over the pixel limit", body = ErrorBody),
@@ -134,6 +135,7 @@ async fn run_search(
         (status = 200, description = "Results, best first", body = SearchResponseDto),
         (status = 400, description = "Bad parameter: k or offset out of range, malformed filter, unknown or unbuilt index", body = ErrorBody),
         (status = 404, description = "Unknown image id", body = ErrorBody),
+        (status = 410, description = "A block (takedown) hides this image", body = ErrorBody),
         (status = 409, description = "The collection holds no images yet", body = ErrorBody),
         (status = 500, description = "The server failed; the details are in the server's log only", body = ErrorBody),
         (status = 503, description = "Too many queries queued", body = ErrorBody,
@@ -283,6 +285,7 @@ pub async fn duplicates(
         (status = 200, description = "The image's metadata", body = ImageDto),
         (status = 400, description = "The id is not a non-negative integer", body = ErrorBody),
         (status = 404, description = "Unknown id", body = ErrorBody),
+        (status = 410, description = "A block (takedown) hides this image", body = ErrorBody),
     ))]
 pub async fn image_meta(
     State(state): State<AppState>,
@@ -385,6 +388,7 @@ fn image_response(content_type: &'static str, bytes: Bytes) -> Response {
             content(("image/jpeg"), ("image/png"), ("image/webp"), ("image/gif"), ("image/bmp"), ("image/tiff"), ("application/octet-stream"))),
         (status = 400, description = "The id is not a non-negative integer", body = ErrorBody),
         (status = 404, description = "Unknown id, or its file is gone", body = ErrorBody),
+        (status = 410, description = "A block (takedown) hides this image", body = ErrorBody),
         (status = 500, description = "The file cannot be read; its path is in the server's log only", body = ErrorBody),
     ))]
 pub async fn image(
@@ -404,6 +408,7 @@ pub async fn image(
         (status = 200, description = "JPEG thumbnail", content(("image/jpeg"))),
         (status = 400, description = "The id is not a non-negative integer", body = ErrorBody),
         (status = 404, description = "Unknown id, or its file is gone", body = ErrorBody),
+        (status = 410, description = "A block (takedown) hides this image", body = ErrorBody),
         (status = 409, description = "The file is no longer an image vsearch reads: update the collection with `vsearch index DIR`", body = ErrorBody),
         (status = 500, description = "The file cannot be read, or the thumbnail cannot be made; the details are in the server's log only", body = ErrorBody),
         (status = 503, description = "Too many requests queued", body = ErrorBody,

@@ -1,6 +1,7 @@
 //! The JSON API: [`dto`] (request and response types, mirrors of the engine's, with OpenAPI schemas),
 //! [`request`] (a JSON body or a multipart form into one checked engine query) and [`handlers`].
 
+pub mod blocks;
 pub mod dto;
 pub mod handlers;
 pub mod request;
