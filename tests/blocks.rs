@@ -255,14 +255,13 @@ async fn blocks_hide_an_image_and_its_copies_everywhere_until_lifted() {
         "nothing was blocked"
     );
 
-    // 1. The CLI blocks the original and its copies. The interim copy lookup (cosine >= 0.95) misses the
-    // 50% resize (cosine 0.92 with Lite0), so this block reaches by threshold; `--near` alone is proven
-    // on the other copies in `near_threshold_and_image_examples`.
+    // 1. The CLI blocks the original and its copies (`--near`: the copies the duplicate finder verifies,
+    // the 50% resize at cosine 0.92 with Lite0 included).
     let out = run_ok(
         vsearch()
             .args(["block", "--collection"])
             .arg(dir)
-            .args(["--id", &original.to_string(), "--near", "0.9"])
+            .args(["--id", &original.to_string(), "--near"])
             .args([
                 "--reason",
                 "takedown request #1",
@@ -288,7 +287,7 @@ async fn blocks_hide_an_image_and_its_copies_everywhere_until_lifted() {
         "no photo of another object is hidden"
     );
     assert_eq!(block["by"], "tester");
-    assert_eq!(block["reach"]["kind"], "within");
+    assert_eq!(block["reach"]["kind"], "copies");
     let block_id = block["id"].as_u64().expect("block id");
 
     // CLI: searches never return them and still return k results; a query by the blocked id is refused.
@@ -519,8 +518,8 @@ fn near_threshold_and_image_examples() {
     plant_copies(&ukbench().join(ORIGINAL), dir);
     index(dir, &["--index", "flat"]);
     let ids = ids_by_path(dir);
-    // `--near` alone: the example and its copies as the (interim) copy lookup finds them: the flip and
-    // the re-encode (cosine >= 0.95), not the 50% resize (0.92), nothing of another object.
+    // `--near` alone: the example and exactly its copies as the duplicate finder verifies them (the 50%
+    // resize, the flip, the re-encode), not the other views of the same object.
     let block = json(&run_ok(
         vsearch()
             .args(["block", "--collection"])
@@ -535,18 +534,8 @@ fn near_threshold_and_image_examples() {
         .iter()
         .map(|h| h["path"].as_str().expect("path"))
         .collect();
-    assert!(
-        [ORIGINAL, COPIES[1], COPIES[2]]
-            .iter()
-            .all(|p| hides.contains(p)),
-        "{hides:?}"
-    );
-    assert!(
-        hides.iter().all(|p| *p == ORIGINAL
-            || p.starts_with("copy-")
-            || p.starts_with("ukbench0000") && p[7..12].parse::<usize>().is_ok_and(|n| n / 4 == 2)),
-        "{hides:?}"
-    );
+    let expected: BTreeSet<&str> = std::iter::once(ORIGINAL).chain(COPIES).collect();
+    assert_eq!(hides, expected);
     let block_id = block["id"].as_u64().expect("id");
     run_ok(
         vsearch()
