@@ -11,15 +11,8 @@ pub struct Args {
     /// Collection folder, or an indexed folder containing `.vsearch`.
     #[arg(long, default_value = ".")]
     collection: PathBuf,
-    /// Verification score a pair needs to be a copy (thumbnail correlation, -1 to 1).
-    #[arg(long, default_value_t = dupes::DEFAULT_THRESHOLD)]
-    threshold: f32,
-    /// Embedding cosine a neighbour needs to be verified at all.
-    #[arg(long, default_value_t = dupes::DEFAULT_MIN_COSINE)]
-    min_cosine: f32,
-    /// Nearest neighbours of each image verified.
-    #[arg(long, default_value_t = dupes::DEFAULT_NEIGHBOURS)]
-    neighbours: usize,
+    #[command(flatten)]
+    cuts: Cuts,
     /// Verification: `thumbnails` (flip- and crop-aware pixel correlation) or `cosine` (none: the
     /// embedding cosine decides, which also groups photos of the same object).
     #[arg(long, value_parser = parse_verification, default_value = "thumbnails")]
@@ -27,6 +20,20 @@ pub struct Args {
     /// Print JSON (`{"groups": [...]}`) instead of a list.
     #[arg(long)]
     json: bool,
+}
+
+/// The cuts of duplicate detection, shared by `vsearch dupes` and `vsearch eval dupes`.
+#[derive(clap::Args)]
+pub struct Cuts {
+    /// Verification score a pair needs to be a copy (thumbnail correlation, -1 to 1).
+    #[arg(long, default_value_t = dupes::DEFAULT_THRESHOLD)]
+    pub threshold: f32,
+    /// Embedding cosine a neighbour needs to be verified at all.
+    #[arg(long, default_value_t = dupes::DEFAULT_MIN_COSINE)]
+    pub min_cosine: f32,
+    /// Nearest neighbours of each image verified.
+    #[arg(long, default_value_t = dupes::DEFAULT_NEIGHBOURS)]
+    pub neighbours: usize,
 }
 
 /// Parses `thumbnails` or `cosine`.
@@ -44,9 +51,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let collection = Collection::open_without_model(&args.collection)
         .with_context(|| format!("open the collection at {}", args.collection.display()))?;
     let options = DupesOptions {
-        threshold: args.threshold,
-        min_cosine: args.min_cosine,
-        neighbours: args.neighbours,
+        threshold: args.cuts.threshold,
+        min_cosine: args.cuts.min_cosine,
+        neighbours: args.cuts.neighbours,
         verification: args.verify,
     };
     let groups = collection

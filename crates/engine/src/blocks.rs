@@ -229,12 +229,7 @@ fn valid_threshold(t: f32) -> bool {
 /// Holds the collection's blocks lock (an OS file lock, released when dropped or when the process dies).
 fn lock(dir: &Path) -> Result<std::fs::File> {
     let path = dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(EngineError::io(&path))?;
+    let file = crate::pipeline::open_lock_file(&path)?;
     file.lock().map_err(EngineError::io(&path))?;
     Ok(file)
 }

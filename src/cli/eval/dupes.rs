@@ -5,7 +5,7 @@
 use anyhow::Context;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use vsearch_engine::dupes::{self, DupesOptions, Verification};
+use vsearch_engine::dupes::{DupesOptions, Verification};
 use vsearch_engine::eval::{self, Metrics, PrPoint};
 use vsearch_engine::Collection;
 
@@ -18,15 +18,8 @@ pub struct DupesArgs {
     /// Collection folder, or an indexed folder containing `.vsearch`.
     #[arg(long, default_value = ".")]
     collection: PathBuf,
-    /// Threshold reported (default: the engine's default).
-    #[arg(long, default_value_t = dupes::DEFAULT_THRESHOLD)]
-    threshold: f32,
-    /// Embedding cosine a neighbour needs to be a candidate.
-    #[arg(long, default_value_t = dupes::DEFAULT_MIN_COSINE)]
-    min_cosine: f32,
-    /// Nearest neighbours of each image considered.
-    #[arg(long, default_value_t = dupes::DEFAULT_NEIGHBOURS)]
-    neighbours: usize,
+    #[command(flatten)]
+    cuts: crate::cli::dupes::Cuts,
     /// Where the plot goes (`.svg`; a `.png` is written beside it).
     #[arg(long, default_value = "dupes_pr.svg")]
     plot: PathBuf,
@@ -75,14 +68,14 @@ pub(super) fn run(args: DupesArgs) -> anyhow::Result<()> {
         (
             "thumbnail verification",
             Verification::Thumbnails,
-            args.threshold,
+            args.cuts.threshold,
         ),
         ("embedding cosine only", Verification::Cosine, f32::NAN),
     ] {
         let options = DupesOptions {
             threshold: if threshold.is_nan() { 0.0 } else { threshold },
-            min_cosine: args.min_cosine,
-            neighbours: args.neighbours,
+            min_cosine: args.cuts.min_cosine,
+            neighbours: args.cuts.neighbours,
             verification,
         };
         let pairs = collection.duplicate_pairs(&options)?;
@@ -138,8 +131,8 @@ pub(super) fn run(args: DupesArgs) -> anyhow::Result<()> {
     );
     println!(
         "Candidates: {} nearest neighbours with embedding cosine >= {} (model {}).\n",
-        args.neighbours,
-        args.min_cosine,
+        args.cuts.neighbours,
+        args.cuts.min_cosine,
         collection.manifest().model.id
     );
     println!("| method | threshold | pair precision | pair recall | F1 | groups: precision | recall | F1 | best-F1 threshold |");

@@ -247,16 +247,21 @@ fn collection_paths(dir: &Path, options: &IndexOptions) -> Result<(PathBuf, Path
     Ok((root, coll))
 }
 
+/// Opens (creating when absent) a lock file, without truncating it; the caller takes the OS lock.
+pub(crate) fn open_lock_file(path: &Path) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(EngineError::io(path))
+}
+
 /// Takes the collection's writer lock (an OS file lock, released when the file is dropped or the process
 /// dies), or fails at once with [`EngineError::Busy`] when another run holds it.
 fn lock_collection(coll: &Path) -> Result<std::fs::File> {
     let path = coll.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(EngineError::io(&path))?;
+    let file = open_lock_file(&path)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(EngineError::Busy {
