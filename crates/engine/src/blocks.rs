@@ -28,6 +28,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::io::Write;
 use std::path::Path;
 use vsearch_core::vector;
+use vsearch_index::IdFilter;
 
 /// File of the blocks inside a collection folder.
 pub const BLOCKS_FILE: &str = "blocks.json";
@@ -167,6 +168,9 @@ pub(crate) struct BlockState {
     pub(crate) hides: Vec<Vec<u64>>,
     /// Every hidden id.
     pub(crate) hidden: HashSet<u64>,
+    /// The ids a search may return when blocks hide some (`None` when nothing is hidden), computed once
+    /// per state rather than per query.
+    pub(crate) visible: Option<IdFilter>,
 }
 
 impl BlockState {
@@ -179,10 +183,20 @@ impl BlockState {
             hidden.extend(ids.iter().copied());
             hides.push(ids);
         }
+        let visible = (!hidden.is_empty()).then(|| {
+            IdFilter::from_ids(
+                collection
+                    .images()
+                    .iter()
+                    .map(|m| m.id)
+                    .filter(|id| !hidden.contains(id)),
+            )
+        });
         Ok(Self {
             list,
             hides,
             hidden,
+            visible,
         })
     }
 }

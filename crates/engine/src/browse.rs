@@ -115,18 +115,4 @@ impl Images {
             formats: counts(formats),
         })
     }
-
-    /// The images `filter` keeps (all without one) that are not in `hidden`, the filter checked first.
-    fn matching<'a>(
-        &'a self,
-        filter: Option<&'a Filter>,
-        hidden: &'a HashSet<u64>,
-    ) -> Result<impl Iterator<Item = &'a ImageMeta> + 'a> {
-        if let Some(f) = filter {
-            f.validate()?;
-        }
-        Ok(self
-            .iter()
-            .filter(move |m| !hidden.contains(&m.id) && filter.is_none_or(|f| f.matches(m))))
-    }
 }

@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::filter::Filter;
 use crate::metadata::ImageMeta;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use vsearch_index::IdFilter;
 
 /// The served images, by id.
@@ -50,13 +50,23 @@ impl Images {
 
     /// The ids `filter` keeps, after validating it ([`Filter::validate`]).
     pub fn select(&self, filter: &Filter) -> Result<IdFilter> {
-        filter.validate()?;
         Ok(IdFilter::from_ids(
-            self.by_id
-                .values()
-                .filter(|m| filter.matches(m))
-                .map(|m| m.id),
+            self.matching(Some(filter), &HashSet::new())?.map(|m| m.id),
         ))
+    }
+
+    /// The images `filter` keeps (all without one) that are not in `hidden`, the filter validated first.
+    pub(crate) fn matching<'a>(
+        &'a self,
+        filter: Option<&'a Filter>,
+        hidden: &'a HashSet<u64>,
+    ) -> Result<impl Iterator<Item = &'a ImageMeta> + 'a> {
+        if let Some(f) = filter {
+            f.validate()?;
+        }
+        Ok(self
+            .iter()
+            .filter(move |m| !hidden.contains(&m.id) && filter.is_none_or(|f| f.matches(m))))
     }
 
     /// Every image, in no particular order.

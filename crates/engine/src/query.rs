@@ -6,6 +6,7 @@ use crate::collection::Collection;
 use crate::error::{EngineError, Result};
 use crate::filter::Filter;
 use crate::{Crop, Example, FilterReport, Query, QueryOptions, SearchResponse, SearchResult};
+use std::borrow::Cow;
 use std::time::Instant;
 use vsearch_embed::image_io;
 use vsearch_index::topk::TopK;
@@ -93,21 +94,17 @@ impl Collection {
     }
 
     /// The ids a search may return: those `filter` keeps and no block hides; `None` when every id may
-    /// be returned (no filter, nothing hidden).
-    fn allowed(&self, filter: Option<&Filter>) -> Result<Option<IdFilter>> {
-        let hidden = &self.block_state().hidden;
-        if filter.is_none() && hidden.is_empty() {
-            return Ok(None);
-        }
-        if let Some(f) = filter {
-            f.validate()?;
-        }
-        Ok(Some(IdFilter::from_ids(
-            self.images()
-                .iter()
-                .filter(|m| !hidden.contains(&m.id) && filter.is_none_or(|f| f.matches(m)))
-                .map(|m| m.id),
-        )))
+    /// be returned (no filter, nothing hidden). Without a filter, the state's visible ids serve as they are.
+    fn allowed(&self, filter: Option<&Filter>) -> Result<Option<Cow<'_, IdFilter>>> {
+        let blocks = self.block_state();
+        Ok(match filter {
+            None => blocks.visible.as_ref().map(Cow::Borrowed),
+            Some(filter) => Some(Cow::Owned(IdFilter::from_ids(
+                self.images()
+                    .matching(Some(filter), &blocks.hidden)?
+                    .map(|m| m.id),
+            ))),
+        })
     }
 
     /// Orders hits by score (best first), then id; drops those below `min_score` and unknown ids; cuts

@@ -531,6 +531,25 @@ impl IvfIndex {
         Ok(())
     }
 
+    /// One query checked (its length) and prepared, with the lists to visit.
+    fn prepare_one(
+        &self,
+        query: &[f32],
+        k: usize,
+        params: &SearchParams,
+    ) -> Result<(Vec<f32>, usize)> {
+        if query.len() != self.dim {
+            return Err(IndexError::Dimension {
+                expected: self.dim,
+                got: query.len(),
+            });
+        }
+        Ok((
+            self.prepare_queries(query, k)?,
+            self.requested_nprobe(params)?,
+        ))
+    }
+
     /// Checks and (for cosine) normalises queries.
     fn prepare_queries(&self, queries: &[f32], k: usize) -> Result<Vec<f32>> {
         if k == 0 {
@@ -796,14 +815,7 @@ impl VectorIndex for IvfIndex {
     }
 
     fn search(&self, query: &[f32], k: usize, params: &SearchParams) -> Result<Vec<Hit>> {
-        if query.len() != self.dim {
-            return Err(IndexError::Dimension {
-                expected: self.dim,
-                got: query.len(),
-            });
-        }
-        let q = self.prepare_queries(query, k)?;
-        let nprobe = self.requested_nprobe(params)?;
+        let (q, nprobe) = self.prepare_one(query, k, params)?;
         Ok(self
             .search_prepared(&q, k, params, nprobe, None)?
             .pop()
@@ -820,14 +832,7 @@ impl VectorIndex for IvfIndex {
         params: &SearchParams,
         filter: &IdFilter,
     ) -> Result<Vec<Hit>> {
-        if query.len() != self.dim {
-            return Err(IndexError::Dimension {
-                expected: self.dim,
-                got: query.len(),
-            });
-        }
-        let q = self.prepare_queries(query, k)?;
-        let nprobe = self.requested_nprobe(params)?;
+        let (q, nprobe) = self.prepare_one(query, k, params)?;
         if filter.is_empty() {
             return Ok(Vec::new());
         }
