@@ -5,7 +5,9 @@
 # saves target/browser-test.png, -browse.png, -board.png, -crop.png and -phone.png. Then a second, short run
 # (labels_test): the same folder indexed with the tiny CLIP fixture (tests/fixtures/clip-tiny) and a policy whose
 # `hide` and `flag` labels have threshold 0, so every thumbnail must be blurred and badged, revealed by a first
-# click and opened by a second (target/browser-test-labels.png). SKIP_LABELS=1 skips it.
+# click and opened by a second (target/browser-test-labels.png). SKIP_LABELS=1 skips it. Then a third run (qdrant_test):
+# the photos indexed into a Qdrant server started from ../shared/tools/qdrant and served from it with `vsearch serve
+# --qdrant` (target/browser-test-qdrant.png). SKIP_QDRANT=1 skips it.
 # Needs Debian's chromium (`apt-get install -y chromium`) and npm (playwright-core is installed under target/).
 # Usage: scripts/browser_test.sh [PHOTO_FOLDER]      (default: sample_images, else ../shared/data/ukbench-14)
 #        scripts/browser_test.sh --stand-in [FOLDER] (the server tests' stand-in collection: no model needed)
@@ -59,9 +61,35 @@ TOML
   trap - EXIT
 }
 
+# The Qdrant run: a Qdrant server (../shared/tools/qdrant/qdrant, or $QDRANT_BIN) on free ports with temporary
+# storage; the photos indexed into it and `vsearch serve --qdrant` over it; the same page test.
+qdrant_test() {
+  local bin=${QDRANT_BIN:-../shared/tools/qdrant/qdrant} qwork http grpc
+  if [ ! -x "$bin" ]; then echo "SKIPPED the Qdrant run: no Qdrant server binary at $bin" >&2; return 0; fi
+  qwork=$(mktemp -d)
+  read -r http grpc < <(python3 -c 'import socket
+ports = []
+for _ in range(2):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); ports.append(s.getsockname()[1]); s.close()
+print(*ports)')
+  (cd "$qwork" && QDRANT__STORAGE__STORAGE_PATH="$qwork/storage" QDRANT__STORAGE__SNAPSHOTS_PATH="$qwork/snapshots" \
+    QDRANT__SERVICE__HOST=127.0.0.1 QDRANT__SERVICE__HTTP_PORT=$http QDRANT__SERVICE__GRPC_PORT=$grpc \
+    QDRANT__TELEMETRY_DISABLED=true exec "$root/$bin" >"$qwork/qdrant.log" 2>&1) &
+  local qdrant_pid=$!
+  trap 'stop_server || true; kill $qdrant_pid 2>/dev/null || true; rm -rf "$qwork"' EXIT
+  for _ in $(seq 1 100); do http_ok "http://127.0.0.1:$http/readyz" && break; sleep 0.2; done
+  VSEARCH_QDRANT="http://127.0.0.1:$grpc" start_server "$@"
+  PLAYWRIGHT_DIR="$root/$pw_dir" node scripts/browser_test.mjs "$base/" "$query_photo" "$root/target/browser-test-qdrant.png"
+  stop_server
+  kill "$qdrant_pid"; wait "$qdrant_pid" 2>/dev/null || true
+  rm -rf "$qwork"
+  trap - EXIT
+}
+
 trap 'stop_server || true' EXIT
 start_server "$@"
 PLAYWRIGHT_DIR="$root/$pw_dir" node scripts/browser_test.mjs "$base/" "$query_photo" "$root/target/browser-test.png"
 stop_server
 trap - EXIT
 if [ "${1:-}" != "--stand-in" ] && [ "${SKIP_LABELS:-0}" != 1 ]; then labels_test "$@"; fi
+if [ "${1:-}" != "--stand-in" ] && [ "${SKIP_QDRANT:-0}" != 1 ]; then qdrant_test "$@"; fi

@@ -6,7 +6,8 @@
 # `vsearch index` + `vsearch serve`. The real path indexes with $VSEARCH_MODEL (default efficientnet-lite0, whose
 # weights `vsearch models fetch efficientnet-lite0` puts in the model cache): naming the model keeps `auto` from
 # probing or downloading CLIP from the Hugging Face hub; $VSEARCH_INDEX_ARGS replaces `--model ...` (the labels
-# run of the browser test indexes with the tiny CLIP fixture and a test policy). Needs python3 (free port, health check), not curl.
+# run of the browser test indexes with the tiny CLIP fixture and a test policy); with $VSEARCH_QDRANT (a Qdrant gRPC
+# URL) the photos are indexed into a new collection of that server and served from it. Needs python3 (free port, health check), not curl.
 
 # Succeeds when URL answers 2xx.
 http_ok() {
@@ -54,8 +55,14 @@ start_server() {
     # $VSEARCH_INDEX_ARGS (words without spaces), when set, replaces `--model $VSEARCH_MODEL`.
     local index_args
     if [ -n "${VSEARCH_INDEX_ARGS:-}" ]; then read -r -a index_args <<<"$VSEARCH_INDEX_ARGS"; else index_args=(--model "${VSEARCH_MODEL:-efficientnet-lite0}"); fi
-    target/release/vsearch index "$server_work/photos" "${index_args[@]}" >"$server_work/index.log" 2>&1 || { cat "$server_work/index.log"; return 1; }
-    target/release/vsearch serve --collection "$server_work/photos" --addr "127.0.0.1:$port" >"$server_work/server.log" 2>&1 &
+    # $VSEARCH_QDRANT (a Qdrant gRPC URL), when set: the photos are indexed into, and served from, Qdrant.
+    local qdrant_args=() serve_args=(--collection "$server_work/photos")
+    if [ -n "${VSEARCH_QDRANT:-}" ]; then
+      qdrant_args=(--qdrant "$VSEARCH_QDRANT" --qdrant-collection "browser-$port")
+      serve_args=(--root "$server_work/photos")
+    fi
+    target/release/vsearch index "$server_work/photos" "${index_args[@]}" "${qdrant_args[@]}" >"$server_work/index.log" 2>&1 || { cat "$server_work/index.log"; return 1; }
+    target/release/vsearch serve "${serve_args[@]}" "${qdrant_args[@]}" --addr "127.0.0.1:$port" >"$server_work/server.log" 2>&1 &
   fi
   server_pid=$!
   base="http://127.0.0.1:$port"

@@ -198,7 +198,7 @@ fn mutated_collections_open_or_fail_cleanly() {
                                 index,
                                 ..QueryOptions::default()
                             };
-                            let _ = c.search(&Query::Id(id), &options);
+                            let _ = c.search(&Query::Id(id.into()), &options);
                         }
                     }
                 }

@@ -412,8 +412,14 @@ fn metadata_is_cataloged_and_every_filter_kind_matches_a_brute_force_filter() {
             filter: Some(filter.clone()),
             ..QueryOptions::default()
         };
-        let response = collection.search(&Query::Id(a), &options).expect("search");
-        let mut found: Vec<u64> = response.results.iter().map(|r| r.id).collect();
+        let response = collection
+            .search(&Query::Id(a.into()), &options)
+            .expect("search");
+        let mut found: Vec<u64> = response
+            .results
+            .iter()
+            .filter_map(|r| r.id.number())
+            .collect();
         found.sort_unstable();
         assert_eq!(found, expected, "search with filter {json}");
     }

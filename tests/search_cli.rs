@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use vsearch_engine::{Board, Collection, Example, Query, QueryOptions};
+use vsearch_engine::{Board, Collection, Example, ImageId, Query, QueryOptions};
 
 /// A folder with the first `n` ukbench photos.
 fn photos(n: usize) -> tempfile::TempDir {
@@ -56,7 +56,7 @@ fn examples_weights_and_pages_from_the_command_line() {
     let collection = Collection::open_without_model(dir.path()).expect("open");
     let example = |id, weight| Example {
         weight,
-        ..Example::new(Query::Id(id))
+        ..Example::new(Query::Id(ImageId::Number(id)))
     };
     let expected = collection
         .search(
@@ -71,7 +71,11 @@ fn examples_weights_and_pages_from_the_command_line() {
             },
         )
         .expect("engine board search");
-    let expected_ids: Vec<u64> = expected.results.iter().map(|r| r.id).collect();
+    let expected_ids: Vec<u64> = expected
+        .results
+        .iter()
+        .filter_map(|r| r.id.number())
+        .collect();
     assert_eq!(ids(&board), expected_ids);
     // The weights matter: the same examples at other weights rank differently or score differently.
     let unweighted = search(

@@ -42,7 +42,7 @@ fn top_hits(collection: &Collection, vector: &[f32]) -> Vec<(IndexKind, u64, f32
                 .search(&Query::Vector(vector.to_vec()), &options)
                 .unwrap_or_else(|e| panic!("{kind} search: {e}"));
             let hit = &response.results[0];
-            (kind, hit.id, hit.score)
+            (kind, hit.id.number().unwrap_or(u64::MAX), hit.score)
         })
         .collect()
 }
@@ -69,7 +69,11 @@ fn assert_each_id_once(collection: &Collection, vector: &[f32]) {
         let response = collection
             .search(&Query::Vector(vector.to_vec()), &options)
             .expect("search");
-        let mut found: Vec<u64> = response.results.iter().map(|r| r.id).collect();
+        let mut found: Vec<u64> = response
+            .results
+            .iter()
+            .filter_map(|r| r.id.number())
+            .collect();
         found.sort_unstable();
         assert_eq!(found, ids, "{kind} index");
     }

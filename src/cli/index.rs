@@ -58,6 +58,24 @@ pub struct Args {
     /// Ctrl-C; an interrupted run resumes on the next start). `vsearch serve` picks up each commit.
     #[arg(long, conflicts_with = "check")]
     watch: bool,
+    #[command(flatten)]
+    qdrant: super::qdrant::QdrantArgs,
+    /// Qdrant: shards of a new collection (default: one per node of the cluster).
+    #[arg(long, requires = "qdrant")]
+    shards: Option<u32>,
+    /// Qdrant: copies of each shard in a new collection (default 1; 2 or more survive a node's loss).
+    #[arg(long, requires = "qdrant")]
+    replicas: Option<u32>,
+    /// Qdrant: quantization of a new collection's vectors (int8: a quarter of the memory, searches re-score).
+    #[arg(long, value_name = "KIND", requires = "qdrant")]
+    quantization: Option<vsearch_engine::qdrant::Quantization>,
+    /// Qdrant: index only this worker's share of the files, I/N (1-based, stable by path): N workers with
+    /// --part 1/N .. N/N index one folder tree into one collection in parallel.
+    #[arg(long, value_name = "I/N", requires = "qdrant")]
+    part: Option<vsearch_engine::qdrant::payload::Part>,
+    /// Qdrant: the URL the images are served from; each point's payload gets `url` = URL/PATH.
+    #[arg(long, value_name = "URL", requires = "qdrant")]
+    base_url: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -89,6 +107,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         progress: !args.json,
         policy,
     };
+    if let Some(mut target) = args.qdrant.target()? {
+        anyhow::ensure!(
+            !args.watch && !args.rebuild && args.collection.is_none() && args.policy.is_none(),
+            "--watch, --rebuild, --collection and --policy are for local collections, not with --qdrant"
+        );
+        target.layout.shards = args.shards;
+        target.layout.replicas = args.replicas;
+        target.layout.quantization = args.quantization;
+        let qdrant = vsearch_engine::QdrantIndexOptions {
+            target,
+            part: args.part,
+            base_url: args.base_url.clone(),
+        };
+        let report =
+            vsearch_engine::index_into_qdrant(&args.dir, &options, &qdrant).with_context(|| {
+                format!(
+                    "cannot index {} into Qdrant collection `{}` at {}",
+                    args.dir.display(),
+                    qdrant.target.collection,
+                    qdrant.target.url
+                )
+            })?;
+        return print_report(&args, &report);
+    }
     if args.watch {
         if options.rebuild {
             // Started over once; the watched runs then update it.

@@ -8,5 +8,6 @@ pub mod eval;
 pub mod index;
 pub mod labels;
 pub mod models;
+pub mod qdrant;
 pub mod search;
 pub mod serve;

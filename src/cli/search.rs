@@ -4,7 +4,8 @@ use anyhow::Context;
 use std::path::PathBuf;
 use vsearch_engine::filter::Filter;
 use vsearch_engine::{
-    Board, Collection, Crop, DeviceSpec, Example, IndexKind, Query, QueryOptions, SearchParams,
+    Board, Collection, Crop, DeviceSpec, Example, ImageId, IndexKind, ModelSpec, QdrantCollection,
+    QdrantOpen, Query, QueryOptions, SearchParams,
 };
 
 /// Arguments of `vsearch search`.
@@ -21,9 +22,9 @@ pub struct Args {
     /// Search like an image file (repeatable).
     #[arg(long)]
     image: Vec<PathBuf>,
-    /// Search like an indexed image, by id (repeatable).
+    /// Search like an indexed image, by id (repeatable; a UUID in a Qdrant collection).
     #[arg(long)]
-    id: Vec<u64>,
+    id: Vec<ImageId>,
     /// Search by text (CLIP collections only; repeatable).
     #[arg(long)]
     text: Vec<String>,
@@ -32,7 +33,7 @@ pub struct Args {
     not_image: Vec<PathBuf>,
     /// Search away from an indexed image (repeatable).
     #[arg(long)]
-    not_id: Vec<u64>,
+    not_id: Vec<ImageId>,
     /// Search away from a text (repeatable).
     #[arg(long)]
     not_text: Vec<String>,
@@ -71,6 +72,14 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    qdrant: super::qdrant::QdrantArgs,
+    /// Qdrant: the model whose vectors to search (default: the collection's only one).
+    #[arg(long, requires = "qdrant")]
+    model: Option<String>,
+    /// Qdrant: the indexed folder, to read images from (a crop of an --id).
+    #[arg(long, value_name = "DIR", requires = "qdrant")]
+    root: Option<PathBuf>,
 }
 
 /// One example as given on the command line: where it was, whether it is against, and what it is.
@@ -225,18 +234,6 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             .all(|e| matches!(e.query, Query::Id(_)) && e.crop.is_none()),
         _ => false,
     };
-    let collection = if ids_only(&query) {
-        Collection::open_without_model(&args.collection)
-    } else {
-        let device: DeviceSpec = args.device.parse()?;
-        Collection::open(&args.collection, &device)
-    }
-    .with_context(|| {
-        format!(
-            "cannot open the collection at {}",
-            args.collection.display()
-        )
-    })?;
     let options = QueryOptions {
         k: args.k,
         offset: args.offset,
@@ -249,9 +246,43 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         min_score: args.min_score,
         filter,
     };
-    let response = collection
-        .search(&query, &options)
-        .context("search failed")?;
+    let response = match args.qdrant.target()? {
+        Some(target) => {
+            let open = QdrantOpen {
+                model: match &args.model {
+                    Some(m) => m.parse::<ModelSpec>()?,
+                    None => ModelSpec::Auto,
+                },
+                device: args.device.parse()?,
+                root: args.root.clone(),
+                load_model: !ids_only(&query),
+                target,
+            };
+            let collection = QdrantCollection::open(&open).with_context(|| {
+                format!(
+                    "cannot open Qdrant collection `{}` at {}",
+                    open.target.collection, open.target.url
+                )
+            })?;
+            collection.search(&query, &options)
+        }
+        None => {
+            let collection = if ids_only(&query) {
+                Collection::open_without_model(&args.collection)
+            } else {
+                let device: DeviceSpec = args.device.parse()?;
+                Collection::open(&args.collection, &device)
+            }
+            .with_context(|| {
+                format!(
+                    "cannot open the collection at {}",
+                    args.collection.display()
+                )
+            })?;
+            collection.search(&query, &options)
+        }
+    }
+    .context("search failed")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&response)?);
         return Ok(());

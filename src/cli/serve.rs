@@ -3,7 +3,7 @@
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use vsearch_engine::{Collection, DeviceSpec};
+use vsearch_engine::{Collection, DeviceSpec, ModelSpec, QdrantCollection, QdrantOpen};
 use vsearch_server::ServeOptions;
 
 /// Arguments of `vsearch serve`.
@@ -35,6 +35,14 @@ pub struct Args {
     /// sent as `Authorization: Bearer TOKEN`; without it they are off (401/403).
     #[arg(long, env = "VSEARCH_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    #[command(flatten)]
+    qdrant: super::qdrant::QdrantArgs,
+    /// Qdrant: the model whose vectors to search (default: the collection's only one).
+    #[arg(long, requires = "qdrant")]
+    model: Option<String>,
+    /// Qdrant: the indexed folder, to read images from (thumbnails, originals, crops).
+    #[arg(long, value_name = "DIR", requires = "qdrant")]
+    root: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -54,6 +62,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         admin_token: args.admin_token.filter(|t| !t.trim().is_empty()),
         ..defaults
     };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    if let Some(target) = args.qdrant.target()? {
+        let open = QdrantOpen {
+            model: match &args.model {
+                Some(m) => m.parse::<ModelSpec>()?,
+                None => ModelSpec::Auto,
+            },
+            device,
+            root: args.root.clone(),
+            load_model: true,
+            target,
+        };
+        tracing::info!(
+            "opening Qdrant collection `{}` at {} on {device}",
+            open.target.collection,
+            open.target.url
+        );
+        let collection = QdrantCollection::open(&open).with_context(|| {
+            format!(
+                "cannot open Qdrant collection `{}` at {}: index a folder into it first with `vsearch index DIR --qdrant URL`",
+                open.target.collection, open.target.url
+            )
+        })?;
+        runtime.block_on(vsearch_server::serve(collection, options))?;
+        return Ok(());
+    }
     tracing::info!(
         "opening collection {} on {device}",
         args.collection.display()
@@ -64,10 +101,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.collection.display()
         )
     })?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     runtime.block_on(vsearch_server::serve(collection, options))?;
     Ok(())
 }

@@ -471,6 +471,7 @@ impl Collection {
             indexes: self.manifest.indexes.clone(),
             text_search: self.manifest.model.text,
             generation: self.generation,
+            qdrant: None,
         }
     }
 
@@ -533,6 +534,11 @@ impl Collection {
     /// Checks that catalog, matrix and saved indexes agree (see [`verify`]).
     pub fn verify(&self) -> Result<VerifyReport> {
         verify(&self.dir)
+    }
+
+    /// The number of a local image id (a UUID names no image here).
+    pub fn local_id(&self, id: crate::ImageId) -> Result<u64> {
+        id.number().ok_or(EngineError::UnknownImage { id })
     }
 
     pub(crate) fn embedder(&self, what: &'static str) -> Result<&Embedder> {

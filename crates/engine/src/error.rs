@@ -75,6 +75,21 @@ pub enum EngineError {
     /// The blocks file cannot be read.
     #[error("{path}: {reason}; the collection's blocks cannot be read (fix or restore the file; `audit.jsonl` records every change)")]
     Blocks { path: PathBuf, reason: String },
+    /// No image has this id in the collection (a UUID asked of a local collection, or the reverse).
+    #[error("no image has id {id} in this collection")]
+    UnknownImage { id: crate::ImageId },
+    /// Qdrant failed or refused (see [`vsearch_qdrant::StoreError`]).
+    #[error(transparent)]
+    Qdrant {
+        #[from]
+        source: vsearch_qdrant::StoreError,
+    },
+    /// What a Qdrant collection does not do (blocks, duplicates, labels live in local collections).
+    #[error("{what} is not available on a Qdrant collection; {instead}")]
+    NotOnQdrant {
+        what: &'static str,
+        instead: &'static str,
+    },
     #[error("{path} is not a folder")]
     NotAFolder { path: PathBuf },
     #[error("another `vsearch index` is updating the collection {collection} (lock held on {collection}/{lock}); wait for it to finish, then run again", lock = crate::pipeline::LOCK_FILE)]

@@ -249,7 +249,7 @@ pub enum Bound {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HasIdCondition {
-    pub has_id: Vec<u64>,
+    pub has_id: Vec<crate::ImageId>,
 }
 
 /// `{"is_empty": {"key": K}}`.
@@ -390,7 +390,7 @@ impl Condition {
     pub fn matches(&self, image: &ImageMeta) -> bool {
         match self {
             Condition::Field(f) => f.matches(image),
-            Condition::HasId(c) => c.has_id.contains(&image.id),
+            Condition::HasId(c) => c.has_id.iter().any(|i| *i == image.image_id()),
             Condition::IsEmpty(c) => value_of(image, &c.is_empty.key).is_none(),
             Condition::Filter(f) => f.matches(image),
         }
@@ -611,6 +611,7 @@ mod tests {
         let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
         ImageMeta {
             id,
+            point: None,
             path: path.into(),
             folder: folder.into(),
             name: name.into(),

@@ -17,6 +17,7 @@ pub mod eval;
 pub mod fault;
 pub mod filter;
 pub mod generation;
+pub mod image_id;
 pub mod images;
 pub mod indexes;
 pub mod labels;
@@ -24,6 +25,7 @@ pub mod manifest;
 pub mod matrix;
 pub mod metadata;
 pub mod pipeline;
+pub mod qdrant;
 pub mod query;
 pub mod scan;
 
@@ -31,10 +33,13 @@ pub use collection::{resolve_collection_dir, verify, Collection, VerifyReport};
 pub use dupes::{copies_of, DupesOptions, DuplicateGroup, DuplicateImage};
 pub use labels::{LabelReport, PolicySource};
 pub use manifest::CollectionManifest;
+pub use pipeline::qdrant::{index_into_qdrant, QdrantIndexOptions};
 pub use pipeline::watch::{watch_folder, WatchEvent};
 pub use pipeline::{apply_labels, index_folder, Indexer, DEFAULT_COLLECTION_DIR};
+pub use qdrant::{QdrantCollection, QdrantOpen, QdrantTarget};
 
 pub use error::{EngineError, Result};
+pub use image_id::ImageId;
 pub use vsearch_embed::{image_io, DeviceSpec, EmbedError, ModelInfo, ModelSpec};
 pub use vsearch_index::{
     IndexConfig, IndexError, IndexKind, Metric, SearchParams, UnknownIndexKind,
@@ -134,7 +139,7 @@ pub enum Query {
     /// Encoded image bytes (any supported format).
     ImageBytes(Vec<u8>),
     /// An indexed image, by id.
-    Id(u64),
+    Id(ImageId),
     /// Text (CLIP collections only).
     Text(String),
     /// A raw vector of the collection's dimension.
@@ -201,7 +206,7 @@ pub struct QueryOptions {
 /// One result.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SearchResult {
-    pub id: u64,
+    pub id: ImageId,
     /// Path relative to the indexed folder.
     pub path: String,
     pub score: f32,
@@ -235,6 +240,9 @@ pub struct CollectionInfo {
     pub text_search: bool,
     /// The committed generation being served (0 when none is committed).
     pub generation: u64,
+    /// Qdrant's report, for a collection in Qdrant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qdrant: Option<qdrant::QdrantStatus>,
 }
 
 /// How a filtered query was answered.

@@ -12,8 +12,12 @@ use vsearch_embed::image_io;
 /// One indexed image and its metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageMeta {
-    /// The image's id (stable while its path stays the same).
+    /// The image's id in a local collection (stable while its path stays the same); 0 in a Qdrant
+    /// collection, whose images are named by [`ImageMeta::point`].
     pub id: u64,
+    /// The image's point id in a Qdrant collection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point: Option<uuid::Uuid>,
     /// Path relative to the indexed folder, `/`-separated.
     pub path: String,
     /// Folder of `path` (`""` at the top, else without a trailing `/`).
@@ -186,6 +190,14 @@ pub fn parse_instant(text: &str) -> Option<jiff::Timestamp> {
 }
 
 impl ImageMeta {
+    /// The image's id in queries and answers: its point id in a Qdrant collection, else its number.
+    pub fn image_id(&self) -> crate::ImageId {
+        match self.point {
+            Some(uuid) => crate::ImageId::Uuid(uuid),
+            None => crate::ImageId::Number(self.id),
+        }
+    }
+
     /// The metadata of a catalog row. A row whose content metadata was never read (a catalog from
     /// before the metadata columns) takes its format from the file extension.
     pub fn from_entry(e: &crate::catalog::Entry) -> Self {
@@ -199,6 +211,7 @@ impl ImageMeta {
         });
         Self {
             id: e.id,
+            point: None,
             path: e.path.clone(),
             folder,
             name,

@@ -5,10 +5,12 @@
 use crate::collection::Collection;
 use crate::error::{EngineError, Result};
 use crate::filter::Filter;
-use crate::{Crop, Example, FilterReport, Query, QueryOptions, SearchResponse, SearchResult};
+use crate::{
+    Crop, Example, FilterReport, ImageId, Query, QueryOptions, SearchResponse, SearchResult,
+};
 use std::borrow::Cow;
 use std::time::Instant;
-use vsearch_embed::image_io;
+use vsearch_embed::{image_io, Embedder};
 use vsearch_index::topk::TopK;
 use vsearch_index::{distance, Hit, IdFilter, IndexError, IndexKind, Metric};
 
@@ -129,7 +131,7 @@ impl Collection {
             .by_ref()
             .take(options.k)
             .map(|(i, (h, m))| SearchResult {
-                id: h.id,
+                id: ImageId::Number(h.id),
                 path: m.path.clone(),
                 score: h.score,
                 rank: i + 1,
@@ -163,119 +165,162 @@ impl Collection {
 
     /// The vector a query searches with.
     pub fn query_vector(&self, query: &Query) -> Result<Vec<f32>> {
-        match query {
-            Query::Board(board) => {
-                if board.positive.is_empty() {
-                    return Err(EngineError::BadQuery {
-                        reason: "a board needs at least one positive example".into(),
-                    });
-                }
-                let dim = self.manifest().model.dim;
-                let mut sum = vec![0f32; dim];
-                let mut positive_weight = 0f32;
-                for (examples, sign) in [(&board.positive, 1f32), (&board.negative, -1f32)] {
-                    for example in examples {
-                        if !example.weight.is_finite() || example.weight < 0.0 {
-                            return Err(EngineError::BadQuery {
-                                reason: format!(
-                                    "an example's weight must be a finite number >= 0, not {}",
-                                    example.weight
-                                ),
-                            });
-                        }
-                        let mut v = self.example_vector(example)?;
-                        if v.len() != dim {
-                            return Err(IndexError::Dimension {
-                                expected: dim,
-                                got: v.len(),
-                            }
-                            .into());
-                        }
-                        if self.manifest().metric == Metric::Cosine {
-                            vsearch_core::vector::normalize(&mut v);
-                        }
-                        if sign > 0.0 {
-                            positive_weight += example.weight;
-                        }
-                        for (s, x) in sum.iter_mut().zip(&v) {
-                            *s += sign * example.weight * x;
-                        }
-                    }
-                }
-                match self.manifest().metric {
-                    Metric::Cosine => {
-                        let norm = vsearch_core::vector::dot(&sum, &sum).sqrt();
-                        if norm.is_nan() || norm <= 1e-6 {
-                            return Err(EngineError::BadQuery {
-                                reason: "the examples cancel out: their weighted sum is zero"
-                                    .into(),
-                            });
-                        }
-                        vsearch_core::vector::normalize(&mut sum);
-                    }
-                    Metric::L2 => {
-                        if positive_weight.is_nan() || positive_weight <= 0.0 {
-                            return Err(EngineError::BadQuery {
-                                reason: "the positive examples' weights sum to zero".into(),
-                            });
-                        }
-                        sum.iter_mut().for_each(|s| *s /= positive_weight);
-                    }
-                }
-                Ok(sum)
-            }
-            single => self.example_vector(&Example::new(single.clone())),
-        }
-    }
-
-    /// The vector of one example (not a board).
-    fn example_vector(&self, example: &Example) -> Result<Vec<f32>> {
-        match (&example.query, example.crop) {
-            (Query::Board(_), _) => Err(EngineError::BadQuery {
-                reason: "a board's example cannot itself be a board".into(),
-            }),
-            (Query::Id(id), None) => self.vector(*id),
-            (Query::Id(id), Some(_)) if self.is_hidden(*id) => {
-                Err(EngineError::Blocked { id: *id })
-            }
-            (Query::Vector(v), None) => Ok(v.clone()),
-            (Query::Text(text), None) => {
-                let embedder = self.embedder("a query by text")?;
-                embedder
-                    .embed_texts(&[text.as_str()])?
-                    .into_iter()
-                    .next()
-                    .ok_or(EngineError::NoQueryVector {
-                        query: "the query text",
-                    })
-            }
-            (Query::ImageBytes(bytes), crop) => self.embed_image(bytes, crop),
-            (Query::Id(id), Some(crop)) => self.embed_image(&self.image_bytes(*id)?, Some(crop)),
-            (Query::Text(_) | Query::Vector(_), Some(_)) => Err(EngineError::BadQuery {
-                reason: "a crop applies to an image or an indexed id, not to a text or a vector"
-                    .into(),
-            }),
-        }
+        query_vector(self, query)
     }
 
     /// Embeds an encoded image, or the region `crop` of it.
     pub(crate) fn embed_image(&self, bytes: &[u8], crop: Option<Crop>) -> Result<Vec<f32>> {
-        let embedder = self.embedder("a query by image")?;
-        let mut image = image_io::decode(bytes, image_io::DEFAULT_MAX_PIXELS)?;
-        if let Some(crop) = crop {
-            let (x, y, w, h) = crop_pixels(crop, image.width(), image.height())?;
-            image = image.crop_imm(x, y, w, h);
+        embed_image(self.embedder("a query by image")?, bytes, crop)
+    }
+}
+
+/// What turning a query into a vector needs from a collection, local or in Qdrant.
+pub(crate) trait Examples {
+    /// Size of the collection's vectors.
+    fn dim(&self) -> usize;
+    fn metric(&self) -> Metric;
+    /// The stored vector of an indexed image (refused when a block hides it).
+    fn stored_vector(&self, id: ImageId) -> Result<Vec<f32>>;
+    /// The file of an indexed image, for a crop (refused when a block hides it).
+    fn stored_image(&self, id: ImageId) -> Result<Vec<u8>>;
+    /// The model, for `what` (a query by text or by image).
+    fn model(&self, what: &'static str) -> Result<&Embedder>;
+}
+
+impl Examples for Collection {
+    fn dim(&self) -> usize {
+        self.manifest().model.dim
+    }
+    fn metric(&self) -> Metric {
+        self.manifest().metric
+    }
+    fn stored_vector(&self, id: ImageId) -> Result<Vec<f32>> {
+        self.vector(self.local_id(id)?)
+    }
+    fn stored_image(&self, id: ImageId) -> Result<Vec<u8>> {
+        let id = self.local_id(id)?;
+        if self.is_hidden(id) {
+            return Err(EngineError::Blocked { id });
         }
-        let pixels = embedder.image.preprocess(&image)?;
-        embedder
-            .image
-            .embed_pixels(std::slice::from_ref(&pixels))?
+        self.image_bytes(id)
+    }
+    fn model(&self, what: &'static str) -> Result<&Embedder> {
+        self.embedder(what)
+    }
+}
+
+/// The vector `query` searches `examples` with: one example's, or a board's normalised weighted sum.
+pub(crate) fn query_vector(examples: &dyn Examples, query: &Query) -> Result<Vec<f32>> {
+    match query {
+        Query::Board(board) => {
+            if board.positive.is_empty() {
+                return Err(EngineError::BadQuery {
+                    reason: "a board needs at least one positive example".into(),
+                });
+            }
+            let dim = examples.dim();
+            let metric = examples.metric();
+            let mut sum = vec![0f32; dim];
+            let mut positive_weight = 0f32;
+            for (list, sign) in [(&board.positive, 1f32), (&board.negative, -1f32)] {
+                for example in list {
+                    if !example.weight.is_finite() || example.weight < 0.0 {
+                        return Err(EngineError::BadQuery {
+                            reason: format!(
+                                "an example's weight must be a finite number >= 0, not {}",
+                                example.weight
+                            ),
+                        });
+                    }
+                    let mut v = example_vector(examples, example)?;
+                    if v.len() != dim {
+                        return Err(IndexError::Dimension {
+                            expected: dim,
+                            got: v.len(),
+                        }
+                        .into());
+                    }
+                    if metric == Metric::Cosine {
+                        vsearch_core::vector::normalize(&mut v);
+                    }
+                    if sign > 0.0 {
+                        positive_weight += example.weight;
+                    }
+                    for (s, x) in sum.iter_mut().zip(&v) {
+                        *s += sign * example.weight * x;
+                    }
+                }
+            }
+            match metric {
+                Metric::Cosine => {
+                    let norm = vsearch_core::vector::dot(&sum, &sum).sqrt();
+                    if norm.is_nan() || norm <= 1e-6 {
+                        return Err(EngineError::BadQuery {
+                            reason: "the examples cancel out: their weighted sum is zero".into(),
+                        });
+                    }
+                    vsearch_core::vector::normalize(&mut sum);
+                }
+                Metric::L2 => {
+                    if positive_weight.is_nan() || positive_weight <= 0.0 {
+                        return Err(EngineError::BadQuery {
+                            reason: "the positive examples' weights sum to zero".into(),
+                        });
+                    }
+                    sum.iter_mut().for_each(|s| *s /= positive_weight);
+                }
+            }
+            Ok(sum)
+        }
+        single => example_vector(examples, &Example::new(single.clone())),
+    }
+}
+
+/// The vector of one example (not a board).
+fn example_vector(examples: &dyn Examples, example: &Example) -> Result<Vec<f32>> {
+    match (&example.query, example.crop) {
+        (Query::Board(_), _) => Err(EngineError::BadQuery {
+            reason: "a board's example cannot itself be a board".into(),
+        }),
+        (Query::Id(id), None) => examples.stored_vector(*id),
+        (Query::Vector(v), None) => Ok(v.clone()),
+        (Query::Text(text), None) => examples
+            .model("a query by text")?
+            .embed_texts(&[text.as_str()])?
             .into_iter()
             .next()
             .ok_or(EngineError::NoQueryVector {
-                query: "the query image",
-            })
+                query: "the query text",
+            }),
+        (Query::ImageBytes(bytes), crop) => {
+            embed_image(examples.model("a query by image")?, bytes, crop)
+        }
+        (Query::Id(id), Some(crop)) => {
+            let bytes = examples.stored_image(*id)?;
+            embed_image(examples.model("a query by image")?, &bytes, Some(crop))
+        }
+        (Query::Text(_) | Query::Vector(_), Some(_)) => Err(EngineError::BadQuery {
+            reason: "a crop applies to an image or an indexed id, not to a text or a vector".into(),
+        }),
     }
+}
+
+/// Embeds an encoded image, or the region `crop` of it.
+fn embed_image(embedder: &Embedder, bytes: &[u8], crop: Option<Crop>) -> Result<Vec<f32>> {
+    let mut image = image_io::decode(bytes, image_io::DEFAULT_MAX_PIXELS)?;
+    if let Some(crop) = crop {
+        let (x, y, w, h) = crop_pixels(crop, image.width(), image.height())?;
+        image = image.crop_imm(x, y, w, h);
+    }
+    let pixels = embedder.image.preprocess(&image)?;
+    embedder
+        .image
+        .embed_pixels(std::slice::from_ref(&pixels))?
+        .into_iter()
+        .next()
+        .ok_or(EngineError::NoQueryVector {
+            query: "the query image",
+        })
 }
 
 /// The pixel rectangle `(x, y, w, h)` of a crop given in fractions of a `width x height` image.

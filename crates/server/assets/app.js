@@ -5,6 +5,9 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+// Image ids: numbers in local collections, UUID strings in Qdrant collections; kept as the API writes them.
+const parseId = (text) => (/^\d+$/.test(text) ? Number(text) : text);
+const isId = (v) => (Number.isInteger(v) && v >= 0) || (typeof v === "string" && /^[0-9a-f-]{36}$/i.test(v));
 const els = {
   about: $("about"), drop: $("drop"), file: $("file"), preview: $("preview"), dropText: $("drop-text"),
   textForm: $("text-form"), text: $("text"), textPin: $("text-pin"), index: $("index"), k: $("k"),
@@ -172,7 +175,7 @@ function parseBoard(text) {
       const weight = ex.weight === undefined ? 1 : Number(ex.weight);
       if (!Number.isFinite(weight)) throw new Error("a weight is not a number");
       if (typeof ex.text === "string") items.push({ text: ex.text, weight, negative });
-      else if (Number.isInteger(ex.id) && ex.id >= 0) {
+      else if (isId(ex.id)) {
         const crop = ex.crop ? parseCrop(cropText(ex.crop)) : null;
         items.push({ id: ex.id, crop, weight, negative });
       } else throw new Error("an example needs an id or a text");
@@ -222,9 +225,9 @@ function parseUrl(search, historyState) {
     } catch (err) {
       view.warning = `The board in the link cannot be read: ${err.message}`;
     }
-  } else if (p.has("id") && /^\d+$/.test(p.get("id"))) {
+  } else if (p.has("id") && isId(parseId(p.get("id")))) {
     view.kind = "id";
-    view.id = Number(p.get("id"));
+    view.id = parseId(p.get("id"));
     view.crop = parseCrop(p.get("crop"));
   } else if (p.get("text")) {
     view.kind = "text";
@@ -544,7 +547,7 @@ function renderCards(items, append, isResult) {
 els.results.addEventListener("click", (e) => {
   const card = e.target.closest(".result");
   if (!card) return;
-  const id = Number(card.dataset.id);
+  const id = parseId(card.dataset.id);
   if (e.target.closest(".pin")) togglePin(id);
   else if (e.target.closest(".open")) {
     // The first click on a hidden thumbnail reveals it; the next opens it.
@@ -718,7 +721,7 @@ function renderBoard() {
   els.boardSearch.disabled = !items.some((it) => !it.negative);
   els.boardItems.replaceChildren(...items.map((it, i) => boardItem(it, i)));
   for (const card of els.results.querySelectorAll(".result")) {
-    const pinned = isPinned(Number(card.dataset.id));
+    const pinned = isPinned(parseId(card.dataset.id));
     const pin = card.querySelector(".pin");
     pin.setAttribute("aria-pressed", String(pinned));
     pin.textContent = pinned ? "Pinned" : "Pin";
@@ -787,7 +790,7 @@ function loadStoredBoard() {
   try {
     const items = JSON.parse(localStorage.getItem(BOARD_KEY) || "[]");
     if (!Array.isArray(items)) return;
-    state.board = items.filter((it) => it && (typeof it.text === "string" || Number.isInteger(it.id))).map((it) => ({
+    state.board = items.filter((it) => it && (typeof it.text === "string" || isId(it.id))).map((it) => ({
       ...(typeof it.text === "string" ? { text: it.text } : { id: it.id, crop: it.crop ? parseCrop(cropText(it.crop)) : null }),
       weight: Number.isFinite(it.weight) && it.weight >= 0 && it.weight <= 100 ? it.weight : 1,
       negative: Boolean(it.negative),
@@ -921,7 +924,10 @@ window.addEventListener("popstate", (e) => {
 function describe(info) {
   els.about.textContent =
     `${info.count} images · ${info.model} (${info.dimension}-d, ${info.metric})` +
-    (info.text_search ? " · text search on" : "");
+    (info.text_search ? " · text search on" : "") +
+    (info.qdrant ? ` · Qdrant ${info.qdrant.collection} (${info.qdrant.status}, ${info.qdrant.shards} shards × ${info.qdrant.replicas})` : "");
+  // Duplicates are found in local collections only.
+  els.dupesLink.hidden = Boolean(info.qdrant);
 }
 
 // The server now serves a newer state of the collection (images added or removed): new counts and facets.

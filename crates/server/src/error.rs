@@ -146,6 +146,7 @@ impl From<EngineError> for ApiError {
                     I::Dimension { .. } | I::NonFinite { .. } | I::ZeroK | I::InvalidParams { .. },
             }
             | EngineError::NoIndex { .. }
+            | EngineError::NotOnQdrant { .. }
             | EngineError::Filter { .. }
             | EngineError::BadQuery { .. } => Some(StatusCode::BAD_REQUEST),
             EngineError::Embed {
@@ -154,6 +155,7 @@ impl From<EngineError> for ApiError {
             EngineError::Index {
                 source: I::UnknownId { .. },
             }
+            | EngineError::UnknownImage { .. }
             | EngineError::NoSuchBlock { .. } => Some(StatusCode::NOT_FOUND),
             EngineError::Blocked { .. } => Some(StatusCode::GONE),
             _ => None,
@@ -163,6 +165,10 @@ impl From<EngineError> for ApiError {
         }
         match &err {
             EngineError::Index { source: I::Empty } => Self::conflict(EMPTY_COLLECTION),
+            EngineError::Qdrant { source } => Self {
+                message: format!("the vector database failed: {source}"),
+                ..Self::busy(BUSY_COLLECTION_RETRY_SECS)
+            },
             EngineError::Busy { .. } => Self {
                 message: "`vsearch index` is updating the collection right now: retry when it has finished"
                     .into(),

@@ -31,7 +31,8 @@ use vsearch_engine::dupes::{DupesOptions, DuplicateGroup};
 use vsearch_engine::filter::Filter;
 use vsearch_engine::metadata::ImageMeta;
 use vsearch_engine::{
-    Collection, CollectionInfo, Query, QueryOptions, SearchParams, SearchResponse,
+    Collection, CollectionInfo, ImageId, QdrantCollection, Query, QueryOptions, SearchParams,
+    SearchResponse,
 };
 
 pub use error::{ApiError, ErrorBody};
@@ -99,9 +100,15 @@ pub trait SearchBackend: Send + Sync + 'static {
         options: &QueryOptions,
     ) -> vsearch_engine::Result<SearchResponse>;
     /// Absolute path of an indexed image, by id.
-    fn image_path(&self, id: u64) -> vsearch_engine::Result<PathBuf>;
+    fn image_path(&self, id: ImageId) -> vsearch_engine::Result<PathBuf>;
     /// The metadata of an indexed image, by id.
-    fn image_meta(&self, id: u64) -> vsearch_engine::Result<ImageMeta>;
+    fn image_meta(&self, id: ImageId) -> vsearch_engine::Result<ImageMeta>;
+    /// The labels an image is flagged and hidden by (for the page's badges and blur).
+    fn marks(&self, id: ImageId) -> (Vec<String>, Vec<String>) {
+        self.image_meta(id)
+            .map(|m| (m.flags, m.hidden))
+            .unwrap_or_default()
+    }
     /// A page of the images `filter` keeps, newest first.
     fn browse(
         &self,
@@ -152,10 +159,11 @@ impl SearchBackend for Collection {
     ) -> vsearch_engine::Result<SearchResponse> {
         Collection::search(self, query, options)
     }
-    fn image_path(&self, id: u64) -> vsearch_engine::Result<PathBuf> {
-        Collection::image_path(self, id)
+    fn image_path(&self, id: ImageId) -> vsearch_engine::Result<PathBuf> {
+        Collection::image_path(self, self.local_id(id)?)
     }
-    fn image_meta(&self, id: u64) -> vsearch_engine::Result<ImageMeta> {
+    fn image_meta(&self, id: ImageId) -> vsearch_engine::Result<ImageMeta> {
+        let id = self.local_id(id)?;
         let meta = self
             .images()
             .get(id)
@@ -201,6 +209,51 @@ impl SearchBackend for Collection {
     ) -> vsearch_engine::Result<(BlockView, Arc<dyn SearchBackend>)> {
         let (view, next) = Collection::remove_block(self, block_id, by, reason)?;
         Ok((view, Arc::new(next)))
+    }
+}
+
+/// A Qdrant collection: searches, lookups, browsing and facets go to Qdrant. Duplicates, blocks and
+/// labels are local collections' (they answer 400 here).
+impl SearchBackend for QdrantCollection {
+    fn info(&self) -> CollectionInfo {
+        QdrantCollection::info(self)
+    }
+    fn search(
+        &self,
+        query: &Query,
+        options: &QueryOptions,
+    ) -> vsearch_engine::Result<SearchResponse> {
+        QdrantCollection::search(self, query, options)
+    }
+    fn image_path(&self, id: ImageId) -> vsearch_engine::Result<PathBuf> {
+        QdrantCollection::image_path(self, id)
+    }
+    fn image_meta(&self, id: ImageId) -> vsearch_engine::Result<ImageMeta> {
+        QdrantCollection::image_meta(self, id)
+    }
+    fn marks(&self, _id: ImageId) -> (Vec<String>, Vec<String>) {
+        // Labels are scored in local collections only.
+        Default::default()
+    }
+    fn browse(
+        &self,
+        offset: usize,
+        limit: usize,
+        filter: Option<&Filter>,
+    ) -> vsearch_engine::Result<Browse> {
+        QdrantCollection::browse(self, offset, limit, filter)
+    }
+    fn facets(&self, filter: Option<&Filter>) -> vsearch_engine::Result<Facets> {
+        QdrantCollection::facets(self, filter)
+    }
+    fn duplicates(&self, _options: &DupesOptions) -> vsearch_engine::Result<Vec<DuplicateGroup>> {
+        Err(vsearch_engine::EngineError::NotOnQdrant {
+            what: "finding duplicates",
+            instead: "index the folder locally (vsearch index DIR) and run vsearch dupes DIR",
+        })
+    }
+    fn reload(&self) -> vsearch_engine::Result<Option<Arc<dyn SearchBackend>>> {
+        Ok(QdrantCollection::reload(self)?.map(|c| Arc::new(c) as Arc<dyn SearchBackend>))
     }
 }
 

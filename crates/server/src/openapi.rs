@@ -37,6 +37,7 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         ErrorBody,
         dto::Health,
         dto::CollectionDto,
+        dto::QdrantStatusDto,
         dto::IndexDto,
         dto::IndexKindDto,
         dto::MetricDto,
@@ -256,6 +257,7 @@ mod tests {
             indexes: vec![vsearch_engine::IndexConfig::Flat],
             text_search: false,
             generation: 1,
+            qdrant: None,
         };
         let spec: Value = serde_json::from_str(&spec_for(&info)).unwrap();
         let schemas = &spec["components"]["schemas"];

@@ -40,7 +40,7 @@ pub struct ThumbnailCache {
 
 #[derive(Debug, Default)]
 struct Inner {
-    entries: HashMap<u64, (Bytes, u64)>,
+    entries: HashMap<vsearch_engine::ImageId, (Bytes, u64)>,
     bytes: usize,
     clock: u64,
 }
@@ -55,7 +55,7 @@ impl ThumbnailCache {
     }
 
     /// The cached thumbnail of `id`, if any.
-    pub fn get(&self, id: u64) -> Option<Bytes> {
+    pub fn get(&self, id: vsearch_engine::ImageId) -> Option<Bytes> {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.clock += 1;
         let clock = inner.clock;
@@ -65,7 +65,7 @@ impl ThumbnailCache {
     }
 
     /// Stores the thumbnail of `id`, evicting the least recently used ones to stay within budget.
-    pub fn insert(&self, id: u64, thumbnail: Bytes) {
+    pub fn insert(&self, id: vsearch_engine::ImageId, thumbnail: Bytes) {
         if thumbnail.len() > self.budget {
             return;
         }
@@ -123,18 +123,24 @@ impl ThumbnailCache {
 mod tests {
     use super::*;
 
+    fn id(n: u64) -> vsearch_engine::ImageId {
+        n.into()
+    }
+
     #[test]
     fn evicts_least_recently_used_within_budget() {
         let cache = ThumbnailCache::new(30);
-        cache.insert(1, Bytes::from(vec![1u8; 10]));
-        cache.insert(2, Bytes::from(vec![2u8; 10]));
-        cache.insert(3, Bytes::from(vec![3u8; 10]));
-        assert!(cache.get(1).is_some()); // 2 is now the least recently used
-        cache.insert(4, Bytes::from(vec![4u8; 10]));
-        assert!(cache.get(2).is_none());
-        assert!(cache.get(1).is_some() && cache.get(3).is_some() && cache.get(4).is_some());
+        cache.insert(id(1), Bytes::from(vec![1u8; 10]));
+        cache.insert(id(2), Bytes::from(vec![2u8; 10]));
+        cache.insert(id(3), Bytes::from(vec![3u8; 10]));
+        assert!(cache.get(id(1)).is_some()); // 2 is now the least recently used
+        cache.insert(id(4), Bytes::from(vec![4u8; 10]));
+        assert!(cache.get(id(2)).is_none());
+        assert!(
+            cache.get(id(1)).is_some() && cache.get(id(3)).is_some() && cache.get(id(4)).is_some()
+        );
         assert_eq!(cache.bytes(), 30);
-        cache.insert(5, Bytes::from(vec![5u8; 31])); // larger than the whole budget: not kept
+        cache.insert(id(5), Bytes::from(vec![5u8; 31])); // larger than the whole budget: not kept
         assert_eq!(cache.len(), 3);
     }
 

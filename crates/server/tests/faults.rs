@@ -316,7 +316,10 @@ impl SearchBackend for FailingBackend {
         options: &QueryOptions,
     ) -> vsearch_engine::Result<SearchResponse> {
         match query {
-            Query::Id(n) => match path_errors(&self.root).into_iter().nth(*n as usize) {
+            Query::Id(n) => match path_errors(&self.root)
+                .into_iter()
+                .nth(n.number().unwrap_or(u64::MAX) as usize)
+            {
                 Some((err, _)) => Err(err),
                 None => self.inner.search(query, options),
             },
@@ -324,11 +327,14 @@ impl SearchBackend for FailingBackend {
         }
     }
 
-    fn image_path(&self, id: u64) -> vsearch_engine::Result<PathBuf> {
+    fn image_path(&self, id: vsearch_engine::ImageId) -> vsearch_engine::Result<PathBuf> {
         self.inner.image_path(id)
     }
 
-    fn image_meta(&self, id: u64) -> vsearch_engine::Result<vsearch_engine::metadata::ImageMeta> {
+    fn image_meta(
+        &self,
+        id: vsearch_engine::ImageId,
+    ) -> vsearch_engine::Result<vsearch_engine::metadata::ImageMeta> {
         self.inner.image_meta(id)
     }
 

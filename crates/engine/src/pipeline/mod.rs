@@ -9,6 +9,7 @@ mod commit;
 mod ingest;
 mod label;
 mod plan;
+pub mod qdrant;
 mod sync;
 pub mod watch;
 

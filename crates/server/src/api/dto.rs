@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use vsearch_engine::browse::Facets;
 use vsearch_engine::metadata::ImageMeta;
-use vsearch_engine::{CollectionInfo, IndexKind, Metric, SearchResponse};
+use vsearch_engine::{CollectionInfo, ImageId, IndexKind, Metric, SearchResponse};
 
 /// An index kind on the wire: its name (`hnsw`, `ivf` or `flat`), exactly as [`IndexKind`] spells and
 /// parses it; the schema lists the names in the order queries prefer them.
@@ -90,6 +90,29 @@ pub struct CollectionDto {
     /// The committed generation of the collection being served; it grows when `vsearch index` commits a
     /// new state, which the server then serves without a restart.
     pub generation: u64,
+    /// For a collection in Qdrant: Qdrant's report of it (duplicates, blocks and labels are local
+    /// collections' only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qdrant: Option<QdrantStatusDto>,
+}
+
+/// A Qdrant collection's state, as Qdrant reports it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct QdrantStatusDto {
+    /// The server's gRPC URL.
+    pub url: String,
+    pub collection: String,
+    /// The named vector searched (the model's id).
+    pub vector: String,
+    /// `green` (ready), `yellow` (optimising), `grey` (optimisations pending) or `red` (failed).
+    pub status: String,
+    pub points: u64,
+    /// Vectors in HNSW segments (the rest are searched by brute force until Qdrant indexes them).
+    pub indexed_vectors: u64,
+    pub segments: u64,
+    pub shards: u32,
+    /// Copies of each shard.
+    pub replicas: u32,
 }
 
 /// A JSON query: one example (exactly one of `id`, `text` or `vector`), or a board of several
@@ -97,9 +120,9 @@ pub struct CollectionDto {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
-    /// Search from an indexed image, by id.
-    #[schema(minimum = 0)]
-    pub id: Option<u64>,
+    /// Search from an indexed image, by id (a number; a UUID in a Qdrant collection).
+    #[schema(schema_with = image_id_schema)]
+    pub id: Option<ImageId>,
     /// Search by text (CLIP collections only).
     pub text: Option<String>,
     /// Search by a raw vector of the collection's dimension.
@@ -146,8 +169,9 @@ pub struct SearchRequest {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExampleDto {
-    #[schema(minimum = 0)]
-    pub id: Option<u64>,
+    /// An indexed image (a number; a UUID in a Qdrant collection).
+    #[schema(schema_with = image_id_schema)]
+    pub id: Option<ImageId>,
     pub text: Option<String>,
     pub vector: Option<Vec<f64>>,
     /// The n-th uploaded `image` field (multipart queries only).
@@ -220,8 +244,9 @@ pub struct SearchForm {
 /// One result.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SearchResultDto {
-    /// Image id (see `/api/images/{id}`).
-    pub id: u64,
+    /// Image id (see `/api/images/{id}`): a number; a UUID in a Qdrant collection.
+    #[schema(schema_with = image_id_schema)]
+    pub id: ImageId,
     /// Path relative to the indexed folder.
     pub path: String,
     /// Similarity (cosine, higher is closer) or squared distance (l2, lower is closer).
@@ -331,6 +356,17 @@ impl CollectionDto {
             default_index: default_index(info).map(Into::into),
             text_search: info.text_search,
             generation: info.generation,
+            qdrant: info.qdrant.as_ref().map(|q| QdrantStatusDto {
+                url: q.url.clone(),
+                collection: q.collection.clone(),
+                vector: q.vector.clone(),
+                status: q.status.clone(),
+                points: q.points,
+                indexed_vectors: q.indexed_vectors,
+                segments: q.segments,
+                shards: q.shards,
+                replicas: q.replicas,
+            }),
         }
     }
 }
@@ -338,7 +374,9 @@ impl CollectionDto {
 /// One image of the collection and its metadata.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ImageDto {
-    pub id: u64,
+    /// Image id: a number; a UUID in a Qdrant collection.
+    #[schema(schema_with = image_id_schema)]
+    pub id: ImageId,
     /// Path relative to the indexed folder, `/`-separated.
     pub path: String,
     /// Folder of the path (`""` at the top).
@@ -377,7 +415,7 @@ pub struct ImageDto {
 impl From<ImageMeta> for ImageDto {
     fn from(m: ImageMeta) -> Self {
         Self {
-            id: m.id,
+            id: m.image_id(),
             path: m.path,
             folder: m.folder,
             name: m.name,
@@ -573,4 +611,25 @@ pub struct SimilarParams {
     pub nprobe: Option<u64>,
     /// Drop results scoring below this.
     pub min_score: Option<f64>,
+}
+
+/// An image id in the OpenAPI description: a whole number (local collections) or a UUID string
+/// (Qdrant collections), as Qdrant writes point ids.
+fn image_id_schema() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+    use utoipa::openapi::KnownFormat;
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(0)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::Custom("uuid".into()))),
+        )
+        .build()
+        .into()
 }

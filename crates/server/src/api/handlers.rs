@@ -6,7 +6,7 @@ use super::dto::{
     SimilarParams,
 };
 use super::request::{
-    check_offset, filter_json, read_search, url_filter, validate, ImageId, UncheckedSearch,
+    check_offset, filter_json, read_search, url_filter, validate, PathId, UncheckedSearch,
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::thumbnails;
@@ -17,7 +17,7 @@ use axum::extract::{Query as UrlQuery, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use vsearch_engine::{image_io, EngineError};
+use vsearch_engine::{image_io, EngineError, ImageId};
 
 /// Longest time a search request may take to send its body.
 pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -109,12 +109,7 @@ async fn run_search(
             let marks: Vec<(Vec<String>, Vec<String>)> = response
                 .results
                 .iter()
-                .map(|h| {
-                    backend
-                        .image_meta(h.id)
-                        .map(|m| (m.flags, m.hidden))
-                        .unwrap_or_default()
-                })
+                .map(|h| backend.marks(h.id))
                 .collect();
             Ok::<_, vsearch_engine::EngineError>((response, marks))
         })
@@ -130,7 +125,7 @@ async fn run_search(
 /// The images like an indexed one: the same answer as `POST /api/search` with `{"id": ID}` and these
 /// options.
 #[utoipa::path(get, path = "/api/images/{id}/similar", tag = "vsearch",
-    params(("id" = u64, Path, description = "Image id", minimum = 0), SimilarParams),
+    params(("id" = u64, Path, description = "Image id (a UUID in a Qdrant collection)", minimum = 0), SimilarParams),
     responses(
         (status = 200, description = "Results, best first", body = SearchResponseDto),
         (status = 400, description = "Bad parameter: k or offset out of range, malformed filter, unknown or unbuilt index", body = ErrorBody),
@@ -143,7 +138,7 @@ async fn run_search(
     ))]
 pub async fn similar(
     State(state): State<AppState>,
-    ImageId(id): ImageId,
+    PathId(id): PathId,
     params: Result<UrlQuery<SimilarParams>, QueryRejection>,
 ) -> Result<Json<SearchResponseDto>, ApiError> {
     let UrlQuery(p) = params.map_err(query_rejection)?;
@@ -280,7 +275,7 @@ pub async fn duplicates(
 
 /// One image's metadata.
 #[utoipa::path(get, path = "/api/images/{id}/meta", tag = "vsearch",
-    params(("id" = u64, Path, description = "Image id", minimum = 0)),
+    params(("id" = u64, Path, description = "Image id (a UUID in a Qdrant collection)", minimum = 0)),
     responses(
         (status = 200, description = "The image's metadata", body = ImageDto),
         (status = 400, description = "The id is not a non-negative integer", body = ErrorBody),
@@ -289,7 +284,7 @@ pub async fn duplicates(
     ))]
 pub async fn image_meta(
     State(state): State<AppState>,
-    ImageId(id): ImageId,
+    PathId(id): PathId,
 ) -> Result<Json<ImageDto>, ApiError> {
     Ok(Json(state.served().backend.image_meta(id)?.into()))
 }
@@ -315,7 +310,7 @@ async fn discard_body(request: Request, limit: usize) {
 
 /// The file of an indexed image, by id (the path comes from the catalog, never from the request). Errors
 /// name the image by id only: its path is for the server's log.
-async fn read_image(state: &AppState, id: u64) -> Result<Vec<u8>, ApiError> {
+async fn read_image(state: &AppState, id: ImageId) -> Result<Vec<u8>, ApiError> {
     let collection = state.served().backend.clone();
     let path = tokio::task::spawn_blocking(move || collection.image_path(id))
         .await
@@ -328,7 +323,7 @@ async fn read_image(state: &AppState, id: u64) -> Result<Vec<u8>, ApiError> {
         .map_err(|e| unreadable_file(id, &path, e))
 }
 
-fn unreadable_file(id: u64, path: &std::path::Path, err: std::io::Error) -> ApiError {
+fn unreadable_file(id: ImageId, path: &std::path::Path, err: std::io::Error) -> ApiError {
     let detail = format!("image {id}: {}: {err}", path.display());
     if err.kind() == std::io::ErrorKind::NotFound {
         ApiError::not_found(format!(
@@ -346,7 +341,7 @@ fn unreadable_file(id: u64, path: &std::path::Path, err: std::io::Error) -> ApiE
 }
 
 /// An indexed file that no longer decodes is the collection's state, not the request's fault: 409.
-fn undecodable_file(id: u64, err: EngineError) -> ApiError {
+fn undecodable_file(id: ImageId, err: EngineError) -> ApiError {
     use vsearch_engine::EmbedError as E;
     match &err {
         EngineError::Embed {
@@ -382,7 +377,7 @@ fn image_response(content_type: &'static str, bytes: Bytes) -> Response {
 
 /// The original image file, with its content type (recognised by content).
 #[utoipa::path(get, path = "/api/images/{id}", tag = "vsearch",
-    params(("id" = u64, Path, description = "Image id", minimum = 0)),
+    params(("id" = u64, Path, description = "Image id (a UUID in a Qdrant collection)", minimum = 0)),
     responses(
         (status = 200, description = "The original bytes",
             content(("image/jpeg"), ("image/png"), ("image/webp"), ("image/gif"), ("image/bmp"), ("image/tiff"), ("application/octet-stream"))),
@@ -393,7 +388,7 @@ fn image_response(content_type: &'static str, bytes: Bytes) -> Response {
     ))]
 pub async fn image(
     State(state): State<AppState>,
-    ImageId(id): ImageId,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     let bytes = read_image(&state, id).await?;
     let content_type =
@@ -403,7 +398,7 @@ pub async fn image(
 
 /// A JPEG thumbnail of at most 256 px, cached in memory.
 #[utoipa::path(get, path = "/api/images/{id}/thumbnail", tag = "vsearch",
-    params(("id" = u64, Path, description = "Image id", minimum = 0)),
+    params(("id" = u64, Path, description = "Image id (a UUID in a Qdrant collection)", minimum = 0)),
     responses(
         (status = 200, description = "JPEG thumbnail", content(("image/jpeg"))),
         (status = 400, description = "The id is not a non-negative integer", body = ErrorBody),
@@ -416,7 +411,7 @@ pub async fn image(
     ))]
 pub async fn thumbnail(
     State(state): State<AppState>,
-    ImageId(id): ImageId,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     if let Some(cached) = state.thumbnails.get(id) {
         return Ok(image_response("image/jpeg", cached));

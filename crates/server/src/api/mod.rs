@@ -26,5 +26,6 @@ pub(crate) fn sample_info(
         indexes,
         text_search: text,
         generation: 1,
+        qdrant: None,
     }
 }

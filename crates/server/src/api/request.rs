@@ -1,6 +1,6 @@
 //! Request parsing and validation: a JSON body or a multipart form becomes one `UncheckedSearch`, which
 //! `validate` checks against the collection and turns into an engine query; and the image id of a path
-//! ([`ImageId`]).
+//! ([`PathId`]).
 
 use super::dto::{CropDto, ExampleDto, SearchRequest};
 use crate::error::{ApiError, EMPTY_COLLECTION};
@@ -271,7 +271,7 @@ pub(crate) fn parse_filter(value: serde_json::Value) -> Result<Filter, ApiError>
 /// uploaded images make a board of equal weights); `crop` goes with an id or a single image.
 fn single_query(
     images: Vec<Vec<u8>>,
-    id: Option<u64>,
+    id: Option<vsearch_engine::ImageId>,
     text: Option<String>,
     vector: Option<Vec<f64>>,
     crop: Option<CropDto>,
@@ -345,7 +345,7 @@ fn single_query(
 #[allow(clippy::too_many_arguments)]
 fn board_query(
     images: Vec<Vec<u8>>,
-    id: Option<u64>,
+    id: Option<vsearch_engine::ImageId>,
     text: Option<String>,
     vector: Option<Vec<f64>>,
     crop: Option<CropDto>,
@@ -550,18 +550,16 @@ fn check_crop(c: CropDto) -> Result<Crop, ApiError> {
 
 /// An image id from the path; anything but a non-negative integer is a 400.
 #[derive(Debug, Clone, Copy)]
-pub struct ImageId(pub u64);
+pub struct PathId(pub vsearch_engine::ImageId);
 
-impl<S: Send + Sync> FromRequestParts<S> for ImageId {
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state).await?;
-        raw.trim().parse::<u64>().map(ImageId).map_err(|_| {
-            ApiError::bad_request(format!(
-                "image id must be a non-negative integer, got '{raw}'"
-            ))
-        })
+        raw.parse::<vsearch_engine::ImageId>()
+            .map(PathId)
+            .map_err(ApiError::bad_request)
     }
 }
 
@@ -587,7 +585,7 @@ mod tests {
             &info,
         )
         .unwrap();
-        assert!(matches!(q, Query::Id(7)));
+        assert!(matches!(q, Query::Id(vsearch_engine::ImageId::Number(7))));
         assert_eq!(
             (o.k, o.index, o.min_score),
             (3, Some(IndexKind::Flat), Some(0.5))

@@ -595,6 +595,7 @@ impl SearchBackend for HistogramCollection {
             count: self.names.len(),
             indexes: vec![IndexConfig::Flat],
             generation: 0,
+            qdrant: None,
             text_search: false,
         }
     }
@@ -608,10 +609,13 @@ impl SearchBackend for HistogramCollection {
         let (vector, embed_ms) = match query {
             Query::ImageBytes(bytes) => (histogram(bytes)?, started.elapsed().as_secs_f64() * 1e3),
             Query::Id(id) => {
+                let id = id
+                    .number()
+                    .ok_or(vsearch_engine::EngineError::UnknownImage { id: *id })?;
                 let v = self
                     .vectors
-                    .get(*id as usize)
-                    .ok_or(IndexError::UnknownId { id: *id })?;
+                    .get(id as usize)
+                    .ok_or(IndexError::UnknownId { id })?;
                 (v.clone(), 0.0)
             }
             Query::Text(_) => {
@@ -654,7 +658,7 @@ impl SearchBackend for HistogramCollection {
             .take(options.k)
             .enumerate()
             .map(|(rank, (id, score))| SearchResult {
-                id: id as u64,
+                id: (id as u64).into(),
                 path: self.names[id].clone(),
                 score,
                 rank: rank + 1,
@@ -671,7 +675,10 @@ impl SearchBackend for HistogramCollection {
         })
     }
 
-    fn image_path(&self, id: u64) -> vsearch_engine::Result<PathBuf> {
+    fn image_path(&self, id: vsearch_engine::ImageId) -> vsearch_engine::Result<PathBuf> {
+        let id = id
+            .number()
+            .ok_or(vsearch_engine::EngineError::UnknownImage { id })?;
         let name = self
             .names
             .get(id as usize)
@@ -679,7 +686,13 @@ impl SearchBackend for HistogramCollection {
         Ok(self.root.join(name))
     }
 
-    fn image_meta(&self, id: u64) -> vsearch_engine::Result<vsearch_engine::metadata::ImageMeta> {
+    fn image_meta(
+        &self,
+        id: vsearch_engine::ImageId,
+    ) -> vsearch_engine::Result<vsearch_engine::metadata::ImageMeta> {
+        let id = id
+            .number()
+            .ok_or(vsearch_engine::EngineError::UnknownImage { id })?;
         Ok(self
             .images
             .get(id)
@@ -773,11 +786,14 @@ impl<B: SearchBackend> SearchBackend for GatedBackend<B> {
         self.inner.search(query, options)
     }
 
-    fn image_path(&self, id: u64) -> vsearch_engine::Result<PathBuf> {
+    fn image_path(&self, id: vsearch_engine::ImageId) -> vsearch_engine::Result<PathBuf> {
         self.inner.image_path(id)
     }
 
-    fn image_meta(&self, id: u64) -> vsearch_engine::Result<vsearch_engine::metadata::ImageMeta> {
+    fn image_meta(
+        &self,
+        id: vsearch_engine::ImageId,
+    ) -> vsearch_engine::Result<vsearch_engine::metadata::ImageMeta> {
         self.inner.image_meta(id)
     }
 

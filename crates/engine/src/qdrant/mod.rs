@@ -1,0 +1,495 @@
+//! Qdrant collections: the images of a folder tree as points of a Qdrant collection, searched by
+//! Qdrant (its HNSW, or exactly), with the same queries, filters and pages as a local collection.
+//!
+//! Storage and search are Qdrant's ([`vsearch_qdrant::Store`]); this module decides what a point is
+//! ([`payload`]: a UUID from the file's content hash and path, the catalog's metadata as payload, one
+//! named vector per model), turns filters into Qdrant's ([`filter`]) and answers queries
+//! ([`QdrantCollection::search`]). Indexing into Qdrant is [`crate::pipeline::qdrant`].
+
+pub mod filter;
+pub mod payload;
+
+use crate::browse::{Browse, FacetCount, Facets};
+use crate::error::{EngineError, Result};
+use crate::filter::{FieldType, Filter, FIELDS};
+use crate::metadata::ImageMeta;
+use crate::query::{query_vector, Examples};
+use crate::{
+    CollectionInfo, FilterReport, ImageId, Query, QueryOptions, SearchResponse, SearchResult,
+};
+use payload::StoredImage;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use vsearch_embed::{DeviceSpec, Embedder, ModelInfo, ModelSpec};
+use vsearch_index::{HnswParams, IndexConfig, IndexKind, Metric};
+use vsearch_qdrant::proto::{self, QueryPointsBuilder, SearchParamsBuilder};
+use vsearch_qdrant::{point_uuid, StoreConfig};
+pub use vsearch_qdrant::{
+    CollectionLayout, Distance, Point, Quantization, Retry, Store, StoreError, VectorSpec,
+};
+
+/// The collection name used when none is given.
+pub const DEFAULT_COLLECTION: &str = "vsearch";
+
+/// A Qdrant server and collection, and how to create the collection when it does not exist.
+#[derive(Debug, Clone)]
+pub struct QdrantTarget {
+    /// gRPC URL, e.g. `http://127.0.0.1:6334`.
+    pub url: String,
+    pub collection: String,
+    /// Shards, replicas and quantization of a new collection.
+    pub layout: CollectionLayout,
+    /// Longest wait for one call.
+    pub timeout: Duration,
+    pub api_key: Option<String>,
+    pub retry: Retry,
+}
+
+impl QdrantTarget {
+    /// `url`, the default collection, Qdrant's default layout, 30 s per call.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            collection: DEFAULT_COLLECTION.into(),
+            layout: CollectionLayout::default(),
+            timeout: Duration::from_secs(30),
+            api_key: None,
+            retry: Retry::default(),
+        }
+    }
+
+    /// Connects to the server.
+    pub fn connect(&self) -> Result<Store> {
+        let mut config = StoreConfig::new(&self.url, &self.collection);
+        config.timeout = self.timeout;
+        config.api_key = self.api_key.clone();
+        config.retry = self.retry;
+        Ok(Store::connect(config)?)
+    }
+
+    /// The layout of a new collection, with a payload index on every filter key (keywords with prefix
+    /// matching) and on the browsing order.
+    pub(crate) fn layout_with_indexes(&self) -> CollectionLayout {
+        let mut layout = self.layout.clone();
+        layout.payload_indexes = FIELDS
+            .iter()
+            .filter(|f| !matches!(f.key, "id" | "flag" | "hidden"))
+            .map(|f| {
+                let kind = match f.kind {
+                    FieldType::Keyword => "keyword",
+                    FieldType::Integer => "integer",
+                    FieldType::Float => "float",
+                    FieldType::Datetime => "datetime",
+                };
+                (f.key.to_string(), kind)
+            })
+            .chain([
+                (payload::TIME_KEY.to_string(), "datetime"),
+                (payload::DIRS_KEY.to_string(), "keyword"),
+            ])
+            .collect();
+        layout
+    }
+}
+
+/// The vector a model writes: named by the model's id, so several models can share a collection.
+pub(crate) fn vector_spec(model: &ModelInfo) -> VectorSpec {
+    VectorSpec {
+        name: model.id.clone(),
+        dim: model.dim,
+        distance: Distance::Cosine,
+    }
+}
+
+/// The state of a Qdrant collection, as Qdrant reports it (for `GET /api/collection`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QdrantStatus {
+    pub url: String,
+    pub collection: String,
+    /// The vector searched (the model's id).
+    pub vector: String,
+    /// `green` (ready), `yellow` (optimising), `grey` (optimisations pending) or `red` (failed).
+    pub status: String,
+    pub points: u64,
+    /// Vectors in HNSW segments (the rest are searched by brute force until indexed).
+    pub indexed_vectors: u64,
+    pub segments: u64,
+    pub shards: u32,
+    pub replicas: u32,
+}
+
+/// What opening a Qdrant collection to search it needs.
+#[derive(Debug, Clone)]
+pub struct QdrantOpen {
+    pub target: QdrantTarget,
+    /// The model; [`ModelSpec::Auto`] takes the collection's only vector's model.
+    pub model: ModelSpec,
+    pub device: DeviceSpec,
+    /// The indexed folder, to read images from (thumbnails, crops); `None` serves what the payload's
+    /// `url` gives.
+    pub root: Option<PathBuf>,
+    /// Load the model (queries by image or text); without it, queries by id and vector only.
+    pub load_model: bool,
+}
+
+/// An open Qdrant collection; see the module docs.
+pub struct QdrantCollection {
+    store: Arc<Store>,
+    embedder: Option<Arc<Embedder>>,
+    vector: VectorSpec,
+    model: ModelInfo,
+    root: Option<PathBuf>,
+    hnsw: Option<HnswParams>,
+    status: QdrantStatus,
+}
+
+impl QdrantCollection {
+    /// Connects, finds the model's vector in the collection and loads the model (see [`QdrantOpen`]).
+    pub fn open(open: &QdrantOpen) -> Result<Self> {
+        let store = open.target.connect()?;
+        let vectors = store.vectors()?;
+        let spec = match &open.model {
+            ModelSpec::Auto => match vectors.as_slice() {
+                [one] => one.name.parse::<ModelSpec>()?,
+                _ => {
+                    return Err(EngineError::BadQuery {
+                        reason: format!(
+                            "Qdrant collection `{}` holds vectors of several models ({}): choose one with --model",
+                            store.collection(),
+                            vectors.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                    })
+                }
+            },
+            spec => spec.clone(),
+        };
+        let (model, embedder) = if open.load_model {
+            let embedder = vsearch_embed::load(&spec, &open.device)?;
+            (embedder.info.clone(), Some(Arc::new(embedder)))
+        } else {
+            let name = match &spec {
+                ModelSpec::Preset(name) => name.clone(),
+                _ => vectors.first().map(|v| v.name.clone()).unwrap_or_default(),
+            };
+            let dim = vectors.iter().find(|v| v.name == name).map_or(0, |v| v.dim);
+            (
+                ModelInfo {
+                    id: name,
+                    dim,
+                    text: false,
+                },
+                None,
+            )
+        };
+        let vector = vector_spec(&model);
+        store.check(&vector)?;
+        Self::with_state(Arc::new(store), embedder, vector, model, open.root.clone())
+    }
+
+    fn with_state(
+        store: Arc<Store>,
+        embedder: Option<Arc<Embedder>>,
+        vector: VectorSpec,
+        model: ModelInfo,
+        root: Option<PathBuf>,
+    ) -> Result<Self> {
+        let info = store.info()?;
+        let params = info.config.as_ref().and_then(|c| c.params.as_ref());
+        let hnsw = info.config.as_ref().and_then(|c| c.hnsw_config.as_ref());
+        let status = QdrantStatus {
+            url: store.url().to_string(),
+            collection: store.collection().to_string(),
+            vector: vector.name.clone(),
+            status: match proto::CollectionStatus::try_from(info.status) {
+                Ok(proto::CollectionStatus::Green) => "green",
+                Ok(proto::CollectionStatus::Yellow) => "yellow",
+                Ok(proto::CollectionStatus::Grey) => "grey",
+                Ok(proto::CollectionStatus::Red) => "red",
+                _ => "unknown",
+            }
+            .to_string(),
+            points: info.points_count.unwrap_or(0),
+            indexed_vectors: info.indexed_vectors_count.unwrap_or(0),
+            segments: info.segments_count,
+            shards: params.map_or(1, |p| p.shard_number),
+            replicas: params.and_then(|p| p.replication_factor).unwrap_or(1),
+        };
+        Ok(Self {
+            hnsw: hnsw.map(|h| HnswParams {
+                m: h.m.unwrap_or(16) as usize,
+                ef_construction: h.ef_construct.unwrap_or(100) as usize,
+                ef_search: h.ef_construct.unwrap_or(100) as usize,
+            }),
+            store,
+            embedder,
+            vector,
+            model,
+            root,
+            status,
+        })
+    }
+
+    /// The store (for the benchmark and tests).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Qdrant's report of the collection when this state was read.
+    pub fn status(&self) -> &QdrantStatus {
+        &self.status
+    }
+
+    /// The collection as Qdrant reports it now, when that differs from this state.
+    pub fn reload(&self) -> Result<Option<Self>> {
+        let next = Self::with_state(
+            self.store.clone(),
+            self.embedder.clone(),
+            self.vector.clone(),
+            self.model.clone(),
+            self.root.clone(),
+        )?;
+        Ok((next.status != self.status).then_some(next))
+    }
+
+    /// What the collection is.
+    pub fn info(&self) -> CollectionInfo {
+        CollectionInfo {
+            root: self.root.clone().unwrap_or_default(),
+            model: self.model.clone(),
+            metric: Metric::Cosine,
+            count: self.status.points as usize,
+            indexes: vec![IndexConfig::Flat]
+                .into_iter()
+                .chain(self.hnsw.map(IndexConfig::Hnsw))
+                .collect(),
+            text_search: self.embedder.as_ref().is_some_and(|e| e.text.is_some()),
+            generation: 0,
+            qdrant: Some(self.status.clone()),
+        }
+    }
+
+    fn uuid(id: ImageId) -> Result<uuid::Uuid> {
+        match id {
+            ImageId::Uuid(u) => Ok(u),
+            ImageId::Number(_) => Err(EngineError::UnknownImage { id }),
+        }
+    }
+
+    /// The payload of one image.
+    fn stored(&self, id: ImageId) -> Result<StoredImage> {
+        let uuid = Self::uuid(id)?;
+        let point = self
+            .store
+            .get(&[uuid], None)?
+            .into_iter()
+            .next()
+            .ok_or(EngineError::UnknownImage { id })?;
+        StoredImage::from_payload(&uuid.to_string(), &point.payload)
+    }
+
+    /// The stored vector of one image.
+    pub fn vector(&self, id: ImageId) -> Result<Vec<f32>> {
+        self.stored_vector(id)
+    }
+
+    /// The metadata of one image.
+    pub fn image_meta(&self, id: ImageId) -> Result<ImageMeta> {
+        Ok(self.stored(id)?.meta(Self::uuid(id)?))
+    }
+
+    /// Where one image's file is: under the served folder.
+    pub fn image_path(&self, id: ImageId) -> Result<PathBuf> {
+        let stored = self.stored(id)?;
+        match &self.root {
+            Some(root) => Ok(root.join(&stored.path)),
+            None => Err(EngineError::NotOnQdrant {
+                what: "reading an image's file without the indexed folder",
+                instead: "serve with the folder: vsearch serve DIR --qdrant URL",
+            }),
+        }
+    }
+
+    /// Answers a query through Qdrant's query API: its HNSW (`hnsw_ef` from `ef_search`), or an
+    /// exact search (`index: flat`); the filter and `min_score` (`score_threshold`) go with the query.
+    pub fn search(&self, query: &Query, options: &QueryOptions) -> Result<SearchResponse> {
+        let t0 = Instant::now();
+        let vector = query_vector(self, query)?;
+        let embed_ms = t0.elapsed().as_secs_f64() * 1e3;
+        if options.k == 0 {
+            return Err(vsearch_index::IndexError::ZeroK.into());
+        }
+        if vector.len() != self.vector.dim || vector.iter().any(|x| !x.is_finite()) {
+            return Err(vsearch_index::IndexError::Dimension {
+                expected: self.vector.dim,
+                got: vector.len(),
+            }
+            .into());
+        }
+        let kind = match options.index {
+            None | Some(IndexKind::Hnsw) => IndexKind::Hnsw,
+            Some(IndexKind::Flat) => IndexKind::Flat,
+            Some(other) => {
+                return Err(EngineError::NoIndex {
+                    requested: other.to_string(),
+                    available: "hnsw (Qdrant's), flat (exact search in Qdrant)".into(),
+                })
+            }
+        };
+        let filter = options.filter.as_ref().map(filter::to_qdrant).transpose()?;
+        let t1 = Instant::now();
+        let request = self.request(
+            vector,
+            options.k + 1,
+            options.offset,
+            kind,
+            options,
+            filter.clone(),
+        );
+        let points = self.store.query(request).map_err(filter::explain)?;
+        let search_ms = t1.elapsed().as_secs_f64() * 1e3;
+        let report = match (&options.filter, filter) {
+            (Some(_), Some(f)) => Some(FilterReport {
+                matched: self.store.count(Some(f)).map_err(filter::explain)? as usize,
+                total: self.status.points as usize,
+                exact: false,
+            }),
+            _ => None,
+        };
+        let mut results = Vec::with_capacity(points.len());
+        for (i, p) in points.into_iter().enumerate() {
+            let Some(uuid) = p.id.as_ref().and_then(point_uuid) else {
+                continue;
+            };
+            let path = match p.payload.get("path").and_then(|v| v.as_str()) {
+                Some(path) => path.to_string(),
+                None => continue,
+            };
+            results.push(SearchResult {
+                id: ImageId::Uuid(uuid),
+                path,
+                score: p.score,
+                rank: options.offset + i + 1,
+            });
+        }
+        let more = results.len() > options.k;
+        results.truncate(options.k);
+        Ok(SearchResponse {
+            results,
+            more,
+            index: kind,
+            filter: report,
+            model: self.model.id.clone(),
+            embed_ms,
+            search_ms,
+        })
+    }
+
+    /// The query request of one vector (shared by [`Self::search`] and the benchmark's batches).
+    pub fn request(
+        &self,
+        vector: Vec<f32>,
+        limit: usize,
+        offset: usize,
+        kind: IndexKind,
+        options: &QueryOptions,
+        filter: Option<proto::Filter>,
+    ) -> proto::QueryPoints {
+        let mut params = SearchParamsBuilder::default().exact(kind == IndexKind::Flat);
+        if let Some(ef) = options.params.ef_search {
+            params = params.hnsw_ef(ef as u64);
+        }
+        let mut builder = QueryPointsBuilder::new(self.store.collection())
+            .query(vector)
+            .using(self.vector.name.clone())
+            .limit(limit as u64)
+            .offset(offset as u64)
+            .params(params)
+            .with_payload(proto::PayloadIncludeSelector {
+                fields: vec!["path".into()],
+            });
+        if let Some(min) = options.min_score {
+            builder = builder.score_threshold(min);
+        }
+        if let Some(f) = filter {
+            builder = builder.filter(f);
+        }
+        builder.build()
+    }
+
+    /// A page of the images `filter` keeps, newest first (date taken, else mtime).
+    pub fn browse(&self, offset: usize, limit: usize, filter: Option<&Filter>) -> Result<Browse> {
+        let filter = filter.map(filter::to_qdrant).transpose()?;
+        let total = self.store.count(filter.clone()).map_err(filter::explain)? as usize;
+        let order = proto::OrderByBuilder::new(payload::TIME_KEY)
+            .direction(proto::Direction::Desc.into())
+            .build();
+        let wanted = offset.saturating_add(limit).min(u32::MAX as usize) as u32;
+        let points = self
+            .store
+            .scroll_ordered(filter, order, wanted, &[])
+            .map_err(filter::explain)?;
+        let images = points
+            .into_iter()
+            .skip(offset)
+            .filter_map(|p| {
+                let uuid = p.id.as_ref().and_then(point_uuid)?;
+                Some(StoredImage::from_payload(&uuid.to_string(), &p.payload).map(|s| s.meta(uuid)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Browse { images, total })
+    }
+
+    /// The folders and formats of the images `filter` keeps (Qdrant's facet counts).
+    pub fn facets(&self, filter: Option<&Filter>) -> Result<Facets> {
+        let filter = filter.map(filter::to_qdrant).transpose()?;
+        let facet = |key: &str| -> Result<Vec<FacetCount>> {
+            let mut counts: Vec<FacetCount> = self
+                .store
+                .facet(key, filter.clone(), 10_000)
+                .map_err(filter::explain)?
+                .into_iter()
+                .map(|(value, count)| FacetCount {
+                    value,
+                    count: count as usize,
+                })
+                .collect();
+            counts.sort_by(|a, b| a.value.cmp(&b.value));
+            Ok(counts)
+        };
+        Ok(Facets {
+            folders: facet("folder")?,
+            formats: facet("format")?,
+        })
+    }
+}
+
+impl Examples for QdrantCollection {
+    fn dim(&self) -> usize {
+        self.vector.dim
+    }
+    fn metric(&self) -> Metric {
+        Metric::Cosine
+    }
+    fn stored_vector(&self, id: ImageId) -> Result<Vec<f32>> {
+        let uuid = Self::uuid(id)?;
+        let point = self
+            .store
+            .get(&[uuid], Some(&self.vector.name))?
+            .into_iter()
+            .next()
+            .ok_or(EngineError::UnknownImage { id })?;
+        vsearch_qdrant::dense_vector(&point, &self.vector.name)
+            .ok_or(EngineError::UnknownImage { id })
+    }
+    fn stored_image(&self, id: ImageId) -> Result<Vec<u8>> {
+        let path = self.image_path(id)?;
+        std::fs::read(&path).map_err(EngineError::io(&path))
+    }
+    fn model(&self, what: &'static str) -> Result<&Embedder> {
+        self.embedder
+            .as_deref()
+            .ok_or(EngineError::NoModel { needed_by: what })
+    }
+}

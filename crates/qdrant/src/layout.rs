@@ -1,0 +1,74 @@
+//! How a collection is laid out: its named vector (one per model), shards, replicas and quantization.
+
+use qdrant_client::qdrant;
+
+/// Similarity of a vector, as Qdrant names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distance {
+    /// Cosine similarity (Qdrant normalises vectors on insert); higher is closer.
+    Cosine,
+    /// Euclidean distance (not squared); lower is closer.
+    Euclid,
+}
+
+impl Distance {
+    pub(crate) fn proto(self) -> qdrant::Distance {
+        match self {
+            Distance::Cosine => qdrant::Distance::Cosine,
+            Distance::Euclid => qdrant::Distance::Euclid,
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Distance::Cosine => "cosine",
+            Distance::Euclid => "euclid",
+        }
+    }
+}
+
+/// A named vector: its name (the model's id), size and distance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VectorSpec {
+    pub name: String,
+    pub dim: usize,
+    pub distance: Distance,
+}
+
+impl VectorSpec {
+    pub(crate) fn describe(&self) -> String {
+        format!("{}-d {}", self.dim, self.distance.name())
+    }
+}
+
+/// Vector compression Qdrant keeps beside the full vectors (searches use it and re-score).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantization {
+    /// Scalar int8: a quarter of the memory, in RAM.
+    Int8,
+}
+
+impl std::str::FromStr for Quantization {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "int8" => Ok(Quantization::Int8),
+            other => Err(format!(
+                "unknown quantization `{other}`: the choice is int8"
+            )),
+        }
+    }
+}
+
+/// How a new collection is created (an existing one keeps its own).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollectionLayout {
+    /// Shards (`shard_number`); `None` is Qdrant's default (one per node).
+    pub shards: Option<u32>,
+    /// Copies of each shard (`replication_factor`); `None` is 1.
+    pub replicas: Option<u32>,
+    pub quantization: Option<Quantization>,
+    /// Payload keys to index for filtering, with their type: `keyword` (with prefix matching),
+    /// `integer`, `float` or `datetime`.
+    pub payload_indexes: Vec<(String, &'static str)>,
+}

@@ -1,0 +1,55 @@
+//! The `--qdrant` options `index`, `search` and `serve` share: which Qdrant server and collection.
+
+use std::time::Duration;
+use vsearch_engine::qdrant::DEFAULT_COLLECTION;
+use vsearch_engine::QdrantTarget;
+
+/// Where a Qdrant collection is.
+#[derive(clap::Args, Debug, Clone)]
+pub struct QdrantArgs {
+    /// Use a Qdrant server (its gRPC URL, e.g. http://127.0.0.1:6334) instead of a local collection.
+    #[arg(long, value_name = "URL", env = "VSEARCH_QDRANT")]
+    pub qdrant: Option<String>,
+    /// The Qdrant collection.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_COLLECTION, requires = "qdrant")]
+    pub qdrant_collection: String,
+    /// Longest wait for one call to Qdrant, in seconds (calls that time out are retried 5 times, with backoff).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30.0,
+        requires = "qdrant"
+    )]
+    pub qdrant_timeout: f64,
+    /// Attempts of a call to Qdrant that fails for a reason that may pass (unreachable, overloaded, timed
+    /// out), waiting 0.2 s, then twice as long each time (at most 5 s).
+    #[arg(long, value_name = "N", default_value_t = 6, requires = "qdrant")]
+    pub qdrant_retries: u32,
+    /// API key of the Qdrant server, when it needs one.
+    #[arg(
+        long,
+        env = "QDRANT_API_KEY",
+        hide_env_values = true,
+        requires = "qdrant"
+    )]
+    pub qdrant_api_key: Option<String>,
+}
+
+impl QdrantArgs {
+    /// The target, when `--qdrant` is given.
+    pub fn target(&self) -> anyhow::Result<Option<QdrantTarget>> {
+        let Some(url) = &self.qdrant else {
+            return Ok(None);
+        };
+        anyhow::ensure!(
+            self.qdrant_timeout.is_finite() && self.qdrant_timeout > 0.0,
+            "--qdrant-timeout must be a positive number of seconds"
+        );
+        let mut target = QdrantTarget::new(url.clone());
+        target.collection = self.qdrant_collection.clone();
+        target.timeout = Duration::from_secs_f64(self.qdrant_timeout);
+        target.api_key = self.qdrant_api_key.clone();
+        target.retry.attempts = self.qdrant_retries.max(1);
+        Ok(Some(target))
+    }
+}
