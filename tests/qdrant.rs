@@ -661,3 +661,55 @@ fn a_write_that_keeps_failing_is_reported_and_the_next_run_resumes() {
     index_into(&node, &photos, "w", &[]);
     assert_same_files(&node, "w", &photos);
 }
+
+#[test]
+fn bench_adds_qdrant_as_a_peer() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(node) = qdrant::single("qdrant_bench_peer", &tmp.path().join("qdrant")) else {
+        return;
+    };
+    let out = tmp.path().join("bench");
+    run_ok(
+        vsearch()
+            .args([
+                "bench",
+                "--dataset",
+                "synthetic:3000,32,20",
+                "--quick",
+                "--queries",
+                "100",
+            ])
+            .args(["--qdrant", &node.url(), "--out"])
+            .arg(&out),
+    );
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).expect("results.json"))
+            .expect("results JSON");
+    let qdrant: Vec<&serde_json::Value> = results["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .filter(|p| p["library"] == "qdrant")
+        .collect();
+    for mode in ["single", "batch"] {
+        let best = qdrant
+            .iter()
+            .filter(|p| p["mode"] == mode && p["index"] == "hnsw")
+            .map(|p| p["recall"].as_f64().expect("recall"))
+            .fold(0.0, f64::max);
+        assert!(best >= 0.95, "{mode}: best recall {best}");
+    }
+    let single = qdrant
+        .iter()
+        .find(|p| p["mode"] == "single")
+        .expect("a single-query point");
+    assert!(
+        single["qps"].as_f64().expect("qps") > 0.0
+            && single["build_s"].as_f64().expect("build") > 0.0
+    );
+    let report = std::fs::read_to_string(out.join("report.md")).expect("report");
+    assert!(
+        report.contains("qdrant/hnsw single") && report.contains("qdrant/hnsw batch"),
+        "{report}"
+    );
+}

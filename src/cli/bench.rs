@@ -37,6 +37,19 @@ pub struct Args {
     /// Write base.fvecs, query.fvecs and gt.ivecs of the dataset into DIR (for scripts/bench_peers.py) and stop.
     #[arg(long, value_name = "DIR")]
     export_dataset: Option<PathBuf>,
+    /// Add a Qdrant server's HNSW as a peer (its gRPC URL, e.g. http://127.0.0.1:6334): the dataset is loaded
+    /// into a collection made for the run (--qdrant-collection, dropped first) and searched one query at a
+    /// time and in batches over gRPC, for each ef_search of the grid.
+    #[arg(long, value_name = "URL")]
+    qdrant: Option<String>,
+    /// The collection the Qdrant peer writes (deleted and created again by each run).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "vsearch-bench",
+        requires = "qdrant"
+    )]
+    qdrant_collection: String,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -60,6 +73,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         out: args.out.clone(),
         quick: args.quick,
         progress: std::io::stderr().is_terminal(),
+        qdrant: None,
+    };
+    let opts = match &args.qdrant {
+        None => opts,
+        Some(url) => {
+            let mut target = vsearch_engine::QdrantTarget::new(url.clone());
+            target.collection = args.qdrant_collection.clone();
+            vsearch_bench::BenchOptions {
+                qdrant: Some(vsearch_bench::qdrant::QdrantPeer {
+                    target,
+                    ef_search: Vec::new(),
+                }),
+                ..opts
+            }
+        }
     };
     if let Some(dir) = &args.export_dataset {
         let ds = vsearch_bench::export_dataset(&opts, dir)

@@ -10,6 +10,7 @@ pub mod error;
 pub mod groundtruth;
 pub mod measure;
 pub mod plot;
+pub mod qdrant;
 pub mod report;
 pub mod sweep;
 
@@ -39,6 +40,8 @@ pub struct BenchOptions {
     pub quick: bool,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Add a Qdrant server's HNSW to the comparison.
+    pub qdrant: Option<qdrant::QdrantPeer>,
 }
 
 /// Loads the dataset of `opts` with its query count applied.
@@ -112,8 +115,16 @@ pub fn run_sweep(
         pool: &pool,
         progress: &pb,
     };
-    let points = sweep::run(&plan, &work)?;
+    let mut points = sweep::run(&plan, &work)?;
     pb.finish_with_message("done");
+    if let Some(peer) = &opts.qdrant {
+        tracing::info!(url = %peer.target.url, collection = %peer.target.collection, "measuring Qdrant");
+        let mut peer = peer.clone();
+        if peer.ef_search.is_empty() {
+            peer.ef_search = grid.ef_search.clone();
+        }
+        points.extend(qdrant::run(ds, truth, opts.k, &peer, &pool)?);
+    }
     let (cpu, cores) = measure::machine();
     Ok(Results {
         schema: report::SCHEMA,

@@ -40,6 +40,7 @@ fn quick_synthetic_options(
         out,
         quick: true,
         progress: false,
+        qdrant: None,
     }
 }
 

@@ -103,6 +103,7 @@ fn a_real_collection_is_benchmarked_with_held_out_queries() {
         out: out.path().to_path_buf(),
         quick: true,
         progress: false,
+        qdrant: None,
     };
     let ds = vsearch_bench::load_dataset(&opts).expect("dataset");
     assert_eq!((ds.n_base(), ds.n_queries()), (PHOTOS - QUERIES, QUERIES));

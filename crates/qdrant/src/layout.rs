@@ -68,6 +68,11 @@ pub struct CollectionLayout {
     /// Copies of each shard (`replication_factor`); `None` is 1.
     pub replicas: Option<u32>,
     pub quantization: Option<Quantization>,
+    /// HNSW graph of a new collection: (m, ef_construct); `None` is Qdrant's (16, 100).
+    pub hnsw: Option<(u64, u64)>,
+    /// Segments larger than this many kilobytes get an HNSW graph; smaller ones are searched by brute
+    /// force. `None` is Qdrant's 10,000 kB (benchmarks lower it to compare graphs with graphs).
+    pub indexing_threshold_kb: Option<u64>,
     /// Payload keys to index for filtering, with their type: `keyword` (with prefix matching),
     /// `integer`, `float` or `datetime`.
     pub payload_indexes: Vec<(String, &'static str)>,

@@ -302,6 +302,18 @@ impl Store {
                     .always_ram(true),
             );
         }
+        if let Some((m, ef)) = layout.hnsw {
+            create = create.hnsw_config(
+                qdrant::HnswConfigDiffBuilder::default()
+                    .m(m)
+                    .ef_construct(ef),
+            );
+        }
+        if let Some(kb) = layout.indexing_threshold_kb {
+            create = create.optimizers_config(
+                qdrant::OptimizersConfigDiffBuilder::default().indexing_threshold(kb),
+            );
+        }
         let request = create.build();
         let created = self.call("creating the collection", move |c| {
             let request = request.clone();
@@ -626,6 +638,14 @@ impl Store {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether Qdrant is done with the collection (status green: writes applied, optimisations over) and
+    /// has built its graphs over at least `vectors` vectors.
+    pub fn indexed(&self, vectors: u64) -> Result<bool> {
+        let info = self.info()?;
+        Ok(info.status == qdrant::CollectionStatus::Green as i32
+            && info.indexed_vectors_count.unwrap_or(0) >= vectors)
     }
 
     /// The shards of the collection and where their replicas are (`GET /collections/NAME/cluster`).

@@ -183,7 +183,11 @@ impl QdrantCollection {
                 None,
             )
         };
-        let vector = vector_spec(&model);
+        // The collection's own distance (vsearch writes cosine; a benchmark's collection may be euclid).
+        let mut vector = vector_spec(&model);
+        if let Some(found) = vectors.iter().find(|v| v.name == vector.name) {
+            vector.distance = found.distance;
+        }
         store.check(&vector)?;
         Self::with_state(Arc::new(store), embedder, vector, model, open.root.clone())
     }
@@ -258,7 +262,7 @@ impl QdrantCollection {
         CollectionInfo {
             root: self.root.clone().unwrap_or_default(),
             model: self.model.clone(),
-            metric: Metric::Cosine,
+            metric: self.metric(),
             count: self.status.points as usize,
             indexes: vec![IndexConfig::Flat]
                 .into_iter()
@@ -287,6 +291,15 @@ impl QdrantCollection {
             .next()
             .ok_or(EngineError::UnknownImage { id })?;
         StoredImage::from_payload(&uuid.to_string(), &point.payload)
+    }
+
+    /// The collection's metric: cosine, or L2 for a collection of euclid vectors (scores are then
+    /// squared distances, as in a local L2 collection).
+    pub fn metric(&self) -> Metric {
+        match self.vector.distance {
+            Distance::Cosine => Metric::Cosine,
+            Distance::Euclid => Metric::L2,
+        }
     }
 
     /// The stored vector of one image.
@@ -357,22 +370,7 @@ impl QdrantCollection {
             }),
             _ => None,
         };
-        let mut results = Vec::with_capacity(points.len());
-        for (i, p) in points.into_iter().enumerate() {
-            let Some(uuid) = p.id.as_ref().and_then(point_uuid) else {
-                continue;
-            };
-            let path = match p.payload.get("path").and_then(|v| v.as_str()) {
-                Some(path) => path.to_string(),
-                None => continue,
-            };
-            results.push(SearchResult {
-                id: ImageId::Uuid(uuid),
-                path,
-                score: p.score,
-                rank: options.offset + i + 1,
-            });
-        }
+        let mut results = to_results(points, options.offset, self.metric());
         let more = results.len() > options.k;
         results.truncate(options.k);
         Ok(SearchResponse {
@@ -384,6 +382,29 @@ impl QdrantCollection {
             embed_ms,
             search_ms,
         })
+    }
+
+    /// Answers several vectors in one call (`query_batch`): each one's best `options.k` results (no
+    /// filter, no pages). For the benchmark's batched mode.
+    pub fn search_batch(
+        &self,
+        vectors: &[Vec<f32>],
+        options: &QueryOptions,
+    ) -> Result<Vec<Vec<SearchResult>>> {
+        let kind = match options.index {
+            Some(IndexKind::Flat) => IndexKind::Flat,
+            _ => IndexKind::Hnsw,
+        };
+        let requests = vectors
+            .iter()
+            .map(|v| self.request(v.clone(), options.k, 0, kind, options, None))
+            .collect();
+        Ok(self
+            .store
+            .query_batch(requests)?
+            .into_iter()
+            .map(|points| to_results(points, 0, self.metric()))
+            .collect())
     }
 
     /// The query request of one vector (shared by [`Self::search`] and the benchmark's batches).
@@ -409,7 +430,8 @@ impl QdrantCollection {
             .with_payload(proto::PayloadIncludeSelector {
                 fields: vec!["path".into()],
             });
-        if let Some(min) = options.min_score {
+        // `min_score` is a cosine similarity (local collections apply it to cosine scores only).
+        if let (Some(min), Metric::Cosine) = (options.min_score, self.metric()) {
             builder = builder.score_threshold(min);
         }
         if let Some(f) = filter {
@@ -465,12 +487,32 @@ impl QdrantCollection {
     }
 }
 
+/// Scored points as results ranked from `offset + 1` (points that are not vsearch's are left out); a
+/// euclid distance becomes the squared distance an L2 collection reports.
+fn to_results(points: Vec<proto::ScoredPoint>, offset: usize, metric: Metric) -> Vec<SearchResult> {
+    points
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            Some(SearchResult {
+                id: ImageId::Uuid(p.id.as_ref().and_then(point_uuid)?),
+                path: p.payload.get("path")?.as_str()?.to_string(),
+                score: match metric {
+                    Metric::Cosine => p.score,
+                    Metric::L2 => p.score * p.score,
+                },
+                rank: offset + i + 1,
+            })
+        })
+        .collect()
+}
+
 impl Examples for QdrantCollection {
     fn dim(&self) -> usize {
         self.vector.dim
     }
     fn metric(&self) -> Metric {
-        Metric::Cosine
+        self.metric()
     }
     fn stored_vector(&self, id: ImageId) -> Result<Vec<f32>> {
         let uuid = Self::uuid(id)?;
