@@ -587,8 +587,20 @@ fn errors_say_what_happened_and_what_to_do() {
             .args(["--qdrant", &node.url(), "--qdrant-collection", "missing"]),
     );
     assert!(err.contains("Qdrant has no collection `missing`"), "{err}");
+    // Images served from a base URL stored in the payload when the folder is not at hand.
+    index_into(
+        &node,
+        &photos,
+        "ok",
+        &["--base-url", "https://cdn.example/photos/"],
+    );
+    let remote = open(&node, "ok", None, ModelSpec::Auto);
+    let browse = remote.browse(0, 10, None).expect("browse");
+    for m in &browse.images {
+        let url = remote.image_url(m.image_id()).expect("url");
+        assert_eq!(url, Some(format!("https://cdn.example/photos/{}", m.path)));
+    }
     // A number where a UUID is needed.
-    index_into(&node, &photos, "ok", &[]);
     let err = run_err(vsearch().args([
         "search",
         "--id",
@@ -712,4 +724,79 @@ fn bench_adds_qdrant_as_a_peer() {
         report.contains("qdrant/hnsw single") && report.contains("qdrant/hnsw batch"),
         "{report}"
     );
+}
+
+#[test]
+fn serve_answers_from_qdrant_and_redirects_to_base_urls() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(node) = qdrant::single("qdrant_serve", &tmp.path().join("qdrant")) else {
+        return;
+    };
+    let photos = tmp.path().join("photos");
+    copy_photos(&photos, 8);
+    index_into(
+        &node,
+        &photos,
+        "web",
+        &["--base-url", "https://cdn.example/p"],
+    );
+    let mut server = vsearch()
+        .args(["serve", "--addr", "127.0.0.1:0", "--qdrant", &node.url()])
+        .args(["--qdrant-collection", "web"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let stdout = server.stdout.take().expect("stdout");
+    let line = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("serving at"))
+        .expect("the server's address");
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("address")
+        .trim_end_matches('/')
+        .to_string();
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let get = |path: &str| client.get(format!("{base}{path}")).send().expect("GET");
+    let info: serde_json::Value = get("/api/collection").json().expect("collection");
+    assert_eq!(info["count"], 8, "{info}");
+    assert_eq!(info["qdrant"]["collection"], "web", "{info}");
+    assert_eq!(info["qdrant"]["points"], 8, "{info}");
+    let listing: serde_json::Value = get("/api/images?limit=3").json().expect("browse");
+    let first = &listing["images"][0];
+    let id = first["id"].as_str().expect("a UUID id").to_string();
+    let original = get(&format!("/api/images/{id}"));
+    assert_eq!(original.status(), 307);
+    assert_eq!(
+        original.headers()["location"].to_str().ok(),
+        Some(
+            format!(
+                "https://cdn.example/p/{}",
+                first["path"].as_str().expect("path")
+            )
+            .as_str()
+        )
+    );
+    let meta: serde_json::Value = get(&format!("/api/images/{id}/meta")).json().expect("meta");
+    assert_eq!(meta["path"], first["path"]);
+    let found: serde_json::Value = client
+        .post(format!("{base}/api/search"))
+        .json(&serde_json::json!({"id": id, "k": 3, "index": "flat"}))
+        .send()
+        .expect("search")
+        .json()
+        .expect("results");
+    assert_eq!(found["results"][0]["id"], id.as_str(), "{found}");
+    assert_eq!(found["results"].as_array().map(Vec::len), Some(3));
+    assert_eq!(get("/api/images/12/meta").status(), 404);
+    assert_eq!(get("/api/duplicates").status(), 400);
+    let _ = server.kill();
+    let _ = server.wait();
 }

@@ -103,6 +103,11 @@ pub trait SearchBackend: Send + Sync + 'static {
     fn image_path(&self, id: ImageId) -> vsearch_engine::Result<PathBuf>;
     /// The metadata of an indexed image, by id.
     fn image_meta(&self, id: ImageId) -> vsearch_engine::Result<ImageMeta>;
+    /// Where an image is served from instead of a file this server reads (`GET /api/images/{id}` and its
+    /// thumbnail redirect there); `None` (the default) serves the file.
+    fn image_url(&self, _id: ImageId) -> vsearch_engine::Result<Option<String>> {
+        Ok(None)
+    }
     /// The labels an image is flagged and hidden by (for the page's badges and blur).
     fn marks(&self, id: ImageId) -> (Vec<String>, Vec<String>) {
         self.image_meta(id)
@@ -230,6 +235,9 @@ impl SearchBackend for QdrantCollection {
     }
     fn image_meta(&self, id: ImageId) -> vsearch_engine::Result<ImageMeta> {
         QdrantCollection::image_meta(self, id)
+    }
+    fn image_url(&self, id: ImageId) -> vsearch_engine::Result<Option<String>> {
+        QdrantCollection::image_url(self, id)
     }
     fn marks(&self, _id: ImageId) -> (Vec<String>, Vec<String>) {
         // Labels are scored in local collections only.

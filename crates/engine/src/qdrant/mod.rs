@@ -319,9 +319,18 @@ impl QdrantCollection {
             Some(root) => Ok(root.join(&stored.path)),
             None => Err(EngineError::NotOnQdrant {
                 what: "reading an image's file without the indexed folder",
-                instead: "serve with the folder: vsearch serve DIR --qdrant URL",
+                instead: "give the folder with --root DIR, or index with --base-url URL to serve images from there",
             }),
         }
+    }
+
+    /// Where one image is served from when there is no indexed folder to read it from: the payload's
+    /// `url` (`vsearch index --base-url`). `None` when the folder is given, or the point has no URL.
+    pub fn image_url(&self, id: ImageId) -> Result<Option<String>> {
+        if self.root.is_some() {
+            return Ok(None);
+        }
+        Ok(self.stored(id)?.url)
     }
 
     /// Answers a query through Qdrant's query API: its HNSW (`hnsw_ef` from `ef_search`), or an

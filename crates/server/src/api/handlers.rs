@@ -310,17 +310,44 @@ async fn discard_body(request: Request, limit: usize) {
 
 /// The file of an indexed image, by id (the path comes from the catalog, never from the request). Errors
 /// name the image by id only: its path is for the server's log.
-async fn read_image(state: &AppState, id: ImageId) -> Result<Vec<u8>, ApiError> {
+async fn read_image(state: &AppState, id: ImageId) -> Result<Content, ApiError> {
     let collection = state.served().backend.clone();
-    let path = tokio::task::spawn_blocking(move || collection.image_path(id))
-        .await
-        .map_err(|e| {
-            ApiError::internal("the catalog lookup failed; the server's log has the details")
-                .with_detail(format!("catalog lookup of image {id} failed: {e}"))
-        })??;
-    tokio::fs::read(&path)
-        .await
-        .map_err(|e| unreadable_file(id, &path, e))
+    // The file to read, or the URL the image is served from.
+    let located = tokio::task::spawn_blocking(move || match collection.image_url(id)? {
+        Some(url) => Ok(Err(url)),
+        None => collection.image_path(id).map(Ok),
+    })
+    .await
+    .map_err(|e| {
+        ApiError::internal("the catalog lookup failed; the server's log has the details")
+            .with_detail(format!("catalog lookup of image {id} failed: {e}"))
+    })??;
+    match located {
+        Ok(path) => tokio::fs::read(&path)
+            .await
+            .map(Content::Bytes)
+            .map_err(|e| unreadable_file(id, &path, e)),
+        Err(url) => Ok(Content::Elsewhere(url)),
+    }
+}
+
+/// An image's content, as [`read_image`] finds it.
+enum Content {
+    Bytes(Vec<u8>),
+    /// Served elsewhere (a Qdrant collection indexed with `--base-url`): answered with a redirect.
+    Elsewhere(String),
+}
+
+impl Content {
+    /// The bytes, or the redirect to answer with instead.
+    fn bytes(self) -> Result<Vec<u8>, Response> {
+        match self {
+            Content::Bytes(b) => Ok(b),
+            Content::Elsewhere(url) => {
+                Err(axum::response::Redirect::temporary(&url).into_response())
+            }
+        }
+    }
 }
 
 fn unreadable_file(id: ImageId, path: &std::path::Path, err: std::io::Error) -> ApiError {
@@ -390,7 +417,10 @@ pub async fn image(
     State(state): State<AppState>,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    let bytes = read_image(&state, id).await?;
+    let bytes = match read_image(&state, id).await?.bytes() {
+        Ok(bytes) => bytes,
+        Err(redirect) => return Ok(redirect),
+    };
     let content_type =
         image_io::sniff_format(&bytes).map_or("application/octet-stream", |f| f.to_mime_type());
     Ok(image_response(content_type, Bytes::from(bytes)))
@@ -416,7 +446,10 @@ pub async fn thumbnail(
     if let Some(cached) = state.thumbnails.get(id) {
         return Ok(image_response("image/jpeg", cached));
     }
-    let bytes = read_image(&state, id).await?;
+    let bytes = match read_image(&state, id).await?.bytes() {
+        Ok(bytes) => bytes,
+        Err(redirect) => return Ok(redirect),
+    };
     let ticket = state.pool.admit()?;
     let jpeg = state
         .pool
