@@ -339,13 +339,11 @@ enum Content {
 }
 
 impl Content {
-    /// The bytes, or the redirect to answer with instead.
-    fn bytes(self) -> Result<Vec<u8>, Response> {
+    /// The bytes, or the URL to redirect to instead.
+    fn bytes(self) -> Result<Vec<u8>, String> {
         match self {
             Content::Bytes(b) => Ok(b),
-            Content::Elsewhere(url) => {
-                Err(axum::response::Redirect::temporary(&url).into_response())
-            }
+            Content::Elsewhere(url) => Err(url),
         }
     }
 }
@@ -419,7 +417,7 @@ pub async fn image(
 ) -> Result<Response, ApiError> {
     let bytes = match read_image(&state, id).await?.bytes() {
         Ok(bytes) => bytes,
-        Err(redirect) => return Ok(redirect),
+        Err(url) => return Ok(axum::response::Redirect::temporary(&url).into_response()),
     };
     let content_type =
         image_io::sniff_format(&bytes).map_or("application/octet-stream", |f| f.to_mime_type());
@@ -448,7 +446,7 @@ pub async fn thumbnail(
     }
     let bytes = match read_image(&state, id).await?.bytes() {
         Ok(bytes) => bytes,
-        Err(redirect) => return Ok(redirect),
+        Err(url) => return Ok(axum::response::Redirect::temporary(&url).into_response()),
     };
     let ticket = state.pool.admit()?;
     let jpeg = state
