@@ -13,25 +13,9 @@ use vsearch_embed::{DeviceSpec, ModelSpec};
 use vsearch_engine::catalog::Catalog;
 use vsearch_engine::Collection;
 
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clip-tiny")
-}
-
-/// The fixture as a normal Hugging Face CLIP folder (tokenizer.json unpacked).
+/// The fixture as a normal Hugging Face CLIP folder.
 fn clip_folder(dir: &Path) -> PathBuf {
-    let out = dir.join("clip");
-    std::fs::create_dir_all(&out).expect("mkdir");
-    for f in [
-        "config.json",
-        "model.safetensors",
-        "preprocessor_config.json",
-    ] {
-        std::fs::copy(fixture().join(f), out.join(f)).expect("copy fixture");
-    }
-    let gz = std::fs::File::open(fixture().join("tokenizer.json.gz")).expect("fixture");
-    let mut tokenizer = std::fs::File::create(out.join("tokenizer.json")).expect("create");
-    std::io::copy(&mut flate2::read::GzDecoder::new(gz), &mut tokenizer).expect("gunzip");
-    out
+    common::clip_fixture_folder(dir)
 }
 
 /// A label of a test policy.

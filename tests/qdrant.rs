@@ -800,3 +800,79 @@ fn serve_answers_from_qdrant_and_redirects_to_base_urls() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+#[test]
+fn two_models_live_side_by_side_in_one_collection() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(node) = qdrant::single("qdrant_two_models", &tmp.path().join("qdrant")) else {
+        return;
+    };
+    let photos = tmp.path().join("photos");
+    copy_photos(&photos, 6);
+    index_into(&node, &photos, "both", &[]);
+    // The same files with a second model: a second named vector in the same points.
+    let clip = common::clip_fixture_folder(tmp.path());
+    let out = run_ok(
+        vsearch()
+            .arg("index")
+            .arg(&photos)
+            .arg("--model-dir")
+            .arg(&clip)
+            .args([
+                "--json",
+                "--qdrant",
+                &node.url(),
+                "--qdrant-collection",
+                "both",
+            ]),
+    );
+    let report = common::json(&out);
+    assert_eq!(report["indexed"], 6, "{report}");
+    let clip_model = report["model"].as_str().expect("model").replace(':', "_");
+    let store = target(&node, "both").connect().expect("connect");
+    let names: Vec<String> = store
+        .vectors()
+        .expect("vectors")
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names.contains(&MODEL.to_string()) && names.contains(&clip_model),
+        "{names:?}"
+    );
+    assert_same_files(&node, "both", &photos);
+    // Each model searches its own vectors, and the first model's survived the second's writes.
+    let lite0 = open(
+        &node,
+        "both",
+        Some(&photos),
+        ModelSpec::Preset(MODEL.into()),
+    );
+    let clip = open(&node, "both", Some(&photos), ModelSpec::Dir(clip));
+    let first = common::photos_in(&photos)[0].clone();
+    let bytes = std::fs::read(&first).expect("read");
+    let name = first
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    for (which, c) in [("lite0", &lite0), ("clip", &clip)] {
+        let r = c
+            .search(&Query::ImageBytes(bytes.clone()), &exact(6))
+            .expect(which);
+        assert_eq!(r.results.len(), 6, "{which}");
+        assert_eq!(r.results[0].path, name, "{which}");
+    }
+    // Without --model, a collection of two models asks which.
+    let err = run_err(vsearch().args(["search", "--image"]).arg(&first).args([
+        "--qdrant",
+        &node.url(),
+        "--qdrant-collection",
+        "both",
+    ]));
+    assert!(
+        err.contains("several models") && err.contains("--model"),
+        "{err}"
+    );
+}

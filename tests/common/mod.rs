@@ -232,3 +232,22 @@ pub fn set_mtime(path: &Path, secs: u64) {
         .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
         .expect("set mtime");
 }
+
+/// The tiny CLIP fixture (`tests/fixtures/clip-tiny`, made with transformers) as a normal Hugging Face CLIP
+/// folder under `dir` (tokenizer.json unpacked), for `--model-dir`.
+pub fn clip_fixture_folder(dir: &Path) -> PathBuf {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clip-tiny");
+    let out = dir.join("clip");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ] {
+        std::fs::copy(fixture.join(f), out.join(f)).expect("copy fixture");
+    }
+    let gz = std::fs::File::open(fixture.join("tokenizer.json.gz")).expect("fixture");
+    let mut tokenizer = std::fs::File::create(out.join("tokenizer.json")).expect("create");
+    std::io::copy(&mut flate2::read::GzDecoder::new(gz), &mut tokenizer).expect("gunzip");
+    out
+}

@@ -279,8 +279,17 @@ impl Store {
     /// `layout` when it does not exist. Returns whether it was created.
     pub fn ensure(&self, spec: &VectorSpec, layout: &CollectionLayout) -> Result<bool> {
         if self.exists()? {
-            self.check(spec)?;
-            return Ok(false);
+            return match self.check(spec) {
+                // Another model's collection: its vectors stay, this model's are added beside them.
+                Err(missing @ StoreError::NoSuchVector { .. }) => {
+                    self.add_vector(spec).map_err(|e| {
+                        tracing::warn!("cannot add vector `{}`: {e}", spec.name);
+                        missing
+                    })?;
+                    Ok(false)
+                }
+                other => other.map(|()| false),
+            };
         }
         let mut vectors = VectorsConfigBuilder::default();
         vectors.add_named_vector_params(
@@ -331,6 +340,22 @@ impl Store {
             self.create_payload_index(key, kind)?;
         }
         Ok(true)
+    }
+
+    /// Adds the named vector `spec` to the existing collection (the other vectors stay).
+    fn add_vector(&self, spec: &VectorSpec) -> Result<()> {
+        let request = qdrant::CreateVectorNameRequestBuilder::new(
+            self.config.collection.clone(),
+            spec.name.clone(),
+            qdrant::DenseVectorCreationConfigBuilder::new(spec.dim as u64, spec.distance.proto()),
+        )
+        .wait(true)
+        .build();
+        self.call("adding a named vector", move |c| {
+            let request = request.clone();
+            async move { c.create_vector_name(request).await }
+        })
+        .map(drop)
     }
 
     fn create_payload_index(&self, key: &str, kind: &str) -> Result<()> {
@@ -428,6 +453,51 @@ impl Store {
             },
             other => other,
         })
+    }
+
+    /// Sets the vector named `vector` of existing points (their other vectors and payload stay).
+    pub fn update_vectors(&self, vector: &str, points: Vec<(uuid::Uuid, Vec<f32>)>) -> Result<()> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        let points: Vec<qdrant::PointVectors> = points
+            .into_iter()
+            .map(|(id, v)| qdrant::PointVectors {
+                id: Some(PointId::from(id.to_string())),
+                vectors: Some(HashMap::from([(vector.to_string(), v)]).into()),
+            })
+            .collect();
+        let request =
+            qdrant::UpdatePointVectorsBuilder::new(self.config.collection.clone(), points)
+                .wait(true)
+                .build();
+        self.call("a vector update", move |c| {
+            let request = request.clone();
+            async move { c.update_vectors(request).await }
+        })
+        .map(drop)
+    }
+
+    /// Which of `ids` are points of the collection.
+    pub fn existing(&self, ids: &[uuid::Uuid]) -> Result<std::collections::HashSet<uuid::Uuid>> {
+        let request = GetPointsBuilder::new(
+            self.config.collection.clone(),
+            ids.iter()
+                .map(|id| PointId::from(id.to_string()))
+                .collect::<Vec<_>>(),
+        )
+        .with_payload(false)
+        .with_vectors(false)
+        .build();
+        Ok(self
+            .call("a lookup", move |c| {
+                let request = request.clone();
+                async move { c.get_points(request).await }
+            })?
+            .result
+            .iter()
+            .filter_map(|p| p.id.as_ref().and_then(point_uuid))
+            .collect())
     }
 
     /// Sets payload keys of some points (other keys are kept).

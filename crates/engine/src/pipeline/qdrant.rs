@@ -56,6 +56,8 @@ pub fn index_into_qdrant(
     let spec = vector_spec(&embedder.info);
     let store = qdrant.target.connect()?;
     store.ensure(&spec, &qdrant.target.layout_with_indexes())?;
+    // Other models' vectors live in the same points: theirs must survive this model's writes.
+    let shared = store.vectors()?.len() > 1;
     let mut report = IndexReport {
         model: embedder.info.id.clone(),
         ..IndexReport::default()
@@ -213,7 +215,19 @@ pub fn index_into_qdrant(
                 }
             }
             let n = points.len();
-            if n > 0 {
+            if shared && n > 0 {
+                // A file another model indexed already has its point: only this model's vector is set.
+                let ids: Vec<uuid::Uuid> = points.iter().map(|p| p.id).collect();
+                let existing = store.existing(&ids)?;
+                let (update, new): (Vec<Point>, Vec<Point>) =
+                    points.into_iter().partition(|p| existing.contains(&p.id));
+                store.update_vectors(
+                    &spec.name,
+                    update.into_iter().map(|p| (p.id, p.vector)).collect(),
+                )?;
+                points = new;
+            }
+            if !points.is_empty() {
                 store.upsert(&spec.name, points, written)?;
                 crate::fault::abort_at("qdrant-upsert");
             }

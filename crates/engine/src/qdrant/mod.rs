@@ -94,10 +94,22 @@ impl QdrantTarget {
     }
 }
 
-/// The vector a model writes: named by the model's id, so several models can share a collection.
+/// The vector a model writes: named by the model's id, so several models can share a collection
+/// (Qdrant refuses some characters in vector names: `clip:my-model` is written `clip_my-model`).
 pub(crate) fn vector_spec(model: &ModelInfo) -> VectorSpec {
+    let name = model
+        .id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     VectorSpec {
-        name: model.id.clone(),
+        name,
         dim: model.dim,
         distance: Distance::Cosine,
     }
