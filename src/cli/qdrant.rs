@@ -53,3 +53,38 @@ impl QdrantArgs {
         Ok(Some(target))
     }
 }
+
+/// What `search` and `serve` add to [`QdrantArgs`] to read a Qdrant collection.
+#[derive(clap::Args, Debug, Clone)]
+pub struct QdrantReadArgs {
+    /// Qdrant: the model whose vectors to search (default: the collection's only one).
+    #[arg(long, requires = "qdrant")]
+    pub model: Option<String>,
+    /// Qdrant: the indexed folder, to read images from (thumbnails, originals, crops).
+    #[arg(long, value_name = "DIR", requires = "qdrant")]
+    pub root: Option<std::path::PathBuf>,
+}
+
+impl QdrantReadArgs {
+    /// How to open the collection of `qdrant`, when `--qdrant` is given.
+    pub fn open(
+        &self,
+        qdrant: &QdrantArgs,
+        device: vsearch_engine::DeviceSpec,
+        load_model: bool,
+    ) -> anyhow::Result<Option<vsearch_engine::QdrantOpen>> {
+        let Some(target) = qdrant.target()? else {
+            return Ok(None);
+        };
+        Ok(Some(vsearch_engine::QdrantOpen {
+            model: match &self.model {
+                Some(m) => m.parse()?,
+                None => vsearch_engine::ModelSpec::Auto,
+            },
+            device,
+            root: self.root.clone(),
+            load_model,
+            target,
+        }))
+    }
+}

@@ -4,8 +4,8 @@ use anyhow::Context;
 use std::path::PathBuf;
 use vsearch_engine::filter::Filter;
 use vsearch_engine::{
-    Board, Collection, Crop, DeviceSpec, Example, ImageId, IndexKind, ModelSpec, QdrantCollection,
-    QdrantOpen, Query, QueryOptions, SearchParams,
+    Board, Collection, Crop, DeviceSpec, Example, ImageId, IndexKind, QdrantCollection, Query,
+    QueryOptions, SearchParams,
 };
 
 /// Arguments of `vsearch search`.
@@ -74,12 +74,8 @@ pub struct Args {
     json: bool,
     #[command(flatten)]
     qdrant: super::qdrant::QdrantArgs,
-    /// Qdrant: the model whose vectors to search (default: the collection's only one).
-    #[arg(long, requires = "qdrant")]
-    model: Option<String>,
-    /// Qdrant: the indexed folder, to read images from (a crop of an --id).
-    #[arg(long, value_name = "DIR", requires = "qdrant")]
-    root: Option<PathBuf>,
+    #[command(flatten)]
+    qdrant_read: super::qdrant::QdrantReadArgs,
 }
 
 /// One example as given on the command line: where it was, whether it is against, and what it is.
@@ -246,18 +242,11 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         min_score: args.min_score,
         filter,
     };
-    let response = match args.qdrant.target()? {
-        Some(target) => {
-            let open = QdrantOpen {
-                model: match &args.model {
-                    Some(m) => m.parse::<ModelSpec>()?,
-                    None => ModelSpec::Auto,
-                },
-                device: args.device.parse()?,
-                root: args.root.clone(),
-                load_model: !ids_only(&query),
-                target,
-            };
+    let qdrant = args
+        .qdrant_read
+        .open(&args.qdrant, args.device.parse()?, !ids_only(&query))?;
+    let response = match qdrant {
+        Some(open) => {
             let collection = QdrantCollection::open(&open).with_context(|| {
                 format!(
                     "cannot open Qdrant collection `{}` at {}",

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use vsearch_engine::{Collection, DeviceSpec, ModelSpec, QdrantCollection, QdrantOpen};
+use vsearch_engine::{Collection, DeviceSpec, QdrantCollection};
 use vsearch_server::ServeOptions;
 
 /// Arguments of `vsearch serve`.
@@ -37,12 +37,8 @@ pub struct Args {
     admin_token: Option<String>,
     #[command(flatten)]
     qdrant: super::qdrant::QdrantArgs,
-    /// Qdrant: the model whose vectors to search (default: the collection's only one).
-    #[arg(long, requires = "qdrant")]
-    model: Option<String>,
-    /// Qdrant: the indexed folder, to read images from (thumbnails, originals, crops).
-    #[arg(long, value_name = "DIR", requires = "qdrant")]
-    root: Option<PathBuf>,
+    #[command(flatten)]
+    qdrant_read: super::qdrant::QdrantReadArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -66,17 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    if let Some(target) = args.qdrant.target()? {
-        let open = QdrantOpen {
-            model: match &args.model {
-                Some(m) => m.parse::<ModelSpec>()?,
-                None => ModelSpec::Auto,
-            },
-            device,
-            root: args.root.clone(),
-            load_model: true,
-            target,
-        };
+    if let Some(open) = args.qdrant_read.open(&args.qdrant, device, true)? {
         tracing::info!(
             "opening Qdrant collection `{}` at {} on {device}",
             open.target.collection,

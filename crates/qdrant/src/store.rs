@@ -238,12 +238,21 @@ impl Store {
         }
     }
 
+    /// Sends `request` with `send` (through [`Self::call`]: retried while the failure may pass).
+    fn send<R, T, Fut>(&self, what: &str, request: R, send: impl Fn(Qdrant, R) -> Fut) -> Result<T>
+    where
+        R: Clone,
+        T: Send + 'static,
+        Fut: Future<Output = std::result::Result<T, QdrantError>> + Send + 'static,
+    {
+        self.call(what, |c| send(c, request.clone()))
+    }
+
     /// Whether the collection exists.
     pub fn exists(&self) -> Result<bool> {
         let name = self.config.collection.clone();
-        self.call("a collection check", move |c| {
-            let name = name.clone();
-            async move { c.collection_exists(name).await }
+        self.send("a collection check", name, |c, r| async move {
+            c.collection_exists(r).await
         })
     }
 
@@ -324,9 +333,8 @@ impl Store {
             );
         }
         let request = create.build();
-        let created = self.call("creating the collection", move |c| {
-            let request = request.clone();
-            async move { c.create_collection(request).await }
+        let created = self.send("creating the collection", request, |c, r| async move {
+            c.create_collection(r).await
         });
         if let Err(e) = created {
             // Another worker may have created it at the same moment.
@@ -351,9 +359,8 @@ impl Store {
         )
         .wait(true)
         .build();
-        self.call("adding a named vector", move |c| {
-            let request = request.clone();
-            async move { c.create_vector_name(request).await }
+        self.send("adding a named vector", request, |c, r| async move {
+            c.create_vector_name(r).await
         })
         .map(drop)
     }
@@ -380,10 +387,11 @@ impl Store {
             _ => builder.field_index_params(KeywordIndexParamsBuilder::default().prefix(true)),
         };
         let request = builder.build();
-        self.call(&format!("indexing payload key `{key}`"), move |c| {
-            let request = request.clone();
-            async move { c.create_field_index(request).await }
-        })
+        self.send(
+            &format!("indexing payload key `{key}`"),
+            request,
+            |c, r| async move { c.create_field_index(r).await },
+        )
         .map(drop)
     }
 
@@ -431,9 +439,8 @@ impl Store {
         let request = UpsertPointsBuilder::new(self.config.collection.clone(), structs)
             .wait(true)
             .build();
-        self.call("an upsert", move |c| {
-            let request = request.clone();
-            async move { c.upsert_points(request).await }
+        self.send("an upsert", request, |c, r| async move {
+            c.upsert_points(r).await
         })
         .map(drop)
         .map_err(|e| match e {
@@ -471,30 +478,16 @@ impl Store {
             qdrant::UpdatePointVectorsBuilder::new(self.config.collection.clone(), points)
                 .wait(true)
                 .build();
-        self.call("a vector update", move |c| {
-            let request = request.clone();
-            async move { c.update_vectors(request).await }
+        self.send("a vector update", request, |c, r| async move {
+            c.update_vectors(r).await
         })
         .map(drop)
     }
 
     /// Which of `ids` are points of the collection.
     pub fn existing(&self, ids: &[uuid::Uuid]) -> Result<std::collections::HashSet<uuid::Uuid>> {
-        let request = GetPointsBuilder::new(
-            self.config.collection.clone(),
-            ids.iter()
-                .map(|id| PointId::from(id.to_string()))
-                .collect::<Vec<_>>(),
-        )
-        .with_payload(false)
-        .with_vectors(false)
-        .build();
         Ok(self
-            .call("a lookup", move |c| {
-                let request = request.clone();
-                async move { c.get_points(request).await }
-            })?
-            .result
+            .lookup(ids, false, None)?
             .iter()
             .filter_map(|p| p.id.as_ref().and_then(point_uuid))
             .collect())
@@ -514,9 +507,8 @@ impl Store {
             .points_selector(point_ids(ids))
             .wait(true)
             .build();
-        self.call("a payload update", move |c| {
-            let request = request.clone();
-            async move { c.set_payload(request).await }
+        self.send("a payload update", request, |c, r| async move {
+            c.set_payload(r).await
         })
         .map(drop)
     }
@@ -530,9 +522,8 @@ impl Store {
             .points(point_ids(ids))
             .wait(true)
             .build();
-        self.call("a delete", move |c| {
-            let request = request.clone();
-            async move { c.delete_points(request).await }
+        self.send("a delete", request, |c, r| async move {
+            c.delete_points(r).await
         })
         .map(drop)
     }
@@ -559,10 +550,7 @@ impl Store {
                 builder = builder.offset(o);
             }
             let request = builder.build();
-            let page = self.call("a scroll", move |c| {
-                let request = request.clone();
-                async move { c.scroll(request).await }
-            })?;
+            let page = self.send("a scroll", request, |c, r| async move { c.scroll(r).await })?;
             each(page.result)?;
             match page.next_page_offset {
                 Some(next) => offset = Some(next),
@@ -590,29 +578,31 @@ impl Store {
         }
         let request = builder.build();
         Ok(self
-            .call("a scroll", move |c| {
-                let request = request.clone();
-                async move { c.scroll(request).await }
-            })?
+            .send("a scroll", request, |c, r| async move { c.scroll(r).await })?
             .result)
     }
 
     /// Points by id, with their payload and, when `vector` is given, that vector.
     pub fn get(&self, ids: &[uuid::Uuid], vector: Option<&str>) -> Result<Vec<RetrievedPoint>> {
-        let request = GetPointsBuilder::new(
-            self.config.collection.clone(),
-            ids.iter()
-                .map(|id| PointId::from(id.to_string()))
-                .collect::<Vec<_>>(),
-        )
-        .with_payload(true)
-        .with_vectors(vector_selector(vector))
-        .build();
+        self.lookup(ids, true, vector)
+    }
+
+    fn lookup(
+        &self,
+        ids: &[uuid::Uuid],
+        payload: bool,
+        vector: Option<&str>,
+    ) -> Result<Vec<RetrievedPoint>> {
+        let request = GetPointsBuilder::new(self.config.collection.clone(), point_ids(ids).ids)
+            .with_payload(payload)
+            .with_vectors(vector_selector(vector))
+            .build();
         Ok(self
-            .call("a lookup", move |c| {
-                let request = request.clone();
-                async move { c.get_points(request).await }
-            })?
+            .send(
+                "a lookup",
+                request,
+                |c, r| async move { c.get_points(r).await },
+            )?
             .result)
     }
 
@@ -624,10 +614,7 @@ impl Store {
         }
         let request = builder.build();
         Ok(self
-            .call("a count", move |c| {
-                let request = request.clone();
-                async move { c.count(request).await }
-            })?
+            .send("a count", request, |c, r| async move { c.count(r).await })?
             .result
             .map_or(0, |r| r.count))
     }
@@ -648,10 +635,11 @@ impl Store {
         }
         let request = builder.build();
         let hits = self
-            .call("a facet count", move |c| {
-                let request = request.clone();
-                async move { c.facet(request).await }
-            })?
+            .send(
+                "a facet count",
+                request,
+                |c, r| async move { c.facet(r).await },
+            )?
             .hits;
         Ok(hits
             .into_iter()
@@ -668,10 +656,7 @@ impl Store {
     /// Answers one query.
     pub fn query(&self, request: QueryPoints) -> Result<Vec<ScoredPoint>> {
         Ok(self
-            .call("a query", move |c| {
-                let request = request.clone();
-                async move { c.query(request).await }
-            })?
+            .send("a query", request, |c, r| async move { c.query(r).await })?
             .result)
     }
 
@@ -680,9 +665,8 @@ impl Store {
         let request =
             QueryBatchPointsBuilder::new(self.config.collection.clone(), requests).build();
         Ok(self
-            .call("a batch of queries", move |c| {
-                let request = request.clone();
-                async move { c.query_batch(request).await }
+            .send("a batch of queries", request, |c, r| async move {
+                c.query_batch(r).await
             })?
             .result
             .into_iter()
@@ -693,9 +677,8 @@ impl Store {
     /// The collection's state as Qdrant reports it.
     pub fn info(&self) -> Result<qdrant::CollectionInfo> {
         let name = self.config.collection.clone();
-        let info = self.call("a collection status", move |c| {
-            let name = name.clone();
-            async move { c.collection_info(name).await }
+        let info = self.send("a collection status", name, |c, r| async move {
+            c.collection_info(r).await
         });
         match info {
             Ok(r) => r.result.ok_or_else(|| StoreError::NoSuchCollection {
@@ -721,18 +704,16 @@ impl Store {
     /// The shards of the collection and where their replicas are (`GET /collections/NAME/cluster`).
     pub fn cluster(&self) -> Result<qdrant::CollectionClusterInfoResponse> {
         let name = self.config.collection.clone();
-        self.call("a cluster status", move |c| {
-            let name = name.clone();
-            async move { c.collection_cluster_info(name).await }
+        self.send("a cluster status", name, |c, r| async move {
+            c.collection_cluster_info(r).await
         })
     }
 
     /// Deletes the collection (benchmarks and tests start clean).
     pub fn drop_collection(&self) -> Result<()> {
         let name = self.config.collection.clone();
-        self.call("deleting the collection", move |c| {
-            let name = name.clone();
-            async move { c.delete_collection(name).await }
+        self.send("deleting the collection", name, |c, r| async move {
+            c.delete_collection(r).await
         })
         .map(drop)
     }
