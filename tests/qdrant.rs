@@ -849,6 +849,7 @@ fn two_models_live_side_by_side_in_one_collection() {
         Some(&photos),
         ModelSpec::Preset(MODEL.into()),
     );
+    let clip_dir = clip.clone();
     let clip = open(&node, "both", Some(&photos), ModelSpec::Dir(clip));
     let first = common::photos_in(&photos)[0].clone();
     let bytes = std::fs::read(&first).expect("read");
@@ -863,6 +864,24 @@ fn two_models_live_side_by_side_in_one_collection() {
             .expect(which);
         assert_eq!(r.results.len(), 6, "{which}");
         assert_eq!(r.results[0].path, name, "{which}");
+    }
+    // From the command line, each model by its own option.
+    for model in [
+        vec!["--model".to_string(), MODEL.to_string()],
+        vec!["--model-dir".to_string(), clip_dir.display().to_string()],
+    ] {
+        let out = run_ok(
+            vsearch()
+                .args(["search", "--json", "-k", "2", "--index", "flat", "--image"])
+                .arg(&first)
+                .args(&model)
+                .args(["--qdrant", &node.url(), "--qdrant-collection", "both"]),
+        );
+        assert_eq!(
+            common::json(&out)["results"][0]["path"],
+            name.as_str(),
+            "{model:?}"
+        );
     }
     // Without --model, a collection of two models asks which.
     let err = run_err(vsearch().args(["search", "--image"]).arg(&first).args([

@@ -60,6 +60,14 @@ pub struct QdrantReadArgs {
     /// Qdrant: the model whose vectors to search (default: the collection's only one).
     #[arg(long, requires = "qdrant")]
     pub model: Option<String>,
+    /// Qdrant: a CLIP model folder instead of --model (the one the collection was indexed with).
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "qdrant",
+        conflicts_with = "model"
+    )]
+    pub model_dir: Option<std::path::PathBuf>,
     /// Qdrant: the indexed folder, to read images from (thumbnails, originals, crops).
     #[arg(long, value_name = "DIR", requires = "qdrant")]
     pub root: Option<std::path::PathBuf>,
@@ -77,9 +85,10 @@ impl QdrantReadArgs {
             return Ok(None);
         };
         Ok(Some(vsearch_engine::QdrantOpen {
-            model: match &self.model {
-                Some(m) => m.parse()?,
-                None => vsearch_engine::ModelSpec::Auto,
+            model: match (&self.model_dir, &self.model) {
+                (Some(dir), _) => vsearch_engine::ModelSpec::Dir(dir.clone()),
+                (None, Some(m)) => m.parse()?,
+                (None, None) => vsearch_engine::ModelSpec::Auto,
             },
             device,
             root: self.root.clone(),
