@@ -28,23 +28,7 @@ impl Collection {
         let t0 = Instant::now();
         let vector = self.query_vector(query)?;
         let embed_ms = t0.elapsed().as_secs_f64() * 1e3;
-        if options.k == 0 {
-            return Err(IndexError::ZeroK.into());
-        }
-        let dim = self.manifest().model.dim;
-        if vector.len() != dim {
-            return Err(IndexError::Dimension {
-                expected: dim,
-                got: vector.len(),
-            }
-            .into());
-        }
-        if vector.iter().any(|x| !x.is_finite()) {
-            return Err(IndexError::InvalidParams {
-                reason: "the query vector has a NaN or infinite component".into(),
-            }
-            .into());
-        }
+        check_search(&vector, self.manifest().model.dim, options)?;
         let kind = match options.index {
             Some(k) => k,
             None => IndexKind::preferred(|k| self.has_index(k)).unwrap_or(IndexKind::Flat),
@@ -172,6 +156,28 @@ impl Collection {
     pub(crate) fn embed_image(&self, bytes: &[u8], crop: Option<Crop>) -> Result<Vec<f32>> {
         embed_image(self.embedder("a query by image")?, bytes, crop)
     }
+}
+
+/// Checks a search before it runs: `k` at least 1, a query vector of the collection's dimension with
+/// finite components.
+pub(crate) fn check_search(vector: &[f32], dim: usize, options: &QueryOptions) -> Result<()> {
+    if options.k == 0 {
+        return Err(IndexError::ZeroK.into());
+    }
+    if vector.len() != dim {
+        return Err(IndexError::Dimension {
+            expected: dim,
+            got: vector.len(),
+        }
+        .into());
+    }
+    if vector.iter().any(|x| !x.is_finite()) {
+        return Err(IndexError::InvalidParams {
+            reason: "the query vector has a NaN or infinite component".into(),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// What turning a query into a vector needs from a collection, local or in Qdrant.

@@ -13,7 +13,7 @@ use crate::browse::{Browse, FacetCount, Facets};
 use crate::error::{EngineError, Result};
 use crate::filter::{FieldType, Filter, FIELDS};
 use crate::metadata::ImageMeta;
-use crate::query::{query_vector, Examples};
+use crate::query::{check_search, query_vector, Examples};
 use crate::{
     CollectionInfo, FilterReport, ImageId, Query, QueryOptions, SearchResponse, SearchResult,
 };
@@ -351,16 +351,7 @@ impl QdrantCollection {
         let t0 = Instant::now();
         let vector = query_vector(self, query)?;
         let embed_ms = t0.elapsed().as_secs_f64() * 1e3;
-        if options.k == 0 {
-            return Err(vsearch_index::IndexError::ZeroK.into());
-        }
-        if vector.len() != self.vector.dim || vector.iter().any(|x| !x.is_finite()) {
-            return Err(vsearch_index::IndexError::Dimension {
-                expected: self.vector.dim,
-                got: vector.len(),
-            }
-            .into());
-        }
+        check_search(&vector, self.vector.dim, options)?;
         let kind = match options.index {
             None | Some(IndexKind::Hnsw) => IndexKind::Hnsw,
             Some(IndexKind::Flat) => IndexKind::Flat,

@@ -102,8 +102,7 @@ impl StoredImage {
 
     /// Reads a point's payload.
     pub fn from_payload(id: &str, payload: &HashMap<String, proto::Value>) -> Result<Self> {
-        let json = serde_json::to_value(payload).map_err(|e| bad_point(id, e))?;
-        serde_json::from_value(json).map_err(|e| bad_point(id, e))
+        read_payload(id, payload)
     }
 
     /// The image's metadata, named by its point id.
@@ -143,9 +142,17 @@ pub struct StoredFile {
 impl StoredFile {
     /// Reads a point's payload (with at least [`DIFF_KEYS`]).
     pub fn from_payload(id: &str, payload: &HashMap<String, proto::Value>) -> Result<Self> {
-        let json = serde_json::to_value(payload).map_err(|e| bad_point(id, e))?;
-        serde_json::from_value(json).map_err(|e| bad_point(id, e))
+        read_payload(id, payload)
     }
+}
+
+/// A point's payload as `T`, through JSON (Qdrant's values serialise as JSON).
+fn read_payload<T: serde::de::DeserializeOwned>(
+    id: &str,
+    payload: &HashMap<String, proto::Value>,
+) -> Result<T> {
+    let json = serde_json::to_value(payload).map_err(|e| bad_point(id, e))?;
+    serde_json::from_value(json).map_err(|e| bad_point(id, e))
 }
 
 fn bad_point(id: &str, e: impl std::fmt::Display) -> EngineError {
