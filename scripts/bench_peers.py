@@ -262,9 +262,10 @@ def run_faiss(r, g):
     def search_fn(index):
         return lambda q, k: index.search(q, k)[1]
 
-    index, b, size, rss = built(lambda: add(faiss.IndexFlatL2(dim), base))
-    r.point("faiss", "flat", {}, search_fn(index), search_fn(index), b, size, size, rss)
-    del index
+    if g["flat"]:
+        index, b, size, rss = built(lambda: add(faiss.IndexFlatL2(dim), base))
+        r.point("faiss", "flat", {}, search_fn(index), search_fn(index), b, size, size, rss)
+        del index
 
     for m, efc in g["hnsw_builds"]:
         def make():
@@ -354,6 +355,28 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+def simd():
+    """The CPU's AVX extensions, and the SIMD level FAISS's wheel was compiled for."""
+    flags = []
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    have = line.split(":", 1)[1].split()
+                    flags = [x for x in ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+                                         "avx512_bf16") if x in have]
+                    break
+    except OSError:
+        pass
+    out = "CPU: " + (" ".join(flags) or "no AVX2")
+    try:
+        import faiss
+        out += "; faiss wheel: " + faiss.get_compile_options().strip()
+    except Exception:  # noqa: BLE001 - faiss absent or too old: the CPU flags are still worth reporting
+        pass
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="folder written by `vsearch bench --export-dataset`")
@@ -362,6 +385,8 @@ def main():
     ap.add_argument("--out", required=True, help="results JSON to write")
     ap.add_argument("--quick", action="store_true", help="the small grid")
     ap.add_argument("--libraries", default="faiss,hnswlib")
+    ap.add_argument("--only", default="", help="comma-separated index kinds to measure (flat, hnsw, ivf-flat, "
+                    "ivf-pq; default: all), as `vsearch bench --only`")
     ap.add_argument(
         "--refine-factor",
         type=int,
@@ -387,6 +412,14 @@ def main():
     g = grid(base.shape[0], base.shape[1], args.quick)
     if args.pq_m:
         g["pq"] = [(int(m), 8) for m in args.pq_m.split(",")]
+    kinds = {"flat", "hnsw", "ivf-flat", "ivf-pq"}
+    only = {x.strip() for x in args.only.split(",") if x.strip()} or kinds
+    if only - kinds:
+        sys.exit(f"unknown index kind(s) in --only: {', '.join(sorted(only - kinds))}; use {', '.join(sorted(kinds))}")
+    g["flat"] = "flat" in only
+    for kind, key in (("hnsw", "hnsw_builds"), ("ivf-flat", "ivf_flat_nlist"), ("ivf-pq", "ivf_pq_nlist")):
+        if kind not in only:
+            g[key] = []
     r = Runner(args, base, queries, gt)
     libs = [x.strip() for x in args.libraries.split(",") if x.strip()]
     if "faiss" in libs:
@@ -404,7 +437,7 @@ def main():
             "metric": "l2",
             "ground_truth": "gt.ivecs from vsearch bench --export-dataset",
         },
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count() or 1},
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count() or 1, "simd": simd()},
         "threads": args.threads,
         "k": args.k,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -30,6 +30,9 @@ pub struct Args {
     /// A small parameter grid (one build per index kind).
     #[arg(long)]
     quick: bool,
+    /// Measure only these index kinds (comma-separated: flat, hnsw, ivf-flat, ivf-pq; default: all).
+    #[arg(long, value_delimiter = ',', value_name = "KINDS")]
+    only: Vec<String>,
     /// Results files (from scripts/bench_peers.py or earlier runs) to merge into the table and plot.
     /// Without --dataset, the files are merged with no new measurement.
     #[arg(long, num_args = 1..)]
@@ -72,6 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         threads,
         out: args.out.clone(),
         quick: args.quick,
+        only: args.only.clone(),
         progress: std::io::stderr().is_terminal(),
         qdrant: None,
     };

@@ -38,6 +38,8 @@ pub struct BenchOptions {
     pub out: PathBuf,
     /// Small grid instead of the full one.
     pub quick: bool,
+    /// Index kinds to measure ([`sweep::SWEEP_KINDS`] names); empty: all.
+    pub only: Vec<String>,
     /// Show a progress bar on stderr.
     pub progress: bool,
     /// Add a Qdrant server's HNSW to the comparison.
@@ -101,7 +103,8 @@ pub fn run_sweep(
         Grid::quick(ds.n_base(), ds.dim)
     } else {
         Grid::full(ds.n_base(), ds.dim)
-    };
+    }
+    .only(&opts.only)?;
     let plan = grid.plan();
     let total: usize = plan.iter().map(|b| b.len()).sum();
     let pb = progress_bar(total as u64, opts.progress);
@@ -126,10 +129,17 @@ pub fn run_sweep(
         points.extend(qdrant::run(ds, truth, opts.k, &peer, &pool)?);
     }
     let (cpu, cores) = measure::machine();
+    let simd = Some(measure::simd());
+    let blas = Some(vsearch_index::ivf::blas().to_string());
     Ok(Results {
         schema: report::SCHEMA,
         dataset: report::DatasetInfo::of(ds, truth_source),
-        machine: report::Machine { cpu, cores },
+        machine: report::Machine {
+            cpu,
+            cores,
+            simd,
+            blas,
+        },
         threads: opts.threads,
         k: opts.k,
         date: measure::utc_now(),

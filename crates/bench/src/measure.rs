@@ -158,6 +158,41 @@ pub fn machine() -> (String, usize) {
     (model, cores)
 }
 
+/// The distance kernels chosen at run time and the CPU's AVX extensions, e.g.
+/// `kernels avx512; CPU: avx2 fma avx512f avx512bw avx512vl avx512_vnni`.
+pub fn simd() -> String {
+    let flags = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("flags"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| {
+                    v.split_whitespace()
+                        .filter(|f| {
+                            [
+                                "avx2",
+                                "fma",
+                                "avx512f",
+                                "avx512bw",
+                                "avx512vl",
+                                "avx512_vnni",
+                                "avx512_bf16",
+                            ]
+                            .contains(f)
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+        })
+        .unwrap_or_default();
+    format!(
+        "kernels {}; CPU: {}",
+        vsearch_index::simd_level(),
+        if flags.is_empty() { "no AVX2" } else { &flags }
+    )
+}
+
 /// Current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn utc_now() -> String {
     let secs = std::time::SystemTime::now()

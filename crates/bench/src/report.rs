@@ -6,7 +6,7 @@
 //!   "schema": 1,
 //!   "dataset": {"name": str, "n_base": int, "n_queries": int, "dim": int, "metric": "l2"|"cosine",
 //!               "ground_truth": str},
-//!   "machine": {"cpu": str, "cores": int},
+//!   "machine": {"cpu": str, "cores": int, "simd": str?, "blas": str?},
 //!   "threads": int, "k": int, "date": "YYYY-MM-DDTHH:MM:SSZ",
 //!   "grids": {"<index kind>": str, ...},          // parameter grids swept, human-readable
 //!   "points": [{"library": "vsearch"|"faiss"|"hnswlib", "index": "flat"|"hnsw"|"ivf-flat"|"ivf-pq",
@@ -90,6 +90,12 @@ pub struct Machine {
     pub cpu: String,
     /// Logical cores.
     pub cores: usize,
+    /// SIMD: the distance kernels chosen at run time and the CPU's vector extensions (absent in older results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simd: Option<String>,
+    /// The BLAS that FAISS's matrix products ran on (absent in older results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blas: Option<String>,
 }
 
 /// One measured point: one index build with one set of search parameters.
@@ -490,6 +496,15 @@ pub fn markdown(r: &Results) -> String {
         "- Dataset: {} ({} base vectors, {} queries, {}-d, {})\n- Ground truth: {}\n- Machine: {} ({} cores)\n- Threads: {}\n- k: {}\n- Date: {}\n",
         d.name, d.n_base, d.n_queries, d.dim, d.metric, d.ground_truth, r.machine.cpu, r.machine.cores, r.threads, r.k, r.date
     );
+    if let Some(simd) = &r.machine.simd {
+        let _ = writeln!(s, "- SIMD: {simd}");
+    }
+    if let Some(blas) = &r.machine.blas {
+        let _ = writeln!(s, "- BLAS (FAISS): {blas}");
+    }
+    if r.machine.simd.is_some() || r.machine.blas.is_some() {
+        s.push('\n');
+    }
     if !r.grids.is_empty() {
         let _ = writeln!(s, "## Parameter grids\n");
         for (k, g) in &r.grids {

@@ -15,6 +15,9 @@ use vsearch_index::ivf::{
 };
 use vsearch_index::{HnswParams, IndexConfig, IvfCodes, IvfParams, SearchParams, VectorIndex};
 
+/// The index kinds a sweep builds, by the names its points carry (`index` in `results.json`).
+pub const SWEEP_KINDS: [&str; 4] = ["flat", "hnsw", "ivf-flat", "ivf-pq"];
+
 /// Parameters of a point, by name.
 pub type Params = BTreeMap<String, Value>;
 
@@ -120,6 +123,33 @@ impl Grid {
         add(&mut self.nprobe, DEFAULT_NPROBE.min(default_nlist(n)));
         add(&mut self.pq, (default_pq_m(dim), pq_bits(n)));
         self
+    }
+
+    /// Keeps only the builds of the kinds named in `kinds` (names of [`SWEEP_KINDS`]); an empty list keeps all.
+    pub fn only(mut self, kinds: &[String]) -> Result<Grid> {
+        if kinds.is_empty() {
+            return Ok(self);
+        }
+        if let Some(bad) = kinds.iter().find(|k| !SWEEP_KINDS.contains(&k.as_str())) {
+            return Err(crate::BenchError::Invalid {
+                reason: format!(
+                    "unknown index kind `{bad}` in --only: use {}",
+                    SWEEP_KINDS.join(", ")
+                ),
+            });
+        }
+        let keep = |k: &str| kinds.iter().any(|x| x == k);
+        self.flat &= keep("flat");
+        if !keep("hnsw") {
+            self.hnsw_builds.clear();
+        }
+        if !keep("ivf-flat") {
+            self.ivf_flat_nlist.clear();
+        }
+        if !keep("ivf-pq") {
+            self.ivf_pq_nlist.clear();
+        }
+        Ok(self)
     }
 
     /// The grids as text, per index kind, for the report.

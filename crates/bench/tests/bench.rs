@@ -39,6 +39,7 @@ fn quick_synthetic_options(
         threads: 2,
         out,
         quick: true,
+        only: Vec::new(),
         progress: false,
         qdrant: None,
     }
@@ -302,6 +303,8 @@ fn sample_results(ds: &Dataset) -> Results {
         machine: report::Machine {
             cpu: "test cpu".into(),
             cores: 2,
+            simd: None,
+            blas: None,
         },
         threads: 2,
         k: K,

@@ -18,7 +18,7 @@ use std::path::Path;
 use vsearch_core::codec;
 
 /// Rows scanned per block in batched search (bounds the score matrix to `queries x BLOCK`).
-const BLOCK_ROWS: usize = 4096;
+const BLOCK_ROWS: usize = 512;
 /// Below this many `rows * dim` values a single query is scanned on one thread.
 const PARALLEL_SCAN_MIN: usize = 1 << 20;
 /// A filter allowing fewer than `len / LOOKUP_FILTER_RATIO` ids is searched by looking its ids up
@@ -268,7 +268,7 @@ impl VectorIndex for FlatIndex {
         // Queries are split over threads in groups; each group runs blocked matrix products over the base.
         let group = nq
             .div_ceil(rayon::current_num_threads().max(1))
-            .clamp(1, 256);
+            .clamp(1, 1024);
         let results: Vec<Vec<Hit>> = prepared
             .par_chunks(group)
             .flat_map_iter(|qs| self.search_group(qs, k))
@@ -330,14 +330,30 @@ impl FlatIndex {
                     gemm::Parallelism::None,
                 );
             }
-            for (qi, top) in tops.iter_mut().enumerate() {
-                let row_scores = &out[qi * rows..(qi + 1) * rows];
-                for (r, &ip) in row_scores.iter().enumerate() {
-                    let score = match self.metric {
-                        Metric::Cosine => ip,
-                        Metric::L2 => (q_norms[qi] + self.norms[start + r] - 2.0 * ip).max(0.0),
-                    };
-                    top.push(self.ids[start + r], score);
+            let (ids, norms) = (
+                &self.ids[start..start + rows],
+                &self.norms[start..start + rows],
+            );
+            for ((top, row), &qn) in tops
+                .iter_mut()
+                .zip(out.chunks_exact_mut(rows))
+                .zip(&q_norms)
+            {
+                // Scores become badness in place (one vectorised pass), then only those within the
+                // selection's bound are offered to it.
+                match self.metric {
+                    Metric::Cosine => row.iter_mut().for_each(|s| *s = -*s),
+                    Metric::L2 => row
+                        .iter_mut()
+                        .zip(norms)
+                        .for_each(|(s, &n)| *s = (qn + n - 2.0 * *s).max(0.0)),
+                }
+                let mut bound = top.bound();
+                for (&id, &badness) in ids.iter().zip(row.iter()) {
+                    if badness <= bound {
+                        top.push_badness(id, badness);
+                        bound = top.bound();
+                    }
                 }
             }
             start += rows;

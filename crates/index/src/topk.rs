@@ -58,13 +58,27 @@ impl TopK {
     /// Offers one hit.
     #[inline]
     pub fn push(&mut self, id: u64, score: f32) {
+        self.push_badness(id, self.badness(score));
+    }
+
+    /// The largest badness (the distance for L2, the negated score for cosine) a hit may have and still be
+    /// kept: infinite until `k` hits are held. A hit whose badness is above it can be skipped unseen.
+    #[inline]
+    pub fn bound(&self) -> f32 {
+        match self.heap.peek() {
+            Some(worst) if self.heap.len() >= self.k => worst.badness,
+            _ if self.k == 0 => f32::NEG_INFINITY,
+            _ => f32::INFINITY,
+        }
+    }
+
+    /// Offers one hit by its badness (see [`TopK::bound`]).
+    #[inline]
+    pub fn push_badness(&mut self, id: u64, badness: f32) {
         if self.k == 0 {
             return;
         }
-        let entry = Entry {
-            badness: self.badness(score),
-            id,
-        };
+        let entry = Entry { badness, id };
         if self.heap.len() < self.k {
             self.heap.push(entry);
         } else if let Some(worst) = self.heap.peek() {

@@ -201,3 +201,26 @@ fn set_threads_reaches_every_calling_thread() {
         .install(vsearch_index::ivf::threads);
     assert_eq!(in_pool, 2);
 }
+
+/// The BLAS under FAISS is read at run time: on a machine where `scripts/install_system_deps.sh` selected
+/// OpenBLAS's OpenMP build (Debian's alternatives), that is the build loaded, and it says so.
+#[test]
+fn the_blas_under_faiss_is_the_selected_openblas_build() {
+    use vsearch_index::ivf::{blas, BlasThreading};
+    let info = blas();
+    let selected = std::fs::read_link("/etc/alternatives/libblas.so.3-x86_64-linux-gnu")
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if selected.contains("openblas-openmp") {
+        assert_eq!(info.threading, BlasThreading::OpenMp, "{info}");
+        assert!(
+            info.config.as_deref().unwrap_or("").contains("OpenBLAS"),
+            "{info}"
+        );
+    } else if selected.contains("openblas-pthread") {
+        assert_eq!(info.threading, BlasThreading::Pthreads, "{info}");
+    }
+    // Whatever BLAS is loaded, FAISS still trains and searches with the requested threads.
+    vsearch_index::set_threads(2);
+    assert_eq!(vsearch_index::ivf::threads(), 2);
+}

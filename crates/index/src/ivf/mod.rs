@@ -23,8 +23,10 @@
 //! and many threads may search one index at once (FAISS CPU indexes are safe for concurrent `const`
 //! searches). Adding and removing take `&mut self`.
 
+mod blas;
 mod threads;
 
+pub use blas::{blas, BlasInfo, BlasThreading};
 pub use threads::{set_threads, threads};
 
 use crate::distance;

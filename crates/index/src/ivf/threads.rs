@@ -31,6 +31,7 @@ thread_local! {
 pub fn set_threads(n: usize) {
     let n = n.clamp(1, c_int::MAX as usize) as i32;
     REQUESTED.store(n, Ordering::Relaxed);
+    super::blas::set_threads(n);
     apply();
 }
 
