@@ -9,7 +9,7 @@
 
 use crate::dataset::write_atomic;
 use crate::error::{BenchError, Result};
-use crate::report::{Point, Results};
+use crate::report::{Point, QueryMode, Results};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -21,7 +21,9 @@ pub const FONT_PATHS: [&str; 2] = [
     "/usr/share/fonts/dejavu/DejaVuSans.ttf",
 ];
 
-const SIZE: (u32, u32) = (1000, 650);
+const SIZE: (u32, u32) = (1240, 650);
+/// Width of the legend panel beside the recall/QPS chart.
+const LEGEND_WIDTH: u32 = 240;
 
 /// The recall target marked on the plot.
 pub const TARGET_RECALL: f64 = 0.95;
@@ -77,6 +79,15 @@ const COLORS: [RGBColor; 10] = [
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
 ];
+
+/// A series name without its query mode, and whether the series is batched (`"vsearch/hnsw batch"` gives
+/// `("vsearch/hnsw", true)`).
+fn series_base(name: &str) -> (&str, bool) {
+    match name.rsplit_once(' ') {
+        Some((base, mode)) => (base, mode == QueryMode::Batch.to_string()),
+        None => (name, false),
+    }
+}
 
 fn plot_err<E: std::fmt::Debug>(e: E) -> BenchError {
     BenchError::Plot {
@@ -153,7 +164,11 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE).map_err(plot_err)?;
-    let mut chart = ChartBuilder::on(root)
+    let (width, _) = root.dim_in_pixel();
+    let (plot_area, legend_area) = root.split_horizontally(width.saturating_sub(LEGEND_WIDTH));
+    // The legend: one row per series, drawn beside the chart so that it hides no point.
+    let mut legend: Vec<(String, RGBColor, bool)> = Vec::new();
+    let mut chart = ChartBuilder::on(&plot_area)
         .caption(title, ("sans-serif", 22))
         .margin(15)
         .x_label_area_size(45)
@@ -198,35 +213,68 @@ where
                 4,
                 grey.stroke_width(1),
             ))
-            .map_err(plot_err)?
-            .label(format!("recall {TARGET_RECALL} target"))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey));
+            .map_err(plot_err)?;
+        legend.push((format!("recall {TARGET_RECALL} target"), grey, true));
     }
-    for (i, (name, pts)) in lay.series.iter().enumerate() {
+    // One colour per library and index kind; its batched series dashed, with hollow markers.
+    let mut bases: Vec<&str> = lay.series.iter().map(|(n, _)| series_base(n).0).collect();
+    bases.dedup();
+    for (name, pts) in &lay.series {
+        let (base, batched) = series_base(name);
+        let i = bases.iter().position(|b| *b == base).unwrap_or(0);
         let color = COLORS[i % COLORS.len()];
         let front = pareto(pts);
-        chart
-            .draw_series(LineSeries::new(
-                front.iter().copied(),
-                color.stroke_width(2),
+        if batched {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    front.iter().copied(),
+                    7,
+                    4,
+                    color.stroke_width(2),
+                ))
+                .map_err(plot_err)?;
+            chart
+                .draw_series(
+                    pts.iter()
+                        .map(|&p| Circle::new(p, 3, color.stroke_width(1))),
+                )
+                .map_err(plot_err)?;
+        } else {
+            chart
+                .draw_series(LineSeries::new(
+                    front.iter().copied(),
+                    color.stroke_width(2),
+                ))
+                .map_err(plot_err)?;
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(plot_err)?;
+        }
+        legend.push((name.clone(), color, batched));
+    }
+    for (row, (label, color, dashed)) in legend.iter().enumerate() {
+        let y = 60 + 22 * row as i32;
+        let segments: &[(i32, i32)] = if *dashed {
+            &[(8, 15), (20, 27), (32, 38)]
+        } else {
+            &[(8, 38)]
+        };
+        for &(a, b) in segments {
+            legend_area
+                .draw(&PathElement::new(
+                    vec![(a, y), (b, y)],
+                    color.stroke_width(2),
+                ))
+                .map_err(plot_err)?;
+        }
+        legend_area
+            .draw(&Text::new(
+                label.clone(),
+                (46, y - 8),
+                ("sans-serif", 14).into_font(),
             ))
-            .map_err(plot_err)?
-            .label(name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-        chart
-            .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
             .map_err(plot_err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(plot_err)?;
     root.present().map_err(plot_err)?;
     Ok(())
 }

@@ -335,7 +335,7 @@ fn check_outputs(dir: &Path, expected_points: usize) -> Results {
     let png = std::fs::read(dir.join("recall_qps.png")).expect("png");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let img = image::load_from_memory(&png).expect("PNG decodes");
-    assert_eq!((img.width(), img.height()), (1000, 650));
+    assert_eq!((img.width(), img.height()), (1240, 650));
     r
 }
 
