@@ -42,6 +42,37 @@ impl Activation {
     }
 }
 
+/// The activation between an MLP's two projections, as the layer runs it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum MlpActivation {
+    /// `silu`, standing for quick_gelu once [`fold_quick_gelu`] has rescaled the projections.
+    Silu,
+    /// The configured activation, applied as it is.
+    Plain(Activation),
+}
+
+impl MlpActivation {
+    fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Silu => x.silu(),
+            Self::Plain(a) => a.apply(x),
+        }
+    }
+}
+
+/// quick_gelu's constant: `quick_gelu(x) = x * sigmoid(1.702 x)`.
+const QUICK_GELU_ALPHA: f64 = 1.702;
+
+/// `x * sigmoid(a x) = silu(a x) / a`: for quick_gelu, `a` is folded into fc1's weight and bias and `1/a`
+/// into fc2's weight at load time, so the layer runs one `silu` instead of a scale, a sigmoid and a product
+/// (three passes over the largest activation of the layer).
+fn fold_quick_gelu(fc1: Linear, fc2: Linear) -> candle_core::Result<(Linear, Linear)> {
+    let a = QUICK_GELU_ALPHA;
+    let fc1 = Linear::new((fc1.weight() * a)?, fc1.bias().map(|b| b * a).transpose()?);
+    let fc2 = Linear::new((fc2.weight() * (1.0 / a))?, fc2.bias().cloned());
+    Ok((fc1, fc2))
+}
+
 /// Self-attention with q, k and v fused into one projection (one matrix product instead of three) and the
 /// 1/sqrt(head_dim) scale folded into the q weights at load time.
 struct Attention {
@@ -112,19 +143,28 @@ struct EncoderLayer {
     ln2: LayerNorm,
     fc1: Linear,
     fc2: Linear,
-    act: Activation,
+    act: MlpActivation,
 }
 
 impl EncoderLayer {
     fn new(vb: VarBuilder, c: &EncoderConfig) -> candle_core::Result<Self> {
         let (hidden, eps) = (c.hidden_size, c.layer_norm_eps);
+        let fc1 = linear(hidden, c.intermediate_size, vb.pp("mlp.fc1"))?;
+        let fc2 = linear(c.intermediate_size, hidden, vb.pp("mlp.fc2"))?;
+        let (fc1, fc2, act) = match c.hidden_act {
+            Activation::QuickGelu => {
+                let (fc1, fc2) = fold_quick_gelu(fc1, fc2)?;
+                (fc1, fc2, MlpActivation::Silu)
+            }
+            other => (fc1, fc2, MlpActivation::Plain(other)),
+        };
         Ok(Self {
             ln1: layer_norm(hidden, eps, vb.pp("layer_norm1"))?,
             attn: Attention::new(vb.pp("self_attn"), hidden, c.num_attention_heads)?,
             ln2: layer_norm(hidden, eps, vb.pp("layer_norm2"))?,
-            fc1: linear(hidden, c.intermediate_size, vb.pp("mlp.fc1"))?,
-            fc2: linear(c.intermediate_size, hidden, vb.pp("mlp.fc2"))?,
-            act: c.hidden_act,
+            fc1,
+            fc2,
+            act,
         })
     }
 
@@ -163,5 +203,39 @@ impl Encoder {
             x = layer.forward(&x, mask)?;
         }
         Ok(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+
+    /// The folded MLP (silu between rescaled projections) equals fc2(quick_gelu(fc1(x))) with the plain ops.
+    #[test]
+    fn folded_quick_gelu_equals_the_plain_mlp() -> candle_core::Result<()> {
+        let dev = Device::Cpu;
+        let (rows, hidden, inner) = (37, 48, 192);
+        let rand = |shape: (usize, usize)| Tensor::randn(0f32, 1.0, shape, &dev);
+        let fc1 = Linear::new(
+            (rand((inner, hidden))? * 0.2)?,
+            Some(Tensor::randn(0f32, 1.0, inner, &dev)?),
+        );
+        let fc2 = Linear::new(
+            (rand((hidden, inner))? * 0.1)?,
+            Some(Tensor::randn(0f32, 1.0, hidden, &dev)?),
+        );
+        let x = (rand((rows, hidden))? * 2.0)?;
+        let plain = fc2.forward(&Activation::QuickGelu.apply(&fc1.forward(&x)?)?)?;
+        let (f1, f2) = fold_quick_gelu(fc1, fc2)?;
+        let folded = f2.forward(&MlpActivation::Silu.apply(&f1.forward(&x)?)?)?;
+        let diff = (plain - folded)?
+            .abs()?
+            .flatten_all()?
+            .max(0)?
+            .to_dtype(DType::F32)?
+            .to_scalar::<f32>()?;
+        assert!(diff < 1e-4, "largest difference {diff}");
+        Ok(())
     }
 }

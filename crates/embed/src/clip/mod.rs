@@ -77,8 +77,22 @@ impl ClipModel {
 
     /// A model with random weights (candle's default initialisers), for benchmarks and shape checks.
     pub fn random(config: &ClipConfig, device: &Device) -> Result<Self> {
+        // A VarMap draws the random weights as trainable variables, and candle records every operation on a
+        // variable for backpropagation (keeping each intermediate alive until the output is dropped). Real
+        // weights are plain tensors; so are these, once drawn.
         let varmap = candle_nn::VarMap::new();
-        Self::new(VarBuilder::from_varmap(&varmap, DType::F32, device), config)
+        Self::new(VarBuilder::from_varmap(&varmap, DType::F32, device), config)?;
+        let tensors = varmap
+            .data()
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("the weight map's lock was poisoned".into()))?
+            .iter()
+            .map(|(name, var)| (name.clone(), var.as_tensor().detach()))
+            .collect();
+        Self::new(
+            VarBuilder::from_tensors(tensors, DType::F32, device),
+            config,
+        )
     }
 
     /// Memory-maps the weights of a CLIP folder (see [`crate::weights::safetensors_files`]) and builds the model
