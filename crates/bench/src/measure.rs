@@ -141,49 +141,44 @@ pub fn disk_bytes(index: &dyn VectorIndex) -> Result<u64> {
     dir_size(&dir)
 }
 
+/// The value of the first `/proc/cpuinfo` line whose key is `key` (`model name`, `flags`), if any.
+fn cpuinfo(key: &str) -> Option<String> {
+    let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    text.lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim() == key)
+        .map(|(_, v)| v.trim().to_string())
+}
+
 /// CPU model (from `/proc/cpuinfo`) and the number of logical cores.
 pub fn machine() -> (String, usize) {
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
+    let model = cpuinfo("model name").unwrap_or_else(|| "unknown".into());
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
     (model, cores)
 }
 
+/// The CPU's vector extensions that the kernels and FAISS can use, as `/proc/cpuinfo` names them.
+const SIMD_FLAGS: [&str; 7] = [
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+];
+
 /// The distance kernels chosen at run time and the CPU's AVX extensions, e.g.
 /// `kernels avx512; CPU: avx2 fma avx512f avx512bw avx512vl avx512_vnni`.
 pub fn simd() -> String {
-    let flags = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("flags"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| {
-                    v.split_whitespace()
-                        .filter(|f| {
-                            [
-                                "avx2",
-                                "fma",
-                                "avx512f",
-                                "avx512bw",
-                                "avx512vl",
-                                "avx512_vnni",
-                                "avx512_bf16",
-                            ]
-                            .contains(f)
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
+    let flags = cpuinfo("flags")
+        .map(|v| {
+            v.split_whitespace()
+                .filter(|f| SIMD_FLAGS.contains(f))
+                .collect::<Vec<_>>()
+                .join(" ")
         })
         .unwrap_or_default();
     format!(

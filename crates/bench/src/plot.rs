@@ -224,32 +224,24 @@ where
         let i = bases.iter().position(|b| *b == base).unwrap_or(0);
         let color = COLORS[i % COLORS.len()];
         let front = pareto(pts);
+        let line = color.stroke_width(2);
         if batched {
             chart
-                .draw_series(DashedLineSeries::new(
-                    front.iter().copied(),
-                    7,
-                    4,
-                    color.stroke_width(2),
-                ))
-                .map_err(plot_err)?;
-            chart
-                .draw_series(
-                    pts.iter()
-                        .map(|&p| Circle::new(p, 3, color.stroke_width(1))),
-                )
+                .draw_series(DashedLineSeries::new(front.iter().copied(), 7, 4, line))
                 .map_err(plot_err)?;
         } else {
             chart
-                .draw_series(LineSeries::new(
-                    front.iter().copied(),
-                    color.stroke_width(2),
-                ))
-                .map_err(plot_err)?;
-            chart
-                .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .draw_series(LineSeries::new(front.iter().copied(), line))
                 .map_err(plot_err)?;
         }
+        let marker = if batched {
+            color.stroke_width(1)
+        } else {
+            color.filled()
+        };
+        chart
+            .draw_series(pts.iter().map(|&p| Circle::new(p, 3, marker)))
+            .map_err(plot_err)?;
         legend.push((name.clone(), color, batched));
     }
     for (row, (label, color, dashed)) in legend.iter().enumerate() {
