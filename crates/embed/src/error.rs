@@ -45,8 +45,8 @@ pub enum EmbedError {
     Weights { path: PathBuf, reason: String },
     #[error("tokenizer: {reason}")]
     Tokenizer { reason: String },
-    /// A CPU convolution kernel ([`crate::cpu_conv`]) was given weights or input of the wrong shape.
-    #[error("CPU convolution kernel: {reason}")]
+    /// A CPU kernel ([`crate::cpu`]) was given weights or input of the wrong shape, or a tensor it cannot read.
+    #[error("CPU kernel: {reason}")]
     Kernel { reason: String },
     #[error("model: {source}")]
     Candle {

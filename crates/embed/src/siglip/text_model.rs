@@ -39,7 +39,7 @@ impl TextTransformer {
             .tokens
             .forward(ids)?
             .broadcast_add(&self.positions.narrow(0, 0, n)?.unsqueeze(0)?)?;
-        let x = self.final_ln.forward(&self.encoder.forward(&x, None)?)?;
+        let x = self.final_ln.forward(&self.encoder.forward(&x, false)?)?;
         self.head.forward(&x.i((.., n - 1, ..))?.contiguous()?)
     }
 }

@@ -126,7 +126,7 @@ impl VisionTransformer {
         let x = self.patch.forward(pixels)?; // b x hidden x g x g
         let x = x.flatten_from(2)?.transpose(1, 2)?; // b x patches x hidden
         let x = x.broadcast_add(&self.positions.unsqueeze(0)?)?;
-        let x = self.post_ln.forward(&self.encoder.forward(&x, None)?)?;
+        let x = self.post_ln.forward(&self.encoder.forward(&x, false)?)?;
         match &self.head {
             Some(head) => head.forward(&x),
             None => x.mean(1),

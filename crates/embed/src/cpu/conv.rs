@@ -7,37 +7,14 @@
 //! candle runs a grouped convolution as one convolution per group, which makes depthwise layers the
 //! bulk of Lite0's time; these kernels replace them on the CPU. Other devices keep candle's ops.
 
-use crate::error::{EmbedError, Result};
-use candle_core::{Device, Storage, Tensor};
+pub use super::on_cpu;
+use super::{kernel_err, with_cpu_slice};
+use crate::error::Result;
+use candle_core::Tensor;
 use rayon::prelude::*;
 
 /// Output positions computed together in registers (one AVX register of `f32`).
 const LANES: usize = 8;
-
-/// Whether `x` lives on the CPU, where these kernels apply.
-pub fn on_cpu(x: &Tensor) -> bool {
-    matches!(x.device(), Device::Cpu)
-}
-
-/// Runs `f` on the contiguous `f32` data of a CPU tensor without copying it.
-fn with_cpu_slice<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
-    let x = x.contiguous()?;
-    let (storage, layout) = x.storage_and_layout();
-    let Storage::Cpu(cpu) = &*storage else {
-        return Err(kernel_err("tensor is not on the CPU"));
-    };
-    let data = cpu.as_slice::<f32>()?;
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or_else(|| kernel_err("tensor is not contiguous"))?;
-    f(&data[start..end])
-}
-
-fn kernel_err(reason: &str) -> EmbedError {
-    EmbedError::Kernel {
-        reason: reason.to_string(),
-    }
-}
 
 /// TF 'SAME' padding of one spatial dimension: `(output size, padding before, total padding)`; the odd
 /// pixel goes after (bottom/right).
@@ -379,6 +356,7 @@ pub fn pointwise_conv(x: &Tensor, weight: &[f32], bias: &[f32], relu6: bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Device;
     use candle_core::{DType, IndexOp};
 
     /// Reference: candle's convolution (`groups` groups, taps of side `w.dim(3)`) over an explicitly

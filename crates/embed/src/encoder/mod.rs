@@ -2,8 +2,13 @@
 //! self-attention and an MLP (transformers' `CLIPEncoder` / `SiglipEncoder`, same weight names), built
 //! from one [`EncoderConfig`].
 
+mod attention;
+mod projection;
+
+use attention::Attention;
 use candle_core::{Module, Tensor};
 use candle_nn::{layer_norm, linear, LayerNorm, Linear, VarBuilder};
+use projection::{Projection, Then};
 
 /// Activation named by `hidden_act`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -52,6 +57,7 @@ enum MlpActivation {
 }
 
 impl MlpActivation {
+    #[cfg(test)]
     fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
             Self::Silu => x.silu(),
@@ -73,76 +79,13 @@ fn fold_quick_gelu(fc1: Linear, fc2: Linear) -> candle_core::Result<(Linear, Lin
     Ok((fc1, fc2))
 }
 
-/// Self-attention with q, k and v fused into one projection (one matrix product instead of three) and the
-/// 1/sqrt(head_dim) scale folded into the q weights at load time.
-struct Attention {
-    qkv: Linear,
-    out: Linear,
-    heads: usize,
-    head_dim: usize,
-}
-
-impl Attention {
-    fn new(vb: VarBuilder, hidden: usize, heads: usize) -> candle_core::Result<Self> {
-        let head_dim = hidden / heads;
-        let scale = (head_dim as f64).powf(-0.5);
-        let part = |name: &str, scale: f64| -> candle_core::Result<(Tensor, Tensor)> {
-            let p = vb.pp(name);
-            let w = (p.get((hidden, hidden), "weight")? * scale)?;
-            let b = (p.get(hidden, "bias")? * scale)?;
-            Ok((w, b))
-        };
-        let (qw, qb) = part("q_proj", scale)?;
-        let (kw, kb) = part("k_proj", 1.0)?;
-        let (vw, vbias) = part("v_proj", 1.0)?;
-        let qkv = Linear::new(
-            Tensor::cat(&[qw, kw, vw], 0)?,
-            Some(Tensor::cat(&[qb, kb, vbias], 0)?),
-        );
-        Ok(Self {
-            qkv,
-            out: linear(hidden, hidden, vb.pp("out_proj"))?,
-            heads,
-            head_dim,
-        })
-    }
-
-    /// `x`: (b * n) x hidden rows of `b` sequences of length `n`; returns the same shape.
-    fn forward(
-        &self,
-        x: &Tensor,
-        (b, n): (usize, usize),
-        mask: Option<&Tensor>,
-    ) -> candle_core::Result<Tensor> {
-        let hidden = self.heads * self.head_dim;
-        // (b*n, 3*hidden) -> (3, b, heads, n, head_dim)
-        let qkv = self
-            .qkv
-            .forward(x)?
-            .reshape((b, n, 3, self.heads, self.head_dim))?
-            .permute((2, 0, 3, 1, 4))?
-            .contiguous()?;
-        let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
-        let mut scores = q.matmul(&k.t()?)?;
-        if let Some(m) = mask {
-            scores = scores.broadcast_add(m)?;
-        }
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let ctx = probs
-            .matmul(&v)?
-            .transpose(1, 2)?
-            .reshape((b * n, hidden))?;
-        self.out.forward(&ctx)
-    }
-}
-
 /// One pre-norm layer: `x + attn(ln1(x))`, then `h + mlp(ln2(h))`.
 struct EncoderLayer {
     ln1: LayerNorm,
     attn: Attention,
     ln2: LayerNorm,
-    fc1: Linear,
-    fc2: Linear,
+    fc1: Projection,
+    fc2: Projection,
     act: MlpActivation,
 }
 
@@ -162,22 +105,29 @@ impl EncoderLayer {
             ln1: layer_norm(hidden, eps, vb.pp("layer_norm1"))?,
             attn: Attention::new(vb.pp("self_attn"), hidden, c.num_attention_heads)?,
             ln2: layer_norm(hidden, eps, vb.pp("layer_norm2"))?,
-            fc1,
-            fc2,
+            fc1: Projection::new(fc1)?,
+            fc2: Projection::new(fc2)?,
             act,
         })
     }
 
     /// `x`: b x n x hidden. The projections run on the (b * n) x hidden matrix: one large matrix product per
-    /// layer instead of `b` small ones.
-    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    /// layer instead of `b` small ones; the residual adds and the MLP's activation happen in the
+    /// projections' outputs.
+    fn forward(&self, x: &Tensor, causal: bool) -> candle_core::Result<Tensor> {
         let (b, n, hidden) = x.dims3()?;
         let x = x.reshape((b * n, hidden))?;
-        let h = (&x + self.attn.forward(&self.ln1.forward(&x)?, (b, n), mask)?)?;
-        let m = self
-            .fc2
-            .forward(&self.act.apply(&self.fc1.forward(&self.ln2.forward(&h)?)?)?)?;
-        (h + m)?.reshape((b, n, hidden))
+        let h = self
+            .attn
+            .forward(&self.ln1.forward(&x)?, (b, n), causal, &x)?;
+        let inner = self.ln2.forward(&h)?;
+        let inner = match self.act {
+            MlpActivation::Silu => self.fc1.forward(&inner, Then::Silu)?,
+            MlpActivation::Plain(a) => a.apply(&self.fc1.forward(&inner, Then::Return)?)?,
+        };
+        self.fc2
+            .forward(&inner, Then::AddTo(&h))?
+            .reshape((b, n, hidden))
     }
 }
 
@@ -195,12 +145,12 @@ impl Encoder {
         Ok(Self { layers })
     }
 
-    /// `x`: b x n x hidden through every layer; `mask` (broadcast onto the attention scores) is the text
-    /// tower's causal mask.
-    pub(crate) fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    /// `x`: b x n x hidden through every layer; `causal` (CLIP's text tower) lets each token attend only
+    /// to itself and the tokens before it.
+    pub(crate) fn forward(&self, x: &Tensor, causal: bool) -> candle_core::Result<Tensor> {
         let mut x = x.clone();
         for layer in &self.layers {
-            x = layer.forward(&x, mask)?;
+            x = layer.forward(&x, causal)?;
         }
         Ok(x)
     }

@@ -1,0 +1,147 @@
+//! CPU kernels of the transformer towers (CLIP's, SigLIP's): linear layers on weights packed once at load
+//! time ([`PackedLinear`]), one fused attention op ([`attention`]), and the element-wise math they share.
+//!
+//! Each kernel is written for one SIMD level, chosen at run time ([`Kernel::detect`]): AVX-512F where the
+//! CPU has it, AVX2+FMA otherwise. Without either (or off x86-64) the towers keep candle's ops, as they do
+//! on other devices.
+
+mod attention;
+pub mod conv;
+mod linear;
+#[cfg(target_arch = "x86_64")]
+mod tiles_avx2;
+#[cfg(target_arch = "x86_64")]
+mod tiles_avx512;
+mod vmath;
+
+pub use attention::attention;
+pub use linear::{Epilogue, PackedLinear};
+
+use crate::error::{EmbedError, Result};
+use candle_core::{Device, Storage, Tensor};
+
+/// Whether `x` lives on the CPU, where these kernels apply.
+pub fn on_cpu(x: &Tensor) -> bool {
+    matches!(x.device(), Device::Cpu)
+}
+
+/// Runs `f` on the contiguous `f32` data of a CPU tensor (copied only if `x` is not contiguous).
+pub(crate) fn cpu_f32<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
+    let x = x.contiguous()?;
+    let (storage, layout) = x.storage_and_layout();
+    let Storage::Cpu(cpu) = &*storage else {
+        candle_core::bail!("CPU kernel: tensor is not on the CPU")
+    };
+    let data = cpu.as_slice::<f32>()?;
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("CPU kernel: tensor is not contiguous")
+    };
+    Ok(f(&data[start..end]))
+}
+
+/// [`cpu_f32`] for kernels that fail with [`EmbedError`].
+pub(crate) fn with_cpu_slice<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    cpu_f32(x, f)?
+}
+
+fn kernel_err(reason: &str) -> EmbedError {
+    EmbedError::Kernel {
+        reason: reason.to_string(),
+    }
+}
+
+/// The SIMD level a CPU kernel runs at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// AVX-512F: 16 lanes, 32 registers.
+    Avx512,
+    /// AVX2 with FMA: 8 lanes, 16 registers.
+    Avx2,
+}
+
+impl Kernel {
+    /// Every level, best first.
+    pub const ALL: [Kernel; 2] = [Kernel::Avx512, Kernel::Avx2];
+
+    /// The level's name in reports: `"avx512"` or `"avx2"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Avx512 => "avx512",
+            Kernel::Avx2 => "avx2",
+        }
+    }
+
+    /// Whether this CPU can run the level.
+    pub fn is_supported(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match self {
+                Kernel::Avx512 => is_x86_feature_detected!("avx512f"),
+                Kernel::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = self;
+            false
+        }
+    }
+
+    /// The best level this CPU runs, or `None` (candle's ops are used then).
+    pub fn detect() -> Option<Kernel> {
+        Self::available().next()
+    }
+
+    /// Every level this CPU runs, best first (tests check each).
+    pub fn available() -> impl Iterator<Item = Kernel> {
+        Self::ALL.into_iter().filter(|k| k.is_supported())
+    }
+
+    /// The level the transformer towers use, decided once per process: [`Kernel::detect`], unless the
+    /// environment variable [`KERNELS_ENV`] says `candle` (candle's ops, for comparisons) or names a
+    /// lower level this CPU runs (`avx2`).
+    pub fn for_towers() -> Option<Kernel> {
+        static CHOSEN: std::sync::OnceLock<Option<Kernel>> = std::sync::OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            let wanted = std::env::var(KERNELS_ENV).unwrap_or_default();
+            match wanted.trim() {
+                "" => Self::detect(),
+                "candle" => None,
+                name => {
+                    let level = Self::available().find(|k| k.name() == name);
+                    if level.is_none() {
+                        tracing::warn!(
+                            "{KERNELS_ENV}={name}: not a kernel level this CPU runs (one of {:?}, or \
+                             `candle`); using {:?}",
+                            Self::available().map(Kernel::name).collect::<Vec<_>>(),
+                            Self::detect().map(Kernel::name)
+                        );
+                    }
+                    level.or_else(Self::detect)
+                }
+            }
+        })
+    }
+}
+
+/// Environment variable that picks the towers' CPU kernel level ([`Kernel::for_towers`]).
+pub const KERNELS_ENV: &str = "VSEARCH_CPU_KERNELS";
+
+/// A pointer that rayon's tasks may share, for outputs they write at disjoint places.
+#[derive(Clone, Copy)]
+struct SharedMut(*mut f32);
+// SAFETY: every user writes only the part of the buffer its task owns (stated at each use).
+unsafe impl Send for SharedMut {}
+// SAFETY: as above.
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    /// The pointer `offset` values in (a method, so closures capture the whole `Send` wrapper).
+    ///
+    /// # Safety
+    /// As [`pointer::add`]: `offset` stays inside the buffer.
+    unsafe fn add(self, offset: usize) -> *mut f32 {
+        // SAFETY: the caller keeps `offset` inside the buffer.
+        unsafe { self.0.add(offset) }
+    }
+}

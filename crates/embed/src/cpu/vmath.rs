@@ -1,0 +1,161 @@
+//! Element-wise math of the CPU transformer kernels, written as plain loops over `f32` that the compiler
+//! vectorises for the instruction set of the calling kernel (each public function is compiled once per
+//! [`Kernel`] level and dispatched on it).
+
+use super::Kernel;
+
+const LOG2_E: f32 = std::f32::consts::LOG2_E;
+// ln 2 split in two so that `x - n ln2` stays exact for the n of f32's range (Cephes' expf constants).
+const LN2_HI: f32 = 0.693_359_4;
+const LN2_LO: f32 = -2.121_944_4e-4;
+/// Above this `exp` would leave f32's range; clamping keeps the scale factor a normal power of two.
+const EXP_MAX: f32 = 88.0;
+/// Below this `exp` is under f32's smallest normal.
+const EXP_MIN: f32 = -87.0;
+
+/// `e^x` to about 2 ulp for `x` in `[EXP_MIN, EXP_MAX]` (clamped outside): `2^n * p(r)` with
+/// `x = n ln2 + r`, `|r| <= ln2 / 2`, and Cephes' degree-6 polynomial for `e^r`. Branch-free, so loops
+/// over it vectorise.
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    let x = x.clamp(EXP_MIN, EXP_MAX);
+    let n = (x * LOG2_E + 0.5).floor();
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5;
+    let e = p * r * r + r + 1.0;
+    // n is in [-126, 127]: a normal power of two.
+    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+#[inline(always)]
+fn silu_body(x: &mut [f32]) {
+    for v in x {
+        *v /= 1.0 + exp(-*v);
+    }
+}
+
+#[inline(always)]
+pub(crate) fn softmax_body(x: &mut [f32]) {
+    let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let mut sum = 0.0;
+    for v in x.iter_mut() {
+        *v = exp(*v - max);
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    for v in x {
+        *v *= inv;
+    }
+}
+
+/// `a . b` over equal-length slices, summed in 16 lanes.
+#[inline(always)]
+pub(crate) fn dot_body(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..16 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `y += s * x` over equal-length slices.
+#[inline(always)]
+pub(crate) fn axpy_body(s: f32, x: &[f32], y: &mut [f32]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y += s * x;
+    }
+}
+
+/// Defines `pub(crate) fn $name(kernel, args...)` that runs `$body` compiled for the kernel's level.
+macro_rules! per_level {
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) => $body:ident) => {
+        $(#[$doc])*
+        pub(crate) fn $name(kernel: Kernel, $($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                unsafe fn avx512($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                match kernel {
+                    // SAFETY: a `Kernel` level is only made after the CPU was checked for it.
+                    Kernel::Avx512 => unsafe { avx512($($arg),*) },
+                    // SAFETY: as above.
+                    Kernel::Avx2 => unsafe { avx2($($arg),*) },
+                }
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            {
+                let _ = kernel;
+                $body($($arg),*)
+            }
+        }
+    };
+}
+
+per_level!(
+    /// `x <- x * sigmoid(x)` (SiLU) in place.
+    silu(x: &mut [f32]) => silu_body
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_is_within_a_few_ulp_of_std() {
+        let mut worst = 0f32;
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let (got, want) = (exp(x), x.exp());
+            worst = worst.max(((got - want) / want).abs());
+            x += 0.0137;
+        }
+        assert!(worst < 4.0 * f32::EPSILON, "worst relative error {worst}");
+        assert!(exp(-1000.0) >= 0.0 && exp(-1000.0) < 1e-37);
+        assert!(exp(1000.0).is_finite());
+    }
+
+    #[test]
+    fn silu_and_softmax_match_their_definitions() {
+        for kernel in Kernel::available() {
+            let mut x: Vec<f32> = (0..101).map(|i| (i as f32 - 50.0) * 0.37).collect();
+            let want: Vec<f32> = x.iter().map(|v| v / (1.0 + (-v).exp())).collect();
+            silu(kernel, &mut x);
+            for (g, w) in x.iter().zip(&want) {
+                assert!(
+                    (g - w).abs() <= 1e-5 * w.abs().max(1.0),
+                    "{kernel:?}: {g} vs {w}"
+                );
+            }
+            let mut s: Vec<f32> = (0..77)
+                .map(|i| ((i * 37 % 19) as f32 - 9.0) * 0.8)
+                .collect();
+            let max = s.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            let total: f32 = s.iter().map(|v| (v - max).exp()).sum();
+            let want: Vec<f32> = s.iter().map(|v| (v - max).exp() / total).collect();
+            softmax_body(&mut s);
+            for (g, w) in s.iter().zip(&want) {
+                assert!((g - w).abs() <= 1e-6, "{kernel:?}: {g} vs {w}");
+            }
+        }
+    }
+}
