@@ -1,26 +1,61 @@
-//! CLIP ViT-B/32-shaped model (openai/clip-vit-base-patch32's config, random weights) on CPU:
-//! images/s of the image tower at batch 1, 8 and 32 (preprocessed 224x224 input, model only) and texts/s of the
-//! text tower at batch 1, 8 and 32 (77 tokens). Run: `cargo bench --bench clip_throughput`.
-//! Peer figure: `scripts/torch_throughput_clip.py` (PyTorch, same config, 2 threads).
+//! CLIP models with random weights (the configs of openai/clip-vit-base-patch32, -base-patch16 and
+//! -large-patch14) on CPU: images/s of the image tower (preprocessed 224x224 input, model only) and texts/s
+//! of ViT-B/32's text tower (77 tokens), at batch 1, 8 and 32 (ViT-B/16 and ViT-L/14: 1 and 8).
+//! Run: `cargo bench --bench clip_throughput [-- b32 b16 l14]` (default: all three).
+//! Peer figure: `scripts/torch_throughput_clip.py` (PyTorch, same configs, 2 threads).
+//! `VSEARCH_CPU_KERNELS=candle` runs candle's own ops instead of vsearch's CPU kernels, `=avx2` caps
+//! the kernels at AVX2.
 
 /// mimalloc keeps freed buffers for reuse; with the system allocator every tensor operation of a model takes
 /// fresh pages from the OS (page faults and zeroing, a large share of CPU inference time).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// As the `vsearch` binary (src/main.rs `keep_freed_memory`): freed memory is kept for the next
+/// allocations (mimalloc's `mi_option_purge_delay`, the option before `mi_option_use_numa_nodes`).
+fn keep_freed_memory() {
+    let purge_delay = libmimalloc_sys::mi_option_use_numa_nodes - 1;
+    // SAFETY: sets a plain integer option of the allocator this program links.
+    unsafe { libmimalloc_sys::mi_option_set(purge_delay, -1) };
+}
+
 use std::time::{Duration, Instant};
 use vsearch_embed::clip::{ClipConfig, ClipModel};
+use vsearch_embed::cpu::Kernel;
 use vsearch_embed::{preprocess, Pixels};
 
 const RUN: Duration = Duration::from_secs(6);
 
+/// A benchmarked model: key on the command line, name, config, image batch sizes.
+type Model = (&'static str, &'static str, fn() -> ClipConfig, &'static [usize]);
+
+/// Items per second of `f` (one batch of `batch` items per call): after a warm-up call, calls for at
+/// least [`RUN`] and three batches.
+fn rate(
+    batch: usize,
+    mut f: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<(f64, usize, f64)> {
+    f()?;
+    let (mut n, start) = (0usize, Instant::now());
+    while start.elapsed() < RUN || n < 3 * batch {
+        f()?;
+        n += batch;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    Ok((n as f64 / secs, n, secs))
+}
+
 fn main() -> anyhow::Result<()> {
+    keep_freed_memory();
     let device = vsearch_embed::DeviceSpec::Cpu.to_candle()?;
-    let model = ClipModel::random(&ClipConfig::vit_b32(), &device)?;
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    println!("CLIP ViT-B/32 (random weights), candle CPU, {threads} threads");
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
+    let threads = rayon::current_num_threads();
+    let kernels = Kernel::for_towers().map_or("candle's ops", Kernel::name);
+    println!("CLIP (random weights), candle CPU, {threads} threads, kernels: {kernels}");
     // A deterministic, image-like input (values in CLIP's normalised range).
     let data: Vec<f32> = (0..3 * 224 * 224)
         .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
@@ -30,38 +65,38 @@ fn main() -> anyhow::Result<()> {
         height: 224,
         width: 224,
     };
-    for batch in [1usize, 8, 32] {
-        let input = preprocess::batch_tensor(&vec![pixels.clone(); batch], &device)?;
-        model.image_features(&input)?; // warm-up
-        let (mut n, start) = (0usize, Instant::now());
-        while start.elapsed() < RUN || n < 3 * batch {
-            model.image_features(&input)?;
-            n += batch;
+    let models: [Model; 3] = [
+        ("b32", "ViT-B/32", ClipConfig::vit_b32, &[1, 8, 32]),
+        ("b16", "ViT-B/16", ClipConfig::vit_b16, &[1, 8]),
+        ("l14", "ViT-L/14", ClipConfig::vit_l14, &[1, 8]),
+    ];
+    for (key, name, config, batches) in models {
+        if !wanted(key) {
+            continue;
         }
-        let secs = start.elapsed().as_secs_f64();
-        println!(
-            "image batch {batch:>2}: {:>7.1} images/s ({n} images in {secs:.1} s)",
-            n as f64 / secs
-        );
-    }
-    // 77 tokens: start, 75 text tokens, end-of-text (CLIP's full context).
-    let ids: Vec<u32> = std::iter::once(49406)
-        .chain((0..75).map(|i| 320 + i * 13))
-        .chain([49407])
-        .collect();
-    for batch in [1usize, 8, 32] {
-        let input = vec![ids.clone(); batch];
-        model.text_features(&input)?; // warm-up
-        let (mut n, start) = (0usize, Instant::now());
-        while start.elapsed() < RUN || n < 3 * batch {
-            model.text_features(&input)?;
-            n += batch;
+        let model = ClipModel::random(&config(), &device)?;
+        for &batch in batches {
+            let input = preprocess::batch_tensor(&vec![pixels.clone(); batch], &device)?;
+            let (r, n, secs) = rate(batch, || Ok(model.image_features(&input).map(drop)?))?;
+            println!(
+                "{name} image batch {batch:>2}: {r:>7.1} images/s ({n} images in {secs:.1} s)"
+            );
         }
-        let secs = start.elapsed().as_secs_f64();
-        println!(
-            "text  batch {batch:>2}: {:>7.1} texts/s ({n} texts in {secs:.1} s, 77 tokens)",
-            n as f64 / secs
-        );
+        if key != "b32" {
+            continue;
+        }
+        // 77 tokens: start, 75 text tokens, end-of-text (CLIP's full context).
+        let ids: Vec<u32> = std::iter::once(49406)
+            .chain((0..75).map(|i| 320 + i * 13))
+            .chain([49407])
+            .collect();
+        for batch in [1usize, 8, 32] {
+            let input = vec![ids.clone(); batch];
+            let (r, n, secs) = rate(batch, || Ok(model.text_features(&input).map(drop)?))?;
+            println!(
+                "{name} text  batch {batch:>2}: {r:>7.1} texts/s ({n} texts in {secs:.1} s, 77 tokens)"
+            );
+        }
     }
     Ok(())
 }

@@ -129,6 +129,37 @@ impl ClipConfig {
         }
     }
 
+    /// The configuration of `openai/clip-vit-base-patch16`: ViT-B/32's with 16-pixel patches
+    /// (197 image tokens).
+    pub fn vit_b16() -> Self {
+        let mut c = Self::vit_b32();
+        c.vision_config.patch_size = 16;
+        c
+    }
+
+    /// The configuration of `openai/clip-vit-large-patch14`: a 24-layer, 1024-wide vision tower on
+    /// 14-pixel patches (257 image tokens), a 768-wide text tower, 768-d embeddings.
+    pub fn vit_l14() -> Self {
+        Self {
+            text_config: TextConfig {
+                hidden_size: 768,
+                intermediate_size: 3072,
+                num_attention_heads: 12,
+                eos_token_id: Some(49407),
+                ..TextConfig::default()
+            },
+            vision_config: VisionConfig {
+                hidden_size: 1024,
+                intermediate_size: 4096,
+                num_hidden_layers: 24,
+                num_attention_heads: 16,
+                patch_size: 14,
+                ..VisionConfig::default()
+            },
+            projection_dim: 768,
+        }
+    }
+
     /// Reads and parses a `config.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| EmbedError::Io {

@@ -1,9 +1,10 @@
 //! Multi-head self-attention as one CPU op: softmax(q k^T) v for every (sequence, head) pair in parallel,
 //! reading q, k and v where the fused projection wrote them and writing each head's output straight into
-//! its columns of the `(sequence x tokens) x hidden` result that the output projection reads. The
-//! attention scale is already folded into q's weights; a causal mask is applied by computing only the
-//! scores at or before each token.
+//! its columns of the `(sequence x tokens) x hidden` result that the output projection reads. Both
+//! products run on the tile kernels of the linear layers ([`super::gemm`]). The attention scale is already
+//! folded into q's weights; a causal mask is applied to the scores before the softmax.
 
+use super::gemm::{pack_block, pack_panels, row_blocks, Product};
 use super::{vmath, Kernel, SharedMut};
 use rayon::prelude::*;
 
@@ -23,96 +24,77 @@ pub fn attention(
     assert_eq!(qkv.len(), batch * tokens * 3 * hidden, "qkv shape");
     let mut out = vec![0f32; batch * tokens * hidden];
     let out_ptr = SharedMut(out.as_mut_ptr());
-    (0..batch * heads).into_par_iter().for_each_init(
-        || vec![0f32; tokens],
-        |scores, task| {
+    let blocks = row_blocks(tokens, kernel.mr());
+    (0..batch * heads)
+        .into_par_iter()
+        .for_each_init(Scratch::default, |scratch, task| {
             let (b, h) = (task / heads, task % heads);
             let rows = &qkv[b * tokens * 3 * hidden..(b + 1) * tokens * 3 * hidden];
-            for i in 0..tokens {
-                // SAFETY: task (b, h) alone writes columns h*head_dim.. of sequence b's rows.
-                let dst = unsafe {
-                    std::slice::from_raw_parts_mut(
-                        out_ptr.add((b * tokens + i) * hidden + h * head_dim),
-                        head_dim,
-                    )
-                };
-                let seen = if causal { i + 1 } else { tokens };
-                head_row(
-                    kernel,
-                    rows,
-                    (i, seen),
-                    (hidden, h * head_dim, head_dim),
-                    scores,
-                    dst,
-                );
+            let (col, stride) = (h * head_dim, 3 * hidden);
+            // q of this head as row blocks, k as panels: scores = q k^T (tokens x tokens).
+            scratch.q.resize(tokens * head_dim, 0.0);
+            for &block in &blocks {
+                let part = &mut scratch.q[block.0 * head_dim..];
+                pack_block(head_dim, block, |i, p| rows[i * stride + col + p], part);
             }
-        },
-    );
+            let key = |j: usize, p: usize| rows[j * stride + hidden + col + p];
+            pack_panels(kernel, (tokens, head_dim), key, &mut scratch.panels);
+            scratch.scores.resize(tokens * tokens, 0.0);
+            let scores = Product {
+                kernel,
+                a: &scratch.q,
+                blocks: &blocks,
+                panels: &scratch.panels,
+                n: tokens,
+                k: head_dim,
+            };
+            let whole = (0, tokens.div_ceil(kernel.nr()));
+            let zero = |_: usize, _: usize, dst: &mut [f32]| dst.fill(0.0);
+            // SAFETY: `scratch.scores` holds tokens x tokens values and is this task's alone.
+            unsafe { scores.columns(scratch.scores.as_mut_ptr(), tokens, whole, zero, false) };
+            for (i, row) in scratch.scores.chunks_exact_mut(tokens).enumerate() {
+                let seen = if causal { i + 1 } else { tokens };
+                vmath::softmax(kernel, &mut row[..seen]);
+                row[seen..].fill(0.0);
+            }
+            // The probabilities as row blocks, v as panels: out = p v (tokens x head_dim).
+            scratch.p.resize(tokens * tokens, 0.0);
+            for &block in &blocks {
+                let part = &mut scratch.p[block.0 * tokens..];
+                pack_block(tokens, block, |i, j| scratch.scores[i * tokens + j], part);
+            }
+            let value = |c: usize, j: usize| rows[j * stride + 2 * hidden + col + c];
+            pack_panels(kernel, (head_dim, tokens), value, &mut scratch.panels);
+            let mixed = Product {
+                kernel,
+                a: &scratch.p,
+                blocks: &blocks,
+                panels: &scratch.panels,
+                n: head_dim,
+                k: tokens,
+            };
+            let whole = (0, head_dim.div_ceil(kernel.nr()));
+            // SAFETY: task (b, h) alone writes columns col..col + head_dim of sequence b's rows (stride
+            // `hidden`), which lie inside `out`.
+            unsafe {
+                let dst = out_ptr.add(b * tokens * hidden + col);
+                mixed.columns(dst, hidden, whole, zero, false);
+            }
+        });
     out
 }
 
-/// Output row `i` of one head: scores of q_i against k_0..k_seen, softmax, weighted sum of v rows.
-fn head_row(
-    kernel: Kernel,
-    rows: &[f32],
-    (i, seen): (usize, usize),
-    (hidden, col, head_dim): (usize, usize, usize),
-    scores: &mut [f32],
-    dst: &mut [f32],
-) {
-    #[inline(always)]
-    fn body(
-        rows: &[f32],
-        (i, seen): (usize, usize),
-        (hidden, col, head_dim): (usize, usize, usize),
-        scores: &mut [f32],
-        dst: &mut [f32],
-    ) {
-        let stride = 3 * hidden;
-        let q = &rows[i * stride + col..][..head_dim];
-        for (j, s) in scores[..seen].iter_mut().enumerate() {
-            *s = vmath::dot_body(q, &rows[j * stride + hidden + col..][..head_dim]);
-        }
-        vmath::softmax_body(&mut scores[..seen]);
-        for (j, &p) in scores[..seen].iter().enumerate() {
-            vmath::axpy_body(p, &rows[j * stride + 2 * hidden + col..][..head_dim], dst);
-        }
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        unsafe fn avx512(
-            rows: &[f32],
-            at: (usize, usize),
-            cols: (usize, usize, usize),
-            scores: &mut [f32],
-            dst: &mut [f32],
-        ) {
-            body(rows, at, cols, scores, dst)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2(
-            rows: &[f32],
-            at: (usize, usize),
-            cols: (usize, usize, usize),
-            scores: &mut [f32],
-            dst: &mut [f32],
-        ) {
-            body(rows, at, cols, scores, dst)
-        }
-        let (at, cols) = ((i, seen), (hidden, col, head_dim));
-        match kernel {
-            // SAFETY: a `Kernel` level is only made after the CPU was checked for it.
-            Kernel::Avx512 => unsafe { avx512(rows, at, cols, scores, dst) },
-            // SAFETY: as above.
-            Kernel::Avx2 => unsafe { avx2(rows, at, cols, scores, dst) },
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = kernel;
-        body(rows, (i, seen), (hidden, col, head_dim), scores, dst)
-    }
+/// One task's buffers, kept by each rayon thread across tasks.
+#[derive(Default)]
+struct Scratch {
+    /// q as row blocks.
+    q: Vec<f32>,
+    /// k, then v, as panels.
+    panels: Vec<f32>,
+    /// Scores, then probabilities, `tokens x tokens`.
+    scores: Vec<f32>,
+    /// The probabilities as row blocks.
+    p: Vec<f32>,
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 mod attention;
 pub mod conv;
+mod gemm;
 mod linear;
 #[cfg(target_arch = "x86_64")]
 mod tiles_avx2;

@@ -40,43 +40,34 @@ fn silu_body(x: &mut [f32]) {
 }
 
 #[inline(always)]
-pub(crate) fn softmax_body(x: &mut [f32]) {
-    let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let mut sum = 0.0;
+fn softmax_body(x: &mut [f32]) {
+    // Reductions in 16 lanes (a single running value would keep the loops scalar).
+    let mut lanes = [f32::NEG_INFINITY; 16];
+    let mut chunks = x.chunks_exact(16);
+    for c in &mut chunks {
+        for l in 0..16 {
+            lanes[l] = lanes[l].max(c[l]);
+        }
+    }
+    let max = chunks
+        .remainder()
+        .iter()
+        .chain(&lanes)
+        .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
     for v in x.iter_mut() {
         *v = exp(*v - max);
-        sum += *v;
     }
+    let mut lanes = [0f32; 16];
+    let mut chunks = x.chunks_exact(16);
+    for c in &mut chunks {
+        for l in 0..16 {
+            lanes[l] += c[l];
+        }
+    }
+    let sum: f32 = chunks.remainder().iter().sum::<f32>() + lanes.iter().sum::<f32>();
     let inv = 1.0 / sum;
     for v in x {
         *v *= inv;
-    }
-}
-
-/// `a . b` over equal-length slices, summed in 16 lanes.
-#[inline(always)]
-pub(crate) fn dot_body(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 16];
-    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..16 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
-/// `y += s * x` over equal-length slices.
-#[inline(always)]
-pub(crate) fn axpy_body(s: f32, x: &[f32], y: &mut [f32]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y += s * x;
     }
 }
 
@@ -115,6 +106,10 @@ per_level!(
     /// `x <- x * sigmoid(x)` (SiLU) in place.
     silu(x: &mut [f32]) => silu_body
 );
+per_level!(
+    /// Softmax of `x` in place (max-subtracted).
+    softmax(x: &mut [f32]) => softmax_body
+);
 
 #[cfg(test)]
 mod tests {
@@ -152,7 +147,7 @@ mod tests {
             let max = s.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
             let total: f32 = s.iter().map(|v| (v - max).exp()).sum();
             let want: Vec<f32> = s.iter().map(|v| (v - max).exp() / total).collect();
-            softmax_body(&mut s);
+            softmax(kernel, &mut s);
             for (g, w) in s.iter().zip(&want) {
                 assert!((g - w).abs() <= 1e-6, "{kernel:?}: {g} vs {w}");
             }

@@ -1,0 +1,255 @@
+//! The packed matrix product `C (+)= A B^T` that the linear layers and the attention share: `B` (`n x k`,
+//! one row per output column) packed into column panels in the order the tile kernels read them, `A`
+//! (`m x k`) into row blocks of at most `MR` rows, and a loop over tiles of the output.
+//!
+//! Panels are `NR` columns wide and stored slice-major: for each `kc`-deep slice of `k`, every panel's
+//! `kc x NR` block, panel after panel, so that a pass over the panels reads memory front to back and a
+//! slice ([`SLICE_BYTES`]) stays in L1 while up to [`MC_ROWS`] rows of `A` pass over it. Row blocks are
+//! `k x R` values, column after column.
+
+use super::{vmath, Kernel};
+
+/// Bytes of one panel slice (`kc x NR` floats): half of a 32 KiB L1 data cache, so the slice stays there
+/// while the row blocks stream past it.
+const SLICE_BYTES: usize = 16 * 1024;
+/// Rows of `A` that one panel slice meets before the next slice is loaded.
+const MC_ROWS: usize = 240;
+
+impl Kernel {
+    /// Columns of a weight panel.
+    pub(crate) fn nr(self) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        match self {
+            Kernel::Avx512 => super::tiles_avx512::NR,
+            Kernel::Avx2 => super::tiles_avx2::NR,
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("no CPU kernel level exists off x86-64 ({self:?})")
+    }
+
+    /// Depth of one pass over the weight panels ([`SLICE_BYTES`]).
+    pub(crate) fn kc(self) -> usize {
+        SLICE_BYTES / (self.nr() * std::mem::size_of::<f32>())
+    }
+
+    /// Most rows of one tile.
+    pub(crate) fn mr(self) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        match self {
+            Kernel::Avx512 => super::tiles_avx512::MR,
+            Kernel::Avx2 => super::tiles_avx2::MR,
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("no CPU kernel level exists off x86-64 ({self:?})")
+    }
+
+    /// One tile: `rows` (1..=mr) rows by `nr` columns, `kc` deep.
+    ///
+    /// # Safety
+    /// As the level's `tile`: `a` holds `kc * rows` values, `b` `kc * nr`, and `c`'s `rows` rows (stride
+    /// `ldc`) `nr` writable values each.
+    pub(crate) unsafe fn tile(
+        self,
+        rows: usize,
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            macro_rules! by_rows {
+                ($module:ident: $($r:literal)*) => {
+                    match rows {
+                        $($r => super::$module::tile::<$r>(kc, a, b, c, ldc),)*
+                        _ => unreachable!("a tile has 1 to {} rows, not {rows}", super::$module::MR),
+                    }
+                };
+            }
+            match self {
+                Kernel::Avx512 => by_rows!(tiles_avx512: 1 2 3 4 5 6 7 8 9 10 11 12),
+                Kernel::Avx2 => by_rows!(tiles_avx2: 1 2 3 4 5 6),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (rows, kc, a, b, c, ldc);
+            unreachable!("no CPU kernel level exists off x86-64 ({self:?})")
+        }
+    }
+}
+
+/// `m` rows cut into blocks of at most `mr` rows, as even as possible: `(first row, rows)`.
+pub(crate) fn row_blocks(m: usize, mr: usize) -> Vec<(usize, usize)> {
+    if m == 0 {
+        return Vec::new();
+    }
+    let count = m.div_ceil(mr);
+    let (base, extra) = (m / count, m % count);
+    let mut first = 0;
+    (0..count)
+        .map(|i| {
+            let rows = base + usize::from(i < extra);
+            let block = (first, rows);
+            first += rows;
+            block
+        })
+        .collect()
+}
+
+/// Packs `B` (`n x k`, element `(j, p)` read by `get`) into `panels` (resized to fit), slice-major.
+pub(crate) fn pack_panels(
+    kernel: Kernel,
+    (n, k): (usize, usize),
+    get: impl Fn(usize, usize) -> f32,
+    panels: &mut Vec<f32>,
+) {
+    let (nr, kc) = (kernel.nr(), kernel.kc());
+    let count = n.div_ceil(nr);
+    panels.clear();
+    panels.resize(count * k * nr, 0.0);
+    for kb in (0..k).step_by(kc) {
+        let depth = kc.min(k - kb);
+        let slices = &mut panels[kb * count * nr..][..count * depth * nr];
+        for (j, slice) in slices.chunks_exact_mut(depth * nr).enumerate() {
+            let cols = (n - j * nr).min(nr);
+            for (p, row) in slice.chunks_exact_mut(nr).enumerate() {
+                for (c, v) in row[..cols].iter_mut().enumerate() {
+                    *v = get(j * nr + c, kb + p);
+                }
+            }
+        }
+    }
+}
+
+/// Packs rows `r0..r0 + rows` of `A` (element `(i, p)` read by `get`, `k` columns) into `block`
+/// (`k x rows` values, column after column).
+pub(crate) fn pack_block(
+    k: usize,
+    (r0, rows): (usize, usize),
+    get: impl Fn(usize, usize) -> f32,
+    block: &mut [f32],
+) {
+    for (p, column) in block[..k * rows].chunks_exact_mut(rows).enumerate() {
+        for (r, v) in column.iter_mut().enumerate() {
+            *v = get(r0 + r, p);
+        }
+    }
+}
+
+/// A product ready to run: packed `A` row blocks and `B` panels of one kernel level.
+pub(crate) struct Product<'a> {
+    pub(crate) kernel: Kernel,
+    /// Row blocks of `A`, block `(r0, rows)` at offset `r0 * k`.
+    pub(crate) a: &'a [f32],
+    pub(crate) blocks: &'a [(usize, usize)],
+    /// Panels of `B` ([`pack_panels`]).
+    pub(crate) panels: &'a [f32],
+    /// Columns of `C` (rows of `B`).
+    pub(crate) n: usize,
+    /// Depth of the product.
+    pub(crate) k: usize,
+}
+
+impl Product<'_> {
+    /// Accumulates the product into columns `j0 * NR .. j1 * NR` (clipped to `n`) of `C` (row stride
+    /// `ldc`), group of row blocks after group: `start(row, c0, dst)` first sets each row's columns
+    /// `c0..` (`dst`), the product is added, and with `silu` SiLU is applied to the finished values.
+    ///
+    /// # Safety
+    /// `c` points to the rows of `blocks` with stride `ldc >= n`, and no other thread reads or writes
+    /// these columns of them while this runs.
+    pub(crate) unsafe fn columns(
+        &self,
+        c: *mut f32,
+        ldc: usize,
+        (j0, j1): (usize, usize),
+        start: impl Fn(usize, usize, &mut [f32]),
+        silu: bool,
+    ) {
+        let (n, k, kernel) = (self.n, self.k, self.kernel);
+        let (nr, depth, count) = (kernel.nr(), kernel.kc(), n.div_ceil(kernel.nr()));
+        let (c0, c1) = (j0 * nr, (j1 * nr).min(n));
+        if c0 >= c1 {
+            return;
+        }
+        let chunk = (MC_ROWS / kernel.mr()).max(1);
+        let mut spill = vec![0f32; kernel.mr() * nr];
+        // Group by group, so that the group's part of C stays in cache over the passes.
+        for group in self.blocks.chunks(chunk) {
+            for row in group.iter().flat_map(|b| b.0..b.0 + b.1) {
+                // SAFETY: row `row`, columns c0..c1 are inside C and this caller's own.
+                let dst = unsafe { std::slice::from_raw_parts_mut(c.add(row * ldc + c0), c1 - c0) };
+                start(row, c0, dst);
+            }
+            for kb in (0..k).step_by(depth) {
+                let kc = depth.min(k - kb);
+                for j in j0..j1 {
+                    let panel = &self.panels[kb * count * nr + j * kc * nr..][..kc * nr];
+                    let cols = nr.min(n - j * nr);
+                    for &(r0, rows) in group {
+                        let a = &self.a[r0 * k + kb * rows..][..kc * rows];
+                        // SAFETY: rows r0..r0+rows of C exist and these `cols` columns are the
+                        // caller's; a full panel writes `nr` columns in place, a partial one goes
+                        // through `spill`, which holds mr x nr values.
+                        unsafe {
+                            let c = c.add(r0 * ldc + j * nr);
+                            if cols == nr {
+                                kernel.tile(rows, kc, a.as_ptr(), panel.as_ptr(), c, ldc);
+                            } else {
+                                for r in 0..rows {
+                                    let s = &mut spill[r * nr..(r + 1) * nr];
+                                    s[..cols].copy_from_slice(std::slice::from_raw_parts(
+                                        c.add(r * ldc),
+                                        cols,
+                                    ));
+                                    s[cols..].fill(0.0);
+                                }
+                                kernel.tile(
+                                    rows,
+                                    kc,
+                                    a.as_ptr(),
+                                    panel.as_ptr(),
+                                    spill.as_mut_ptr(),
+                                    nr,
+                                );
+                                for r in 0..rows {
+                                    std::slice::from_raw_parts_mut(c.add(r * ldc), cols)
+                                        .copy_from_slice(&spill[r * nr..r * nr + cols]);
+                                }
+                            }
+                        }
+                    }
+                    if silu && kb + kc == k {
+                        for row in group.iter().flat_map(|b| b.0..b.0 + b.1) {
+                            // SAFETY: as above: the caller's columns of this row.
+                            let dst = unsafe {
+                                std::slice::from_raw_parts_mut(c.add(row * ldc + j * nr), cols)
+                            };
+                            vmath::silu(kernel, dst);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_blocks_are_even_and_cover_every_row() {
+        assert_eq!(
+            row_blocks(50, 12),
+            vec![(0, 10), (10, 10), (20, 10), (30, 10), (40, 10)]
+        );
+        assert_eq!(row_blocks(13, 12), vec![(0, 7), (7, 6)]);
+        assert!(row_blocks(0, 12).is_empty());
+        let b = row_blocks(1600, 12);
+        assert_eq!(b.iter().map(|b| b.1).sum::<usize>(), 1600);
+        assert!(b.iter().all(|b| b.1 <= 12));
+    }
+}
