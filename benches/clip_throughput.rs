@@ -27,7 +27,12 @@ use vsearch_embed::{preprocess, Pixels};
 const RUN: Duration = Duration::from_secs(6);
 
 /// A benchmarked model: key on the command line, name, config, image batch sizes.
-type Model = (&'static str, &'static str, fn() -> ClipConfig, &'static [usize]);
+type Model = (
+    &'static str,
+    &'static str,
+    fn() -> ClipConfig,
+    &'static [usize],
+);
 
 /// Items per second of `f` (one batch of `batch` items per call): after a warm-up call, calls for at
 /// least [`RUN`] and three batches.

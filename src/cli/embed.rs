@@ -28,6 +28,9 @@ pub struct Args {
     files: Vec<PathBuf>,
 }
 
+/// One file of a batch: its path and its preprocessed pixels, or why it could not be read.
+type Decoded<'a> = (&'a PathBuf, vsearch_embed::Result<vsearch_embed::Pixels>);
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.files.is_empty() && args.text.is_empty() {
         anyhow::bail!("nothing to embed: give image FILEs and/or --text \"...\"");
@@ -60,50 +63,75 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
 
-    for chunk in args.files.chunks(args.batch.max(1)) {
-        // Decode and preprocess; failures get their own line, the rest go to the model.
-        let mut ready = Vec::new();
-        let mut pixels = Vec::new();
-        for path in chunk {
-            let result = image_io::open(path, image_io::DEFAULT_MAX_PIXELS)
-                .and_then(|img| embedder.image.preprocess(&img));
-            match result {
-                Ok(px) => {
-                    ready.push(path);
-                    pixels.push(px);
-                }
-                Err(e) => writeln!(
-                    out,
-                    "{}",
-                    json!({"path": path, "model": model, "error": e.to_string()})
-                )?,
-            }
-        }
-        if pixels.is_empty() {
-            continue;
-        }
-        match embedder.image.embed_pixels(&pixels) {
-            Ok(vectors) => {
-                for (path, vector) in ready.iter().zip(vectors) {
-                    writeln!(
-                        out,
-                        "{}",
-                        json!({"path": path, "model": model, "dim": dim, "vector": vector})
-                    )?;
-                    done += 1;
+    // Batches are decoded and preprocessed on a thread of their own while the model embeds the
+    // previous one (one batch ahead).
+    let batch = args.batch.max(1);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Decoded>>(1);
+    let (image, files) = (&embedder.image, &args.files);
+    let written: anyhow::Result<()> = std::thread::scope(|s| {
+        // The receiver lives in this closure: on an early return (a write error) it is dropped, the
+        // producer's next send fails and the scope can join it.
+        let rx = rx;
+        s.spawn(move || {
+            for chunk in files.chunks(batch) {
+                let decoded = chunk
+                    .iter()
+                    .map(|path| {
+                        let px = image_io::open(path, image_io::DEFAULT_MAX_PIXELS)
+                            .and_then(|img| image.preprocess(&img));
+                        (path, px)
+                    })
+                    .collect();
+                if tx.send(decoded).is_err() {
+                    break;
                 }
             }
-            Err(e) => {
-                for path in ready {
-                    writeln!(
+        });
+        for decoded in rx.iter() {
+            // Failures get their own line, the rest go to the model.
+            let mut ready = Vec::new();
+            let mut pixels = Vec::new();
+            for (path, result) in decoded {
+                match result {
+                    Ok(px) => {
+                        ready.push(path);
+                        pixels.push(px);
+                    }
+                    Err(e) => writeln!(
                         out,
                         "{}",
                         json!({"path": path, "model": model, "error": e.to_string()})
-                    )?;
+                    )?,
+                }
+            }
+            if pixels.is_empty() {
+                continue;
+            }
+            match image.embed_pixels(&pixels) {
+                Ok(vectors) => {
+                    for (path, vector) in ready.iter().zip(vectors) {
+                        writeln!(
+                            out,
+                            "{}",
+                            json!({"path": path, "model": model, "dim": dim, "vector": vector})
+                        )?;
+                        done += 1;
+                    }
+                }
+                Err(e) => {
+                    for path in ready {
+                        writeln!(
+                            out,
+                            "{}",
+                            json!({"path": path, "model": model, "error": e.to_string()})
+                        )?;
+                    }
                 }
             }
         }
-    }
+        Ok(())
+    });
+    written?;
     out.flush()?;
     if done == 0 {
         anyhow::bail!("nothing could be embedded (see the error lines above)");

@@ -132,9 +132,19 @@ impl PackedLinear {
     }
 }
 
-/// Packs `x` (`m x k`) into `blocks` ([`pack_block`]), spread over rayon's threads.
+/// Inputs up to this many values are packed on the calling thread: a parallel region costs a hand-off
+/// between threads, which is slow when other processes compete for the cores.
+const PACK_INLINE_MAX: usize = 256 * 1024;
+
+/// Packs `x` (`m x k`) into `blocks` ([`pack_block`]), spread over rayon's threads when it is large.
 fn pack_rows(x: &[f32], k: usize, blocks: &[(usize, usize)]) -> Vec<f32> {
     let mut packed = vec![0f32; x.len()];
+    if x.len() <= PACK_INLINE_MAX {
+        for &block in blocks {
+            pack_block(k, block, |i, p| x[i * k + p], &mut packed[block.0 * k..]);
+        }
+        return packed;
+    }
     let mut parts = Vec::with_capacity(blocks.len());
     let mut rest = packed.as_mut_slice();
     for &block in blocks {
