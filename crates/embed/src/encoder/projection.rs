@@ -56,12 +56,11 @@ impl Projection {
         match self {
             Self::Packed(p) => {
                 let rows = x.elem_count() / p.in_features().max(1);
+                let run = |epilogue: Epilogue<'_>| cpu::cpu_f32(x, |x| p.forward(x, epilogue));
                 let out = match then {
-                    Then::Return => cpu::cpu_f32(x, |x| p.forward(x, Epilogue::None))?,
-                    Then::Silu => cpu::cpu_f32(x, |x| p.forward(x, Epilogue::Silu))?,
-                    Then::AddTo(r) => {
-                        cpu::cpu_f32(r, |r| cpu::cpu_f32(x, |x| p.forward(x, Epilogue::AddTo(r))))??
-                    }
+                    Then::Return => run(Epilogue::None)?,
+                    Then::Silu => run(Epilogue::Silu)?,
+                    Then::AddTo(r) => cpu::cpu_f32(r, |r| run(Epilogue::AddTo(r)))??,
                 };
                 Tensor::from_vec(out, (rows, p.out_features()), x.device())
             }
