@@ -2,9 +2,9 @@
 //! under a causal mask, and the features at each sequence's end-of-text token.
 
 use super::config::TextConfig;
-use crate::encoder::Encoder;
+use crate::encoder::{layer_norm, Encoder, LayerNorm};
 use candle_core::{IndexOp, Module, Tensor};
-use candle_nn::{layer_norm, LayerNorm, VarBuilder};
+use candle_nn::VarBuilder;
 
 /// The text transformer, up to (not including) the text projection.
 pub(crate) struct TextTransformer {

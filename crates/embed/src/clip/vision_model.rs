@@ -2,9 +2,9 @@
 //! encoder, and the class token's features.
 
 use super::config::VisionConfig;
-use crate::encoder::Encoder;
+use crate::encoder::{layer_norm, Encoder, LayerNorm};
 use candle_core::{IndexOp, Module, Tensor};
-use candle_nn::{layer_norm, Conv2dConfig, LayerNorm, VarBuilder};
+use candle_nn::{Conv2dConfig, VarBuilder};
 
 /// The vision transformer, up to (not including) the visual projection.
 pub(crate) struct VisionTransformer {

@@ -5,8 +5,9 @@
 //! folded into q's weights; a causal mask is applied to the scores before the softmax.
 
 use super::gemm::{pack_block, pack_panels, row_blocks, Product};
+use super::team;
 use super::{vmath, Kernel, SharedMut};
-use rayon::prelude::*;
+use std::cell::RefCell;
 
 /// `qkv`: `batch * tokens` rows of `3 * heads * head_dim` values (q, then k, then v, each head after
 /// head); returns `batch * tokens` rows of `heads * head_dim`.
@@ -25,9 +26,8 @@ pub fn attention(
     let mut out = vec![0f32; batch * tokens * hidden];
     let out_ptr = SharedMut(out.as_mut_ptr());
     let blocks = row_blocks(tokens, kernel.mr());
-    (0..batch * heads)
-        .into_par_iter()
-        .for_each_init(Scratch::default, |scratch, task| {
+    team::for_each(batch * heads, |task| {
+        SCRATCH.with_borrow_mut(|scratch| {
             let (b, h) = (task / heads, task % heads);
             let rows = &qkv[b * tokens * 3 * hidden..(b + 1) * tokens * 3 * hidden];
             let (col, stride) = (h * head_dim, 3 * hidden);
@@ -80,11 +80,17 @@ pub fn attention(
                 let dst = out_ptr.add(b * tokens * hidden + col);
                 mixed.columns(dst, hidden, whole, zero, false);
             }
-        });
+        })
+    });
     out
 }
 
-/// One task's buffers, kept by each rayon thread across tasks.
+thread_local! {
+    /// This thread's buffers for the tasks it runs.
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// One task's buffers, kept by each thread across tasks ([`SCRATCH`]).
 #[derive(Default)]
 struct Scratch {
     /// q as row blocks.

@@ -1,14 +1,14 @@
 //! `y = x W^T + b` on the CPU with `W` packed once, at load time, into the column panels the tile
 //! kernels read ([`super::gemm`]), so no call repacks weights.
 //!
-//! A call packs the activations into row blocks (spread over rayon's threads), then splits the weight
+//! A call packs the activations into row blocks (spread over the kernel threads, [`super::team`]), then splits the weight
 //! panels among the threads; each thread fills its columns of the output with the bias (and the
 //! residual, [`Epilogue::AddTo`]) and accumulates the product into them; [`Epilogue::Silu`] is applied to
 //! each finished block while it is still in cache.
 
 use super::gemm::{pack_block, pack_panels, row_blocks, Product};
+use super::team;
 use super::{Kernel, SharedMut};
-use rayon::prelude::*;
 
 /// What happens to the product before it is returned.
 #[derive(Debug, Clone, Copy)]
@@ -120,9 +120,9 @@ impl PackedLinear {
         let silu = matches!(epilogue, Epilogue::Silu);
         let mut out = vec![0f32; m * n];
         let panels = n.div_ceil(nr);
-        let threads = rayon::current_num_threads().clamp(1, panels.max(1));
+        let threads = team::threads().clamp(1, panels.max(1));
         let out_ptr = SharedMut(out.as_mut_ptr());
-        (0..threads).into_par_iter().for_each(|t| {
+        team::for_each(threads, |t| {
             let (j0, j1) = (t * panels / threads, (t + 1) * panels / threads);
             // SAFETY: `out` holds the m x n output and outlives the loop; task t alone touches
             // columns [j0 * nr, j1 * nr) of it.
@@ -136,7 +136,7 @@ impl PackedLinear {
 /// between threads, which is slow when other processes compete for the cores.
 const PACK_INLINE_MAX: usize = 256 * 1024;
 
-/// Packs `x` (`m x k`) into `blocks` ([`pack_block`]), spread over rayon's threads when it is large.
+/// Packs `x` (`m x k`) into `blocks` ([`pack_block`]), spread over the kernel threads when it is large.
 fn pack_rows(x: &[f32], k: usize, blocks: &[(usize, usize)]) -> Vec<f32> {
     let mut packed = vec![0f32; x.len()];
     if x.len() <= PACK_INLINE_MAX {
@@ -145,16 +145,14 @@ fn pack_rows(x: &[f32], k: usize, blocks: &[(usize, usize)]) -> Vec<f32> {
         }
         return packed;
     }
-    let mut parts = Vec::with_capacity(blocks.len());
-    let mut rest = packed.as_mut_slice();
-    for &block in blocks {
-        let (part, tail) = rest.split_at_mut(block.1 * k);
-        parts.push((part, block));
-        rest = tail;
-    }
-    parts
-        .into_par_iter()
-        .for_each(|(part, block)| pack_block(k, block, |i, p| x[i * k + p], part));
+    let dst = SharedMut(packed.as_mut_ptr());
+    team::for_each(blocks.len(), |b| {
+        let block = blocks[b];
+        // SAFETY: block b alone is packed into values block.0 * k .. (block.0 + block.1) * k of
+        // `packed`, which outlives the loop.
+        let part = unsafe { std::slice::from_raw_parts_mut(dst.add(block.0 * k), block.1 * k) };
+        pack_block(k, block, |i, p| x[i * k + p], part);
+    });
     packed
 }
 

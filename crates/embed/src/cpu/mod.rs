@@ -9,6 +9,8 @@ mod attention;
 pub mod conv;
 mod gemm;
 mod linear;
+mod norm;
+mod team;
 #[cfg(target_arch = "x86_64")]
 mod tiles_avx2;
 #[cfg(target_arch = "x86_64")]
@@ -17,6 +19,7 @@ mod vmath;
 
 pub use attention::attention;
 pub use linear::{Epilogue, PackedLinear};
+pub use norm::layer_norm;
 
 use crate::error::{EmbedError, Result};
 use candle_core::{Device, Storage, Tensor};
@@ -128,7 +131,7 @@ impl Kernel {
 /// Environment variable that picks the towers' CPU kernel level ([`Kernel::for_towers`]).
 pub const KERNELS_ENV: &str = "VSEARCH_CPU_KERNELS";
 
-/// A pointer that rayon's tasks may share, for outputs they write at disjoint places.
+/// A pointer that parallel tasks may share, for outputs they write at disjoint places.
 #[derive(Clone, Copy)]
 struct SharedMut(*mut f32);
 // SAFETY: every user writes only the part of the buffer its task owns (stated at each use).

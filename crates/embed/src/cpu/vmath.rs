@@ -101,6 +101,7 @@ macro_rules! per_level {
         }
     };
 }
+pub(crate) use per_level;
 
 per_level!(
     /// `x <- x * sigmoid(x)` (SiLU) in place.

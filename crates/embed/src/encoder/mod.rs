@@ -3,11 +3,13 @@
 //! from one [`EncoderConfig`].
 
 mod attention;
+mod norm;
 mod projection;
 
 use attention::Attention;
 use candle_core::{Module, Tensor};
-use candle_nn::{layer_norm, linear, LayerNorm, Linear, VarBuilder};
+use candle_nn::{linear, Linear, VarBuilder};
+pub(crate) use norm::{layer_norm, LayerNorm};
 use projection::{Projection, Then};
 
 /// Activation named by `hidden_act`.

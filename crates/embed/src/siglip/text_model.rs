@@ -3,9 +3,9 @@
 //! final layer norm, the last position's features, and the linear head.
 
 use super::config::TextConfig;
-use crate::encoder::Encoder;
+use crate::encoder::{layer_norm, Encoder, LayerNorm};
 use candle_core::{IndexOp, Module, Tensor};
-use candle_nn::{embedding, layer_norm, linear, Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::{embedding, linear, Embedding, Linear, VarBuilder};
 
 /// The text transformer with its head: `b x n` ids -> `b x projection_size` text features.
 pub(crate) struct TextTransformer {

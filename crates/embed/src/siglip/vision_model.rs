@@ -3,9 +3,9 @@
 //! (`SiglipMultiheadAttentionPoolingHead`: a learned probe attends over the patches, then a residual MLP).
 
 use super::config::VisionConfig;
-use crate::encoder::{Activation, Encoder};
+use crate::encoder::{layer_norm, Activation, Encoder, LayerNorm};
 use candle_core::{Module, Tensor};
-use candle_nn::{layer_norm, linear, Conv2dConfig, LayerNorm, Linear, VarBuilder};
+use candle_nn::{linear, Conv2dConfig, Linear, VarBuilder};
 
 /// The pooling head: one query (the probe) over the patch tokens, `torch.nn.MultiheadAttention` weights.
 struct PoolingHead {

@@ -1,0 +1,112 @@
+//! Layer normalisation over the last dimension, vectorised for the kernel's level and spread over the
+//! kernel threads ([`super::team`]) when the input is large.
+
+use super::{team, Kernel, SharedMut};
+
+/// Inputs up to this many values are normalised on the calling thread (a parallel loop costs more).
+const INLINE_MAX: usize = 64 * 1024;
+
+/// Rows of `x` (each `gamma.len()` values) normalised to zero mean and unit variance (biased, plus
+/// `eps`), then scaled by `gamma` and shifted by `beta`.
+///
+/// # Panics
+/// If `beta` is not as long as `gamma` or `x` not a whole number of rows.
+pub fn layer_norm(kernel: Kernel, x: &[f32], gamma: &[f32], beta: &[f32], eps: f32) -> Vec<f32> {
+    let width = gamma.len();
+    assert!(width > 0 && beta.len() == width, "gamma and beta differ");
+    assert!(
+        x.len().is_multiple_of(width),
+        "input is not rows of {width}"
+    );
+    let mut out = vec![0f32; x.len()];
+    let rows = x.len() / width;
+    if x.len() <= INLINE_MAX {
+        normalise(kernel, x, gamma, beta, eps, &mut out);
+        return out;
+    }
+    let parts = (team::threads() * 4).min(rows);
+    let dst = SharedMut(out.as_mut_ptr());
+    team::for_each(parts, |t| {
+        let (r0, r1) = (t * rows / parts, (t + 1) * rows / parts);
+        // SAFETY: part t alone writes rows r0..r1 of `out`, which outlives the loop.
+        let out = unsafe { std::slice::from_raw_parts_mut(dst.add(r0 * width), (r1 - r0) * width) };
+        normalise(kernel, &x[r0 * width..r1 * width], gamma, beta, eps, out);
+    });
+    out
+}
+
+#[inline(always)]
+fn normalise_body(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32, out: &mut [f32]) {
+    let width = gamma.len();
+    for (x, out) in x.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
+        // Sums in 16 lanes, so that the loops vectorise; the variance from the deviations (two passes).
+        let mut lanes = [0f32; 16];
+        let mut chunks = x.chunks_exact(16);
+        for c in &mut chunks {
+            for l in 0..16 {
+                lanes[l] += c[l];
+            }
+        }
+        let sum = chunks.remainder().iter().sum::<f32>() + lanes.iter().sum::<f32>();
+        let mean = sum / width as f32;
+        let mut lanes = [0f32; 16];
+        let mut chunks = x.chunks_exact(16);
+        for c in &mut chunks {
+            for l in 0..16 {
+                let d = c[l] - mean;
+                lanes[l] += d * d;
+            }
+        }
+        let squares = chunks
+            .remainder()
+            .iter()
+            .map(|v| (v - mean) * (v - mean))
+            .sum::<f32>()
+            + lanes.iter().sum::<f32>();
+        let scale = 1.0 / (squares / width as f32 + eps).sqrt();
+        for (((o, v), g), b) in out.iter_mut().zip(x).zip(gamma).zip(beta) {
+            *o = (v - mean) * scale * g + b;
+        }
+    }
+}
+
+super::vmath::per_level!(
+    /// [`normalise_body`] compiled for the kernel's level.
+    normalise(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32, out: &mut [f32]) => normalise_body
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Tensor};
+
+    /// Against candle's layer norm, at every level, small (one thread) and large (the team) inputs.
+    #[test]
+    fn layer_norm_matches_candle() -> candle_core::Result<()> {
+        let dev = Device::Cpu;
+        for kernel in Kernel::available() {
+            for &(rows, width) in &[(3, 7), (77, 512), (400, 768)] {
+                let x = Tensor::randn(0.5f32, 3.0, (rows, width), &dev)?;
+                let g = Tensor::randn(1f32, 0.2, width, &dev)?;
+                let b = Tensor::randn(0f32, 0.2, width, &dev)?;
+                let want = candle_nn::ops::layer_norm(&x, &g, &b, 1e-5)?
+                    .flatten_all()?
+                    .to_vec1::<f32>()?;
+                let got = layer_norm(
+                    kernel,
+                    &x.flatten_all()?.to_vec1::<f32>()?,
+                    &g.to_vec1::<f32>()?,
+                    &b.to_vec1::<f32>()?,
+                    1e-5,
+                );
+                let worst = got
+                    .iter()
+                    .zip(&want)
+                    .map(|(g, w)| (g - w).abs())
+                    .fold(0f32, f32::max);
+                assert!(worst < 1e-5, "{kernel:?} {rows}x{width}: {worst}");
+            }
+        }
+        Ok(())
+    }
+}
