@@ -59,7 +59,7 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let wanted = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
     let threads = rayon::current_num_threads();
-    let kernels = Kernel::for_towers().map_or("candle's ops", Kernel::name);
+    let kernels = Kernel::selected().map_or("candle's ops", Kernel::name);
     println!("CLIP (random weights), candle CPU, {threads} threads, kernels: {kernels}");
     // A deterministic, image-like input (values in CLIP's normalised range).
     let data: Vec<f32> = (0..3 * 224 * 224)

@@ -4,7 +4,7 @@
 //! products run on the tile kernels of the linear layers ([`super::gemm`]). The attention scale is already
 //! folded into q's weights; a causal mask is applied to the scores before the softmax.
 
-use super::gemm::{pack_block, pack_panels, row_blocks, Product};
+use super::gemm::{pack_block, pack_panels, row_blocks, OutputActivation, Product};
 use super::team;
 use super::{vmath, Kernel, SharedMut};
 use std::cell::RefCell;
@@ -51,7 +51,15 @@ pub fn attention(
             let whole = (0, tokens.div_ceil(kernel.nr()));
             let zero = |_: usize, _: usize, dst: &mut [f32]| dst.fill(0.0);
             // SAFETY: `scratch.scores` holds tokens x tokens values and is this task's alone.
-            unsafe { scores.columns(scratch.scores.as_mut_ptr(), tokens, whole, zero, false) };
+            unsafe {
+                scores.columns(
+                    scratch.scores.as_mut_ptr(),
+                    tokens,
+                    whole,
+                    zero,
+                    OutputActivation::None,
+                )
+            };
             for (i, row) in scratch.scores.chunks_exact_mut(tokens).enumerate() {
                 let seen = if causal { i + 1 } else { tokens };
                 vmath::softmax(kernel, &mut row[..seen]);
@@ -78,7 +86,7 @@ pub fn attention(
             // `hidden`), which lie inside `out`.
             unsafe {
                 let dst = out_ptr.add(b * tokens * hidden + col);
-                mixed.columns(dst, hidden, whole, zero, false);
+                mixed.columns(dst, hidden, whole, zero, OutputActivation::None);
             }
         })
     });

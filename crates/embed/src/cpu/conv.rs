@@ -1,20 +1,41 @@
 //! CPU convolution kernels for EfficientNet-Lite0 on NCHW `f32` tensors: depthwise ([`depthwise_conv`])
 //! and small dense (stem, [`dense_conv`]) convolutions with TF 'SAME' padding, and the 1x1 (pointwise,
-//! [`pointwise_conv`]) convolution as a matrix product, each with the folded batch-norm bias and optional
+//! [`Pointwise`]) convolution as a matrix product, each with the folded batch-norm bias and optional
 //! ReLU6 fused in; plus the TF 'SAME' padding rule ([`same_padding`], [`pad_same`]) that the model's
 //! candle path shares.
 //!
 //! candle runs a grouped convolution as one convolution per group, which makes depthwise layers the
 //! bulk of Lite0's time; these kernels replace them on the CPU. Other devices keep candle's ops.
+//!
+//! Each kernel runs at the [`Kernel`] level it is given (AVX-512: 16 outputs per register, AVX2: 8, the
+//! pointwise product on the linear layers' tile kernels), or as portable code without one; the work is
+//! spread over the kernel threads (the `team` module: the caller and spinning workers).
 
+use super::gemm::{pack_block, pack_panels, row_blocks, OutputActivation, Product};
 pub use super::on_cpu;
-use super::{kernel_err, with_cpu_slice};
+use super::{kernel_err, team, with_cpu_slice, Kernel, SharedMut};
 use crate::error::Result;
 use candle_core::Tensor;
 use rayon::prelude::*;
+use std::cell::RefCell;
 
-/// Output positions computed together in registers (one AVX register of `f32`).
-const LANES: usize = 8;
+/// Most output positions computed together in registers (one AVX-512 register of `f32`); the scratch
+/// rows leave this much slack.
+const MAX_LANES: usize = 16;
+
+thread_local! {
+    /// This thread's scratch plane ([`Geometry::fill_scratch`]) or packed pointwise panels.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A mutable view of `len` values at `offset` of a buffer shared by parallel tasks.
+///
+/// # Safety
+/// The range is inside the buffer and no other task touches it while the view lives.
+unsafe fn part<'a>(buf: SharedMut, offset: usize, len: usize) -> &'a mut [f32] {
+    // SAFETY: as the caller promises.
+    unsafe { std::slice::from_raw_parts_mut(buf.add(offset), len) }
+}
 
 /// TF 'SAME' padding of one spatial dimension: `(output size, padding before, total padding)`; the odd
 /// pixel goes after (bottom/right).
@@ -40,8 +61,9 @@ pub fn pad_same(x: &Tensor, kernel: usize, stride: usize) -> Result<Tensor> {
 /// Depthwise convolution of an `N x C x H x W` CPU tensor with TF 'SAME' padding.
 ///
 /// `weight` holds `C x kernel x kernel` taps (batch norm already folded in), `bias` one value per channel;
-/// `relu6` clamps the output to `[0, 6]`. Channels are spread over rayon's threads.
+/// `relu6` clamps the output to `[0, 6]`. Planes (image, channel) are spread over the kernel threads.
 pub fn depthwise_conv(
+    level: Option<Kernel>,
     x: &Tensor,
     weight: &[f32],
     bias: &[f32],
@@ -58,15 +80,18 @@ pub fn depthwise_conv(
     let geom = Geometry::new(h, w, kernel, stride);
     let plane_out = geom.oh * geom.ow;
     let mut out = vec![0f32; n * c * plane_out];
+    let dst = SharedMut(out.as_mut_ptr());
     with_cpu_slice(x, |src| {
-        out.par_chunks_mut(plane_out)
-            .zip(src.par_chunks(h * w))
-            .enumerate()
-            .for_each_init(Vec::new, |scratch, (i, (dst, plane))| {
-                let ch = i % c;
-                let taps = &weight[ch * kernel * kernel..(ch + 1) * kernel * kernel];
-                geom.plane(plane, dst, taps, bias[ch], relu6, scratch);
+        team::for_each(n * c, |i| {
+            let ch = i % c;
+            let taps = &weight[ch * kernel * kernel..(ch + 1) * kernel * kernel];
+            // SAFETY: task i alone writes plane i of `out`, which outlives the loop.
+            let dst = unsafe { part(dst, i * plane_out, plane_out) };
+            let plane = &src[i * h * w..(i + 1) * h * w];
+            SCRATCH.with_borrow_mut(|scratch| {
+                geom.plane(level, plane, dst, taps, bias[ch], relu6, scratch);
             });
+        });
         Ok(())
     })?;
     Ok(Tensor::from_vec(out, (n, c, geom.oh, geom.ow), x.device())?)
@@ -85,7 +110,7 @@ struct Geometry {
     /// Rows of the padded plane.
     ph: usize,
     /// Row length of one stride phase in scratch (padded columns `j * stride + phase`, plus slack so
-    /// whole `LANES` blocks can be read past the last output).
+    /// whole [`MAX_LANES`] blocks can be read past the last output).
     row: usize,
 }
 
@@ -104,7 +129,7 @@ impl Geometry {
             pad_top,
             pad_left,
             ph: h + total_h,
-            row: pw.div_ceil(stride) + LANES,
+            row: pw.div_ceil(stride) + MAX_LANES,
         }
     }
 
@@ -129,8 +154,10 @@ impl Geometry {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn plane(
         &self,
+        level: Option<Kernel>,
         src: &[f32],
         dst: &mut [f32],
         taps: &[f32],
@@ -139,20 +166,42 @@ impl Geometry {
         scratch: &mut Vec<f32>,
     ) {
         self.fill_scratch(src, scratch);
-        self.run(scratch, dst, taps, Some(bias), relu6);
+        self.run(level, scratch, dst, taps, Some(bias), relu6);
     }
 
     /// Convolves one prepared scratch plane into `dst`: starting from `bias`, or adding to what `dst`
     /// holds when `bias` is `None`.
-    fn run(&self, scratch: &[f32], dst: &mut [f32], taps: &[f32], bias: Option<f32>, relu6: bool) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { self.rows_avx2(scratch, dst, taps, bias, relu6) };
-            return;
+    fn run(
+        &self,
+        level: Option<Kernel>,
+        scratch: &[f32],
+        dst: &mut [f32],
+        taps: &[f32],
+        bias: Option<f32>,
+        relu6: bool,
+    ) {
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a `Kernel` level is only made after the CPU was checked for it.
+            Some(Kernel::Avx512) => unsafe { self.rows_avx512(scratch, dst, taps, bias, relu6) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            Some(Kernel::Avx2) => unsafe { self.rows_avx2(scratch, dst, taps, bias, relu6) },
+            _ => self.rows::<false, 8>(scratch, dst, taps, bias, relu6),
         }
-        self.rows::<false>(scratch, dst, taps, bias, relu6);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn rows_avx512(
+        &self,
+        scratch: &[f32],
+        dst: &mut [f32],
+        taps: &[f32],
+        bias: Option<f32>,
+        relu6: bool,
+    ) {
+        self.rows::<true, 16>(scratch, dst, taps, bias, relu6);
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -165,12 +214,13 @@ impl Geometry {
         bias: Option<f32>,
         relu6: bool,
     ) {
-        self.rows::<true>(scratch, dst, taps, bias, relu6);
+        self.rows::<true, 8>(scratch, dst, taps, bias, relu6);
     }
 
-    /// All output rows of one plane, `LANES` outputs at a time with every tap accumulated in registers.
+    /// All output rows of one plane, `LANES` (at most [`MAX_LANES`]) outputs at a time with every tap
+    /// accumulated in registers.
     #[inline(always)]
-    fn rows<const FMA: bool>(
+    fn rows<const FMA: bool, const LANES: usize>(
         &self,
         scratch: &[f32],
         dst: &mut [f32],
@@ -203,7 +253,8 @@ impl Geometry {
                     for kx in 0..k {
                         let wv = taps[ky * k + kx];
                         let start = (kx % s) * phase_len + r * self.row + kx / s + ox;
-                        // Always in bounds: `row` leaves `LANES` columns of slack past the last output.
+                        // Always in bounds: `row` leaves `MAX_LANES` columns of slack past the last
+                        // output.
                         let Some(v) = scratch.get(start..).and_then(|t| t.first_chunk::<LANES>())
                         else {
                             debug_assert!(start + LANES <= scratch.len(), "read past scratch");
@@ -233,9 +284,10 @@ impl Geometry {
 /// with few input channels such as the stem.
 ///
 /// `weight` holds `C_out x C_in x kernel x kernel` taps (batch norm folded in), `bias` one value per
-/// output channel. The padded input is prepared once per image; output channels are spread over
-/// rayon's threads.
+/// output channel. The padded input is prepared once per image; output channels are spread over the
+/// kernel threads.
 pub fn dense_conv(
+    level: Option<Kernel>,
     x: &Tensor,
     weight: &[f32],
     bias: &[f32],
@@ -260,22 +312,23 @@ pub fn dense_conv(
             .zip(src.chunks(cin * h * w))
         {
             let scratches: Vec<Vec<f32>> = img
-                .par_chunks(h * w)
+                .chunks(h * w)
                 .map(|plane| {
                     let mut scratch = Vec::new();
                     geom.fill_scratch(plane, &mut scratch);
                     scratch
                 })
                 .collect();
-            dst.par_chunks_mut(plane_out)
-                .enumerate()
-                .for_each(|(o, dst)| {
-                    for (ci, scratch) in scratches.iter().enumerate() {
-                        let t = &weight[(o * cin + ci) * taps..(o * cin + ci + 1) * taps];
-                        let b = (ci == 0).then_some(bias[o]);
-                        geom.run(scratch, dst, t, b, relu6 && ci + 1 == cin);
-                    }
-                });
+            let dst = SharedMut(dst.as_mut_ptr());
+            team::for_each(cout, |o| {
+                // SAFETY: task o alone writes output plane o, inside this image's output.
+                let dst = unsafe { part(dst, o * plane_out, plane_out) };
+                for (ci, scratch) in scratches.iter().enumerate() {
+                    let t = &weight[(o * cin + ci) * taps..(o * cin + ci + 1) * taps];
+                    let b = (ci == 0).then_some(bias[o]);
+                    geom.run(level, scratch, dst, t, b, relu6 && ci + 1 == cin);
+                }
+            });
         }
         Ok(())
     })?;
@@ -286,20 +339,154 @@ pub fn dense_conv(
     )?)
 }
 
-/// 1x1 convolution of an `N x C_in x H x W` CPU tensor as `weight (C_out x C_in) . x_n (C_in x H*W)` per
-/// image, with `bias` (one per output channel) and optional ReLU6 fused in.
-pub fn pointwise_conv(x: &Tensor, weight: &[f32], bias: &[f32], relu6: bool) -> Result<Tensor> {
-    let (n, cin, h, w) = x.dims4()?;
-    let cout = bias.len();
-    if weight.len() != cout * cin {
-        return Err(kernel_err(
-            "pointwise weight shape does not match the input",
-        ));
+/// A 1x1 convolution (`C_out x C_in` weights, batch norm folded in, one bias per output channel) on
+/// `N x C_in x H x W` CPU tensors: `weight . x_n (C_in x H*W)` per image. With a [`Kernel`] level the
+/// weights are packed once, here, as the row blocks of the linear layers' tile kernels, and each call
+/// packs its input's columns as panels; bias, a residual and ReLU6 are applied in the output.
+pub struct Pointwise {
+    level: Option<Kernel>,
+    cin: usize,
+    /// `C_out x C_in`, row-major (the portable path's).
+    weight: Vec<f32>,
+    /// The weights as row blocks ([`pack_block`]) when there is a level.
+    packed: Vec<f32>,
+    blocks: Vec<(usize, usize)>,
+    bias: Vec<f32>,
+}
+
+impl Pointwise {
+    /// `weight`: `bias.len() x cin` values, row-major.
+    pub fn new(level: Option<Kernel>, weight: Vec<f32>, bias: Vec<f32>) -> Result<Self> {
+        let cout = bias.len();
+        if cout == 0 || !weight.len().is_multiple_of(cout) {
+            return Err(kernel_err(
+                "pointwise weight is not one row per output channel",
+            ));
+        }
+        let cin = weight.len() / cout;
+        let (mut packed, mut blocks) = (Vec::new(), Vec::new());
+        if let Some(kernel) = level {
+            blocks = row_blocks(cout, kernel.mr());
+            packed = vec![0f32; weight.len()];
+            for &block in &blocks {
+                let dst = &mut packed[block.0 * cin..];
+                pack_block(cin, block, |i, p| weight[i * cin + p], dst);
+            }
+        }
+        Ok(Self {
+            level,
+            cin,
+            weight,
+            packed,
+            blocks,
+            bias,
+        })
     }
-    let hw = h * w;
+
+    /// `x` through the convolution, plus `residual` (an `N x C_out x H x W` tensor) when given, then
+    /// ReLU6 when `relu6`.
+    pub fn forward(&self, x: &Tensor, residual: Option<&Tensor>, relu6: bool) -> Result<Tensor> {
+        let (n, cin, h, w) = x.dims4()?;
+        let (cout, hw) = (self.bias.len(), h * w);
+        if cin != self.cin {
+            return Err(kernel_err(
+                "pointwise weight shape does not match the input",
+            ));
+        }
+        if let Some(r) = residual {
+            if r.dims() != [n, cout, h, w] {
+                return Err(kernel_err("residual shape does not match the output"));
+            }
+        }
+        let out = with_cpu_slice(x, |src| match residual {
+            Some(r) => with_cpu_slice(r, |r| Ok(self.run(src, (n, hw), Some(r), relu6))),
+            None => Ok(self.run(src, (n, hw), None, relu6)),
+        })?;
+        Ok(Tensor::from_vec(out, (n, cout, h, w), x.device())?)
+    }
+
+    fn run(
+        &self,
+        src: &[f32],
+        (n, hw): (usize, usize),
+        residual: Option<&[f32]>,
+        relu6: bool,
+    ) -> Vec<f32> {
+        let (cin, cout) = (self.cin, self.bias.len());
+        let Some(kernel) = self.level else {
+            let mut out = pointwise_portable(src, (n, cin, hw), &self.weight, &self.bias, false);
+            if let Some(r) = residual {
+                out.iter_mut().zip(r).for_each(|(o, r)| *o += r);
+            }
+            if relu6 {
+                out.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0));
+            }
+            return out;
+        };
+        let nr = kernel.nr();
+        let panels = hw.div_ceil(nr);
+        // Several column ranges per thread, so that a thread that falls behind leaves work to the others.
+        let parts = panels.min(4 * team::threads());
+        let mut out = vec![0f32; n * cout * hw];
+        let dst = SharedMut(out.as_mut_ptr());
+        let activation = if relu6 {
+            OutputActivation::Relu6
+        } else {
+            OutputActivation::None
+        };
+        team::for_each(n * parts, |t| {
+            let (img, part) = (t / parts, t % parts);
+            let (c0, c1) = (
+                part * panels / parts * nr,
+                ((part + 1) * panels / parts * nr).min(hw),
+            );
+            let image = &src[img * cin * hw..(img + 1) * cin * hw];
+            let first = img * cout * hw;
+            SCRATCH.with_borrow_mut(|panels| {
+                pack_panels(
+                    kernel,
+                    (c1 - c0, cin),
+                    |j, p| image[p * hw + c0 + j],
+                    panels,
+                );
+                let product = Product {
+                    kernel,
+                    a: &self.packed,
+                    blocks: &self.blocks,
+                    panels,
+                    n: c1 - c0,
+                    k: cin,
+                };
+                let start = |row: usize, col: usize, dst: &mut [f32]| {
+                    dst.fill(self.bias[row]);
+                    if let Some(r) = residual {
+                        let at = first + row * hw + c0 + col;
+                        dst.iter_mut().zip(&r[at..]).for_each(|(d, r)| *d += r);
+                    }
+                };
+                let whole = (0, (c1 - c0).div_ceil(nr));
+                // SAFETY: task t alone writes columns c0..c1 of image img's C_out rows (stride hw),
+                // inside `out`, which outlives the loop.
+                unsafe { product.columns(dst.add(first + c0), hw, whole, start, activation) };
+            });
+        });
+        out
+    }
+}
+
+/// [`Pointwise::forward`] without a kernel level: `gemm`'s product per image on rayon's threads.
+fn pointwise_portable(
+    x: &[f32],
+    (n, cin, hw): (usize, usize, usize),
+    weight: &[f32],
+    bias: &[f32],
+    relu6: bool,
+) -> Vec<f32> {
+    let cout = bias.len();
     let mut out = vec![0f32; n * cout * hw];
+    let src = x;
     let threads = rayon::current_num_threads();
-    with_cpu_slice(x, |src| {
+    {
         let one = |dst: &mut [f32], img: &[f32], par: gemm::Parallelism| {
             for (row, &b) in dst.chunks_exact_mut(hw).zip(bias) {
                 row.fill(b);
@@ -348,9 +535,8 @@ pub fn pointwise_conv(x: &Tensor, weight: &[f32], bias: &[f32], relu6: bool) -> 
                 one(dst, img, par);
             }
         }
-        Ok(())
-    })?;
-    Ok(Tensor::from_vec(out, (n, cout, h, w), x.device())?)
+    }
+    out
 }
 
 #[cfg(test)]
@@ -402,10 +588,15 @@ mod tests {
             .unwrap()
     }
 
+    /// Every kernel level this CPU runs, and the portable code.
+    fn levels() -> Vec<Option<Kernel>> {
+        Kernel::available().map(Some).chain([None]).collect()
+    }
+
     #[test]
     fn depthwise_matches_candle_grouped_conv() {
         let dev = Device::Cpu;
-        for k in [3, 5] {
+        for (level, k) in levels().into_iter().flat_map(|l| [(l, 3), (l, 5)]) {
             for s in [1, 2] {
                 for (h, w) in [(7, 7), (8, 8), (14, 13), (17, 22), (1, 1), (2, 3)] {
                     for relu6 in [false, true] {
@@ -413,10 +604,14 @@ mod tests {
                         let x = Tensor::randn(0f32, 2.0, (n, c, h, w), &dev).unwrap();
                         let wt = Tensor::randn(0f32, 1.0, (c, 1, k, k), &dev).unwrap();
                         let b = Tensor::randn(0f32, 1.0, c, &dev).unwrap();
-                        let got = depthwise_conv(&x, &flat(&wt), &flat(&b), k, s, relu6).unwrap();
+                        let (taps, bs) = (flat(&wt), flat(&b));
+                        let got = depthwise_conv(level, &x, &taps, &bs, k, s, relu6).unwrap();
                         let want = reference(&x, &wt, &b, s, c, relu6);
                         let d = max_diff(&got, &want);
-                        assert!(d < 1e-4, "k={k} s={s} {h}x{w} relu6={relu6}: diff {d}");
+                        assert!(
+                            d < 1e-4,
+                            "{level:?} k={k} s={s} {h}x{w} relu6={relu6}: diff {d}"
+                        );
                     }
                 }
             }
@@ -432,7 +627,7 @@ mod tests {
             .unwrap();
         let wt = Tensor::randn(0f32, 1.0, (4, 1, 3, 3), &dev).unwrap();
         let b = Tensor::zeros(4, DType::F32, &dev).unwrap();
-        let got = depthwise_conv(&x, &flat(&wt), &flat(&b), 3, 1, false).unwrap();
+        let got = depthwise_conv(Kernel::detect(), &x, &flat(&wt), &flat(&b), 3, 1, false).unwrap();
         let d = max_diff(&got, &reference(&x, &wt, &b, 1, 4, false));
         assert!(d < 1e-4, "diff {d}");
     }
@@ -446,35 +641,63 @@ mod tests {
             (5, 1, 9, 12),
             (3, 1, 1, 2),
         ] {
-            for relu6 in [false, true] {
+            for (level, relu6) in levels().into_iter().flat_map(|l| [(l, false), (l, true)]) {
                 let (n, cin, cout) = (2, 3, 6);
                 let x = Tensor::randn(0f32, 2.0, (n, cin, h, w), &dev).unwrap();
                 let wt = Tensor::randn(0f32, 1.0, (cout, cin, k, k), &dev).unwrap();
                 let b = Tensor::randn(0f32, 1.0, cout, &dev).unwrap();
-                let got = dense_conv(&x, &flat(&wt), &flat(&b), k, s, relu6).unwrap();
+                let got = dense_conv(level, &x, &flat(&wt), &flat(&b), k, s, relu6).unwrap();
                 let want = reference(&x, &wt, &b, s, 1, relu6);
                 let d = max_diff(&got, &want);
-                assert!(d < 1e-4, "k={k} s={s} {h}x{w} relu6={relu6}: diff {d}");
+                assert!(
+                    d < 1e-4,
+                    "{level:?} k={k} s={s} {h}x{w} relu6={relu6}: diff {d}"
+                );
             }
         }
     }
 
+    /// Every level, odd shapes (partial panels, several column ranges, 1x1 planes), with and without a
+    /// residual and ReLU6.
     #[test]
     fn pointwise_matches_candle_conv() {
         let dev = Device::Cpu;
-        for (n, cin, cout, h, w) in [(1, 16, 24, 5, 7), (3, 40, 8, 4, 4), (2, 7, 9, 1, 1)] {
-            for relu6 in [false, true] {
+        let shapes = [
+            (1, 16, 24, 5, 7),
+            (3, 40, 8, 4, 4),
+            (2, 7, 9, 1, 1),
+            (1, 80, 200, 14, 14),
+            (2, 24, 144, 28, 28),
+        ];
+        for (level, (n, cin, cout, h, w)) in levels()
+            .into_iter()
+            .flat_map(|l| shapes.map(|shape| (l, shape)))
+        {
+            for (relu6, add) in [(false, false), (true, false), (false, true), (true, true)] {
                 let x = Tensor::randn(0f32, 2.0, (n, cin, h, w), &dev).unwrap();
                 let wt = Tensor::randn(0f32, 1.0, (cout, cin, 1, 1), &dev).unwrap();
                 let b = Tensor::randn(0f32, 1.0, cout, &dev).unwrap();
-                let got = pointwise_conv(&x, &flat(&wt), &flat(&b), relu6).unwrap();
-                let want = reference(&x, &wt, &b, 1, 1, relu6);
+                let r = Tensor::randn(0f32, 1.0, (n, cout, h, w), &dev).unwrap();
+                let conv = Pointwise::new(level, flat(&wt), flat(&b)).unwrap();
+                let got = conv.forward(&x, add.then_some(&r), relu6).unwrap();
+                let mut want = reference(&x, &wt, &b, 1, 1, false);
+                if add {
+                    want = (want + &r).unwrap();
+                }
+                if relu6 {
+                    want = want.clamp(0f32, 6f32).unwrap();
+                }
                 let d = max_diff(&got, &want);
-                assert!(d < 1e-4, "{n}x{cin}->{cout} {h}x{w}: diff {d}");
+                let what =
+                    format!("{level:?} {n}x{cin}->{cout} {h}x{w} relu6 {relu6} residual {add}");
+                assert!(d < 1e-4 * cin as f32, "{what}: diff {d}");
                 // The first image alone gives the same rows (the batch is not mixed).
-                let single =
-                    pointwise_conv(&x.i(0..1).unwrap(), &flat(&wt), &flat(&b), relu6).unwrap();
-                assert!(max_diff(&single, &got.i(0..1).unwrap()) < 1e-5);
+                let first = x.i(0..1).unwrap();
+                let single = conv.forward(&first, add.then(|| r.i(0..1).unwrap()).as_ref(), relu6);
+                assert!(
+                    max_diff(&single.unwrap(), &got.i(0..1).unwrap()) < 1e-4,
+                    "{what}"
+                );
             }
         }
     }

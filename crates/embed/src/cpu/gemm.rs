@@ -138,6 +138,17 @@ pub(crate) fn pack_block(
     }
 }
 
+/// What [`Product::columns`] applies to each output value once its sum is complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutputActivation {
+    /// Nothing.
+    None,
+    /// `x * sigmoid(x)`.
+    Silu,
+    /// `min(max(x, 0), 6)`.
+    Relu6,
+}
+
 /// A product ready to run: packed `A` row blocks and `B` panels of one kernel level.
 pub(crate) struct Product<'a> {
     pub(crate) kernel: Kernel,
@@ -155,7 +166,7 @@ pub(crate) struct Product<'a> {
 impl Product<'_> {
     /// Accumulates the product into columns `j0 * NR .. j1 * NR` (clipped to `n`) of `C` (row stride
     /// `ldc`), group of row blocks after group: `start(row, c0, dst)` first sets each row's columns
-    /// `c0..` (`dst`), the product is added, and with `silu` SiLU is applied to the finished values.
+    /// `c0..` (`dst`), the product is added, and `activation` is applied to the finished values.
     ///
     /// # Safety
     /// `c` points to the rows of `blocks` with stride `ldc >= n`, and no other thread reads or writes
@@ -166,7 +177,7 @@ impl Product<'_> {
         ldc: usize,
         (j0, j1): (usize, usize),
         start: impl Fn(usize, usize, &mut [f32]),
-        silu: bool,
+        activation: OutputActivation,
     ) {
         let (n, k, kernel) = (self.n, self.k, self.kernel);
         let (nr, depth, count) = (kernel.nr(), kernel.kc(), n.div_ceil(kernel.nr()));
@@ -221,13 +232,17 @@ impl Product<'_> {
                             }
                         }
                     }
-                    if silu && kb + kc == k {
+                    if activation != OutputActivation::None && kb + kc == k {
                         for row in group.iter().flat_map(|b| b.0..b.0 + b.1) {
                             // SAFETY: as above: the caller's columns of this row.
                             let dst = unsafe {
                                 std::slice::from_raw_parts_mut(c.add(row * ldc + j * nr), cols)
                             };
-                            vmath::silu(kernel, dst);
+                            match activation {
+                                OutputActivation::Silu => vmath::silu(kernel, dst),
+                                OutputActivation::Relu6 => vmath::relu6(kernel, dst),
+                                OutputActivation::None => {}
+                            }
                         }
                     }
                 }

@@ -1,12 +1,12 @@
 //! `y = x W^T + b` on the CPU with `W` packed once, at load time, into the column panels the tile
 //! kernels read ([`super::gemm`]), so no call repacks weights.
 //!
-//! A call packs the activations into row blocks (spread over the kernel threads, [`super::team`]), then splits the weight
-//! panels among the threads; each thread fills its columns of the output with the bias (and the
-//! residual, [`Epilogue::AddTo`]) and accumulates the product into them; [`Epilogue::Silu`] is applied to
-//! each finished block while it is still in cache.
+//! A call packs the activations into row blocks (spread over the kernel threads, [`super::team`]),
+//! then splits the weight panels among the threads; each thread fills its columns of the output with
+//! the bias (and the residual, [`Epilogue::AddTo`]) and accumulates the product into them;
+//! [`Epilogue::Silu`] is applied to each finished block while it is still in cache.
 
-use super::gemm::{pack_block, pack_panels, row_blocks, Product};
+use super::gemm::{pack_block, pack_panels, row_blocks, OutputActivation, Product};
 use super::team;
 use super::{Kernel, SharedMut};
 
@@ -117,7 +117,10 @@ impl PackedLinear {
                 }
             }
         };
-        let silu = matches!(epilogue, Epilogue::Silu);
+        let activation = match epilogue {
+            Epilogue::Silu => OutputActivation::Silu,
+            Epilogue::None | Epilogue::AddTo(_) => OutputActivation::None,
+        };
         let mut out = vec![0f32; m * n];
         let panels = n.div_ceil(nr);
         let threads = team::threads().clamp(1, panels.max(1));
@@ -126,7 +129,7 @@ impl PackedLinear {
             let (j0, j1) = (t * panels / threads, (t + 1) * panels / threads);
             // SAFETY: `out` holds the m x n output and outlives the loop; task t alone touches
             // columns [j0 * nr, j1 * nr) of it.
-            unsafe { product.columns(out_ptr.add(0), n, (j0, j1), start, silu) };
+            unsafe { product.columns(out_ptr.add(0), n, (j0, j1), start, activation) };
         });
         out
     }

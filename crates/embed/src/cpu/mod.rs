@@ -101,10 +101,11 @@ impl Kernel {
         Self::ALL.into_iter().filter(|k| k.is_supported())
     }
 
-    /// The level the transformer towers use, decided once per process: [`Kernel::detect`], unless the
-    /// environment variable [`KERNELS_ENV`] says `candle` (candle's ops, for comparisons) or names a
-    /// lower level this CPU runs (`avx2`).
-    pub fn for_towers() -> Option<Kernel> {
+    /// The level the models' CPU kernels use, decided once per process: [`Kernel::detect`], unless the
+    /// environment variable [`KERNELS_ENV`] says `candle` (the transformer towers run candle's ops and
+    /// Lite0's convolutions their portable code, for comparisons) or names a lower level this CPU runs
+    /// (`avx2`).
+    pub fn selected() -> Option<Kernel> {
         static CHOSEN: std::sync::OnceLock<Option<Kernel>> = std::sync::OnceLock::new();
         *CHOSEN.get_or_init(|| {
             let wanted = std::env::var(KERNELS_ENV).unwrap_or_default();
@@ -128,7 +129,7 @@ impl Kernel {
     }
 }
 
-/// Environment variable that picks the towers' CPU kernel level ([`Kernel::for_towers`]).
+/// Environment variable that picks the CPU kernel level ([`Kernel::selected`]).
 pub const KERNELS_ENV: &str = "VSEARCH_CPU_KERNELS";
 
 /// A pointer that parallel tasks may share, for outputs they write at disjoint places.

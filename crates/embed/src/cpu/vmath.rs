@@ -40,6 +40,13 @@ fn silu_body(x: &mut [f32]) {
 }
 
 #[inline(always)]
+fn relu6_body(x: &mut [f32]) {
+    for v in x {
+        *v = v.clamp(0.0, 6.0);
+    }
+}
+
+#[inline(always)]
 fn softmax_body(x: &mut [f32]) {
     // Reductions in 16 lanes (a single running value would keep the loops scalar).
     let mut lanes = [f32::NEG_INFINITY; 16];
@@ -106,6 +113,10 @@ pub(crate) use per_level;
 per_level!(
     /// `x <- x * sigmoid(x)` (SiLU) in place.
     silu(x: &mut [f32]) => silu_body
+);
+per_level!(
+    /// `x <- min(max(x, 0), 6)` (ReLU6) in place.
+    relu6(x: &mut [f32]) => relu6_body
 );
 per_level!(
     /// Softmax of `x` in place (max-subtracted).

@@ -8,6 +8,7 @@
 
 use super::{DIM, INPUT_SIZE, MODEL_ID};
 use crate::cpu::conv as cpu_conv;
+use crate::cpu::Kernel;
 use crate::error::{EmbedError, Result};
 use crate::preprocess::{self, Crop};
 use crate::{ImageEmbedder, Pixels};
@@ -49,11 +50,20 @@ struct ConvBn {
     cpu: Option<CpuKernel>,
 }
 
-/// A layer's CPU kernel with its folded weights and biases (flat, row-major).
-struct CpuKernel {
-    kind: KernelKind,
-    weight: Vec<f32>,
-    bias: Vec<f32>,
+/// A layer's CPU kernel with its folded weights and biases (flat, row-major), at the level
+/// [`Kernel::selected`] chose.
+enum CpuKernel {
+    Depthwise {
+        level: Option<Kernel>,
+        weight: Vec<f32>,
+        bias: Vec<f32>,
+    },
+    Pointwise(cpu_conv::Pointwise),
+    Dense {
+        level: Option<Kernel>,
+        weight: Vec<f32>,
+        bias: Vec<f32>,
+    },
 }
 
 /// Which [`cpu_conv`] kernel a layer runs on.
@@ -95,11 +105,25 @@ impl ConvBn {
             None
         };
         let cpu = match kind {
-            Some(kind) => Some(CpuKernel {
-                kind,
-                weight: folded.flatten_all()?.to_vec1::<f32>()?,
-                bias: bias.to_vec1::<f32>()?,
-            }),
+            Some(kind) => {
+                let (level, weight) = (Kernel::selected(), folded.flatten_all()?.to_vec1::<f32>()?);
+                let bias = bias.to_vec1::<f32>()?;
+                Some(match kind {
+                    KernelKind::Depthwise => CpuKernel::Depthwise {
+                        level,
+                        weight,
+                        bias,
+                    },
+                    KernelKind::Pointwise => {
+                        CpuKernel::Pointwise(cpu_conv::Pointwise::new(level, weight, bias)?)
+                    }
+                    KernelKind::Dense => CpuKernel::Dense {
+                        level,
+                        weight,
+                        bias,
+                    },
+                })
+            }
             None => None,
         };
         let cfg = Conv2dConfig {
@@ -119,19 +143,37 @@ impl ConvBn {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if let Some(CpuKernel { kind, weight, bias }) = &self.cpu {
-            if cpu_conv::on_cpu(x) {
-                let (k, s, relu6) = (self.kernel, self.stride, self.relu6);
-                return match kind {
-                    KernelKind::Depthwise => cpu_conv::depthwise_conv(x, weight, bias, k, s, relu6),
-                    KernelKind::Pointwise => cpu_conv::pointwise_conv(x, weight, bias, relu6),
-                    KernelKind::Dense => cpu_conv::dense_conv(x, weight, bias, k, s, relu6),
-                };
+        self.forward_adding(x, None)
+    }
+
+    /// The layer's output plus `residual` (before the ReLU6, where the layer has one).
+    fn forward_adding(&self, x: &Tensor, residual: Option<&Tensor>) -> Result<Tensor> {
+        let (k, s, relu6) = (self.kernel, self.stride, self.relu6);
+        let y = match &self.cpu {
+            Some(CpuKernel::Pointwise(p)) if cpu_conv::on_cpu(x) => {
+                return p.forward(x, residual, relu6);
             }
-        }
-        let x = cpu_conv::pad_same(x, self.kernel, self.stride)?;
-        let y = self.conv.forward(&x)?;
-        Ok(if self.relu6 { y.clamp(0f32, 6f32)? } else { y })
+            Some(CpuKernel::Depthwise {
+                level,
+                weight,
+                bias,
+            }) if cpu_conv::on_cpu(x) && residual.is_none() => {
+                return cpu_conv::depthwise_conv(*level, x, weight, bias, k, s, relu6);
+            }
+            Some(CpuKernel::Dense {
+                level,
+                weight,
+                bias,
+            }) if cpu_conv::on_cpu(x) && residual.is_none() => {
+                return cpu_conv::dense_conv(*level, x, weight, bias, k, s, relu6);
+            }
+            _ => self.conv.forward(&cpu_conv::pad_same(x, k, s)?)?,
+        };
+        let y = match residual {
+            Some(r) => (y + r)?,
+            None => y,
+        };
+        Ok(if relu6 { y.clamp(0f32, 6f32)? } else { y })
     }
 }
 
@@ -151,8 +193,8 @@ impl Block {
             None => x.clone(),
         };
         h = self.depthwise.forward(&h)?;
-        h = self.project.forward(&h)?;
-        Ok(if self.residual { (h + x)? } else { h })
+        // The residual is added in the projection's output.
+        self.project.forward_adding(&h, self.residual.then_some(x))
     }
 }
 

@@ -15,7 +15,7 @@ pub(crate) struct LayerNorm {
 /// Loads the layer norm of `size` features under `vb` (as `candle_nn::layer_norm`).
 pub(crate) fn layer_norm(size: usize, eps: f64, vb: VarBuilder) -> candle_core::Result<LayerNorm> {
     let (weight, bias) = (vb.get(size, "weight")?, vb.get(size, "bias")?);
-    let cpu = match (weight.device(), weight.dtype(), Kernel::for_towers()) {
+    let cpu = match (weight.device(), weight.dtype(), Kernel::selected()) {
         (Device::Cpu, DType::F32, Some(kernel)) => Some((
             kernel,
             weight.to_vec1::<f32>()?,

@@ -23,10 +23,10 @@ pub(crate) enum Projection {
 }
 
 impl Projection {
-    /// Packs `linear` for the CPU kernels where they apply ([`Kernel::for_towers`]), else keeps it.
+    /// Packs `linear` for the CPU kernels where they apply ([`Kernel::selected`]), else keeps it.
     pub(crate) fn new(linear: Linear) -> candle_core::Result<Self> {
         let w = linear.weight();
-        match (w.device(), w.dtype(), Kernel::for_towers()) {
+        match (w.device(), w.dtype(), Kernel::selected()) {
             (Device::Cpu, DType::F32, Some(kernel)) => {
                 let (n, k) = w.dims2()?;
                 let weight = w.flatten_all()?.to_vec1::<f32>()?;
