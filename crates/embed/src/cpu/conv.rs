@@ -136,20 +136,32 @@ impl Geometry {
     /// Scratch: the zero-padded input split into `stride` column phases, so that every tap reads
     /// consecutive values (phase `p`, row `r`, column `j` holds padded pixel `(r, j * stride + p)`).
     fn fill_scratch(&self, src: &[f32], scratch: &mut Vec<f32>) {
-        let phase_len = self.ph * self.row;
-        scratch.clear();
-        scratch.resize(self.stride * phase_len, 0.0);
-        for (y, line) in src.chunks_exact(self.w).take(self.h).enumerate() {
-            let r = y + self.pad_top;
-            if self.stride == 1 {
-                let start = r * self.row + self.pad_left;
-                scratch[start..start + self.w].copy_from_slice(line);
-            } else {
-                for (x, &v) in line.iter().enumerate() {
-                    let col = x + self.pad_left;
-                    let (phase, j) = (col % self.stride, col / self.stride);
-                    scratch[phase * phase_len + r * self.row + j] = v;
+        let (s, w, row) = (self.stride, self.w, self.row);
+        let phase_len = self.ph * row;
+        // No clearing: every value is written below, padding included.
+        scratch.resize(s * phase_len, 0.0);
+        for (phase, plane) in scratch.chunks_exact_mut(phase_len).enumerate() {
+            // Columns j0..j0 + count of this phase hold input columns first, first + s, ...
+            let j0 = self.pad_left.saturating_sub(phase).div_ceil(s);
+            let first = j0 * s + phase - self.pad_left;
+            let count = w.saturating_sub(first).div_ceil(s);
+            for (r, out) in plane.chunks_exact_mut(row).enumerate() {
+                let y = r.wrapping_sub(self.pad_top);
+                if y >= self.h {
+                    out.fill(0.0);
+                    continue;
                 }
+                let line = &src[y * w..(y + 1) * w];
+                out[..j0].fill(0.0);
+                let cols = &mut out[j0..j0 + count];
+                if s == 1 {
+                    cols.copy_from_slice(&line[first..first + count]);
+                } else {
+                    for (o, v) in cols.iter_mut().zip(line[first..].iter().step_by(s)) {
+                        *o = *v;
+                    }
+                }
+                out[j0 + count..].fill(0.0);
             }
         }
     }
