@@ -2,14 +2,14 @@
 //! encoder, and the class token's features.
 
 use super::config::VisionConfig;
-use crate::encoder::{layer_norm, Encoder, LayerNorm};
+use crate::encoder::{layer_norm, Encoder, LayerNorm, PatchEmbedding};
 use candle_core::{IndexOp, Module, Tensor};
-use candle_nn::{Conv2dConfig, VarBuilder};
+use candle_nn::VarBuilder;
 
 /// The vision transformer, up to (not including) the visual projection.
 pub(crate) struct VisionTransformer {
     class_embedding: Tensor,
-    patch: candle_nn::Conv2d,
+    patch: PatchEmbedding,
     positions: Tensor,
     pre_ln: LayerNorm,
     encoder: Encoder,
@@ -22,18 +22,12 @@ impl VisionTransformer {
     pub(crate) fn new(vb: VarBuilder, c: &VisionConfig) -> candle_core::Result<Self> {
         let e = vb.pp("embeddings");
         let patches = (c.image_size / c.patch_size).pow(2);
-        let conv = Conv2dConfig {
-            stride: c.patch_size,
-            ..Default::default()
-        };
         Ok(Self {
             class_embedding: e.get(c.hidden_size, "class_embedding")?,
-            patch: candle_nn::conv2d_no_bias(
-                c.num_channels,
-                c.hidden_size,
-                c.patch_size,
-                conv,
+            patch: PatchEmbedding::new(
                 e.pp("patch_embedding"),
+                (c.num_channels, c.hidden_size, c.patch_size),
+                false,
             )?,
             positions: e.get((patches + 1, c.hidden_size), "position_embedding.weight")?,
             // "pre_layrnorm" is transformers' spelling.
@@ -53,9 +47,8 @@ impl VisionTransformer {
     /// (transformers' `pooler_output`).
     pub(crate) fn forward(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
         let b = pixels.dim(0)?;
-        let x = self.patch.forward(pixels)?; // b x hidden x g x g
-        let hidden = x.dim(1)?;
-        let x = x.flatten_from(2)?.transpose(1, 2)?; // b x patches x hidden
+        let x = self.patch.forward(pixels)?; // b x patches x hidden
+        let hidden = x.dim(2)?;
         let cls = self
             .class_embedding
             .reshape((1, 1, hidden))?

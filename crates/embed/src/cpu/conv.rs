@@ -438,7 +438,7 @@ impl Pointwise {
         let nr = kernel.nr();
         let panels = hw.div_ceil(nr);
         // Several column ranges per thread, so that a thread that falls behind leaves work to the others.
-        let parts = panels.min(4 * team::threads());
+        let parts = panels.min(super::linear::COLUMN_RANGES_PER_THREAD * team::threads());
         let mut out = vec![0f32; n * cout * hw];
         let dst = SharedMut(out.as_mut_ptr());
         let activation = if relu6 {

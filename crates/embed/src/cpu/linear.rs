@@ -123,10 +123,12 @@ impl PackedLinear {
         };
         let mut out = vec![0f32; m * n];
         let panels = n.div_ceil(nr);
-        let threads = team::threads().clamp(1, panels.max(1));
+        // Several column ranges per thread: a thread that another process holds back leaves the rest
+        // of its share to the others (each range reads the packed rows again, from cache).
+        let parts = (COLUMN_RANGES_PER_THREAD * team::threads()).clamp(1, panels.max(1));
         let out_ptr = SharedMut(out.as_mut_ptr());
-        team::for_each(threads, |t| {
-            let (j0, j1) = (t * panels / threads, (t + 1) * panels / threads);
+        team::for_each(parts, |t| {
+            let (j0, j1) = (t * panels / parts, (t + 1) * panels / parts);
             // SAFETY: `out` holds the m x n output and outlives the loop; task t alone touches
             // columns [j0 * nr, j1 * nr) of it.
             unsafe { product.columns(out_ptr.add(0), n, (j0, j1), start, activation) };
@@ -134,6 +136,9 @@ impl PackedLinear {
         out
     }
 }
+
+/// Column ranges of a product per kernel thread.
+pub(super) const COLUMN_RANGES_PER_THREAD: usize = 4;
 
 /// Inputs up to this many values are packed on the calling thread: a parallel region costs a hand-off
 /// between threads, which is slow when other processes compete for the cores.

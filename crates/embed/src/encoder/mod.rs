@@ -4,12 +4,14 @@
 
 mod attention;
 mod norm;
+mod patch;
 mod projection;
 
 use attention::Attention;
 use candle_core::{Module, Tensor};
 use candle_nn::{linear, Linear, VarBuilder};
 pub(crate) use norm::{layer_norm, LayerNorm};
+pub(crate) use patch::PatchEmbedding;
 use projection::{Projection, Then};
 
 /// Activation named by `hidden_act`.

@@ -3,9 +3,9 @@
 //! (`SiglipMultiheadAttentionPoolingHead`: a learned probe attends over the patches, then a residual MLP).
 
 use super::config::VisionConfig;
-use crate::encoder::{layer_norm, Activation, Encoder, LayerNorm};
+use crate::encoder::{layer_norm, Activation, Encoder, LayerNorm, PatchEmbedding};
 use candle_core::{Module, Tensor};
-use candle_nn::{linear, Conv2dConfig, Linear, VarBuilder};
+use candle_nn::{linear, Linear, VarBuilder};
 
 /// The pooling head: one query (the probe) over the patch tokens, `torch.nn.MultiheadAttention` weights.
 struct PoolingHead {
@@ -78,7 +78,7 @@ impl PoolingHead {
 
 /// The vision transformer with its pooling head: `b x 3 x S x S` pixels -> `b x hidden` image features.
 pub(crate) struct VisionTransformer {
-    patch: candle_nn::Conv2d,
+    patch: PatchEmbedding,
     positions: Tensor,
     encoder: Encoder,
     post_ln: LayerNorm,
@@ -91,17 +91,11 @@ impl VisionTransformer {
     pub(crate) fn new(vb: VarBuilder, c: &VisionConfig) -> candle_core::Result<Self> {
         let e = vb.pp("embeddings");
         let patches = (c.image_size / c.patch_size).pow(2);
-        let conv = Conv2dConfig {
-            stride: c.patch_size,
-            ..Default::default()
-        };
         Ok(Self {
-            patch: candle_nn::conv2d(
-                c.num_channels,
-                c.hidden_size,
-                c.patch_size,
-                conv,
+            patch: PatchEmbedding::new(
                 e.pp("patch_embedding"),
+                (c.num_channels, c.hidden_size, c.patch_size),
+                true,
             )?,
             positions: e.get((patches, c.hidden_size), "position_embedding.weight")?,
             encoder: Encoder::new(vb.pp("encoder"), &c.encoder())?,
@@ -123,8 +117,7 @@ impl VisionTransformer {
     /// The head's output (transformers' `pooler_output`); the mean of the tokens for a config without a
     /// head.
     pub(crate) fn forward(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
-        let x = self.patch.forward(pixels)?; // b x hidden x g x g
-        let x = x.flatten_from(2)?.transpose(1, 2)?; // b x patches x hidden
+        let x = self.patch.forward(pixels)?; // b x patches x hidden
         let x = x.broadcast_add(&self.positions.unsqueeze(0)?)?;
         let x = self.post_ln.forward(&self.encoder.forward(&x, false)?)?;
         match &self.head {
