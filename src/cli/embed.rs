@@ -65,29 +65,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     // Batches are decoded and preprocessed on a thread of their own while the model embeds the
     // previous one (one batch ahead).
-    let batch = args.batch.max(1);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Decoded>>(1);
-    let (image, files) = (&embedder.image, &args.files);
-    let written: anyhow::Result<()> = std::thread::scope(|s| {
-        // The receiver lives in this closure: on an early return (a write error) it is dropped, the
-        // producer's next send fails and the scope can join it.
-        let rx = rx;
-        s.spawn(move || {
-            for chunk in files.chunks(batch) {
-                let decoded = chunk
-                    .iter()
-                    .map(|path| {
-                        let px = image_io::open(path, image_io::DEFAULT_MAX_PIXELS)
-                            .and_then(|img| image.preprocess(&img));
-                        (path, px)
-                    })
-                    .collect();
-                if tx.send(decoded).is_err() {
-                    break;
-                }
-            }
-        });
-        for decoded in rx.iter() {
+    let image = &embedder.image;
+    let written: anyhow::Result<()> = vsearch_embed::run_ahead(
+        args.files.chunks(args.batch.max(1)),
+        1,
+        |chunk| {
+            chunk
+                .iter()
+                .map(|path| {
+                    let px = image_io::open(path, image_io::DEFAULT_MAX_PIXELS)
+                        .and_then(|img| image.preprocess(&img));
+                    (path, px)
+                })
+                .collect::<Vec<Decoded>>()
+        },
+        |decoded| {
             // Failures get their own line, the rest go to the model.
             let mut ready = Vec::new();
             let mut pixels = Vec::new();
@@ -105,7 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
             if pixels.is_empty() {
-                continue;
+                return Ok(());
             }
             match image.embed_pixels(&pixels) {
                 Ok(vectors) => {
@@ -128,9 +120,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     }
                 }
             }
-        }
-        Ok(())
-    });
+            Ok(())
+        },
+    );
     written?;
     out.flush()?;
     if done == 0 {

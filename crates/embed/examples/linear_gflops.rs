@@ -1,5 +1,6 @@
 //! GFLOP/s of the CLIP towers' linear layers: the packed CPU kernels at every SIMD level this CPU runs
-//! against candle's `Linear` (the `gemm` crate), at ViT-B/32's and the text tower's shapes.
+//! against candle's `Linear` (the `gemm` crate) and candle's int8 (Q8_0) quantized product, at ViT-B/32's and
+//! the text tower's shapes.
 //! Run: `cargo run --release -p vsearch-embed --example linear_gflops`.
 
 use candle_core::{Device, Module, Tensor};
@@ -57,6 +58,13 @@ fn main() -> anyhow::Result<()> {
             });
             line += &format!("  {} {g:6.1}", kernel.name());
         }
+        let q8 = candle_core::quantized::QMatMul::from_qtensor(
+            candle_core::quantized::QTensor::quantize(&w, candle_core::quantized::GgmlDType::Q8_0)?,
+        )?;
+        let g = rate(flops, || {
+            q8.forward(&x).expect("candle q8_0 matmul");
+        });
+        line += &format!("  q8_0 {g:6.1}");
         println!("{line} GFLOP/s");
     }
     Ok(())

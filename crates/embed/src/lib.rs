@@ -4,6 +4,7 @@
 //! This crate knows nothing of indexes, HTTP or the command line.
 //!
 //! Modules (one concept each):
+//! - [`ahead`]: input preparation overlapped with inference ([`run_ahead`]).
 //! - [`device`]: CPU/CUDA selection.
 //! - [`image_io`]: the image formats vsearch reads; decoding bytes into RGB images with EXIF
 //!   orientation and a pixel limit.
@@ -15,6 +16,7 @@
 //! - [`torch_legacy`]: reader for PyTorch's legacy (non-zip) checkpoints.
 //! - [`registry`]: model presets, resolution (folder, HF cache, hub) and loading ([`load`]).
 
+pub mod ahead;
 pub mod clip;
 pub mod cpu;
 pub mod device;
@@ -30,6 +32,7 @@ pub mod siglip;
 pub mod torch_legacy;
 pub mod weights;
 
+pub use ahead::run_ahead;
 pub use device::DeviceSpec;
 pub use error::{EmbedError, Result};
 pub use hub::{HubRepo, HubSettings};

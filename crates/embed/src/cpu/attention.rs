@@ -4,7 +4,9 @@
 //! products run on the tile kernels of the linear layers ([`super::gemm`]). The attention scale is already
 //! folded into q's weights; a causal mask is applied to the scores before the softmax.
 
-use super::gemm::{pack_block, pack_panels, row_blocks, OutputActivation, Product};
+use super::gemm::{
+    pack_block, pack_panels, pack_panels_strided, row_blocks, OutputActivation, Product,
+};
 use super::team;
 use super::{vmath, Kernel, SharedMut};
 use std::cell::RefCell;
@@ -71,8 +73,15 @@ pub fn attention(
                 let part = &mut scratch.p[block.0 * tokens..];
                 pack_block(tokens, block, |i, j| scratch.scores[i * tokens + j], part);
             }
-            let value = |c: usize, j: usize| rows[j * stride + 2 * hidden + col + c];
-            pack_panels(kernel, (head_dim, tokens), value, &mut scratch.panels);
+            // v's rows (one per token) are this head's `head_dim` values, `stride` apart.
+            let value = &rows[2 * hidden + col..];
+            pack_panels_strided(
+                kernel,
+                (head_dim, tokens),
+                value,
+                stride,
+                &mut scratch.panels,
+            );
             let mixed = Product {
                 kernel,
                 a: &scratch.p,
@@ -150,11 +159,7 @@ mod tests {
                     .reshape((b * n, hidden))?
                     .flatten_all()?
                     .to_vec1::<f32>()?;
-                let worst = got
-                    .iter()
-                    .zip(&want)
-                    .map(|(g, w)| (g - w).abs())
-                    .fold(0f32, f32::max);
+                let worst = crate::cpu::testing::max_abs_diff(&got, &want);
                 assert!(
                     worst < 5e-5,
                     "{kernel:?} b{b} n{n} h{heads} d{d} causal {causal}: {worst}"

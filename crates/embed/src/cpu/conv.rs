@@ -11,7 +11,7 @@
 //! pointwise product on the linear layers' tile kernels), or as portable code without one; the work is
 //! spread over the kernel threads (the `team` module: the caller and spinning workers).
 
-use super::gemm::{pack_block, pack_panels, row_blocks, OutputActivation, Product};
+use super::gemm::{pack_block, pack_panels_strided, row_blocks, OutputActivation, Product};
 pub use super::on_cpu;
 use super::{kernel_err, team, with_cpu_slice, Kernel, SharedMut};
 use crate::error::Result;
@@ -98,10 +98,9 @@ pub fn depthwise_conv(
 }
 
 /// Shapes of one depthwise plane: input, padding, output and the stride-phase scratch layout.
-struct Geometry {
+pub(crate) struct Geometry {
     h: usize,
     w: usize,
-    kernel: usize,
     stride: usize,
     oh: usize,
     ow: usize,
@@ -112,6 +111,9 @@ struct Geometry {
     /// Row length of one stride phase in scratch (padded columns `j * stride + phase`, plus slack so
     /// whole [`MAX_LANES`] blocks can be read past the last output).
     row: usize,
+    /// Where tap `(ky, kx)` (at `ky * kernel + kx`) reads in scratch for output `(0, 0)`: its stride
+    /// phase, row and column; output `(oy, ox)` reads `oy * stride * row + ox` further.
+    taps: Vec<usize>,
 }
 
 impl Geometry {
@@ -119,17 +121,25 @@ impl Geometry {
         let (oh, pad_top, total_h) = same_padding(h, kernel, stride);
         let (ow, pad_left, total_w) = same_padding(w, kernel, stride);
         let pw = w + total_w;
+        let (ph, row) = (h + total_h, pw.div_ceil(stride) + MAX_LANES);
+        let phase_len = ph * row;
+        let taps = (0..kernel * kernel)
+            .map(|t| {
+                let (ky, kx) = (t / kernel, t % kernel);
+                (kx % stride) * phase_len + ky * row + kx / stride
+            })
+            .collect();
         Self {
             h,
             w,
-            kernel,
             stride,
             oh,
             ow,
             pad_top,
             pad_left,
-            ph: h + total_h,
-            row: pw.div_ceil(stride) + MAX_LANES,
+            ph,
+            row,
+            taps,
         }
     }
 
@@ -193,101 +203,120 @@ impl Geometry {
         relu6: bool,
     ) {
         match level {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: a `Kernel` level is only made after the CPU was checked for it.
-            Some(Kernel::Avx512) => unsafe { self.rows_avx512(scratch, dst, taps, bias, relu6) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above.
-            Some(Kernel::Avx2) => unsafe { self.rows_avx2(scratch, dst, taps, bias, relu6) },
-            _ => self.rows::<false, 8>(scratch, dst, taps, bias, relu6),
+            Some(level) => rows_simd(level, self, scratch, dst, taps, bias, relu6),
+            None => rows::<false, 8>(self, scratch, dst, taps, bias, relu6),
         }
     }
+}
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn rows_avx512(
-        &self,
+super::vmath::per_level!(
+    /// [`rows`] at 16 lanes with AVX-512, 8 with AVX2.
+    rows_simd(
+        geom: &Geometry,
         scratch: &[f32],
         dst: &mut [f32],
         taps: &[f32],
         bias: Option<f32>,
-        relu6: bool,
-    ) {
-        self.rows::<true, 16>(scratch, dst, taps, bias, relu6);
-    }
+        relu6: bool
+    ) => avx512: rows::<true, 16>, avx2: rows::<true, 8>
+);
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn rows_avx2(
-        &self,
-        scratch: &[f32],
-        dst: &mut [f32],
-        taps: &[f32],
-        bias: Option<f32>,
-        relu6: bool,
-    ) {
-        self.rows::<true, 8>(scratch, dst, taps, bias, relu6);
-    }
+/// Output blocks of `LANES` that [`rows`] accumulates together: independent sums keep the FMA units busy
+/// instead of waiting on one sum's latency at every tap.
+const GROUP: usize = 4;
 
-    /// All output rows of one plane, `LANES` (at most [`MAX_LANES`]) outputs at a time with every tap
-    /// accumulated in registers.
-    #[inline(always)]
-    fn rows<const FMA: bool, const LANES: usize>(
-        &self,
-        scratch: &[f32],
-        dst: &mut [f32],
-        taps: &[f32],
-        bias: Option<f32>,
-        relu6: bool,
-    ) {
-        let (k, s) = (self.kernel, self.stride);
-        let phase_len = self.ph * self.row;
-        // Shapes come from `fill_scratch` and the callers' output buffers; a mismatch would silently
-        // skip rows or taps below.
-        debug_assert_eq!(
-            scratch.len(),
-            s * phase_len,
-            "scratch is not this geometry's"
-        );
-        debug_assert_eq!(dst.len(), self.oh * self.ow, "output plane size");
-        debug_assert_eq!(taps.len(), k * k, "taps per plane");
-        let blocks = self.ow.div_ceil(LANES);
-        for (oy, out_row) in dst.chunks_exact_mut(self.ow).enumerate() {
-            for b in 0..blocks {
-                let ox = b * LANES;
-                let n = LANES.min(self.ow - ox);
-                let mut acc = [bias.unwrap_or(0.0); LANES];
-                if bias.is_none() {
-                    acc[..n].copy_from_slice(&out_row[ox..ox + n]);
+/// All output rows of one plane: [`GROUP`] blocks of `LANES` (at most [`MAX_LANES`]) outputs at a time,
+/// then single blocks, every tap accumulated in registers.
+#[inline(always)]
+fn rows<const FMA: bool, const LANES: usize>(
+    geom: &Geometry,
+    scratch: &[f32],
+    dst: &mut [f32],
+    taps: &[f32],
+    bias: Option<f32>,
+    relu6: bool,
+) {
+    // Shapes come from `fill_scratch` and the callers' output buffers; a mismatch would silently
+    // skip rows or taps below.
+    debug_assert_eq!(
+        scratch.len(),
+        geom.stride * geom.ph * geom.row,
+        "scratch is not this geometry's"
+    );
+    debug_assert_eq!(dst.len(), geom.oh * geom.ow, "output plane size");
+    debug_assert_eq!(taps.len(), geom.taps.len(), "taps per plane");
+    let ow = geom.ow;
+    for (oy, out_row) in dst.chunks_exact_mut(ow).enumerate() {
+        let base = oy * geom.stride * geom.row;
+        let mut ox = 0;
+        while ox + GROUP * LANES <= ow {
+            let mut acc = [[bias.unwrap_or(0.0); LANES]; GROUP];
+            if bias.is_none() {
+                for (g, a) in acc.iter_mut().enumerate() {
+                    a.copy_from_slice(&out_row[ox + g * LANES..ox + (g + 1) * LANES]);
                 }
-                for ky in 0..k {
-                    let r = oy * s + ky;
-                    for kx in 0..k {
-                        let wv = taps[ky * k + kx];
-                        let start = (kx % s) * phase_len + r * self.row + kx / s + ox;
-                        // Always in bounds: `row` leaves `MAX_LANES` columns of slack past the last
-                        // output.
-                        let Some(v) = scratch.get(start..).and_then(|t| t.first_chunk::<LANES>())
-                        else {
-                            debug_assert!(start + LANES <= scratch.len(), "read past scratch");
-                            continue;
-                        };
-                        for i in 0..LANES {
-                            acc[i] = if FMA {
-                                v[i].mul_add(wv, acc[i])
-                            } else {
-                                acc[i] + v[i] * wv
-                            };
-                        }
-                    }
-                }
-                if relu6 {
-                    for a in &mut acc {
-                        *a = a.clamp(0.0, 6.0);
-                    }
-                }
-                out_row[ox..ox + n].copy_from_slice(&acc[..n]);
             }
+            for (&wv, &at) in taps.iter().zip(&geom.taps) {
+                // In bounds: a whole group ends at an output, and `row` covers every output's taps.
+                let start = base + at + ox;
+                let Some(v) = scratch.get(start..start + GROUP * LANES) else {
+                    debug_assert!(false, "read past scratch");
+                    continue;
+                };
+                for (g, a) in acc.iter_mut().enumerate() {
+                    for i in 0..LANES {
+                        a[i] = fma::<FMA>(v[g * LANES + i], wv, a[i]);
+                    }
+                }
+            }
+            for (g, a) in acc.iter_mut().enumerate() {
+                finish(a, relu6);
+                out_row[ox + g * LANES..ox + (g + 1) * LANES].copy_from_slice(a);
+            }
+            ox += GROUP * LANES;
+        }
+        while ox < ow {
+            let n = LANES.min(ow - ox);
+            let mut acc = [bias.unwrap_or(0.0); LANES];
+            if bias.is_none() {
+                acc[..n].copy_from_slice(&out_row[ox..ox + n]);
+            }
+            for (&wv, &at) in taps.iter().zip(&geom.taps) {
+                // Always in bounds: `row` leaves `MAX_LANES` columns of slack past the last output.
+                let Some(v) = scratch
+                    .get(base + at + ox..)
+                    .and_then(|t| t.first_chunk::<LANES>())
+                else {
+                    debug_assert!(false, "read past scratch");
+                    continue;
+                };
+                for i in 0..LANES {
+                    acc[i] = fma::<FMA>(v[i], wv, acc[i]);
+                }
+            }
+            finish(&mut acc, relu6);
+            out_row[ox..ox + n].copy_from_slice(&acc[..n]);
+            ox += LANES;
+        }
+    }
+}
+
+/// `v * w + acc`, fused when `FMA` (the level has the instruction).
+#[inline(always)]
+fn fma<const FMA: bool>(v: f32, w: f32, acc: f32) -> f32 {
+    if FMA {
+        v.mul_add(w, acc)
+    } else {
+        acc + v * w
+    }
+}
+
+/// ReLU6 on a block of finished sums, when asked.
+#[inline(always)]
+fn finish(acc: &mut [f32], relu6: bool) {
+    if relu6 {
+        for a in acc {
+            *a = a.clamp(0.0, 6.0);
         }
     }
 }
@@ -455,12 +484,7 @@ impl Pointwise {
             let image = &src[img * cin * hw..(img + 1) * cin * hw];
             let first = img * cout * hw;
             SCRATCH.with_borrow_mut(|panels| {
-                pack_panels(
-                    kernel,
-                    (c1 - c0, cin),
-                    |j, p| image[p * hw + c0 + j],
-                    panels,
-                );
+                pack_panels_strided(kernel, (c1 - c0, cin), &image[c0..], hw, panels);
                 let product = Product {
                     kernel,
                     a: &self.packed,
@@ -587,17 +611,7 @@ mod tests {
     }
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        assert_eq!(a.dims(), b.dims());
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
+        crate::cpu::testing::max_abs_diff_tensors(a, b).unwrap()
     }
 
     /// Every kernel level this CPU runs, and the portable code.
@@ -610,7 +624,17 @@ mod tests {
         let dev = Device::Cpu;
         for (level, k) in levels().into_iter().flat_map(|l| [(l, 3), (l, 5)]) {
             for s in [1, 2] {
-                for (h, w) in [(7, 7), (8, 8), (14, 13), (17, 22), (1, 1), (2, 3)] {
+                // Wide rows run the grouped blocks (4 registers at a time) and then single ones.
+                for (h, w) in [
+                    (7, 7),
+                    (8, 8),
+                    (14, 13),
+                    (17, 22),
+                    (1, 1),
+                    (2, 3),
+                    (3, 70),
+                    (2, 133),
+                ] {
                     for relu6 in [false, true] {
                         let (n, c) = (2, 5);
                         let x = Tensor::randn(0f32, 2.0, (n, c, h, w), &dev).unwrap();

@@ -101,9 +101,40 @@ pub(crate) fn row_blocks(m: usize, mr: usize) -> Vec<(usize, usize)> {
 /// Packs `B` (`n x k`, element `(j, p)` read by `get`) into `panels` (resized to fit), slice-major.
 pub(crate) fn pack_panels(
     kernel: Kernel,
-    (n, k): (usize, usize),
+    dims: (usize, usize),
     get: impl Fn(usize, usize) -> f32,
     panels: &mut Vec<f32>,
+) {
+    pack_panels_by(kernel, dims, panels, |j0, p, row| {
+        for (c, v) in row.iter_mut().enumerate() {
+            *v = get(j0 + c, p);
+        }
+    });
+}
+
+/// [`pack_panels`] for a `B` whose rows lie in `src` one after the other, `stride` apart: element
+/// `(column j, depth p)` is `src[p * stride + j]` (a 1x1 convolution's input planes, attention's v), so
+/// that each panel row is one copy.
+pub(crate) fn pack_panels_strided(
+    kernel: Kernel,
+    dims: (usize, usize),
+    src: &[f32],
+    stride: usize,
+    panels: &mut Vec<f32>,
+) {
+    pack_panels_by(kernel, dims, panels, |j0, p, row| {
+        let at = p * stride + j0;
+        row.copy_from_slice(&src[at..at + row.len()]);
+    });
+}
+
+/// The panel layout of `B` (`n x k`) in `panels` (resized to fit, padding columns zero): `fill(j0, p,
+/// row)` writes columns `j0..j0 + row.len()` of depth `p`.
+fn pack_panels_by(
+    kernel: Kernel,
+    (n, k): (usize, usize),
+    panels: &mut Vec<f32>,
+    mut fill: impl FnMut(usize, usize, &mut [f32]),
 ) {
     let (nr, kc) = (kernel.nr(), kernel.kc());
     let count = n.div_ceil(nr);
@@ -115,9 +146,7 @@ pub(crate) fn pack_panels(
         for (j, slice) in slices.chunks_exact_mut(depth * nr).enumerate() {
             let cols = (n - j * nr).min(nr);
             for (p, row) in slice.chunks_exact_mut(nr).enumerate() {
-                for (c, v) in row[..cols].iter_mut().enumerate() {
-                    *v = get(j * nr + c, kb + p);
-                }
+                fill(j * nr, kb + p, &mut row[..cols]);
             }
         }
     }

@@ -150,3 +150,25 @@ impl SharedMut {
         unsafe { self.0.add(offset) }
     }
 }
+
+/// Helpers for the kernels' tests against candle's ops.
+#[cfg(test)]
+pub(crate) mod testing {
+    use candle_core::{DType, Tensor};
+
+    /// The largest absolute difference between two equally long value lists.
+    pub(crate) fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len(), "compared values differ in count");
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max)
+    }
+
+    /// The largest absolute difference between two tensors of one shape.
+    pub(crate) fn max_abs_diff_tensors(a: &Tensor, b: &Tensor) -> candle_core::Result<f32> {
+        assert_eq!(a.dims(), b.dims(), "compared tensors differ in shape");
+        let values = |t: &Tensor| t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>();
+        Ok(max_abs_diff(&values(a)?, &values(b)?))
+    }
+}

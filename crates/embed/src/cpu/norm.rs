@@ -99,11 +99,7 @@ mod tests {
                     &b.to_vec1::<f32>()?,
                     1e-5,
                 );
-                let worst = got
-                    .iter()
-                    .zip(&want)
-                    .map(|(g, w)| (g - w).abs())
-                    .fold(0f32, f32::max);
+                let worst = crate::cpu::testing::max_abs_diff(&got, &want);
                 assert!(worst < 1e-5, "{kernel:?} {rows}x{width}: {worst}");
             }
         }

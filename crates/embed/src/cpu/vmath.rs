@@ -78,20 +78,26 @@ fn softmax_body(x: &mut [f32]) {
     }
 }
 
-/// Defines `pub(crate) fn $name(kernel, args...)` that runs `$body` compiled for the kernel's level.
+/// Defines `pub(crate) fn $name(kernel, args...)` that runs `$body` compiled for the kernel's level; the
+/// second form names the body each level runs (e.g. a generic kernel at 16 or 8 lanes).
 macro_rules! per_level {
     ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) => $body:ident) => {
+        $crate::cpu::vmath::per_level!(
+            $(#[$doc])* $name($($arg: $ty),*) => avx512: $body, avx2: $body
+        );
+    };
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) => avx512: $b512:expr, avx2: $b2:expr) => {
         $(#[$doc])*
         pub(crate) fn $name(kernel: Kernel, $($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f")]
                 unsafe fn avx512($($arg: $ty),*) {
-                    $body($($arg),*)
+                    $b512($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx2($($arg: $ty),*) {
-                    $body($($arg),*)
+                    $b2($($arg),*)
                 }
                 match kernel {
                     // SAFETY: a `Kernel` level is only made after the CPU was checked for it.
@@ -103,7 +109,7 @@ macro_rules! per_level {
             #[cfg(not(target_arch = "x86_64"))]
             {
                 let _ = kernel;
-                $body($($arg),*)
+                $b2($($arg),*)
             }
         }
     };

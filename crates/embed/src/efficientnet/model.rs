@@ -50,28 +50,17 @@ struct ConvBn {
     cpu: Option<CpuKernel>,
 }
 
-/// A layer's CPU kernel with its folded weights and biases (flat, row-major), at the level
-/// [`Kernel::selected`] chose.
+/// A layer's CPU kernel with its folded weights and biases (flat, row-major).
 enum CpuKernel {
-    Depthwise {
-        level: Option<Kernel>,
-        weight: Vec<f32>,
-        bias: Vec<f32>,
-    },
+    /// A 1x1 convolution, its weights packed at load for the level [`Kernel::selected`] chose.
     Pointwise(cpu_conv::Pointwise),
-    Dense {
-        level: Option<Kernel>,
+    /// A depthwise or a dense (few input channels) convolution: taps read as they are, at the level
+    /// [`Kernel::selected`] gives at each call.
+    Taps {
+        depthwise: bool,
         weight: Vec<f32>,
         bias: Vec<f32>,
     },
-}
-
-/// Which [`cpu_conv`] kernel a layer runs on.
-#[derive(Clone, Copy)]
-enum KernelKind {
-    Depthwise,
-    Pointwise,
-    Dense,
 }
 
 impl ConvBn {
@@ -93,38 +82,22 @@ impl ConvBn {
         let folded = weight.broadcast_mul(&scale.reshape((scale.dim(0)?, 1, 1, 1))?)?;
         let bias = (beta - (mean * &scale)?)?;
         let (c_out, c_in_per_group) = (folded.dim(0)?, folded.dim(1)?);
-        let kind = if !matches!(folded.device(), Device::Cpu) {
+        let cpu = if !matches!(folded.device(), Device::Cpu) {
             None
-        } else if groups > 1 && groups == c_out && c_in_per_group == 1 {
-            Some(KernelKind::Depthwise)
         } else if groups == 1 && kernel == 1 && stride == 1 {
-            Some(KernelKind::Pointwise)
-        } else if groups == 1 && c_in_per_group <= 4 {
-            Some(KernelKind::Dense)
+            let weight = folded.flatten_all()?.to_vec1::<f32>()?;
+            let pointwise = cpu_conv::Pointwise::new(Kernel::selected(), weight, bias.to_vec1()?)?;
+            Some(CpuKernel::Pointwise(pointwise))
+        } else if (groups > 1 && groups == c_out && c_in_per_group == 1)
+            || (groups == 1 && c_in_per_group <= 4)
+        {
+            Some(CpuKernel::Taps {
+                depthwise: groups > 1,
+                weight: folded.flatten_all()?.to_vec1()?,
+                bias: bias.to_vec1()?,
+            })
         } else {
             None
-        };
-        let cpu = match kind {
-            Some(kind) => {
-                let (level, weight) = (Kernel::selected(), folded.flatten_all()?.to_vec1::<f32>()?);
-                let bias = bias.to_vec1::<f32>()?;
-                Some(match kind {
-                    KernelKind::Depthwise => CpuKernel::Depthwise {
-                        level,
-                        weight,
-                        bias,
-                    },
-                    KernelKind::Pointwise => {
-                        CpuKernel::Pointwise(cpu_conv::Pointwise::new(level, weight, bias)?)
-                    }
-                    KernelKind::Dense => CpuKernel::Dense {
-                        level,
-                        weight,
-                        bias,
-                    },
-                })
-            }
-            None => None,
         };
         let cfg = Conv2dConfig {
             padding: 0,
@@ -153,19 +126,17 @@ impl ConvBn {
             Some(CpuKernel::Pointwise(p)) if cpu_conv::on_cpu(x) => {
                 return p.forward(x, residual, relu6);
             }
-            Some(CpuKernel::Depthwise {
-                level,
+            Some(CpuKernel::Taps {
+                depthwise,
                 weight,
                 bias,
             }) if cpu_conv::on_cpu(x) && residual.is_none() => {
-                return cpu_conv::depthwise_conv(*level, x, weight, bias, k, s, relu6);
-            }
-            Some(CpuKernel::Dense {
-                level,
-                weight,
-                bias,
-            }) if cpu_conv::on_cpu(x) && residual.is_none() => {
-                return cpu_conv::dense_conv(*level, x, weight, bias, k, s, relu6);
+                let conv = if *depthwise {
+                    cpu_conv::depthwise_conv
+                } else {
+                    cpu_conv::dense_conv
+                };
+                return conv(Kernel::selected(), x, weight, bias, k, s, relu6);
             }
             _ => self.conv.forward(&cpu_conv::pad_same(x, k, s)?)?,
         };

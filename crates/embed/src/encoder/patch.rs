@@ -90,11 +90,7 @@ mod tests {
             let pixels = Tensor::randn(0f32, 1.0, (b, c, side, side), &dev)?;
             let want = conv.forward(&pixels)?.flatten_from(2)?.transpose(1, 2)?;
             let got = embedding.forward(&pixels)?;
-            let worst = (got - want)?
-                .abs()?
-                .flatten_all()?
-                .max(0)?
-                .to_scalar::<f32>()?;
+            let worst = crate::cpu::testing::max_abs_diff_tensors(&got, &want)?;
             assert!(worst < 1e-4, "bias {bias}: {worst}");
         }
         Ok(())

@@ -71,32 +71,26 @@ pub(super) fn ingest(
             source: std::io::Error::other(e),
         })?;
     let max_pixels = options.max_pixels;
-    let (tx, rx) = crossbeam_channel::bounded::<Vec<Prepared>>(2);
-    let result: Result<()> = std::thread::scope(|s| {
-        // The receiver lives in this closure: when it returns early (an error), the receiver is
-        // dropped, the producer's next send fails and the scope can join it.
-        let rx = rx;
-        s.spawn(move || {
-            for chunk in pending.chunks(batch) {
-                let prepared: Vec<Prepared> = pool.install(|| {
-                    use rayon::prelude::*;
-                    chunk
-                        .par_iter()
-                        .map(|p| prepare(p, model, max_pixels))
-                        .collect()
-                });
-                crate::fault::abort_at("decode");
-                if tx.send(prepared).is_err() {
-                    break;
-                }
-            }
-        });
-        for (chunk, prepared) in pending.chunks(batch).zip(rx.iter()) {
+    let result = vsearch_embed::run_ahead(
+        pending.chunks(batch),
+        2,
+        |chunk| {
+            let prepared: Vec<Prepared> = pool.install(|| {
+                use rayon::prelude::*;
+                chunk
+                    .par_iter()
+                    .map(|p| prepare(p, model, max_pixels))
+                    .collect()
+            });
+            crate::fault::abort_at("decode");
+            (chunk, prepared)
+        },
+        |(chunk, prepared)| {
             commit(chunk, embed_batch(model, dim, prepared))?;
             progress.inc(chunk.len() as u64);
-        }
-        Ok(())
-    });
+            Ok(())
+        },
+    );
     progress.finish_and_clear();
     result
 }
