@@ -1,0 +1,125 @@
+//! `vsearch index` against the model alone, interleaved so that both sides of each ratio see the same minute of a
+//! noisy host: each round embeds batches with the model alone (EfficientNet-Lite0, preprocessed input, batch 32)
+//! for about as long as an index run takes, then indexes copies of a photo folder from scratch (decode, EXIF,
+//! preprocess, embed, catalog, flat index; batch 32, two decoding threads, as `vsearch index --batch 32`). Prints
+//! each round's images/s and ratio, then the median ratio.
+//!
+//! ```text
+//! cargo bench --bench index_overlap -- [--rounds 6] [--copies 4] [--photos ../shared/data/ukbench-14]
+//! ```
+
+/// The `vsearch` binary's allocator and settings, so the benchmark measures what the binary runs.
+#[path = "../src/allocator.rs"]
+mod allocator;
+
+use anyhow::{bail, Context};
+use std::path::PathBuf;
+use std::time::Instant;
+use vsearch_engine::{image_io, index_folder, DeviceSpec, IndexKind, IndexOptions, ModelSpec};
+
+const BATCH: usize = 32;
+
+struct Args {
+    rounds: usize,
+    copies: usize,
+    photos: PathBuf,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        rounds: 6,
+        copies: 4,
+        photos: PathBuf::from("../shared/data/ukbench-14"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--rounds" => args.rounds = value()?.parse()?,
+            "--copies" => args.copies = value()?.parse()?,
+            "--photos" => args.photos = value()?.into(),
+            "--bench" => {} // passed by `cargo bench`
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> anyhow::Result<()> {
+    allocator::keep_freed_memory();
+    let args = parse_args()?;
+    let mut photos: Vec<PathBuf> = std::fs::read_dir(&args.photos)
+        .with_context(|| format!("cannot read {}", args.photos.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| image_io::has_image_extension(p))
+        .collect();
+    photos.sort();
+    if photos.is_empty() {
+        bail!("no photos in {}", args.photos.display());
+    }
+    let folder = tempfile::tempdir()?;
+    for copy in 0..args.copies {
+        for path in &photos {
+            let name = path.file_name().context("photo without a name")?;
+            let target = folder
+                .path()
+                .join(format!("c{copy}_{}", name.to_string_lossy()));
+            std::fs::copy(path, target)?;
+        }
+    }
+    let collection = tempfile::tempdir()?;
+    let spec = ModelSpec::Preset("efficientnet-lite0".into());
+    let options = IndexOptions {
+        collection: Some(collection.path().to_path_buf()),
+        model: spec.clone(),
+        device: DeviceSpec::Cpu,
+        indexes: vec![IndexKind::Flat],
+        add_indexes: Vec::new(),
+        batch: BATCH,
+        threads: 2,
+        max_pixels: image_io::DEFAULT_MAX_PIXELS,
+        rebuild: true,
+        progress: false,
+        policy: None,
+    };
+    let model = vsearch_embed::load(&spec, &DeviceSpec::Cpu)?;
+    let image = image_io::open(&photos[0], image_io::DEFAULT_MAX_PIXELS)?;
+    let pixels = vec![model.image.preprocess(&image)?; BATCH];
+    model.image.embed_pixels(&pixels)?; // warm-up
+    println!(
+        "{} photos ({} x {}), Lite0, batch {BATCH}; per round: model alone, then `vsearch index`",
+        photos.len() * args.copies,
+        photos.len(),
+        args.copies
+    );
+    let mut ratios = Vec::new();
+    let mut span = 4.0f64;
+    for round in 1..=args.rounds {
+        let (mut images, start) = (0usize, Instant::now());
+        while start.elapsed().as_secs_f64() < span {
+            model.image.embed_pixels(&pixels)?;
+            images += BATCH;
+        }
+        let alone = images as f64 / start.elapsed().as_secs_f64();
+        let report = index_folder(folder.path(), &options)?;
+        if report.embedded == 0 || report.seconds <= 0.0 {
+            bail!(
+                "the index run embedded nothing ({} failed)",
+                report.failed.len()
+            );
+        }
+        let indexed = report.embedded as f64 / report.seconds;
+        span = report.seconds;
+        let ratio = indexed / alone;
+        println!(
+            "round {round}: model alone {alone:6.1} images/s, vsearch index {indexed:6.1} images/s ({} in {:.1} s): {:.0}%",
+            report.embedded,
+            report.seconds,
+            100.0 * ratio
+        );
+        ratios.push(ratio);
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!("median: {:.0}%", 100.0 * ratios[ratios.len() / 2]);
+    Ok(())
+}
