@@ -13,7 +13,7 @@
 
 use super::gemm::{pack_block, pack_panels_strided, row_blocks, OutputActivation, Product};
 pub use super::on_cpu;
-use super::{kernel_err, team, with_cpu_slice, Kernel, SharedMut};
+use super::{kernel_err, team, vmath, with_cpu_slice, Kernel, SharedMut};
 use crate::error::Result;
 use candle_core::Tensor;
 use rayon::prelude::*;
@@ -225,8 +225,8 @@ super::vmath::per_level!(
 /// instead of waiting on one sum's latency at every tap.
 const GROUP: usize = 4;
 
-/// All output rows of one plane: [`GROUP`] blocks of `LANES` (at most [`MAX_LANES`]) outputs at a time,
-/// then single blocks, every tap accumulated in registers.
+/// All output rows of one plane: [`GROUP`] registers of `LANES` (at most [`MAX_LANES`]) outputs at a
+/// time while whole groups fit, then one register at a time.
 #[inline(always)]
 fn rows<const FMA: bool, const LANES: usize>(
     geom: &Geometry,
@@ -246,59 +246,58 @@ fn rows<const FMA: bool, const LANES: usize>(
     debug_assert_eq!(dst.len(), geom.oh * geom.ow, "output plane size");
     debug_assert_eq!(taps.len(), geom.taps.len(), "taps per plane");
     let ow = geom.ow;
+    let whole = ow / (GROUP * LANES) * (GROUP * LANES);
     for (oy, out_row) in dst.chunks_exact_mut(ow).enumerate() {
         let base = oy * geom.stride * geom.row;
-        let mut ox = 0;
-        while ox + GROUP * LANES <= ow {
-            let mut acc = [[bias.unwrap_or(0.0); LANES]; GROUP];
-            if bias.is_none() {
-                for (g, a) in acc.iter_mut().enumerate() {
-                    a.copy_from_slice(&out_row[ox + g * LANES..ox + (g + 1) * LANES]);
-                }
-            }
-            for (&wv, &at) in taps.iter().zip(&geom.taps) {
-                // In bounds: a whole group ends at an output, and `row` covers every output's taps.
-                let start = base + at + ox;
-                let Some(v) = scratch.get(start..start + GROUP * LANES) else {
-                    debug_assert!(false, "read past scratch");
-                    continue;
-                };
-                for (g, a) in acc.iter_mut().enumerate() {
-                    for i in 0..LANES {
-                        a[i] = fma::<FMA>(v[g * LANES + i], wv, a[i]);
-                    }
-                }
-            }
-            for (g, a) in acc.iter_mut().enumerate() {
-                finish(a, relu6);
-                out_row[ox + g * LANES..ox + (g + 1) * LANES].copy_from_slice(a);
-            }
-            ox += GROUP * LANES;
+        let (groups, rest) = out_row.split_at_mut(whole);
+        for (b, out) in groups.chunks_exact_mut(GROUP * LANES).enumerate() {
+            let at = base + b * GROUP * LANES;
+            block::<FMA, LANES, GROUP>(geom, scratch, at, taps, bias, relu6, out);
         }
-        while ox < ow {
-            let n = LANES.min(ow - ox);
-            let mut acc = [bias.unwrap_or(0.0); LANES];
-            if bias.is_none() {
-                acc[..n].copy_from_slice(&out_row[ox..ox + n]);
-            }
-            for (&wv, &at) in taps.iter().zip(&geom.taps) {
-                // Always in bounds: `row` leaves `MAX_LANES` columns of slack past the last output.
-                let Some(v) = scratch
-                    .get(base + at + ox..)
-                    .and_then(|t| t.first_chunk::<LANES>())
-                else {
-                    debug_assert!(false, "read past scratch");
-                    continue;
-                };
-                for i in 0..LANES {
-                    acc[i] = fma::<FMA>(v[i], wv, acc[i]);
-                }
-            }
-            finish(&mut acc, relu6);
-            out_row[ox..ox + n].copy_from_slice(&acc[..n]);
-            ox += LANES;
+        for (b, out) in rest.chunks_mut(LANES).enumerate() {
+            let at = base + whole + b * LANES;
+            block::<FMA, LANES, 1>(geom, scratch, at, taps, bias, relu6, out);
         }
     }
+}
+
+/// `out.len()` (at most `G * LANES`) consecutive outputs of a row in `G` registers of `LANES` sums, every
+/// tap accumulated, starting from `bias` or, when `bias` is `None`, from what `out` holds; the block's
+/// first output reads tap `t` at `start + geom.taps[t]`.
+#[inline(always)]
+fn block<const FMA: bool, const LANES: usize, const G: usize>(
+    geom: &Geometry,
+    scratch: &[f32],
+    start: usize,
+    taps: &[f32],
+    bias: Option<f32>,
+    relu6: bool,
+    out: &mut [f32],
+) {
+    let n = out.len();
+    let mut acc = [[bias.unwrap_or(0.0); LANES]; G];
+    if bias.is_none() {
+        acc.as_flattened_mut()[..n].copy_from_slice(out);
+    }
+    for (&wv, &at) in taps.iter().zip(&geom.taps) {
+        // Always in bounds: `row` leaves `MAX_LANES` columns of slack past the last output, and a
+        // group of several registers ends at an output.
+        let Some(v) = scratch.get(start + at..start + at + G * LANES) else {
+            debug_assert!(false, "read past scratch");
+            continue;
+        };
+        for (g, a) in acc.iter_mut().enumerate() {
+            for i in 0..LANES {
+                a[i] = fma::<FMA>(v[g * LANES + i], wv, a[i]);
+            }
+        }
+    }
+    // ReLU6 on every lane (a fixed count the compiler unrolls), then the block's outputs stored.
+    let sums = acc.as_flattened_mut();
+    if relu6 {
+        vmath::relu6_body(sums);
+    }
+    out.copy_from_slice(&sums[..n]);
 }
 
 /// `v * w + acc`, fused when `FMA` (the level has the instruction).
@@ -308,16 +307,6 @@ fn fma<const FMA: bool>(v: f32, w: f32, acc: f32) -> f32 {
         v.mul_add(w, acc)
     } else {
         acc + v * w
-    }
-}
-
-/// ReLU6 on a block of finished sums, when asked.
-#[inline(always)]
-fn finish(acc: &mut [f32], relu6: bool) {
-    if relu6 {
-        for a in acc {
-            *a = a.clamp(0.0, 6.0);
-        }
     }
 }
 
@@ -455,12 +444,12 @@ impl Pointwise {
     ) -> Vec<f32> {
         let (cin, cout) = (self.cin, self.bias.len());
         let Some(kernel) = self.level else {
-            let mut out = pointwise_portable(src, (n, cin, hw), &self.weight, &self.bias, false);
+            let mut out = pointwise_portable(src, (n, cin, hw), &self.weight, &self.bias);
             if let Some(r) = residual {
                 out.iter_mut().zip(r).for_each(|(o, r)| *o += r);
             }
             if relu6 {
-                out.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0));
+                vmath::relu6_body(&mut out);
             }
             return out;
         };
@@ -516,7 +505,6 @@ fn pointwise_portable(
     (n, cin, hw): (usize, usize, usize),
     weight: &[f32],
     bias: &[f32],
-    relu6: bool,
 ) -> Vec<f32> {
     let cout = bias.len();
     let mut out = vec![0f32; n * cout * hw];
@@ -550,11 +538,6 @@ fn pointwise_portable(
                     false,
                     par,
                 );
-            }
-            if relu6 {
-                for v in dst.iter_mut() {
-                    *v = v.clamp(0.0, 6.0);
-                }
             }
         };
         if n >= threads {

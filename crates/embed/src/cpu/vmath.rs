@@ -39,8 +39,9 @@ fn silu_body(x: &mut [f32]) {
     }
 }
 
+/// ReLU6 in place, as portable code (also the body the levels compile).
 #[inline(always)]
-fn relu6_body(x: &mut [f32]) {
+pub(super) fn relu6_body(x: &mut [f32]) {
     for v in x {
         *v = v.clamp(0.0, 6.0);
     }
