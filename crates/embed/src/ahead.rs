@@ -22,7 +22,11 @@ where
         let rx = rx;
         s.spawn(move || {
             for batch in batches {
-                if tx.send(prepare(batch)).is_err() {
+                let prepared = {
+                    let _beside = crate::cpu::Preparing::start();
+                    prepare(batch)
+                };
+                if tx.send(prepared).is_err() {
                     break;
                 }
             }

@@ -2,9 +2,10 @@
 
 use crate::error::{EmbedError, Result};
 use crate::Pixels;
-use fast_image_resize::images::Image;
+use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, RgbImage};
+use std::borrow::Cow;
 
 /// A crop rectangle in source pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,11 +44,10 @@ fn resize_region_bicubic(
             reason: "image has a zero dimension".into(),
         });
     }
-    let src = Image::from_vec_u8(w, h, img.as_raw().clone(), PixelType::U8x3).map_err(|e| {
-        EmbedError::Preprocess {
+    let src =
+        ImageRef::new(w, h, img.as_raw(), PixelType::U8x3).map_err(|e| EmbedError::Preprocess {
             reason: format!("resize: {e}"),
-        }
-    })?;
+        })?;
     let mut dst = Image::new(width, height, PixelType::U8x3);
     let options = ResizeOptions::new()
         .resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom))
@@ -79,11 +79,11 @@ pub fn to_pixels(img: &RgbImage, scale: f32, mean: [f32; 3], std: [f32; 3]) -> P
     }
 }
 
-/// The image as 8-bit RGB (alpha dropped, greyscale expanded).
-pub fn rgb(img: &DynamicImage) -> RgbImage {
+/// The image as 8-bit RGB (alpha dropped, greyscale expanded), borrowed when it already is.
+pub fn rgb(img: &DynamicImage) -> Cow<'_, RgbImage> {
     match img {
-        DynamicImage::ImageRgb8(rgb) => rgb.clone(),
-        other => other.to_rgb8(),
+        DynamicImage::ImageRgb8(rgb) => Cow::Borrowed(rgb),
+        other => Cow::Owned(other.to_rgb8()),
     }
 }
 
@@ -307,7 +307,7 @@ fn clip_within(
     let left = (nw as i64 - cw as i64).div_euclid(2);
     // The resized image, or the part of it the crop keeps, starting at (x0, y0) of the resized image.
     let (resized, x0, y0) = if (nw, nh) == (w, h) {
-        (img, 0, 0)
+        (img.into_owned(), 0, 0)
     } else if u64::from(nw) * u64::from(nh) <= full_resize_max_pixels {
         (resize_bicubic(&img, None, nw, nh)?, 0, 0)
     } else {
@@ -439,7 +439,7 @@ pub fn siglip(image: &DynamicImage, recipe: &SiglipRecipe) -> Result<Pixels> {
     let img = rgb(image);
     let (h, w) = recipe.size;
     let resized = if img.dimensions() == (w, h) {
-        img
+        img.into_owned()
     } else {
         resize_bicubic(&img, None, w, h)?
     };

@@ -8,7 +8,7 @@ use super::gemm::{
     pack_block, pack_panels, pack_panels_strided, row_blocks, OutputActivation, Product,
 };
 use super::team;
-use super::{vmath, Kernel, SharedMut};
+use super::{vmath, Kernel, Unfilled};
 use std::cell::RefCell;
 
 /// `qkv`: `batch * tokens` rows of `3 * heads * head_dim` values (q, then k, then v, each head after
@@ -25,8 +25,8 @@ pub fn attention(
 ) -> Vec<f32> {
     let hidden = heads * head_dim;
     assert_eq!(qkv.len(), batch * tokens * 3 * hidden, "qkv shape");
-    let mut out = vec![0f32; batch * tokens * hidden];
-    let out_ptr = SharedMut(out.as_mut_ptr());
+    let mut out = Unfilled::new(batch * tokens * hidden);
+    let out_ptr = out.shared();
     let blocks = row_blocks(tokens, kernel.mr());
     team::for_each(batch * heads, |task| {
         SCRATCH.with_borrow_mut(|scratch| {
@@ -51,7 +51,8 @@ pub fn attention(
                 k: head_dim,
             };
             let whole = (0, tokens.div_ceil(kernel.nr()));
-            let zero = |_: usize, _: usize, dst: &mut [f32]| dst.fill(0.0);
+            // `columns` hands over each row zeroed: the product alone is wanted.
+            let zero = |_: usize, _: usize, _: &mut [f32]| {};
             // SAFETY: `scratch.scores` holds tokens x tokens values and is this task's alone.
             unsafe {
                 scores.columns(
@@ -99,7 +100,8 @@ pub fn attention(
             }
         })
     });
-    out
+    // SAFETY: the (sequence, head) tasks wrote every head's columns of every sequence's rows.
+    unsafe { out.filled() }
 }
 
 thread_local! {

@@ -13,7 +13,7 @@
 
 use super::gemm::{pack_block, pack_panels_strided, row_blocks, OutputActivation, Product};
 pub use super::on_cpu;
-use super::{kernel_err, team, vmath, with_cpu_slice, Kernel, SharedMut};
+use super::{kernel_err, team, vmath, with_cpu_slice, Kernel, Unfilled};
 use crate::error::Result;
 use candle_core::Tensor;
 use rayon::prelude::*;
@@ -26,15 +26,6 @@ const MAX_LANES: usize = 16;
 thread_local! {
     /// This thread's scratch plane ([`Geometry::fill_scratch`]) or packed pointwise panels.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// A mutable view of `len` values at `offset` of a buffer shared by parallel tasks.
-///
-/// # Safety
-/// The range is inside the buffer and no other task touches it while the view lives.
-unsafe fn part<'a>(buf: SharedMut, offset: usize, len: usize) -> &'a mut [f32] {
-    // SAFETY: as the caller promises.
-    unsafe { std::slice::from_raw_parts_mut(buf.add(offset), len) }
 }
 
 /// TF 'SAME' padding of one spatial dimension: `(output size, padding before, total padding)`; the odd
@@ -79,14 +70,14 @@ pub fn depthwise_conv(
     }
     let geom = Geometry::new(h, w, kernel, stride);
     let plane_out = geom.oh * geom.ow;
-    let mut out = vec![0f32; n * c * plane_out];
-    let dst = SharedMut(out.as_mut_ptr());
+    let mut out = Unfilled::new(n * c * plane_out);
+    let dst = out.shared();
     with_cpu_slice(x, |src| {
         team::for_each(n * c, |i| {
             let ch = i % c;
             let taps = &weight[ch * kernel * kernel..(ch + 1) * kernel * kernel];
             // SAFETY: task i alone writes plane i of `out`, which outlives the loop.
-            let dst = unsafe { part(dst, i * plane_out, plane_out) };
+            let dst = unsafe { dst.part(i * plane_out, plane_out) };
             let plane = &src[i * h * w..(i + 1) * h * w];
             SCRATCH.with_borrow_mut(|scratch| {
                 geom.plane(level, plane, dst, taps, bias[ch], relu6, scratch);
@@ -94,6 +85,8 @@ pub fn depthwise_conv(
         });
         Ok(())
     })?;
+    // SAFETY: tasks 0..n * c wrote the n * c planes, all of `out`.
+    let out = unsafe { out.filled() };
     Ok(Tensor::from_vec(out, (n, c, geom.oh, geom.ow), x.device())?)
 }
 
@@ -335,12 +328,10 @@ pub fn dense_conv(
     }
     let geom = Geometry::new(h, w, kernel, stride);
     let plane_out = geom.oh * geom.ow;
-    let mut out = vec![0f32; n * cout * plane_out];
+    let mut out = Unfilled::new(n * cout * plane_out);
+    let all = out.shared();
     with_cpu_slice(x, |src| {
-        for (dst, img) in out
-            .chunks_mut(cout * plane_out)
-            .zip(src.chunks(cin * h * w))
-        {
+        for (i, img) in src.chunks(cin * h * w).enumerate() {
             let scratches: Vec<Vec<f32>> = img
                 .chunks(h * w)
                 .map(|plane| {
@@ -349,10 +340,9 @@ pub fn dense_conv(
                     scratch
                 })
                 .collect();
-            let dst = SharedMut(dst.as_mut_ptr());
             team::for_each(cout, |o| {
-                // SAFETY: task o alone writes output plane o, inside this image's output.
-                let dst = unsafe { part(dst, o * plane_out, plane_out) };
+                // SAFETY: task o alone writes output plane o of image i, inside `out`.
+                let dst = unsafe { all.part((i * cout + o) * plane_out, plane_out) };
                 for (ci, scratch) in scratches.iter().enumerate() {
                     let t = &weight[(o * cin + ci) * taps..(o * cin + ci + 1) * taps];
                     let b = (ci == 0).then_some(bias[o]);
@@ -362,6 +352,8 @@ pub fn dense_conv(
         }
         Ok(())
     })?;
+    // SAFETY: the loops wrote the cout planes of each of the n images, all of `out`.
+    let out = unsafe { out.filled() };
     Ok(Tensor::from_vec(
         out,
         (n, cout, geom.oh, geom.ow),
@@ -457,8 +449,8 @@ impl Pointwise {
         let panels = hw.div_ceil(nr);
         // Several column ranges per thread, so that a thread that falls behind leaves work to the others.
         let parts = panels.min(super::linear::COLUMN_RANGES_PER_THREAD * team::threads());
-        let mut out = vec![0f32; n * cout * hw];
-        let dst = SharedMut(out.as_mut_ptr());
+        let mut out = Unfilled::new(n * cout * hw);
+        let dst = out.shared();
         let activation = if relu6 {
             OutputActivation::Relu6
         } else {
@@ -495,7 +487,8 @@ impl Pointwise {
                 unsafe { product.columns(dst.add(first + c0), hw, whole, start, activation) };
             });
         });
-        out
+        // SAFETY: the tasks wrote columns 0..hw (parts of panels) of the C_out rows of every image.
+        unsafe { out.filled() }
     }
 }
 

@@ -7,7 +7,7 @@
 //! slice ([`SLICE_BYTES`]) stays in L1 while up to [`MC_ROWS`] rows of `A` pass over it. Row blocks are
 //! `k x R` values, column after column.
 
-use super::{vmath, Kernel};
+use super::{vmath, Kernel, SharedMut};
 
 /// Bytes of one panel slice (`kc x NR` floats): half of a 32 KiB L1 data cache, so the slice stays there
 /// while the row blocks stream past it.
@@ -195,11 +195,12 @@ pub(crate) struct Product<'a> {
 impl Product<'_> {
     /// Accumulates the product into columns `j0 * NR .. j1 * NR` (clipped to `n`) of `C` (row stride
     /// `ldc`), group of row blocks after group: `start(row, c0, dst)` first sets each row's columns
-    /// `c0..` (`dst`), the product is added, and `activation` is applied to the finished values.
+    /// `c0..` (`dst`, zeroed), the product is added, and `activation` is applied to the finished values.
     ///
     /// # Safety
-    /// `c` points to the rows of `blocks` with stride `ldc >= n`, and no other thread reads or writes
-    /// these columns of them while this runs.
+    /// `c` points to the rows of `blocks` with stride `ldc >= n` (their values may be uninitialised:
+    /// they are zeroed before `start`), and no other thread reads or writes these columns of them while
+    /// this runs.
     pub(crate) unsafe fn columns(
         &self,
         c: *mut f32,
@@ -220,7 +221,7 @@ impl Product<'_> {
         for group in self.blocks.chunks(chunk) {
             for row in group.iter().flat_map(|b| b.0..b.0 + b.1) {
                 // SAFETY: row `row`, columns c0..c1 are inside C and this caller's own.
-                let dst = unsafe { std::slice::from_raw_parts_mut(c.add(row * ldc + c0), c1 - c0) };
+                let dst = unsafe { SharedMut(c).part(row * ldc + c0, c1 - c0) };
                 start(row, c0, dst);
             }
             for kb in (0..k).step_by(depth) {

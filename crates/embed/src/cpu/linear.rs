@@ -8,7 +8,7 @@
 
 use super::gemm::{pack_block, pack_panels, row_blocks, OutputActivation, Product};
 use super::team;
-use super::{Kernel, SharedMut};
+use super::{Kernel, Unfilled};
 
 /// What happens to the product before it is returned.
 #[derive(Debug, Clone, Copy)]
@@ -121,19 +121,20 @@ impl PackedLinear {
             Epilogue::Silu => OutputActivation::Silu,
             Epilogue::None | Epilogue::AddTo(_) => OutputActivation::None,
         };
-        let mut out = vec![0f32; m * n];
+        let mut out = Unfilled::new(m * n);
         let panels = n.div_ceil(nr);
         // Several column ranges per thread: a thread that another process holds back leaves the rest
         // of its share to the others (each range reads the packed rows again, from cache).
         let parts = (COLUMN_RANGES_PER_THREAD * team::threads()).clamp(1, panels.max(1));
-        let out_ptr = SharedMut(out.as_mut_ptr());
+        let out_ptr = out.shared();
         team::for_each(parts, |t| {
             let (j0, j1) = (t * panels / parts, (t + 1) * panels / parts);
             // SAFETY: `out` holds the m x n output and outlives the loop; task t alone touches
             // columns [j0 * nr, j1 * nr) of it.
             unsafe { product.columns(out_ptr.add(0), n, (j0, j1), start, activation) };
         });
-        out
+        // SAFETY: the parts' panels cover columns 0..n of all m rows.
+        unsafe { out.filled() }
     }
 }
 
@@ -146,22 +147,22 @@ const PACK_INLINE_MAX: usize = 256 * 1024;
 
 /// Packs `x` (`m x k`) into `blocks` ([`pack_block`]), spread over the kernel threads when it is large.
 fn pack_rows(x: &[f32], k: usize, blocks: &[(usize, usize)]) -> Vec<f32> {
-    let mut packed = vec![0f32; x.len()];
-    if x.len() <= PACK_INLINE_MAX {
-        for &block in blocks {
-            pack_block(k, block, |i, p| x[i * k + p], &mut packed[block.0 * k..]);
-        }
-        return packed;
-    }
-    let dst = SharedMut(packed.as_mut_ptr());
-    team::for_each(blocks.len(), |b| {
-        let block = blocks[b];
+    let mut packed = Unfilled::new(x.len());
+    let dst = packed.shared();
+    let pack = |b: usize| {
+        let block: (usize, usize) = blocks[b];
         // SAFETY: block b alone is packed into values block.0 * k .. (block.0 + block.1) * k of
         // `packed`, which outlives the loop.
-        let part = unsafe { std::slice::from_raw_parts_mut(dst.add(block.0 * k), block.1 * k) };
+        let part = unsafe { dst.part(block.0 * k, block.1 * k) };
         pack_block(k, block, |i, p| x[i * k + p], part);
-    });
-    packed
+    };
+    if x.len() <= PACK_INLINE_MAX {
+        (0..blocks.len()).for_each(pack);
+    } else {
+        team::for_each(blocks.len(), pack);
+    }
+    // SAFETY: the blocks cover the m rows of `x`, all of `packed`.
+    unsafe { packed.filled() }
 }
 
 #[cfg(test)]

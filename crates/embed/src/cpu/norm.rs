@@ -1,7 +1,7 @@
 //! Layer normalisation over the last dimension, vectorised for the kernel's level and spread over the
 //! kernel threads ([`super::team`]) when the input is large.
 
-use super::{team, Kernel, SharedMut};
+use super::{team, Kernel, Unfilled};
 
 /// Inputs up to this many values are normalised on the calling thread (a parallel loop costs more).
 const INLINE_MAX: usize = 64 * 1024;
@@ -18,21 +18,22 @@ pub fn layer_norm(kernel: Kernel, x: &[f32], gamma: &[f32], beta: &[f32], eps: f
         x.len().is_multiple_of(width),
         "input is not rows of {width}"
     );
-    let mut out = vec![0f32; x.len()];
+    let mut out = Unfilled::new(x.len());
     let rows = x.len() / width;
-    if x.len() <= INLINE_MAX {
-        normalise(kernel, x, gamma, beta, eps, &mut out);
-        return out;
-    }
-    let parts = (team::threads() * 4).min(rows);
-    let dst = SharedMut(out.as_mut_ptr());
+    let parts = if x.len() <= INLINE_MAX {
+        1
+    } else {
+        (team::threads() * 4).min(rows)
+    };
+    let dst = out.shared();
     team::for_each(parts, |t| {
         let (r0, r1) = (t * rows / parts, (t + 1) * rows / parts);
         // SAFETY: part t alone writes rows r0..r1 of `out`, which outlives the loop.
-        let out = unsafe { std::slice::from_raw_parts_mut(dst.add(r0 * width), (r1 - r0) * width) };
+        let out = unsafe { dst.part(r0 * width, (r1 - r0) * width) };
         normalise(kernel, &x[r0 * width..r1 * width], gamma, beta, eps, out);
     });
-    out
+    // SAFETY: the parts cover all rows of `out`.
+    unsafe { out.filled() }
 }
 
 #[inline(always)]

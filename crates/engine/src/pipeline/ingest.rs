@@ -8,6 +8,7 @@ use crate::error::{EngineError, Result};
 use crate::metadata::ContentMeta;
 use crate::scan::has_image_extension;
 use crate::IndexOptions;
+use memchr::memmem;
 use std::path::Path;
 use vsearch_embed::{image_io, ImageEmbedder, Pixels};
 
@@ -331,11 +332,18 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// Whether a JPEG lacks its end-of-image marker (FF D9) after its last start-of-scan (FF DA): the
 /// decoder would silently fill the missing part with grey. In entropy-coded data a 0xFF byte is always
 /// followed by 0x00 or a restart marker, so FF D9 there can only be the real end.
+///
+/// Searched as "a scan, and no scan after the last end marker": the first scan is near the start and the
+/// last end marker near the end, so neither search crosses the entropy-coded data (searching it
+/// backwards byte by byte for the last scan took 4% of a decoding thread's time).
 fn jpeg_truncated(bytes: &[u8]) -> bool {
-    match bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]) {
-        None => true,
-        Some(sos) => !bytes[sos..].windows(2).any(|w| w == [0xFF, 0xD9]),
-    }
+    let (Some(_), Some(end)) = (
+        memmem::find(bytes, &[0xFF, 0xDA]),
+        memmem::rfind(bytes, &[0xFF, 0xD9]),
+    ) else {
+        return true;
+    };
+    memmem::find(&bytes[end..], &[0xFF, 0xDA]).is_some()
 }
 
 #[cfg(test)]
