@@ -87,7 +87,7 @@ fn main() -> anyhow::Result<()> {
     let pixels = vec![model.image.preprocess(&image)?; BATCH];
     model.image.embed_pixels(&pixels)?; // warm-up
     println!(
-        "{} photos ({} x {}), Lite0, batch {BATCH}; per round: model alone, then `vsearch index`",
+        "{} photos ({} x {}), Lite0, batch {BATCH}; per round: the model alone and `vsearch index`, in turn first",
         photos.len() * args.copies,
         photos.len(),
         args.copies
