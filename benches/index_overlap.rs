@@ -13,41 +13,33 @@
 mod allocator;
 
 use anyhow::{bail, Context};
+use clap::Parser;
 use std::path::PathBuf;
 use std::time::Instant;
 use vsearch_engine::{image_io, index_folder, DeviceSpec, IndexKind, IndexOptions, ModelSpec};
 
 const BATCH: usize = 32;
 
+/// `vsearch index` against the model alone, interleaved round by round.
+#[derive(clap::Parser)]
 struct Args {
+    /// Rounds, each one model-alone run and one index run.
+    #[arg(long, default_value_t = 6)]
     rounds: usize,
+    /// Copies of the photo folder to index (each run indexes them all from scratch).
+    #[arg(long, default_value_t = 4)]
     copies: usize,
+    /// The photo folder.
+    #[arg(long, default_value = "../shared/data/ukbench-14")]
     photos: PathBuf,
-}
-
-fn parse_args() -> anyhow::Result<Args> {
-    let mut args = Args {
-        rounds: 6,
-        copies: 4,
-        photos: PathBuf::from("../shared/data/ukbench-14"),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--rounds" => args.rounds = value()?.parse()?,
-            "--copies" => args.copies = value()?.parse()?,
-            "--photos" => args.photos = value()?.into(),
-            "--bench" => {} // passed by `cargo bench`
-            other => bail!("unknown argument {other}"),
-        }
-    }
-    Ok(args)
+    /// Passed by `cargo bench`.
+    #[arg(long = "bench", hide = true)]
+    _bench: bool,
 }
 
 fn main() -> anyhow::Result<()> {
     allocator::keep_freed_memory();
-    let args = parse_args()?;
+    let args = Args::parse();
     let mut photos: Vec<PathBuf> = std::fs::read_dir(&args.photos)
         .with_context(|| format!("cannot read {}", args.photos.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))

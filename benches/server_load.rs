@@ -15,6 +15,7 @@
 mod allocator;
 
 use anyhow::{bail, Context};
+use clap::Parser;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,39 +24,30 @@ use vsearch_engine::{
 };
 use vsearch_server::{AppState, ServeOptions};
 
+/// `vsearch serve` under concurrent clients.
+#[derive(clap::Parser)]
 struct Args {
+    /// Seconds per scenario.
+    #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 32)]
     clients: usize,
+    /// Neighbours per query.
+    #[arg(long, default_value_t = 10)]
     k: usize,
+    /// Photos to index and to upload as queries.
+    #[arg(long, default_value = "../shared/data/ukbench-14")]
     photos: PathBuf,
+    /// Serve this existing collection instead of indexing the photos.
+    #[arg(long, conflicts_with = "url")]
     collection: Option<PathBuf>,
+    /// Load a server that is already running (e.g. `http://127.0.0.1:8080`).
+    #[arg(long)]
     url: Option<String>,
-}
-
-fn parse_args() -> anyhow::Result<Args> {
-    let mut args = Args {
-        seconds: 10,
-        clients: 32,
-        k: 10,
-        photos: PathBuf::from("../shared/data/ukbench-14"),
-        collection: None,
-        url: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--seconds" => args.seconds = value()?.parse()?,
-            "--clients" => args.clients = value()?.parse()?,
-            "--k" => args.k = value()?.parse()?,
-            "--photos" => args.photos = value()?.into(),
-            "--collection" => args.collection = Some(value()?.into()),
-            "--url" => args.url = Some(value()?),
-            "--bench" => {} // passed by `cargo bench`
-            other => bail!("unknown argument {other}"),
-        }
-    }
-    Ok(args)
+    /// Passed by `cargo bench`.
+    #[arg(long = "bench", hide = true)]
+    _bench: bool,
 }
 
 /// The photos uploaded as queries.
@@ -187,7 +179,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 fn main() -> anyhow::Result<()> {
     allocator::keep_freed_memory();
-    let args = parse_args()?;
+    let args = Args::parse();
     let photos = Arc::new(load_photos(&args.photos)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
