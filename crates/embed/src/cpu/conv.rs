@@ -91,7 +91,7 @@ pub fn depthwise_conv(
 }
 
 /// Shapes of one depthwise plane: input, padding, output and the stride-phase scratch layout.
-pub(crate) struct Geometry {
+struct Geometry {
     h: usize,
     w: usize,
     stride: usize,

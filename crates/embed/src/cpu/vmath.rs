@@ -79,17 +79,17 @@ fn softmax_body(x: &mut [f32]) {
     }
 }
 
-/// Defines `pub(crate) fn $name(kernel, args...)` that runs `$body` compiled for the kernel's level; the
-/// second form names the body each level runs (e.g. a generic kernel at 16 or 8 lanes).
+/// Defines `$vis fn $name(kernel, args...)`, at the visibility given, that runs `$body` compiled for the
+/// kernel's level; the second form names the body each level runs (e.g. a generic kernel at 16 or 8 lanes).
 macro_rules! per_level {
-    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) => $body:ident) => {
+    ($(#[$doc:meta])* $vis:vis $name:ident($($arg:ident: $ty:ty),*) => $body:ident) => {
         $crate::cpu::vmath::per_level!(
-            $(#[$doc])* $name($($arg: $ty),*) => avx512: $body, avx2: $body
+            $(#[$doc])* $vis $name($($arg: $ty),*) => avx512: $body, avx2: $body
         );
     };
-    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) => avx512: $b512:expr, avx2: $b2:expr) => {
+    ($(#[$doc:meta])* $vis:vis $name:ident($($arg:ident: $ty:ty),*) => avx512: $b512:expr, avx2: $b2:expr) => {
         $(#[$doc])*
-        pub(crate) fn $name(kernel: Kernel, $($arg: $ty),*) {
+        $vis fn $name(kernel: Kernel, $($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f")]
@@ -119,15 +119,15 @@ pub(crate) use per_level;
 
 per_level!(
     /// `x <- x * sigmoid(x)` (SiLU) in place.
-    silu(x: &mut [f32]) => silu_body
+    pub(crate) silu(x: &mut [f32]) => silu_body
 );
 per_level!(
     /// `x <- min(max(x, 0), 6)` (ReLU6) in place.
-    relu6(x: &mut [f32]) => relu6_body
+    pub(crate) relu6(x: &mut [f32]) => relu6_body
 );
 per_level!(
     /// Softmax of `x` in place (max-subtracted).
-    softmax(x: &mut [f32]) => softmax_body
+    pub(crate) softmax(x: &mut [f32]) => softmax_body
 );
 
 #[cfg(test)]
