@@ -88,7 +88,7 @@ fn the_best_available_level_is_selected_and_named() {
     assert_eq!(vsearch_index::simd_level(), best.name());
     assert!(["avx512", "avx2", "portable"].contains(&vsearch_index::simd_level()));
     for level in SimdLevel::ALL {
-        assert_eq!(level.kernels().is_some(), level.is_supported());
+        assert_eq!(distance::kernels(level).is_some(), level.is_supported());
         assert_eq!(level.to_string(), level.name());
     }
     #[cfg(target_arch = "x86_64")]

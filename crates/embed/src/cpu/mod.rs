@@ -24,6 +24,7 @@ pub(crate) use team::Preparing;
 
 use crate::error::{EmbedError, Result};
 use candle_core::{Device, Storage, Tensor};
+use vsearch_core::simd::SimdLevel;
 
 /// Whether `x` lives on the CPU, where these kernels apply.
 pub fn on_cpu(x: &Tensor) -> bool {
@@ -68,28 +69,22 @@ impl Kernel {
     /// Every level, best first.
     pub const ALL: [Kernel; 2] = [Kernel::Avx512, Kernel::Avx2];
 
-    /// The level's name in reports: `"avx512"` or `"avx2"`.
-    pub fn name(self) -> &'static str {
+    /// The instruction set the level's kernels are written for.
+    pub fn simd(self) -> SimdLevel {
         match self {
-            Kernel::Avx512 => "avx512",
-            Kernel::Avx2 => "avx2",
+            Kernel::Avx512 => SimdLevel::Avx512,
+            Kernel::Avx2 => SimdLevel::Avx2,
         }
+    }
+
+    /// The level's name in reports and in [`KERNELS_ENV`]: `"avx512"` or `"avx2"`.
+    pub fn name(self) -> &'static str {
+        self.simd().name()
     }
 
     /// Whether this CPU can run the level.
     pub fn is_supported(self) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            match self {
-                Kernel::Avx512 => is_x86_feature_detected!("avx512f"),
-                Kernel::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            let _ = self;
-            false
-        }
+        self.simd().is_supported()
     }
 
     /// The best level this CPU runs, or `None` (candle's ops are used then).

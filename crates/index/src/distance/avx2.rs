@@ -1,18 +1,18 @@
 //! AVX2+FMA kernels: 8 lanes, four independent accumulators to hide the FMA latency, scalar tail.
 //!
-//! The safe wrappers are handed out only by [`super::SimdLevel::kernels`] after it has checked the CPU.
+//! The safe wrappers are handed out only by [`super::kernels`] after it has checked the CPU.
 
 use std::arch::x86_64::*;
 
 /// Inner product. Call only where AVX2 and FMA are present.
 pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: reachable only through `SimdLevel::Avx2.kernels()`, which checks AVX2 and FMA first.
+    // SAFETY: reachable only through `kernels(SimdLevel::Avx2)`, which checks AVX2 and FMA first.
     unsafe { dot_avx2(a, b) }
 }
 
 /// Squared Euclidean distance. Call only where AVX2 and FMA are present.
 pub(super) fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: reachable only through `SimdLevel::Avx2.kernels()`, which checks AVX2 and FMA first.
+    // SAFETY: reachable only through `kernels(SimdLevel::Avx2)`, which checks AVX2 and FMA first.
     unsafe { l2_avx2(a, b) }
 }
 

@@ -1,19 +1,19 @@
 //! AVX-512F kernels: 16 lanes, four independent accumulators to hide the FMA latency, and the tail (fewer
 //! than 16 values) read with a masked load instead of a scalar loop.
 //!
-//! The safe wrappers are handed out only by [`super::SimdLevel::kernels`] after it has checked the CPU.
+//! The safe wrappers are handed out only by [`super::kernels`] after it has checked the CPU.
 
 use std::arch::x86_64::*;
 
 /// Inner product. Call only where AVX-512F is present.
 pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: reachable only through `SimdLevel::Avx512.kernels()`, which checks AVX-512F first.
+    // SAFETY: reachable only through `kernels(SimdLevel::Avx512)`, which checks AVX-512F first.
     unsafe { dot_avx512(a, b) }
 }
 
 /// Squared Euclidean distance. Call only where AVX-512F is present.
 pub(super) fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: reachable only through `SimdLevel::Avx512.kernels()`, which checks AVX-512F first.
+    // SAFETY: reachable only through `kernels(SimdLevel::Avx512)`, which checks AVX-512F first.
     unsafe { l2_avx512(a, b) }
 }
 

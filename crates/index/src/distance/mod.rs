@@ -7,7 +7,6 @@
 //!
 //! Kernels sum in different orders, so their results agree to float rounding, not bit for bit.
 
-use std::fmt;
 use std::sync::OnceLock;
 
 #[cfg(target_arch = "x86_64")]
@@ -16,79 +15,37 @@ mod avx2;
 mod avx512;
 pub mod portable;
 
-/// The instruction set a kernel set is written for, best first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SimdLevel {
-    /// AVX-512F: 16 lanes, masked tails.
-    Avx512,
-    /// AVX2 with FMA: 8 lanes.
-    Avx2,
-    /// Plain Rust that the compiler vectorises for the build target (SSE2 on x86-64).
-    Portable,
+pub use vsearch_core::simd::SimdLevel;
+
+/// The level's kernels, or `None` when this CPU cannot run them.
+pub fn kernels(level: SimdLevel) -> Option<Kernels> {
+    if !level.is_supported() {
+        return None;
+    }
+    Some(match level {
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx512 => Kernels {
+            level,
+            dot: avx512::dot,
+            l2_squared: avx512::l2_squared,
+        },
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx2 => Kernels {
+            level,
+            dot: avx2::dot,
+            l2_squared: avx2::l2_squared,
+        },
+        #[cfg(not(target_arch = "x86_64"))]
+        SimdLevel::Avx512 | SimdLevel::Avx2 => return None,
+        SimdLevel::Portable => Kernels {
+            level,
+            dot: portable::dot,
+            l2_squared: portable::l2_squared,
+        },
+    })
 }
 
-impl SimdLevel {
-    /// Every level, best first.
-    pub const ALL: [SimdLevel; 3] = [SimdLevel::Avx512, SimdLevel::Avx2, SimdLevel::Portable];
-
-    /// The level's name in reports: `"avx512"`, `"avx2"` or `"portable"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            SimdLevel::Avx512 => "avx512",
-            SimdLevel::Avx2 => "avx2",
-            SimdLevel::Portable => "portable",
-        }
-    }
-
-    /// Whether this CPU can run the level's kernels.
-    pub fn is_supported(self) -> bool {
-        match self {
-            #[cfg(target_arch = "x86_64")]
-            SimdLevel::Avx512 => is_x86_feature_detected!("avx512f"),
-            #[cfg(target_arch = "x86_64")]
-            SimdLevel::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
-            #[cfg(not(target_arch = "x86_64"))]
-            SimdLevel::Avx512 | SimdLevel::Avx2 => false,
-            SimdLevel::Portable => true,
-        }
-    }
-
-    /// The level's kernels, or `None` when this CPU cannot run them.
-    pub fn kernels(self) -> Option<Kernels> {
-        if !self.is_supported() {
-            return None;
-        }
-        Some(match self {
-            #[cfg(target_arch = "x86_64")]
-            SimdLevel::Avx512 => Kernels {
-                level: self,
-                dot: avx512::dot,
-                l2_squared: avx512::l2_squared,
-            },
-            #[cfg(target_arch = "x86_64")]
-            SimdLevel::Avx2 => Kernels {
-                level: self,
-                dot: avx2::dot,
-                l2_squared: avx2::l2_squared,
-            },
-            #[cfg(not(target_arch = "x86_64"))]
-            SimdLevel::Avx512 | SimdLevel::Avx2 => return None,
-            SimdLevel::Portable => Kernels {
-                level: self,
-                dot: portable::dot,
-                l2_squared: portable::l2_squared,
-            },
-        })
-    }
-}
-
-impl fmt::Display for SimdLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// One level's kernels. Values only come from [`SimdLevel::kernels`], which checks the CPU first, so the
+/// One level's kernels. Values only come from [`kernels`], which checks the CPU first, so the
 /// function pointers are always safe to call.
 #[derive(Debug, Clone, Copy)]
 pub struct Kernels {
@@ -117,7 +74,7 @@ pub fn selected() -> &'static Kernels {
 pub fn available() -> Vec<Kernels> {
     SimdLevel::ALL
         .iter()
-        .filter_map(|level| level.kernels())
+        .filter_map(|&level| kernels(level))
         .collect()
 }
 
