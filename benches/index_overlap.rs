@@ -86,20 +86,24 @@ fn main() -> anyhow::Result<()> {
     );
     let mut ratios = Vec::new();
     let mut span = 4.0f64;
+    let model_alone = |span: f64| -> anyhow::Result<f64> {
+        let (mut images, start) = (0usize, Instant::now());
+        while start.elapsed().as_secs_f64() < span {
+            model.image.embed_pixels(&pixels)?;
+            images += BATCH;
+        }
+        Ok(images as f64 / start.elapsed().as_secs_f64())
+    };
     for round in 1..=args.rounds {
-        let model_alone = |span: f64| -> anyhow::Result<f64> {
-            let (mut images, start) = (0usize, Instant::now());
-            while start.elapsed().as_secs_f64() < span {
-                model.image.embed_pixels(&pixels)?;
-                images += BATCH;
-            }
-            Ok(images as f64 / start.elapsed().as_secs_f64())
+        // Odd rounds run the model first (for as long as the last index run took), even rounds the index
+        // first, so that a host growing faster or slower through the run favours neither side.
+        let (alone, report) = if round % 2 == 1 {
+            let alone = model_alone(span)?;
+            (alone, index_folder(folder.path(), &options)?)
+        } else {
+            let report = index_folder(folder.path(), &options)?;
+            (model_alone(report.seconds)?, report)
         };
-        // Odd rounds run the model first, even rounds the index first, so that a host growing faster
-        // or slower through the run favours neither side.
-        let alone_first = round % 2 == 1;
-        let mut alone = if alone_first { model_alone(span)? } else { 0.0 };
-        let report = index_folder(folder.path(), &options)?;
         if report.embedded == 0 || report.seconds <= 0.0 {
             bail!(
                 "the index run embedded nothing ({} failed)",
@@ -108,9 +112,6 @@ fn main() -> anyhow::Result<()> {
         }
         let indexed = report.embedded as f64 / report.seconds;
         span = report.seconds;
-        if !alone_first {
-            alone = model_alone(span)?;
-        }
         let ratio = indexed / alone;
         println!(
             "round {round}: model alone {alone:6.1} images/s, vsearch index {indexed:6.1} images/s ({} in {:.1} s): {:.0}%",
