@@ -44,3 +44,40 @@ fn vit_b32_shaped_model_runs_forward() {
         "text features have NaN/inf"
     );
 }
+
+/// A config written as `config.json` and random weights saved as `model.safetensors` (how
+/// `benches/index_overlap.rs` makes a full-size CLIP folder) load back as the same model.
+#[test]
+fn serialised_config_and_random_weights_load_as_the_same_model() {
+    let mut config = ClipConfig::vit_b32();
+    config.vision_config.num_hidden_layers = 2;
+    config.text_config.num_hidden_layers = 2;
+    let device = Device::Cpu;
+    let weights = vsearch_embed::clip::random_weights(&config, &device).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.json"),
+        serde_json::to_string_pretty(&config).unwrap(),
+    )
+    .unwrap();
+    candle_core::safetensors::save(&weights, dir.path().join("model.safetensors")).unwrap();
+
+    let loaded = ClipModel::load(dir.path(), &device).unwrap();
+    assert_eq!(loaded.config.vision_config.num_hidden_layers, 2);
+    assert_eq!(loaded.config.text_config.eos_token_id, Some(49407));
+    let built = ClipModel::new(
+        VarBuilder::from_tensors(weights, DType::F32, &device),
+        &config,
+    )
+    .unwrap();
+    let pixels = Tensor::randn(0f32, 1.0, (1, 3, 224, 224), &device).unwrap();
+    let values = |m: &ClipModel| {
+        m.image_features(&pixels)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
+    assert_eq!(values(&loaded), values(&built));
+}

@@ -1,12 +1,12 @@
 //! CLIP configuration: the `config.json` of a Hugging Face `CLIPModel` folder, as plain data with
-//! transformers' defaults.
+//! transformers' defaults (serialised, it is such a `config.json`: the keys this crate reads).
 
 pub use crate::encoder::{Activation, EncoderConfig};
 use crate::error::{EmbedError, Result};
 use std::path::Path;
 
 /// `text_config` of a CLIP `config.json` (defaults as transformers' `CLIPTextConfig`).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct TextConfig {
     pub vocab_size: usize,
@@ -52,7 +52,7 @@ impl TextConfig {
 }
 
 /// `vision_config` of a CLIP `config.json` (defaults as transformers' `CLIPVisionConfig`).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct VisionConfig {
     pub hidden_size: usize,
@@ -100,7 +100,7 @@ impl VisionConfig {
 ///
 /// A missing `projection_dim` takes transformers' default; the two tower configs must be present (transformers
 /// would fill them in too, but a `config.json` without them is not a CLIP model's, and is refused up front).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct ClipConfig {
     pub text_config: TextConfig,

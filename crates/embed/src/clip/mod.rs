@@ -40,6 +40,28 @@ pub struct ClipModel {
     pub config: ClipConfig,
 }
 
+/// Random weights (candle's default initialisers) under the parameter names of a transformers `CLIPModel`
+/// of `config`, as plain tensors: with the config serialised as `config.json`, saved as
+/// `model.safetensors` they make a folder [`ClipModel::load`] reads.
+pub fn random_weights(
+    config: &ClipConfig,
+    device: &Device,
+) -> Result<std::collections::HashMap<String, Tensor>> {
+    // A VarMap draws the random weights as trainable variables, and candle records every operation on a
+    // variable for backpropagation (keeping each intermediate alive until the output is dropped). Real
+    // weights are plain tensors; so are these, once drawn.
+    let varmap = candle_nn::VarMap::new();
+    ClipModel::new(VarBuilder::from_varmap(&varmap, DType::F32, device), config)?;
+    let weights = varmap
+        .data()
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("the weight map's lock was poisoned".into()))?
+        .iter()
+        .map(|(name, var)| (name.clone(), var.as_tensor().detach()))
+        .collect();
+    Ok(weights)
+}
+
 impl ClipModel {
     /// Builds the model from a VarBuilder with transformers' parameter names.
     pub fn new(vb: VarBuilder, config: &ClipConfig) -> Result<Self> {
@@ -75,22 +97,10 @@ impl ClipModel {
         })
     }
 
-    /// A model with random weights (candle's default initialisers), for benchmarks and shape checks.
+    /// A model with random weights ([`random_weights`]), for benchmarks and shape checks.
     pub fn random(config: &ClipConfig, device: &Device) -> Result<Self> {
-        // A VarMap draws the random weights as trainable variables, and candle records every operation on a
-        // variable for backpropagation (keeping each intermediate alive until the output is dropped). Real
-        // weights are plain tensors; so are these, once drawn.
-        let varmap = candle_nn::VarMap::new();
-        Self::new(VarBuilder::from_varmap(&varmap, DType::F32, device), config)?;
-        let tensors = varmap
-            .data()
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("the weight map's lock was poisoned".into()))?
-            .iter()
-            .map(|(name, var)| (name.clone(), var.as_tensor().detach()))
-            .collect();
         Self::new(
-            VarBuilder::from_tensors(tensors, DType::F32, device),
+            VarBuilder::from_tensors(random_weights(config, device)?, DType::F32, device),
             config,
         )
     }

@@ -15,7 +15,7 @@ pub(crate) use patch::PatchEmbedding;
 use projection::{Projection, Then};
 
 /// Activation named by `hidden_act`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Activation {
     /// `x * sigmoid(1.702 x)` (OpenAI's checkpoints).
