@@ -5,7 +5,8 @@
 //! folded into q's weights; a causal mask is applied to the scores before the softmax.
 
 use super::gemm::{
-    pack_block, pack_panels, pack_panels_strided, row_blocks, OutputActivation, Product,
+    pack_block, pack_panels, pack_panels_strided, row_blocks, OutputActivation, OutputStart,
+    Product,
 };
 use super::team;
 use super::{vmath, Kernel, Unfilled};
@@ -51,15 +52,16 @@ pub fn attention(
                 k: head_dim,
             };
             let whole = (0, tokens.div_ceil(kernel.nr()));
-            // `columns` hands over each row zeroed: the product alone is wanted.
-            let zero = |_: usize, _: usize, _: &mut [f32]| {};
+            // The product alone is wanted.
+            let keep = |_: usize, _: usize, _: &mut [f32]| {};
             // SAFETY: `scratch.scores` holds tokens x tokens values and is this task's alone.
             unsafe {
                 scores.columns(
                     scratch.scores.as_mut_ptr(),
                     tokens,
                     whole,
-                    zero,
+                    OutputStart::Zero,
+                    keep,
                     OutputActivation::None,
                 )
             };
@@ -96,7 +98,14 @@ pub fn attention(
             // `hidden`), which lie inside `out`.
             unsafe {
                 let dst = out_ptr.add(b * tokens * hidden + col);
-                mixed.columns(dst, hidden, whole, zero, OutputActivation::None);
+                mixed.columns(
+                    dst,
+                    hidden,
+                    whole,
+                    OutputStart::Zero,
+                    keep,
+                    OutputActivation::None,
+                );
             }
         })
     });

@@ -11,13 +11,16 @@
 //! pointwise product on the linear layers' tile kernels), or as portable code without one; the work is
 //! spread over the kernel threads (the `team` module: the caller and spinning workers).
 
-use super::gemm::{pack_block, pack_panels_strided, row_blocks, OutputActivation, Product};
+use super::gemm::{
+    pack_block, pack_panels_strided, row_blocks, OutputActivation, OutputStart, Product,
+};
 pub use super::on_cpu;
 use super::{kernel_err, team, vmath, with_cpu_slice, Kernel, Unfilled};
 use crate::error::Result;
 use candle_core::Tensor;
 use rayon::prelude::*;
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 /// Most output positions computed together in registers (one AVX-512 register of `f32`); the scratch
 /// rows leave this much slack.
@@ -77,7 +80,7 @@ pub fn depthwise_conv(
             let ch = i % c;
             let taps = &weight[ch * kernel * kernel..(ch + 1) * kernel * kernel];
             // SAFETY: task i alone writes plane i of `out`, which outlives the loop.
-            let dst = unsafe { dst.part(i * plane_out, plane_out) };
+            let dst = unsafe { dst.slots(i * plane_out, plane_out) };
             let plane = &src[i * h * w..(i + 1) * h * w];
             SCRATCH.with_borrow_mut(|scratch| {
                 geom.plane(level, plane, dst, taps, bias[ch], relu6, scratch);
@@ -169,37 +172,67 @@ impl Geometry {
         }
     }
 
+    /// Convolves one input plane into the output plane `dst` (not yet written), starting from `bias`.
     #[allow(clippy::too_many_arguments)]
     fn plane(
         &self,
         level: Option<Kernel>,
         src: &[f32],
-        dst: &mut [f32],
+        dst: &mut [MaybeUninit<f32>],
         taps: &[f32],
         bias: f32,
         relu6: bool,
         scratch: &mut Vec<f32>,
     ) {
         self.fill_scratch(src, scratch);
-        self.run(level, scratch, dst, taps, Some(bias), relu6);
+        self.run(level, scratch, PlaneOut::Start(dst, bias), taps, relu6);
     }
 
-    /// Convolves one prepared scratch plane into `dst`: starting from `bias`, or adding to what `dst`
-    /// holds when `bias` is `None`.
-    fn run(
+    /// Convolves one prepared scratch plane into `dst`; returns the output plane's values.
+    fn run<'a>(
         &self,
         level: Option<Kernel>,
         scratch: &[f32],
-        dst: &mut [f32],
+        dst: PlaneOut<'a>,
         taps: &[f32],
-        bias: Option<f32>,
         relu6: bool,
-    ) {
+    ) -> &'a mut [f32] {
+        let len = self.oh * self.ow;
+        let (values, bias) = match dst {
+            PlaneOut::Start(slots, bias) => {
+                assert_eq!(slots.len(), len, "output plane size");
+                (slots.as_mut_ptr().cast::<f32>(), Some(bias))
+            }
+            PlaneOut::Add(values) => {
+                assert_eq!(values.len(), len, "output plane size");
+                (values.as_mut_ptr(), None)
+            }
+        };
+        let out = Plane { values, bias };
         match level {
-            Some(level) => rows_simd(level, self, scratch, dst, taps, bias, relu6),
-            None => rows::<false, 8>(self, scratch, dst, taps, bias, relu6),
+            Some(level) => rows_simd(level, self, scratch, out, taps, relu6),
+            None => rows::<false, 8>(self, scratch, out, taps, relu6),
         }
+        // SAFETY: `values` is the `len` values of `dst`, each written by `rows` (every output of every
+        // row) or already written before (`Add`).
+        unsafe { std::slice::from_raw_parts_mut(values, len) }
     }
+}
+
+/// The output plane that [`Geometry::run`] fills.
+enum PlaneOut<'a> {
+    /// Not yet written: the sums start from the bias, and are its first values.
+    Start(&'a mut [MaybeUninit<f32>], f32),
+    /// Values already written (an earlier input channel's sums), added to.
+    Add(&'a mut [f32]),
+}
+
+/// A [`PlaneOut`] as [`rows`] writes it: where its `oh x ow` values go, and the bias that starts each
+/// sum (`None`: each starts from the value there).
+#[derive(Clone, Copy)]
+struct Plane {
+    values: *mut f32,
+    bias: Option<f32>,
 }
 
 super::vmath::per_level!(
@@ -207,9 +240,8 @@ super::vmath::per_level!(
     rows_simd(
         geom: &Geometry,
         scratch: &[f32],
-        dst: &mut [f32],
+        out: Plane,
         taps: &[f32],
-        bias: Option<f32>,
         relu6: bool
     ) => avx512: rows::<true, 16>, avx2: rows::<true, 8>
 );
@@ -224,53 +256,80 @@ const GROUP: usize = 4;
 fn rows<const FMA: bool, const LANES: usize>(
     geom: &Geometry,
     scratch: &[f32],
-    dst: &mut [f32],
+    out: Plane,
     taps: &[f32],
-    bias: Option<f32>,
     relu6: bool,
 ) {
-    // Shapes come from `fill_scratch` and the callers' output buffers; a mismatch would silently
-    // skip rows or taps below.
+    // Shapes come from `fill_scratch` and the geometry; a mismatch would silently skip rows or taps
+    // below.
     debug_assert_eq!(
         scratch.len(),
         geom.stride * geom.ph * geom.row,
         "scratch is not this geometry's"
     );
-    debug_assert_eq!(dst.len(), geom.oh * geom.ow, "output plane size");
     debug_assert_eq!(taps.len(), geom.taps.len(), "taps per plane");
     let ow = geom.ow;
     let whole = ow / (GROUP * LANES) * (GROUP * LANES);
-    for (oy, out_row) in dst.chunks_exact_mut(ow).enumerate() {
+    for oy in 0..geom.oh {
         let base = oy * geom.stride * geom.row;
-        let (groups, rest) = out_row.split_at_mut(whole);
-        for (b, out) in groups.chunks_exact_mut(GROUP * LANES).enumerate() {
-            let at = base + b * GROUP * LANES;
-            block::<FMA, LANES, GROUP>(geom, scratch, at, taps, bias, relu6, out);
+        for b in 0..whole / (GROUP * LANES) {
+            let at = b * GROUP * LANES;
+            // SAFETY: outputs oy * ow + at .. + GROUP * LANES lie inside the plane's oh x ow.
+            unsafe {
+                block::<FMA, LANES, GROUP>(
+                    geom,
+                    scratch,
+                    base + at,
+                    taps,
+                    relu6,
+                    out,
+                    oy * ow + at,
+                    GROUP * LANES,
+                )
+            };
         }
-        for (b, out) in rest.chunks_mut(LANES).enumerate() {
-            let at = base + whole + b * LANES;
-            block::<FMA, LANES, 1>(geom, scratch, at, taps, bias, relu6, out);
+        for at in (whole..ow).step_by(LANES) {
+            // SAFETY: as above, the row's last `min(LANES, ow - at)` outputs.
+            unsafe {
+                block::<FMA, LANES, 1>(
+                    geom,
+                    scratch,
+                    base + at,
+                    taps,
+                    relu6,
+                    out,
+                    oy * ow + at,
+                    LANES.min(ow - at),
+                )
+            };
         }
     }
 }
 
-/// `out.len()` (at most `G * LANES`) consecutive outputs of a row in `G` registers of `LANES` sums, every
-/// tap accumulated, starting from `bias` or, when `bias` is `None`, from what `out` holds; the block's
-/// first output reads tap `t` at `start + geom.taps[t]`.
+/// Outputs `first .. first + n` (`n` at most `G * LANES`, consecutive in a row) of `out` in `G`
+/// registers of `LANES` sums, every tap accumulated, starting from `out`'s bias or, without one, from
+/// the values there; the block's first output reads tap `t` at `start + geom.taps[t]`.
+///
+/// # Safety
+/// The `n` outputs lie inside `out`'s plane, and hold values when `out` has no bias.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn block<const FMA: bool, const LANES: usize, const G: usize>(
+unsafe fn block<const FMA: bool, const LANES: usize, const G: usize>(
     geom: &Geometry,
     scratch: &[f32],
     start: usize,
     taps: &[f32],
-    bias: Option<f32>,
     relu6: bool,
-    out: &mut [f32],
+    out: Plane,
+    first: usize,
+    n: usize,
 ) {
-    let n = out.len();
-    let mut acc = [[bias.unwrap_or(0.0); LANES]; G];
-    if bias.is_none() {
-        acc.as_flattened_mut()[..n].copy_from_slice(out);
+    let mut acc = [[out.bias.unwrap_or(0.0); LANES]; G];
+    // SAFETY: the caller's outputs, inside the plane.
+    let dst = unsafe { out.values.add(first) };
+    if out.bias.is_none() {
+        // SAFETY: without a bias the n outputs hold values (the caller's promise).
+        unsafe { std::ptr::copy_nonoverlapping(dst, acc.as_flattened_mut().as_mut_ptr(), n) };
     }
     for (&wv, &at) in taps.iter().zip(&geom.taps) {
         // Always in bounds: `row` leaves `MAX_LANES` columns of slack past the last output, and a
@@ -290,7 +349,8 @@ fn block<const FMA: bool, const LANES: usize, const G: usize>(
     if relu6 {
         vmath::relu6_body(sums);
     }
-    out.copy_from_slice(&sums[..n]);
+    // SAFETY: the n outputs are the caller's, inside the plane; `sums` holds G * LANES >= n values.
+    unsafe { std::ptr::copy_nonoverlapping(sums.as_ptr(), dst, n) };
 }
 
 /// `v * w + acc`, fused when `FMA` (the level has the instruction).
@@ -342,11 +402,22 @@ pub fn dense_conv(
                 .collect();
             team::for_each(cout, |o| {
                 // SAFETY: task o alone writes output plane o of image i, inside `out`.
-                let dst = unsafe { all.part((i * cout + o) * plane_out, plane_out) };
-                for (ci, scratch) in scratches.iter().enumerate() {
-                    let t = &weight[(o * cin + ci) * taps..(o * cin + ci + 1) * taps];
-                    let b = (ci == 0).then_some(bias[o]);
-                    geom.run(level, scratch, dst, t, b, relu6 && ci + 1 == cin);
+                let slots = unsafe { all.slots((i * cout + o) * plane_out, plane_out) };
+                let taps_of = |ci: usize| &weight[(o * cin + ci) * taps..(o * cin + ci + 1) * taps];
+                let Some((first, rest)) = scratches.split_first() else {
+                    // No input channel: the bias alone.
+                    let values = super::write_each(slots, bias[o]);
+                    if relu6 {
+                        vmath::relu6_body(values);
+                    }
+                    return;
+                };
+                // The first input channel's sums start from the bias; the others' are added.
+                let start = PlaneOut::Start(slots, bias[o]);
+                let values = geom.run(level, first, start, taps_of(0), relu6 && cin == 1);
+                for (ci, scratch) in rest.iter().enumerate().map(|(c, s)| (c + 1, s)) {
+                    let add = PlaneOut::Add(&mut *values);
+                    geom.run(level, scratch, add, taps_of(ci), relu6 && ci + 1 == cin);
                 }
             });
         }
@@ -474,17 +545,26 @@ impl Pointwise {
                     n: c1 - c0,
                     k: cin,
                 };
-                let start = |row: usize, col: usize, dst: &mut [f32]| {
-                    dst.fill(self.bias[row]);
+                let add_residual = |row: usize, col: usize, dst: &mut [f32]| {
                     if let Some(r) = residual {
                         let at = first + row * hw + c0 + col;
                         dst.iter_mut().zip(&r[at..]).for_each(|(d, r)| *d += r);
                     }
                 };
                 let whole = (0, (c1 - c0).div_ceil(nr));
+                let start = OutputStart::PerRow(&self.bias);
                 // SAFETY: task t alone writes columns c0..c1 of image img's C_out rows (stride hw),
-                // inside `out`, which outlives the loop.
-                unsafe { product.columns(dst.add(first + c0), hw, whole, start, activation) };
+                // inside `out`, which outlives the loop; the bias has one value per row (C_out).
+                unsafe {
+                    product.columns(
+                        dst.add(first + c0),
+                        hw,
+                        whole,
+                        start,
+                        add_residual,
+                        activation,
+                    )
+                };
             });
         });
         // SAFETY: the tasks wrote columns 0..hw (parts of panels) of the C_out rows of every image.

@@ -7,7 +7,7 @@
 //! slice ([`SLICE_BYTES`]) stays in L1 while up to [`MC_ROWS`] rows of `A` pass over it. Row blocks are
 //! `k x R` values, column after column.
 
-use super::{vmath, Kernel, SharedMut};
+use super::{vmath, write_all, write_each, Kernel, SharedMut};
 
 /// Bytes of one panel slice (`kc x NR` floats): half of a 32 KiB L1 data cache, so the slice stays there
 /// while the row blocks stream past it.
@@ -167,6 +167,18 @@ pub(crate) fn pack_block(
     }
 }
 
+/// What [`Product::columns`] writes into each output value before the product is added to it (the
+/// first write of an [`super::Unfilled`] output).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum OutputStart<'a> {
+    /// Zero: the product alone.
+    Zero,
+    /// One value per row of `C` (a convolution's bias per output channel).
+    PerRow(&'a [f32]),
+    /// One value per column of `C` (a linear layer's bias per output feature).
+    PerColumn(&'a [f32]),
+}
+
 /// What [`Product::columns`] applies to each output value once its sum is complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OutputActivation {
@@ -194,19 +206,21 @@ pub(crate) struct Product<'a> {
 
 impl Product<'_> {
     /// Accumulates the product into columns `j0 * NR .. j1 * NR` (clipped to `n`) of `C` (row stride
-    /// `ldc`), group of row blocks after group: `start(row, c0, dst)` first sets each row's columns
-    /// `c0..` (`dst`, zeroed), the product is added, and `activation` is applied to the finished values.
+    /// `ldc`), group of row blocks after group: `start` is written into each row's columns `c0..` first,
+    /// then `then(row, c0, dst)` may change them (add a residual), the product is added, and
+    /// `activation` is applied to the finished values.
     ///
     /// # Safety
     /// `c` points to the rows of `blocks` with stride `ldc >= n` (their values may be uninitialised:
-    /// they are zeroed before `start`), and no other thread reads or writes these columns of them while
-    /// this runs.
+    /// `start` is their first write), and no other thread reads or writes these columns of them while
+    /// this runs. `start`'s values cover the rows (`PerRow`) or columns (`PerColumn`) of `C`.
     pub(crate) unsafe fn columns(
         &self,
         c: *mut f32,
         ldc: usize,
         (j0, j1): (usize, usize),
-        start: impl Fn(usize, usize, &mut [f32]),
+        start: OutputStart<'_>,
+        then: impl Fn(usize, usize, &mut [f32]),
         activation: OutputActivation,
     ) {
         let (n, k, kernel) = (self.n, self.k, self.kernel);
@@ -221,8 +235,13 @@ impl Product<'_> {
         for group in self.blocks.chunks(chunk) {
             for row in group.iter().flat_map(|b| b.0..b.0 + b.1) {
                 // SAFETY: row `row`, columns c0..c1 are inside C and this caller's own.
-                let dst = unsafe { SharedMut(c).part(row * ldc + c0, c1 - c0) };
-                start(row, c0, dst);
+                let slots = unsafe { SharedMut(c).slots(row * ldc + c0, c1 - c0) };
+                let dst = match start {
+                    OutputStart::Zero => write_each(slots, 0.0),
+                    OutputStart::PerRow(values) => write_each(slots, values[row]),
+                    OutputStart::PerColumn(values) => write_all(slots, &values[c0..c1]),
+                };
+                then(row, c0, dst);
             }
             for kb in (0..k).step_by(depth) {
                 let kc = depth.min(k - kb);

@@ -6,7 +6,7 @@
 //! the bias (and the residual, [`Epilogue::AddTo`]) and accumulates the product into them;
 //! [`Epilogue::Silu`] is applied to each finished block while it is still in cache.
 
-use super::gemm::{pack_block, pack_panels, row_blocks, OutputActivation, Product};
+use super::gemm::{pack_block, pack_panels, row_blocks, OutputActivation, OutputStart, Product};
 use super::team;
 use super::{Kernel, Unfilled};
 
@@ -109,8 +109,7 @@ impl PackedLinear {
             n,
             k,
         };
-        let start = |row: usize, c0: usize, dst: &mut [f32]| {
-            dst.copy_from_slice(&self.bias[c0..c0 + dst.len()]);
+        let residual = |row: usize, c0: usize, dst: &mut [f32]| {
             if let Epilogue::AddTo(r) = epilogue {
                 for (d, r) in dst.iter_mut().zip(&r[row * n + c0..]) {
                     *d += r;
@@ -131,7 +130,16 @@ impl PackedLinear {
             let (j0, j1) = (t * panels / parts, (t + 1) * panels / parts);
             // SAFETY: `out` holds the m x n output and outlives the loop; task t alone touches
             // columns [j0 * nr, j1 * nr) of it.
-            unsafe { product.columns(out_ptr.add(0), n, (j0, j1), start, activation) };
+            unsafe {
+                product.columns(
+                    out_ptr.add(0),
+                    n,
+                    (j0, j1),
+                    OutputStart::PerColumn(&self.bias),
+                    residual,
+                    activation,
+                )
+            };
         });
         // SAFETY: the parts' panels cover columns 0..n of all m rows.
         unsafe { out.filled() }

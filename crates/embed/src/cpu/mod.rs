@@ -1,5 +1,5 @@
 //! CPU kernels of the transformer towers (CLIP's, SigLIP's): linear layers on weights packed once at load
-//! time ([`PackedLinear`]), one fused attention op ([`attention`]), and the element-wise math they share.
+//! time ([`PackedLinear`]), one fused attention op ([`attention()`]), and the element-wise math they share.
 //!
 //! Each kernel is written for one SIMD level, chosen at run time ([`Kernel::detect`]): AVX-512F where the
 //! CPU has it, AVX2+FMA otherwise. Without either (or off x86-64) the towers keep candle's ops, as they do
@@ -24,6 +24,7 @@ pub(crate) use team::Preparing;
 
 use crate::error::{EmbedError, Result};
 use candle_core::{Device, Storage, Tensor};
+use std::mem::MaybeUninit;
 use vsearch_core::simd::SimdLevel;
 
 /// Whether `x` lives on the CPU, where these kernels apply.
@@ -140,10 +141,20 @@ impl SharedMut {
     /// The pointer `offset` values in (a method, so closures capture the whole `Send` wrapper).
     ///
     /// # Safety
-    /// As [`pointer::add`]: `offset` stays inside the buffer.
+    /// As `pointer::add`: `offset` stays inside the buffer.
     unsafe fn add(self, offset: usize) -> *mut f32 {
         // SAFETY: the caller keeps `offset` inside the buffer.
         unsafe { self.0.add(offset) }
+    }
+
+    /// The `len` slots at `offset`, not yet written: the part of an [`Unfilled`] buffer that one task
+    /// fills ([`write_each`], [`write_all`]).
+    ///
+    /// # Safety
+    /// The range is inside the buffer and no other task touches it while the view lives.
+    unsafe fn slots<'a>(self, offset: usize, len: usize) -> &'a mut [MaybeUninit<f32>] {
+        // SAFETY: as the caller promises; `MaybeUninit` makes no claim about the values.
+        unsafe { std::slice::from_raw_parts_mut(self.add(offset).cast(), len) }
     }
 
     /// The `len` values at `offset`, zeroed: the part of an [`Unfilled`] buffer that one task writes.
@@ -160,11 +171,34 @@ impl SharedMut {
     }
 }
 
+/// `value` written into every slot: the slots, now values.
+fn write_each(slots: &mut [MaybeUninit<f32>], value: f32) -> &mut [f32] {
+    for slot in slots.iter_mut() {
+        slot.write(value);
+    }
+    // SAFETY: every slot was written just above.
+    unsafe { &mut *(slots as *mut [MaybeUninit<f32>] as *mut [f32]) }
+}
+
+/// `values` written into the slots, one each: the slots, now values.
+///
+/// # Panics
+/// If the counts differ.
+fn write_all<'a>(slots: &'a mut [MaybeUninit<f32>], values: &[f32]) -> &'a mut [f32] {
+    assert_eq!(slots.len(), values.len(), "one value per slot");
+    for (slot, &value) in slots.iter_mut().zip(values) {
+        slot.write(value);
+    }
+    // SAFETY: every slot was written just above.
+    unsafe { &mut *(slots as *mut [MaybeUninit<f32>] as *mut [f32]) }
+}
+
 /// An output of `len` values that the tasks of a parallel loop fill, each its own part, allocated
 /// without being zeroed first: `vec![0.0; len]` zeroed a batch's activations on the calling thread
-/// alone while the other kernel threads waited (a tenth of a Lite0 forward pass at batch 32). A task
-/// zeroes only its own part as it takes it ([`SharedMut::part`], or [`gemm::Product::columns`]'s rows),
-/// in cache, just before writing it.
+/// alone while the other kernel threads waited (a tenth of a Lite0 forward pass at batch 32). A task's
+/// first write to its part is what the part starts from (a bias: [`gemm::OutputStart`], or the
+/// depthwise kernels' own stores, [`SharedMut::slots`]); parts that have none are zeroed as they are
+/// taken ([`SharedMut::part`]), in cache, just before being written.
 struct Unfilled {
     values: Vec<f32>,
     len: usize,

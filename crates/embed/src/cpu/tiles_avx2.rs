@@ -1,7 +1,7 @@
 //! AVX2+FMA tile of the packed matrix product: `R` rows (up to [`MR`]) by [`NR`] columns, accumulated in
 //! 2 x `R` ymm registers beside the panel's two weight vectors and one broadcast activation.
 //!
-//! Reached only through [`super::linear::Kernel::Avx2`], chosen after the CPU was checked.
+//! Reached only through [`super::Kernel::Avx2`], chosen after the CPU was checked.
 
 use std::arch::x86_64::*;
 

@@ -2,7 +2,7 @@
 //! 2 x `R` zmm registers; the weight panel's two vectors per step are loaded once and every activation
 //! value is broadcast straight from memory into its FMA.
 //!
-//! Reached only through [`super::linear::Kernel::Avx512`], chosen after the CPU was checked.
+//! Reached only through [`super::Kernel::Avx512`], chosen after the CPU was checked.
 
 use std::arch::x86_64::*;
 
