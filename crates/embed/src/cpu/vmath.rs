@@ -12,6 +12,8 @@ const LN2_LO: f32 = -2.121_944_4e-4;
 const EXP_MAX: f32 = 88.0;
 /// Below this `exp` is under f32's smallest normal.
 const EXP_MIN: f32 = -87.0;
+/// `1.5 * 2^23`: added to a small integer-valued `f32`, leaves the integer in the low mantissa bits.
+const EXP_SHIFTER: f32 = 12_582_912.0;
 
 /// `e^x` to about 2 ulp for `x` in `[EXP_MIN, EXP_MAX]` (clamped outside): `2^n * p(r)` with
 /// `x = n ln2 + r`, `|r| <= ln2 / 2`, and Cephes' degree-6 polynomial for `e^r`. Branch-free, so loops
@@ -28,8 +30,13 @@ fn exp(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 0.5;
     let e = p * r * r + r + 1.0;
-    // n is in [-126, 127]: a normal power of two.
-    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // n is an integer in [-126, 127]: 2^n is a normal power of two. Its exponent bits come from n's
+    // two's complement, which `n + 1.5 * 2^23` holds in its low mantissa bits: integer operations that
+    // vectorise, where `n as i32` (a saturating conversion) compiled to one scalar conversion per lane.
+    let n_bits = (n + EXP_SHIFTER)
+        .to_bits()
+        .wrapping_sub(EXP_SHIFTER.to_bits());
+    e * f32::from_bits(n_bits.wrapping_add(127) << 23)
 }
 
 #[inline(always)]
