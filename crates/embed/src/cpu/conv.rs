@@ -229,6 +229,10 @@ enum PlaneOut<'a> {
 
 /// A [`PlaneOut`] as [`rows`] writes it: where its `oh x ow` values go, and the bias that starts each
 /// sum (`None`: each starts from the value there).
+///
+/// Made only by [`Geometry::run`], from a [`PlaneOut`] whose length it checked against the geometry:
+/// `values` points to `oh x ow` writable values of this task alone, all initialised when `bias` is
+/// `None`. [`rows`] and [`block`] rely on that.
 #[derive(Clone, Copy)]
 struct Plane {
     values: *mut f32,
