@@ -165,15 +165,9 @@ fn main() -> anyhow::Result<()> {
 /// A Hugging Face CLIP folder under `dir` with ViT-B/32's config and random weights, and the tokenizer and
 /// preprocessor config of the tiny CLIP fixture (openai/clip-vit-base-patch32's own).
 fn random_clip_folder(dir: &std::path::Path) -> anyhow::Result<PathBuf> {
-    let config = ClipConfig::vit_b32();
     let folder = dir.join("clip-vit-b32-random");
     std::fs::create_dir_all(&folder)?;
-    std::fs::write(
-        folder.join("config.json"),
-        serde_json::to_string_pretty(&config)?,
-    )?;
-    let weights = clip::random_weights(&config, &candle_core::Device::Cpu)?;
-    candle_core::safetensors::save(&weights, folder.join("model.safetensors"))?;
+    clip::write_random_checkpoint(&ClipConfig::vit_b32(), &folder, &candle_core::Device::Cpu)?;
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clip-tiny");
     std::fs::copy(
         fixture.join("preprocessor_config.json"),

@@ -45,22 +45,17 @@ fn vit_b32_shaped_model_runs_forward() {
     );
 }
 
-/// A config written as `config.json` and random weights saved as `model.safetensors` (how
-/// `benches/index_overlap.rs` makes a full-size CLIP folder) load back as the same model.
+/// The folder `write_random_checkpoint` writes (how `benches/index_overlap.rs` makes a full-size CLIP
+/// folder) loads back as the model of the weights it returned.
 #[test]
 fn serialised_config_and_random_weights_load_as_the_same_model() {
     let mut config = ClipConfig::vit_b32();
     config.vision_config.num_hidden_layers = 2;
     config.text_config.num_hidden_layers = 2;
     let device = Device::Cpu;
-    let weights = vsearch_embed::clip::random_weights(&config, &device).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("config.json"),
-        serde_json::to_string_pretty(&config).unwrap(),
-    )
-    .unwrap();
-    candle_core::safetensors::save(&weights, dir.path().join("model.safetensors")).unwrap();
+    let weights =
+        vsearch_embed::clip::write_random_checkpoint(&config, dir.path(), &device).unwrap();
 
     let loaded = ClipModel::load(dir.path(), &device).unwrap();
     assert_eq!(loaded.config.vision_config.num_hidden_layers, 2);

@@ -41,8 +41,8 @@ pub struct ClipModel {
 }
 
 /// Random weights (candle's default initialisers) under the parameter names of a transformers `CLIPModel`
-/// of `config`, as plain tensors: with the config serialised as `config.json`, saved as
-/// `model.safetensors` they make a folder [`ClipModel::load`] reads.
+/// of `config`, as plain tensors ([`write_random_checkpoint`] saves them as a folder [`ClipModel::load`]
+/// reads).
 pub fn random_weights(
     config: &ClipConfig,
     device: &Device,
@@ -59,6 +59,28 @@ pub fn random_weights(
         .iter()
         .map(|(name, var)| (name.clone(), var.as_tensor().detach()))
         .collect();
+    Ok(weights)
+}
+
+/// Writes the model files of a Hugging Face CLIP folder of `config` with random weights into `dir`, for
+/// benchmarks and tests: `config` as `config.json` and [`random_weights`] as `model.safetensors` (no
+/// tokenizer or preprocessor config). Returns the weights written.
+pub fn write_random_checkpoint(
+    config: &ClipConfig,
+    dir: &Path,
+    device: &Device,
+) -> Result<std::collections::HashMap<String, Tensor>> {
+    let config_path = dir.join("config.json");
+    let json = serde_json::to_string_pretty(config).map_err(|e| EmbedError::Config {
+        path: config_path.clone(),
+        reason: e.to_string(),
+    })?;
+    std::fs::write(&config_path, json).map_err(|source| EmbedError::Io {
+        path: config_path,
+        source,
+    })?;
+    let weights = random_weights(config, device)?;
+    candle_core::safetensors::save(&weights, dir.join("model.safetensors"))?;
     Ok(weights)
 }
 
