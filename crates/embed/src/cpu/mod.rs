@@ -162,12 +162,8 @@ impl SharedMut {
     /// # Safety
     /// The range is inside the buffer and no other task touches it while the view lives.
     unsafe fn part<'a>(self, offset: usize, len: usize) -> &'a mut [f32] {
-        // SAFETY: as the caller promises; the values are initialised before the view is made.
-        unsafe {
-            let start = self.add(offset);
-            start.write_bytes(0, len);
-            std::slice::from_raw_parts_mut(start, len)
-        }
+        // SAFETY: as the caller promises.
+        write_each(unsafe { self.slots(offset, len) }, 0.0)
     }
 }
 
