@@ -1,7 +1,9 @@
 //! CLIP models with random weights (the configs of openai/clip-vit-base-patch32, -base-patch16 and
 //! -large-patch14) on CPU: images/s of the image tower (preprocessed 224x224 input, model only) and texts/s
 //! of ViT-B/32's text tower (77 tokens), at batch 1, 8 and 32 (ViT-B/16 and ViT-L/14: 1 and 8).
-//! Run: `cargo bench --bench clip_throughput [-- b32 b16 l14]` (default: all three).
+//! Run: `cargo bench --bench clip_throughput [-- b32 b16 l14] [--precision f32,int8]` (default: all
+//! three, `f32`); with several precisions each batch runs at each in turn, so their ratio is measured
+//! side by side.
 //! Peer figure: `scripts/torch_throughput_clip.py` (PyTorch, same configs, 2 threads).
 //! `VSEARCH_CPU_KERNELS=candle` runs candle's own ops instead of vsearch's CPU kernels, `=avx2` caps
 //! the kernels at AVX2.
@@ -13,7 +15,7 @@ mod allocator;
 use std::time::{Duration, Instant};
 use vsearch_embed::clip::{ClipConfig, ClipModel};
 use vsearch_embed::cpu::Kernel;
-use vsearch_embed::{preprocess, Pixels};
+use vsearch_embed::{preprocess, Pixels, Precision};
 
 const RUN: Duration = Duration::from_secs(6);
 
@@ -44,10 +46,17 @@ fn rate(
 fn main() -> anyhow::Result<()> {
     allocator::keep_freed_memory();
     let device = vsearch_embed::DeviceSpec::Cpu.to_candle()?;
-    let wanted: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let precisions: Vec<Precision> = match args.iter().position(|a| a == "--precision") {
+        Some(at) if at + 1 < args.len() => {
+            let list = args.remove(at + 1);
+            args.remove(at);
+            list.split(',').map(str::parse).collect::<Result<_, _>>()?
+        }
+        Some(_) => anyhow::bail!("--precision needs a value: f32, int8 or f32,int8"),
+        None => vec![Precision::F32],
+    };
+    let wanted: Vec<String> = args.into_iter().filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
     let threads = rayon::current_num_threads();
     let kernels = Kernel::selected().map_or("candle's ops", Kernel::name);
@@ -70,13 +79,27 @@ fn main() -> anyhow::Result<()> {
         if !wanted(key) {
             continue;
         }
-        let model = ClipModel::random(&config(), &device)?;
+        let models = precisions
+            .iter()
+            .map(|&p| Ok((p, ClipModel::random(&config().with_precision(p), &device)?)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        // Labelled by precision only when several are compared (the default output stays as it was).
+        let label = |p: Precision| {
+            if precisions.len() > 1 {
+                format!(" {p:>4}")
+            } else {
+                String::new()
+            }
+        };
         for &batch in batches {
             let input = preprocess::batch_tensor(&vec![pixels.clone(); batch], &device)?;
-            let (r, n, secs) = rate(batch, || Ok(model.image_features(&input).map(drop)?))?;
-            println!(
-                "{name} image batch {batch:>2}: {r:>7.1} images/s ({n} images in {secs:.1} s)"
-            );
+            for (p, model) in &models {
+                let (r, n, secs) = rate(batch, || Ok(model.image_features(&input).map(drop)?))?;
+                println!(
+                    "{name}{} image batch {batch:>2}: {r:>7.1} images/s ({n} images in {secs:.1} s)",
+                    label(*p)
+                );
+            }
         }
         if key != "b32" {
             continue;
@@ -88,10 +111,13 @@ fn main() -> anyhow::Result<()> {
             .collect();
         for batch in [1usize, 8, 32] {
             let input = vec![ids.clone(); batch];
-            let (r, n, secs) = rate(batch, || Ok(model.text_features(&input).map(drop)?))?;
-            println!(
-                "{name} text  batch {batch:>2}: {r:>7.1} texts/s ({n} texts in {secs:.1} s, 77 tokens)"
-            );
+            for (p, model) in &models {
+                let (r, n, secs) = rate(batch, || Ok(model.text_features(&input).map(drop)?))?;
+                println!(
+                    "{name}{} text  batch {batch:>2}: {r:>7.1} texts/s ({n} texts in {secs:.1} s, 77 tokens)",
+                    label(*p)
+                );
+            }
         }
     }
     Ok(())

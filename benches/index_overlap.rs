@@ -91,6 +91,7 @@ fn main() -> anyhow::Result<()> {
         collection: Some(collection.path().to_path_buf()),
         model: spec.clone(),
         device: DeviceSpec::Cpu,
+        precision: vsearch_engine::Precision::F32,
         indexes: vec![IndexKind::Flat],
         add_indexes: Vec::new(),
         batch: BATCH,

@@ -201,6 +201,7 @@ fn main() -> anyhow::Result<()> {
                     collection: None,
                     model: ModelSpec::Preset("efficientnet-lite0".into()),
                     device: DeviceSpec::Cpu,
+                    precision: vsearch_engine::Precision::F32,
                     indexes: vec![IndexKind::Hnsw, IndexKind::Flat],
                     add_indexes: Vec::new(),
                     batch: 16,

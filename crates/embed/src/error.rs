@@ -31,6 +31,9 @@ pub enum EmbedError {
     UnknownModel { name: String },
     #[error("{reason}")]
     Device { reason: String },
+    /// A precision that is unknown, or that the model or the machine cannot run.
+    #[error("{reason}")]
+    Precision { reason: String },
     #[error("model files missing in {dir}: {what}")]
     MissingFiles { dir: PathBuf, what: String },
     #[error("cannot download {what}: {reason}. {hint}")]

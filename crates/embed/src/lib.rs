@@ -14,6 +14,7 @@
 //! - [`cpu`]: CPU kernels: the transformer towers' packed linear layers and fused attention, Lite0's
 //!   depthwise, dense (stem) and 1x1 convolutions ([`cpu::conv`]).
 //! - [`torch_legacy`]: reader for PyTorch's legacy (non-zip) checkpoints.
+//! - [`precision`]: the towers' arithmetic, `f32` or int8.
 //! - [`registry`]: model presets, resolution (folder, HF cache, hub) and loading ([`load`]).
 
 pub mod ahead;
@@ -25,6 +26,7 @@ pub mod encoder;
 pub mod error;
 pub mod hub;
 pub mod image_io;
+pub mod precision;
 pub mod preprocess;
 pub mod preset;
 pub mod registry;
@@ -36,7 +38,8 @@ pub use ahead::run_ahead;
 pub use device::DeviceSpec;
 pub use error::{EmbedError, Result};
 pub use hub::{HubRepo, HubSettings};
-pub use registry::{load, load_with, ModelSpec, PresetInfo};
+pub use precision::Precision;
+pub use registry::{load, load_at, load_with, ModelSpec, PresetInfo};
 
 /// What a model embeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -5,10 +5,11 @@ use crate::device::DeviceSpec;
 use crate::error::{EmbedError, Result};
 use crate::hub::{self, HubRepo, HubSettings, Wanted};
 use crate::preset::{self, Family, Preset};
-use crate::{clip, efficientnet, siglip, Embedder, ModelInfo};
+use crate::{clip, efficientnet, siglip, Embedder, ModelInfo, Precision};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use vsearch_core::simd::SimdLevel;
 
 /// The preset `auto` tries first.
 pub const AUTO_PRESET: &str = "clip-vit-b32";
@@ -175,16 +176,17 @@ fn fetch_hub_checkpoint(repo: &HubRepo, settings: &HubSettings) -> Result<PathBu
 }
 
 /// Loads a Hugging Face checkpoint folder as the family its `config.json` names (`model_type`
-/// `siglip`: SigLIP; anything else: CLIP, whose loader checks the folder).
+/// `siglip`: SigLIP; anything else: CLIP, whose loader checks the folder), at `precision`.
 pub fn load_checkpoint_dir(
     dir: &Path,
     id: String,
     device: &candle_core::Device,
+    precision: Precision,
 ) -> Result<Embedder> {
     if is_siglip(dir) {
-        siglip::load_dir(dir, id, device)
+        siglip::load_dir(dir, id, device, precision)
     } else {
-        clip::load_dir(dir, id, device)
+        clip::load_dir(dir, id, device, precision)
     }
 }
 
@@ -208,17 +210,25 @@ pub fn fetch_preset(name: &str, settings: &HubSettings) -> Result<PathBuf> {
     }
 }
 
-/// Loads a model on a device; the hub is reached as the environment says ([`HubSettings::from_env`]).
+/// Loads a model on a device, in `f32`; the hub is reached as the environment says
+/// ([`HubSettings::from_env`]).
 pub fn load(spec: &ModelSpec, device: &DeviceSpec) -> Result<Embedder> {
-    load_with(spec, device, &HubSettings::from_env())
+    load_at(spec, device, Precision::F32)
 }
 
-/// [`load`] with explicit hub settings.
+/// [`load`] at `precision` ([`Precision::Int8`]: CLIP and SigLIP on a CPU with AVX2).
+pub fn load_at(spec: &ModelSpec, device: &DeviceSpec, precision: Precision) -> Result<Embedder> {
+    load_with(spec, device, precision, &HubSettings::from_env())
+}
+
+/// [`load_at`] with explicit hub settings.
 pub fn load_with(
     spec: &ModelSpec,
     device: &DeviceSpec,
+    precision: Precision,
     settings: &HubSettings,
 ) -> Result<Embedder> {
+    check_precision(spec, device, precision)?;
     let candle_device = device.to_candle()?;
     match spec {
         ModelSpec::Dir(dir) => {
@@ -228,11 +238,11 @@ pub fn load_with(
                 .unwrap_or_default();
             let family = if is_siglip(dir) { "siglip" } else { "clip" };
             let id = format!("{family}:{name}");
-            load_checkpoint_dir(dir, id, &candle_device)
+            load_checkpoint_dir(dir, id, &candle_device, precision)
         }
         ModelSpec::Hub(repo) => {
             let dir = fetch_hub_checkpoint(repo, settings)?;
-            load_checkpoint_dir(&dir, spec.to_string(), &candle_device)
+            load_checkpoint_dir(&dir, spec.to_string(), &candle_device, precision)
         }
         ModelSpec::Preset(name) => {
             let p = preset::find(name)
@@ -241,11 +251,11 @@ pub fn load_with(
                 Family::EfficientnetLite0 => load_lite0(&candle_device),
                 Family::Clip => {
                     let dir = fetch_preset_files(p, settings)?;
-                    clip::load_dir(&dir, p.name.clone(), &candle_device)
+                    clip::load_dir(&dir, p.name.clone(), &candle_device, precision)
                 }
                 Family::Siglip => {
                     let dir = fetch_preset_files(p, settings)?;
-                    siglip::load_dir(&dir, p.name.clone(), &candle_device)
+                    siglip::load_dir(&dir, p.name.clone(), &candle_device, precision)
                 }
             }
         }
@@ -256,7 +266,7 @@ pub fn load_with(
             match fetch_preset_files(p, settings) {
                 Ok(dir) => {
                     tracing::info!("model auto: using {} ({}@{})", p.name, p.repo, p.revision);
-                    clip::load_dir(&dir, p.name.clone(), &candle_device)
+                    clip::load_dir(&dir, p.name.clone(), &candle_device, precision)
                 }
                 Err(e) => {
                     tracing::warn!(
@@ -268,11 +278,54 @@ pub fn load_with(
                         p.name,
                         p.name
                     );
+                    if precision != Precision::F32 {
+                        tracing::warn!(
+                            "--precision {precision} does not apply to {}: it runs in f32",
+                            efficientnet::MODEL_ID
+                        );
+                    }
                     load_lite0(&candle_device)
                 }
             }
         }
     }
+}
+
+/// Refuses a precision that the model or the machine cannot run, saying what to do instead.
+fn check_precision(spec: &ModelSpec, device: &DeviceSpec, precision: Precision) -> Result<()> {
+    if precision == Precision::F32 {
+        return Ok(());
+    }
+    let refuse = |why: String| {
+        Err(EmbedError::Precision {
+            reason: format!("--precision {precision}: {why}; leave --precision at f32"),
+        })
+    };
+    let lite0 = match spec {
+        ModelSpec::Preset(name) => {
+            preset::find(name).is_some_and(|p| p.family == Family::EfficientnetLite0)
+        }
+        ModelSpec::Auto | ModelSpec::Dir(_) | ModelSpec::Hub(_) => false,
+    };
+    if lite0 {
+        return refuse(format!(
+            "applies to the CLIP and SigLIP transformer towers, and {} is a convolutional network",
+            efficientnet::MODEL_ID
+        ));
+    }
+    if *device != DeviceSpec::Cpu {
+        return refuse(format!(
+            "the int8 kernels run on the CPU, not on {device} (use --device cpu)"
+        ));
+    }
+    if crate::cpu::Kernel::selected().is_none() || !SimdLevel::Avx2.is_supported() {
+        return refuse(format!(
+            "the int8 kernels need an x86-64 CPU with AVX2 and the CPU kernels on ({}={:?})",
+            crate::cpu::KERNELS_ENV,
+            std::env::var(crate::cpu::KERNELS_ENV).unwrap_or_default()
+        ));
+    }
+    Ok(())
 }
 
 /// The files a CLIP checkpoint folder lacks (empty when it has what loading needs).

@@ -4,7 +4,7 @@
 use candle_core::{DType, Device, Tensor};
 use std::path::{Path, PathBuf};
 use vsearch_embed::clip::{ClipModel, ClipTokenizer};
-use vsearch_embed::{image_io, load, DeviceSpec, Embedder, ModelSpec, Pixels};
+use vsearch_embed::{image_io, load, DeviceSpec, Embedder, ModelSpec, Pixels, Precision};
 
 /// Features and logits must match transformers (f32) within this.
 const FEATURE_TOLERANCE: f32 = 1e-4;
@@ -97,7 +97,7 @@ fn image_features_match_transformers() {
     assert!(diff < FEATURE_TOLERANCE, "image embeds differ by {diff}");
 
     // Unnormalised projected features too.
-    let clip = ClipModel::load(dir.path(), &Device::Cpu).unwrap();
+    let clip = ClipModel::load(dir.path(), &Device::Cpu, Precision::F32).unwrap();
     let px = r["fixed_pixels"].to_dtype(DType::F32).unwrap();
     let feats = rows(&clip.image_features(&px).unwrap());
     let diff = max_abs_diff(&feats, &rows(&r["image_features"]));
@@ -122,7 +122,7 @@ fn text_features_and_logits_match_transformers() {
     assert!(diff < FEATURE_TOLERANCE, "text embeds differ by {diff}");
 
     // From the reference's own padded id batch (padding must not change the pooled features).
-    let clip = ClipModel::load(dir.path(), &Device::Cpu).unwrap();
+    let clip = ClipModel::load(dir.path(), &Device::Cpu, Precision::F32).unwrap();
     let ids = r["fixed_input_ids"]
         .to_dtype(DType::U32)
         .unwrap()

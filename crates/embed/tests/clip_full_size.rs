@@ -3,6 +3,7 @@
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use vsearch_embed::clip::{ClipConfig, ClipModel};
+use vsearch_embed::Precision;
 
 #[test]
 fn vit_b32_shaped_model_runs_forward() {
@@ -57,7 +58,7 @@ fn serialised_config_and_random_weights_load_as_the_same_model() {
     let weights =
         vsearch_embed::clip::write_random_checkpoint(&config, dir.path(), &device).unwrap();
 
-    let loaded = ClipModel::load(dir.path(), &device).unwrap();
+    let loaded = ClipModel::load(dir.path(), &device, Precision::F32).unwrap();
     assert_eq!(loaded.config.vision_config.num_hidden_layers, 2);
     assert_eq!(loaded.config.text_config.eos_token_id, Some(49407));
     let built = ClipModel::new(

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use vsearch_embed::siglip::{SiglipModel, SiglipTokenizer};
-use vsearch_embed::{image_io, load, DeviceSpec, ModelSpec};
+use vsearch_embed::{image_io, load, DeviceSpec, ModelSpec, Precision};
 
 const FEATURE_TOLERANCE: f32 = 1e-4;
 const PIXEL_MEAN_ABS_TOLERANCE: f32 = 0.01;
@@ -93,7 +93,7 @@ fn tokenizer_ids_equal_siglip_tokenizer() {
 #[test]
 fn text_and_image_features_match_transformers() {
     let device = candle_core::Device::Cpu;
-    let model = SiglipModel::load(&fixture(), &device).unwrap();
+    let model = SiglipModel::load(&fixture(), &device, Precision::F32).unwrap();
     // Text: the reference ids through the model, normalised.
     let bytes = std::fs::read(fixture().join("reference.safetensors")).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();

@@ -40,7 +40,7 @@ pub use qdrant::{QdrantCollection, QdrantOpen, QdrantTarget};
 
 pub use error::{EngineError, Result};
 pub use image_id::ImageId;
-pub use vsearch_embed::{image_io, DeviceSpec, EmbedError, ModelInfo, ModelSpec};
+pub use vsearch_embed::{image_io, DeviceSpec, EmbedError, ModelInfo, ModelSpec, Precision};
 pub use vsearch_index::{
     IndexConfig, IndexError, IndexKind, Metric, SearchParams, UnknownIndexKind,
 };
@@ -55,6 +55,8 @@ pub struct IndexOptions {
     pub collection: Option<PathBuf>,
     pub model: ModelSpec,
     pub device: DeviceSpec,
+    /// Arithmetic of the model's linear layers ([`Precision::Int8`]: CLIP and SigLIP on the CPU).
+    pub precision: Precision,
     /// Index kinds to maintain, replacing the collection's set (kinds left out are removed); empty keeps
     /// the collection's (every kind for a new one).
     pub indexes: Vec<IndexKind>,
@@ -82,6 +84,7 @@ impl Default for IndexOptions {
             collection: None,
             model: ModelSpec::Auto,
             device: DeviceSpec::Cpu,
+            precision: Precision::F32,
             indexes: Vec::new(),
             add_indexes: Vec::new(),
             batch: 16,

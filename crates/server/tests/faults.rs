@@ -139,6 +139,7 @@ async fn an_empty_engine_collection_answers_409_to_every_query() {
         collection: None,
         model: ModelSpec::Preset("efficientnet-lite0".into()),
         device: DeviceSpec::Cpu,
+        precision: vsearch_engine::Precision::F32,
         indexes: vec![IndexKind::Hnsw, IndexKind::Flat],
         batch: 8,
         threads: 2,

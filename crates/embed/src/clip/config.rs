@@ -3,6 +3,7 @@
 
 pub use crate::encoder::{Activation, EncoderConfig};
 use crate::error::{EmbedError, Result};
+use crate::precision::Precision;
 use std::path::Path;
 
 /// `text_config` of a CLIP `config.json` (defaults as transformers' `CLIPTextConfig`).
@@ -17,6 +18,9 @@ pub struct TextConfig {
     pub max_position_embeddings: usize,
     pub hidden_act: Activation,
     pub layer_norm_eps: f64,
+    /// Arithmetic of the tower's linear layers: a choice of the run, not of `config.json`.
+    #[serde(skip)]
+    pub precision: Precision,
     /// Id pooled at; `2` marks legacy configs (then pooling takes the argmax of the ids).
     pub eos_token_id: Option<u32>,
 }
@@ -32,6 +36,7 @@ impl Default for TextConfig {
             max_position_embeddings: 77,
             hidden_act: Activation::QuickGelu,
             layer_norm_eps: 1e-5,
+            precision: Precision::F32,
             eos_token_id: None,
         }
     }
@@ -47,6 +52,7 @@ impl TextConfig {
             num_attention_heads: self.num_attention_heads,
             hidden_act: self.hidden_act,
             layer_norm_eps: self.layer_norm_eps,
+            precision: self.precision,
         }
     }
 }
@@ -64,6 +70,9 @@ pub struct VisionConfig {
     pub patch_size: usize,
     pub hidden_act: Activation,
     pub layer_norm_eps: f64,
+    /// Arithmetic of the tower's linear layers: a choice of the run, not of `config.json`.
+    #[serde(skip)]
+    pub precision: Precision,
 }
 
 impl Default for VisionConfig {
@@ -78,6 +87,7 @@ impl Default for VisionConfig {
             patch_size: 32,
             hidden_act: Activation::QuickGelu,
             layer_norm_eps: 1e-5,
+            precision: Precision::F32,
         }
     }
 }
@@ -92,6 +102,7 @@ impl VisionConfig {
             num_attention_heads: self.num_attention_heads,
             hidden_act: self.hidden_act,
             layer_norm_eps: self.layer_norm_eps,
+            precision: self.precision,
         }
     }
 }
@@ -117,6 +128,13 @@ struct RequiredKeys {
 }
 
 impl ClipConfig {
+    /// The config with both towers' linear layers at `precision`.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.text_config.precision = precision;
+        self.vision_config.precision = precision;
+        self
+    }
+
     /// The configuration of `openai/clip-vit-base-patch32`.
     pub fn vit_b32() -> Self {
         Self {

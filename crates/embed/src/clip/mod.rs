@@ -17,7 +17,7 @@ pub use tokenizer::ClipTokenizer;
 
 use crate::error::{EmbedError, Result};
 use crate::preprocess::{self, ClipRecipe};
-use crate::{Embedder, ImageEmbedder, ModelInfo, Pixels, TextEmbedder};
+use crate::{Embedder, ImageEmbedder, ModelInfo, Pixels, Precision, TextEmbedder};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{linear_no_bias, Linear, VarBuilder};
 use std::path::Path;
@@ -40,27 +40,47 @@ pub struct ClipModel {
     pub config: ClipConfig,
 }
 
-/// Random weights (candle's default initialisers) under the parameter names of a transformers `CLIPModel`
-/// of `config`, as plain tensors ([`write_random_checkpoint`] saves them as a folder [`ClipModel::load`]
-/// reads).
+/// Random weights under the parameter names of a transformers `CLIPModel` of `config`, drawn as
+/// transformers initialises one (`CLIPPreTrainedModel._init_weights`, factor 1: matrices and embeddings
+/// from a normal of deviation 0.02, norms' weights one, biases zero), as plain tensors
+/// ([`write_random_checkpoint`] saves them as a folder [`ClipModel::load`] reads). Candle's own
+/// initialisers leave the weights read by name zero, which made every feature zero.
 pub fn random_weights(
     config: &ClipConfig,
     device: &Device,
 ) -> Result<std::collections::HashMap<String, Tensor>> {
-    // A VarMap draws the random weights as trainable variables, and candle records every operation on a
-    // variable for backpropagation (keeping each intermediate alive until the output is dropped). Real
-    // weights are plain tensors; so are these, once drawn.
+    // The VarMap only collects the names and shapes: its variables would be trainable, and candle records
+    // every operation on a variable for backpropagation (keeping each intermediate alive).
     let varmap = candle_nn::VarMap::new();
     ClipModel::new(VarBuilder::from_varmap(&varmap, DType::F32, device), config)?;
-    let weights = varmap
+    let shapes: Vec<(String, candle_core::Shape)> = varmap
         .data()
         .lock()
         .map_err(|_| candle_core::Error::Msg("the weight map's lock was poisoned".into()))?
         .iter()
-        .map(|(name, var)| (name.clone(), var.as_tensor().detach()))
+        .map(|(name, var)| (name.clone(), var.shape().clone()))
         .collect();
-    Ok(weights)
+    shapes
+        .into_iter()
+        .map(|(name, shape)| {
+            let value = if name == "logit_scale" {
+                Tensor::full(LOGIT_SCALE_INIT, shape, device)
+            } else if name.ends_with(".bias") {
+                Tensor::zeros(shape, DType::F32, device)
+            } else if name.contains("norm") {
+                Tensor::ones(shape, DType::F32, device)
+            } else {
+                Tensor::randn(0f32, RANDOM_WEIGHT_STD, shape, device)
+            };
+            Ok((name, value?))
+        })
+        .collect()
 }
+
+/// Deviation of [`random_weights`]' matrices and embeddings (transformers' `initializer_range`).
+const RANDOM_WEIGHT_STD: f32 = 0.02;
+/// transformers' initial `logit_scale`: `ln(1 / 0.07)`.
+const LOGIT_SCALE_INIT: f32 = 2.659_26;
 
 /// Writes the model files of a Hugging Face CLIP folder of `config` with random weights into `dir`, for
 /// benchmarks and tests: `config` as `config.json` and [`random_weights`] as `model.safetensors` (no
@@ -128,9 +148,9 @@ impl ClipModel {
     }
 
     /// Memory-maps the weights of a CLIP folder (see [`crate::weights::safetensors_files`]) and builds the model
-    /// in `f32`.
-    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let config = ClipConfig::from_file(&dir.join("config.json"))?;
+    /// in `f32`, its encoder layers' linear layers at `precision`.
+    pub fn load(dir: &Path, device: &Device, precision: Precision) -> Result<Self> {
+        let config = ClipConfig::from_file(&dir.join("config.json"))?.with_precision(precision);
         crate::weights::build(dir, device, |vb| Self::new(vb, &config))
     }
 
@@ -240,8 +260,8 @@ impl TextEmbedder for ClipTextEmbedder {
 }
 
 /// Loads a CLIP folder (`config.json`, `model.safetensors`, `tokenizer.json`, optional
-/// `preprocessor_config.json`) as an [`Embedder`] with id `id`.
-pub fn load_dir(dir: &Path, id: String, device: &Device) -> Result<Embedder> {
+/// `preprocessor_config.json`) as an [`Embedder`] with id `id`, at `precision`.
+pub fn load_dir(dir: &Path, id: String, device: &Device, precision: Precision) -> Result<Embedder> {
     let missing = crate::registry::missing_clip_files(dir);
     if !missing.is_empty() {
         return Err(EmbedError::MissingFiles {
@@ -252,7 +272,7 @@ pub fn load_dir(dir: &Path, id: String, device: &Device) -> Result<Embedder> {
             ),
         });
     }
-    let model = Arc::new(ClipModel::load(dir, device)?);
+    let model = Arc::new(ClipModel::load(dir, device, precision)?);
     let tokenizer = ClipTokenizer::from_dir(
         dir,
         model

@@ -9,16 +9,22 @@ mod attention;
 pub mod conv;
 mod gemm;
 mod linear;
+#[cfg(target_arch = "x86_64")]
+mod linear_int8;
 mod norm;
 mod team;
 #[cfg(target_arch = "x86_64")]
 mod tiles_avx2;
 #[cfg(target_arch = "x86_64")]
 mod tiles_avx512;
+#[cfg(target_arch = "x86_64")]
+mod tiles_int8_avx2;
 mod vmath;
 
 pub use attention::attention;
 pub use linear::{Epilogue, PackedLinear};
+#[cfg(target_arch = "x86_64")]
+pub use linear_int8::QuantizedLinear;
 pub use norm::layer_norm;
 pub(crate) use team::Preparing;
 

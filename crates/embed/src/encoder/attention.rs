@@ -3,6 +3,7 @@
 //! weighted sum run as one op ([`crate::cpu::attention`]); elsewhere as candle's ops.
 
 use super::projection::{Projection, Then};
+use crate::precision::Precision;
 use candle_core::Tensor;
 use candle_nn::{linear, Linear, VarBuilder};
 
@@ -14,7 +15,12 @@ pub(super) struct Attention {
 }
 
 impl Attention {
-    pub(super) fn new(vb: VarBuilder, hidden: usize, heads: usize) -> candle_core::Result<Self> {
+    pub(super) fn new(
+        vb: VarBuilder,
+        hidden: usize,
+        heads: usize,
+        precision: Precision,
+    ) -> candle_core::Result<Self> {
         let head_dim = hidden / heads;
         let scale = (head_dim as f64).powf(-0.5);
         let part = |name: &str, scale: f64| -> candle_core::Result<(Tensor, Tensor)> {
@@ -31,8 +37,8 @@ impl Attention {
             Some(Tensor::cat(&[qb, kb, vbias], 0)?),
         );
         Ok(Self {
-            qkv: Projection::new(qkv)?,
-            out: Projection::new(linear(hidden, hidden, vb.pp("out_proj"))?)?,
+            qkv: Projection::new(qkv, precision)?,
+            out: Projection::new(linear(hidden, hidden, vb.pp("out_proj"))?, precision)?,
             heads,
             head_dim,
         })

@@ -7,6 +7,7 @@ mod norm;
 mod patch;
 mod projection;
 
+use crate::precision::Precision;
 use attention::Attention;
 use candle_core::{Module, Tensor};
 use candle_nn::{linear, Linear, VarBuilder};
@@ -39,6 +40,8 @@ pub struct EncoderConfig {
     pub num_attention_heads: usize,
     pub hidden_act: Activation,
     pub layer_norm_eps: f64,
+    /// Arithmetic of the layers' linear layers (attention's projections, the MLP).
+    pub precision: Precision,
 }
 
 impl Activation {
@@ -97,10 +100,15 @@ impl EncoderLayer {
         };
         Ok(Self {
             ln1: layer_norm(hidden, eps, vb.pp("layer_norm1"))?,
-            attn: Attention::new(vb.pp("self_attn"), hidden, c.num_attention_heads)?,
+            attn: Attention::new(
+                vb.pp("self_attn"),
+                hidden,
+                c.num_attention_heads,
+                c.precision,
+            )?,
             ln2: layer_norm(hidden, eps, vb.pp("layer_norm2"))?,
-            fc1: Projection::new(fc1)?,
-            fc2: Projection::new(fc2)?,
+            fc1: Projection::new(fc1, c.precision)?,
+            fc2: Projection::new(fc2, c.precision)?,
             act,
         })
     }

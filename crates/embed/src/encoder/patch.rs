@@ -3,6 +3,7 @@
 //! image ([`Projection`]: the packed CPU kernels where they apply, candle's ops elsewhere).
 
 use super::projection::{Projection, Then};
+use crate::precision::Precision;
 use candle_core::Tensor;
 use candle_nn::{Linear, VarBuilder};
 
@@ -31,7 +32,7 @@ impl PatchEmbedding {
             None
         };
         Ok(Self {
-            projection: Projection::new(Linear::new(weight, bias))?,
+            projection: Projection::new(Linear::new(weight, bias), Precision::F32)?,
             patch,
             channels,
             hidden,

@@ -1,7 +1,11 @@
 //! A linear layer as the towers run it: packed for the CPU kernels ([`PackedLinear`]) when the weights
-//! live on a CPU that has them, candle's `Linear` on other devices (and with `VSEARCH_CPU_KERNELS=candle`).
+//! live on a CPU that has them, quantised for the int8 kernel ([`QuantizedLinear`]) when the model runs at
+//! [`Precision::Int8`], candle's `Linear` on other devices (and with `VSEARCH_CPU_KERNELS=candle`).
 
+#[cfg(target_arch = "x86_64")]
+use crate::cpu::QuantizedLinear;
 use crate::cpu::{self, Epilogue, Kernel, PackedLinear};
+use crate::precision::Precision;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::Linear;
 
@@ -19,18 +23,28 @@ pub(crate) enum Then<'a> {
 /// One linear layer of a tower.
 pub(crate) enum Projection {
     Packed(PackedLinear),
+    #[cfg(target_arch = "x86_64")]
+    Int8(QuantizedLinear),
     Candle(Linear),
 }
 
 impl Projection {
-    /// Packs `linear` for the CPU kernels where they apply ([`Kernel::selected`]), else keeps it.
-    pub(crate) fn new(linear: Linear) -> candle_core::Result<Self> {
+    /// Packs `linear` for the CPU kernels where they apply ([`Kernel::selected`]), quantised at
+    /// [`Precision::Int8`] (where the CPU runs the int8 kernel: the loader checks that first), else keeps
+    /// it.
+    pub(crate) fn new(linear: Linear, precision: Precision) -> candle_core::Result<Self> {
         let w = linear.weight();
         match (w.device(), w.dtype(), Kernel::selected()) {
             (Device::Cpu, DType::F32, Some(kernel)) => {
                 let (n, k) = w.dims2()?;
                 let weight = w.flatten_all()?.to_vec1::<f32>()?;
                 let bias = linear.bias().map(|b| b.to_vec1::<f32>()).transpose()?;
+                #[cfg(target_arch = "x86_64")]
+                if precision == Precision::Int8 {
+                    if let Some(q) = QuantizedLinear::new(kernel, &weight, bias.as_deref(), n, k) {
+                        return Ok(Self::Int8(q));
+                    }
+                }
                 Ok(Self::Packed(PackedLinear::new(
                     kernel,
                     &weight,
@@ -47,6 +61,8 @@ impl Projection {
     pub(crate) fn kernel(&self) -> Option<Kernel> {
         match self {
             Self::Packed(p) => Some(p.kernel()),
+            #[cfg(target_arch = "x86_64")]
+            Self::Int8(q) => Some(q.kernel()),
             Self::Candle(_) => None,
         }
     }
@@ -54,16 +70,9 @@ impl Projection {
     /// `x` (`rows x in`) through the layer, then `then`.
     pub(crate) fn forward(&self, x: &Tensor, then: Then<'_>) -> candle_core::Result<Tensor> {
         match self {
-            Self::Packed(p) => {
-                let rows = x.elem_count() / p.in_features().max(1);
-                let run = |epilogue: Epilogue<'_>| cpu::cpu_f32(x, |x| p.forward(x, epilogue));
-                let out = match then {
-                    Then::Return => run(Epilogue::None)?,
-                    Then::Silu => run(Epilogue::Silu)?,
-                    Then::AddTo(r) => cpu::cpu_f32(r, |r| run(Epilogue::AddTo(r)))??,
-                };
-                Tensor::from_vec(out, (rows, p.out_features()), x.device())
-            }
+            Self::Packed(p) => on_cpu(x, then, p.out_features(), |x, e| p.forward(x, e)),
+            #[cfg(target_arch = "x86_64")]
+            Self::Int8(q) => on_cpu(x, then, q.out_features(), |x, e| q.forward(x, e)),
             Self::Candle(l) => {
                 let y = l.forward(x)?;
                 match then {
@@ -74,4 +83,21 @@ impl Projection {
             }
         }
     }
+}
+
+/// `x` through a CPU layer of `out_features` outputs (`forward`), then `then` as the layer's epilogue.
+fn on_cpu(
+    x: &Tensor,
+    then: Then<'_>,
+    out_features: usize,
+    forward: impl Fn(&[f32], Epilogue<'_>) -> Vec<f32>,
+) -> candle_core::Result<Tensor> {
+    let run = |epilogue: Epilogue<'_>| cpu::cpu_f32(x, |x| forward(x, epilogue));
+    let out = match then {
+        Then::Return => run(Epilogue::None)?,
+        Then::Silu => run(Epilogue::Silu)?,
+        Then::AddTo(r) => cpu::cpu_f32(r, |r| run(Epilogue::AddTo(r)))??,
+    };
+    let rows = out.len() / out_features.max(1);
+    Tensor::from_vec(out, (rows, out_features), x.device())
 }

@@ -3,6 +3,7 @@
 
 use crate::encoder::{Activation, EncoderConfig};
 use crate::error::{EmbedError, Result};
+use crate::precision::Precision;
 use std::path::Path;
 
 /// `text_config` of a SigLIP `config.json`.
@@ -18,6 +19,9 @@ pub struct TextConfig {
     pub max_position_embeddings: usize,
     pub hidden_act: Activation,
     pub layer_norm_eps: f64,
+    /// Arithmetic of the tower's linear layers: a choice of the run, not of `config.json`.
+    #[serde(skip)]
+    pub precision: Precision,
     pub pad_token_id: u32,
     /// Output size of the text head; `None` is `hidden_size`.
     pub projection_size: Option<usize>,
@@ -34,6 +38,7 @@ impl Default for TextConfig {
             max_position_embeddings: 64,
             hidden_act: Activation::GeluPytorchTanh,
             layer_norm_eps: 1e-6,
+            precision: Precision::F32,
             pad_token_id: 1,
             projection_size: None,
         }
@@ -50,6 +55,7 @@ impl TextConfig {
             num_attention_heads: self.num_attention_heads,
             hidden_act: self.hidden_act,
             layer_norm_eps: self.layer_norm_eps,
+            precision: self.precision,
         }
     }
 
@@ -72,6 +78,9 @@ pub struct VisionConfig {
     pub patch_size: usize,
     pub hidden_act: Activation,
     pub layer_norm_eps: f64,
+    /// Arithmetic of the tower's linear layers: a choice of the run, not of `config.json`.
+    #[serde(skip)]
+    pub precision: Precision,
     /// Pool with the attention head (`true` in every released checkpoint).
     pub vision_use_head: bool,
 }
@@ -88,6 +97,7 @@ impl Default for VisionConfig {
             patch_size: 16,
             hidden_act: Activation::GeluPytorchTanh,
             layer_norm_eps: 1e-6,
+            precision: Precision::F32,
             vision_use_head: true,
         }
     }
@@ -103,6 +113,7 @@ impl VisionConfig {
             num_attention_heads: self.num_attention_heads,
             hidden_act: self.hidden_act,
             layer_norm_eps: self.layer_norm_eps,
+            precision: self.precision,
         }
     }
 }
@@ -116,6 +127,13 @@ pub struct SiglipConfig {
 }
 
 impl SiglipConfig {
+    /// The config with both towers' linear layers at `precision`.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.text_config.precision = precision;
+        self.vision_config.precision = precision;
+        self
+    }
+
     /// Reads `config.json`; the tower sizes must agree with each other.
     pub fn from_file(path: &Path) -> Result<Self> {
         let bad = |reason: String| EmbedError::Config {

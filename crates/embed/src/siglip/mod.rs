@@ -13,7 +13,7 @@ pub use tokenizer::SiglipTokenizer;
 
 use crate::error::{EmbedError, Result};
 use crate::preprocess::{self, SiglipRecipe};
-use crate::{Embedder, ImageEmbedder, ModelInfo, Pixels, TextEmbedder};
+use crate::{Embedder, ImageEmbedder, ModelInfo, Pixels, Precision, TextEmbedder};
 use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 use std::path::Path;
@@ -41,9 +41,9 @@ impl SiglipModel {
     }
 
     /// Memory-maps the weights of a SigLIP folder (see [`crate::weights::safetensors_files`]) and
-    /// builds the model in `f32`.
-    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let config = SiglipConfig::from_file(&dir.join("config.json"))?;
+    /// builds the model in `f32`, its encoder layers' linear layers at `precision`.
+    pub fn load(dir: &Path, device: &Device, precision: Precision) -> Result<Self> {
+        let config = SiglipConfig::from_file(&dir.join("config.json"))?.with_precision(precision);
         crate::weights::build(dir, device, |vb| Self::new(vb, &config))
     }
 
@@ -140,9 +140,9 @@ impl TextEmbedder for SiglipTextEmbedder {
     }
 }
 
-/// Loads a Hugging Face SigLIP folder (`config.json`, weights, `spiece.model`) as `id`.
-pub fn load_dir(dir: &Path, id: String, device: &Device) -> Result<Embedder> {
-    let model = Arc::new(SiglipModel::load(dir, device)?);
+/// Loads a Hugging Face SigLIP folder (`config.json`, weights, `spiece.model`) as `id`, at `precision`.
+pub fn load_dir(dir: &Path, id: String, device: &Device, precision: Precision) -> Result<Embedder> {
+    let model = Arc::new(SiglipModel::load(dir, device, precision)?);
     let tokenizer =
         SiglipTokenizer::from_dir(dir, model.config.text_config.max_position_embeddings)?;
     let image_size = u32::try_from(model.image_size()).map_err(|_| EmbedError::Config {

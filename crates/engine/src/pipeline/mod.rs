@@ -38,11 +38,18 @@ pub fn index_folder(dir: &Path, options: &IndexOptions) -> Result<IndexReport> {
     Indexer::default().run(dir, options)
 }
 
+/// What a model was loaded from: its spec, device and precision.
+type Loaded = (
+    ModelSpec,
+    vsearch_embed::DeviceSpec,
+    vsearch_embed::Precision,
+);
+
 /// Runs [`index_folder`] again and again with the model kept loaded between runs (`vsearch index --watch`).
 #[derive(Default)]
 pub struct Indexer {
     /// The model of the last run, and what it was loaded from.
-    loaded: Option<(ModelSpec, vsearch_embed::DeviceSpec, Embedder)>,
+    loaded: Option<(Loaded, Embedder)>,
 }
 
 impl Indexer {
@@ -55,7 +62,7 @@ impl Indexer {
 fn run(
     dir: &Path,
     options: &IndexOptions,
-    loaded: &mut Option<(ModelSpec, vsearch_embed::DeviceSpec, Embedder)>,
+    loaded: &mut Option<(Loaded, Embedder)>,
 ) -> Result<IndexReport> {
     let started = Instant::now();
     let (root, coll) = collection_paths(dir, options)?;
@@ -68,9 +75,10 @@ fn run(
     }
     let existing = CollectionManifest::read(&coll)?;
     let spec = model_spec(existing.as_ref(), options)?;
+    let wanted = (spec.clone(), options.device, options.precision);
     let embedder = match loaded.take() {
-        Some((s, device, embedder)) if s == spec && device == options.device => embedder,
-        _ => vsearch_embed::load(&spec, &options.device)?,
+        Some((was, embedder)) if was == wanted => embedder,
+        _ => vsearch_embed::load_at(&spec, &options.device, options.precision)?,
     };
     if let Some(m) = &existing {
         if m.model != embedder.info {
@@ -80,7 +88,7 @@ fn run(
             });
         }
     }
-    let embedder = &loaded.insert((spec.clone(), options.device, embedder)).2;
+    let embedder = &loaded.insert((wanted, embedder)).1;
     let manifest = write_manifest(&coll, &root, existing.as_ref(), embedder, &spec, options)?;
     let dim = manifest.model.dim;
 

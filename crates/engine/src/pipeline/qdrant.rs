@@ -52,7 +52,7 @@ pub fn index_into_qdrant(
         });
     }
     let root = dir.canonicalize().map_err(EngineError::io(dir))?;
-    let embedder = vsearch_embed::load(&options.model, &options.device)?;
+    let embedder = vsearch_embed::load_at(&options.model, &options.device, options.precision)?;
     let spec = vector_spec(&embedder.info);
     let store = qdrant.target.connect()?;
     store.ensure(&spec, &qdrant.target.layout_with_indexes())?;

@@ -50,6 +50,7 @@ pub fn lite0_options() -> vsearch_engine::IndexOptions {
     vsearch_engine::IndexOptions {
         model: vsearch_engine::ModelSpec::Preset("efficientnet-lite0".into()),
         device: vsearch_engine::DeviceSpec::Cpu,
+        precision: vsearch_engine::Precision::F32,
         indexes: vec![IndexKind::Hnsw, IndexKind::Flat],
         batch: 8,
         threads: 2,

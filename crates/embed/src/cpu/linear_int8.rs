@@ -1,0 +1,415 @@
+//! `y = x W^T + b` with 8-bit integer products (`--precision int8`): the weights quantised once, at load
+//! time, per output feature (symmetric, 7 bits: `-64..=64` steps of `max |w| / 64`), the activations per
+//! row at every call (asymmetric, 7 bits: `0..=127` steps between the row's minimum and maximum, zero
+//! included), the products summed exactly in `i32` ([`super::tiles_int8_avx2`]) and scaled back to `f32`.
+//!
+//! Seven bits a side is what lets the AVX2 tile add two `vpmaddubsw` results in `i16` before widening:
+//! 64 products for three multiplies, against 8 per FMA of the `f32` tile. On a Zen 2 core the tile runs
+//! ~1.35x the `f32` tile's multiply-adds per second (the integer multiplies share one pipe there); Intel
+//! cores multiply on two. The price is the rounding: see the README's int8 section for the embeddings'
+//! measured distance from `f32`.
+
+use super::linear::Epilogue;
+use super::tiles_int8_avx2::{self as tiles, PanelColumns, RowScale, DEPTH_STEP, MR, NR};
+use super::{gemm::row_blocks, team, vmath, write_all, Kernel, Unfilled};
+use std::sync::Mutex;
+use vsearch_core::simd::SimdLevel;
+
+/// Largest quantised weight: with activations up to 127, four products stay inside `i16`.
+const WEIGHT_STEPS: f32 = 64.0;
+/// Largest quantised activation.
+const ACTIVATION_STEPS: f32 = 127.0;
+/// `1.5 * 2^23`: added to an `f32` in `[0, 2^22)`, rounds it to an integer (ties to even) held in the
+/// low mantissa bits.
+const ROUNDING_SHIFTER: f32 = 12_582_912.0;
+/// Bytes of activations that one group of row blocks holds while the panels pass over it (in L2).
+const GROUP_BYTES: usize = 192 * 1024;
+/// Rows quantised by one task.
+const ROWS_PER_TASK: usize = 16;
+
+/// A linear layer's weights quantised to 7-bit integers and packed for the int8 tile.
+pub struct QuantizedLinear {
+    /// The level of the element-wise epilogue (SiLU).
+    kernel: Kernel,
+    /// Output features.
+    n: usize,
+    /// Input features.
+    k: usize,
+    /// `k` rounded up to the tile's depth step (padding weights are zero).
+    depth: usize,
+    /// Panel `j`: columns `j * NR ..`, `depth * NR` bytes in the order [`tiles::tile`] reads them.
+    panels: Vec<i8>,
+    /// Per column (padded to whole panels): the weights' step, their sum, the bias.
+    scales: Vec<f32>,
+    sums: Vec<i32>,
+    bias: Vec<f32>,
+}
+
+impl std::fmt::Debug for QuantizedLinear {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuantizedLinear")
+            .field("in_features", &self.k)
+            .field("out_features", &self.n)
+            .finish()
+    }
+}
+
+impl QuantizedLinear {
+    /// Quantises and packs `weight` (`n x k`, row-major, as PyTorch stores it) and `bias` (`n`
+    /// values); `None` when this CPU lacks AVX2 (the int8 tile's instructions).
+    ///
+    /// # Panics
+    /// If `weight` does not hold `n * k` values or `bias` not `n`: the caller read both from one layer.
+    pub fn new(
+        kernel: Kernel,
+        weight: &[f32],
+        bias: Option<&[f32]>,
+        n: usize,
+        k: usize,
+    ) -> Option<Self> {
+        if !cfg!(target_arch = "x86_64") || !SimdLevel::Avx2.is_supported() {
+            return None;
+        }
+        assert_eq!(weight.len(), n * k, "weight is not {n} x {k}");
+        let depth = k.div_ceil(DEPTH_STEP) * DEPTH_STEP;
+        let count = n.div_ceil(NR);
+        let mut panels = vec![0i8; count * depth * NR];
+        let mut scales = vec![0f32; count * NR];
+        let mut sums = vec![0i32; count * NR];
+        let mut padded_bias = vec![0f32; count * NR];
+        if let Some(b) = bias {
+            assert_eq!(b.len(), n, "bias is not {n} values");
+            padded_bias[..n].copy_from_slice(b);
+        }
+        for (j, row) in weight.chunks_exact(k.max(1)).enumerate().take(n) {
+            let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let scale = if max > 0.0 { max / WEIGHT_STEPS } else { 1.0 };
+            scales[j] = scale;
+            let panel = &mut panels[(j / NR) * depth * NR..][..depth * NR];
+            let c = j % NR;
+            for (p, &w) in row.iter().enumerate() {
+                let q = (w / scale)
+                    .round_ties_even()
+                    .clamp(-WEIGHT_STEPS, WEIGHT_STEPS) as i8;
+                sums[j] += i32::from(q);
+                // Step p / 8; in it, the 32-byte vector of (depths 4-7?, columns 8-15?), then the
+                // column's 4 bytes.
+                let (step, d) = (p / DEPTH_STEP, p % DEPTH_STEP);
+                let vector = (d / 4) * 2 + c / 8;
+                panel[step * DEPTH_STEP * NR + vector * 32 + (c % 8) * 4 + d % 4] = q;
+            }
+        }
+        Some(Self {
+            kernel,
+            n,
+            k,
+            depth,
+            panels,
+            scales,
+            sums,
+            bias: padded_bias,
+        })
+    }
+
+    /// The SIMD level of the element-wise epilogue.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// Input features.
+    pub fn in_features(&self) -> usize {
+        self.k
+    }
+
+    /// Output features.
+    pub fn out_features(&self) -> usize {
+        self.n
+    }
+
+    /// `x` (`m x k`, row-major) through the layer and `epilogue`: `m x n` values.
+    ///
+    /// # Panics
+    /// If `x` is not a whole number of `k`-value rows, or an [`Epilogue::AddTo`] residual is not `m x n`.
+    pub fn forward(&self, x: &[f32], epilogue: Epilogue<'_>) -> Vec<f32> {
+        let (n, k) = (self.n, self.k);
+        assert!(
+            k > 0 && x.len().is_multiple_of(k),
+            "input is not rows of {k} values"
+        );
+        let m = x.len() / k;
+        if let Epilogue::AddTo(r) = epilogue {
+            assert_eq!(r.len(), m * n, "residual is not {m} x {n}");
+        }
+        let (activations, rows) = quantize_rows(self.kernel, x, k, self.depth);
+        let blocks = row_blocks(m, MR);
+        let group = (GROUP_BYTES / (self.depth * MR)).max(1);
+        let panels = n.div_ceil(NR);
+        let parts =
+            (super::linear::COLUMN_RANGES_PER_THREAD * team::threads()).clamp(1, panels.max(1));
+        let mut out = Unfilled::new(m * n);
+        let out_ptr = out.shared();
+        team::for_each(parts, |t| {
+            let (j0, j1) = (t * panels / parts, (t + 1) * panels / parts);
+            for group in blocks.chunks(group) {
+                for j in j0..j1 {
+                    let cols = NR.min(n - j * NR);
+                    let columns = PanelColumns {
+                        scales: &self.scales[j * NR..][..NR],
+                        sums: &self.sums[j * NR..][..NR],
+                        bias: &self.bias[j * NR..][..NR],
+                    };
+                    let panel = &self.panels[j * self.depth * NR..][..self.depth * NR];
+                    for &(r0, count) in group {
+                        let mut tile = [0f32; MR * NR];
+                        // SAFETY: `new` checked AVX2; rows r0.. of `activations` hold `depth` bytes
+                        // each, `panel` is a whole panel, `rows` and `columns` are as long as asked.
+                        unsafe {
+                            run_tile(
+                                count,
+                                self.depth / DEPTH_STEP,
+                                &activations[r0 * self.depth..],
+                                self.depth,
+                                panel,
+                                &rows[r0..r0 + count],
+                                &columns,
+                                &mut tile,
+                            )
+                        };
+                        for r in 0..count {
+                            let row = r0 + r;
+                            // SAFETY: task t alone writes columns j * NR .. of the output's rows, and
+                            // `out` outlives the loop.
+                            let slots = unsafe { out_ptr.slots(row * n + j * NR, cols) };
+                            let dst = write_all(slots, &tile[r * NR..r * NR + cols]);
+                            match epilogue {
+                                Epilogue::None => {}
+                                Epilogue::Silu => vmath::silu(self.kernel, dst),
+                                Epilogue::AddTo(res) => {
+                                    for (d, v) in dst.iter_mut().zip(&res[row * n + j * NR..]) {
+                                        *d += v;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        // SAFETY: the parts' panels cover columns 0..n of all m rows.
+        unsafe { out.filled() }
+    }
+}
+
+/// [`tiles::tile`] for `rows` (1..=[`MR`]) rows.
+///
+/// # Safety
+/// As [`tiles::tile`]: AVX2, and the slices as long as it reads.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_tile(
+    rows: usize,
+    steps: usize,
+    a: &[u8],
+    lda: usize,
+    panel: &[i8],
+    scales: &[RowScale],
+    columns: &PanelColumns<'_>,
+    out: &mut [f32; MR * NR],
+) {
+    debug_assert!(a.len() >= (rows - 1) * lda + steps * DEPTH_STEP && scales.len() == rows);
+    let (a, b, out) = (a.as_ptr(), panel.as_ptr(), out.as_mut_ptr());
+    // SAFETY: as the caller promises.
+    unsafe {
+        match rows {
+            1 => tiles::tile::<1>(steps, a, lda, b, scales, columns, out),
+            2 => tiles::tile::<2>(steps, a, lda, b, scales, columns, out),
+            3 => tiles::tile::<3>(steps, a, lda, b, scales, columns, out),
+            4 => tiles::tile::<4>(steps, a, lda, b, scales, columns, out),
+            _ => unreachable!("a tile has 1 to {MR} rows, not {rows}"),
+        }
+    }
+}
+
+/// The rows of `x` (`k` values each) quantised to 7 bits, `depth` bytes a row (zero padded), with each
+/// row's scale; spread over the kernel threads.
+fn quantize_rows(kernel: Kernel, x: &[f32], k: usize, depth: usize) -> (Vec<u8>, Vec<RowScale>) {
+    let m = x.len() / k;
+    let mut bytes = vec![0u8; m * depth];
+    let mut scales = vec![RowScale::default(); m];
+    let tasks: Vec<Mutex<(&mut [u8], &mut [RowScale])>> = bytes
+        .chunks_mut(ROWS_PER_TASK * depth)
+        .zip(scales.chunks_mut(ROWS_PER_TASK))
+        .map(Mutex::new)
+        .collect();
+    let quantize = |t: usize| {
+        let mut task = tasks[t].lock().unwrap_or_else(|e| e.into_inner());
+        let (bytes, scales) = &mut *task;
+        for (i, (q, s)) in bytes.chunks_mut(depth).zip(scales.iter_mut()).enumerate() {
+            let row = &x[(t * ROWS_PER_TASK + i) * k..][..k];
+            *s = quantize_row(kernel, row, &mut q[..k]);
+        }
+    };
+    if tasks.len() == 1 {
+        quantize(0);
+    } else {
+        team::for_each(tasks.len(), quantize);
+    }
+    drop(tasks);
+    (bytes, scales)
+}
+
+/// One row to 7-bit steps between its minimum and maximum (zero included), written into `q`.
+fn quantize_row(kernel: Kernel, x: &[f32], q: &mut [u8]) -> RowScale {
+    let mut scale = RowScale::default();
+    quantize_row_at(kernel, x, q, &mut scale);
+    scale
+}
+
+#[inline(always)]
+fn quantize_row_body(x: &[f32], q: &mut [u8], out: &mut RowScale) {
+    // Reductions in 8 lanes (a single running value would keep the loop scalar).
+    let (mut lo, mut hi) = ([0f32; 8], [0f32; 8]);
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        for l in 0..8 {
+            lo[l] = lo[l].min(c[l]);
+            hi[l] = hi[l].max(c[l]);
+        }
+    }
+    let min = chunks
+        .remainder()
+        .iter()
+        .chain(&lo)
+        .fold(0f32, |m, &v| m.min(v));
+    let max = chunks
+        .remainder()
+        .iter()
+        .chain(&hi)
+        .fold(0f32, |m, &v| m.max(v));
+    let scale = if max > min {
+        (max - min) / ACTIVATION_STEPS
+    } else {
+        1.0
+    };
+    let inv = 1.0 / scale;
+    let zero = (-min * inv).round_ties_even().clamp(0.0, ACTIVATION_STEPS);
+    // Rounded to the nearest step by adding 1.5 * 2^23, which leaves the integer in the low mantissa
+    // bits: integer operations that vectorise (`round_ties_even` and `as u8` compiled to scalar code).
+    for (d, &v) in q.iter_mut().zip(x) {
+        let shifted = (v * inv + zero).clamp(0.0, ACTIVATION_STEPS) + ROUNDING_SHIFTER;
+        *d = shifted.to_bits() as u8;
+    }
+    *out = RowScale {
+        scale,
+        zero: zero as i32,
+    };
+}
+
+vmath::per_level!(
+    /// [`quantize_row_body`] compiled for the kernel's level.
+    quantize_row_at(x: &[f32], q: &mut [u8], out: &mut RowScale) => quantize_row_body
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(len: usize, seed: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| (((i * 7919 + seed * 104_729) % 2001) as f32 / 1000.0) - 1.0)
+            .collect()
+    }
+
+    /// What the layer computes, written plainly: the same quantisation, sums in `i64`.
+    fn reference(x: &[f32], w: &[f32], b: &[f32], m: usize, n: usize, k: usize) -> Vec<f32> {
+        let mut y = vec![0f32; m * n];
+        for i in 0..m {
+            let row = &x[i * k..][..k];
+            let min = row.iter().fold(0f32, |a, &v| a.min(v));
+            let max = row.iter().fold(0f32, |a, &v| a.max(v));
+            let sa = if max > min { (max - min) / 127.0 } else { 1.0 };
+            let zero = (-min / sa).round_ties_even().clamp(0.0, 127.0);
+            let qa: Vec<i64> = row
+                .iter()
+                .map(|v| ((v / sa + zero).round_ties_even().clamp(0.0, 127.0) - zero) as i64)
+                .collect();
+            for j in 0..n {
+                let wr = &w[j * k..][..k];
+                let amax = wr.iter().fold(0f32, |a, v| a.max(v.abs()));
+                let sw = if amax > 0.0 { amax / 64.0 } else { 1.0 };
+                let dot: i64 = wr
+                    .iter()
+                    .zip(&qa)
+                    .map(|(v, a)| (v / sw).round_ties_even().clamp(-64.0, 64.0) as i64 * a)
+                    .sum();
+                y[i * n + j] = dot as f32 * sa * sw + b[j];
+            }
+        }
+        y
+    }
+
+    fn plain(x: &[f32], w: &[f32], b: &[f32], m: usize, n: usize, k: usize) -> Vec<f32> {
+        let mut y = vec![0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let s: f32 = (0..k).map(|p| x[i * k + p] * w[j * k + p]).sum();
+                y[i * n + j] = s + b[j];
+            }
+        }
+        y
+    }
+
+    /// The tile's integer sums are exact: the layer matches its own arithmetic written plainly, on odd
+    /// shapes (ragged panels, row blocks and depths), with each epilogue.
+    #[test]
+    fn int8_linear_computes_its_quantised_product_exactly() {
+        let Some(kernel) = Kernel::detect() else {
+            return;
+        };
+        for &(m, n, k) in &[
+            (1, 1, 1),
+            (5, 7, 3),
+            (50, 96, 300),
+            (77, 40, 513),
+            (9, 33, 64),
+        ] {
+            let (x, w, b) = (values(m * k, 1), values(n * k, 2), values(n, 3));
+            let Some(layer) = QuantizedLinear::new(kernel, &w, Some(&b), n, k) else {
+                return;
+            };
+            let want = reference(&x, &w, &b, m, n, k);
+            let close = |got: &[f32], want: &[f32], what: &str| {
+                for (i, (g, w)) in got.iter().zip(want).enumerate() {
+                    assert!(
+                        (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                        "{m}x{n}x{k} {what}: [{i}] {g} vs {w}"
+                    );
+                }
+            };
+            close(&layer.forward(&x, Epilogue::None), &want, "plain");
+            let silu: Vec<f32> = want.iter().map(|v| v / (1.0 + (-v).exp())).collect();
+            close(&layer.forward(&x, Epilogue::Silu), &silu, "silu");
+            let r = values(m * n, 4);
+            let added: Vec<f32> = want.iter().zip(&r).map(|(v, r)| v + r).collect();
+            close(&layer.forward(&x, Epilogue::AddTo(&r)), &added, "residual");
+        }
+    }
+
+    /// Against the `f32` product the error is the rounding's: a few hundredths of the outputs' spread.
+    #[test]
+    fn int8_linear_stays_close_to_f32() {
+        let Some(kernel) = Kernel::detect() else {
+            return;
+        };
+        let (m, n, k) = (64, 128, 768);
+        let (x, w, b) = (values(m * k, 5), values(n * k, 6), values(n, 7));
+        let Some(layer) = QuantizedLinear::new(kernel, &w, Some(&b), n, k) else {
+            return;
+        };
+        let got = layer.forward(&x, Epilogue::None);
+        let want = plain(&x, &w, &b, m, n, k);
+        let dot: f64 = got.iter().zip(&want).map(|(a, b)| f64::from(a * b)).sum();
+        let norm = |v: &[f32]| v.iter().map(|a| f64::from(a * a)).sum::<f64>().sqrt();
+        let cosine = dot / (norm(&got) * norm(&want));
+        assert!(cosine > 0.999, "cosine {cosine}");
+    }
+}
