@@ -39,6 +39,8 @@ impl Projection {
                 let (n, k) = w.dims2()?;
                 let weight = w.flatten_all()?.to_vec1::<f32>()?;
                 let bias = linear.bias().map(|b| b.to_vec1::<f32>()).transpose()?;
+                #[cfg(not(target_arch = "x86_64"))]
+                let _ = precision;
                 #[cfg(target_arch = "x86_64")]
                 if precision == Precision::Int8 {
                     if let Some(q) = QuantizedLinear::new(kernel, &weight, bias.as_deref(), n, k) {
