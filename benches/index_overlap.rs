@@ -11,7 +11,7 @@
 //! that model's) and loaded as `vsearch index --model DIR` loads one.
 //!
 //! ```text
-//! cargo bench --bench index_overlap -- [--model lite0|clip-b32] [--rounds 6] [--copies 4] [--photos ../shared/data/ukbench-14]
+//! cargo bench --bench index_overlap -- [--model lite0|clip-b32] [--precision f32|int8] [--rounds 6] [--copies 4] [--photos ../shared/data/ukbench-14]
 //! ```
 
 /// The `vsearch` binary's allocator and settings, so the benchmark measures what the binary runs.
@@ -23,7 +23,9 @@ use clap::Parser;
 use std::path::PathBuf;
 use std::time::Instant;
 use vsearch_embed::clip::{self, ClipConfig};
-use vsearch_engine::{image_io, DeviceSpec, IndexKind, IndexOptions, Indexer, ModelSpec};
+use vsearch_engine::{
+    image_io, DeviceSpec, IndexKind, IndexOptions, Indexer, ModelSpec, Precision,
+};
 
 const BATCH: usize = 32;
 
@@ -42,6 +44,9 @@ struct Args {
     /// The model.
     #[arg(long, value_enum, default_value_t = Model::Lite0)]
     model: Model,
+    /// Arithmetic of the model's linear layers, both sides (int8: CLIP only).
+    #[arg(long, default_value = "f32")]
+    precision: Precision,
     /// Rounds, each one model-alone run and one index run.
     #[arg(long, default_value_t = 6)]
     rounds: usize,
@@ -91,7 +96,7 @@ fn main() -> anyhow::Result<()> {
         collection: Some(collection.path().to_path_buf()),
         model: spec.clone(),
         device: DeviceSpec::Cpu,
-        precision: vsearch_engine::Precision::F32,
+        precision: args.precision,
         indexes: vec![IndexKind::Flat],
         add_indexes: Vec::new(),
         batch: BATCH,
@@ -101,19 +106,22 @@ fn main() -> anyhow::Result<()> {
         progress: false,
         policy: None,
     };
-    let model = vsearch_embed::load(&spec, &DeviceSpec::Cpu)?;
+    let model = vsearch_embed::load_at(&spec, &DeviceSpec::Cpu, args.precision)?;
     let image = image_io::open(&photos[0], image_io::DEFAULT_MAX_PIXELS)?;
     let pixels = vec![model.image.preprocess(&image)?; BATCH];
-    model.image.embed_pixels(&pixels)?; // warm-up
-                                        // The index runs share one loaded model, as `vsearch index --watch` does: a run's time is the pipeline's,
-                                        // not the one-off load (which, for CLIP, would be a tenth of a run this short). A first run loads it.
+    // Warm-up.
+    model.image.embed_pixels(&pixels)?;
+    // The index runs share one loaded model, as `vsearch index --watch` does: a run's time is the
+    // pipeline's, not the one-off load (which, for CLIP, would be a tenth of a run this short). A first
+    // run loads it.
     let mut indexer = Indexer::default();
     indexer.run(folder.path(), &options)?;
     println!(
-        "{} photos ({} x {}), {name}, batch {BATCH}; per round: the model alone and `vsearch index`, in turn first",
+        "{} photos ({} x {}), {name}, {}, batch {BATCH}; per round: the model alone and `vsearch index`, in turn first",
         photos.len() * args.copies,
         photos.len(),
-        args.copies
+        args.copies,
+        args.precision
     );
     let mut ratios = Vec::new();
     let mut span = 4.0f64;
