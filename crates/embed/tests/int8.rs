@@ -101,6 +101,27 @@ fn clip_pixels(images: &[image::DynamicImage], recipe: &ClipRecipe, size: usize)
     preprocess::square_batch(&px, size, "CLIP", &Device::Cpu).unwrap()
 }
 
+/// [`check`] on a CLIP pair's image features of `pixels` and text features of `ids`.
+fn check_clip(
+    what: &str,
+    [f32_model, int8_model]: [&ClipModel; 2],
+    pixels: &Tensor,
+    ids: &[Vec<u32>],
+) {
+    let image = |m: &ClipModel| rows(&m.image_features(pixels).unwrap());
+    check(
+        &format!("{what}, photos"),
+        &image(f32_model),
+        &image(int8_model),
+    );
+    let text = |m: &ClipModel| rows(&m.text_features(ids).unwrap());
+    check(
+        &format!("{what}, captions"),
+        &text(f32_model),
+        &text(int8_model),
+    );
+}
+
 #[test]
 fn clip_fixture_int8_embeddings_stay_close_to_f32() {
     if !int8_runs_here() {
@@ -115,19 +136,7 @@ fn clip_fixture_int8_embeddings_stay_close_to_f32() {
         &ClipRecipe::from_dir(&dir).unwrap(),
         f32_model.image_size(),
     );
-    let image = |m: &ClipModel| rows(&m.image_features(&pixels).unwrap());
-    check(
-        "CLIP fixture, photos",
-        &image(&f32_model),
-        &image(&int8_model),
-    );
-    let ids = ids(&r);
-    let text = |m: &ClipModel| rows(&m.text_features(&ids).unwrap());
-    check(
-        "CLIP fixture, captions",
-        &text(&f32_model),
-        &text(&int8_model),
-    );
+    check_clip("CLIP fixture", [&f32_model, &int8_model], &pixels, &ids(&r));
 }
 
 #[test]
@@ -147,18 +156,11 @@ fn full_size_clip_int8_embeddings_stay_close_to_f32() {
     });
     let r = reference("clip-tiny");
     let pixels = clip_pixels(&photos(&r), &ClipRecipe::default(), 224);
-    let image = |m: &ClipModel| rows(&m.image_features(&pixels).unwrap());
-    check(
-        "ViT-B/32 random, photos",
-        &image(&f32_model),
-        &image(&int8_model),
-    );
-    let ids = ids(&r);
-    let text = |m: &ClipModel| rows(&m.text_features(&ids).unwrap());
-    check(
-        "ViT-B/32 random, captions",
-        &text(&f32_model),
-        &text(&int8_model),
+    check_clip(
+        "ViT-B/32 random",
+        [&f32_model, &int8_model],
+        &pixels,
+        &ids(&r),
     );
 }
 

@@ -91,14 +91,7 @@ impl PackedLinear {
     /// If `x` is not a whole number of `k`-value rows, or an [`Epilogue::AddTo`] residual is not `m x n`.
     pub fn forward(&self, x: &[f32], epilogue: Epilogue<'_>) -> Vec<f32> {
         let (n, k, nr) = (self.n, self.k, self.kernel.nr());
-        assert!(
-            k > 0 && x.len().is_multiple_of(k),
-            "input is not rows of {k} values"
-        );
-        let m = x.len() / k;
-        if let Epilogue::AddTo(r) = epilogue {
-            assert_eq!(r.len(), m * n, "residual is not {m} x {n}");
-        }
+        let m = input_rows(x, (n, k), epilogue);
         let blocks = row_blocks(m, self.kernel.mr());
         let packed = pack_rows(x, k, &blocks);
         let product = Product {
@@ -144,6 +137,23 @@ impl PackedLinear {
         // SAFETY: the parts' panels cover columns 0..n of all m rows.
         unsafe { out.filled() }
     }
+}
+
+/// The rows of a layer's input `x` (`k` values each) for a layer of `n` outputs, checked as
+/// [`PackedLinear::forward`] states (and [`super::QuantizedLinear::forward`]).
+///
+/// # Panics
+/// If `x` is not a whole number of `k`-value rows, or an [`Epilogue::AddTo`] residual is not `m x n`.
+pub(super) fn input_rows(x: &[f32], (n, k): (usize, usize), epilogue: Epilogue<'_>) -> usize {
+    assert!(
+        k > 0 && x.len().is_multiple_of(k),
+        "input is not rows of {k} values"
+    );
+    let m = x.len() / k;
+    if let Epilogue::AddTo(r) = epilogue {
+        assert_eq!(r.len(), m * n, "residual is not {m} x {n}");
+    }
+    m
 }
 
 /// Column ranges of a product per kernel thread.

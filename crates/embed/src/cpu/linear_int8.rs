@@ -9,7 +9,7 @@
 //! cores multiply on two. The price is the rounding: see the README's int8 section for the embeddings'
 //! measured distance from `f32`.
 
-use super::linear::Epilogue;
+use super::linear::{input_rows, Epilogue};
 use super::tiles_int8_avx2::{self as tiles, PanelColumns, RowScale, DEPTH_STEP, MR, NR};
 use super::{gemm::row_blocks, team, vmath, write_all, Kernel, Unfilled};
 use std::sync::Mutex;
@@ -132,14 +132,7 @@ impl QuantizedLinear {
     /// If `x` is not a whole number of `k`-value rows, or an [`Epilogue::AddTo`] residual is not `m x n`.
     pub fn forward(&self, x: &[f32], epilogue: Epilogue<'_>) -> Vec<f32> {
         let (n, k) = (self.n, self.k);
-        assert!(
-            k > 0 && x.len().is_multiple_of(k),
-            "input is not rows of {k} values"
-        );
-        let m = x.len() / k;
-        if let Epilogue::AddTo(r) = epilogue {
-            assert_eq!(r.len(), m * n, "residual is not {m} x {n}");
-        }
+        let m = input_rows(x, (n, k), epilogue);
         let (activations, rows) = quantize_rows(self.kernel, x, k, self.depth);
         let blocks = row_blocks(m, MR);
         let group = (GROUP_BYTES / (self.depth * MR)).max(1);
