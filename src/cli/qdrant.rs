@@ -74,6 +74,25 @@ pub struct QdrantReadArgs {
 }
 
 impl QdrantReadArgs {
+    /// The collection a command reads: the Qdrant collection of `qdrant` when `--qdrant` is given, else
+    /// the local one at `collection`.
+    pub fn backend(
+        &self,
+        qdrant: &QdrantArgs,
+        collection: &std::path::Path,
+        device: vsearch_engine::DeviceSpec,
+        load_model: bool,
+    ) -> anyhow::Result<vsearch_engine::BackendOptions> {
+        Ok(match self.open(qdrant, device.clone(), load_model)? {
+            Some(open) => vsearch_engine::BackendOptions::Qdrant(open),
+            None => vsearch_engine::BackendOptions::Local {
+                path: collection.to_path_buf(),
+                device,
+                load_model,
+            },
+        })
+    }
+
     /// How to open the collection of `qdrant`, when `--qdrant` is given.
     pub fn open(
         &self,

@@ -4,8 +4,7 @@ use anyhow::Context;
 use std::path::PathBuf;
 use vsearch_engine::filter::Filter;
 use vsearch_engine::{
-    Board, Collection, Crop, DeviceSpec, Example, ImageId, IndexKind, QdrantCollection, Query,
-    QueryOptions, SearchParams,
+    Board, Crop, DeviceSpec, Example, ImageId, IndexKind, Query, QueryOptions, SearchParams,
 };
 
 /// Arguments of `vsearch search`.
@@ -242,36 +241,16 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         min_score: args.min_score,
         filter,
     };
-    let qdrant = args
-        .qdrant_read
-        .open(&args.qdrant, args.device.parse()?, !ids_only(&query))?;
-    let response = match qdrant {
-        Some(open) => {
-            let collection = QdrantCollection::open(&open).with_context(|| {
-                format!(
-                    "cannot open Qdrant collection `{}` at {}",
-                    open.target.collection, open.target.url
-                )
-            })?;
-            collection.search(&query, &options)
-        }
-        None => {
-            let collection = if ids_only(&query) {
-                Collection::open_without_model(&args.collection)
-            } else {
-                let device: DeviceSpec = args.device.parse()?;
-                Collection::open(&args.collection, &device)
-            }
-            .with_context(|| {
-                format!(
-                    "cannot open the collection at {}",
-                    args.collection.display()
-                )
-            })?;
-            collection.search(&query, &options)
-        }
-    }
-    .context("search failed")?;
+    let backend = args.qdrant_read.backend(
+        &args.qdrant,
+        &args.collection,
+        args.device.parse()?,
+        !ids_only(&query),
+    )?;
+    let response = vsearch_engine::open_backend(&backend)
+        .with_context(|| format!("cannot open {}", backend.describe()))?
+        .search(&query, &options)
+        .context("search failed")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&response)?);
         return Ok(());

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use vsearch_engine::{Collection, DeviceSpec, QdrantCollection};
+use vsearch_engine::{BackendOptions, DeviceSpec};
 use vsearch_server::ServeOptions;
 
 /// Arguments of `vsearch serve`.
@@ -62,31 +62,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    if let Some(open) = args.qdrant_read.open(&args.qdrant, device, true)? {
-        tracing::info!(
-            "opening Qdrant collection `{}` at {} on {device}",
-            open.target.collection,
-            open.target.url
-        );
-        let collection = QdrantCollection::open(&open).with_context(|| {
-            format!(
-                "cannot open Qdrant collection `{}` at {}: index a folder into it first with `vsearch index DIR --qdrant URL`",
-                open.target.collection, open.target.url
-            )
-        })?;
-        runtime.block_on(vsearch_server::serve(collection, options))?;
-        return Ok(());
-    }
-    tracing::info!(
-        "opening collection {} on {device}",
-        args.collection.display()
-    );
-    let collection = Collection::open(&args.collection, &device).with_context(|| {
-        format!(
-            "cannot open the collection at {}: index a folder first with `vsearch index DIR`, then pass --collection DIR",
-            args.collection.display()
-        )
+    let backend = args
+        .qdrant_read
+        .backend(&args.qdrant, &args.collection, device, true)?;
+    tracing::info!("opening {} on {device}", backend.describe());
+    let collection = vsearch_engine::open_backend(&backend).with_context(|| {
+        let fix = match backend {
+            BackendOptions::Local { .. } => {
+                "index a folder first with `vsearch index DIR`, then pass --collection DIR"
+            }
+            BackendOptions::Qdrant(_) => {
+                "index a folder into it first with `vsearch index DIR --qdrant URL`"
+            }
+        };
+        format!("cannot open {}: {fix}", backend.describe())
     })?;
-    runtime.block_on(vsearch_server::serve(collection, options))?;
+    runtime.block_on(vsearch_server::serve_shared(collection, options))?;
     Ok(())
 }

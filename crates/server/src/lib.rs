@@ -25,17 +25,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tower_http::trace::TraceLayer;
-use vsearch_engine::blocks::{BlockView, NewBlock};
-use vsearch_engine::browse::{Browse, Facets};
-use vsearch_engine::dupes::{DupesOptions, DuplicateGroup};
-use vsearch_engine::filter::Filter;
-use vsearch_engine::metadata::ImageMeta;
-use vsearch_engine::{
-    Collection, CollectionInfo, ImageId, QdrantCollection, Query, QueryOptions, SearchParams,
-    SearchResponse,
-};
+use vsearch_engine::{CollectionInfo, ImageId, Query, QueryOptions, SearchParams};
 
 pub use error::{ApiError, ErrorBody};
+/// The interface of what the server serves: the engine's [`vsearch_engine::Backend`], under the name
+/// this crate has always given it.
+pub use vsearch_engine::Backend as SearchBackend;
 
 /// Settings of the server.
 #[derive(Debug, Clone)]
@@ -87,182 +82,6 @@ pub enum ServerError {
         #[from]
         source: std::io::Error,
     },
-}
-
-/// What the server needs from a collection. [`Collection`] is the real one; tests may serve another.
-pub trait SearchBackend: Send + Sync + 'static {
-    /// The collection's description.
-    fn info(&self) -> CollectionInfo;
-    /// Answers a query (blocking: model inference and index search).
-    fn search(
-        &self,
-        query: &Query,
-        options: &QueryOptions,
-    ) -> vsearch_engine::Result<SearchResponse>;
-    /// Absolute path of an indexed image, by id.
-    fn image_path(&self, id: ImageId) -> vsearch_engine::Result<PathBuf>;
-    /// The metadata of an indexed image, by id.
-    fn image_meta(&self, id: ImageId) -> vsearch_engine::Result<ImageMeta>;
-    /// Where an image is served from instead of a file this server reads (`GET /api/images/{id}` and its
-    /// thumbnail redirect there); `None` (the default) serves the file.
-    fn image_url(&self, _id: ImageId) -> vsearch_engine::Result<Option<String>> {
-        Ok(None)
-    }
-    /// The labels an image is flagged and hidden by (for the page's badges and blur).
-    fn marks(&self, id: ImageId) -> (Vec<String>, Vec<String>) {
-        self.image_meta(id)
-            .map(|m| (m.flags, m.hidden))
-            .unwrap_or_default()
-    }
-    /// A page of the images `filter` keeps, newest first.
-    fn browse(
-        &self,
-        offset: usize,
-        limit: usize,
-        filter: Option<&Filter>,
-    ) -> vsearch_engine::Result<Browse>;
-    /// The folders and formats of the images `filter` keeps.
-    fn facets(&self, filter: Option<&Filter>) -> vsearch_engine::Result<Facets>;
-    /// Groups of copies (see [`Collection::duplicates`]; blocking: decodes images).
-    fn duplicates(&self, options: &DupesOptions) -> vsearch_engine::Result<Vec<DuplicateGroup>>;
-    /// The collection as last committed, when that differs from this one (blocking: loads indexes).
-    fn reload(&self) -> vsearch_engine::Result<Option<Arc<dyn SearchBackend>>> {
-        Ok(None)
-    }
-    /// The blocks in force and what each hides.
-    fn blocks(&self) -> Vec<BlockView> {
-        Vec::new()
-    }
-    /// Records a block; returns it and the state that applies it (blocking: file writes).
-    fn add_block(
-        &self,
-        _new: NewBlock,
-    ) -> vsearch_engine::Result<(BlockView, Arc<dyn SearchBackend>)> {
-        Err(vsearch_engine::EngineError::BadQuery {
-            reason: "this collection does not take blocks".into(),
-        })
-    }
-    /// Lifts a block; returns it and the state without it (blocking: file writes).
-    fn remove_block(
-        &self,
-        block_id: u64,
-        _by: &str,
-        _reason: Option<&str>,
-    ) -> vsearch_engine::Result<(BlockView, Arc<dyn SearchBackend>)> {
-        Err(vsearch_engine::EngineError::NoSuchBlock { id: block_id })
-    }
-}
-
-impl SearchBackend for Collection {
-    fn info(&self) -> CollectionInfo {
-        Collection::info(self)
-    }
-    fn search(
-        &self,
-        query: &Query,
-        options: &QueryOptions,
-    ) -> vsearch_engine::Result<SearchResponse> {
-        Collection::search(self, query, options)
-    }
-    fn image_path(&self, id: ImageId) -> vsearch_engine::Result<PathBuf> {
-        Collection::image_path(self, self.local_id(id)?)
-    }
-    fn image_meta(&self, id: ImageId) -> vsearch_engine::Result<ImageMeta> {
-        let id = self.local_id(id)?;
-        let meta = self
-            .images()
-            .get(id)
-            .cloned()
-            .ok_or(vsearch_engine::IndexError::UnknownId { id })?;
-        if self.is_hidden(id) {
-            return Err(vsearch_engine::EngineError::Blocked { id });
-        }
-        Ok(meta)
-    }
-    fn browse(
-        &self,
-        offset: usize,
-        limit: usize,
-        filter: Option<&Filter>,
-    ) -> vsearch_engine::Result<Browse> {
-        Collection::browse(self, offset, limit, filter)
-    }
-    fn facets(&self, filter: Option<&Filter>) -> vsearch_engine::Result<Facets> {
-        Collection::facets(self, filter)
-    }
-    fn duplicates(&self, options: &DupesOptions) -> vsearch_engine::Result<Vec<DuplicateGroup>> {
-        Collection::duplicates(self, options)
-    }
-    fn reload(&self) -> vsearch_engine::Result<Option<Arc<dyn SearchBackend>>> {
-        Ok(Collection::reload(self)?.map(|c| Arc::new(c) as Arc<dyn SearchBackend>))
-    }
-    fn blocks(&self) -> Vec<BlockView> {
-        Collection::blocks(self)
-    }
-    fn add_block(
-        &self,
-        new: NewBlock,
-    ) -> vsearch_engine::Result<(BlockView, Arc<dyn SearchBackend>)> {
-        let (view, next) = Collection::add_block(self, new)?;
-        Ok((view, Arc::new(next)))
-    }
-    fn remove_block(
-        &self,
-        block_id: u64,
-        by: &str,
-        reason: Option<&str>,
-    ) -> vsearch_engine::Result<(BlockView, Arc<dyn SearchBackend>)> {
-        let (view, next) = Collection::remove_block(self, block_id, by, reason)?;
-        Ok((view, Arc::new(next)))
-    }
-}
-
-/// A Qdrant collection: searches, lookups, browsing and facets go to Qdrant. Duplicates, blocks and
-/// labels are local collections' (they answer 400 here).
-impl SearchBackend for QdrantCollection {
-    fn info(&self) -> CollectionInfo {
-        QdrantCollection::info(self)
-    }
-    fn search(
-        &self,
-        query: &Query,
-        options: &QueryOptions,
-    ) -> vsearch_engine::Result<SearchResponse> {
-        QdrantCollection::search(self, query, options)
-    }
-    fn image_path(&self, id: ImageId) -> vsearch_engine::Result<PathBuf> {
-        QdrantCollection::image_path(self, id)
-    }
-    fn image_meta(&self, id: ImageId) -> vsearch_engine::Result<ImageMeta> {
-        QdrantCollection::image_meta(self, id)
-    }
-    fn image_url(&self, id: ImageId) -> vsearch_engine::Result<Option<String>> {
-        QdrantCollection::image_url(self, id)
-    }
-    fn marks(&self, _id: ImageId) -> (Vec<String>, Vec<String>) {
-        // Labels are scored in local collections only.
-        Default::default()
-    }
-    fn browse(
-        &self,
-        offset: usize,
-        limit: usize,
-        filter: Option<&Filter>,
-    ) -> vsearch_engine::Result<Browse> {
-        QdrantCollection::browse(self, offset, limit, filter)
-    }
-    fn facets(&self, filter: Option<&Filter>) -> vsearch_engine::Result<Facets> {
-        QdrantCollection::facets(self, filter)
-    }
-    fn duplicates(&self, _options: &DupesOptions) -> vsearch_engine::Result<Vec<DuplicateGroup>> {
-        Err(vsearch_engine::EngineError::NotOnQdrant {
-            what: "finding duplicates",
-            instead: "index the folder locally (vsearch index DIR) and run vsearch dupes DIR",
-        })
-    }
-    fn reload(&self) -> vsearch_engine::Result<Option<Arc<dyn SearchBackend>>> {
-        Ok(QdrantCollection::reload(self)?.map(|c| Arc::new(c) as Arc<dyn SearchBackend>))
-    }
 }
 
 /// One state of the collection being served: queries take it whole (an `Arc`), so a reload never mixes
@@ -491,6 +310,14 @@ pub async fn serve(
     collection: impl SearchBackend,
     options: ServeOptions,
 ) -> Result<(), ServerError> {
+    serve_shared(Arc::new(collection), options).await
+}
+
+/// [`serve`] for a backend already shared, such as the one [`vsearch_engine::open_backend`] opens.
+pub async fn serve_shared(
+    collection: Arc<dyn SearchBackend>,
+    options: ServeOptions,
+) -> Result<(), ServerError> {
     let addr = options.addr;
     let listen = async move {
         tokio::net::TcpListener::bind(addr)
@@ -507,17 +334,22 @@ pub async fn serve_on(
     collection: impl SearchBackend,
     options: ServeOptions,
 ) -> Result<(), ServerError> {
-    serve_when_warm(collection, &options, std::future::ready(Ok(listener))).await
+    serve_when_warm(
+        Arc::new(collection),
+        &options,
+        std::future::ready(Ok(listener)),
+    )
+    .await
 }
 
 /// Installs the signal handlers, warms the model, then takes the listener from `listen` and serves on it.
 async fn serve_when_warm(
-    collection: impl SearchBackend,
+    collection: Arc<dyn SearchBackend>,
     options: &ServeOptions,
     listen: impl std::future::Future<Output = Result<tokio::net::TcpListener, ServerError>>,
 ) -> Result<(), ServerError> {
     let shutdown = shutdown_signal();
-    let state = AppState::new(Arc::new(collection), options);
+    let state = AppState::new(collection, options);
     warm_up(&state).await;
     let listener = listen.await?;
     let addr = listener.local_addr()?;

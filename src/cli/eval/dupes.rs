@@ -5,8 +5,8 @@
 use anyhow::Context;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use vsearch_engine::classifier_eval::{self, Metrics, PrPoint};
 use vsearch_engine::dupes::{DupesOptions, Verification};
-use vsearch_engine::eval::{self, Metrics, PrPoint};
 use vsearch_engine::Collection;
 
 /// Arguments of `vsearch eval dupes`.
@@ -37,7 +37,7 @@ struct Evaluated {
 }
 
 pub(super) fn run(args: DupesArgs) -> anyhow::Result<()> {
-    let truth = eval::read_truth_csv(&args.truth)?;
+    let truth = classifier_eval::read_truth_csv(&args.truth)?;
     let collection = Collection::open_without_model(&args.collection)
         .with_context(|| format!("open the collection at {}", args.collection.display()))?;
     let path_of: HashMap<u64, String> = collection
@@ -80,7 +80,7 @@ pub(super) fn run(args: DupesArgs) -> anyhow::Result<()> {
         };
         let pairs = collection.duplicate_pairs(&options)?;
         let key = |a: u64, b: u64| -> Option<(String, String)> {
-            Some(eval::ordered(path_of.get(&a)?, path_of.get(&b)?))
+            Some(classifier_eval::ordered(path_of.get(&a)?, path_of.get(&b)?))
         };
         // Only labelled pairs count (a truth CSV may label a subset).
         let scored: Vec<(f64, bool, (String, String))> = pairs
@@ -92,14 +92,14 @@ pub(super) fn run(args: DupesArgs) -> anyhow::Result<()> {
         let seen: HashSet<&(String, String)> = scored.iter().map(|(_, _, k)| k).collect();
         let unscored = positives.iter().filter(|k| !seen.contains(k)).count();
         let flat: Vec<(f64, bool)> = scored.iter().map(|(s, t, _)| (*s, *t)).collect();
-        let curve = eval::pr_curve(&flat, unscored);
+        let curve = classifier_eval::pr_curve(&flat, unscored);
         // For the cosine baseline, report its own best-F1 cut (the most it can do).
         let threshold = if threshold.is_nan() {
-            eval::best_f1(&curve).map_or(1.0, |p| p.threshold as f32)
+            classifier_eval::best_f1(&curve).map_or(1.0, |p| p.threshold as f32)
         } else {
             threshold
         };
-        let pair_metrics = eval::at_threshold(&curve, threshold as f64, positives.len());
+        let pair_metrics = classifier_eval::at_threshold(&curve, threshold as f64, positives.len());
         let groups = collection.duplicates(&DupesOptions {
             threshold,
             ..options
@@ -108,7 +108,7 @@ pub(super) fn run(args: DupesArgs) -> anyhow::Result<()> {
         for g in &groups {
             for (i, x) in g.images.iter().enumerate() {
                 for y in &g.images[i + 1..] {
-                    let k = eval::ordered(&x.path, &y.path);
+                    let k = classifier_eval::ordered(&x.path, &y.path);
                     if labelled.contains(&k) {
                         predicted.insert(k);
                     }
@@ -138,7 +138,7 @@ pub(super) fn run(args: DupesArgs) -> anyhow::Result<()> {
     println!("| method | threshold | pair precision | pair recall | F1 | groups: precision | recall | F1 | best-F1 threshold |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &results {
-        let best = eval::best_f1(&r.curve);
+        let best = classifier_eval::best_f1(&r.curve);
         println!(
             "| {} | {:.2} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
             r.name,
@@ -160,7 +160,7 @@ pub(super) fn run(args: DupesArgs) -> anyhow::Result<()> {
         println!("\n## {}: precision/recall over thresholds\n", r.name);
         print!(
             "{}",
-            eval::markdown_table(&r.curve, positives.len(), &thresholds)
+            classifier_eval::markdown_table(&r.curve, positives.len(), &thresholds)
         );
     }
     write_plot(&args.plot, &results)?;
@@ -176,7 +176,7 @@ fn write_plot(svg: &Path, results: &[Evaluated]) -> anyhow::Result<()> {
     let series: Vec<vsearch_bench::plot::PrSeries> = results
         .iter()
         .map(|r| {
-            let at = eval::at_threshold(&r.curve, r.threshold as f64, 0);
+            let at = classifier_eval::at_threshold(&r.curve, r.threshold as f64, 0);
             vsearch_bench::plot::PrSeries {
                 name: r.name.to_string(),
                 points: r

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use vsearch_engine::eval::{self, Metrics, PrPoint};
+use vsearch_engine::classifier_eval::{self, Metrics, PrPoint};
 use vsearch_engine::Collection;
 
 /// Arguments of `vsearch eval labels`.
@@ -124,14 +124,18 @@ pub(super) fn run(args: LabelArgs) -> anyhow::Result<()> {
                 .map(|(&s, &t)| (f64::from(s), t))
                 .collect();
             let positives = truth.iter().filter(|t| **t).count();
-            let curve = eval::pr_curve(&scored, 0);
+            let curve = classifier_eval::pr_curve(&scored, 0);
             Some(LabelEval {
                 label: l.name.clone(),
                 threshold: l.threshold,
                 n: scores.len(),
                 positives,
-                at_threshold: eval::at_threshold(&curve, f64::from(l.threshold), positives),
-                average_precision: eval::average_precision(&curve),
+                at_threshold: classifier_eval::at_threshold(
+                    &curve,
+                    f64::from(l.threshold),
+                    positives,
+                ),
+                average_precision: classifier_eval::average_precision(&curve),
                 curve,
             })
         })

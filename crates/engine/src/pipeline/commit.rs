@@ -3,11 +3,11 @@
 
 use super::ingest::{EmbeddedBatch, FileOutcome};
 use super::plan::PendingFile;
-use crate::catalog::{Catalog, Entry, Status, Touch};
-use crate::error::Result;
-use crate::matrix::{MatrixRef, MatrixWriter};
-use crate::metadata::ContentMeta;
-use crate::{Failure, IndexReport};
+use crate::pipeline::options::{Failure, IndexReport};
+use crate::store::catalog::{Catalog, Entry, Status, Touch};
+use crate::store::matrix::{MatrixRef, MatrixWriter};
+use crate::types::error::Result;
+use crate::types::metadata::ContentMeta;
 use std::path::Path;
 
 /// Deletes the catalog rows of files gone from the folder, in one commit (none when nothing is gone).
@@ -51,7 +51,7 @@ impl<'a> BatchCommitter<'a> {
 
     /// Commits one batch: `batch[i]` became `embedded.outcomes[i]`. A file the catalog already has
     /// keeps its id (stable ids): re-embedded, its new vector is appended under that id (the newest row
-    /// of an id wins, see [`crate::matrix`]) and its row is updated in place; failed, its row becomes
+    /// of an id wins, see [`crate::store::matrix`]) and its row is updated in place; failed, its row becomes
     /// failed under that id.
     pub fn commit(
         &mut self,
@@ -59,7 +59,7 @@ impl<'a> BatchCommitter<'a> {
         embedded: EmbeddedBatch,
         report: &mut IndexReport,
     ) -> Result<()> {
-        crate::fault::abort_at("embed");
+        crate::types::fault::abort_at("embed");
         let EmbeddedBatch { outcomes, vectors } = embedded;
         let mut remove = Vec::new();
         let mut upsert = Vec::new();
@@ -135,7 +135,7 @@ impl<'a> BatchCommitter<'a> {
             matrix = Some(self.matrix.append(&vector_ids, &vectors)?);
             report.embedded += vectors.len();
         }
-        crate::fault::abort_at("catalog-commit");
+        crate::types::fault::abort_at("catalog-commit");
         self.catalog
             .commit(&remove, &upsert, &touch, self.next_id, matrix)
     }

@@ -3,10 +3,10 @@
 //! before the next is taken.
 
 use super::plan::PendingFile;
-use crate::catalog::Entry;
-use crate::error::{EngineError, Result};
-use crate::metadata::ContentMeta;
-use crate::scan::has_image_extension;
+use crate::pipeline::scan::has_image_extension;
+use crate::store::catalog::Entry;
+use crate::types::error::{EngineError, Result};
+use crate::types::metadata::ContentMeta;
 use crate::IndexOptions;
 use memchr::memmem;
 use std::path::Path;
@@ -83,7 +83,7 @@ pub(super) fn ingest(
                     .map(|p| prepare(p, model, max_pixels))
                     .collect()
             });
-            crate::fault::abort_at("decode");
+            crate::types::fault::abort_at("decode");
             (chunk, prepared)
         },
         |(chunk, prepared)| {

@@ -2,10 +2,11 @@
 //! stored vectors and the text embeddings of the policy's prompts; every image when the policy changed.
 //! No image is decoded or embedded.
 
-use crate::catalog::{Catalog, Status};
-use crate::error::{EngineError, Result};
-use crate::labels::{LabelScorer, PolicySource};
-use crate::matrix::Matrix;
+use crate::safety::labels::LabelScorer;
+use crate::store::catalog::{Catalog, Status};
+use crate::store::matrix::Matrix;
+use crate::types::error::{EngineError, Result};
+use crate::types::label_policy::PolicySource;
 use std::path::Path;
 use vsearch_embed::Embedder;
 

@@ -2,23 +2,26 @@
 //! folder and compare it with the catalog), `ingest` (decode and preprocess in parallel while the model
 //! embeds the previous batch), `commit` (each batch's matrix rows, synced, then its catalog rows) and
 //! `sync` (bring every index up to date with the catalog). Between the last two, the matrix is
-//! compacted when deletes left enough of it dead ([`crate::matrix`]); after them, matrix files no
+//! compacted when deletes left enough of it dead ([`crate::store::matrix`]); after them, matrix files no
 //! generation needs are removed.
 
 mod commit;
 mod ingest;
 mod label;
+pub mod options;
 mod plan;
 pub mod qdrant;
+pub mod scan;
 mod sync;
 pub mod watch;
 
-use crate::catalog::Catalog;
-use crate::error::{EngineError, Result};
-use crate::indexes;
-use crate::manifest::{CollectionManifest, FORMAT_VERSION};
-use crate::matrix::{self, Matrix, MatrixRef};
-use crate::{IndexOptions, IndexReport};
+use crate::pipeline::options::{IndexOptions, IndexReport};
+use crate::store::catalog::Catalog;
+use crate::store::indexes;
+use crate::store::manifest::{CollectionManifest, FORMAT_VERSION};
+use crate::store::matrix::{self, Matrix, MatrixRef};
+use crate::types::error::{EngineError, Result};
+use crate::types::layout;
 use commit::BatchCommitter;
 use plan::IndexPlan;
 use std::path::{Path, PathBuf};
@@ -26,12 +29,6 @@ use std::time::Instant;
 use sync::CatalogState;
 use vsearch_embed::{Embedder, ModelSpec};
 use vsearch_index::Metric;
-
-/// Name of the default collection folder inside an indexed folder.
-pub const DEFAULT_COLLECTION_DIR: &str = ".vsearch";
-
-/// Name of the lock file an index run holds inside the collection folder.
-pub const LOCK_FILE: &str = "index.lock";
 
 /// Indexes (or updates) the images under `dir`; see the crate docs.
 pub fn index_folder(dir: &Path, options: &IndexOptions) -> Result<IndexReport> {
@@ -67,7 +64,7 @@ fn run(
     let started = Instant::now();
     let (root, coll) = collection_paths(dir, options)?;
     // One writer per collection: held until this function returns.
-    let _lock = lock_collection(&coll)?;
+    let _lock = layout::try_lock_index(&coll)?;
     // FAISS (IVF training) uses as many threads as decoding does.
     vsearch_index::set_threads(options.threads.max(1));
     if options.rebuild {
@@ -110,7 +107,7 @@ fn run(
     // The indexed ids and the versions of their vectors before this run (to tell what arrives).
     let before: std::collections::HashMap<u64, u64> = entries
         .iter()
-        .filter(|e| e.status == crate::catalog::Status::Ok)
+        .filter(|e| e.status == crate::store::catalog::Status::Ok)
         .map(|e| (e.id, e.version))
         .collect();
     // 1. Scan the folder and compare it with the catalog.
@@ -162,7 +159,7 @@ fn run(
         .filter(|(id, version)| before.get(id) != Some(version))
         .map(|(&id, _)| id)
         .collect();
-    report.blocked = crate::blocks::record_arrivals(&coll, &arrived)?;
+    report.blocked = crate::safety::blocks::record_arrivals(&coll, &arrived)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -174,12 +171,12 @@ fn run(
 /// [`EngineError::LabelsNeedText`] for a model without a text tower.
 pub fn apply_labels(
     path: &Path,
-    policy: Option<&crate::labels::PolicySource>,
+    policy: Option<&crate::types::label_policy::PolicySource>,
     device: &vsearch_embed::DeviceSpec,
-) -> Result<crate::labels::LabelReport> {
+) -> Result<crate::safety::labels::LabelReport> {
     let started = Instant::now();
-    let coll = crate::collection::resolve_collection_dir(path)?;
-    let _lock = lock_collection(&coll)?;
+    let coll = crate::types::layout::resolve_collection_dir(path)?;
+    let _lock = layout::try_lock_index(&coll)?;
     let manifest = CollectionManifest::read(&coll)?
         .ok_or_else(|| EngineError::NotACollection { path: coll.clone() })?;
     if !manifest.model.text {
@@ -206,7 +203,7 @@ pub fn apply_labels(
     let end = CatalogState::read(&catalog)?;
     drop(catalog);
     sync::sync_indexes(&coll, &manifest, &end)?;
-    Ok(crate::labels::LabelReport {
+    Ok(crate::safety::labels::LabelReport {
         model: manifest.model.id.clone(),
         labels: outcome.labels,
         labelled: outcome.labelled,
@@ -224,10 +221,10 @@ fn fill_missing_metadata(
     threads: usize,
     report: &mut IndexReport,
 ) -> Result<()> {
-    let missing: Vec<crate::catalog::Entry> = catalog
+    let missing: Vec<crate::store::catalog::Entry> = catalog
         .entries()?
         .into_iter()
-        .filter(|e| e.status == crate::catalog::Status::Ok && e.meta.is_none())
+        .filter(|e| e.status == crate::store::catalog::Status::Ok && e.meta.is_none())
         .collect();
     if missing.is_empty() {
         return Ok(());
@@ -250,34 +247,10 @@ fn collection_paths(dir: &Path, options: &IndexOptions) -> Result<(PathBuf, Path
     let coll = options
         .collection
         .clone()
-        .unwrap_or_else(|| root.join(DEFAULT_COLLECTION_DIR));
+        .unwrap_or_else(|| root.join(layout::DEFAULT_COLLECTION_DIR));
     std::fs::create_dir_all(&coll).map_err(EngineError::io(&coll))?;
     let coll = coll.canonicalize().map_err(EngineError::io(&coll))?;
     Ok((root, coll))
-}
-
-/// Opens (creating when absent) a lock file, without truncating it; the caller takes the OS lock.
-pub(crate) fn open_lock_file(path: &Path) -> Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(EngineError::io(path))
-}
-
-/// Takes the collection's writer lock (an OS file lock, released when the file is dropped or the process
-/// dies), or fails at once with [`EngineError::Busy`] when another run holds it.
-fn lock_collection(coll: &Path) -> Result<std::fs::File> {
-    let path = coll.join(LOCK_FILE);
-    let file = open_lock_file(&path)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(EngineError::Busy {
-            collection: coll.to_path_buf(),
-        }),
-        Err(std::fs::TryLockError::Error(source)) => Err(EngineError::Io { path, source }),
-    }
 }
 
 /// Writes the live rows into a new matrix file when more than [`matrix::COMPACT_ABOVE`] of the
@@ -315,10 +288,10 @@ fn compact_matrix(
 
 fn remove_collection_files(dir: &Path) -> Result<()> {
     for name in [
-        crate::manifest::MANIFEST_FILE,
-        crate::catalog::CATALOG_FILE,
-        "catalog.sqlite-wal",
-        "catalog.sqlite-shm",
+        layout::MANIFEST_FILE,
+        layout::CATALOG_FILE,
+        layout::CATALOG_SIDE_FILES[0],
+        layout::CATALOG_SIDE_FILES[1],
     ] {
         let path = dir.join(name);
         match std::fs::remove_file(&path) {
@@ -335,7 +308,7 @@ fn remove_collection_files(dir: &Path) -> Result<()> {
             rows: 0,
         },
     );
-    let idx = dir.join(crate::generation::INDEXES_DIR);
+    let idx = dir.join(layout::INDEXES_DIR);
     if idx.exists() {
         std::fs::remove_dir_all(&idx).map_err(EngineError::io(&idx))?;
     }

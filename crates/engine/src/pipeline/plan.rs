@@ -1,8 +1,8 @@
 //! Step 1 of a run: scan the folder and compare it with the catalog.
 
-use crate::catalog::Entry;
-use crate::scan::{scan, ScannedFile};
-use crate::{Failure, IndexReport};
+use crate::pipeline::options::{Failure, IndexReport};
+use crate::pipeline::scan::{scan, ScannedFile};
+use crate::store::catalog::Entry;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -11,6 +11,48 @@ pub(super) struct PendingFile {
     pub file: ScannedFile,
     /// Its catalog row from before the run, when it has one.
     pub previous: Option<Entry>,
+}
+
+/// The folder against what a backend holds of it (catalog rows, or Qdrant points), by relative path,
+/// size and mtime: the one comparison both kinds of run make. A path may hold several records (Qdrant
+/// points of a run killed between writing a changed file's new point and deleting its old one).
+pub(super) struct FolderDiff<S> {
+    /// New and changed files, each with what was held at its path.
+    pub pending: Vec<(ScannedFile, Vec<S>)>,
+    /// Unchanged files: what was held at each one's path, the record that matches it first.
+    pub unchanged: Vec<Vec<S>>,
+    /// What was held at paths gone from the folder.
+    pub gone: Vec<S>,
+}
+
+impl<S> FolderDiff<S> {
+    /// Compares `files` with `held` (records by relative path); `same` tells a record that still
+    /// describes a file (same size and mtime).
+    pub fn new(
+        files: Vec<ScannedFile>,
+        mut held: HashMap<String, Vec<S>>,
+        same: impl Fn(&S, &ScannedFile) -> bool,
+    ) -> Self {
+        let mut pending = Vec::new();
+        let mut unchanged = Vec::new();
+        for file in files {
+            let mut records = held.remove(&file.rel).unwrap_or_default();
+            match records.iter().position(|r| same(r, &file)) {
+                Some(i) => {
+                    records.swap(0, i);
+                    unchanged.push(records);
+                }
+                None => pending.push((file, records)),
+            }
+        }
+        // What is left in `held` is gone from the folder.
+        let gone = held.into_values().flatten().collect();
+        Self {
+            pending,
+            unchanged,
+            gone,
+        }
+    }
 }
 
 /// What a run has to do, from comparing the folder with the catalog by size and mtime.
@@ -40,26 +82,25 @@ impl IndexPlan {
 
     /// Compares scanned files with catalog rows by relative path, size and mtime.
     pub fn diff(files: Vec<ScannedFile>, entries: Vec<Entry>) -> Self {
-        let mut by_path: HashMap<String, Entry> =
-            entries.into_iter().map(|e| (e.path.clone(), e)).collect();
-        let mut pending = Vec::new();
-        let mut unchanged = 0;
-        for file in files {
-            match by_path.remove(&file.rel) {
-                Some(previous)
-                    if previous.size == file.size && previous.mtime_ns == file.mtime_ns =>
-                {
-                    unchanged += 1
-                }
-                previous => pending.push(PendingFile { file, previous }),
-            }
-        }
-        // What is left in `by_path` is gone from the folder.
-        let mut gone: Vec<u64> = by_path.values().map(|e| e.id).collect();
+        let held = entries
+            .into_iter()
+            .map(|e| (e.path.clone(), vec![e]))
+            .collect();
+        let diff = FolderDiff::new(files, held, |e: &Entry, f| {
+            e.size == f.size && e.mtime_ns == f.mtime_ns
+        });
+        let mut gone: Vec<u64> = diff.gone.iter().map(|e| e.id).collect();
         gone.sort_unstable();
         Self {
-            pending,
-            unchanged,
+            pending: diff
+                .pending
+                .into_iter()
+                .map(|(file, held)| PendingFile {
+                    file,
+                    previous: held.into_iter().next(),
+                })
+                .collect(),
+            unchanged: diff.unchanged.len(),
             gone,
             unreadable: Vec::new(),
         }
@@ -75,7 +116,7 @@ impl IndexPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Status;
+    use crate::store::catalog::Status;
     use std::fs::File;
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -9,14 +9,14 @@
 //! hashes to its part, so n workers index one tree into one collection without overlapping.
 
 use super::ingest::{self, FileOutcome};
-use super::plan::PendingFile;
-use crate::catalog::{Entry, Status};
-use crate::error::{EngineError, Result};
-use crate::metadata::{rfc3339_from_ns, ImageMeta};
+use super::plan::{FolderDiff, PendingFile};
+use crate::pipeline::options::{Failure, IndexOptions, IndexReport};
+use crate::pipeline::scan::scan;
 use crate::qdrant::payload::{point_id, Part, StoredFile, StoredImage, DIFF_KEYS};
 use crate::qdrant::{vector_spec, QdrantTarget};
-use crate::scan::scan;
-use crate::{Failure, IndexOptions, IndexReport};
+use crate::store::catalog::{Entry, Status};
+use crate::types::error::{EngineError, Result};
+use crate::types::metadata::{rfc3339_from_ns, ImageMeta};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
@@ -85,25 +85,27 @@ pub fn index_into_qdrant(
     })?;
 
     // 2. Compare with the folder.
-    let (files, errors) = scan(&root, &root.join(super::DEFAULT_COLLECTION_DIR));
+    let (files, errors) = scan(
+        &root,
+        &root.join(crate::types::layout::DEFAULT_COLLECTION_DIR),
+    );
     report.failed.extend(
         errors
             .into_iter()
             .map(|(path, reason)| Failure { path, reason }),
     );
+    let files = files.into_iter().filter(|f| owns(&f.rel)).collect();
+    let diff = FolderDiff::new(files, by_path, |s: &Stored, f| {
+        s.file.bytes == f.size && s.file.mtime_ns == f.mtime_ns
+    });
+    // Points beyond the first at a path are left over from a killed run.
     let mut stale: Vec<uuid::Uuid> = Vec::new();
+    for stored in &diff.unchanged {
+        report.unchanged += 1;
+        stale.extend(stored.iter().skip(1).map(|s| s.id));
+    }
     let mut pending = Vec::new();
-    for file in files.into_iter().filter(|f| owns(&f.rel)) {
-        let mut stored = by_path.remove(&file.rel).unwrap_or_default();
-        let same = stored
-            .iter()
-            .position(|s| s.file.bytes == file.size && s.file.mtime_ns == file.mtime_ns);
-        if let Some(i) = same {
-            stored.swap(0, i);
-            report.unchanged += 1;
-            stale.extend(stored.iter().skip(1).map(|s| s.id));
-            continue;
-        }
+    for (file, stored) in diff.pending {
         // The previous point, when there is one: an equal content hash only updates its payload.
         let previous = stored.first().map(|s| Entry {
             id: 0,
@@ -122,9 +124,8 @@ pub fn index_into_qdrant(
         pending.push((PendingFile { file, previous }, stored.first().map(|s| s.id)));
     }
     // Points whose file is gone.
-    let gone: Vec<uuid::Uuid> = by_path.values().flatten().map(|s| s.id).collect();
-    report.removed += gone.len();
-    stale.extend(gone);
+    report.removed += diff.gone.len();
+    stale.extend(diff.gone.iter().map(|s| s.id));
     store.delete(&stale)?;
 
     // 3. Decode, embed and write each batch.
@@ -229,7 +230,7 @@ pub fn index_into_qdrant(
             }
             if !points.is_empty() {
                 store.upsert(&spec.name, points, written)?;
-                crate::fault::abort_at("qdrant-upsert");
+                crate::types::fault::abort_at("qdrant-upsert");
             }
             written += n;
             report.embedded += n;

@@ -1,13 +1,13 @@
 //! Step 4 of a run: commit a new generation of the indexes that holds exactly the catalog's indexed
-//! files (see [`crate::generation`]): incrementally from the committed generation (remove what left,
+//! files (see [`crate::store::generation`]): incrementally from the committed generation (remove what left,
 //! add what came) when it has the index, by a build from the matrix otherwise.
 
-use crate::catalog::{Catalog, Status};
-use crate::error::Result;
-use crate::generation::{self, CommitPoint, GenerationFiles, GenerationWriter};
-use crate::indexes;
-use crate::manifest::CollectionManifest;
-use crate::matrix::Matrix;
+use crate::store::catalog::{Catalog, Status};
+use crate::store::generation::{self, CommitPoint, GenerationFiles, GenerationWriter};
+use crate::store::indexes;
+use crate::store::manifest::CollectionManifest;
+use crate::store::matrix::Matrix;
+use crate::types::error::Result;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use vsearch_index::{IndexKind, VectorIndex};

@@ -6,8 +6,8 @@
 //! folder (the runs' own writes) and in hidden folders are ignored.
 
 use super::Indexer;
-use crate::error::{EngineError, Result};
-use crate::{IndexOptions, IndexReport};
+use crate::pipeline::options::{IndexOptions, IndexReport};
+use crate::types::error::{EngineError, Result};
 use notify_debouncer_mini::notify::RecursiveMode;
 use notify_debouncer_mini::{new_debouncer, DebounceEventResult};
 use std::path::{Path, PathBuf};
@@ -38,7 +38,7 @@ pub fn watch_folder(
     let coll = options
         .collection
         .clone()
-        .unwrap_or_else(|| root.join(super::DEFAULT_COLLECTION_DIR));
+        .unwrap_or_else(|| root.join(crate::types::layout::DEFAULT_COLLECTION_DIR));
     let coll = coll.canonicalize().unwrap_or(coll);
     let (tx, rx) = mpsc::channel::<DebounceEventResult>();
     let mut debouncer = new_debouncer(SETTLE, tx).map_err(|e| watch_error(&root, e))?;

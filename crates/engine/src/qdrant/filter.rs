@@ -2,9 +2,9 @@
 //! conditions, evaluated by Qdrant inside the search (with the payload indexes the collection is
 //! created with).
 
-use crate::error::{EngineError, Result};
-use crate::filter::{self, Bound, Condition, FieldType, Filter, Match, Value};
-use crate::ImageId;
+use crate::types::error::{EngineError, Result};
+use crate::types::filter::{self, Bound, Condition, FieldType, Filter, Match, Value};
+use crate::types::image_id::ImageId;
 use vsearch_qdrant::proto::{self, r#match::MatchValue};
 use vsearch_qdrant::Timestamp;
 

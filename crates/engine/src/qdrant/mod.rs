@@ -9,16 +9,16 @@
 pub mod filter;
 pub mod payload;
 
-use crate::browse::{Browse, FacetCount, Facets};
-use crate::error::{EngineError, Result};
-use crate::filter::{FieldType, Filter, FIELDS};
-use crate::metadata::ImageMeta;
-use crate::query::{check_search, query_vector, Examples};
-use crate::{
-    CollectionInfo, FilterReport, ImageId, Query, QueryOptions, SearchResponse, SearchResult,
-};
+use crate::search::answer;
+use crate::search::browse::{Browse, FacetCount, Facets};
+use crate::search::query_vector::{check_search, query_vector, Examples};
+use crate::types::error::{EngineError, Result};
+use crate::types::filter::{FieldType, Filter, FIELDS};
+use crate::types::image_id::ImageId;
+use crate::types::metadata::ImageMeta;
+pub use crate::types::query::QdrantStatus;
+use crate::types::query::{CollectionInfo, Query, QueryOptions, SearchResponse, SearchResult};
 use payload::StoredImage;
-use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,6 +29,9 @@ use vsearch_qdrant::{point_uuid, StoreConfig};
 pub use vsearch_qdrant::{
     CollectionLayout, Distance, Point, Quantization, Retry, Store, StoreError, VectorSpec,
 };
+
+/// The index kinds a Qdrant collection answers with: its HNSW, and exact search.
+const QDRANT_INDEXES: [IndexKind; 2] = [IndexKind::Hnsw, IndexKind::Flat];
 
 /// The collection name used when none is given.
 pub const DEFAULT_COLLECTION: &str = "vsearch";
@@ -113,23 +116,6 @@ pub(crate) fn vector_spec(model: &ModelInfo) -> VectorSpec {
         dim: model.dim,
         distance: Distance::Cosine,
     }
-}
-
-/// The state of a Qdrant collection, as Qdrant reports it (for `GET /api/collection`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QdrantStatus {
-    pub url: String,
-    pub collection: String,
-    /// The vector searched (the model's id).
-    pub vector: String,
-    /// `green` (ready), `yellow` (optimising), `grey` (optimisations pending) or `red` (failed).
-    pub status: String,
-    pub points: u64,
-    /// Vectors in HNSW segments (the rest are searched by brute force until indexed).
-    pub indexed_vectors: u64,
-    pub segments: u64,
-    pub shards: u32,
-    pub replicas: u32,
 }
 
 /// What opening a Qdrant collection to search it needs.
@@ -352,21 +338,19 @@ impl QdrantCollection {
         let vector = query_vector(self, query)?;
         let embed_ms = t0.elapsed().as_secs_f64() * 1e3;
         check_search(&vector, self.vector.dim, options)?;
-        let kind = match options.index {
-            None | Some(IndexKind::Hnsw) => IndexKind::Hnsw,
-            Some(IndexKind::Flat) => IndexKind::Flat,
-            Some(other) => {
-                return Err(EngineError::NoIndex {
-                    requested: other.to_string(),
-                    available: "hnsw (Qdrant's), flat (exact search in Qdrant)".into(),
-                })
-            }
-        };
+        let kind = answer::index_kind(options.index, |k| QDRANT_INDEXES.contains(&k));
+        if !QDRANT_INDEXES.contains(&kind) {
+            return Err(EngineError::NoIndex {
+                requested: kind.to_string(),
+                available: "hnsw (Qdrant's), flat (exact search in Qdrant)".into(),
+            });
+        }
         let filter = options.filter.as_ref().map(filter::to_qdrant).transpose()?;
         let t1 = Instant::now();
+        // Qdrant skips the `offset` results before the page itself.
         let request = self.request(
             vector,
-            options.k + 1,
+            answer::hits_wanted(options) - options.offset,
             options.offset,
             kind,
             options,
@@ -374,17 +358,17 @@ impl QdrantCollection {
         );
         let points = self.store.query(request).map_err(filter::explain)?;
         let search_ms = t1.elapsed().as_secs_f64() * 1e3;
-        let report = match (&options.filter, filter) {
-            (Some(_), Some(f)) => Some(FilterReport {
-                matched: self.store.count(Some(f)).map_err(filter::explain)? as usize,
-                total: self.status.points as usize,
-                exact: false,
-            }),
-            _ => None,
+        let report = match filter {
+            Some(f) => answer::filter_report(
+                options.filter.as_ref(),
+                self.store.count(Some(f)).map_err(filter::explain)? as usize,
+                self.status.points as usize,
+                false,
+            ),
+            None => None,
         };
-        let mut results = to_results(points, options.offset, self.metric());
-        let more = results.len() > options.k;
-        results.truncate(options.k);
+        let ranked = to_results(points, options.offset, self.metric());
+        let (results, more) = answer::page(ranked.into_iter(), options);
         Ok(SearchResponse {
             results,
             more,

@@ -1,8 +1,8 @@
 //! What a Qdrant point holds for an image: its id (from the file's content hash and path) and its
 //! payload (the catalog's metadata, the content hash, the file's size and mtime for incremental runs).
 
-use crate::error::{EngineError, Result};
-use crate::metadata::ImageMeta;
+use crate::types::error::{EngineError, Result};
+use crate::types::metadata::ImageMeta;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use vsearch_qdrant::proto;
@@ -17,7 +17,7 @@ pub fn point_id(hash: &str, path: &str) -> uuid::Uuid {
     uuid::Uuid::new_v5(&POINT_NAMESPACE, format!("{hash}\n{path}").as_bytes())
 }
 
-/// The payload of a point: the filter keys of [`crate::filter::FIELDS`] (but `id`, which is the point
+/// The payload of a point: the filter keys of [`crate::types::filter::FIELDS`] (but `id`, which is the point
 /// id, and the label keys, which local collections compute), and what an incremental run compares.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredImage {

@@ -1,11 +1,11 @@
 //! Browsing a collection without a query: its images newest first, a page at a time, optionally
-//! filtered ([`crate::filter`]), and the facets a filter bar offers (folders and formats with counts).
+//! filtered ([`crate::types::filter`]), and the facets a filter bar offers (folders and formats with counts).
 
-use crate::collection::Collection;
-use crate::error::Result;
-use crate::filter::Filter;
-use crate::images::Images;
-use crate::metadata::ImageMeta;
+use crate::search::collection::Collection;
+use crate::search::images::Images;
+use crate::types::error::Result;
+use crate::types::filter::Filter;
+use crate::types::metadata::ImageMeta;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 

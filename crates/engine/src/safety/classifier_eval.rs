@@ -3,7 +3,7 @@
 //! table, and the truth CSV (`path_a,path_b,is_copy`). Generic: used by `vsearch eval dupes`, and by
 //! any evaluation whose answers are scored pairs (or items) with a yes/no truth.
 
-use crate::error::{EngineError, Result};
+use crate::types::error::{EngineError, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::fmt::Write as _;

@@ -14,22 +14,17 @@
 //! only after a later generation is committed, so every row a committed generation refers to stays
 //! valid.
 
-use crate::error::{EngineError, Result};
-use crate::fault;
-use crate::indexes::{self, IndexSet};
-use crate::matrix::{Matrix, MatrixRef};
+use crate::store::indexes::{self, IndexSet};
+use crate::store::matrix::{Matrix, MatrixRef};
+use crate::types::error::{EngineError, Result};
+use crate::types::fault;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use vsearch_core::durable;
 use vsearch_index::{IndexConfig, IndexKind, Metric, VectorIndex};
 
-/// Folder of the generations inside a collection.
-pub const INDEXES_DIR: &str = "indexes";
-/// The commit point inside [`INDEXES_DIR`].
-pub const STATE_FILE: &str = "state.json";
-/// The indexed files of a generation, inside its folder.
-pub const FILES_FILE: &str = "files.json";
-const GENERATION_PREFIX: &str = "gen-";
+use crate::types::layout::GENERATION_PREFIX;
+pub use crate::types::layout::{FILES_FILE, INDEXES_DIR, STATE_FILE};
 
 /// What `indexes/state.json` says: the committed generation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,7 +51,7 @@ pub struct GenerationFiles {
     pub ids: Vec<u64>,
     /// Their paths relative to the indexed folder.
     pub paths: Vec<String>,
-    /// Per id, the catalog generation that wrote its vector ([`crate::catalog::Entry::version`]); an id
+    /// Per id, the catalog generation that wrote its vector ([`crate::store::catalog::Entry::version`]); an id
     /// whose version differs between two generations was re-embedded under the same id, so the index
     /// sync removes and adds it again. Empty in generations from before stable ids (all 0).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -1,9 +1,9 @@
 //! The images a collection serves, with their metadata: looked up by id, selected by a filter, listed
 //! for browsing.
 
-use crate::error::Result;
-use crate::filter::Filter;
-use crate::metadata::ImageMeta;
+use crate::types::error::Result;
+use crate::types::filter::Filter;
+use crate::types::metadata::ImageMeta;
 use std::collections::{HashMap, HashSet};
 use vsearch_index::IdFilter;
 

@@ -1,6 +1,7 @@
 //! The collection manifest (`manifest.json`): format version, model, metric, index configs, indexed root.
 
-use crate::error::{EngineError, Result};
+use crate::types::error::{EngineError, Result};
+use crate::types::layout::resolve_collection_dir;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use vsearch_embed::{ModelInfo, ModelSpec};
@@ -14,8 +15,7 @@ pub const FORMAT_VERSION: u32 = 2;
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
 /// Largest embedding dimension a manifest may name.
 pub const MAX_DIM: usize = 65_536;
-/// File name of the manifest inside a collection folder.
-pub const MANIFEST_FILE: &str = "manifest.json";
+pub use crate::types::layout::MANIFEST_FILE;
 
 /// What a collection is, as `manifest.json` holds it: layout version, model, metric, index configs and
 /// the indexed folder.
@@ -33,6 +33,14 @@ pub struct CollectionManifest {
 }
 
 impl CollectionManifest {
+    /// The collection folder for `path` (see [`resolve_collection_dir`]) and its manifest.
+    pub fn open_dir(path: &Path) -> Result<(PathBuf, CollectionManifest)> {
+        let dir = resolve_collection_dir(path)?;
+        let manifest =
+            Self::read(&dir)?.ok_or_else(|| EngineError::NotACollection { path: dir.clone() })?;
+        Ok((dir, manifest))
+    }
+
     /// Reads `dir/manifest.json`; `Ok(None)` when there is none.
     pub fn read(dir: &Path) -> Result<Option<Self>> {
         let path = dir.join(MANIFEST_FILE);

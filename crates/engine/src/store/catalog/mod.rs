@@ -1,6 +1,6 @@
 //! The catalog: one SQLite row per file (id, relative path, size, mtime, content hash, size in pixels,
 //! status, error text, and the content metadata: format and EXIF fields, see
-//! [`crate::metadata::ContentMeta`]) plus counters (`next_id`, `generation`, `schema_version`) and the
+//! [`crate::types::metadata::ContentMeta`]) plus counters (`next_id`, `generation`, `schema_version`) and the
 //! writer's [`MatrixRef`] (which matrix file, how many rows committed; absent in collections from before
 //! the matrix's ids file).
 //!
@@ -17,14 +17,19 @@
 //! `label_policy`); migrating creates both, empty, and the next index run scores every image without
 //! re-embedding it. A re-embedded or deleted image loses its scores in the same transaction.
 
-use crate::error::{EngineError, Result};
-use crate::matrix::MatrixRef;
-use crate::metadata::ContentMeta;
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::store::matrix::MatrixRef;
+use crate::types::error::{EngineError, Result};
+use crate::types::metadata::ContentMeta;
+use rusqlite::{params, Connection};
 use std::path::Path;
 
-/// File name of the catalog inside a collection folder.
-pub const CATALOG_FILE: &str = "catalog.sqlite";
+mod labels;
+mod row_meta;
+
+pub use labels::LabelScores;
+use labels::LABEL_TABLES;
+
+pub use crate::types::layout::CATALOG_FILE;
 
 /// The catalog schema this build writes (kept in the `meta` table as `schema_version`).
 pub const SCHEMA_VERSION: u64 = 3;
@@ -39,21 +44,6 @@ const META_COLUMNS: &[(&str, &str)] = &[
     ("gps_lon", "REAL"),
     ("version", "INTEGER NOT NULL DEFAULT 0"),
 ];
-
-/// Tables added by schema version 3.
-const LABEL_TABLES: &str = "CREATE TABLE IF NOT EXISTS labels (
-        id INTEGER NOT NULL,
-        label TEXT NOT NULL,
-        score REAL NOT NULL,
-        PRIMARY KEY (id, label)
-    ) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
-
-/// The `settings` key of the label policy in force (its TOML text).
-const POLICY_SETTING: &str = "label_policy";
-
-/// Label scores of one image, by label name.
-pub type LabelScores = std::collections::BTreeMap<String, f32>;
 
 /// Status of a catalog row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,73 +294,6 @@ impl Catalog {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-    }
-
-    /// The label policy in force (its TOML text); `None` before one was stored.
-    pub fn label_policy(&self) -> Result<Option<String>> {
-        if !self.has_labels {
-            return Ok(None);
-        }
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT value FROM settings WHERE key = ?1",
-                [POLICY_SETTING],
-                |r| r.get(0),
-            )
-            .optional()?)
-    }
-
-    /// Every stored label score, by image id.
-    pub fn labels(&self) -> Result<std::collections::HashMap<u64, LabelScores>> {
-        let mut out: std::collections::HashMap<u64, LabelScores> = Default::default();
-        if !self.has_labels {
-            return Ok(out);
-        }
-        let mut stmt = self.conn.prepare("SELECT id, label, score FROM labels")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let id = r.get::<_, i64>(0)?.max(0) as u64;
-            out.entry(id)
-                .or_default()
-                .insert(r.get(1)?, r.get::<_, f64>(2)? as f32);
-        }
-        Ok(out)
-    }
-
-    /// Stores label scores and the policy they were computed with, and bumps the generation, in one
-    /// transaction: with `replace_all` every stored score is dropped first (a new policy), else the
-    /// scores of `rows` are added or replaced.
-    pub fn set_labels(
-        &mut self,
-        policy: &str,
-        replace_all: bool,
-        rows: &[(u64, Vec<(String, f32)>)],
-    ) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        {
-            if replace_all {
-                tx.execute("DELETE FROM labels", [])?;
-            }
-            let mut ins = tx.prepare_cached(
-                "INSERT OR REPLACE INTO labels (id, label, score) VALUES (?1, ?2, ?3)",
-            )?;
-            for (id, scores) in rows {
-                for (label, score) in scores {
-                    ins.execute(params![*id as i64, label, f64::from(*score)])?;
-                }
-            }
-            tx.execute(
-                "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
-                params![POLICY_SETTING, policy],
-            )?;
-            tx.execute(
-                "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
-                [],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
     }
 
     /// Stores the content metadata of rows (read for metadata only, without re-embedding) and bumps

@@ -77,7 +77,7 @@ pub enum EngineError {
     Blocks { path: PathBuf, reason: String },
     /// No image has this id in the collection (a UUID asked of a local collection, or the reverse).
     #[error("no image has id {id} in this collection")]
-    UnknownImage { id: crate::ImageId },
+    UnknownImage { id: crate::types::image_id::ImageId },
     /// Qdrant failed or refused (see [`vsearch_qdrant::StoreError`]).
     #[error(transparent)]
     Qdrant {
@@ -92,7 +92,7 @@ pub enum EngineError {
     },
     #[error("{path} is not a folder")]
     NotAFolder { path: PathBuf },
-    #[error("another `vsearch index` is updating the collection {collection} (lock held on {collection}/{lock}); wait for it to finish, then run again", lock = crate::pipeline::LOCK_FILE)]
+    #[error("another `vsearch index` is updating the collection {collection} (lock held on {collection}/{lock}); wait for it to finish, then run again", lock = crate::types::layout::INDEX_LOCK_FILE)]
     Busy { collection: PathBuf },
 }
 

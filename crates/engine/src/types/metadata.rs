@@ -1,7 +1,7 @@
 //! What the catalog knows of each image besides its vector: file facts (folder, name, format, bytes,
 //! mtime), its size in pixels, and from EXIF the date taken, the camera and the GPS position.
 //!
-//! These are the keys filters use ([`crate::filter`]) and what browsing lists. The content facts
+//! These are the keys filters use ([`crate::types::filter`]) and what browsing lists. The content facts
 //! ([`ContentMeta`]: format and EXIF) are read at index time, on the decoding threads, from the bytes
 //! already read ([`ContentMeta::read`]); folder and name derive from the path.
 
@@ -191,48 +191,19 @@ pub fn parse_instant(text: &str) -> Option<jiff::Timestamp> {
 
 impl ImageMeta {
     /// The image's id in queries and answers: its point id in a Qdrant collection, else its number.
-    pub fn image_id(&self) -> crate::ImageId {
+    pub fn image_id(&self) -> crate::types::image_id::ImageId {
         match self.point {
-            Some(uuid) => crate::ImageId::Uuid(uuid),
-            None => crate::ImageId::Number(self.id),
-        }
-    }
-
-    /// The metadata of a catalog row. A row whose content metadata was never read (a catalog from
-    /// before the metadata columns) takes its format from the file extension.
-    pub fn from_entry(e: &crate::catalog::Entry) -> Self {
-        let (folder, name) = match e.path.rsplit_once('/') {
-            Some((folder, name)) => (folder.to_string(), name.to_string()),
-            None => (String::new(), e.path.clone()),
-        };
-        let content = e.meta.clone().unwrap_or_else(|| ContentMeta {
-            format: format_from_extension(&name),
-            ..ContentMeta::default()
-        });
-        Self {
-            id: e.id,
-            point: None,
-            path: e.path.clone(),
-            folder,
-            name,
-            format: content.format,
-            bytes: e.size,
-            width: e.width,
-            height: e.height,
-            mtime: rfc3339_from_ns(e.mtime_ns),
-            taken_at: content.taken_at,
-            camera_make: content.camera_make,
-            camera_model: content.camera_model,
-            gps_lat: content.gps_lat,
-            gps_lon: content.gps_lon,
-            labels: BTreeMap::new(),
-            flags: Vec::new(),
-            hidden: Vec::new(),
+            Some(uuid) => crate::types::image_id::ImageId::Uuid(uuid),
+            None => crate::types::image_id::ImageId::Number(self.id),
         }
     }
 
     /// Sets the image's label scores and, from `policy`, the labels it is flagged and hidden by.
-    pub fn set_labels(&mut self, scores: BTreeMap<String, f32>, policy: &crate::labels::Policy) {
+    pub fn set_labels(
+        &mut self,
+        scores: BTreeMap<String, f32>,
+        policy: &crate::types::label_policy::Policy,
+    ) {
         let (flags, hidden) = policy.actions(&scores);
         self.labels = scores;
         self.flags = flags;
@@ -249,7 +220,7 @@ impl ImageMeta {
 }
 
 /// The format a file name's extension claims (`jpg` is `jpeg`), lower case.
-fn format_from_extension(name: &str) -> String {
+pub fn format_from_extension(name: &str) -> String {
     let ext = name
         .rsplit_once('.')
         .map(|(_, ext)| ext.to_ascii_lowercase())

@@ -1,17 +1,16 @@
 //! An opened collection: manifest, catalog paths, the mapped matrix, the indexes and the model.
 
-use crate::blocks::{BlockList, BlockState};
-use crate::catalog::{Catalog, Status};
-use crate::error::{EngineError, Result};
-use crate::generation::{self, GenerationFiles};
-use crate::images::Images;
-use crate::indexes;
-use crate::manifest::{CollectionManifest, MANIFEST_FILE};
-use crate::matrix::Matrix;
-use crate::metadata::ImageMeta;
-use crate::pipeline::DEFAULT_COLLECTION_DIR;
-use crate::CollectionInfo;
-use serde::{Deserialize, Serialize};
+use crate::safety::blocks::{BlockList, BlockState};
+use crate::search::images::Images;
+use crate::store::catalog::{Catalog, Status};
+use crate::store::generation::{self, GenerationFiles};
+use crate::store::indexes;
+use crate::store::manifest::CollectionManifest;
+use crate::store::matrix::Matrix;
+use crate::types::error::{EngineError, Result};
+use crate::types::image_id::ImageId;
+use crate::types::metadata::ImageMeta;
+use crate::types::query::CollectionInfo;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,217 +29,13 @@ pub struct Collection {
     /// The content hash (blake3, hex) of each served id.
     hashes: Arc<HashMap<u64, String>>,
     /// The label policy in force (`None` when none is stored or it does not parse).
-    policy: Option<Arc<crate::labels::Policy>>,
+    policy: Option<Arc<crate::types::label_policy::Policy>>,
     /// The committed generation served (0 when none is committed).
     generation: u64,
     matrix: Arc<Matrix>,
     indexes: Arc<Vec<(IndexKind, Box<dyn VectorIndex>)>>,
-    /// The blocks in force and the ids they hide ([`crate::blocks`]).
+    /// The blocks in force and the ids they hide ([`crate::safety::blocks`]).
     blocks: Arc<BlockState>,
-}
-
-/// The collection folder for `path`: `path` itself when it holds a manifest, else `path/.vsearch`.
-pub fn resolve_collection_dir(path: &Path) -> Result<PathBuf> {
-    if path.join(MANIFEST_FILE).is_file() {
-        return Ok(path.to_path_buf());
-    }
-    let inner = path.join(DEFAULT_COLLECTION_DIR);
-    if inner.join(MANIFEST_FILE).is_file() {
-        return Ok(inner);
-    }
-    Err(EngineError::NotACollection {
-        path: path.to_path_buf(),
-    })
-}
-
-/// The collection folder for `path` (see [`resolve_collection_dir`]) and its manifest.
-fn open_collection_dir(path: &Path) -> Result<(PathBuf, CollectionManifest)> {
-    let dir = resolve_collection_dir(path)?;
-    let manifest = CollectionManifest::read(&dir)?
-        .ok_or_else(|| EngineError::NotACollection { path: dir.clone() })?;
-    Ok((dir, manifest))
-}
-
-/// What [`Collection::verify`] found.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct VerifyReport {
-    /// Catalog rows with status ok / failed.
-    pub ok: usize,
-    pub failed: usize,
-    /// Committed rows of the catalog's matrix (dead rows of deleted images included until a compaction).
-    pub matrix_rows: usize,
-    pub next_id: u64,
-    pub generation: u64,
-    /// Generation the saved indexes reflect.
-    pub index_generation: Option<u64>,
-    /// Saved index kind and its vector count.
-    pub indexes: Vec<(IndexKind, usize)>,
-    /// Inconsistencies; empty when catalog, matrix and indexes agree.
-    pub problems: Vec<String>,
-}
-
-impl VerifyReport {
-    /// Whether catalog, matrix and saved indexes agree.
-    pub fn is_consistent(&self) -> bool {
-        self.problems.is_empty()
-    }
-}
-
-/// Checks, from what is on disk, that the catalog, the matrix and the saved indexes of the collection
-/// at `path` agree: every indexed id has a finite unit-length row, every saved index reflects the
-/// catalog's generation, holds exactly the indexed ids and finds each one's own vector.
-pub fn verify(path: &Path) -> Result<VerifyReport> {
-    let (dir, manifest) = open_collection_dir(path)?;
-    let catalog = Catalog::open_read_only(&dir)?;
-    let entries = catalog.entries()?;
-    let matrix_at = catalog.matrix_ref()?;
-    let matrix = Matrix::open(&dir, manifest.model.dim, matrix_at)?;
-    let mut r = VerifyReport {
-        next_id: catalog.next_id()?,
-        generation: catalog.generation()?,
-        matrix_rows: matrix.rows(),
-        ..VerifyReport::default()
-    };
-    let committed = generation::read_commit_point(&dir)?;
-    r.index_generation = committed.as_ref().map(|p| p.generation);
-    let mut ok_ids = Vec::new();
-    for e in &entries {
-        if e.id >= r.next_id {
-            r.problems.push(format!(
-                "id {} ({}) is not below next_id {}",
-                e.id, e.path, r.next_id
-            ));
-        }
-        match e.status {
-            Status::Failed => r.failed += 1,
-            Status::Ok => {
-                r.ok += 1;
-                ok_ids.push(e.id);
-                match matrix.row(e.id) {
-                    None => r
-                        .problems
-                        .push(format!("id {} ({}) has no matrix row", e.id, e.path)),
-                    Some(v) => {
-                        let norm = vsearch_core::vector::dot(&v, &v).sqrt();
-                        if !norm.is_finite() || (norm - 1.0).abs() > 1e-3 {
-                            r.problems.push(format!(
-                                "id {} ({}) has a bad vector (norm {norm})",
-                                e.id, e.path
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    let Some(folder) = committed.as_ref().and_then(|p| p.folder.clone()) else {
-        if !ok_ids.is_empty() {
-            r.problems
-                .push("no generation of the indexes is committed (indexes/state.json)".to_string());
-        }
-        return Ok(r);
-    };
-    let gen_dir = generation::generation_dir(&dir, &folder);
-    let committed_files = match generation::read_files(&gen_dir) {
-        Ok(files) => files,
-        Err(e) => {
-            r.problems
-                .push(format!("committed generation {folder}: {e}"));
-            return Ok(r);
-        }
-    };
-    let catalog_files = GenerationFiles {
-        matrix: matrix_at,
-        ids: ok_ids.clone(),
-        paths: entries
-            .iter()
-            .filter(|e| e.status == Status::Ok)
-            .map(|e| e.path.clone())
-            .collect(),
-        versions: entries
-            .iter()
-            .filter(|e| e.status == Status::Ok)
-            .map(|e| e.version)
-            .collect(),
-    };
-    if !committed_files.same_as(&catalog_files) {
-        r.problems.push(format!(
-            "the committed generation holds {} files, the catalog {} (or other paths, or another matrix)",
-            committed_files.ids.len(),
-            ok_ids.len()
-        ));
-    }
-    if ok_ids.is_empty() {
-        return Ok(r);
-    }
-    for config in &manifest.indexes {
-        let kind = config.kind();
-        let index = match vsearch_index::load(&generation::index_dir(&gen_dir, kind)) {
-            Ok(i) => i,
-            Err(e) => {
-                r.problems.push(format!("{kind} index: {e}"));
-                continue;
-            }
-        };
-        r.indexes.push((kind, index.len()));
-        if index.len() != committed_files.ids.len() {
-            r.problems.push(format!(
-                "{kind} index holds {} vectors, its generation {}",
-                index.len(),
-                committed_files.ids.len()
-            ));
-        }
-        // Each indexed vector must find itself (or an identical duplicate) first.
-        let params = vsearch_index::SearchParams {
-            ef_search: Some(200),
-            nprobe: Some(usize::MAX / 2),
-            rerank: None,
-        };
-        // The committed generation's own ids (the catalog may be ahead of it; that is reported above).
-        // Exact search and IVF probing every list must find each vector; HNSW is approximate and a graph
-        // may leave a rare node unreachable (a recall miss, not damage): it may miss up to 1% of them.
-        let step = (committed_files.ids.len() / 2000).max(1);
-        let sampled = committed_files.ids.iter().step_by(step).count();
-        let allowed_misses = match kind {
-            IndexKind::Hnsw => (sampled / 100).max(1),
-            _ => 0,
-        };
-        let mut misses = Vec::new();
-        for &id in committed_files.ids.iter().step_by(step) {
-            let Some(v) = matrix.row(id) else { continue };
-            let params = match kind {
-                IndexKind::Ivf => vsearch_index::SearchParams {
-                    nprobe: Some(65_536),
-                    ..params
-                },
-                _ => params,
-            };
-            match index.search(&v, 1, &params) {
-                Ok(hits)
-                    if hits
-                        .first()
-                        .is_some_and(|h| h.id == id || h.score >= 0.9999) => {}
-                Ok(hits) => misses.push(format!("id {id} (top hit {:?})", hits.first())),
-                Err(e) => r
-                    .problems
-                    .push(format!("{kind} index: search for id {id}: {e}")),
-            }
-        }
-        if misses.len() > allowed_misses {
-            r.problems.push(format!(
-                "{kind} index does not find {} of {sampled} sampled vectors (at most {allowed_misses} allowed): {}",
-                misses.len(),
-                misses.join(", ")
-            ));
-        } else if !misses.is_empty() {
-            tracing::info!(
-                "{kind} index: {} of {sampled} sampled vectors not found first (within its tolerance): {}",
-                misses.len(),
-                misses.join(", ")
-            );
-        }
-    }
-    Ok(r)
 }
 
 impl Collection {
@@ -264,7 +59,7 @@ impl Collection {
     /// doing; a collection with no commit point yet (or one written before commit points) is served from
     /// its catalog, with every index built in memory.
     pub fn open_without_model(path: &Path) -> Result<Self> {
-        let (dir, manifest) = open_collection_dir(path)?;
+        let (dir, manifest) = CollectionManifest::open_dir(path)?;
         let dim = manifest.model.dim;
         let (generation, files, matrix, indexes) = match generation::open_committed(
             &dir,
@@ -356,17 +151,28 @@ impl Collection {
         self.hashes.get(&id).map(String::as_str)
     }
 
-    /// The blocks' version this state applies ([`crate::blocks::BlockList::version`]).
+    /// The blocks' version this state applies ([`crate::safety::blocks::BlockList::version`]).
     pub fn blocks_version(&self) -> u64 {
         self.blocks.list.version
     }
 
-    /// Fails with [`EngineError::Blocked`] when a block hides `id`.
-    pub(crate) fn check_visible(&self, id: u64) -> Result<()> {
+    /// The metadata of an indexed image no block hides: [`EngineError::UnknownImage`] for an id the
+    /// collection does not hold, [`EngineError::Blocked`] for a hidden one. Every lookup made for a user
+    /// (a query by id, a vector, a file, metadata) goes through here.
+    pub fn visible(&self, id: u64) -> Result<&ImageMeta> {
+        let meta = self.known(id)?;
         if self.blocks.hidden.contains(&id) {
             return Err(EngineError::Blocked { id });
         }
-        Ok(())
+        Ok(meta)
+    }
+
+    /// The metadata of an indexed image, hidden or not (for the engine's own work: blocks, duplicates);
+    /// [`EngineError::UnknownImage`] for an id the collection does not hold.
+    pub(crate) fn known(&self, id: u64) -> Result<&ImageMeta> {
+        self.images.get(id).ok_or(EngineError::UnknownImage {
+            id: ImageId::Number(id),
+        })
     }
 
     /// The collection as `vsearch index` last committed it with the blocks in force, when that is a newer
@@ -428,7 +234,7 @@ impl Collection {
     }
 
     /// The label policy in force, when the collection has one ([`crate::labels`]).
-    pub fn label_policy(&self) -> Option<&crate::labels::Policy> {
+    pub fn label_policy(&self) -> Option<&crate::types::label_policy::Policy> {
         self.policy.as_deref()
     }
 
@@ -484,15 +290,13 @@ impl Collection {
 
     /// The stored vector of an indexed id (refused for a hidden one).
     pub fn vector(&self, id: u64) -> Result<Vec<f32>> {
-        self.check_visible(id)?;
+        self.visible(id)?;
         self.stored_vector(id)
     }
 
     /// The stored vector of an indexed id, hidden or not (for the engine's own work: blocks, duplicates).
     pub(crate) fn stored_vector(&self, id: u64) -> Result<Vec<f32>> {
-        if !self.images.contains(id) {
-            return Err(IndexError::UnknownId { id }.into());
-        }
+        self.known(id)?;
         self.matrix
             .row(id)
             .ok_or_else(|| self.matrix.missing_vector(id))
@@ -500,24 +304,13 @@ impl Collection {
 
     /// The bytes of an indexed image, hidden or not (for the engine's own work: blocks, duplicates).
     pub(crate) fn stored_bytes(&self, id: u64) -> Result<Vec<u8>> {
-        let rel = self
-            .images
-            .get(id)
-            .map(|m| m.path.as_str())
-            .ok_or(IndexError::UnknownId { id })?;
-        let path = self.manifest.root.join(rel);
+        let path = self.manifest.root.join(&self.known(id)?.path);
         std::fs::read(&path).map_err(|source| EngineError::Io { path, source })
     }
 
     /// Path of an indexed image relative to the indexed folder (refused for a hidden one).
     pub fn relative_path(&self, id: u64) -> Result<&str> {
-        let path = self
-            .images
-            .get(id)
-            .map(|m| m.path.as_str())
-            .ok_or(IndexError::UnknownId { id })?;
-        self.check_visible(id)?;
-        Ok(path)
+        Ok(self.visible(id)?.path.as_str())
     }
 
     /// Absolute path of an indexed image, by id.
@@ -532,12 +325,12 @@ impl Collection {
     }
 
     /// Checks that catalog, matrix and saved indexes agree (see [`verify`]).
-    pub fn verify(&self) -> Result<VerifyReport> {
-        verify(&self.dir)
+    pub fn verify(&self) -> Result<crate::store::verify::VerifyReport> {
+        crate::store::verify::verify(&self.dir)
     }
 
     /// The number of a local image id (a UUID names no image here).
-    pub fn local_id(&self, id: crate::ImageId) -> Result<u64> {
+    pub fn local_id(&self, id: ImageId) -> Result<u64> {
         id.number().ok_or(EngineError::UnknownImage { id })
     }
 
@@ -555,18 +348,24 @@ impl Collection {
 fn load_images(
     dir: &Path,
     files: &GenerationFiles,
-) -> Result<(Images, HashMap<u64, String>, Option<crate::labels::Policy>)> {
+) -> Result<(
+    Images,
+    HashMap<u64, String>,
+    Option<crate::types::label_policy::Policy>,
+)> {
     let wanted: std::collections::HashSet<u64> = files.ids.iter().copied().collect();
     let catalog = Catalog::open_read_only(dir)?;
     let policy = match catalog.label_policy()? {
         None => None,
-        Some(text) => match crate::labels::PolicySource::parse(&text, "stored in the catalog") {
-            Ok(p) => Some(p.policy),
-            Err(e) => {
-                tracing::warn!("{}: {e}; no label flags are shown", dir.display());
-                None
+        Some(text) => {
+            match crate::types::label_policy::PolicySource::parse(&text, "stored in the catalog") {
+                Ok(p) => Some(p.policy),
+                Err(e) => {
+                    tracing::warn!("{}: {e}; no label flags are shown", dir.display());
+                    None
+                }
             }
-        },
+        }
     };
     let mut scores = catalog.labels()?;
     let entries: Vec<_> = catalog
@@ -581,7 +380,7 @@ fn load_images(
         let have: std::collections::HashSet<u64> = rows.iter().map(|m| m.id).collect();
         for (&id, path) in files.ids.iter().zip(&files.paths) {
             if !have.contains(&id) {
-                rows.push(ImageMeta::from_entry(&crate::catalog::Entry {
+                rows.push(ImageMeta::from_entry(&crate::store::catalog::Entry {
                     id,
                     path: path.clone(),
                     size: 0,

@@ -18,7 +18,7 @@
 //! Collections written before the ids file existed have only `embeddings.f32`, row `id` holding id
 //! `id`; they are read so (a `None` ref) until their next run migrates them ([`migrate_legacy`]).
 
-use crate::error::{EngineError, Result};
+use crate::types::error::{EngineError, Result};
 use memmap2::Mmap;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
@@ -26,9 +26,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use vsearch_core::{codec, durable};
 
-/// File name of the first matrix inside a collection folder.
-pub const MATRIX_FILE: &str = "embeddings.f32";
-const MATRIX_PREFIX: &str = "embeddings";
+pub use crate::types::layout::MATRIX_FILE;
+use crate::types::layout::MATRIX_PREFIX;
 /// Share of dead rows above which a run compacts the matrix.
 pub const COMPACT_ABOVE: f64 = 0.1;
 

@@ -21,8 +21,9 @@
 //! `vsearch index` adds are hidden as they arrive (the hidden set is recomputed from the blocks'
 //! vectors); the run counts them and logs them to the audit log ([`record_arrivals`]).
 
-use crate::collection::Collection;
-use crate::error::{EngineError, Result};
+use crate::search::collection::Collection;
+use crate::types::error::{EngineError, Result};
+use crate::types::layout::{self, AUDIT_FILE, BLOCKS_FILE};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashSet};
 use std::io::Write;
@@ -30,12 +31,6 @@ use std::path::Path;
 use vsearch_core::vector;
 use vsearch_index::IdFilter;
 
-/// File of the blocks inside a collection folder.
-pub const BLOCKS_FILE: &str = "blocks.json";
-/// The append-only audit log inside a collection folder (JSON lines).
-pub const AUDIT_FILE: &str = "audit.jsonl";
-/// Lock file held while the blocks are changed or the audit log is appended to.
-const LOCK_FILE: &str = "blocks.lock";
 /// Cosine similarity at or above which the interim copy lookup takes an image for a copy.
 pub const COPY_THRESHOLD: f32 = 0.95;
 
@@ -240,14 +235,6 @@ fn valid_threshold(t: f32) -> bool {
     t.is_finite() && t > 0.0 && t <= 1.0
 }
 
-/// Holds the collection's blocks lock (an OS file lock, released when dropped or when the process dies).
-fn lock(dir: &Path) -> Result<std::fs::File> {
-    let path = dir.join(LOCK_FILE);
-    let file = crate::pipeline::open_lock_file(&path)?;
-    file.lock().map_err(EngineError::io(&path))?;
-    Ok(file)
-}
-
 /// Appends one event to the audit log and fsyncs it (the folder too when the log is new). The caller
 /// holds the blocks lock.
 fn audit(dir: &Path, event: &serde_json::Value) -> Result<()> {
@@ -354,9 +341,9 @@ fn within(collection: &Collection, example: &[f32], threshold: f32) -> Result<Ve
 }
 
 /// The copies of the indexed image `example_id` (re-encoded, resized, cropped, flipped versions), as the
-/// duplicate finder verifies them ([`crate::dupes::copies_of`]), and the files with the same content.
+/// duplicate finder verifies them ([`crate::safety::dupes::copies_of`]), and the files with the same content.
 fn copies(collection: &Collection, example_id: u64) -> Result<Vec<u64>> {
-    let mut ids: BTreeSet<u64> = crate::dupes::copies_of(collection, example_id)?
+    let mut ids: BTreeSet<u64> = crate::safety::dupes::copies_of(collection, example_id)?
         .into_iter()
         .collect();
     if let Some(hash) = collection
@@ -459,10 +446,7 @@ impl Collection {
         let (example, mut vector) = match &new.source {
             BlockSource::Id(id) => {
                 let id = *id;
-                let meta = self
-                    .images()
-                    .get(id)
-                    .ok_or(vsearch_index::IndexError::UnknownId { id })?;
+                let meta = self.known(id)?;
                 let vector = self
                     .matrix()
                     .row(id)
@@ -492,7 +476,7 @@ impl Collection {
         };
         vector::normalize(&mut vector);
         let dir = self.dir().to_path_buf();
-        let _lock = lock(&dir)?;
+        let _lock = layout::lock_blocks(&dir)?;
         let mut list = BlockList::read(&dir)?;
         let block = Block {
             id: list.next_id,
@@ -545,7 +529,7 @@ impl Collection {
             });
         }
         let dir = self.dir().to_path_buf();
-        let _lock = lock(&dir)?;
+        let _lock = layout::lock_blocks(&dir)?;
         let mut list = BlockList::read(&dir)?;
         let at = list
             .blocks
@@ -595,7 +579,7 @@ pub fn record_arrivals(coll: &Path, arrived: &[u64]) -> Result<usize> {
     let collection = Collection::open_without_model(coll)?;
     let arrived: HashSet<u64> = arrived.iter().copied().collect();
     let state = collection.block_state();
-    let _lock = lock(coll)?;
+    let _lock = layout::lock_blocks(coll)?;
     let at = now();
     let mut blocked = HashSet::new();
     for (block, ids) in state.list.blocks.iter().zip(&state.hides) {

@@ -1,8 +1,8 @@
 //! The collection's indexes: the configs a run maintains, and building one from the embedding matrix.
-//! Where they are saved and how a reader finds them: [`crate::generation`].
+//! Where they are saved and how a reader finds them: [`crate::store::generation`].
 
-use crate::error::Result;
-use crate::matrix::Matrix;
+use crate::store::matrix::Matrix;
+use crate::types::error::Result;
 use vsearch_index::{IndexConfig, IndexKind, Metric, VectorIndex};
 
 /// Opened indexes by kind.

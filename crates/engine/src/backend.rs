@@ -1,0 +1,197 @@
+//! The one interface of both backends, a local [`Collection`] and a [`QdrantCollection`], and opening
+//! either from one set of options ([`open_backend`]): the server and the CLI take a backend as it is,
+//! whatever it is.
+
+use crate::qdrant::{QdrantCollection, QdrantOpen};
+use crate::safety::blocks::{BlockView, NewBlock};
+use crate::safety::dupes::{DupesOptions, DuplicateGroup};
+use crate::search::browse::{Browse, Facets};
+use crate::search::collection::Collection;
+use crate::types::error::{EngineError, Result};
+use crate::types::filter::Filter;
+use crate::types::image_id::ImageId;
+use crate::types::metadata::ImageMeta;
+use crate::types::query::{CollectionInfo, Query, QueryOptions, SearchResponse};
+use std::path::PathBuf;
+use std::sync::Arc;
+use vsearch_embed::DeviceSpec;
+
+/// Where a collection is and how to open it.
+#[derive(Debug, Clone)]
+pub enum BackendOptions {
+    /// A local collection: a collection folder, or an indexed folder holding `.vsearch`.
+    Local {
+        path: PathBuf,
+        /// Where the model runs.
+        device: DeviceSpec,
+        /// Load the model (queries by image or text); without it, queries by id and vector only.
+        load_model: bool,
+    },
+    /// A Qdrant collection.
+    Qdrant(QdrantOpen),
+}
+
+impl BackendOptions {
+    /// What the options open, for messages: "the collection at DIR", "Qdrant collection `c` at URL".
+    pub fn describe(&self) -> String {
+        match self {
+            BackendOptions::Local { path, .. } => format!("the collection at {}", path.display()),
+            BackendOptions::Qdrant(open) => format!(
+                "Qdrant collection `{}` at {}",
+                open.target.collection, open.target.url
+            ),
+        }
+    }
+}
+
+/// Opens the collection `options` names.
+pub fn open_backend(options: &BackendOptions) -> Result<Arc<dyn Backend>> {
+    Ok(match options {
+        BackendOptions::Local {
+            path,
+            device,
+            load_model: true,
+        } => Arc::new(Collection::open(path, device)?),
+        BackendOptions::Local {
+            path,
+            load_model: false,
+            ..
+        } => Arc::new(Collection::open_without_model(path)?),
+        BackendOptions::Qdrant(open) => Arc::new(QdrantCollection::open(open)?),
+    })
+}
+
+/// What the server and the CLI need from a collection, local ([`Collection`]) or in Qdrant
+/// ([`QdrantCollection`]); tests may serve another.
+pub trait Backend: Send + Sync + 'static {
+    /// The collection's description.
+    fn info(&self) -> CollectionInfo;
+    /// Answers a query (blocking: model inference and index search).
+    fn search(&self, query: &Query, options: &QueryOptions) -> Result<SearchResponse>;
+    /// Absolute path of an indexed image, by id.
+    fn image_path(&self, id: ImageId) -> Result<PathBuf>;
+    /// The metadata of an indexed image, by id.
+    fn image_meta(&self, id: ImageId) -> Result<ImageMeta>;
+    /// Where an image is served from instead of a file this server reads (`GET /api/images/{id}` and its
+    /// thumbnail redirect there); `None` (the default) serves the file.
+    fn image_url(&self, _id: ImageId) -> Result<Option<String>> {
+        Ok(None)
+    }
+    /// The labels an image is flagged and hidden by (for the page's badges and blur).
+    fn marks(&self, id: ImageId) -> (Vec<String>, Vec<String>) {
+        self.image_meta(id)
+            .map(|m| (m.flags, m.hidden))
+            .unwrap_or_default()
+    }
+    /// A page of the images `filter` keeps, newest first.
+    fn browse(&self, offset: usize, limit: usize, filter: Option<&Filter>) -> Result<Browse>;
+    /// The folders and formats of the images `filter` keeps.
+    fn facets(&self, filter: Option<&Filter>) -> Result<Facets>;
+    /// Groups of copies (see [`Collection::duplicates`]; blocking: decodes images).
+    fn duplicates(&self, options: &DupesOptions) -> Result<Vec<DuplicateGroup>>;
+    /// The collection as last committed, when that differs from this one (blocking: loads indexes).
+    fn reload(&self) -> Result<Option<Arc<dyn Backend>>> {
+        Ok(None)
+    }
+    /// The blocks in force and what each hides.
+    fn blocks(&self) -> Vec<BlockView> {
+        Vec::new()
+    }
+    /// Records a block; returns it and the state that applies it (blocking: file writes).
+    fn add_block(&self, _new: NewBlock) -> Result<(BlockView, Arc<dyn Backend>)> {
+        Err(EngineError::BadQuery {
+            reason: "this collection does not take blocks".into(),
+        })
+    }
+    /// Lifts a block; returns it and the state without it (blocking: file writes).
+    fn remove_block(
+        &self,
+        block_id: u64,
+        _by: &str,
+        _reason: Option<&str>,
+    ) -> Result<(BlockView, Arc<dyn Backend>)> {
+        Err(EngineError::NoSuchBlock { id: block_id })
+    }
+}
+
+impl Backend for Collection {
+    fn info(&self) -> CollectionInfo {
+        Collection::info(self)
+    }
+    fn search(&self, query: &Query, options: &QueryOptions) -> Result<SearchResponse> {
+        Collection::search(self, query, options)
+    }
+    fn image_path(&self, id: ImageId) -> Result<PathBuf> {
+        Collection::image_path(self, self.local_id(id)?)
+    }
+    fn image_meta(&self, id: ImageId) -> Result<ImageMeta> {
+        Ok(self.visible(self.local_id(id)?)?.clone())
+    }
+    fn browse(&self, offset: usize, limit: usize, filter: Option<&Filter>) -> Result<Browse> {
+        Collection::browse(self, offset, limit, filter)
+    }
+    fn facets(&self, filter: Option<&Filter>) -> Result<Facets> {
+        Collection::facets(self, filter)
+    }
+    fn duplicates(&self, options: &DupesOptions) -> Result<Vec<DuplicateGroup>> {
+        Collection::duplicates(self, options)
+    }
+    fn reload(&self) -> Result<Option<Arc<dyn Backend>>> {
+        Ok(Collection::reload(self)?.map(|c| Arc::new(c) as Arc<dyn Backend>))
+    }
+    fn blocks(&self) -> Vec<BlockView> {
+        Collection::blocks(self)
+    }
+    fn add_block(&self, new: NewBlock) -> Result<(BlockView, Arc<dyn Backend>)> {
+        let (view, next) = Collection::add_block(self, new)?;
+        Ok((view, Arc::new(next)))
+    }
+    fn remove_block(
+        &self,
+        block_id: u64,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<(BlockView, Arc<dyn Backend>)> {
+        let (view, next) = Collection::remove_block(self, block_id, by, reason)?;
+        Ok((view, Arc::new(next)))
+    }
+}
+
+/// A Qdrant collection: searches, lookups, browsing and facets go to Qdrant. Duplicates, blocks and
+/// labels are local collections' (they answer 400 here).
+impl Backend for QdrantCollection {
+    fn info(&self) -> CollectionInfo {
+        QdrantCollection::info(self)
+    }
+    fn search(&self, query: &Query, options: &QueryOptions) -> Result<SearchResponse> {
+        QdrantCollection::search(self, query, options)
+    }
+    fn image_path(&self, id: ImageId) -> Result<PathBuf> {
+        QdrantCollection::image_path(self, id)
+    }
+    fn image_meta(&self, id: ImageId) -> Result<ImageMeta> {
+        QdrantCollection::image_meta(self, id)
+    }
+    fn image_url(&self, id: ImageId) -> Result<Option<String>> {
+        QdrantCollection::image_url(self, id)
+    }
+    fn marks(&self, _id: ImageId) -> (Vec<String>, Vec<String>) {
+        // Labels are scored in local collections only.
+        Default::default()
+    }
+    fn browse(&self, offset: usize, limit: usize, filter: Option<&Filter>) -> Result<Browse> {
+        QdrantCollection::browse(self, offset, limit, filter)
+    }
+    fn facets(&self, filter: Option<&Filter>) -> Result<Facets> {
+        QdrantCollection::facets(self, filter)
+    }
+    fn duplicates(&self, _options: &DupesOptions) -> Result<Vec<DuplicateGroup>> {
+        Err(EngineError::NotOnQdrant {
+            what: "finding duplicates",
+            instead: "index the folder locally (vsearch index DIR) and run vsearch dupes DIR",
+        })
+    }
+    fn reload(&self) -> Result<Option<Arc<dyn Backend>>> {
+        Ok(QdrantCollection::reload(self)?.map(|c| Arc::new(c) as Arc<dyn Backend>))
+    }
+}

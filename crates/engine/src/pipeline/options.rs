@@ -1,0 +1,95 @@
+//! What an index run is asked to do ([`IndexOptions`]) and what it did ([`IndexReport`]).
+
+use crate::types::label_policy::PolicySource;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use vsearch_embed::{image_io, DeviceSpec, ModelSpec, Precision};
+use vsearch_index::IndexKind;
+
+/// Options of [`index_folder`].
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    /// Collection folder; `None` means `DIR/.vsearch`.
+    pub collection: Option<PathBuf>,
+    pub model: ModelSpec,
+    pub device: DeviceSpec,
+    /// Arithmetic of the model's linear layers ([`Precision::Int8`]: CLIP and SigLIP on the CPU).
+    pub precision: Precision,
+    /// Index kinds to maintain, replacing the collection's set (kinds left out are removed); empty keeps
+    /// the collection's (every kind for a new one).
+    pub indexes: Vec<IndexKind>,
+    /// Index kinds to add to the set (the others are kept).
+    pub add_indexes: Vec<IndexKind>,
+    pub batch: usize,
+    /// Decoding threads.
+    pub threads: usize,
+    /// Images with more pixels are refused before decoding.
+    pub max_pixels: u64,
+    /// Start the collection over (needed to change model).
+    pub rebuild: bool,
+    /// Show a progress bar.
+    pub progress: bool,
+    /// Label policy to put in force ([`crate::types::label_policy`]); `None` keeps the collection's (the default policy for a
+    /// new one). Labels are scored for CLIP-family models only.
+    pub policy: Option<PolicySource>,
+}
+
+impl Default for IndexOptions {
+    /// `DIR/.vsearch`, model `auto`, CPU, the collection's indexes (all three for a new one), batch 16,
+    /// one decode thread per core, 100 megapixels.
+    fn default() -> Self {
+        Self {
+            collection: None,
+            model: ModelSpec::Auto,
+            device: DeviceSpec::Cpu,
+            precision: Precision::F32,
+            indexes: Vec::new(),
+            add_indexes: Vec::new(),
+            batch: 16,
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            max_pixels: image_io::DEFAULT_MAX_PIXELS,
+            rebuild: false,
+            progress: false,
+            policy: None,
+        }
+    }
+}
+
+/// A file that could not be indexed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Failure {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// What one indexing run did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct IndexReport {
+    /// Model id used.
+    pub model: String,
+    /// New files embedded.
+    pub indexed: usize,
+    pub unchanged: usize,
+    /// Changed files re-embedded.
+    pub updated: usize,
+    /// Catalog entries whose file is gone (or is no longer an image).
+    pub removed: usize,
+    /// Files that are not images and not named like one (ignored).
+    pub skipped: usize,
+    pub failed: Vec<Failure>,
+    /// Images that went through the model in this run.
+    pub embedded: usize,
+    /// Indexed images whose metadata (format, EXIF) was read without re-embedding them (catalogs from
+    /// before the metadata columns).
+    #[serde(default)]
+    pub metadata: usize,
+    /// Indexed images whose label scores were computed (from their stored vectors; see [`labels`]).
+    #[serde(default)]
+    pub labelled: usize,
+    /// New or re-embedded images a block hides as they arrive (logged to the audit log).
+    #[serde(default)]
+    pub blocked: usize,
+    pub seconds: f64,
+}
