@@ -21,11 +21,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use std::net::SocketAddr;
 use std::ops::Deref;
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tower_http::trace::TraceLayer;
-use vsearch_engine::{CollectionInfo, ImageId, Query, QueryOptions, SearchParams};
+use vsearch_engine::{CollectionInfo, Query, QueryOptions, SearchParams};
 
 pub use error::{ApiError, ErrorBody};
 /// The interface of what the server serves: the engine's [`vsearch_engine::Backend`], under the name

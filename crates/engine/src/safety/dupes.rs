@@ -18,7 +18,6 @@ use crate::safety::signature::Signature;
 use crate::search::collection::Collection;
 use crate::types::error::{EngineError, Result};
 use crate::types::metadata::ImageMeta;
-use image::DynamicImage;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};

@@ -5,7 +5,7 @@
 use crate::search::answer;
 use crate::search::collection::Collection;
 use crate::search::query_vector::{self, check_search, Examples};
-use crate::types::error::{EngineError, Result};
+use crate::types::error::Result;
 use crate::types::filter::Filter;
 use crate::types::image_id::ImageId;
 use crate::types::query::{Crop, Query, QueryOptions, SearchResponse, SearchResult};

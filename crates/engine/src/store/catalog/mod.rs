@@ -20,7 +20,7 @@
 use crate::store::matrix::MatrixRef;
 use crate::types::error::{EngineError, Result};
 use crate::types::metadata::ContentMeta;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
 mod labels;
