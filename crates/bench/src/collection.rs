@@ -1,10 +1,10 @@
-//! Embeddings of an indexed folder (a `vsearch index` collection) as a dataset: a deterministic sample of
-//! rows is held out of the base as queries, the metric is the collection's.
+//! Embeddings of an indexed folder (a `vsearch index` collection), for a dataset: a deterministic sample of
+//! rows is held out of the base as queries, the metric is the collection's (`dataset::load` builds the
+//! dataset from these).
 
-use crate::dataset::{sanitize, Dataset};
 use crate::error::{BenchError, Result};
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use vsearch_index::Metric;
 
 /// Seed of the hold-out sample: the same collection always gives the same split.
@@ -94,25 +94,9 @@ pub fn fingerprint(ids: &[u64], matrix: &[f32]) -> String {
     hasher.finalize().to_hex()[..16].to_string()
 }
 
-/// The collection at `path` as a dataset with `holdout` queries removed from the base (see [`holdout`]).
-pub fn load(path: &Path, holdout_n: usize) -> Result<Dataset> {
-    let (ids, matrix, dim, metric) = embeddings(path)?;
-    let n = ids.len();
-    if n < 2 {
-        return Err(BenchError::Invalid { reason: format!(
-            "{}: the collection holds {n} vectors; index more images first (at least k + 1 are needed)",
-            path.display()
-        ) });
-    }
-    let fp = fingerprint(&ids, &matrix);
-    let split = holdout(&ids, &matrix, dim, holdout_n);
-    if split.query_ids.len() < holdout_n {
-        tracing::info!(
-            requested = holdout_n,
-            held_out = split.query_ids.len(),
-            "a collection keeps at least half of its vectors in the base"
-        );
-    }
+/// The collection folder of `path` (the collection folder, or an indexed folder holding `.vsearch`) and the
+/// name of the indexed folder it belongs to (`collection` when it has none).
+pub fn location(path: &Path) -> (PathBuf, String) {
     let dir = vsearch_engine::resolve_collection_dir(path).unwrap_or_else(|_| path.to_path_buf());
     let folder = dir
         .canonicalize()
@@ -126,15 +110,5 @@ pub fn load(path: &Path, holdout_n: usize) -> Result<Dataset> {
             d.file_name().map(|f| f.to_string_lossy().into_owned())
         })
         .unwrap_or_else(|| "collection".into());
-    Ok(Dataset {
-        name: format!("collection-{}", sanitize(&folder)),
-        dim,
-        metric,
-        ids: split.base_ids,
-        base: split.base,
-        queries: split.queries,
-        ground_truth: None,
-        home: Some(dir),
-        fingerprint: Some(fp),
-    })
+    (dir, folder)
 }

@@ -1,7 +1,11 @@
 //! Datasets: what `--dataset` names, loaded into base vectors, held-out queries and (optionally) given ground truth.
 //! The data itself (the clustered generator, IDX and fvecs/ivecs files) is read through [`vsearch_index::eval`].
 
+pub use crate::dataset_kind::{dataset_forms, DatasetKind};
+
+use crate::collection;
 use crate::error::{BenchError, Result};
+use crate::files::{sanitize, write_atomic};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use vsearch_index::eval::{self, ClusteredSpec, FashionMnist, PixelScale};
@@ -11,63 +15,6 @@ use vsearch_index::Metric;
 pub const SYNTHETIC_SIGMA: f32 = 0.15;
 /// Seed of the `synthetic` dataset.
 pub const SYNTHETIC_SEED: u64 = 42;
-
-/// The kinds of dataset `--dataset` names, `NAME[:ARGUMENTS]`: the one list the parser and its messages read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatasetKind {
-    Collection,
-    FashionMnist,
-    Fvecs,
-    Synthetic,
-}
-
-impl DatasetKind {
-    /// Every kind, in the order messages list them.
-    pub const ALL: [DatasetKind; 4] = [
-        DatasetKind::Collection,
-        DatasetKind::FashionMnist,
-        DatasetKind::Fvecs,
-        DatasetKind::Synthetic,
-    ];
-
-    /// The name before the `:`.
-    pub fn name(self) -> &'static str {
-        match self {
-            DatasetKind::Collection => "collection",
-            DatasetKind::FashionMnist => "fashion-mnist",
-            DatasetKind::Fvecs => "fvecs",
-            DatasetKind::Synthetic => "synthetic",
-        }
-    }
-
-    /// What follows the name.
-    pub fn arguments(self) -> &'static str {
-        match self {
-            DatasetKind::Collection => ":PATH",
-            DatasetKind::FashionMnist => "[:DIR]",
-            DatasetKind::Fvecs => ":BASE,QUERY[,GT]",
-            DatasetKind::Synthetic => ":N,D,CLUSTERS",
-        }
-    }
-
-    /// The kind called `name`.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
-    }
-}
-
-/// Every form a `--dataset` argument takes, for messages:
-/// `collection:PATH, fashion-mnist[:DIR], fvecs:BASE,QUERY[,GT] or synthetic:N,D,CLUSTERS`.
-pub fn dataset_forms() -> String {
-    let forms: Vec<String> = DatasetKind::ALL
-        .iter()
-        .map(|k| format!("{}{}", k.name(), k.arguments()))
-        .collect();
-    match forms.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-        _ => forms.concat(),
-    }
-}
 
 /// A `--dataset` argument.
 #[derive(Debug, Clone, PartialEq)]
@@ -241,8 +188,42 @@ pub fn load(spec: &DatasetSpec, holdout: usize) -> Result<Dataset> {
                 fingerprint: None,
             })
         }
-        DatasetSpec::Collection(path) => crate::collection::load(path, holdout),
+        DatasetSpec::Collection(path) => load_collection(path, holdout),
     }
+}
+
+/// The collection at `path` as a dataset with `holdout_n` queries removed from the base (see
+/// [`collection::holdout`]).
+fn load_collection(path: &Path, holdout_n: usize) -> Result<Dataset> {
+    let (ids, matrix, dim, metric) = collection::embeddings(path)?;
+    let n = ids.len();
+    if n < 2 {
+        return Err(BenchError::Invalid { reason: format!(
+            "{}: the collection holds {n} vectors; index more images first (at least k + 1 are needed)",
+            path.display()
+        ) });
+    }
+    let fp = collection::fingerprint(&ids, &matrix);
+    let split = collection::holdout(&ids, &matrix, dim, holdout_n);
+    if split.query_ids.len() < holdout_n {
+        tracing::info!(
+            requested = holdout_n,
+            held_out = split.query_ids.len(),
+            "a collection keeps at least half of its vectors in the base"
+        );
+    }
+    let (dir, folder) = collection::location(path);
+    Ok(Dataset {
+        name: format!("collection-{}", sanitize(&folder)),
+        dim,
+        metric,
+        ids: split.base_ids,
+        base: split.base,
+        queries: split.queries,
+        ground_truth: None,
+        home: Some(dir),
+        fingerprint: Some(fp),
+    })
 }
 
 /// Fashion-MNIST as ann-benchmarks measures it: pixel values 0 to 255, training images as the base, test
@@ -269,27 +250,6 @@ fn load_fashion_mnist(dir: &Path) -> Result<Dataset> {
         home: Some(dir.to_path_buf()),
         fingerprint: None,
     })
-}
-
-/// Writes `bytes` to `path` atomically and durably (see [`vsearch_core::durable::write_atomic`]), creating its folder.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| BenchError::io(dir, e))?;
-    }
-    vsearch_core::durable::write_atomic(path, bytes).map_err(|e| BenchError::io(path, e))
-}
-
-/// Keeps letters, digits, '-' and '_'; anything else becomes '_'.
-pub fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// Writes `base.fvecs`, `query.fvecs` and `gt.ivecs` (ground truth ids, positions in the base) into `dir`, for

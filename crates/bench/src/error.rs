@@ -8,7 +8,7 @@ pub enum BenchError {
     /// The `--dataset` argument could not be understood.
     #[error(
         "bad dataset spec '{spec}': {reason} (use {})",
-        crate::dataset::dataset_forms()
+        crate::dataset_kind::dataset_forms()
     )]
     BadSpec { spec: String, reason: String },
     /// A data file is missing, unreadable or malformed.

@@ -1,7 +1,8 @@
 //! Ground truth by exact (flat) search, cached on disk as `.ivecs`.
 
-use crate::dataset::{sanitize, write_atomic, Dataset};
+use crate::dataset::Dataset;
 use crate::error::Result;
+use crate::files::{sanitize, write_atomic};
 use std::path::{Path, PathBuf};
 use vsearch_index::eval;
 

@@ -1,22 +1,36 @@
 //! vsearch-bench: HNSW versus IVF versus exact search on one dataset — recall@k, QPS, latency percentiles,
 //! build time, size on disk and memory — written as `results.json`, `report.md` and a recall/QPS plot.
 //!
-//! The `results.json` schema is documented in [`report`]; `scripts/bench_peers.py` writes the same schema for
+//! The `results.json` schema is documented in [`results`]; `scripts/bench_peers.py` writes the same schema for
 //! FAISS and hnswlib so that [`compare`] can put them in one table and plot.
+//!
+//! Modules, bottom-up (each imports only modules of the lines above it):
+//! - [`dataset_kind`]: the kinds of dataset `--dataset` names;
+//! - [`error`];
+//! - [`files`] (atomic writes, safe names), [`measure`] (timing, memory, the machine), [`collection`] (an
+//!   indexed folder's embeddings);
+//! - [`dataset`]: a `--dataset` argument loaded;
+//! - [`results`]: the results file;
+//! - [`groundtruth`], [`sweep`] (the parameter grids and the measuring loop), [`plot`], [`qdrant`] (Qdrant
+//!   as a peer);
+//! - [`report`]: the summary table and the Markdown report.
 
 pub mod collection;
 pub mod dataset;
+pub mod dataset_kind;
 pub mod error;
+pub mod files;
 pub mod groundtruth;
 pub mod measure;
 pub mod plot;
 pub mod qdrant;
 pub mod report;
+pub mod results;
 pub mod sweep;
 
 pub use dataset::{Dataset, DatasetSpec};
 pub use error::{BenchError, Result};
-pub use report::{Point, QueryMode, Results};
+pub use results::{Point, QueryMode, Results};
 pub use sweep::Grid;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -132,9 +146,9 @@ pub fn run_sweep(
     let simd = Some(measure::simd());
     let blas = Some(vsearch_index::ivf::blas().to_string());
     Ok(Results {
-        schema: report::SCHEMA,
-        dataset: report::DatasetInfo::of(ds, truth_source),
-        machine: report::Machine {
+        schema: results::SCHEMA,
+        dataset: results::DatasetInfo::of(ds, truth_source),
+        machine: results::Machine {
             cpu,
             cores,
             simd,
@@ -181,6 +195,6 @@ pub fn compare(base: &mut Results, files: &[PathBuf]) -> Result<Vec<String>> {
 pub fn write_outputs(results: &Results, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| BenchError::io(dir, e))?;
     results.write(&dir.join("results.json"))?;
-    dataset::write_atomic(&dir.join("report.md"), report::markdown(results).as_bytes())?;
+    files::write_atomic(&dir.join("report.md"), report::markdown(results).as_bytes())?;
     plot::write(results, dir)
 }

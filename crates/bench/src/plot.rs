@@ -7,9 +7,9 @@
 //! Text layout needs a TrueType font, loaded at run time from [`FONT_PATHS`] (Debian `fonts-dejavu-core`) or
 //! from the file named by `VSEARCH_FONT`.
 
-use crate::dataset::write_atomic;
 use crate::error::{BenchError, Result};
-use crate::report::{Point, QueryMode, Results};
+use crate::files::write_atomic;
+use crate::results::{Point, QueryMode, Results};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;

@@ -10,7 +10,7 @@
 use crate::dataset::Dataset;
 use crate::error::{BenchError, Result};
 use crate::measure::percentile;
-use crate::report::{Point, QueryMode};
+use crate::results::{Params, Point, QueryMode};
 use rayon::prelude::*;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -145,7 +145,7 @@ pub fn run(
             .into_iter()
             .unzip();
         lat.sort_by(f64::total_cmp);
-        let params: crate::sweep::Params = [
+        let params: Params = [
             ("m".to_string(), json!(DEFAULT_M)),
             (
                 "ef_construction".to_string(),

@@ -1,232 +1,13 @@
-//! The results file (`results.json`), the summary table and the Markdown report.
-//!
-//! # `results.json` schema (version 1)
-//! ```text
-//! {
-//!   "schema": 1,
-//!   "dataset": {"name": str, "n_base": int, "n_queries": int, "dim": int, "metric": "l2"|"cosine",
-//!               "ground_truth": str},
-//!   "machine": {"cpu": str, "cores": int, "simd": str?, "blas": str?},
-//!   "threads": int, "k": int, "date": "YYYY-MM-DDTHH:MM:SSZ",
-//!   "grids": {"<index kind>": str, ...},          // parameter grids swept, human-readable
-//!   "points": [{"library": "vsearch"|"faiss"|"hnswlib", "index": "flat"|"hnsw"|"ivf-flat"|"ivf-pq",
-//!               "params": {str: number|bool|str}, "recall": float, "qps": float,
-//!               "p50_ms": float, "p95_ms": float, "p99_ms": float, "build_s": float,
-//!               "disk_bytes": int, "memory_bytes": int, "rss_delta_bytes": int (optional),
-//!               "mode": "single"|"batch" (optional; absent in files from before modes)}]
-//! }
-//! ```
-//! Peers (`scripts/bench_peers.py`) write the same schema; `--compare` merges the `points` of several files.
+//! The summary table, the check of the index layer's defaults, and the Markdown report of a run's
+//! [`Results`] (the `results.json` schema is documented in [`crate::results`]).
 
-use crate::dataset::{write_atomic, Dataset};
-use crate::error::{BenchError, Result};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+pub use crate::results::{DatasetInfo, Machine, Params, Point, QueryMode, Results, SCHEMA};
+
+use crate::sweep::pq_bits;
 use std::fmt::Write as _;
-use std::path::Path;
-
-/// How queries were issued for a point.
-///
-/// - `single`: one query per call, calls spread over the run's threads (as a server answers independent
-///   requests); QPS is wall-clock throughput, latencies are per call.
-/// - `batch`: every query in one call that the library parallelises over the run's threads (FAISS's
-///   batched search, a matrix product for exact search); QPS only, no per-query latency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum QueryMode {
-    Single,
-    Batch,
-}
-
-impl std::fmt::Display for QueryMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Single => "single",
-            Self::Batch => "batch",
-        })
-    }
-}
-
-/// Current schema version of `results.json`.
-pub const SCHEMA: u32 = 1;
 
 /// Recall thresholds of the summary table.
 pub const THRESHOLDS: [f64; 3] = [0.90, 0.95, 0.99];
-
-/// The dataset a run measured.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DatasetInfo {
-    pub name: String,
-    pub n_base: usize,
-    pub n_queries: usize,
-    pub dim: usize,
-    pub metric: String,
-    /// Where the ground truth came from.
-    #[serde(default)]
-    pub ground_truth: String,
-}
-
-impl DatasetInfo {
-    /// What a run records of `ds`; `ground_truth` says where its ground truth came from.
-    pub fn of(ds: &Dataset, ground_truth: &str) -> Self {
-        DatasetInfo {
-            name: ds.name.clone(),
-            n_base: ds.n_base(),
-            n_queries: ds.n_queries(),
-            dim: ds.dim,
-            metric: serde_json::to_value(ds.metric)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
-            ground_truth: ground_truth.to_string(),
-        }
-    }
-}
-
-/// The machine a run measured on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Machine {
-    /// CPU model name from `/proc/cpuinfo`.
-    pub cpu: String,
-    /// Logical cores.
-    pub cores: usize,
-    /// SIMD: the distance kernels chosen at run time and the CPU's vector extensions (absent in older results).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub simd: Option<String>,
-    /// The BLAS that FAISS's matrix products ran on (absent in older results).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blas: Option<String>,
-}
-
-/// One measured point: one index build with one set of search parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Point {
-    pub library: String,
-    /// `flat`, `hnsw`, `ivf-flat` or `ivf-pq`.
-    pub index: String,
-    /// Build and search parameters.
-    pub params: BTreeMap<String, serde_json::Value>,
-    /// recall@k against exact search.
-    pub recall: f64,
-    /// Queries per second at the run's thread count.
-    pub qps: f64,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    /// Seconds to build (train and add) the index.
-    pub build_s: f64,
-    /// Bytes of the saved index.
-    pub disk_bytes: u64,
-    /// Memory the index reports holding (`memory_bytes`), or the peer's estimate.
-    pub memory_bytes: u64,
-    /// Growth of the process's resident set during the build, when measured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rss_delta_bytes: Option<u64>,
-    /// How the queries were issued (absent in files from before modes).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<QueryMode>,
-}
-
-impl Point {
-    /// `library/index mode`, the name of a line in the plot.
-    pub fn series(&self) -> String {
-        match self.mode {
-            Some(mode) => format!("{}/{} {mode}", self.library, self.index),
-            None => format!("{}/{}", self.library, self.index),
-        }
-    }
-
-    /// A latency as the report prints it (`-` for batched points, which have none).
-    fn latency_text(&self, ms: f64) -> String {
-        if self.mode == Some(QueryMode::Batch) {
-            "-".into()
-        } else {
-            format!("{ms:.3}")
-        }
-    }
-    /// Parameters as `a=1, b=2`.
-    pub fn params_text(&self) -> String {
-        self.params
-            .iter()
-            .map(|(k, v)| match v {
-                serde_json::Value::String(s) => format!("{k}={s}"),
-                other => format!("{k}={other}"),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// A whole run, as written to `results.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Results {
-    pub schema: u32,
-    pub dataset: DatasetInfo,
-    pub machine: Machine,
-    pub threads: usize,
-    pub k: usize,
-    pub date: String,
-    /// Parameter grids swept, per index kind.
-    #[serde(default)]
-    pub grids: BTreeMap<String, String>,
-    pub points: Vec<Point>,
-}
-
-impl Results {
-    /// Reads a results file.
-    pub fn read(path: &Path) -> Result<Results> {
-        let text = std::fs::read_to_string(path).map_err(|e| BenchError::io(path, e))?;
-        serde_json::from_str(&text).map_err(|source| BenchError::Json {
-            path: path.to_path_buf(),
-            source,
-        })
-    }
-
-    /// Writes this as pretty JSON, atomically.
-    pub fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).map_err(|source| BenchError::Json {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        write_atomic(path, text.as_bytes())
-    }
-
-    /// Appends the points of `other` (a peer's run). Differences in dataset, k or threads are returned as warnings.
-    pub fn merge(&mut self, other: Results, source: &str) -> Vec<String> {
-        let mut warnings = Vec::new();
-        if other.dataset.name != self.dataset.name
-            || other.dataset.n_base != self.dataset.n_base
-            || other.dataset.n_queries != self.dataset.n_queries
-        {
-            warnings.push(format!(
-                "{source}: dataset {} ({} base, {} queries) differs from {} ({} base, {} queries)",
-                other.dataset.name,
-                other.dataset.n_base,
-                other.dataset.n_queries,
-                self.dataset.name,
-                self.dataset.n_base,
-                self.dataset.n_queries
-            ));
-        }
-        if other.k != self.k {
-            warnings.push(format!(
-                "{source}: k = {} differs from k = {}",
-                other.k, self.k
-            ));
-        }
-        if other.threads != self.threads {
-            warnings.push(format!(
-                "{source}: {} threads differs from {} threads",
-                other.threads, self.threads
-            ));
-        }
-        for (kind, grid) in other.grids {
-            self.grids.entry(kind).or_insert(grid);
-        }
-        self.points.extend(other.points);
-        warnings
-    }
-}
 
 /// One cell of the summary: the fastest point of a series at or above a recall threshold.
 #[derive(Debug, Clone, PartialEq)]
@@ -264,12 +45,9 @@ pub fn summary(points: &[Point]) -> Vec<Best> {
 /// Recall@k the index layer's defaults are meant to reach; the report checks them against it.
 pub const DEFAULTS_TARGET: f64 = 0.95;
 
-/// Parameters of a point, by name (as in [`Point::params`]).
-pub type Params = BTreeMap<String, serde_json::Value>;
-
 /// The index layer's default parameters for `n` base vectors of dimension `dim`, per index kind, read from
 /// the constants of `vsearch-index`: (index kind, build parameters, search parameters). nprobe is capped at
-/// nlist and PQ bits at what `n` can train ([`crate::sweep::pq_bits`]), as they act on small data.
+/// nlist and PQ bits at what `n` can train ([`pq_bits`]), as they act on small data.
 pub fn index_defaults(n: usize, dim: usize) -> Vec<(&'static str, Params, Params)> {
     use serde_json::json;
     use vsearch_index::{hnsw, ivf};
@@ -283,7 +61,7 @@ pub fn index_defaults(n: usize, dim: usize) -> Vec<(&'static str, Params, Params
     // FAISS visits at most nlist lists, and PQ codebooks need 2^bits training vectors: on small data the
     // defaults act as these (the sweep measures them so).
     let nprobe = ivf::DEFAULT_NPROBE.min(nlist);
-    let bits = crate::sweep::pq_bits(n);
+    let bits = pq_bits(n);
     vec![
         (
             "hnsw",
@@ -482,6 +260,15 @@ fn defaults_section(s: &mut String, r: &Results) {
     s.push('\n');
 }
 
+/// A latency as the report prints it (`-` for batched points, which have none).
+fn latency_text(p: &Point, ms: f64) -> String {
+    if p.mode == Some(QueryMode::Batch) {
+        "-".into()
+    } else {
+        format!("{ms:.3}")
+    }
+}
+
 fn mib(bytes: u64) -> String {
     format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
 }
@@ -525,8 +312,8 @@ pub fn markdown(r: &Results) -> String {
                     b.threshold,
                     p.qps,
                     p.recall,
-                    p.latency_text(p.p50_ms),
-                    p.latency_text(p.p99_ms),
+                    latency_text(p, p.p50_ms),
+                    latency_text(p, p.p99_ms),
                     p.build_s,
                     mib(p.memory_bytes),
                     p.params_text()
@@ -563,9 +350,9 @@ pub fn markdown(r: &Results) -> String {
             p.params_text(),
             p.recall,
             p.qps,
-            p.latency_text(p.p50_ms),
-            p.latency_text(p.p95_ms),
-            p.latency_text(p.p99_ms),
+            latency_text(p, p.p50_ms),
+            latency_text(p, p.p95_ms),
+            latency_text(p, p.p99_ms),
             p.build_s,
             mib(p.disk_bytes),
             mib(p.memory_bytes),

@@ -1,11 +1,13 @@
 //! Parameter sweeps: which indexes are built, with which search parameters, and the loop that measures them.
 
+pub use crate::results::Params;
+
 use crate::dataset::Dataset;
 use crate::error::Result;
 use crate::measure::{disk_bytes, rss_bytes, run_batch, run_queries};
-use crate::report::{Point, QueryMode};
+use crate::results::{Point, QueryMode};
 use indicatif::ProgressBar;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Instant;
 use vsearch_index::eval::recall_at_k;
@@ -17,9 +19,6 @@ use vsearch_index::{HnswParams, IndexConfig, IvfCodes, IvfParams, SearchParams, 
 
 /// The index kinds a sweep builds, by the names its points carry (`index` in `results.json`).
 pub const SWEEP_KINDS: [&str; 4] = ["flat", "hnsw", "ivf-flat", "ivf-pq"];
-
-/// Parameters of a point, by name.
-pub type Params = BTreeMap<String, Value>;
 
 /// The parameter grids of a sweep.
 #[derive(Debug, Clone, PartialEq)]

@@ -48,7 +48,7 @@ pub enum EmbedError {
     Weights { path: PathBuf, reason: String },
     #[error("tokenizer: {reason}")]
     Tokenizer { reason: String },
-    /// A CPU kernel ([`crate::cpu`]) was given weights or input of the wrong shape, or a tensor it cannot read.
+    /// A CPU kernel was given weights or input of the wrong shape, or a tensor it cannot read.
     #[error("CPU kernel: {reason}")]
     Kernel { reason: String },
     #[error("model: {source}")]

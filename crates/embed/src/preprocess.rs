@@ -1,7 +1,7 @@
 //! Model input recipes: resizing as PIL does, cropping, scaling and normalising into [`Pixels`].
 
+use crate::embedder::Pixels;
 use crate::error::{EmbedError, Result};
-use crate::Pixels;
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, RgbImage};

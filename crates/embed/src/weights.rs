@@ -4,9 +4,22 @@
 //! vsearch's cache and memory-mapped from there afterwards.
 
 use crate::error::{EmbedError, Result};
+use crate::hub;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+/// Root of vsearch's model cache: `$VSEARCH_CACHE`, else `$XDG_CACHE_HOME/vsearch`, else `~/.cache/vsearch`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("VSEARCH_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    base.join("vsearch")
+}
 
 /// Memory-maps the weights of the checkpoint folder `dir` ([`safetensors_files`]) as `f32` on `device`
 /// and builds a model from them with `new`; errors name the (first) weight file.
@@ -40,7 +53,7 @@ pub fn safetensors_files(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     let index = dir.join("model.safetensors.index.json");
     if index.is_file() {
-        return crate::hub::shard_files(&index)?
+        return hub::shard_files(&index)?
             .into_iter()
             .map(|shard| {
                 let path = dir.join(&shard);
@@ -86,7 +99,7 @@ fn converted(bin: &Path) -> Result<PathBuf> {
     key.update(meta.len().to_le_bytes());
     key.update(mtime.to_le_bytes());
     let digest: String = key.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    let dir = crate::registry::cache_dir().join("converted");
+    let dir = cache_dir().join("converted");
     let out = dir.join(format!("{digest}.safetensors"));
     if out.is_file() {
         return Ok(out);

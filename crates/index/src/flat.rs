@@ -4,14 +4,14 @@
 //! split large scans over threads; batches are computed as a matrix product (`gemm`, which picks its own
 //! kernels at run time) over blocks of the base, with a bounded top-k heap per query. This is the ground truth the approximate indexes are measured against.
 
+use crate::config::{IndexConfig, SearchParams};
 use crate::distance;
 use crate::error::{IndexError, Result};
+use crate::id_filter::IdFilter;
+use crate::kind::IndexKind;
 use crate::persist::{self, Manifest};
 use crate::topk::TopK;
-use crate::{
-    check_query, check_vectors, Hit, IdFilter, IndexConfig, IndexKind, Metric, SearchParams,
-    VectorIndex,
-};
+use crate::vector_index::{check_query, check_vectors, Hit, Metric, VectorIndex};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
@@ -362,5 +362,5 @@ impl FlatIndex {
     }
 }
 
-/// The distance kernels, kept here under their old path for the HNSW index and other callers.
+/// The distance kernels, kept here under their old path.
 pub use crate::distance::{dot, l2_squared};

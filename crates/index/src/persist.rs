@@ -4,8 +4,10 @@
 //! CRC32 per data file) and the data files it names. Saving writes a sibling temporary folder, syncs it,
 //! then renames it over the target, so a reader sees the old index or the new one, never a mix.
 
+use crate::config::IndexConfig;
 use crate::error::{IndexError, Result};
-use crate::{IndexConfig, IndexKind, Metric};
+use crate::kind::IndexKind;
+use crate::vector_index::Metric;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs;

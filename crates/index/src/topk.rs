@@ -1,6 +1,6 @@
 //! Bounded best-k selection for both metrics.
 
-use crate::{Hit, Metric};
+use crate::vector_index::{Hit, Metric};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 

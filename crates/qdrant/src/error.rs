@@ -1,6 +1,6 @@
 //! What can go wrong talking to Qdrant, each with the fix a user can apply.
 
-/// Errors of [`crate::Store`].
+/// Errors of the store's calls.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// No Qdrant server answers at the address.

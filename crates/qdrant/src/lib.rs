@@ -10,12 +10,18 @@
 //! The crate knows nothing of images: points carry a UUID, named vectors and a JSON payload. The
 //! engine decides what goes in them.
 
+mod collection;
+mod convert;
 mod error;
 mod layout;
+mod points;
+mod read;
 mod store;
 
+pub use convert::{dense_vector, point_uuid};
 pub use error::{Result, StoreError};
 pub use layout::{CollectionLayout, Distance, Quantization, VectorSpec};
+pub use points::Point;
 pub use prost_types::Timestamp;
 pub use qdrant_client::qdrant as proto;
-pub use store::{dense_vector, point_uuid, Point, Retry, Store, StoreConfig};
+pub use store::{Retry, Store, StoreConfig};

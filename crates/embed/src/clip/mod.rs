@@ -15,9 +15,10 @@ mod vision_model;
 pub use config::{Activation, ClipConfig, EncoderConfig, TextConfig, VisionConfig};
 pub use tokenizer::ClipTokenizer;
 
+use crate::embedder::{Embedder, ImageEmbedder, ModelInfo, Pixels, TextEmbedder};
 use crate::error::{EmbedError, Result};
+use crate::precision::Precision;
 use crate::preprocess::{self, ClipRecipe};
-use crate::{Embedder, ImageEmbedder, ModelInfo, Pixels, Precision, TextEmbedder};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{linear_no_bias, Linear, VarBuilder};
 use std::path::Path;
@@ -27,6 +28,28 @@ use vision_model::VisionTransformer;
 
 /// Longest token sequence CLIP's text tower takes.
 pub const MAX_TOKENS: usize = 77;
+
+/// The files a CLIP checkpoint needs, alternatives in the order tried.
+pub const CLIP_CONFIG: &[&str] = &["config.json"];
+pub const CLIP_WEIGHTS: &[&str] = &[
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+];
+/// The files a CLIP checkpoint folder lacks (empty when it has what loading needs).
+pub fn missing_clip_files(dir: &Path) -> Vec<String> {
+    let has = |f: &str| dir.join(f).is_file();
+    let mut missing: Vec<String> = [CLIP_CONFIG, CLIP_WEIGHTS]
+        .iter()
+        .filter(|alternatives| !alternatives.iter().any(|f| has(f)))
+        .map(|alternatives| alternatives.join(" or "))
+        .collect();
+    let has_tokenizer = has("tokenizer.json") || (has("vocab.json") && has("merges.txt"));
+    if !has_tokenizer {
+        missing.push("tokenizer.json or vocab.json + merges.txt".into());
+    }
+    missing
+}
 
 /// A loaded CLIP model (both towers) on one device.
 pub struct ClipModel {
@@ -262,7 +285,7 @@ impl TextEmbedder for ClipTextEmbedder {
 /// Loads a CLIP folder (`config.json`, `model.safetensors`, `tokenizer.json`, optional
 /// `preprocessor_config.json`) as an [`Embedder`] with id `id`, at `precision`.
 pub fn load_dir(dir: &Path, id: String, device: &Device, precision: Precision) -> Result<Embedder> {
-    let missing = crate::registry::missing_clip_files(dir);
+    let missing = missing_clip_files(dir);
     if !missing.is_empty() {
         return Err(EmbedError::MissingFiles {
             dir: dir.to_path_buf(),

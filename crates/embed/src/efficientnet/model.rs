@@ -9,9 +9,9 @@
 use super::{DIM, INPUT_SIZE, MODEL_ID};
 use crate::cpu::conv as cpu_conv;
 use crate::cpu::Kernel;
+use crate::embedder::{ImageEmbedder, Pixels};
 use crate::error::{EmbedError, Result};
 use crate::preprocess::{self, Crop};
-use crate::{ImageEmbedder, Pixels};
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{Conv2d, Conv2dConfig, Linear};
 use std::collections::HashMap;

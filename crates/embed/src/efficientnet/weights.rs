@@ -4,6 +4,7 @@
 
 use super::MODEL_ID;
 use crate::error::{EmbedError, Result};
+use crate::weights::cache_dir;
 use candle_core::Tensor;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -21,7 +22,7 @@ pub const SHA256_PREFIX: &str = "57934424";
 
 /// Folder of the converted weights in the model cache.
 pub fn weights_dir() -> PathBuf {
-    crate::registry::cache_dir().join(MODEL_ID)
+    cache_dir().join(MODEL_ID)
 }
 
 /// The converted weights, if already in the cache.

@@ -11,9 +11,10 @@ mod vision_model;
 pub use config::{SiglipConfig, TextConfig, VisionConfig};
 pub use tokenizer::SiglipTokenizer;
 
+use crate::embedder::{Embedder, ImageEmbedder, ModelInfo, Pixels, TextEmbedder};
 use crate::error::{EmbedError, Result};
+use crate::precision::Precision;
 use crate::preprocess::{self, SiglipRecipe};
-use crate::{Embedder, ImageEmbedder, ModelInfo, Pixels, Precision, TextEmbedder};
 use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 use std::path::Path;

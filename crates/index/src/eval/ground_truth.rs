@@ -1,8 +1,9 @@
 //! Ground truth: the exact k nearest neighbours of every query, by the flat index.
 
+use crate::config::SearchParams;
 use crate::error::Result;
 use crate::flat::FlatIndex;
-use crate::{Metric, SearchParams, VectorIndex};
+use crate::vector_index::{Metric, VectorIndex};
 
 /// Queries per flat `search_batch` call: bounds the score matrix to this many rows of `n` scores.
 const QUERY_BATCH: usize = 256;

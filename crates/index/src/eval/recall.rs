@@ -1,6 +1,6 @@
 //! Recall@k: the share of the true k nearest neighbours an index returns among its first k results.
 
-use crate::Hit;
+use crate::vector_index::Hit;
 
 /// A search result that names a neighbour: a bare id or a [`Hit`].
 pub trait Neighbour {

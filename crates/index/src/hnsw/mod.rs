@@ -28,13 +28,15 @@ mod dump_check;
 mod search_graph;
 mod tombstones;
 
+pub use crate::config::{DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_M};
+
+use crate::config::{HnswParams, IndexConfig, SearchParams};
+use crate::distance;
 use crate::error::{IndexError, Result};
+use crate::id_filter::IdFilter;
+use crate::kind::IndexKind;
 use crate::persist::{self, Manifest};
-use crate::IdFilter;
-use crate::{
-    check_query, check_vectors, flat, Hit, HnswParams, IndexConfig, IndexKind, Metric,
-    SearchParams, VectorIndex,
-};
+use crate::vector_index::{check_query, check_vectors, Hit, Metric, VectorIndex};
 use hnsw_rs::prelude::{AnnT, Distance, Hnsw, HnswIo, Neighbour};
 use search_graph::{Found, LayoutError, LiveAllowed, SearchGraph};
 use std::cell::Cell;
@@ -42,32 +44,6 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use tombstones::Tombstones;
 use vsearch_core::codec;
-
-/// Default graph degree.
-///
-/// Measured with `cargo run --release -p vsearch-index --example hnsw_defaults` (2-core AVX2 machine,
-/// 300 queries, recall@10 against flat, single-thread ms/query) on 20k clustered synthetic vectors
-/// (100 clusters; d = 128 L2 and d = 512 cosine) and a 10k Fashion-MNIST subset (L2, t10k queries).
-/// The cheapest grid point (M in 8/12/16, ef_construction in 64/100/200, ef_search in 16..64) reaching
-/// recall@10 >= 0.95 on all three with margin: M = 16, ef_construction = 100, ef_search = 32 gives
-/// 0.986 / 0.989 / 0.998 at about 0.13-0.15 ms/query, builds in 3.6 s / 5.3 s / 2.1 s
-/// (ef_construction = 200 doubles build time for +0.01 recall; M = 8 or 12 need larger ef for the same
-/// recall; ef_construction = 64 gives only 0.963 on d = 128).
-pub const DEFAULT_M: usize = 16;
-/// Default build-time candidate list (see [`DEFAULT_M`] for the measurements).
-pub const DEFAULT_EF_CONSTRUCTION: usize = 100;
-/// Default query-time candidate list (see [`DEFAULT_M`] for the measurements).
-pub const DEFAULT_EF_SEARCH: usize = 32;
-
-impl Default for HnswParams {
-    fn default() -> Self {
-        Self {
-            m: DEFAULT_M,
-            ef_construction: DEFAULT_EF_CONSTRUCTION,
-            ef_search: DEFAULT_EF_SEARCH,
-        }
-    }
-}
 
 /// The largest `ef` a filtered search's retry uses (see the module documentation).
 pub const FILTERED_EF_CAP: usize = 4096;
@@ -110,7 +86,7 @@ pub struct DotDistance;
 impl Distance<f32> for DotDistance {
     fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
         count_hnsw_rs_eval();
-        (1.0 - flat::dot(a, b)).max(0.0)
+        (1.0 - distance::dot(a, b)).max(0.0)
     }
 }
 
@@ -121,7 +97,7 @@ pub struct L2Distance;
 impl Distance<f32> for L2Distance {
     fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
         count_hnsw_rs_eval();
-        flat::l2_squared(a, b)
+        distance::l2_squared(a, b)
     }
 }
 

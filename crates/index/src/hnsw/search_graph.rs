@@ -24,7 +24,9 @@
 mod connect;
 
 use super::tombstones::Tombstones;
-use crate::{flat, IdFilter, Metric};
+use crate::distance;
+use crate::id_filter::IdFilter;
+use crate::vector_index::Metric;
 use hnsw_rs::prelude::{Distance, Hnsw};
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -271,10 +273,10 @@ impl SearchGraph {
         keep: &R,
     ) -> Found {
         match metric {
-            Metric::Cosine => {
-                self.search_with(query, k, ef, keep, |a, b| (1.0 - flat::dot(a, b)).max(0.0))
-            }
-            Metric::L2 => self.search_with(query, k, ef, keep, flat::l2_squared),
+            Metric::Cosine => self.search_with(query, k, ef, keep, |a, b| {
+                (1.0 - distance::dot(a, b)).max(0.0)
+            }),
+            Metric::L2 => self.search_with(query, k, ef, keep, distance::l2_squared),
         }
     }
 
@@ -289,7 +291,7 @@ impl SearchGraph {
     ) -> Found {
         let distance = match metric {
             Metric::Cosine => cosine_distance,
-            Metric::L2 => flat::l2_squared,
+            Metric::L2 => distance::l2_squared,
         };
         let mut best: BinaryHeap<Candidate> = BinaryHeap::with_capacity(k + 1);
         let mut evals = 0usize;
@@ -452,7 +454,7 @@ impl SearchGraph {
 /// `1 - <a, b>` for normalised vectors, at least 0.
 #[inline(always)]
 fn cosine_distance(a: &[f32], b: &[f32]) -> f32 {
-    (1.0 - flat::dot(a, b)).max(0.0)
+    (1.0 - distance::dot(a, b)).max(0.0)
 }
 
 /// Writes `links` into a `count, links..` block (the block is at least `1 + links.len()` long).

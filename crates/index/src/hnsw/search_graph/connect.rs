@@ -16,7 +16,7 @@
 
 use super::SearchGraph;
 use crate::hnsw::tombstones::Tombstones;
-use crate::Metric;
+use crate::vector_index::Metric;
 use rayon::prelude::*;
 
 /// Links given to an unfound node per pass.
