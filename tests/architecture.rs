@@ -38,6 +38,52 @@ const CRATES: &[Layering] = &[
         )],
     },
     Layering {
+        src: "crates/core/src",
+        layers: &[&["codec", "durable", "simd", "vector"]],
+        exceptions: &[],
+    },
+    Layering {
+        src: "crates/embed/src",
+        layers: &[
+            &["error"],
+            &["device", "hub", "image_io", "precision", "torch_legacy", "preset", "cpu", "embedder"],
+            &["weights", "preprocess", "encoder", "ahead"],
+            &["clip", "siglip", "efficientnet"],
+            &["registry"],
+        ],
+        exceptions: &[],
+    },
+    Layering {
+        src: "crates/index/src",
+        layers: &[
+            &["kind", "error", "id_filter", "distance"],
+            &["config"],
+            &["vector_index"],
+            &["topk", "persist"],
+            &["flat", "hnsw", "ivf"],
+            &["eval"],
+        ],
+        exceptions: &[],
+    },
+    Layering {
+        src: "crates/qdrant/src",
+        layers: &[&["error", "layout", "convert"], &["store"], &["collection", "points", "read"]],
+        exceptions: &[],
+    },
+    Layering {
+        src: "crates/bench/src",
+        layers: &[
+            &["dataset_kind"],
+            &["error"],
+            &["files", "measure", "collection"],
+            &["dataset"],
+            &["groundtruth", "results"],
+            &["sweep", "qdrant", "plot"],
+            &["report"],
+        ],
+        exceptions: &[],
+    },
+    Layering {
         src: "crates/server/src",
         layers: &[
             &["error", "assets"],
