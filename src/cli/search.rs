@@ -3,9 +3,7 @@
 use anyhow::Context;
 use std::path::PathBuf;
 use vsearch_engine::filter::Filter;
-use vsearch_engine::{
-    Board, Crop, DeviceSpec, Example, ImageId, IndexKind, Query, QueryOptions, SearchParams,
-};
+use vsearch_engine::{Board, Crop, Example, ImageId, IndexKind, Query, QueryOptions, SearchParams};
 
 /// Arguments of `vsearch search`.
 ///
