@@ -2,6 +2,7 @@
 //! and adding and removing vectors.
 
 use super::ffi::{faiss_err, faiss_metric, to_idx};
+// Up to mod.rs: this file adds methods to the IvfIndex defined there.
 use super::{invalid, keeps_raw, threads, IvfIndex, DEFAULT_RERANK_FACTOR};
 use crate::config::{default_nlist, default_pq_m, IvfCodes, IvfParams, MIN_POINTS_PER_LIST};
 use crate::error::{IndexError, Result};

@@ -2,6 +2,7 @@
 //! exact re-ranking, and the lists a filtered search visits.
 
 use super::ffi::{faiss_check, IvfSearchParams};
+// Up to mod.rs: this file adds methods to the IvfIndex defined there.
 use super::{invalid, threads, IvfIndex};
 use crate::config::{IvfCodes, SearchParams};
 use crate::distance;

@@ -3,6 +3,7 @@
 
 use super::build::check_params;
 use super::ffi::{faiss_err, faiss_metric};
+// Up to mod.rs: this file adds methods to the IvfIndex defined there.
 use super::{keeps_raw, IvfIndex, DEFAULT_RERANK_FACTOR};
 use crate::config::IndexConfig;
 use crate::error::{IndexError, Result};
