@@ -83,8 +83,8 @@ impl QdrantReadArgs {
         device: vsearch_engine::DeviceSpec,
         load_model: bool,
     ) -> anyhow::Result<vsearch_engine::BackendOptions> {
-        Ok(match self.open(qdrant, device.clone(), load_model)? {
-            Some(open) => vsearch_engine::BackendOptions::Qdrant(open),
+        Ok(match self.open(qdrant, device, load_model)? {
+            Some(open) => vsearch_engine::BackendOptions::Qdrant(Box::new(open)),
             None => vsearch_engine::BackendOptions::Local {
                 path: collection.to_path_buf(),
                 device,

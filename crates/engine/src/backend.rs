@@ -27,8 +27,8 @@ pub enum BackendOptions {
         /// Load the model (queries by image or text); without it, queries by id and vector only.
         load_model: bool,
     },
-    /// A Qdrant collection.
-    Qdrant(QdrantOpen),
+    /// A Qdrant collection (boxed: its options are large beside a path).
+    Qdrant(Box<QdrantOpen>),
 }
 
 impl BackendOptions {
