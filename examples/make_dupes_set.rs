@@ -1,8 +1,8 @@
-//! Writes the planted duplicate test set (see `tests/common/dupes_set.rs`):
+//! Writes the planted duplicate test set (see `tests/it/common/dupes_set.rs`):
 //! `cargo run --release --example make_dupes_set -- OUT_DIR [UKBENCH_DIR] [SAMPLE_IMAGES_DIR]`.
 //! The truth CSV goes to `OUT_DIR.truth.csv` (beside the folder, so indexing the folder does not see it).
 
-#[path = "../tests/common/dupes_set.rs"]
+#[path = "../tests/it/common/dupes_set.rs"]
 mod dupes_set;
 
 use anyhow::Context;

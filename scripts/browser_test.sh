@@ -7,7 +7,8 @@
 # `hide` and `flag` labels have threshold 0, so every thumbnail must be blurred and badged, revealed by a first
 # click and opened by a second (target/browser-test-labels.png). SKIP_LABELS=1 skips it. Then a third run (qdrant_test):
 # the photos indexed into a Qdrant server started from ../shared/tools/qdrant and served from it with `vsearch serve
-# --qdrant` (target/browser-test-qdrant.png). SKIP_QDRANT=1 skips it.
+# --qdrant` (target/browser-test-qdrant.png). SKIP_QDRANT=1 skips it; without the Qdrant binary it fails unless
+# VSEARCH_ALLOW_SKIP lists qdrant. Skips are recorded for scripts/test.sh (scripts/skip.sh).
 # Needs Debian's chromium (`apt-get install -y chromium`) and npm (playwright-core is installed under target/).
 # Usage: scripts/browser_test.sh [PHOTO_FOLDER]      (default: sample_images, else ../shared/data/ukbench-14)
 #        scripts/browser_test.sh --stand-in [FOLDER] (the server tests' stand-in collection: no model needed)
@@ -15,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 source scripts/serve_temp.sh
+source scripts/skip.sh
 
 chromium=${CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$chromium" ]; then
@@ -65,7 +67,10 @@ TOML
 # storage; the photos indexed into it and `vsearch serve --qdrant` over it; the same page test.
 qdrant_test() {
   local bin=${QDRANT_BIN:-../shared/tools/qdrant/qdrant} qwork http grpc
-  if [ ! -x "$bin" ]; then echo "SKIPPED the Qdrant run: no Qdrant server binary at $bin" >&2; return 0; fi
+  if [ ! -x "$bin" ]; then
+    missing qdrant "the browser test's Qdrant run" "no Qdrant server binary at $bin (see the README's Qdrant section)"
+    return
+  fi
   qwork=$(mktemp -d)
   read -r http grpc < <(python3 -c 'import socket
 ports = []
@@ -91,5 +96,7 @@ start_server "$@"
 PLAYWRIGHT_DIR="$root/$pw_dir" node scripts/browser_test.mjs "$base/" "$query_photo" "$root/target/browser-test.png"
 stop_server
 trap - EXIT
-if [ "${1:-}" != "--stand-in" ] && [ "${SKIP_LABELS:-0}" != 1 ]; then labels_test "$@"; fi
-if [ "${1:-}" != "--stand-in" ] && [ "${SKIP_QDRANT:-0}" != 1 ]; then qdrant_test "$@"; fi
+if [ "${1:-}" != "--stand-in" ]; then
+  if [ "${SKIP_LABELS:-0}" = 1 ]; then record_skip SKIP_LABELS "the browser test's labels run" "SKIP_LABELS=1"; else labels_test "$@"; fi
+  if [ "${SKIP_QDRANT:-0}" = 1 ]; then record_skip SKIP_QDRANT "the browser test's Qdrant run" "SKIP_QDRANT=1"; else qdrant_test "$@"; fi
+fi

@@ -7,7 +7,8 @@
 # weights `vsearch models fetch efficientnet-lite0` puts in the model cache): naming the model keeps `auto` from
 # probing or downloading CLIP from the Hugging Face hub; $VSEARCH_INDEX_ARGS replaces `--model ...` (the labels
 # run of the browser test indexes with the tiny CLIP fixture and a test policy); with $VSEARCH_QDRANT (a Qdrant gRPC
-# URL) the photos are indexed into a new collection of that server and served from it. Needs python3 (free port, health check), not curl.
+# URL) the photos are indexed into a new collection of that server and served from it. $VSEARCH_BIN names a
+# vsearch binary to run instead of building one. Needs python3 (free port, health check), not curl.
 
 # Succeeds when URL answers 2xx.
 http_ok() {
@@ -47,11 +48,18 @@ start_server() {
   query_photo=$(find "$server_work/photos" -iname '*.jpg' | LC_ALL=C sort | head -1)
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  local target_dir=${CARGO_TARGET_DIR:-target}
   if [ "$stand_in" = 1 ]; then
     cargo build --release -q -p vsearch-server --example stand_in_server
-    target/release/examples/stand_in_server "$server_work/photos" "127.0.0.1:$port" >"$server_work/server.log" 2>&1 &
+    "$target_dir/release/examples/stand_in_server" "$server_work/photos" "127.0.0.1:$port" >"$server_work/server.log" 2>&1 &
   else
-    cargo build --release -q --bin vsearch
+    # $VSEARCH_BIN, when set, is the binary to run (scripts/test.sh passes the one its build made: a `cargo build
+    # --bin vsearch` here resolves the dependencies' features without the tests' and would build again).
+    local vsearch=${VSEARCH_BIN:-}
+    if [ -z "$vsearch" ]; then
+      cargo build --release -q --bin vsearch
+      vsearch=$target_dir/release/vsearch
+    fi
     # $VSEARCH_INDEX_ARGS (words without spaces), when set, replaces `--model $VSEARCH_MODEL`.
     local index_args
     if [ -n "${VSEARCH_INDEX_ARGS:-}" ]; then read -r -a index_args <<<"$VSEARCH_INDEX_ARGS"; else index_args=(--model "${VSEARCH_MODEL:-efficientnet-lite0}"); fi
@@ -61,8 +69,8 @@ start_server() {
       qdrant_args=(--qdrant "$VSEARCH_QDRANT" --qdrant-collection "browser-$port")
       serve_args=(--root "$server_work/photos")
     fi
-    target/release/vsearch index "$server_work/photos" "${index_args[@]}" "${qdrant_args[@]}" >"$server_work/index.log" 2>&1 || { cat "$server_work/index.log"; return 1; }
-    target/release/vsearch serve "${serve_args[@]}" "${qdrant_args[@]}" --addr "127.0.0.1:$port" >"$server_work/server.log" 2>&1 &
+    "$vsearch" index "$server_work/photos" "${index_args[@]}" "${qdrant_args[@]}" >"$server_work/index.log" 2>&1 || { cat "$server_work/index.log"; return 1; }
+    "$vsearch" serve "${serve_args[@]}" "${qdrant_args[@]}" --addr "127.0.0.1:$port" >"$server_work/server.log" 2>&1 &
   fi
   server_pid=$!
   base="http://127.0.0.1:$port"

@@ -12,7 +12,7 @@
 //! # Layers
 //!
 //! The modules form layers; each imports only from its own layer and those below it (the architecture
-//! test, `tests/architecture.rs` at the workspace root, keeps it so):
+//! test, `tests/it/architecture.rs` at the workspace root, keeps it so):
 //!
 //! ```text
 //! backend, pipeline   the one interface of both backends and opening one; index runs (scan, plan,

@@ -2,7 +2,7 @@
 //! (colour histograms, exact search), for driving the web page and the OpenAPI checks without a model:
 //! `cargo run --release -p vsearch-server --example stand_in_server -- FOLDER [ADDR]`.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

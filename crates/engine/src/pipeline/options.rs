@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use vsearch_embed::{image_io, DeviceSpec, ModelSpec, Precision};
 use vsearch_index::IndexKind;
 
-/// Options of [`index_folder`].
+/// Options of [`crate::index_folder`].
 #[derive(Debug, Clone)]
 pub struct IndexOptions {
     /// Collection folder; `None` means `DIR/.vsearch`.
@@ -85,7 +85,7 @@ pub struct IndexReport {
     /// before the metadata columns).
     #[serde(default)]
     pub metadata: usize,
-    /// Indexed images whose label scores were computed (from their stored vectors; see [`labels`]).
+    /// Indexed images whose label scores were computed (from their stored vectors; see [`crate::labels`]).
     #[serde(default)]
     pub labelled: usize,
     /// New or re-embedded images a block hides as they arrive (logged to the audit log).

@@ -13,7 +13,7 @@
 //! the probability CLIP's zero-shot classifier (logit scale 100, the value CLIP's learned scale is
 //! clamped to) gives the label against its opposite. It lies in `[0, 1]`; 0.5 means the image is as close
 //! to the prompts as to their opposite. An image whose score reaches the label's `threshold` gets its
-//! action: [`Action::Flag`] or [`Action::Hide`].
+//! action: [`crate::labels::Action::Flag`] or [`crate::labels::Action::Hide`].
 //!
 //! Scores depend only on the stored image vectors and the prompts, so a changed policy is applied without
 //! re-embedding an image (`vsearch labels apply`). They are kept per image in the catalog

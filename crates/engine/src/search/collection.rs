@@ -324,7 +324,7 @@ impl Collection {
         std::fs::read(&path).map_err(|source| EngineError::Io { path, source })
     }
 
-    /// Checks that catalog, matrix and saved indexes agree (see [`verify`]).
+    /// Checks that catalog, matrix and saved indexes agree (see [`crate::verify`]).
     pub fn verify(&self) -> Result<crate::store::verify::VerifyReport> {
         crate::store::verify::verify(&self.dir)
     }

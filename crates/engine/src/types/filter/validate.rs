@@ -16,7 +16,7 @@ pub(super) fn parse_datetime(key: &str, text: &str) -> Result<jiff::Timestamp> {
 }
 
 impl Filter {
-    /// Checks every condition against [`FIELDS`]: known keys, values of the key's type, ranges on
+    /// Checks every condition against [`super::FIELDS`]: known keys, values of the key's type, ranges on
     /// numbers and dates only (dates in RFC 3339), `prefix` on text only, no empty condition. The
     /// error says what is wrong and what is accepted.
     pub fn validate(&self) -> Result<()> {
