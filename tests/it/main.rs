@@ -1,7 +1,9 @@
 //! The `vsearch` crate's integration tests, one binary (`cargo test --release --test it`; one module:
-//! `cargo test --release --test it qdrant::`): each module was a test binary of its own, and every binary
-//! links candle, FAISS and tokio, so one binary builds and links once instead of sixteen times. The tests
-//! share no process state beyond the `vsearch` binary they run and the helpers in `common`.
+//! `cargo test --release --test it qdrant::`): each module was a test binary of its own, each compiled
+//! against candle, FAISS and tokio, so one binary builds once instead of sixteen times. Sharing a process is
+//! safe: no test changes its own environment or other process-wide settings (fault injection, caches and
+//! seeds reach the `vsearch` processes a test starts through their environment), and servers and Qdrant
+//! nodes listen on free ports.
 
 mod common;
 
