@@ -83,36 +83,25 @@ impl QdrantReadArgs {
         device: vsearch_engine::DeviceSpec,
         load_model: bool,
     ) -> anyhow::Result<vsearch_engine::BackendOptions> {
-        Ok(match self.open(qdrant, device, load_model)? {
-            Some(open) => vsearch_engine::BackendOptions::Qdrant(Box::new(open)),
-            None => vsearch_engine::BackendOptions::Local {
+        let Some(target) = qdrant.target()? else {
+            return Ok(vsearch_engine::BackendOptions::Local {
                 path: collection.to_path_buf(),
                 device,
                 load_model,
-            },
-        })
-    }
-
-    /// How to open the collection of `qdrant`, when `--qdrant` is given.
-    pub fn open(
-        &self,
-        qdrant: &QdrantArgs,
-        device: vsearch_engine::DeviceSpec,
-        load_model: bool,
-    ) -> anyhow::Result<Option<vsearch_engine::QdrantOpen>> {
-        let Some(target) = qdrant.target()? else {
-            return Ok(None);
+            });
         };
-        Ok(Some(vsearch_engine::QdrantOpen {
-            model: match (&self.model_dir, &self.model) {
-                (Some(dir), _) => vsearch_engine::ModelSpec::Dir(dir.clone()),
-                (None, Some(m)) => m.parse()?,
-                (None, None) => vsearch_engine::ModelSpec::Auto,
+        Ok(vsearch_engine::BackendOptions::Qdrant(Box::new(
+            vsearch_engine::QdrantOpen {
+                model: match (&self.model_dir, &self.model) {
+                    (Some(dir), _) => vsearch_engine::ModelSpec::Dir(dir.clone()),
+                    (None, Some(m)) => m.parse()?,
+                    (None, None) => vsearch_engine::ModelSpec::Auto,
+                },
+                device,
+                root: self.root.clone(),
+                load_model,
+                target,
             },
-            device,
-            root: self.root.clone(),
-            load_model,
-            target,
-        }))
+        )))
     }
 }
