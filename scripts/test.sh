@@ -11,16 +11,20 @@
 # run. Examples and benches are not built (clippy --all-targets checks them).
 #
 # Skips: a test that needs a missing outside program or CPU feature fails unless VSEARCH_ALLOW_SKIP names it
-# (comma list: qdrant, avx2). SKIP_GATES=1 / SKIP_BROWSER=1 / SKIP_SCHEMATHESIS=1 leave those parts out. Every
-# skip is listed at the end, and the last line counts them.
+# (comma list: qdrant, avx2, avx512). SKIP_GATES=1 / SKIP_BROWSER=1 / SKIP_SCHEMATHESIS=1 leave those parts out.
+# Every skip is listed at the end, and the last line counts them. The CPU kernel levels the architecture-specific
+# tests exercised (avx512, avx2, portable) are listed at the end too (crates/testkit/src/kernels.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/skip.sh
 
 target_dir=${CARGO_TARGET_DIR:-target}
-# The skips of this run (tests/it/common/skip.rs and scripts/skip.sh append to it).
+# The skips of this run (crates/testkit/src/skip.rs and scripts/skip.sh append to it).
 VSEARCH_SKIP_LOG=$(mktemp)
 export VSEARCH_SKIP_LOG
+# The kernel levels the tests exercised (crates/testkit/src/kernels.rs appends to it).
+VSEARCH_KERNEL_LOG=$(mktemp)
+export VSEARCH_KERNEL_LOG
 
 # Stage timing: the name and seconds of each finished stage, printed as a table however the run ends.
 stage_names=()
@@ -51,7 +55,7 @@ print_timings() {
     awk -v n="${stage_names[$i]}" -v s="${stage_seconds[$i]}" 'BEGIN { printf "  %-22s %5.1f\n", n, s / 60 }'
   done
   awk -v s=$(($(date +%s) - run_start)) 'BEGIN { printf "  %-22s %5.1f\n", "total", s / 60 }'
-  rm -f "$VSEARCH_SKIP_LOG"
+  rm -f "$VSEARCH_SKIP_LOG" "$VSEARCH_KERNEL_LOG"
   return "$status"
 }
 trap print_timings EXIT
@@ -101,6 +105,16 @@ else
   record_skip SKIP_SCHEMATHESIS "schemathesis" "SKIP_SCHEMATHESIS=1"
 fi
 end_stage
+
+# Which kernel levels the architecture-specific tests ran, on which CPU: one line per level, with what.
+printf '\n== CPU kernels exercised (%s)\n' "$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //')"
+if [ -s "$VSEARCH_KERNEL_LOG" ]; then
+  sort -u -t$'\t' -k1,2 "$VSEARCH_KERNEL_LOG" | awk -F'\t' '
+    { what[$1] = what[$1] (what[$1] == "" ? "" : "; ") $2 }
+    END { for (level in what) printf "  %s: %s\n", level, what[level] }' | sort
+else
+  echo "  none recorded"
+fi
 
 skipped=$(wc -l <"$VSEARCH_SKIP_LOG")
 if [ "$skipped" = 0 ]; then

@@ -94,6 +94,11 @@ const CRATES: &[Layering] = &[
         exceptions: &[],
     },
     Layering {
+        src: "crates/testkit/src",
+        layers: &[&["skip"], &["kernels", "qdrant"]],
+        exceptions: &[],
+    },
+    Layering {
         src: "src",
         layers: &[&["allocator"], &["cli"]],
         exceptions: &[],

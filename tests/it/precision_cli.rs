@@ -3,7 +3,7 @@
 //! indexes a folder with it; a model or device it does not apply to is refused with what to do instead.
 
 use crate::common::{
-    clip_fixture_folder, json, photos_in, run_err, run_ok, skip, ukbench, vsearch,
+    clip_fixture_folder, json, kernels, photos_in, run_err, run_ok, ukbench, vsearch,
 };
 use serde_json::Value;
 use std::path::Path;
@@ -26,9 +26,19 @@ fn embed(model_dir: &Path, precision: &str, files: &[std::path::PathBuf]) -> Vec
         .collect()
 }
 
+/// Whether this CPU runs the int8 kernels (AVX2 tiles), recorded as exercised; a listed skip (or a
+/// failure, unless allowed) where it does not.
+fn int8_kernel_runs() -> bool {
+    kernels::runs(
+        "int8 through the CLI",
+        "avx2",
+        vsearch_embed::cpu::Kernel::Avx2.is_supported(),
+    )
+}
+
 #[test]
 fn embed_int8_stays_within_cosine_0_99_of_f32() {
-    if !skip::int8_kernel_runs() {
+    if !int8_kernel_runs() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -49,7 +59,7 @@ fn embed_int8_stays_within_cosine_0_99_of_f32() {
 
 #[test]
 fn index_runs_at_int8() {
-    if !skip::int8_kernel_runs() {
+    if !int8_kernel_runs() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");

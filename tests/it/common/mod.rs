@@ -1,9 +1,9 @@
 //! Helpers shared by the CLI integration tests: the real `vsearch` binary, the ukbench-14 photos; the planted
-//! duplicate set, a Qdrant server, and allowed skips in their own modules.
+//! duplicate set in its own module; the Qdrant server, allowed skips and the kernel record from
+//! vsearch-testkit (shared with the crates' tests).
 
 pub mod dupes_set;
-pub mod qdrant;
-pub mod skip;
+pub use vsearch_testkit::{kernels, qdrant};
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -8,6 +8,7 @@
 //! - [`tokenizer`]: the BPE tokenizer of `tokenizer.json`.
 
 pub mod config;
+mod text_clean;
 mod text_model;
 pub mod tokenizer;
 mod vision_model;

@@ -4,7 +4,8 @@
 use crate::error::{EmbedError, Result};
 use std::path::Path;
 
-/// CLIP's tokenizer from a `tokenizer.json`: lower-cased BPE, start token first, at most 77 ids with end-of-text last.
+/// CLIP's tokenizer from a `tokenizer.json`: OpenAI's text cleaning, lower-cased BPE, start token first, at
+/// most 77 ids with end-of-text last.
 pub struct ClipTokenizer {
     inner: tokenizers::Tokenizer,
     bos: u32,
@@ -108,11 +109,13 @@ impl ClipTokenizer {
         self.eos
     }
 
-    /// Ids of one string: `<|startoftext|>`, at most `max_len - 2` text tokens, `<|endoftext|>`.
+    /// Ids of one string: `<|startoftext|>`, at most `max_len - 2` text tokens, `<|endoftext|>`. The
+    /// text is cleaned first as OpenAI's CLIP cleans it (ftfy's fixes and HTML entities: `text_clean.rs`).
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let text = super::text_clean::clean(text);
         let enc = self
             .inner
-            .encode(text, false)
+            .encode(text.as_ref(), false)
             .map_err(|e| EmbedError::Tokenizer {
                 reason: e.to_string(),
             })?;

@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn fused_attention_matches_candle_ops() -> candle_core::Result<()> {
         let dev = Device::Cpu;
-        for kernel in Kernel::available() {
+        for kernel in crate::cpu::testing::levels("embed fused attention") {
             for &(b, n, heads, d, causal) in &[
                 (2, 7, 3, 16, false),
                 (3, 77, 8, 64, true),

@@ -234,7 +234,19 @@ impl Unfilled {
 /// Helpers for the kernels' tests against candle's ops.
 #[cfg(test)]
 pub(crate) mod testing {
+    use super::Kernel;
     use candle_core::{DType, Tensor};
+
+    /// The kernel levels a test of `what` (e.g. "embed linear f32") checks: every level this CPU runs,
+    /// each recorded as exercised; a level it cannot run is a listed skip (a failure unless allowed), so
+    /// a CPU without AVX-512 never passes the AVX-512 tests silently.
+    pub(crate) fn levels(what: &str) -> Vec<Kernel> {
+        let all: Vec<(Kernel, &str, bool)> = Kernel::ALL
+            .iter()
+            .map(|&k| (k, k.name(), k.is_supported()))
+            .collect();
+        vsearch_testkit::kernels::levels(what, &all)
+    }
 
     /// The largest absolute difference between two equally long value lists.
     pub(crate) fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {

@@ -85,7 +85,7 @@ mod tests {
     #[test]
     fn layer_norm_matches_candle() -> candle_core::Result<()> {
         let dev = Device::Cpu;
-        for kernel in Kernel::available() {
+        for kernel in crate::cpu::testing::levels("embed layer norm") {
             for &(rows, width) in &[(3, 7), (77, 512), (400, 768)] {
                 let x = Tensor::randn(0.5f32, 3.0, (rows, width), &dev)?;
                 let g = Tensor::randn(1f32, 0.2, width, &dev)?;

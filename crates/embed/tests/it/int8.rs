@@ -3,13 +3,13 @@
 //! models) and for a full-size ViT-B/32 CLIP with random weights. Each test prints its smallest and mean
 //! cosine (the README quotes them: `cargo test --release -p vsearch-embed --test it int8:: -- --nocapture`).
 
-use crate::skip;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use std::path::{Path, PathBuf};
 use vsearch_embed::clip::{ClipConfig, ClipModel};
 use vsearch_embed::preprocess::{self, ClipRecipe};
 use vsearch_embed::{image_io, load, load_at, DeviceSpec, ModelSpec, Precision};
+use vsearch_testkit::kernels;
 
 /// The bound `--precision int8` is offered under.
 const MIN_COSINE: f32 = 0.99;
@@ -113,9 +113,19 @@ fn check_clip(
     );
 }
 
+/// Whether this CPU runs the int8 kernels (AVX2 tiles), recorded as exercised; a listed skip (or a
+/// failure, unless allowed) where it does not.
+fn int8_kernel_runs() -> bool {
+    kernels::runs(
+        "int8 tiles",
+        "avx2",
+        vsearch_embed::cpu::Kernel::Avx2.is_supported(),
+    )
+}
+
 #[test]
 fn clip_fixture_int8_embeddings_stay_close_to_f32() {
-    if !skip::int8_kernel_runs() {
+    if !int8_kernel_runs() {
         return;
     }
     let dir = workspace().join("tests/fixtures/clip-tiny");
@@ -132,7 +142,7 @@ fn clip_fixture_int8_embeddings_stay_close_to_f32() {
 
 #[test]
 fn full_size_clip_int8_embeddings_stay_close_to_f32() {
-    if !skip::int8_kernel_runs() {
+    if !int8_kernel_runs() {
         return;
     }
     let config = ClipConfig::vit_b32();
@@ -159,7 +169,7 @@ fn full_size_clip_int8_embeddings_stay_close_to_f32() {
 /// decoded and preprocessed by the embedder, captions tokenised by it.
 #[test]
 fn siglip_fixture_int8_embeddings_stay_close_to_f32() {
-    if !skip::int8_kernel_runs() {
+    if !int8_kernel_runs() {
         return;
     }
     let spec = ModelSpec::Dir(workspace().join("tests/fixtures/siglip-tiny"));

@@ -1,10 +1,7 @@
 //! vsearch-embed's integration tests, one binary (`cargo test --release -p vsearch-embed --test it`; one
 //! module: `... --test it int8::`): one module per former test binary, so candle is linked once.
 
-// The skip rules of the workspace's tests (the root crate's `common::skip`), in one file.
-#[path = "../../../../tests/it/common/skip.rs"]
-mod skip;
-
+mod candle_reference;
 mod clip_fixture;
 mod clip_full_size;
 mod decode_fuzz;

@@ -1,9 +1,9 @@
-//! Tests that need something from outside the checkout (the Qdrant server binary, a CPU with AVX2) fail when
-//! it is missing, unless the run allows that skip by name: `VSEARCH_ALLOW_SKIP=qdrant,avx2` (a comma list;
-//! `.ci/run` allows none). An allowed skip says so on stderr and appends one line to the file named by
-//! `VSEARCH_SKIP_LOG` (set by `scripts/test.sh`, which lists the skips at the end), so a run that skipped
-//! never ends with a plain "all tests passed".
-//! One file, used by the root crate's tests (`common::skip`) and by vsearch-embed's (through `#[path]`).
+//! Tests that need something from outside the checkout (the Qdrant server binary, a CPU with AVX2 or
+//! AVX-512) fail when it is missing, unless the run allows that skip by name:
+//! `VSEARCH_ALLOW_SKIP=qdrant,avx2,avx512` (a comma list; `.ci/run` allows only `avx512`, the one thing
+//! a CI machine drawn by chance may lack). An allowed skip says so on stderr and appends one line to the
+//! file named by `VSEARCH_SKIP_LOG` (set by `scripts/test.sh`, which lists the skips at the end), so a
+//! run that skipped never ends with a plain "all tests passed".
 
 /// The variable that names the skips a run allows.
 pub const ALLOW: &str = "VSEARCH_ALLOW_SKIP";
@@ -22,9 +22,8 @@ pub fn allowed(need: &str) -> bool {
 /// what is missing and the switch that would allow the skip, unless `VSEARCH_ALLOW_SKIP` lists `need`;
 /// then records the skip and returns, and the test should return.
 pub fn missing(need: &str, why: &str) {
-    // libtest names each test's thread after the test (`module::test_name`).
-    let current = std::thread::current();
-    let test = current.name().unwrap_or("a test");
+    let test = current_test();
+    let test = test.as_str();
     if !allowed(need) {
         panic!("{test}: {why}. Provide it, or set {ALLOW}={need} to let this test skip (it is then listed as skipped)");
     }
@@ -32,37 +31,37 @@ pub fn missing(need: &str, why: &str) {
     record(need, test, why);
 }
 
-/// Whether this CPU runs vsearch-embed's int8 kernel (x86-64 with AVX2). When it does not, the test fails
-/// unless the run allows the skip `avx2` (then `false`: the skip is recorded and the test returns).
-pub fn int8_kernel_runs() -> bool {
-    if vsearch_embed::cpu::Kernel::detect().is_some() {
-        return true;
-    }
-    missing(
-        "avx2",
-        "this CPU has no AVX2, so int8 is refused here and there is nothing to compare",
-    );
-    false
-}
-
 /// Appends `need<TAB>test<TAB>why` to the `VSEARCH_SKIP_LOG` file, when one is named. `O_APPEND` writes of
 /// one short line each do not interleave between the tests of one process.
 fn record(need: &str, test: &str, why: &str) {
-    let Some(path) = std::env::var_os(LOG) else {
+    append(LOG, &format!("{need}\t{test}\t{why}\n"), test);
+}
+
+/// Appends `line` to the file named by the variable `var`, when one is named (`test` names the caller in
+/// the panic when it cannot).
+pub(crate) fn append(var: &str, line: &str, test: &str) {
+    let Some(path) = std::env::var_os(var) else {
         return;
     };
     use std::io::Write;
-    let line = format!("{need}\t{test}\t{why}\n");
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
         .and_then(|mut f| f.write_all(line.as_bytes()));
-    // A skip that cannot be recorded would go unreported: fail the test instead.
+    // A line that cannot be recorded would go unreported: fail the test instead.
     if let Err(e) = written {
         panic!(
-            "{test}: cannot record the skip in {}: {e}",
+            "{test}: cannot record in {} ({var}): {e}",
             path.to_string_lossy()
         );
     }
+}
+
+/// The running test's name: libtest names each test's thread after the test (`module::test_name`).
+pub(crate) fn current_test() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string()
 }

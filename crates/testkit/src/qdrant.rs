@@ -1,16 +1,16 @@
 //! A real Qdrant server for the tests: the binary in `../shared/tools/qdrant/` (built from Qdrant's public
 //! source), started on 127.0.0.1 with free ports and a temporary storage folder; one node or a cluster.
 //! Without the binary a test fails, unless the run allows the skip (`VSEARCH_ALLOW_SKIP=qdrant`, see
-//! [`super::skip`]).
+//! [`crate::skip`]).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// `../shared/tools/qdrant/qdrant` beside the checkout.
+/// `../shared/tools/qdrant/qdrant` beside the checkout (this crate is `crates/testkit` in it).
 pub fn binary() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/qdrant/qdrant")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/qdrant/qdrant")
 }
 
 /// Whether the binary is there; when it is not, the test fails unless `VSEARCH_ALLOW_SKIP` lists `qdrant`
@@ -20,7 +20,7 @@ fn available() -> bool {
     if bin.is_file() {
         return true;
     }
-    super::skip::missing(
+    crate::skip::missing(
         "qdrant",
         &format!(
             "no Qdrant server binary at {} (see the README's Qdrant section)",
