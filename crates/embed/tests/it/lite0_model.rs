@@ -103,15 +103,29 @@ fn features_match_upstream_pytorch() {
         .unwrap();
     let features = features.to_vec2::<f32>().unwrap();
     assert!(features.len() >= 3);
+    let mut worst = (1f64, 0f32);
     for (i, (got, want)) in features.iter().zip(&want_features).enumerate() {
         let cos = cosine(got, want);
+        let diff = got
+            .iter()
+            .zip(want)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        worst = (worst.0.min(cos), worst.1.max(diff));
         assert!(cos >= 0.9999, "photo {i}: cosine {cos} < 0.9999");
+        assert!(
+            diff <= 1e-4,
+            "photo {i}: a feature differs by {diff} > 1e-4"
+        );
         assert_eq!(
             argmax(&logits[i]),
             argmax(&want_logits[i]),
             "photo {i}: top-1 differs"
         );
     }
+    eprintln!(
+        "Lite0 against upstream PyTorch: lowest cosine {:.7}, largest feature difference {:.2e}",
+        worst.0, worst.1
+    );
 }
 
 /// The Rust preprocessing of the fixture photos gives (nearly) the tensors PIL gave.
