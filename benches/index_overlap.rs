@@ -104,6 +104,7 @@ fn main() -> anyhow::Result<()> {
         max_pixels: image_io::DEFAULT_MAX_PIXELS,
         rebuild: true,
         progress: false,
+        force: false,
         policy: None,
     };
     let model = vsearch_embed::load_at(&spec, &DeviceSpec::Cpu, args.precision)?;

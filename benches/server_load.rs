@@ -209,6 +209,7 @@ fn main() -> anyhow::Result<()> {
                     max_pixels: image_io::DEFAULT_MAX_PIXELS,
                     rebuild: false,
                     progress: false,
+                    force: false,
                     policy: None,
                 };
                 eprintln!("indexing {} photos with efficientnet-lite0…", photos.len());

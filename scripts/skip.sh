@@ -1,6 +1,6 @@
 # Sourced by scripts/test.sh and scripts/browser_test.sh: the shell side of crates/testkit/src/skip.rs (the same
 # switch, the same log). A part of the tests that needs something missing fails, unless the run allows that skip
-# by name (VSEARCH_ALLOW_SKIP=qdrant,avx2,avx512; .ci/run allows only avx512); an allowed skip, and a part left out on
+# by name (VSEARCH_ALLOW_SKIP=qdrant,avx2,avx512,tmpfs; .ci/run allows avx512 and tmpfs); an allowed skip, and a part left out on
 # purpose (SKIP_GATES=1 and the like), is recorded as one line "NEED<TAB>WHAT<TAB>WHY" in the file named by
 # VSEARCH_SKIP_LOG (scripts/test.sh lists them at the end).
 

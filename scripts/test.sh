@@ -11,7 +11,7 @@
 # run. Examples and benches are not built (clippy --all-targets checks them).
 #
 # Skips: a test that needs a missing outside program or CPU feature fails unless VSEARCH_ALLOW_SKIP names it
-# (comma list: qdrant, avx2, avx512). SKIP_GATES=1 / SKIP_BROWSER=1 / SKIP_SCHEMATHESIS=1 leave those parts out.
+# (comma list: qdrant, avx2, avx512, tmpfs). SKIP_GATES=1 / SKIP_BROWSER=1 / SKIP_SCHEMATHESIS=1 leave those parts out.
 # Every skip is listed at the end, and the last line counts them. The CPU kernel levels the architecture-specific
 # tests exercised (avx512, avx2, portable) are listed at the end too (crates/testkit/src/kernels.rs).
 set -euo pipefail

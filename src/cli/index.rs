@@ -49,6 +49,10 @@ pub struct Args {
     /// Start the collection over (needed to change the model).
     #[arg(long)]
     rebuild: bool,
+    /// Index even when the free-space check says the run will not fit on the collection's disk (a run
+    /// estimates what it will write before it embeds anything, and refuses when the disk cannot hold it).
+    #[arg(long)]
+    force: bool,
     /// Label policy (TOML) to put in force: zero-shot labels scored with the text tower (CLIP-family models
     /// only); a new policy re-scores every image from its stored vector, without re-embedding. Default: the
     /// collection's policy, the shipped default for a new collection.
@@ -112,6 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_pixels: args.max_pixels,
         rebuild: args.rebuild,
         progress: !args.json,
+        force: args.force,
         policy,
     };
     if let Some(mut target) = args.qdrant.target()? {
@@ -241,6 +246,15 @@ fn check(args: &Args) -> anyhow::Result<()> {
         }
         for p in &report.problems {
             println!("  problem: {p}");
+        }
+        if let Some(pending) = &report.pending {
+            // Not damage: the catalog ran ahead of the last commit (an interrupted or failed run).
+            println!(
+                "  pending: {pending} (catalog at generation {}, indexes at {}): run `vsearch index {}` to finish",
+                pending.catalog_generation,
+                pending.committed_generation,
+                args.dir.display()
+            );
         }
     }
     anyhow::ensure!(

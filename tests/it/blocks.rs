@@ -4,12 +4,10 @@
 //! API needs the admin token; `unblock` (API and CLI) restores everything; the audit log records each
 //! step. Needs the ukbench-14 photos and the EfficientNet-Lite0 weights.
 
-use crate::common::{index, json, run_err, run_ok, ukbench, vsearch, MODEL};
+use crate::common::{index, json, run_err, run_ok, serve, ukbench, vsearch, MODEL};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use vsearch_engine::Collection;
 
@@ -18,52 +16,6 @@ const TOKEN: &str = "s3cret-admin-token";
 const ORIGINAL: &str = "ukbench00008.jpg";
 const COPIES: [&str; 3] = ["copy-half.jpg", "copy-flip.jpg", "copy-reencoded.jpg"];
 const LATE_COPY: &str = "late/copy-trimmed.jpg";
-
-/// A running `vsearch serve`, stopped when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &Path, token: Option<&str>) -> Server {
-    let mut cmd = vsearch();
-    cmd.arg("serve")
-        .arg("--collection")
-        .arg(dir)
-        .args(["--addr", "127.0.0.1:0", "--workers", "2"])
-        .env_remove("VSEARCH_ADMIN_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if let Some(t) = token {
-        cmd.args(["--admin-token", t]);
-    }
-    let mut child = cmd.spawn().expect("start vsearch serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("vsearch serve ended before it listened")
-            .expect("read stdout");
-        if let Some(rest) = line.split("serving at ").nth(1) {
-            break rest
-                .split_whitespace()
-                .next()
-                .expect("address")
-                .trim_end_matches('/')
-                .to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-    Server { child, base }
-}
 
 /// Writes the planted copies of `src` into `dir`.
 fn plant_copies(src: &Path, dir: &Path) {

@@ -1,6 +1,8 @@
 //! A write that fails during a commit (a full disk, injected with `VSEARCH_FAULT_FAIL`: the engine's write
 //! at that point returns "No space left on device") fails the run with a clear error, and the previous
-//! generation still serves, untouched; the next run completes.
+//! generation still serves, untouched; the failed run leaves no temporary file, uncommitted generation or
+//! uncommitted matrix rows behind; `--check` tells the catalog that ran ahead (pending work, exit 0) from
+//! damage; the next run completes. `full_disk.rs` does the same on a real full filesystem.
 //!
 //! Needs the Lite0 weights (`vsearch models fetch efficientnet-lite0`).
 
@@ -44,7 +46,7 @@ fn a_failed_commit_leaves_the_previous_generation_serving() {
     for p in &photos[10..30] {
         std::fs::copy(p, dir.join(p.file_name().expect("name"))).expect("copy");
     }
-    for point in ["index-save", "state-write"] {
+    for point in ["matrix-write", "index-save", "state-write"] {
         let stderr = run_err(
             vsearch()
                 .arg("index")
@@ -67,6 +69,37 @@ fn a_failed_commit_leaves_the_previous_generation_serving() {
             before,
             "{point}: the served collection changed"
         );
+        assert_nothing_left_over(&dir.join(".vsearch"), &check_report(&dir), point);
+        // The catalog committed the batches before the failure (all 20 new photos, unless the first
+        // matrix write failed): pending work, which `--check` reports without failing.
+        let out = vsearch()
+            .arg("index")
+            .arg(&dir)
+            .arg("--check")
+            .output()
+            .expect("run --check");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{point}: --check must not call pending work damage: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report = check_report(&dir);
+        assert!(
+            report["problems"].as_array().expect("problems").is_empty(),
+            "{point}: {report:#}"
+        );
+        let pending = report["pending"]["files"].as_u64().unwrap_or(0);
+        if point == "matrix-write" {
+            assert_eq!(pending, 0, "{point}: nothing was committed: {report:#}");
+        } else {
+            assert_eq!(pending, 20, "{point}: {report:#}");
+            assert!(
+                stdout.contains("20 files indexed but not yet committed")
+                    && stdout.contains("run `vsearch index"),
+                "{point}: {stdout}"
+            );
+        }
     }
 
     // Space is back: the next run commits all 30.

@@ -7,6 +7,7 @@ use crate::safety::blocks::{BlockView, NewBlock};
 use crate::safety::dupes::{DupesOptions, DuplicateGroup};
 use crate::search::browse::{Browse, Facets};
 use crate::search::collection::Collection;
+use crate::store::verify::PendingWork;
 use crate::types::error::{EngineError, Result};
 use crate::types::filter::Filter;
 use crate::types::image_id::ImageId;
@@ -89,6 +90,11 @@ pub trait Backend: Send + Sync + 'static {
     fn facets(&self, filter: Option<&Filter>) -> Result<Facets>;
     /// Groups of copies (see [`Collection::duplicates`]; blocking: decodes images).
     fn duplicates(&self, options: &DupesOptions) -> Result<Vec<DuplicateGroup>>;
+    /// Work an interrupted or failed index run left for the next one (files indexed but not yet
+    /// committed), read now; `None` when there is none (always for Qdrant, where each batch is live).
+    fn pending(&self) -> Result<Option<PendingWork>> {
+        Ok(None)
+    }
     /// The collection as last committed, when that differs from this one (blocking: loads indexes).
     fn reload(&self) -> Result<Option<Arc<dyn Backend>>> {
         Ok(None)
@@ -135,6 +141,9 @@ impl Backend for Collection {
     }
     fn duplicates(&self, options: &DupesOptions) -> Result<Vec<DuplicateGroup>> {
         Collection::duplicates(self, options)
+    }
+    fn pending(&self) -> Result<Option<PendingWork>> {
+        crate::store::verify::pending_work(self.dir())
     }
     fn reload(&self) -> Result<Option<Arc<dyn Backend>>> {
         Ok(Collection::reload(self)?.map(|c| Arc::new(c) as Arc<dyn Backend>))

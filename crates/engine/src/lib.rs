@@ -54,7 +54,7 @@ pub use safety::dupes::{copies_of, DupesOptions, DuplicateGroup, DuplicateImage}
 pub use safety::labels::LabelReport;
 pub use search::collection::Collection;
 pub use store::manifest::CollectionManifest;
-pub use store::verify::{verify, VerifyReport};
+pub use store::verify::{pending_work, verify, PendingWork, VerifyReport};
 pub use types::error::{EngineError, Result};
 pub use types::image_id::ImageId;
 pub use types::label_policy::PolicySource;

@@ -160,6 +160,45 @@ impl IndexConfig {
         }
     }
 
+    /// About how many bytes a saved index of this config takes on disk holding `vectors` vectors of
+    /// `dim` values: what a writer checks free space against before it starts. An upper estimate,
+    /// checked against saved indexes of every kind (within 1.5x of the bytes written, never below).
+    pub fn estimated_disk_bytes(&self, vectors: usize, dim: usize) -> u64 {
+        let (n, d) = (vectors as u64, dim as u64);
+        // Every kind: its manifest and the external ids (8 bytes each).
+        let common = 4096 + 8 * n;
+        common
+            + match self {
+                IndexConfig::Flat => 4 * n * d,
+                IndexConfig::Hnsw(p) => {
+                    // hnsw_rs's data file (each vector behind a small header) and graph file (each node's
+                    // neighbours with their layer and rank: up to 2M on layer 0, M on each of the few
+                    // layers above), plus the tombstones and compact links vsearch keeps beside them.
+                    let m = p.m as u64;
+                    n * (4 * d + 32) + n * (64 + 2 * m * 14)
+                }
+                IndexConfig::Ivf(p) => {
+                    let nlist = p.nlist.unwrap_or_else(|| default_nlist(vectors)) as u64;
+                    // Centroids, then each vector's code and id in its list.
+                    let codes = match p.codes {
+                        IvfCodes::Flat => 4 * d,
+                        IvfCodes::Pq { m, bits } => (m as u64 * bits as u64).div_ceil(8),
+                    };
+                    let codebooks = match p.codes {
+                        IvfCodes::Flat => 0,
+                        IvfCodes::Pq { bits, .. } => 4 * d * (1u64 << bits.min(16)),
+                    };
+                    // Re-ranking keeps the full vectors beside the codes.
+                    let rerank = if p.rerank && p.codes != IvfCodes::Flat {
+                        4 * n * d
+                    } else {
+                        0
+                    };
+                    4 * nlist * d + codebooks + n * (codes + 8) + 64 * nlist + rerank
+                }
+            }
+    }
+
     /// The measured default config of `kind` (see [`DEFAULT_M`] and [`default_flat_params`]).
     pub fn default_for(kind: IndexKind) -> IndexConfig {
         match kind {

@@ -925,7 +925,9 @@ function describe(info) {
   els.about.textContent =
     `${info.count} images · ${info.model} (${info.dimension}-d, ${info.metric})` +
     (info.text_search ? " · text search on" : "") +
-    (info.qdrant ? ` · Qdrant ${info.qdrant.collection} (${info.qdrant.status}, ${info.qdrant.shards} shards × ${info.qdrant.replicas})` : "");
+    (info.qdrant ? ` · Qdrant ${info.qdrant.collection} (${info.qdrant.status}, ${info.qdrant.shards} shards × ${info.qdrant.replicas})` : "") +
+    // An interrupted or failed index run: not damage, the next run commits them.
+    (info.pending_files > 0 ? ` · ${info.pending_files} more indexed, not yet committed (run vsearch index to finish)` : "");
   // Duplicates are found in local collections only.
   els.dupesLink.hidden = Boolean(info.qdrant);
 }

@@ -1,7 +1,7 @@
 //! Tests that need something from outside the checkout (the Qdrant server binary, a CPU with AVX2 or
 //! AVX-512) fail when it is missing, unless the run allows that skip by name:
-//! `VSEARCH_ALLOW_SKIP=qdrant,avx2,avx512` (a comma list; `.ci/run` allows only `avx512`, the one thing
-//! a CI machine drawn by chance may lack). An allowed skip says so on stderr and appends one line to the
+//! `VSEARCH_ALLOW_SKIP=qdrant,avx2,avx512,tmpfs` (a comma list; `.ci/run` allows only `avx512`, which a
+//! CI machine drawn by chance may lack, and `tmpfs`, mounting one, which needs root). An allowed skip says so on stderr and appends one line to the
 //! file named by `VSEARCH_SKIP_LOG` (set by `scripts/test.sh`, which lists the skips at the end), so a
 //! run that skipped never ends with a plain "all tests passed".
 

@@ -3,7 +3,7 @@
 //! vsearch-testkit (shared with the crates' tests).
 
 pub mod dupes_set;
-pub use vsearch_testkit::{kernels, qdrant};
+pub use vsearch_testkit::{kernels, qdrant, skip};
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -83,15 +83,128 @@ pub fn index(dir: &Path, extra: &[&str]) -> Output {
     )
 }
 
+/// A running `vsearch serve`, stopped when dropped.
+pub struct Server {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `vsearch serve --collection DIR` on a free port (with `token` as its admin token), once it listens.
+pub fn serve(dir: &Path, token: Option<&str>) -> Server {
+    let mut cmd = vsearch();
+    cmd.arg("serve")
+        .arg("--collection")
+        .arg(dir)
+        .args(["--addr", "127.0.0.1:0", "--workers", "2"])
+        .env_remove("VSEARCH_ADMIN_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    if let Some(t) = token {
+        cmd.args(["--admin-token", t]);
+    }
+    let mut child = cmd.spawn().expect("start vsearch serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("vsearch serve ended before it listened")
+            .expect("read stdout");
+        if let Some(rest) = line.split("serving at ").nth(1) {
+            break rest
+                .split_whitespace()
+                .next()
+                .expect("address")
+                .trim_end_matches('/')
+                .to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    Server { child, base }
+}
+
 /// `vsearch index DIR --check --json`: the consistency report (whatever the exit code).
 pub fn check_report(dir: &Path) -> Value {
-    let out = vsearch()
-        .arg("index")
-        .arg(dir)
-        .args(["--check", "--json"])
-        .output()
-        .expect("run vsearch index --check");
-    json(&out)
+    json(
+        &vsearch()
+            .arg("index")
+            .arg(dir)
+            .args(["--check", "--json"])
+            .output()
+            .expect("run vsearch index --check"),
+    )
+}
+
+/// No temporary folder or file of a failed run, no generation but the committed one, and no matrix rows
+/// past the catalog's committed ones (`report`: the collection's `--check --json`).
+pub fn assert_nothing_left_over(coll: &Path, report: &Value, what: &str) {
+    let committed: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(coll.join("indexes/state.json")).expect("commit point"),
+    )
+    .expect("commit point JSON");
+    let folder = committed["folder"].as_str().expect("a committed folder");
+    for entry in walk(coll) {
+        let name = entry
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        assert!(
+            !name.starts_with(".index-tmp-")
+                && !name.starts_with(".tmp-")
+                && !name.contains(".old-"),
+            "{what}: left over: {}",
+            entry.display()
+        );
+        if name.starts_with("gen-") {
+            assert_eq!(
+                name,
+                folder,
+                "{what}: an uncommitted generation is left: {}",
+                entry.display()
+            );
+        }
+    }
+    let rows = report["matrix_rows"].as_u64().expect("matrix rows");
+    let dim = 1280; // EfficientNet-Lite0
+    let size = |name: &str| {
+        std::fs::metadata(coll.join(name))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        size("embeddings.f32"),
+        rows * dim * 4,
+        "{what}: matrix rows past the committed ones"
+    );
+    assert_eq!(
+        size("embeddings.ids"),
+        rows * 8,
+        "{what}: matrix ids past the committed ones"
+    );
+}
+
+/// Every file and folder under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            }
+            out.push(path);
+        }
+    }
+    out
 }
 
 /// Writes `count` distinct photos into `pool`: every source photo, then variants of them (half size,

@@ -20,6 +20,7 @@ use crate::store::catalog::Catalog;
 use crate::store::indexes;
 use crate::store::manifest::{CollectionManifest, FORMAT_VERSION};
 use crate::store::matrix::{self, Matrix, MatrixRef};
+use crate::store::space::{self, SpaceEstimate};
 use crate::types::error::{EngineError, Result};
 use crate::types::layout;
 use commit::BatchCommitter;
@@ -113,6 +114,18 @@ fn run(
     // 1. Scan the folder and compare it with the catalog.
     let plan = IndexPlan::scan(&root, &coll, entries);
     plan.report_scan(&mut report);
+    // Before anything is decoded: will what the run writes fit on the collection's filesystem?
+    if !plan.pending.is_empty() || !plan.gone.is_empty() {
+        let estimate = SpaceEstimate::of_run(
+            &manifest,
+            plan.pending.len(),
+            plan.unchanged + plan.pending.len(),
+        );
+        match estimate.check(&coll, space::available(&coll)?) {
+            Err(e) if options.force => tracing::warn!("going ahead (--force): {e}"),
+            checked => checked?,
+        }
+    }
     commit::remove_gone(&mut catalog, &plan.gone, &mut report)?;
     if !plan.pending.is_empty() {
         // 2. Decode and embed the new and changed files, 3. committing each batch.

@@ -29,6 +29,8 @@ pub struct IndexOptions {
     pub rebuild: bool,
     /// Show a progress bar.
     pub progress: bool,
+    /// Go ahead when the free-space estimate says the run will not fit ([`crate::store::space`]).
+    pub force: bool,
     /// Label policy to put in force ([`crate::types::label_policy`]); `None` keeps the collection's (the default policy for a
     /// new one). Labels are scored for CLIP-family models only.
     pub policy: Option<PolicySource>,
@@ -52,6 +54,7 @@ impl Default for IndexOptions {
             max_pixels: image_io::DEFAULT_MAX_PIXELS,
             rebuild: false,
             progress: false,
+            force: false,
             policy: None,
         }
     }

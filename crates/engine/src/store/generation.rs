@@ -238,11 +238,30 @@ fn load_generation(
     })
 }
 
-/// A generation being written; [`GenerationWriter::commit`] publishes it.
+/// A generation being written; [`GenerationWriter::commit`] publishes it. Dropped without a commit (a
+/// failed write: a full disk), it removes its folder, so the space the failed run took is free again and
+/// nothing of it is left for a reader to meet.
 pub struct GenerationWriter {
     coll: PathBuf,
     point: CommitPoint,
     dir: PathBuf,
+    committed: bool,
+}
+
+impl Drop for GenerationWriter {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(
+                    "cannot remove the uncommitted generation {}: {e}",
+                    self.dir.display()
+                );
+            }
+        }
+    }
 }
 
 impl GenerationWriter {
@@ -266,6 +285,7 @@ impl GenerationWriter {
                 count: 0,
             },
             dir,
+            committed: false,
         })
     }
 
@@ -298,9 +318,18 @@ impl GenerationWriter {
         })?;
         fault::abort_at("state-write");
         fault::fail_at("state-write").map_err(EngineError::io(&state))?;
-        durable::write_atomic(&state, &json).map_err(EngineError::io(&state))?;
+        if let Err(e) = durable::write_atomic(&state, &json) {
+            // The rename may have happened before syncing the folder failed: then this generation is the
+            // one committed, and its folder must stay.
+            self.committed = read_commit_point(&self.coll)
+                .ok()
+                .flatten()
+                .is_some_and(|p| p.folder == self.point.folder);
+            return Err(EngineError::io(&state)(e));
+        }
+        self.committed = true;
         remove_uncommitted(&self.coll, self.point.folder.as_deref());
-        Ok(self.point)
+        Ok(self.point.clone())
     }
 }
 

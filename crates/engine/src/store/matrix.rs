@@ -19,6 +19,7 @@
 //! `id`; they are read so (a `None` ref) until their next run migrates them ([`migrate_legacy`]).
 
 use crate::types::error::{EngineError, Result};
+use crate::types::fault;
 use memmap2::Mmap;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
@@ -70,7 +71,8 @@ pub struct MatrixWriter {
 
 impl MatrixWriter {
     /// Opens the matrix `at` names in `coll` (creating its files when absent) to append rows of `dim`
-    /// values after its committed rows.
+    /// values after its committed rows. Rows past them (left by an interrupted or failed run) are cut
+    /// off, giving their space back.
     pub fn open(coll: &Path, dim: usize, at: MatrixRef) -> Result<Self> {
         let open = |path: PathBuf| {
             OpenOptions::new()
@@ -81,13 +83,31 @@ impl MatrixWriter {
                 .open(&path)
                 .map_err(EngineError::io(&path))
         };
-        Ok(Self {
+        let writer = Self {
             rows: open(at.rows_path(coll))?,
             ids: open(at.ids_path(coll))?,
             coll: coll.to_path_buf(),
             at,
             dim,
-        })
+        };
+        writer.truncate_to_committed()?;
+        Ok(writer)
+    }
+
+    /// Cuts both files back to the committed rows (no reader uses rows past the catalog's ref).
+    fn truncate_to_committed(&self) -> Result<()> {
+        let rows_len = self.at.rows * (self.dim as u64) * 4;
+        let ids_len = self.at.rows * 8;
+        for (file, len, path) in [
+            (&self.rows, rows_len, self.at.rows_path(&self.coll)),
+            (&self.ids, ids_len, self.at.ids_path(&self.coll)),
+        ] {
+            let now = file.metadata().map_err(EngineError::io(&path))?.len();
+            if now > len {
+                file.set_len(len).map_err(EngineError::io(&path))?;
+            }
+        }
+        Ok(())
     }
 
     /// Writes `rows` (of ids `ids`; an id already written gets a newer row, which replaces its older
@@ -101,14 +121,27 @@ impl MatrixWriter {
         }
         let rows_path = self.at.rows_path(&self.coll);
         let ids_path = self.at.ids_path(&self.coll);
-        self.rows
-            .write_all_at(&bytes, self.at.rows * (self.dim as u64) * 4)
-            .map_err(EngineError::io(&rows_path))?;
-        self.ids
-            .write_all_at(&codec::to_le_bytes(ids), self.at.rows * 8)
-            .map_err(EngineError::io(&ids_path))?;
-        self.rows.sync_data().map_err(EngineError::io(&rows_path))?;
-        self.ids.sync_data().map_err(EngineError::io(&ids_path))?;
+        let written = fault::fail_at("matrix-write")
+            .map_err(EngineError::io(&rows_path))
+            .and_then(|()| {
+                self.rows
+                    .write_all_at(&bytes, self.at.rows * (self.dim as u64) * 4)
+                    .map_err(EngineError::io(&rows_path))
+            })
+            .and_then(|()| {
+                self.ids
+                    .write_all_at(&codec::to_le_bytes(ids), self.at.rows * 8)
+                    .map_err(EngineError::io(&ids_path))
+            })
+            .and_then(|()| self.rows.sync_data().map_err(EngineError::io(&rows_path)))
+            .and_then(|()| self.ids.sync_data().map_err(EngineError::io(&ids_path)));
+        if let Err(e) = written {
+            // A full disk: give back what this batch took (its rows were never committed).
+            if let Err(cut) = self.truncate_to_committed() {
+                tracing::warn!("cannot cut the matrix back to its committed rows: {cut}");
+            }
+            return Err(e);
+        }
         self.at.rows += ids.len() as u64;
         Ok(self.at)
     }

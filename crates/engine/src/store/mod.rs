@@ -7,4 +7,5 @@ pub mod generation;
 pub mod indexes;
 pub mod manifest;
 pub mod matrix;
+pub mod space;
 pub mod verify;

@@ -9,6 +9,50 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use vsearch_index::IndexKind;
 
+/// Work an interrupted or failed run left for the next one: the catalog has committed changes the
+/// committed generation of the indexes does not hold yet (the catalog ran ahead of the last commit). Not
+/// damage: the next `vsearch index` of the folder commits it, and until then the last committed state
+/// serves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingWork {
+    /// Indexed files (new or changed) the committed generation does not serve yet.
+    pub files: usize,
+    /// The catalog's generation, ahead of the committed one.
+    pub catalog_generation: u64,
+    /// The committed generation (0 when none is).
+    pub committed_generation: u64,
+}
+
+impl std::fmt::Display for PendingWork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.files > 0 {
+            write!(f, "{} files indexed but not yet committed", self.files)
+        } else {
+            write!(f, "removals not yet committed")
+        }
+    }
+}
+
+/// The pending work of the collection folder `dir` (see [`PendingWork`]), or `None` when the committed
+/// generation holds everything the catalog does.
+pub fn pending_work(dir: &Path) -> Result<Option<PendingWork>> {
+    let catalog = Catalog::open_read_only(dir)?;
+    let committed = generation::read_commit_point(dir)?;
+    pending_of(&catalog, committed.as_ref().map_or(0, |p| p.generation))
+}
+
+fn pending_of(catalog: &Catalog, committed_generation: u64) -> Result<Option<PendingWork>> {
+    let catalog_generation = catalog.generation()?;
+    if catalog_generation <= committed_generation {
+        return Ok(None);
+    }
+    Ok(Some(PendingWork {
+        files: catalog.indexed_since(committed_generation)?,
+        catalog_generation,
+        committed_generation,
+    }))
+}
+
 /// What [`crate::Collection::verify`] found.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct VerifyReport {
@@ -25,6 +69,9 @@ pub struct VerifyReport {
     pub indexes: Vec<(IndexKind, usize)>,
     /// Inconsistencies; empty when catalog, matrix and indexes agree.
     pub problems: Vec<String>,
+    /// Work an interrupted or failed run left for the next one (not a problem).
+    #[serde(default)]
+    pub pending: Option<PendingWork>,
 }
 
 impl VerifyReport {
@@ -51,6 +98,7 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
     };
     let committed = generation::read_commit_point(&dir)?;
     r.index_generation = committed.as_ref().map(|p| p.generation);
+    r.pending = pending_of(&catalog, r.index_generation.unwrap_or(0))?;
     let mut ok_ids = Vec::new();
     for e in &entries {
         if e.id >= r.next_id {
@@ -82,7 +130,8 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
         }
     }
     let Some(folder) = committed.as_ref().and_then(|p| p.folder.clone()) else {
-        if !ok_ids.is_empty() {
+        // A first run that stopped before its first commit is pending work, not damage.
+        if !ok_ids.is_empty() && r.pending.is_none() {
             r.problems
                 .push("no generation of the indexes is committed (indexes/state.json)".to_string());
         }
@@ -111,7 +160,8 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
             .map(|e| e.version)
             .collect(),
     };
-    if !committed_files.same_as(&catalog_files) {
+    // The catalog may run ahead of the commit (pending work); at the same generation they must agree.
+    if !committed_files.same_as(&catalog_files) && r.pending.is_none() {
         r.problems.push(format!(
             "the committed generation holds {} files, the catalog {} (or other paths, or another matrix)",
             committed_files.ids.len(),

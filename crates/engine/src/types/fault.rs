@@ -6,9 +6,10 @@
 use std::sync::OnceLock;
 
 /// The points, in the order a run passes them.
-pub const POINTS: [&str; 5] = [
+pub const POINTS: [&str; 6] = [
     "decode",
     "embed",
+    "matrix-write",
     "catalog-commit",
     "index-save",
     "state-write",

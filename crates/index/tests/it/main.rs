@@ -5,6 +5,7 @@
 
 mod common;
 
+mod disk_estimate;
 mod distance_kernels;
 mod eval;
 mod filtered;

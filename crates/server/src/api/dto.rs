@@ -90,6 +90,11 @@ pub struct CollectionDto {
     /// The committed generation of the collection being served; it grows when `vsearch index` commits a
     /// new state, which the server then serves without a restart.
     pub generation: u64,
+    /// Files indexed but not yet committed: an interrupted or failed `vsearch index` left them in the
+    /// catalog, ahead of the generation served; the next run of `vsearch index DIR` commits them. Not
+    /// damage. 0 when there are none (always for a collection in Qdrant).
+    #[serde(default)]
+    pub pending_files: usize,
     /// For a collection in Qdrant: Qdrant's report of it (duplicates, blocks and labels are local
     /// collections' only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -356,6 +361,7 @@ impl CollectionDto {
             default_index: default_index(info).map(Into::into),
             text_search: info.text_search,
             generation: info.generation,
+            pending_files: 0,
             qdrant: info.qdrant.as_ref().map(|q| QdrantStatusDto {
                 url: q.url.clone(),
                 collection: q.collection.clone(),

@@ -250,6 +250,21 @@ impl Catalog {
         self.meta("generation")
     }
 
+    /// Indexed files whose vector was written after the catalog's `generation` (new or changed since):
+    /// what a generation of the indexes committed at `generation` does not serve yet. 0 for catalogs
+    /// from before the `version` column.
+    pub fn indexed_since(&self, generation: u64) -> Result<usize> {
+        if !self.has_meta {
+            return Ok(0);
+        }
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM files WHERE status = 'ok' AND version > ?1",
+            [generation as i64],
+            |r| r.get(0),
+        )?;
+        Ok(n.max(0) as usize)
+    }
+
     /// Every row, by id.
     pub fn entries(&self) -> Result<Vec<Entry>> {
         let meta_columns = if self.has_meta {
