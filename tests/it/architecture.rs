@@ -87,7 +87,7 @@ const CRATES: &[Layering] = &[
         src: "crates/server/src",
         layers: &[
             &["error", "assets"],
-            &["pool", "thumbnails"],
+            &["pool", "thumbnails", "metrics"],
             &["api"],
             &["openapi"],
         ],

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod assets;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod pool;
 pub mod thumbnails;
@@ -23,6 +24,7 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use vsearch_engine::{CollectionInfo, Query, QueryOptions, SearchParams};
 
@@ -115,6 +117,8 @@ pub struct Shared {
     pub admin_token: Option<String>,
     /// Held while the block API changes blocks and serves the result, so changes apply in order.
     pub block_changes: tokio::sync::Mutex<()>,
+    /// What `GET /metrics` reports.
+    pub metrics: metrics::Metrics,
 }
 
 impl Shared {
@@ -176,6 +180,7 @@ impl AppState {
             max_body_bytes: options.max_body_bytes,
             admin_token: options.admin_token.clone().filter(|t| !t.is_empty()),
             block_changes: tokio::sync::Mutex::new(()),
+            metrics: metrics::Metrics::default(),
         }))
     }
 }
@@ -247,10 +252,28 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(api::blocks::delete_block),
         )
         .route("/api/openapi.json", get(openapi::openapi_json))
+        .route("/metrics", get(metrics::metrics))
+        .route("/livez", get(metrics::livez))
+        .route("/readyz", get(metrics::readyz))
         .fallback(api::handlers::not_found)
         .method_not_allowed_fallback(api::handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        // Each request's log lines carry its id (`x-request-id`: the client's, or one made here), which
+        // the response returns.
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            let id = request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", id = %id, method = %request.method(), uri = %request.uri())
+        }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(metrics::RequestIds::default()))
         .with_state(state)
 }
 

@@ -2,6 +2,7 @@
 
 use crate::api::{blocks, dto, handlers, request};
 use crate::error::ErrorBody;
+use crate::metrics;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -31,7 +32,10 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         handlers::similar,
         blocks::list_blocks,
         blocks::create_block,
-        blocks::delete_block
+        blocks::delete_block,
+        metrics::metrics,
+        metrics::livez,
+        metrics::readyz
     ),
     components(schemas(
         ErrorBody,

@@ -55,6 +55,11 @@ impl Pool {
         self.admitted.load(Ordering::Acquire)
     }
 
+    /// Whether a job would be admitted now (running and queued jobs leave room).
+    pub fn has_room(&self) -> bool {
+        self.admitted() < self.capacity
+    }
+
     /// Takes a place in the pool, or answers 503 when running and queued jobs fill it.
     pub fn admit(&self) -> Result<Ticket, ApiError> {
         let mut current = self.admitted.load(Ordering::Acquire);

@@ -116,7 +116,8 @@ async fn run_search(
 ) -> Result<Json<SearchResponseDto>, ApiError> {
     let generation = served.info.generation;
     let backend = served.backend.clone();
-    let (response, marks) = state
+    state.metrics.searches_in_flight.inc();
+    let answered = state
         .pool
         .run(ticket, move || {
             let response = backend.search(&query, &options)?;
@@ -128,7 +129,12 @@ async fn run_search(
                 .collect();
             Ok::<_, vsearch_engine::EngineError>((response, marks))
         })
-        .await??;
+        .await;
+    state.metrics.searches_in_flight.dec();
+    let (response, marks) = answered??;
+    state
+        .metrics
+        .record_search(response.index.name(), response.embed_ms, response.search_ms);
     let mut dto = SearchResponseDto::new(response, generation);
     for (result, (flags, hidden)) in dto.results.iter_mut().zip(marks) {
         result.flags = flags;

@@ -9,5 +9,6 @@ mod engine_e2e;
 mod faults;
 mod http_api;
 mod live_update;
+mod metrics;
 mod search_features;
 mod shutdown;
