@@ -211,6 +211,19 @@ fn print_report(args: &Args, report: &vsearch_engine::IndexReport) -> anyhow::Re
         report.seconds,
         rate
     );
+    if report.embedded > 0 {
+        // Which stage set the pace: the model, or decoding (the model waiting for images).
+        let busy = report.model_seconds + report.waiting_for_decode_seconds;
+        let slower = if report.waiting_for_decode_seconds > 0.1 * busy.max(f64::EPSILON) {
+            "decoding is the slower stage (more --threads helps while cores are free)"
+        } else {
+            "the model is the slower stage"
+        };
+        println!(
+            "  time: model {:.1} s, decoding {:.1} s of CPU beside it, the model waited {:.1} s for decoded images: {slower}",
+            report.model_seconds, report.decode_cpu_seconds, report.waiting_for_decode_seconds
+        );
+    }
     if report.labelled > 0 {
         println!("  labels scored for {} images", report.labelled);
     }

@@ -3,7 +3,7 @@
 //!
 //! The Lite0 weights must be in the model cache (`vsearch models fetch efficientnet-lite0`).
 
-use crate::common::{json, run_err, run_ok, ukbench, vsearch, MODEL};
+use crate::common::{json, photos_in, run_err, run_ok, ukbench, vsearch, MODEL};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -421,4 +421,42 @@ fn kill_9_at_several_points_then_rerun_leaves_a_consistent_collection() {
     paths.sort();
     paths.dedup();
     assert_eq!(paths.len(), 56);
+}
+
+/// The summary says where the time went: the model's seconds, the decoding threads' CPU seconds, the
+/// model's wait for decoded images, and which stage was the slower one (`--json`: the same figures).
+#[test]
+fn the_summary_says_whether_decoding_or_the_model_set_the_pace() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("photos");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for p in photos_in(&ukbench()).iter().take(12) {
+        std::fs::copy(p, dir.join(p.file_name().expect("name"))).expect("copy");
+    }
+    let out = run_ok(
+        vsearch()
+            .arg("index")
+            .arg(&dir)
+            .args(["--model", MODEL, "--batch", "4"]),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("  time: model "))
+        .unwrap_or_else(|| panic!("no time line in: {text}"));
+    assert!(line.contains("slower stage"), "{line}");
+    // Again from scratch, as JSON.
+    let report = index(&dir, &["--batch", "4", "--rebuild"]);
+    for key in ["model_seconds", "decode_cpu_seconds"] {
+        let v = report[key].as_f64().unwrap_or(0.0);
+        assert!(v > 0.0, "{key} = {v}: {report:#}");
+    }
+    assert!(report["waiting_for_decode_seconds"]
+        .as_f64()
+        .is_some_and(|v| v >= 0.0));
+    // The stages fit in the run: the model and its waits are not longer than the run.
+    let seconds = report["seconds"].as_f64().expect("seconds");
+    let model = report["model_seconds"].as_f64().unwrap_or(0.0);
+    let waiting = report["waiting_for_decode_seconds"].as_f64().unwrap_or(0.0);
+    assert!(model + waiting <= seconds + 1e-3, "{report:#}");
 }

@@ -10,6 +10,8 @@ use crate::types::metadata::ContentMeta;
 use crate::IndexOptions;
 use memchr::memmem;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 use vsearch_embed::{image_io, ImageEmbedder, Pixels};
 
 /// A decoded image: its content hash, size in pixels and content metadata.
@@ -51,8 +53,34 @@ pub(super) struct EmbeddedBatch {
     pub vectors: Vec<Vec<f32>>,
 }
 
+/// Where the time of the decode-embed loop went, so that a user sees which stage to speed up.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) struct StageTimes {
+    /// Thread-seconds the decoding threads spent reading, hashing, decoding and preprocessing files.
+    pub decode_cpu: f64,
+    /// Seconds the model spent embedding.
+    pub model: f64,
+    /// Seconds the model stood idle, waiting for decoded images (decoding is the slower stage when this
+    /// is large).
+    pub waiting: f64,
+}
+
+impl StageTimes {
+    /// "model 71% of the time, waiting for decoding 20%": the shares of the loop's `seconds`.
+    fn shares(&self, seconds: f64) -> String {
+        if seconds <= 0.0 {
+            return String::new();
+        }
+        format!(
+            "model {:.0}%, waiting for decoding {:.0}%",
+            100.0 * self.model / seconds,
+            100.0 * self.waiting / seconds
+        )
+    }
+}
+
 /// Decodes and embeds `pending` in batches of `options.batch`, handing each batch to `commit` in order.
-/// An error from `commit` stops the loop and is returned.
+/// An error from `commit` stops the loop and is returned. Returns where the time went.
 pub(super) fn ingest(
     pending: &[PendingFile],
     model: &dyn ImageEmbedder,
@@ -60,7 +88,11 @@ pub(super) fn ingest(
     root: &Path,
     options: &IndexOptions,
     mut commit: impl FnMut(&[PendingFile], EmbeddedBatch) -> Result<()>,
-) -> Result<()> {
+) -> Result<StageTimes> {
+    let started = Instant::now();
+    let decode_nanos = AtomicU64::new(0);
+    let mut times = StageTimes::default();
+    let mut idle_since = started;
     let progress = progress_bar(options.progress, pending.len());
     let batch = options.batch.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -80,20 +112,32 @@ pub(super) fn ingest(
                 use rayon::prelude::*;
                 chunk
                     .par_iter()
-                    .map(|p| prepare(p, model, max_pixels))
+                    .map(|p| {
+                        let t = Instant::now();
+                        let prepared = prepare(p, model, max_pixels);
+                        decode_nanos.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                        prepared
+                    })
                     .collect()
             });
             crate::types::fault::abort_at("decode");
             (chunk, prepared)
         },
         |(chunk, prepared)| {
-            commit(chunk, embed_batch(model, dim, prepared))?;
+            let t = Instant::now();
+            times.waiting += (t - idle_since).as_secs_f64();
+            let embedded = embed_batch(model, dim, prepared);
+            times.model += t.elapsed().as_secs_f64();
+            commit(chunk, embedded)?;
+            idle_since = Instant::now();
             progress.inc(chunk.len() as u64);
+            progress.set_message(times.shares(started.elapsed().as_secs_f64()));
             Ok(())
         },
     );
     progress.finish_and_clear();
-    result
+    times.decode_cpu = decode_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+    result.map(|()| times)
 }
 
 fn progress_bar(show: bool, files: usize) -> indicatif::ProgressBar {
@@ -103,7 +147,7 @@ fn progress_bar(show: bool, files: usize) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(files as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} files, {per_sec}, ETA {eta}",
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} files, {per_sec}, ETA {eta} ({msg})",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );

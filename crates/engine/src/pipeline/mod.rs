@@ -130,7 +130,7 @@ fn run(
     if !plan.pending.is_empty() {
         // 2. Decode and embed the new and changed files, 3. committing each batch.
         let mut committer = BatchCommitter::open(&coll, dim, matrix_at, &mut catalog)?;
-        ingest::ingest(
+        let times = ingest::ingest(
             &plan.pending,
             embedder.image.as_ref(),
             dim,
@@ -138,6 +138,9 @@ fn run(
             options,
             |batch, embedded| committer.commit(batch, embedded, &mut report),
         )?;
+        report.decode_cpu_seconds = times.decode_cpu;
+        report.model_seconds = times.model;
+        report.waiting_for_decode_seconds = times.waiting;
     }
     // Rows from before the metadata columns get theirs without re-embedding.
     fill_missing_metadata(&mut catalog, &root, options.threads, &mut report)?;

@@ -95,4 +95,14 @@ pub struct IndexReport {
     #[serde(default)]
     pub blocked: usize,
     pub seconds: f64,
+    /// Thread-seconds spent reading, decoding and preprocessing the embedded files (on `threads`
+    /// decoding threads, beside the model).
+    #[serde(default)]
+    pub decode_cpu_seconds: f64,
+    /// Seconds the model spent embedding them.
+    #[serde(default)]
+    pub model_seconds: f64,
+    /// Seconds the model stood idle waiting for decoded images: large when decoding is the slower stage.
+    #[serde(default)]
+    pub waiting_for_decode_seconds: f64,
 }

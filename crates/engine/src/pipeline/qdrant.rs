@@ -134,7 +134,7 @@ pub fn index_into_qdrant(
     let mut written = 0usize;
     let mut done = 0usize;
     let base_url = qdrant.base_url.as_deref();
-    ingest::ingest(
+    let times = ingest::ingest(
         &files,
         embedder.image.as_ref(),
         spec.dim,
@@ -239,6 +239,9 @@ pub fn index_into_qdrant(
             Ok(())
         },
     )?;
+    report.decode_cpu_seconds = times.decode_cpu;
+    report.model_seconds = times.model;
+    report.waiting_for_decode_seconds = times.waiting;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
