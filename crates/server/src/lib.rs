@@ -96,6 +96,24 @@ pub struct Served {
 }
 
 impl Served {
+    /// Files an interrupted `vsearch index` indexed but did not commit, read now (not at load: such a
+    /// run moves the catalog without a commit to reload on); `None`, with a warning, when it cannot be
+    /// read.
+    pub async fn pending_files(&self) -> Option<usize> {
+        let backend = self.backend.clone();
+        match tokio::task::spawn_blocking(move || backend.pending()).await {
+            Ok(Ok(pending)) => Some(pending.map_or(0, |p| p.files)),
+            Ok(Err(e)) => {
+                tracing::warn!("cannot read the collection's pending work: {e}");
+                None
+            }
+            Err(e) => {
+                tracing::warn!("cannot read the collection's pending work: {e}");
+                None
+            }
+        }
+    }
+
     fn new(backend: Arc<dyn SearchBackend>) -> Self {
         let info = backend.info();
         let openapi = openapi::spec_for(&info);

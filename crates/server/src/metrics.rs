@@ -215,9 +215,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     m.images.set(served.info.count as i64);
     m.generation.set(served.info.generation as i64);
     m.blocks.set(served.backend.blocks().len() as i64);
-    let backend = served.backend.clone();
-    if let Ok(Ok(pending)) = tokio::task::spawn_blocking(move || backend.pending()).await {
-        m.pending_files.set(pending.map_or(0, |p| p.files) as i64);
+    if let Some(files) = served.pending_files().await {
+        m.pending_files.set(files as i64);
     }
     let mut body = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &m.registry) {

@@ -44,19 +44,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
 pub async fn collection(State(state): State<AppState>) -> Json<CollectionDto> {
     let served = state.served();
     let mut dto = CollectionDto::from_info(&served.info);
-    // Read now, not at load: an interrupted run moves the catalog without a commit to reload on.
-    let backend = served.backend.clone();
-    dto.pending_files = match tokio::task::spawn_blocking(move || backend.pending()).await {
-        Ok(Ok(pending)) => pending.map_or(0, |p| p.files),
-        Ok(Err(e)) => {
-            tracing::warn!("cannot read the collection's pending work: {e}");
-            0
-        }
-        Err(e) => {
-            tracing::warn!("cannot read the collection's pending work: {e}");
-            0
-        }
-    };
+    dto.pending_files = served.pending_files().await.unwrap_or(0);
     Json(dto)
 }
 
