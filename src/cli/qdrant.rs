@@ -71,6 +71,10 @@ pub struct QdrantReadArgs {
     /// Qdrant: the indexed folder, to read images from (thumbnails, originals, crops).
     #[arg(long, value_name = "DIR", requires = "qdrant")]
     pub root: Option<std::path::PathBuf>,
+    /// Qdrant: the folder of vsearch's own records about the collection (blocks, audit log, reports,
+    /// analytics, hash banks); default ROOT/.vsearch/qdrant/COLLECTION with --root, else none.
+    #[arg(long, value_name = "DIR", requires = "qdrant")]
+    pub state: Option<std::path::PathBuf>,
 }
 
 impl QdrantReadArgs {
@@ -99,6 +103,11 @@ impl QdrantReadArgs {
                 },
                 device,
                 root: self.root.clone(),
+                records: self.state.clone().or_else(|| {
+                    self.root
+                        .as_deref()
+                        .map(|root| vsearch_engine::qdrant_records_dir(root, &target.collection))
+                }),
                 load_model,
                 target,
             },

@@ -43,6 +43,7 @@ fn open(node: &Node, collection: &str, root: Option<&Path>, model: ModelSpec) ->
         model,
         device: DeviceSpec::Cpu,
         root: root.map(Path::to_path_buf),
+        records: None,
         load_model: root.is_some(),
     })
     .expect("open the Qdrant collection")

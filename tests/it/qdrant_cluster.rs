@@ -25,6 +25,7 @@ fn open(node: &Node) -> QdrantCollection {
         model: ModelSpec::Auto,
         device: DeviceSpec::Cpu,
         root: None,
+        records: None,
         load_model: false,
     })
     .expect("open the collection")

@@ -102,6 +102,7 @@ pub fn run(
         model: ModelSpec::Preset(VECTOR.into()),
         device: DeviceSpec::Cpu,
         root: None,
+        records: None,
         load_model: false,
     })
     .map_err(engine)?;

@@ -99,6 +99,11 @@ pub trait Backend: Send + Sync + 'static {
     fn reload(&self) -> Result<Option<Arc<dyn Backend>>> {
         Ok(None)
     }
+    /// The folder of the collection's own records (blocks, audit log, reports, analytics, hash banks):
+    /// a local collection's folder, a Qdrant collection's records folder; `None` when it keeps none.
+    fn records_dir(&self) -> Option<PathBuf> {
+        None
+    }
     /// The blocks in force and what each hides.
     fn blocks(&self) -> Vec<BlockView> {
         Vec::new()
@@ -145,6 +150,9 @@ impl Backend for Collection {
     fn pending(&self) -> Result<Option<PendingWork>> {
         crate::store::verify::pending_work(self.dir())
     }
+    fn records_dir(&self) -> Option<PathBuf> {
+        Some(self.dir().to_path_buf())
+    }
     fn reload(&self) -> Result<Option<Arc<dyn Backend>>> {
         Ok(Collection::reload(self)?.map(|c| Arc::new(c) as Arc<dyn Backend>))
     }
@@ -183,6 +191,9 @@ impl Backend for QdrantCollection {
     }
     fn image_url(&self, id: ImageId) -> Result<Option<String>> {
         QdrantCollection::image_url(self, id)
+    }
+    fn records_dir(&self) -> Option<PathBuf> {
+        QdrantCollection::records_dir(self).map(PathBuf::from)
     }
     fn marks(&self, _id: ImageId) -> (Vec<String>, Vec<String>) {
         // Labels are scored in local collections only.

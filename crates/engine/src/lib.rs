@@ -58,7 +58,7 @@ pub use store::verify::{pending_work, verify, PendingWork, VerifyReport};
 pub use types::error::{EngineError, Result};
 pub use types::image_id::ImageId;
 pub use types::label_policy::PolicySource;
-pub use types::layout::{resolve_collection_dir, DEFAULT_COLLECTION_DIR};
+pub use types::layout::{qdrant_records_dir, resolve_collection_dir, DEFAULT_COLLECTION_DIR};
 pub use types::query::{
     Board, CollectionInfo, Crop, Example, FilterReport, QdrantStatus, Query, QueryOptions,
     SearchResponse, SearchResult,

@@ -128,6 +128,10 @@ pub struct QdrantOpen {
     /// The indexed folder, to read images from (thumbnails, crops); `None` serves what the payload's
     /// `url` gives.
     pub root: Option<PathBuf>,
+    /// The folder of vsearch's own records about this collection (blocks, audit log, reports, search
+    /// analytics, hash banks: what a local collection keeps in its collection folder); `None` keeps
+    /// none, and what needs them says so. See [`crate::types::layout::qdrant_records_dir`].
+    pub records: Option<PathBuf>,
     /// Load the model (queries by image or text); without it, queries by id and vector only.
     pub load_model: bool,
 }
@@ -139,6 +143,7 @@ pub struct QdrantCollection {
     vector: VectorSpec,
     model: ModelInfo,
     root: Option<PathBuf>,
+    records: Option<PathBuf>,
     hnsw: Option<HnswParams>,
     status: QdrantStatus,
 }
@@ -187,7 +192,10 @@ impl QdrantCollection {
             vector.distance = found.distance;
         }
         store.check(&vector)?;
-        Self::with_state(Arc::new(store), embedder, vector, model, open.root.clone())
+        let mut opened =
+            Self::with_state(Arc::new(store), embedder, vector, model, open.root.clone())?;
+        opened.records = open.records.clone();
+        Ok(opened)
     }
 
     fn with_state(
@@ -229,8 +237,14 @@ impl QdrantCollection {
             vector,
             model,
             root,
+            records: None,
             status,
         })
+    }
+
+    /// The folder of vsearch's own records about this collection ([`QdrantOpen::records`]).
+    pub fn records_dir(&self) -> Option<&std::path::Path> {
+        self.records.as_deref()
     }
 
     /// The store (for the benchmark and tests).

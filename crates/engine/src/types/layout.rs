@@ -13,6 +13,9 @@
 //!   index.lock, blocks.lock     the two locks (INDEX_LOCK_FILE, BLOCKS_LOCK_FILE)
 //! ```
 //!
+//! A Qdrant collection keeps the same records (blocks, audit log, reports, analytics, hash banks) in a
+//! records folder of its own, [`qdrant_records_dir`]: `ROOT/.vsearch/qdrant/COLLECTION` by default.
+//!
 //! **Two locks, on purpose.** An index run holds [`INDEX_LOCK_FILE`] for its whole run and a second run
 //! fails at once ([`try_lock_index`]: waiting minutes for another run helps no one); a block change holds
 //! [`BLOCKS_LOCK_FILE`] for the milliseconds of one write and others wait for it ([`lock_blocks`]), so a
@@ -50,6 +53,18 @@ pub const AUDIT_FILE: &str = "audit.jsonl";
 pub const INDEX_LOCK_FILE: &str = "index.lock";
 /// The lock held while the blocks change or the audit log is appended to.
 pub const BLOCKS_LOCK_FILE: &str = "blocks.lock";
+
+/// Folder of the records folders of Qdrant collections inside [`DEFAULT_COLLECTION_DIR`].
+pub const QDRANT_RECORDS_DIR: &str = "qdrant";
+
+/// The default records folder of the Qdrant collection `collection` whose images are under `root`:
+/// `ROOT/.vsearch/qdrant/COLLECTION`. Servers and index runs that name the same folder share its
+/// records (the blocks' hiding itself is in Qdrant's payload, seen by every server at once).
+pub fn qdrant_records_dir(root: &Path, collection: &str) -> PathBuf {
+    root.join(DEFAULT_COLLECTION_DIR)
+        .join(QDRANT_RECORDS_DIR)
+        .join(collection)
+}
 
 /// The collection folder for `path`: `path` itself when it holds a manifest, else `path/.vsearch`.
 pub fn resolve_collection_dir(path: &Path) -> Result<PathBuf> {
