@@ -106,6 +106,7 @@ fn main() -> anyhow::Result<()> {
         progress: false,
         force: false,
         policy: None,
+        ..IndexOptions::default()
     };
     let model = vsearch_embed::load_at(&spec, &DeviceSpec::Cpu, args.precision)?;
     let image = image_io::open(&photos[0], image_io::DEFAULT_MAX_PIXELS)?;

@@ -211,6 +211,7 @@ fn main() -> anyhow::Result<()> {
                     progress: false,
                     force: false,
                     policy: None,
+                    ..IndexOptions::default()
                 };
                 eprintln!("indexing {} photos with efficientnet-lite0…", photos.len());
                 index_folder(dir.path(), &options)?;

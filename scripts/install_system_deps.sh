@@ -7,7 +7,7 @@
 # Usage: scripts/install_system_deps.sh [--build-only]   (--build-only: what building and the demo need)
 set -euo pipefail
 
-build=(cmake g++ libopenblas-openmp-dev pkg-config)
+build=(cmake g++ libopenblas-openmp-dev nasm pkg-config)
 test=(dataset-fashion-mnist fonts-dejavu-core chromium)
 packages=("${build[@]}")
 if [ "${1:-}" != --build-only ]; then

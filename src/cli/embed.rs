@@ -28,6 +28,10 @@ pub struct Args {
     /// Images per model call.
     #[arg(long, default_value_t = 16)]
     batch: usize,
+    /// Decode every pixel of large JPEGs (by default they decode at the smallest DCT scale that still
+    /// gives the model its input size).
+    #[arg(long)]
+    exact_decode: bool,
     /// Image files to embed.
     files: Vec<PathBuf>,
 }
@@ -67,18 +71,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
 
-    // Batches are decoded and preprocessed on a thread of their own while the model embeds the
-    // previous one (one batch ahead).
+    // Batches are decoded and preprocessed on the decoding threads (one per core) while the model
+    // embeds the previous one (one batch ahead), each image at the size the model needs.
     let image = &embedder.image;
+    let size = if args.exact_decode {
+        image_io::DecodeSize::Full
+    } else {
+        image.decode_size()
+    };
     let written: anyhow::Result<()> = vsearch_embed::run_ahead(
         args.files.chunks(args.batch.max(1)),
         1,
         |chunk| {
+            use rayon::prelude::*;
             chunk
-                .iter()
+                .par_iter()
                 .map(|path| {
-                    let px = image_io::open(path, image_io::DEFAULT_MAX_PIXELS)
-                        .and_then(|img| image.preprocess(&img));
+                    let px = image_io::open_sized(path, image_io::DEFAULT_MAX_PIXELS, size)
+                        .and_then(|decoded| image.preprocess(&decoded.image));
                     (path, px)
                 })
                 .collect::<Vec<Decoded>>()

@@ -45,6 +45,11 @@ pub trait ImageEmbedder: Send + Sync {
     }
     /// The model's exact preprocessing recipe for one decoded image.
     fn preprocess(&self, image: &image::DynamicImage) -> Result<Pixels>;
+    /// The least decode [`Self::preprocess`] needs (the shorter side its resize starts from), so a
+    /// large JPEG is decoded at a reduced scale (see [`crate::image_io::decode_sized`]).
+    fn decode_size(&self) -> crate::image_io::DecodeSize {
+        crate::image_io::DecodeSize::Full
+    }
     /// Runs the model on a batch of preprocessed images: one normalised vector per image.
     fn embed_pixels(&self, batch: &[Pixels]) -> Result<Vec<Vec<f32>>>;
     /// Preprocess then embed.

@@ -12,7 +12,13 @@ const QUALITY: u8 = 85;
 
 /// Makes a JPEG thumbnail from encoded image bytes (EXIF orientation applied; never upscaled).
 pub fn make_thumbnail(bytes: &[u8]) -> Result<Vec<u8>, EngineError> {
-    let image = image_io::decode(bytes, image_io::DEFAULT_MAX_PIXELS)?;
+    // A large JPEG decodes at the smallest DCT scale that still fills a thumbnail.
+    let image = image_io::decode_sized(
+        bytes,
+        image_io::DEFAULT_MAX_PIXELS,
+        image_io::DecodeSize::ShortSide(MAX_SIDE),
+    )?
+    .image;
     let small = if image.width() > MAX_SIDE || image.height() > MAX_SIDE {
         image.thumbnail(MAX_SIDE, MAX_SIDE)
     } else {

@@ -240,6 +240,9 @@ impl ImageEmbedder for ClipImageEmbedder {
     fn preprocess(&self, image: &image::DynamicImage) -> Result<Pixels> {
         preprocess::clip(image, &self.recipe)
     }
+    fn decode_size(&self) -> crate::image_io::DecodeSize {
+        crate::image_io::DecodeSize::ShortSide(self.recipe.shortest_edge)
+    }
     fn embed_pixels(&self, batch: &[Pixels]) -> Result<Vec<Vec<f32>>> {
         if batch.is_empty() {
             return Ok(Vec::new());

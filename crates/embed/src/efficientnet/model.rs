@@ -324,12 +324,16 @@ impl Lite0Embedder {
     }
 }
 
+/// The shorter side Lite0's centre crop is a fraction `INPUT_SIZE / CROP_BASE` of: an image with this
+/// shorter side is cropped to exactly [`INPUT_SIZE`].
+const CROP_BASE: u32 = 256;
+
 /// Lite0's recipe: RGB, centre crop of side `int(224/256 * min(h, w))`, bicubic resize to 224,
 /// `(x - 127) / 128`.
 pub fn preprocess_image(image: &image::DynamicImage) -> Result<Pixels> {
     let rgb = preprocess::rgb(image);
     let (w, h) = rgb.dimensions();
-    let side = ((INPUT_SIZE as f64 / 256.0) * w.min(h) as f64) as u32;
+    let side = ((INPUT_SIZE as f64 / CROP_BASE as f64) * w.min(h) as f64) as u32;
     let side = side.max(1);
     let crop = Crop {
         left: (w - side) / 2,
@@ -352,6 +356,10 @@ impl ImageEmbedder for Lite0Embedder {
 
     fn preprocess(&self, image: &image::DynamicImage) -> Result<Pixels> {
         preprocess_image(image)
+    }
+
+    fn decode_size(&self) -> crate::image_io::DecodeSize {
+        crate::image_io::DecodeSize::ShortSide(CROP_BASE)
     }
 
     fn embed_pixels(&self, batch: &[Pixels]) -> Result<Vec<Vec<f32>>> {

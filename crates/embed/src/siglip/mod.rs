@@ -94,6 +94,10 @@ impl ImageEmbedder for SiglipImageEmbedder {
     fn preprocess(&self, image: &image::DynamicImage) -> Result<Pixels> {
         preprocess::siglip(image, &self.recipe)
     }
+    fn decode_size(&self) -> crate::image_io::DecodeSize {
+        let (height, width) = self.recipe.size;
+        crate::image_io::DecodeSize::ShortSide(height.max(width))
+    }
     fn embed_pixels(&self, batch: &[Pixels]) -> Result<Vec<Vec<f32>>> {
         if batch.is_empty() {
             return Ok(Vec::new());

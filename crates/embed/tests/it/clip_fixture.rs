@@ -20,7 +20,7 @@ fn fixture() -> PathBuf {
 }
 
 /// Writes a normal Hugging Face CLIP folder (tokenizer.json unpacked) into a temporary directory.
-fn hf_folder() -> tempfile::TempDir {
+pub(crate) fn hf_folder() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for f in [
         "config.json",
@@ -78,7 +78,7 @@ fn pixels_of(t: &Tensor) -> Vec<Pixels> {
         .collect()
 }
 
-fn load_fixture(dir: &Path) -> Embedder {
+pub(crate) fn load_fixture(dir: &Path) -> Embedder {
     load(&ModelSpec::Dir(dir.to_path_buf()), &DeviceSpec::Cpu).unwrap()
 }
 

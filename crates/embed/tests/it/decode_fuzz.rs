@@ -161,8 +161,18 @@ fn seeds() -> &'static [Seed] {
 /// What the indexer does with a file's bytes: decode with limits and EXIF orientation, then both models'
 /// preprocessing; the decoded size, or the first error.
 fn decode_and_preprocess(bytes: &[u8]) -> vsearch_embed::Result<(u32, u32)> {
+    // The indexer's scaled decode (libjpeg-turbo for a JPEG) takes every input too: it fails cleanly, or
+    // agrees with the full decode on the image's size.
+    let scaled = image_io::decode_sized(bytes, MAX_PIXELS, image_io::DecodeSize::ShortSide(16));
     let img = image_io::decode(bytes, MAX_PIXELS)?;
     let (w, h) = (img.width(), img.height());
+    if let Ok(scaled) = &scaled {
+        assert_eq!(
+            (scaled.full_width, scaled.full_height),
+            (w, h),
+            "scaled decode's full size"
+        );
+    }
     assert!(
         u64::from(w) * u64::from(h) <= MAX_PIXELS,
         "decoded {w}x{h}, over the limit"

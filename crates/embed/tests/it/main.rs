@@ -8,4 +8,5 @@ mod decode_fuzz;
 mod int8;
 mod lite0_model;
 mod lite0_pickle;
+mod scaled_decode;
 mod siglip_fixture;

@@ -103,7 +103,14 @@ pub(super) fn ingest(
             path: root.to_path_buf(),
             source: std::io::Error::other(e),
         })?;
-    let max_pixels = options.max_pixels;
+    let decoding = Decoding {
+        max_pixels: options.max_pixels,
+        size: if options.exact_decode {
+            image_io::DecodeSize::Full
+        } else {
+            model.decode_size()
+        },
+    };
     let result = vsearch_embed::run_ahead(
         pending.chunks(batch),
         2,
@@ -114,7 +121,7 @@ pub(super) fn ingest(
                     .par_iter()
                     .map(|p| {
                         let t = Instant::now();
-                        let prepared = prepare(p, model, max_pixels);
+                        let prepared = prepare(p, model, decoding);
                         decode_nanos.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
                         prepared
                     })
@@ -216,8 +223,15 @@ fn failed(hash: String, meta: &ContentMeta, reason: impl Into<String>) -> Prepar
     })
 }
 
+/// How the decoding threads decode: the pixel limit, and the size the model needs.
+#[derive(Debug, Clone, Copy)]
+struct Decoding {
+    max_pixels: u64,
+    size: image_io::DecodeSize,
+}
+
 /// Reads, hashes, decodes and preprocesses one file (on a decoding thread).
-fn prepare(pending: &PendingFile, model: &dyn ImageEmbedder, max_pixels: u64) -> Prepared {
+fn prepare(pending: &PendingFile, model: &dyn ImageEmbedder, decoding: Decoding) -> Prepared {
     let bytes = match std::fs::read(&pending.file.abs) {
         Ok(b) => b,
         Err(e) => {
@@ -254,7 +268,7 @@ fn prepare(pending: &PendingFile, model: &dyn ImageEmbedder, max_pixels: u64) ->
             "truncated JPEG: no end-of-image marker after the last scan (the file is incomplete)",
         );
     }
-    match contain_panic(|| to_pixels(&bytes, model, max_pixels)) {
+    match contain_panic(|| to_pixels(&bytes, model, decoding)) {
         Ok(Ok((pixels, (width, height)))) => Prepared::ToEmbed {
             pixels,
             image: DecodedImage {
@@ -310,15 +324,16 @@ pub(super) fn read_metadata(
     }))
 }
 
-/// Decodes an image file's bytes and preprocesses them for `model`: its pixels and decoded size.
+/// Decodes an image file's bytes at the size the model needs and preprocesses them for `model`: its
+/// pixels and its full size (orientation applied).
 fn to_pixels(
     bytes: &[u8],
     model: &dyn ImageEmbedder,
-    max_pixels: u64,
+    decoding: Decoding,
 ) -> vsearch_embed::Result<(Pixels, (u32, u32))> {
-    let image = image_io::decode(bytes, max_pixels)?;
-    let size = (image.width(), image.height());
-    Ok((model.preprocess(&image)?, size))
+    let decoded = image_io::decode_sized(bytes, decoding.max_pixels, decoding.size)?;
+    let size = (decoded.full_width, decoded.full_height);
+    Ok((model.preprocess(&decoded.image)?, size))
 }
 
 /// A panic caught by [`contain_panic`].

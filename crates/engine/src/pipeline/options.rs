@@ -25,6 +25,9 @@ pub struct IndexOptions {
     pub threads: usize,
     /// Images with more pixels are refused before decoding.
     pub max_pixels: u64,
+    /// Decode every stored pixel even where the model needs fewer (JPEGs otherwise decode at the
+    /// smallest DCT scale that still gives the model's input: [`image_io::decode_sized`]).
+    pub exact_decode: bool,
     /// Start the collection over (needed to change model).
     pub rebuild: bool,
     /// Show a progress bar.
@@ -52,6 +55,7 @@ impl Default for IndexOptions {
                 .map(|n| n.get())
                 .unwrap_or(1),
             max_pixels: image_io::DEFAULT_MAX_PIXELS,
+            exact_decode: false,
             rebuild: false,
             progress: false,
             force: false,

@@ -275,8 +275,14 @@ impl Collection {
             .filter_map(|&id| {
                 let made = self
                     .stored_bytes(id)
-                    .and_then(|bytes| Ok(image_io::decode(&bytes, image_io::DEFAULT_MAX_PIXELS)?))
-                    .map(|image| Signature::new(&image));
+                    .and_then(|bytes| {
+                        Ok(image_io::decode_sized(
+                            &bytes,
+                            image_io::DEFAULT_MAX_PIXELS,
+                            crate::safety::signature::DECODE_SIZE,
+                        )?)
+                    })
+                    .map(|decoded| Signature::new(&decoded.image));
                 match made {
                     Ok(s) => Some((id, s)),
                     Err(e) => {

@@ -5,6 +5,11 @@ use image::DynamicImage;
 
 /// Side of the grayscale thumbnail windows are cut from.
 const BASE: u32 = 96;
+
+/// The least decode a signature needs: its thumbnail's side (a large JPEG decodes at a reduced DCT scale
+/// that still gives it, see [`vsearch_embed::image_io::decode_sized`]).
+pub const DECODE_SIZE: vsearch_embed::image_io::DecodeSize =
+    vsearch_embed::image_io::DecodeSize::ShortSide(BASE);
 /// Side of a compared descriptor.
 const SIDE: usize = 24;
 /// Window sizes (fractions of the image side) besides the whole image.

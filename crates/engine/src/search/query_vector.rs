@@ -149,7 +149,22 @@ pub(crate) fn embed_image(
     bytes: &[u8],
     crop: Option<Crop>,
 ) -> Result<Vec<f32>> {
-    let mut image = image_io::decode(bytes, image_io::DEFAULT_MAX_PIXELS)?;
+    // A crop keeps a fraction of each side, so the decode must be that much larger for the crop to
+    // still give the model its input.
+    let size = match (embedder.image.decode_size(), crop) {
+        (image_io::DecodeSize::ShortSide(side), Some(c)) => {
+            let fraction = c.w.min(c.h);
+            if fraction > 0.0 && fraction.is_finite() {
+                image_io::DecodeSize::ShortSide(
+                    (side as f32 / fraction).ceil().min(u32::MAX as f32) as u32,
+                )
+            } else {
+                image_io::DecodeSize::Full
+            }
+        }
+        (size, _) => size,
+    };
+    let mut image = image_io::decode_sized(bytes, image_io::DEFAULT_MAX_PIXELS, size)?.image;
     if let Some(crop) = crop {
         let (x, y, w, h) = crop_pixels(crop, image.width(), image.height())?;
         image = image.crop_imm(x, y, w, h);
