@@ -25,3 +25,4 @@ mod qdrant;
 mod qdrant_cluster;
 mod search_cli;
 mod stable_ids;
+mod thumbnails;

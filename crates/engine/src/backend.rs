@@ -78,6 +78,11 @@ pub trait Backend: Send + Sync + 'static {
     fn image_url(&self, _id: ImageId) -> Result<Option<String>> {
         Ok(None)
     }
+    /// The thumbnail an index run kept for an image ([`crate::store::thumbnails`]; blocking: reads a
+    /// file); `None` when there is none, or the image is unknown or hidden.
+    fn kept_thumbnail(&self, _id: ImageId) -> Option<Vec<u8>> {
+        None
+    }
     /// The labels an image is flagged and hidden by (for the page's badges and blur).
     fn marks(&self, id: ImageId) -> (Vec<String>, Vec<String>) {
         self.image_meta(id)
@@ -137,6 +142,11 @@ impl Backend for Collection {
     }
     fn image_meta(&self, id: ImageId) -> Result<ImageMeta> {
         Ok(self.visible(self.local_id(id)?)?.clone())
+    }
+    fn kept_thumbnail(&self, id: ImageId) -> Option<Vec<u8>> {
+        let id = self.local_id(id).ok()?;
+        self.visible(id).ok()?;
+        crate::store::thumbnails::read(self.dir(), self.content_hash(id)?)
     }
     fn browse(&self, offset: usize, limit: usize, filter: Option<&Filter>) -> Result<Browse> {
         Collection::browse(self, offset, limit, filter)

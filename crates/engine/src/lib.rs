@@ -35,7 +35,7 @@ pub mod types;
 pub use pipeline::scan;
 pub use safety::{blocks, classifier_eval, dupes};
 pub use search::{browse, collection, images, query};
-pub use store::{catalog, generation, indexes, manifest, matrix};
+pub use store::{catalog, generation, indexes, manifest, matrix, thumbnails};
 pub use types::{error, fault, filter, image_id, layout, metadata};
 
 /// Label policies ([`types::label_policy`]) and label scoring ([`safety::labels`]) under one path.

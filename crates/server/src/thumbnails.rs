@@ -3,38 +3,14 @@
 use axum::body::Bytes;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use vsearch_engine::{image_io, EngineError};
+use vsearch_engine::EngineError;
 
-/// Longest side of a thumbnail, in pixels.
-pub const MAX_SIDE: u32 = 256;
-/// JPEG quality of thumbnails.
-const QUALITY: u8 = 85;
+pub use vsearch_engine::thumbnails::MAX_SIDE;
 
-/// Makes a JPEG thumbnail from encoded image bytes (EXIF orientation applied; never upscaled).
+/// Makes a JPEG thumbnail from encoded image bytes (EXIF orientation applied; never upscaled; a large
+/// JPEG decoded at the smallest DCT scale that still fills it): [`vsearch_engine::thumbnails::make`].
 pub fn make_thumbnail(bytes: &[u8]) -> Result<Vec<u8>, EngineError> {
-    // A large JPEG decodes at the smallest DCT scale that still fills a thumbnail.
-    let image = image_io::decode_sized(
-        bytes,
-        image_io::DEFAULT_MAX_PIXELS,
-        image_io::DecodeSize::ShortSide(MAX_SIDE),
-    )?
-    .image;
-    let small = if image.width() > MAX_SIDE || image.height() > MAX_SIDE {
-        image.thumbnail(MAX_SIDE, MAX_SIDE)
-    } else {
-        image
-    };
-    let rgb = small.to_rgb8();
-    let mut out = Vec::with_capacity(16 * 1024);
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, QUALITY)
-        .encode_image(&rgb)
-        .map_err(|e| {
-            EngineError::from(vsearch_engine::EmbedError::Encode {
-                format: "JPEG".into(),
-                reason: format!("thumbnail: {e}"),
-            })
-        })?;
-    Ok(out)
+    vsearch_engine::thumbnails::make(bytes)
 }
 
 /// A least-recently-used cache of thumbnails by image id, bounded in bytes.

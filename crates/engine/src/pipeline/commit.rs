@@ -31,15 +31,23 @@ pub(super) struct BatchCommitter<'a> {
     catalog: &'a mut Catalog,
     matrix: MatrixWriter,
     next_id: u64,
+    /// The collection folder, where the thumbnails of committed images are kept.
+    coll: &'a Path,
 }
 
 impl<'a> BatchCommitter<'a> {
     /// Opens the matrix `at` of the collection `coll` for rows of `dim` values.
-    pub fn open(coll: &Path, dim: usize, at: MatrixRef, catalog: &'a mut Catalog) -> Result<Self> {
+    pub fn open(
+        coll: &'a Path,
+        dim: usize,
+        at: MatrixRef,
+        catalog: &'a mut Catalog,
+    ) -> Result<Self> {
         Ok(Self {
             next_id: catalog.next_id()?,
             matrix: MatrixWriter::open(coll, dim, at)?,
             catalog,
+            coll,
         })
     }
 
@@ -66,9 +74,14 @@ impl<'a> BatchCommitter<'a> {
         let mut touch = Vec::new();
         // The ids of `vectors`, in order.
         let mut vector_ids = Vec::with_capacity(vectors.len());
+        // Thumbnails made from the batch's decodes, kept once its rows are committed.
+        let mut thumbnails = Vec::new();
         for (pending, outcome) in batch.iter().zip(outcomes) {
             match outcome {
                 FileOutcome::Embedded(image) => {
+                    if let Some(jpeg) = image.thumbnail {
+                        thumbnails.push((image.hash.clone(), jpeg));
+                    }
                     let id = match &pending.previous {
                         Some(previous) => {
                             report.updated += 1;
@@ -137,7 +150,13 @@ impl<'a> BatchCommitter<'a> {
         }
         crate::types::fault::abort_at("catalog-commit");
         self.catalog
-            .commit(&remove, &upsert, &touch, self.next_id, matrix)
+            .commit(&remove, &upsert, &touch, self.next_id, matrix)?;
+        for (hash, jpeg) in thumbnails {
+            if let Err(e) = crate::store::thumbnails::write(self.coll, &hash, &jpeg) {
+                tracing::warn!("cannot keep a thumbnail: {e}");
+            }
+        }
+        Ok(())
     }
 }
 

@@ -14,12 +14,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use vsearch_embed::{image_io, ImageEmbedder, Pixels};
 
-/// A decoded image: its content hash, size in pixels and content metadata.
+/// A decoded image: its content hash, size in pixels, content metadata and the thumbnail made from the
+/// decode (kept once the image is committed; `None` when its content has one already, or none is kept).
 pub(super) struct DecodedImage {
     pub hash: String,
     pub width: u32,
     pub height: u32,
     pub meta: ContentMeta,
+    pub thumbnail: Option<Vec<u8>>,
 }
 
 /// What became of one file of a batch.
@@ -87,6 +89,7 @@ pub(super) fn ingest(
     dim: usize,
     root: &Path,
     options: &IndexOptions,
+    thumbnails: Option<&Path>,
     mut commit: impl FnMut(&[PendingFile], EmbeddedBatch) -> Result<()>,
 ) -> Result<StageTimes> {
     let started = Instant::now();
@@ -103,13 +106,19 @@ pub(super) fn ingest(
             path: root.to_path_buf(),
             source: std::io::Error::other(e),
         })?;
+    let model_size = if options.exact_decode {
+        image_io::DecodeSize::Full
+    } else {
+        model.decode_size()
+    };
     let decoding = Decoding {
         max_pixels: options.max_pixels,
-        size: if options.exact_decode {
-            image_io::DecodeSize::Full
-        } else {
-            model.decode_size()
+        // The one decode also makes the thumbnail kept beside the collection.
+        size: match thumbnails {
+            Some(_) => model_size.at_least(crate::store::thumbnails::DECODE_SIZE),
+            None => model_size,
         },
+        thumbnails,
     };
     let result = vsearch_embed::run_ahead(
         pending.chunks(batch),
@@ -223,15 +232,17 @@ fn failed(hash: String, meta: &ContentMeta, reason: impl Into<String>) -> Prepar
     })
 }
 
-/// How the decoding threads decode: the pixel limit, and the size the model needs.
+/// How the decoding threads decode: the pixel limit, the size the model (and the thumbnail) need, and
+/// the collection folder thumbnails are kept in.
 #[derive(Debug, Clone, Copy)]
-struct Decoding {
+struct Decoding<'a> {
     max_pixels: u64,
     size: image_io::DecodeSize,
+    thumbnails: Option<&'a Path>,
 }
 
 /// Reads, hashes, decodes and preprocesses one file (on a decoding thread).
-fn prepare(pending: &PendingFile, model: &dyn ImageEmbedder, decoding: Decoding) -> Prepared {
+fn prepare(pending: &PendingFile, model: &dyn ImageEmbedder, decoding: Decoding<'_>) -> Prepared {
     let bytes = match std::fs::read(&pending.file.abs) {
         Ok(b) => b,
         Err(e) => {
@@ -268,14 +279,19 @@ fn prepare(pending: &PendingFile, model: &dyn ImageEmbedder, decoding: Decoding)
             "truncated JPEG: no end-of-image marker after the last scan (the file is incomplete)",
         );
     }
-    match contain_panic(|| to_pixels(&bytes, model, decoding)) {
-        Ok(Ok((pixels, (width, height)))) => Prepared::ToEmbed {
+    // The thumbnail is made from the same decode, unless this content has one already.
+    let thumbnail = decoding
+        .thumbnails
+        .is_some_and(|coll| !crate::store::thumbnails::exists(coll, &hash));
+    match contain_panic(|| to_pixels(&bytes, model, decoding, thumbnail)) {
+        Ok(Ok((pixels, (width, height), thumbnail))) => Prepared::ToEmbed {
             pixels,
             image: DecodedImage {
                 hash,
                 width,
                 height,
                 meta,
+                thumbnail,
             },
         },
         Ok(Err(e)) => failed(hash, &meta, e.to_string()),
@@ -324,16 +340,28 @@ pub(super) fn read_metadata(
     }))
 }
 
-/// Decodes an image file's bytes at the size the model needs and preprocesses them for `model`: its
-/// pixels and its full size (orientation applied).
+/// What [`to_pixels`] makes of a file: the model's pixels, the image's full size (orientation applied)
+/// and, when asked, its thumbnail.
+type ToPixels = (Pixels, (u32, u32), Option<Vec<u8>>);
+
+/// Decodes an image file's bytes at the size the model needs and preprocesses them for `model`; makes
+/// the thumbnail from the same decode when `thumbnail` (a thumbnail that cannot be made is logged and
+/// left out).
 fn to_pixels(
     bytes: &[u8],
     model: &dyn ImageEmbedder,
-    decoding: Decoding,
-) -> vsearch_embed::Result<(Pixels, (u32, u32))> {
+    decoding: Decoding<'_>,
+    thumbnail: bool,
+) -> vsearch_embed::Result<ToPixels> {
     let decoded = image_io::decode_sized(bytes, decoding.max_pixels, decoding.size)?;
     let size = (decoded.full_width, decoded.full_height);
-    Ok((model.preprocess(&decoded.image)?, size))
+    let jpeg = thumbnail
+        .then(|| crate::store::thumbnails::encode(&decoded.image))
+        .and_then(|made| {
+            made.map_err(|e| tracing::warn!("cannot make a thumbnail: {e}"))
+                .ok()
+        });
+    Ok((model.preprocess(&decoded.image)?, size, jpeg))
 }
 
 /// A panic caught by [`contain_panic`].

@@ -126,6 +126,8 @@ fn run(
             checked => checked?,
         }
     }
+    // Whether this run removes or replaces contents: their thumbnails go once it is committed.
+    let replaces = !plan.gone.is_empty() || plan.pending.iter().any(|p| p.previous.is_some());
     commit::remove_gone(&mut catalog, &plan.gone, &mut report)?;
     if !plan.pending.is_empty() {
         // 2. Decode and embed the new and changed files, 3. committing each batch.
@@ -136,6 +138,7 @@ fn run(
             dim,
             &root,
             options,
+            Some(&coll),
             |batch, embedded| committer.commit(batch, embedded, &mut report),
         )?;
         report.decode_cpu_seconds = times.decode_cpu;
@@ -159,8 +162,16 @@ fn run(
     if let Some(next) = compact_matrix(&coll, dim, &mut catalog, &end.files.ids)? {
         end.files.matrix = Some(next);
     }
+    let kept: Option<std::collections::HashSet<String>> = if replaces {
+        Some(catalog.entries()?.into_iter().map(|e| e.hash).collect())
+    } else {
+        None
+    };
     drop(catalog);
     sync::sync_indexes(&coll, &manifest, &end)?;
+    if let Some(kept) = kept {
+        crate::store::thumbnails::prune(&coll, &kept);
+    }
     // The committed generation now names the catalog's matrix: the others can go.
     if let Some(at) = end.files.matrix {
         matrix::remove_unreferenced(&coll, at);

@@ -140,6 +140,7 @@ pub fn index_into_qdrant(
         spec.dim,
         &root,
         options,
+        None,
         |batch, embedded| {
             let mut vectors = embedded.vectors.into_iter();
             let mut points = Vec::new();

@@ -29,6 +29,8 @@ pub struct SpaceEstimate {
     pub indexes: u64,
     /// Catalog rows.
     pub catalog: u64,
+    /// Thumbnails of the new files ([`crate::store::thumbnails`]).
+    pub thumbnails: u64,
 }
 
 impl SpaceEstimate {
@@ -46,12 +48,13 @@ impl SpaceEstimate {
                 .map(|c| c.estimated_disk_bytes(files_after, dim))
                 .sum(),
             catalog: new_files as u64 * CATALOG_BYTES_PER_FILE,
+            thumbnails: new_files as u64 * crate::store::thumbnails::ESTIMATED_BYTES,
         }
     }
 
     /// The estimate with its margin: what must be free.
     pub fn needed(&self) -> u64 {
-        let total = self.matrix + self.indexes + self.catalog;
+        let total = self.matrix + self.indexes + self.catalog + self.thumbnails;
         total + (total / 10).max(MARGIN_MIN)
     }
 
@@ -68,6 +71,7 @@ impl SpaceEstimate {
             matrix: self.matrix,
             indexes: self.indexes,
             catalog: self.catalog,
+            thumbnails: self.thumbnails,
             available,
         })
     }
@@ -94,6 +98,7 @@ mod tests {
             matrix: 300 * 5128,
             indexes: 3 << 20,
             catalog: 300 * CATALOG_BYTES_PER_FILE,
+            thumbnails: 300 * crate::store::thumbnails::ESTIMATED_BYTES,
         };
         assert!(estimate.needed() > estimate.matrix + estimate.indexes + estimate.catalog);
         assert!(estimate.check(Path::new("/c"), estimate.needed()).is_ok());

@@ -27,9 +27,9 @@ pub enum EngineError {
     },
     /// The collection's filesystem cannot hold what a run is about to write (checked before embedding;
     /// sizes in bytes).
-    #[error("indexing {files} new or changed files into {path} needs about {} free (embeddings {}, a new generation of the indexes over {files_after} files {}, catalog {}, and a margin), but its filesystem has {} free. Free some space, or keep the collection on another disk (--collection DIR); --force runs anyway (a run that runs out of space stops with the last committed state still serving, and the next run finishes it)",
+    #[error("indexing {files} new or changed files into {path} needs about {} free (embeddings {}, a new generation of the indexes over {files_after} files {}, catalog {}, thumbnails {}, and a margin), but its filesystem has {} free. Free some space, or keep the collection on another disk (--collection DIR); --force runs anyway (a run that runs out of space stops with the last committed state still serving, and the next run finishes it)",
         indicatif::HumanBytes(*.needed), indicatif::HumanBytes(*.matrix), indicatif::HumanBytes(*.indexes),
-        indicatif::HumanBytes(*.catalog), indicatif::HumanBytes(*.available))]
+        indicatif::HumanBytes(*.catalog), indicatif::HumanBytes(*.thumbnails), indicatif::HumanBytes(*.available))]
     NoSpace {
         path: PathBuf,
         files: usize,
@@ -38,6 +38,7 @@ pub enum EngineError {
         matrix: u64,
         indexes: u64,
         catalog: u64,
+        thumbnails: u64,
         available: u64,
     },
     #[error("{path} is not a vsearch collection (no manifest.json): run `vsearch index DIR` first, or pass --collection PATH")]

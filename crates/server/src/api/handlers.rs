@@ -433,7 +433,8 @@ pub async fn image(
     Ok(image_response(content_type, Bytes::from(bytes)))
 }
 
-/// A JPEG thumbnail of at most 256 px, cached in memory.
+/// A JPEG thumbnail of at most 256 px: the one the index run kept beside the collection, or made from the
+/// image (a large JPEG decoded at a reduced scale); cached in memory.
 #[utoipa::path(get, path = "/api/images/{id}/thumbnail", tag = "vsearch",
     params(("id" = u64, Path, description = "Image id (a UUID in a Qdrant collection)", minimum = 0)),
     responses(
@@ -452,6 +453,17 @@ pub async fn thumbnail(
 ) -> Result<Response, ApiError> {
     if let Some(cached) = state.thumbnails.get(id) {
         return Ok(image_response("image/jpeg", cached));
+    }
+    let collection = state.served().backend.clone();
+    // The kept one (an image a block hides has none to give: it falls through to the refusal below).
+    let kept = tokio::task::spawn_blocking(move || collection.kept_thumbnail(id))
+        .await
+        .ok()
+        .flatten();
+    if let Some(jpeg) = kept {
+        let jpeg = Bytes::from(jpeg);
+        state.thumbnails.insert(id, jpeg.clone());
+        return Ok(image_response("image/jpeg", jpeg));
     }
     let bytes = match read_image(&state, id).await?.bytes() {
         Ok(bytes) => bytes,
