@@ -20,6 +20,7 @@ mod hub_standin;
 mod labels;
 mod metadata_filters;
 mod mutated_files;
+mod pdq;
 mod precision_cli;
 mod qdrant;
 mod qdrant_cluster;
