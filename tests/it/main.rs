@@ -15,6 +15,7 @@ mod crash_consistency;
 mod deletes_reclaim_space;
 mod dupes;
 mod fault_injection;
+mod hashes;
 mod full_disk;
 mod hub_standin;
 mod labels;

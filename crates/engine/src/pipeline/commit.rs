@@ -64,6 +64,7 @@ impl<'a> BatchCommitter<'a> {
         let mut remove = Vec::new();
         let mut upsert = Vec::new();
         let mut touch = Vec::new();
+        let mut hashes = Vec::new();
         // The ids of `vectors`, in order.
         let mut vector_ids = Vec::with_capacity(vectors.len());
         for (pending, outcome) in batch.iter().zip(outcomes) {
@@ -80,6 +81,7 @@ impl<'a> BatchCommitter<'a> {
                         }
                     };
                     vector_ids.push(id);
+                    hashes.push((id, image.pdq));
                     upsert.push(catalog_entry(
                         pending,
                         id,
@@ -137,7 +139,7 @@ impl<'a> BatchCommitter<'a> {
         }
         crate::types::fault::abort_at("catalog-commit");
         self.catalog
-            .commit(&remove, &upsert, &touch, self.next_id, matrix)
+            .commit_hashed(&remove, &upsert, &touch, self.next_id, matrix, &hashes)
     }
 }
 

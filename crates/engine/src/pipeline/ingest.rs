@@ -3,6 +3,7 @@
 //! before the next is taken.
 
 use super::plan::PendingFile;
+use crate::pdq::Pdq;
 use crate::pipeline::scan::has_image_extension;
 use crate::store::catalog::Entry;
 use crate::types::error::{EngineError, Result};
@@ -14,12 +15,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use vsearch_embed::{image_io, ImageEmbedder, Pixels};
 
-/// A decoded image: its content hash, size in pixels and content metadata.
+/// A decoded image: its content hash, size in pixels, content metadata and PDQ hash (`None` when a side
+/// is too small to hash).
 pub(super) struct DecodedImage {
     pub hash: String,
     pub width: u32,
     pub height: u32,
     pub meta: ContentMeta,
+    pub pdq: Option<Pdq>,
 }
 
 /// What became of one file of a batch.
@@ -255,13 +258,14 @@ fn prepare(pending: &PendingFile, model: &dyn ImageEmbedder, max_pixels: u64) ->
         );
     }
     match contain_panic(|| to_pixels(&bytes, model, max_pixels)) {
-        Ok(Ok((pixels, (width, height)))) => Prepared::ToEmbed {
+        Ok(Ok((pixels, (width, height), pdq))) => Prepared::ToEmbed {
             pixels,
             image: DecodedImage {
                 hash,
                 width,
                 height,
                 meta,
+                pdq,
             },
         },
         Ok(Err(e)) => failed(hash, &meta, e.to_string()),
@@ -310,15 +314,58 @@ pub(super) fn read_metadata(
     }))
 }
 
-/// Decodes an image file's bytes and preprocesses them for `model`: its pixels and decoded size.
+/// Decodes an image file's bytes and preprocesses them for `model`: its pixels, decoded size and PDQ
+/// hash (from the same full decode).
 fn to_pixels(
     bytes: &[u8],
     model: &dyn ImageEmbedder,
     max_pixels: u64,
-) -> vsearch_embed::Result<(Pixels, (u32, u32))> {
+) -> vsearch_embed::Result<(Pixels, (u32, u32), Option<Pdq>)> {
     let image = image_io::decode(bytes, max_pixels)?;
     let size = (image.width(), image.height());
-    Ok((model.preprocess(&image)?, size))
+    let pdq = crate::pdq::pdq_of_image(&image);
+    Ok((model.preprocess(&image)?, size, pdq))
+}
+
+/// Decodes the indexed images of `rows` (under `root`) and computes their PDQ hashes, without embedding
+/// them, on `threads` threads (rows indexed before the catalog kept hashes). A file that cannot be read
+/// or decoded is left out (logged): the next run tries it again.
+pub(super) fn hash_rows(
+    rows: &[Entry],
+    root: &Path,
+    threads: usize,
+    max_pixels: u64,
+) -> Result<Vec<(u64, Option<Pdq>)>> {
+    use rayon::prelude::*;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|i| format!("vsearch-pdq-{i}"))
+        .build()
+        .map_err(|e| EngineError::Io {
+            path: root.to_path_buf(),
+            source: std::io::Error::other(e),
+        })?;
+    Ok(pool.install(|| {
+        rows.par_iter()
+            .filter_map(|e| {
+                let path = root.join(&e.path);
+                let decoded = std::fs::read(&path)
+                    .map_err(|err| err.to_string())
+                    .and_then(|bytes| {
+                        contain_panic(|| image_io::decode(&bytes, max_pixels))
+                            .map_err(|p| p.message)?
+                            .map_err(|err| err.to_string())
+                    });
+                match decoded {
+                    Ok(image) => Some((e.id, crate::pdq::pdq_of_image(&image))),
+                    Err(err) => {
+                        tracing::warn!("{}: cannot compute its PDQ hash: {err}", path.display());
+                        None
+                    }
+                }
+            })
+            .collect()
+    }))
 }
 
 /// A panic caught by [`contain_panic`].

@@ -10,6 +10,7 @@
 //!                               folder per index kind (vsearch-index writes each through a .index-tmp-*
 //!                               folder of its own, renamed into place)
 //!   blocks.json, audit.jsonl    takedowns and their append-only log (BLOCKS_FILE, AUDIT_FILE)
+//!   hashbanks.sqlite            banks of known-bad PDQ hashes, matched on arrival (HASHBANKS_FILE)
 //!   index.lock, blocks.lock     the two locks (INDEX_LOCK_FILE, BLOCKS_LOCK_FILE)
 //! ```
 //!
@@ -49,6 +50,8 @@ pub const GENERATION_PREFIX: &str = "gen-";
 pub const BLOCKS_FILE: &str = "blocks.json";
 /// The append-only audit log (JSON lines).
 pub const AUDIT_FILE: &str = "audit.jsonl";
+/// The hash banks (PDQ hashes of known-bad images) matched at index time.
+pub const HASHBANKS_FILE: &str = "hashbanks.sqlite";
 /// The lock an index run holds.
 pub const INDEX_LOCK_FILE: &str = "index.lock";
 /// The lock held while the blocks change or the audit log is appended to.
