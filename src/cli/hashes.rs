@@ -102,12 +102,14 @@ fn records(path: &Path) -> anyhow::Result<PathBuf> {
 
 fn banks(path: &Path) -> anyhow::Result<HashBanks> {
     let dir = records(path)?;
-    HashBanks::open(&dir).with_context(|| format!("cannot open the hash banks of {}", dir.display()))
+    HashBanks::open(&dir)
+        .with_context(|| format!("cannot open the hash banks of {}", dir.display()))
 }
 
 fn import(args: ImportArgs) -> anyhow::Result<()> {
     let text = if args.file.as_os_str() == "-" {
-        std::io::read_to_string(std::io::stdin()).context("cannot read the hash list from standard input")?
+        std::io::read_to_string(std::io::stdin())
+            .context("cannot read the hash list from standard input")?
     } else {
         std::fs::read_to_string(&args.file)
             .with_context(|| format!("cannot read the hash list {}", args.file.display()))?
@@ -117,7 +119,10 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
         anyhow::ensure!(d <= 256, "--distance {d}: a PDQ hash has 256 bits");
     }
     if let Some(q) = args.min_quality {
-        anyhow::ensure!(q <= 100, "--min-quality {q}: PDQ quality goes from 0 to 100");
+        anyhow::ensure!(
+            q <= 100,
+            "--min-quality {q}: PDQ quality goes from 0 to 100"
+        );
     }
     let settings = (args.distance.is_some() || args.min_quality.is_some()).then(|| {
         let d = MatchSettings::default();
@@ -169,9 +174,15 @@ fn list(args: WhereArgs) -> anyhow::Result<()> {
 fn remove(args: RemoveArgs) -> anyhow::Result<()> {
     let removed = banks(&args.at.collection)?.remove(&args.bank)?;
     if args.at.json {
-        println!("{}", serde_json::json!({"bank": args.bank, "removed": removed}));
+        println!(
+            "{}",
+            serde_json::json!({"bank": args.bank, "removed": removed})
+        );
     } else {
-        println!("bank {} removed with its {removed} hashes (blocks it made stay: see `vsearch blocks`)", args.bank);
+        println!(
+            "bank {} removed with its {removed} hashes (blocks it made stay: see `vsearch blocks`)",
+            args.bank
+        );
     }
     Ok(())
 }
@@ -190,7 +201,8 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
     let text = hashbanks::write_hash_list(&hashes);
     match &args.output {
         Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("{} hashes written to {}", hashes.len(), path.display());
         }
         None => print!("{text}"),

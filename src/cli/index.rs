@@ -240,7 +240,10 @@ fn print_report(args: &Args, report: &vsearch_engine::IndexReport) -> anyhow::Re
         );
     }
     if report.pdq_hashed > 0 {
-        println!("  PDQ hashes computed for {} images indexed before the catalog kept them", report.pdq_hashed);
+        println!(
+            "  PDQ hashes computed for {} images indexed before the catalog kept them",
+            report.pdq_hashed
+        );
     }
     for f in &report.failed {
         println!("  failed: {}: {}", f.path.display(), f.reason);

@@ -13,13 +13,16 @@ use std::path::Path;
 
 /// Edited copies of ukbench 0 and 12 (tests/fixtures/pdq/edits, made by scripts/make_pdq_reference.py).
 fn edit(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pdq/edits").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pdq/edits")
+        .join(name)
 }
 
 /// The reference hash and quality of `file` (a path ending) in the fixture.
 fn reference(file: &str) -> (String, u64) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("tests/fixtures/pdq/reference.json")).expect("reference");
+    let text =
+        std::fs::read_to_string(root.join("tests/fixtures/pdq/reference.json")).expect("reference");
     let v: Value = serde_json::from_str(&text).expect("json");
     let image = v["images"]
         .as_array()
@@ -27,7 +30,10 @@ fn reference(file: &str) -> (String, u64) {
         .iter()
         .find(|i| i["file"].as_str().is_some_and(|f| f.ends_with(file)) && i["edit"].is_null())
         .unwrap_or_else(|| panic!("{file} in the reference"));
-    (image["hash"].as_str().expect("hash").to_string(), image["quality"].as_u64().expect("quality"))
+    (
+        image["hash"].as_str().expect("hash").to_string(),
+        image["quality"].as_u64().expect("quality"),
+    )
 }
 
 fn copy(from: &Path, to: &Path) {
@@ -39,7 +45,11 @@ fn copy(from: &Path, to: &Path) {
 
 /// The paths the collection's blocks hide (`vsearch blocks --json`).
 fn hidden(dir: &Path) -> BTreeSet<String> {
-    let v = json(&run_ok(vsearch().args(["blocks", "--json", "--collection"]).arg(dir)));
+    let v = json(&run_ok(
+        vsearch()
+            .args(["blocks", "--json", "--collection"])
+            .arg(dir),
+    ));
     v["blocks"]
         .as_array()
         .expect("blocks")
@@ -64,10 +74,22 @@ fn first_files(site: &Path) {
 
 /// Files that arrive later: copies of ukbench 0 and 12, a 20% crop of 0, and unrelated photos.
 fn later_files(site: &Path) {
-    copy(&edit("ukbench00000_half.jpg"), &site.join("late/copy-half.jpg"));
-    copy(&edit("ukbench00012_quarter.png"), &site.join("late/copy-quarter.png"));
-    copy(&edit("ukbench00012_q30.jpg"), &site.join("late/copy-q30.jpg"));
-    copy(&edit("ukbench00000_crop80.jpg"), &site.join("late/crop80.jpg"));
+    copy(
+        &edit("ukbench00000_half.jpg"),
+        &site.join("late/copy-half.jpg"),
+    );
+    copy(
+        &edit("ukbench00012_quarter.png"),
+        &site.join("late/copy-quarter.png"),
+    );
+    copy(
+        &edit("ukbench00012_q30.jpg"),
+        &site.join("late/copy-q30.jpg"),
+    );
+    copy(
+        &edit("ukbench00000_crop80.jpg"),
+        &site.join("late/crop80.jpg"),
+    );
     for n in [44, 1] {
         let name = format!("ukbench{n:05}.jpg");
         copy(&ukbench().join(&name), &site.join("late").join(&name));
@@ -95,17 +117,40 @@ fn a_partners_bank_blocks_copies_on_arrival_and_takedowns_export_to_a_fresh_coll
         vsearch()
             .args(["hashes", "import"])
             .arg(&list)
-            .args(["--bank", "partner", "--reason", "partner takedown list", "--json", "--collection"])
+            .args([
+                "--bank",
+                "partner",
+                "--reason",
+                "partner takedown list",
+                "--json",
+                "--collection",
+            ])
             .arg(&site),
     ));
-    assert_eq!((imported["added"].as_u64(), imported["total"].as_u64()), (Some(2), Some(2)));
-    let banks = json(&run_ok(vsearch().args(["hashes", "list", "--json", "--collection"]).arg(&site)));
+    assert_eq!(
+        (imported["added"].as_u64(), imported["total"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let banks = json(&run_ok(
+        vsearch()
+            .args(["hashes", "list", "--json", "--collection"])
+            .arg(&site),
+    ));
     assert_eq!(banks[0]["hashes"], 2);
     assert_eq!(banks[0]["settings"]["max_distance"], 31);
 
     // The copy indexed before the bank: found by a scan.
-    let scanned = json(&run_ok(vsearch().args(["hashes", "scan", "--json", "--collection"]).arg(&site)));
-    let scanned: Vec<&str> = scanned.as_array().expect("matches").iter().map(|m| m["path"].as_str().expect("path")).collect();
+    let scanned = json(&run_ok(
+        vsearch()
+            .args(["hashes", "scan", "--json", "--collection"])
+            .arg(&site),
+    ));
+    let scanned: Vec<&str> = scanned
+        .as_array()
+        .expect("matches")
+        .iter()
+        .map(|m| m["path"].as_str().expect("path"))
+        .collect();
     assert_eq!(scanned, ["copy-q30.jpg"]);
     assert_eq!(hidden(&site), set(&["copy-q30.jpg"]));
 
@@ -113,7 +158,12 @@ fn a_partners_bank_blocks_copies_on_arrival_and_takedowns_export_to_a_fresh_coll
     later_files(&site);
     let report = json(&index(&site, &["--json"]));
     assert_eq!(report["hash_matches"], 3, "{report}");
-    let expected = set(&["copy-q30.jpg", "late/copy-half.jpg", "late/copy-q30.jpg", "late/copy-quarter.png"]);
+    let expected = set(&[
+        "copy-q30.jpg",
+        "late/copy-half.jpg",
+        "late/copy-q30.jpg",
+        "late/copy-quarter.png",
+    ]);
     assert_eq!(hidden(&site), expected);
 
     // The audit log names the bank and the distance of each match.
@@ -128,14 +178,26 @@ fn a_partners_bank_blocks_copies_on_arrival_and_takedowns_export_to_a_fresh_coll
         assert_eq!(m["match"]["bank"], "partner");
         let d = m["match"]["distance"].as_u64().expect("distance");
         assert!(d <= 31, "{m}");
-        assert!(m["block"]["reason"].as_str().expect("reason").contains("partner takedown list"));
+        assert!(m["block"]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("partner takedown list"));
     }
-    let by_arrival: Vec<&Value> = matches.iter().filter(|m| m["match"]["run_by"] == "vsearch index").collect();
+    let by_arrival: Vec<&Value> = matches
+        .iter()
+        .filter(|m| m["match"]["run_by"] == "vsearch index")
+        .collect();
     assert_eq!(by_arrival.len(), 3);
 
     // Export the takedowns as PDQ hashes; a fresh collection of the same files blocks the same images.
     let exported = tmp.path().join("takedowns.csv");
-    run_ok(vsearch().args(["hashes", "export", "--collection"]).arg(&site).arg("-o").arg(&exported));
+    run_ok(
+        vsearch()
+            .args(["hashes", "export", "--collection"])
+            .arg(&site)
+            .arg("-o")
+            .arg(&exported),
+    );
     let text = std::fs::read_to_string(&exported).expect("export");
     assert!(text.starts_with("hash,quality,tags\n"));
     assert_eq!(text.lines().count(), 1 + 4, "{text}");
@@ -150,21 +212,44 @@ fn a_partners_bank_blocks_copies_on_arrival_and_takedowns_export_to_a_fresh_coll
             .args(["--bank", "site-takedowns", "--collection"])
             .arg(&fresh),
     );
-    run_ok(vsearch().args(["hashes", "scan", "--collection"]).arg(&fresh));
+    run_ok(
+        vsearch()
+            .args(["hashes", "scan", "--collection"])
+            .arg(&fresh),
+    );
     assert_eq!(hidden(&fresh), expected);
 
     // A bank's own hashes export too; a bad list is refused with its line; removing a bank keeps its blocks.
     let bank = String::from_utf8(
-        run_ok(vsearch().args(["hashes", "export", "--bank", "partner", "--collection"]).arg(&site)).stdout,
+        run_ok(
+            vsearch()
+                .args(["hashes", "export", "--bank", "partner", "--collection"])
+                .arg(&site),
+        )
+        .stdout,
     )
     .expect("utf-8");
     assert!(bank.contains(&h0) && bank.contains(&h12), "{bank}");
     let bad = tmp.path().join("bad.txt");
     std::fs::write(&bad, format!("{h0}\nnot a hash\n")).expect("write");
-    let err = run_err(vsearch().args(["hashes", "import"]).arg(&bad).args(["--bank", "x", "--collection"]).arg(&site));
+    let err = run_err(
+        vsearch()
+            .args(["hashes", "import"])
+            .arg(&bad)
+            .args(["--bank", "x", "--collection"])
+            .arg(&site),
+    );
     assert!(err.contains("line 2"), "{err}");
-    run_ok(vsearch().args(["hashes", "remove", "partner", "--collection"]).arg(&site));
-    let err = run_err(vsearch().args(["hashes", "remove", "partner", "--collection"]).arg(&site));
+    run_ok(
+        vsearch()
+            .args(["hashes", "remove", "partner", "--collection"])
+            .arg(&site),
+    );
+    let err = run_err(
+        vsearch()
+            .args(["hashes", "remove", "partner", "--collection"])
+            .arg(&site),
+    );
     assert!(err.contains("no hash bank is named 'partner'"), "{err}");
     assert_eq!(hidden(&site), expected);
 }

@@ -44,23 +44,34 @@ fn pdq_agrees_with_metas_reference_implementation() {
     let text = std::fs::read_to_string(root.join("tests/fixtures/pdq/reference.json"))
         .expect("tests/fixtures/pdq/reference.json (scripts/make_pdq_reference.py)");
     let reference: Reference = serde_json::from_str(&text).expect("reference parses");
-    assert!(reference.images.len() > 150, "the reference covers the photos and their copies");
+    assert!(
+        reference.images.len() > 150,
+        "the reference covers the photos and their copies"
+    );
     // Distance -> count, for lossy and lossless inputs.
     let mut lossy = BTreeMap::<u32, usize>::new();
     let mut lossless = BTreeMap::<u32, usize>::new();
     let mut failures = Vec::new();
     let mut worst_quality = 0i32;
     for r in &reference.images {
-        let bytes = std::fs::read(root.join(&r.file))
-            .unwrap_or_else(|e| panic!("{}: {e} (the ukbench-14 photos are in ../shared/data)", r.file));
+        let bytes = std::fs::read(root.join(&r.file)).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (the ukbench-14 photos are in ../shared/data)",
+                r.file
+            )
+        });
         let image = vsearch_engine::image_io::decode(&bytes, 100_000_000).expect("decodes");
         let ours = pdq_of_image(&edited(image, r.edit.as_deref())).expect("hashable");
         let theirs = PdqHash::from_hex(&r.hash).expect("reference hash parses");
         let d = ours.hash.distance(&theirs);
         let bound = if r.lossless { 2 } else { 10 };
-        *if r.lossless { &mut lossless } else { &mut lossy }
-            .entry(d)
-            .or_default() += 1;
+        *if r.lossless {
+            &mut lossless
+        } else {
+            &mut lossy
+        }
+        .entry(d)
+        .or_default() += 1;
         worst_quality = worst_quality.max((i32::from(ours.quality) - i32::from(r.quality)).abs());
         if d > bound {
             failures.push(format!(

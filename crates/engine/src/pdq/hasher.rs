@@ -51,7 +51,9 @@ pub fn pdq_of_rgb(width: usize, height: usize, rgb: &[u8]) -> Option<Pdq> {
     }
     let luma = rgb
         .chunks_exact(3)
-        .map(|p| (f64::from(p[0]) * 0.299 + f64::from(p[1]) * 0.587 + f64::from(p[2]) * 0.114) as f32)
+        .map(|p| {
+            (f64::from(p[0]) * 0.299 + f64::from(p[1]) * 0.587 + f64::from(p[2]) * 0.114) as f32
+        })
         .collect();
     pdq_of_luma(height, width, luma)
 }
@@ -79,7 +81,7 @@ pub fn pdq_of_luma(rows: usize, cols: usize, mut luma: Vec<f32>) -> Option<Pdq> 
 /// The box filter's window along a side of `old` pixels, for an output of `new` pixels: a (2 `new`)-th of
 /// the side, rounded up.
 fn window(old: usize, new: usize) -> usize {
-    (old + 2 * new - 1) / (2 * new)
+    old.div_ceil(2 * new)
 }
 
 /// Two passes of box filters, along the rows and then along the columns, in place.
@@ -87,21 +89,60 @@ fn tent_filter(luma: &mut [f32], rows: usize, cols: usize) {
     let along_rows = window(cols, SIDE);
     let along_cols = window(rows, SIDE);
     let mut scratch = vec![0.0f32; luma.len()];
-    let mut column_in = vec![0.0f32; rows];
-    let mut column_out = vec![0.0f32; rows];
     for _ in 0..FILTER_PASSES {
         for (row_in, row_out) in luma.chunks_exact(cols).zip(scratch.chunks_exact_mut(cols)) {
             box_1d(row_in, row_out, along_rows);
         }
-        for j in 0..cols {
-            for (i, v) in column_in.iter_mut().enumerate() {
-                *v = scratch[i * cols + j];
-            }
-            box_1d(&column_in, &mut column_out, along_cols);
-            for (i, v) in column_out.iter().enumerate() {
-                luma[i * cols + j] = *v;
-            }
+        box_columns(&scratch, luma, cols, along_cols);
+    }
+}
+
+/// [`box_1d`] down every column of `input` (rows of `cols` values) into `output`, a whole row at a time:
+/// each column sees the same additions, subtractions and divisions in the same order as [`box_1d`] on
+/// it alone (so the same bits), but memory is read row after row instead of with a stride.
+fn box_columns(input: &[f32], output: &mut [f32], cols: usize, window: usize) {
+    let rows = input.len() / cols;
+    let window = window.clamp(1, rows);
+    let half = (window + 2) / 2;
+    let row = |i: usize| &input[i * cols..(i + 1) * cols];
+    let mut sum = vec![0.0f32; cols];
+    let mut count = 0usize;
+    let (mut left, mut right, mut out) = (0usize, 0usize, 0usize);
+    let mut write = |out: usize, sum: &[f32], count: usize| {
+        for (o, s) in output[out * cols..(out + 1) * cols].iter_mut().zip(sum) {
+            *o = s / count as f32;
         }
+    };
+    for _ in 0..half - 1 {
+        sum.iter_mut().zip(row(right)).for_each(|(s, v)| *s += v);
+        count += 1;
+        right += 1;
+    }
+    for _ in 0..window - half + 1 {
+        sum.iter_mut().zip(row(right)).for_each(|(s, v)| *s += v);
+        count += 1;
+        write(out, &sum, count);
+        right += 1;
+        out += 1;
+    }
+    for _ in 0..rows - window {
+        sum.iter_mut()
+            .zip(row(right).iter().zip(row(left)))
+            .for_each(|(s, (add, sub))| {
+                *s += add;
+                *s -= sub;
+            });
+        write(out, &sum, count);
+        left += 1;
+        right += 1;
+        out += 1;
+    }
+    for _ in 0..half - 1 {
+        sum.iter_mut().zip(row(left)).for_each(|(s, v)| *s -= v);
+        count -= 1;
+        write(out, &sum, count);
+        left += 1;
+        out += 1;
     }
 }
 
@@ -297,6 +338,28 @@ mod tests {
         assert_eq!(output[0], 6.0 / 4.0);
         assert_eq!(output[4], 28.0 / 7.0);
         assert_eq!(output[15], 54.0 / 4.0);
+    }
+
+    #[test]
+    fn the_column_filter_is_the_row_filter_down_each_column() {
+        let (rows, cols) = (37, 5);
+        let input: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 7919) % 255) as f32 * 0.37)
+            .collect();
+        let mut by_rows = vec![0.0; rows * cols];
+        box_columns(&input, &mut by_rows, cols, 6);
+        for j in 0..cols {
+            let column: Vec<f32> = (0..rows).map(|i| input[i * cols + j]).collect();
+            let mut out = vec![0.0; rows];
+            box_1d(&column, &mut out, 6);
+            for i in 0..rows {
+                assert_eq!(
+                    by_rows[i * cols + j].to_bits(),
+                    out[i].to_bits(),
+                    "({i}, {j})"
+                );
+            }
+        }
     }
 
     #[test]

@@ -43,7 +43,10 @@ impl PdqIndex {
     /// Indexes `hashes` (positions are their order). At most `u32::MAX` hashes.
     pub fn new(hashes: Vec<PdqHash>) -> Self {
         let n = hashes.len();
-        assert!(n < u32::MAX as usize, "a PDQ index holds fewer than 2^32 hashes");
+        assert!(
+            n < u32::MAX as usize,
+            "a PDQ index holds fewer than 2^32 hashes"
+        );
         let mut starts = vec![0u32; CHUNKS * (BUCKETS + 1)];
         let mut positions = vec![0u32; CHUNKS * n];
         for c in 0..CHUNKS {

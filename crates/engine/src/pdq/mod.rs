@@ -60,7 +60,8 @@ impl PdqHash {
         for (i, word) in words.iter_mut().enumerate() {
             // words[3] is the first 16 digits.
             let at = (3 - i) * 16;
-            *word = u64::from_str_radix(&text[at..at + 16], 16).map_err(|_| bad("not hexadecimal"))?;
+            *word =
+                u64::from_str_radix(&text[at..at + 16], 16).map_err(|_| bad("not hexadecimal"))?;
         }
         Ok(Self { words })
     }
@@ -132,7 +133,10 @@ mod tests {
 
     #[test]
     fn bad_hex_is_refused_with_the_reason() {
-        assert_eq!(PdqHash::from_hex("abc").unwrap_err().reason, "not 64 digits long");
+        assert_eq!(
+            PdqHash::from_hex("abc").unwrap_err().reason,
+            "not 64 digits long"
+        );
         let err = PdqHash::from_hex(&"g".repeat(64)).unwrap_err();
         assert_eq!(err.reason, "not hexadecimal");
         assert!(err.to_string().contains("64 hexadecimal digits"));

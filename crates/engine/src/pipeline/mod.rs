@@ -274,7 +274,10 @@ fn fill_missing_pdq(
     if missing.is_empty() {
         return Ok(());
     }
-    tracing::info!("computing the PDQ hashes of {} indexed images", missing.len());
+    tracing::info!(
+        "computing the PDQ hashes of {} indexed images",
+        missing.len()
+    );
     let hashed = ingest::hash_rows(&missing, root, options.threads, options.max_pixels)?;
     catalog.set_pdq(&hashed)?;
     report.pdq_hashed += hashed.len();

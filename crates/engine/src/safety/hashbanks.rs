@@ -161,7 +161,10 @@ impl HashBanks {
             .is_some();
         if exists {
             if let Some(reason) = reason.map(str::trim).filter(|r| !r.is_empty()) {
-                tx.execute("UPDATE banks SET reason = ?2 WHERE name = ?1", params![name, reason])?;
+                tx.execute(
+                    "UPDATE banks SET reason = ?2 WHERE name = ?1",
+                    params![name, reason],
+                )?;
             }
             if let Some(s) = settings {
                 tx.execute(
@@ -193,7 +196,9 @@ impl HashBanks {
             }
         }
         let total: i64 =
-            tx.query_row("SELECT COUNT(*) FROM hashes WHERE bank = ?1", [name], |r| r.get(0))?;
+            tx.query_row("SELECT COUNT(*) FROM hashes WHERE bank = ?1", [name], |r| {
+                r.get(0)
+            })?;
         tx.commit()?;
         Ok(ImportReport {
             bank: name.to_string(),
@@ -262,7 +267,9 @@ impl HashBanks {
     /// Every bank's hashes, indexed for matching.
     pub fn matcher(&self) -> Result<BankMatcher> {
         let banks = self.list()?;
-        let mut stmt = self.conn.prepare("SELECT bank, hash, quality FROM hashes")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT bank, hash, quality FROM hashes")?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -270,8 +277,11 @@ impl HashBanks {
                 r.get::<_, Option<i64>>(2)?,
             ))
         })?;
-        let position: HashMap<&str, usize> =
-            banks.iter().enumerate().map(|(i, b)| (b.name.as_str(), i)).collect();
+        let position: HashMap<&str, usize> = banks
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.name.as_str(), i))
+            .collect();
         let mut hashes = Vec::new();
         let mut owners = Vec::new();
         for row in rows {
@@ -324,7 +334,8 @@ impl BankMatcher {
                 let (b, quality) = self.owners[p];
                 let bank = &self.banks[b as usize];
                 let s = bank.settings;
-                let good = pdq.quality >= s.min_quality && quality.is_none_or(|q| q >= s.min_quality);
+                let good =
+                    pdq.quality >= s.min_quality && quality.is_none_or(|q| q >= s.min_quality);
                 (distance <= s.max_distance && good).then(|| BankMatch {
                     bank: bank.name.clone(),
                     hash: self.index.get(p).map(PdqHash::to_hex).unwrap_or_default(),
@@ -356,37 +367,57 @@ pub fn parse_hash_list(path: &Path, text: &str) -> Result<Vec<ListedHash>> {
             continue;
         }
         let separator = if line.contains('\t') { '\t' } else { ',' };
-        let fields: Vec<&str> = line.split(separator).map(|f| f.trim().trim_matches('"')).collect();
+        let fields: Vec<&str> = line
+            .split(separator)
+            .map(|f| f.trim().trim_matches('"'))
+            .collect();
         if columns.is_none() && out.is_empty() && PdqHash::from_hex(fields[0]).is_err() {
             if fields.len() == 1 {
-                return Err(bad(n + 1, format!("'{}' is not a PDQ hash (64 hex digits)", fields[0])));
+                return Err(bad(
+                    n + 1,
+                    format!("'{}' is not a PDQ hash (64 hex digits)", fields[0]),
+                ));
             }
             let find = |names: &[&str]| {
                 fields
                     .iter()
                     .position(|f| names.iter().any(|name| f.eq_ignore_ascii_case(name)))
             };
-            let hash = find(&["hash", "pdq", "pdq_hash", "signal", "signal_value", "indicator", "value"])
-                .ok_or_else(|| {
-                    bad(
-                        n + 1,
-                        "a header without a hash column (name it hash, pdq, signal or indicator)".into(),
-                    )
-                })?;
-            columns = Some((hash, find(&["quality", "pdq_quality"]), find(&["tags", "tag"])));
+            let hash = find(&[
+                "hash",
+                "pdq",
+                "pdq_hash",
+                "signal",
+                "signal_value",
+                "indicator",
+                "value",
+            ])
+            .ok_or_else(|| {
+                bad(
+                    n + 1,
+                    "a header without a hash column (name it hash, pdq, signal or indicator)"
+                        .into(),
+                )
+            })?;
+            columns = Some((
+                hash,
+                find(&["quality", "pdq_quality"]),
+                find(&["tags", "tag"]),
+            ));
             continue;
         }
         let (hash_at, quality_at, tags_at) = *columns.get_or_insert((0, Some(1), Some(2)));
         let field = |at: Option<usize>| at.and_then(|i| fields.get(i)).copied().unwrap_or("");
-        let hash = PdqHash::from_hex(field(Some(hash_at))).map_err(|e| bad(n + 1, e.to_string()))?;
+        let hash =
+            PdqHash::from_hex(field(Some(hash_at))).map_err(|e| bad(n + 1, e.to_string()))?;
         let quality = match field(quality_at) {
             "" => None,
-            q => Some(
-                q.parse::<u8>()
-                    .ok()
-                    .filter(|q| *q <= 100)
-                    .ok_or_else(|| bad(n + 1, format!("quality '{q}' is not a number from 0 to 100")))?,
-            ),
+            q => Some(q.parse::<u8>().ok().filter(|q| *q <= 100).ok_or_else(|| {
+                bad(
+                    n + 1,
+                    format!("quality '{q}' is not a number from 0 to 100"),
+                )
+            })?),
         };
         out.push(ListedHash {
             hash: hash.to_hex(),
@@ -509,18 +540,27 @@ pub fn block_matches(
             .matrix()
             .row(id)
             .ok_or_else(|| collection.matrix().missing_vector(id))?;
-        let bank_reason = matcher.bank(&m.bank).map(|b| b.reason.clone()).unwrap_or_default();
+        let bank_reason = matcher
+            .bank(&m.bank)
+            .map(|b| b.reason.clone())
+            .unwrap_or_default();
         blocks.push(crate::safety::blocks::MatchBlock {
             example: crate::safety::blocks::BlockExample {
                 id: Some(id),
                 path: Some(meta.path.clone()),
-                hash: collection.content_hash(id).filter(|h| !h.is_empty()).map(str::to_string),
+                hash: collection
+                    .content_hash(id)
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_string),
             },
             vector,
             reason: if bank_reason.is_empty() {
                 format!("hash bank {} (PDQ distance {})", m.bank, m.distance)
             } else {
-                format!("hash bank {}: {bank_reason} (PDQ distance {})", m.bank, m.distance)
+                format!(
+                    "hash bank {}: {bank_reason} (PDQ distance {})",
+                    m.bank, m.distance
+                )
             },
             by: format!("hash bank {}", m.bank),
             record: serde_json::json!({
@@ -556,22 +596,39 @@ mod tests {
     #[test]
     fn reads_hex_lines_and_threatexchange_style_csv_and_tsv() {
         let p = Path::new("list");
-        let hex = parse_hash_list(p, &format!("# partner list\n{A}\n\n{}\n", B.to_uppercase())).expect("hex");
-        assert_eq!(hex.iter().map(|h| h.hash.as_str()).collect::<Vec<_>>(), [A, B]);
-        let csv = parse_hash_list(p, &format!("hash,quality,tags\n{A},90,\"csam,verified\"\n{B},,\n"))
-            .expect("csv");
+        let hex = parse_hash_list(p, &format!("# partner list\n{A}\n\n{}\n", B.to_uppercase()))
+            .expect("hex");
+        assert_eq!(
+            hex.iter().map(|h| h.hash.as_str()).collect::<Vec<_>>(),
+            [A, B]
+        );
+        let csv = parse_hash_list(
+            p,
+            &format!("hash,quality,tags\n{A},90,\"csam,verified\"\n{B},,\n"),
+        )
+        .expect("csv");
         assert_eq!(csv[0].quality, Some(90));
         assert_eq!(csv[1].quality, None);
-        let tsv = parse_hash_list(p, &format!("tags\tsignal_value\tquality\nx\t{A}\t77\n")).expect("tsv");
-        assert_eq!((tsv[0].hash.as_str(), tsv[0].quality, tsv[0].tags.as_str()), (A, Some(77), "x"));
+        let tsv =
+            parse_hash_list(p, &format!("tags\tsignal_value\tquality\nx\t{A}\t77\n")).expect("tsv");
+        assert_eq!(
+            (tsv[0].hash.as_str(), tsv[0].quality, tsv[0].tags.as_str()),
+            (A, Some(77), "x")
+        );
         let headless = parse_hash_list(p, &format!("{A}\t55\tspam\n")).expect("headless tsv");
-        assert_eq!((headless[0].quality, headless[0].tags.as_str()), (Some(55), "spam"));
+        assert_eq!(
+            (headless[0].quality, headless[0].tags.as_str()),
+            (Some(55), "spam")
+        );
         let err = parse_hash_list(p, &format!("{A}\nnot-a-hash\n")).unwrap_err();
         assert!(err.to_string().contains("line 2"), "{err}");
         let err = parse_hash_list(p, &format!("{A},300\n")).unwrap_err();
         assert!(err.to_string().contains("quality"), "{err}");
         // What write_hash_list writes reads back.
-        assert_eq!(parse_hash_list(p, &write_hash_list(&csv)).expect("round trip"), csv);
+        assert_eq!(
+            parse_hash_list(p, &write_hash_list(&csv)).expect("round trip"),
+            csv
+        );
     }
 
     #[test]
@@ -584,28 +641,72 @@ mod tests {
             tags: String::new(),
         };
         let report = banks
-            .import("partner", Some("known bad"), None, &[listed(A, Some(90)), listed(B, Some(20))])
+            .import(
+                "partner",
+                Some("known bad"),
+                None,
+                &[listed(A, Some(90)), listed(B, Some(20))],
+            )
             .expect("import");
         assert_eq!((report.added, report.total), (2, 2));
-        let again = banks.import("partner", None, None, &[listed(A, None)]).expect("again");
+        let again = banks
+            .import("partner", None, None, &[listed(A, None)])
+            .expect("again");
         assert_eq!((again.added, again.already, again.total), (0, 1, 2));
         let list = banks.list().expect("list");
-        assert_eq!((list[0].name.as_str(), list[0].reason.as_str(), list[0].hashes), ("partner", "known bad", 2));
+        assert_eq!(
+            (
+                list[0].name.as_str(),
+                list[0].reason.as_str(),
+                list[0].hashes
+            ),
+            ("partner", "known bad", 2)
+        );
         assert_eq!(list[0].settings, MatchSettings::default());
         let matcher = banks.matcher().expect("matcher");
         let mut near = PdqHash::from_hex(A).expect("hash");
         for k in 0..31 {
             near.words[k / 64] ^= 1 << (k % 64);
         }
-        let m = matcher.matches(&Pdq { hash: near, quality: 100 });
+        let m = matcher.matches(&Pdq {
+            hash: near,
+            quality: 100,
+        });
         assert_eq!((m.len(), m[0].distance, m[0].hash.as_str()), (1, 31, A));
         near.words[3] ^= 1;
-        assert!(matcher.matches(&Pdq { hash: near, quality: 100 }).is_empty(), "32 bits is no match");
+        assert!(
+            matcher
+                .matches(&Pdq {
+                    hash: near,
+                    quality: 100
+                })
+                .is_empty(),
+            "32 bits is no match"
+        );
         let exact = PdqHash::from_hex(A).expect("hash");
-        assert!(matcher.matches(&Pdq { hash: exact, quality: 49 }).is_empty(), "a flat image is not matched");
+        assert!(
+            matcher
+                .matches(&Pdq {
+                    hash: exact,
+                    quality: 49
+                })
+                .is_empty(),
+            "a flat image is not matched"
+        );
         let low = PdqHash::from_hex(B).expect("hash");
-        assert!(matcher.matches(&Pdq { hash: low, quality: 100 }).is_empty(), "a low-quality bank hash is not matched");
+        assert!(
+            matcher
+                .matches(&Pdq {
+                    hash: low,
+                    quality: 100
+                })
+                .is_empty(),
+            "a low-quality bank hash is not matched"
+        );
         assert_eq!(banks.remove("partner").expect("remove"), 2);
-        assert!(matches!(banks.remove("partner"), Err(EngineError::NoSuchBank { .. })));
+        assert!(matches!(
+            banks.remove("partner"),
+            Err(EngineError::NoSuchBank { .. })
+        ));
     }
 }

@@ -19,7 +19,8 @@ pub(super) const PDQ_TABLE: &str = "CREATE TABLE IF NOT EXISTS pdq (
 
 /// Writes the PDQ rows of `rows` (replacing any) inside `tx`: `None` records an image too small to hash.
 pub(super) fn write_pdq(tx: &rusqlite::Transaction<'_>, rows: &[(u64, Option<Pdq>)]) -> Result<()> {
-    let mut put = tx.prepare_cached("INSERT OR REPLACE INTO pdq (id, hash, quality) VALUES (?1, ?2, ?3)")?;
+    let mut put =
+        tx.prepare_cached("INSERT OR REPLACE INTO pdq (id, hash, quality) VALUES (?1, ?2, ?3)")?;
     for (id, pdq) in rows {
         put.execute(params![
             *id as i64,
@@ -95,5 +96,73 @@ impl Catalog {
         write_pdq(&tx, rows)?;
         tx.commit()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Catalog, Entry, Status};
+    use crate::pdq::{Pdq, PdqHash};
+
+    fn row(id: u64, path: &str) -> Entry {
+        Entry {
+            id,
+            path: path.into(),
+            size: 1,
+            mtime_ns: 1,
+            hash: format!("h{id}"),
+            width: 64,
+            height: 64,
+            status: Status::Ok,
+            error: None,
+            meta: None,
+            version: 0,
+        }
+    }
+
+    #[test]
+    fn hashes_are_written_with_their_rows_and_go_with_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut catalog = Catalog::open(dir.path()).expect("open");
+        let pdq = Pdq {
+            hash: PdqHash {
+                words: [1, 2, 3, 4],
+            },
+            quality: 87,
+        };
+        catalog
+            .commit_hashed(
+                &[],
+                &[row(0, "a.jpg"), row(1, "b.jpg"), row(2, "c.jpg")],
+                &[],
+                3,
+                None,
+                &[(0, Some(pdq)), (1, None)],
+            )
+            .expect("commit");
+        let stored = catalog.pdq_hashes().expect("hashes");
+        assert_eq!((stored.len(), stored[&0]), (1, pdq));
+        // Image 1 is too small to hash (a row without a hash); image 2 has no row yet.
+        let unhashed: Vec<u64> = catalog
+            .unhashed()
+            .expect("unhashed")
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(unhashed, [2]);
+        catalog.set_pdq(&[(2, Some(pdq))]).expect("set");
+        assert!(catalog.unhashed().expect("unhashed").is_empty());
+        // A re-written row loses its hash (until given a new one); a removed row too.
+        catalog
+            .commit(&[2], &[row(0, "a.jpg")], &[], 3, None)
+            .expect("rewrite");
+        assert!(catalog.pdq_hashes().expect("hashes").is_empty());
+        let unhashed: Vec<u64> = catalog
+            .unhashed()
+            .expect("unhashed")
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(unhashed, [0]);
     }
 }
