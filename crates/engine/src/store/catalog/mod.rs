@@ -16,7 +16,7 @@
 //! score, see [`crate::labels`]) and the `settings` table (text settings: the label policy in force, as
 //! `label_policy`); migrating creates both, empty, and the next index run scores every image without
 //! re-embedding it. A re-embedded or deleted image loses its scores in the same transaction. 4 added the
-//! `pdq` table (each image's PDQ hash and quality, see [`pdq`]); migrating creates it, empty, and the next
+//! `pdq` table (each image's PDQ hash and quality, see `store/catalog/pdq.rs`); migrating creates it, empty, and the next
 //! index run hashes every image it lacks (decoding it, without re-embedding it).
 
 use crate::store::matrix::MatrixRef;
