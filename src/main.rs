@@ -47,6 +47,10 @@ enum Command {
     Labels(cli::labels::Command),
     /// List groups of duplicate images (exact and near copies), best copy first.
     Dupes(cli::dupes::Args),
+    /// Banks of known-bad PDQ hashes (partners' lists, other collections' takedowns): import, list, remove,
+    /// export, scan. Index runs block the images that match as they arrive.
+    #[command(subcommand)]
+    Hashes(cli::hashes::Command),
     /// Measure a collection against truth: `eval dupes`, `eval labels`.
     #[command(subcommand)]
     Eval(cli::eval::Command),
@@ -83,6 +87,7 @@ fn main() -> anyhow::Result<()> {
         Command::Labels(cmd) => cli::labels::run(cmd),
         Command::Dupes(args) => cli::dupes::run(args),
         Command::Eval(cmd) => cli::eval::run(cmd),
+        Command::Hashes(cmd) => cli::hashes::run(cmd),
         Command::Block(args) => cli::block::block(args),
         Command::Blocks(args) => cli::block::blocks(args),
         Command::Unblock(args) => cli::block::unblock(args),

@@ -13,9 +13,11 @@ pub struct Args {
     collection: PathBuf,
     #[command(flatten)]
     cuts: Cuts,
-    /// Verification: `thumbnails` (flip- and crop-aware pixel correlation) or `cosine` (none: the
-    /// embedding cosine decides, which also groups photos of the same object).
-    #[arg(long, value_parser = parse_verification, default_value = "thumbnails")]
+    /// Verification: `thumbnails` (flip- and crop-aware pixel correlation), `pdq` (the PDQ hashes stored
+    /// at index time, nothing decoded; blind to flips and crops), `both` (pairs PDQ matches are copies,
+    /// the others are verified by thumbnails) or `cosine` (none: the embedding cosine decides, which also
+    /// groups photos of the same object). Default `both`: the measured choice (README, "Duplicates").
+    #[arg(long, value_parser = parse_verification, default_value = "both")]
     verify: Verification,
     /// Print JSON (`{"groups": [...]}`) instead of a list.
     #[arg(long)]
@@ -25,9 +27,10 @@ pub struct Args {
 /// The cuts of duplicate detection, shared by `vsearch dupes` and `vsearch eval dupes`.
 #[derive(clap::Args)]
 pub struct Cuts {
-    /// Verification score a pair needs to be a copy (thumbnail correlation, -1 to 1).
-    #[arg(long, default_value_t = dupes::DEFAULT_THRESHOLD)]
-    pub threshold: f32,
+    /// Verification score a pair needs to be a copy (thumbnail correlation, -1 to 1; default 0.86, or
+    /// 1 - 31/256 for `--verify pdq`: PDQ's match distance).
+    #[arg(long)]
+    pub threshold: Option<f32>,
     /// Embedding cosine a neighbour needs to be verified at all.
     #[arg(long, default_value_t = dupes::DEFAULT_MIN_COSINE)]
     pub min_cosine: f32,
@@ -36,13 +39,25 @@ pub struct Cuts {
     pub neighbours: usize,
 }
 
-/// Parses `thumbnails` or `cosine`.
+impl Cuts {
+    /// The threshold given, else the default of `verification`'s score.
+    pub fn threshold_for(&self, verification: Verification) -> f32 {
+        self.threshold.unwrap_or(match verification {
+            Verification::Pdq => dupes::PDQ_THRESHOLD,
+            _ => dupes::DEFAULT_THRESHOLD,
+        })
+    }
+}
+
+/// Parses `thumbnails`, `pdq`, `both` or `cosine`.
 pub fn parse_verification(s: &str) -> Result<Verification, String> {
     match s {
         "thumbnails" => Ok(Verification::Thumbnails),
         "cosine" => Ok(Verification::Cosine),
+        "pdq" => Ok(Verification::Pdq),
+        "both" => Ok(Verification::Both),
         other => Err(format!(
-            "unknown verification `{other}`: use thumbnails or cosine"
+            "unknown verification `{other}`: use thumbnails, pdq, both or cosine"
         )),
     }
 }
@@ -51,7 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let collection = Collection::open_without_model(&args.collection)
         .with_context(|| format!("open the collection at {}", args.collection.display()))?;
     let options = DupesOptions {
-        threshold: args.cuts.threshold,
+        threshold: args.cuts.threshold_for(args.verify),
         min_cosine: args.cuts.min_cosine,
         neighbours: args.cuts.neighbours,
         verification: args.verify,

@@ -239,6 +239,18 @@ fn print_report(args: &Args, report: &vsearch_engine::IndexReport) -> anyhow::Re
             report.blocked
         );
     }
+    if report.hash_matches > 0 {
+        println!(
+            "  hash banks: {} new images matched a bank's PDQ hash and were blocked (see `vsearch blocks`; the audit log names the bank and the distance)",
+            report.hash_matches
+        );
+    }
+    if report.pdq_hashed > 0 {
+        println!(
+            "  PDQ hashes computed for {} images indexed before the catalog kept them",
+            report.pdq_hashed
+        );
+    }
     for f in &report.failed {
         println!("  failed: {}: {}", f.path.display(), f.reason);
     }

@@ -5,6 +5,7 @@ pub mod block;
 pub mod dupes;
 pub mod embed;
 pub mod eval;
+pub mod hashes;
 pub mod index;
 pub mod labels;
 pub mod models;

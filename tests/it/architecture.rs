@@ -24,7 +24,7 @@ const CRATES: &[Layering] = &[
     Layering {
         src: "crates/engine/src",
         layers: &[
-            &["types"],
+            &["types", "pdq"],
             &["store"],
             &["search", "qdrant"],
             &["safety"],

@@ -63,6 +63,25 @@ fn copy_photos(dir: &Path, n: usize) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The PDQ hash (hex) in each point's payload, by path.
+fn stored_pdq(node: &Node, collection: &str) -> HashMap<String, String> {
+    let store = target(node, collection).connect().expect("connect");
+    let mut out = HashMap::new();
+    store
+        .scroll::<vsearch_engine::qdrant::StoreError>(None, &["path", "pdq"], None, |points| {
+            for p in points {
+                let path = p.payload["path"].as_str().expect("path").to_string();
+                let pdq = p.payload["pdq"]
+                    .as_str()
+                    .expect("a pdq hash in the payload");
+                out.insert(path, pdq.to_string());
+            }
+            Ok(())
+        })
+        .expect("scroll");
+    out
+}
+
 /// The paths of every point in the collection, with how many points each has.
 fn stored_paths(node: &Node, collection: &str) -> HashMap<String, usize> {
     let store = target(node, collection).connect().expect("connect");
@@ -136,6 +155,19 @@ fn ukbench_in_qdrant_answers_like_the_local_exact_search() {
     let report = index_into(&node, &photos, "uk", &[]);
     assert_eq!(report["indexed"], 56, "{report}");
     assert_eq!(report["failed"].as_array().map(Vec::len), Some(0));
+
+    // Each image's PDQ hash is in its payload, the same as the local catalog's.
+    let catalog = vsearch_engine::catalog::Catalog::open_read_only(&photos.join(".vsearch"))
+        .expect("local catalog");
+    let local_pdq = catalog.pdq_hashes().expect("local hashes");
+    let local_pdq: HashMap<String, String> = catalog
+        .entries()
+        .expect("entries")
+        .into_iter()
+        .map(|e| (e.path, local_pdq[&e.id].hash.to_hex()))
+        .collect();
+    assert_eq!(local_pdq.len(), 56);
+    assert_eq!(stored_pdq(&node, "uk"), local_pdq);
 
     let local = Collection::open(&photos, &DeviceSpec::Cpu).expect("local collection");
     let remote = open(&node, "uk", Some(&photos), ModelSpec::Auto);

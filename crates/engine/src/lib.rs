@@ -20,10 +20,12 @@
 //! safety              takedowns (blocks), duplicate groups, label scoring, classifier evaluation
 //! search, qdrant      a local collection and its queries, browsing and images; a Qdrant collection
 //! store               manifest, catalog, embedding matrix, generations and the commit point, indexes, verify
-//! types               errors, ids, metadata, filters, label policies, queries and answers, file layout
+//! types, pdq          errors, ids, metadata, filters, label policies, queries and answers, file layout;
+//!                     the PDQ perceptual hash (computing it, matching it in Hamming space)
 //! ```
 
 pub mod backend;
+pub mod pdq;
 pub mod pipeline;
 pub mod qdrant;
 pub mod safety;

@@ -20,6 +20,11 @@ pub struct DupesArgs {
     collection: PathBuf,
     #[command(flatten)]
     cuts: crate::cli::dupes::Cuts,
+    /// The verifications to measure (repeatable; default all: `thumbnails`, `pdq`, `both`), each beside the
+    /// embedding cosine alone. --threshold applies to the thumbnail score (`thumbnails`, `both`); `pdq` is
+    /// cut at PDQ's match distance of 31 bits.
+    #[arg(long, value_parser = crate::cli::dupes::parse_verification)]
+    verification: Vec<Verification>,
     /// Where the plot goes (`.svg`; a `.png` is written beside it).
     #[arg(long, default_value = "dupes_pr.svg")]
     plot: PathBuf,
@@ -34,6 +39,8 @@ struct Evaluated {
     /// Pairs at the threshold, before grouping.
     pairs: Metrics,
     threshold: f32,
+    /// Seconds the candidate pairs took to score, and the images decoded for it.
+    seconds: f64,
 }
 
 pub(super) fn run(args: DupesArgs) -> anyhow::Result<()> {
@@ -64,21 +71,45 @@ pub(super) fn run(args: DupesArgs) -> anyhow::Result<()> {
         .collect();
     let labelled: HashSet<(String, String)> = truth.iter().map(|t| t.key()).collect();
     let mut results = Vec::new();
-    for (name, verification, threshold) in [
-        (
-            "thumbnail verification",
+    let wanted = if args.verification.is_empty() {
+        vec![
             Verification::Thumbnails,
-            args.cuts.threshold,
-        ),
-        ("embedding cosine only", Verification::Cosine, f32::NAN),
-    ] {
+            Verification::Pdq,
+            Verification::Both,
+        ]
+    } else {
+        args.verification.clone()
+    };
+    let mut methods: Vec<(&'static str, Verification, f32)> = wanted
+        .iter()
+        .map(|&v| {
+            let name = match v {
+                Verification::Thumbnails => "thumbnail verification",
+                Verification::Pdq => "PDQ alone (distance <= 31)",
+                Verification::Both => "PDQ, then thumbnails",
+                Verification::Cosine => "embedding cosine only",
+            };
+            let threshold = match v {
+                Verification::Cosine => f32::NAN,
+                other => args.cuts.threshold_for(other),
+            };
+            (name, v, threshold)
+        })
+        .collect();
+    if !wanted.contains(&Verification::Cosine) {
+        methods.push(("embedding cosine only", Verification::Cosine, f32::NAN));
+    }
+    let images = collection.images().len().max(1);
+    for (name, verification, threshold) in methods {
         let options = DupesOptions {
             threshold: if threshold.is_nan() { 0.0 } else { threshold },
             min_cosine: args.cuts.min_cosine,
             neighbours: args.cuts.neighbours,
             verification,
         };
+        let started = std::time::Instant::now();
         let pairs = collection.duplicate_pairs(&options)?;
+        let seconds = started.elapsed().as_secs_f64();
         let key = |a: u64, b: u64| -> Option<(String, String)> {
             Some(classifier_eval::ordered(path_of.get(&a)?, path_of.get(&b)?))
         };
@@ -121,6 +152,7 @@ pub(super) fn run(args: DupesArgs) -> anyhow::Result<()> {
             grouped: Metrics::of_sets(&predicted, &positives),
             pairs: pair_metrics,
             threshold,
+            seconds,
         });
     }
     println!(
@@ -135,12 +167,12 @@ pub(super) fn run(args: DupesArgs) -> anyhow::Result<()> {
         args.cuts.min_cosine,
         collection.manifest().model.id
     );
-    println!("| method | threshold | pair precision | pair recall | F1 | groups: precision | recall | F1 | best-F1 threshold |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| method | threshold | pair precision | pair recall | F1 | groups: precision | recall | F1 | best-F1 threshold | verification ms per image |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &results {
         let best = classifier_eval::best_f1(&r.curve);
         println!(
-            "| {} | {:.2} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
+            "| {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} | {:.2} |",
             r.name,
             r.threshold,
             r.pairs.precision,
@@ -152,9 +184,14 @@ pub(super) fn run(args: DupesArgs) -> anyhow::Result<()> {
             best.map_or("-".into(), |b| format!(
                 "{:.3} (F1 {:.3})",
                 b.threshold, b.metrics.f1
-            ))
+            )),
+            1000.0 * r.seconds / images as f64
         );
     }
+    println!(
+        "\nVerification cost: the candidate pairs' scoring time over the collection's {images} images (PDQ reads \
+         the hashes stored at index time, where computing one costs about a decode: `cargo bench --bench pdq_match`)."
+    );
     let thresholds: Vec<f64> = (0..=8).map(|i| 0.5 + 0.05 * i as f64).collect();
     for r in &results {
         println!("\n## {}: precision/recall over thresholds\n", r.name);

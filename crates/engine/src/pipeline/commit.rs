@@ -72,6 +72,7 @@ impl<'a> BatchCommitter<'a> {
         let mut remove = Vec::new();
         let mut upsert = Vec::new();
         let mut touch = Vec::new();
+        let mut hashes = Vec::new();
         // The ids of `vectors`, in order.
         let mut vector_ids = Vec::with_capacity(vectors.len());
         // Thumbnails made from the batch's decodes, kept once its rows are committed.
@@ -93,6 +94,7 @@ impl<'a> BatchCommitter<'a> {
                         }
                     };
                     vector_ids.push(id);
+                    hashes.push((id, image.pdq));
                     upsert.push(catalog_entry(
                         pending,
                         id,
@@ -150,7 +152,7 @@ impl<'a> BatchCommitter<'a> {
         }
         crate::types::fault::abort_at("catalog-commit");
         self.catalog
-            .commit(&remove, &upsert, &touch, self.next_id, matrix)?;
+            .commit_hashed(&remove, &upsert, &touch, self.next_id, matrix, &hashes)?;
         for (hash, jpeg) in thumbnails {
             if let Err(e) = crate::store::thumbnails::write(self.coll, &hash, &jpeg) {
                 tracing::warn!("cannot keep a thumbnail: {e}");

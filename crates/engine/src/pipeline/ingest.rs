@@ -3,6 +3,7 @@
 //! before the next is taken.
 
 use super::plan::PendingFile;
+use crate::pdq::Pdq;
 use crate::pipeline::scan::has_image_extension;
 use crate::store::catalog::Entry;
 use crate::types::error::{EngineError, Result};
@@ -14,13 +15,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use vsearch_embed::{image_io, ImageEmbedder, Pixels};
 
-/// A decoded image: its content hash, size in pixels, content metadata and the thumbnail made from the
-/// decode (kept once the image is committed; `None` when its content has one already, or none is kept).
+/// A decoded image: its content hash, size in pixels, content metadata, PDQ hash (`None` when a side is
+/// too small to hash) and the thumbnail made from the decode (kept once the image is committed; `None`
+/// when its content has one already, or none is kept).
 pub(super) struct DecodedImage {
     pub hash: String,
     pub width: u32,
     pub height: u32,
     pub meta: ContentMeta,
+    pub pdq: Option<Pdq>,
     pub thumbnail: Option<Vec<u8>>,
 }
 
@@ -284,13 +287,14 @@ fn prepare(pending: &PendingFile, model: &dyn ImageEmbedder, decoding: Decoding<
         .thumbnails
         .is_some_and(|coll| !crate::store::thumbnails::exists(coll, &hash));
     match contain_panic(|| to_pixels(&bytes, model, decoding, thumbnail)) {
-        Ok(Ok((pixels, (width, height), thumbnail))) => Prepared::ToEmbed {
+        Ok(Ok((pixels, (width, height), pdq, thumbnail))) => Prepared::ToEmbed {
             pixels,
             image: DecodedImage {
                 hash,
                 width,
                 height,
                 meta,
+                pdq,
                 thumbnail,
             },
         },
@@ -340,13 +344,14 @@ pub(super) fn read_metadata(
     }))
 }
 
-/// What [`to_pixels`] makes of a file: the model's pixels, the image's full size (orientation applied)
-/// and, when asked, its thumbnail.
-type ToPixels = (Pixels, (u32, u32), Option<Vec<u8>>);
+/// What [`to_pixels`] makes of a file: the model's pixels, the image's full size (orientation applied),
+/// its PDQ hash and, when asked, its thumbnail.
+type ToPixels = (Pixels, (u32, u32), Option<Pdq>, Option<Vec<u8>>);
 
-/// Decodes an image file's bytes at the size the model needs and preprocesses them for `model`; makes
-/// the thumbnail from the same decode when `thumbnail` (a thumbnail that cannot be made is logged and
-/// left out).
+/// Decodes an image file's bytes at the size the model needs and preprocesses them for `model`; computes
+/// the PDQ hash from the same decode (a large JPEG's reduced-scale one, still at least 224-256 pixels on
+/// its shorter side, over the 64 x 64 PDQ reads), and makes the thumbnail from it when `thumbnail` (a
+/// thumbnail that cannot be made is logged and left out).
 fn to_pixels(
     bytes: &[u8],
     model: &dyn ImageEmbedder,
@@ -361,7 +366,49 @@ fn to_pixels(
             made.map_err(|e| tracing::warn!("cannot make a thumbnail: {e}"))
                 .ok()
         });
-    Ok((model.preprocess(&decoded.image)?, size, jpeg))
+    let pdq = crate::pdq::pdq_of_image(&decoded.image);
+    Ok((model.preprocess(&decoded.image)?, size, pdq, jpeg))
+}
+
+/// Decodes the indexed images of `rows` (under `root`) and computes their PDQ hashes, without embedding
+/// them, on `threads` threads (rows indexed before the catalog kept hashes). A file that cannot be read
+/// or decoded is left out (logged): the next run tries it again.
+pub(super) fn hash_rows(
+    rows: &[Entry],
+    root: &Path,
+    threads: usize,
+    max_pixels: u64,
+) -> Result<Vec<(u64, Option<Pdq>)>> {
+    use rayon::prelude::*;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|i| format!("vsearch-pdq-{i}"))
+        .build()
+        .map_err(|e| EngineError::Io {
+            path: root.to_path_buf(),
+            source: std::io::Error::other(e),
+        })?;
+    Ok(pool.install(|| {
+        rows.par_iter()
+            .filter_map(|e| {
+                let path = root.join(&e.path);
+                let decoded = std::fs::read(&path)
+                    .map_err(|err| err.to_string())
+                    .and_then(|bytes| {
+                        contain_panic(|| image_io::decode(&bytes, max_pixels))
+                            .map_err(|p| p.message)?
+                            .map_err(|err| err.to_string())
+                    });
+                match decoded {
+                    Ok(image) => Some((e.id, crate::pdq::pdq_of_image(&image))),
+                    Err(err) => {
+                        tracing::warn!("{}: cannot compute its PDQ hash: {err}", path.display());
+                        None
+                    }
+                }
+            })
+            .collect()
+    }))
 }
 
 /// A panic caught by [`contain_panic`].

@@ -147,6 +147,8 @@ fn run(
     }
     // Rows from before the metadata columns get theirs without re-embedding.
     fill_missing_metadata(&mut catalog, &root, options.threads, &mut report)?;
+    // Images indexed before the catalog kept PDQ hashes get theirs (decoded, not re-embedded).
+    fill_missing_pdq(&mut catalog, &root, options, &mut report)?;
     // Label scores for the images that lack them (all of them under a new policy), from their vectors.
     let labelled = label::update_labels(
         &mut catalog,
@@ -187,6 +189,14 @@ fn run(
         .map(|(&id, _)| id)
         .collect();
     report.blocked = crate::safety::blocks::record_arrivals(&coll, &arrived)?;
+    // Arrivals that match a hash bank are blocked now (a block each, logged with the bank and distance).
+    if crate::safety::hashbanks::HashBanks::exist(&coll) && !arrived.is_empty() {
+        let pdq = Catalog::open_read_only(&coll)?.pdq_hashes()?;
+        let matched =
+            crate::safety::hashbanks::block_matches(&coll, &pdq, Some(&arrived), "vsearch index")?;
+        report.hash_matches = matched.len();
+        report.blocked += matched.len();
+    }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -260,6 +270,28 @@ fn fill_missing_metadata(
     let read = ingest::read_metadata(&missing, root, threads)?;
     catalog.set_meta(&read)?;
     report.metadata += read.len();
+    Ok(())
+}
+
+/// Computes the PDQ hashes of the indexed images that lack one (a catalog from before schema 4) and
+/// stores them, in one transaction; their images are decoded but not embedded.
+fn fill_missing_pdq(
+    catalog: &mut Catalog,
+    root: &Path,
+    options: &IndexOptions,
+    report: &mut IndexReport,
+) -> Result<()> {
+    let missing = catalog.unhashed()?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(
+        "computing the PDQ hashes of {} indexed images",
+        missing.len()
+    );
+    let hashed = ingest::hash_rows(&missing, root, options.threads, options.max_pixels)?;
+    catalog.set_pdq(&hashed)?;
+    report.pdq_hashed += hashed.len();
     Ok(())
 }
 

@@ -95,9 +95,18 @@ pub struct IndexReport {
     /// Indexed images whose label scores were computed (from their stored vectors; see [`crate::labels`]).
     #[serde(default)]
     pub labelled: usize,
-    /// New or re-embedded images a block hides as they arrive (logged to the audit log).
+    /// New or re-embedded images a block hides as they arrive (logged to the audit log), those a hash bank
+    /// matched included.
     #[serde(default)]
     pub blocked: usize,
+    /// New or re-embedded images that matched a hash bank and were blocked as they arrived (see
+    /// [`crate::safety::hashbanks`]).
+    #[serde(default)]
+    pub hash_matches: usize,
+    /// Indexed images whose PDQ hash was computed without re-embedding them (catalogs from before the
+    /// PDQ table).
+    #[serde(default)]
+    pub pdq_hashed: usize,
     pub seconds: f64,
     /// Thread-seconds spent reading, decoding and preprocessing the embedded files (on `threads`
     /// decoding threads, beside the model).

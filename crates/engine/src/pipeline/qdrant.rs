@@ -169,7 +169,8 @@ pub fn index_into_qdrant(
                         };
                         let meta = ImageMeta::from_entry(&entry);
                         let id = point_id(&image.hash, &file.rel);
-                        let stored = StoredImage::new(&meta, &image.hash, file.mtime_ns, base_url);
+                        let stored = StoredImage::new(&meta, &image.hash, file.mtime_ns, base_url)
+                            .with_pdq(image.pdq);
                         points.push(Point {
                             id,
                             vector,

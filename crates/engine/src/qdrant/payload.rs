@@ -52,6 +52,13 @@ pub struct StoredImage {
     /// Where the image is served from (`--base-url` at index time joined with `path`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The image's PDQ hash, 64 hex digits (see [`crate::pdq`]; absent for an image too small to hash and
+    /// on points written before vsearch stored it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdq: Option<String>,
+    /// The PDQ hash's quality, 0-100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdq_quality: Option<u8>,
 }
 
 /// Payload keys an incremental run reads.
@@ -89,7 +96,24 @@ impl StoredImage {
                 .map(|(i, _)| meta.path[..=i].to_string())
                 .collect(),
             url: base_url.map(|base| format!("{}/{}", base.trim_end_matches('/'), meta.path)),
+            pdq: None,
+            pdq_quality: None,
         }
+    }
+
+    /// The payload with the image's PDQ hash and quality.
+    pub fn with_pdq(mut self, pdq: Option<crate::pdq::Pdq>) -> Self {
+        self.pdq = pdq.map(|p| p.hash.to_hex());
+        self.pdq_quality = pdq.map(|p| p.quality);
+        self
+    }
+
+    /// The image's PDQ hash and quality, when the payload has them.
+    pub fn pdq(&self) -> Option<crate::pdq::Pdq> {
+        Some(crate::pdq::Pdq {
+            hash: crate::pdq::PdqHash::from_hex(self.pdq.as_deref()?).ok()?,
+            quality: self.pdq_quality.unwrap_or(0),
+        })
     }
 
     /// As a JSON object.

@@ -611,3 +611,79 @@ pub fn record_arrivals(coll: &Path, arrived: &[u64]) -> Result<usize> {
     }
     Ok(blocked.len())
 }
+
+/// A block vsearch makes itself for an image that matched a hash bank
+/// ([`crate::safety::hashbanks::block_matches`]): the image alone ([`Reach::Example`]).
+pub(crate) struct MatchBlock {
+    /// The image.
+    pub example: BlockExample,
+    /// Its vector.
+    pub vector: Vec<f32>,
+    /// Why (names the bank, its reason and the distance).
+    pub reason: String,
+    /// Who (`hash bank NAME`).
+    pub by: String,
+    /// What the audit log records of the match (bank, hashes, distance, the command that ran).
+    pub record: serde_json::Value,
+}
+
+/// Records `blocks` (in `blocks.json`, under the blocks lock) and one audit-log line for each
+/// (`"action": "hash_match"`, with the match); returns their block ids, in order.
+pub(crate) fn record_match_blocks(dir: &Path, blocks: Vec<MatchBlock>) -> Result<Vec<u64>> {
+    if blocks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let _lock = layout::lock_blocks(dir)?;
+    let mut list = BlockList::read(dir)?;
+    let at = now();
+    let mut made = Vec::with_capacity(blocks.len());
+    let mut records = Vec::with_capacity(blocks.len());
+    for b in blocks {
+        records.push(b.record);
+        let mut vector = b.vector;
+        vector::normalize(&mut vector);
+        let block = Block {
+            id: list.next_id,
+            by: b.by,
+            at: at.clone(),
+            reason: b.reason,
+            example: b.example,
+            reach: Reach::Example,
+            vector,
+        };
+        list.next_id += 1;
+        made.push(block);
+    }
+    list.version += 1;
+    list.blocks.extend(made.iter().cloned());
+    list.write(dir)?;
+    for (block, record) in made.iter().zip(records) {
+        let hid: Vec<HiddenImage> = block
+            .example
+            .id
+            .zip(block.example.path.clone())
+            .map(|(id, path)| HiddenImage { id, path })
+            .into_iter()
+            .collect();
+        tracing::info!("block {}: {}", block.id, block.reason);
+        audit(
+            dir,
+            &serde_json::json!({
+                "at": block.at,
+                "by": block.by,
+                "action": "hash_match",
+                "block": {
+                    "id": block.id,
+                    "by": block.by,
+                    "at": block.at,
+                    "reason": block.reason,
+                    "example": block.example,
+                    "reach": block.reach,
+                },
+                "match": record,
+                "hid": hid,
+            }),
+        )?;
+    }
+    Ok(made.iter().map(|b| b.id).collect())
+}

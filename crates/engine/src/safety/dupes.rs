@@ -37,12 +37,31 @@ pub const DEFAULT_NEIGHBOURS: usize = 10;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verification {
-    /// Flip- and crop-aware correlation of grayscale thumbnails (the default).
-    #[default]
+    /// Flip- and crop-aware correlation of grayscale thumbnails.
     Thumbnails,
     /// No verification: the pair's score is its embedding cosine (the baseline the measurement compares
     /// against; it groups photos of the same object).
     Cosine,
+    /// The images' PDQ hashes, stored at index time (nothing is decoded): the score is
+    /// `1 - distance / 256`, so [`PDQ_THRESHOLD`] is PDQ's match distance of 31 bits. Pairs where an
+    /// image has no hash or one of quality under [`crate::pdq::MIN_QUALITY`] score nothing. PDQ does not
+    /// see flips or crops of a fifth of the picture as copies.
+    Pdq,
+    /// PDQ first: a pair within PDQ's match distance (both hashes of good quality) is a copy (score 1)
+    /// without decoding; the other pairs are verified by thumbnails (the default: on the planted set, the
+    /// same precision and recall as thumbnails alone, 1.0 and 1.0, for less than half the verification
+    /// time, as PDQ confirms half the copies from the hashes stored at index time; README, "Duplicates").
+    #[default]
+    Both,
+}
+
+/// The [`Verification::Pdq`] score of PDQ's match distance ([`crate::pdq::MATCH_DISTANCE`] bits).
+pub const PDQ_THRESHOLD: f32 = 1.0 - crate::pdq::MATCH_DISTANCE as f32 / 256.0;
+
+/// The [`Verification::Pdq`] score of two hashes, `None` when either is of low quality.
+fn pdq_score(x: &crate::pdq::Pdq, y: &crate::pdq::Pdq) -> Option<f32> {
+    (x.quality >= crate::pdq::MIN_QUALITY && y.quality >= crate::pdq::MIN_QUALITY)
+        .then(|| 1.0 - x.hash.distance(&y.hash) as f32 / 256.0)
 }
 
 /// Options of [`Collection::duplicates`].
@@ -59,13 +78,13 @@ pub struct DupesOptions {
 }
 
 impl Default for DupesOptions {
-    /// [`DEFAULT_THRESHOLD`], [`DEFAULT_MIN_COSINE`], [`DEFAULT_NEIGHBOURS`], thumbnails.
+    /// [`DEFAULT_THRESHOLD`], [`DEFAULT_MIN_COSINE`], [`DEFAULT_NEIGHBOURS`], PDQ then thumbnails.
     fn default() -> Self {
         Self {
             threshold: DEFAULT_THRESHOLD,
             min_cosine: DEFAULT_MIN_COSINE,
             neighbours: DEFAULT_NEIGHBOURS,
-            verification: Verification::Thumbnails,
+            verification: Verification::Both,
         }
     }
 }
@@ -193,18 +212,34 @@ impl Collection {
             (Some(x), Some(y)) => !x.is_empty() && x == y,
             _ => false,
         };
+        let pdq = match options.verification {
+            Verification::Pdq | Verification::Both => {
+                crate::store::catalog::Catalog::open_read_only(self.dir())?.pdq_hashes()?
+            }
+            Verification::Cosine | Verification::Thumbnails => HashMap::new(),
+        };
+        let pdq_of = |a: u64, b: u64| pdq_score(pdq.get(&a)?, pdq.get(&b)?);
         let signatures = match options.verification {
-            Verification::Cosine => HashMap::new(),
-            Verification::Thumbnails => {
+            Verification::Cosine | Verification::Pdq => HashMap::new(),
+            Verification::Thumbnails | Verification::Both => {
                 let mut wanted: Vec<u64> = candidates
                     .keys()
                     .filter(|(a, b)| !same(*a, *b))
+                    .filter(|(a, b)| {
+                        options.verification != Verification::Both
+                            || pdq_of(*a, *b).is_none_or(|s| s < PDQ_THRESHOLD)
+                    })
                     .flat_map(|&(a, b)| [a, b])
                     .collect();
                 wanted.sort_unstable();
                 wanted.dedup();
                 self.signatures(&wanted)
             }
+        };
+        let thumbnails = |a: u64, b: u64| match (signatures.get(&a), signatures.get(&b)) {
+            (Some(x), Some(y)) => x.similarity(y),
+            // An image that cannot be read now is not called a copy.
+            _ => f32::NEG_INFINITY,
         };
         let mut out = Vec::with_capacity(candidates.len());
         for ((a, b), cosine) in candidates {
@@ -214,10 +249,11 @@ impl Collection {
             } else {
                 match options.verification {
                     Verification::Cosine => cosine,
-                    Verification::Thumbnails => match (signatures.get(&a), signatures.get(&b)) {
-                        (Some(x), Some(y)) => x.similarity(y),
-                        // An image that cannot be read now is not called a copy.
-                        _ => f32::NEG_INFINITY,
+                    Verification::Thumbnails => thumbnails(a, b),
+                    Verification::Pdq => pdq_of(a, b).unwrap_or(f32::NEG_INFINITY),
+                    Verification::Both => match pdq_of(a, b) {
+                        Some(s) if s >= PDQ_THRESHOLD => 1.0,
+                        _ => thumbnails(a, b),
                     },
                 }
             };
@@ -421,28 +457,63 @@ pub fn copies_of_with(
                 .filter(|(_, c)| *c >= options.threshold)
                 .map(|(o, _)| *o),
         ),
-        Verification::Thumbnails if !neighbours.is_empty() => {
-            let mut wanted: Vec<u64> = neighbours.iter().map(|(o, _)| *o).collect();
-            wanted.push(id);
-            let signatures = collection.signatures(&wanted);
-            if let Some(own) = signatures.get(&id) {
-                out.extend(
-                    neighbours
-                        .iter()
-                        .filter(|(o, _)| {
-                            signatures
-                                .get(o)
-                                .is_some_and(|s| own.similarity(s) >= options.threshold)
-                        })
-                        .map(|(o, _)| *o),
-                );
+        Verification::Pdq | Verification::Both if !neighbours.is_empty() => {
+            let pdq =
+                crate::store::catalog::Catalog::open_read_only(collection.dir())?.pdq_hashes()?;
+            let score = |o: u64| pdq_score(pdq.get(&id)?, pdq.get(&o)?);
+            let cut = if options.verification == Verification::Pdq {
+                options.threshold
+            } else {
+                PDQ_THRESHOLD
+            };
+            let confirmed = |o: u64| score(o).is_some_and(|s| s >= cut);
+            let rest: Vec<(u64, f32)> = neighbours
+                .iter()
+                .copied()
+                .filter(|(o, _)| !confirmed(*o))
+                .collect();
+            out.extend(neighbours.iter().map(|(o, _)| *o).filter(|&o| confirmed(o)));
+            if options.verification == Verification::Both && !rest.is_empty() {
+                out.extend(thumbnail_copies(collection, id, &rest, options.threshold));
             }
         }
-        Verification::Thumbnails => {}
+        Verification::Thumbnails if !neighbours.is_empty() => {
+            out.extend(thumbnail_copies(
+                collection,
+                id,
+                &neighbours,
+                options.threshold,
+            ));
+        }
+        Verification::Thumbnails | Verification::Pdq | Verification::Both => {}
     }
     out.sort_unstable();
     out.dedup();
     Ok(out)
+}
+
+/// The `neighbours` of `id` whose thumbnail similarity to it reaches `threshold`.
+fn thumbnail_copies(
+    collection: &Collection,
+    id: u64,
+    neighbours: &[(u64, f32)],
+    threshold: f32,
+) -> Vec<u64> {
+    let mut wanted: Vec<u64> = neighbours.iter().map(|(o, _)| *o).collect();
+    wanted.push(id);
+    let signatures = collection.signatures(&wanted);
+    let Some(own) = signatures.get(&id) else {
+        return Vec::new();
+    };
+    neighbours
+        .iter()
+        .filter(|(o, _)| {
+            signatures
+                .get(o)
+                .is_some_and(|s| own.similarity(s) >= threshold)
+        })
+        .map(|(o, _)| *o)
+        .collect()
 }
 
 #[cfg(test)]

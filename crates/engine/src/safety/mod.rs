@@ -1,9 +1,10 @@
 //! Keeping a collection clean: takedowns by similarity ([`blocks`]), duplicate groups ([`dupes`]),
-//! zero-shot label scoring ([`labels`]), and the precision/recall evaluation of such pair classifiers
+//! matching against banks of known-bad PDQ hashes ([`hashbanks`]), zero-shot label scoring ([`labels`]), and the precision/recall evaluation of such pair classifiers
 //! ([`classifier_eval`]).
 
 pub mod blocks;
 pub mod classifier_eval;
 pub mod dupes;
+pub mod hashbanks;
 pub mod labels;
 pub mod signature;

@@ -86,6 +86,15 @@ pub enum EngineError {
     #[error("image {id} is blocked: a takedown hides it (see `vsearch blocks`)")]
     Blocked { id: u64 },
     /// No block has this id.
+    /// A hash list (or bank) that does not read; `line` is 1-based (0: not a line of a file).
+    #[error("{path} line {line}: {reason}; a hash list is one PDQ hash (64 hex digits) per line, or CSV/TSV with a hash column (and quality, tags columns)")]
+    HashList {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("no hash bank is named '{name}' (see `vsearch hashes list`)")]
+    NoSuchBank { name: String },
     #[error("no block {id} is in force (see `vsearch blocks`)")]
     NoSuchBlock { id: u64 },
     /// The blocks file cannot be read.

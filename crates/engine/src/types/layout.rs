@@ -11,6 +11,7 @@
 //!                               folder of its own, renamed into place)
 //!   blocks.json, audit.jsonl    takedowns and their append-only log (BLOCKS_FILE, AUDIT_FILE)
 //!   thumbnails/ab/HASH.jpg      thumbnails by content hash, a cache made by index runs (THUMBNAILS_DIR)
+//!   hashbanks.sqlite            banks of known-bad PDQ hashes, matched on arrival (HASHBANKS_FILE)
 //!   index.lock, blocks.lock     the two locks (INDEX_LOCK_FILE, BLOCKS_LOCK_FILE)
 //! ```
 //!
@@ -52,6 +53,8 @@ pub const BLOCKS_FILE: &str = "blocks.json";
 pub const AUDIT_FILE: &str = "audit.jsonl";
 /// Folder of the thumbnails kept beside the collection ([`crate::store::thumbnails`]).
 pub const THUMBNAILS_DIR: &str = "thumbnails";
+/// The hash banks (PDQ hashes of known-bad images) matched at index time.
+pub const HASHBANKS_FILE: &str = "hashbanks.sqlite";
 /// The lock an index run holds.
 pub const INDEX_LOCK_FILE: &str = "index.lock";
 /// The lock held while the blocks change or the audit log is appended to.

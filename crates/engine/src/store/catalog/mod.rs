@@ -15,7 +15,9 @@
 //! their metadata ([`Catalog::set_meta`]). 3 added the `labels` table (one row per image and label: its
 //! score, see [`crate::labels`]) and the `settings` table (text settings: the label policy in force, as
 //! `label_policy`); migrating creates both, empty, and the next index run scores every image without
-//! re-embedding it. A re-embedded or deleted image loses its scores in the same transaction.
+//! re-embedding it. A re-embedded or deleted image loses its scores in the same transaction. 4 added the
+//! `pdq` table (each image's PDQ hash and quality, see `store/catalog/pdq.rs`); migrating creates it, empty, and the next
+//! index run hashes every image it lacks (decoding it, without re-embedding it).
 
 use crate::store::matrix::MatrixRef;
 use crate::types::error::{EngineError, Result};
@@ -24,15 +26,17 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
 mod labels;
+mod pdq;
 mod row_meta;
 
 pub use labels::LabelScores;
 use labels::LABEL_TABLES;
+use pdq::PDQ_TABLE;
 
 pub use crate::types::layout::CATALOG_FILE;
 
 /// The catalog schema this build writes (kept in the `meta` table as `schema_version`).
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// Columns added by schema version 2, with their SQL types.
 const META_COLUMNS: &[(&str, &str)] = &[
@@ -112,6 +116,8 @@ pub struct Catalog {
     has_meta: bool,
     /// Whether the schema-3 tables exist (a read-only catalog may predate them).
     has_labels: bool,
+    /// Whether the schema-4 `pdq` table exists (a read-only catalog may predate it).
+    has_pdq: bool,
 }
 
 impl Catalog {
@@ -140,6 +146,7 @@ impl Catalog {
             conn,
             has_meta: false,
             has_labels: false,
+            has_pdq: false,
         };
         catalog.migrate()?;
         Ok(catalog)
@@ -158,6 +165,7 @@ impl Catalog {
                 }
             }
             tx.execute_batch(LABEL_TABLES)?;
+            tx.execute_batch(PDQ_TABLE)?;
             tx.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
                 [SCHEMA_VERSION as i64],
@@ -167,6 +175,7 @@ impl Catalog {
         }
         self.has_meta = true;
         self.has_labels = true;
+        self.has_pdq = true;
         Ok(())
     }
 
@@ -194,10 +203,16 @@ impl Catalog {
             [],
             |r| r.get(0),
         )?;
+        let has_pdq: bool = conn.query_row(
+            "SELECT COUNT(*) = 1 FROM sqlite_master WHERE type = 'table' AND name = 'pdq'",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(Self {
             conn,
             has_meta,
             has_labels,
+            has_pdq,
         })
     }
 
@@ -343,12 +358,7 @@ impl Catalog {
         Ok(())
     }
 
-    /// Applies one batch in a single transaction: deletes `remove` ids, writes `upsert` rows (a row
-    /// whose id exists is updated in place, which needs the same path: an id never moves to another
-    /// path; otherwise it is inserted), updates the size, mtime (and metadata, when given) of `touch`
-    /// rows (same content), raises `next_id` to at least `next_id`, points at `matrix` (the rows the
-    /// batch appended) when given, and bumps the generation. Written rows get the new generation as
-    /// their `version`.
+    /// [`Catalog::commit_hashed`] without PDQ hashes.
     pub fn commit(
         &mut self,
         remove: &[u64],
@@ -357,15 +367,37 @@ impl Catalog {
         next_id: u64,
         matrix: Option<MatrixRef>,
     ) -> Result<()> {
+        self.commit_hashed(remove, upsert, touch, next_id, matrix, &[])
+    }
+
+    /// Applies one batch in a single transaction: deletes `remove` ids, writes `upsert` rows (a row
+    /// whose id exists is updated in place, which needs the same path: an id never moves to another
+    /// path; otherwise it is inserted), updates the size, mtime (and metadata, when given) of `touch`
+    /// rows (same content), raises `next_id` to at least `next_id`, points at `matrix` (the rows the
+    /// batch appended) when given, and bumps the generation. Written rows get the new generation as
+    /// their `version`. Removed and written rows lose their PDQ row; `pdq` gives the new ones (of
+    /// written rows).
+    pub fn commit_hashed(
+        &mut self,
+        remove: &[u64],
+        upsert: &[Entry],
+        touch: &[Touch],
+        next_id: u64,
+        matrix: Option<MatrixRef>,
+        pdq: &[(u64, Option<crate::pdq::Pdq>)],
+    ) -> Result<()> {
         let version = self.generation()? + 1;
         let tx = self.conn.transaction()?;
         {
             let mut del = tx.prepare_cached("DELETE FROM files WHERE id = ?1")?;
             // Scores belong to a vector: a removed or re-written row loses them.
             let mut unlabel = tx.prepare_cached("DELETE FROM labels WHERE id = ?1")?;
+            // So is a PDQ hash of its content.
+            let mut unhash = tx.prepare_cached("DELETE FROM pdq WHERE id = ?1")?;
             for id in remove {
                 del.execute([*id as i64])?;
                 unlabel.execute([*id as i64])?;
+                unhash.execute([*id as i64])?;
             }
             let mut upd = tx.prepare_cached(
                 "UPDATE files SET size = ?3, mtime_ns = ?4, hash = ?5, width = ?6, height = ?7,
@@ -402,7 +434,9 @@ impl Catalog {
                     ins.execute(values)?;
                 }
                 unlabel.execute([e.id as i64])?;
+                unhash.execute([e.id as i64])?;
             }
+            pdq::write_pdq(&tx, pdq)?;
             let mut touch_size =
                 tx.prepare_cached("UPDATE files SET size = ?2, mtime_ns = ?3 WHERE id = ?1")?;
             let mut touch_meta = tx.prepare_cached(
