@@ -378,6 +378,52 @@ fn best_first(x: &ImageMeta, y: &ImageMeta) -> std::cmp::Ordering {
         .then(x.id.cmp(&y.id))
 }
 
+/// A near image of an indexed one, for a reviewer: its embedding cosine, and whether it is a verified
+/// copy ([`copies_of`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NearCopy {
+    pub id: crate::types::image_id::ImageId,
+    /// Path relative to the indexed folder.
+    pub path: String,
+    /// Embedding cosine to the image.
+    pub cosine: f32,
+    /// Whether verification takes it for a copy (or it has the same content).
+    pub copy: bool,
+}
+
+/// The candidate neighbours of the indexed image `id` (cosine at least [`DEFAULT_MIN_COSINE`]) and the
+/// files with the same content, each marked verified copy or not; verified copies first, then by cosine.
+pub fn near_copies(collection: &Collection, id: u64) -> Result<Vec<NearCopy>> {
+    let options = DupesOptions::default();
+    let copies = copies_of_with(collection, id, &options)?;
+    let mut near: BTreeMap<u64, f32> = collection
+        .candidate_neighbours(id, &options)?
+        .into_iter()
+        .collect();
+    let own = collection.stored_vector(id)?;
+    for &c in &copies {
+        if let std::collections::btree_map::Entry::Vacant(e) = near.entry(c) {
+            let other = collection.stored_vector(c)?;
+            e.insert(vsearch_core::vector::dot(&own, &other));
+        }
+    }
+    let mut out: Vec<NearCopy> = near
+        .into_iter()
+        .map(|(other, cosine)| NearCopy {
+            id: other.into(),
+            path: collection
+                .images()
+                .get(other)
+                .map(|m| m.path.clone())
+                .unwrap_or_default(),
+            cosine,
+            copy: copies.contains(&other),
+        })
+        .collect();
+    out.sort_by(|a, b| b.copy.cmp(&a.copy).then(b.cosine.total_cmp(&a.cosine)));
+    Ok(out)
+}
+
 /// The verified copies of one indexed image: the images with the same content, and its candidate
 /// neighbours that pass verification at the default options ([`DupesOptions::default`]); ids ascending.
 /// Copies of copies are not followed (see [`Collection::duplicates`] for groups).
