@@ -97,8 +97,8 @@ async fn reports_hide_at_the_threshold_and_review_blocks_or_restores() {
     let photos = common::photo_folder(8);
     let dir = photos.path();
     plant_copies(&common::ukbench().join(ORIGINAL), dir);
-    let report = index_folder(dir, &common::lite0_options()).expect("index the photos");
-    assert_eq!(report.indexed, 11, "{report:?}");
+    let indexed = index_folder(dir, &common::lite0_options()).expect("index the photos");
+    assert_eq!(indexed.indexed, 11, "{indexed:?}");
     let collection = Collection::open_without_model(dir).expect("open");
     let records = dir.join(".vsearch");
     let ids: HashMap<String, u64> = collection
