@@ -3,7 +3,6 @@
 use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
-use vsearch_engine::blocks::Reach;
 use vsearch_engine::reports::{self, CaseOrder, CaseStatus, CaseView, ReportPolicy, Resolution};
 use vsearch_engine::{Backend, DeviceSpec};
 
@@ -277,7 +276,7 @@ fn policy(args: PolicyArgs) -> anyhow::Result<()> {
         match policy.hide_after {
             0 => println!("hide pending review: never"),
             n => println!(
-                "hide pending review: {n} distinct reporters within {}",
+                "hide pending review: {n} distinct reporters within {:#}",
                 jiff::SignedDuration::from_secs(policy.window_secs as i64)
             ),
         }

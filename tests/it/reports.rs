@@ -126,7 +126,7 @@ fn reports_cli_lists_resolves_and_sets_the_policy() {
     );
 
     // Resolve `a` with a block: it stays hidden, by the reviewer's block; the hold is gone.
-    let out = run_ok(reports_cmd(
+    let out = run_ok(&mut reports_cmd(
         dir,
         &[
             "resolve",
@@ -145,7 +145,7 @@ fn reports_cli_lists_resolves_and_sets_the_policy() {
             .args(["blocks", "--json", "--collection"])
             .arg(dir),
     ));
-    let by: Vec<&str> = blocks
+    let by: Vec<&str> = blocks["blocks"]
         .as_array()
         .expect("blocks")
         .iter()

@@ -218,9 +218,26 @@ pub fn submit(
             filed.reporters,
         ) {
             Ok(state) => next = Some(state),
+            // The report is filed and the case queued either way: the visitor is not told of a failure
+            // of the collection's, which the log and the audit log record for the operator.
             Err(e) => {
                 store.set_hold(filed.case, None)?;
-                return Err(e);
+                tracing::warn!(
+                    "report case {}: cannot hide image {} pending review: {e}",
+                    filed.case,
+                    report.image
+                );
+                audit(
+                    backend,
+                    serde_json::json!({
+                        "at": rfc3339(now_secs()),
+                        "by": POLICY_ACTOR,
+                        "action": "hide_pending_review_failed",
+                        "case": filed.case,
+                        "image": report.image,
+                        "error": e.to_string(),
+                    }),
+                )?;
             }
         }
     }
@@ -387,11 +404,7 @@ pub fn resolve(
     if row.status != CaseStatus::Open {
         return Err(EngineError::CaseClosed {
             id: case_id,
-            status: match row.status {
-                CaseStatus::Blocked => "blocked",
-                CaseStatus::Dismissed => "dismissed",
-                CaseStatus::Open => "open",
-            },
+            status: row.status.as_str(),
         });
     }
     let now = now_secs();
@@ -470,7 +483,7 @@ pub fn resolve(
     )?;
     tracing::info!(
         "report case {case_id} resolved by {by}: {}",
-        status_word(status)
+        status.as_str()
     );
     let on: &dyn Backend = match &state {
         Some(s) => s.as_ref(),
@@ -478,14 +491,6 @@ pub fn resolve(
     };
     let view = case(on, case_id)?;
     Ok((view, state))
-}
-
-fn status_word(status: CaseStatus) -> &'static str {
-    match status {
-        CaseStatus::Open => "open",
-        CaseStatus::Blocked => "blocked",
-        CaseStatus::Dismissed => "dismissed",
-    }
 }
 
 /// Sets the report policy of `backend`'s collection and records the change in the audit log.

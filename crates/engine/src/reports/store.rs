@@ -62,7 +62,8 @@ pub enum CaseStatus {
 }
 
 impl CaseStatus {
-    fn as_str(self) -> &'static str {
+    /// `open`, `blocked` or `dismissed`.
+    pub fn as_str(self) -> &'static str {
         match self {
             CaseStatus::Open => "open",
             CaseStatus::Blocked => "blocked",

@@ -158,12 +158,7 @@ impl From<CaseView> for CaseDto {
             id: v.id,
             image: v.image,
             path: v.path,
-            status: match v.status {
-                CaseStatus::Open => "open",
-                CaseStatus::Blocked => "blocked",
-                CaseStatus::Dismissed => "dismissed",
-            }
-            .into(),
+            status: v.status.as_str().into(),
             opened_at: v.opened_at,
             reporters: v.reporters,
             reasons: v
