@@ -326,7 +326,8 @@ try {
       await page.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
       await waitForViewer(page, reported);
       await page.click("#viewer-report");
-      await page.waitForSelector("#report-form:not([hidden]) #report-reason option", { timeout: TIMEOUT });
+      await page.waitForFunction(() => !document.querySelector("#report-form").hidden &&
+        document.querySelectorAll("#report-reason option").length > 0, null, { timeout: TIMEOUT });
       await page.selectOption("#report-reason", "spam");
       await page.fill("#report-note", "browser test report");
       await page.click("#report-form button[type=submit]");
