@@ -9,7 +9,7 @@ use vsearch_engine::{Backend, DeviceSpec};
 /// `vsearch reports`.
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// List report cases: an image, its reports by reason, its distinct reporters, near copies, labels.
+    /// List report cases: an image, its reports by reason, its distinct reporters, its copies, labels.
     List(ListArgs),
     /// Resolve a case: block the image (and with --near its copies or near images), or dismiss it.
     Resolve(ResolveArgs),
@@ -176,9 +176,8 @@ fn print_case(case: &CaseView) {
         println!("  labels: {}", case.labels.join(", "));
     }
     let copies: Vec<String> = case
-        .near
+        .copies
         .iter()
-        .filter(|n| n.copy)
         .map(|n| format!("{} ({})", n.id, n.path))
         .collect();
     if !copies.is_empty() {

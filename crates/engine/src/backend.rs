@@ -4,7 +4,7 @@
 
 use crate::qdrant::{QdrantCollection, QdrantOpen};
 use crate::safety::blocks::{BlockView, NewBlock};
-use crate::safety::dupes::{DupesOptions, DuplicateGroup, NearCopy};
+use crate::safety::dupes::{CopyView, DupesOptions, DuplicateGroup};
 use crate::search::browse::{Browse, Facets};
 use crate::search::collection::Collection;
 use crate::store::verify::PendingWork;
@@ -90,9 +90,8 @@ pub trait Backend: Send + Sync + 'static {
     fn facets(&self, filter: Option<&Filter>) -> Result<Facets>;
     /// Groups of copies (see [`Collection::duplicates`]; blocking: decodes images).
     fn duplicates(&self, options: &DupesOptions) -> Result<Vec<DuplicateGroup>>;
-    /// The nearest images of `id` and which are verified copies (for the review queue; blocking:
-    /// decodes images).
-    fn near_copies(&self, _id: ImageId) -> Result<Vec<NearCopy>> {
+    /// The verified copies of `id` (for the review queue; blocking: decodes images).
+    fn copies(&self, _id: ImageId) -> Result<Vec<CopyView>> {
         Err(EngineError::NotOnQdrant {
             what: "finding copies",
             instead: "index the folder locally (vsearch index DIR) and run vsearch dupes DIR",
@@ -155,8 +154,8 @@ impl Backend for Collection {
     fn duplicates(&self, options: &DupesOptions) -> Result<Vec<DuplicateGroup>> {
         Collection::duplicates(self, options)
     }
-    fn near_copies(&self, id: ImageId) -> Result<Vec<NearCopy>> {
-        crate::safety::dupes::near_copies(self, self.local_id(id)?)
+    fn copies(&self, id: ImageId) -> Result<Vec<CopyView>> {
+        crate::safety::dupes::copies_with_cosine(self, self.local_id(id)?)
     }
     fn pending(&self) -> Result<Option<PendingWork>> {
         crate::store::verify::pending_work(self.dir())

@@ -1082,7 +1082,7 @@ async function loadCases() {
 
 function caseItem(c) {
   const reasons = c.reasons.map((r) => `${reasonLabel(r.reason)} × ${r.reports}`).join(", ");
-  const copies = c.near.filter((n) => n.copy);
+  const copies = c.copies;
   const picture = c.hidden_pending_review
     ? el("div", { className: "case-hidden", textContent: "Hidden pending review" })
     : el("img", { src: thumbUrl(c.image), alt: c.path, loading: "lazy" });

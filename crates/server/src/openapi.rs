@@ -75,7 +75,7 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         reports::ReportPolicyDto,
         reports::ReasonCountDto,
         reports::CaseReportDto,
-        reports::NearImageDto,
+        reports::CopyDto,
         reports::CaseDto,
         reports::CasesDto,
         reports::ResolveRequest

@@ -10,7 +10,7 @@ use crate::reports::store::{
     CaseRow, CaseStatus, ReasonCount, ReportInput, ReportRow, ReportStore,
 };
 use crate::safety::blocks::{append_audit, BlockSource, NewBlock, Reach};
-use crate::safety::dupes::NearCopy;
+use crate::safety::dupes::CopyView;
 use crate::types::error::{EngineError, Result};
 use crate::types::image_id::ImageId;
 use serde::{Deserialize, Serialize};
@@ -99,8 +99,8 @@ pub struct CaseView {
     pub hold_block: Option<u64>,
     /// Its labels (flags and hiding labels).
     pub labels: Vec<String>,
-    /// Its nearest images and which are verified copies (empty where the backend cannot tell).
-    pub near: Vec<NearCopy>,
+    /// Its verified copies, closest first (empty where the backend cannot tell, and for closed cases).
+    pub copies: Vec<CopyView>,
     /// When the case was closed, RFC 3339.
     pub closed_at: Option<String>,
     pub closed_by: Option<String>,
@@ -266,7 +266,7 @@ fn hide_pending_review(
     })?;
     let hours = policy.window_secs as f64 / 3600.0;
     let (view, next) = backend.add_block(NewBlock {
-        source: BlockSource::Id(id),
+        source: BlockSource::Id(id.into()),
         reach: Reach::Example,
         reason: format!(
             "pending review: report case {case}, {reporters} reporters within {hours} h (lifted by dismiss, replaced by resolve-block)"
@@ -344,18 +344,21 @@ fn view(backend: &dyn Backend, row: CaseRow, reports: Vec<ReportRow>) -> CaseVie
         }
     }
     reasons.sort_by(|a, b| b.reports.cmp(&a.reports).then(a.reason.cmp(&b.reason)));
-    let near = if row.status == CaseStatus::Open {
-        backend.near_copies(row.image).unwrap_or_else(|e| {
-            tracing::debug!("case {}: no near copies: {e}", row.id);
+    let copies = if row.status == CaseStatus::Open {
+        backend.copies(row.image).unwrap_or_else(|e| {
+            tracing::debug!("case {}: no copies: {e}", row.id);
             Vec::new()
         })
     } else {
         Vec::new()
     };
+    // Held, and hidden now (a hold lifted by hand leaves the image shown).
     let hidden_pending_review = row.status == CaseStatus::Open
-        && row
-            .hold_block
-            .is_some_and(|b| backend.blocks().iter().any(|v| v.id == b));
+        && row.hold_block.is_some()
+        && matches!(
+            backend.image_meta(row.image),
+            Err(EngineError::Blocked { .. })
+        );
     CaseView {
         id: row.id,
         image: row.image,
@@ -368,7 +371,7 @@ fn view(backend: &dyn Backend, row: CaseRow, reports: Vec<ReportRow>) -> CaseVie
         hidden_pending_review,
         hold_block: row.hold_block,
         labels: row.labels,
-        near,
+        copies,
         closed_at: row.closed_at.map(rfc3339),
         closed_by: row.closed_by,
         close_reason: row.close_reason,
@@ -432,7 +435,7 @@ pub fn resolve(
                     format!("report case {case_id}: {}", reasons.join(", "))
                 });
             let (view, next) = backend.add_block(NewBlock {
-                source: BlockSource::Id(id),
+                source: BlockSource::Id(id.into()),
                 reach: *reach,
                 reason: reason.clone(),
                 by: by.to_string(),

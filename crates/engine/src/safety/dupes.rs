@@ -378,49 +378,34 @@ fn best_first(x: &ImageMeta, y: &ImageMeta) -> std::cmp::Ordering {
         .then(x.id.cmp(&y.id))
 }
 
-/// A near image of an indexed one, for a reviewer: its embedding cosine, and whether it is a verified
-/// copy ([`copies_of`]).
+/// A verified copy of an indexed image, for a reviewer: its path and its embedding cosine to the image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NearCopy {
+pub struct CopyView {
     pub id: crate::types::image_id::ImageId,
     /// Path relative to the indexed folder.
     pub path: String,
     /// Embedding cosine to the image.
     pub cosine: f32,
-    /// Whether verification takes it for a copy (or it has the same content).
-    pub copy: bool,
 }
 
-/// The candidate neighbours of the indexed image `id` (cosine at least [`DEFAULT_MIN_COSINE`]) and the
-/// files with the same content, each marked verified copy or not; verified copies first, then by cosine.
-pub fn near_copies(collection: &Collection, id: u64) -> Result<Vec<NearCopy>> {
-    let options = DupesOptions::default();
-    let copies = copies_of_with(collection, id, &options)?;
-    let mut near: BTreeMap<u64, f32> = collection
-        .candidate_neighbours(id, &options)?
-        .into_iter()
-        .collect();
+/// The verified copies of the indexed image `id` ([`copies_of`]: the same content, or re-encoded,
+/// resized, cropped, flipped versions), closest first.
+pub fn copies_with_cosine(collection: &Collection, id: u64) -> Result<Vec<CopyView>> {
     let own = collection.stored_vector(id)?;
-    for &c in &copies {
-        if let std::collections::btree_map::Entry::Vacant(e) = near.entry(c) {
-            let other = collection.stored_vector(c)?;
-            e.insert(vsearch_core::vector::dot(&own, &other));
-        }
-    }
-    let mut out: Vec<NearCopy> = near
-        .into_iter()
-        .map(|(other, cosine)| NearCopy {
+    let mut out = Vec::new();
+    for other in copies_of(collection, id)? {
+        let vector = collection.stored_vector(other)?;
+        out.push(CopyView {
             id: other.into(),
             path: collection
                 .images()
                 .get(other)
                 .map(|m| m.path.clone())
                 .unwrap_or_default(),
-            cosine,
-            copy: copies.contains(&other),
-        })
-        .collect();
-    out.sort_by(|a, b| b.copy.cmp(&a.copy).then(b.cosine.total_cmp(&a.cosine)));
+            cosine: vsearch_core::vector::dot(&own, &vector),
+        });
+    }
+    out.sort_by(|a, b| b.cosine.total_cmp(&a.cosine));
     Ok(out)
 }
 

@@ -106,17 +106,15 @@ pub struct CaseReportDto {
     pub reporter: String,
 }
 
-/// A near image of a case's image.
+/// A verified copy of a case's image.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct NearImageDto {
+pub struct CopyDto {
     /// Its id (a number, or a UUID for Qdrant collections).
     #[schema(value_type = String)]
     pub id: ImageId,
     pub path: String,
     /// Embedding cosine to the case's image.
     pub cosine: f32,
-    /// Whether it is a verified copy.
-    pub copy: bool,
 }
 
 /// A case of the review queue: one image and its reports.
@@ -143,8 +141,9 @@ pub struct CaseDto {
     pub hold_block: Option<u64>,
     /// Its labels (flags and hiding labels).
     pub labels: Vec<String>,
-    /// Its nearest images, verified copies first.
-    pub near: Vec<NearImageDto>,
+    /// Its verified copies (the same content, or re-encoded, resized, cropped, flipped versions),
+    /// closest first; empty for closed cases and where the collection cannot verify copies.
+    pub copies: Vec<CopyDto>,
     pub closed_at: Option<String>,
     pub closed_by: Option<String>,
     pub close_reason: Option<String>,
@@ -183,14 +182,13 @@ impl From<CaseView> for CaseDto {
             hidden_pending_review: v.hidden_pending_review,
             hold_block: v.hold_block,
             labels: v.labels,
-            near: v
-                .near
+            copies: v
+                .copies
                 .into_iter()
-                .map(|n| NearImageDto {
+                .map(|n| CopyDto {
                     id: n.id,
                     path: n.path,
                     cosine: n.cosine,
-                    copy: n.copy,
                 })
                 .collect(),
             closed_at: v.closed_at,
@@ -337,7 +335,7 @@ pub async fn report_policy(
     }))
 }
 
-/// The review queue: cases (an image, its reports by reason, its distinct reporters, near copies and
+/// The review queue: cases (an image, its reports by reason, its distinct reporters, its copies and
 /// labels), oldest or most reported first (admin token required).
 #[utoipa::path(get, path = "/api/reports", tag = "reports",
     security(("admin_token" = [])),

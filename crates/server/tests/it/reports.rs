@@ -268,7 +268,7 @@ async fn reports_hide_at_the_threshold_and_review_blocks_or_restores() {
         assert_eq!(s, want);
     }
 
-    // The queue, most reported first: both cases, grouped reasons, distinct reporters, near copies.
+    // The queue, most reported first: both cases, grouped reasons, distinct reporters, verified copies.
     let (s, queue, _) = send(
         server
             .client
@@ -290,11 +290,10 @@ async fn reports_hide_at_the_threshold_and_review_blocks_or_restores() {
         json!([{"reason": "fake_endorsement", "reports": 2}, {"reason": "spam", "reports": 1}])
     );
     assert_eq!(first["reports"].as_array().unwrap().len(), 3);
-    let verified: BTreeSet<u64> = first["near"]
+    let verified: BTreeSet<u64> = first["copies"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|n| n["copy"] == true)
         .map(|n| n["id"].as_u64().unwrap())
         .collect();
     assert_eq!(
