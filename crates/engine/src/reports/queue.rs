@@ -260,13 +260,9 @@ fn hide_pending_review(
     image: ImageId,
     reporters: u32,
 ) -> Result<Arc<dyn Backend>> {
-    let id = image.number().ok_or(EngineError::NotOnQdrant {
-        what: "hiding a reported image pending review",
-        instead: "review the case with `vsearch reports list` and block it by hand",
-    })?;
     let hours = policy.window_secs as f64 / 3600.0;
     let (view, next) = backend.add_block(NewBlock {
-        source: BlockSource::Id(id.into()),
+        source: block_source(image)?,
         reach: Reach::Example,
         reason: format!(
             "pending review: report case {case}, {reporters} reporters within {hours} h (lifted by dismiss, replaced by resolve-block)"
@@ -291,6 +287,18 @@ fn hide_pending_review(
         view.id
     );
     Ok(next)
+}
+
+/// The block example of a case's image (blocks name local images by number).
+fn block_source(image: ImageId) -> Result<BlockSource> {
+    image
+        .number()
+        .map(BlockSource::Id)
+        .ok_or(EngineError::NotOnQdrant {
+            what: "blocking a reported image",
+            instead:
+                "review the case with `vsearch reports list` and block it with `vsearch block`",
+        })
 }
 
 fn truncate(s: &str, chars: usize) -> String {
@@ -414,10 +422,6 @@ pub fn resolve(
     let mut state: Option<Arc<dyn Backend>> = None;
     let (status, reason, block) = match &resolution {
         Resolution::Block { reach, reason } => {
-            let id = row.image.number().ok_or(EngineError::NotOnQdrant {
-                what: "blocking by id from a report case",
-                instead: "block the image with `vsearch block`",
-            })?;
             let reason = reason
                 .as_deref()
                 .map(str::trim)
@@ -435,7 +439,7 @@ pub fn resolve(
                     format!("report case {case_id}: {}", reasons.join(", "))
                 });
             let (view, next) = backend.add_block(NewBlock {
-                source: BlockSource::Id(id.into()),
+                source: block_source(row.image)?,
                 reach: *reach,
                 reason: reason.clone(),
                 by: by.to_string(),
