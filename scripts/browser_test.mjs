@@ -3,8 +3,9 @@
 // similar images, the photo first; then filtered to its folder), pins two results and searches the board (one
 // of them as a negative example), draws a box on a photo with the mouse and searches that region (and its next
 // page), reloads the page from its URL and expects the same results, goes Back, uploads a photo, checks phone
-// width (and a box drawn by touch), opens the duplicates view, and fails on any JavaScript error, console error or failed request. Screenshots: SCREENSHOT.png (viewer and results),
-// -browse.png, -board.png, -crop.png, -phone.png.
+// width (and a box drawn by touch), opens the duplicates view, reports a photo and dismisses its case in the review
+// view (local collections; the admin token is $VSEARCH_ADMIN_TOKEN), and fails on any JavaScript error, console error or failed request. Screenshots: SCREENSHOT.png (viewer and results),
+// -browse.png, -board.png, -crop.png, -phone.png, -review.png.
 // Usage: node scripts/browser_test.mjs BASE_URL PHOTO [SCREENSHOT.png]
 //        node scripts/browser_test.mjs --labels BASE_URL [SCREENSHOT.png]
 // --labels checks zero-shot labels on a collection whose policy hides every image (a `hide` label with threshold
@@ -313,6 +314,50 @@ try {
       console.log(`duplicates: ${dupes.length} photos in groups: ${await page.textContent("#status")}`);
       await page.goBack();
       await waitForView(page, "browse", (cards) => cards.length === grid.length);
+    }
+
+    // Reports (local collections: hiding pending review goes through blocks): report a photo from the viewer,
+    // then dismiss its case in the review view with the server's admin token ($VSEARCH_ADMIN_TOKEN).
+    if (!info.qdrant) {
+      const token = process.env.VSEARCH_ADMIN_TOKEN;
+      if (!token) throw new Error("VSEARCH_ADMIN_TOKEN is not set: the review view needs the server's admin token");
+      const reported = grid[grid.length - 1].id;
+      await page.goto(new URL(`/?id=${reported}`, base).href, { waitUntil: "load" });
+      await page.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
+      await waitForViewer(page, reported);
+      await page.click("#viewer-report");
+      await page.waitForFunction(() => !document.querySelector("#report-form").hidden &&
+        document.querySelectorAll("#report-reason option").length > 0, null, { timeout: TIMEOUT });
+      await page.selectOption("#report-reason", "spam");
+      await page.fill("#report-note", "browser test report");
+      await page.click("#report-form button[type=submit]");
+      await page.waitForSelector("#report-status:not([hidden])", { timeout: TIMEOUT });
+      const said = await page.textContent("#report-status");
+      if (!said.startsWith("Reported")) throw new Error(`the report answered: ${said}`);
+      await expectNoError(page);
+      await page.click("#review-link");
+      await page.waitForSelector("#review:not([hidden])", { timeout: TIMEOUT });
+      await page.fill("#review-token", token);
+      await page.click("#review-load");
+      const item = `#review-cases .case[data-image="${reported}"]`;
+      await page.waitForSelector(item, { timeout: TIMEOUT });
+      const text = await page.textContent(item);
+      if (!text.includes("spam × 1") || !text.includes("browser test report")) throw new Error(`the case reads: ${text}`);
+      const reviewShot = shotFor("review");
+      await page.screenshot({ path: reviewShot, fullPage: false });
+      console.log(`review: photo ${reported} reported, its case listed (screenshot ${reviewShot})`);
+      await page.fill(`${item} .dismiss-reason`, "browser test: not spam");
+      await page.click(`${item} .dismiss`);
+      await page.waitForSelector(item, { state: "detached", timeout: TIMEOUT });
+      await page.waitForFunction(() => document.querySelector("#review-status").textContent === "No open cases.", null, { timeout: TIMEOUT });
+      await expectNoError(page);
+      const cases = await (await page.request.get(new URL("/api/reports?status=dismissed", base).href, {
+        headers: { Authorization: `Bearer ${token}` },
+      })).json();
+      if (cases.cases.length !== 1 || cases.cases[0].close_reason !== "browser test: not spam") {
+        throw new Error(`the dismissed case: ${JSON.stringify(cases)}`);
+      }
+      console.log("review: case dismissed from the review view");
     }
 
     if (pageErrors.length) throw new Error(`JavaScript errors: ${pageErrors.join("; ")}`);

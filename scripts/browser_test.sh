@@ -24,6 +24,8 @@ if [ ! -x "$chromium" ]; then
   exit 1
 fi
 export CHROMIUM=$chromium
+# The admin token the servers start with (vsearch serve reads VSEARCH_ADMIN_TOKEN) and the review view uses.
+export VSEARCH_ADMIN_TOKEN=${VSEARCH_ADMIN_TOKEN:-browser-test-admin-token}
 
 # playwright-core only drives the browser: it downloads none (pinned, so a new release cannot change the test).
 pw_version=1.65.1

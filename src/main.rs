@@ -40,6 +40,9 @@ enum Command {
     Blocks(cli::block::BlocksArgs),
     /// Lift a block.
     Unblock(cli::block::UnblockArgs),
+    /// The review queue of user reports: `reports list`, `reports resolve`, `reports policy`.
+    #[command(subcommand)]
+    Reports(cli::reports::Command),
     /// Benchmark HNSW, IVF and exact search: recall, QPS, latency, build time, memory.
     Bench(cli::bench::Args),
     /// Zero-shot labels of a collection (CLIP-family models).
@@ -91,6 +94,7 @@ fn main() -> anyhow::Result<()> {
         Command::Block(args) => cli::block::block(args),
         Command::Blocks(args) => cli::block::blocks(args),
         Command::Unblock(args) => cli::block::unblock(args),
+        Command::Reports(cmd) => cli::reports::run(cmd),
     }
 }
 

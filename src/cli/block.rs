@@ -68,7 +68,7 @@ pub struct UnblockArgs {
 }
 
 /// The OS user running the command (`USER`, `LOGNAME` or `USERNAME`), else `unknown`.
-fn os_user() -> String {
+pub(crate) fn os_user() -> String {
     ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .filter_map(|v| std::env::var(v).ok())
@@ -77,7 +77,7 @@ fn os_user() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-fn parse_reach(near: Option<&str>) -> anyhow::Result<Reach> {
+pub(crate) fn parse_reach(near: Option<&str>) -> anyhow::Result<Reach> {
     Ok(match near {
         None => Reach::Example,
         Some("copies") => Reach::Copies,

@@ -10,5 +10,6 @@ pub mod index;
 pub mod labels;
 pub mod models;
 pub mod qdrant;
+pub mod reports;
 pub mod search;
 pub mod serve;

@@ -29,6 +29,7 @@ const CRATES: &[Layering] = &[
             &["search", "qdrant"],
             &["safety"],
             &["backend", "pipeline"],
+            &["reports"],
         ],
         exceptions: &[(
             "search/collection.rs",

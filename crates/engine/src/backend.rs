@@ -4,7 +4,7 @@
 
 use crate::qdrant::{QdrantCollection, QdrantOpen};
 use crate::safety::blocks::{BlockView, NewBlock};
-use crate::safety::dupes::{DupesOptions, DuplicateGroup};
+use crate::safety::dupes::{CopyView, DupesOptions, DuplicateGroup};
 use crate::search::browse::{Browse, Facets};
 use crate::search::collection::Collection;
 use crate::store::verify::PendingWork;
@@ -95,6 +95,13 @@ pub trait Backend: Send + Sync + 'static {
     fn facets(&self, filter: Option<&Filter>) -> Result<Facets>;
     /// Groups of copies (see [`Collection::duplicates`]; blocking: decodes images).
     fn duplicates(&self, options: &DupesOptions) -> Result<Vec<DuplicateGroup>>;
+    /// The verified copies of `id` (for the review queue; blocking: decodes images).
+    fn copies(&self, _id: ImageId) -> Result<Vec<CopyView>> {
+        Err(EngineError::NotOnQdrant {
+            what: "finding copies",
+            instead: "index the folder locally (vsearch index DIR) and run vsearch dupes DIR",
+        })
+    }
     /// Work an interrupted or failed index run left for the next one (files indexed but not yet
     /// committed), read now; `None` when there is none (always for Qdrant, where each batch is live).
     fn pending(&self) -> Result<Option<PendingWork>> {
@@ -156,6 +163,9 @@ impl Backend for Collection {
     }
     fn duplicates(&self, options: &DupesOptions) -> Result<Vec<DuplicateGroup>> {
         Collection::duplicates(self, options)
+    }
+    fn copies(&self, id: ImageId) -> Result<Vec<CopyView>> {
+        crate::safety::dupes::copies_with_cosine(self, self.local_id(id)?)
     }
     fn pending(&self) -> Result<Option<PendingWork>> {
         crate::store::verify::pending_work(self.dir())

@@ -28,6 +28,7 @@ pub mod backend;
 pub mod pdq;
 pub mod pipeline;
 pub mod qdrant;
+pub mod reports;
 pub mod safety;
 pub mod search;
 pub mod store;

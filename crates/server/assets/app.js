@@ -218,6 +218,8 @@ function parseUrl(search, historyState) {
   };
   if (p.get("view") === "duplicates") {
     view.kind = "dupes";
+  } else if (p.get("view") === "review") {
+    view.kind = "review";
   } else if (p.has("board")) {
     try {
       view.board = parseBoard(p.get("board"));
@@ -250,6 +252,8 @@ function urlFor(view) {
     p.set("board", JSON.stringify(boardBody(view.board)));
   } else if (view.kind === "dupes") {
     p.set("view", "duplicates");
+  } else if (view.kind === "review") {
+    p.set("view", "review");
   }
   const f = view.filters;
   if (f.folder !== null) p.set("folder", f.folder);
@@ -318,6 +322,15 @@ async function show(view) {
   if (view.kind === "upload") setPreview(URL.createObjectURL(state.uploads.get(view.uploadKey)));
   if (view.kind !== "id") window.scrollTo({ top: 0 });
   showViewer(view);
+  if (showReview(view)) {
+    els.results.replaceChildren();
+    els.results.dataset.query = "review";
+    els.results.dataset.state = "done";
+    els.results.removeAttribute("aria-busy");
+    els.status.textContent = "";
+    els.more.hidden = true;
+    return;
+  }
   els.results.dataset.state = "loading";
   els.results.setAttribute("aria-busy", "true");
   els.status.textContent = view.kind === "browse" ? "Loading photos…"
@@ -578,6 +591,7 @@ function showViewer(view) {
     els.viewerOriginal.href = `/api/images/${view.id}`;
     els.viewerTitle.textContent = `Photo ${view.id}`;
     els.viewerMeta.replaceChildren();
+    resetReport();
     loadMeta(view.id);
     els.viewer.scrollIntoView({ block: "start" });
   }
@@ -949,6 +963,176 @@ async function refreshCollection(generation) {
     refreshing = false;
   }
 }
+
+// ---------- reports and the review queue ----------
+// A visitor reports the viewed photo (POST /api/images/{id}/reports) with a reason from the server's policy; the
+// reporter id is an opaque random id this browser keeps. The review view lists the open cases (GET /api/reports,
+// admin token kept for this tab only) and resolves them (POST /api/reports/{case}/resolve).
+
+const REPORTER_KEY = "vsearch.reporter";
+const TOKEN_KEY = "vsearch.adminToken";
+const rv = {
+  section: $("review"), form: $("review-form"), token: $("review-token"), order: $("review-order"),
+  status: $("review-status"), cases: $("review-cases"),
+  report: $("viewer-report"), reportForm: $("report-form"), reason: $("report-reason"), note: $("report-note"),
+  reportCancel: $("report-cancel"), reportStatus: $("report-status"),
+};
+
+function reporterId() {
+  let id = null;
+  try { id = localStorage.getItem(REPORTER_KEY); } catch { /* storage off */ }
+  if (!id) {
+    id = crypto.randomUUID ? crypto.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+    try { localStorage.setItem(REPORTER_KEY, id); } catch { /* storage off: a new id per page */ }
+  }
+  return id;
+}
+
+const reasonLabel = (r) => r.replace(/[_-]/g, " ");
+
+function resetReport() {
+  rv.reportForm.hidden = true;
+  rv.reportStatus.hidden = true;
+  rv.report.hidden = false;
+  rv.note.value = "";
+}
+
+rv.report.addEventListener("click", async () => {
+  let policy;
+  try {
+    policy = await api("/api/reports/policy");
+  } catch (err) {
+    showError(`Reports are not taken here: ${err.message}`);
+    return;
+  }
+  rv.reason.replaceChildren(...policy.reasons.map((r) => el("option", { value: r, textContent: reasonLabel(r) })));
+  rv.note.maxLength = policy.max_note_chars;
+  rv.report.hidden = true;
+  rv.reportStatus.hidden = true;
+  rv.reportForm.hidden = false;
+  rv.reason.focus();
+});
+
+rv.reportCancel.addEventListener("click", resetReport);
+
+rv.reportForm.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const id = state.viewerId;
+  if (id === null) return;
+  const note = rv.note.value.trim();
+  let body;
+  try {
+    body = await api(`/api/images/${id}/reports`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ reason: rv.reason.value, reporter: reporterId(), ...(note ? { note } : {}) }),
+    });
+  } catch (err) {
+    showError(`The report was not sent: ${err.message}`);
+    return;
+  }
+  if (state.viewerId !== id) return;
+  rv.reportForm.hidden = true;
+  rv.reportStatus.hidden = false;
+  rv.reportStatus.textContent = !body.counted ? "You have reported this photo already."
+    : body.hidden ? "Reported. The photo is hidden until a reviewer looks at it."
+    : "Reported. Thank you: a reviewer will look at it.";
+});
+
+// Shows or hides the review view; true when the view is the review queue.
+function showReview(view) {
+  const on = view.kind === "review";
+  rv.section.hidden = !on;
+  document.body.dataset.view = on ? "review" : "";
+  if (!on) return false;
+  if (!rv.token.value) {
+    try { rv.token.value = sessionStorage.getItem(TOKEN_KEY) || ""; } catch { /* storage off */ }
+  }
+  if (rv.token.value) loadCases();
+  else {
+    rv.cases.replaceChildren();
+    rv.status.textContent = "Enter the server's admin token (vsearch serve --admin-token) to see the reports.";
+  }
+  return true;
+}
+
+function adminApi(url, init = {}) {
+  return api(url, { ...init, headers: { ...(init.headers || {}), Authorization: `Bearer ${rv.token.value.trim()}` } });
+}
+
+async function loadCases() {
+  rv.section.dataset.state = "loading";
+  rv.status.textContent = "Loading the reports…";
+  let body;
+  try {
+    body = await adminApi(`/api/reports?order=${encodeURIComponent(rv.order.value)}`);
+  } catch (err) {
+    rv.cases.replaceChildren();
+    rv.status.textContent = "";
+    rv.section.dataset.state = "error";
+    showError(`Cannot read the reports: ${err.message}`);
+    return;
+  }
+  showError("");
+  try { sessionStorage.setItem(TOKEN_KEY, rv.token.value.trim()); } catch { /* storage off */ }
+  rv.status.textContent = body.cases.length ? `${body.cases.length} open case${body.cases.length === 1 ? "" : "s"}` : "No open cases.";
+  rv.cases.replaceChildren(...body.cases.map(caseItem));
+  rv.section.dataset.state = "done";
+}
+
+function caseItem(c) {
+  const reasons = c.reasons.map((r) => `${reasonLabel(r.reason)} × ${r.reports}`).join(", ");
+  const copies = c.copies;
+  const picture = c.hidden_pending_review
+    ? el("div", { className: "case-hidden", textContent: "Hidden pending review" })
+    : el("img", { src: thumbUrl(c.image), alt: c.path, loading: "lazy" });
+  const notes = c.reports.filter((r) => r.note).map((r) => el("li", { textContent: `${reasonLabel(r.reason)}: ${r.note}` }));
+  const near = el("input", { type: "checkbox", className: "block-near" });
+  const why = el("input", { type: "text", className: "dismiss-reason", placeholder: "Why dismiss (required)", maxLength: 2000 });
+  const resolve = async (request) => {
+    try {
+      await adminApi(`/api/reports/${c.id}/resolve`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(request),
+      });
+    } catch (err) {
+      showError(`Case ${c.id}: ${err.message}`);
+      return;
+    }
+    await loadCases();
+  };
+  const block = el("button", { type: "button", className: "block", textContent: "Block" });
+  block.addEventListener("click", () => resolve({ action: "block", near: near.checked }));
+  const dismiss = el("button", { type: "button", className: "dismiss secondary", textContent: "Dismiss" });
+  dismiss.addEventListener("click", () => {
+    if (!why.value.trim()) {
+      why.focus();
+      showError("A dismissal needs a reason.");
+      return;
+    }
+    resolve({ action: "dismiss", reason: why.value.trim() });
+  });
+  return el("li", { className: "case", dataset: { case: String(c.id), image: String(c.image) } },
+    picture,
+    el("div", { className: "case-body" },
+      el("h3", { textContent: `Case ${c.id}: ${c.path}` }),
+      el("p", { textContent: `${c.reporters} reporter${c.reporters === 1 ? "" : "s"} since ${c.opened_at.replace("T", " ").replace(/(\.\d+)?Z$/, "")}: ${reasons}` }),
+      c.labels.length ? el("p", { className: "muted", textContent: `Labels: ${c.labels.join(", ")}` }) : "",
+      copies.length ? el("p", { className: "muted", textContent: `Copies: ${copies.map((n) => n.path).join(", ")}` }) : "",
+      notes.length ? el("ul", { className: "notes" }, ...notes) : "",
+      el("div", { className: "actions" },
+        block,
+        el("label", { className: "inline" }, near, ` and its ${copies.length} cop${copies.length === 1 ? "y" : "ies"}`),
+        why,
+        dismiss)));
+}
+
+rv.form.addEventListener("submit", (e) => {
+  e.preventDefault();
+  loadCases();
+});
+rv.order.addEventListener("change", () => { if (rv.token.value) loadCases(); });
 
 async function init() {
   let info, facets;

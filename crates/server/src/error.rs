@@ -156,7 +156,11 @@ impl From<EngineError> for ApiError {
                 source: I::UnknownId { .. },
             }
             | EngineError::UnknownImage { .. }
-            | EngineError::NoSuchBlock { .. } => Some(StatusCode::NOT_FOUND),
+            | EngineError::NoSuchBlock { .. }
+            | EngineError::NoSuchCase { .. } => Some(StatusCode::NOT_FOUND),
+            EngineError::CaseClosed { .. } | EngineError::NoRecords { .. } => {
+                Some(StatusCode::CONFLICT)
+            }
             EngineError::Blocked { .. } => Some(StatusCode::GONE),
             _ => None,
         };
@@ -165,6 +169,10 @@ impl From<EngineError> for ApiError {
         }
         match &err {
             EngineError::Index { source: I::Empty } => Self::conflict(EMPTY_COLLECTION),
+            EngineError::RateLimited { retry_after_secs } => Self {
+                retry_after: Some(u32::try_from(*retry_after_secs).unwrap_or(u32::MAX)),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, err.to_string())
+            },
             EngineError::Qdrant { source } => Self {
                 message: format!("the vector database failed: {source}"),
                 ..Self::busy(BUSY_COLLECTION_RETRY_SECS)
@@ -200,6 +208,7 @@ fn server_fault_summary(err: &EngineError) -> String {
         EngineError::Catalog { .. } => "the collection's catalog could not be read",
         EngineError::Io { .. } => "a file of the collection could not be read",
         EngineError::Blocks { .. } => "the collection's blocks could not be read",
+        EngineError::Reports { .. } => "the collection's reports could not be read or written",
         EngineError::NotACollection { .. }
         | EngineError::NotAFolder { .. }
         | EngineError::Manifest { .. }

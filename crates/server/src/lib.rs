@@ -49,8 +49,9 @@ pub struct ServeOptions {
     /// How often to look for a new committed state of the collection (default every second); `None`
     /// serves the state loaded at start until the server stops.
     pub reload_every: Option<Duration>,
-    /// The token `POST /api/blocks`, `GET /api/blocks` and `DELETE /api/blocks/{id}` need (as
-    /// `Authorization: Bearer TOKEN`); `None` turns them off (they answer 401 or 403).
+    /// The token the admin endpoints (`POST /api/blocks`, `GET /api/blocks`, `DELETE /api/blocks/{id}`,
+    /// `GET /api/reports`, `POST /api/reports/{case}/resolve`) need (as `Authorization: Bearer TOKEN`);
+    /// `None` turns them off (they answer 401 or 403).
     pub admin_token: Option<String>,
 }
 
@@ -269,6 +270,16 @@ pub fn router(state: AppState) -> Router {
             "/api/blocks/{block_id}",
             axum::routing::delete(api::blocks::delete_block),
         )
+        .route(
+            "/api/images/{id}/reports",
+            post(api::reports::create_report),
+        )
+        .route("/api/reports", get(api::reports::list_cases))
+        .route("/api/reports/policy", get(api::reports::report_policy))
+        .route(
+            "/api/reports/{case_id}/resolve",
+            post(api::reports::resolve_case),
+        )
         .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/metrics", get(metrics::metrics))
         .route("/livez", get(metrics::livez))
@@ -420,9 +431,13 @@ pub async fn serve_listener(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    // With each connection's peer address: reports are rate-limited per client address.
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     Ok(())
 }
 

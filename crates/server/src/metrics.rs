@@ -9,7 +9,7 @@
 //!   query's embedding, for uploads and texts): per answered search;
 //! - `vsearch_searches_in_flight`, and at each scrape `vsearch_queries_admitted`, `vsearch_query_workers`,
 //!   `vsearch_collection_images`, `vsearch_collection_generation`, `vsearch_collection_pending_files`,
-//!   `vsearch_blocks`.
+//!   `vsearch_blocks`, `vsearch_reports_open` (open report cases).
 
 use crate::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -66,6 +66,7 @@ pub struct Metrics {
     generation: Gauge,
     pending_files: Gauge,
     blocks: Gauge,
+    reports_open: Gauge,
 }
 
 impl Default for Metrics {
@@ -137,6 +138,11 @@ impl Default for Metrics {
             "Files indexed but not yet committed (an interrupted index run)",
         );
         let blocks = gauge(&mut registry, "vsearch_blocks", "Takedowns in force");
+        let reports_open = gauge(
+            &mut registry,
+            "vsearch_reports_open",
+            "Report cases waiting for review",
+        );
         Self {
             registry,
             requests,
@@ -150,6 +156,7 @@ impl Default for Metrics {
             generation,
             pending_files,
             blocks,
+            reports_open,
         }
     }
 }
@@ -215,6 +222,18 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     m.images.set(served.info.count as i64);
     m.generation.set(served.info.generation as i64);
     m.blocks.set(served.backend.blocks().len() as i64);
+    let backend = served.backend.clone();
+    match tokio::task::spawn_blocking(move || {
+        vsearch_engine::reports::queue::open_count(backend.as_ref())
+    })
+    .await
+    {
+        Ok(Ok(open)) => {
+            m.reports_open.set(open.unwrap_or(0) as i64);
+        }
+        Ok(Err(e)) => tracing::warn!("cannot count the open report cases: {e}"),
+        Err(e) => tracing::warn!("cannot count the open report cases: {e}"),
+    }
     if let Some(files) = served.pending_files().await {
         m.pending_files.set(files as i64);
     }

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 description of the API, generated from the handlers and types with utoipa.
 
-use crate::api::{blocks, dto, handlers, request};
+use crate::api::{blocks, dto, handlers, reports, request};
 use crate::error::ErrorBody;
 use crate::metrics;
 use crate::AppState;
@@ -33,6 +33,10 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         blocks::list_blocks,
         blocks::create_block,
         blocks::delete_block,
+        reports::create_report,
+        reports::report_policy,
+        reports::list_cases,
+        reports::resolve_case,
         metrics::metrics,
         metrics::livez,
         metrics::readyz
@@ -65,12 +69,22 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         blocks::ReachDto,
         blocks::HiddenImageDto,
         blocks::BlockDto,
-        blocks::BlocksDto
+        blocks::BlocksDto,
+        reports::ReportRequest,
+        reports::ReportReceiptDto,
+        reports::ReportPolicyDto,
+        reports::ReasonCountDto,
+        reports::CaseReportDto,
+        reports::CopyDto,
+        reports::CaseDto,
+        reports::CasesDto,
+        reports::ResolveRequest
     )),
     modifiers(&AdminToken),
     tags(
         (name = "vsearch", description = "Visual search API"),
-        (name = "blocks", description = "Takedowns: blocks hide an image and its copies or near images from every search and listing. Every endpoint needs the server's admin token (`Authorization: Bearer TOKEN`): 401 without one, 403 with a wrong one or on a server started without one.")
+        (name = "blocks", description = "Takedowns: blocks hide an image and its copies or near images from every search and listing. Every endpoint needs the server's admin token (`Authorization: Bearer TOKEN`): 401 without one, 403 with a wrong one or on a server started without one."),
+        (name = "reports", description = "User reports and the review queue: visitors report an image (no token; one report per image per reporter, rate-limited per address with 429 and `Retry-After`); enough distinct reporters hide it pending review; the queue and its resolutions need the admin token.")
     )
 )]
 pub struct ApiDoc;

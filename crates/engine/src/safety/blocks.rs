@@ -258,6 +258,13 @@ fn audit(dir: &Path, event: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
+/// Appends one event to the audit log of the records folder `dir` (under the blocks lock, so it does
+/// not interleave with a block change), fsynced.
+pub fn append_audit(dir: &Path, event: &serde_json::Value) -> Result<()> {
+    let _lock = layout::lock_blocks(dir)?;
+    audit(dir, event)
+}
+
 /// The events of the audit log of the collection folder `dir`, oldest first (lines that do not parse are
 /// skipped with a warning).
 pub fn read_audit(dir: &Path) -> Result<Vec<serde_json::Value>> {

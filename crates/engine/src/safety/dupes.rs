@@ -420,6 +420,37 @@ fn best_first(x: &ImageMeta, y: &ImageMeta) -> std::cmp::Ordering {
         .then(x.id.cmp(&y.id))
 }
 
+/// A verified copy of an indexed image, for a reviewer: its path and its embedding cosine to the image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CopyView {
+    pub id: crate::types::image_id::ImageId,
+    /// Path relative to the indexed folder.
+    pub path: String,
+    /// Embedding cosine to the image.
+    pub cosine: f32,
+}
+
+/// The verified copies of the indexed image `id` ([`copies_of`]: the same content, or re-encoded,
+/// resized, cropped, flipped versions), closest first.
+pub fn copies_with_cosine(collection: &Collection, id: u64) -> Result<Vec<CopyView>> {
+    let own = collection.stored_vector(id)?;
+    let mut out = Vec::new();
+    for other in copies_of(collection, id)? {
+        let vector = collection.stored_vector(other)?;
+        out.push(CopyView {
+            id: other.into(),
+            path: collection
+                .images()
+                .get(other)
+                .map(|m| m.path.clone())
+                .unwrap_or_default(),
+            cosine: vsearch_core::vector::dot(&own, &vector),
+        });
+    }
+    out.sort_by(|a, b| b.cosine.total_cmp(&a.cosine));
+    Ok(out)
+}
+
 /// The verified copies of one indexed image: the images with the same content, and its candidate
 /// neighbours that pass verification at the default options ([`DupesOptions::default`]); ids ascending.
 /// Copies of copies are not followed (see [`Collection::duplicates`] for groups).

@@ -115,6 +115,21 @@ pub enum EngineError {
         what: &'static str,
         instead: &'static str,
     },
+    /// The reports database cannot be read or written.
+    #[error("{path}: {reason}; the collection's reports cannot be read (fix or restore the file; `audit.jsonl` records every report and resolution)")]
+    Reports { path: PathBuf, reason: String },
+    /// A client address filed more reports than the report policy allows per minute.
+    #[error("too many reports from this address: retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// No report case has this id.
+    #[error("no report case {id} (see `vsearch reports list`)")]
+    NoSuchCase { id: u64 },
+    /// The case was resolved already.
+    #[error("report case {id} is closed already ({status}); a new report opens a new case")]
+    CaseClosed { id: u64, status: &'static str },
+    /// The collection keeps no records folder (a Qdrant collection opened without one).
+    #[error("{what} need the collection's records folder: a local collection has one; for a Qdrant collection give `--root DIR` or `--state DIR`")]
+    NoRecords { what: &'static str },
     #[error("{path} is not a folder")]
     NotAFolder { path: PathBuf },
     #[error("another `vsearch index` is updating the collection {collection} (lock held on {collection}/{lock}); wait for it to finish, then run again", lock = crate::types::layout::INDEX_LOCK_FILE)]

@@ -163,14 +163,14 @@ pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
         .filter(|t| !t.is_empty());
     let Some(given) = given else {
         return Err(ApiError::unauthorized(
-            "the block endpoints need the server's admin token as `Authorization: Bearer TOKEN` \
+            "the admin endpoints (blocks, the review queue) need the server's admin token as `Authorization: Bearer TOKEN` \
              (the server is started with `vsearch serve --admin-token TOKEN` or VSEARCH_ADMIN_TOKEN)",
         ));
     };
     let Some(expected) = state.admin_token.as_deref() else {
         return Err(ApiError::forbidden(
-            "this server was started without an admin token: the block endpoints are off \
-             (start it with `vsearch serve --admin-token TOKEN`, or use `vsearch block` on the collection)",
+            "this server was started without an admin token: the admin endpoints are off \
+             (start it with `vsearch serve --admin-token TOKEN`, or use `vsearch block` and `vsearch reports` on the collection)",
         ));
     };
     // blake3::Hash's equality is constant-time; hashing first also hides the token's length.

@@ -4,6 +4,7 @@
 pub mod blocks;
 pub mod dto;
 pub mod handlers;
+pub mod reports;
 pub mod request;
 #[cfg(test)]
 mod request_fuzz;

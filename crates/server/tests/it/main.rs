@@ -10,5 +10,6 @@ mod faults;
 mod http_api;
 mod live_update;
 mod metrics;
+mod reports;
 mod search_features;
 mod shutdown;

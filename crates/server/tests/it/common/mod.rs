@@ -79,11 +79,14 @@ impl Server {
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
-            axum::serve(listener, router(state))
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
+            axum::serve(
+                listener,
+                router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
         });
         Self {
             base: format!("http://{addr}"),
