@@ -9,6 +9,7 @@ From the first N ukbench-14 photos (640 x 480 JPEGs) it writes, under OUT (defau
 
 Run: python3 -m venv /tmp/photo-venv && /tmp/photo-venv/bin/pip install pillow numpy
      /tmp/photo-venv/bin/python scripts/make_photo_sets.py [--n 32] [--out target/photo-sets]
+(--n 200 for the browse-grid figure: past the 56 photos they repeat under new names, with other noise.)
 """
 import argparse
 import os
@@ -42,19 +43,22 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=32)
     parser.add_argument("--out", type=Path, default=ROOT / "target" / "photo-sets")
     args = parser.parse_args()
-    photos = sorted(UKBENCH.glob("ukbench*.jpg"))[: args.n]
-    if len(photos) < args.n:
-        raise SystemExit(f"{UKBENCH} holds {len(photos)} photos, fewer than --n {args.n}")
+    found = sorted(UKBENCH.glob("ukbench*.jpg"))
+    if not found:
+        raise SystemExit(f"no ukbench photos in {UKBENCH}")
+    # Past the 56 photos, they repeat under new names (their noise differs, so their contents do too).
+    photos = [found[i % len(found)] for i in range(args.n)]
     rng = np.random.default_rng(0)
     for name in ("640", "12mp", "48mp"):
         shutil.rmtree(args.out / name, ignore_errors=True)
         (args.out / name).mkdir(parents=True)
     for i, path in enumerate(photos):
-        shutil.copy(path, args.out / "640" / path.name)
+        name = f"photo{i:04d}.jpg"
+        shutil.copy(path, args.out / "640" / name)
         photo = Image.open(path).convert("RGB")
-        phone_jpeg(photo, (4032, 3024), args.out / "12mp" / path.name, i % 4 == 3, rng)
+        phone_jpeg(photo, (4032, 3024), args.out / "12mp" / name, i % 4 == 3, rng)
         if i < 8:
-            phone_jpeg(photo, (8064, 6048), args.out / "48mp" / path.name, i % 4 == 3, rng)
+            phone_jpeg(photo, (8064, 6048), args.out / "48mp" / name, i % 4 == 3, rng)
     for name in ("640", "12mp", "48mp"):
         files = list((args.out / name).iterdir())
         mean = sum(os.path.getsize(f) for f in files) / len(files)
