@@ -63,6 +63,25 @@ pub const TIME_KEY: &str = "time";
 /// Payload key of the folders a path is under (see [`StoredImage::dirs`]).
 pub const DIRS_KEY: &str = "dirs";
 
+/// Payload key of the takedown flag: `true` on a point a block hides (indexed; every search, browse,
+/// facet and count of a [`crate::qdrant::QdrantCollection`] leaves such points out inside Qdrant).
+pub const BLOCKED_KEY: &str = "blocked";
+
+/// Payload key of the ids of the blocks that hide a point (beside [`BLOCKED_KEY`]; lifting a block
+/// shows again the points no other block hides).
+pub const BLOCKED_BY_KEY: &str = "blocked_by";
+
+/// Whether a point's payload says a block hides it.
+pub fn is_blocked(payload: &HashMap<String, proto::Value>) -> bool {
+    payload
+        .get(BLOCKED_KEY)
+        .and_then(|v| match v.kind {
+            Some(proto::value::Kind::BoolValue(b)) => Some(b),
+            _ => None,
+        })
+        .unwrap_or(false)
+}
+
 impl StoredImage {
     /// The payload of `meta` (a file with content `hash` and mtime `mtime_ns`).
     pub fn new(meta: &ImageMeta, hash: &str, mtime_ns: i64, base_url: Option<&str>) -> Self {

@@ -5,5 +5,7 @@
 pub mod blocks;
 pub mod classifier_eval;
 pub mod dupes;
+pub(crate) mod image_set;
 pub mod labels;
+pub mod on_qdrant;
 pub mod signature;

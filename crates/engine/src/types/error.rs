@@ -83,7 +83,7 @@ pub enum EngineError {
     Truth { path: PathBuf, reason: String },
     /// A block hides the image asked for.
     #[error("image {id} is blocked: a takedown hides it (see `vsearch blocks`)")]
-    Blocked { id: u64 },
+    Blocked { id: crate::types::image_id::ImageId },
     /// No block has this id.
     #[error("no block {id} is in force (see `vsearch blocks`)")]
     NoSuchBlock { id: u64 },
