@@ -23,5 +23,6 @@ mod mutated_files;
 mod precision_cli;
 mod qdrant;
 mod qdrant_cluster;
+mod qdrant_safety;
 mod search_cli;
 mod stable_ids;

@@ -11,7 +11,7 @@
 //! the other's (the whole image, and 90%, 80% and 70% windows at nine positions each), both ways round
 //! ([`Signature`]). Pairs scoring at least [`DupesOptions::threshold`] are copies; groups are the
 //! connected components of copies (union-find), each ordered best copy first (most pixels, then the
-//! oldest file, then the smallest id). The defaults were chosen by measurement (see the README:
+//! oldest file, then the path, the same whichever backend holds the collection). The defaults were chosen by measurement (see the README:
 //! `vsearch eval dupes`).
 
 use crate::safety::image_set::ImageSet;
@@ -139,7 +139,7 @@ pub struct DuplicateImage {
 pub struct DuplicateGroup {
     /// Whether every image of the group has the same content (byte-identical files).
     pub exact: bool,
-    /// The images: most pixels first, then the oldest file, then the smallest id.
+    /// The images: most pixels first, then the oldest file, then the path.
     pub images: Vec<DuplicateImage>,
 }
 
@@ -343,8 +343,8 @@ fn group<S: ImageSet>(set: &S, copies: &[ScoredPair<S::Id>]) -> Result<Vec<Dupli
     Ok(groups)
 }
 
-/// The order of a group: most pixels first, then the oldest modification time (then the caller's
-/// smallest id).
+/// The order of a group: most pixels first, then the oldest modification time, then the path (then
+/// the caller's id).
 fn best_first(x: &ImageMeta, y: &ImageMeta) -> std::cmp::Ordering {
     let pixels = |m: &ImageMeta| u64::from(m.width) * u64::from(m.height);
     let mtime = |m: &ImageMeta| m.mtime.parse::<jiff::Timestamp>().ok();
@@ -356,6 +356,7 @@ fn best_first(x: &ImageMeta, y: &ImageMeta) -> std::cmp::Ordering {
             (None, Some(_)) => std::cmp::Ordering::Greater,
             (None, None) => std::cmp::Ordering::Equal,
         })
+        .then_with(|| x.path.cmp(&y.path))
 }
 
 /// The verified copies of one indexed image: the images with the same content, and its candidate

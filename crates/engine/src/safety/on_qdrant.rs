@@ -23,9 +23,9 @@ use crate::qdrant::payload::{StoredImage, BLOCKED_BY_KEY, BLOCKED_KEY};
 use crate::qdrant::{visible, Distance, QdrantCollection};
 use crate::safety::blocks::{
     self, append_block, audit_arrival, audit_block, audit_unblock, reach_in, take_block, view_of,
-    BlockExample, BlockList, BlockSource, BlockView, HiddenImage, NewBlock,
+    BlockExample, BlockList, BlockSource, BlockView, HiddenImage, NewBlock, Reach,
 };
-use crate::safety::dupes::{duplicates_in, DupesOptions, DuplicateGroup};
+use crate::safety::dupes::{duplicates_in, DupesOptions, DuplicateGroup, Verification};
 use crate::safety::image_set::ImageSet;
 use crate::types::error::{EngineError, Result};
 use crate::types::image_id::ImageId;
@@ -166,11 +166,9 @@ impl ImageSet for QdrantCollection {
     }
     fn image_bytes(&self, id: uuid::Uuid) -> Result<Vec<u8>> {
         let (image, _) = self.stored_any(id)?;
-        let root = self.root().ok_or(EngineError::NotOnQdrant {
-            what: "verifying copies on the pixels without the indexed folder",
-            instead: "give the indexed folder with --root DIR",
-        })?;
-        let path = root.join(&image.path);
+        let path = self
+            .pixels("verifying copies on the pixels")?
+            .join(&image.path);
         std::fs::read(&path).map_err(EngineError::io(&path))
     }
     fn metas(&self, ids: &[uuid::Uuid]) -> Result<HashMap<uuid::Uuid, ImageMeta>> {
@@ -208,6 +206,15 @@ struct StoredGroups {
 }
 
 impl QdrantCollection {
+    /// The indexed folder images are read from for `what`; an error saying how to give it when there is
+    /// none.
+    fn pixels(&self, what: &'static str) -> Result<&Path> {
+        self.root().ok_or(EngineError::NotOnQdrant {
+            what,
+            instead: "give the indexed folder with --root DIR (the copies are verified on the images' pixels)",
+        })
+    }
+
     /// The records folder, created when absent; an error saying how to name one when there is none.
     fn records(&self) -> Result<PathBuf> {
         let dir = self.records_dir().ok_or(EngineError::NotOnQdrant {
@@ -223,6 +230,9 @@ impl QdrantCollection {
     /// else computed now (candidates from Qdrant's batch search, verification here) and stored.
     pub fn duplicates(&self, options: &DupesOptions) -> Result<Vec<DuplicateGroup>> {
         options.validate()?;
+        if options.verification == Verification::Thumbnails {
+            self.pixels("verifying copies on the pixels")?;
+        }
         let ids = self.visible_ids()?;
         let mut hasher = blake3::Hasher::new();
         hasher.update(format!("{options:?}\n").as_bytes());
@@ -387,6 +397,9 @@ impl QdrantCollection {
                 (example, vector)
             }
         };
+        if new.reach == Reach::Copies {
+            self.pixels("blocking an image's copies")?;
+        }
         let dir = self.records()?;
         // Collections made before blocks existed lack the flag's index (a no-op when it is there).
         self.store()
