@@ -131,9 +131,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         target.layout.shards = args.shards;
         target.layout.replicas = args.replicas;
         target.layout.quantization = args.quantization;
-        let records = args.state.clone().unwrap_or_else(|| {
-            vsearch_engine::qdrant_records_dir(&args.dir, &target.collection)
-        });
+        let records = args
+            .state
+            .clone()
+            .unwrap_or_else(|| vsearch_engine::qdrant_records_dir(&args.dir, &target.collection));
         let qdrant = vsearch_engine::QdrantIndexOptions {
             target,
             part: args.part,

@@ -142,11 +142,19 @@ fn block_both(
     reach.extend(near);
     let reason = format!("test takedown of {example}");
     let here = cli_json(&args(
-        &[&["block", "--id", local_id, "--reason", &reason][..], &reach].concat(),
+        &[
+            &["block", "--id", local_id, "--reason", &reason][..],
+            &reach,
+        ]
+        .concat(),
         &local(root),
     ));
     let there = cli_json(&args(
-        &[&["block", "--id", remote_id, "--reason", &reason][..], &reach].concat(),
+        &[
+            &["block", "--id", remote_id, "--reason", &reason][..],
+            &reach,
+        ]
+        .concat(),
         &on_qdrant(node, name, root),
     ));
     assert_eq!(
@@ -160,7 +168,11 @@ fn block_both(
 
 /// With `hidden` blocked: `k` results from Qdrant's HNSW and exact search, none hidden; browsing and
 /// facets count the others; a query by a hidden id is refused.
-fn assert_hidden_everywhere(collection: &QdrantCollection, hidden: &BTreeSet<String>, total: usize) {
+fn assert_hidden_everywhere(
+    collection: &QdrantCollection,
+    hidden: &BTreeSet<String>,
+    total: usize,
+) {
     let visible: Vec<(String, ImageId)> = {
         let browse = collection.browse(0, 1000, None).expect("browse");
         assert_eq!(browse.total, total - hidden.len(), "browse total");
@@ -303,7 +315,10 @@ fn compare(node: &Node, name: &str, root: &Path, example: &str, late_copy: &str)
     for block in ["0", "1"] {
         run_ok(
             vsearch()
-                .args(args(&["unblock", block, "--reason", "test over"], &local(root)))
+                .args(args(
+                    &["unblock", block, "--reason", "test over"],
+                    &local(root),
+                ))
                 .arg("--json"),
         );
         run_ok(vsearch().args(args(
@@ -343,7 +358,13 @@ fn duplicates_and_blocks_on_qdrant_equal_the_local_ones() {
     for p in common::photos_in(&common::ukbench()) {
         std::fs::copy(&p, photos.join(p.file_name().expect("name"))).expect("copy");
     }
-    compare(&node, "ukbench", &photos, "ukbench00008.jpg", "late-copy.png");
+    compare(
+        &node,
+        "ukbench",
+        &photos,
+        "ukbench00008.jpg",
+        "late-copy.png",
+    );
     served_from_qdrant(&node, &photos);
 }
 
@@ -381,7 +402,10 @@ fn served_from_qdrant(node: &Node, root: &Path) {
         .expect("json");
     assert_eq!(
         groups(&dupes),
-        groups(&cli_json(&args(&["dupes"], &on_qdrant(node, "ukbench", root)))),
+        groups(&cli_json(&args(
+            &["dupes"],
+            &on_qdrant(node, "ukbench", root)
+        ))),
         "{dupes}"
     );
     let ids = qdrant_ids(&open(node, "ukbench", root));

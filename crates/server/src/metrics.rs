@@ -214,7 +214,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     m.workers.set(state.pool.workers() as i64);
     m.images.set(served.info.count as i64);
     m.generation.set(served.info.generation as i64);
-    m.blocks.set(served.backend.blocks().map_or(0, |b| b.len()) as i64);
+    m.blocks
+        .set(served.backend.blocks().map_or(0, |b| b.len()) as i64);
     if let Some(files) = served.pending_files().await {
         m.pending_files.set(files as i64);
     }

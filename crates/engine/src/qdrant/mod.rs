@@ -158,6 +158,8 @@ pub struct QdrantCollection {
     records: Option<PathBuf>,
     hnsw: Option<HnswParams>,
     status: QdrantStatus,
+    /// Points no block hides, when this state was read.
+    visible: u64,
 }
 
 impl QdrantCollection {
@@ -255,6 +257,7 @@ impl QdrantCollection {
             shards: params.map_or(1, |p| p.shard_number),
             replicas: params.and_then(|p| p.replication_factor).unwrap_or(1),
         };
+        let visible = store.count(Some(visible(None)))?;
         Ok(Self {
             hnsw: hnsw.map(|h| HnswParams {
                 m: h.m.unwrap_or(16) as usize,
@@ -268,6 +271,7 @@ impl QdrantCollection {
             root,
             records,
             status,
+            visible,
         })
     }
 
@@ -289,7 +293,7 @@ impl QdrantCollection {
     /// The collection as Qdrant reports it now, when that differs from this state.
     pub fn reload(&self) -> Result<Option<Self>> {
         let next = self.refreshed()?;
-        Ok((next.status != self.status).then_some(next))
+        Ok((next.status != self.status || next.visible != self.visible).then_some(next))
     }
 
     /// The collection as Qdrant reports it now.
@@ -327,7 +331,7 @@ impl QdrantCollection {
             root: self.root.clone().unwrap_or_default(),
             model: self.model.clone(),
             metric: self.metric(),
-            count: self.status.points as usize,
+            count: self.visible as usize,
             indexes: vec![IndexConfig::Flat]
                 .into_iter()
                 .chain(self.hnsw.map(IndexConfig::Hnsw))
@@ -357,14 +361,14 @@ impl QdrantCollection {
     /// The payload of one image, hidden or not (for the engine's own work: blocks, duplicates), and
     /// whether a block hides it.
     pub(crate) fn stored_any(&self, uuid: uuid::Uuid) -> Result<(StoredImage, bool)> {
-        let point = self
-            .store
-            .get(&[uuid], None)?
-            .into_iter()
-            .next()
-            .ok_or(EngineError::UnknownImage {
-                id: ImageId::Uuid(uuid),
-            })?;
+        let point =
+            self.store
+                .get(&[uuid], None)?
+                .into_iter()
+                .next()
+                .ok_or(EngineError::UnknownImage {
+                    id: ImageId::Uuid(uuid),
+                })?;
         Ok((
             StoredImage::from_payload(&uuid.to_string(), &point.payload)?,
             payload::is_blocked(&point.payload),
@@ -488,16 +492,7 @@ impl QdrantCollection {
         };
         let requests = vectors
             .iter()
-            .map(|v| {
-                self.request(
-                    v.clone(),
-                    options.k,
-                    0,
-                    kind,
-                    options,
-                    Some(visible(None)),
-                )
-            })
+            .map(|v| self.request(v.clone(), options.k, 0, kind, options, Some(visible(None))))
             .collect();
         Ok(self
             .store

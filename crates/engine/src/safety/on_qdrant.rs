@@ -34,8 +34,8 @@ use crate::types::metadata::ImageMeta;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use vsearch_qdrant::proto::{self, QueryPointsBuilder, SearchParamsBuilder};
 use vsearch_qdrant::point_uuid;
+use vsearch_qdrant::proto::{self, QueryPointsBuilder, SearchParamsBuilder};
 
 /// The stored duplicate groups of a Qdrant collection, in its records folder.
 pub const DUPLICATES_FILE: &str = "duplicates.json";
@@ -59,7 +59,11 @@ impl ImageSet for QdrantCollection {
         let mut ids = Vec::new();
         self.store()
             .scroll::<EngineError>(Some(visible(None)), &["hash"], None, |points| {
-                ids.extend(points.iter().filter_map(|p| p.id.as_ref().and_then(point_uuid)));
+                ids.extend(
+                    points
+                        .iter()
+                        .filter_map(|p| p.id.as_ref().and_then(point_uuid)),
+                );
                 Ok(())
             })?;
         ids.sort_unstable();
@@ -90,7 +94,11 @@ impl ImageSet for QdrantCollection {
         let mut ids = Vec::new();
         self.store()
             .scroll::<EngineError>(Some(filter), &["hash"], None, |points| {
-                ids.extend(points.iter().filter_map(|p| p.id.as_ref().and_then(point_uuid)));
+                ids.extend(
+                    points
+                        .iter()
+                        .filter_map(|p| p.id.as_ref().and_then(point_uuid)),
+                );
                 Ok(())
             })?;
         ids.sort_unstable();
@@ -371,7 +379,9 @@ impl QdrantCollection {
         new.checked()?;
         let (example, vector) = match &new.source {
             BlockSource::Id(id) => {
-                let uuid = self.own_id(*id).ok_or(EngineError::UnknownImage { id: *id })?;
+                let uuid = self
+                    .own_id(*id)
+                    .ok_or(EngineError::UnknownImage { id: *id })?;
                 let (image, _) = self.stored_any(uuid)?;
                 let vector = self.stored_vector_any(uuid)?;
                 let example = BlockExample {
@@ -402,8 +412,7 @@ impl QdrantCollection {
         }
         let dir = self.records()?;
         // Collections made before blocks existed lack the flag's index (a no-op when it is there).
-        self.store()
-            .create_payload_index(BLOCKED_KEY, "bool")?;
+        self.store().create_payload_index(BLOCKED_KEY, "bool")?;
         let _lock = layout::lock_blocks(&dir)?;
         let (block, _) = append_block(&dir, &new, example, vector)?;
         let ids = reach_in(self, &block)?;

@@ -7,6 +7,7 @@
 //! the files a takedown hides. A change takes effect at once: the handler serves the state the engine
 //! returns, with the new hidden set.
 
+use crate::api::dto::image_id_schema;
 use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 use axum::body::Bytes;
@@ -17,7 +18,6 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
-use crate::api::dto::image_id_schema;
 use vsearch_engine::blocks::{BlockSource, BlockView, NewBlock, Reach};
 use vsearch_engine::ImageId;
 

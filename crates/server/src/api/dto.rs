@@ -95,6 +95,10 @@ pub struct CollectionDto {
     /// damage. 0 when there are none (always for a collection in Qdrant).
     #[serde(default)]
     pub pending_files: usize,
+    /// Whether `GET /api/duplicates` can verify copies on the pixels: a local collection, or a Qdrant
+    /// collection served with its indexed folder (`vsearch serve --qdrant URL --root DIR`).
+    #[serde(default)]
+    pub duplicates: bool,
     /// For a collection in Qdrant: Qdrant's report of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qdrant: Option<QdrantStatusDto>,
@@ -361,6 +365,7 @@ impl CollectionDto {
             text_search: info.text_search,
             generation: info.generation,
             pending_files: 0,
+            duplicates: info.qdrant.is_none() || !info.root.as_os_str().is_empty(),
             qdrant: info.qdrant.as_ref().map(|q| QdrantStatusDto {
                 url: q.url.clone(),
                 collection: q.collection.clone(),
