@@ -21,11 +21,19 @@ pub struct Target {
 }
 
 impl Target {
+    /// How to open the collection (with its model when `model` is set).
+    pub fn options(
+        &self,
+        device: DeviceSpec,
+        model: bool,
+    ) -> anyhow::Result<vsearch_engine::BackendOptions> {
+        self.qdrant_read
+            .backend(&self.qdrant, &self.collection, device, model)
+    }
+
     /// Opens the collection (with its model when `model` is set).
     pub fn open(&self, device: DeviceSpec, model: bool) -> anyhow::Result<Arc<dyn Backend>> {
-        let options = self
-            .qdrant_read
-            .backend(&self.qdrant, &self.collection, device, model)?;
+        let options = self.options(device, model)?;
         vsearch_engine::open_backend(&options)
             .with_context(|| format!("cannot open {}", options.describe()))
     }

@@ -453,3 +453,119 @@ fn served_from_qdrant(node: &Node, root: &Path) {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// `vsearch labels apply --qdrant ... --policy P` scores the points as the local collection indexed with
+/// P scores its images (the tiny CLIP fixture): the same scores (within 1e-5), flags and hidden labels by
+/// path; the label filters select the same images; the page's marks come from the payload.
+#[test]
+fn labels_on_qdrant_equal_the_local_ones() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(node) = qdrant::single(&tmp.path().join("qdrant")) else {
+        return;
+    };
+    let clip = common::clip_fixture_folder(tmp.path());
+    let photos = tmp.path().join("photos");
+    std::fs::create_dir_all(&photos).expect("photos");
+    for p in common::photos_in(&common::ukbench()).into_iter().take(12) {
+        std::fs::copy(&p, photos.join(p.file_name().expect("name"))).expect("copy");
+    }
+    let policy = tmp.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[label]]\nname = \"bright\"\nprompts = [\"a bright photo\", \"a photo in daylight\"]\n\
+         opposite = [\"a dark photo\"]\nthreshold = 0.5\naction = \"flag\"\n\n\
+         [[label]]\nname = \"animal\"\nprompts = [\"a photo of an animal\"]\n\
+         opposite = [\"a photo of an object\", \"a photo of a building\"]\nthreshold = 0.5\naction = \"hide\"\n",
+    )
+    .expect("write the policy");
+    let clip_arg = clip.display().to_string();
+    let policy_arg = policy.display().to_string();
+    run_ok(vsearch().arg("index").arg(&photos).args([
+        "--model-dir",
+        &clip_arg,
+        "--policy",
+        &policy_arg,
+    ]));
+    run_ok(
+        vsearch()
+            .arg("index")
+            .arg(&photos)
+            .args(["--model-dir", &clip_arg, "--qdrant", &node.url()])
+            .args(["--qdrant-collection", "labels"]),
+    );
+    let applied = cli_json(&args(
+        &[
+            "labels",
+            "apply",
+            "--model-dir",
+            &clip_arg,
+            "--policy",
+            &policy_arg,
+        ],
+        &on_qdrant(&node, "labels", &photos),
+    ));
+    assert_eq!(applied["labelled"], 12, "{applied}");
+    assert_eq!(applied["labels"], 2, "{applied}");
+    assert!(vsearch_engine::qdrant_records_dir(&photos, "labels")
+        .join("label_policy.toml")
+        .is_file());
+
+    let local = vsearch_engine::Collection::open_without_model(&photos).expect("local");
+    let mut target = QdrantTarget::new(node.url());
+    target.collection = "labels".into();
+    let remote = QdrantCollection::open(&QdrantOpen {
+        target,
+        model: ModelSpec::Dir(clip.clone()),
+        device: DeviceSpec::Cpu,
+        root: Some(photos.clone()),
+        records: None,
+        load_model: false,
+    })
+    .expect("open the Qdrant collection");
+    let remote_by_path: HashMap<String, vsearch_engine::metadata::ImageMeta> = remote
+        .browse(0, 100, None)
+        .expect("browse")
+        .images
+        .into_iter()
+        .map(|m| (m.path.clone(), m))
+        .collect();
+    let mut flagged = 0;
+    for m in local.images().iter() {
+        let r = &remote_by_path[&m.path];
+        assert_eq!(r.flags, m.flags, "{}", m.path);
+        assert_eq!(r.hidden, m.hidden, "{}", m.path);
+        assert_eq!(
+            r.labels.keys().collect::<Vec<_>>(),
+            m.labels.keys().collect::<Vec<_>>()
+        );
+        for (name, score) in &m.labels {
+            assert!(
+                (r.labels[name] - score).abs() <= 1e-5,
+                "{}: {name} scores {score} locally, {} in Qdrant",
+                m.path,
+                r.labels[name]
+            );
+        }
+        assert_eq!(
+            Backend::marks(&remote, r.image_id()),
+            (m.flags.clone(), m.hidden.clone())
+        );
+        flagged += usize::from(!m.flags.is_empty() || !m.hidden.is_empty());
+    }
+    eprintln!("labels: {flagged} of 12 images flagged or hidden by a label");
+    for filter in [
+        serde_json::json!({"must": [{"key": "flag", "match": {"value": "bright"}}]}),
+        serde_json::json!({"must": [{"key": "hidden", "match": {"value": "animal"}}]}),
+        serde_json::json!({"must": [{"key": "label.animal", "range": {"gte": 0.3}}]}),
+    ] {
+        let f = vsearch_engine::filter::Filter::from_json(&filter).expect("filter");
+        let paths = |b: vsearch_engine::browse::Browse| -> BTreeSet<String> {
+            b.images.into_iter().map(|m| m.path).collect()
+        };
+        assert_eq!(
+            paths(local.browse(0, 100, Some(&f)).expect("local browse")),
+            paths(remote.browse(0, 100, Some(&f)).expect("Qdrant browse")),
+            "{filter}"
+        );
+    }
+}

@@ -195,10 +195,6 @@ impl Backend for QdrantCollection {
     fn records_dir(&self) -> Option<PathBuf> {
         QdrantCollection::records_dir(self).map(PathBuf::from)
     }
-    fn marks(&self, _id: ImageId) -> (Vec<String>, Vec<String>) {
-        // Labels are scored in local collections only.
-        Default::default()
-    }
     fn browse(&self, offset: usize, limit: usize, filter: Option<&Filter>) -> Result<Browse> {
         QdrantCollection::browse(self, offset, limit, filter)
     }

@@ -52,6 +52,15 @@ pub struct StoredImage {
     /// Where the image is served from (`--base-url` at index time joined with `path`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Label scores by name (`vsearch labels apply --qdrant`; an index run does not write them).
+    #[serde(default, skip_serializing)]
+    pub label: std::collections::BTreeMap<String, f32>,
+    /// The labels the image is flagged by (as `label`).
+    #[serde(default, skip_serializing)]
+    pub flag: Vec<String>,
+    /// The labels the image is hidden by (as `label`).
+    #[serde(default, skip_serializing)]
+    pub hidden: Vec<String>,
 }
 
 /// Payload keys an incremental run reads.
@@ -108,6 +117,9 @@ impl StoredImage {
                 .map(|(i, _)| meta.path[..=i].to_string())
                 .collect(),
             url: base_url.map(|base| format!("{}/{}", base.trim_end_matches('/'), meta.path)),
+            label: Default::default(),
+            flag: Vec::new(),
+            hidden: Vec::new(),
         }
     }
 
@@ -142,9 +154,9 @@ impl StoredImage {
             camera_model: self.camera_model.clone(),
             gps_lat: self.gps_lat,
             gps_lon: self.gps_lon,
-            labels: Default::default(),
-            flags: Vec::new(),
-            hidden: Vec::new(),
+            labels: self.label.clone(),
+            flags: self.flag.clone(),
+            hidden: self.hidden.clone(),
         }
     }
 }

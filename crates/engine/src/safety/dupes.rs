@@ -301,7 +301,8 @@ fn group<S: ImageSet>(set: &S, copies: &[ScoredPair<S::Id>]) -> Result<Vec<Dupli
         members.entry(root).or_default().push(*id);
     }
     let metas = set.metas(&keys)?;
-    let scores: HashMap<(S::Id, S::Id), &ScoredPair<S::Id>> =
+    type Pair<Id> = (Id, Id);
+    let scores: HashMap<Pair<S::Id>, &ScoredPair<S::Id>> =
         copies.iter().map(|p| ((p.a, p.b), p)).collect();
     let mut groups: Vec<DuplicateGroup> = members
         .into_values()

@@ -15,6 +15,9 @@ use std::collections::HashMap;
 use vsearch_core::vector;
 use vsearch_index::{IndexKind, SearchParams};
 
+/// Each image's candidate neighbours with their embedding cosine ([`ImageSet::neighbours`]).
+pub(crate) type Neighbours<Id> = Vec<Vec<(Id, f32)>>;
+
 /// A collection as the safety tools see it; see the module docs.
 pub(crate) trait ImageSet: Sync {
     /// How the collection names an image (a local id, a Qdrant point id).
@@ -33,11 +36,7 @@ pub(crate) trait ImageSet: Sync {
     fn with_hash(&self, hash: &str) -> Result<Vec<Self::Id>>;
     /// For each of `ids`, its nearest neighbours (at most `options.neighbours`, itself left out) whose
     /// embedding cosine reaches `options.min_cosine`, with that cosine.
-    fn neighbours(
-        &self,
-        ids: &[Self::Id],
-        options: &DupesOptions,
-    ) -> Result<Vec<Vec<(Self::Id, f32)>>>;
+    fn neighbours(&self, ids: &[Self::Id], options: &DupesOptions) -> Result<Neighbours<Self::Id>>;
     /// Every image whose cosine similarity to the unit vector `unit` is at least `threshold`.
     fn within(&self, unit: &[f32], threshold: f32) -> Result<Vec<Self::Id>>;
     /// The encoded bytes of an image's file.
@@ -84,7 +83,7 @@ impl ImageSet for Collection {
         ids.sort_unstable();
         Ok(ids)
     }
-    fn neighbours(&self, ids: &[u64], options: &DupesOptions) -> Result<Vec<Vec<(u64, f32)>>> {
+    fn neighbours(&self, ids: &[u64], options: &DupesOptions) -> Result<Neighbours<u64>> {
         ids.par_iter()
             .map(|&id| local_neighbours(self, id, options))
             .collect()

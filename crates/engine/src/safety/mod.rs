@@ -8,4 +8,5 @@ pub mod dupes;
 pub(crate) mod image_set;
 pub mod labels;
 pub mod on_qdrant;
+pub mod qdrant_labels;
 pub mod signature;

@@ -26,7 +26,7 @@ use crate::safety::blocks::{
     BlockExample, BlockList, BlockSource, BlockView, HiddenImage, NewBlock, Reach,
 };
 use crate::safety::dupes::{duplicates_in, DupesOptions, DuplicateGroup, Verification};
-use crate::safety::image_set::ImageSet;
+use crate::safety::image_set::{ImageSet, Neighbours};
 use crate::types::error::{EngineError, Result};
 use crate::types::image_id::ImageId;
 use crate::types::layout;
@@ -108,7 +108,7 @@ impl ImageSet for QdrantCollection {
         &self,
         ids: &[uuid::Uuid],
         options: &DupesOptions,
-    ) -> Result<Vec<Vec<(uuid::Uuid, f32)>>> {
+    ) -> Result<Neighbours<uuid::Uuid>> {
         cosine_collection(self)?;
         let name = self.vector_spec().name.clone();
         let ef = (options.neighbours * 4).max(64) as u64;
@@ -224,7 +224,7 @@ impl QdrantCollection {
     }
 
     /// The records folder, created when absent; an error saying how to name one when there is none.
-    fn records(&self) -> Result<PathBuf> {
+    pub(crate) fn records(&self) -> Result<PathBuf> {
         let dir = self.records_dir().ok_or(EngineError::NotOnQdrant {
             what: "keeping blocks, their audit log and duplicate groups without a records folder",
             instead: "give the indexed folder with --root DIR (records in ROOT/.vsearch/qdrant/COLLECTION) or a records folder with --state DIR",
