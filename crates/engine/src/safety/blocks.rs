@@ -5,6 +5,11 @@
 //! with the same bytes), the example and its copies (re-encoded, resized, cropped, flipped versions), or
 //! everything within a cosine threshold of the example's vector.
 //!
+//! The block list, its storage and audit log, and the rule of reach (`reach_in`, over the safety tools'
+//! view of either backend, `safety/image_set.rs`) are shared with Qdrant collections, which keep them in their
+//! records folder and hide with a payload flag ([`crate::safety::on_qdrant`]); the hiding described below
+//! is a local collection's.
+//!
 //! **Storage.** The blocks live in the collection folder, in `blocks.json` ([`BLOCKS_FILE`]), written
 //! atomically (temporary file, fsync, rename, fsync of the folder) under an OS lock (`blocks.lock`), so
 //! the CLI and a server can change blocks at once. It is a file of its own rather than a table of the

@@ -1,5 +1,5 @@
 //! Duplicates and takedowns on a Qdrant collection: the same rules as a local collection's (written
-//! once over [`ImageSet`]), with Qdrant answering the similarity questions and the records folder
+//! once over the safety tools' view of either backend, `safety/image_set.rs`), with Qdrant answering the similarity questions and the records folder
 //! ([`QdrantCollection::records_dir`]) holding what vsearch records.
 //!
 //! **Blocks.** The block list and the audit log are the same files as a local collection's
