@@ -1,20 +1,53 @@
 //! `vsearch block`, `vsearch blocks`, `vsearch unblock`: takedowns by similarity.
 
+use super::qdrant::{QdrantArgs, QdrantReadArgs};
 use anyhow::Context;
 use std::path::PathBuf;
+use std::sync::Arc;
 use vsearch_engine::blocks::{BlockSource, BlockView, NewBlock, Reach};
-use vsearch_engine::{Collection, DeviceSpec};
+use vsearch_engine::{Backend, DeviceSpec, ImageId};
+
+/// Where the collection is: a local collection folder, or a Qdrant collection (`--qdrant URL
+/// [--qdrant-collection C] --root DIR [--state DIR]`, its records in the records folder).
+#[derive(clap::Args)]
+pub struct Target {
+    /// Collection folder, or an indexed folder containing `.vsearch`.
+    #[arg(long, default_value = ".")]
+    collection: PathBuf,
+    #[command(flatten)]
+    qdrant: QdrantArgs,
+    #[command(flatten)]
+    qdrant_read: QdrantReadArgs,
+}
+
+impl Target {
+    /// How to open the collection (with its model when `model` is set).
+    pub fn options(
+        &self,
+        device: DeviceSpec,
+        model: bool,
+    ) -> anyhow::Result<vsearch_engine::BackendOptions> {
+        self.qdrant_read
+            .backend(&self.qdrant, &self.collection, device, model)
+    }
+
+    /// Opens the collection (with its model when `model` is set).
+    pub fn open(&self, device: DeviceSpec, model: bool) -> anyhow::Result<Arc<dyn Backend>> {
+        let options = self.options(device, model)?;
+        vsearch_engine::open_backend(&options)
+            .with_context(|| format!("cannot open {}", options.describe()))
+    }
+}
 
 /// Arguments of `vsearch block`.
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("example").required(true).args(["id", "image"])))]
 pub struct BlockArgs {
-    /// Collection folder, or an indexed folder containing `.vsearch`.
-    #[arg(long, default_value = ".")]
-    collection: PathBuf,
-    /// The example: an indexed image, by id.
+    #[command(flatten)]
+    target: Target,
+    /// The example: an indexed image, by id (a number; a UUID in a Qdrant collection).
     #[arg(long)]
-    id: Option<u64>,
+    id: Option<ImageId>,
     /// The example: an image file (embedded with the collection's model; need not be indexed).
     #[arg(long)]
     image: Option<PathBuf>,
@@ -40,9 +73,8 @@ pub struct BlockArgs {
 /// Arguments of `vsearch blocks`.
 #[derive(clap::Args)]
 pub struct BlocksArgs {
-    /// Collection folder, or an indexed folder containing `.vsearch`.
-    #[arg(long, default_value = ".")]
-    collection: PathBuf,
+    #[command(flatten)]
+    target: Target,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -53,9 +85,8 @@ pub struct BlocksArgs {
 pub struct UnblockArgs {
     /// The block's id (see `vsearch blocks`).
     block_id: u64,
-    /// Collection folder, or an indexed folder containing `.vsearch`.
-    #[arg(long, default_value = ".")]
-    collection: PathBuf,
+    #[command(flatten)]
+    target: Target,
     /// Who (default: the OS user).
     #[arg(long)]
     by: Option<String>,
@@ -94,11 +125,6 @@ pub(crate) fn parse_reach(near: Option<&str>) -> anyhow::Result<Reach> {
     })
 }
 
-fn open(path: &std::path::Path) -> anyhow::Result<Collection> {
-    Collection::open_without_model(path)
-        .with_context(|| format!("cannot open the collection at {}", path.display()))
-}
-
 fn print_block(view: &BlockView, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(view)?);
@@ -125,21 +151,19 @@ fn print_block(view: &BlockView, json: bool) -> anyhow::Result<()> {
 pub fn block(args: BlockArgs) -> anyhow::Result<()> {
     let reach = parse_reach(args.near.as_deref())?;
     let (collection, source) = match (&args.id, &args.image) {
-        (Some(id), _) => (open(&args.collection)?, BlockSource::Id(*id)),
+        (Some(id), _) => (
+            args.target.open(DeviceSpec::Cpu, false)?,
+            BlockSource::Id(*id),
+        ),
         (None, Some(file)) => {
             let bytes =
                 std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
             let device: DeviceSpec = args.device.parse()?;
-            let collection = Collection::open(&args.collection, &device).with_context(|| {
-                format!(
-                    "cannot open the collection at {}",
-                    args.collection.display()
-                )
-            })?;
+            let collection = args.target.open(device, true)?;
             let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
             (collection, BlockSource::Image { bytes, name })
         }
-        (None, None) => anyhow::bail!("give the example: --id N or --image FILE"),
+        (None, None) => anyhow::bail!("give the example: --id ID or --image FILE"),
     };
     let (view, _) = collection
         .add_block(NewBlock {
@@ -154,14 +178,19 @@ pub fn block(args: BlockArgs) -> anyhow::Result<()> {
 
 /// `vsearch blocks`.
 pub fn blocks(args: BlocksArgs) -> anyhow::Result<()> {
-    let collection = open(&args.collection)?;
-    let blocks = collection.blocks();
+    let collection = args.target.open(DeviceSpec::Cpu, false)?;
+    let blocks = collection.blocks().context("cannot list the blocks")?;
+    let hidden = blocks
+        .iter()
+        .flat_map(|b| b.hides.iter().map(|h| h.id))
+        .collect::<std::collections::HashSet<ImageId>>()
+        .len();
     if args.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "blocks": blocks,
-                "hidden": collection.hidden_count(),
+                "hidden": hidden,
             }))?
         );
         return Ok(());
@@ -173,17 +202,13 @@ pub fn blocks(args: BlocksArgs) -> anyhow::Result<()> {
     for b in &blocks {
         print_block(b, false)?;
     }
-    println!(
-        "({} blocks hide {} images)",
-        blocks.len(),
-        collection.hidden_count()
-    );
+    println!("({} blocks hide {hidden} images)", blocks.len());
     Ok(())
 }
 
 /// `vsearch unblock`.
 pub fn unblock(args: UnblockArgs) -> anyhow::Result<()> {
-    let collection = open(&args.collection)?;
+    let collection = args.target.open(DeviceSpec::Cpu, false)?;
     let by = args.by.unwrap_or_else(os_user);
     let (view, _) = collection
         .remove_block(args.block_id, &by, args.reason.as_deref())

@@ -1,16 +1,14 @@
 //! `vsearch dupes`: groups of exact and near copies in a collection, best copy first.
 
 use anyhow::Context;
-use std::path::PathBuf;
 use vsearch_engine::dupes::{self, DupesOptions, Verification};
-use vsearch_engine::Collection;
+use vsearch_engine::DeviceSpec;
 
 /// Arguments of `vsearch dupes`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Collection folder, or an indexed folder containing `.vsearch`.
-    #[arg(long, default_value = ".")]
-    collection: PathBuf,
+    #[command(flatten)]
+    target: super::block::Target,
     #[command(flatten)]
     cuts: Cuts,
     /// Verification: `thumbnails` (flip- and crop-aware pixel correlation), `pdq` (the PDQ hashes stored
@@ -63,8 +61,7 @@ pub fn parse_verification(s: &str) -> Result<Verification, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let collection = Collection::open_without_model(&args.collection)
-        .with_context(|| format!("open the collection at {}", args.collection.display()))?;
+    let collection = args.target.open(DeviceSpec::Cpu, false)?;
     let options = DupesOptions {
         threshold: args.cuts.threshold_for(args.verify),
         min_cosine: args.cuts.min_cosine,
@@ -82,14 +79,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     if groups.is_empty() {
-        println!("no duplicates among {} images", collection.len());
+        println!("no duplicates among {} images", collection.info().count);
         return Ok(());
     }
     let copies: usize = groups.iter().map(|g| g.images.len() - 1).sum();
     println!(
         "{} groups, {copies} copies that could go (of {} images):",
         groups.len(),
-        collection.len()
+        collection.info().count
     );
     for (n, g) in groups.iter().enumerate() {
         println!(

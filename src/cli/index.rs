@@ -91,6 +91,10 @@ pub struct Args {
     /// Qdrant: the URL the images are served from; each point's payload gets `url` = URL/PATH.
     #[arg(long, value_name = "URL", requires = "qdrant")]
     base_url: Option<String>,
+    /// Qdrant: the folder of vsearch's own records about the collection, whose blocks new images are
+    /// checked against (default DIR/.vsearch/qdrant/COLLECTION, as `serve --root DIR` reads them).
+    #[arg(long, value_name = "DIR", requires = "qdrant")]
+    state: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -133,10 +137,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         target.layout.shards = args.shards;
         target.layout.replicas = args.replicas;
         target.layout.quantization = args.quantization;
+        let records = args
+            .state
+            .clone()
+            .unwrap_or_else(|| vsearch_engine::qdrant_records_dir(&args.dir, &target.collection));
         let qdrant = vsearch_engine::QdrantIndexOptions {
             target,
             part: args.part,
             base_url: args.base_url.clone(),
+            records: Some(records),
         };
         let report =
             vsearch_engine::index_into_qdrant(&args.dir, &options, &qdrant).with_context(|| {

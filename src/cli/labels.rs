@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use std::path::PathBuf;
-use vsearch_engine::{apply_labels, DeviceSpec, PolicySource};
+use vsearch_engine::{apply_labels, BackendOptions, DeviceSpec, PolicySource, QdrantCollection};
 
 /// `vsearch labels` subcommands.
 #[derive(clap::Subcommand)]
@@ -15,9 +15,10 @@ pub enum Command {
 /// Arguments of `vsearch labels apply`.
 #[derive(clap::Args)]
 pub struct ApplyArgs {
-    /// Collection folder, or an indexed folder containing `.vsearch`.
-    #[arg(long, default_value = ".")]
-    collection: PathBuf,
+    /// The collection: `--collection DIR`, or `--qdrant URL [--qdrant-collection C] --root DIR` (scores
+    /// written into the points' payload; the policy kept in the records folder).
+    #[command(flatten)]
+    target: super::block::Target,
     /// Label policy (TOML) to put in force (default: the collection's).
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
@@ -38,14 +39,27 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
 fn apply(args: ApplyArgs) -> anyhow::Result<()> {
     let device: DeviceSpec = args.device.parse()?;
     let policy = args.policy.as_deref().map(PolicySource::read).transpose()?;
-    let report = apply_labels(&args.collection, policy.as_ref(), &device)
-        .with_context(|| format!("cannot label {}", args.collection.display()))?;
+    let options = args.target.options(device, true)?;
+    let (what, report) = match &options {
+        BackendOptions::Local { path, device, .. } => (
+            path.display().to_string(),
+            apply_labels(path, policy.as_ref(), device)
+                .with_context(|| format!("cannot label {}", path.display()))?,
+        ),
+        BackendOptions::Qdrant(open) => {
+            let collection = QdrantCollection::open(open)
+                .with_context(|| format!("cannot open {}", options.describe()))?;
+            let report = collection
+                .apply_labels(policy.as_ref())
+                .with_context(|| format!("cannot label {}", options.describe()))?;
+            (options.describe(), report)
+        }
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "{}: {} labels scored for {} images ({} embedded{}, {:.1} s)",
-            args.collection.display(),
+            "{what}: {} labels scored for {} images ({} embedded{}, {:.1} s)",
             report.labels,
             report.labelled,
             report.embedded,

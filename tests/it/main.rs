@@ -25,6 +25,7 @@ mod pdq;
 mod precision_cli;
 mod qdrant;
 mod qdrant_cluster;
+mod qdrant_safety;
 mod reports;
 mod search_cli;
 mod stable_ids;

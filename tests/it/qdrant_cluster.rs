@@ -1,6 +1,8 @@
 //! Past one machine: a 3-node Qdrant cluster on 127.0.0.1 (its own ports and storage per node), a
 //! collection of 3 shards with 2 replicas each, two `vsearch index --part i/2` workers embedding one folder
-//! in parallel; with one node killed, searches answer the same; after it restarts, the cluster converges.
+//! in parallel; with one node killed, searches answer the same, and a block made through one node hides
+//! its image in the answers of every node (the node that was down too, once it is back); after it
+//! restarts, the cluster converges.
 
 use crate::common;
 use crate::common::qdrant;
@@ -10,6 +12,7 @@ use qdrant::Node;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
+use vsearch_engine::blocks::{BlockSource, NewBlock, Reach};
 use vsearch_engine::{
     DeviceSpec, IndexKind, ModelSpec, QdrantCollection, QdrantOpen, QdrantTarget, Query,
     QueryOptions,
@@ -18,6 +21,11 @@ use vsearch_engine::{
 const COLLECTION: &str = "photos";
 
 fn open(node: &Node) -> QdrantCollection {
+    open_with_records(node, None)
+}
+
+/// The collection through `node`, with the records folder `records` (where blocks are kept).
+fn open_with_records(node: &Node, records: Option<&Path>) -> QdrantCollection {
     let mut target = QdrantTarget::new(node.url());
     target.collection = COLLECTION.into();
     QdrantCollection::open(&QdrantOpen {
@@ -25,10 +33,31 @@ fn open(node: &Node) -> QdrantCollection {
         model: ModelSpec::Auto,
         device: DeviceSpec::Cpu,
         root: None,
-        records: None,
+        records: records.map(Path::to_path_buf),
         load_model: false,
     })
     .expect("open the collection")
+}
+
+/// Asserts `node` answers without the image at `path`: browsing lists the others, and a search by its
+/// vector returns 10 results, none of them it.
+fn hides_through(node: &Node, path: &str, vector: &[f32]) {
+    let collection = open(node);
+    let browse = collection.browse(0, 100, None).expect("browse");
+    assert_eq!(browse.total, 55, "one image hidden");
+    assert!(browse.images.iter().all(|m| m.path != path));
+    let results = collection
+        .search(
+            &Query::Vector(vector.to_vec()),
+            &QueryOptions {
+                k: 10,
+                ..QueryOptions::default()
+            },
+        )
+        .expect("search")
+        .results;
+    assert_eq!(results.len(), 10, "k results still come back");
+    assert!(results.iter().all(|r| r.path != path), "{results:?}");
 }
 
 /// Exact top-10 paths and scores for each query vector.
@@ -197,6 +226,24 @@ fn two_workers_fill_a_replicated_cluster_that_survives_losing_a_node() {
     let count = open(&nodes[1]).browse(0, 100, None).expect("browse").total;
     assert_eq!(count, 56);
 
+    // A block made through one node, with another down, hides the image from every node.
+    let records = tmp.path().join("records");
+    let blocked = browse.images[3].clone();
+    let blocked_vector = collection.vector(blocked.image_id()).expect("vector");
+    let view = open_with_records(&nodes[0], Some(&records))
+        .add_block(NewBlock {
+            source: BlockSource::Id(blocked.image_id()),
+            reach: Reach::Example,
+            reason: "cluster takedown".into(),
+            by: "test".into(),
+        })
+        .expect("block through node 1");
+    assert_eq!(view.hides.len(), 1, "{view:?}");
+    assert_eq!(view.hides[0].path, blocked.path);
+    for node in &nodes[..2] {
+        hides_through(node, &blocked.path, &blocked_vector);
+    }
+
     // It comes back and catches up.
     nodes[2].restart();
     wait_for("the restarted node rejoining", || {
@@ -208,6 +255,12 @@ fn two_workers_fill_a_replicated_cluster_that_survives_losing_a_node() {
     wait_for("every replica active again", || {
         converged(&nodes[0], 2, 3) && converged(&nodes[2], 2, 3)
     });
+    // The node that was down hides it too; lifted through another node, it is back everywhere.
+    hides_through(&nodes[2], &blocked.path, &blocked_vector);
+    let lifted = open_with_records(&nodes[1], Some(&records))
+        .remove_block(view.id, "test", Some("cluster test over"))
+        .expect("unblock through node 2");
+    assert_eq!(lifted.hides.len(), 1);
     let after = answers(&open(&nodes[2]), &queries);
     same_answers(&before, &after);
     // A worker's next run finds nothing to do.

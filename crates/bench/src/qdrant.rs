@@ -67,6 +67,11 @@ pub fn run(
     let layout = CollectionLayout {
         hnsw: Some((DEFAULT_M as u64, DEFAULT_EF_CONSTRUCTION as u64)),
         indexing_threshold_kb: Some(1),
+        // Searches carry the takedown filter as served ones do; indexed, as in a collection vsearch makes.
+        payload_indexes: vec![(
+            vsearch_engine::qdrant::payload::BLOCKED_KEY.to_string(),
+            "bool",
+        )],
         ..CollectionLayout::default()
     };
     store.ensure(&spec, &layout).map_err(engine)?;

@@ -116,9 +116,9 @@ pub trait Backend: Send + Sync + 'static {
     fn records_dir(&self) -> Option<PathBuf> {
         None
     }
-    /// The blocks in force and what each hides.
-    fn blocks(&self) -> Vec<BlockView> {
-        Vec::new()
+    /// The blocks in force and what each hides (blocking: a Qdrant collection asks Qdrant).
+    fn blocks(&self) -> Result<Vec<BlockView>> {
+        Ok(Vec::new())
     }
     /// Records a block; returns it and the state that applies it (blocking: file writes).
     fn add_block(&self, _new: NewBlock) -> Result<(BlockView, Arc<dyn Backend>)> {
@@ -176,8 +176,8 @@ impl Backend for Collection {
     fn reload(&self) -> Result<Option<Arc<dyn Backend>>> {
         Ok(Collection::reload(self)?.map(|c| Arc::new(c) as Arc<dyn Backend>))
     }
-    fn blocks(&self) -> Vec<BlockView> {
-        Collection::blocks(self)
+    fn blocks(&self) -> Result<Vec<BlockView>> {
+        Ok(Collection::blocks(self))
     }
     fn add_block(&self, new: NewBlock) -> Result<(BlockView, Arc<dyn Backend>)> {
         let (view, next) = Collection::add_block(self, new)?;
@@ -194,8 +194,8 @@ impl Backend for Collection {
     }
 }
 
-/// A Qdrant collection: searches, lookups, browsing and facets go to Qdrant. Duplicates, blocks and
-/// labels are local collections' (they answer 400 here).
+/// A Qdrant collection: searches, lookups, browsing and facets go to Qdrant; duplicates and blocks
+/// as [`crate::safety::on_qdrant`] describes (records in [`QdrantCollection::records_dir`]).
 impl Backend for QdrantCollection {
     fn info(&self) -> CollectionInfo {
         QdrantCollection::info(self)
@@ -215,23 +215,32 @@ impl Backend for QdrantCollection {
     fn records_dir(&self) -> Option<PathBuf> {
         QdrantCollection::records_dir(self).map(PathBuf::from)
     }
-    fn marks(&self, _id: ImageId) -> (Vec<String>, Vec<String>) {
-        // Labels are scored in local collections only.
-        Default::default()
-    }
     fn browse(&self, offset: usize, limit: usize, filter: Option<&Filter>) -> Result<Browse> {
         QdrantCollection::browse(self, offset, limit, filter)
     }
     fn facets(&self, filter: Option<&Filter>) -> Result<Facets> {
         QdrantCollection::facets(self, filter)
     }
-    fn duplicates(&self, _options: &DupesOptions) -> Result<Vec<DuplicateGroup>> {
-        Err(EngineError::NotOnQdrant {
-            what: "finding duplicates",
-            instead: "index the folder locally (vsearch index DIR) and run vsearch dupes DIR",
-        })
+    fn duplicates(&self, options: &DupesOptions) -> Result<Vec<DuplicateGroup>> {
+        QdrantCollection::duplicates(self, options)
     }
     fn reload(&self) -> Result<Option<Arc<dyn Backend>>> {
         Ok(QdrantCollection::reload(self)?.map(|c| Arc::new(c) as Arc<dyn Backend>))
+    }
+    fn blocks(&self) -> Result<Vec<BlockView>> {
+        QdrantCollection::blocks(self)
+    }
+    fn add_block(&self, new: NewBlock) -> Result<(BlockView, Arc<dyn Backend>)> {
+        let view = QdrantCollection::add_block(self, new)?;
+        Ok((view, Arc::new(self.refreshed()?)))
+    }
+    fn remove_block(
+        &self,
+        block_id: u64,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<(BlockView, Arc<dyn Backend>)> {
+        let view = QdrantCollection::remove_block(self, block_id, by, reason)?;
+        Ok((view, Arc::new(self.refreshed()?)))
     }
 }

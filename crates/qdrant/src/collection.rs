@@ -129,7 +129,9 @@ impl Store {
         .map(drop)
     }
 
-    fn create_payload_index(&self, key: &str, kind: &str) -> Result<()> {
+    /// Indexes the payload key `key` as `kind` (`keyword` with prefix matching, `integer`, `float`,
+    /// `datetime` or `bool`); indexing a key already indexed so is a no-op.
+    pub fn create_payload_index(&self, key: &str, kind: &str) -> Result<()> {
         let name = self.collection().to_string();
         let builder = CreateFieldIndexCollectionBuilder::new(
             name,
@@ -138,6 +140,7 @@ impl Store {
                 "integer" => FieldType::Integer,
                 "float" => FieldType::Float,
                 "datetime" => FieldType::Datetime,
+                "bool" => FieldType::Bool,
                 _ => FieldType::Keyword,
             },
         )
@@ -148,6 +151,7 @@ impl Store {
             }
             "float" => builder.field_index_params(FloatIndexParamsBuilder::default().build()),
             "datetime" => builder.field_index_params(DatetimeIndexParamsBuilder::default().build()),
+            "bool" => builder,
             _ => builder.field_index_params(KeywordIndexParamsBuilder::default().prefix(true)),
         };
         let request = builder.build();

@@ -942,8 +942,8 @@ function describe(info) {
     (info.qdrant ? ` · Qdrant ${info.qdrant.collection} (${info.qdrant.status}, ${info.qdrant.shards} shards × ${info.qdrant.replicas})` : "") +
     // An interrupted or failed index run: not damage, the next run commits them.
     (info.pending_files > 0 ? ` · ${info.pending_files} more indexed, not yet committed (run vsearch index to finish)` : "");
-  // Duplicates are found in local collections only.
-  els.dupesLink.hidden = Boolean(info.qdrant);
+  // Duplicates need the images' pixels: a local collection, or a Qdrant one served with --root DIR.
+  els.dupesLink.hidden = !info.duplicates;
 }
 
 // The server now serves a newer state of the collection (images added or removed): new counts and facets.

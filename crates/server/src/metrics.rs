@@ -221,7 +221,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     m.workers.set(state.pool.workers() as i64);
     m.images.set(served.info.count as i64);
     m.generation.set(served.info.generation as i64);
-    m.blocks.set(served.backend.blocks().len() as i64);
+    m.blocks
+        .set(served.backend.blocks().map_or(0, |b| b.len()) as i64);
     let backend = served.backend.clone();
     match tokio::task::spawn_blocking(move || {
         vsearch_engine::reports::queue::open_count(backend.as_ref())

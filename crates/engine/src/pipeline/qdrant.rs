@@ -13,7 +13,8 @@ use super::plan::{FolderDiff, PendingFile};
 use crate::pipeline::options::{Failure, IndexOptions, IndexReport};
 use crate::pipeline::scan::scan;
 use crate::qdrant::payload::{point_id, Part, StoredFile, StoredImage, DIFF_KEYS};
-use crate::qdrant::{vector_spec, QdrantTarget};
+use crate::qdrant::{vector_spec, QdrantCollection, QdrantTarget};
+use crate::safety::on_qdrant::check_arrivals;
 use crate::store::catalog::{Entry, Status};
 use crate::types::error::{EngineError, Result};
 use crate::types::metadata::{rfc3339_from_ns, ImageMeta};
@@ -30,6 +31,10 @@ pub struct QdrantIndexOptions {
     pub part: Option<Part>,
     /// Where the images are served from (each point's payload gets `url` = this + `/` + its path).
     pub base_url: Option<String>,
+    /// The collection's records folder ([`crate::qdrant::QdrantOpen::records`]): when it holds blocks,
+    /// the run ends by applying them to the points it wrote (see
+    /// [`crate::safety::on_qdrant::check_arrivals`]); `None` checks nothing.
+    pub records: Option<std::path::PathBuf>,
 }
 
 /// A point of this model already in Qdrant.
@@ -241,6 +246,17 @@ pub fn index_into_qdrant(
             Ok(())
         },
     )?;
+    // 4. New and rewritten points carry no takedown flag: the blocks in force are applied to them.
+    if let Some(records) = &qdrant.records {
+        let collection = QdrantCollection::for_index_run(
+            std::sync::Arc::new(store),
+            spec,
+            embedder.info.clone(),
+            root.clone(),
+            Some(records.clone()),
+        )?;
+        report.blocked = check_arrivals(&collection, records)?;
+    }
     report.decode_cpu_seconds = times.decode_cpu;
     report.model_seconds = times.model;
     report.waiting_for_decode_seconds = times.waiting;

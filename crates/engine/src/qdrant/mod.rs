@@ -91,6 +91,7 @@ impl QdrantTarget {
             .chain([
                 (payload::TIME_KEY.to_string(), "datetime"),
                 (payload::DIRS_KEY.to_string(), "keyword"),
+                (payload::BLOCKED_KEY.to_string(), "bool"),
             ])
             .collect();
         layout
@@ -136,6 +137,17 @@ pub struct QdrantOpen {
     pub load_model: bool,
 }
 
+/// `filter` and "no block hides the point" (the takedown flag, [`payload::BLOCKED_KEY`]): what every
+/// search, browse, facet and count asks Qdrant, so hidden points are left out inside Qdrant (`k`
+/// results still come back) and every server sees a block at once.
+pub(crate) fn visible(filter: Option<proto::Filter>) -> proto::Filter {
+    let mut filter = filter.unwrap_or_default();
+    filter
+        .must_not
+        .push(proto::Condition::matches(payload::BLOCKED_KEY, true));
+    filter
+}
+
 /// An open Qdrant collection; see the module docs.
 pub struct QdrantCollection {
     store: Arc<Store>,
@@ -146,6 +158,8 @@ pub struct QdrantCollection {
     records: Option<PathBuf>,
     hnsw: Option<HnswParams>,
     status: QdrantStatus,
+    /// Points no block hides, when this state was read.
+    visible: u64,
 }
 
 impl QdrantCollection {
@@ -192,10 +206,26 @@ impl QdrantCollection {
             vector.distance = found.distance;
         }
         store.check(&vector)?;
-        let mut opened =
-            Self::with_state(Arc::new(store), embedder, vector, model, open.root.clone())?;
-        opened.records = open.records.clone();
-        Ok(opened)
+        Self::with_state(
+            Arc::new(store),
+            embedder,
+            vector,
+            model,
+            open.root.clone(),
+            open.records.clone(),
+        )
+    }
+
+    /// The collection an index run wrote (`vector` of `model`), opened without loading the model (for
+    /// the blocks' check of the images it added).
+    pub(crate) fn for_index_run(
+        store: Arc<Store>,
+        vector: VectorSpec,
+        model: ModelInfo,
+        root: PathBuf,
+        records: Option<PathBuf>,
+    ) -> Result<Self> {
+        Self::with_state(store, None, vector, model, Some(root), records)
     }
 
     fn with_state(
@@ -204,6 +234,7 @@ impl QdrantCollection {
         vector: VectorSpec,
         model: ModelInfo,
         root: Option<PathBuf>,
+        records: Option<PathBuf>,
     ) -> Result<Self> {
         let info = store.info()?;
         let params = info.config.as_ref().and_then(|c| c.params.as_ref());
@@ -226,6 +257,7 @@ impl QdrantCollection {
             shards: params.map_or(1, |p| p.shard_number),
             replicas: params.and_then(|p| p.replication_factor).unwrap_or(1),
         };
+        let visible = store.count(Some(visible(None)))?;
         Ok(Self {
             hnsw: hnsw.map(|h| HnswParams {
                 m: h.m.unwrap_or(16) as usize,
@@ -237,8 +269,9 @@ impl QdrantCollection {
             vector,
             model,
             root,
-            records: None,
+            records,
             status,
+            visible,
         })
     }
 
@@ -259,14 +292,37 @@ impl QdrantCollection {
 
     /// The collection as Qdrant reports it now, when that differs from this state.
     pub fn reload(&self) -> Result<Option<Self>> {
-        let next = Self::with_state(
+        let next = self.refreshed()?;
+        Ok((next.status != self.status || next.visible != self.visible).then_some(next))
+    }
+
+    /// The collection as Qdrant reports it now.
+    pub fn refreshed(&self) -> Result<Self> {
+        Self::with_state(
             self.store.clone(),
             self.embedder.clone(),
             self.vector.clone(),
             self.model.clone(),
             self.root.clone(),
-        )?;
-        Ok((next.status != self.status).then_some(next))
+            self.records.clone(),
+        )
+    }
+
+    /// The named vector this collection searches.
+    pub fn vector_spec(&self) -> &VectorSpec {
+        &self.vector
+    }
+
+    /// The indexed folder images are read from, when given.
+    pub fn root(&self) -> Option<&std::path::Path> {
+        self.root.as_deref()
+    }
+
+    /// The model, when loaded (queries by image or text, blocks made from an image file).
+    pub(crate) fn embedder(&self, what: &'static str) -> Result<&Embedder> {
+        self.embedder
+            .as_deref()
+            .ok_or(EngineError::NoModel { needed_by: what })
     }
 
     /// What the collection is.
@@ -275,7 +331,7 @@ impl QdrantCollection {
             root: self.root.clone().unwrap_or_default(),
             model: self.model.clone(),
             metric: self.metric(),
-            count: self.status.points as usize,
+            count: self.visible as usize,
             indexes: vec![IndexConfig::Flat]
                 .into_iter()
                 .chain(self.hnsw.map(IndexConfig::Hnsw))
@@ -293,16 +349,43 @@ impl QdrantCollection {
         }
     }
 
-    /// The payload of one image.
+    /// The payload of one image no block hides ([`EngineError::Blocked`] for a hidden one).
     fn stored(&self, id: ImageId) -> Result<StoredImage> {
-        let uuid = Self::uuid(id)?;
+        let (image, blocked) = self.stored_any(Self::uuid(id)?)?;
+        if blocked {
+            return Err(EngineError::Blocked { id });
+        }
+        Ok(image)
+    }
+
+    /// The payload of one image, hidden or not (for the engine's own work: blocks, duplicates), and
+    /// whether a block hides it.
+    pub(crate) fn stored_any(&self, uuid: uuid::Uuid) -> Result<(StoredImage, bool)> {
+        let point =
+            self.store
+                .get(&[uuid], None)?
+                .into_iter()
+                .next()
+                .ok_or(EngineError::UnknownImage {
+                    id: ImageId::Uuid(uuid),
+                })?;
+        Ok((
+            StoredImage::from_payload(&uuid.to_string(), &point.payload)?,
+            payload::is_blocked(&point.payload),
+        ))
+    }
+
+    /// The stored vector of one image, hidden or not (for the engine's own work).
+    pub(crate) fn stored_vector_any(&self, uuid: uuid::Uuid) -> Result<Vec<f32>> {
+        let id = ImageId::Uuid(uuid);
         let point = self
             .store
-            .get(&[uuid], None)?
+            .get(&[uuid], Some(&self.vector.name))?
             .into_iter()
             .next()
             .ok_or(EngineError::UnknownImage { id })?;
-        StoredImage::from_payload(&uuid.to_string(), &point.payload)
+        vsearch_qdrant::dense_vector(&point, &self.vector.name)
+            .ok_or(EngineError::UnknownImage { id })
     }
 
     /// The collection's metric: cosine, or L2 for a collection of euclid vectors (scores are then
@@ -359,7 +442,9 @@ impl QdrantCollection {
                 available: "hnsw (Qdrant's), flat (exact search in Qdrant)".into(),
             });
         }
-        let filter = options.filter.as_ref().map(filter::to_qdrant).transpose()?;
+        let filter = Some(visible(
+            options.filter.as_ref().map(filter::to_qdrant).transpose()?,
+        ));
         let t1 = Instant::now();
         // Qdrant skips the `offset` results before the page itself.
         let request = self.request(
@@ -372,7 +457,7 @@ impl QdrantCollection {
         );
         let points = self.store.query(request).map_err(filter::explain)?;
         let search_ms = t1.elapsed().as_secs_f64() * 1e3;
-        let report = match filter {
+        let report = match filter.filter(|_| options.filter.is_some()) {
             Some(f) => answer::filter_report(
                 options.filter.as_ref(),
                 self.store.count(Some(f)).map_err(filter::explain)? as usize,
@@ -407,7 +492,7 @@ impl QdrantCollection {
         };
         let requests = vectors
             .iter()
-            .map(|v| self.request(v.clone(), options.k, 0, kind, options, None))
+            .map(|v| self.request(v.clone(), options.k, 0, kind, options, Some(visible(None))))
             .collect();
         Ok(self
             .store
@@ -452,7 +537,7 @@ impl QdrantCollection {
 
     /// A page of the images `filter` keeps, newest first (date taken, else mtime).
     pub fn browse(&self, offset: usize, limit: usize, filter: Option<&Filter>) -> Result<Browse> {
-        let filter = filter.map(filter::to_qdrant).transpose()?;
+        let filter = Some(visible(filter.map(filter::to_qdrant).transpose()?));
         let total = self.store.count(filter.clone()).map_err(filter::explain)? as usize;
         let order = proto::OrderByBuilder::new(payload::TIME_KEY)
             .direction(proto::Direction::Desc.into())
@@ -475,7 +560,7 @@ impl QdrantCollection {
 
     /// The folders and formats of the images `filter` keeps (Qdrant's facet counts).
     pub fn facets(&self, filter: Option<&Filter>) -> Result<Facets> {
-        let filter = filter.map(filter::to_qdrant).transpose()?;
+        let filter = Some(visible(filter.map(filter::to_qdrant).transpose()?));
         let facet = |key: &str| -> Result<Vec<FacetCount>> {
             let mut counts: Vec<FacetCount> = self
                 .store
@@ -525,15 +610,9 @@ impl Examples for QdrantCollection {
         self.metric()
     }
     fn stored_vector(&self, id: ImageId) -> Result<Vec<f32>> {
-        let uuid = Self::uuid(id)?;
-        let point = self
-            .store
-            .get(&[uuid], Some(&self.vector.name))?
-            .into_iter()
-            .next()
-            .ok_or(EngineError::UnknownImage { id })?;
-        vsearch_qdrant::dense_vector(&point, &self.vector.name)
-            .ok_or(EngineError::UnknownImage { id })
+        // A query by a hidden image is refused, as its metadata is.
+        self.stored(id)?;
+        self.stored_vector_any(Self::uuid(id)?)
     }
     fn stored_image(&self, id: ImageId) -> Result<Vec<u8>> {
         let path = self.image_path(id)?;

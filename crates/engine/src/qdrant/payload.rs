@@ -59,6 +59,15 @@ pub struct StoredImage {
     /// The PDQ hash's quality, 0-100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pdq_quality: Option<u8>,
+    /// Label scores by name (`vsearch labels apply --qdrant`; an index run does not write them).
+    #[serde(default, skip_serializing)]
+    pub label: std::collections::BTreeMap<String, f32>,
+    /// The labels the image is flagged by (as `label`).
+    #[serde(default, skip_serializing)]
+    pub flag: Vec<String>,
+    /// The labels the image is hidden by (as `label`).
+    #[serde(default, skip_serializing)]
+    pub hidden: Vec<String>,
 }
 
 /// Payload keys an incremental run reads.
@@ -69,6 +78,25 @@ pub const TIME_KEY: &str = "time";
 
 /// Payload key of the folders a path is under (see [`StoredImage::dirs`]).
 pub const DIRS_KEY: &str = "dirs";
+
+/// Payload key of the takedown flag: `true` on a point a block hides (indexed; every search, browse,
+/// facet and count of a [`crate::qdrant::QdrantCollection`] leaves such points out inside Qdrant).
+pub const BLOCKED_KEY: &str = "blocked";
+
+/// Payload key of the ids of the blocks that hide a point (beside [`BLOCKED_KEY`]; lifting a block
+/// shows again the points no other block hides).
+pub const BLOCKED_BY_KEY: &str = "blocked_by";
+
+/// Whether a point's payload says a block hides it.
+pub fn is_blocked(payload: &HashMap<String, proto::Value>) -> bool {
+    payload
+        .get(BLOCKED_KEY)
+        .and_then(|v| match v.kind {
+            Some(proto::value::Kind::BoolValue(b)) => Some(b),
+            _ => None,
+        })
+        .unwrap_or(false)
+}
 
 impl StoredImage {
     /// The payload of `meta` (a file with content `hash` and mtime `mtime_ns`).
@@ -98,6 +126,9 @@ impl StoredImage {
             url: base_url.map(|base| format!("{}/{}", base.trim_end_matches('/'), meta.path)),
             pdq: None,
             pdq_quality: None,
+            label: Default::default(),
+            flag: Vec::new(),
+            hidden: Vec::new(),
         }
     }
 
@@ -147,9 +178,9 @@ impl StoredImage {
             camera_model: self.camera_model.clone(),
             gps_lat: self.gps_lat,
             gps_lon: self.gps_lon,
-            labels: Default::default(),
-            flags: Vec::new(),
-            hidden: Vec::new(),
+            labels: self.label.clone(),
+            flags: self.flag.clone(),
+            hidden: self.hidden.clone(),
         }
     }
 }

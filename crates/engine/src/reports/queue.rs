@@ -289,16 +289,9 @@ fn hide_pending_review(
     Ok(next)
 }
 
-/// The block example of a case's image (blocks name local images by number).
+/// The block example of a case's image (a local image's number or a Qdrant point's id).
 fn block_source(image: ImageId) -> Result<BlockSource> {
-    image
-        .number()
-        .map(BlockSource::Id)
-        .ok_or(EngineError::NotOnQdrant {
-            what: "blocking a reported image",
-            instead:
-                "review the case with `vsearch reports list` and block it with `vsearch block`",
-        })
+    Ok(BlockSource::Id(image))
 }
 
 fn truncate(s: &str, chars: usize) -> String {

@@ -5,6 +5,11 @@
 //! with the same bytes), the example and its copies (re-encoded, resized, cropped, flipped versions), or
 //! everything within a cosine threshold of the example's vector.
 //!
+//! The block list, its storage and audit log, and the rule of reach (`reach_in`, over the safety tools'
+//! view of either backend, `safety/image_set.rs`) are shared with Qdrant collections, which keep them in their
+//! records folder and hide with a payload flag ([`crate::safety::on_qdrant`]); the hiding described below
+//! is a local collection's.
+//!
 //! **Storage.** The blocks live in the collection folder, in `blocks.json` ([`BLOCKS_FILE`]), written
 //! atomically (temporary file, fsync, rename, fsync of the folder) under an OS lock (`blocks.lock`), so
 //! the CLI and a server can change blocks at once. It is a file of its own rather than a table of the
@@ -21,8 +26,11 @@
 //! `vsearch index` adds are hidden as they arrive (the hidden set is recomputed from the blocks'
 //! vectors); the run counts them and logs them to the audit log ([`record_arrivals`]).
 
+use crate::safety::dupes::{copies_in, DupesOptions};
+use crate::safety::image_set::ImageSet;
 use crate::search::collection::Collection;
 use crate::types::error::{EngineError, Result};
+use crate::types::image_id::ImageId;
 use crate::types::layout::{self, AUDIT_FILE, BLOCKS_FILE};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashSet};
@@ -67,8 +75,9 @@ pub struct Block {
 /// The example of a block: an indexed image, or an image file given at block time.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BlockExample {
-    /// The indexed id (absent for a file the collection did not hold).
-    pub id: Option<u64>,
+    /// The indexed id (absent for a file the collection did not hold): a number in a local collection,
+    /// a UUID in a Qdrant collection.
+    pub id: Option<ImageId>,
     /// Its path relative to the indexed folder, or the name of the file given.
     pub path: Option<String>,
     /// blake3 of its bytes, hex (as the catalog's `hash`).
@@ -104,7 +113,7 @@ impl std::fmt::Display for Reach {
 #[derive(Debug, Clone)]
 pub enum BlockSource {
     /// An indexed image, by id.
-    Id(u64),
+    Id(ImageId),
     /// An image file's bytes (needs the collection's model), and the name to record for it.
     Image {
         /// Encoded image bytes.
@@ -131,7 +140,7 @@ pub struct NewBlock {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HiddenImage {
     /// Its id.
-    pub id: u64,
+    pub id: ImageId,
     /// Its path relative to the indexed folder.
     pub path: String,
 }
@@ -221,7 +230,7 @@ impl BlockList {
         Ok(list)
     }
 
-    fn write(&self, dir: &Path) -> Result<()> {
+    pub(crate) fn write(&self, dir: &Path) -> Result<()> {
         let path = dir.join(BLOCKS_FILE);
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| EngineError::Blocks {
             path: path.clone(),
@@ -291,93 +300,180 @@ pub fn read_audit(dir: &Path) -> Result<Vec<serde_json::Value>> {
 }
 
 /// Now, RFC 3339 (UTC).
-fn now() -> String {
+pub(crate) fn now() -> String {
     jiff::Timestamp::now().to_string()
+}
+
+/// The images `block` hides in `set`, ascending: the example (and files with its bytes), and what its
+/// reach adds. The one rule of reach, whichever backend holds the collection.
+pub(crate) fn reach_in<S: ImageSet>(set: &S, block: &Block) -> Result<Vec<S::Id>> {
+    let mut ids = BTreeSet::new();
+    let example = match block.example.id.and_then(|id| set.own_id(id)) {
+        Some(id) if set.contains(id)? => Some(id),
+        _ => None,
+    };
+    ids.extend(example);
+    if let Some(hash) = block.example.hash.as_deref().filter(|h| !h.is_empty()) {
+        ids.extend(set.with_hash(hash)?);
+    }
+    let mut unit = block.vector.clone();
+    vector::normalize(&mut unit);
+    match block.reach {
+        Reach::Example => {}
+        // The copies of an indexed example, as the duplicate finder verifies them.
+        Reach::Copies => match example {
+            Some(id) => ids.extend(copies_in(set, id, &DupesOptions::default())?),
+            // An example that is not an indexed image (an image file given at block time, or an
+            // example since deleted): the verified finder needs an indexed image, so cosine at least
+            // [`COPY_THRESHOLD`] (and the same content hash, above).
+            None => ids.extend(set.within(&unit, COPY_THRESHOLD)?),
+        },
+        Reach::Within { threshold } => ids.extend(set.within(&unit, threshold)?),
+    }
+    Ok(ids.into_iter().collect())
 }
 
 /// The ids `block` hides in `collection`, ascending.
 fn reach_of(collection: &Collection, block: &Block) -> Result<Vec<u64>> {
-    let mut ids = BTreeSet::new();
-    let example = block
-        .example
-        .id
-        .filter(|&id| collection.images().contains(id));
-    ids.extend(example);
-    if let Some(hash) = block.example.hash.as_deref().filter(|h| !h.is_empty()) {
-        ids.extend(same_hash(collection, hash));
-    }
-    match block.reach {
-        Reach::Example => {}
-        Reach::Copies => match example {
-            Some(id) => ids.extend(copies(collection, id)?),
-            None => ids.extend(image_copies(
-                collection,
-                block.example.hash.as_deref(),
-                &block.vector,
-            )?),
-        },
-        Reach::Within { threshold } => ids.extend(within(collection, &block.vector, threshold)?),
-    }
-    Ok(ids.into_iter().collect())
+    reach_in(collection, block)
 }
 
-/// The served ids whose content hash is `hash`.
-fn same_hash<'a>(collection: &'a Collection, hash: &'a str) -> impl Iterator<Item = u64> + 'a {
-    collection
-        .images()
-        .iter()
-        .map(|m| m.id)
-        .filter(move |&id| collection.content_hash(id) == Some(hash))
-}
-
-/// The served ids whose cosine similarity to `example` is at least `threshold` (exact scan).
-fn within(collection: &Collection, example: &[f32], threshold: f32) -> Result<Vec<u64>> {
-    let mut query = example.to_vec();
-    vector::normalize(&mut query);
-    let matrix = collection.matrix();
-    let mut out = Vec::new();
-    for m in collection.images().iter() {
-        let row = matrix
-            .row(m.id)
-            .ok_or_else(|| matrix.missing_vector(m.id))?;
-        if row.len() == query.len() && vector::dot(&query, &row) >= threshold {
-            out.push(m.id);
+impl NewBlock {
+    /// The block's reason and actor, trimmed, once its text and reach are checked.
+    pub(crate) fn checked(&self) -> Result<(String, String)> {
+        let reason = self.reason.trim().to_string();
+        let by = self.by.trim().to_string();
+        if reason.is_empty() {
+            return Err(EngineError::BadQuery {
+                reason: "a block needs a reason".into(),
+            });
         }
+        if by.is_empty() {
+            return Err(EngineError::BadQuery {
+                reason: "a block needs to say who makes it".into(),
+            });
+        }
+        if let Reach::Within { threshold } = self.reach {
+            if !valid_threshold(threshold) {
+                return Err(EngineError::BadQuery {
+                    reason: format!(
+                        "the near threshold must be a cosine similarity above 0 and at most 1, not {threshold}"
+                    ),
+                });
+            }
+        }
+        Ok((reason, by))
     }
-    Ok(out)
 }
 
-/// The copies of the indexed image `example_id` (re-encoded, resized, cropped, flipped versions), as the
-/// duplicate finder verifies them ([`crate::safety::dupes::copies_of`]), and the files with the same content.
-fn copies(collection: &Collection, example_id: u64) -> Result<Vec<u64>> {
-    let mut ids: BTreeSet<u64> = crate::safety::dupes::copies_of(collection, example_id)?
-        .into_iter()
-        .collect();
-    if let Some(hash) = collection
-        .content_hash(example_id)
-        .filter(|h| !h.is_empty())
-    {
-        ids.extend(same_hash(collection, hash));
-    }
-    ids.remove(&example_id);
-    Ok(ids.into_iter().collect())
+/// Adds a block (made from `example`, with the vector `vector`, normalised here) to the blocks of the
+/// records folder `dir`, written at once; the caller holds the blocks lock. Returns the block and the
+/// list with it.
+pub(crate) fn append_block(
+    dir: &Path,
+    new: &NewBlock,
+    example: BlockExample,
+    mut vector: Vec<f32>,
+) -> Result<(Block, BlockList)> {
+    let (reason, by) = new.checked()?;
+    vector::normalize(&mut vector);
+    let mut list = BlockList::read(dir)?;
+    let block = Block {
+        id: list.next_id,
+        by,
+        at: now(),
+        reason,
+        example,
+        reach: new.reach,
+        vector,
+    };
+    list.next_id += 1;
+    list.version += 1;
+    list.blocks.push(block.clone());
+    list.write(dir)?;
+    Ok((block, list))
 }
 
-/// The copies of an example that is not an indexed image (an image file given at block time, or an
-/// example since deleted): the same content hash, or cosine similarity at least [`COPY_THRESHOLD`] (the
-/// verified finder needs an indexed id, so this stays).
-fn image_copies(
-    collection: &Collection,
-    hash: Option<&str>,
-    example_vector: &[f32],
-) -> Result<Vec<u64>> {
-    let mut ids: BTreeSet<u64> = within(collection, example_vector, COPY_THRESHOLD)?
-        .into_iter()
-        .collect();
-    if let Some(hash) = hash.filter(|h| !h.is_empty()) {
-        ids.extend(same_hash(collection, hash));
+/// Removes the block `block_id` from the blocks of the records folder `dir`, written at once; the caller
+/// holds the blocks lock. Returns the block and the list without it.
+pub(crate) fn take_block(dir: &Path, block_id: u64, by: &str) -> Result<(Block, BlockList)> {
+    if by.trim().is_empty() {
+        return Err(EngineError::BadQuery {
+            reason: "an unblock needs to say who makes it".into(),
+        });
     }
-    Ok(ids.into_iter().collect())
+    let mut list = BlockList::read(dir)?;
+    let at = list
+        .blocks
+        .iter()
+        .position(|b| b.id == block_id)
+        .ok_or(EngineError::NoSuchBlock { id: block_id })?;
+    let block = list.blocks.remove(at);
+    list.version += 1;
+    list.write(dir)?;
+    Ok((block, list))
+}
+
+/// The audit log's record of a new block (`"action": "block"`, with what it hid).
+pub(crate) fn audit_block(dir: &Path, view: &BlockView) -> Result<()> {
+    audit(
+        dir,
+        &serde_json::json!({
+            "at": view.at,
+            "by": view.by,
+            "action": "block",
+            "block": view_without_hides(view),
+            "hid": view.hides,
+        }),
+    )
+}
+
+/// The audit log's record of a lifted block (`"action": "unblock"`, with what it showed again).
+pub(crate) fn audit_unblock(
+    dir: &Path,
+    view: &BlockView,
+    by: &str,
+    reason: Option<&str>,
+) -> Result<()> {
+    audit(
+        dir,
+        &serde_json::json!({
+            "at": now(),
+            "by": by.trim(),
+            "action": "unblock",
+            "reason": reason.map(str::trim).filter(|r| !r.is_empty()),
+            "block": view_without_hides(view),
+            "restored": view.hides,
+        }),
+    )
+}
+
+/// The audit log's record of new images a block hides as an index run adds them
+/// (`"action": "blocked_on_arrival"`; `view.hides` holds the new ones only).
+pub(crate) fn audit_arrival(dir: &Path, view: &BlockView, at: &str) -> Result<()> {
+    audit(
+        dir,
+        &serde_json::json!({
+            "at": at,
+            "by": "vsearch index",
+            "action": "blocked_on_arrival",
+            "block": view_without_hides(view),
+            "hid": view.hides,
+        }),
+    )
+}
+
+/// A block's view, given what it hides.
+pub(crate) fn view_of(block: &Block, hides: Vec<HiddenImage>) -> BlockView {
+    BlockView {
+        id: block.id,
+        by: block.by.clone(),
+        at: block.at.clone(),
+        reason: block.reason.clone(),
+        example: block.example.clone(),
+        reach: block.reach,
+        hides,
+    }
 }
 
 impl Collection {
@@ -404,17 +500,11 @@ impl Collection {
     }
 
     fn view(&self, block: &Block, ids: &[u64]) -> BlockView {
-        BlockView {
-            id: block.id,
-            by: block.by.clone(),
-            at: block.at.clone(),
-            reason: block.reason.clone(),
-            example: block.example.clone(),
-            reach: block.reach,
-            hides: ids
-                .iter()
+        view_of(
+            block,
+            ids.iter()
                 .map(|&id| HiddenImage {
-                    id,
+                    id: ImageId::Number(id),
                     path: self
                         .images()
                         .get(id)
@@ -422,44 +512,24 @@ impl Collection {
                         .unwrap_or_default(),
                 })
                 .collect(),
-        }
+        )
     }
 
     /// Records a block (in `blocks.json` and the audit log) and returns it with the state of the
     /// collection that applies it (this one is unchanged: serve the returned one). Blocks other
     /// processes made meanwhile are in the returned state too.
     pub fn add_block(&self, new: NewBlock) -> Result<(BlockView, Collection)> {
-        let reason = new.reason.trim().to_string();
-        let by = new.by.trim().to_string();
-        if reason.is_empty() {
-            return Err(EngineError::BadQuery {
-                reason: "a block needs a reason".into(),
-            });
-        }
-        if by.is_empty() {
-            return Err(EngineError::BadQuery {
-                reason: "a block needs to say who makes it".into(),
-            });
-        }
-        if let Reach::Within { threshold } = new.reach {
-            if !valid_threshold(threshold) {
-                return Err(EngineError::BadQuery {
-                    reason: format!(
-                        "the near threshold must be a cosine similarity above 0 and at most 1, not {threshold}"
-                    ),
-                });
-            }
-        }
-        let (example, mut vector) = match &new.source {
+        new.checked()?;
+        let (example, vector) = match &new.source {
             BlockSource::Id(id) => {
-                let id = *id;
+                let id = self.local_id(*id)?;
                 let meta = self.known(id)?;
                 let vector = self
                     .matrix()
                     .row(id)
                     .ok_or_else(|| self.matrix().missing_vector(id))?;
                 let example = BlockExample {
-                    id: Some(id),
+                    id: Some(ImageId::Number(id)),
                     path: Some(meta.path.clone()),
                     hash: self
                         .content_hash(id)
@@ -472,7 +542,7 @@ impl Collection {
                 let hash = blake3::hash(bytes).to_hex().to_string();
                 let vector = self.embed_image(bytes, None)?;
                 // The file may be an indexed image: then it is that id.
-                let id = same_hash(self, &hash).min();
+                let id = self.with_hash(&hash)?.first().copied().map(ImageId::Number);
                 let example = BlockExample {
                     id,
                     path: name.clone(),
@@ -481,36 +551,13 @@ impl Collection {
                 (example, vector)
             }
         };
-        vector::normalize(&mut vector);
         let dir = self.dir().to_path_buf();
         let _lock = layout::lock_blocks(&dir)?;
-        let mut list = BlockList::read(&dir)?;
-        let block = Block {
-            id: list.next_id,
-            by,
-            at: now(),
-            reason,
-            example,
-            reach: new.reach,
-            vector,
-        };
-        list.next_id += 1;
-        list.version += 1;
-        list.blocks.push(block.clone());
-        list.write(&dir)?;
+        let (block, list) = append_block(&dir, &new, example, vector)?;
         let state = BlockState::compute(self, list)?;
         let ids = state.hides.last().cloned().unwrap_or_default();
         let view = self.view(&block, &ids);
-        audit(
-            &dir,
-            &serde_json::json!({
-                "at": block.at,
-                "by": block.by,
-                "action": "block",
-                "block": view_without_hides(&view),
-                "hid": view.hides,
-            }),
-        )?;
+        audit_block(&dir, &view)?;
         tracing::info!(
             "block {}: {} ({}) hides {} images",
             block.id,
@@ -529,36 +576,12 @@ impl Collection {
         by: &str,
         reason: Option<&str>,
     ) -> Result<(BlockView, Collection)> {
-        let by = by.trim();
-        if by.is_empty() {
-            return Err(EngineError::BadQuery {
-                reason: "an unblock needs to say who makes it".into(),
-            });
-        }
         let dir = self.dir().to_path_buf();
         let _lock = layout::lock_blocks(&dir)?;
-        let mut list = BlockList::read(&dir)?;
-        let at = list
-            .blocks
-            .iter()
-            .position(|b| b.id == block_id)
-            .ok_or(EngineError::NoSuchBlock { id: block_id })?;
-        let block = list.blocks.remove(at);
-        list.version += 1;
-        list.write(&dir)?;
+        let (block, list) = take_block(&dir, block_id, by)?;
         let view = self.view(&block, &reach_of(self, &block)?);
         let state = BlockState::compute(self, list)?;
-        audit(
-            &dir,
-            &serde_json::json!({
-                "at": now(),
-                "by": by,
-                "action": "unblock",
-                "reason": reason.map(str::trim).filter(|r| !r.is_empty()),
-                "block": view_without_hides(&view),
-                "restored": view.hides,
-            }),
-        )?;
+        audit_unblock(&dir, &view, by, reason)?;
         tracing::info!("block {block_id} lifted by {by}");
         Ok((view, self.with_blocks(state)))
     }
@@ -599,16 +622,7 @@ pub fn record_arrivals(coll: &Path, arrived: &[u64]) -> Result<usize> {
             continue;
         }
         let view = collection.view(block, &new);
-        audit(
-            coll,
-            &serde_json::json!({
-                "at": at,
-                "by": "vsearch index",
-                "action": "blocked_on_arrival",
-                "block": view_without_hides(&view),
-                "hid": view.hides,
-            }),
-        )?;
+        audit_arrival(coll, &view, &at)?;
         tracing::info!(
             "block {} hides {} new images as they arrive",
             block.id,

@@ -11,18 +11,19 @@
 //! the other's (the whole image, and 90%, 80% and 70% windows at nine positions each), both ways round
 //! ([`Signature`]). Pairs scoring at least [`DupesOptions::threshold`] are copies; groups are the
 //! connected components of copies (union-find), each ordered best copy first (most pixels, then the
-//! oldest file, then the smallest id). The defaults were chosen by measurement (see the README:
+//! oldest file, then the path, the same whichever backend holds the collection). The defaults were chosen by measurement (see the README:
 //! `vsearch eval dupes`).
 
+use crate::safety::image_set::ImageSet;
 use crate::safety::signature::Signature;
 use crate::search::collection::Collection;
 use crate::types::error::{EngineError, Result};
+use crate::types::image_id::ImageId;
 use crate::types::metadata::ImageMeta;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use vsearch_embed::image_io;
-use vsearch_index::{IndexKind, SearchParams};
 
 /// Default verification threshold (the thumbnail correlation a pair needs to be a copy), chosen on the
 /// planted test set with `vsearch eval dupes` (README, "Duplicates").
@@ -115,13 +116,13 @@ impl DupesOptions {
     }
 }
 
-/// A candidate pair and its scores.
+/// A candidate pair and its scores (`Id`: how the collection names images; a local id by default).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ScoredPair {
+pub struct ScoredPair<Id = u64> {
     /// The smaller id.
-    pub a: u64,
+    pub a: Id,
     /// The larger id.
-    pub b: u64,
+    pub b: Id,
     /// Embedding cosine.
     pub cosine: f32,
     /// Verification score (1 for exact copies; the cosine under [`Verification::Cosine`]).
@@ -133,8 +134,8 @@ pub struct ScoredPair {
 /// One image of a [`DuplicateGroup`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DuplicateImage {
-    /// Image id.
-    pub id: u64,
+    /// Image id (a number in a local collection, a UUID in a Qdrant collection).
+    pub id: ImageId,
     /// Path relative to the indexed folder.
     pub path: String,
     /// Width in pixels.
@@ -157,7 +158,7 @@ pub struct DuplicateImage {
 pub struct DuplicateGroup {
     /// Whether every image of the group has the same content (byte-identical files).
     pub exact: bool,
-    /// The images: most pixels first, then the oldest file, then the smallest id.
+    /// The images: most pixels first, then the oldest file, then the path.
     pub images: Vec<DuplicateImage>,
 }
 
@@ -165,247 +166,226 @@ impl Collection {
     /// Groups of copies among the served images (see the [module](self)); groups ordered by their kept
     /// image's path.
     pub fn duplicates(&self, options: &DupesOptions) -> Result<Vec<DuplicateGroup>> {
-        let pairs = self.duplicate_pairs(options)?;
-        let copies: Vec<ScoredPair> = pairs
-            .into_iter()
-            .filter(|p| p.exact || p.score >= options.threshold)
-            .collect();
-        Ok(self.group(&copies))
+        duplicates_in(self, options)
     }
 
     /// Every candidate pair with its scores (exact copies included, whatever their cosine), before the
     /// threshold: what [`Collection::duplicates`] cuts, and what an evaluation sweeps.
     pub fn duplicate_pairs(&self, options: &DupesOptions) -> Result<Vec<ScoredPair>> {
-        options.validate()?;
-        let hashes = self.content_hashes()?;
-        // Images a takedown hides are not listed.
-        let mut ids = self.images().ids();
-        ids.retain(|&id| !self.is_hidden(id));
-        let mut candidates: BTreeMap<(u64, u64), f32> = BTreeMap::new();
-        // Exact copies by hash.
-        let mut by_hash: HashMap<&str, Vec<u64>> = HashMap::new();
-        for id in &ids {
-            if let Some(h) = hashes.get(id).filter(|h| !h.is_empty()) {
-                by_hash.entry(h.as_str()).or_default().push(*id);
-            }
-        }
-        for group in by_hash.values() {
-            for (i, &a) in group.iter().enumerate() {
-                for &b in &group[i + 1..] {
-                    candidates.insert((a.min(b), a.max(b)), 1.0);
-                }
-            }
-        }
-        // Near copies: neighbours in the index.
-        let neighbours: Vec<Vec<(u64, f32)>> = ids
-            .par_iter()
-            .map(|&id| self.candidate_neighbours(id, options))
-            .collect::<Result<_>>()?;
-        for (&id, list) in ids.iter().zip(&neighbours) {
-            for &(other, cosine) in list {
-                candidates
-                    .entry((id.min(other), id.max(other)))
-                    .or_insert(cosine);
-            }
-        }
-        let same = |a: u64, b: u64| match (hashes.get(&a), hashes.get(&b)) {
-            (Some(x), Some(y)) => !x.is_empty() && x == y,
-            _ => false,
-        };
-        let pdq = match options.verification {
-            Verification::Pdq | Verification::Both => {
-                crate::store::catalog::Catalog::open_read_only(self.dir())?.pdq_hashes()?
-            }
-            Verification::Cosine | Verification::Thumbnails => HashMap::new(),
-        };
-        let pdq_of = |a: u64, b: u64| pdq_score(pdq.get(&a)?, pdq.get(&b)?);
-        let signatures = match options.verification {
-            Verification::Cosine | Verification::Pdq => HashMap::new(),
-            Verification::Thumbnails | Verification::Both => {
-                let mut wanted: Vec<u64> = candidates
-                    .keys()
-                    .filter(|(a, b)| !same(*a, *b))
-                    .filter(|(a, b)| {
-                        options.verification != Verification::Both
-                            || pdq_of(*a, *b).is_none_or(|s| s < PDQ_THRESHOLD)
-                    })
-                    .flat_map(|&(a, b)| [a, b])
-                    .collect();
-                wanted.sort_unstable();
-                wanted.dedup();
-                self.signatures(&wanted)
-            }
-        };
-        let thumbnails = |a: u64, b: u64| match (signatures.get(&a), signatures.get(&b)) {
-            (Some(x), Some(y)) => x.similarity(y),
-            // An image that cannot be read now is not called a copy.
-            _ => f32::NEG_INFINITY,
-        };
-        let mut out = Vec::with_capacity(candidates.len());
-        for ((a, b), cosine) in candidates {
-            let exact = same(a, b);
-            let score = if exact {
-                1.0
-            } else {
-                match options.verification {
-                    Verification::Cosine => cosine,
-                    Verification::Thumbnails => thumbnails(a, b),
-                    Verification::Pdq => pdq_of(a, b).unwrap_or(f32::NEG_INFINITY),
-                    Verification::Both => match pdq_of(a, b) {
-                        Some(s) if s >= PDQ_THRESHOLD => 1.0,
-                        _ => thumbnails(a, b),
-                    },
-                }
-            };
-            out.push(ScoredPair {
-                a,
-                b,
-                cosine,
-                score,
-                exact,
-            });
-        }
-        Ok(out)
-    }
-
-    /// The content hash of each served image.
-    fn content_hashes(&self) -> Result<HashMap<u64, String>> {
-        Ok(self
-            .images()
-            .ids()
-            .into_iter()
-            .filter_map(|id| Some((id, self.content_hash(id)?.to_string())))
-            .collect())
-    }
-
-    /// The nearest neighbours of `id` (itself excluded) whose cosine reaches `options.min_cosine`.
-    fn candidate_neighbours(&self, id: u64, options: &DupesOptions) -> Result<Vec<(u64, f32)>> {
-        let v = self.stored_vector(id)?;
-        let kind = IndexKind::preferred(|k| self.has_index(k)).unwrap_or(IndexKind::Flat);
-        let params = SearchParams {
-            ef_search: Some((options.neighbours * 4).max(64)),
-            nprobe: Some(16),
-            rerank: None,
-        };
-        let hits = self
-            .index(kind)?
-            .search(&v, options.neighbours + 1, &params)?;
-        let mut out = Vec::new();
-        for h in hits {
-            if h.id == id || !self.images().contains(h.id) {
-                continue;
-            }
-            // The cosine from the stored vectors, whatever the index's metric.
-            let other = self.stored_vector(h.id)?;
-            let cosine = vsearch_core::vector::dot(&v, &other);
-            if cosine >= options.min_cosine {
-                out.push((h.id, cosine));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Thumbnail signatures of `ids`, computed in parallel; unreadable images are left out (logged).
-    fn signatures(&self, ids: &[u64]) -> HashMap<u64, Signature> {
-        ids.par_iter()
-            .filter_map(|&id| {
-                let made = self
-                    .stored_bytes(id)
-                    .and_then(|bytes| {
-                        Ok(image_io::decode_sized(
-                            &bytes,
-                            image_io::DEFAULT_MAX_PIXELS,
-                            crate::safety::signature::DECODE_SIZE,
-                        )?)
-                    })
-                    .map(|decoded| Signature::new(&decoded.image));
-                match made {
-                    Ok(s) => Some((id, s)),
-                    Err(e) => {
-                        tracing::warn!("duplicates: image {id} cannot be read: {e}");
-                        None
-                    }
-                }
-            })
-            .collect()
-    }
-
-    /// Union-find over `copies`; each group ordered best first.
-    fn group(&self, copies: &[ScoredPair]) -> Vec<DuplicateGroup> {
-        let mut parent: HashMap<u64, u64> = HashMap::new();
-        fn find(parent: &mut HashMap<u64, u64>, x: u64) -> u64 {
-            let mut root = x;
-            while let Some(&p) = parent.get(&root) {
-                if p == root {
-                    break;
-                }
-                root = p;
-            }
-            // Path compression.
-            let mut at = x;
-            while at != root {
-                let next = parent.get(&at).copied().unwrap_or(root);
-                parent.insert(at, root);
-                at = next;
-            }
-            root
-        }
-        for p in copies {
-            parent.entry(p.a).or_insert(p.a);
-            parent.entry(p.b).or_insert(p.b);
-            let (ra, rb) = (find(&mut parent, p.a), find(&mut parent, p.b));
-            if ra != rb {
-                parent.insert(ra.max(rb), ra.min(rb));
-            }
-        }
-        let mut members: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
-        let keys: Vec<u64> = parent.keys().copied().collect();
-        for id in keys {
-            let root = find(&mut parent, id);
-            members.entry(root).or_default().push(id);
-        }
-        let scores: HashMap<(u64, u64), &ScoredPair> =
-            copies.iter().map(|p| ((p.a, p.b), p)).collect();
-        let mut groups: Vec<DuplicateGroup> = members
-            .into_values()
-            .filter_map(|ids| {
-                let mut metas: Vec<&ImageMeta> =
-                    ids.iter().filter_map(|&id| self.images().get(id)).collect();
-                if metas.len() < 2 {
-                    return None;
-                }
-                metas.sort_by(|x, y| best_first(x, y));
-                let keep = metas[0].id;
-                let pair = |id: u64| scores.get(&(keep.min(id), keep.max(id))).copied();
-                let exact = metas[1..]
-                    .iter()
-                    .all(|m| pair(m.id).is_some_and(|p| p.exact));
-                let images = metas
-                    .iter()
-                    .map(|m| DuplicateImage {
-                        id: m.id,
-                        path: m.path.clone(),
-                        width: m.width,
-                        height: m.height,
-                        bytes: m.bytes,
-                        mtime: m.mtime.clone(),
-                        keep: m.id == keep,
-                        score: if m.id == keep {
-                            Some(1.0)
-                        } else {
-                            pair(m.id).map(|p| p.score)
-                        },
-                    })
-                    .collect();
-                Some(DuplicateGroup { exact, images })
-            })
-            .collect();
-        groups.sort_by(|x, y| x.images[0].path.cmp(&y.images[0].path));
-        groups
+        duplicate_pairs_in(self, options)
     }
 }
 
-/// The order of a group: most pixels first, then the oldest modification time, then the smallest id.
+/// Groups of copies among the images of `set` no block hides (see the [module](self)), ordered by
+/// their kept image's path.
+pub(crate) fn duplicates_in<S: ImageSet>(
+    set: &S,
+    options: &DupesOptions,
+) -> Result<Vec<DuplicateGroup>> {
+    let pairs = duplicate_pairs_in(set, options)?;
+    let copies: Vec<ScoredPair<S::Id>> = pairs
+        .into_iter()
+        .filter(|p| p.exact || p.score >= options.threshold)
+        .collect();
+    group(set, &copies)
+}
+
+/// Every candidate pair of `set` with its scores (see [`Collection::duplicate_pairs`]).
+pub(crate) fn duplicate_pairs_in<S: ImageSet>(
+    set: &S,
+    options: &DupesOptions,
+) -> Result<Vec<ScoredPair<S::Id>>> {
+    options.validate()?;
+    let hashes = set.content_hashes()?;
+    // Images a takedown hides are not listed.
+    let ids = set.visible_ids()?;
+    let mut candidates: BTreeMap<(S::Id, S::Id), f32> = BTreeMap::new();
+    // Exact copies by hash.
+    let mut by_hash: HashMap<&str, Vec<S::Id>> = HashMap::new();
+    for id in &ids {
+        if let Some(h) = hashes.get(id).filter(|h| !h.is_empty()) {
+            by_hash.entry(h.as_str()).or_default().push(*id);
+        }
+    }
+    for group in by_hash.values() {
+        for (i, &a) in group.iter().enumerate() {
+            for &b in &group[i + 1..] {
+                candidates.insert((a.min(b), a.max(b)), 1.0);
+            }
+        }
+    }
+    // Near copies: neighbours in the index.
+    let neighbours = set.neighbours(&ids, options)?;
+    for (&id, list) in ids.iter().zip(&neighbours) {
+        for &(other, cosine) in list {
+            candidates
+                .entry((id.min(other), id.max(other)))
+                .or_insert(cosine);
+        }
+    }
+    let same = |a: S::Id, b: S::Id| match (hashes.get(&a), hashes.get(&b)) {
+        (Some(x), Some(y)) => !x.is_empty() && x == y,
+        _ => false,
+    };
+    let pdq = match options.verification {
+        Verification::Pdq | Verification::Both => set.pdq_hashes()?,
+        Verification::Cosine | Verification::Thumbnails => HashMap::new(),
+    };
+    let pdq_of = |a: S::Id, b: S::Id| pdq_score(pdq.get(&a)?, pdq.get(&b)?);
+    let signatures = match options.verification {
+        Verification::Cosine | Verification::Pdq => HashMap::new(),
+        Verification::Thumbnails | Verification::Both => {
+            let mut wanted: Vec<S::Id> = candidates
+                .keys()
+                .filter(|(a, b)| !same(*a, *b))
+                .filter(|(a, b)| {
+                    options.verification != Verification::Both
+                        || pdq_of(*a, *b).is_none_or(|s| s < PDQ_THRESHOLD)
+                })
+                .flat_map(|&(a, b)| [a, b])
+                .collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            signatures(set, &wanted)
+        }
+    };
+    let thumbnails = |a: S::Id, b: S::Id| match (signatures.get(&a), signatures.get(&b)) {
+        (Some(x), Some(y)) => x.similarity(y),
+        // An image that cannot be read now is not called a copy.
+        _ => f32::NEG_INFINITY,
+    };
+    let mut out = Vec::with_capacity(candidates.len());
+    for ((a, b), cosine) in candidates {
+        let exact = same(a, b);
+        let score = if exact {
+            1.0
+        } else {
+            match options.verification {
+                Verification::Cosine => cosine,
+                Verification::Thumbnails => thumbnails(a, b),
+                Verification::Pdq => pdq_of(a, b).unwrap_or(f32::NEG_INFINITY),
+                Verification::Both => match pdq_of(a, b) {
+                    Some(s) if s >= PDQ_THRESHOLD => 1.0,
+                    _ => thumbnails(a, b),
+                },
+            }
+        };
+        out.push(ScoredPair {
+            a,
+            b,
+            cosine,
+            score,
+            exact,
+        });
+    }
+    Ok(out)
+}
+
+/// Thumbnail signatures of `ids`, computed in parallel; unreadable images are left out (logged).
+fn signatures<S: ImageSet>(set: &S, ids: &[S::Id]) -> HashMap<S::Id, Signature> {
+    ids.par_iter()
+        .filter_map(|&id| {
+            let made = set
+                .image_bytes(id)
+                .and_then(|bytes| {
+                    Ok(image_io::decode_sized(
+                        &bytes,
+                        image_io::DEFAULT_MAX_PIXELS,
+                        crate::safety::signature::DECODE_SIZE,
+                    )?)
+                })
+                .map(|decoded| Signature::new(&decoded.image));
+            match made {
+                Ok(s) => Some((id, s)),
+                Err(e) => {
+                    tracing::warn!("duplicates: image {} cannot be read: {e}", id.into());
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// Union-find over `copies`; each group ordered best first.
+fn group<S: ImageSet>(set: &S, copies: &[ScoredPair<S::Id>]) -> Result<Vec<DuplicateGroup>> {
+    let mut parent: HashMap<S::Id, S::Id> = HashMap::new();
+    fn find<K: Copy + Eq + std::hash::Hash>(parent: &mut HashMap<K, K>, x: K) -> K {
+        let mut root = x;
+        while let Some(&p) = parent.get(&root) {
+            if p == root {
+                break;
+            }
+            root = p;
+        }
+        // Path compression.
+        let mut at = x;
+        while at != root {
+            let next = parent.get(&at).copied().unwrap_or(root);
+            parent.insert(at, root);
+            at = next;
+        }
+        root
+    }
+    for p in copies {
+        parent.entry(p.a).or_insert(p.a);
+        parent.entry(p.b).or_insert(p.b);
+        let (ra, rb) = (find(&mut parent, p.a), find(&mut parent, p.b));
+        if ra != rb {
+            parent.insert(ra.max(rb), ra.min(rb));
+        }
+    }
+    let mut members: BTreeMap<S::Id, Vec<S::Id>> = BTreeMap::new();
+    let keys: Vec<S::Id> = parent.keys().copied().collect();
+    for id in &keys {
+        let root = find(&mut parent, *id);
+        members.entry(root).or_default().push(*id);
+    }
+    let metas = set.metas(&keys)?;
+    type Pair<Id> = (Id, Id);
+    let scores: HashMap<Pair<S::Id>, &ScoredPair<S::Id>> =
+        copies.iter().map(|p| ((p.a, p.b), p)).collect();
+    let mut groups: Vec<DuplicateGroup> = members
+        .into_values()
+        .filter_map(|ids| {
+            let mut members: Vec<(S::Id, &ImageMeta)> = ids
+                .iter()
+                .filter_map(|&id| Some((id, metas.get(&id)?)))
+                .collect();
+            if members.len() < 2 {
+                return None;
+            }
+            members.sort_by(|x, y| best_first(x.1, y.1).then(x.0.cmp(&y.0)));
+            let keep = members[0].0;
+            let pair = |id: S::Id| scores.get(&(keep.min(id), keep.max(id))).copied();
+            let exact = members[1..]
+                .iter()
+                .all(|(id, _)| pair(*id).is_some_and(|p| p.exact));
+            let images = members
+                .iter()
+                .map(|&(id, m)| DuplicateImage {
+                    id: id.into(),
+                    path: m.path.clone(),
+                    width: m.width,
+                    height: m.height,
+                    bytes: m.bytes,
+                    mtime: m.mtime.clone(),
+                    keep: id == keep,
+                    score: if id == keep {
+                        Some(1.0)
+                    } else {
+                        pair(id).map(|p| p.score)
+                    },
+                })
+                .collect();
+            Some(DuplicateGroup { exact, images })
+        })
+        .collect();
+    groups.sort_by(|x, y| x.images[0].path.cmp(&y.images[0].path));
+    Ok(groups)
+}
+
+/// The order of a group: most pixels first, then the oldest modification time, then the path (then
+/// the caller's id).
 fn best_first(x: &ImageMeta, y: &ImageMeta) -> std::cmp::Ordering {
     let pixels = |m: &ImageMeta| u64::from(m.width) * u64::from(m.height);
     let mtime = |m: &ImageMeta| m.mtime.parse::<jiff::Timestamp>().ok();
@@ -417,7 +397,7 @@ fn best_first(x: &ImageMeta, y: &ImageMeta) -> std::cmp::Ordering {
             (None, Some(_)) => std::cmp::Ordering::Greater,
             (None, None) => std::cmp::Ordering::Equal,
         })
-        .then(x.id.cmp(&y.id))
+        .then_with(|| x.path.cmp(&y.path))
 }
 
 /// A verified copy of an indexed image, for a reviewer: its path and its embedding cosine to the image.
@@ -464,21 +444,31 @@ pub fn copies_of_with(
     id: u64,
     options: &DupesOptions,
 ) -> Result<Vec<u64>> {
+    copies_in(collection, id, options)
+}
+
+/// The verified copies of the image `id` of `set` (see [`copies_of`]).
+pub(crate) fn copies_in<S: ImageSet>(
+    set: &S,
+    id: S::Id,
+    options: &DupesOptions,
+) -> Result<Vec<S::Id>> {
     options.validate()?;
-    collection.known(id)?;
-    let hashes = collection.content_hashes()?;
-    let own = hashes.get(&id).filter(|h| !h.is_empty());
-    let mut out: Vec<u64> = match own {
-        Some(h) => hashes
-            .iter()
-            .filter(|(&other, x)| other != id && *x == h)
-            .map(|(&other, _)| other)
+    if !set.contains(id)? {
+        return Err(EngineError::UnknownImage { id: id.into() });
+    }
+    let mut out: Vec<S::Id> = match set.content_hash_of(id)? {
+        Some(h) => set
+            .with_hash(&h)?
+            .into_iter()
+            .filter(|&other| other != id)
             .collect(),
         None => Vec::new(),
     };
-    let neighbours: Vec<(u64, f32)> = collection
-        .candidate_neighbours(id, options)?
+    let neighbours: Vec<(S::Id, f32)> = set
+        .neighbours(&[id], options)?
         .into_iter()
+        .flatten()
         .filter(|(other, _)| !out.contains(other))
         .collect();
     match options.verification {
@@ -489,32 +479,26 @@ pub fn copies_of_with(
                 .map(|(o, _)| *o),
         ),
         Verification::Pdq | Verification::Both if !neighbours.is_empty() => {
-            let pdq =
-                crate::store::catalog::Catalog::open_read_only(collection.dir())?.pdq_hashes()?;
-            let score = |o: u64| pdq_score(pdq.get(&id)?, pdq.get(&o)?);
+            let pdq = set.pdq_hashes()?;
+            let score = |o: S::Id| pdq_score(pdq.get(&id)?, pdq.get(&o)?);
             let cut = if options.verification == Verification::Pdq {
                 options.threshold
             } else {
                 PDQ_THRESHOLD
             };
-            let confirmed = |o: u64| score(o).is_some_and(|s| s >= cut);
-            let rest: Vec<(u64, f32)> = neighbours
+            let confirmed = |o: S::Id| score(o).is_some_and(|s| s >= cut);
+            let rest: Vec<(S::Id, f32)> = neighbours
                 .iter()
                 .copied()
                 .filter(|(o, _)| !confirmed(*o))
                 .collect();
             out.extend(neighbours.iter().map(|(o, _)| *o).filter(|&o| confirmed(o)));
             if options.verification == Verification::Both && !rest.is_empty() {
-                out.extend(thumbnail_copies(collection, id, &rest, options.threshold));
+                out.extend(thumbnail_copies(set, id, &rest, options.threshold));
             }
         }
         Verification::Thumbnails if !neighbours.is_empty() => {
-            out.extend(thumbnail_copies(
-                collection,
-                id,
-                &neighbours,
-                options.threshold,
-            ));
+            out.extend(thumbnail_copies(set, id, &neighbours, options.threshold));
         }
         Verification::Thumbnails | Verification::Pdq | Verification::Both => {}
     }
@@ -524,15 +508,15 @@ pub fn copies_of_with(
 }
 
 /// The `neighbours` of `id` whose thumbnail similarity to it reaches `threshold`.
-fn thumbnail_copies(
-    collection: &Collection,
-    id: u64,
-    neighbours: &[(u64, f32)],
+fn thumbnail_copies<S: ImageSet>(
+    set: &S,
+    id: S::Id,
+    neighbours: &[(S::Id, f32)],
     threshold: f32,
-) -> Vec<u64> {
-    let mut wanted: Vec<u64> = neighbours.iter().map(|(o, _)| *o).collect();
+) -> Vec<S::Id> {
+    let mut wanted: Vec<S::Id> = neighbours.iter().map(|(o, _)| *o).collect();
     wanted.push(id);
-    let signatures = collection.signatures(&wanted);
+    let signatures = signatures(set, &wanted);
     let Some(own) = signatures.get(&id) else {
         return Vec::new();
     };

@@ -546,7 +546,7 @@ pub fn block_matches(
             .unwrap_or_default();
         blocks.push(crate::safety::blocks::MatchBlock {
             example: crate::safety::blocks::BlockExample {
-                id: Some(id),
+                id: Some(id.into()),
                 path: Some(meta.path.clone()),
                 hash: collection
                     .content_hash(id)

@@ -6,5 +6,8 @@ pub mod blocks;
 pub mod classifier_eval;
 pub mod dupes;
 pub mod hashbanks;
+pub(crate) mod image_set;
 pub mod labels;
+pub mod on_qdrant;
+pub mod qdrant_labels;
 pub mod signature;

@@ -162,7 +162,9 @@ impl Collection {
     pub fn visible(&self, id: u64) -> Result<&ImageMeta> {
         let meta = self.known(id)?;
         if self.blocks.hidden.contains(&id) {
-            return Err(EngineError::Blocked { id });
+            return Err(EngineError::Blocked {
+                id: ImageId::Number(id),
+            });
         }
         Ok(meta)
     }

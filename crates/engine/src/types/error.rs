@@ -84,7 +84,7 @@ pub enum EngineError {
     Truth { path: PathBuf, reason: String },
     /// A block hides the image asked for.
     #[error("image {id} is blocked: a takedown hides it (see `vsearch blocks`)")]
-    Blocked { id: u64 },
+    Blocked { id: crate::types::image_id::ImageId },
     /// No block has this id.
     /// A hash list (or bank) that does not read; `line` is 1-based (0: not a line of a file).
     #[error("{path} line {line}: {reason}; a hash list is one PDQ hash (64 hex digits) per line, or CSV/TSV with a hash column (and quality, tags columns)")]

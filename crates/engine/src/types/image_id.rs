@@ -28,6 +28,12 @@ impl From<u64> for ImageId {
     }
 }
 
+impl From<uuid::Uuid> for ImageId {
+    fn from(u: uuid::Uuid) -> Self {
+        ImageId::Uuid(u)
+    }
+}
+
 impl PartialEq<u64> for ImageId {
     fn eq(&self, other: &u64) -> bool {
         *self == ImageId::Number(*other)

@@ -7,6 +7,7 @@
 //! the files a takedown hides. A change takes effect at once: the handler serves the state the engine
 //! returns, with the new hidden set.
 
+use crate::api::dto::image_id_schema;
 use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 use axum::body::Bytes;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 use vsearch_engine::blocks::{BlockSource, BlockView, NewBlock, Reach};
+use vsearch_engine::ImageId;
 
 /// Who a change is recorded as when the request does not say.
 pub const DEFAULT_ACTOR: &str = "api-admin";
@@ -39,9 +41,9 @@ pub enum NearDto {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlockRequest {
-    /// The indexed image to block.
-    #[schema(minimum = 0)]
-    pub id: u64,
+    /// The indexed image to block: a number; a UUID in a Qdrant collection.
+    #[schema(schema_with = image_id_schema)]
+    pub id: ImageId,
     /// The reach (default `false`: the example alone).
     #[serde(default)]
     pub near: Option<NearDto>,
@@ -67,8 +69,10 @@ pub struct UnblockParams {
 /// The example of a block.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BlockExampleDto {
-    /// The indexed id, when the example is (or was) an indexed image.
-    pub id: Option<u64>,
+    /// The indexed id, when the example is (or was) an indexed image: a number; a UUID in a Qdrant
+    /// collection.
+    #[schema(schema_with = image_id_schema)]
+    pub id: Option<ImageId>,
     /// Its path relative to the indexed folder, or the file name given.
     pub path: Option<String>,
     /// blake3 of its bytes, hex.
@@ -87,7 +91,9 @@ pub struct ReachDto {
 /// An image a block hides.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct HiddenImageDto {
-    pub id: u64,
+    /// Image id: a number; a UUID in a Qdrant collection.
+    #[schema(schema_with = image_id_schema)]
+    pub id: ImageId,
     /// Path relative to the indexed folder.
     pub path: String,
 }
@@ -208,8 +214,8 @@ pub async fn list_blocks(
     let backend = state.served().backend.clone();
     let blocks = tokio::task::spawn_blocking(move || backend.blocks())
         .await
-        .map_err(|e| ApiError::internal("listing the blocks failed").with_detail(e))?;
-    let hidden: std::collections::HashSet<u64> = blocks
+        .map_err(|e| ApiError::internal("listing the blocks failed").with_detail(e))??;
+    let hidden: std::collections::HashSet<ImageId> = blocks
         .iter()
         .flat_map(|b| b.hides.iter().map(|h| h.id))
         .collect();

@@ -95,8 +95,11 @@ pub struct CollectionDto {
     /// damage. 0 when there are none (always for a collection in Qdrant).
     #[serde(default)]
     pub pending_files: usize,
-    /// For a collection in Qdrant: Qdrant's report of it (duplicates, blocks and labels are local
-    /// collections' only).
+    /// Whether `GET /api/duplicates` can verify copies on the pixels: a local collection, or a Qdrant
+    /// collection served with its indexed folder (`vsearch serve --qdrant URL --root DIR`).
+    #[serde(default)]
+    pub duplicates: bool,
+    /// For a collection in Qdrant: Qdrant's report of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qdrant: Option<QdrantStatusDto>,
 }
@@ -362,6 +365,7 @@ impl CollectionDto {
             text_search: info.text_search,
             generation: info.generation,
             pending_files: 0,
+            duplicates: info.qdrant.is_none() || !info.root.as_os_str().is_empty(),
             qdrant: info.qdrant.as_ref().map(|q| QdrantStatusDto {
                 url: q.url.clone(),
                 collection: q.collection.clone(),
@@ -506,7 +510,9 @@ pub struct DuplicateGroupDto {
 /// One image of a duplicate group.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DuplicateImageDto {
-    pub id: u64,
+    /// Image id: a number; a UUID in a Qdrant collection.
+    #[schema(schema_with = image_id_schema)]
+    pub id: ImageId,
     /// Path relative to the indexed folder.
     pub path: String,
     pub width: u32,
@@ -621,7 +627,7 @@ pub struct SimilarParams {
 
 /// An image id in the OpenAPI description: a whole number (local collections) or a UUID string
 /// (Qdrant collections), as Qdrant writes point ids.
-fn image_id_schema() -> utoipa::openapi::Schema {
+pub(crate) fn image_id_schema() -> utoipa::openapi::Schema {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
     use utoipa::openapi::KnownFormat;
     OneOfBuilder::new()
