@@ -50,6 +50,9 @@ enum Command {
     /// Measure a collection against truth: `eval dupes`, `eval labels`.
     #[command(subcommand)]
     Eval(cli::eval::Command),
+    /// Search analytics recorded by `vsearch serve`: searches per day, zero-result rate, click-through,
+    /// MRR, latency; `analytics purge` deletes them.
+    Analytics(cli::analytics::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -86,6 +89,7 @@ fn main() -> anyhow::Result<()> {
         Command::Block(args) => cli::block::block(args),
         Command::Blocks(args) => cli::block::blocks(args),
         Command::Unblock(args) => cli::block::unblock(args),
+        Command::Analytics(args) => cli::analytics::run(args),
     }
 }
 

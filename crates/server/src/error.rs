@@ -200,6 +200,7 @@ fn server_fault_summary(err: &EngineError) -> String {
         EngineError::Catalog { .. } => "the collection's catalog could not be read",
         EngineError::Io { .. } => "a file of the collection could not be read",
         EngineError::Blocks { .. } => "the collection's blocks could not be read",
+        EngineError::Analytics { .. } => "the search analytics could not be read or written",
         EngineError::NotACollection { .. }
         | EngineError::NotAFolder { .. }
         | EngineError::Manifest { .. }

@@ -9,7 +9,9 @@
 //!   query's embedding, for uploads and texts): per answered search;
 //! - `vsearch_searches_in_flight`, and at each scrape `vsearch_queries_admitted`, `vsearch_query_workers`,
 //!   `vsearch_collection_images`, `vsearch_collection_generation`, `vsearch_collection_pending_files`,
-//!   `vsearch_blocks`.
+//!   `vsearch_blocks`;
+//! - `vsearch_analytics_events_dropped_total`: search analytics events dropped because the writer's queue
+//!   was full (recording never makes a search wait).
 
 use crate::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -66,6 +68,8 @@ pub struct Metrics {
     generation: Gauge,
     pending_files: Gauge,
     blocks: Gauge,
+    /// Analytics events dropped because the writer's queue was full.
+    pub analytics_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -137,6 +141,12 @@ impl Default for Metrics {
             "Files indexed but not yet committed (an interrupted index run)",
         );
         let blocks = gauge(&mut registry, "vsearch_blocks", "Takedowns in force");
+        let analytics_dropped = Counter::default();
+        registry.register(
+            "vsearch_analytics_events_dropped",
+            "Search analytics events dropped because the writer's queue was full",
+            analytics_dropped.clone(),
+        );
         Self {
             registry,
             requests,
@@ -150,6 +160,7 @@ impl Default for Metrics {
             generation,
             pending_files,
             blocks,
+            analytics_dropped,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 description of the API, generated from the handlers and types with utoipa.
 
-use crate::api::{blocks, dto, handlers, request};
+use crate::api::{analytics, blocks, dto, handlers, request};
 use crate::error::ErrorBody;
 use crate::metrics;
 use crate::AppState;
@@ -33,6 +33,8 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         blocks::list_blocks,
         blocks::create_block,
         blocks::delete_block,
+        analytics::report,
+        analytics::record_event,
         metrics::metrics,
         metrics::livez,
         metrics::readyz
@@ -65,12 +67,23 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         blocks::ReachDto,
         blocks::HiddenImageDto,
         blocks::BlockDto,
-        blocks::BlocksDto
+        blocks::BlocksDto,
+        analytics::ActionDto,
+        analytics::AnalyticsEventRequest,
+        analytics::EventRecordedDto,
+        analytics::AnalyticsReportDto,
+        analytics::DayFiguresDto,
+        analytics::CountDto,
+        analytics::IndexLatencyDto,
+        analytics::ReportRatesDto,
+        analytics::GroupRateDto,
+        analytics::ResolutionDto
     )),
     modifiers(&AdminToken),
     tags(
         (name = "vsearch", description = "Visual search API"),
-        (name = "blocks", description = "Takedowns: blocks hide an image and its copies or near images from every search and listing. Every endpoint needs the server's admin token (`Authorization: Bearer TOKEN`): 401 without one, 403 with a wrong one or on a server started without one.")
+        (name = "blocks", description = "Takedowns: blocks hide an image and its copies or near images from every search and listing. Every endpoint needs the server's admin token (`Authorization: Bearer TOKEN`): 401 without one, 403 with a wrong one or on a server started without one."),
+        (name = "analytics", description = "Search analytics: the page reports what it opens from an answer (`search_id`, position); the report (admin token) gives searches per day, zero-result rate, click-through rate, mean reciprocal rank, latency per index kind. Text queries and uploads are not stored unless the server runs with `--analytics-keep-queries`.")
     )
 )]
 pub struct ApiDoc;
@@ -207,6 +220,8 @@ mod tests {
             "/api/images/{id}/thumbnail",
             "/api/blocks",
             "/api/blocks/{block_id}",
+            "/api/analytics",
+            "/api/analytics/events",
         ] {
             assert!(paths.contains_key(path), "{path} missing");
         }
@@ -225,6 +240,7 @@ mod tests {
             ("/api/blocks", "get"),
             ("/api/blocks", "post"),
             ("/api/blocks/{block_id}", "delete"),
+            ("/api/analytics", "get"),
         ] {
             let op = &spec["paths"][path][method];
             for status in ["401", "403"] {

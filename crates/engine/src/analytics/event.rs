@@ -210,9 +210,7 @@ impl std::str::FromStr for Action {
             "open" => Ok(Action::Open),
             "pin" => Ok(Action::Pin),
             "view" => Ok(Action::View),
-            _ => Err(format!(
-                "`{s}` is not an action: open, pin or view"
-            )),
+            _ => Err(format!("`{s}` is not an action: open, pin or view")),
         }
     }
 }

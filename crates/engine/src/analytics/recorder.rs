@@ -219,7 +219,12 @@ mod tests {
             let id = recorder.next_search_id();
             let draft = SearchDraft::new(&Query::Text("x".into()), &options, false);
             assert_eq!(draft.kind, QueryKind::Text);
-            assert!(recorder.record(Event::Search(draft.finish(id, &results(n), "hnsw", latency))));
+            assert!(recorder.record(Event::Search(draft.finish(
+                id,
+                &results(n),
+                "hnsw",
+                latency
+            ))));
             ids.push(id);
         }
         assert!(recorder.record(open(ids[0], 1)));
@@ -261,9 +266,7 @@ mod tests {
         };
         let recorder = Recorder::start(dir.path(), &config).unwrap();
         let id = recorder.next_search_id();
-        let sent = (0..10_000)
-            .filter(|_| recorder.record(open(id, 1)))
-            .count();
+        let sent = (0..10_000).filter(|_| recorder.record(open(id, 1))).count();
         assert_eq!(sent as u64 + recorder.dropped(), 10_000);
         assert!(recorder.dropped() > 0, "a queue of 1 must overflow");
         assert!(recorder.flush(Duration::from_secs(10)));

@@ -238,12 +238,7 @@ pub(crate) fn assemble(c: Counts<'_>) -> AnalyticsReport {
         query_kinds: counts(c.kinds),
         filter_keys: counts(c.filter_keys),
         latency: c.latency,
-        reports_per_1000_views: report_rates(
-            &c.views_by_folder,
-            &c.views_by_label,
-            c.reported,
-            w,
-        ),
+        reports_per_1000_views: report_rates(&c.views_by_folder, &c.views_by_label, c.reported, w),
         resolution: resolution(c.reported, w),
     }
 }
@@ -281,9 +276,7 @@ pub fn report_rates(
             .collect();
         out.sort_by(|a, b| {
             let key = |g: &GroupRate| g.per_1000_views.unwrap_or(f64::INFINITY);
-            key(b)
-                .total_cmp(&key(a))
-                .then_with(|| a.name.cmp(&b.name))
+            key(b).total_cmp(&key(a)).then_with(|| a.name.cmp(&b.name))
         });
         out
     };
@@ -297,7 +290,11 @@ pub fn report_rates(
 pub fn resolution(reported: &[ReportedImage], window: Window) -> Resolution {
     let mut hours: Vec<f64> = reported
         .iter()
-        .filter_map(|r| r.resolved_ms.filter(|&at| window.contains(at)).map(|at| (r, at)))
+        .filter_map(|r| {
+            r.resolved_ms
+                .filter(|&at| window.contains(at))
+                .map(|at| (r, at))
+        })
         .map(|(r, at)| (at - r.first_reported_ms).max(0) as f64 / 3_600_000.0)
         .collect();
     hours.sort_by(f64::total_cmp);
@@ -322,7 +319,13 @@ mod tests {
 
     const HOUR: i64 = 3_600_000;
 
-    fn image(folder: &str, labels: &[&str], reports: u64, first: i64, resolved: Option<i64>) -> ReportedImage {
+    fn image(
+        folder: &str,
+        labels: &[&str],
+        reports: u64,
+        first: i64,
+        resolved: Option<i64>,
+    ) -> ReportedImage {
         ReportedImage {
             image: "1".into(),
             folder: folder.into(),
@@ -375,7 +378,11 @@ mod tests {
             image("dogs", &["nsfw", "spam"], 2, now, None),
             image("dogs", &[], 5, now - 10 * DAY_MS, None),
         ];
-        let views_f = [("cats".to_string(), 2000), ("dogs".to_string(), 500), ("birds".to_string(), 10)];
+        let views_f = [
+            ("cats".to_string(), 2000),
+            ("dogs".to_string(), 500),
+            ("birds".to_string(), 10),
+        ];
         let views_l = [("nsfw".to_string(), 100)];
         let r = report_rates(&views_f, &views_l, &reported, w);
         let get = |v: &[GroupRate], n: &str| v.iter().find(|g| g.name == n).cloned().unwrap();

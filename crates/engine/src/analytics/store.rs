@@ -148,8 +148,7 @@ impl AnalyticsStore {
         let n = tx
             .execute("DELETE FROM searches WHERE at < ?1", [before_ms])
             .map_err(fail)?
-            + tx
-                .execute("DELETE FROM events WHERE at < ?1", [before_ms])
+            + tx.execute("DELETE FROM events WHERE at < ?1", [before_ms])
                 .map_err(fail)?;
         tx.commit().map_err(fail)?;
         Ok(n)

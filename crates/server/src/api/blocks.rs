@@ -163,13 +163,13 @@ pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
         .filter(|t| !t.is_empty());
     let Some(given) = given else {
         return Err(ApiError::unauthorized(
-            "the block endpoints need the server's admin token as `Authorization: Bearer TOKEN` \
+            "the admin endpoints (blocks, analytics) need the server's admin token as `Authorization: Bearer TOKEN` \
              (the server is started with `vsearch serve --admin-token TOKEN` or VSEARCH_ADMIN_TOKEN)",
         ));
     };
     let Some(expected) = state.admin_token.as_deref() else {
         return Err(ApiError::forbidden(
-            "this server was started without an admin token: the block endpoints are off \
+            "this server was started without an admin token: the admin endpoints are off \
              (start it with `vsearch serve --admin-token TOKEN`, or use `vsearch block` on the collection)",
         ));
     };

@@ -285,6 +285,10 @@ pub struct SearchResponseDto {
     pub embed_ms: f64,
     /// Milliseconds spent searching the index.
     pub search_ms: f64,
+    /// This answer's id in the search analytics, to send back with what the page opens from it
+    /// (`POST /api/analytics/events`); absent when analytics are off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_id: Option<String>,
 }
 
 /// How a filtered query was answered.
@@ -325,6 +329,7 @@ impl SearchResponseDto {
             model: r.model,
             embed_ms: r.embed_ms,
             search_ms: r.search_ms,
+            search_id: None,
         }
     }
 }
@@ -621,7 +626,7 @@ pub struct SimilarParams {
 
 /// An image id in the OpenAPI description: a whole number (local collections) or a UUID string
 /// (Qdrant collections), as Qdrant writes point ids.
-fn image_id_schema() -> utoipa::openapi::Schema {
+pub(crate) fn image_id_schema() -> utoipa::openapi::Schema {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
     use utoipa::openapi::KnownFormat;
     OneOfBuilder::new()
