@@ -6,9 +6,22 @@ use crate::types::image_id::ImageId;
 use crate::types::query::{Query, QueryOptions, SearchResult};
 
 /// A search's id, as answers carry it (`search_id`, 16 hex digits) and as the page sends it back with
-/// what it opens.
+/// what it opens: the time it was made (ms since the Unix epoch) `<< 20`, 8 bits naming the server, a
+/// 12-bit counter; so ids grow with time and a window of days is a range of ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SearchId(pub u64);
+
+impl SearchId {
+    /// The id made at `at_ms` by server `server` (8 bits) with counter `n` (12 bits).
+    pub fn new(at_ms: i64, server: u64, n: u64) -> Self {
+        SearchId(((at_ms.max(0) as u64) << 20) | ((server & 0xff) << 12) | (n & 0xfff))
+    }
+
+    /// When it was made, ms since the Unix epoch.
+    pub fn at_ms(self) -> i64 {
+        (self.0 >> 20) as i64
+    }
+}
 
 impl std::fmt::Display for SearchId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -117,7 +130,7 @@ impl SearchDraft {
     ) -> SearchEvent {
         SearchEvent {
             id,
-            at_ms: super::now_ms(),
+            at_ms: id.at_ms(),
             kind: self.kind,
             filter_keys: self.filter_keys,
             results: results.len() as u32,
@@ -242,6 +255,14 @@ pub enum Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_ids_carry_their_time() {
+        let id = SearchId::new(1_764_806_400_123, 0x1ab, 0x1fff);
+        assert_eq!(id.at_ms(), 1_764_806_400_123);
+        assert_eq!(id.0 & 0xfffff, 0xab << 12 | 0xfff);
+        assert!(SearchId::new(1_764_806_400_124, 0, 0).0 > id.0);
+    }
 
     #[test]
     fn search_ids_print_and_read_back() {

@@ -26,8 +26,8 @@
 //! # Recording never slows a search
 //!
 //! The server hands each event to a [`Recorder`]: a bounded channel in front of one writer thread that
-//! inserts events in batches, one transaction per batch (SQLite in WAL mode, so readers such as `vsearch
-//! analytics` never wait for it). When the channel is full the event is dropped and counted
+//! sleeps 50 ms after the first event, then inserts what came meanwhile in one transaction (SQLite in WAL mode, so readers
+//! such as `vsearch analytics` never wait for it). When the channel is full the event is dropped and counted
 //! ([`Recorder::dropped`], `vsearch_analytics_events_dropped_total` in `GET /metrics`), never waited for.
 //!
 //! Modules: [`event`] (what is recorded), [`store`] (the SQLite file), [`recorder`] (the channel and

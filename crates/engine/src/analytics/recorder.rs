@@ -8,16 +8,20 @@ use super::{now_ms, AnalyticsConfig, DAY_MS};
 use crate::types::error::{EngineError, Result};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::time::{Duration, Instant};
 
 /// Most events written in one transaction.
 const BATCH: usize = 4096;
+/// How long the writer lets events gather before it writes them in one transaction: a commit rewrites the
+/// B-trees' last pages, and a writer waiting on the channel would be woken (a system call and a context
+/// switch) by every search's send; so it sleeps instead, and the queue holds what comes meanwhile.
+const GATHER: Duration = Duration::from_millis(50);
 /// How often the writer deletes rows past the retention.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 enum Message {
-    Event(Box<Event>),
+    Event(Event),
     /// Answered once every event sent before it is written.
     Flush(SyncSender<()>),
 }
@@ -26,7 +30,7 @@ enum Message {
 pub struct Recorder {
     tx: SyncSender<Message>,
     dropped: AtomicU64,
-    /// High 24 bits of this recorder's search ids (random per start), then a counter.
+    /// 8 bits of this recorder's search ids (random per start), beside the time and a counter.
     prefix: u64,
     next: AtomicU64,
     keep_queries: bool,
@@ -65,17 +69,17 @@ impl Recorder {
         Ok(Self {
             tx,
             dropped: AtomicU64::new(0),
-            prefix: u64::from_le_bytes(prefix) & 0xff_ffff,
+            prefix: u64::from_le_bytes(prefix) & 0xff,
             next: AtomicU64::new(1),
             keep_queries: config.keep_queries,
             dir: records_dir.to_path_buf(),
         })
     }
 
-    /// A new search id.
+    /// A new search id, of now: `ms << 20 | server << 12 | counter` (see [`SearchId::at_ms`]).
     pub fn next_search_id(&self) -> SearchId {
-        let n = self.next.fetch_add(1, Ordering::Relaxed) & 0xff_ffff_ffff;
-        SearchId(self.prefix << 40 | n)
+        let n = self.next.fetch_add(1, Ordering::Relaxed) & 0xfff;
+        SearchId::new(now_ms(), self.prefix, n)
     }
 
     /// Whether text queries and uploads are kept.
@@ -85,7 +89,7 @@ impl Recorder {
 
     /// Hands `event` to the writer without waiting; `false` (and counted) when the queue is full.
     pub fn record(&self, event: Event) -> bool {
-        match self.tx.try_send(Message::Event(Box::new(event))) {
+        match self.tx.try_send(Message::Event(event)) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -136,22 +140,32 @@ fn write_loop(mut store: AnalyticsStore, rx: Receiver<Message>, retention_ms: i6
     let mut last_error = String::new();
     let mut events = Vec::with_capacity(BATCH);
     let mut flushes = Vec::new();
-    loop {
+    let mut closing = false;
+    while !closing {
+        // Idle, the writer waits for the first event; then it sleeps GATHER and takes what came meanwhile
+        // without waiting on the channel, so that a search's send never has a sleeping writer to wake.
         match rx.recv_timeout(PRUNE_EVERY) {
-            Ok(first) => {
-                let mut next = Some(first);
-                while let Some(message) = next.take() {
-                    match message {
-                        Message::Event(e) => events.push(*e),
-                        Message::Flush(done) => flushes.push(done),
-                    }
-                    if events.len() < BATCH {
-                        next = rx.try_recv().ok();
+            Ok(Message::Flush(done)) => flushes.push(done),
+            Ok(Message::Event(first)) => {
+                events.push(first);
+                std::thread::sleep(GATHER);
+                while events.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(Message::Event(e)) => events.push(e),
+                        Ok(Message::Flush(done)) => {
+                            flushes.push(done);
+                            break;
+                        }
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => {
+                            closing = true;
+                            break;
+                        }
                     }
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Disconnected) => closing = true,
         }
         if !events.is_empty() {
             if let Err(e) = store.insert(&events) {

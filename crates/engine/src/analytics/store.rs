@@ -8,6 +8,7 @@
 use super::event::{Event, SearchId};
 use super::report::{self, AnalyticsReport, ReportedImage, Window};
 use crate::types::error::{EngineError, Result};
+use crate::types::image_id::ImageId;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 
@@ -16,18 +17,19 @@ pub const FILE_NAME: &str = "analytics.sqlite";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS searches (
-    id INTEGER PRIMARY KEY,        -- the search id (answers show it as 16 hex digits)
+    id INTEGER PRIMARY KEY,        -- the search id (16 hex digits in answers): at << 20 | server << 12 | counter,
+                                   -- so rows are appended in time order and time windows are rowid ranges
     at INTEGER NOT NULL,           -- answered at, ms since the Unix epoch
     kind TEXT NOT NULL,            -- image | id | text | vector | board
     filter_keys TEXT NOT NULL,     -- JSON array of the filter's keys (no values)
     results INTEGER NOT NULL,
     latency_ms REAL NOT NULL,
     index_kind TEXT NOT NULL,
-    shown TEXT NOT NULL,           -- JSON array of [position, id]
+    first_position INTEGER NOT NULL, -- the position of the first id shown (1 on a first page)
+    shown BLOB NOT NULL,           -- the ids shown, in order: 8 bytes each (little-endian), 16 for a UUID
     query_text TEXT,               -- only with --analytics-keep-queries
     query_image BLOB               -- only with --analytics-keep-queries
 );
-CREATE INDEX IF NOT EXISTS searches_at ON searches(at);
 CREATE TABLE IF NOT EXISTS events (
     at INTEGER NOT NULL,
     action TEXT NOT NULL,          -- open | pin | view
@@ -91,7 +93,8 @@ impl AnalyticsStore {
             let mut search = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO searches (id, at, kind, filter_keys, results, latency_ms, \
-                     index_kind, shown, query_text, query_image) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     index_kind, first_position, shown, query_text, query_image) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .map_err(fail)?;
             let mut action = tx
@@ -103,8 +106,15 @@ impl AnalyticsStore {
             for event in events {
                 match event {
                     Event::Search(s) => {
-                        let shown = serde_json::to_string(&s.shown).unwrap_or_default();
-                        let keys = serde_json::to_string(&s.filter_keys).unwrap_or_default();
+                        let keys = json_list(&s.filter_keys);
+                        let first = s.shown.first().map_or(1, |(p, _)| *p);
+                        let mut shown = Vec::with_capacity(s.shown.len() * 8);
+                        for (_, id) in &s.shown {
+                            match id {
+                                ImageId::Number(n) => shown.extend_from_slice(&n.to_le_bytes()),
+                                ImageId::Uuid(u) => shown.extend_from_slice(u.as_bytes()),
+                            }
+                        }
                         search
                             .execute(params![
                                 s.id.0 as i64,
@@ -114,6 +124,7 @@ impl AnalyticsStore {
                                 s.results,
                                 s.latency_ms,
                                 s.index,
+                                first,
                                 shown,
                                 s.query_text,
                                 s.query_image,
@@ -121,7 +132,7 @@ impl AnalyticsStore {
                             .map_err(fail)?;
                     }
                     Event::Action(a) => {
-                        let labels = serde_json::to_string(&a.labels).unwrap_or_default();
+                        let labels = json_list(&a.labels);
                         action
                             .execute(params![
                                 a.at_ms,
@@ -146,7 +157,10 @@ impl AnalyticsStore {
         let fail = |e: rusqlite::Error| analytics_error(&path, e);
         let tx = self.conn.transaction().map_err(fail)?;
         let n = tx
-            .execute("DELETE FROM searches WHERE at < ?1", [before_ms])
+            .execute(
+                "DELETE FROM searches WHERE id < (?1 << 20)",
+                [before_ms.min(i64::MAX >> 20)],
+            )
             .map_err(fail)?
             + tx.execute("DELETE FROM events WHERE at < ?1", [before_ms])
                 .map_err(fail)?;
@@ -197,7 +211,7 @@ impl AnalyticsStore {
         let c = &self.conn;
         let (searches, zero): (i64, i64) = c
             .query_row(
-                "SELECT COUNT(*), COALESCE(SUM(results = 0), 0) FROM searches WHERE at >= ?1 AND at < ?2",
+                "SELECT COUNT(*), COALESCE(SUM(results = 0), 0) FROM searches WHERE id >= (?1 << 20) AND id < (?2 << 20)",
                 [from, to],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -208,7 +222,7 @@ impl AnalyticsStore {
                 "SELECT COUNT(*), COALESCE(SUM(1.0 / best), 0) FROM (
                      SELECT MIN(e.position) AS best FROM searches s
                      JOIN events e ON e.search_id = s.id AND e.action = 'open' AND e.position >= 1
-                     WHERE s.at >= ?1 AND s.at < ?2 GROUP BY s.id)",
+                     WHERE s.id >= (?1 << 20) AND s.id < (?2 << 20) GROUP BY s.id)",
                 [from, to],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -219,7 +233,7 @@ impl AnalyticsStore {
                 .prepare(
                     "SELECT date(s.at / 1000, 'unixepoch') AS day, COUNT(*), SUM(s.results = 0),
                             SUM(EXISTS (SELECT 1 FROM events e WHERE e.search_id = s.id AND e.action = 'open'))
-                     FROM searches s WHERE s.at >= ?1 AND s.at < ?2 GROUP BY day",
+                     FROM searches s WHERE s.id >= (?1 << 20) AND s.id < (?2 << 20) GROUP BY day",
                 )
                 .map_err(&fail)?;
             let rows = stmt
@@ -246,21 +260,21 @@ impl AnalyticsStore {
             rows.map(|r| r.map_err(&fail)).collect()
         };
         let kinds = grouped(
-            "SELECT kind, COUNT(*) FROM searches WHERE at >= ?1 AND at < ?2 GROUP BY kind ORDER BY 2 DESC, 1",
+            "SELECT kind, COUNT(*) FROM searches WHERE id >= (?1 << 20) AND id < (?2 << 20) GROUP BY kind ORDER BY 2 DESC, 1",
         )?;
         let filter_keys = grouped(
             "SELECT j.value, COUNT(*) FROM searches, json_each(searches.filter_keys) AS j
-             WHERE at >= ?1 AND at < ?2 GROUP BY j.value ORDER BY 2 DESC, 1",
+             WHERE searches.id >= (?1 << 20) AND searches.id < (?2 << 20) GROUP BY j.value ORDER BY 2 DESC, 1",
         )?;
         let index_counts = grouped(
-            "SELECT index_kind, COUNT(*) FROM searches WHERE at >= ?1 AND at < ?2 GROUP BY index_kind ORDER BY 1",
+            "SELECT index_kind, COUNT(*) FROM searches WHERE id >= (?1 << 20) AND id < (?2 << 20) GROUP BY index_kind ORDER BY 1",
         )?;
         let mut latency = Vec::new();
         for (index, n) in index_counts {
             let at_rank = |p: f64| -> Result<f64> {
                 let rank = report::nearest_rank(n as usize, p);
                 c.query_row(
-                    "SELECT latency_ms FROM searches WHERE at >= ?1 AND at < ?2 AND index_kind = ?3
+                    "SELECT latency_ms FROM searches WHERE id >= (?1 << 20) AND id < (?2 << 20) AND index_kind = ?3
                      ORDER BY latency_ms LIMIT 1 OFFSET ?4",
                     params![from, to, index, rank as i64 - 1],
                     |r| r.get::<_, f64>(0),
@@ -308,6 +322,15 @@ impl AnalyticsStore {
             views_by_label,
             reported,
         }))
+    }
+}
+
+/// A JSON array of texts (`[]` without serialising when empty, as most are).
+fn json_list(items: &[String]) -> String {
+    if items.is_empty() {
+        "[]".into()
+    } else {
+        serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
     }
 }
 
