@@ -100,11 +100,12 @@ fn percent(x: f64) -> String {
 
 fn print_report(dir: &std::path::Path, r: &AnalyticsReport) {
     println!(
-        "search analytics of {}, {} to {} ({} days, UTC)",
+        "search analytics of {}, {} to {} ({} day{}, UTC)",
         dir.display(),
         r.from,
         r.to,
-        r.days
+        r.days,
+        if r.days == 1 { "" } else { "s" }
     );
     println!(
         "searches {}, with no result {} ({}), click-through {}, MRR {:.3}",
