@@ -6,9 +6,11 @@
 //!
 //! ```text
 //! cargo bench --bench server_load -- [--seconds 10] [--clients 32] [--k 10] [--photos DIR]
-//!                                    [--collection PATH | --url http://127.0.0.1:8080]
+//!                                    [--collection PATH | --url http://127.0.0.1:8080] [--no-analytics]
 //! ```
 //! `--collection` serves an existing collection instead; `--url` loads a server that is already running.
+//! The server records search analytics as `vsearch serve` does by default; `--no-analytics` turns them off
+//! (run both, alternating, to measure what recording costs).
 
 /// The `vsearch` binary's allocator and settings, so the benchmark measures what the binary runs.
 #[path = "../src/allocator.rs"]
@@ -45,6 +47,9 @@ struct Args {
     /// Load a server that is already running (e.g. `http://127.0.0.1:8080`).
     #[arg(long)]
     url: Option<String>,
+    /// Serve without search analytics (`vsearch serve --no-analytics`).
+    #[arg(long, conflicts_with = "url")]
+    no_analytics: bool,
     /// Passed by `cargo bench`.
     #[arg(long = "bench", hide = true)]
     _bench: bool,
@@ -221,7 +226,8 @@ fn main() -> anyhow::Result<()> {
             }
         };
         let collection = Arc::new(Collection::open(&path, &DeviceSpec::Cpu)?);
-        let options = ServeOptions::default();
+        let mut options = ServeOptions::default();
+        options.analytics.enabled = !args.no_analytics;
         let state = AppState::new(collection, &options);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let base = runtime.block_on(async {
@@ -234,8 +240,10 @@ fn main() -> anyhow::Result<()> {
             anyhow::Ok(format!("http://{addr}"))
         })?;
         eprintln!(
-            "server at {base} (workers {}, queue {})",
-            options.workers, options.queue
+            "server at {base} (workers {}, queue {}, search analytics {})",
+            options.workers,
+            options.queue,
+            if args.no_analytics { "off" } else { "on" }
         );
         (base, Some(tx))
     };

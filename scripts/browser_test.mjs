@@ -3,9 +3,10 @@
 // similar images, the photo first; then filtered to its folder), pins two results and searches the board (one
 // of them as a negative example), draws a box on a photo with the mouse and searches that region (and its next
 // page), reloads the page from its URL and expects the same results, goes Back, uploads a photo, checks phone
-// width (and a box drawn by touch), opens the duplicates view, reports a photo and dismisses its case in the review
-// view (local collections; the admin token is $VSEARCH_ADMIN_TOKEN), and fails on any JavaScript error, console error or failed request. Screenshots: SCREENSHOT.png (viewer and results),
-// -browse.png, -board.png, -crop.png, -phone.png, -review.png.
+// width (and a box drawn by touch), opens the duplicates view and the analytics dashboard (with $ADMIN_TOKEN), reports
+// a photo and dismisses its case in the review view (local collections; the admin token is $VSEARCH_ADMIN_TOKEN),
+// and fails on any JavaScript error, console error or failed request. Screenshots: SCREENSHOT.png (viewer and
+// results), -browse.png, -board.png, -crop.png, -phone.png, -dashboard.png, -review.png.
 // Usage: node scripts/browser_test.mjs BASE_URL PHOTO [SCREENSHOT.png]
 //        node scripts/browser_test.mjs --labels BASE_URL [SCREENSHOT.png]
 // --labels checks zero-shot labels on a collection whose policy hides every image (a `hide` label with threshold
@@ -323,6 +324,32 @@ try {
       await waitForView(page, "browse", (cards) => cards.length === grid.length);
     }
 
+    // 10. The analytics dashboard (behind the admin token, $ADMIN_TOKEN; the stand-in server records none): the
+    // searches this test made, plotted as SVG, the same count the API gives, the result opened from a search counted.
+    const adminToken = process.env.ADMIN_TOKEN || "";
+    if (adminToken) {
+      await page.click("#analytics-link");
+      await page.waitForSelector("#dashboard[data-state=token]", { timeout: TIMEOUT });
+      await page.fill("#dash-token", adminToken);
+      await page.click("#dash-form button[type=submit]");
+      await page.waitForSelector("#dashboard[data-state=done]", { timeout: TIMEOUT });
+      const report = await (await page.request.get(new URL("/api/analytics?days=7", base).href,
+        { headers: { Authorization: `Bearer ${adminToken}` } })).json();
+      const shown = Number(await page.getAttribute("#dashboard", "data-searches"));
+      if (!(report.searches > 0 && shown === report.searches)) {
+        throw new Error(`the dashboard shows ${shown} searches, the API ${report.searches}`);
+      }
+      if (report.opens < 1) throw new Error(`the results opened from searches were not counted: ${JSON.stringify(report)}`);
+      const plots = await page.$$eval("#dash-plots figure svg", (svgs) => svgs.length);
+      const marks = await page.$$eval("#dash-plots svg rect.bar, #dash-plots svg circle", (n) => n.length);
+      if (plots !== 4 || marks === 0) throw new Error(`expected 4 plots with bars and points, got ${plots} plots, ${marks} marks`);
+      await expectNoError(page);
+      await page.screenshot({ path: shotFor("dashboard"), fullPage: true });
+      console.log(`dashboard: ${report.searches} searches, ${(report.zero_result_rate * 100).toFixed(1)}% without result, ` +
+        `CTR ${report.click_through_rate.toFixed(3)}, MRR ${report.mrr.toFixed(3)}; ${plots} plots; screenshot ${shotFor("dashboard")}`);
+      await page.goBack();
+      await waitForView(page, "browse", (cards) => cards.length === grid.length);
+    }
     // Reports (local collections: hiding pending review goes through blocks): report a photo from the viewer,
     // then dismiss its case in the review view with the server's admin token ($VSEARCH_ADMIN_TOKEN).
     if (!info.qdrant) {

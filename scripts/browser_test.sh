@@ -17,6 +17,8 @@ cd "$(dirname "$0")/.."
 root=$PWD
 source scripts/serve_temp.sh
 source scripts/skip.sh
+# `vsearch serve` reads its admin token from here: the page's analytics dashboard is tested with it.
+export VSEARCH_ADMIN_TOKEN=${VSEARCH_ADMIN_TOKEN:-browser-test-admin-token}
 
 chromium=${CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$chromium" ]; then
@@ -86,7 +88,7 @@ print(*ports)')
   trap 'stop_server || true; kill $qdrant_pid 2>/dev/null || true; rm -rf "$qwork"' EXIT
   for _ in $(seq 1 100); do http_ok "http://127.0.0.1:$http/readyz" && break; sleep 0.2; done
   VSEARCH_QDRANT="http://127.0.0.1:$grpc" start_server "$@"
-  PLAYWRIGHT_DIR="$root/$pw_dir" node scripts/browser_test.mjs "$base/" "$query_photo" "$root/target/browser-test-qdrant.png"
+  ADMIN_TOKEN=$VSEARCH_ADMIN_TOKEN PLAYWRIGHT_DIR="$root/$pw_dir" node scripts/browser_test.mjs "$base/" "$query_photo" "$root/target/browser-test-qdrant.png"
   stop_server
   kill "$qdrant_pid"; wait "$qdrant_pid" 2>/dev/null || true
   rm -rf "$qwork"
@@ -95,7 +97,9 @@ print(*ports)')
 
 trap 'stop_server || true' EXIT
 start_server "$@"
-PLAYWRIGHT_DIR="$root/$pw_dir" node scripts/browser_test.mjs "$base/" "$query_photo" "$root/target/browser-test.png"
+# The analytics dashboard needs the admin token the server runs with (the stand-in server has none).
+if [ "${1:-}" = "--stand-in" ]; then admin_token=""; else admin_token=$VSEARCH_ADMIN_TOKEN; fi
+ADMIN_TOKEN=$admin_token PLAYWRIGHT_DIR="$root/$pw_dir" node scripts/browser_test.mjs "$base/" "$query_photo" "$root/target/browser-test.png"
 stop_server
 trap - EXIT
 if [ "${1:-}" != "--stand-in" ]; then

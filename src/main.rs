@@ -57,6 +57,9 @@ enum Command {
     /// Measure a collection against truth: `eval dupes`, `eval labels`.
     #[command(subcommand)]
     Eval(cli::eval::Command),
+    /// Search analytics recorded by `vsearch serve`: searches per day, zero-result rate, click-through,
+    /// MRR, latency; `analytics purge` deletes them.
+    Analytics(cli::analytics::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -95,6 +98,7 @@ fn main() -> anyhow::Result<()> {
         Command::Blocks(args) => cli::block::blocks(args),
         Command::Unblock(args) => cli::block::unblock(args),
         Command::Reports(cmd) => cli::reports::run(cmd),
+        Command::Analytics(args) => cli::analytics::run(args),
     }
 }
 

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod analytics;
 pub mod bench;
 pub mod block;
 pub mod dupes;

@@ -35,6 +35,16 @@ pub struct Args {
     /// sent as `Authorization: Bearer TOKEN`; without it they are off (401/403).
     #[arg(long, env = "VSEARCH_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Record no search analytics (by default each search and what the page opens from it go to
+    /// analytics.sqlite in the collection's records folder, without text queries or uploads).
+    #[arg(long)]
+    no_analytics: bool,
+    /// Also keep the words of text queries and the bytes of uploaded images in the analytics.
+    #[arg(long, conflicts_with = "no_analytics")]
+    analytics_keep_queries: bool,
+    /// Days the analytics keep a search or an action; older rows are deleted.
+    #[arg(long, value_name = "DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..))]
+    analytics_retention_days: u32,
     #[command(flatten)]
     qdrant: super::qdrant::QdrantArgs,
     #[command(flatten)]
@@ -56,6 +66,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             defaults.reload_every
         },
         admin_token: args.admin_token.filter(|t| !t.trim().is_empty()),
+        analytics: vsearch_engine::analytics::AnalyticsConfig {
+            enabled: !args.no_analytics,
+            keep_queries: args.analytics_keep_queries,
+            retention_days: args.analytics_retention_days,
+            ..defaults.analytics.clone()
+        },
         ..defaults
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -25,7 +25,7 @@ const CRATES: &[Layering] = &[
         src: "crates/engine/src",
         layers: &[
             &["types", "pdq"],
-            &["store"],
+            &["store", "analytics"],
             &["search", "qdrant"],
             &["safety"],
             &["backend", "pipeline"],

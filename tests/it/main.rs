@@ -7,6 +7,7 @@
 
 mod common;
 
+mod analytics;
 mod architecture;
 mod blocks;
 mod cli_index;

@@ -19,11 +19,13 @@
 //!                     ingest, commit, sync, watch, the Qdrant writer)
 //! safety              takedowns (blocks), duplicate groups, label scoring, classifier evaluation
 //! search, qdrant      a local collection and its queries, browsing and images; a Qdrant collection
-//! store               manifest, catalog, embedding matrix, generations and the commit point, indexes, verify
+//! store, analytics    manifest, catalog, embedding matrix, generations and the commit point, indexes,
+//!                     verify; search analytics (analytics.sqlite in the records folder)
 //! types, pdq          errors, ids, metadata, filters, label policies, queries and answers, file layout;
 //!                     the PDQ perceptual hash (computing it, matching it in Hamming space)
 //! ```
 
+pub mod analytics;
 pub mod backend;
 pub mod pdq;
 pub mod pipeline;

@@ -20,12 +20,16 @@ const els = {
   status: $("status"), error: $("error"), results: $("results"), more: $("more"),
   board: $("board"), boardCount: $("board-count"), boardItems: $("board-items"),
   boardSearch: $("board-search"), boardClear: $("board-clear"), dupesLink: $("dupes-link"),
+  analyticsLink: $("analytics-link"), dashboard: $("dashboard"), dashForm: $("dash-form"), dashToken: $("dash-token"),
+  dashDays: $("dash-days"), dashSummary: $("dash-summary"), dashPlots: $("dash-plots"),
+  query: $("query"), moreRow: document.querySelector(".more-row"),
 };
 
 const DEFAULT_K = 20;
 const BROWSE_LIMIT = 60;
 const MIN_CROP = 0.02; // a box smaller than this share of a side is a click, not a crop
 const BOARD_KEY = "vsearch.board";
+const TOKEN_KEY = "vsearch.adminToken"; // the admin token, for this tab only (sessionStorage)
 
 const state = {
   info: null,
@@ -220,6 +224,10 @@ function parseUrl(search, historyState) {
     view.kind = "dupes";
   } else if (p.get("view") === "review") {
     view.kind = "review";
+  } else if (p.get("view") === "analytics") {
+    view.kind = "analytics";
+    const days = parseInt(p.get("days"), 10);
+    view.days = [7, 30, 90].includes(days) ? days : 7;
   } else if (p.has("board")) {
     try {
       view.board = parseBoard(p.get("board"));
@@ -254,6 +262,9 @@ function urlFor(view) {
     p.set("view", "duplicates");
   } else if (view.kind === "review") {
     p.set("view", "review");
+  } else if (view.kind === "analytics") {
+    p.set("view", "analytics");
+    if (view.days !== 7) p.set("days", String(view.days));
   }
   const f = view.filters;
   if (f.folder !== null) p.set("folder", f.folder);
@@ -322,6 +333,9 @@ async function show(view) {
   if (view.kind === "upload") setPreview(URL.createObjectURL(state.uploads.get(view.uploadKey)));
   if (view.kind !== "id") window.scrollTo({ top: 0 });
   showViewer(view);
+  const dash = view.kind === "analytics";
+  els.dashboard.hidden = !dash;
+  for (const part of [els.query, els.filters, els.results, els.moreRow]) part.hidden = dash;
   if (showReview(view)) {
     els.results.replaceChildren();
     els.results.dataset.query = "review";
@@ -330,6 +344,11 @@ async function show(view) {
     els.status.textContent = "";
     els.more.hidden = true;
     return;
+  }
+  if (dash) {
+    els.status.textContent = "";
+    els.results.dataset.query = "analytics";
+    return loadDashboard(view);
   }
   els.results.dataset.state = "loading";
   els.results.setAttribute("aria-busy", "true");
@@ -379,7 +398,7 @@ async function loadPage(ticket, append) {
     } else {
       const body = await api("/api/search", searchRequest(view, offset));
       if (ticket !== state.ticket) return false;
-      renderCards(body.results, append, true);
+      renderCards(body.results, append, true, body.search_id);
       state.more = body.more;
       if (body.generation !== undefined && body.generation !== state.info.generation) refreshCollection(body.generation);
       els.status.textContent = `${queryTitle(view)}: ${searchStatus(body, performance.now() - started)}`;
@@ -508,9 +527,159 @@ els.dupesLink.addEventListener("click", (e) => {
   navigate(withCurrent({ kind: "dupes" }));
 });
 
+els.analyticsLink.addEventListener("click", (e) => {
+  e.preventDefault();
+  navigate(withCurrent({ kind: "analytics", days: 7 }));
+});
+
+// ---------- the analytics dashboard ----------
+
+els.dashForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const token = els.dashToken.value.trim();
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  navigate(withCurrent({ kind: "analytics", days: Number(els.dashDays.value) }), { replace: true });
+});
+
+async function loadDashboard(view) {
+  const ticket = state.ticket;
+  els.dashDays.value = String(view.days);
+  const token = sessionStorage.getItem(TOKEN_KEY) || "";
+  els.dashToken.value = token;
+  els.dashSummary.replaceChildren();
+  els.dashPlots.replaceChildren();
+  delete els.dashboard.dataset.searches;
+  if (!token) {
+    els.dashboard.dataset.state = "token";
+    els.status.textContent = "Enter the server's admin token to see the analytics.";
+    return;
+  }
+  els.dashboard.dataset.state = "loading";
+  let r;
+  try {
+    r = await api(`/api/analytics?days=${view.days}`, { headers: { Authorization: `Bearer ${token}` } });
+  } catch (err) {
+    if (ticket !== state.ticket) return;
+    els.dashboard.dataset.state = "error";
+    showError(err.message);
+    return;
+  }
+  if (ticket !== state.ticket) return;
+  const pct = (x) => `${(x * 100).toFixed(1)}%`;
+  const rows = [
+    ["Searches", String(r.searches)], ["No result", `${r.zero_result_searches} (${pct(r.zero_result_rate)})`],
+    ["Click-through", pct(r.click_through_rate)], ["MRR", r.mrr.toFixed(3)],
+    ["Opens · pins · views", `${r.opens} · ${r.pins} · ${r.views}`],
+    ["Median time to resolution", r.resolution.median_hours == null ? "none resolved" : `${r.resolution.median_hours.toFixed(1)} h`],
+  ];
+  els.dashSummary.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { textContent: k }), el("dd", { textContent: v })]));
+  const days = r.per_day.map((d) => d.day.slice(5));
+  els.dashPlots.replaceChildren(
+    barChart("Searches per day", days, [
+      { name: "with results", values: r.per_day.map((d) => d.searches - d.zero_results), cls: "s1" },
+      { name: "no result", values: r.per_day.map((d) => d.zero_results), cls: "s2" },
+    ], { stacked: true }),
+    lineChart("Zero-result rate and click-through per day", days, [
+      { name: "no result", values: r.per_day.map((d) => (d.searches ? d.zero_results / d.searches : null)), cls: "s2" },
+      { name: "click-through", values: r.per_day.map((d) => (d.searches ? d.with_open / d.searches : null)), cls: "s1" },
+    ], { max: 1, format: pct }),
+    barChart("Latency per index (ms)", r.latency.map((l) => l.index), [
+      { name: "p50", values: r.latency.map((l) => l.p50_ms), cls: "s1" },
+      { name: "p99", values: r.latency.map((l) => l.p99_ms), cls: "s3" },
+    ], { format: (x) => x.toFixed(1) }),
+    barChart("Click-through rate and MRR", ["CTR", "MRR"], [
+      { name: "value", values: [r.click_through_rate, r.mrr], cls: "s1" },
+    ], { max: 1, format: (x) => x.toFixed(3) }),
+  );
+  els.dashboard.dataset.searches = String(r.searches);
+  els.dashboard.dataset.state = "done";
+  els.status.textContent = `Search analytics, ${r.from} to ${r.to} (UTC)`;
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+function svg(tag, attrs = {}, text) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const PLOT = { w: 360, h: 180, left: 44, right: 8, top: 10, bottom: 28 };
+
+// A plot's frame: the SVG, its title and legend, the y axis from 0 to `max` with three grid lines.
+function plotFrame(title, series, max, format) {
+  const figure = el("figure", { className: "plot" });
+  const root = svg("svg", { viewBox: `0 0 ${PLOT.w} ${PLOT.h}`, role: "img", "aria-label": title });
+  const innerH = PLOT.h - PLOT.top - PLOT.bottom;
+  for (let i = 0; i <= 2; i++) {
+    const v = (max * i) / 2;
+    const y = PLOT.top + innerH - (innerH * i) / 2;
+    root.append(svg("line", { x1: PLOT.left, x2: PLOT.w - PLOT.right, y1: y, y2: y, class: "grid" }));
+    root.append(svg("text", { x: PLOT.left - 4, y: y + 4, "text-anchor": "end", class: "tick" }, format(v)));
+  }
+  const legend = el("figcaption", {}, el("strong", { textContent: title }),
+    ...series.map((s) => el("span", { className: `key ${s.cls}`, textContent: s.name })));
+  figure.append(root, legend);
+  return { figure, root, innerH, innerW: PLOT.w - PLOT.left - PLOT.right };
+}
+
+function niceMax(values, fixed) {
+  if (fixed) return fixed;
+  const top = Math.max(0, ...values.filter((v) => v != null));
+  if (top <= 0) return 1;
+  const step = 10 ** Math.floor(Math.log10(top));
+  return Math.ceil(top / step) * step;
+}
+
+function xLabels(root, labels, x) {
+  const every = Math.max(1, Math.ceil(labels.length / 8));
+  labels.forEach((label, i) => {
+    if (i % every === 0) root.append(svg("text", { x: x(i), y: PLOT.h - 10, "text-anchor": "middle", class: "tick" }, label));
+  });
+}
+
+function barChart(title, labels, series, { stacked = false, max = null, format = (x) => String(Math.round(x)) } = {}) {
+  const totals = labels.map((_, i) => series.reduce((a, s) => a + (s.values[i] || 0), 0));
+  const top = niceMax(stacked ? totals : series.flatMap((s) => s.values), max);
+  const { figure, root, innerH, innerW } = plotFrame(title, series, top, format);
+  const slot = innerW / Math.max(1, labels.length);
+  const groups = stacked ? 1 : series.length;
+  const barW = Math.max(2, (slot * 0.8) / groups);
+  labels.forEach((label, i) => {
+    let base = 0;
+    series.forEach((s, j) => {
+      const v = s.values[i] || 0;
+      const h = (innerH * v) / top;
+      const x = PLOT.left + slot * i + slot * 0.1 + (stacked ? 0 : j * barW);
+      const y = PLOT.top + innerH - h - (stacked ? (innerH * base) / top : 0);
+      const bar = svg("rect", { x, y, width: barW, height: Math.max(0, h), class: `bar ${s.cls}` });
+      bar.append(svg("title", {}, `${label} ${s.name}: ${format(v)}`));
+      root.append(bar);
+      if (stacked) base += v;
+    });
+  });
+  xLabels(root, labels, (i) => PLOT.left + slot * (i + 0.5));
+  return figure;
+}
+
+function lineChart(title, labels, series, { max = null, format = (x) => String(x) } = {}) {
+  const top = niceMax(series.flatMap((s) => s.values), max);
+  const { figure, root, innerH, innerW } = plotFrame(title, series, top, format);
+  const x = (i) => PLOT.left + (labels.length > 1 ? (innerW * i) / (labels.length - 1) : innerW / 2);
+  for (const s of series) {
+    const points = s.values.map((v, i) => (v == null ? null : [x(i), PLOT.top + innerH - (innerH * v) / top])).filter(Boolean);
+    if (points.length > 1) root.append(svg("polyline", { points: points.map((p) => p.join(",")).join(" "), class: `line ${s.cls}` }));
+    for (const [px, py] of points) root.append(svg("circle", { cx: px, cy: py, r: 3, class: `dot ${s.cls}` }));
+  }
+  xLabels(root, labels, x);
+  return figure;
+}
+
 // ---------- cards ----------
 
-function renderCards(items, append, isResult) {
+// `searchId`: the answer's id in the search analytics; each result card keeps it with its position, sent back
+// when the card is opened or pinned.
+function renderCards(items, append, isResult, searchId) {
   const fragment = document.createDocumentFragment();
   const metric = state.info ? state.info.metric : "cosine";
   for (const r of items) {
@@ -547,9 +716,11 @@ function renderCards(items, append, isResult) {
       extras.push(el("span", { className: "badges" },
         ...flags.map((f) => el("span", { className: "badge", textContent: f, title: `label: ${f}` }))));
     }
+    const dataset = { id: String(r.id), path: r.path, folder: r.folder ?? folderOf(r.path) };
+    if (isResult && searchId) Object.assign(dataset, { search: searchId, rank: String(r.rank) });
     fragment.append(el("article", {
       className: hidden.length ? "result veiled" : "result",
-      dataset: { id: String(r.id), path: r.path, folder: r.folder ?? folderOf(r.path) },
+      dataset,
     }, open, caption, pin, ...extras));
   }
   if (append) els.results.append(fragment);
@@ -561,15 +732,33 @@ els.results.addEventListener("click", (e) => {
   const card = e.target.closest(".result");
   if (!card) return;
   const id = parseId(card.dataset.id);
-  if (e.target.closest(".pin")) togglePin(id);
-  else if (e.target.closest(".open")) {
+  if (e.target.closest(".pin")) {
+    if (!isPinned(id)) sendEvent("pin", card);
+    togglePin(id);
+  } else if (e.target.closest(".open")) {
     // The first click on a hidden thumbnail reveals it; the next opens it.
     if (card.classList.contains("veiled")) {
       card.classList.remove("veiled");
       card.querySelector(".open").title = `Open ${card.dataset.path}`;
-    } else openPhoto(id);
+    } else {
+      sendEvent(card.dataset.search ? "open" : "view", card);
+      openPhoto(id);
+    }
   }
 });
+
+// Tells the search analytics what was opened or pinned, and from which answer at which position. Fire and
+// forget: a lost event never bothers the visitor.
+function sendEvent(action, card) {
+  const body = { action, id: parseId(card.dataset.id) };
+  if (card.dataset.search) {
+    body.search_id = card.dataset.search;
+    body.position = Number(card.dataset.rank);
+  }
+  fetch("/api/analytics/events", {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), keepalive: true,
+  }).catch(() => {});
+}
 
 function openPhoto(id) {
   navigate(withCurrent({ kind: "id", id, crop: null }));
@@ -970,7 +1159,6 @@ async function refreshCollection(generation) {
 // admin token kept for this tab only) and resolves them (POST /api/reports/{case}/resolve).
 
 const REPORTER_KEY = "vsearch.reporter";
-const TOKEN_KEY = "vsearch.adminToken";
 const rv = {
   section: $("review"), form: $("review-form"), token: $("review-token"), order: $("review-order"),
   status: $("review-status"), cases: $("review-cases"),

@@ -209,6 +209,7 @@ fn server_fault_summary(err: &EngineError) -> String {
         EngineError::Io { .. } => "a file of the collection could not be read",
         EngineError::Blocks { .. } => "the collection's blocks could not be read",
         EngineError::Reports { .. } => "the collection's reports could not be read or written",
+        EngineError::Analytics { .. } => "the search analytics could not be read or written",
         EngineError::NotACollection { .. }
         | EngineError::NotAFolder { .. }
         | EngineError::Manifest { .. }

@@ -26,6 +26,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use vsearch_engine::analytics::{AnalyticsConfig, Recorder};
 use vsearch_engine::{CollectionInfo, Query, QueryOptions, SearchParams};
 
 pub use error::{ApiError, ErrorBody};
@@ -53,6 +54,9 @@ pub struct ServeOptions {
     /// `GET /api/reports`, `POST /api/reports/{case}/resolve`) need (as `Authorization: Bearer TOKEN`);
     /// `None` turns them off (they answer 401 or 403).
     pub admin_token: Option<String>,
+    /// Search analytics: on by default, into `analytics.sqlite` in the collection's records folder
+    /// (see [`vsearch_engine::analytics`] for what is kept, for how long, and how to delete it).
+    pub analytics: AnalyticsConfig,
 }
 
 impl Default for ServeOptions {
@@ -65,6 +69,7 @@ impl Default for ServeOptions {
             thumbnail_cache_bytes: 64 * 1024 * 1024,
             reload_every: Some(Duration::from_secs(1)),
             admin_token: None,
+            analytics: AnalyticsConfig::default(),
         }
     }
 }
@@ -138,6 +143,8 @@ pub struct Shared {
     pub block_changes: tokio::sync::Mutex<()>,
     /// What `GET /metrics` reports.
     pub metrics: metrics::Metrics,
+    /// Where searches and opens are recorded (`None`: analytics off, or the collection keeps no records).
+    pub analytics: Option<Recorder>,
 }
 
 impl Shared {
@@ -192,6 +199,7 @@ impl Deref for AppState {
 impl AppState {
     /// State over an opened collection.
     pub fn new(collection: Arc<dyn SearchBackend>, options: &ServeOptions) -> Self {
+        let analytics = start_analytics(collection.as_ref(), &options.analytics);
         Self(Arc::new(Shared {
             served: RwLock::new(Arc::new(Served::new(collection))),
             pool: pool::Pool::new(options.workers, options.queue),
@@ -200,7 +208,40 @@ impl AppState {
             admin_token: options.admin_token.clone().filter(|t| !t.is_empty()),
             block_changes: tokio::sync::Mutex::new(()),
             metrics: metrics::Metrics::default(),
+            analytics,
         }))
+    }
+}
+
+/// The recorder of a served collection: off when `config` says so or the collection keeps no records;
+/// off with a warning when its database cannot be opened (the server still serves).
+fn start_analytics(backend: &dyn SearchBackend, config: &AnalyticsConfig) -> Option<Recorder> {
+    if !config.enabled {
+        tracing::info!("search analytics off (--no-analytics)");
+        return None;
+    }
+    let Some(dir) = backend.records_dir() else {
+        tracing::info!("search analytics off: this collection keeps no records folder");
+        return None;
+    };
+    match Recorder::start(&dir, config) {
+        Ok(recorder) => {
+            tracing::info!(
+                "search analytics into {} (kept {} days{}; `vsearch serve --no-analytics` turns them off)",
+                dir.join(vsearch_engine::analytics::FILE_NAME).display(),
+                config.retention_days,
+                if config.keep_queries {
+                    ", with text queries and uploads"
+                } else {
+                    ", without text queries or uploads"
+                }
+            );
+            Some(recorder)
+        }
+        Err(e) => {
+            tracing::warn!("search analytics off: {e}");
+            None
+        }
     }
 }
 
@@ -280,6 +321,8 @@ pub fn router(state: AppState) -> Router {
             "/api/reports/{case_id}/resolve",
             post(api::reports::resolve_case),
         )
+        .route("/api/analytics", get(api::analytics::report))
+        .route("/api/analytics/events", post(api::analytics::record_event))
         .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/metrics", get(metrics::metrics))
         .route("/livez", get(metrics::livez))
@@ -420,7 +463,15 @@ async fn serve_when_warm(
         tracing::warn!("{}", error::EMPTY_COLLECTION);
     }
     println!("vsearch is serving at http://{addr}/  (Ctrl-C to stop)");
-    serve_listener(listener, state, shutdown).await?;
+    serve_listener(listener, state.clone(), shutdown).await?;
+    // The analytics of the last requests, written before the process ends.
+    let last = state.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Some(recorder) = &last.analytics {
+            recorder.flush(Duration::from_secs(5));
+        }
+    })
+    .await;
     tracing::info!("server stopped");
     Ok(())
 }

@@ -9,7 +9,9 @@
 //!   query's embedding, for uploads and texts): per answered search;
 //! - `vsearch_searches_in_flight`, and at each scrape `vsearch_queries_admitted`, `vsearch_query_workers`,
 //!   `vsearch_collection_images`, `vsearch_collection_generation`, `vsearch_collection_pending_files`,
-//!   `vsearch_blocks`, `vsearch_reports_open` (open report cases).
+//!   `vsearch_blocks`, `vsearch_reports_open` (open report cases);
+//! - `vsearch_analytics_events_dropped_total`: search analytics events dropped because the writer's queue
+//!   was full (recording never makes a search wait).
 
 use crate::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -67,6 +69,8 @@ pub struct Metrics {
     pending_files: Gauge,
     blocks: Gauge,
     reports_open: Gauge,
+    /// Analytics events dropped because the writer's queue was full.
+    pub analytics_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -143,6 +147,12 @@ impl Default for Metrics {
             "vsearch_reports_open",
             "Report cases waiting for review",
         );
+        let analytics_dropped = Counter::default();
+        registry.register(
+            "vsearch_analytics_events_dropped",
+            "Search analytics events dropped because the writer's queue was full",
+            analytics_dropped.clone(),
+        );
         Self {
             registry,
             requests,
@@ -157,6 +167,7 @@ impl Default for Metrics {
             pending_files,
             blocks,
             reports_open,
+            analytics_dropped,
         }
     }
 }

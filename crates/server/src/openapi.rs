@@ -1,6 +1,6 @@
 //! The OpenAPI 3 description of the API, generated from the handlers and types with utoipa.
 
-use crate::api::{blocks, dto, handlers, reports, request};
+use crate::api::{analytics, blocks, dto, handlers, reports, request};
 use crate::error::ErrorBody;
 use crate::metrics;
 use crate::AppState;
@@ -37,6 +37,8 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         reports::report_policy,
         reports::list_cases,
         reports::resolve_case,
+        analytics::report,
+        analytics::record_event,
         metrics::metrics,
         metrics::livez,
         metrics::readyz
@@ -78,13 +80,24 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         reports::CopyDto,
         reports::CaseDto,
         reports::CasesDto,
-        reports::ResolveRequest
+        reports::ResolveRequest,
+        analytics::ActionDto,
+        analytics::AnalyticsEventRequest,
+        analytics::EventRecordedDto,
+        analytics::AnalyticsReportDto,
+        analytics::DayFiguresDto,
+        analytics::CountDto,
+        analytics::IndexLatencyDto,
+        analytics::ReportRatesDto,
+        analytics::GroupRateDto,
+        analytics::ResolutionDto
     )),
     modifiers(&AdminToken),
     tags(
         (name = "vsearch", description = "Visual search API"),
         (name = "blocks", description = "Takedowns: blocks hide an image and its copies or near images from every search and listing. Every endpoint needs the server's admin token (`Authorization: Bearer TOKEN`): 401 without one, 403 with a wrong one or on a server started without one."),
-        (name = "reports", description = "User reports and the review queue: visitors report an image (no token; one report per image per reporter, rate-limited per address with 429 and `Retry-After`); enough distinct reporters hide it pending review; the queue and its resolutions need the admin token.")
+        (name = "reports", description = "User reports and the review queue: visitors report an image (no token; one report per image per reporter, rate-limited per address with 429 and `Retry-After`); enough distinct reporters hide it pending review; the queue and its resolutions need the admin token."),
+        (name = "analytics", description = "Search analytics: the page reports what it opens from an answer (`search_id`, position); the report (admin token) gives searches per day, zero-result rate, click-through rate, mean reciprocal rank, latency per index kind. Text queries and uploads are not stored unless the server runs with `--analytics-keep-queries`.")
     )
 )]
 pub struct ApiDoc;
@@ -221,6 +234,8 @@ mod tests {
             "/api/images/{id}/thumbnail",
             "/api/blocks",
             "/api/blocks/{block_id}",
+            "/api/analytics",
+            "/api/analytics/events",
         ] {
             assert!(paths.contains_key(path), "{path} missing");
         }
@@ -239,6 +254,7 @@ mod tests {
             ("/api/blocks", "get"),
             ("/api/blocks", "post"),
             ("/api/blocks/{block_id}", "delete"),
+            ("/api/analytics", "get"),
         ] {
             let op = &spec["paths"][path][method];
             for status in ["401", "403"] {

@@ -519,3 +519,35 @@ pub fn open_count(backend: &dyn Backend) -> Result<Option<u64>> {
     }
     ReportStore::open(&dir)?.open_count().map(Some)
 }
+
+/// Every report case of the records folder `records` as the analytics report reads it (reports per
+/// 1,000 views by folder and label, time from the first report to resolution): one entry per case, with
+/// the folder and labels its image had when the case opened; empty when no report was ever filed.
+pub fn reported_images(records: &std::path::Path) -> Result<Vec<crate::analytics::ReportedImage>> {
+    if !records.join(crate::reports::store::REPORTS_FILE).exists() {
+        return Ok(Vec::new());
+    }
+    let store = ReportStore::open(records)?;
+    let mut out = Vec::new();
+    for case in store.cases(None)? {
+        let reports = store.reports(case.id)?;
+        let first_reported_ms = reports
+            .iter()
+            .filter_map(|r| r.at.parse::<jiff::Timestamp>().ok())
+            .map(|t| t.as_millisecond())
+            .min()
+            .unwrap_or(case.opened_at * 1000);
+        out.push(crate::analytics::ReportedImage {
+            image: case.image.to_string(),
+            folder: case
+                .path
+                .rsplit_once('/')
+                .map_or(String::new(), |(folder, _)| folder.to_string()),
+            labels: case.labels.clone(),
+            reports: reports.len() as u64,
+            first_reported_ms,
+            resolved_ms: case.closed_at.map(|s| s * 1000),
+        });
+    }
+    Ok(out)
+}

@@ -130,6 +130,9 @@ pub enum EngineError {
     /// The collection keeps no records folder (a Qdrant collection opened without one).
     #[error("{what} need the collection's records folder: a local collection has one; for a Qdrant collection give `--root DIR` or `--state DIR`")]
     NoRecords { what: &'static str },
+    /// The analytics database cannot be read or written.
+    #[error("{path}: {reason}; the search analytics cannot be read or written (check the folder's permissions and free space; `vsearch analytics purge` deletes them, `vsearch serve --no-analytics` records none)")]
+    Analytics { path: PathBuf, reason: String },
     #[error("{path} is not a folder")]
     NotAFolder { path: PathBuf },
     #[error("another `vsearch index` is updating the collection {collection} (lock held on {collection}/{lock}); wait for it to finish, then run again", lock = crate::types::layout::INDEX_LOCK_FILE)]

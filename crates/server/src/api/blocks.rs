@@ -169,7 +169,7 @@ pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
         .filter(|t| !t.is_empty());
     let Some(given) = given else {
         return Err(ApiError::unauthorized(
-            "the admin endpoints (blocks, the review queue) need the server's admin token as `Authorization: Bearer TOKEN` \
+            "the admin endpoints (blocks, the review queue, analytics) need the server's admin token as `Authorization: Bearer TOKEN` \
              (the server is started with `vsearch serve --admin-token TOKEN` or VSEARCH_ADMIN_TOKEN)",
         ));
     };

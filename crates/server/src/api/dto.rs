@@ -288,6 +288,10 @@ pub struct SearchResponseDto {
     pub embed_ms: f64,
     /// Milliseconds spent searching the index.
     pub search_ms: f64,
+    /// This answer's id in the search analytics, to send back with what the page opens from it
+    /// (`POST /api/analytics/events`); absent when analytics are off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_id: Option<String>,
 }
 
 /// How a filtered query was answered.
@@ -328,6 +332,7 @@ impl SearchResponseDto {
             model: r.model,
             embed_ms: r.embed_ms,
             search_ms: r.search_ms,
+            search_id: None,
         }
     }
 }

@@ -17,6 +17,7 @@ use axum::extract::{Query as UrlQuery, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use vsearch_engine::analytics::{Event, SearchDraft};
 use vsearch_engine::{image_io, EngineError, ImageId};
 
 /// Longest time a search request may take to send its body.
@@ -69,6 +70,7 @@ pub async fn search(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Json<SearchResponseDto>, ApiError> {
+    let started = std::time::Instant::now();
     // A place in the queue first: a refused request's body is never buffered, only discarded.
     let ticket = match state.pool.admit() {
         Ok(ticket) => ticket,
@@ -91,17 +93,23 @@ pub async fn search(
         })??;
     let served = state.served();
     let (query, options) = validate(raw, &served.info)?;
-    run_search(&state, ticket, served, query, options).await
+    run_search(&state, ticket, served, query, options, started).await
 }
 
-/// Runs a validated query on the worker pool against one state of the collection.
+/// Runs a validated query on the worker pool against one state of the collection, and records it in the
+/// search analytics (handed to their writer: never waited for).
 async fn run_search(
     state: &AppState,
     ticket: crate::pool::Ticket,
     served: std::sync::Arc<crate::Served>,
     query: vsearch_engine::Query,
     options: vsearch_engine::QueryOptions,
+    started: std::time::Instant,
 ) -> Result<Json<SearchResponseDto>, ApiError> {
+    let draft = state
+        .analytics
+        .as_ref()
+        .map(|a| SearchDraft::new(&query, &options, a.keeps_queries()));
     let generation = served.info.generation;
     let backend = served.backend.clone();
     state.metrics.searches_in_flight.inc();
@@ -123,7 +131,24 @@ async fn run_search(
     state
         .metrics
         .record_search(response.index.name(), response.embed_ms, response.search_ms);
+    let search_id = match (&state.analytics, draft) {
+        (Some(recorder), Some(draft)) => {
+            let id = recorder.next_search_id();
+            let event = draft.finish(
+                id,
+                &response.results,
+                response.index.name(),
+                started.elapsed().as_secs_f64() * 1e3,
+            );
+            if !recorder.record(Event::Search(event)) {
+                state.metrics.analytics_dropped.inc();
+            }
+            Some(id.to_string())
+        }
+        _ => None,
+    };
     let mut dto = SearchResponseDto::new(response, generation);
+    dto.search_id = search_id;
     for (result, (flags, hidden)) in dto.results.iter_mut().zip(marks) {
         result.flags = flags;
         result.hidden = hidden;
@@ -150,6 +175,7 @@ pub async fn similar(
     PathId(id): PathId,
     params: Result<UrlQuery<SimilarParams>, QueryRejection>,
 ) -> Result<Json<SearchResponseDto>, ApiError> {
+    let started = std::time::Instant::now();
     let UrlQuery(p) = params.map_err(query_rejection)?;
     let fields = SearchRequest {
         id: Some(id),
@@ -171,7 +197,7 @@ pub async fn similar(
         &served.info,
     )?;
     let ticket = state.pool.admit()?;
-    run_search(&state, ticket, served, query, options).await
+    run_search(&state, ticket, served, query, options, started).await
 }
 
 fn query_rejection(rejection: QueryRejection) -> ApiError {

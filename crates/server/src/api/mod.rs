@@ -1,6 +1,8 @@
 //! The JSON API: [`dto`] (request and response types, mirrors of the engine's, with OpenAPI schemas),
-//! [`request`] (a JSON body or a multipart form into one checked engine query) and [`handlers`].
+//! [`request`] (a JSON body or a multipart form into one checked engine query) and [`handlers`];
+//! [`blocks`] (takedowns) and [`analytics`] (search analytics) are the admin parts.
 
+pub mod analytics;
 pub mod blocks;
 pub mod dto;
 pub mod handlers;

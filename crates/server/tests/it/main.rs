@@ -5,6 +5,7 @@
 
 mod common;
 
+mod analytics;
 mod engine_e2e;
 mod faults;
 mod http_api;

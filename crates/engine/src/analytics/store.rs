@@ -1,0 +1,342 @@
+//! `analytics.sqlite`: the searches and actions recorded (see the [module docs](super) for what is kept).
+//!
+//! SQLite in WAL mode: a batch of events is one transaction; `vsearch analytics` and `GET /api/analytics`
+//! read beside the writer without waiting for it. Two servers over one Qdrant collection with one records
+//! folder (`--state DIR` on a shared filesystem that supports SQLite's locks) share the file: each writes
+//! its own searches (search ids carry a per-server random prefix), and reports count both.
+
+use super::event::{Event, SearchId};
+use super::report::{self, AnalyticsReport, ReportedImage, Window};
+use crate::types::error::{EngineError, Result};
+use crate::types::image_id::ImageId;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
+
+/// The file's name in the records folder.
+pub const FILE_NAME: &str = "analytics.sqlite";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS searches (
+    id INTEGER PRIMARY KEY,        -- the search id (16 hex digits in answers): at << 20 | server << 12 | counter,
+                                   -- so rows are appended in time order and time windows are rowid ranges
+    at INTEGER NOT NULL,           -- answered at, ms since the Unix epoch
+    kind TEXT NOT NULL,            -- image | id | text | vector | board
+    filter_keys TEXT NOT NULL,     -- JSON array of the filter's keys (no values)
+    results INTEGER NOT NULL,
+    latency_ms REAL NOT NULL,
+    index_kind TEXT NOT NULL,
+    first_position INTEGER NOT NULL, -- the position of the first id shown (1 on a first page)
+    shown BLOB NOT NULL,           -- the ids shown, in order: 8 bytes each (little-endian), 16 for a UUID
+    query_text TEXT,               -- only with --analytics-keep-queries
+    query_image BLOB               -- only with --analytics-keep-queries
+);
+CREATE TABLE IF NOT EXISTS events (
+    at INTEGER NOT NULL,
+    action TEXT NOT NULL,          -- open | pin | view
+    image TEXT NOT NULL,
+    search_id INTEGER,
+    position INTEGER,
+    folder TEXT NOT NULL,
+    labels TEXT NOT NULL           -- JSON array
+);
+CREATE INDEX IF NOT EXISTS events_at ON events(at);
+CREATE INDEX IF NOT EXISTS events_search ON events(search_id);
+";
+
+/// The analytics database of one records folder.
+pub struct AnalyticsStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl AnalyticsStore {
+    /// Opens (creating it and the folder when missing) the analytics database in `records_dir`.
+    pub fn open(records_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(records_dir).map_err(EngineError::io(records_dir))?;
+        let path = records_dir.join(FILE_NAME);
+        let fail = |e: rusqlite::Error| analytics_error(&path, e);
+        let conn = Connection::open(&path).map_err(fail)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(fail)?;
+        // NORMAL in WAL mode: every transaction is atomic; a power cut may lose the last batches.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(fail)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(fail)?;
+        conn.execute_batch(SCHEMA).map_err(fail)?;
+        Ok(Self { conn, path })
+    }
+
+    /// Opens the database in `records_dir` if there is one (`None`: nothing was ever recorded there).
+    pub fn open_existing(records_dir: &Path) -> Result<Option<Self>> {
+        if !records_dir.join(FILE_NAME).is_file() {
+            return Ok(None);
+        }
+        Self::open(records_dir).map(Some)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn fail(&self) -> impl Fn(rusqlite::Error) -> EngineError + '_ {
+        |e| analytics_error(&self.path, e)
+    }
+
+    /// Writes `events` in one transaction.
+    pub fn insert(&mut self, events: &[Event]) -> Result<()> {
+        let path = self.path.clone();
+        let fail = |e: rusqlite::Error| analytics_error(&path, e);
+        let tx = self.conn.transaction().map_err(fail)?;
+        {
+            let mut search = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO searches (id, at, kind, filter_keys, results, latency_ms, \
+                     index_kind, first_position, shown, query_text, query_image) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .map_err(fail)?;
+            let mut action = tx
+                .prepare_cached(
+                    "INSERT INTO events (at, action, image, search_id, position, folder, labels) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(fail)?;
+            for event in events {
+                match event {
+                    Event::Search(s) => {
+                        let keys = json_list(&s.filter_keys);
+                        let first = s.shown.first().map_or(1, |(p, _)| *p);
+                        let mut shown = Vec::with_capacity(s.shown.len() * 8);
+                        for (_, id) in &s.shown {
+                            match id {
+                                ImageId::Number(n) => shown.extend_from_slice(&n.to_le_bytes()),
+                                ImageId::Uuid(u) => shown.extend_from_slice(u.as_bytes()),
+                            }
+                        }
+                        search
+                            .execute(params![
+                                s.id.0 as i64,
+                                s.at_ms,
+                                s.kind.name(),
+                                keys,
+                                s.results,
+                                s.latency_ms,
+                                s.index,
+                                first,
+                                shown,
+                                s.query_text,
+                                s.query_image,
+                            ])
+                            .map_err(fail)?;
+                    }
+                    Event::Action(a) => {
+                        let labels = json_list(&a.labels);
+                        action
+                            .execute(params![
+                                a.at_ms,
+                                a.action.name(),
+                                a.image.to_string(),
+                                a.search.map(|s| s.0 as i64),
+                                a.position,
+                                a.folder,
+                                labels,
+                            ])
+                            .map_err(fail)?;
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(fail)
+    }
+
+    /// Deletes the rows recorded before `before_ms` (ms since the Unix epoch); how many.
+    pub fn prune(&mut self, before_ms: i64) -> Result<usize> {
+        let path = self.path.clone();
+        let fail = |e: rusqlite::Error| analytics_error(&path, e);
+        let tx = self.conn.transaction().map_err(fail)?;
+        let n = tx
+            .execute(
+                "DELETE FROM searches WHERE id < (?1 << 20)",
+                [before_ms.min(i64::MAX >> 20)],
+            )
+            .map_err(fail)?
+            + tx.execute("DELETE FROM events WHERE at < ?1", [before_ms])
+                .map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        Ok(n)
+    }
+
+    /// Deletes every row, and the space they took (`VACUUM`); how many rows.
+    pub fn purge(&mut self) -> Result<usize> {
+        let n = self.prune(i64::MAX)?;
+        self.conn.execute_batch("VACUUM").map_err(self.fail())?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(self.fail())?;
+        Ok(n)
+    }
+
+    /// Rows in `searches` and in `events`.
+    pub fn counts(&self) -> Result<(u64, u64)> {
+        let count = |table: &str| {
+            self.conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(|n| n as u64)
+                .map_err(self.fail())
+        };
+        Ok((count("searches")?, count("events")?))
+    }
+
+    /// Whether a search with this id is recorded.
+    pub fn has_search(&self, id: SearchId) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM searches WHERE id = ?1",
+                [id.0 as i64],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(self.fail())
+    }
+
+    /// The report over `window`, with the reported images of the reports store (`reported`).
+    pub fn report(&self, window: Window, reported: &[ReportedImage]) -> Result<AnalyticsReport> {
+        let fail = self.fail();
+        let (from, to) = (window.from_ms, window.to_ms);
+        let c = &self.conn;
+        let (searches, zero): (i64, i64) = c
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(results = 0), 0) FROM searches WHERE id >= (?1 << 20) AND id < (?2 << 20)",
+                [from, to],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(&fail)?;
+        // Per search of the window, the best (smallest) position opened from it.
+        let (opened, reciprocal): (i64, f64) = c
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(1.0 / best), 0) FROM (
+                     SELECT MIN(e.position) AS best FROM searches s
+                     JOIN events e ON e.search_id = s.id AND e.action = 'open' AND e.position >= 1
+                     WHERE s.id >= (?1 << 20) AND s.id < (?2 << 20) GROUP BY s.id)",
+                [from, to],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(&fail)?;
+        let mut per_day = Vec::new();
+        {
+            let mut stmt = c
+                .prepare(
+                    "SELECT date(s.at / 1000, 'unixepoch') AS day, COUNT(*), SUM(s.results = 0),
+                            SUM(EXISTS (SELECT 1 FROM events e WHERE e.search_id = s.id AND e.action = 'open'))
+                     FROM searches s WHERE s.id >= (?1 << 20) AND s.id < (?2 << 20) GROUP BY day",
+                )
+                .map_err(&fail)?;
+            let rows = stmt
+                .query_map([from, to], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
+                .map_err(&fail)?;
+            for row in rows {
+                per_day.push(row.map_err(&fail)?);
+            }
+        }
+        let grouped = |sql: &str| -> Result<Vec<(String, u64)>> {
+            let mut stmt = c.prepare(sql).map_err(&fail)?;
+            let rows = stmt
+                .query_map([from, to], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+                })
+                .map_err(&fail)?;
+            rows.map(|r| r.map_err(&fail)).collect()
+        };
+        let kinds = grouped(
+            "SELECT kind, COUNT(*) FROM searches WHERE id >= (?1 << 20) AND id < (?2 << 20) GROUP BY kind ORDER BY 2 DESC, 1",
+        )?;
+        let filter_keys = grouped(
+            "SELECT j.value, COUNT(*) FROM searches, json_each(searches.filter_keys) AS j
+             WHERE searches.id >= (?1 << 20) AND searches.id < (?2 << 20) GROUP BY j.value ORDER BY 2 DESC, 1",
+        )?;
+        let index_counts = grouped(
+            "SELECT index_kind, COUNT(*) FROM searches WHERE id >= (?1 << 20) AND id < (?2 << 20) GROUP BY index_kind ORDER BY 1",
+        )?;
+        let mut latency = Vec::new();
+        for (index, n) in index_counts {
+            let at_rank = |p: f64| -> Result<f64> {
+                let rank = report::nearest_rank(n as usize, p);
+                c.query_row(
+                    "SELECT latency_ms FROM searches WHERE id >= (?1 << 20) AND id < (?2 << 20) AND index_kind = ?3
+                     ORDER BY latency_ms LIMIT 1 OFFSET ?4",
+                    params![from, to, index, rank as i64 - 1],
+                    |r| r.get::<_, f64>(0),
+                )
+                .map_err(&fail)
+            };
+            latency.push(report::IndexLatency {
+                p50_ms: at_rank(50.0)?,
+                p99_ms: at_rank(99.0)?,
+                index,
+                searches: n,
+            });
+        }
+        let actions = grouped(
+            "SELECT action, COUNT(*) FROM events WHERE at >= ?1 AND at < ?2 GROUP BY action",
+        )?;
+        let views_by_folder = grouped(
+            "SELECT folder, COUNT(*) FROM events WHERE at >= ?1 AND at < ?2 AND action IN ('open', 'view')
+             GROUP BY folder",
+        )?;
+        let views_by_label = grouped(
+            "SELECT j.value, COUNT(*) FROM events, json_each(events.labels) AS j
+             WHERE at >= ?1 AND at < ?2 AND action IN ('open', 'view') GROUP BY j.value",
+        )?;
+        let action = |name: &str| {
+            actions
+                .iter()
+                .find(|(a, _)| a == name)
+                .map_or(0, |(_, n)| *n)
+        };
+        Ok(report::assemble(report::Counts {
+            window,
+            searches: searches as u64,
+            zero_results: zero as u64,
+            opened: opened as u64,
+            reciprocal_rank_sum: reciprocal,
+            per_day,
+            kinds,
+            filter_keys,
+            latency,
+            opens: action("open"),
+            pins: action("pin"),
+            views: action("open") + action("view"),
+            views_by_folder,
+            views_by_label,
+            reported,
+        }))
+    }
+}
+
+/// A JSON array of texts (`[]` without serialising when empty, as most are).
+fn json_list(items: &[String]) -> String {
+    if items.is_empty() {
+        "[]".into()
+    } else {
+        serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+    }
+}
+
+fn analytics_error(path: &Path, e: rusqlite::Error) -> EngineError {
+    EngineError::Analytics {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
