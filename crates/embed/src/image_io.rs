@@ -172,14 +172,6 @@ pub enum DecodeSize {
 }
 
 impl DecodeSize {
-    /// The size that satisfies both `self` and `other`.
-    pub fn at_least(self, other: DecodeSize) -> DecodeSize {
-        match (self, other) {
-            (DecodeSize::ShortSide(a), DecodeSize::ShortSide(b)) => DecodeSize::ShortSide(a.max(b)),
-            _ => DecodeSize::Full,
-        }
-    }
-
     /// The DCT scale denominator (1, 2, 4 or 8) a `width` x `height` JPEG decodes at for this size: the
     /// largest whose scaled shorter side (rounded up, as libjpeg does) is still at least the one asked.
     pub fn jpeg_denominator(self, width: u32, height: u32) -> u32 {

@@ -109,17 +109,15 @@ pub(super) fn ingest(
             path: root.to_path_buf(),
             source: std::io::Error::other(e),
         })?;
-    let model_size = if options.exact_decode {
-        image_io::DecodeSize::Full
-    } else {
-        model.decode_size()
-    };
     let decoding = Decoding {
         max_pixels: options.max_pixels,
-        // The one decode also makes the thumbnail kept beside the collection.
-        size: match thumbnails {
-            Some(_) => model_size.at_least(crate::store::thumbnails::DECODE_SIZE),
-            None => model_size,
+        // What the model needs, whether thumbnails are kept or not: the same file embeds the same in
+        // every backend and as a query (the thumbnail is made from this decode, at least 224 pixels on
+        // its shorter side for the models vsearch has).
+        size: if options.exact_decode {
+            image_io::DecodeSize::Full
+        } else {
+            model.decode_size()
         },
         thumbnails,
     };

@@ -257,7 +257,11 @@ impl QdrantCollection {
     /// else computed now (candidates from Qdrant's batch search, verification here) and stored.
     pub fn duplicates(&self, options: &DupesOptions) -> Result<Vec<DuplicateGroup>> {
         options.validate()?;
-        if options.verification == Verification::Thumbnails {
+        // Thumbnails, and PDQ then thumbnails for the pairs PDQ does not settle, read the pixels.
+        if matches!(
+            options.verification,
+            Verification::Thumbnails | Verification::Both
+        ) {
             self.pixels("verifying copies on the pixels")?;
         }
         let ids = self.visible_ids()?;

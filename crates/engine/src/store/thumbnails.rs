@@ -1,7 +1,7 @@
 //! Thumbnails kept beside the collection, so that a browse grid over phone photos decodes nothing.
 //!
 //! An index run makes each image's thumbnail (at most [`MAX_SIDE`] pixels on the longer side, JPEG) from the
-//! decode it makes for the model anyway (which [`DECODE_SIZE`] keeps at least thumbnail-sized), and keeps it
+//! decode it makes for the model anyway (at least 224-256 pixels on the shorter side), and keeps it
 //! in `thumbnails/` of the collection folder ([`crate::types::layout::THUMBNAILS_DIR`]) under its image's
 //! content hash: `thumbnails/ab/abcdef....jpg`. Named by content, a thumbnail is never stale (a changed file
 //! has another hash) and copies share one. A run that removed or replaced images removes the thumbnails no
