@@ -342,15 +342,16 @@ impl QdrantCollection {
                 Some((id, vsearch_qdrant::dense_vector(p, &name)?))
             })
             .collect();
-        let own_vector = vectors
-            .get(&own)
-            .ok_or(EngineError::UnknownImage { id })?;
+        let own_vector = vectors.get(&own).ok_or(EngineError::UnknownImage { id })?;
         let metas = self.metas(&found)?;
         let mut out: Vec<CopyView> = found
             .into_iter()
             .map(|other| CopyView {
                 id: ImageId::Uuid(other),
-                path: metas.get(&other).map(|m| m.path.clone()).unwrap_or_default(),
+                path: metas
+                    .get(&other)
+                    .map(|m| m.path.clone())
+                    .unwrap_or_default(),
                 cosine: vectors
                     .get(&other)
                     .map(|v| vsearch_core::vector::dot(own_vector, v))
