@@ -26,6 +26,7 @@ mod pdq;
 mod precision_cli;
 mod qdrant;
 mod qdrant_cluster;
+mod qdrant_reports;
 mod qdrant_safety;
 mod reports;
 mod search_cli;

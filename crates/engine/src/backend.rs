@@ -224,6 +224,9 @@ impl Backend for QdrantCollection {
     fn duplicates(&self, options: &DupesOptions) -> Result<Vec<DuplicateGroup>> {
         QdrantCollection::duplicates(self, options)
     }
+    fn copies(&self, id: ImageId) -> Result<Vec<CopyView>> {
+        QdrantCollection::copies(self, id)
+    }
     fn reload(&self) -> Result<Option<Arc<dyn Backend>>> {
         Ok(QdrantCollection::reload(self)?.map(|c| Arc::new(c) as Arc<dyn Backend>))
     }

@@ -25,7 +25,9 @@ use crate::safety::blocks::{
     self, append_block, audit_arrival, audit_block, audit_unblock, reach_in, take_block, view_of,
     BlockExample, BlockList, BlockSource, BlockView, HiddenImage, NewBlock, Reach,
 };
-use crate::safety::dupes::{duplicates_in, DupesOptions, DuplicateGroup, Verification};
+use crate::safety::dupes::{
+    copies_in, duplicates_in, CopyView, DupesOptions, DuplicateGroup, Verification,
+};
 use crate::safety::image_set::{ImageSet, Neighbours};
 use crate::types::error::{EngineError, Result};
 use crate::types::image_id::ImageId;
@@ -323,6 +325,44 @@ impl QdrantCollection {
                 Ok(())
             },
         )?;
+        Ok(out)
+    }
+
+    /// The verified copies of the image `id` (the duplicate finder's verification at the default
+    /// options, as a local collection's [`crate::safety::dupes::copies_with_cosine`]), with their
+    /// embedding cosine to it, closest first: for the review queue.
+    pub fn copies(&self, id: ImageId) -> Result<Vec<CopyView>> {
+        let own = self.own_id(id).ok_or(EngineError::UnknownImage { id })?;
+        let found = copies_in(self, own, &DupesOptions::default())?;
+        let name = self.vector_spec().name.clone();
+        let mut ids = found.clone();
+        ids.push(own);
+        let vectors: HashMap<uuid::Uuid, Vec<f32>> = self
+            .store()
+            .get(&ids, Some(&name))?
+            .iter()
+            .filter_map(|p| {
+                let id = p.id.as_ref().and_then(point_uuid)?;
+                Some((id, vsearch_qdrant::dense_vector(p, &name)?))
+            })
+            .collect();
+        let own_vector = vectors.get(&own).ok_or(EngineError::UnknownImage { id })?;
+        let metas = self.metas(&found)?;
+        let mut out: Vec<CopyView> = found
+            .into_iter()
+            .map(|other| CopyView {
+                id: ImageId::Uuid(other),
+                path: metas
+                    .get(&other)
+                    .map(|m| m.path.clone())
+                    .unwrap_or_default(),
+                cosine: vectors
+                    .get(&other)
+                    .map(|v| vsearch_core::vector::dot(own_vector, v))
+                    .unwrap_or(0.0),
+            })
+            .collect();
+        out.sort_by(|a, b| b.cosine.total_cmp(&a.cosine));
         Ok(out)
     }
 

@@ -315,6 +315,99 @@ async fn analytics_count_the_requests_made() {
     assert_eq!(got, want);
     assert_eq!(r["resolution"]["resolved"], 0);
 
+    // Reports of images of known folders: two reporters of image 11 and one of image 5 through the
+    // API, and one of image 3 filed in the reports store two hours ago, whose case a reviewer then
+    // dismisses. The report's rates and time to resolution are these.
+    let folder_of = |meta: &Value| meta["folder"].as_str().unwrap().to_string();
+    let mut reports_by_folder: std::collections::BTreeMap<String, u64> = Default::default();
+    for (id, reporter) in [(11, "reporter-1"), (11, "reporter-2"), (5, "reporter-1")] {
+        let filed = server
+            .client
+            .post(server.url(&format!("/api/images/{id}/reports")))
+            .json(&json!({"reason": "spam", "reporter": reporter}))
+            .send()
+            .await
+            .expect("POST report");
+        assert_eq!(filed.status(), 201);
+        let meta = ok(server.get(&format!("/api/images/{id}/meta")).await).await;
+        *reports_by_folder.entry(folder_of(&meta)).or_default() += 1;
+    }
+    let early = ok(server.get("/api/images/3/meta").await).await;
+    *reports_by_folder.entry(folder_of(&early)).or_default() += 1;
+    let filed_at = now_ms() / 1000 - 2 * 3600;
+    let mut store = vsearch_engine::reports::ReportStore::open(&records).expect("reports store");
+    let policy = store.policy().expect("policy");
+    let early_case = store
+        .file(
+            &vsearch_engine::reports::store::ReportInput {
+                image: ImageId::from(3u64),
+                reason: "spam".into(),
+                note: None,
+                reporter: "early-reporter".into(),
+                address: "192.0.2.7".into(),
+                path: early["path"].as_str().unwrap().to_string(),
+                labels: Vec::new(),
+            },
+            &policy,
+            filed_at,
+        )
+        .expect("file a report two hours ago")
+        .case;
+    let resolved = server
+        .client
+        .post(server.url(&format!("/api/reports/{early_case}/resolve")))
+        .bearer_auth(TOKEN)
+        .json(&json!({"action": "dismiss", "reason": "not spam", "by": "reviewer"}))
+        .send()
+        .await
+        .expect("resolve");
+    assert_eq!(resolved.status(), 200);
+    let resolved_at = now_ms() / 1000;
+    let r = report(&server, 7).await;
+    let rates: std::collections::BTreeMap<String, (u64, u64, Option<f64>)> = r
+        ["reports_per_1000_views"]["by_folder"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["name"].as_str().unwrap().to_string(),
+                (
+                    g["views"].as_u64().unwrap(),
+                    g["reports"].as_u64().unwrap(),
+                    g["per_1000_views"].as_f64(),
+                ),
+            )
+        })
+        .collect();
+    for (folder, reports) in &reports_by_folder {
+        let views = want.get(folder).copied().unwrap_or(0);
+        let per_1000 = (views > 0).then(|| *reports as f64 * 1000.0 / views as f64);
+        assert_eq!(
+            rates.get(folder),
+            Some(&(views, *reports, per_1000)),
+            "folder {folder}: {r}"
+        );
+    }
+    assert_eq!(r["resolution"]["reported"], 3, "images 11, 5 and 3: {r}");
+    assert_eq!(r["resolution"]["resolved"], 1, "{r}");
+    let median = r["resolution"]["median_hours"].as_f64().expect("a median");
+    let closed = store
+        .case(early_case)
+        .expect("the case")
+        .closed_at
+        .expect("closed");
+    assert!(
+        (filed_at + 2 * 3600..=resolved_at).contains(&closed),
+        "closed at {closed}"
+    );
+    assert!(
+        (median - (closed - filed_at) as f64 / 3600.0).abs() < 1e-9,
+        "median {median} h, the case took {} s",
+        closed - filed_at
+    );
+    assert!((2.0..=(resolved_at - filed_at) as f64 / 3600.0).contains(&median));
+
     // Privacy by default: neither the text query's words nor the upload's bytes are in the files.
     let bytes = database_bytes(&records);
     assert!(!bytes.is_empty());
