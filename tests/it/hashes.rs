@@ -310,7 +310,6 @@ fn hidden_on(target: &[String]) -> BTreeSet<String> {
 /// The paths browsing the Qdrant collection shows (hidden points are filtered inside Qdrant, as for
 /// every search).
 fn browsed(node: &qdrant::Node, collection: &str, root: &Path) -> BTreeSet<String> {
-    use vsearch_engine::Backend;
     let mut target = vsearch_engine::QdrantTarget::new(node.url());
     target.collection = collection.to_string();
     let c = vsearch_engine::QdrantCollection::open(&vsearch_engine::QdrantOpen {

@@ -500,13 +500,16 @@ pub struct BlockedMatch {
     pub matched: BankMatch,
 }
 
+/// Images that matched a bank, each with its nearest match, by id ([`find_matches`]).
+pub(crate) type Found<Id> = Vec<(Id, BankMatch)>;
+
 /// The images among `ids` (all of `pdq` when `None`) whose hash matches a bank of the records folder
 /// `records`, each with its nearest match, by id; empty when there are no banks.
 pub(crate) fn find_matches<Id: Copy + Ord + std::hash::Hash>(
     records: &Path,
     pdq: &HashMap<Id, Pdq>,
     ids: Option<&[Id]>,
-) -> Result<(Vec<(Id, BankMatch)>, Option<BankMatcher>)> {
+) -> Result<(Found<Id>, Option<BankMatcher>)> {
     if !HashBanks::exist(records) {
         return Ok((Vec::new(), None));
     }
@@ -536,7 +539,7 @@ pub(crate) fn block_found<S: ImageSet>(
     set: &S,
     records: &Path,
     matcher: &BankMatcher,
-    found: Vec<(S::Id, BankMatch)>,
+    found: Found<S::Id>,
     pdq: &HashMap<S::Id, Pdq>,
     by: &str,
 ) -> Result<Vec<(S::Id, BlockedMatch)>> {
