@@ -1,9 +1,11 @@
 //! `vsearch hashes import|list|remove|export|scan`: banks of known-bad PDQ hashes in a collection's records
 //! folder, matched against images as they arrive (see `vsearch_engine::safety::hashbanks`).
 
+use super::block::Target;
 use anyhow::Context;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use vsearch_engine::safety::hashbanks::{self, HashBanks, MatchSettings};
+use vsearch_engine::{BackendOptions, DeviceSpec};
 
 /// `vsearch hashes` subcommands.
 #[derive(clap::Subcommand)]
@@ -23,12 +25,12 @@ pub enum Command {
     Scan(WhereArgs),
 }
 
-/// Which collection.
+/// Which collection: a local one (`--collection`), or a Qdrant one (`--qdrant URL [--qdrant-collection
+/// C] --root DIR [--state DIR]`, its banks in its records folder).
 #[derive(clap::Args)]
 pub struct WhereArgs {
-    /// Collection folder, or an indexed folder containing `.vsearch`.
-    #[arg(long, default_value = ".")]
-    collection: PathBuf,
+    #[command(flatten)]
+    target: Target,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -75,9 +77,8 @@ pub struct ExportArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// Collection folder, or an indexed folder containing `.vsearch`.
-    #[arg(long, default_value = ".")]
-    collection: PathBuf,
+    #[command(flatten)]
+    target: Target,
 }
 
 pub fn run(cmd: Command) -> anyhow::Result<()> {
@@ -90,18 +91,29 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
     }
 }
 
-/// The records folder of the collection at `path` (where its banks live).
-fn records(path: &Path) -> anyhow::Result<PathBuf> {
-    vsearch_engine::resolve_collection_dir(path).with_context(|| {
-        format!(
-            "{} is not a collection: index it first (`vsearch index DIR`), then import hash banks into it",
-            path.display()
-        )
-    })
+/// The records folder of the collection `target` names (where its banks live): a local collection's
+/// folder, or a Qdrant collection's records folder (which need not exist yet: banks may be imported
+/// before the first index run).
+fn records(target: &Target) -> anyhow::Result<PathBuf> {
+    match target.options(DeviceSpec::Cpu, false)? {
+        BackendOptions::Local { path, .. } => vsearch_engine::resolve_collection_dir(&path)
+            .with_context(|| {
+                format!(
+                    "{} is not a collection: index it first (`vsearch index DIR`), then import hash banks into it",
+                    path.display()
+                )
+            }),
+        BackendOptions::Qdrant(open) => open.records.clone().with_context(|| {
+            format!(
+                "Qdrant collection {} has no records folder for its hash banks: give the indexed folder with --root DIR (records in ROOT/.vsearch/qdrant/COLLECTION) or a records folder with --state DIR",
+                open.target.collection
+            )
+        }),
+    }
 }
 
-fn banks(path: &Path) -> anyhow::Result<HashBanks> {
-    let dir = records(path)?;
+fn banks(target: &Target) -> anyhow::Result<HashBanks> {
+    let dir = records(target)?;
     HashBanks::open(&dir)
         .with_context(|| format!("cannot open the hash banks of {}", dir.display()))
 }
@@ -131,7 +143,7 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
             min_quality: args.min_quality.unwrap_or(d.min_quality),
         }
     });
-    let mut banks = banks(&args.at.collection)?;
+    let mut banks = banks(&args.at.target)?;
     let report = banks.import(&args.bank, args.reason.as_deref(), settings, &hashes)?;
     if args.at.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -145,7 +157,7 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
 }
 
 fn list(args: WhereArgs) -> anyhow::Result<()> {
-    let list = banks(&args.collection)?.list()?;
+    let list = banks(&args.target)?.list()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
@@ -172,7 +184,7 @@ fn list(args: WhereArgs) -> anyhow::Result<()> {
 }
 
 fn remove(args: RemoveArgs) -> anyhow::Result<()> {
-    let removed = banks(&args.at.collection)?.remove(&args.bank)?;
+    let removed = banks(&args.at.target)?.remove(&args.bank)?;
     if args.at.json {
         println!(
             "{}",
@@ -189,13 +201,12 @@ fn remove(args: RemoveArgs) -> anyhow::Result<()> {
 
 fn export(args: ExportArgs) -> anyhow::Result<()> {
     let hashes = match &args.bank {
-        Some(bank) => banks(&args.collection)?.hashes(bank)?,
+        Some(bank) => banks(&args.target)?.hashes(bank)?,
         None => {
-            let dir = records(&args.collection)?;
-            let collection = vsearch_engine::Collection::open_without_model(&dir)
-                .with_context(|| format!("cannot open the collection at {}", dir.display()))?;
-            let pdq = vsearch_engine::catalog::Catalog::open_read_only(&dir)?.pdq_hashes()?;
-            hashbanks::own_takedowns(&collection, &pdq)
+            let backend = args.target.open(DeviceSpec::Cpu, false)?;
+            backend
+                .takedown_hashes()
+                .context("cannot read the hashes of the images its blocks hide")?
         }
     };
     let text = hashbanks::write_hash_list(&hashes);
@@ -211,8 +222,10 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
 }
 
 fn scan(args: WhereArgs) -> anyhow::Result<()> {
-    let matched = hashbanks::scan(&args.collection)
-        .with_context(|| format!("cannot scan {}", args.collection.display()))?;
+    let backend = args.target.open(DeviceSpec::Cpu, false)?;
+    let matched = backend
+        .scan_hash_banks()
+        .context("cannot match the images against the hash banks")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&matched)?);
         return Ok(());
@@ -224,7 +237,11 @@ fn scan(args: WhereArgs) -> anyhow::Result<()> {
     for m in &matched {
         println!(
             "  {:>8}  {}  bank {}, distance {} (block {})",
-            m.id, m.path, m.matched.bank, m.matched.distance, m.block
+            m.id.to_string(),
+            m.path,
+            m.matched.bank,
+            m.matched.distance,
+            m.block
         );
     }
     Ok(())

@@ -4,9 +4,13 @@
 //! copy already indexed; copies indexed later are blocked on arrival, each logged in the audit log with
 //! the bank and the distance; unrelated photos (and a 20% crop, which PDQ does not see as a copy) are not.
 //! The collection's takedowns exported as PDQ hashes and imported into a fresh collection of the same
-//! files block the same images there. Needs the ukbench-14 photos and the EfficientNet-Lite0 weights.
+//! files block the same images there. The same on Qdrant-backed collections (a real Qdrant server,
+//! `../shared/tools/qdrant/`): the bank in the records folder, the payload's hashes scanned, copies
+//! indexed into Qdrant blocked on arrival (hidden from browsing), the export of what Qdrant hides
+//! reproducing the blocks in a fresh Qdrant collection. Needs the ukbench-14 photos and the
+//! EfficientNet-Lite0 weights.
 
-use crate::common::{index, json, run_err, run_ok, ukbench, vsearch};
+use crate::common::{index, json, qdrant, run_err, run_ok, ukbench, vsearch, MODEL};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -252,4 +256,221 @@ fn a_partners_bank_blocks_copies_on_arrival_and_takedowns_export_to_a_fresh_coll
     );
     assert!(err.contains("no hash bank is named 'partner'"), "{err}");
     assert_eq!(hidden(&site), expected);
+}
+
+/// The partner's list (TSV) holding the reference hashes of ukbench 0 and 12, written in `dir`.
+fn partner_list(dir: &Path) -> std::path::PathBuf {
+    let (h0, q0) = reference("ukbench00000.jpg");
+    let (h12, q12) = reference("ukbench00012.jpg");
+    let list = dir.join("partner.tsv");
+    std::fs::write(
+        &list,
+        format!("signal_value\tquality\ttags\n{h0}\t{q0}\tcsam verified\n{h12}\t{q12}\tncii\n"),
+    )
+    .expect("write list");
+    list
+}
+
+/// The arguments naming the Qdrant collection `collection` indexed from `root` (records in
+/// `ROOT/.vsearch/qdrant/COLLECTION`).
+fn on_qdrant(node: &qdrant::Node, collection: &str, root: &Path) -> Vec<String> {
+    vec![
+        "--qdrant".into(),
+        node.url(),
+        "--qdrant-collection".into(),
+        collection.into(),
+        "--root".into(),
+        root.display().to_string(),
+    ]
+}
+
+/// `vsearch index ROOT --qdrant URL --qdrant-collection C --json`.
+fn index_into(node: &qdrant::Node, root: &Path, collection: &str) -> Value {
+    json(&run_ok(
+        vsearch()
+            .arg("index")
+            .arg(root)
+            .args(["--model", MODEL, "--json", "--qdrant", &node.url()])
+            .args(["--qdrant-collection", collection]),
+    ))
+}
+
+/// The paths the Qdrant collection's blocks hide (`vsearch blocks --json --qdrant ...`).
+fn hidden_on(target: &[String]) -> BTreeSet<String> {
+    let v = json(&run_ok(vsearch().args(["blocks", "--json"]).args(target)));
+    v["blocks"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .flat_map(|b| b["hides"].as_array().expect("hides").iter())
+        .map(|h| h["path"].as_str().expect("path").to_string())
+        .collect()
+}
+
+/// The paths browsing the Qdrant collection shows (hidden points are filtered inside Qdrant, as for
+/// every search).
+fn browsed(node: &qdrant::Node, collection: &str, root: &Path) -> BTreeSet<String> {
+    let mut target = vsearch_engine::QdrantTarget::new(node.url());
+    target.collection = collection.to_string();
+    let c = vsearch_engine::QdrantCollection::open(&vsearch_engine::QdrantOpen {
+        target,
+        model: vsearch_engine::ModelSpec::Auto,
+        device: vsearch_engine::DeviceSpec::Cpu,
+        root: Some(root.to_path_buf()),
+        records: Some(vsearch_engine::qdrant_records_dir(root, collection)),
+        load_model: false,
+    })
+    .expect("open the Qdrant collection");
+    c.browse(0, 1000, None)
+        .expect("browse")
+        .images
+        .into_iter()
+        .map(|m| m.path)
+        .collect()
+}
+
+#[test]
+fn a_partners_bank_blocks_copies_arriving_in_qdrant_and_takedowns_export_to_a_fresh_qdrant_collection(
+) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(node) = qdrant::single(&tmp.path().join("qdrant")) else {
+        return;
+    };
+    let site = tmp.path().join("site");
+    first_files(&site);
+    let at = on_qdrant(&node, "site", &site);
+    // The bank goes into the records folder before the collection's first run.
+    let list = partner_list(tmp.path());
+    let imported = json(&run_ok(
+        vsearch()
+            .args(["hashes", "import"])
+            .arg(&list)
+            .args([
+                "--bank",
+                "partner",
+                "--reason",
+                "partner takedown list",
+                "--json",
+            ])
+            .args(&at),
+    ));
+    assert_eq!(imported["total"], 2, "{imported}");
+    assert!(site
+        .join(".vsearch/qdrant/site")
+        .join(vsearch_engine::layout::HASHBANKS_FILE)
+        .exists());
+    let banks = json(&run_ok(
+        vsearch().args(["hashes", "list", "--json"]).args(&at),
+    ));
+    assert_eq!(banks[0]["hashes"], 2);
+
+    // The first run blocks the copy it brings; the unrelated photos stay.
+    let report = index_into(&node, &site, "site");
+    assert_eq!(report["hash_matches"], 1, "{report}");
+    assert_eq!(hidden_on(&at), set(&["copy-q30.jpg"]));
+    let shown = browsed(&node, "site", &site);
+    assert!(!shown.contains("copy-q30.jpg"), "{shown:?}");
+    assert!(shown.contains("ukbench00004.jpg"), "{shown:?}");
+
+    // A copy indexed before the bank (removed, then imported again): found by a scan of the payload.
+    run_ok(vsearch().args(["hashes", "remove", "partner"]).args(&at));
+    copy(
+        &ukbench().join("ukbench00012.jpg"),
+        &site.join("before-bank.jpg"),
+    );
+    let report = index_into(&node, &site, "site");
+    assert_eq!(report["hash_matches"], 0, "{report}");
+    run_ok(
+        vsearch()
+            .args(["hashes", "import"])
+            .arg(&list)
+            .args(["--bank", "partner", "--reason", "partner takedown list"])
+            .args(&at),
+    );
+    let scanned = json(&run_ok(
+        vsearch().args(["hashes", "scan", "--json"]).args(&at),
+    ));
+    let scanned: Vec<&str> = scanned
+        .as_array()
+        .expect("matches")
+        .iter()
+        .map(|m| m["path"].as_str().expect("path"))
+        .collect();
+    assert_eq!(scanned, ["before-bank.jpg"]);
+
+    // Copies that arrive later are blocked as they arrive; the crop and the unrelated photos are not.
+    later_files(&site);
+    let report = index_into(&node, &site, "site");
+    assert_eq!(report["hash_matches"], 3, "{report}");
+    let expected = set(&[
+        "before-bank.jpg",
+        "copy-q30.jpg",
+        "late/copy-half.jpg",
+        "late/copy-q30.jpg",
+        "late/copy-quarter.png",
+    ]);
+    assert_eq!(hidden_on(&at), expected);
+    let shown = browsed(&node, "site", &site);
+    assert!(shown.is_disjoint(&expected), "{shown:?}");
+    for kept in [
+        "late/crop80.jpg",
+        "late/ukbench00044.jpg",
+        "late/ukbench00001.jpg",
+    ] {
+        assert!(shown.contains(kept), "{kept} is not blocked: {shown:?}");
+    }
+
+    // The audit log in the records folder names the bank and the distance of each match.
+    let audit =
+        std::fs::read_to_string(site.join(".vsearch/qdrant/site/audit.jsonl")).expect("audit log");
+    let matches: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("audit line"))
+        .filter(|e| e["action"] == "hash_match")
+        .collect();
+    assert_eq!(matches.len(), 5);
+    for m in &matches {
+        assert_eq!(m["match"]["bank"], "partner");
+        assert!(
+            m["match"]["distance"].as_u64().expect("distance") <= 31,
+            "{m}"
+        );
+    }
+    assert_eq!(
+        matches
+            .iter()
+            .filter(|m| m["match"]["run_by"] == "vsearch index")
+            .count(),
+        4
+    );
+
+    // Export what Qdrant hides as PDQ hashes; a fresh Qdrant collection of the same files blocks the same.
+    let exported = tmp.path().join("takedowns.csv");
+    run_ok(
+        vsearch()
+            .args(["hashes", "export", "-o"])
+            .arg(&exported)
+            .args(&at),
+    );
+    let text = std::fs::read_to_string(&exported).expect("export");
+    assert!(text.starts_with("hash,quality,tags\n"));
+    assert_eq!(text.lines().count(), 1 + expected.len(), "{text}");
+    let fresh = tmp.path().join("fresh");
+    first_files(&fresh);
+    later_files(&fresh);
+    copy(
+        &ukbench().join("ukbench00012.jpg"),
+        &fresh.join("before-bank.jpg"),
+    );
+    let fresh_at = on_qdrant(&node, "fresh", &fresh);
+    run_ok(
+        vsearch()
+            .args(["hashes", "import"])
+            .arg(&exported)
+            .args(["--bank", "site-takedowns"])
+            .args(&fresh_at),
+    );
+    let report = index_into(&node, &fresh, "fresh");
+    assert_eq!(report["hash_matches"], expected.len(), "{report}");
+    assert_eq!(hidden_on(&fresh_at), expected);
 }

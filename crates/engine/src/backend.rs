@@ -5,6 +5,7 @@
 use crate::qdrant::{QdrantCollection, QdrantOpen};
 use crate::safety::blocks::{BlockView, NewBlock};
 use crate::safety::dupes::{CopyView, DupesOptions, DuplicateGroup};
+use crate::safety::hashbanks::{BlockedMatch, ListedHash};
 use crate::search::browse::{Browse, Facets};
 use crate::search::collection::Collection;
 use crate::store::verify::PendingWork;
@@ -135,6 +136,15 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<(BlockView, Arc<dyn Backend>)> {
         Err(EngineError::NoSuchBlock { id: block_id })
     }
+    /// Matches every image against the hash banks of the records folder and blocks the matches not
+    /// hidden already (`vsearch hashes scan`; see [`crate::safety::hashbanks`]); returns them.
+    fn scan_hash_banks(&self) -> Result<Vec<BlockedMatch>> {
+        Ok(Vec::new())
+    }
+    /// The PDQ hashes of the images the blocks hide (`vsearch hashes export` without a bank).
+    fn takedown_hashes(&self) -> Result<Vec<ListedHash>> {
+        Ok(Vec::new())
+    }
 }
 
 impl Backend for Collection {
@@ -192,6 +202,13 @@ impl Backend for Collection {
         let (view, next) = Collection::remove_block(self, block_id, by, reason)?;
         Ok((view, Arc::new(next)))
     }
+    fn scan_hash_banks(&self) -> Result<Vec<BlockedMatch>> {
+        crate::safety::hashbanks::scan(self.dir())
+    }
+    fn takedown_hashes(&self) -> Result<Vec<ListedHash>> {
+        let pdq = crate::store::catalog::Catalog::open_read_only(self.dir())?.pdq_hashes()?;
+        Ok(crate::safety::hashbanks::own_takedowns(self, &pdq))
+    }
 }
 
 /// A Qdrant collection: searches, lookups, browsing and facets go to Qdrant; duplicates and blocks
@@ -245,5 +262,11 @@ impl Backend for QdrantCollection {
     ) -> Result<(BlockView, Arc<dyn Backend>)> {
         let view = QdrantCollection::remove_block(self, block_id, by, reason)?;
         Ok((view, Arc::new(self.refreshed()?)))
+    }
+    fn scan_hash_banks(&self) -> Result<Vec<BlockedMatch>> {
+        self.block_bank_matches(None, "vsearch hashes scan")
+    }
+    fn takedown_hashes(&self) -> Result<Vec<ListedHash>> {
+        QdrantCollection::takedown_hashes(self)
     }
 }

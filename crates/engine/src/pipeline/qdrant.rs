@@ -33,7 +33,9 @@ pub struct QdrantIndexOptions {
     pub base_url: Option<String>,
     /// The collection's records folder ([`crate::qdrant::QdrantOpen::records`]): when it holds blocks,
     /// the run ends by applying them to the points it wrote (see
-    /// [`crate::safety::on_qdrant::check_arrivals`]); `None` checks nothing.
+    /// [`crate::safety::on_qdrant::check_arrivals`]), and when it holds hash banks, by blocking the
+    /// points it wrote that match them ([`QdrantCollection::block_bank_matches`]); `None` checks
+    /// nothing.
     pub records: Option<std::path::PathBuf>,
 }
 
@@ -138,6 +140,8 @@ pub fn index_into_qdrant(
         pending.into_iter().unzip();
     let mut written = 0usize;
     let mut done = 0usize;
+    // Points this run wrote (new, changed): matched against the hash banks at the end.
+    let mut arrived: Vec<uuid::Uuid> = Vec::new();
     let base_url = qdrant.base_url.as_deref();
     let times = ingest::ingest(
         &files,
@@ -223,6 +227,7 @@ pub fn index_into_qdrant(
                 }
             }
             let n = points.len();
+            arrived.extend(points.iter().map(|p| p.id));
             if shared && n > 0 {
                 // A file another model indexed already has its point: only this model's vector is set.
                 let ids: Vec<uuid::Uuid> = points.iter().map(|p| p.id).collect();
@@ -256,6 +261,13 @@ pub fn index_into_qdrant(
             Some(records.clone()),
         )?;
         report.blocked = check_arrivals(&collection, records)?;
+        // Arrivals that match a hash bank are blocked now (a block each, logged with the bank and
+        // distance), as in a local run.
+        if !arrived.is_empty() {
+            let matched = collection.block_bank_matches(Some(&arrived), "vsearch index")?;
+            report.hash_matches = matched.len();
+            report.blocked += matched.len();
+        }
     }
     report.decode_cpu_seconds = times.decode_cpu;
     report.model_seconds = times.model;

@@ -21,8 +21,10 @@
 //! arrive; `vsearch hashes scan` matches a whole collection (after importing a bank).
 
 use crate::pdq::{Pdq, PdqHash, PdqIndex, MATCH_DISTANCE, MIN_QUALITY};
+use crate::safety::image_set::ImageSet;
 use crate::search::collection::Collection;
 use crate::types::error::{EngineError, Result};
+use crate::types::image_id::ImageId;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -451,8 +453,16 @@ pub fn write_hash_list(hashes: &[ListedHash]) -> String {
 /// The PDQ hashes of the images the collection's blocks hide (its takedowns, to share without the
 /// images), tagged `vsearch-takedown`.
 pub fn own_takedowns(collection: &Collection, pdq: &HashMap<u64, Pdq>) -> Vec<ListedHash> {
-    let mut hidden: Vec<u64> = collection.block_state().hidden.iter().copied().collect();
-    hidden.sort_unstable();
+    let hidden: Vec<u64> = collection.block_state().hidden.iter().copied().collect();
+    takedown_list(&hidden, pdq)
+}
+
+/// The PDQ hashes of the images `hidden` (a collection's takedowns), tagged `vsearch-takedown`, sorted
+/// by hash, each hash once.
+pub(crate) fn takedown_list<Id: Eq + std::hash::Hash>(
+    hidden: &[Id],
+    pdq: &HashMap<Id, Pdq>,
+) -> Vec<ListedHash> {
     let mut out: Vec<ListedHash> = hidden
         .iter()
         .filter_map(|id| pdq.get(id))
@@ -479,8 +489,8 @@ pub fn scan(path: &Path) -> Result<Vec<BlockedMatch>> {
 /// An image matched and blocked by [`block_matches`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BlockedMatch {
-    /// The image's id.
-    pub id: u64,
+    /// The image's id (a number in a local collection, a UUID in a Qdrant one).
+    pub id: ImageId,
     /// Its path.
     pub path: String,
     /// The block made.
@@ -490,56 +500,64 @@ pub struct BlockedMatch {
     pub matched: BankMatch,
 }
 
-/// Matches the images `ids` of the collection in `coll` (all of them when `None`) against the banks of
-/// `coll`, and blocks each matching image not hidden already (see the module docs); `by` says who runs it
-/// (`vsearch index`, `vsearch hashes scan`). Returns the images blocked.
-pub fn block_matches(
-    coll: &Path,
-    pdq: &HashMap<u64, Pdq>,
-    ids: Option<&[u64]>,
-    by: &str,
-) -> Result<Vec<BlockedMatch>> {
-    if !HashBanks::exist(coll) {
-        return Ok(Vec::new());
+/// Images that matched a bank, each with its nearest match, by id ([`find_matches`]).
+pub(crate) type Found<Id> = Vec<(Id, BankMatch)>;
+
+/// The images among `ids` (all of `pdq` when `None`) whose hash matches a bank of the records folder
+/// `records`, each with its nearest match, by id; empty when there are no banks.
+pub(crate) fn find_matches<Id: Copy + Ord + std::hash::Hash>(
+    records: &Path,
+    pdq: &HashMap<Id, Pdq>,
+    ids: Option<&[Id]>,
+) -> Result<(Found<Id>, Option<BankMatcher>)> {
+    if !HashBanks::exist(records) {
+        return Ok((Vec::new(), None));
     }
-    let matcher = HashBanks::open(coll)?.matcher()?;
+    let matcher = HashBanks::open(records)?.matcher()?;
     if matcher.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
-    let all: Vec<u64>;
-    let ids = match ids {
-        Some(ids) => ids,
-        None => {
-            all = pdq.keys().copied().collect();
-            &all
-        }
+    let check = |id: &Id| {
+        let p = pdq.get(id)?;
+        matcher.matches(p).into_iter().next().map(|m| (*id, m))
     };
-    // Matching first: the collection is opened only when something matches.
-    let mut found: Vec<(u64, BankMatch)> = ids
-        .iter()
-        .filter_map(|id| {
-            let p = pdq.get(id)?;
-            matcher.matches(p).into_iter().next().map(|m| (*id, m))
-        })
-        .collect();
+    let mut found: Vec<(Id, BankMatch)> = match ids {
+        Some(ids) => ids.iter().filter_map(check).collect(),
+        None => pdq.keys().filter_map(check).collect(),
+    };
+    found.sort_by_key(|(id, _)| *id);
+    Ok((found, Some(matcher)))
+}
+
+/// Blocks each image of `found` (from [`find_matches`]) that `set` holds and no block hides already: a
+/// block of the image alone each, recorded in the records folder `records` with an audit-log line
+/// (`"action": "hash_match"`; see the module docs); `by` says who runs it (`vsearch index`, `vsearch
+/// hashes scan`). Returns the images blocked, by id. Hiding them is the backend's part: a local
+/// collection computes it from the blocks, a Qdrant one flags the points
+/// ([`crate::safety::on_qdrant`]).
+pub(crate) fn block_found<S: ImageSet>(
+    set: &S,
+    records: &Path,
+    matcher: &BankMatcher,
+    found: Found<S::Id>,
+    pdq: &HashMap<S::Id, Pdq>,
+    by: &str,
+) -> Result<Vec<(S::Id, BlockedMatch)>> {
     if found.is_empty() {
         return Ok(Vec::new());
     }
-    found.sort_by_key(|(id, _)| *id);
-    let collection = Collection::open_without_model(coll)?;
+    let visible: std::collections::HashSet<S::Id> = set.visible_ids()?.into_iter().collect();
+    let ids: Vec<S::Id> = found.iter().map(|(id, _)| *id).collect();
+    let metas = set.metas(&ids)?;
     let mut blocks = Vec::new();
     let mut matched = Vec::new();
     for (id, m) in found {
-        let Some(meta) = collection.images().get(id) else {
+        let Some(meta) = metas.get(&id) else {
             continue;
         };
-        if collection.is_hidden(id) {
+        if !visible.contains(&id) {
             continue;
         }
-        let vector = collection
-            .matrix()
-            .row(id)
-            .ok_or_else(|| collection.matrix().missing_vector(id))?;
         let bank_reason = matcher
             .bank(&m.bank)
             .map(|b| b.reason.clone())
@@ -548,12 +566,9 @@ pub fn block_matches(
             example: crate::safety::blocks::BlockExample {
                 id: Some(id.into()),
                 path: Some(meta.path.clone()),
-                hash: collection
-                    .content_hash(id)
-                    .filter(|h| !h.is_empty())
-                    .map(str::to_string),
+                hash: set.content_hash_of(id)?,
             },
-            vector,
+            vector: set.vector(id)?,
             reason: if bank_reason.is_empty() {
                 format!("hash bank {} (PDQ distance {})", m.bank, m.distance)
             } else {
@@ -573,16 +588,42 @@ pub fn block_matches(
         });
         matched.push((id, meta.path.clone(), m));
     }
-    let block_ids = crate::safety::blocks::record_match_blocks(coll, blocks)?;
+    let block_ids = crate::safety::blocks::record_match_blocks(records, blocks)?;
     Ok(matched
         .into_iter()
         .zip(block_ids)
-        .map(|((id, path, matched), block)| BlockedMatch {
-            id,
-            path,
-            block,
-            matched,
+        .map(|((id, path, matched), block)| {
+            (
+                id,
+                BlockedMatch {
+                    id: id.into(),
+                    path,
+                    block,
+                    matched,
+                },
+            )
         })
+        .collect())
+}
+
+/// Matches the images `ids` of the local collection in `coll` (all of them when `None`) against the
+/// banks of `coll`, and blocks each matching image not hidden already (see the module docs); `by` says
+/// who runs it (`vsearch index`, `vsearch hashes scan`). Returns the images blocked.
+pub fn block_matches(
+    coll: &Path,
+    pdq: &HashMap<u64, Pdq>,
+    ids: Option<&[u64]>,
+    by: &str,
+) -> Result<Vec<BlockedMatch>> {
+    // Matching first: the collection is opened only when something matches.
+    let (found, matcher) = find_matches(coll, pdq, ids)?;
+    let Some(matcher) = matcher.filter(|_| !found.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let collection = Collection::open_without_model(coll)?;
+    Ok(block_found(&collection, coll, &matcher, found, pdq, by)?
+        .into_iter()
+        .map(|(_, m)| m)
         .collect())
 }
 

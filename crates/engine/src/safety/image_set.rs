@@ -45,6 +45,8 @@ pub(crate) trait ImageSet: Sync {
     fn metas(&self, ids: &[Self::Id]) -> Result<HashMap<Self::Id, ImageMeta>>;
     /// The PDQ hash of every image that has one (computed at index time; see [`crate::pdq`]).
     fn pdq_hashes(&self) -> Result<HashMap<Self::Id, crate::pdq::Pdq>>;
+    /// The stored embedding of an image (hidden or not).
+    fn vector(&self, id: Self::Id) -> Result<Vec<f32>>;
 }
 
 impl ImageSet for Collection {
@@ -115,6 +117,11 @@ impl ImageSet for Collection {
     }
     fn pdq_hashes(&self) -> Result<HashMap<u64, crate::pdq::Pdq>> {
         crate::store::catalog::Catalog::open_read_only(self.dir())?.pdq_hashes()
+    }
+    fn vector(&self, id: u64) -> Result<Vec<f32>> {
+        self.matrix()
+            .row(id)
+            .ok_or_else(|| self.matrix().missing_vector(id))
     }
 }
 

@@ -28,6 +28,7 @@ use crate::safety::blocks::{
 use crate::safety::dupes::{
     copies_in, duplicates_in, CopyView, DupesOptions, DuplicateGroup, Verification,
 };
+use crate::safety::hashbanks::{self, BlockedMatch};
 use crate::safety::image_set::{ImageSet, Neighbours};
 use crate::types::error::{EngineError, Result};
 use crate::types::image_id::ImageId;
@@ -212,6 +213,9 @@ impl ImageSet for QdrantCollection {
             }
         }
         Ok(out)
+    }
+    fn vector(&self, id: uuid::Uuid) -> Result<Vec<f32>> {
+        self.stored_vector_any(id)
     }
 }
 
@@ -559,6 +563,61 @@ impl QdrantCollection {
         }
         self.flag(changes)?;
         Ok(added)
+    }
+}
+
+impl QdrantCollection {
+    /// Matches the points `ids` (all of them when `None`) against the hash banks of the records folder
+    /// and blocks each matching point not hidden already, as a local collection's
+    /// ([`crate::safety::hashbanks`]): a block of the point alone each, logged (`"action":
+    /// "hash_match"`), and its points flagged; `by` says who runs it (`vsearch index`, `vsearch hashes
+    /// scan`). Returns the images blocked.
+    pub fn block_bank_matches(
+        &self,
+        ids: Option<&[uuid::Uuid]>,
+        by: &str,
+    ) -> Result<Vec<BlockedMatch>> {
+        let Some(dir) = self.records_dir().map(Path::to_path_buf) else {
+            return Ok(Vec::new());
+        };
+        if !hashbanks::HashBanks::exist(&dir) {
+            return Ok(Vec::new());
+        }
+        let pdq = self.pdq_hashes()?;
+        let (found, matcher) = hashbanks::find_matches(&dir, &pdq, ids)?;
+        let Some(matcher) = matcher.filter(|_| !found.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        let blocked = hashbanks::block_found(self, &dir, &matcher, found, &pdq, by)?;
+        if blocked.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.store().create_payload_index(BLOCKED_KEY, "bool")?;
+        let _lock = layout::lock_blocks(&dir)?;
+        let made: BTreeSet<u64> = blocked.iter().map(|(_, m)| m.block).collect();
+        let list = BlockList::read(&dir)?;
+        let mut hidden: BTreeMap<uuid::Uuid, BTreeSet<u64>> = self
+            .hidden_points()?
+            .into_iter()
+            .map(|(id, (by, _))| (id, by))
+            .collect();
+        let mut flags = BTreeMap::new();
+        for block in list.blocks.iter().filter(|b| made.contains(&b.id)) {
+            for id in reach_in(self, block)? {
+                let by = hidden.entry(id).or_default();
+                by.insert(block.id);
+                flags.insert(id, by.clone());
+            }
+        }
+        self.flag(flags)?;
+        Ok(blocked.into_iter().map(|(_, m)| m).collect())
+    }
+
+    /// The PDQ hashes of the points the blocks hide (the collection's takedowns, to share without the
+    /// images), tagged `vsearch-takedown` (see [`hashbanks::own_takedowns`]).
+    pub fn takedown_hashes(&self) -> Result<Vec<hashbanks::ListedHash>> {
+        let hidden: Vec<uuid::Uuid> = self.hidden_points()?.into_keys().collect();
+        Ok(hashbanks::takedown_list(&hidden, &self.pdq_hashes()?))
     }
 }
 
