@@ -96,7 +96,7 @@ const CRATES: &[Layering] = &[
     },
     Layering {
         src: "crates/testkit/src",
-        layers: &[&["skip"], &["kernels", "qdrant"]],
+        layers: &[&["skip", "planted"], &["kernels", "qdrant"]],
         exceptions: &[],
     },
     Layering {

@@ -10,27 +10,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use vsearch_engine::Collection;
+use vsearch_testkit::planted::{plant_copies, COPIES};
 
 const TOKEN: &str = "s3cret-admin-token";
 /// The original blocked: ukbench photo 8 (object 2, photos 8..11).
 const ORIGINAL: &str = "ukbench00008.jpg";
-const COPIES: [&str; 3] = ["copy-half.jpg", "copy-flip.jpg", "copy-reencoded.jpg"];
 const LATE_COPY: &str = "late/copy-trimmed.jpg";
-
-/// Writes the planted copies of `src` into `dir`.
-fn plant_copies(src: &Path, dir: &Path) {
-    let img = image::open(src).expect("open original");
-    let (w, h) = (img.width(), img.height());
-    img.resize(w / 2, h / 2, image::imageops::FilterType::Triangle)
-        .to_rgb8()
-        .save(dir.join(COPIES[0]))
-        .expect("save resized");
-    img.fliph()
-        .to_rgb8()
-        .save(dir.join(COPIES[1]))
-        .expect("save flipped");
-    reencode(&img, &dir.join(COPIES[2]), 60);
-}
 
 fn reencode(img: &image::DynamicImage, path: &Path, quality: u8) {
     let file = std::fs::File::create(path).expect("create");

@@ -15,31 +15,14 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use vsearch_engine::reports::{ReportPolicy, ReportStore};
 use vsearch_engine::{DeviceSpec, ModelSpec, QdrantCollection, QdrantOpen, QdrantTarget};
+use vsearch_testkit::planted::{plant_copies, COPIES};
 
 const TOKEN: &str = "qdrant-review-token";
 const COLLECTION: &str = "reports";
 /// The reported original (object 1) and its planted copies.
 const ORIGINAL: &str = "ukbench00004.jpg";
-const COPIES: [&str; 3] = ["copy-half.jpg", "copy-flip.jpg", "copy-reencoded.jpg"];
 /// The image reported and then dismissed (object 0).
 const DISMISSED: &str = "ukbench00001.jpg";
-
-fn plant_copies(src: &Path, dir: &Path) {
-    let img = image::open(src).expect("open original");
-    let (w, h) = (img.width(), img.height());
-    img.resize(w / 2, h / 2, image::imageops::FilterType::Triangle)
-        .to_rgb8()
-        .save(dir.join(COPIES[0]))
-        .expect("save resized");
-    img.fliph()
-        .to_rgb8()
-        .save(dir.join(COPIES[1]))
-        .expect("save flipped");
-    let file = std::fs::File::create(dir.join(COPIES[2])).expect("create");
-    image::codecs::jpeg::JpegEncoder::new_with_quality(file, 60)
-        .encode_image(&img.to_rgb8())
-        .expect("re-encode");
-}
 
 /// `--qdrant URL --qdrant-collection C --root DIR`.
 fn on_qdrant(url: &str, root: &Path) -> Vec<String> {
