@@ -160,15 +160,20 @@ pub struct ReportStore {
     key: [u8; 32],
 }
 
+/// The error of a failed SQL call on the reports database at `path`.
+fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> EngineError + Copy + '_ {
+    move |e| EngineError::Reports {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
 impl ReportStore {
     /// Opens (creating it when absent) the reports database of the records folder `records`.
     pub fn open(records: &Path) -> Result<Self> {
         std::fs::create_dir_all(records).map_err(EngineError::io(records))?;
         let path = records.join(REPORTS_FILE);
-        let err = |e: rusqlite::Error| EngineError::Reports {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
+        let err = sql_error(&path);
         let mut conn = Connection::open(&path).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(err)?;
@@ -211,11 +216,8 @@ impl ReportStore {
         &self.path
     }
 
-    fn err(&self) -> impl Fn(rusqlite::Error) -> EngineError + '_ {
-        move |e| EngineError::Reports {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        }
+    fn err(&self) -> impl Fn(rusqlite::Error) -> EngineError + Copy + '_ {
+        sql_error(&self.path)
     }
 
     fn digest(&self, parts: &[&str]) -> String {
@@ -254,11 +256,8 @@ impl ReportStore {
             path: self.path.clone(),
             reason: e.to_string(),
         })?;
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| EngineError::Reports {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
+        // The path's borrow is apart from the connection's, which the transaction takes.
+        let err = sql_error(&self.path);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -281,11 +280,8 @@ impl ReportStore {
         let address = self.digest(&["address", &input.address]);
         let image = input.image.to_string();
         let labels = serde_json::to_string(&input.labels).unwrap_or_else(|_| "[]".into());
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| EngineError::Reports {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
+        // The path's borrow is apart from the connection's, which the transaction takes.
+        let err = sql_error(&self.path);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -405,11 +401,8 @@ impl ReportStore {
         block: Option<u64>,
         now: i64,
     ) -> Result<()> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| EngineError::Reports {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
+        // The path's borrow is apart from the connection's, which the transaction takes.
+        let err = sql_error(&self.path);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
