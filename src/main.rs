@@ -60,6 +60,9 @@ enum Command {
     /// Search analytics recorded by `vsearch serve`: searches per day, zero-result rate, click-through,
     /// MRR, latency; `analytics purge` deletes them.
     Analytics(cli::analytics::Args),
+    /// The learned re-ranker: `rank train` (from the search analytics), `rank eval` (on their held-out
+    /// part), `rank simulate` (simulated users of a ukbench collection).
+    Rank(cli::rank::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -99,6 +102,7 @@ fn main() -> anyhow::Result<()> {
         Command::Unblock(args) => cli::block::unblock(args),
         Command::Reports(cmd) => cli::reports::run(cmd),
         Command::Analytics(args) => cli::analytics::run(args),
+        Command::Rank(args) => cli::rank::run(args),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod index;
 pub mod labels;
 pub mod models;
 pub mod qdrant;
+pub mod rank;
 pub mod reports;
 pub mod search;
 pub mod serve;

@@ -26,9 +26,10 @@ const CRATES: &[Layering] = &[
         layers: &[
             &["types", "pdq"],
             &["store", "analytics"],
+            &["rerank"],
             &["search", "qdrant"],
             &["safety"],
-            &["backend", "pipeline"],
+            &["backend", "pipeline", "rerank_search"],
             &["reports"],
         ],
         exceptions: &[(

@@ -29,6 +29,7 @@ mod qdrant_cluster;
 mod qdrant_reports;
 mod qdrant_safety;
 mod reports;
+mod rerank;
 mod search_cli;
 mod stable_ids;
 mod thumbnails;

@@ -84,6 +84,11 @@ pub trait Backend: Send + Sync + 'static {
     fn kept_thumbnail(&self, _id: ImageId) -> Option<Vec<u8>> {
         None
     }
+    /// The stored vector of a shown image (for the re-ranker's features); `None` when this backend
+    /// does not give vectors out.
+    fn vector(&self, _id: ImageId) -> Result<Option<Vec<f32>>> {
+        Ok(None)
+    }
     /// The labels an image is flagged and hidden by (for the page's badges and blur).
     fn marks(&self, id: ImageId) -> (Vec<String>, Vec<String>) {
         self.image_meta(id)
@@ -159,6 +164,9 @@ impl Backend for Collection {
     }
     fn image_meta(&self, id: ImageId) -> Result<ImageMeta> {
         Ok(self.visible(self.local_id(id)?)?.clone())
+    }
+    fn vector(&self, id: ImageId) -> Result<Option<Vec<f32>>> {
+        Collection::vector(self, self.local_id(id)?).map(Some)
     }
     fn kept_thumbnail(&self, id: ImageId) -> Option<Vec<u8>> {
         let id = self.local_id(id).ok()?;

@@ -15,10 +15,12 @@
 //! test, `tests/it/architecture.rs` at the workspace root, keeps it so):
 //!
 //! ```text
-//! backend, pipeline   the one interface of both backends and opening one; index runs (scan, plan,
-//!                     ingest, commit, sync, watch, the Qdrant writer)
+//! backend, pipeline,  the one interface of both backends and opening one; index runs (scan, plan,
+//! rerank_search       ingest, commit, sync, watch, the Qdrant writer); a search with the re-ranker's
+//!                     features and order
 //! safety              takedowns (blocks), duplicate groups, label scoring, classifier evaluation
 //! search, qdrant      a local collection and its queries, browsing and images; a Qdrant collection
+//! rerank              the learned re-ranker: features, click models, the model, training, evaluation
 //! store, analytics    manifest, catalog, embedding matrix, generations and the commit point, indexes,
 //!                     verify; search analytics (analytics.sqlite in the records folder)
 //! types, pdq          errors, ids, metadata, filters, label policies, queries and answers, file layout;
@@ -31,6 +33,8 @@ pub mod pdq;
 pub mod pipeline;
 pub mod qdrant;
 pub mod reports;
+pub mod rerank;
+pub mod rerank_search;
 pub mod safety;
 pub mod search;
 pub mod store;

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use vsearch_engine::analytics::{AnalyticsConfig, Recorder};
+use vsearch_engine::rerank::Reranker;
 use vsearch_engine::{CollectionInfo, Query, QueryOptions, SearchParams};
 
 pub use error::{ApiError, ErrorBody};
@@ -145,9 +146,29 @@ pub struct Shared {
     pub metrics: metrics::Metrics,
     /// Where searches and opens are recorded (`None`: analytics off, or the collection keeps no records).
     pub analytics: Option<Recorder>,
+    /// The learned re-ranker served: a search takes it whole (an `Arc`), and a new model is switched in
+    /// in one step, as a new generation of the collection is.
+    reranker: RwLock<Arc<Reranker>>,
 }
 
 impl Shared {
+    /// The learned re-ranker served now (on with a model, or off and why).
+    pub fn reranker(&self) -> Arc<Reranker> {
+        match self.reranker.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Serves `reranker` from now on.
+    pub fn replace_reranker(&self, reranker: Reranker) {
+        let next = Arc::new(reranker);
+        match self.reranker.write() {
+            Ok(mut guard) => *guard = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+    }
+
     /// The state served now.
     pub fn served(&self) -> Arc<Served> {
         match self.served.read() {
@@ -200,6 +221,8 @@ impl AppState {
     /// State over an opened collection.
     pub fn new(collection: Arc<dyn SearchBackend>, options: &ServeOptions) -> Self {
         let analytics = start_analytics(collection.as_ref(), &options.analytics);
+        let reranker = Reranker::load(collection.records_dir().as_deref());
+        tracing::info!("{}", reranker.step());
         Self(Arc::new(Shared {
             served: RwLock::new(Arc::new(Served::new(collection))),
             pool: pool::Pool::new(options.workers, options.queue),
@@ -209,6 +232,7 @@ impl AppState {
             block_changes: tokio::sync::Mutex::new(()),
             metrics: metrics::Metrics::default(),
             analytics,
+            reranker: RwLock::new(Arc::new(reranker)),
         }))
     }
 }
@@ -255,6 +279,7 @@ pub fn spawn_reloader(state: AppState, interval: Duration) -> tokio::task::JoinH
         let mut last_error = String::new();
         loop {
             ticks.tick().await;
+            reload_reranker(&state).await;
             let current = state.served();
             let backend = current.backend.clone();
             let old_generation = current.info.generation;
@@ -284,6 +309,25 @@ pub fn spawn_reloader(state: AppState, interval: Duration) -> tokio::task::JoinH
             }
         }
     })
+}
+
+/// Serves the re-ranker's model anew when its file changed (a `vsearch rank train` stored a new one, or
+/// it was removed); a damaged one is reported and leaves the re-ranker off (the cosine order).
+async fn reload_reranker(state: &AppState) {
+    let current = state.reranker();
+    if !current.changed() {
+        return;
+    }
+    let Some(dir) = state.served().backend.records_dir() else {
+        return;
+    };
+    match tokio::task::spawn_blocking(move || Reranker::load(Some(&dir))).await {
+        Ok(next) => {
+            tracing::info!("now serving: {} (was: {})", next.step(), current.step());
+            state.replace_reranker(next);
+        }
+        Err(e) => tracing::warn!("the re-ranker's reload failed: {e}"),
+    }
 }
 
 /// The application: API routes, web page and OpenAPI description.

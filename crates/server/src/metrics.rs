@@ -9,7 +9,8 @@
 //!   query's embedding, for uploads and texts): per answered search;
 //! - `vsearch_searches_in_flight`, and at each scrape `vsearch_queries_admitted`, `vsearch_query_workers`,
 //!   `vsearch_collection_images`, `vsearch_collection_generation`, `vsearch_collection_pending_files`,
-//!   `vsearch_blocks`, `vsearch_reports_open` (open report cases);
+//!   `vsearch_blocks`, `vsearch_reports_open` (open report cases), `vsearch_reranker_version` (the learned
+//!   re-ranker's model version served, 0 while it is off);
 //! - `vsearch_analytics_events_dropped_total`: search analytics events dropped because the writer's queue
 //!   was full (recording never makes a search wait).
 
@@ -69,6 +70,7 @@ pub struct Metrics {
     pending_files: Gauge,
     blocks: Gauge,
     reports_open: Gauge,
+    reranker_version: Gauge,
     /// Analytics events dropped because the writer's queue was full.
     pub analytics_dropped: Counter,
 }
@@ -147,6 +149,11 @@ impl Default for Metrics {
             "vsearch_reports_open",
             "Report cases waiting for review",
         );
+        let reranker_version = gauge(
+            &mut registry,
+            "vsearch_reranker_version",
+            "The learned re-ranker's model version served (0: off, searches keep the cosine order)",
+        );
         let analytics_dropped = Counter::default();
         registry.register(
             "vsearch_analytics_events_dropped",
@@ -167,6 +174,7 @@ impl Default for Metrics {
             pending_files,
             blocks,
             reports_open,
+            reranker_version,
             analytics_dropped,
         }
     }
@@ -249,6 +257,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     if let Some(files) = served.pending_files().await {
         m.pending_files.set(files as i64);
     }
+    m.reranker_version
+        .set(state.reranker().status().version.unwrap_or(0) as i64);
     let mut body = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &m.registry) {
         tracing::error!("cannot encode the metrics: {e}");

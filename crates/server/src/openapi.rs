@@ -48,6 +48,7 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         dto::Health,
         dto::CollectionDto,
         dto::QdrantStatusDto,
+        dto::RerankerDto,
         dto::IndexDto,
         dto::IndexKindDto,
         dto::MetricDto,

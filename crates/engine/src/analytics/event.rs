@@ -139,6 +139,7 @@ impl SearchDraft {
             shown: results.iter().map(|r| (r.rank as u32, r.id)).collect(),
             query_text: self.query_text,
             query_image: self.query_image,
+            features: None,
         }
     }
 }
@@ -192,6 +193,35 @@ pub struct SearchEvent {
     pub query_text: Option<String>,
     /// Only with [`super::AnalyticsConfig::keep_queries`].
     pub query_image: Option<Vec<u8>>,
+    /// The re-ranker's features of each result shown, as they were when it was shown (so that
+    /// `vsearch rank train` learns from what the page saw); `None` when they were not computed.
+    pub features: Option<ShownFeatures>,
+}
+
+/// The features of the results shown by one search, a row per result in the order shown: numbers
+/// only (scores, ranks, counts; see `crate::rerank::features` for their meaning), nothing of the
+/// query's words or image, so they are kept whatever `--analytics-keep-queries` says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShownFeatures {
+    /// The layout of a row (`crate::rerank::features::VERSION` when recorded).
+    pub version: u32,
+    /// Numbers per row.
+    pub width: usize,
+    /// `width` numbers per result shown, row after row.
+    pub values: Vec<f32>,
+}
+
+impl ShownFeatures {
+    /// The row of the result shown at `index` (0-based), if there is one.
+    pub fn row(&self, index: usize) -> Option<&[f32]> {
+        let start = index.checked_mul(self.width)?;
+        self.values.get(start..start + self.width)
+    }
+
+    /// Rows held.
+    pub fn rows(&self) -> usize {
+        self.values.len().checked_div(self.width).unwrap_or(0)
+    }
 }
 
 /// What the page did with an image.

@@ -9,7 +9,10 @@
 //! (the keys only, not their values), the number of results, the latency, the index kind that answered
 //! and the ids shown with their positions. One row per action the page reports (`events`): an `open` of a
 //! result (with the search it came from and its position), a `pin`, or a `view` of an image opened some
-//! other way; with the image's folder and labels at that time (for reports per 1,000 views).
+//! other way; with the image's folder and labels at that time (for reports per 1,000 views). With each
+//! search, the re-ranker's features of each result shown (numbers: its score, original rank, copies,
+//! labels, age, reports, the query's kind; [`ShownFeatures`]), so that `vsearch rank train` learns from
+//! what the page saw.
 //!
 //! **Not kept by default:** the words of a text query and the bytes of an uploaded image. The operator
 //! turns that on with `vsearch serve --analytics-keep-queries` ([`AnalyticsConfig::keep_queries`]): then
@@ -39,10 +42,12 @@ pub mod recorder;
 pub mod report;
 pub mod store;
 
-pub use event::{Action, ActionEvent, Event, QueryKind, SearchDraft, SearchEvent, SearchId};
+pub use event::{
+    Action, ActionEvent, Event, QueryKind, SearchDraft, SearchEvent, SearchId, ShownFeatures,
+};
 pub use recorder::Recorder;
 pub use report::{AnalyticsReport, ReportedImage, Window};
-pub use store::{AnalyticsStore, FILE_NAME};
+pub use store::{AnalyticsStore, LoggedSearch, FILE_NAME};
 
 /// What the server records and for how long (plain data; `vsearch serve` sets it from its flags).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //! folder (`--state DIR` on a shared filesystem that supports SQLite's locks) share the file: each writes
 //! its own searches (search ids carry a per-server random prefix), and reports count both.
 
-use super::event::{Event, SearchId};
+use super::event::{Event, SearchId, ShownFeatures};
 use super::report::{self, AnalyticsReport, ReportedImage, Window};
 use crate::types::error::{EngineError, Result};
 use crate::types::image_id::ImageId;
@@ -28,7 +28,9 @@ CREATE TABLE IF NOT EXISTS searches (
     first_position INTEGER NOT NULL, -- the position of the first id shown (1 on a first page)
     shown BLOB NOT NULL,           -- the ids shown, in order: 8 bytes each (little-endian), 16 for a UUID
     query_text TEXT,               -- only with --analytics-keep-queries
-    query_image BLOB               -- only with --analytics-keep-queries
+    query_image BLOB,              -- only with --analytics-keep-queries
+    features BLOB,                 -- the re-ranker's features of each result shown, row after row (f32 LE)
+    features_version INTEGER       -- their layout (rerank::features::VERSION)
 );
 CREATE TABLE IF NOT EXISTS events (
     at INTEGER NOT NULL,
@@ -42,6 +44,26 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_at ON events(at);
 CREATE INDEX IF NOT EXISTS events_search ON events(search_id);
 ";
+
+/// Columns added after the first release, with their definitions: a file written before them gains
+/// them when opened (`ALTER TABLE ... ADD COLUMN`; old rows hold NULL).
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("searches", "features", "BLOB"),
+    ("searches", "features_version", "INTEGER"),
+];
+
+/// One recorded search as the re-ranker's training reads it: the features of what it showed and the
+/// positions opened or pinned from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedSearch {
+    pub id: SearchId,
+    /// The position of the first result shown (1 on a first page).
+    pub first_position: u32,
+    /// The features of the results shown, in the order shown.
+    pub features: ShownFeatures,
+    /// The positions (1-based, in the answer) opened or pinned from it, ascending, each once.
+    pub chosen: Vec<u32>,
+}
 
 /// The analytics database of one records folder.
 pub struct AnalyticsStore {
@@ -64,6 +86,7 @@ impl AnalyticsStore {
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(fail)?;
         conn.execute_batch(SCHEMA).map_err(fail)?;
+        migrate(&conn).map_err(fail)?;
         Ok(Self { conn, path })
     }
 
@@ -93,8 +116,9 @@ impl AnalyticsStore {
             let mut search = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO searches (id, at, kind, filter_keys, results, latency_ms, \
-                     index_kind, first_position, shown, query_text, query_image) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     index_kind, first_position, shown, query_text, query_image, features, \
+                     features_version) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )
                 .map_err(fail)?;
             let mut action = tx
@@ -115,6 +139,12 @@ impl AnalyticsStore {
                                 ImageId::Uuid(u) => shown.extend_from_slice(u.as_bytes()),
                             }
                         }
+                        let features = s.features.as_ref().map(|f| {
+                            f.values
+                                .iter()
+                                .flat_map(|v| v.to_le_bytes())
+                                .collect::<Vec<u8>>()
+                        });
                         search
                             .execute(params![
                                 s.id.0 as i64,
@@ -128,6 +158,8 @@ impl AnalyticsStore {
                                 shown,
                                 s.query_text,
                                 s.query_image,
+                                features,
+                                s.features.as_ref().map(|f| f.version),
                             ])
                             .map_err(fail)?;
                     }
@@ -202,6 +234,83 @@ impl AnalyticsStore {
             .optional()
             .map(|r| r.is_some())
             .map_err(self.fail())
+    }
+
+    /// The searches recorded with the re-ranker's features of layout `version`, oldest first, each with
+    /// the positions opened or pinned from it (the re-ranker's training log). A row whose features do
+    /// not divide into its results is skipped with a warning.
+    pub fn logged_searches(&self, version: u32) -> Result<Vec<LoggedSearch>> {
+        let fail = self.fail();
+        let mut chosen: std::collections::HashMap<i64, Vec<u32>> = Default::default();
+        {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT search_id, position FROM events WHERE action IN ('open', 'pin')
+                     AND search_id IS NOT NULL AND position >= 1",
+                )
+                .map_err(&fail)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(&fail)?;
+            for row in rows {
+                let (search, position) = row.map_err(&fail)?;
+                chosen
+                    .entry(search)
+                    .or_default()
+                    .push(position.clamp(1, i64::from(u32::MAX)) as u32);
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, first_position, results, features FROM searches
+                 WHERE features IS NOT NULL AND features_version = ?1 ORDER BY id",
+            )
+            .map_err(&fail)?;
+        let rows = stmt
+            .query_map([version], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                ))
+            })
+            .map_err(&fail)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, first, results, blob) = row.map_err(&fail)?;
+            let values: Vec<f32> = blob
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            let results = results.max(0) as usize;
+            if results == 0 || blob.len() % 4 != 0 || values.len() % results != 0 {
+                if results > 0 {
+                    tracing::warn!(
+                        "analytics: search {} has {} feature numbers for {results} results; skipped",
+                        SearchId(id as u64),
+                        values.len()
+                    );
+                }
+                continue;
+            }
+            let mut positions = chosen.remove(&id).unwrap_or_default();
+            positions.sort_unstable();
+            positions.dedup();
+            out.push(LoggedSearch {
+                id: SearchId(id as u64),
+                first_position: first.clamp(1, i64::from(u32::MAX)) as u32,
+                features: ShownFeatures {
+                    version,
+                    width: values.len() / results,
+                    values,
+                },
+                chosen: positions,
+            });
+        }
+        Ok(out)
     }
 
     /// The report over `window`, with the reported images of the reports store (`reported`).
@@ -323,6 +432,22 @@ impl AnalyticsStore {
             reported,
         }))
     }
+}
+
+/// Adds the [`ADDED_COLUMNS`] a file written before them lacks.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    for (table, column, definition) in ADDED_COLUMNS {
+        let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})"))?;
+        let names = stmt
+            .query_map([], |r| r.get::<_, String>(1))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        if !names.iter().any(|n| n == column) {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+            ))?;
+        }
+    }
+    Ok(())
 }
 
 /// A JSON array of texts (`[]` without serialising when empty, as most are).

@@ -135,6 +135,12 @@ pub enum EngineError {
     Analytics { path: PathBuf, reason: String },
     #[error("{path} is not a folder")]
     NotAFolder { path: PathBuf },
+    /// The learned re-ranker's model file cannot be used.
+    #[error("{path}: {reason}; it is not a re-ranker model this build can use, so searches keep the cosine order (train a new one with `vsearch rank train --collection DIR`, or delete the file)")]
+    RerankModel { path: PathBuf, reason: String },
+    /// The learned re-ranker cannot be trained on the examples given.
+    #[error("the re-ranker cannot be trained: {reason}")]
+    RerankTraining { reason: String },
     #[error("another `vsearch index` is updating the collection {collection} (lock held on {collection}/{lock}); wait for it to finish, then run again", lock = crate::types::layout::INDEX_LOCK_FILE)]
     Busy { collection: PathBuf },
 }

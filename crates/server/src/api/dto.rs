@@ -102,6 +102,32 @@ pub struct CollectionDto {
     /// For a collection in Qdrant: Qdrant's report of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qdrant: Option<QdrantStatusDto>,
+    /// The learned re-ranker: on with a model (its version), or off and why.
+    #[serde(default)]
+    pub reranker: RerankerDto,
+}
+
+/// Whether the learned re-ranker reorders searches (`vsearch rank train` trains it from the search
+/// analytics; until there is enough data it stays off and says why).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct RerankerDto {
+    pub on: bool,
+    /// The model's version, when on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// Why it is off, when off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl From<vsearch_engine::rerank::served::RerankStatus> for RerankerDto {
+    fn from(s: vsearch_engine::rerank::served::RerankStatus) -> Self {
+        Self {
+            on: s.on,
+            version: s.version,
+            reason: s.reason,
+        }
+    }
 }
 
 /// A Qdrant collection's state, as Qdrant reports it.
@@ -292,6 +318,10 @@ pub struct SearchResponseDto {
     /// (`POST /api/analytics/events`); absent when analytics are off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search_id: Option<String>,
+    /// The steps of ranking after retrieval, in words, in the order they ran (the learned re-ranker's:
+    /// `learned re-ranker vN`, or `learned re-ranker off: why`).
+    #[serde(default)]
+    pub ranking: Vec<String>,
 }
 
 /// How a filtered query was answered.
@@ -333,6 +363,7 @@ impl SearchResponseDto {
             embed_ms: r.embed_ms,
             search_ms: r.search_ms,
             search_id: None,
+            ranking: Vec::new(),
         }
     }
 }
@@ -382,6 +413,7 @@ impl CollectionDto {
                 shards: q.shards,
                 replicas: q.replicas,
             }),
+            reranker: RerankerDto::default(),
         }
     }
 }

@@ -18,7 +18,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use vsearch_engine::analytics::{Event, SearchDraft};
-use vsearch_engine::{image_io, EngineError, ImageId};
+use vsearch_engine::{image_io, rerank_search, EngineError, ImageId};
 
 /// Longest time a search request may take to send its body.
 pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -46,6 +46,7 @@ pub async fn collection(State(state): State<AppState>) -> Json<CollectionDto> {
     let served = state.served();
     let mut dto = CollectionDto::from_info(&served.info);
     dto.pending_files = served.pending_files().await.unwrap_or(0);
+    dto.reranker = state.reranker().status().into();
     Json(dto)
 }
 
@@ -112,34 +113,38 @@ async fn run_search(
         .map(|a| SearchDraft::new(&query, &options, a.keeps_queries()));
     let generation = served.info.generation;
     let backend = served.backend.clone();
+    let reranker = state.reranker();
     state.metrics.searches_in_flight.inc();
     let answered = state
         .pool
         .run(ticket, move || {
-            let response = backend.search(&query, &options)?;
+            let reranked = rerank_search::search(backend.as_ref(), &reranker, &query, &options)?;
             // Each result's flagged and hidden labels, for the page's badges and blur.
-            let marks: Vec<(Vec<String>, Vec<String>)> = response
+            let marks: Vec<(Vec<String>, Vec<String>)> = reranked
+                .response
                 .results
                 .iter()
                 .map(|h| backend.marks(h.id))
                 .collect();
-            Ok::<_, vsearch_engine::EngineError>((response, marks))
+            Ok::<_, vsearch_engine::EngineError>((reranked, marks))
         })
         .await;
     state.metrics.searches_in_flight.dec();
-    let (response, marks) = answered??;
+    let (reranked, marks) = answered??;
+    let response = reranked.response;
     state
         .metrics
         .record_search(response.index.name(), response.embed_ms, response.search_ms);
     let search_id = match (&state.analytics, draft) {
         (Some(recorder), Some(draft)) => {
             let id = recorder.next_search_id();
-            let event = draft.finish(
+            let mut event = draft.finish(
                 id,
                 &response.results,
                 response.index.name(),
                 started.elapsed().as_secs_f64() * 1e3,
             );
+            event.features = Some(reranked.features);
             if !recorder.record(Event::Search(event)) {
                 state.metrics.analytics_dropped.inc();
             }
@@ -149,6 +154,7 @@ async fn run_search(
     };
     let mut dto = SearchResponseDto::new(response, generation);
     dto.search_id = search_id;
+    dto.ranking = vec![reranked.step];
     for (result, (flags, hidden)) in dto.results.iter_mut().zip(marks) {
         result.flags = flags;
         result.hidden = hidden;
