@@ -465,3 +465,70 @@ fn analytics_error(path: &Path, e: rusqlite::Error) -> EngineError {
         reason: e.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::event::{Action, ActionEvent, QueryKind, SearchEvent};
+
+    #[test]
+    fn a_file_from_before_the_features_gains_them_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        {
+            // The first release's searches table, with one row.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE searches (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL,
+                 filter_keys TEXT NOT NULL, results INTEGER NOT NULL, latency_ms REAL NOT NULL,
+                 index_kind TEXT NOT NULL, first_position INTEGER NOT NULL, shown BLOB NOT NULL,
+                 query_text TEXT, query_image BLOB);
+                 INSERT INTO searches VALUES (1048576, 1, 'id', '[]', 0, 1.0, 'flat', 1, x'', NULL, NULL);",
+            )
+            .unwrap();
+        }
+        let mut store = AnalyticsStore::open(dir.path()).unwrap();
+        assert_eq!(store.counts().unwrap(), (1, 0));
+        let id = SearchId(5 << 20);
+        let shown = vec![(1, ImageId::Number(7)), (2, ImageId::Number(8))];
+        store
+            .insert(&[
+                Event::Search(SearchEvent {
+                    id,
+                    at_ms: 5,
+                    kind: QueryKind::Id,
+                    filter_keys: Vec::new(),
+                    results: 2,
+                    latency_ms: 1.0,
+                    index: "flat".into(),
+                    shown,
+                    query_text: None,
+                    query_image: None,
+                    features: Some(ShownFeatures {
+                        version: 9,
+                        width: 3,
+                        values: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+                    }),
+                }),
+                Event::Action(ActionEvent {
+                    at_ms: 6,
+                    action: Action::Pin,
+                    image: ImageId::Number(8),
+                    search: Some(id),
+                    position: Some(2),
+                    folder: String::new(),
+                    labels: Vec::new(),
+                }),
+            ])
+            .unwrap();
+        let logged = store.logged_searches(9).unwrap();
+        assert_eq!(logged.len(), 1, "the old row has no features");
+        assert_eq!(logged[0].id, id);
+        assert_eq!(logged[0].chosen, [2]);
+        assert_eq!(logged[0].features.row(1), Some(&[4.0, 5.0, 6.0][..]));
+        assert!(store.logged_searches(1).unwrap().is_empty());
+        drop(store);
+        // Opening again migrates nothing twice.
+        AnalyticsStore::open(dir.path()).unwrap();
+    }
+}
