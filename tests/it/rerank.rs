@@ -88,7 +88,10 @@ fn trained_on_simulated_users_it_beats_the_cosine_order_and_shows_no_blocked_ima
         held["model"]["mrr"],
     );
     assert_eq!(sim["training"]["outcome"], "trained", "{sim}");
-    assert_eq!(held["searches"], 20, "5 held-out objects x 4 photos");
+    assert_eq!(
+        held["searches"], 100,
+        "5 held-out objects x 4 photos x 5 crops"
+    );
     assert!(
         model > cosine,
         "the re-ranker must beat the cosine order on held-out queries: {model} <= {cosine}"

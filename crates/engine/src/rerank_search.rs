@@ -1,4 +1,4 @@
-//! A search with the learned re-ranker: the candidates retrieved, their [features](crate::rerank::features)
+//! A search with the learned re-ranker: the candidates retrieved, their features ([`crate::rerank::features`])
 //! computed from what the collection knows of them (score, rank, vectors, labels, dates), the order
 //! the re-ranker gives them, and the features of what is shown (for the analytics, so that the next
 //! training sees what the page saw).

@@ -6,8 +6,9 @@
 //! page's crop tool sends it: a board of one example with a crop; 10 results, cosine order), looks down
 //! the answer and opens the photos of the object with a position bias and some noise ([`ClickModel`]);
 //! each session is recorded through the analytics recorder the server uses, with the features of what
-//! was shown. The re-ranker is trained on that log (`vsearch rank train`'s training), then a crop of
-//! every photo of the held-out objects, never searched during training, is a query: NDCG@10 and MRR of
+//! was shown. The re-ranker is trained on all of that log (`vsearch rank train`'s training), then
+//! `--eval-crops` crops of every photo of the held-out objects, never searched during training, are
+//! queries: NDCG@10 and MRR of
 //! its object's four photos, in the cosine order and re-ranked. (Whole photos as queries leave nothing
 //! to learn: Lite0 ranks all three other photos of an object first for every ukbench-14 photo.)
 
@@ -53,6 +54,9 @@ pub struct Args {
     /// The click model: probability of opening any other result, once looked at.
     #[arg(long, default_value_t = ClickModel::default().noise)]
     noise: f32,
+    /// Crops of each held-out photo to query by (each a different random part of it).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=100))]
+    eval_crops: u64,
     /// Seed of the simulated users' choices.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -68,7 +72,7 @@ struct Simulation {
     held_out_objects: usize,
     sessions: usize,
     opens: usize,
-    /// `rank train`'s outcome on the simulated log (its own held-out part: searches of training objects).
+    /// `rank train`'s outcome on the whole simulated log.
     training: TrainOutcome,
     /// The held-out objects' photos as queries: the truth is the object, not the clicks.
     held_out_queries: Evaluation,
@@ -100,7 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         open_relevant: args.open_relevant,
         noise: args.noise,
     };
-    let held = |object: u64| object % args.hold_out_every == 0;
+    let held = |object: u64| object.is_multiple_of(args.hold_out_every);
     let (sessions, opens) = record_sessions(
         backend.as_ref(),
         &state,
@@ -109,22 +113,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &args,
         |object| !held(object),
     )?;
-    let training = train::train(&state, MIN_POSITIVES)?;
+    // Every simulated search trains: the evaluation queries (the held-out objects) were never searched.
+    let training = train::train_split_by(&state, MIN_POSITIVES, |_| false)?;
     let reranker = Reranker::load(Some(&state));
     let queries: Vec<&(ImageId, u64)> = images.iter().filter(|(_, o)| held(*o)).collect();
     let mut by_cosine = Vec::new();
     let mut by_model = Vec::new();
     // The held-out crops: from their own seed, never drawn in training.
-    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed ^ 0x5eed_0ff5_e7_u64);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed ^ 0x005e_ed0f_f5e7_u64);
     for &&(photo, object) in &queries {
         let total = images.iter().filter(|(_, o)| *o == object).count();
-        let query = crop_query(photo, &mut rng);
-        for (reranker, lists) in [
-            (&Reranker::off("the cosine order"), &mut by_cosine),
-            (&reranker, &mut by_model),
-        ] {
-            let answer = search(backend.as_ref(), reranker, &query)?;
-            lists.push((relevance(&answer, object, &images), total));
+        for _ in 0..args.eval_crops {
+            let query = crop_query(photo, &mut rng);
+            for (reranker, lists) in [
+                (&Reranker::off("the cosine order"), &mut by_cosine),
+                (&reranker, &mut by_model),
+            ] {
+                let answer = search(backend.as_ref(), reranker, &query)?;
+                lists.push((relevance(&answer, object, &images), total));
+            }
         }
     }
     let simulation = Simulation {
@@ -134,7 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         opens,
         training,
         held_out_queries: Evaluation {
-            searches: queries.len(),
+            searches: by_cosine.len(),
             cosine: RankingFigures::of(by_cosine.iter().map(|(r, t)| (r.as_slice(), *t))),
             model: RankingFigures::of(by_model.iter().map(|(r, t)| (r.as_slice(), *t))),
         },
@@ -165,7 +172,7 @@ fn print(s: &Simulation, trained: bool) {
     }
     let e = &s.held_out_queries;
     println!(
-        "held-out queries ({} photos of {} objects never searched in training):",
+        "held-out queries ({} crops of the photos of {} objects never searched in training):",
         e.searches, s.held_out_objects
     );
     println!("  cosine order: {}", super::figures(&e.cosine));

@@ -286,7 +286,7 @@ impl AnalyticsStore {
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect();
             let results = results.max(0) as usize;
-            if results == 0 || blob.len() % 4 != 0 || values.len() % results != 0 {
+            if results == 0 || blob.len() % 4 != 0 || !values.len().is_multiple_of(results) {
                 if results > 0 {
                     tracing::warn!(
                         "analytics: search {} has {} feature numbers for {results} results; skipped",

@@ -127,7 +127,7 @@ pub fn evaluate(model: &Model, searches: &[LoggedSearch]) -> Evaluation {
 pub enum TrainOutcome {
     /// A model was trained and stored.
     Trained {
-        model: Model,
+        model: Box<Model>,
         path: PathBuf,
         /// The model on the held-out part of the log.
         held_out: Evaluation,
@@ -141,22 +141,41 @@ pub enum TrainOutcome {
     },
 }
 
-/// The training and held-out parts of the log in `records_dir` (empty when nothing was recorded).
+/// The training and held-out parts of the log in `records_dir` (empty when nothing was recorded), split
+/// by [`held_out`].
 pub fn split_log(records_dir: &Path) -> Result<(Vec<LoggedSearch>, Vec<LoggedSearch>)> {
+    split_log_by(records_dir, held_out)
+}
+
+/// The training and held-out parts of the log in `records_dir`, split by `hold_out` (of a search's id).
+pub fn split_log_by(
+    records_dir: &Path,
+    hold_out: impl Fn(SearchId) -> bool,
+) -> Result<(Vec<LoggedSearch>, Vec<LoggedSearch>)> {
     let Some(store) = AnalyticsStore::open_existing(records_dir)? else {
         return Ok((Vec::new(), Vec::new()));
     };
     Ok(store
         .logged_searches(VERSION)?
         .into_iter()
-        .partition(|s| !held_out(s.id)))
+        .partition(|s| !hold_out(s.id)))
 }
 
-/// Trains a model on the training part of the log in `records_dir`, measures it on the held-out part
-/// and stores it there (its version one above the model it replaces), when the training part holds at
-/// least `min_positives` positive examples.
+/// Trains a model on the training part of the log in `records_dir` ([`held_out`] splits it), measures
+/// it on the held-out part and stores it there (its version one above the model it replaces), when the
+/// training part holds at least `min_positives` positive examples.
 pub fn train(records_dir: &Path, min_positives: usize) -> Result<TrainOutcome> {
-    let (training, held) = split_log(records_dir)?;
+    train_split_by(records_dir, min_positives, held_out)
+}
+
+/// [`train`], with the log split by `hold_out` (`|_| false` trains on every search: for a log whose
+/// evaluation queries were kept out of it from the start, as `vsearch rank simulate` does).
+pub fn train_split_by(
+    records_dir: &Path,
+    min_positives: usize,
+    hold_out: impl Fn(SearchId) -> bool,
+) -> Result<TrainOutcome> {
+    let (training, held) = split_log_by(records_dir, hold_out)?;
     let examples = Examples::of(&training);
     let positives = examples.positives();
     if positives < min_positives.max(1) || positives == examples.labels.len() {
@@ -176,7 +195,7 @@ pub fn train(records_dir: &Path, min_positives: usize) -> Result<TrainOutcome> {
     let path = model.save(records_dir)?;
     let held_out = evaluate(&model, &held);
     Ok(TrainOutcome::Trained {
-        model,
+        model: Box::new(model),
         path,
         held_out,
     })
