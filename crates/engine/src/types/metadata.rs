@@ -82,7 +82,7 @@ impl ContentMeta {
             return Self::default();
         };
         let mut meta = Self {
-            format: format_name(format).to_string(),
+            format: format_name(format),
             ..Self::default()
         };
         match exif::Reader::new().read_from_container(&mut std::io::Cursor::new(bytes)) {
@@ -119,18 +119,9 @@ impl ContentMeta {
     }
 }
 
-/// The lower-case name of an image format: `jpeg`, `png`, `webp`, `gif`, `bmp`, `tiff`.
-pub fn format_name(format: image::ImageFormat) -> &'static str {
-    use image::ImageFormat as F;
-    match format {
-        F::Jpeg => "jpeg",
-        F::Png => "png",
-        F::WebP => "webp",
-        F::Gif => "gif",
-        F::Bmp => "bmp",
-        F::Tiff => "tiff",
-        other => other.extensions_str().first().copied().unwrap_or("unknown"),
-    }
+/// The lower-case name of an image format: `jpeg`, `png`, `webp`, `gif`, `bmp`, `tiff`, `heic`, `avif`.
+pub fn format_name(format: &image_io::ImageFormatSpec) -> String {
+    format.name.to_ascii_lowercase()
 }
 
 /// The first string of an EXIF ASCII value, trimmed; `None` when empty.

@@ -455,7 +455,7 @@ pub async fn image(
         Err(url) => return Ok(axum::response::Redirect::temporary(&url).into_response()),
     };
     let content_type =
-        image_io::sniff_format(&bytes).map_or("application/octet-stream", |f| f.to_mime_type());
+        image_io::sniff_format(&bytes).map_or("application/octet-stream", |f| f.mime_type);
     Ok(image_response(content_type, Bytes::from(bytes)))
 }
 
