@@ -6,6 +6,8 @@ Each fixture is small (tens of KB) and checked in; this script says how each was
 - `squirrel.heic`, `squirrel.avif`, `butterfly.heic`, `butterfly.avif`: the JPEGs `sample_images/squirrel_cls.jpg`
   and `sample_images/butterfly.jpg` (their twins, which the tests read from sample_images/) re-encoded, HEVC
   through pillow-heif (libheif + x265) and AV1 through Pillow's own AVIF plugin (libavif).
+- `butterfly_10bit.heic`: `butterfly.jpg` as 10-bit HEVC (its 8-bit values shifted to 16 bits, which
+  pillow-heif writes as 10), as cameras and AVIF/HDR encoders write: decoded to 8-bit RGB like the others.
 - `messi_rotated.heic`: `sample_images/messi5.jpg` stored turned a quarter (the pixels as a phone's sensor gives
   them) with the transforms that stand it up again in the HEIF container (`irot`/`imir`, written by libheif from
   the EXIF orientation 6) AND that EXIF orientation 6 kept in its EXIF block, as iPhones write them. A reader that
@@ -78,6 +80,13 @@ def main() -> None:
         image = Image.open(SAMPLES / source).convert("RGB")
         write(f"{name}.heic", encode_heic(image))
         write(f"{name}.avif", encode_avif(image))
+
+    butterfly = Image.open(SAMPLES / TWINS["butterfly"]).convert("RGB")
+    wide = b"".join(struct.pack("<H", v << 8) for v in butterfly.tobytes())
+    ten_bit = pillow_heif.from_bytes(mode="RGB;16", size=butterfly.size, data=wide)
+    out = io.BytesIO()
+    ten_bit.save(out, quality=HEIC_QUALITY)
+    write("butterfly_10bit.heic", out.getvalue())
 
     # Stored a quarter turn off (EXIF 6: the stored image is turned 90 degrees counter-clockwise; the reader
     # turns it 90 degrees clockwise), with EXIF 6 in the file: pillow-heif hands the orientation to libheif,

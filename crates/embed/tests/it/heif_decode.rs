@@ -48,6 +48,7 @@ const TWINS: &[(&str, &str)] = &[
     ("squirrel.avif", "squirrel_cls.jpg"),
     ("butterfly.heic", "butterfly.jpg"),
     ("butterfly.avif", "butterfly.jpg"),
+    ("butterfly_10bit.heic", "butterfly.jpg"),
 ];
 
 #[test]
@@ -56,6 +57,7 @@ fn fixtures_are_recognised_by_content() {
         ("squirrel.heic", Codec::Heic, "image/heic"),
         ("squirrel.avif", Codec::Avif, "image/avif"),
         ("messi_rotated.heic", Codec::Heic, "image/heic"),
+        ("butterfly_10bit.heic", Codec::Heic, "image/heic"),
         // Broken after the `ftyp` box: still a HEIC by content, so the indexer reports it.
         ("corrupt.heic", Codec::Heic, "image/heic"),
         ("truncated.heic", Codec::Heic, "image/heic"),

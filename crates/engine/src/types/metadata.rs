@@ -24,7 +24,7 @@ pub struct ImageMeta {
     pub folder: String,
     /// File name (last component of `path`).
     pub name: String,
-    /// Image format from the content (`jpeg`, `png`, `webp`, `gif`, `bmp`, `tiff`).
+    /// Image format from the content (`jpeg`, `png`, `webp`, `gif`, `bmp`, `tiff`, `heic`, `avif`).
     pub format: String,
     /// File size in bytes.
     pub bytes: u64,
