@@ -210,17 +210,17 @@ impl ImageMeta {
     }
 }
 
-/// The format a file name's extension claims (`jpg` is `jpeg`), lower case.
+/// The format a file name's extension claims ([`format_name`] of the format that lists it: `jpg` is
+/// `jpeg`, `heif` is `heic`), lower case; the extension itself when no format lists it.
 pub fn format_from_extension(name: &str) -> String {
     let ext = name
         .rsplit_once('.')
         .map(|(_, ext)| ext.to_ascii_lowercase())
         .unwrap_or_default();
-    match ext.as_str() {
-        "jpg" | "jpe" => "jpeg".into(),
-        "tif" => "tiff".into(),
-        _ => ext,
-    }
+    image_io::IMAGE_FORMATS
+        .iter()
+        .find(|f| f.extensions.contains(&ext.as_str()))
+        .map_or(ext, format_name)
 }
 
 /// Nanoseconds since the Unix epoch as RFC 3339 (UTC, whole seconds).
@@ -247,6 +247,29 @@ mod tests {
         let with = parse_instant("2024-06-01T12:30:05+02:00").expect("parse");
         assert_eq!(with.to_string(), "2024-06-01T10:30:05Z");
         assert_eq!(exif_date(b"not a date", None), None);
+    }
+
+    #[test]
+    fn formats_are_named_from_the_format_table() {
+        for (name, format) in [
+            ("a/b.JPG", "jpeg"),
+            ("b.jpe", "jpeg"),
+            ("c.tif", "tiff"),
+            ("IMG_0001.HEIC", "heic"),
+            ("d.heif", "heic"),
+            ("e.avif", "avif"),
+            ("f.xyz", "xyz"),
+            ("noext", ""),
+        ] {
+            assert_eq!(format_from_extension(name), format, "{name}");
+        }
+        let heic = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tests/fixtures/heif/messi_rotated.heic"),
+        )
+        .expect("the HEIC fixture");
+        let meta = ContentMeta::read(&heic);
+        assert_eq!(meta.format, "heic");
     }
 
     #[test]
