@@ -5,12 +5,11 @@
 //! transforms (`irot`, `imir`, and a crop, `clap`), which libheif applies while decoding. Phones also keep
 //! the EXIF orientation tag of the capture in the file, saying the same turn again: that tag describes the
 //! stored pixels before the container's transforms, so it is **not** applied (HEIF, ISO/IEC 23008-12: the
-//! transformative properties are authoritative; libheif's own `heif-convert` and Apple do the same).
+//! transformative properties are authoritative; libheif's own tools read it so too).
 //!
 //! **Size.** HEVC and AV1 frames have no reduced-scale decode like a JPEG's DCT scaling, so an image is
 //! decoded in full and its reader resizes it, as for PNG. (The small thumbnail a HEIC may carry is an
-//! encoder's choice of size and quality, and not used: a reader asking for 256 pixels would get a
-//! thumbnail of 240.)
+//! encoder's choice of size and quality, and not used.)
 
 use super::Codec;
 use crate::error::{EmbedError, Result};
@@ -18,7 +17,7 @@ use image::{DynamicImage, RgbImage};
 use libheif_rs::{ColorSpace, HeifContext, RgbChroma};
 
 /// The `ftyp` brands of the two codecs libheif decodes here: HEVC ([`HEIC_BRANDS`]) and AV1
-/// ([`AVIF_BRANDS`]). A file is recognised by its major brand, or failing that by its compatible brands.
+/// ([`AVIF_BRANDS`]); [`sniff`] says how a file's brands are read.
 pub const HEIC_BRANDS: &[[u8; 4]] = &[
     *b"heic", *b"heix", *b"hevc", *b"hevx", *b"heim", *b"heis", *b"hevm", *b"hevs",
 ];
