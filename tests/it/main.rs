@@ -18,6 +18,7 @@ mod dupes;
 mod fault_injection;
 mod full_disk;
 mod hashes;
+mod heif;
 mod hub_standin;
 mod labels;
 mod metadata_filters;

@@ -201,7 +201,11 @@ pub fn spec_for(info: &CollectionInfo) -> String {
     }
     example["oneOf"] = Value::Array(example_one_of);
     spec["paths"]["/api/search"]["post"]["requestBody"]["content"]["multipart/form-data"]
-        ["encoding"] = json!({"image": {"contentType": "image/jpeg, image/png, image/webp, image/gif, image/bmp, image/tiff"}});
+        ["encoding"] = json!({"image": {"contentType": vsearch_engine::image_io::IMAGE_FORMATS
+            .iter()
+            .map(|f| f.mime_type)
+            .collect::<Vec<_>>()
+            .join(", ")}});
     serde_json::to_string_pretty(&spec).unwrap_or_else(|_| spec_json().to_string())
 }
 

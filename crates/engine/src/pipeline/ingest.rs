@@ -268,12 +268,15 @@ fn prepare(pending: &PendingFile, model: &dyn ImageEmbedder, decoding: Decoding<
             return failed(
                 hash,
                 &meta,
-                "not a supported image (content is not JPEG, PNG, WebP, GIF, BMP or TIFF)",
+                format!(
+                    "not a supported image (content is not {})",
+                    image_io::format_names(", ")
+                ),
             );
         }
         return Prepared::Settled(FileOutcome::Skipped);
     };
-    if format == image::ImageFormat::Jpeg && jpeg_truncated(&bytes) {
+    if format.codec == image_io::Codec::Image(image::ImageFormat::Jpeg) && jpeg_truncated(&bytes) {
         return failed(
             hash,
             &meta,

@@ -24,7 +24,7 @@ pub struct ImageMeta {
     pub folder: String,
     /// File name (last component of `path`).
     pub name: String,
-    /// Image format from the content (`jpeg`, `png`, `webp`, `gif`, `bmp`, `tiff`).
+    /// Image format from the content (`jpeg`, `png`, `webp`, `gif`, `bmp`, `tiff`, `heic`, `avif`).
     pub format: String,
     /// File size in bytes.
     pub bytes: u64,
@@ -82,7 +82,7 @@ impl ContentMeta {
             return Self::default();
         };
         let mut meta = Self {
-            format: format_name(format).to_string(),
+            format: format_name(format),
             ..Self::default()
         };
         match exif::Reader::new().read_from_container(&mut std::io::Cursor::new(bytes)) {
@@ -119,18 +119,9 @@ impl ContentMeta {
     }
 }
 
-/// The lower-case name of an image format: `jpeg`, `png`, `webp`, `gif`, `bmp`, `tiff`.
-pub fn format_name(format: image::ImageFormat) -> &'static str {
-    use image::ImageFormat as F;
-    match format {
-        F::Jpeg => "jpeg",
-        F::Png => "png",
-        F::WebP => "webp",
-        F::Gif => "gif",
-        F::Bmp => "bmp",
-        F::Tiff => "tiff",
-        other => other.extensions_str().first().copied().unwrap_or("unknown"),
-    }
+/// The lower-case name of an image format: `jpeg`, `png`, `webp`, `gif`, `bmp`, `tiff`, `heic`, `avif`.
+pub fn format_name(format: &image_io::ImageFormatSpec) -> String {
+    format.name.to_ascii_lowercase()
 }
 
 /// The first string of an EXIF ASCII value, trimmed; `None` when empty.
@@ -219,17 +210,17 @@ impl ImageMeta {
     }
 }
 
-/// The format a file name's extension claims (`jpg` is `jpeg`), lower case.
+/// The format a file name's extension claims ([`format_name`] of the format that lists it: `jpg` is
+/// `jpeg`, `heif` is `heic`), lower case; the extension itself when no format lists it.
 pub fn format_from_extension(name: &str) -> String {
     let ext = name
         .rsplit_once('.')
         .map(|(_, ext)| ext.to_ascii_lowercase())
         .unwrap_or_default();
-    match ext.as_str() {
-        "jpg" | "jpe" => "jpeg".into(),
-        "tif" => "tiff".into(),
-        _ => ext,
-    }
+    image_io::IMAGE_FORMATS
+        .iter()
+        .find(|f| f.extensions.contains(&ext.as_str()))
+        .map_or(ext, format_name)
 }
 
 /// Nanoseconds since the Unix epoch as RFC 3339 (UTC, whole seconds).
@@ -256,6 +247,29 @@ mod tests {
         let with = parse_instant("2024-06-01T12:30:05+02:00").expect("parse");
         assert_eq!(with.to_string(), "2024-06-01T10:30:05Z");
         assert_eq!(exif_date(b"not a date", None), None);
+    }
+
+    #[test]
+    fn formats_are_named_from_the_format_table() {
+        for (name, format) in [
+            ("a/b.JPG", "jpeg"),
+            ("b.jpe", "jpeg"),
+            ("c.tif", "tiff"),
+            ("IMG_0001.HEIC", "heic"),
+            ("d.heif", "heic"),
+            ("e.avif", "avif"),
+            ("f.xyz", "xyz"),
+            ("noext", ""),
+        ] {
+            assert_eq!(format_from_extension(name), format, "{name}");
+        }
+        let heic = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tests/fixtures/heif/messi_rotated.heic"),
+        )
+        .expect("the HEIC fixture");
+        let meta = ContentMeta::read(&heic);
+        assert_eq!(meta.format, "heic");
     }
 
     #[test]

@@ -211,7 +211,7 @@ pub struct CropDto {
 /// Several images without `positive` are a board of equal weights.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct SearchForm {
-    /// The query image (JPEG, PNG, WebP, GIF, BMP or TIFF); repeat the field for several.
+    /// The query image (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC or AVIF); repeat the field for several.
     #[schema(value_type = String, format = Binary)]
     pub image: Vec<u8>,
     /// Board query: JSON array of examples (`{"image": n}` is the n-th uploaded image), see `SearchRequest`.
@@ -397,7 +397,7 @@ pub struct ImageDto {
     /// Folder of the path (`""` at the top).
     pub folder: String,
     pub name: String,
-    /// Format from the content: jpeg, png, webp, gif, bmp or tiff.
+    /// Format from the content: jpeg, png, webp, gif, bmp, tiff, heic or avif.
     pub format: String,
     /// File size.
     pub bytes: u64,

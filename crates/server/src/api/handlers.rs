@@ -440,7 +440,7 @@ fn image_response(content_type: &'static str, bytes: Bytes) -> Response {
     params(("id" = u64, Path, description = "Image id (a UUID in a Qdrant collection)", minimum = 0)),
     responses(
         (status = 200, description = "The original bytes",
-            content(("image/jpeg"), ("image/png"), ("image/webp"), ("image/gif"), ("image/bmp"), ("image/tiff"), ("application/octet-stream"))),
+            content(("image/jpeg"), ("image/png"), ("image/webp"), ("image/gif"), ("image/bmp"), ("image/tiff"), ("image/heic"), ("image/avif"), ("application/octet-stream"))),
         (status = 400, description = "The id is not a non-negative integer", body = ErrorBody),
         (status = 404, description = "Unknown id, or its file is gone", body = ErrorBody),
         (status = 410, description = "A block (takedown) hides this image", body = ErrorBody),
@@ -455,7 +455,7 @@ pub async fn image(
         Err(url) => return Ok(axum::response::Redirect::temporary(&url).into_response()),
     };
     let content_type =
-        image_io::sniff_format(&bytes).map_or("application/octet-stream", |f| f.to_mime_type());
+        image_io::sniff_format(&bytes).map_or("application/octet-stream", |f| f.mime_type);
     Ok(image_response(content_type, Bytes::from(bytes)))
 }
 

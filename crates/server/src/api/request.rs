@@ -463,9 +463,10 @@ fn check_example(
 /// An uploaded image: its content must be one of the formats read.
 fn check_image(bytes: Vec<u8>) -> Result<Query, ApiError> {
     if image_io::sniff_format(&bytes).is_none() {
-        return Err(ApiError::bad_request(
-            "the uploaded file is not a supported image: send JPEG, PNG, WebP, GIF, BMP or TIFF",
-        ));
+        return Err(ApiError::bad_request(format!(
+            "the uploaded file is not a supported image: send {}",
+            image_io::format_names(", ")
+        )));
     }
     Ok(Query::ImageBytes(bytes))
 }

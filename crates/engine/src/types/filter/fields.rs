@@ -58,7 +58,7 @@ pub const FIELDS: &[Field] = &[
         key: "format",
         kind: FieldType::Keyword,
         optional: false,
-        description: "jpeg, png, webp, gif, bmp or tiff",
+        description: "jpeg, png, webp, gif, bmp, tiff, heic or avif",
     },
     Field {
         key: "bytes",
