@@ -32,3 +32,4 @@ mod reports;
 mod search_cli;
 mod stable_ids;
 mod thumbnails;
+mod videos;
