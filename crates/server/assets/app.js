@@ -792,6 +792,9 @@ function clock(seconds) {
 // the player seeks); an image hides the player.
 function showVideo(id, video) {
   const player = els.viewerVideo;
+  // Boxes are drawn on photos: the hint goes with the photo.
+  const hint = els.cropArea.parentElement.querySelector(".hint");
+  if (hint) hint.hidden = Boolean(video);
   if (!video) {
     player.hidden = true;
     player.removeAttribute("src");

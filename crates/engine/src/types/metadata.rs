@@ -88,7 +88,7 @@ impl VideoFrame {
     /// there), with the seconds as short as they can be written (`clip.mp4#t=5`, `clip.mp4#t=2.5`).
     pub fn frame_path(&self) -> String {
         let ms = self.ms();
-        let seconds = if ms % 1000 == 0 {
+        let seconds = if ms.is_multiple_of(1000) {
             (ms / 1000).to_string()
         } else {
             format!("{}.{:03}", ms / 1000, ms % 1000)
@@ -284,6 +284,17 @@ pub fn rfc3339_from_ns(ns: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frame_path_is_its_video_and_its_time_as_a_media_fragment() {
+        let path = |ms| VideoFrame::at_ms("clips/a.mp4", ms).frame_path();
+        assert_eq!(path(0), "clips/a.mp4#t=0");
+        assert_eq!(path(5_000), "clips/a.mp4#t=5");
+        assert_eq!(path(2_500), "clips/a.mp4#t=2.5");
+        assert_eq!(path(61_234), "clips/a.mp4#t=61.234");
+        assert_eq!(path(1_050), "clips/a.mp4#t=1.05");
+        assert_eq!(VideoFrame::at_ms("v.webm", 1_050).ms(), 1_050);
+    }
 
     #[test]
     fn exif_dates_with_and_without_offset() {
