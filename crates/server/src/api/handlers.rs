@@ -18,7 +18,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use vsearch_engine::analytics::{Event, SearchDraft};
-use vsearch_engine::video::VideoFormat;
 use vsearch_engine::{image_io, EngineError, ImageId};
 
 /// Longest time a search request may take to send its body.
@@ -458,20 +457,12 @@ pub async fn image(
     request: Request,
 ) -> Result<Response, ApiError> {
     let collection = state.served().backend.clone();
-    let video = tokio::task::spawn_blocking(move || -> Result<_, EngineError> {
-        let meta = collection.image_meta(id)?;
-        if meta.video.is_none() {
-            return Ok(None);
-        }
-        let mime =
-            VideoFormat::from_name(&meta.format).map_or("application/octet-stream", |f| f.mime());
-        Ok(Some((collection.image_path(id)?, mime)))
-    })
-    .await
-    .map_err(|e| {
-        ApiError::internal("the catalog lookup failed; the server's log has the details")
-            .with_detail(format!("catalog lookup of image {id} failed: {e}"))
-    })??;
+    let video = tokio::task::spawn_blocking(move || collection.video_file(id))
+        .await
+        .map_err(|e| {
+            ApiError::internal("the catalog lookup failed; the server's log has the details")
+                .with_detail(format!("catalog lookup of image {id} failed: {e}"))
+        })??;
     if let Some((path, mime)) = video {
         return serve_video(id, &path, mime, request).await;
     }
