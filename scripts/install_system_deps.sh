@@ -6,7 +6,9 @@
 # libheif-plugin-libde265 and libheif-plugin-dav1d, installed below where they exist);
 # dataset-fashion-mnist feeds the index tests and `vsearch bench`;
 # fonts-dejavu-core labels the bench plots; chromium runs the browser test; nodejs/npm drive it; python3-venv
-# holds schemathesis. The README's two commands (scripts/demo.sh, scripts/test.sh) call this first, so a fresh
+# holds schemathesis; ffmpeg (ffmpeg and ffprobe, run as subprocesses) reads the frames of videos at index time and
+# makes and tests the video fixtures (without it `vsearch index` indexes photos and reports each video with this
+# script as the fix). The README's two commands (scripts/demo.sh, scripts/test.sh) call this first, so a fresh
 # Debian or Ubuntu machine with a Rust toolchain needs no other step.
 # Usage: scripts/install_system_deps.sh [--build-only]   (--build-only: what building and the demo need)
 set -euo pipefail
@@ -16,7 +18,7 @@ build=(cmake g++ libheif-dev libopenblas-openmp-dev nasm pkg-config)
 for plugin in libheif-plugin-libde265 libheif-plugin-dav1d; do
   if apt-cache show "$plugin" >/dev/null 2>&1; then build+=("$plugin"); fi
 done
-test=(dataset-fashion-mnist fonts-dejavu-core chromium)
+test=(dataset-fashion-mnist fonts-dejavu-core chromium ffmpeg)
 packages=("${build[@]}")
 if [ "${1:-}" != --build-only ]; then
   packages+=("${test[@]}")

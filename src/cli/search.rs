@@ -256,6 +256,11 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     println!("{:>4}  {:>8}  {:>8}  PATH", "RANK", "SCORE", "ID");
     for r in &response.results {
         println!("{:>4}  {:>8.4}  {:>8}  {}", r.rank, r.score, r.id, r.path);
+        // A video's other frames among the results, folded into its best one.
+        if !r.frames.is_empty() {
+            let times: Vec<String> = r.frames.iter().map(|f| format!("{}s", f.seconds)).collect();
+            println!("{:>24}  also at {}", "", times.join(", "));
+        }
     }
     let filtered = match response.filter {
         Some(f) => format!(

@@ -24,7 +24,7 @@ const CRATES: &[Layering] = &[
     Layering {
         src: "crates/engine/src",
         layers: &[
-            &["types", "pdq"],
+            &["types", "pdq", "video"],
             &["store", "analytics"],
             &["search", "qdrant"],
             &["safety"],

@@ -33,3 +33,4 @@ mod reports;
 mod search_cli;
 mod stable_ids;
 mod thumbnails;
+mod videos;

@@ -74,6 +74,12 @@ pub trait Backend: Send + Sync + 'static {
     fn image_path(&self, id: ImageId) -> Result<PathBuf>;
     /// The metadata of an indexed image, by id.
     fn image_meta(&self, id: ImageId) -> Result<ImageMeta>;
+    /// For a video frame: its video's file and the content type to serve it with (with Range
+    /// requests); `None` for an image, and on a backend without frames (the default: Qdrant collections
+    /// do not index videos).
+    fn video_file(&self, _id: ImageId) -> Result<Option<(PathBuf, &'static str)>> {
+        Ok(None)
+    }
     /// Where an image is served from instead of a file this server reads (`GET /api/images/{id}` and its
     /// thumbnail redirect there); `None` (the default) serves the file.
     fn image_url(&self, _id: ImageId) -> Result<Option<String>> {
@@ -159,6 +165,14 @@ impl Backend for Collection {
     }
     fn image_meta(&self, id: ImageId) -> Result<ImageMeta> {
         Ok(self.visible(self.local_id(id)?)?.clone())
+    }
+    fn video_file(&self, id: ImageId) -> Result<Option<(PathBuf, &'static str)>> {
+        let meta = self.visible(self.local_id(id)?)?;
+        Ok(meta.video.as_ref().map(|v| {
+            let mime = crate::video::VideoFormat::from_name(&meta.format)
+                .map_or("application/octet-stream", |f| f.mime());
+            (self.root().join(&v.path), mime)
+        }))
     }
     fn kept_thumbnail(&self, id: ImageId) -> Option<Vec<u8>> {
         let id = self.local_id(id).ok()?;

@@ -21,8 +21,9 @@
 //! search, qdrant      a local collection and its queries, browsing and images; a Qdrant collection
 //! store, analytics    manifest, catalog, embedding matrix, generations and the commit point, indexes,
 //!                     verify; search analytics (analytics.sqlite in the records folder)
-//! types, pdq          errors, ids, metadata, filters, label policies, queries and answers, file layout;
-//!                     the PDQ perceptual hash (computing it, matching it in Hamming space)
+//! types, pdq, video   errors, ids, metadata, filters, label policies, queries and answers, file layout;
+//!                     the PDQ perceptual hash (computing it, matching it in Hamming space); video files
+//!                     (recognised by content, frames sampled by ffmpeg)
 //! ```
 
 pub mod analytics;
@@ -35,6 +36,7 @@ pub mod safety;
 pub mod search;
 pub mod store;
 pub mod types;
+pub mod video;
 
 // The modules' paths before the layers, kept for the crates that use them.
 pub use pipeline::scan;

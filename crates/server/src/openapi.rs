@@ -64,6 +64,8 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         dto::DuplicateGroupDto,
         dto::DuplicateImageDto,
         dto::SearchResultDto,
+        dto::VideoFrameDto,
+        dto::FrameHitDto,
         dto::SearchResponseDto,
         blocks::NearDto,
         blocks::BlockRequest,

@@ -206,6 +206,8 @@ mod tests {
                 path: format!("p{i}.jpg"),
                 score: 1.0,
                 rank: i + 1,
+                video: None,
+                frames: Vec::new(),
             })
             .collect()
     }

@@ -597,6 +597,8 @@ fn to_results(points: Vec<proto::ScoredPoint>, offset: usize, metric: Metric) ->
                     Metric::L2 => p.score * p.score,
                 },
                 rank: offset + i + 1,
+                video: None,
+                frames: Vec::new(),
             })
         })
         .collect()

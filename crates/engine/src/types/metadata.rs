@@ -55,6 +55,48 @@ pub struct ImageMeta {
     /// The labels with action `hide` whose threshold the image's score reaches.
     #[serde(default)]
     pub hidden: Vec<String>,
+    /// For a frame of a video: the video and the frame's time in it (`path` is then
+    /// `VIDEO#t=SECONDS`, `format` the video's container).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<VideoFrame>,
+}
+
+/// Where a video frame comes from: its video and its time in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoFrame {
+    /// The video file's path relative to the indexed folder, `/`-separated.
+    pub path: String,
+    /// The frame's time from the start of the video, in seconds (to the millisecond).
+    pub seconds: f64,
+}
+
+impl VideoFrame {
+    /// The frame at `ms` milliseconds into the video at `path`.
+    pub fn at_ms(path: impl Into<String>, ms: u64) -> Self {
+        Self {
+            path: path.into(),
+            seconds: ms as f64 / 1000.0,
+        }
+    }
+
+    /// The frame's time in milliseconds.
+    pub fn ms(&self) -> u64 {
+        (self.seconds.max(0.0) * 1000.0).round() as u64
+    }
+
+    /// The frame's own path, `VIDEO#t=SECONDS` (a media fragment: the address plays the video from
+    /// there), with the seconds as short as they can be written (`clip.mp4#t=5`, `clip.mp4#t=2.5`).
+    pub fn frame_path(&self) -> String {
+        let ms = self.ms();
+        let seconds = if ms.is_multiple_of(1000) {
+            (ms / 1000).to_string()
+        } else {
+            format!("{}.{:03}", ms / 1000, ms % 1000)
+                .trim_end_matches('0')
+                .to_string()
+        };
+        format!("{}#t={seconds}", self.path)
+    }
 }
 
 /// The metadata read from a file's content: its format and its EXIF fields.
@@ -233,6 +275,17 @@ pub fn rfc3339_from_ns(ns: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frame_path_is_its_video_and_its_time_as_a_media_fragment() {
+        let path = |ms| VideoFrame::at_ms("clips/a.mp4", ms).frame_path();
+        assert_eq!(path(0), "clips/a.mp4#t=0");
+        assert_eq!(path(5_000), "clips/a.mp4#t=5");
+        assert_eq!(path(2_500), "clips/a.mp4#t=2.5");
+        assert_eq!(path(61_234), "clips/a.mp4#t=61.234");
+        assert_eq!(path(1_050), "clips/a.mp4#t=1.05");
+        assert_eq!(VideoFrame::at_ms("v.webm", 1_050).ms(), 1_050);
+    }
 
     #[test]
     fn exif_dates_with_and_without_offset() {

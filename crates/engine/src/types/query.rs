@@ -87,6 +87,22 @@ pub struct SearchResult {
     pub score: f32,
     /// 1-based rank.
     pub rank: usize,
+    /// For a frame of a video: the video and the frame's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<crate::types::metadata::VideoFrame>,
+    /// The video's other frames among the results, best first: they are folded into its best frame
+    /// (`search::video_groups`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<FrameHit>,
+}
+
+/// Another frame of a result's video.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameHit {
+    pub id: ImageId,
+    /// Its time in the video, in seconds.
+    pub seconds: f64,
+    pub score: f32,
 }
 
 /// The answer to a query.

@@ -267,6 +267,45 @@ pub struct SearchResultDto {
     /// Labels with action `hide` the image reaches the threshold of (see `ImageDto::hidden`).
     #[serde(default)]
     pub hidden: Vec<String>,
+    /// For a frame of a video: the video and the frame's time (absent for images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub video: Option<VideoFrameDto>,
+    /// The video's other frames among the results, best first: a video is one result, led by its
+    /// best frame (absent when there are none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<FrameHitDto>,
+}
+
+/// A video frame's video and its time in it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VideoFrameDto {
+    /// The video file's path relative to the indexed folder (`GET /api/images/{id}` of the frame serves
+    /// the video, with Range requests: play it from `seconds`).
+    pub path: String,
+    /// The frame's time from the start of the video, in seconds.
+    pub seconds: f64,
+}
+
+impl From<vsearch_engine::metadata::VideoFrame> for VideoFrameDto {
+    fn from(v: vsearch_engine::metadata::VideoFrame) -> Self {
+        Self {
+            path: v.path,
+            seconds: v.seconds,
+        }
+    }
+}
+
+/// Another frame of a result's video.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FrameHitDto {
+    /// The frame's image id.
+    #[schema(schema_with = image_id_schema)]
+    pub id: ImageId,
+    /// Its time in the video, in seconds.
+    pub seconds: f64,
+    /// Its score (see `score`).
+    pub score: f32,
 }
 
 /// `POST /api/search`.
@@ -326,6 +365,16 @@ impl SearchResponseDto {
                     rank: h.rank,
                     flags: Vec::new(),
                     hidden: Vec::new(),
+                    video: h.video.map(VideoFrameDto::from),
+                    frames: h
+                        .frames
+                        .into_iter()
+                        .map(|f| FrameHitDto {
+                            id: f.id,
+                            seconds: f.seconds,
+                            score: f.score,
+                        })
+                        .collect(),
                 })
                 .collect(),
             index: r.index.into(),
@@ -397,7 +446,8 @@ pub struct ImageDto {
     /// Folder of the path (`""` at the top).
     pub folder: String,
     pub name: String,
-    /// Format from the content: jpeg, png, webp, gif, bmp, tiff, heic or avif.
+    /// Format from the content: jpeg, png, webp, gif, bmp, tiff, heic or avif; a video frame's: mp4, mov,
+    /// mkv or webm.
     pub format: String,
     /// File size.
     pub bytes: u64,
@@ -425,6 +475,11 @@ pub struct ImageDto {
     /// blurs the thumbnail until it is clicked.
     #[serde(default)]
     pub hidden: Vec<String>,
+    /// For a frame of a video (`path` is then `VIDEO#t=SECONDS`, `format` the video's container): the
+    /// video and the frame's time (filter key `video`); absent for images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub video: Option<VideoFrameDto>,
 }
 
 impl From<ImageMeta> for ImageDto {
@@ -447,6 +502,7 @@ impl From<ImageMeta> for ImageDto {
             labels: m.labels,
             flags: m.flags,
             hidden: m.hidden,
+            video: m.video.map(VideoFrameDto::from),
         }
     }
 }

@@ -435,12 +435,17 @@ fn image_response(content_type: &'static str, bytes: Bytes) -> Response {
         .into_response()
 }
 
-/// The original image file, with its content type (recognised by content).
+/// The original image file, with its content type (recognised by content); for a video frame, its video,
+/// with Range requests (206) so that a player seeks in it.
 #[utoipa::path(get, path = "/api/images/{id}", tag = "vsearch",
     params(("id" = u64, Path, description = "Image id (a UUID in a Qdrant collection)", minimum = 0)),
     responses(
-        (status = 200, description = "The original bytes",
-            content(("image/jpeg"), ("image/png"), ("image/webp"), ("image/gif"), ("image/bmp"), ("image/tiff"), ("image/heic"), ("image/avif"), ("application/octet-stream"))),
+        (status = 200, description = "The original bytes (a video frame's: its video's)",
+            content(("image/jpeg"), ("image/png"), ("image/webp"), ("image/gif"), ("image/bmp"), ("image/tiff"), ("image/heic"), ("image/avif"),
+                ("video/mp4"), ("video/quicktime"), ("video/x-matroska"), ("video/webm"), ("application/octet-stream"))),
+        (status = 206, description = "The bytes a Range request asked for, of a video frame's video",
+            content(("video/mp4"), ("video/quicktime"), ("video/x-matroska"), ("video/webm"))),
+        (status = 416, description = "A Range request outside a video frame's video"),
         (status = 400, description = "The id is not a non-negative integer", body = ErrorBody),
         (status = 404, description = "Unknown id, or its file is gone", body = ErrorBody),
         (status = 410, description = "A block (takedown) hides this image", body = ErrorBody),
@@ -449,7 +454,18 @@ fn image_response(content_type: &'static str, bytes: Bytes) -> Response {
 pub async fn image(
     State(state): State<AppState>,
     PathId(id): PathId,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    let collection = state.served().backend.clone();
+    let video = tokio::task::spawn_blocking(move || collection.video_file(id))
+        .await
+        .map_err(|e| {
+            ApiError::internal("the catalog lookup failed; the server's log has the details")
+                .with_detail(format!("catalog lookup of image {id} failed: {e}"))
+        })??;
+    if let Some((path, mime)) = video {
+        return serve_video(id, &path, mime, request).await;
+    }
     let bytes = match read_image(&state, id).await?.bytes() {
         Ok(bytes) => bytes,
         Err(url) => return Ok(axum::response::Redirect::temporary(&url).into_response()),
@@ -457,6 +473,41 @@ pub async fn image(
     let content_type =
         image_io::sniff_format(&bytes).map_or("application/octet-stream", |f| f.mime_type);
     Ok(image_response(content_type, Bytes::from(bytes)))
+}
+
+/// A video file, answering Range requests (206, `Content-Range`) and conditional ones, as `mime`.
+async fn serve_video(
+    id: ImageId,
+    path: &std::path::Path,
+    mime: &'static str,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let mut service = match mime.parse::<mime::Mime>() {
+        Ok(m) => tower_http::services::ServeFile::new_with_mime(path, &m),
+        Err(_) => tower_http::services::ServeFile::new(path),
+    };
+    let response = service
+        .try_call(request)
+        .await
+        .map_err(|e| unreadable_file(id, path, e))?;
+    if response.status() == StatusCode::NOT_FOUND {
+        return Err(unreadable_file(
+            id,
+            path,
+            std::io::ErrorKind::NotFound.into(),
+        ));
+    }
+    let mut response = response.map(axum::body::Body::new);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(response)
 }
 
 /// A JPEG thumbnail of at most 256 px: the one the index run kept beside the collection, or made from the

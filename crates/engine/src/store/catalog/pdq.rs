@@ -117,6 +117,7 @@ mod tests {
             error: None,
             meta: None,
             version: 0,
+            frame: None,
         }
     }
 

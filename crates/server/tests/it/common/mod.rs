@@ -575,6 +575,7 @@ impl HistogramCollection {
                         &std::fs::read(root.join(n)).unwrap(),
                     )),
                     version: 0,
+                    frame: None,
                 })
             }));
         Self {
@@ -666,6 +667,8 @@ impl SearchBackend for HistogramCollection {
                 path: self.names[id].clone(),
                 score,
                 rank: rank + 1,
+                video: None,
+                frames: Vec::new(),
             })
             .collect();
         Ok(SearchResponse {
