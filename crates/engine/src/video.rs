@@ -82,12 +82,9 @@ impl VideoFormat {
     }
 }
 
-/// ISO base media brands of still images and audio, which are not videos: HEIF/HEIC and AVIF images
-/// (read as images, if at all) and MPEG-4 audio.
-const NOT_VIDEO_BRANDS: &[&[u8; 4]] = &[
-    b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1",
-    b"avif", b"avis", b"M4A ", b"M4B ", b"M4P ",
-];
+/// ISO base media brands of MPEG-4 audio, which is not video. (HEIF/HEIC and AVIF images, ISO base media
+/// too, are what the image-format table recognises: [`sniff`] leaves them to it.)
+const AUDIO_BRANDS: &[&[u8; 4]] = &[b"M4A ", b"M4B ", b"M4P "];
 
 /// How many bytes of a file's start [`sniff`] looks at.
 pub const SNIFF_BYTES: usize = 64;
@@ -95,9 +92,13 @@ pub const SNIFF_BYTES: usize = 64;
 /// The video format of a file from its first bytes ([`SNIFF_BYTES`] are enough), or `None`.
 pub fn sniff(header: &[u8]) -> Option<VideoFormat> {
     let at = |from: usize, to: usize| header.get(from..to);
+    // An image format wins: a HEIF still (its brands major or compatible) is an image, not a video.
+    if vsearch_embed::image_io::sniff_format(header).is_some() {
+        return None;
+    }
     if at(4, 8) == Some(b"ftyp") {
         let brand = at(8, 12)?;
-        if NOT_VIDEO_BRANDS.iter().any(|b| b.as_slice() == brand) {
+        if AUDIO_BRANDS.iter().any(|b| b.as_slice() == brand) {
             return None;
         }
         return Some(if brand == b"qt  " {
@@ -330,6 +331,11 @@ mod tests {
         for brand in [b"heic", b"mif1", b"avif", b"M4A "] {
             assert_eq!(sniff(&ftyp(brand)), None, "{brand:?}");
         }
+        // A HEIF still named only among the compatible brands is an image too.
+        let mut still = ftyp(b"isom");
+        still[16..20].copy_from_slice(b"mif1");
+        still[20..24].copy_from_slice(b"heic");
+        assert_eq!(sniff(&still), None);
         assert_eq!(
             sniff(b"\0\0\0\x08wide\0\0\0\x10mdat"),
             Some(VideoFormat::Mov)
