@@ -145,9 +145,28 @@ pub struct Shared {
     pub metrics: metrics::Metrics,
     /// Where searches and opens are recorded (`None`: analytics off, or the collection keeps no records).
     pub analytics: Option<Recorder>,
+    /// The learned re-scorer the ranking stage runs (`None`: the cosine order, boosts and the other
+    /// steps only); see [`Shared::set_rescorer`].
+    rescorer: RwLock<Option<Arc<dyn vsearch_engine::ranking::Rescorer>>>,
 }
 
 impl Shared {
+    /// The learned re-scorer served now, if any.
+    pub fn rescorer(&self) -> Option<Arc<dyn vsearch_engine::ranking::Rescorer>> {
+        match self.rescorer.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Serves `rescorer` (a newly trained model) from the next search on; `None` turns it off.
+    pub fn set_rescorer(&self, rescorer: Option<Arc<dyn vsearch_engine::ranking::Rescorer>>) {
+        match self.rescorer.write() {
+            Ok(mut guard) => *guard = rescorer,
+            Err(poisoned) => *poisoned.into_inner() = rescorer,
+        }
+    }
+
     /// The state served now.
     pub fn served(&self) -> Arc<Served> {
         match self.served.read() {
@@ -209,6 +228,7 @@ impl AppState {
             block_changes: tokio::sync::Mutex::new(()),
             metrics: metrics::Metrics::default(),
             analytics,
+            rescorer: RwLock::new(None),
         }))
     }
 }

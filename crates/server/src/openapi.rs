@@ -64,6 +64,8 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         dto::DuplicateGroupDto,
         dto::DuplicateImageDto,
         dto::SearchResultDto,
+        dto::AdjustmentDto,
+        dto::RankingDto,
         dto::SearchResponseDto,
         blocks::NearDto,
         blocks::BlockRequest,

@@ -66,6 +66,7 @@ impl Collection {
             model: self.manifest().model.id.clone(),
             embed_ms,
             search_ms,
+            ranking: None,
         })
     }
 
@@ -100,11 +101,8 @@ impl Collection {
             .filter(|h| !self.is_hidden(h.id))
             .filter_map(|h| self.images().get(h.id).map(|m| (h, m)))
             .enumerate()
-            .map(|(i, (h, m))| SearchResult {
-                id: ImageId::Number(h.id),
-                path: m.path.clone(),
-                score: h.score,
-                rank: i + 1,
+            .map(|(i, (h, m))| {
+                SearchResult::new(ImageId::Number(h.id), m.path.clone(), h.score, i + 1)
             });
         answer::page(ranked, options)
     }
