@@ -338,3 +338,85 @@ fn diversity_spreads_the_top_and_a_flag_demotion_moves_a_result_down() {
         vec!["boosts".to_string()]
     );
 }
+
+#[test]
+fn recommendations_leave_out_the_board_its_copies_and_blocked_images() {
+    use vsearch_engine::answers::{recommend, RecommendOptions};
+    use vsearch_engine::blocks::{BlockSource, NewBlock, Reach};
+    use vsearch_engine::{Board, Example};
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("photos");
+    planted_collection(&dir);
+    let collection = Collection::open_without_model(&dir).expect("open");
+    // A board of two views of object 0 (the first has planted copies) and one of object 5.
+    let pinned = [
+        id_of(&collection, "ukbench00000.jpg"),
+        id_of(&collection, "ukbench00001.jpg"),
+        id_of(&collection, "ukbench00020.jpg"),
+    ];
+    let copies: Vec<ImageId> = COPIES
+        .iter()
+        .map(|c| id_of(&collection, &format!("copies/{c}")))
+        .collect();
+    // Block a view of object 0 the feed would otherwise show first.
+    let blocked = id_of(&collection, "ukbench00002.jpg");
+    let (_, collection) = collection
+        .add_block(NewBlock {
+            source: BlockSource::Id(blocked),
+            reach: Reach::Example,
+            reason: "test".into(),
+            by: "ranking test".into(),
+        })
+        .expect("block");
+    let board = Board {
+        positive: pinned
+            .iter()
+            .map(|id| Example::new(Query::Id(*id)))
+            .collect(),
+        negative: Vec::new(),
+    };
+    let options = RecommendOptions {
+        k: 20,
+        ..RecommendOptions::default()
+    };
+    let cold = || -> vsearch_engine::Result<_> {
+        Ok(std::sync::Arc::new(answers::cold_start(&collection)?))
+    };
+    let feed = recommend(&collection, Some(&board), &options, None, cold).expect("feed");
+    assert!(!feed.cold_start);
+    assert_eq!(
+        feed.clusters, 3,
+        "the board and its two groups are searched"
+    );
+    let ids: Vec<ImageId> = feed.response.results.iter().map(|r| r.id).collect();
+    assert_eq!(ids.len(), 20);
+    for id in pinned.iter().chain(&copies).chain([&blocked]) {
+        assert!(!ids.contains(id), "{id} is in the feed {ids:?}");
+    }
+    let unique: HashSet<&ImageId> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len());
+    // Both things pinned are followed: the other view of object 0 and views of object 5.
+    let paths: Vec<&str> = feed.response.results[..6]
+        .iter()
+        .map(|r| r.path.as_str())
+        .collect();
+    assert!(paths.contains(&"ukbench00003.jpg"), "{paths:?}");
+    assert!(
+        paths
+            .iter()
+            .any(|p| ["ukbench00021.jpg", "ukbench00022.jpg", "ukbench00023.jpg"].contains(p)),
+        "{paths:?}"
+    );
+
+    // Cold start: one representative per cluster, no copies of one picture twice, nothing blocked.
+    let feed = recommend(&collection, None, &options, None, cold).expect("cold feed");
+    assert!(feed.cold_start);
+    let ids: Vec<ImageId> = feed.response.results.iter().map(|r| r.id).collect();
+    assert!(!ids.is_empty() && !ids.contains(&blocked));
+    let original = id_of(&collection, "ukbench00000.jpg");
+    let group: Vec<ImageId> = copies.iter().copied().chain([original]).collect();
+    assert!(ids.iter().filter(|id| group.contains(id)).count() <= 1);
+    let unique: HashSet<&ImageId> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len());
+}

@@ -4,7 +4,7 @@
 use crate::answers::signals;
 use crate::backend::Backend;
 use crate::ranking::stage::{self, Stage};
-use crate::ranking::{Candidate, QueryKind, RankOptions, Ranked, Rescorer};
+use crate::ranking::{Candidate, QueryKind, RankOptions, Ranked, RankedResult, Rescorer};
 use crate::types::error::Result;
 use crate::types::query::{Query, QueryOptions, RankingReport, SearchResponse, SearchResult};
 use std::time::Instant;
@@ -38,7 +38,7 @@ pub fn search(
         None => query.clone(),
     };
     let kind = QueryKind::of(query);
-    let mut response = ranked_candidates(backend, &retrieval, options, &rank, kind, rescorer, &[])?;
+    let mut response = ranked_candidates(backend, &retrieval, options, &rank, kind, rescorer)?;
     response.embed_ms += embed_ms;
     Ok(response)
 }
@@ -52,28 +52,92 @@ fn min_score_step(options: &QueryOptions) -> Vec<String> {
         .collect()
 }
 
+/// What retrieval gave the stage: candidates in retrieval's order and what the answer reports of it.
+pub(crate) struct Retrieved {
+    pub results: Vec<SearchResult>,
+    /// Whether retrieval had more than it gave.
+    pub more: bool,
+    pub index: vsearch_index::IndexKind,
+    pub filter: Option<crate::types::query::FilterReport>,
+    pub model: String,
+    pub embed_ms: f64,
+}
+
+impl From<SearchResponse> for Retrieved {
+    fn from(r: SearchResponse) -> Self {
+        Self {
+            results: r.results,
+            more: r.more,
+            index: r.index,
+            filter: r.filter,
+            model: r.model,
+            embed_ms: r.embed_ms,
+        }
+    }
+}
+
 /// Retrieval of `query` (already a vector where the backend could say), the ranking stage over it, and
-/// the page; ids in `exclude` are left out of the candidates (a board's own images). Retrieval is asked
-/// again, for twice as many, while collapse leaves fewer results than the page needs and more exist.
-pub(crate) fn ranked_candidates(
+/// the page.
+fn ranked_candidates(
     backend: &dyn Backend,
     query: &Query,
     options: &QueryOptions,
     rank: &RankOptions,
     kind: QueryKind,
     rescorer: Option<&dyn Rescorer>,
-    exclude: &[crate::types::image_id::ImageId],
+) -> Result<SearchResponse> {
+    let retrieve = |fetch: usize| -> Result<Retrieved> {
+        Ok(backend
+            .search(
+                query,
+                &QueryOptions {
+                    k: fetch,
+                    offset: 0,
+                    collapse: None,
+                    diversity: None,
+                    ..options.clone()
+                },
+            )?
+            .into())
+    };
+    let ranking = Ranking {
+        options: rank,
+        kind,
+        rescorer,
+    };
+    rank_retrieved(backend, retrieve, options, &ranking, |_| true, |_| true)
+}
+
+/// How a list is ranked: the stage's options, the query's kind, the re-scorer.
+pub(crate) struct Ranking<'a> {
+    pub options: &'a RankOptions,
+    pub kind: QueryKind,
+    pub rescorer: Option<&'a dyn Rescorer>,
+}
+
+/// The ranking stage over what `retrieve` gives for a number of candidates, then the page of
+/// `options`; candidates `keep` refuses are left out before the stage, results `show` refuses after it.
+/// Retrieval is asked again, for twice as many, while fewer results than the page needs remain and
+/// retrieval has more.
+pub(crate) fn rank_retrieved(
+    backend: &dyn Backend,
+    mut retrieve: impl FnMut(usize) -> Result<Retrieved>,
+    options: &QueryOptions,
+    ranking: &Ranking<'_>,
+    keep: impl Fn(&Candidate) -> bool,
+    show: impl Fn(&RankedResult) -> bool,
 ) -> Result<SearchResponse> {
     let t1 = Instant::now();
+    let rank = ranking.options;
     let pool = options.k.saturating_mul(rank.factor);
     let needed = options.offset.saturating_add(options.k).saturating_add(1);
-    let mut fetch = pool.max(needed).saturating_add(exclude.len());
+    let mut fetch = pool.max(needed);
     let stored = if rank.collapse {
         signals::stored_copies(backend)
     } else {
         None
     };
-    let reports = if rank.boosts.per_report != 0.0 || rescorer.is_some() {
+    let reports = if rank.boosts.per_report != 0.0 || ranking.rescorer.is_some() {
         signals::open_reports(backend)
     } else {
         Default::default()
@@ -81,51 +145,41 @@ pub(crate) fn ranked_candidates(
     let higher_is_better = backend.info().metric == vsearch_index::Metric::Cosine;
     let now = jiff::Timestamp::now();
     loop {
-        let retrieved = backend.search(
-            query,
-            &QueryOptions {
-                k: fetch,
-                offset: 0,
-                collapse: None,
-                diversity: None,
-                ..options.clone()
-            },
-        )?;
-        let results: Vec<SearchResult> = retrieved
-            .results
-            .into_iter()
-            .filter(|r| !exclude.contains(&r.id))
-            .collect();
-        let ids: Vec<_> = results.iter().map(|r| r.id).collect();
+        let retrieved = retrieve(fetch)?;
+        let ids: Vec<_> = retrieved.results.iter().map(|r| r.id).collect();
         let facts = backend.facts(&ids)?;
-        let candidates: Vec<Candidate> = results
-            .into_iter()
+        let candidates: Vec<Candidate> = retrieved
+            .results
+            .iter()
             .zip(facts)
-            .enumerate()
-            .map(|(i, (r, mut facts))| {
+            .map(|(r, mut facts)| {
                 facts.open_reports = reports.get(&r.id).copied().unwrap_or(0);
                 Candidate {
                     id: r.id,
-                    path: r.path,
+                    path: r.path.clone(),
                     score: r.score,
-                    rank: i + 1,
+                    rank: 0,
                     facts,
                 }
             })
+            .filter(|c| keep(c))
+            .enumerate()
+            .map(|(i, c)| Candidate { rank: i + 1, ..c })
             .collect();
         let n = candidates.len();
-        let ranked = stage::rank(
+        let mut ranked = stage::rank(
             candidates,
             &Stage {
                 options: rank,
-                query: kind,
-                rescorer,
+                query: ranking.kind,
+                rescorer: ranking.rescorer,
                 stored: stored.as_ref(),
                 pool,
                 higher_is_better,
                 now,
             },
         );
+        ranked.results.retain(|r| show(r));
         if ranked.results.len() >= needed || !retrieved.more {
             let mut steps = ranked.steps.clone();
             steps.extend(min_score_step(options));

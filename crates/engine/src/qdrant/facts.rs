@@ -44,6 +44,7 @@ impl QdrantCollection {
                     hash: Some(image.hash.clone()),
                     pdq,
                     mtime: meta.mtime.parse().ok(),
+                    hidden: !meta.hidden.is_empty(),
                     labels: meta.labels,
                     flags: meta.flags,
                     open_reports: 0,
@@ -79,7 +80,7 @@ impl QdrantCollection {
                 Ok(())
             },
         )?;
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort_by_key(|a| a.0);
         Ok(out)
     }
 }

@@ -80,6 +80,9 @@ pub struct CandidateFacts {
     pub flags: Vec<String>,
     /// Open report cases on the image.
     pub open_reports: u32,
+    /// Whether a label policy's `hide` action hides the image (blurred on the page; recommendations
+    /// leave it out).
+    pub hidden: bool,
 }
 
 /// Names of [`Features::values`], in order.

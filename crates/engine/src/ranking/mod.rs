@@ -15,6 +15,7 @@
 //! computation; gathering the candidates' facts from a backend is [`crate::answers`]'s work.
 
 pub mod boosts;
+pub mod clusters;
 pub mod copies;
 pub mod diversity;
 pub mod features;

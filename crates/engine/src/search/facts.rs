@@ -37,6 +37,7 @@ pub fn facts(collection: &Collection, ids: &[ImageId]) -> Result<Vec<CandidateFa
                 labels: meta.map(|m| m.labels.clone()).unwrap_or_default(),
                 flags: meta.map(|m| m.flags.clone()).unwrap_or_default(),
                 open_reports: 0,
+                hidden: meta.is_some_and(|m| !m.hidden.is_empty()),
             }
         })
         .collect())

@@ -204,7 +204,7 @@ pub async fn similar(
     run_search(&state, ticket, served, query, options, started).await
 }
 
-fn query_rejection(rejection: QueryRejection) -> ApiError {
+pub(crate) fn query_rejection(rejection: QueryRejection) -> ApiError {
     ApiError::bad_request(format!("bad query parameters: {}", rejection.body_text()))
 }
 
