@@ -193,6 +193,19 @@ fn planted_copies_collapse_to_one_result_per_group() {
             .args(["-k", "5", "--no-collapse", "--json"]),
     );
     assert!(json(&out)["results"][0].get("copies").is_none());
+
+    // The figures of the README (and of `vsearch eval ranking` on this folder).
+    let f = vsearch_engine::answers::measure::measure(&collection, 20, 0.3).expect("measure");
+    eprintln!("planted copies (ukbench-14 + 3 copies of ukbench00000): {f:?}");
+    assert!(f.images_in_groups >= 4, "{f:?}");
+    assert!(
+        f.without.copy_share > 0.0 && f.collapse_only.copy_share == 0.0,
+        "{f:?}"
+    );
+    assert!(
+        f.with.intra_list_similarity < f.without.intra_list_similarity,
+        "{f:?}"
+    );
 }
 
 /// The queries of the diversity test: the first view of each ukbench object.
@@ -262,6 +275,12 @@ fn diversity_spreads_the_top_and_a_flag_demotion_moves_a_result_down() {
         after / n
     );
     assert!(after < before, "diversity lowers the top 10's similarity");
+    let f = vsearch_engine::answers::measure::measure(&collection, 20, 0.3).expect("measure");
+    eprintln!("ukbench-14: {f:?}");
+    assert!(
+        f.with.intra_list_similarity < f.without.intra_list_similarity,
+        "{f:?}"
+    );
 
     // A flag label and a demotion of flagged images by 0.25 (over the top 30, so it stays in view).
     let q = queries[0];

@@ -5,6 +5,7 @@
 //!
 //! [`Backend`]: crate::backend::Backend
 
+pub mod measure;
 pub mod recommend;
 pub mod search;
 pub mod signals;

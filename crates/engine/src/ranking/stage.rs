@@ -128,12 +128,12 @@ pub fn rank(candidates: Vec<Candidate>, stage: &Stage<'_>) -> Ranked {
             .collect();
     }
     // The rest, in retrieval's order.
-    for i in pool..candidates.len() {
+    for (i, c) in candidates.iter().enumerate().skip(pool) {
         match leader_of.get(&roots[i]) {
             Some(&l) => leaders[l].3.push(i),
             None => {
                 leader_of.insert(roots[i], leaders.len());
-                leaders.push((i, sign * candidates[i].score, Vec::new(), Vec::new()));
+                leaders.push((i, sign * c.score, Vec::new(), Vec::new()));
             }
         }
     }
