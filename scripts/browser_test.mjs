@@ -1,6 +1,7 @@
 // Browser test of the vsearch web page in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core).
 // It opens the page on the browse grid, filters it by folder, file date and format, opens a photo (viewer and
-// similar images, the photo first; then filtered to its folder), pins two results and searches the board (one
+// similar images, the photo first; then filtered to its folder), pins two results (and sees "More like your
+// board", the feed of GET /api/recommend, without them) and searches the board (one
 // of them as a negative example), draws a box on a photo with the mouse and searches that region (and its next
 // page), reloads the page from its URL and expects the same results, goes Back, uploads a photo, checks phone
 // width (and a box drawn by touch), opens the duplicates view and the analytics dashboard (with $ADMIN_TOKEN), reports
@@ -206,6 +207,16 @@ try {
     if (JSON.stringify(pinned) !== JSON.stringify([pinA, pinB])) throw new Error(`board holds ${pinned}, expected ${[pinA, pinB]}`);
     if ((await page.getAttribute(`#results .result[data-id="${pinA}"] .pin`, "aria-pressed")) !== "true") {
       throw new Error("a pinned card's pin button should be pressed");
+    }
+    // "More like your board": a feed for the two pinned photos (GET /api/recommend), without them.
+    {
+      await page.waitForSelector('#recs[data-state="done"]', { timeout: 30_000 });
+      const title = (await page.textContent("#recs-title")).trim();
+      if (title !== "More like your board" || (await page.isHidden("#recs"))) throw new Error(`no "More like your board": ${title}`);
+      const recs = await page.$$eval("#recs-items .rec", (items) => items.map((i) => (/^\d+$/.test(i.dataset.id) ? Number(i.dataset.id) : i.dataset.id)));
+      if (recs.length === 0) throw new Error("the board's feed is empty");
+      if (recs.includes(pinA) || recs.includes(pinB)) throw new Error(`the feed shows a pinned photo: ${recs}`);
+      console.log(`More like your board (+${pinA} +${pinB}): ${recs.length} photos, first ${recs[0]}`);
     }
     await page.click(`#board-items .board-item[data-id="${pinB}"] .polarity`);
     await page.waitForSelector(`#board-items .board-item[data-id="${pinB}"][data-negative="true"]`);

@@ -24,12 +24,13 @@ const CRATES: &[Layering] = &[
     Layering {
         src: "crates/engine/src",
         layers: &[
-            &["types", "pdq", "video"],
+            &["types", "pdq", "video", "ranking"],
             &["store", "analytics"],
             &["search", "qdrant"],
             &["safety"],
             &["backend", "pipeline"],
             &["reports"],
+            &["answers"],
         ],
         exceptions: &[(
             "search/collection.rs",

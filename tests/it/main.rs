@@ -29,6 +29,7 @@ mod qdrant;
 mod qdrant_cluster;
 mod qdrant_reports;
 mod qdrant_safety;
+mod ranking;
 mod reports;
 mod search_cli;
 mod stable_ids;

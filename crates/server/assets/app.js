@@ -24,6 +24,7 @@ const els = {
   analyticsLink: $("analytics-link"), dashboard: $("dashboard"), dashForm: $("dash-form"), dashToken: $("dash-token"),
   dashDays: $("dash-days"), dashSummary: $("dash-summary"), dashPlots: $("dash-plots"),
   query: $("query"), moreRow: document.querySelector(".more-row"),
+  recs: $("recs"), recsItems: $("recs-items"),
 };
 
 const DEFAULT_K = 20;
@@ -427,6 +428,7 @@ function searchRequest(view, offset) {
     form.append("image", file, file.name || "upload");
     form.append("k", String(view.k));
     form.append("offset", String(offset));
+    form.append("collapse", "true");
     if (filter) form.append("filter", JSON.stringify(filter));
     if (view.index) form.append("index", view.index);
     return { method: "POST", body: form };
@@ -437,6 +439,8 @@ function searchRequest(view, offset) {
   else body = boardBody(view.board);
   body.k = view.k;
   body.offset = offset;
+  // The page shows one result per duplicate group; the others are listed on it ("+N copies").
+  body.collapse = true;
   if (filter) body.filter = filter;
   if (view.index) body.index = view.index;
   return { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
@@ -725,6 +729,12 @@ function renderCards(items, append, isResult, searchId) {
       open.title = `Hidden (${hidden.join(", ")}): click to reveal`;
       open.append(el("span", { className: "veil-note", textContent: `${hidden.join(", ")} · click to reveal` }));
     }
+    if (Array.isArray(r.copies) && r.copies.length) {
+      extras.push(el("span", {
+        className: "copies", textContent: `+${r.copies.length} ${r.copies.length === 1 ? "copy" : "copies"}`,
+        title: `Copies of this picture: ${r.copies.join(", ")}`,
+      }));
+    }
     if (flags.length) {
       extras.push(el("span", { className: "badges" },
         ...flags.map((f) => el("span", { className: "badge", textContent: f, title: `label: ${f}` }))));
@@ -986,6 +996,48 @@ function renderBoard() {
     localStorage.setItem(BOARD_KEY, JSON.stringify(items));
   } catch {
     // storage off: the board lives as long as the page
+  }
+  scheduleRecommendations();
+}
+
+// ---------- "More like your board": GET /api/recommend with the board ----------
+
+const RECS_K = 12;
+let recsTimer = null;
+let recsTicket = 0;
+
+function scheduleRecommendations() {
+  clearTimeout(recsTimer);
+  recsTimer = setTimeout(loadRecommendations, 250);
+}
+
+async function loadRecommendations() {
+  const ticket = ++recsTicket;
+  if (!state.board.some((it) => !it.negative)) {
+    els.recs.hidden = true;
+    els.recs.dataset.state = "empty";
+    els.recsItems.replaceChildren();
+    return;
+  }
+  els.recs.hidden = false;
+  els.recs.dataset.state = "loading";
+  try {
+    const board = encodeURIComponent(JSON.stringify(boardBody(state.board)));
+    const body = await api(`/api/recommend?k=${RECS_K}&board=${board}`);
+    if (ticket !== recsTicket) return;
+    els.recsItems.replaceChildren(...body.results.map((r) => {
+      const open = el("button", {
+        type: "button", className: "rec", title: `Open ${r.path}`, dataset: { id: String(r.id), path: r.path },
+      }, el("img", { src: thumbUrl(r.id), alt: r.path, loading: "lazy", decoding: "async" }));
+      open.addEventListener("click", () => openPhoto(r.id));
+      return open;
+    }));
+    els.recs.dataset.count = String(body.results.length);
+    els.recs.dataset.state = "done";
+  } catch (err) {
+    if (ticket !== recsTicket) return;
+    els.recs.dataset.state = "error";
+    els.recsItems.replaceChildren(el("p", { className: "muted", textContent: `No recommendations: ${err.message}` }));
   }
 }
 

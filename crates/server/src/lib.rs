@@ -99,9 +99,25 @@ pub struct Served {
     pub info: CollectionInfo,
     /// The OpenAPI description for this state (see [`openapi::spec_for`]).
     pub openapi: String,
+    /// The cold-start recommendations of this state, computed on first use (they read every vector).
+    cold_start: std::sync::Mutex<Option<Arc<vsearch_engine::answers::ColdStart>>>,
 }
 
 impl Served {
+    /// The cold-start recommendations of this state (blocking the first time: clusters the vectors).
+    pub fn cold_start(&self) -> vsearch_engine::Result<Arc<vsearch_engine::answers::ColdStart>> {
+        let mut guard = match self.cold_start.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(cold) = guard.as_ref() {
+            return Ok(cold.clone());
+        }
+        let cold = Arc::new(vsearch_engine::answers::cold_start(&*self.backend)?);
+        *guard = Some(cold.clone());
+        Ok(cold)
+    }
+
     /// Files an interrupted `vsearch index` indexed but did not commit, read now (not at load: such a
     /// run moves the catalog without a commit to reload on); `None`, with a warning, when it cannot be
     /// read.
@@ -127,6 +143,7 @@ impl Served {
             backend,
             info,
             openapi,
+            cold_start: std::sync::Mutex::new(None),
         }
     }
 }
@@ -145,9 +162,28 @@ pub struct Shared {
     pub metrics: metrics::Metrics,
     /// Where searches and opens are recorded (`None`: analytics off, or the collection keeps no records).
     pub analytics: Option<Recorder>,
+    /// The learned re-scorer the ranking stage runs (`None`: the cosine order, boosts and the other
+    /// steps only); see [`Shared::set_rescorer`].
+    rescorer: RwLock<Option<Arc<dyn vsearch_engine::ranking::Rescorer>>>,
 }
 
 impl Shared {
+    /// The learned re-scorer served now, if any.
+    pub fn rescorer(&self) -> Option<Arc<dyn vsearch_engine::ranking::Rescorer>> {
+        match self.rescorer.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Serves `rescorer` (a newly trained model) from the next search on; `None` turns it off.
+    pub fn set_rescorer(&self, rescorer: Option<Arc<dyn vsearch_engine::ranking::Rescorer>>) {
+        match self.rescorer.write() {
+            Ok(mut guard) => *guard = rescorer,
+            Err(poisoned) => *poisoned.into_inner() = rescorer,
+        }
+    }
+
     /// The state served now.
     pub fn served(&self) -> Arc<Served> {
         match self.served.read() {
@@ -209,6 +245,7 @@ impl AppState {
             block_changes: tokio::sync::Mutex::new(()),
             metrics: metrics::Metrics::default(),
             analytics,
+            rescorer: RwLock::new(None),
         }))
     }
 }
@@ -303,6 +340,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/images/{id}/thumbnail", get(api::handlers::thumbnail))
         .route("/api/images/{id}/meta", get(api::handlers::image_meta))
         .route("/api/images/{id}/similar", get(api::handlers::similar))
+        .route("/api/recommend", get(api::recommend::recommend))
         .route(
             "/api/blocks",
             get(api::blocks::list_blocks).post(api::blocks::create_block),

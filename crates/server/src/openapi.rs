@@ -1,6 +1,6 @@
 //! The OpenAPI 3 description of the API, generated from the handlers and types with utoipa.
 
-use crate::api::{analytics, blocks, dto, handlers, reports, request};
+use crate::api::{analytics, blocks, dto, handlers, recommend, reports, request};
 use crate::error::ErrorBody;
 use crate::metrics;
 use crate::AppState;
@@ -23,6 +23,7 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         handlers::health,
         handlers::collection,
         handlers::search,
+        recommend::recommend,
         handlers::browse,
         handlers::facets,
         handlers::duplicates,
@@ -66,6 +67,9 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         dto::SearchResultDto,
         dto::VideoFrameDto,
         dto::FrameHitDto,
+        dto::AdjustmentDto,
+        dto::RankingDto,
+        recommend::RecommendDto,
         dto::SearchResponseDto,
         blocks::NearDto,
         blocks::BlockRequest,

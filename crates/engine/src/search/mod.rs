@@ -5,6 +5,7 @@
 pub mod answer;
 pub mod browse;
 pub mod collection;
+pub mod facts;
 pub mod images;
 pub mod query;
 pub mod query_vector;

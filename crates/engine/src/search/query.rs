@@ -69,6 +69,7 @@ impl Collection {
             model: self.manifest().model.id.clone(),
             embed_ms,
             search_ms,
+            ranking: None,
         })
     }
 
@@ -104,12 +105,8 @@ impl Collection {
             .filter_map(|h| self.images().get(h.id).map(|m| (h, m)))
             .enumerate()
             .map(|(i, (h, m))| SearchResult {
-                id: ImageId::Number(h.id),
-                path: m.path.clone(),
-                score: h.score,
-                rank: i + 1,
                 video: m.video.clone(),
-                frames: Vec::new(),
+                ..SearchResult::new(ImageId::Number(h.id), m.path.clone(), h.score, i + 1)
             });
         answer::page(ranked, options)
     }

@@ -45,16 +45,13 @@ mod tests {
     use crate::types::metadata::VideoFrame;
 
     fn result(id: u64, score: f32, video: Option<(&str, u64)>) -> SearchResult {
+        let path = match video {
+            Some((v, ms)) => VideoFrame::at_ms(v, ms).frame_path(),
+            None => format!("{id}.jpg"),
+        };
         SearchResult {
-            id: ImageId::Number(id),
-            path: match video {
-                Some((v, ms)) => VideoFrame::at_ms(v, ms).frame_path(),
-                None => format!("{id}.jpg"),
-            },
-            score,
-            rank: 1,
             video: video.map(|(v, ms)| VideoFrame::at_ms(v, ms)),
-            frames: Vec::new(),
+            ..SearchResult::new(ImageId::Number(id), path, score, 1)
         }
     }
 

@@ -170,6 +170,13 @@ pub struct SearchRequest {
     pub rerank: Option<bool>,
     /// Drop results scoring below this.
     pub min_score: Option<f64>,
+    /// One result per duplicate group: the group's best-scoring copy leads and lists the others in
+    /// `copies` (default: the collection's `ranking.json`, else false; the web page sends true).
+    pub collapse: Option<bool>,
+    /// Diversity of the results, 0 (off, the default) to 1: maximal marginal relevance over the stored
+    /// vectors (the best result stays first).
+    #[schema(minimum = 0, maximum = 1)]
+    pub diversity: Option<f64>,
 }
 
 /// One example of a board query: exactly one of `id`, `text`, `vector` or `image` (the index of an uploaded
@@ -247,6 +254,12 @@ pub struct SearchForm {
     /// Drop results scoring below this.
     #[schema(nullable = false)]
     pub min_score: Option<f64>,
+    /// One result per duplicate group, `true` or `false` (see `SearchRequest`).
+    #[schema(nullable = false)]
+    pub collapse: Option<bool>,
+    /// Diversity, 0 to 1 (see `SearchRequest`).
+    #[schema(minimum = 0, maximum = 1, nullable = false)]
+    pub diversity: Option<f64>,
 }
 
 /// One result.
@@ -275,6 +288,19 @@ pub struct SearchResultDto {
     /// best frame (absent when there are none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub frames: Vec<FrameHitDto>,
+    /// Retrieval's 1-based rank, before the ranking stage (present when `ranking.steps` is not empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_rank: Option<usize>,
+    /// Retrieval's score, before the ranking stage (as `original_rank`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_score: Option<f32>,
+    /// With `collapse`: the other copies of this picture among the candidates, best first ("+N copies").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = image_ids_schema)]
+    pub copies: Vec<ImageId>,
+    /// What boosts and demotions (the collection's `ranking.json`) added to the score.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adjustments: Vec<AdjustmentDto>,
 }
 
 /// A video frame's video and its time in it.
@@ -308,6 +334,26 @@ pub struct FrameHitDto {
     pub score: f32,
 }
 
+/// One amount a boost or demotion added to a result's score.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AdjustmentDto {
+    /// `recency`, `label:NAME`, `flagged` or `reports`.
+    pub what: String,
+    pub amount: f32,
+}
+
+/// What the ranking stage did to an answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RankingDto {
+    /// The steps that ran, in order: `rescore:MODEL`, `boosts`, `collapse`, `diversity`, `min_score`;
+    /// empty when the answer is retrieval's order.
+    pub steps: Vec<String>,
+    /// Candidates retrieval gave the stage.
+    pub candidates: usize,
+    /// Candidates the stage re-ordered (`k x factor`); those after keep retrieval's order.
+    pub pool: usize,
+}
+
 /// `POST /api/search`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SearchResponseDto {
@@ -331,6 +377,9 @@ pub struct SearchResponseDto {
     /// (`POST /api/analytics/events`); absent when analytics are off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search_id: Option<String>,
+    /// What the ranking stage did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking: Option<RankingDto>,
 }
 
 /// How a filtered query was answered.
@@ -375,6 +424,17 @@ impl SearchResponseDto {
                             score: f.score,
                         })
                         .collect(),
+                    original_rank: h.original_rank,
+                    original_score: h.original_score,
+                    copies: h.copies,
+                    adjustments: h
+                        .adjustments
+                        .into_iter()
+                        .map(|a| AdjustmentDto {
+                            what: a.what,
+                            amount: a.amount,
+                        })
+                        .collect(),
                 })
                 .collect(),
             index: r.index.into(),
@@ -382,6 +442,11 @@ impl SearchResponseDto {
             embed_ms: r.embed_ms,
             search_ms: r.search_ms,
             search_id: None,
+            ranking: r.ranking.map(|x| RankingDto {
+                steps: x.steps,
+                candidates: x.candidates,
+                pool: x.pool,
+            }),
         }
     }
 }
@@ -684,6 +749,19 @@ pub struct SimilarParams {
     pub nprobe: Option<u64>,
     /// Drop results scoring below this.
     pub min_score: Option<f64>,
+    /// One result per duplicate group (see `SearchRequest.collapse`).
+    pub collapse: Option<bool>,
+    /// Diversity, 0 to 1 (see `SearchRequest.diversity`).
+    #[param(minimum = 0, maximum = 1)]
+    pub diversity: Option<f64>,
+}
+
+/// A list of image ids in the OpenAPI description.
+pub(crate) fn image_ids_schema() -> utoipa::openapi::Schema {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(utoipa::openapi::RefOr::T(image_id_schema()))
+        .build()
+        .into()
 }
 
 /// An image id in the OpenAPI description: a whole number (local collections) or a UUID string

@@ -112,11 +112,13 @@ async fn run_search(
         .map(|a| SearchDraft::new(&query, &options, a.keeps_queries()));
     let generation = served.info.generation;
     let backend = served.backend.clone();
+    let rescorer = state.rescorer();
     state.metrics.searches_in_flight.inc();
     let answered = state
         .pool
         .run(ticket, move || {
-            let response = backend.search(&query, &options)?;
+            let response =
+                vsearch_engine::answers::search(&*backend, &query, &options, rescorer.as_deref())?;
             // Each result's flagged and hidden labels, for the page's badges and blur.
             let marks: Vec<(Vec<String>, Vec<String>)> = response
                 .results
@@ -186,6 +188,8 @@ pub async fn similar(
         ef_search: p.ef_search,
         nprobe: p.nprobe,
         min_score: p.min_score,
+        collapse: p.collapse,
+        diversity: p.diversity,
         ..SearchRequest::default()
     };
     let served = state.served();
@@ -200,7 +204,7 @@ pub async fn similar(
     run_search(&state, ticket, served, query, options, started).await
 }
 
-fn query_rejection(rejection: QueryRejection) -> ApiError {
+pub(crate) fn query_rejection(rejection: QueryRejection) -> ApiError {
     ApiError::bad_request(format!("bad query parameters: {}", rejection.body_text()))
 }
 

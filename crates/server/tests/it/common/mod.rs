@@ -662,13 +662,8 @@ impl SearchBackend for HistogramCollection {
             .skip(options.offset)
             .take(options.k)
             .enumerate()
-            .map(|(rank, (id, score))| SearchResult {
-                id: (id as u64).into(),
-                path: self.names[id].clone(),
-                score,
-                rank: rank + 1,
-                video: None,
-                frames: Vec::new(),
+            .map(|(rank, (id, score))| {
+                SearchResult::new((id as u64).into(), self.names[id].clone(), score, rank + 1)
             })
             .collect();
         Ok(SearchResponse {
@@ -679,6 +674,7 @@ impl SearchBackend for HistogramCollection {
             model: "histogram".into(),
             embed_ms,
             search_ms: searched.elapsed().as_secs_f64() * 1e3,
+            ranking: None,
         })
     }
 
