@@ -70,7 +70,7 @@ pub trait Backend: Send + Sync + 'static {
     /// The collection's description.
     fn info(&self) -> CollectionInfo;
     /// Answers a query by retrieval alone: results in score order, no ranking stage (blocking: model
-    /// inference and index search). What users are answered is [`crate::answers::search`], which runs
+    /// inference and index search). What users are answered is [`crate::answers::search()`], which runs
     /// the ranking stage over this.
     fn search(&self, query: &Query, options: &QueryOptions) -> Result<SearchResponse>;
     /// The vector a query searches with, so that retrieval can be asked again without embedding again

@@ -1,6 +1,6 @@
 //! `GET /api/recommend`: a feed of images for a board of pinned examples (the page's "More like your
 //! board"), or the collection's representative images without one (see
-//! [`vsearch_engine::answers::recommend`]).
+//! [`vsearch_engine::answers::recommend()`]).
 //!
 //! The board is the same JSON as a board search's `positive` and `negative` (and as the page's links
 //! carry it in their `board` parameter): `board={"positive": [{"id": 3}, {"id": 7}], "negative": []}`,
