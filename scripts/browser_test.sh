@@ -61,7 +61,7 @@ opposite = ["a photo of nothing"]
 threshold = 0.0
 action = "flag"
 TOML
-  trap 'stop_server || true; rm -rf "$work"' EXIT
+  trap "stop_server || true; rm -rf '$work'" EXIT  # expanded now: the function's local is gone when it runs
   VSEARCH_INDEX_ARGS="--model-dir $work --policy $work/policy.toml" start_server "$@"
   PLAYWRIGHT_DIR="$root/$pw_dir" node scripts/browser_test.mjs --labels "$base/" "$root/target/browser-test-labels.png"
   stop_server
@@ -76,7 +76,7 @@ video_test() {
   work=$(mktemp -d)
   cp tests/fixtures/video/objects_2_3.webm "$work/"
   cp ../shared/data/ukbench-14/ukbench000{08,12}.jpg "$work/"
-  trap 'stop_server || true; rm -rf "$work"' EXIT
+  trap "stop_server || true; rm -rf '$work'" EXIT  # expanded now: the function's local is gone when it runs
   VSEARCH_INDEX_ARGS="--model ${VSEARCH_MODEL:-efficientnet-lite0} --video-frames-every 2s" start_server "$work"
   PLAYWRIGHT_DIR="$root/$pw_dir" node scripts/browser_test.mjs --video "$base/" "$root/target/browser-test-video.png"
   stop_server
@@ -102,7 +102,7 @@ print(*ports)')
     QDRANT__SERVICE__HOST=127.0.0.1 QDRANT__SERVICE__HTTP_PORT=$http QDRANT__SERVICE__GRPC_PORT=$grpc \
     QDRANT__TELEMETRY_DISABLED=true exec "$root/$bin" >"$qwork/qdrant.log" 2>&1) &
   local qdrant_pid=$!
-  trap 'stop_server || true; kill $qdrant_pid 2>/dev/null || true; rm -rf "$qwork"' EXIT
+  trap "stop_server || true; kill $qdrant_pid 2>/dev/null || true; rm -rf '$qwork'" EXIT  # expanded now, as above
   for _ in $(seq 1 100); do http_ok "http://127.0.0.1:$http/readyz" && break; sleep 0.2; done
   VSEARCH_QDRANT="http://127.0.0.1:$grpc" start_server "$@"
   ADMIN_TOKEN=$VSEARCH_ADMIN_TOKEN PLAYWRIGHT_DIR="$root/$pw_dir" node scripts/browser_test.mjs "$base/" "$query_photo" "$root/target/browser-test-qdrant.png"

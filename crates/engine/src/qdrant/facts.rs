@@ -48,6 +48,8 @@ impl QdrantCollection {
                     labels: meta.labels,
                     flags: meta.flags,
                     open_reports: 0,
+                    // Qdrant-backed collections hold no video frames (`index --qdrant` skips videos).
+                    video_frame: false,
                 },
             );
         }

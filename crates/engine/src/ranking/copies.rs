@@ -89,11 +89,13 @@ pub fn group(candidates: &[Candidate], stored: Option<&StoredCopies>) -> Vec<usi
             parent[ra.max(rb)] = ra.min(rb);
         }
     };
+    // A video's frame is no candidate's copy (see `CandidateFacts::video_frame`).
+    let groupable = |c: &Candidate| !c.facts.video_frame;
     // Stored groups, where the member's content is what it was.
     if let Some(stored) = stored {
         let index = stored.index();
         let mut first_of: HashMap<usize, usize> = HashMap::new();
-        for (i, c) in candidates.iter().enumerate() {
+        for (i, c) in candidates.iter().enumerate().filter(|(_, c)| groupable(c)) {
             let Some(&(g, hash)) = index.get(&c.id) else {
                 continue;
             };
@@ -110,7 +112,7 @@ pub fn group(candidates: &[Candidate], stored: Option<&StoredCopies>) -> Vec<usi
     }
     // Exact copies.
     let mut by_hash: HashMap<&str, usize> = HashMap::new();
-    for (i, c) in candidates.iter().enumerate() {
+    for (i, c) in candidates.iter().enumerate().filter(|(_, c)| groupable(c)) {
         if let Some(h) = c.facts.hash.as_deref().filter(|h| !h.is_empty()) {
             match by_hash.get(h) {
                 Some(&j) => union(&mut parent, j, i),
@@ -124,6 +126,7 @@ pub fn group(candidates: &[Candidate], stored: Option<&StoredCopies>) -> Vec<usi
     let pdq: Vec<(usize, &crate::pdq::Pdq)> = candidates
         .iter()
         .enumerate()
+        .filter(|(_, c)| groupable(c))
         .filter_map(|(i, c)| Some((i, c.facts.pdq.as_ref()?)))
         .filter(|(_, p)| p.quality >= crate::pdq::MIN_QUALITY)
         .collect();

@@ -83,6 +83,10 @@ pub struct CandidateFacts {
     /// Whether a label policy's `hide` action hides the image (blurred on the page; recommendations
     /// leave it out).
     pub hidden: bool,
+    /// Whether the candidate is a frame of a video: a video is never collapsed as a copy of a photo
+    /// (or of another video): its frames are folded into one result by retrieval already, and a search
+    /// by a still is how a video is found.
+    pub video_frame: bool,
 }
 
 /// Names of [`Features::values`], in order.

@@ -38,6 +38,7 @@ pub fn facts(collection: &Collection, ids: &[ImageId]) -> Result<Vec<CandidateFa
                 flags: meta.map(|m| m.flags.clone()).unwrap_or_default(),
                 open_reports: 0,
                 hidden: meta.is_some_and(|m| !m.hidden.is_empty()),
+                video_frame: meta.is_some_and(|m| m.video.is_some()),
             }
         })
         .collect())
