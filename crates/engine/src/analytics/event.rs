@@ -44,44 +44,8 @@ impl std::str::FromStr for SearchId {
     }
 }
 
-/// The kind of a query, as recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueryKind {
-    /// An uploaded image.
-    Image,
-    /// An indexed image, by id.
-    Id,
-    /// A text.
-    Text,
-    /// A raw vector.
-    Vector,
-    /// Several examples, or one with a crop.
-    Board,
-}
-
-impl QueryKind {
-    /// The kind of `query`.
-    pub fn of(query: &Query) -> Self {
-        match query {
-            Query::ImageBytes(_) => QueryKind::Image,
-            Query::Id(_) => QueryKind::Id,
-            Query::Text(_) => QueryKind::Text,
-            Query::Vector(_) => QueryKind::Vector,
-            Query::Board(_) => QueryKind::Board,
-        }
-    }
-
-    /// Its name in the database and in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            QueryKind::Image => "image",
-            QueryKind::Id => "id",
-            QueryKind::Text => "text",
-            QueryKind::Vector => "vector",
-            QueryKind::Board => "board",
-        }
-    }
-}
+/// The kind of a query, as recorded (the ranking stage's feature: one list of kinds).
+pub use crate::ranking::QueryKind;
 
 /// What a search is known to be before it runs: taken from the query, which the search consumes.
 #[derive(Debug, Clone)]

@@ -37,6 +37,18 @@ impl QueryKind {
         }
     }
 
+    /// Its name in the analytics database and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            QueryKind::Image => "image",
+            QueryKind::Id => "id",
+            QueryKind::Text => "text",
+            QueryKind::Vector => "vector",
+            QueryKind::Board => "board",
+            QueryKind::Recommend => "recommend",
+        }
+    }
+
     /// Every kind, in the order of the one-hot features of [`Features::values`].
     pub const ALL: [QueryKind; 6] = [
         QueryKind::Image,
