@@ -178,6 +178,21 @@ pub fn format_names(separator: &str) -> String {
         .join(separator)
 }
 
+/// Refuses a picture of `width x height` past `max_pixels`, before any pixel of it is decoded; its
+/// pixel count.
+fn check_pixels(width: u32, height: u32, max_pixels: u64) -> Result<u64> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > max_pixels {
+        return Err(EmbedError::TooLarge {
+            width,
+            height,
+            pixels,
+            limit: max_pixels,
+        });
+    }
+    Ok(pixels)
+}
+
 /// The format of `bytes`, recognised by content (HEIF and AVIF by their `ftyp` brands, [`heif::sniff`]),
 /// if it is one of [`IMAGE_FORMATS`].
 pub fn sniff_format(bytes: &[u8]) -> Option<&'static ImageFormatSpec> {
@@ -263,15 +278,7 @@ pub fn decode_sized(bytes: &[u8], max_pixels: u64, size: DecodeSize) -> Result<D
         .into_decoder()
         .map_err(|e| decode_error(e, max_pixels))?;
     let (width, height) = decoder.dimensions();
-    let pixels = u64::from(width) * u64::from(height);
-    if pixels > max_pixels {
-        return Err(EmbedError::TooLarge {
-            width,
-            height,
-            pixels,
-            limit: max_pixels,
-        });
-    }
+    check_pixels(width, height, max_pixels)?;
     if decoder.total_bytes() > alloc_limit(max_pixels) {
         return Err(EmbedError::Decode {
             reason: memory_limit_reason(max_pixels),

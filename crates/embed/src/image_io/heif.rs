@@ -77,15 +77,7 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage> {
     let handle = context.primary_image_handle().map_err(error)?;
     // The size after the container's transforms, from the item's properties: known before decoding.
     let (width, height) = (handle.width(), handle.height());
-    let pixels = u64::from(width) * u64::from(height);
-    if pixels > max_pixels {
-        return Err(EmbedError::TooLarge {
-            width,
-            height,
-            pixels,
-            limit: max_pixels,
-        });
-    }
+    let pixels = super::check_pixels(width, height, max_pixels)?;
     if pixels == 0 {
         return Err(EmbedError::Decode {
             reason: "HEIF: the image has no pixels".into(),
