@@ -1,6 +1,7 @@
 // Browser test of the vsearch web page in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core).
 // It opens the page on the browse grid, filters it by folder, file date and format, opens a photo (viewer and
-// similar images, the photo first; then filtered to its folder), pins two results and searches the board (one
+// similar images, the photo first; then filtered to its folder), pins two results (and sees "More like your
+// board", the feed of GET /api/recommend, without them) and searches the board (one
 // of them as a negative example), draws a box on a photo with the mouse and searches that region (and its next
 // page), reloads the page from its URL and expects the same results, goes Back, uploads a photo, checks phone
 // width (and a box drawn by touch), opens the duplicates view and the analytics dashboard (with $ADMIN_TOKEN), reports
@@ -9,6 +10,11 @@
 // results), -browse.png, -board.png, -crop.png, -phone.png, -dashboard.png, -review.png.
 // Usage: node scripts/browser_test.mjs BASE_URL PHOTO [SCREENSHOT.png]
 //        node scripts/browser_test.mjs --labels BASE_URL [SCREENSHOT.png]
+//        node scripts/browser_test.mjs --video BASE_URL [SCREENSHOT.png]
+// --video checks a collection of a video (tests/fixtures/video/objects_2_3.webm, a frame every 2 s) and the two
+// photos it was made from (ukbench00008.jpg, ukbench00012.jpg): the frame at 4 s shows its time on its card, is
+// the first result like ukbench00012.jpg with the video's other frames listed, and opens a player that loads the
+// video with Range requests and plays it from 4 s (videoTest below).
 // --labels checks zero-shot labels on a collection whose policy hides every image (a `hide` label with threshold
 // 0) and flags every image (a `flag` label named "tagged" with threshold 0): every thumbnail is blurred and
 // badged, a first click reveals it without opening it, a second click opens it (labelsTest below).
@@ -19,10 +25,12 @@ import os from "node:os";
 import path from "node:path";
 
 const labelsMode = process.argv[2] === "--labels";
-const [base, photo, shot = labelsMode ? "target/browser-test-labels.png" : "target/browser-test.png"] = labelsMode
+const videoMode = process.argv[2] === "--video";
+const [base, photo, shot = labelsMode ? "target/browser-test-labels.png"
+  : videoMode ? "target/browser-test-video.png" : "target/browser-test.png"] = labelsMode || videoMode
   ? [process.argv[3], null, process.argv[4]]
   : process.argv.slice(2);
-if (!base || (!photo && !labelsMode)) {
+if (!base || (!photo && !labelsMode && !videoMode)) {
   console.error("usage: node scripts/browser_test.mjs BASE_URL PHOTO [SCREENSHOT.png]\n" +
                 "       node scripts/browser_test.mjs --labels BASE_URL [SCREENSHOT.png]");
   process.exit(2);
@@ -57,6 +65,9 @@ try {
   if (labelsMode) {
     await labelsTest(context);
     console.log("browser test (labels): PASS");
+  } else if (videoMode) {
+    await videoTest(context);
+    console.log("browser test (video): PASS");
   } else {
     const page = await context.newPage();
     const pageErrors = [];
@@ -196,6 +207,16 @@ try {
     if (JSON.stringify(pinned) !== JSON.stringify([pinA, pinB])) throw new Error(`board holds ${pinned}, expected ${[pinA, pinB]}`);
     if ((await page.getAttribute(`#results .result[data-id="${pinA}"] .pin`, "aria-pressed")) !== "true") {
       throw new Error("a pinned card's pin button should be pressed");
+    }
+    // "More like your board": a feed for the two pinned photos (GET /api/recommend), without them.
+    {
+      await page.waitForSelector('#recs[data-state="done"]', { timeout: 30_000 });
+      const title = (await page.textContent("#recs-title")).trim();
+      if (title !== "More like your board" || (await page.isHidden("#recs"))) throw new Error(`no "More like your board": ${title}`);
+      const recs = await page.$$eval("#recs-items .rec", (items) => items.map((i) => (/^\d+$/.test(i.dataset.id) ? Number(i.dataset.id) : i.dataset.id)));
+      if (recs.length === 0) throw new Error("the board's feed is empty");
+      if (recs.includes(pinA) || recs.includes(pinB)) throw new Error(`the feed shows a pinned photo: ${recs}`);
+      console.log(`More like your board (+${pinA} +${pinB}): ${recs.length} photos, first ${recs[0]}`);
     }
     await page.click(`#board-items .board-item[data-id="${pinB}"] .polarity`);
     await page.waitForSelector(`#board-items .board-item[data-id="${pinB}"][data-negative="true"]`);
@@ -409,6 +430,57 @@ try {
 process.exit(failed ? 1 : 0);
 
 // Zero-shot labels on the page: every image is hidden and flagged by the test policy.
+async function videoTest(context) {
+  const page = await context.newPage();
+  const problems = [];
+  const ranges = [];
+  page.on("pageerror", (e) => problems.push(`JavaScript error: ${e.message}`));
+  page.on("console", (m) => { if (m.type() === "error") problems.push(`console error: ${m.text()}`); });
+  page.on("response", (r) => {
+    if (r.status() >= 400) problems.push(`${r.status()} ${r.request().method()} ${r.url()}`);
+    if (r.status() === 206) ranges.push(r.url());
+  });
+  const listing = await (await page.request.get(new URL("/api/images?limit=100", base).href)).json();
+  const frame = listing.images.find((m) => m.video && m.path.endsWith(".webm#t=4"));
+  const still = listing.images.find((m) => m.path.endsWith("ukbench00012.jpg"));
+  if (!frame || !still || frame.video.seconds !== 4) {
+    throw new Error(`expected the WebM's frame at 4 s and ukbench00012.jpg: ${JSON.stringify(listing.images.map((m) => m.path))}`);
+  }
+  // The grid: the frame's card shows its time.
+  await page.goto(base, { waitUntil: "load" });
+  await page.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
+  const card = (id) => page.locator(`#results .result[data-id="${id}"]`);
+  await card(frame.id).locator(".video-time").waitFor({ timeout: TIMEOUT });
+  const time = await card(frame.id).locator(".video-time").textContent();
+  if (time !== "▶ 0:04") throw new Error(`the frame's card shows "${time}", not "▶ 0:04"`);
+  console.log(`video: the frame ${frame.path} shows "${time}" on its card`);
+  // The photo the video shows from 3 s: the first result like it (after itself) is the frame at 4 s, the
+  // video's other frames listed on its card.
+  await card(still.id).locator(".open").click();
+  await card(frame.id).locator(".frames").waitFor({ timeout: TIMEOUT });
+  const listed = await card(frame.id).locator(".frames").textContent();
+  if (listed !== "also at 0:00, 0:02") throw new Error(`the frame's card lists "${listed}"`);
+  const order = await page.$$eval("#results .result", (cs) => cs.map((c) => c.dataset.path));
+  if (order[0] !== still.path || order[1] !== frame.path) throw new Error(`results like ${still.path}: ${order}`);
+  console.log(`video: like ${still.path}: ${order.slice(0, 3).join(", ")}; the frame's card lists "${listed}"`);
+  // Opening the frame plays its video from 4 s (the server answers the player's Range requests).
+  await card(frame.id).locator(".open").click();
+  await page.waitForSelector("#viewer-video:not([hidden])", { timeout: TIMEOUT });
+  await page.waitForFunction(() => {
+    const v = document.querySelector("#viewer-video");
+    return v.readyState >= 1 && Math.abs(v.currentTime - 4) < 0.05;
+  }, null, { timeout: TIMEOUT });
+  await page.evaluate(() => { const v = document.querySelector("#viewer-video"); v.muted = true; return v.play(); });
+  await page.waitForFunction(() => document.querySelector("#viewer-video").currentTime > 4.2, null, { timeout: TIMEOUT });
+  const at = await page.evaluate(() => document.querySelector("#viewer-video").currentTime);
+  if (!ranges.some((u) => u.includes(`/api/images/${frame.id}`))) throw new Error(`no 206 answer for the video: ${ranges}`);
+  console.log(`video: the viewer plays ${frame.video.path} from 4 s (at ${at.toFixed(2)} s now; ${ranges.length} Range answers)`);
+  await page.screenshot({ path: shot, fullPage: false });
+  console.log("video screenshot:", shot);
+  if (problems.length) throw new Error(problems.join("\n"));
+  await page.close();
+}
+
 async function labelsTest(context) {
   const page = await context.newPage();
   const problems = [];

@@ -8,7 +8,9 @@
 # click and opened by a second (target/browser-test-labels.png). SKIP_LABELS=1 skips it. Then a third run (qdrant_test):
 # the photos indexed into a Qdrant server started from ../shared/tools/qdrant and served from it with `vsearch serve
 # --qdrant` (target/browser-test-qdrant.png). SKIP_QDRANT=1 skips it; without the Qdrant binary it fails unless
-# VSEARCH_ALLOW_SKIP lists qdrant. Skips are recorded for scripts/test.sh (scripts/skip.sh).
+# VSEARCH_ALLOW_SKIP lists qdrant. Then the video run (video_test: a WebM and the photos it was made from; the
+# frame's time on its card, its video's other frames under it, the viewer playing the video from the frame:
+# target/browser-test-video.png). Skips are recorded for scripts/test.sh (scripts/skip.sh).
 # Needs Debian's chromium (`apt-get install -y chromium`) and npm (playwright-core is installed under target/).
 # Usage: scripts/browser_test.sh [PHOTO_FOLDER]      (default: sample_images, else ../shared/data/ukbench-14)
 #        scripts/browser_test.sh --stand-in [FOLDER] (the server tests' stand-in collection: no model needed)
@@ -59,9 +61,24 @@ opposite = ["a photo of nothing"]
 threshold = 0.0
 action = "flag"
 TOML
-  trap 'stop_server || true; rm -rf "$work"' EXIT
+  trap "stop_server || true; rm -rf '$work'" EXIT  # expanded now: the function's local is gone when it runs
   VSEARCH_INDEX_ARGS="--model-dir $work --policy $work/policy.toml" start_server "$@"
   PLAYWRIGHT_DIR="$root/$pw_dir" node scripts/browser_test.mjs --labels "$base/" "$root/target/browser-test-labels.png"
+  stop_server
+  rm -rf "$work"
+  trap - EXIT
+}
+
+# The video run: a WebM made from two ukbench photos, and those photos, indexed with a frame every 2 s; the page
+# shows the frame's time, lists the video's other frames under its best one and plays the video from the frame.
+video_test() {
+  local work
+  work=$(mktemp -d)
+  cp tests/fixtures/video/objects_2_3.webm "$work/"
+  cp ../shared/data/ukbench-14/ukbench000{08,12}.jpg "$work/"
+  trap "stop_server || true; rm -rf '$work'" EXIT  # expanded now: the function's local is gone when it runs
+  VSEARCH_INDEX_ARGS="--model ${VSEARCH_MODEL:-efficientnet-lite0} --video-frames-every 2s" start_server "$work"
+  PLAYWRIGHT_DIR="$root/$pw_dir" node scripts/browser_test.mjs --video "$base/" "$root/target/browser-test-video.png"
   stop_server
   rm -rf "$work"
   trap - EXIT
@@ -85,7 +102,7 @@ print(*ports)')
     QDRANT__SERVICE__HOST=127.0.0.1 QDRANT__SERVICE__HTTP_PORT=$http QDRANT__SERVICE__GRPC_PORT=$grpc \
     QDRANT__TELEMETRY_DISABLED=true exec "$root/$bin" >"$qwork/qdrant.log" 2>&1) &
   local qdrant_pid=$!
-  trap 'stop_server || true; kill $qdrant_pid 2>/dev/null || true; rm -rf "$qwork"' EXIT
+  trap "stop_server || true; kill $qdrant_pid 2>/dev/null || true; rm -rf '$qwork'" EXIT  # expanded now, as above
   for _ in $(seq 1 100); do http_ok "http://127.0.0.1:$http/readyz" && break; sleep 0.2; done
   VSEARCH_QDRANT="http://127.0.0.1:$grpc" start_server "$@"
   ADMIN_TOKEN=$VSEARCH_ADMIN_TOKEN PLAYWRIGHT_DIR="$root/$pw_dir" node scripts/browser_test.mjs "$base/" "$query_photo" "$root/target/browser-test-qdrant.png"
@@ -104,5 +121,6 @@ stop_server
 trap - EXIT
 if [ "${1:-}" != "--stand-in" ]; then
   if [ "${SKIP_LABELS:-0}" = 1 ]; then record_skip SKIP_LABELS "the browser test's labels run" "SKIP_LABELS=1"; else labels_test "$@"; fi
+  video_test
   if [ "${SKIP_QDRANT:-0}" = 1 ]; then record_skip SKIP_QDRANT "the browser test's Qdrant run" "SKIP_QDRANT=1"; else qdrant_test "$@"; fi
 fi

@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # Installs the Debian packages vsearch needs to build and test, and only those that are missing (run as root, or
-# it uses sudo): cmake and OpenBLAS (its OpenMP build, selected as the system's BLAS: see below) build FAISS; dataset-fashion-mnist feeds the index tests and `vsearch bench`;
+# it uses sudo): cmake and OpenBLAS (its OpenMP build, selected as the system's BLAS: see below) build FAISS;
+# libheif-dev links HEIC/HEIF and AVIF decoding (Debian 12's libheif1 1.15.1 has its HEVC and AV1 decoders,
+# libde265 and dav1d/libaom, built in: no plugin packages; later Debian releases split them into
+# libheif-plugin-libde265 and libheif-plugin-dav1d, installed below where they exist);
+# dataset-fashion-mnist feeds the index tests and `vsearch bench`;
 # fonts-dejavu-core labels the bench plots; chromium runs the browser test; nodejs/npm drive it; python3-venv
-# holds schemathesis. The README's two commands (scripts/demo.sh, scripts/test.sh) call this first, so a fresh
+# holds schemathesis; ffmpeg (ffmpeg and ffprobe, run as subprocesses) reads the frames of videos at index time and
+# makes and tests the video fixtures (without it `vsearch index` indexes photos and reports each video with this
+# script as the fix). The README's two commands (scripts/demo.sh, scripts/test.sh) call this first, so a fresh
 # Debian or Ubuntu machine with a Rust toolchain needs no other step.
 # Usage: scripts/install_system_deps.sh [--build-only]   (--build-only: what building and the demo need)
 set -euo pipefail
 
-build=(cmake g++ libopenblas-openmp-dev nasm pkg-config)
-test=(dataset-fashion-mnist fonts-dejavu-core chromium)
+build=(cmake g++ libheif-dev libopenblas-openmp-dev nasm pkg-config)
+# HEVC and AV1 decoding: separate plugin packages from libheif 1.16 on (Debian 13); built in before.
+for plugin in libheif-plugin-libde265 libheif-plugin-dav1d; do
+  if apt-cache show "$plugin" >/dev/null 2>&1; then build+=("$plugin"); fi
+done
+test=(dataset-fashion-mnist fonts-dejavu-core chromium ffmpeg)
 packages=("${build[@]}")
 if [ "${1:-}" != --build-only ]; then
   packages+=("${test[@]}")

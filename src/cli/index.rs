@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use std::path::PathBuf;
+use vsearch_engine::video::VideoOptions;
 use vsearch_engine::{
     image_io, index_folder, DeviceSpec, IndexKind, IndexOptions, ModelSpec, Precision,
 };
@@ -51,6 +52,16 @@ pub struct Args {
     /// within the cosine the README states).
     #[arg(long)]
     exact_decode: bool,
+    /// Take a frame of each video this often, from its start (`5s`, `2.5s`, `500ms`; a plain number is
+    /// seconds). Videos (MP4, MOV, MKV, WebM, recognised by content) need ffmpeg.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_interval_ms)]
+    video_frames_every: u64,
+    /// At most this many frames per video: a longer video gets them spread evenly over its length.
+    #[arg(long, value_name = "N", default_value_t = VideoOptions::default().max_frames)]
+    video_max_frames: usize,
+    /// Leave video files out (the frames of videos indexed before are removed).
+    #[arg(long)]
+    no_videos: bool,
     /// Start the collection over (needed to change the model).
     #[arg(long)]
     rebuild: bool,
@@ -128,6 +139,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         progress: !args.json,
         force: args.force,
         policy,
+        videos: VideoOptions {
+            enabled: !args.no_videos,
+            every_ms: args.video_frames_every,
+            max_frames: args.video_max_frames,
+            ..VideoOptions::default()
+        },
     };
     if let Some(mut target) = args.qdrant.target()? {
         anyhow::ensure!(
@@ -260,10 +277,31 @@ fn print_report(args: &Args, report: &vsearch_engine::IndexReport) -> anyhow::Re
             report.pdq_hashed
         );
     }
+    if report.videos > 0 {
+        println!(
+            "  videos: {} indexed as frames (each frame a result: VIDEO#t=SECONDS)",
+            report.videos
+        );
+    }
     for f in &report.failed {
         println!("  failed: {}: {}", f.path.display(), f.reason);
     }
     Ok(())
+}
+
+/// A duration on the command line, in milliseconds: `5s`, `2.5s`, `500ms`, or a number of seconds.
+fn parse_interval_ms(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, scale) = match text.strip_suffix("ms") {
+        Some(n) => (n, 1.0),
+        None => (text.strip_suffix('s').unwrap_or(text), 1000.0),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n * scale >= 1.0 => Ok((n * scale).round() as u64),
+        _ => Err(format!(
+            "'{text}' is not a duration of at least 1 ms: write it as 5s, 2.5s or 500ms"
+        )),
+    }
 }
 
 fn check(args: &Args) -> anyhow::Result<()> {

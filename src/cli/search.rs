@@ -63,6 +63,16 @@ pub struct Args {
     /// Drop results scoring below this.
     #[arg(long)]
     min_score: Option<f32>,
+    /// One result per duplicate group: the best-scoring copy leads, the others are listed after it
+    /// (default: the collection's `ranking.json`, else off).
+    #[arg(long, overrides_with = "no_collapse")]
+    collapse: bool,
+    /// Every copy as its own result (overrides `--collapse` and the collection's default).
+    #[arg(long)]
+    no_collapse: bool,
+    /// Diversity of the results, 0 (off) to 1: maximal marginal relevance over the stored vectors.
+    #[arg(long, value_name = "W", value_parser = parse_diversity)]
+    diversity: Option<f32>,
     /// Device for the model: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -177,6 +187,14 @@ fn examples(args: &Args, matches: &clap::ArgMatches) -> anyhow::Result<Board> {
 }
 
 /// `X,Y,W,H` as fractions.
+/// Parses a diversity weight, 0 to 1.
+fn parse_diversity(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(w) if (0.0..=1.0).contains(&w) => Ok(w),
+        _ => Err(format!("expected a number from 0 (off) to 1, got `{text}`")),
+    }
+}
+
 fn parse_crop(text: &str) -> anyhow::Result<Crop> {
     let parts: Vec<f32> = text
         .split(',')
@@ -238,6 +256,12 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         },
         min_score: args.min_score,
         filter,
+        collapse: match (args.collapse, args.no_collapse) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
+        diversity: args.diversity,
     };
     let backend = args.qdrant_read.backend(
         &args.qdrant,
@@ -245,17 +269,55 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         args.device.parse()?,
         !ids_only(&query),
     )?;
-    let response = vsearch_engine::open_backend(&backend)
-        .with_context(|| format!("cannot open {}", backend.describe()))?
-        .search(&query, &options)
+    let opened = vsearch_engine::open_backend(&backend)
+        .with_context(|| format!("cannot open {}", backend.describe()))?;
+    let response = vsearch_engine::answers::search(&*opened, &query, &options, &Default::default())
         .context("search failed")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&response)?);
         return Ok(());
     }
-    println!("{:>4}  {:>8}  {:>8}  PATH", "RANK", "SCORE", "ID");
+    let ranked = response
+        .ranking
+        .as_ref()
+        .is_some_and(|r| r.steps.iter().any(|s| s != "min_score"));
+    if ranked {
+        println!(
+            "{:>4}  {:>8}  {:>4}  {:>8}  {:>8}  PATH",
+            "RANK", "SCORE", "WAS", "COSINE", "ID"
+        );
+    } else {
+        println!("{:>4}  {:>8}  {:>8}  PATH", "RANK", "SCORE", "ID");
+    }
     for r in &response.results {
-        println!("{:>4}  {:>8.4}  {:>8}  {}", r.rank, r.score, r.id, r.path);
+        let copies = if r.copies.is_empty() {
+            String::new()
+        } else {
+            let ids: Vec<String> = r.copies.iter().map(ToString::to_string).collect();
+            format!("  (+{} copies: {})", r.copies.len(), ids.join(", "))
+        };
+        match (ranked, r.original_rank, r.original_score) {
+            (true, Some(was), Some(cosine)) => println!(
+                "{:>4}  {:>8.4}  {:>4}  {:>8.4}  {:>8}  {}{copies}",
+                r.rank, r.score, was, cosine, r.id, r.path
+            ),
+            _ => println!(
+                "{:>4}  {:>8.4}  {:>8}  {}{copies}",
+                r.rank, r.score, r.id, r.path
+            ),
+        }
+        // A video's other frames among the results, folded into its best one.
+        if !r.frames.is_empty() {
+            let times: Vec<String> = r.frames.iter().map(|f| format!("{}s", f.seconds)).collect();
+            println!("{:>24}  also at {}", "", times.join(", "));
+        }
+    }
+    if let Some(ranking) = response.ranking.as_ref().filter(|_| ranked) {
+        println!(
+            "(ranking: {} over {} candidates)",
+            ranking.steps.join(", "),
+            ranking.candidates
+        );
     }
     let filtered = match response.filter {
         Some(f) => format!(

@@ -24,13 +24,14 @@ const CRATES: &[Layering] = &[
     Layering {
         src: "crates/engine/src",
         layers: &[
-            &["types", "pdq"],
+            &["types", "pdq", "video", "ranking"],
             &["store", "analytics"],
             &["rerank"],
             &["search", "qdrant"],
             &["safety"],
-            &["backend", "pipeline", "rerank_search"],
+            &["backend", "pipeline"],
             &["reports"],
+            &["answers"],
         ],
         exceptions: &[(
             "search/collection.rs",

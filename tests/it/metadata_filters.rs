@@ -505,6 +505,8 @@ fn an_old_catalog_gains_the_metadata_columns_and_fields_without_re_embedding() {
             "gps_lat",
             "gps_lon",
             "version",
+            "video",
+            "frame_ms",
         ] {
             conn.execute_batch(&format!("ALTER TABLE files DROP COLUMN {column}"))
                 .expect("drop column");

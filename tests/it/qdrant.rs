@@ -6,7 +6,7 @@
 use crate::common;
 use crate::common::qdrant;
 
-use crate::common::{run_err, run_ok, vsearch, MODEL};
+use crate::common::{run_err, run_ok, serve_with, vsearch, MODEL};
 use qdrant::Node;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -760,7 +760,6 @@ fn bench_adds_qdrant_as_a_peer() {
 
 #[test]
 fn serve_answers_from_qdrant_and_redirects_to_base_urls() {
-    use std::io::BufRead;
     let tmp = tempfile::tempdir().expect("tempdir");
     let Some(node) = qdrant::single(&tmp.path().join("qdrant")) else {
         return;
@@ -773,25 +772,11 @@ fn serve_answers_from_qdrant_and_redirects_to_base_urls() {
         "web",
         &["--base-url", "https://cdn.example/p"],
     );
-    let mut server = vsearch()
-        .args(["serve", "--addr", "127.0.0.1:0", "--qdrant", &node.url()])
-        .args(["--qdrant-collection", "web"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start serve");
-    let stdout = server.stdout.take().expect("stdout");
-    let line = std::io::BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| l.contains("serving at"))
-        .expect("the server's address");
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("address")
-        .trim_end_matches('/')
-        .to_string();
+    let server = serve_with(
+        &["--qdrant", &node.url(), "--qdrant-collection", "web"],
+        None,
+    );
+    let base = server.base.clone();
     let client = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -829,8 +814,7 @@ fn serve_answers_from_qdrant_and_redirects_to_base_urls() {
     assert_eq!(found["results"].as_array().map(Vec::len), Some(3));
     assert_eq!(get("/api/images/12/meta").status(), 404);
     assert_eq!(get("/api/duplicates").status(), 400);
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }
 
 #[test]

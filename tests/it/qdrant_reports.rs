@@ -8,7 +8,7 @@
 //! cases; the server records its searches into `analytics.sqlite` in the records folder and
 //! `GET /api/analytics` counts them.
 
-use crate::common::{self, qdrant, run_ok, vsearch, MODEL};
+use crate::common::{self, qdrant, qdrant_args, run_ok, serve_with, vsearch, Server, MODEL};
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -26,14 +26,7 @@ const DISMISSED: &str = "ukbench00001.jpg";
 
 /// `--qdrant URL --qdrant-collection C --root DIR`.
 fn on_qdrant(url: &str, root: &Path) -> Vec<String> {
-    vec![
-        "--qdrant".into(),
-        url.into(),
-        "--qdrant-collection".into(),
-        COLLECTION.into(),
-        "--root".into(),
-        root.display().to_string(),
-    ]
+    qdrant_args(url, COLLECTION, root)
 }
 
 /// Path -> point id (UUID) of every image of the collection.
@@ -59,43 +52,19 @@ fn point_ids(url: &str, root: &Path) -> HashMap<String, String> {
 }
 
 struct Served {
-    child: std::process::Child,
-    base: String,
+    server: Server,
     client: Client,
 }
 
 impl Served {
     fn start(url: &str, root: &Path) -> Self {
-        use std::io::BufRead;
-        let mut child = vsearch()
-            .args(["serve", "--addr", "127.0.0.1:0", "--workers", "2"])
-            .args(on_qdrant(url, root))
-            .args(["--admin-token", TOKEN])
-            .env_remove("VSEARCH_ADMIN_TOKEN")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let line = std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find(|l| l.contains("serving at"))
-            .expect("the server's address");
-        let base = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .expect("address")
-            .trim_end_matches('/')
-            .to_string();
         Served {
-            child,
-            base,
+            server: serve_with(&on_qdrant(url, root), Some(TOKEN)),
             client: Client::new(),
         }
     }
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        format!("{}{path}", self.server.base)
     }
     fn report(&self, id: &str, reporter: &str, reason: &str) -> (u16, Value) {
         let r = self
@@ -154,13 +123,6 @@ impl Served {
             .iter()
             .map(|m| m["id"].as_str().expect("a UUID").to_string())
             .collect()
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -6,7 +6,7 @@
 //! is refused; a copy indexed later is blocked on arrival and logged; `unblock` shows everything again;
 //! the HTTP API (`POST /api/blocks` with a UUID, `GET /api/duplicates`) works on a Qdrant-backed `serve`.
 
-use crate::common::{self, dupes_set, qdrant, run_ok, vsearch, MODEL};
+use crate::common::{self, dupes_set, qdrant, qdrant_args, run_ok, serve_with, vsearch, MODEL};
 use qdrant::Node;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
@@ -30,14 +30,7 @@ fn index_into(node: &Node, dir: &Path, collection: &str) -> Value {
 
 /// The arguments that name the Qdrant collection `collection` indexed from `root`.
 fn on_qdrant(node: &Node, collection: &str, root: &Path) -> Vec<String> {
-    vec![
-        "--qdrant".into(),
-        node.url(),
-        "--qdrant-collection".into(),
-        collection.into(),
-        "--root".into(),
-        root.display().to_string(),
-    ]
+    qdrant_args(&node.url(), collection, root)
 }
 
 /// The arguments that name the local collection of `root`.
@@ -370,29 +363,9 @@ fn duplicates_and_blocks_on_qdrant_equal_the_local_ones() {
 
 /// The blocks API and the duplicates view of a Qdrant-backed `serve --root DIR`.
 fn served_from_qdrant(node: &Node, root: &Path) {
-    use std::io::BufRead;
     const TOKEN: &str = "qdrant-admin-token";
-    let mut server = vsearch()
-        .args(["serve", "--addr", "127.0.0.1:0", "--workers", "2"])
-        .args(on_qdrant(node, "ukbench", root))
-        .args(["--admin-token", TOKEN])
-        .env_remove("VSEARCH_ADMIN_TOKEN")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start serve");
-    let stdout = server.stdout.take().expect("stdout");
-    let line = std::io::BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| l.contains("serving at"))
-        .expect("the server's address");
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("address")
-        .trim_end_matches('/')
-        .to_string();
+    let server = serve_with(&on_qdrant(node, "ukbench", root), Some(TOKEN));
+    let base = server.base.clone();
     let client = reqwest::blocking::Client::new();
     let dupes: Value = client
         .get(format!("{base}/api/duplicates"))
@@ -450,8 +423,7 @@ fn served_from_qdrant(node: &Node, root: &Path) {
         .send()
         .expect("meta");
     assert_eq!(back.status(), 200);
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }
 
 /// `vsearch labels apply --qdrant ... --policy P` scores the points as the local collection indexed with

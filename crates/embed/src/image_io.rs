@@ -10,13 +10,16 @@
 //! still has at least the pixels asked for and decodes with libjpeg-turbo (the `turbojpeg` crate,
 //! libjpeg-turbo 3 with its SIMD built from source): the reference implementation of scaled decoding,
 //! what Pillow's `draft` uses, and faster than the pure-Rust decoders at every scale (measured in the
-//! README). Other formats, and a JPEG libjpeg-turbo refuses, take the `image` crate's full decode.
+//! README). Other formats, and a JPEG libjpeg-turbo refuses, take the `image` crate's full decode;
+//! HEIC/HEIF and AVIF take libheif's ([`heif`]), which applies their container's orientation.
 
 use crate::error::{EmbedError, Result};
 use image::error::{ImageError, LimitErrorKind};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use std::io::Cursor;
 use std::path::Path;
+
+pub mod heif;
 
 /// Default pixel limit: 100 megapixels.
 pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
@@ -73,16 +76,29 @@ fn memory_limit_reason(max_pixels: u64) -> String {
     )
 }
 
-/// An image format vsearch reads: how people name it, the file extensions that claim it, and the `image`
-/// crate's format (which also gives its MIME type, [`ImageFormat::to_mime_type`]).
+/// What decodes a format: the `image` crate (JPEG also libjpeg-turbo, see the module docs), or libheif.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// A format of the `image` crate.
+    Image(ImageFormat),
+    /// HEIF holding HEVC: what iPhones write (`.heic`), decoded by libheif ([`heif`]).
+    Heic,
+    /// HEIF holding AV1 (`.avif`), decoded by libheif ([`heif`]).
+    Avif,
+}
+
+/// An image format vsearch reads: how people name it, the file extensions that claim it, its MIME type and
+/// what decodes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImageFormatSpec {
     /// Display name, e.g. `JPEG`.
     pub name: &'static str,
     /// Lower-case file extensions without the dot, the usual one first.
     pub extensions: &'static [&'static str],
-    /// The decoder's format.
-    pub format: ImageFormat,
+    /// The MIME type an HTTP response serving the file's bytes says, e.g. `image/jpeg`.
+    pub mime_type: &'static str,
+    /// What decodes it.
+    pub codec: Codec,
 }
 
 /// Every image format vsearch reads (recognised by content, [`sniff_format`]; claimed by file extension,
@@ -91,32 +107,50 @@ pub const IMAGE_FORMATS: &[ImageFormatSpec] = &[
     ImageFormatSpec {
         name: "JPEG",
         extensions: &["jpg", "jpeg", "jpe"],
-        format: ImageFormat::Jpeg,
+        mime_type: "image/jpeg",
+        codec: Codec::Image(ImageFormat::Jpeg),
     },
     ImageFormatSpec {
         name: "PNG",
         extensions: &["png"],
-        format: ImageFormat::Png,
+        mime_type: "image/png",
+        codec: Codec::Image(ImageFormat::Png),
     },
     ImageFormatSpec {
         name: "WebP",
         extensions: &["webp"],
-        format: ImageFormat::WebP,
+        mime_type: "image/webp",
+        codec: Codec::Image(ImageFormat::WebP),
     },
     ImageFormatSpec {
         name: "GIF",
         extensions: &["gif"],
-        format: ImageFormat::Gif,
+        mime_type: "image/gif",
+        codec: Codec::Image(ImageFormat::Gif),
     },
     ImageFormatSpec {
         name: "BMP",
         extensions: &["bmp"],
-        format: ImageFormat::Bmp,
+        mime_type: "image/bmp",
+        codec: Codec::Image(ImageFormat::Bmp),
     },
     ImageFormatSpec {
         name: "TIFF",
         extensions: &["tif", "tiff"],
-        format: ImageFormat::Tiff,
+        mime_type: "image/tiff",
+        codec: Codec::Image(ImageFormat::Tiff),
+    },
+    ImageFormatSpec {
+        name: "HEIC",
+        extensions: &["heic", "heif", "hif"],
+        mime_type: "image/heic",
+        codec: Codec::Heic,
+    },
+    ImageFormatSpec {
+        name: "AVIF",
+        extensions: &["avif"],
+        mime_type: "image/avif",
+        codec: Codec::Avif,
     },
 ];
 
@@ -135,7 +169,7 @@ pub fn has_image_extension(path: &Path) -> bool {
         .is_some_and(is_image_extension)
 }
 
-/// The names of [`IMAGE_FORMATS`] joined by `separator`, e.g. `JPEG, PNG, WebP, GIF, BMP, TIFF`.
+/// The names of [`IMAGE_FORMATS`] joined by `separator`, e.g. `JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF`.
 pub fn format_names(separator: &str) -> String {
     IMAGE_FORMATS
         .iter()
@@ -144,13 +178,29 @@ pub fn format_names(separator: &str) -> String {
         .join(separator)
 }
 
-/// The format of `bytes`, recognised by content, if it is one of [`IMAGE_FORMATS`].
-pub fn sniff_format(bytes: &[u8]) -> Option<ImageFormat> {
-    let format = image::guess_format(bytes).ok()?;
-    IMAGE_FORMATS
-        .iter()
-        .any(|f| f.format == format)
-        .then_some(format)
+/// Refuses a picture of `width x height` past `max_pixels`, before any pixel of it is decoded; its
+/// pixel count.
+fn check_pixels(width: u32, height: u32, max_pixels: u64) -> Result<u64> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > max_pixels {
+        return Err(EmbedError::TooLarge {
+            width,
+            height,
+            pixels,
+            limit: max_pixels,
+        });
+    }
+    Ok(pixels)
+}
+
+/// The format of `bytes`, recognised by content (HEIF and AVIF by their `ftyp` brands, [`heif::sniff`]),
+/// if it is one of [`IMAGE_FORMATS`].
+pub fn sniff_format(bytes: &[u8]) -> Option<&'static ImageFormatSpec> {
+    let codec = match heif::sniff(bytes) {
+        Some(codec) => codec,
+        None => Codec::Image(image::guess_format(bytes).ok()?),
+    };
+    IMAGE_FORMATS.iter().find(|f| f.codec == codec)
 }
 
 /// Decodes `bytes` (one of [`IMAGE_FORMATS`], recognised by content), refusing images over `max_pixels`
@@ -207,24 +257,28 @@ pub fn decode_sized(bytes: &[u8], max_pixels: u64, size: DecodeSize) -> Result<D
             reason: "empty file".into(),
         });
     }
-    let format = sniff_format(bytes).ok_or_else(|| EmbedError::Decode {
+    let spec = sniff_format(bytes).ok_or_else(|| EmbedError::Decode {
         reason: format!("not a supported image ({})", format_names(", ")),
     })?;
+    let format = match spec.codec {
+        Codec::Image(format) => format,
+        Codec::Heic | Codec::Avif => {
+            let image = heif::decode(bytes, max_pixels)?;
+            return Ok(Decoded {
+                full_width: image.width(),
+                full_height: image.height(),
+                image,
+                denominator: 1,
+            });
+        }
+    };
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(decoder_limits(max_pixels));
     let mut decoder = reader
         .into_decoder()
         .map_err(|e| decode_error(e, max_pixels))?;
     let (width, height) = decoder.dimensions();
-    let pixels = u64::from(width) * u64::from(height);
-    if pixels > max_pixels {
-        return Err(EmbedError::TooLarge {
-            width,
-            height,
-            pixels,
-            limit: max_pixels,
-        });
-    }
+    check_pixels(width, height, max_pixels)?;
     if decoder.total_bytes() > alloc_limit(max_pixels) {
         return Err(EmbedError::Decode {
             reason: memory_limit_reason(max_pixels),
@@ -327,11 +381,12 @@ mod tests {
     #[test]
     fn extensions_are_recognised_in_any_case() {
         for ext in [
-            "jpg", "JPEG", "jpe", "png", "WebP", "gif", "bmp", "tif", "TIFF",
+            "jpg", "JPEG", "jpe", "png", "WebP", "gif", "bmp", "tif", "TIFF", "heic", "HEIF",
+            "hif", "avif",
         ] {
             assert!(is_image_extension(ext), "{ext}");
         }
-        for ext in ["", "txt", "heic", "svg", ".jpg"] {
+        for ext in ["", "txt", "svg", ".jpg", "mp4", "mov"] {
             assert!(!is_image_extension(ext), "{ext}");
         }
         assert!(has_image_extension(Path::new("a/b.JPG")));
@@ -340,11 +395,14 @@ mod tests {
 
     #[test]
     fn format_list_reads_as_before() {
-        assert_eq!(format_names(", "), "JPEG, PNG, WebP, GIF, BMP, TIFF");
+        assert_eq!(
+            format_names(", "),
+            "JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF"
+        );
         let err = decode(b"hello, not an image", DEFAULT_MAX_PIXELS).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "could not decode image: not a supported image (JPEG, PNG, WebP, GIF, BMP, TIFF)"
+            "could not decode image: not a supported image (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF)"
         );
     }
 
@@ -352,15 +410,17 @@ mod tests {
     fn every_format_is_sniffed_from_its_own_encoding() {
         let img = DynamicImage::new_rgb8(3, 2);
         for spec in IMAGE_FORMATS {
+            let Codec::Image(format) = spec.codec else {
+                // HEIF: sniffed by brand (heif's tests; the fixtures in the integration tests).
+                continue;
+            };
             let mut bytes = Vec::new();
-            if img
-                .write_to(&mut Cursor::new(&mut bytes), spec.format)
-                .is_err()
-            {
+            if img.write_to(&mut Cursor::new(&mut bytes), format).is_err() {
                 // An encoder not compiled into `image` (the list is about reading).
                 continue;
             }
-            assert_eq!(sniff_format(&bytes), Some(spec.format), "{}", spec.name);
+            assert_eq!(sniff_format(&bytes), Some(spec), "{}", spec.name);
+            assert_eq!(spec.mime_type, format.to_mime_type(), "{}", spec.name);
         }
     }
 }

@@ -3,6 +3,7 @@
 //! whatever it is.
 
 use crate::qdrant::{QdrantCollection, QdrantOpen};
+use crate::ranking::CandidateFacts;
 use crate::safety::blocks::{BlockView, NewBlock};
 use crate::safety::dupes::{CopyView, DupesOptions, DuplicateGroup};
 use crate::safety::hashbanks::{BlockedMatch, ListedHash};
@@ -68,12 +69,36 @@ pub fn open_backend(options: &BackendOptions) -> Result<Arc<dyn Backend>> {
 pub trait Backend: Send + Sync + 'static {
     /// The collection's description.
     fn info(&self) -> CollectionInfo;
-    /// Answers a query (blocking: model inference and index search).
+    /// Answers a query by retrieval alone: results in score order, no ranking stage (blocking: model
+    /// inference and index search). What users are answered is [`crate::answers::search()`], which runs
+    /// the ranking stage over this.
     fn search(&self, query: &Query, options: &QueryOptions) -> Result<SearchResponse>;
+    /// The vector a query searches with, so that retrieval can be asked again without embedding again
+    /// (the ranking stage may need more candidates); `None` (the default) when the backend cannot say.
+    fn query_vector(&self, _query: &Query) -> Result<Option<Vec<f32>>> {
+        Ok(None)
+    }
+    /// What the ranking stage reads of each of `ids` (stored vector, content and PDQ hashes, mtime,
+    /// labels; not reports, which [`crate::answers`] reads), in the same order; nothing is known by
+    /// default. An unknown id gets empty facts.
+    fn facts(&self, ids: &[ImageId]) -> Result<Vec<CandidateFacts>> {
+        Ok(vec![CandidateFacts::default(); ids.len()])
+    }
+    /// The id and stored vector of every image no block or label hides (recommendations without a
+    /// board cluster them); empty by default.
+    fn visible_vectors(&self) -> Result<Vec<(ImageId, Vec<f32>)>> {
+        Ok(Vec::new())
+    }
     /// Absolute path of an indexed image, by id.
     fn image_path(&self, id: ImageId) -> Result<PathBuf>;
     /// The metadata of an indexed image, by id.
     fn image_meta(&self, id: ImageId) -> Result<ImageMeta>;
+    /// For a video frame: its video's file and the content type to serve it with (with Range
+    /// requests); `None` for an image, and on a backend without frames (the default: Qdrant collections
+    /// do not index videos).
+    fn video_file(&self, _id: ImageId) -> Result<Option<(PathBuf, &'static str)>> {
+        Ok(None)
+    }
     /// Where an image is served from instead of a file this server reads (`GET /api/images/{id}` and its
     /// thumbnail redirect there); `None` (the default) serves the file.
     fn image_url(&self, _id: ImageId) -> Result<Option<String>> {
@@ -83,11 +108,6 @@ pub trait Backend: Send + Sync + 'static {
     /// file); `None` when there is none, or the image is unknown or hidden.
     fn kept_thumbnail(&self, _id: ImageId) -> Option<Vec<u8>> {
         None
-    }
-    /// The stored vector of a shown image (for the re-ranker's features); `None` when this backend
-    /// does not give vectors out.
-    fn vector(&self, _id: ImageId) -> Result<Option<Vec<f32>>> {
-        Ok(None)
     }
     /// The labels an image is flagged and hidden by (for the page's badges and blur).
     fn marks(&self, id: ImageId) -> (Vec<String>, Vec<String>) {
@@ -159,14 +179,28 @@ impl Backend for Collection {
     fn search(&self, query: &Query, options: &QueryOptions) -> Result<SearchResponse> {
         Collection::search(self, query, options)
     }
+    fn query_vector(&self, query: &Query) -> Result<Option<Vec<f32>>> {
+        Collection::query_vector(self, query).map(Some)
+    }
+    fn facts(&self, ids: &[ImageId]) -> Result<Vec<CandidateFacts>> {
+        crate::search::facts::facts(self, ids)
+    }
+    fn visible_vectors(&self) -> Result<Vec<(ImageId, Vec<f32>)>> {
+        crate::search::facts::visible_vectors(self)
+    }
     fn image_path(&self, id: ImageId) -> Result<PathBuf> {
         Collection::image_path(self, self.local_id(id)?)
     }
     fn image_meta(&self, id: ImageId) -> Result<ImageMeta> {
         Ok(self.visible(self.local_id(id)?)?.clone())
     }
-    fn vector(&self, id: ImageId) -> Result<Option<Vec<f32>>> {
-        Collection::vector(self, self.local_id(id)?).map(Some)
+    fn video_file(&self, id: ImageId) -> Result<Option<(PathBuf, &'static str)>> {
+        let meta = self.visible(self.local_id(id)?)?;
+        Ok(meta.video.as_ref().map(|v| {
+            let mime = crate::video::VideoFormat::from_name(&meta.format)
+                .map_or("application/octet-stream", |f| f.mime());
+            (self.root().join(&v.path), mime)
+        }))
     }
     fn kept_thumbnail(&self, id: ImageId) -> Option<Vec<u8>> {
         let id = self.local_id(id).ok()?;
@@ -227,6 +261,15 @@ impl Backend for QdrantCollection {
     }
     fn search(&self, query: &Query, options: &QueryOptions) -> Result<SearchResponse> {
         QdrantCollection::search(self, query, options)
+    }
+    fn query_vector(&self, query: &Query) -> Result<Option<Vec<f32>>> {
+        crate::search::query_vector::query_vector(self, query).map(Some)
+    }
+    fn facts(&self, ids: &[ImageId]) -> Result<Vec<CandidateFacts>> {
+        QdrantCollection::facts(self, ids)
+    }
+    fn visible_vectors(&self) -> Result<Vec<(ImageId, Vec<f32>)>> {
+        QdrantCollection::visible_vectors(self)
     }
     fn image_path(&self, id: ImageId) -> Result<PathBuf> {
         QdrantCollection::image_path(self, id)

@@ -15,30 +15,36 @@
 //! test, `tests/it/architecture.rs` at the workspace root, keeps it so):
 //!
 //! ```text
-//! backend, pipeline,  the one interface of both backends and opening one; index runs (scan, plan,
-//! rerank_search       ingest, commit, sync, watch, the Qdrant writer); a search with the re-ranker's
-//!                     features and order
+//! answers             searches and recommendations as users get them: retrieval, then the ranking stage
+//! reports             the reports queue
+//! backend, pipeline   the one interface of both backends and opening one; index runs (scan, plan,
+//!                     ingest, commit, sync, watch, the Qdrant writer)
 //! safety              takedowns (blocks), duplicate groups, label scoring, classifier evaluation
 //! search, qdrant      a local collection and its queries, browsing and images; a Qdrant collection
-//! rerank              the learned re-ranker: features, click models, the model, training, evaluation
+//! rerank              the learned re-ranker: labels from opens, the model (a ranking re-scorer),
+//!                     training and offline evaluation from the search analytics
 //! store, analytics    manifest, catalog, embedding matrix, generations and the commit point, indexes,
 //!                     verify; search analytics (analytics.sqlite in the records folder)
-//! types, pdq          errors, ids, metadata, filters, label policies, queries and answers, file layout;
-//!                     the PDQ perceptual hash (computing it, matching it in Hamming space)
+//! types, pdq, video,  errors, ids, metadata, filters, label policies, queries and answers, file layout;
+//! ranking             the PDQ perceptual hash (computing it, matching it in Hamming space); video files
+//!                     (recognised by content, frames sampled by ffmpeg); the ranking stage's options,
+//!                     features and steps (plain data and computation)
 //! ```
 
 pub mod analytics;
+pub mod answers;
 pub mod backend;
 pub mod pdq;
 pub mod pipeline;
 pub mod qdrant;
+pub mod ranking;
 pub mod reports;
 pub mod rerank;
-pub mod rerank_search;
 pub mod safety;
 pub mod search;
 pub mod store;
 pub mod types;
+pub mod video;
 
 // The modules' paths before the layers, kept for the crates that use them.
 pub use pipeline::scan;

@@ -24,6 +24,11 @@ pub enum IndexError {
     },
     #[error("{path}: checksum mismatch, the file is truncated or corrupted; rebuild the index")]
     Checksum { path: std::path::PathBuf },
+    /// A change (or hnsw_rs's own search) asked of an index opened for search only.
+    #[error(
+        "{what} needs the index opened to change it (vsearch_index::load), not for search only"
+    )]
+    SearchOnly { what: &'static str },
     #[error("faiss: {reason}")]
     Faiss { reason: String },
     #[error("{path}: {source}")]

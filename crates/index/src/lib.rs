@@ -65,4 +65,15 @@ pub fn load(dir: &Path) -> Result<Box<dyn VectorIndex>> {
     })
 }
 
+/// Loads an index saved by [`VectorIndex::save`] to answer searches only: an HNSW index holds its
+/// compact search layout alone (read straight from its files) instead of hnsw_rs's graph beside it;
+/// changing it answers [`IndexError::SearchOnly`]. Flat and IVF indexes load as [`load`] loads them.
+pub fn load_for_search(dir: &Path) -> Result<Box<dyn VectorIndex>> {
+    let manifest = persist::read_manifest(dir)?;
+    Ok(match manifest.kind {
+        IndexKind::Hnsw => Box::new(hnsw::HnswIndex::load_for_search(dir, &manifest)?),
+        _ => load(dir)?,
+    })
+}
+
 pub use vsearch_core::vector::normalize;

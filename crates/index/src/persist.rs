@@ -121,6 +121,24 @@ pub fn read_file(dir: &Path, manifest: &Manifest, name: &str) -> Result<Vec<u8>>
     Ok(bytes)
 }
 
+/// Maps one data file named in the manifest and verifies its checksum: its bytes without a copy on the
+/// heap (the pages leave the process's resident set when the mapping is dropped).
+pub fn map_file(dir: &Path, manifest: &Manifest, name: &str) -> Result<memmap2::Mmap> {
+    let path = dir.join(name);
+    let expected = manifest.files.get(name).ok_or_else(|| IndexError::Format {
+        path: path.clone(),
+        reason: "file not listed in index.json".into(),
+    })?;
+    let file = fs::File::open(&path).map_err(io_err(&path))?;
+    // SAFETY: an index folder's files are written once (saved into a new folder, renamed into place)
+    // and never modified or truncated afterwards; a folder removed while mapped stays readable.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err(&path))?;
+    if crc32fast::hash(&map) != *expected {
+        return Err(IndexError::Checksum { path });
+    }
+    Ok(map)
+}
+
 /// Fails unless the manifest is of `kind`.
 pub fn expect_kind(dir: &Path, manifest: &Manifest, kind: IndexKind) -> Result<()> {
     if manifest.kind != kind {

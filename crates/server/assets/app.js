@@ -14,6 +14,7 @@ const els = {
   filters: $("filters"), folder: $("f-folder"), prefix: $("f-prefix"), date: $("f-date"), from: $("f-from"),
   to: $("f-to"), format: $("f-format"), clear: $("f-clear"),
   viewer: $("viewer"), cropArea: $("crop-area"), viewerImg: $("viewer-img"), cropBox: $("crop-box"),
+  viewerVideo: $("viewer-video"),
   viewerTitle: $("viewer-title"), viewerMeta: $("viewer-meta"), viewerPin: $("viewer-pin"),
   cropSearch: $("crop-search"), cropPin: $("crop-pin"), cropClear: $("crop-clear"),
   viewerOriginal: $("viewer-original"), viewerClose: $("viewer-close"),
@@ -23,6 +24,7 @@ const els = {
   analyticsLink: $("analytics-link"), dashboard: $("dashboard"), dashForm: $("dash-form"), dashToken: $("dash-token"),
   dashDays: $("dash-days"), dashSummary: $("dash-summary"), dashPlots: $("dash-plots"),
   query: $("query"), moreRow: document.querySelector(".more-row"),
+  recs: $("recs"), recsItems: $("recs-items"),
 };
 
 const DEFAULT_K = 20;
@@ -426,6 +428,7 @@ function searchRequest(view, offset) {
     form.append("image", file, file.name || "upload");
     form.append("k", String(view.k));
     form.append("offset", String(offset));
+    form.append("collapse", "true");
     if (filter) form.append("filter", JSON.stringify(filter));
     if (view.index) form.append("index", view.index);
     return { method: "POST", body: form };
@@ -436,6 +439,8 @@ function searchRequest(view, offset) {
   else body = boardBody(view.board);
   body.k = view.k;
   body.offset = offset;
+  // The page shows one result per duplicate group; the others are listed on it ("+N copies").
+  body.collapse = true;
   if (filter) body.filter = filter;
   if (view.index) body.index = view.index;
   return { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
@@ -700,6 +705,18 @@ function renderCards(items, append, isResult, searchId) {
       }));
     }
     caption.append(el("span", { className: "path", textContent: r.path, title: r.path }));
+    // A video frame: its time on the thumbnail, and the video's other frames among the results.
+    if (r.video) {
+      open.append(el("span", { className: "video-time", textContent: `▶ ${clock(r.video.seconds)}` }));
+      const others = Array.isArray(r.frames) ? r.frames : [];
+      if (others.length) {
+        caption.append(el("span", {
+          className: "frames",
+          title: "the video's other frames among the results",
+          textContent: `also at ${others.map((f) => clock(f.seconds)).join(", ")}`,
+        }));
+      }
+    }
     const pin = el("button", {
       type: "button", className: "pin", textContent: isPinned(r.id) ? "Pinned" : "Pin", title: "Pin to the board",
       "aria-label": `Pin ${r.path} to the board`, "aria-pressed": String(isPinned(r.id)),
@@ -711,6 +728,12 @@ function renderCards(items, append, isResult, searchId) {
     if (hidden.length) {
       open.title = `Hidden (${hidden.join(", ")}): click to reveal`;
       open.append(el("span", { className: "veil-note", textContent: `${hidden.join(", ")} · click to reveal` }));
+    }
+    if (Array.isArray(r.copies) && r.copies.length) {
+      extras.push(el("span", {
+        className: "copies", textContent: `+${r.copies.length} ${r.copies.length === 1 ? "copy" : "copies"}`,
+        title: `Copies of this picture: ${r.copies.join(", ")}`,
+      }));
     }
     if (flags.length) {
       extras.push(el("span", { className: "badges" },
@@ -766,6 +789,38 @@ function openPhoto(id) {
 
 // ---------- the viewer ----------
 
+// 75.5 seconds as "1:15.5".
+function clock(seconds) {
+  const s = Math.max(0, Number(seconds) || 0);
+  const whole = Math.floor(s);
+  const rest = Math.round((s - whole) * 1000);
+  const text = `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
+  return rest ? `${text}.${String(rest).padStart(3, "0").replace(/0+$/, "")}` : text;
+}
+
+// A video frame plays its video from the frame's time (the server answers the video with Range requests, so
+// the player seeks); an image hides the player.
+function showVideo(id, video) {
+  const player = els.viewerVideo;
+  // Boxes are drawn on photos: the hint goes with the photo.
+  const hint = els.cropArea.parentElement.querySelector(".hint");
+  if (hint) hint.hidden = Boolean(video);
+  if (!video) {
+    player.hidden = true;
+    player.removeAttribute("src");
+    player.load();
+    els.cropArea.hidden = false;
+    return;
+  }
+  els.cropArea.hidden = true;
+  player.hidden = false;
+  player.dataset.seconds = String(video.seconds);
+  player.addEventListener("loadedmetadata", () => {
+    if (Math.abs(player.currentTime - video.seconds) > 0.05) player.currentTime = video.seconds;
+  }, { once: true });
+  player.src = `/api/images/${id}#t=${video.seconds}`;
+}
+
 function showViewer(view) {
   if (view.kind !== "id") {
     els.viewer.hidden = true;
@@ -777,6 +832,7 @@ function showViewer(view) {
     state.viewerId = view.id;
     els.viewerImg.src = `/api/images/${view.id}`;
     els.viewerImg.alt = `Photo ${view.id}`;
+    showVideo(view.id, null);
     els.viewerOriginal.href = `/api/images/${view.id}`;
     els.viewerTitle.textContent = `Photo ${view.id}`;
     els.viewerMeta.replaceChildren();
@@ -805,12 +861,14 @@ async function loadMeta(id) {
   }
   if (state.viewerId !== id) return;
   els.viewerTitle.textContent = meta.name || meta.path;
+  if (meta.video) showVideo(id, meta.video);
   els.viewerImg.alt = meta.path;
   const rows = [
     ["Path", meta.path],
     ["Folder", meta.folder === "" ? "(top folder)" : meta.folder],
     ["Size", `${meta.width} × ${meta.height} px, ${formatBytes(meta.bytes)}`],
     ["Format", meta.format],
+    ["Video", meta.video && `${meta.video.path} at ${clock(meta.video.seconds)}`],
     ["Taken", meta.taken_at && meta.taken_at.replace("T", " ").replace(/(:00)?Z$/, "")],
     ["File date", meta.mtime && meta.mtime.replace("T", " ").replace(/(:00)?Z$/, "")],
     ["Camera", [meta.camera_make, meta.camera_model].filter(Boolean).join(" ")],
@@ -938,6 +996,48 @@ function renderBoard() {
     localStorage.setItem(BOARD_KEY, JSON.stringify(items));
   } catch {
     // storage off: the board lives as long as the page
+  }
+  scheduleRecommendations();
+}
+
+// ---------- "More like your board": GET /api/recommend with the board ----------
+
+const RECS_K = 12;
+let recsTimer = null;
+let recsTicket = 0;
+
+function scheduleRecommendations() {
+  clearTimeout(recsTimer);
+  recsTimer = setTimeout(loadRecommendations, 250);
+}
+
+async function loadRecommendations() {
+  const ticket = ++recsTicket;
+  if (!state.board.some((it) => !it.negative)) {
+    els.recs.hidden = true;
+    els.recs.dataset.state = "empty";
+    els.recsItems.replaceChildren();
+    return;
+  }
+  els.recs.hidden = false;
+  els.recs.dataset.state = "loading";
+  try {
+    const board = encodeURIComponent(JSON.stringify(boardBody(state.board)));
+    const body = await api(`/api/recommend?k=${RECS_K}&board=${board}`);
+    if (ticket !== recsTicket) return;
+    els.recsItems.replaceChildren(...body.results.map((r) => {
+      const open = el("button", {
+        type: "button", className: "rec", title: `Open ${r.path}`, dataset: { id: String(r.id), path: r.path },
+      }, el("img", { src: thumbUrl(r.id), alt: r.path, loading: "lazy", decoding: "async" }));
+      open.addEventListener("click", () => openPhoto(r.id));
+      return open;
+    }));
+    els.recs.dataset.count = String(body.results.length);
+    els.recs.dataset.state = "done";
+  } catch (err) {
+    if (ticket !== recsTicket) return;
+    els.recs.dataset.state = "error";
+    els.recsItems.replaceChildren(el("p", { className: "muted", textContent: `No recommendations: ${err.message}` }));
   }
 }
 

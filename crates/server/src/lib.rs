@@ -100,9 +100,25 @@ pub struct Served {
     pub info: CollectionInfo,
     /// The OpenAPI description for this state (see [`openapi::spec_for`]).
     pub openapi: String,
+    /// The cold-start recommendations of this state, computed on first use (they read every vector).
+    cold_start: std::sync::Mutex<Option<Arc<vsearch_engine::answers::ColdStart>>>,
 }
 
 impl Served {
+    /// The cold-start recommendations of this state (blocking the first time: clusters the vectors).
+    pub fn cold_start(&self) -> vsearch_engine::Result<Arc<vsearch_engine::answers::ColdStart>> {
+        let mut guard = match self.cold_start.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(cold) = guard.as_ref() {
+            return Ok(cold.clone());
+        }
+        let cold = Arc::new(vsearch_engine::answers::cold_start(&*self.backend)?);
+        *guard = Some(cold.clone());
+        Ok(cold)
+    }
+
     /// Files an interrupted `vsearch index` indexed but did not commit, read now (not at load: such a
     /// run moves the catalog without a commit to reload on); `None`, with a warning, when it cannot be
     /// read.
@@ -128,6 +144,7 @@ impl Served {
             backend,
             info,
             openapi,
+            cold_start: std::sync::Mutex::new(None),
         }
     }
 }
@@ -160,7 +177,13 @@ impl Shared {
         }
     }
 
-    /// Serves `reranker` from now on.
+    /// The learned re-scorer the ranking stage runs now (`None`: the re-ranker is off; the cosine
+    /// order, boosts and the other steps only).
+    pub fn rescorer(&self) -> Option<Arc<dyn vsearch_engine::ranking::Rescorer>> {
+        self.reranker().rescorer()
+    }
+
+    /// Serves `reranker` from the next search on (a newly trained model, or off).
     pub fn replace_reranker(&self, reranker: Reranker) {
         let next = Arc::new(reranker);
         match self.reranker.write() {
@@ -222,7 +245,7 @@ impl AppState {
     pub fn new(collection: Arc<dyn SearchBackend>, options: &ServeOptions) -> Self {
         let analytics = start_analytics(collection.as_ref(), &options.analytics);
         let reranker = Reranker::load(collection.records_dir().as_deref());
-        tracing::info!("{}", reranker.step());
+        tracing::info!("{}", reranker.describe());
         Self(Arc::new(Shared {
             served: RwLock::new(Arc::new(Served::new(collection))),
             pool: pool::Pool::new(options.workers, options.queue),
@@ -323,7 +346,7 @@ async fn reload_reranker(state: &AppState) {
     };
     match tokio::task::spawn_blocking(move || Reranker::load(Some(&dir))).await {
         Ok(next) => {
-            tracing::info!("now serving: {} (was: {})", next.step(), current.step());
+            tracing::info!("now serving: {} (was: {})", next.describe(), current.describe());
             state.replace_reranker(next);
         }
         Err(e) => tracing::warn!("the re-ranker's reload failed: {e}"),
@@ -347,6 +370,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/images/{id}/thumbnail", get(api::handlers::thumbnail))
         .route("/api/images/{id}/meta", get(api::handlers::image_meta))
         .route("/api/images/{id}/similar", get(api::handlers::similar))
+        .route("/api/recommend", get(api::recommend::recommend))
         .route(
             "/api/blocks",
             get(api::blocks::list_blocks).post(api::blocks::create_block),

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 description of the API, generated from the handlers and types with utoipa.
 
-use crate::api::{analytics, blocks, dto, handlers, reports, request};
+use crate::api::{analytics, blocks, dto, handlers, recommend, reports, request};
 use crate::error::ErrorBody;
 use crate::metrics;
 use crate::AppState;
@@ -23,6 +23,7 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         handlers::health,
         handlers::collection,
         handlers::search,
+        recommend::recommend,
         handlers::browse,
         handlers::facets,
         handlers::duplicates,
@@ -65,6 +66,11 @@ use vsearch_engine::{CollectionInfo, IndexKind};
         dto::DuplicateGroupDto,
         dto::DuplicateImageDto,
         dto::SearchResultDto,
+        dto::VideoFrameDto,
+        dto::FrameHitDto,
+        dto::AdjustmentDto,
+        dto::RankingDto,
+        recommend::RecommendDto,
         dto::SearchResponseDto,
         blocks::NearDto,
         blocks::BlockRequest,
@@ -202,7 +208,11 @@ pub fn spec_for(info: &CollectionInfo) -> String {
     }
     example["oneOf"] = Value::Array(example_one_of);
     spec["paths"]["/api/search"]["post"]["requestBody"]["content"]["multipart/form-data"]
-        ["encoding"] = json!({"image": {"contentType": "image/jpeg, image/png, image/webp, image/gif, image/bmp, image/tiff"}});
+        ["encoding"] = json!({"image": {"contentType": vsearch_engine::image_io::IMAGE_FORMATS
+            .iter()
+            .map(|f| f.mime_type)
+            .collect::<Vec<_>>()
+            .join(", ")}});
     serde_json::to_string_pretty(&spec).unwrap_or_else(|_| spec_json().to_string())
 }
 

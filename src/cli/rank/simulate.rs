@@ -18,13 +18,14 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use vsearch_engine::analytics::{
-    now_ms, Action, ActionEvent, AnalyticsConfig, Event, Recorder, SearchDraft,
+    now_ms, Action, ActionEvent, AnalyticsConfig, Event, Recorder, SearchDraft, ShownFeatures,
 };
+use vsearch_engine::answers::{self, Learning};
 use vsearch_engine::rerank::{
     train, ClickModel, Evaluation, RankingFigures, Reranker, TrainOutcome, MIN_POSITIVES,
 };
 use vsearch_engine::{
-    rerank_search, Backend, BackendOptions, Board, Crop, Example, ImageId, Query, QueryOptions,
+    Backend, BackendOptions, Board, Crop, Example, ImageId, Query, QueryOptions, SearchResponse,
 };
 
 /// Results a simulated user is shown.
@@ -245,30 +246,31 @@ fn crop_query(photo: ImageId, rng: &mut impl Rng) -> Query {
 }
 
 /// Whether each result of `answer` is a photo of `object`.
-fn relevance(
-    answer: &rerank_search::Reranked,
-    object: u64,
-    images: &[(ImageId, u64)],
-) -> Vec<bool> {
+fn relevance(answer: &SearchResponse, object: u64, images: &[(ImageId, u64)]) -> Vec<bool> {
     answer
-        .response
         .results
         .iter()
         .map(|r| images.iter().any(|(id, o)| *id == r.id && *o == object))
         .collect()
 }
 
-/// The first [`SHOWN`] results of `query`, ordered by `reranker`.
+/// The first [`SHOWN`] results of `query` through the ranking stage, re-scored by `reranker` when it is
+/// on, with the features of what is shown.
 fn search(
     backend: &dyn Backend,
     reranker: &Reranker,
     query: &Query,
-) -> anyhow::Result<rerank_search::Reranked> {
+) -> anyhow::Result<SearchResponse> {
     let options = QueryOptions {
         k: SHOWN,
         ..QueryOptions::default()
     };
-    Ok(rerank_search::search(backend, reranker, query, &options)?)
+    let rescorer = reranker.rescorer();
+    let learning = Learning {
+        rescorer: rescorer.as_deref(),
+        keep_features: true,
+    };
+    Ok(answers::search(backend, query, &options, &learning)?)
 }
 
 /// Records `rounds` sessions of every photo of the objects `train_on` keeps into `state`'s analytics:
@@ -295,17 +297,15 @@ fn record_sessions(
             let draft = SearchDraft::new(&q, &options, false);
             let answer = search(backend, &off, &q)?;
             let id = recorder.next_search_id();
-            let mut event = draft.finish(
-                id,
-                &answer.response.results,
-                answer.response.index.name(),
-                0.0,
-            );
+            let mut event = draft.finish(id, &answer.results, answer.index.name(), 0.0);
             let wanted = relevance(&answer, object, images);
-            event.features = Some(answer.features);
+            event.features = answer
+                .ranking
+                .as_ref()
+                .map(|r| ShownFeatures::of(&r.features));
             recorder.record(Event::Search(event));
             for i in clicks.opens(&wanted, &mut rng) {
-                let result = &answer.response.results[i];
+                let result = &answer.results[i];
                 recorder.record(Event::Action(ActionEvent {
                     at_ms: now_ms(),
                     action: Action::Open,

@@ -6,6 +6,7 @@ pub mod dupes_set;
 pub use vsearch_testkit::{kernels, qdrant, skip};
 
 use serde_json::Value;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -99,10 +100,15 @@ impl Drop for Server {
 
 /// `vsearch serve --collection DIR` on a free port (with `token` as its admin token), once it listens.
 pub fn serve(dir: &Path, token: Option<&str>) -> Server {
+    serve_with(&[OsStr::new("--collection"), dir.as_os_str()], token)
+}
+
+/// `vsearch serve ARGS` (what it serves: `--collection DIR`, or `--qdrant URL ...`) on a free port with
+/// two workers (with `token` as its admin token), once it listens.
+pub fn serve_with<S: AsRef<OsStr>>(args: &[S], token: Option<&str>) -> Server {
     let mut cmd = vsearch();
     cmd.arg("serve")
-        .arg("--collection")
-        .arg(dir)
+        .args(args)
         .args(["--addr", "127.0.0.1:0", "--workers", "2"])
         .env_remove("VSEARCH_ADMIN_TOKEN")
         .stdout(std::process::Stdio::piped())
@@ -129,6 +135,18 @@ pub fn serve(dir: &Path, token: Option<&str>) -> Server {
     };
     std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
     Server { child, base }
+}
+
+/// The arguments that name Qdrant collection `collection` at `url`, whose images are under `root`.
+pub fn qdrant_args(url: &str, collection: &str, root: &Path) -> Vec<String> {
+    vec![
+        "--qdrant".into(),
+        url.into(),
+        "--qdrant-collection".into(),
+        collection.into(),
+        "--root".into(),
+        root.display().to_string(),
+    ]
 }
 
 /// `vsearch index DIR --check --json`: the consistency report (whatever the exit code).

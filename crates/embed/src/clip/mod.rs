@@ -199,26 +199,15 @@ impl ClipModel {
         Ok(self.visual_projection.forward(&pooled)?)
     }
 
-    /// Projected text features (not normalised) of padded id rows (pooled at the first end-of-text id).
+    /// Projected text features (not normalised) of token id rows of any lengths, pooled at each row's
+    /// first end-of-text id (rows need no padding: each runs only up to its pooled token).
     pub fn text_features(&self, ids: &[Vec<u32>]) -> Result<Tensor> {
-        let n = ids.iter().map(Vec::len).max().unwrap_or(0);
-        if n == 0 {
+        if ids.is_empty() || ids.iter().any(Vec::is_empty) {
             return Err(EmbedError::Tokenizer {
                 reason: "no tokens".into(),
             });
         }
-        let pool: Vec<usize> = ids.iter().map(|row| self.text.pool_position(row)).collect();
-        let flat: Vec<u32> = ids
-            .iter()
-            .flat_map(|row| {
-                row.iter().copied().chain(std::iter::repeat_n(
-                    row.last().copied().unwrap_or(0),
-                    n - row.len(),
-                ))
-            })
-            .collect();
-        let t = Tensor::from_vec(flat, (ids.len(), n), &self.device)?;
-        let pooled = self.text.forward(&t, &pool)?;
+        let pooled = self.text.forward(ids)?;
         Ok(self.text_projection.forward(&pooled)?)
     }
 }

@@ -2,8 +2,8 @@
 //! under a causal mask, and the features at each sequence's end-of-text token.
 
 use super::config::TextConfig;
-use crate::encoder::{layer_norm, Encoder, LayerNorm};
-use candle_core::{IndexOp, Module, Tensor};
+use crate::encoder::{layer_norm, Encoder, LayerNorm, Queries};
+use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
 /// The text transformer, up to (not including) the text projection.
@@ -33,26 +33,40 @@ impl TextTransformer {
         })
     }
 
-    /// `b x n` token ids (`u32`) -> `b x hidden` features after the final layer norm, pooled at `pool[i]`
-    /// (transformers' `pooler_output`).
-    pub(crate) fn forward(&self, ids: &Tensor, pool: &[usize]) -> candle_core::Result<Tensor> {
-        let (b, n) = ids.dims2()?;
-        if n > self.max_positions {
-            candle_core::bail!("{n} tokens, the model takes at most {}", self.max_positions)
+    /// Token id rows (any lengths) -> `rows x hidden` features after the final layer norm, pooled at each
+    /// row's [`Self::pool_position`] (transformers' `pooler_output`). Under the causal mask a token's
+    /// features depend only on the tokens up to it, so each row runs only up to its pooled token, the
+    /// rows packed one after the other without padding (the linear layers see the real tokens alone),
+    /// and the last layer computes the pooled tokens only.
+    pub(crate) fn forward(&self, ids: &[Vec<u32>]) -> candle_core::Result<Tensor> {
+        let mut lengths = Vec::with_capacity(ids.len());
+        let (mut tokens, mut positions) = (Vec::new(), Vec::new());
+        for row in ids {
+            if row.is_empty() {
+                candle_core::bail!("an empty token sequence")
+            }
+            let n = self.pool_position(row) + 1;
+            if n > self.max_positions {
+                candle_core::bail!("{n} tokens, the model takes at most {}", self.max_positions)
+            }
+            lengths.push(n);
+            tokens.extend_from_slice(&row[..n]);
+            positions.extend(0..n as u32);
         }
+        let device = self.positions.device();
+        let count = tokens.len();
         let x = self
             .tokens
-            .forward(ids)?
-            .broadcast_add(&self.positions.narrow(0, 0, n)?.unsqueeze(0)?)?;
-        let x = self.final_ln.forward(&self.encoder.forward(&x, true)?)?;
-        let rows = pool
-            .iter()
-            .enumerate()
-            .map(|(i, &p)| x.i((i, p, ..)))
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        let pooled = Tensor::stack(&rows, 0)?;
-        debug_assert_eq!(pooled.dim(0)?, b);
-        Ok(pooled)
+            .forward(&Tensor::from_vec(tokens, count, device)?)?
+            .add(
+                &self
+                    .positions
+                    .index_select(&Tensor::from_vec(positions, count, device)?, 0)?,
+            )?;
+        let pooled = self
+            .encoder
+            .forward_rows(&x, &lengths, true, Queries::Last)?;
+        self.final_ln.forward(&pooled)
     }
 
     /// Pooling position of one id row: the first `eos_token_id`, else (legacy `2` or not found) the argmax id.

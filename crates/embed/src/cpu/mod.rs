@@ -21,7 +21,7 @@ mod tiles_avx512;
 mod tiles_int8_avx2;
 mod vmath;
 
-pub use attention::attention;
+pub use attention::{attention, Queries};
 pub use linear::{Epilogue, PackedLinear};
 #[cfg(target_arch = "x86_64")]
 pub use linear_int8::QuantizedLinear;

@@ -3,6 +3,7 @@
 //! weighted sum run as one op ([`crate::cpu::attention`]); elsewhere as candle's ops.
 
 use super::projection::{Projection, Then};
+pub(crate) use crate::cpu::Queries;
 use crate::precision::Precision;
 use candle_core::Tensor;
 use candle_nn::{linear, Linear, VarBuilder};
@@ -44,27 +45,57 @@ impl Attention {
         })
     }
 
-    /// `residual + attention(x)`. `x`, `residual`: (b * n) x hidden rows of `b` sequences of length `n`;
-    /// `causal`: each token attends only to itself and the tokens before it.
+    /// `residual + attention(x)`. `x`: the rows of sequences of `lengths[s]` tokens one after the other;
+    /// `causal`: each token attends only to itself and the tokens before it; `queries`: the rows computed
+    /// (every token's, or each sequence's last), which `residual` holds and the result has.
     pub(super) fn forward(
         &self,
         x: &Tensor,
-        (b, n): (usize, usize),
+        lengths: &[usize],
         causal: bool,
+        queries: Queries,
         residual: &Tensor,
     ) -> candle_core::Result<Tensor> {
         let hidden = self.heads * self.head_dim;
         let qkv = self.qkv.forward(x, Then::Return)?;
         let ctx = match self.qkv.kernel() {
             Some(kernel) => {
+                let heads = (self.heads, self.head_dim);
                 let ctx = crate::cpu::cpu_f32(&qkv, |qkv| {
-                    crate::cpu::attention(kernel, qkv, (b, n), (self.heads, self.head_dim), causal)
+                    crate::cpu::attention(kernel, qkv, lengths, heads, causal, queries)
                 })?;
-                Tensor::from_vec(ctx, (b * n, hidden), x.device())?
+                let rows = ctx.len() / hidden;
+                Tensor::from_vec(ctx, (rows, hidden), x.device())?
             }
-            None => self.candle_ops(&qkv, (b, n), causal)?,
+            None => self.candle_sequences(&qkv, lengths, causal, queries)?,
         };
         self.out.forward(&ctx, Then::AddTo(residual))
+    }
+
+    /// [`Self::candle_ops`] over sequences of any lengths: at once when they are equal and every query
+    /// is wanted, else one sequence at a time.
+    fn candle_sequences(
+        &self,
+        qkv: &Tensor,
+        lengths: &[usize],
+        causal: bool,
+        queries: Queries,
+    ) -> candle_core::Result<Tensor> {
+        let n = lengths.first().copied().unwrap_or(0);
+        if queries == Queries::All && lengths.iter().all(|&l| l == n) {
+            return self.candle_ops(qkv, (lengths.len(), n), causal);
+        }
+        let mut parts = Vec::with_capacity(lengths.len());
+        let mut row = 0;
+        for &len in lengths {
+            let ctx = self.candle_ops(&qkv.narrow(0, row, len)?, (1, len), causal)?;
+            parts.push(match queries {
+                Queries::All => ctx,
+                Queries::Last => ctx.narrow(0, len - 1, 1)?,
+            });
+            row += len;
+        }
+        Tensor::cat(&parts, 0)
     }
 
     /// The attention as candle's ops: `(b*n, 3*hidden)` -> `(b*n, hidden)`.

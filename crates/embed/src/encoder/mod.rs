@@ -9,6 +9,7 @@ mod projection;
 
 use crate::precision::Precision;
 use attention::Attention;
+pub(crate) use attention::Queries;
 use candle_core::{Module, Tensor};
 use candle_nn::{linear, Linear, VarBuilder};
 pub(crate) use norm::{layer_norm, LayerNorm};
@@ -113,24 +114,44 @@ impl EncoderLayer {
         })
     }
 
-    /// `x`: b x n x hidden. The projections run on the (b * n) x hidden matrix: one large matrix product per
-    /// layer instead of `b` small ones; the residual adds and the MLP's activation happen in the
-    /// projections' outputs.
-    fn forward(&self, x: &Tensor, causal: bool) -> candle_core::Result<Tensor> {
-        let (b, n, hidden) = x.dims3()?;
-        let x = x.reshape((b * n, hidden))?;
+    /// `x`: the rows of sequences of `lengths[s]` tokens one after the other (no padding between them).
+    /// The projections run on all the rows at once: one large matrix product per layer instead of one
+    /// per sequence; the residual adds and the MLP's activation happen in the projections' outputs. With
+    /// [`Queries::Last`] the result has only each sequence's last row (its attention still reads every
+    /// token's keys and values): what a tower pooled at that token needs of its last layer.
+    fn forward(
+        &self,
+        x: &Tensor,
+        lengths: &[usize],
+        causal: bool,
+        queries: Queries,
+    ) -> candle_core::Result<Tensor> {
+        let residual = match queries {
+            Queries::All => x.clone(),
+            Queries::Last => x.index_select(&last_rows(lengths, x.device())?, 0)?,
+        };
         let h = self
             .attn
-            .forward(&self.ln1.forward(&x)?, (b, n), causal, &x)?;
+            .forward(&self.ln1.forward(x)?, lengths, causal, queries, &residual)?;
         let inner = self.ln2.forward(&h)?;
         let inner = match self.act {
             MlpActivation::Silu => self.fc1.forward(&inner, Then::Silu)?,
             MlpActivation::Plain(a) => a.apply(&self.fc1.forward(&inner, Then::Return)?)?,
         };
-        self.fc2
-            .forward(&inner, Then::AddTo(&h))?
-            .reshape((b, n, hidden))
+        self.fc2.forward(&inner, Then::AddTo(&h))
     }
+}
+
+/// Index of each sequence's last row among the rows of sequences of `lengths` one after the other.
+fn last_rows(lengths: &[usize], device: &candle_core::Device) -> candle_core::Result<Tensor> {
+    let ends: Vec<u32> = lengths
+        .iter()
+        .scan(0usize, |end, &len| {
+            *end += len;
+            Some(*end as u32 - 1)
+        })
+        .collect();
+    Tensor::from_vec(ends, lengths.len(), device)
 }
 
 /// The stack of [`EncoderConfig::num_hidden_layers`] layers (`<tower>.encoder.layers.{i}`).
@@ -150,9 +171,31 @@ impl Encoder {
     /// `x`: b x n x hidden through every layer; `causal` (CLIP's text tower) lets each token attend only
     /// to itself and the tokens before it.
     pub(crate) fn forward(&self, x: &Tensor, causal: bool) -> candle_core::Result<Tensor> {
+        let (b, n, hidden) = x.dims3()?;
+        let lengths = vec![n; b];
+        let rows =
+            self.forward_rows(&x.reshape((b * n, hidden))?, &lengths, causal, Queries::All)?;
+        rows.reshape((b, n, hidden))
+    }
+
+    /// The rows of sequences of `lengths[s]` tokens one after the other (`sum(lengths) x hidden`, no
+    /// padding) through every layer; with [`Queries::Last`] the last layer computes only each sequence's
+    /// last row (`lengths.len() x hidden`), for a tower pooled at its sequences' last tokens.
+    pub(crate) fn forward_rows(
+        &self,
+        x: &Tensor,
+        lengths: &[usize],
+        causal: bool,
+        queries: Queries,
+    ) -> candle_core::Result<Tensor> {
         let mut x = x.clone();
-        for layer in &self.layers {
-            x = layer.forward(&x, causal)?;
+        let last = self.layers.len().saturating_sub(1);
+        for (i, layer) in self.layers.iter().enumerate() {
+            let asked = if i == last { queries } else { Queries::All };
+            x = layer.forward(&x, lengths, causal, asked)?;
+        }
+        if self.layers.is_empty() && queries == Queries::Last {
+            x = x.index_select(&last_rows(lengths, x.device())?, 0)?;
         }
         Ok(x)
     }

@@ -3,8 +3,8 @@
 //! final layer norm, the last position's features, and the linear head.
 
 use super::config::TextConfig;
-use crate::encoder::{layer_norm, Encoder, LayerNorm};
-use candle_core::{IndexOp, Module, Tensor};
+use crate::encoder::{layer_norm, Encoder, LayerNorm, Queries};
+use candle_core::{Module, Tensor};
 use candle_nn::{embedding, linear, Embedding, Linear, VarBuilder};
 
 /// The text transformer with its head: `b x n` ids -> `b x projection_size` text features.
@@ -32,14 +32,21 @@ impl TextTransformer {
         })
     }
 
-    /// `ids`: b x n (n at most the position count) -> b x projection_size.
+    /// `ids`: b x n (n at most the position count) -> b x projection_size, pooled at the last token: the
+    /// last layer computes that token's row alone (its attention still reads every token).
     pub(crate) fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
-        let n = ids.dim(1)?;
+        let (b, n) = ids.dims2()?;
         let x = self
             .tokens
             .forward(ids)?
             .broadcast_add(&self.positions.narrow(0, 0, n)?.unsqueeze(0)?)?;
-        let x = self.final_ln.forward(&self.encoder.forward(&x, false)?)?;
-        self.head.forward(&x.i((.., n - 1, ..))?.contiguous()?)
+        let hidden = x.dim(2)?;
+        let last = self.encoder.forward_rows(
+            &x.reshape((b * n, hidden))?,
+            &vec![n; b],
+            false,
+            Queries::Last,
+        )?;
+        self.head.forward(&self.final_ln.forward(&last)?)
     }
 }

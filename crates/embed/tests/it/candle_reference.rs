@@ -128,6 +128,32 @@ fn full_size_clip_equals_candle_transformers() {
             &theirs.get_text_features(&t).unwrap(),
         );
     }
+    // The same captions as one batch of different lengths (vsearch packs them without padding and runs
+    // each only up to its end-of-text token) against candle-transformers one at a time; a copy of the
+    // short caption padded with end-of-text ids after it gives the short caption's features.
+    let mut padded = captions[0].clone();
+    padded.extend([49407; 9]);
+    let batch = [captions.clone(), vec![padded]].concat();
+    let ours_batch = ours.text_features(&batch).unwrap();
+    for (i, ids) in batch.iter().enumerate() {
+        let unpadded = if i == captions.len() {
+            &captions[0]
+        } else {
+            ids
+        };
+        let t = Tensor::new(unpadded.as_slice(), &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        agree(
+            &format!(
+                "ViT-B/32 text features in a batch, row {i} ({} ids)",
+                ids.len()
+            ),
+            &ours_batch.narrow(0, i, 1).unwrap(),
+            &theirs.get_text_features(&t).unwrap(),
+        );
+    }
 }
 
 #[test]

@@ -4,7 +4,9 @@
 //! `Result`: a panic fails the test (proptest shrinks it to a small reproducer).
 //!
 //! Seeds: photos from `../shared/data/ukbench-14` (JPEG) and `sample_images/` (PNG), one full size of
-//! each, plus small re-encodings in every format, some with an EXIF orientation. Cases: 3000 by default
+//! each, plus small re-encodings in every format the `image` crate writes, some with an EXIF orientation,
+//! and the HEIC and AVIF fixtures of `tests/fixtures/heif/` (`scripts/make_heif_fixtures.py`), one with
+//! container transforms and an EXIF orientation. Cases: 3000 by default
 //! (two thirds random byte mutations, one third header lies), or `PROPTEST_CASES` in all;
 //! `PROPTEST_RNG_SEED` replays a run.
 
@@ -14,7 +16,7 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use vsearch_embed::efficientnet::{self, INPUT_SIZE};
-use vsearch_embed::image_io::{self, IMAGE_FORMATS};
+use vsearch_embed::image_io::{self, Codec, IMAGE_FORMATS};
 use vsearch_embed::preprocess::{self, ClipRecipe};
 
 /// The pixel limit of the fuzzed decodes: lower than the indexer's default so that a header lie just
@@ -47,7 +49,7 @@ fn repo_root() -> PathBuf {
 /// One seed file: its bytes and its format.
 struct Seed {
     name: String,
-    format: ImageFormat,
+    format: Codec,
     bytes: Vec<u8>,
     /// Its decoded size, upright (after the EXIF orientation).
     size: (u32, u32),
@@ -125,7 +127,9 @@ fn seeds() -> &'static [Seed] {
                 .to_string();
             seeds.push(Seed {
                 name: name.clone(),
-                format: image_io::sniff_format(&bytes).expect("a seed photo is an image"),
+                format: image_io::sniff_format(&bytes)
+                    .expect("a seed photo is an image")
+                    .codec,
                 size: (img.width(), img.height()),
                 bytes,
             });
@@ -134,24 +138,46 @@ fn seeds() -> &'static [Seed] {
             let (w, h) = if i % 2 == 0 { (61, 45) } else { (40, 72) };
             let small = img.resize_exact(w, h, image::imageops::FilterType::Triangle);
             for spec in IMAGE_FORMATS {
+                // HEIF and AVIF have no encoder here: their seeds are the fixtures below.
+                let Codec::Image(format) = spec.codec else {
+                    continue;
+                };
                 let takes_exif = matches!(
-                    spec.format,
+                    format,
                     ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP
                 );
                 let rotated = i % 2 == 1 && takes_exif;
                 seeds.push(Seed {
                     name: format!("{name} as small {}", spec.name),
-                    format: spec.format,
-                    bytes: encode(&small, spec.format, rotated.then(|| exif_orientation(6))),
+                    format: spec.codec,
+                    bytes: encode(&small, format, rotated.then(|| exif_orientation(6))),
                     size: if rotated { (h, w) } else { (w, h) },
                 });
             }
+        }
+        // Upright sizes: squirrel_cls.jpg is 535x426; messi5.jpg is 548x342, stored turned a quarter.
+        for (file, codec, size) in [
+            ("squirrel.heic", Codec::Heic, (535, 426)),
+            ("butterfly.avif", Codec::Avif, (493, 356)),
+            ("messi_rotated.heic", Codec::Heic, (548, 342)),
+        ] {
+            let path = root.join("tests/fixtures/heif").join(file);
+            seeds.push(Seed {
+                name: file.to_string(),
+                format: codec,
+                bytes: std::fs::read(&path)
+                    .unwrap_or_else(|e| panic!("seed {} is missing: {e}", path.display())),
+                size,
+            });
         }
         // Every seed goes through the path intact (a broken corpus would make the fuzzing meaningless).
         for seed in &seeds {
             let out = decode_and_preprocess(&seed.bytes)
                 .unwrap_or_else(|e| panic!("seed {} does not decode: {e}", seed.name));
-            assert_eq!(image_io::sniff_format(&seed.bytes), Some(seed.format));
+            assert_eq!(
+                image_io::sniff_format(&seed.bytes).map(|s| s.codec),
+                Some(seed.format)
+            );
             assert_eq!(out, seed.size, "{}", seed.name);
         }
         seeds
@@ -306,13 +332,32 @@ fn claimed_side() -> impl Strategy<Value = u32> {
     ]
 }
 
+/// Where `needle` starts in `bytes`, every place.
+fn find_all(bytes: &[u8], needle: &[u8]) -> Vec<usize> {
+    bytes
+        .windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle)
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// Rewrites the width and height a file's header claims (where the format keeps them at a known place),
 /// leaving the pixel data as it is.
-fn lie_about_size(bytes: &mut [u8], format: ImageFormat, width: u32, height: u32) {
+fn lie_about_size(bytes: &mut [u8], format: Codec, width: u32, height: u32) {
     let put = |bytes: &mut [u8], at: usize, value: &[u8]| {
         if let Some(dst) = bytes.get_mut(at..at + value.len()) {
             dst.copy_from_slice(value);
         }
+    };
+    let Codec::Image(format) = format else {
+        // HEIF: every image spatial extents box (`ispe`: version and flags, then width and height).
+        let boxes: Vec<usize> = find_all(bytes, b"ispe");
+        for at in boxes {
+            put(bytes, at + 8, &width.to_be_bytes());
+            put(bytes, at + 12, &height.to_be_bytes());
+        }
+        return;
     };
     match format {
         ImageFormat::Png => {
@@ -416,7 +461,7 @@ proptest! {
         for m in &mutations {
             apply(&mut bytes, m);
         }
-        if fix_crcs && seed.format == ImageFormat::Png {
+        if fix_crcs && seed.format == Codec::Image(ImageFormat::Png) {
             fix_png_crcs(&mut bytes);
         }
         let _ = decode_and_preprocess(&bytes);
@@ -451,10 +496,10 @@ proptest! {
 fn a_lying_header_is_refused_with_the_limit_named() {
     let seed = seeds()
         .iter()
-        .find(|s| s.format == ImageFormat::Png && s.name.contains("as small"))
+        .find(|s| s.format == Codec::Image(ImageFormat::Png) && s.name.contains("as small"))
         .expect("a small PNG seed");
     let mut bytes = seed.bytes.clone();
-    lie_about_size(&mut bytes, ImageFormat::Png, 3, 2 * MAX_PIXELS as u32);
+    lie_about_size(&mut bytes, seed.format, 3, 2 * MAX_PIXELS as u32);
     let message = image_io::decode(&bytes, MAX_PIXELS)
         .expect_err("refused")
         .to_string();

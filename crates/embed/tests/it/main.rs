@@ -5,6 +5,7 @@ mod candle_reference;
 mod clip_fixture;
 mod clip_full_size;
 mod decode_fuzz;
+mod heif_decode;
 mod int8;
 mod lite0_model;
 mod lite0_pickle;

@@ -1,6 +1,7 @@
 //! What is recorded: a search ([`SearchEvent`]) and an action on one of its results or on an image
 //! ([`ActionEvent`]).
 
+use crate::ranking::features::{Features, FEATURES_VERSION, FEATURE_NAMES};
 use crate::types::filter::{Condition, Filter};
 use crate::types::image_id::ImageId;
 use crate::types::query::{Query, QueryOptions, SearchResult};
@@ -44,44 +45,8 @@ impl std::str::FromStr for SearchId {
     }
 }
 
-/// The kind of a query, as recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueryKind {
-    /// An uploaded image.
-    Image,
-    /// An indexed image, by id.
-    Id,
-    /// A text.
-    Text,
-    /// A raw vector.
-    Vector,
-    /// Several examples, or one with a crop.
-    Board,
-}
-
-impl QueryKind {
-    /// The kind of `query`.
-    pub fn of(query: &Query) -> Self {
-        match query {
-            Query::ImageBytes(_) => QueryKind::Image,
-            Query::Id(_) => QueryKind::Id,
-            Query::Text(_) => QueryKind::Text,
-            Query::Vector(_) => QueryKind::Vector,
-            Query::Board(_) => QueryKind::Board,
-        }
-    }
-
-    /// Its name in the database and in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            QueryKind::Image => "image",
-            QueryKind::Id => "id",
-            QueryKind::Text => "text",
-            QueryKind::Vector => "vector",
-            QueryKind::Board => "board",
-        }
-    }
-}
+/// The kind of a query, as recorded (the ranking stage's feature: one list of kinds).
+pub use crate::ranking::QueryKind;
 
 /// What a search is known to be before it runs: taken from the query, which the search consumes.
 #[derive(Debug, Clone)]
@@ -199,11 +164,11 @@ pub struct SearchEvent {
 }
 
 /// The features of the results shown by one search, a row per result in the order shown: numbers
-/// only (scores, ranks, counts; see `crate::rerank::features` for their meaning), nothing of the
+/// only (scores, ranks, counts; [`FEATURE_NAMES`] says what each is), nothing of the
 /// query's words or image, so they are kept whatever `--analytics-keep-queries` says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShownFeatures {
-    /// The layout of a row (`crate::rerank::features::VERSION` when recorded).
+    /// The layout of a row ([`FEATURES_VERSION`] when recorded).
     pub version: u32,
     /// Numbers per row.
     pub width: usize,
@@ -212,6 +177,15 @@ pub struct ShownFeatures {
 }
 
 impl ShownFeatures {
+    /// The rows of `features` (a page's, in its order), in this build's layout.
+    pub fn of(features: &[Features]) -> Self {
+        Self {
+            version: FEATURES_VERSION,
+            width: FEATURE_NAMES.len(),
+            values: features.iter().flat_map(|f| f.values()).collect(),
+        }
+    }
+
     /// The row of the result shown at `index` (0-based), if there is one.
     pub fn row(&self, index: usize) -> Option<&[f32]> {
         let start = index.checked_mul(self.width)?;

@@ -201,11 +201,13 @@ mod tests {
 
     fn results(n: usize) -> Vec<SearchResult> {
         (0..n)
-            .map(|i| SearchResult {
-                id: ImageId::Number(i as u64 + 10),
-                path: format!("p{i}.jpg"),
-                score: 1.0,
-                rank: i + 1,
+            .map(|i| {
+                SearchResult::new(
+                    ImageId::Number(i as u64 + 10),
+                    format!("p{i}.jpg"),
+                    1.0,
+                    i + 1,
+                )
             })
             .collect()
     }

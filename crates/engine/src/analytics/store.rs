@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS searches (
     query_text TEXT,               -- only with --analytics-keep-queries
     query_image BLOB,              -- only with --analytics-keep-queries
     features BLOB,                 -- the re-ranker's features of each result shown, row after row (f32 LE)
-    features_version INTEGER       -- their layout (rerank::features::VERSION)
+    features_version INTEGER       -- their layout (ranking::features::FEATURES_VERSION)
 );
 CREATE TABLE IF NOT EXISTS events (
     at INTEGER NOT NULL,

@@ -4,6 +4,7 @@
 use super::ingest::{EmbeddedBatch, FileOutcome};
 use super::plan::PendingFile;
 use crate::pipeline::options::{Failure, IndexReport};
+use crate::pipeline::scan::ScannedFile;
 use crate::store::catalog::{Catalog, Entry, Status, Touch};
 use crate::store::matrix::{MatrixRef, MatrixWriter};
 use crate::types::error::Result;
@@ -49,6 +50,12 @@ impl<'a> BatchCommitter<'a> {
             catalog,
             coll,
         })
+    }
+
+    /// Completes the frames of the video `video` (see [`Catalog::seal_frames`]).
+    pub fn seal_frames(&mut self, video: &ScannedFile, remove: &[u64]) -> Result<()> {
+        self.catalog
+            .seal_frames(&video.rel, video.size, video.mtime_ns, remove)
     }
 
     fn take_id(&mut self) -> u64 {
@@ -184,5 +191,6 @@ fn catalog_entry(
         error,
         meta: Some(meta),
         version: 0,
+        frame: pending.frame.as_ref().map(|f| f.at.clone()),
     }
 }

@@ -71,6 +71,13 @@ pub(super) struct StageTimes {
 }
 
 impl StageTimes {
+    /// Adds the times of another loop.
+    pub fn add(&mut self, other: StageTimes) {
+        self.decode_cpu += other.decode_cpu;
+        self.model += other.model;
+        self.waiting += other.waiting;
+    }
+
     /// "model 71% of the time, waiting for decoding 20%": the shares of the loop's `seconds`.
     fn shares(&self, seconds: f64) -> String {
         if seconds <= 0.0 {
@@ -244,19 +251,26 @@ struct Decoding<'a> {
 
 /// Reads, hashes, decodes and preprocesses one file (on a decoding thread).
 fn prepare(pending: &PendingFile, model: &dyn ImageEmbedder, decoding: Decoding<'_>) -> Prepared {
-    let bytes = match std::fs::read(&pending.file.abs) {
-        Ok(b) => b,
-        Err(e) => {
-            return failed(
-                String::new(),
-                &ContentMeta::default(),
-                format!("cannot read: {e}"),
-            )
-        }
+    // A video's frame is in memory already.
+    let bytes = match &pending.frame {
+        Some(frame) => std::borrow::Cow::Borrowed(frame.png.as_slice()),
+        None => match std::fs::read(&pending.file.abs) {
+            Ok(b) => std::borrow::Cow::Owned(b),
+            Err(e) => {
+                return failed(
+                    String::new(),
+                    &ContentMeta::default(),
+                    format!("cannot read: {e}"),
+                )
+            }
+        },
     };
     let hash = blake3::hash(&bytes).to_hex().to_string();
-    // Format and EXIF, from the bytes already read.
-    let meta = ContentMeta::read(&bytes);
+    // Format and EXIF, from the bytes already read (a frame's format is its video's).
+    let mut meta = ContentMeta::read(&bytes);
+    if let Some(frame) = &pending.frame {
+        meta.format = frame.format.name().to_string();
+    }
     if pending.previous.as_ref().is_some_and(|p| p.hash == hash) {
         return Prepared::Settled(FileOutcome::SameContent(meta));
     }
@@ -268,12 +282,15 @@ fn prepare(pending: &PendingFile, model: &dyn ImageEmbedder, decoding: Decoding<
             return failed(
                 hash,
                 &meta,
-                "not a supported image (content is not JPEG, PNG, WebP, GIF, BMP or TIFF)",
+                format!(
+                    "not a supported image (content is not {})",
+                    image_io::format_names(", ")
+                ),
             );
         }
         return Prepared::Settled(FileOutcome::Skipped);
     };
-    if format == image::ImageFormat::Jpeg && jpeg_truncated(&bytes) {
+    if format.codec == image_io::Codec::Image(image::ImageFormat::Jpeg) && jpeg_truncated(&bytes) {
         return failed(
             hash,
             &meta,

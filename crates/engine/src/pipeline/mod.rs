@@ -6,6 +6,7 @@
 //! generation needs are removed.
 
 mod commit;
+mod frames;
 mod ingest;
 mod label;
 pub mod options;
@@ -111,29 +112,42 @@ fn run(
         .filter(|e| e.status == crate::store::catalog::Status::Ok)
         .map(|e| (e.id, e.version))
         .collect();
+    // Without videos (`--no-videos`), the frames indexed before go.
+    let (entries, unwanted_frames): (Vec<_>, Vec<_>) = entries
+        .into_iter()
+        .partition(|e| options.videos.enabled || e.frame.is_none());
     // 1. Scan the folder and compare it with the catalog.
-    let plan = IndexPlan::scan(&root, &coll, entries);
+    let mut plan = IndexPlan::scan(&root, &coll, entries);
     plan.report_scan(&mut report);
-    // Before anything is decoded: will what the run writes fit on the collection's filesystem?
-    if !plan.pending.is_empty() || !plan.gone.is_empty() {
-        let estimate = SpaceEstimate::of_run(
-            &manifest,
-            plan.pending.len(),
-            plan.unchanged + plan.pending.len(),
-        );
+    // Videos (recognised by content) have a pass of their own; a file that was a video and is not one
+    // now loses its frames.
+    let (videos, images) = split_videos(std::mem::take(&mut plan.pending), options);
+    let mut gone = plan.gone.clone();
+    gone.extend(unwanted_frames.iter().map(|e| e.id));
+    gone.extend(images.iter().flat_map(|p| p.frames.iter().map(|e| e.id)));
+    gone.sort_unstable();
+    // Before anything is decoded: will what the run writes fit on the collection's filesystem? (A video
+    // counts as its most frames.)
+    let arriving = images.len() + videos.len() * options.videos.max_frames.max(1);
+    if arriving > 0 || !gone.is_empty() {
+        let estimate = SpaceEstimate::of_run(&manifest, arriving, plan.unchanged + arriving);
         match estimate.check(&coll, space::available(&coll)?) {
             Err(e) if options.force => tracing::warn!("going ahead (--force): {e}"),
             checked => checked?,
         }
     }
     // Whether this run removes or replaces contents: their thumbnails go once it is committed.
-    let replaces = !plan.gone.is_empty() || plan.pending.iter().any(|p| p.previous.is_some());
-    commit::remove_gone(&mut catalog, &plan.gone, &mut report)?;
-    if !plan.pending.is_empty() {
+    let replaces = !gone.is_empty()
+        || images.iter().any(|p| p.previous.is_some())
+        || videos
+            .iter()
+            .any(|(p, _)| p.previous.is_some() || !p.frames.is_empty());
+    commit::remove_gone(&mut catalog, &gone, &mut report)?;
+    if !images.is_empty() || !videos.is_empty() {
         // 2. Decode and embed the new and changed files, 3. committing each batch.
         let mut committer = BatchCommitter::open(&coll, dim, matrix_at, &mut catalog)?;
-        let times = ingest::ingest(
-            &plan.pending,
+        let mut times = ingest::ingest(
+            &images,
             embedder.image.as_ref(),
             dim,
             &root,
@@ -141,6 +155,17 @@ fn run(
             Some(&coll),
             |batch, embedded| committer.commit(batch, embedded, &mut report),
         )?;
+        // The frames of new and changed videos, through the same loop and committer.
+        let spent = frames::FrameRun {
+            model: embedder.image.as_ref(),
+            dim,
+            root: &root,
+            coll: &coll,
+            options,
+            committer: &mut committer,
+        }
+        .index(&videos, &mut report)?;
+        times.add(spent);
         report.decode_cpu_seconds = times.decode_cpu;
         report.model_seconds = times.model;
         report.waiting_for_decode_seconds = times.waiting;
@@ -248,6 +273,31 @@ pub fn apply_labels(
         policy_changed: outcome.policy_changed,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The pending files that are videos (by content, with their formats), when videos are indexed, and the
+/// others.
+fn split_videos(
+    pending: Vec<plan::PendingFile>,
+    options: &IndexOptions,
+) -> (
+    Vec<(plan::PendingFile, crate::video::VideoFormat)>,
+    Vec<plan::PendingFile>,
+) {
+    let mut videos = Vec::new();
+    let mut images = Vec::new();
+    for p in pending {
+        match options
+            .videos
+            .enabled
+            .then(|| crate::video::sniff_file(&p.file.abs))
+            .flatten()
+        {
+            Some(format) => videos.push((p, format)),
+            None => images.push(p),
+        }
+    }
+    (videos, images)
 }
 
 /// Reads the content metadata of the indexed rows that lack it (a catalog migrated from before the

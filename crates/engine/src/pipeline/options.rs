@@ -1,6 +1,7 @@
 //! What an index run is asked to do ([`IndexOptions`]) and what it did ([`IndexReport`]).
 
 use crate::types::label_policy::PolicySource;
+use crate::video::VideoOptions;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use vsearch_embed::{image_io, DeviceSpec, ModelSpec, Precision};
@@ -37,6 +38,8 @@ pub struct IndexOptions {
     /// Label policy to put in force ([`crate::types::label_policy`]); `None` keeps the collection's (the default policy for a
     /// new one). Labels are scored for CLIP-family models only.
     pub policy: Option<PolicySource>,
+    /// Whether and how video files are indexed, as frames ([`crate::video`]).
+    pub videos: VideoOptions,
 }
 
 impl Default for IndexOptions {
@@ -60,6 +63,7 @@ impl Default for IndexOptions {
             progress: false,
             force: false,
             policy: None,
+            videos: VideoOptions::default(),
         }
     }
 }
@@ -76,7 +80,7 @@ pub struct Failure {
 pub struct IndexReport {
     /// Model id used.
     pub model: String,
-    /// New files embedded.
+    /// New files embedded (a video's frames count one each).
     pub indexed: usize,
     pub unchanged: usize,
     /// Changed files re-embedded.
@@ -86,6 +90,9 @@ pub struct IndexReport {
     /// Files that are not images and not named like one (ignored).
     pub skipped: usize,
     pub failed: Vec<Failure>,
+    /// New and changed videos whose frames this run indexed.
+    #[serde(default)]
+    pub videos: usize,
     /// Images that went through the model in this run.
     pub embedded: usize,
     /// Indexed images whose metadata (format, EXIF) was read without re-embedding them (catalogs from

@@ -3,14 +3,44 @@
 use crate::pipeline::options::{Failure, IndexReport};
 use crate::pipeline::scan::{scan, ScannedFile};
 use crate::store::catalog::Entry;
+use crate::types::metadata::VideoFrame;
+use crate::video::VideoFormat;
 use std::collections::HashMap;
 use std::path::Path;
 
 /// A file to (re)consider: new, or its size or mtime differs from its catalog row.
 pub(super) struct PendingFile {
     pub file: ScannedFile,
-    /// Its catalog row from before the run, when it has one.
+    /// Its catalog row from before the run, when it has one (for a video: the row of a frame at this
+    /// frame's path, or the failed row at the video's path).
     pub previous: Option<Entry>,
+    /// The rows of the frames indexed from this file when it was a video before the run.
+    pub frames: Vec<Entry>,
+    /// A frame of a video, indexed in place of the file's content (`file.rel` is then the frame's path,
+    /// [`VideoFrame::frame_path`]; size and mtime are the video's).
+    pub frame: Option<PendingFrame>,
+}
+
+impl PendingFile {
+    /// A file with what the catalog had at its path, no frames.
+    pub fn new(file: ScannedFile, previous: Option<Entry>) -> Self {
+        Self {
+            file,
+            previous,
+            frames: Vec::new(),
+            frame: None,
+        }
+    }
+}
+
+/// A frame sampled from a video, waiting for the model.
+pub(super) struct PendingFrame {
+    /// Its video and its time in it.
+    pub at: VideoFrame,
+    /// The video's container: the frame's `format`.
+    pub format: VideoFormat,
+    /// The frame, as a PNG file.
+    pub png: Vec<u8>,
 }
 
 /// The folder against what a backend holds of it (catalog rows, or Qdrant points), by relative path,
@@ -80,12 +110,14 @@ impl IndexPlan {
         plan
     }
 
-    /// Compares scanned files with catalog rows by relative path, size and mtime.
+    /// Compares scanned files with catalog rows by relative path, size and mtime (a video's frames by
+    /// the video's path).
     pub fn diff(files: Vec<ScannedFile>, entries: Vec<Entry>) -> Self {
-        let held = entries
-            .into_iter()
-            .map(|e| (e.path.clone(), vec![e]))
-            .collect();
+        let mut held: HashMap<String, Vec<Entry>> = HashMap::new();
+        for e in entries {
+            let file = e.frame.as_ref().map_or(&e.path, |f| &f.path).clone();
+            held.entry(file).or_default().push(e);
+        }
         let diff = FolderDiff::new(files, held, |e: &Entry, f| {
             e.size == f.size && e.mtime_ns == f.mtime_ns
         });
@@ -95,9 +127,15 @@ impl IndexPlan {
             pending: diff
                 .pending
                 .into_iter()
-                .map(|(file, held)| PendingFile {
-                    file,
-                    previous: held.into_iter().next(),
+                .map(|(file, held)| {
+                    let (frames, mut own): (Vec<Entry>, Vec<Entry>) =
+                        held.into_iter().partition(|e| e.frame.is_some());
+                    PendingFile {
+                        file,
+                        previous: (!own.is_empty()).then(|| own.swap_remove(0)),
+                        frames,
+                        frame: None,
+                    }
                 })
                 .collect(),
             unchanged: diff.unchanged.len(),
@@ -159,6 +197,7 @@ mod tests {
                 error: None,
                 meta: None,
                 version: 0,
+                frame: None,
             })
             .collect()
     }

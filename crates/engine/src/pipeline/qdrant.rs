@@ -126,9 +126,13 @@ pub fn index_into_qdrant(
             error: None,
             meta: None,
             version: 0,
+            frame: None,
         });
         stale.extend(stored.iter().skip(1).map(|s| s.id));
-        pending.push((PendingFile { file, previous }, stored.first().map(|s| s.id)));
+        pending.push((
+            PendingFile::new(file, previous),
+            stored.first().map(|s| s.id),
+        ));
     }
     // Points whose file is gone.
     report.removed += diff.gone.len();
@@ -175,6 +179,7 @@ pub fn index_into_qdrant(
                             error: None,
                             meta: Some(image.meta),
                             version: 0,
+                            frame: None,
                         };
                         let meta = ImageMeta::from_entry(&entry);
                         let id = point_id(&image.hash, &file.rel);

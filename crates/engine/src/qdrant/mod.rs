@@ -6,6 +6,7 @@
 //! named vector per model), turns filters into Qdrant's ([`filter`]) and answers queries
 //! ([`QdrantCollection::search`]). Indexing into Qdrant is [`crate::pipeline::qdrant`].
 
+pub mod facts;
 pub mod filter;
 pub mod payload;
 
@@ -476,6 +477,7 @@ impl QdrantCollection {
             model: self.model.id.clone(),
             embed_ms,
             search_ms,
+            ranking: None,
         })
     }
 
@@ -589,15 +591,15 @@ fn to_results(points: Vec<proto::ScoredPoint>, offset: usize, metric: Metric) ->
         .into_iter()
         .enumerate()
         .filter_map(|(i, p)| {
-            Some(SearchResult {
-                id: ImageId::Uuid(p.id.as_ref().and_then(point_uuid)?),
-                path: p.payload.get("path")?.as_str()?.to_string(),
-                score: match metric {
+            Some(SearchResult::new(
+                ImageId::Uuid(p.id.as_ref().and_then(point_uuid)?),
+                p.payload.get("path")?.as_str()?.to_string(),
+                match metric {
                     Metric::Cosine => p.score,
                     Metric::L2 => p.score * p.score,
                 },
-                rank: offset + i + 1,
-            })
+                offset + i + 1,
+            ))
         })
         .collect()
 }

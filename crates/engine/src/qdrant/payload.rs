@@ -181,6 +181,7 @@ impl StoredImage {
             labels: self.label.clone(),
             flags: self.flag.clone(),
             hidden: self.hidden.clone(),
+            video: None,
         }
     }
 }

@@ -1,12 +1,16 @@
-//! The learned re-ranker's model: a logistic regression over standardised [feature rows](super::features)
+//! The learned re-ranker's model: a logistic regression over standardised [feature rows](crate::ranking::Features::values)
 //! (fitted by `linfa-logistic`: L-BFGS with an L2 penalty), stored as JSON in the collection's records
 //! folder ([`FILE_NAME`]), written atomically, with a version that grows with each training.
 
-use super::features::{Row, NAMES, VERSION, WIDTH};
+use crate::ranking::features::{Features, Row, FEATURES_VERSION, FEATURE_NAMES};
+use crate::ranking::Rescorer;
 use crate::types::error::{EngineError, Result};
 use linfa::traits::Fit;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// Numbers in a feature row.
+const WIDTH: usize = FEATURE_NAMES.len();
 
 /// The model's file in the records folder.
 pub const FILE_NAME: &str = "reranker.json";
@@ -24,9 +28,9 @@ pub struct Model {
     pub format: u32,
     /// 1 for the first model trained in a records folder, then one more each training.
     pub version: u64,
-    /// The layout of the feature rows it scores ([`VERSION`]).
+    /// The layout of the feature rows it scores ([`FEATURES_VERSION`]).
     pub features_version: u32,
-    /// The features' names ([`NAMES`]), for whoever reads the file.
+    /// The features' names ([`FEATURE_NAMES`]), for whoever reads the file.
     pub features: Vec<String>,
     /// Each feature's mean and standard deviation over the training rows (standardisation).
     pub mean: Vec<f32>,
@@ -90,8 +94,8 @@ impl Model {
         Ok(Self {
             format: FORMAT,
             version: 1,
-            features_version: VERSION,
-            features: NAMES.iter().map(|n| n.to_string()).collect(),
+            features_version: FEATURES_VERSION,
+            features: FEATURE_NAMES.iter().map(|n| n.to_string()).collect(),
             mean: mean.iter().map(|m| *m as f32).collect(),
             scale: scale.iter().map(|s| *s as f32).collect(),
             weights: fitted.params().iter().map(|w| (sign * w) as f32).collect(),
@@ -104,7 +108,7 @@ impl Model {
     }
 
     /// The model's score of a row: the log-odds that the result is opened.
-    pub fn score(&self, row: &Row) -> f32 {
+    pub fn log_odds(&self, row: &Row) -> f32 {
         self.intercept
             + row
                 .iter()
@@ -117,7 +121,7 @@ impl Model {
 
     /// The order the model ranks `rows` in: indices into `rows`, best first (ties keep their order).
     pub fn order(&self, rows: &[Row]) -> Vec<usize> {
-        let scores: Vec<f32> = rows.iter().map(|r| self.score(r)).collect();
+        let scores: Vec<f32> = rows.iter().map(|r| self.log_odds(r)).collect();
         let mut order: Vec<usize> = (0..rows.len()).collect();
         order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
         order
@@ -161,9 +165,9 @@ impl Model {
                 model.format
             )));
         }
-        if model.features_version != VERSION {
+        if model.features_version != FEATURES_VERSION {
             return Err(bad(format!(
-                "trained on features of layout {} (this build computes layout {VERSION})",
+                "trained on features of layout {} (this build computes layout {FEATURES_VERSION})",
                 model.features_version
             )));
         }
@@ -184,6 +188,18 @@ impl Model {
             ));
         }
         Ok(Some(model))
+    }
+}
+
+/// The model as the ranking stage's re-scorer: a candidate's relevance is the probability that it is
+/// opened (0 to 1, on the cosine's scale, so boosts and diversity mix with it as with a cosine).
+impl Rescorer for Model {
+    fn name(&self) -> String {
+        format!("logistic@{}", self.version)
+    }
+
+    fn score(&self, features: &Features) -> f32 {
+        1.0 / (1.0 + (-self.log_odds(&features.values())).exp())
     }
 }
 

@@ -2,8 +2,8 @@
 //! always able to say which and why ([`Reranker::status`]). Loading never fails: a missing model leaves
 //! it off, a damaged one leaves it off with the error (searches keep the cosine order).
 
-use super::features::Row;
 use super::model::Model;
+use crate::ranking::Rescorer;
 use super::train::MIN_POSITIVES;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -86,6 +86,13 @@ impl Reranker {
         self.model.as_deref()
     }
 
+    /// The model as the ranking stage's re-scorer, when on.
+    pub fn rescorer(&self) -> Option<Arc<dyn Rescorer>> {
+        self.model
+            .clone()
+            .map(|model| model as Arc<dyn Rescorer>)
+    }
+
     /// On or off, and why.
     pub fn status(&self) -> RerankStatus {
         match &self.model {
@@ -102,19 +109,12 @@ impl Reranker {
         }
     }
 
-    /// The ranking step it is, in words: `learned re-ranker vN` or `learned re-ranker off: why`.
-    pub fn step(&self) -> String {
+    /// What it is, in words: `learned re-ranker logistic@N` (the ranking step's name) or `learned
+    /// re-ranker off: why`.
+    pub fn describe(&self) -> String {
         match &self.model {
-            Some(model) => format!("learned re-ranker v{}", model.version),
+            Some(model) => format!("learned re-ranker {}", model.name()),
             None => format!("learned re-ranker off: {}", self.reason),
-        }
-    }
-
-    /// The order to show `rows` in: the model's when on, else as they are.
-    pub fn order(&self, rows: &[Row]) -> Vec<usize> {
-        match &self.model {
-            Some(model) => model.order(rows),
-            None => (0..rows.len()).collect(),
         }
     }
 }

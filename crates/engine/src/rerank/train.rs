@@ -5,13 +5,16 @@
 //! measured on the held-out part against the cosine order.
 
 use super::clicks::skip_above;
-use super::features::{Row, NAMES, VERSION, WIDTH};
+use crate::ranking::features::{Row, FEATURES_VERSION, FEATURE_NAMES};
 use super::metrics::RankingFigures;
 use super::model::Model;
 use crate::analytics::{AnalyticsStore, LoggedSearch, SearchId};
 use crate::types::error::Result;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+
+/// Numbers in a feature row.
+const WIDTH: usize = FEATURE_NAMES.len();
 
 /// Positive examples (results opened or pinned, in the training part of the log) below which no model
 /// is trained and the re-ranker stays off.
@@ -95,7 +98,7 @@ pub struct Evaluation {
 /// Measures `model` on `searches`: NDCG@10 and MRR of the results opened or pinned from each, in the
 /// cosine order and in the model's.
 pub fn evaluate(model: &Model, searches: &[LoggedSearch]) -> Evaluation {
-    let cosine = NAMES.iter().position(|n| *n == "cosine").unwrap_or(0);
+    let cosine = FEATURE_NAMES.iter().position(|n| *n == "cosine").unwrap_or(0);
     let mut by_cosine = Vec::new();
     let mut by_model = Vec::new();
     for search in searches {
@@ -156,7 +159,7 @@ pub fn split_log_by(
         return Ok((Vec::new(), Vec::new()));
     };
     Ok(store
-        .logged_searches(VERSION)?
+        .logged_searches(FEATURES_VERSION)?
         .into_iter()
         .partition(|s| !hold_out(s.id)))
 }
@@ -226,7 +229,7 @@ mod tests {
             id: SearchId(1),
             first_position: 11,
             features: ShownFeatures {
-                version: VERSION,
+                version: FEATURES_VERSION,
                 width: WIDTH,
                 values,
             },

@@ -14,6 +14,7 @@
 //! oldest file, then the path, the same whichever backend holds the collection). The defaults were chosen by measurement (see the README:
 //! `vsearch eval dupes`).
 
+use crate::ranking::copies::{StoredCopies, StoredCopy};
 use crate::safety::image_set::ImageSet;
 use crate::safety::signature::Signature;
 use crate::search::collection::Collection;
@@ -166,7 +167,9 @@ impl Collection {
     /// Groups of copies among the served images (see the [module](self)); groups ordered by their kept
     /// image's path.
     pub fn duplicates(&self, options: &DupesOptions) -> Result<Vec<DuplicateGroup>> {
-        duplicates_in(self, options)
+        let groups = duplicates_in(self, options)?;
+        store_copy_groups(self, &groups, options, self.dir());
+        Ok(groups)
     }
 
     /// Every candidate pair with its scores (exact copies included, whatever their cosine), before the
@@ -188,6 +191,43 @@ pub(crate) fn duplicates_in<S: ImageSet>(
         .filter(|p| p.exact || p.score >= options.threshold)
         .collect();
     group(set, &copies)
+}
+
+/// Stores `groups` in `dir` for the ranking stage's collapse ([`crate::ranking::copies`]), each member
+/// with its content hash, when they were found at the default options (other options are the user's
+/// experiment, not what a copy is). A failure to write is logged: the groups were found all the same.
+pub(crate) fn store_copy_groups<S: ImageSet>(
+    set: &S,
+    groups: &[DuplicateGroup],
+    options: &DupesOptions,
+    dir: &std::path::Path,
+) {
+    if *options != DupesOptions::default() {
+        return;
+    }
+    let stored = set.content_hashes().map(|hashes| StoredCopies {
+        groups: groups
+            .iter()
+            .map(|g| {
+                g.images
+                    .iter()
+                    .filter_map(|image| {
+                        let hash = hashes.get(&set.own_id(image.id)?)?;
+                        Some(StoredCopy {
+                            id: image.id,
+                            hash: hash.clone(),
+                        })
+                    })
+                    .collect()
+            })
+            .collect(),
+    });
+    if let Err(e) = stored.and_then(|s| s.write(dir)) {
+        tracing::warn!(
+            "duplicates: the groups cannot be stored for collapsing search results ({e}); \
+             results are collapsed by content and PDQ hashes only"
+        );
+    }
 }
 
 /// Every candidate pair of `set` with its scores (see [`Collection::duplicate_pairs`]).

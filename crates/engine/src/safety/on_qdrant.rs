@@ -26,7 +26,8 @@ use crate::safety::blocks::{
     BlockExample, BlockList, BlockSource, BlockView, HiddenImage, NewBlock, Reach,
 };
 use crate::safety::dupes::{
-    copies_in, duplicates_in, CopyView, DupesOptions, DuplicateGroup, Verification,
+    copies_in, duplicates_in, store_copy_groups, CopyView, DupesOptions, DuplicateGroup,
+    Verification,
 };
 use crate::safety::hashbanks::{self, BlockedMatch};
 use crate::safety::image_set::{ImageSet, Neighbours};
@@ -281,7 +282,14 @@ impl QdrantCollection {
         if let Some(path) = &stored_at {
             if let Ok(bytes) = std::fs::read(path) {
                 match serde_json::from_slice::<StoredGroups>(&bytes) {
-                    Ok(stored) if stored.fingerprint == fingerprint => return Ok(stored.groups),
+                    Ok(stored) if stored.fingerprint == fingerprint => {
+                        if let Some(dir) = self.records_dir() {
+                            if !dir.join(crate::ranking::COPY_GROUPS_FILE).exists() {
+                                store_copy_groups(self, &stored.groups, options, dir);
+                            }
+                        }
+                        return Ok(stored.groups);
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(
                         "{}: cannot be read ({e}); the groups are computed again",
@@ -301,6 +309,7 @@ impl QdrantCollection {
                 reason: format!("cannot write the duplicate groups: {e}"),
             })?;
             vsearch_core::durable::write_atomic(&path, &bytes).map_err(EngineError::io(&path))?;
+            store_copy_groups(self, &groups, options, &self.records()?);
         }
         Ok(groups)
     }

@@ -17,6 +17,10 @@ pub fn hits_wanted(options: &QueryOptions) -> usize {
     options.offset.saturating_add(options.k).saturating_add(1)
 }
 
+/// How many more hits a search asks for when the collection has video frames, which fold into one
+/// result per video ([`crate::search::video_groups`]), so that a page still fills.
+pub const FRAME_FETCH: usize = 4;
+
 /// The report of a query's filter (`None` without one): `matched` of `total` images kept, `exact` when
 /// exact search answered because the filter keeps few.
 pub fn filter_report(
@@ -33,12 +37,14 @@ pub fn filter_report(
 }
 
 /// The page `options.offset .. offset + k` of `ranked` (results in their final order, ranked from 1, or
-/// from `offset + 1` where the backend skipped the earlier ones itself), and whether results follow it.
+/// from `offset + 1` where the backend skipped the earlier ones itself), the frames of a video folded
+/// into its best one ([`crate::search::video_groups`]), and whether results follow it.
 pub fn page(
     ranked: impl Iterator<Item = SearchResult>,
     options: &QueryOptions,
 ) -> (Vec<SearchResult>, bool) {
-    let mut rest = ranked.skip_while(|r| r.rank <= options.offset);
+    let grouped = crate::search::video_groups::group_frames(ranked);
+    let mut rest = grouped.into_iter().skip_while(|r| r.rank <= options.offset);
     let results: Vec<SearchResult> = rest.by_ref().take(options.k).collect();
     let more = rest.next().is_some();
     (results, more)

@@ -304,10 +304,29 @@ impl Collection {
             .ok_or_else(|| self.matrix.missing_vector(id))
     }
 
-    /// The bytes of an indexed image, hidden or not (for the engine's own work: blocks, duplicates).
+    /// The bytes of an indexed image, hidden or not (for the engine's own work: blocks, duplicates); a
+    /// video frame's are its kept thumbnail.
     pub(crate) fn stored_bytes(&self, id: u64) -> Result<Vec<u8>> {
-        let path = self.manifest.root.join(&self.known(id)?.path);
+        let meta = self.known(id)?;
+        if meta.video.is_some() {
+            return self.frame_bytes(id, meta);
+        }
+        let path = self.manifest.root.join(&meta.path);
         std::fs::read(&path).map_err(|source| EngineError::Io { path, source })
+    }
+
+    /// A video frame as an image: the thumbnail the index run kept of it (the video is not decoded
+    /// again).
+    fn frame_bytes(&self, id: u64, meta: &ImageMeta) -> Result<Vec<u8>> {
+        self.content_hash(id)
+            .and_then(|hash| crate::store::thumbnails::read(&self.dir, hash))
+            .ok_or_else(|| EngineError::Io {
+                path: self.manifest.root.join(&meta.path),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the frame's thumbnail is not kept: run `vsearch index DIR` again",
+                ),
+            })
     }
 
     /// Path of an indexed image relative to the indexed folder (refused for a hidden one).
@@ -315,13 +334,19 @@ impl Collection {
         Ok(self.visible(id)?.path.as_str())
     }
 
-    /// Absolute path of an indexed image, by id.
+    /// Absolute path of an indexed image's file, by id (a video frame's is its video).
     pub fn image_path(&self, id: u64) -> Result<PathBuf> {
-        Ok(self.manifest.root.join(self.relative_path(id)?))
+        let meta = self.visible(id)?;
+        let file = meta.video.as_ref().map_or(&meta.path, |v| &v.path);
+        Ok(self.manifest.root.join(file))
     }
 
-    /// The bytes of an indexed image, by id.
+    /// The bytes of an indexed image, by id (a video frame's kept thumbnail).
     pub fn image_bytes(&self, id: u64) -> Result<Vec<u8>> {
+        let meta = self.visible(id)?;
+        if meta.video.is_some() {
+            return self.frame_bytes(id, meta);
+        }
         let path = self.image_path(id)?;
         std::fs::read(&path).map_err(|source| EngineError::Io { path, source })
     }
@@ -394,6 +419,7 @@ fn load_images(
                     error: None,
                     meta: None,
                     version: 0,
+                    frame: None,
                 }));
             }
         }

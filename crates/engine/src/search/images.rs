@@ -11,14 +11,21 @@ use vsearch_index::IdFilter;
 #[derive(Debug, Clone, Default)]
 pub struct Images {
     by_id: HashMap<u64, ImageMeta>,
+    /// How many of them are video frames.
+    frames: usize,
 }
 
 impl Images {
     /// From metadata rows.
     pub fn new(rows: impl IntoIterator<Item = ImageMeta>) -> Self {
-        Self {
-            by_id: rows.into_iter().map(|m| (m.id, m)).collect(),
-        }
+        let by_id: HashMap<u64, ImageMeta> = rows.into_iter().map(|m| (m.id, m)).collect();
+        let frames = by_id.values().filter(|m| m.video.is_some()).count();
+        Self { by_id, frames }
+    }
+
+    /// Whether some of them are video frames.
+    pub fn has_frames(&self) -> bool {
+        self.frames > 0
     }
 
     /// Number of images.

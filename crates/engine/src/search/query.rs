@@ -29,7 +29,10 @@ impl Collection {
         check_search(&vector, self.manifest().model.dim, options)?;
         let kind = answer::index_kind(options.index, |k| self.has_index(k));
         let t1 = Instant::now();
-        let want = answer::hits_wanted(options);
+        let mut want = answer::hits_wanted(options);
+        if self.images().has_frames() {
+            want = want.saturating_mul(answer::FRAME_FETCH);
+        }
         // Blocked images are left out inside the search, as a filter is: `k` results still come back.
         let (hits, answered_by, filter) = match self.allowed(options.filter.as_ref())? {
             None => (
@@ -66,6 +69,7 @@ impl Collection {
             model: self.manifest().model.id.clone(),
             embed_ms,
             search_ms,
+            ranking: None,
         })
     }
 
@@ -101,10 +105,8 @@ impl Collection {
             .filter_map(|h| self.images().get(h.id).map(|m| (h, m)))
             .enumerate()
             .map(|(i, (h, m))| SearchResult {
-                id: ImageId::Number(h.id),
-                path: m.path.clone(),
-                score: h.score,
-                rank: i + 1,
+                video: m.video.clone(),
+                ..SearchResult::new(ImageId::Number(h.id), m.path.clone(), h.score, i + 1)
             });
         answer::page(ranked, options)
     }

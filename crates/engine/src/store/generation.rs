@@ -204,7 +204,8 @@ fn load_generation(
         let kind = config.kind();
         let path = index_dir(&dir, kind);
         let index = if path.exists() {
-            let index = vsearch_index::load(&path)?;
+            // A reader only searches: HNSW holds its search layout alone, not hnsw_rs's graph too.
+            let index = vsearch_index::load_for_search(&path)?;
             if index.len() != files.ids.len() || index.dim() != matrix.dim() || index.kind() != kind
             {
                 return Err(EngineError::Generation {

@@ -24,7 +24,7 @@ pub struct ImageMeta {
     pub folder: String,
     /// File name (last component of `path`).
     pub name: String,
-    /// Image format from the content (`jpeg`, `png`, `webp`, `gif`, `bmp`, `tiff`).
+    /// Image format from the content (`jpeg`, `png`, `webp`, `gif`, `bmp`, `tiff`, `heic`, `avif`).
     pub format: String,
     /// File size in bytes.
     pub bytes: u64,
@@ -55,6 +55,48 @@ pub struct ImageMeta {
     /// The labels with action `hide` whose threshold the image's score reaches.
     #[serde(default)]
     pub hidden: Vec<String>,
+    /// For a frame of a video: the video and the frame's time in it (`path` is then
+    /// `VIDEO#t=SECONDS`, `format` the video's container).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<VideoFrame>,
+}
+
+/// Where a video frame comes from: its video and its time in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoFrame {
+    /// The video file's path relative to the indexed folder, `/`-separated.
+    pub path: String,
+    /// The frame's time from the start of the video, in seconds (to the millisecond).
+    pub seconds: f64,
+}
+
+impl VideoFrame {
+    /// The frame at `ms` milliseconds into the video at `path`.
+    pub fn at_ms(path: impl Into<String>, ms: u64) -> Self {
+        Self {
+            path: path.into(),
+            seconds: ms as f64 / 1000.0,
+        }
+    }
+
+    /// The frame's time in milliseconds.
+    pub fn ms(&self) -> u64 {
+        (self.seconds.max(0.0) * 1000.0).round() as u64
+    }
+
+    /// The frame's own path, `VIDEO#t=SECONDS` (a media fragment: the address plays the video from
+    /// there), with the seconds as short as they can be written (`clip.mp4#t=5`, `clip.mp4#t=2.5`).
+    pub fn frame_path(&self) -> String {
+        let ms = self.ms();
+        let seconds = if ms.is_multiple_of(1000) {
+            (ms / 1000).to_string()
+        } else {
+            format!("{}.{:03}", ms / 1000, ms % 1000)
+                .trim_end_matches('0')
+                .to_string()
+        };
+        format!("{}#t={seconds}", self.path)
+    }
 }
 
 /// The metadata read from a file's content: its format and its EXIF fields.
@@ -82,7 +124,7 @@ impl ContentMeta {
             return Self::default();
         };
         let mut meta = Self {
-            format: format_name(format).to_string(),
+            format: format_name(format),
             ..Self::default()
         };
         match exif::Reader::new().read_from_container(&mut std::io::Cursor::new(bytes)) {
@@ -119,18 +161,9 @@ impl ContentMeta {
     }
 }
 
-/// The lower-case name of an image format: `jpeg`, `png`, `webp`, `gif`, `bmp`, `tiff`.
-pub fn format_name(format: image::ImageFormat) -> &'static str {
-    use image::ImageFormat as F;
-    match format {
-        F::Jpeg => "jpeg",
-        F::Png => "png",
-        F::WebP => "webp",
-        F::Gif => "gif",
-        F::Bmp => "bmp",
-        F::Tiff => "tiff",
-        other => other.extensions_str().first().copied().unwrap_or("unknown"),
-    }
+/// The lower-case name of an image format: `jpeg`, `png`, `webp`, `gif`, `bmp`, `tiff`, `heic`, `avif`.
+pub fn format_name(format: &image_io::ImageFormatSpec) -> String {
+    format.name.to_ascii_lowercase()
 }
 
 /// The first string of an EXIF ASCII value, trimmed; `None` when empty.
@@ -219,17 +252,17 @@ impl ImageMeta {
     }
 }
 
-/// The format a file name's extension claims (`jpg` is `jpeg`), lower case.
+/// The format a file name's extension claims ([`format_name`] of the format that lists it: `jpg` is
+/// `jpeg`, `heif` is `heic`), lower case; the extension itself when no format lists it.
 pub fn format_from_extension(name: &str) -> String {
     let ext = name
         .rsplit_once('.')
         .map(|(_, ext)| ext.to_ascii_lowercase())
         .unwrap_or_default();
-    match ext.as_str() {
-        "jpg" | "jpe" => "jpeg".into(),
-        "tif" => "tiff".into(),
-        _ => ext,
-    }
+    image_io::IMAGE_FORMATS
+        .iter()
+        .find(|f| f.extensions.contains(&ext.as_str()))
+        .map_or(ext, format_name)
 }
 
 /// Nanoseconds since the Unix epoch as RFC 3339 (UTC, whole seconds).
@@ -244,6 +277,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_frame_path_is_its_video_and_its_time_as_a_media_fragment() {
+        let path = |ms| VideoFrame::at_ms("clips/a.mp4", ms).frame_path();
+        assert_eq!(path(0), "clips/a.mp4#t=0");
+        assert_eq!(path(5_000), "clips/a.mp4#t=5");
+        assert_eq!(path(2_500), "clips/a.mp4#t=2.5");
+        assert_eq!(path(61_234), "clips/a.mp4#t=61.234");
+        assert_eq!(path(1_050), "clips/a.mp4#t=1.05");
+        assert_eq!(VideoFrame::at_ms("v.webm", 1_050).ms(), 1_050);
+    }
+
+    #[test]
     fn exif_dates_with_and_without_offset() {
         assert_eq!(
             exif_date(b"2024:06:01 12:30:05", None).as_deref(),
@@ -256,6 +300,29 @@ mod tests {
         let with = parse_instant("2024-06-01T12:30:05+02:00").expect("parse");
         assert_eq!(with.to_string(), "2024-06-01T10:30:05Z");
         assert_eq!(exif_date(b"not a date", None), None);
+    }
+
+    #[test]
+    fn formats_are_named_from_the_format_table() {
+        for (name, format) in [
+            ("a/b.JPG", "jpeg"),
+            ("b.jpe", "jpeg"),
+            ("c.tif", "tiff"),
+            ("IMG_0001.HEIC", "heic"),
+            ("d.heif", "heic"),
+            ("e.avif", "avif"),
+            ("f.xyz", "xyz"),
+            ("noext", ""),
+        ] {
+            assert_eq!(format_from_extension(name), format, "{name}");
+        }
+        let heic = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tests/fixtures/heif/messi_rotated.heic"),
+        )
+        .expect("the HEIC fixture");
+        let meta = ContentMeta::read(&heic);
+        assert_eq!(meta.format, "heic");
     }
 
     #[test]

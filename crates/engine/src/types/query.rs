@@ -1,6 +1,8 @@
 //! Queries and their answers: what a search asks (one example, a board of several, a crop, the options of
 //! a page) and what every backend answers (results, the index that answered, how a filter was applied).
 
+use crate::ranking::boosts::Adjustment;
+use crate::ranking::features::Features;
 use crate::types::filter;
 use crate::types::image_id::ImageId;
 use serde::{Deserialize, Serialize};
@@ -76,6 +78,11 @@ pub struct QueryOptions {
     pub min_score: Option<f32>,
     /// Only images matching this filter (Qdrant's filter grammar, see [`filter`]).
     pub filter: Option<filter::Filter>,
+    /// One result per duplicate group (`None`: the collection's default, see
+    /// [`crate::ranking::RankOptions`]).
+    pub collapse: Option<bool>,
+    /// Weight of diversity (maximal marginal relevance), 0 to 1 (`None`: the collection's default).
+    pub diversity: Option<f32>,
 }
 
 /// One result.
@@ -87,6 +94,68 @@ pub struct SearchResult {
     pub score: f32,
     /// 1-based rank.
     pub rank: usize,
+    /// For a frame of a video: the video and the frame's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<crate::types::metadata::VideoFrame>,
+    /// The video's other frames among the results, best first: they are folded into its best frame
+    /// (`search::video_groups`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<FrameHit>,
+    /// Retrieval's 1-based rank, when the ranking stage ran (see [`crate::ranking`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_rank: Option<usize>,
+    /// Retrieval's score, when the ranking stage ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_score: Option<f32>,
+    /// The other copies of the picture among the candidates (collapse), best first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<ImageId>,
+    /// What boosts and demotions added to the score.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adjustments: Vec<Adjustment>,
+}
+
+/// Another frame of a result's video.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameHit {
+    pub id: ImageId,
+    /// Its time in the video, in seconds.
+    pub seconds: f64,
+    pub score: f32,
+}
+
+impl SearchResult {
+    /// A result as retrieval gives it (no ranking-stage account).
+    pub fn new(id: ImageId, path: String, score: f32, rank: usize) -> Self {
+        Self {
+            id,
+            path,
+            score,
+            rank,
+            original_rank: None,
+            original_score: None,
+            copies: Vec::new(),
+            adjustments: Vec::new(),
+            video: None,
+            frames: Vec::new(),
+        }
+    }
+}
+
+/// What the ranking stage did to an answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankingReport {
+    /// The steps that ran, in order: `rescore:NAME`, `boosts`, `collapse`, `diversity`, and
+    /// `min_score` (applied by retrieval); empty when the answer is retrieval's order.
+    pub steps: Vec<String>,
+    /// Candidates retrieval gave the stage.
+    pub candidates: usize,
+    /// Candidates the stage re-ordered (`k x factor`; those after keep retrieval's order).
+    pub pool: usize,
+    /// The features of each result of the page, in its order, when the stage ran (what the search
+    /// analytics record for the learned re-ranker; not part of the answer's JSON).
+    #[serde(skip)]
+    pub features: Vec<Features>,
 }
 
 /// The answer to a query.
@@ -102,6 +171,9 @@ pub struct SearchResponse {
     pub model: String,
     pub embed_ms: f64,
     pub search_ms: f64,
+    /// What the ranking stage did (absent from a backend's own retrieval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking: Option<RankingReport>,
 }
 
 /// What a collection is (for `GET /api/collection`).

@@ -24,7 +24,7 @@
 //! selective filters in general is the caller's plan (the engine's). If the walk//! vectors are scored exactly, so the result always has `min(k, allowed live ids)` hits.
 //! Distances are this crate's AVX2 kernels: `1 - dot` on normalised vectors (cosine) and squared L2.
 
-mod dump_check;
+mod dump;
 mod search_graph;
 mod tombstones;
 
@@ -195,15 +195,29 @@ pub struct HnswIndex {
     dim: usize,
     metric: Metric,
     params: HnswParams,
-    graph: Graph,
+    /// hnsw_rs's graph, which builds and changes the index; `None` in an index opened for search only
+    /// ([`HnswIndex::load_for_search`]), which holds the search layout alone.
+    graph: Option<HnswRsGraph>,
     /// `graph` flattened for search; rebuilt whenever `graph` changes.
     search_graph: SearchGraph,
     /// Caller id of each slot (slots of deleted points stay, as tombstones).
     ids: Vec<u64>,
     slots: HashMap<u64, usize>,
     deleted: Tombstones,
-    /// The hnsw_rs loader a reloaded graph borrows from; must stay declared after `graph`.
+}
+
+/// hnsw_rs's graph, with the loader a reloaded graph borrows from.
+struct HnswRsGraph {
+    graph: Graph,
+    /// Must stay declared after `graph`, so that it is dropped after it.
     _loader: Option<LoaderGuard>,
+}
+
+/// Whether an index is opened to change it or only to search it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Change,
+    Search,
 }
 
 /// Owns the `HnswIo` a loaded graph borrows from, freeing it on drop.
@@ -260,12 +274,14 @@ impl HnswIndex {
             dim,
             metric,
             params: *params,
-            graph: Graph::new(metric, params, ids.len()),
+            graph: Some(HnswRsGraph {
+                graph: Graph::new(metric, params, ids.len()),
+                _loader: None,
+            }),
             search_graph: SearchGraph::default(),
             ids: Vec::new(),
             slots: HashMap::new(),
             deleted: Tombstones::default(),
-            _loader: None,
         };
         index.add(ids, vectors)?;
         Ok(index)
@@ -277,7 +293,7 @@ impl HnswIndex {
             return Ok(());
         }
         let mut live: Vec<(usize, Vec<f32>)> = self
-            .graph
+            .graph("compacting the index")?
             .points()
             .into_iter()
             .filter(|(slot, _)| !self.deleted.contains(*slot))
@@ -294,8 +310,21 @@ impl HnswIndex {
         self.deleted.len()
     }
 
-    /// Loads an index saved by [`VectorIndex::save`]. Checksums are verified before hnsw_rs reads the files.
+    /// Loads an index saved by [`VectorIndex::save`], ready to search and to change. Checksums and the
+    /// files' layout are verified before hnsw_rs reads them.
     pub fn load(dir: &Path, manifest: &Manifest) -> Result<Self> {
+        Self::open(dir, manifest, Access::Change)
+    }
+
+    /// Loads an index saved by [`VectorIndex::save`] for search only: the dump files are read straight
+    /// into the compact search layout, and hnsw_rs's own copy of the graph (its points, vectors and
+    /// neighbour lists, more than the layout itself) is never built. Changing the index (add, remove,
+    /// compact, save) and hnsw_rs's own search answer [`IndexError::SearchOnly`].
+    pub fn load_for_search(dir: &Path, manifest: &Manifest) -> Result<Self> {
+        Self::open(dir, manifest, Access::Search)
+    }
+
+    fn open(dir: &Path, manifest: &Manifest, access: Access) -> Result<Self> {
         persist::expect_kind(dir, manifest, IndexKind::Hnsw)?;
         let IndexConfig::Hnsw(params) = manifest.config else {
             return Err(IndexError::Format {
@@ -317,40 +346,31 @@ impl HnswIndex {
             path: dir.to_path_buf(),
             reason,
         };
-        // Verify the graph files' checksums and layout; hnsw_rs then reads them itself.
-        let graph_bytes = persist::read_file(dir, manifest, GRAPH_FILE)?;
-        let data_bytes = persist::read_file(dir, manifest, DATA_FILE)?;
-        dump_check::check(&graph_bytes, &data_bytes, manifest.dim, ids.len())
+        // Verify the graph files' checksums and layout; for search, read the layout from them, else
+        // hnsw_rs then reads them itself.
+        // Mapped, not read: the only copy of the vectors on the heap is the layout's.
+        let graph_bytes = persist::map_file(dir, manifest, GRAPH_FILE)?;
+        let data_bytes = persist::map_file(dir, manifest, DATA_FILE)?;
+        let dumped = dump::read(&graph_bytes, &data_bytes, manifest.dim, ids.len())
             .map_err(|e| format_err(format!("HNSW graph files: {e}")))?;
-        drop((graph_bytes, data_bytes));
-        // hnsw_rs ties the graph's lifetime to its loader: the loader is kept alive in the index
-        // (`LoaderGuard`, declared after the graph so it is dropped after it).
-        let guard = LoaderGuard::new(HnswIo::new(dir, GRAPH_BASENAME));
-        // SAFETY: the pointer comes from a live Box owned by `guard`, which is moved into the returned
-        // index and freed only after `graph` (field order), and is never accessed through the guard.
-        let loader: &'static mut HnswIo = unsafe { &mut *guard.0 };
-        let loaded = match manifest.metric {
-            Metric::Cosine => std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                let loader = loader;
-                loader.load_hnsw::<f32, DotDistance>().map(Graph::Dot)
-            })),
-            Metric::L2 => std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                let loader = loader;
-                loader.load_hnsw::<f32, L2Distance>().map(Graph::L2)
-            })),
-        };
-        let graph = match loaded {
-            Ok(Ok(graph)) => graph,
-            Ok(Err(e)) => return Err(format_err(format!("cannot read HNSW graph: {e}"))),
-            Err(_) => {
-                return Err(format_err(
-                    "HNSW graph files are inconsistent; rebuild the index".into(),
-                ))
+        let (graph, mut search_graph) = match access {
+            Access::Search => {
+                let layout = SearchGraph::from_dump(dumped, manifest.dim, ids.len())
+                    .map_err(|e| format_err(format!("HNSW graph does not match its ids: {e}")))?;
+                drop((graph_bytes, data_bytes));
+                (None, layout)
+            }
+            Access::Change => {
+                drop(dumped);
+                drop((graph_bytes, data_bytes));
+                let loaded = Self::load_hnsw_rs(dir, manifest.metric, &format_err)?;
+                let layout = loaded
+                    .graph
+                    .flatten(manifest.dim, ids.len())
+                    .map_err(|e| format_err(format!("HNSW graph does not match its ids: {e}")))?;
+                (Some(loaded), layout)
             }
         };
-        let mut search_graph = graph
-            .flatten(manifest.dim, ids.len())
-            .map_err(|e| format_err(format!("HNSW graph does not match its ids: {e}")))?;
         if manifest.files.contains_key(LINKS_FILE) {
             let links: Vec<u32> = persist::read_values(dir, manifest, LINKS_FILE)?;
             let pairs: Vec<(u32, u32)> = links.chunks_exact(2).map(|p| (p[0], p[1])).collect();
@@ -378,8 +398,57 @@ impl HnswIndex {
             ids,
             slots,
             deleted,
-            _loader: Some(guard),
         })
+    }
+
+    /// hnsw_rs's graph read by hnsw_rs from the dump in `dir` (whose layout [`dump::read`] checked), and
+    /// the loader it borrows from.
+    fn load_hnsw_rs(
+        dir: &Path,
+        metric: Metric,
+        format_err: &dyn Fn(String) -> IndexError,
+    ) -> Result<HnswRsGraph> {
+        // hnsw_rs ties the graph's lifetime to its loader: the loader is kept alive in the index
+        // (`LoaderGuard`, declared after the graph so it is dropped after it).
+        let guard = LoaderGuard::new(HnswIo::new(dir, GRAPH_BASENAME));
+        // SAFETY: the pointer comes from a live Box owned by `guard`, which is moved into the returned
+        // index and freed only after `graph` (field order), and is never accessed through the guard.
+        let loader: &'static mut HnswIo = unsafe { &mut *guard.0 };
+        let loaded = match metric {
+            Metric::Cosine => std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                let loader = loader;
+                loader.load_hnsw::<f32, DotDistance>().map(Graph::Dot)
+            })),
+            Metric::L2 => std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                let loader = loader;
+                loader.load_hnsw::<f32, L2Distance>().map(Graph::L2)
+            })),
+        };
+        match loaded {
+            Ok(Ok(graph)) => Ok(HnswRsGraph {
+                graph,
+                _loader: Some(guard),
+            }),
+            Ok(Err(e)) => Err(format_err(format!("cannot read HNSW graph: {e}"))),
+            Err(_) => Err(format_err(
+                "HNSW graph files are inconsistent; rebuild the index".into(),
+            )),
+        }
+    }
+
+    /// Bytes of the compact search layout: the vectors and the links (layer 0, upper layers, laid links),
+    /// what a search must hold; [`VectorIndex::memory_bytes`] adds the ids, the id map and, unless the
+    /// index was opened for search only, hnsw_rs's graph.
+    pub fn search_layout_bytes(&self) -> usize {
+        self.search_graph.memory_bytes()
+    }
+
+    /// hnsw_rs's graph, which `what` needs: absent from an index opened for search only.
+    fn graph(&self, what: &'static str) -> Result<&Graph> {
+        self.graph
+            .as_ref()
+            .map(|g| &g.graph)
+            .ok_or(IndexError::SearchOnly { what })
     }
 
     /// The hit of `slot` at `distance`: cosine scores are `1 - distance` (the inner product), L2 scores
@@ -425,7 +494,13 @@ impl HnswIndex {
                 "compact HNSW search reached {} nodes for ef {ef}: answering with hnsw_rs's search",
                 found.distance_evals
             );
-            return self.search_hnsw_rs_with_stats(query, k, params);
+            if self.graph.is_some() {
+                return self.search_hnsw_rs_with_stats(query, k, params);
+            }
+            // Opened for search only: the live vectors scored exactly answer instead.
+            let live = (0..self.ids.len() as u32).filter(|&s| !self.deleted.contains(s as usize));
+            let found = self.search_graph.scan(self.metric, &q, k, live);
+            return Ok(self.found_hits(found));
         }
         let mut hits: Vec<Hit> = found
             .nearest
@@ -570,7 +645,9 @@ impl HnswIndex {
         let q = check_query(self.dim, self.metric, self.len(), query, k)?;
         let ef = params.ef_search.unwrap_or(self.params.ef_search).max(k);
         let before = HNSW_RS_DISTANCE_EVALS.with(Cell::get);
-        let found = self.graph.search(&q, k, ef, &self.deleted);
+        let found = self
+            .graph("hnsw_rs's own search")?
+            .search(&q, k, ef, &self.deleted);
         let distance_evals = HNSW_RS_DISTANCE_EVALS.with(Cell::get) - before;
         let mut hits: Vec<Hit> = found
             .iter()
@@ -586,13 +663,13 @@ impl HnswIndex {
     /// are checked to be found by their own vectors.
     fn reflatten(&mut self, first_new: usize) -> Result<()> {
         let started = std::time::Instant::now();
-        let mut layout =
-            self.graph
-                .flatten(self.dim, self.ids.len())
-                .map_err(|e| IndexError::Format {
-                    path: "HNSW graph in memory".into(),
-                    reason: e.to_string(),
-                })?;
+        let mut layout = self
+            .graph("changing the index")?
+            .flatten(self.dim, self.ids.len())
+            .map_err(|e| IndexError::Format {
+                path: "HNSW graph in memory".into(),
+                reason: e.to_string(),
+            })?;
         let previous = std::mem::take(&mut self.search_graph);
         layout.add_links(previous.extra_links());
         let mut check = layout.lost_in_links(&previous);
@@ -638,7 +715,12 @@ impl VectorIndex for HnswIndex {
     fn memory_bytes(&self) -> usize {
         // Per point: the vector, about 2*M neighbours at layer 0 plus a geometric tail above it
         // (id + distance + pointer per neighbour), and hnsw_rs's point header.
-        let points = self.ids.len();
+        // An index opened for search only holds the search layout alone.
+        let points = if self.graph.is_some() {
+            self.ids.len()
+        } else {
+            0
+        };
         let per_point = self.dim * 4 + self.params.m * 2 * 24 + self.params.m * 24 / 2 + 96;
         points * per_point
             + self.search_graph.memory_bytes()
@@ -661,7 +743,7 @@ impl VectorIndex for HnswIndex {
             .enumerate()
             .map(|(i, v)| (v, first + i))
             .collect();
-        self.graph.insert(&rows);
+        self.graph("adding vectors")?.insert(&rows);
         for (i, &id) in ids.iter().enumerate() {
             self.slots.insert(id, first + i);
             self.ids.push(id);
@@ -678,6 +760,7 @@ impl VectorIndex for HnswIndex {
     }
 
     fn remove(&mut self, ids: &[u64]) -> Result<()> {
+        self.graph("removing vectors")?;
         if let Some(&missing) = ids.iter().find(|id| !self.slots.contains_key(id)) {
             return Err(IndexError::UnknownId { id: missing });
         }
@@ -728,7 +811,7 @@ impl VectorIndex for HnswIndex {
             source,
         })?;
         let name = self
-            .graph
+            .graph("saving the index")?
             .dump(scratch.path())
             .map_err(|e| IndexError::Format {
                 path: dir.to_path_buf(),
@@ -774,5 +857,42 @@ impl VectorIndex for HnswIndex {
                 (LINKS_FILE, &links),
             ],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layout read straight from the dump files is the one flattened from the graph hnsw_rs loads
+    /// from them: same vectors, neighbour blocks, upper layers, entry and laid links.
+    #[test]
+    fn the_layout_read_from_the_files_equals_the_one_flattened_from_hnsw_rs() {
+        let dim = 24;
+        let n = 3_000;
+        let mut state = 7u64;
+        let vectors: Vec<f32> = (0..n * dim)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect();
+        let ids: Vec<u64> = (0..n as u64).map(|i| i * 3 + 1).collect();
+        for metric in [Metric::Cosine, Metric::L2] {
+            let mut index =
+                HnswIndex::build(&HnswParams::default(), dim, metric, &ids, &vectors).unwrap();
+            index.remove(&[4, 31]).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            index.save(dir.path()).unwrap();
+            let manifest = persist::read_manifest(dir.path()).unwrap();
+            let full = HnswIndex::load(dir.path(), &manifest).unwrap();
+            let for_search = HnswIndex::load_for_search(dir.path(), &manifest).unwrap();
+            assert!(full.search_graph.memory_bytes() > n * dim * 4);
+            assert!(full.search_graph == for_search.search_graph, "{metric:?}");
+            assert_eq!(full.ids, for_search.ids);
+            assert_eq!(full.slots, for_search.slots);
+        }
     }
 }

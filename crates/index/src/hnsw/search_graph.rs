@@ -23,6 +23,7 @@
 
 mod connect;
 
+use super::dump::Dump;
 use super::tombstones::Tombstones;
 use crate::distance;
 use crate::id_filter::IdFilter;
@@ -51,7 +52,7 @@ pub(crate) enum LayoutError {
 }
 
 /// The graph as flat arrays, indexed by slot.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct SearchGraph {
     dim: usize,
     slots: usize,
@@ -194,6 +195,40 @@ impl SearchGraph {
             })
             .collect::<Result<_, _>>()?;
 
+        Self::lay_out(&flat, dim, slots, |i, out| {
+            out.copy_from_slice(points[i].get_v())
+        })
+    }
+
+    /// Reads hnsw_rs's dump files straight into the layout (the same layout [`SearchGraph::from_hnsw`]
+    /// makes of the graph hnsw_rs's loader would build from them), without hnsw_rs's copy of the graph.
+    pub(crate) fn from_dump(dump: Dump<'_>, dim: usize, slots: usize) -> Result<Self, LayoutError> {
+        if dump.points.len() != slots {
+            return Err(LayoutError::PointCount {
+                points: dump.points.len(),
+                slots,
+            });
+        }
+        let (points, vectors) = dump.into_parts();
+        let flat: Vec<FlatPoint> = points
+            .into_iter()
+            .map(|p| FlatPoint {
+                slot: p.slot,
+                level: p.level,
+                layers: p.layers,
+            })
+            .collect();
+        Self::lay_out(&flat, dim, slots, |i, out| vectors.copy(i, out))
+    }
+
+    /// The layout of `flat` (hnsw_rs's points layer by layer in rank order, slots checked to be in
+    /// range), with the vector of the `i`-th point written by `vector(i, out)`.
+    fn lay_out(
+        flat: &[FlatPoint],
+        dim: usize,
+        slots: usize,
+        vector: impl Fn(usize, &mut [f32]),
+    ) -> Result<Self, LayoutError> {
         let degree0 = flat.iter().map(|p| p.layers[0].len()).max().unwrap_or(0);
         let degree_upper = flat
             .iter()
@@ -217,12 +252,12 @@ impl SearchGraph {
         let mut seen = vec![false; slots];
         // Whether the entry chosen so far has neighbours on its top layer.
         let mut entry_linked = false;
-        for (point, fp) in points.iter().zip(&flat) {
+        for (i, fp) in flat.iter().enumerate() {
             let slot = fp.slot;
             if std::mem::replace(&mut seen[slot], true) {
                 return Err(LayoutError::DuplicateSlot { slot });
             }
-            layout.vectors[slot * dim..(slot + 1) * dim].copy_from_slice(point.get_v());
+            vector(i, &mut layout.vectors[slot * dim..(slot + 1) * dim]);
             write_block(
                 &mut layout.level0[slot * level0_stride..(slot + 1) * level0_stride],
                 &fp.layers[0],

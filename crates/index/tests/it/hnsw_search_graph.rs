@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use vsearch_index::hnsw::HnswIndex;
-use vsearch_index::{load, Hit, HnswParams, Metric, SearchParams, VectorIndex};
+use vsearch_index::{load, load_for_search, Hit, HnswParams, Metric, SearchParams, VectorIndex};
 
 const K: usize = 10;
 
@@ -131,6 +131,36 @@ fn compact_search_survives_save_and_load() {
         assert_eq!(before_rs, hnsw_rs(&loaded, &queries, &p), "{metric:?}");
         let boxed = load(dir.path()).unwrap();
         assert_eq!(before, boxed.search_batch(&queries, K, &p).unwrap());
+
+        // Opened for search only: the same answers from the layout read straight from the files,
+        // without hnsw_rs's graph, and every change refused.
+        let mut for_search = HnswIndex::load_for_search(dir.path(), &manifest).unwrap();
+        assert_eq!(before, compact(&for_search, &queries, &p), "{metric:?}");
+        let boxed = load_for_search(dir.path()).unwrap();
+        assert_eq!(before, boxed.search_batch(&queries, K, &p).unwrap());
+        let (full_bytes, search_bytes) = (loaded.memory_bytes(), for_search.memory_bytes());
+        eprintln!(
+            "[{metric:?}] memory: loaded to change {full_bytes} B, for search {search_bytes} B"
+        );
+        assert!(
+            search_bytes * 2 < full_bytes,
+            "{search_bytes} vs {full_bytes}"
+        );
+        let refused = |r: vsearch_index::Result<()>| {
+            matches!(r, Err(vsearch_index::IndexError::SearchOnly { .. }))
+        };
+        assert!(refused(for_search.add(&[n as u64], &base[..dim])));
+        assert!(refused(for_search.remove(&[5])));
+        assert!(refused(for_search.save(&dir.path().join("again"))));
+        assert!(matches!(
+            for_search.search_hnsw_rs(&queries[..dim], K, &p),
+            Err(vsearch_index::IndexError::SearchOnly { .. })
+        ));
+        assert_eq!(
+            before,
+            compact(&for_search, &queries, &p),
+            "unchanged by refusals"
+        );
     }
 }
 

@@ -13,7 +13,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 use vsearch_index::{
-    build, load, HnswParams, IndexConfig, IvfCodes, IvfParams, Metric, SearchParams,
+    build, load, load_for_search, HnswParams, IndexConfig, IvfCodes, IvfParams, Metric,
+    SearchParams,
 };
 
 const DIM: usize = 16;
@@ -171,7 +172,25 @@ fn mutated_index_folders_load_or_fail_cleanly() {
                 what.push(mutate(&case, &mut rng));
             }
             eprintln!("[{name} seed {seed}] {}", what.join("; "));
-            match load(&case) {
+            let full = load(&case);
+            // Opened for search only (HNSW read straight from its files): refused or searchable,
+            // whatever the full load did, and where both load they answer alike.
+            let for_search = load_for_search(&case);
+            match (&full, &for_search) {
+                (Ok(a), Ok(b)) => {
+                    for q in queries.chunks_exact(DIM) {
+                        let p = SearchParams::default();
+                        if let (Ok(x), Ok(y)) = (a.search(q, 5, &p), b.search(q, 5, &p)) {
+                            assert_eq!(x, y, "[{name} seed {seed}] the two loads answer apart");
+                        }
+                    }
+                }
+                (Ok(_), Err(e)) | (Err(e), Ok(_)) => {
+                    eprintln!("[{name} seed {seed}] one load refused: {e}");
+                }
+                (Err(_), Err(_)) => {}
+            }
+            match full {
                 Ok(index) => {
                     loaded += 1;
                     let _ = index.len();
@@ -183,6 +202,11 @@ fn mutated_index_folders_load_or_fail_cleanly() {
                 Err(e) => {
                     refused += 1;
                     assert!(!e.to_string().is_empty());
+                }
+            }
+            if let Ok(index) = for_search {
+                for q in queries.chunks_exact(DIM) {
+                    let _ = index.search(q, 5, &SearchParams::default());
                 }
             }
             std::fs::remove_dir_all(&case).unwrap();

@@ -196,6 +196,13 @@ pub struct SearchRequest {
     pub rerank: Option<bool>,
     /// Drop results scoring below this.
     pub min_score: Option<f64>,
+    /// One result per duplicate group: the group's best-scoring copy leads and lists the others in
+    /// `copies` (default: the collection's `ranking.json`, else false; the web page sends true).
+    pub collapse: Option<bool>,
+    /// Diversity of the results, 0 (off, the default) to 1: maximal marginal relevance over the stored
+    /// vectors (the best result stays first).
+    #[schema(minimum = 0, maximum = 1)]
+    pub diversity: Option<f64>,
 }
 
 /// One example of a board query: exactly one of `id`, `text`, `vector` or `image` (the index of an uploaded
@@ -237,7 +244,7 @@ pub struct CropDto {
 /// Several images without `positive` are a board of equal weights.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct SearchForm {
-    /// The query image (JPEG, PNG, WebP, GIF, BMP or TIFF); repeat the field for several.
+    /// The query image (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC or AVIF); repeat the field for several.
     #[schema(value_type = String, format = Binary)]
     pub image: Vec<u8>,
     /// Board query: JSON array of examples (`{"image": n}` is the n-th uploaded image), see `SearchRequest`.
@@ -273,6 +280,12 @@ pub struct SearchForm {
     /// Drop results scoring below this.
     #[schema(nullable = false)]
     pub min_score: Option<f64>,
+    /// One result per duplicate group, `true` or `false` (see `SearchRequest`).
+    #[schema(nullable = false)]
+    pub collapse: Option<bool>,
+    /// Diversity, 0 to 1 (see `SearchRequest`).
+    #[schema(minimum = 0, maximum = 1, nullable = false)]
+    pub diversity: Option<f64>,
 }
 
 /// One result.
@@ -293,6 +306,78 @@ pub struct SearchResultDto {
     /// Labels with action `hide` the image reaches the threshold of (see `ImageDto::hidden`).
     #[serde(default)]
     pub hidden: Vec<String>,
+    /// For a frame of a video: the video and the frame's time (absent for images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub video: Option<VideoFrameDto>,
+    /// The video's other frames among the results, best first: a video is one result, led by its
+    /// best frame (absent when there are none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<FrameHitDto>,
+    /// Retrieval's 1-based rank, before the ranking stage (present when `ranking.steps` is not empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_rank: Option<usize>,
+    /// Retrieval's score, before the ranking stage (as `original_rank`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_score: Option<f32>,
+    /// With `collapse`: the other copies of this picture among the candidates, best first ("+N copies").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = image_ids_schema)]
+    pub copies: Vec<ImageId>,
+    /// What boosts and demotions (the collection's `ranking.json`) added to the score.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adjustments: Vec<AdjustmentDto>,
+}
+
+/// A video frame's video and its time in it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VideoFrameDto {
+    /// The video file's path relative to the indexed folder (`GET /api/images/{id}` of the frame serves
+    /// the video, with Range requests: play it from `seconds`).
+    pub path: String,
+    /// The frame's time from the start of the video, in seconds.
+    pub seconds: f64,
+}
+
+impl From<vsearch_engine::metadata::VideoFrame> for VideoFrameDto {
+    fn from(v: vsearch_engine::metadata::VideoFrame) -> Self {
+        Self {
+            path: v.path,
+            seconds: v.seconds,
+        }
+    }
+}
+
+/// Another frame of a result's video.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FrameHitDto {
+    /// The frame's image id.
+    #[schema(schema_with = image_id_schema)]
+    pub id: ImageId,
+    /// Its time in the video, in seconds.
+    pub seconds: f64,
+    /// Its score (see `score`).
+    pub score: f32,
+}
+
+/// One amount a boost or demotion added to a result's score.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AdjustmentDto {
+    /// `recency`, `label:NAME`, `flagged` or `reports`.
+    pub what: String,
+    pub amount: f32,
+}
+
+/// What the ranking stage did to an answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RankingDto {
+    /// The steps that ran, in order: `rescore:MODEL`, `boosts`, `collapse`, `diversity`, `min_score`;
+    /// empty when the answer is retrieval's order.
+    pub steps: Vec<String>,
+    /// Candidates retrieval gave the stage.
+    pub candidates: usize,
+    /// Candidates the stage re-ordered (`k x factor`); those after keep retrieval's order.
+    pub pool: usize,
 }
 
 /// `POST /api/search`.
@@ -318,10 +403,9 @@ pub struct SearchResponseDto {
     /// (`POST /api/analytics/events`); absent when analytics are off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search_id: Option<String>,
-    /// The steps of ranking after retrieval, in words, in the order they ran (the learned re-ranker's:
-    /// `learned re-ranker vN`, or `learned re-ranker off: why`).
-    #[serde(default)]
-    pub ranking: Vec<String>,
+    /// What the ranking stage did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking: Option<RankingDto>,
 }
 
 /// How a filtered query was answered.
@@ -356,6 +440,27 @@ impl SearchResponseDto {
                     rank: h.rank,
                     flags: Vec::new(),
                     hidden: Vec::new(),
+                    video: h.video.map(VideoFrameDto::from),
+                    frames: h
+                        .frames
+                        .into_iter()
+                        .map(|f| FrameHitDto {
+                            id: f.id,
+                            seconds: f.seconds,
+                            score: f.score,
+                        })
+                        .collect(),
+                    original_rank: h.original_rank,
+                    original_score: h.original_score,
+                    copies: h.copies,
+                    adjustments: h
+                        .adjustments
+                        .into_iter()
+                        .map(|a| AdjustmentDto {
+                            what: a.what,
+                            amount: a.amount,
+                        })
+                        .collect(),
                 })
                 .collect(),
             index: r.index.into(),
@@ -363,7 +468,11 @@ impl SearchResponseDto {
             embed_ms: r.embed_ms,
             search_ms: r.search_ms,
             search_id: None,
-            ranking: Vec::new(),
+            ranking: r.ranking.map(|x| RankingDto {
+                steps: x.steps,
+                candidates: x.candidates,
+                pool: x.pool,
+            }),
         }
     }
 }
@@ -429,7 +538,8 @@ pub struct ImageDto {
     /// Folder of the path (`""` at the top).
     pub folder: String,
     pub name: String,
-    /// Format from the content: jpeg, png, webp, gif, bmp or tiff.
+    /// Format from the content: jpeg, png, webp, gif, bmp, tiff, heic or avif; a video frame's: mp4, mov,
+    /// mkv or webm.
     pub format: String,
     /// File size.
     pub bytes: u64,
@@ -457,6 +567,11 @@ pub struct ImageDto {
     /// blurs the thumbnail until it is clicked.
     #[serde(default)]
     pub hidden: Vec<String>,
+    /// For a frame of a video (`path` is then `VIDEO#t=SECONDS`, `format` the video's container): the
+    /// video and the frame's time (filter key `video`); absent for images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub video: Option<VideoFrameDto>,
 }
 
 impl From<ImageMeta> for ImageDto {
@@ -479,6 +594,7 @@ impl From<ImageMeta> for ImageDto {
             labels: m.labels,
             flags: m.flags,
             hidden: m.hidden,
+            video: m.video.map(VideoFrameDto::from),
         }
     }
 }
@@ -660,6 +776,19 @@ pub struct SimilarParams {
     pub nprobe: Option<u64>,
     /// Drop results scoring below this.
     pub min_score: Option<f64>,
+    /// One result per duplicate group (see `SearchRequest.collapse`).
+    pub collapse: Option<bool>,
+    /// Diversity, 0 to 1 (see `SearchRequest.diversity`).
+    #[param(minimum = 0, maximum = 1)]
+    pub diversity: Option<f64>,
+}
+
+/// A list of image ids in the OpenAPI description.
+pub(crate) fn image_ids_schema() -> utoipa::openapi::Schema {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(utoipa::openapi::RefOr::T(image_id_schema()))
+        .build()
+        .into()
 }
 
 /// An image id in the OpenAPI description: a whole number (local collections) or a UUID string

@@ -17,8 +17,9 @@ use axum::extract::{Query as UrlQuery, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use vsearch_engine::analytics::{Event, SearchDraft};
-use vsearch_engine::{image_io, rerank_search, EngineError, ImageId};
+use vsearch_engine::analytics::{Event, SearchDraft, ShownFeatures};
+use vsearch_engine::answers::Learning;
+use vsearch_engine::{image_io, EngineError, ImageId};
 
 /// Longest time a search request may take to send its body.
 pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -46,7 +47,6 @@ pub async fn collection(State(state): State<AppState>) -> Json<CollectionDto> {
     let served = state.served();
     let mut dto = CollectionDto::from_info(&served.info);
     dto.pending_files = served.pending_files().await.unwrap_or(0);
-    dto.reranker = state.reranker().status().into();
     Json(dto)
 }
 
@@ -113,25 +113,29 @@ async fn run_search(
         .map(|a| SearchDraft::new(&query, &options, a.keeps_queries()));
     let generation = served.info.generation;
     let backend = served.backend.clone();
-    let reranker = state.reranker();
+    let rescorer = state.rescorer();
+    // The features of what is shown go with the search into the analytics, for the re-ranker to learn from.
+    let keep_features = draft.is_some();
     state.metrics.searches_in_flight.inc();
     let answered = state
         .pool
         .run(ticket, move || {
-            let reranked = rerank_search::search(backend.as_ref(), &reranker, &query, &options)?;
+            let learning = Learning {
+                rescorer: rescorer.as_deref(),
+                keep_features,
+            };
+            let response = vsearch_engine::answers::search(&*backend, &query, &options, &learning)?;
             // Each result's flagged and hidden labels, for the page's badges and blur.
-            let marks: Vec<(Vec<String>, Vec<String>)> = reranked
-                .response
+            let marks: Vec<(Vec<String>, Vec<String>)> = response
                 .results
                 .iter()
                 .map(|h| backend.marks(h.id))
                 .collect();
-            Ok::<_, vsearch_engine::EngineError>((reranked, marks))
+            Ok::<_, vsearch_engine::EngineError>((response, marks))
         })
         .await;
     state.metrics.searches_in_flight.dec();
-    let (reranked, marks) = answered??;
-    let response = reranked.response;
+    let (response, marks) = answered??;
     state
         .metrics
         .record_search(response.index.name(), response.embed_ms, response.search_ms);
@@ -144,7 +148,10 @@ async fn run_search(
                 response.index.name(),
                 started.elapsed().as_secs_f64() * 1e3,
             );
-            event.features = Some(reranked.features);
+            event.features = response
+                .ranking
+                .as_ref()
+                .map(|r| ShownFeatures::of(&r.features));
             if !recorder.record(Event::Search(event)) {
                 state.metrics.analytics_dropped.inc();
             }
@@ -154,7 +161,6 @@ async fn run_search(
     };
     let mut dto = SearchResponseDto::new(response, generation);
     dto.search_id = search_id;
-    dto.ranking = vec![reranked.step];
     for (result, (flags, hidden)) in dto.results.iter_mut().zip(marks) {
         result.flags = flags;
         result.hidden = hidden;
@@ -192,6 +198,8 @@ pub async fn similar(
         ef_search: p.ef_search,
         nprobe: p.nprobe,
         min_score: p.min_score,
+        collapse: p.collapse,
+        diversity: p.diversity,
         ..SearchRequest::default()
     };
     let served = state.served();
@@ -206,7 +214,7 @@ pub async fn similar(
     run_search(&state, ticket, served, query, options, started).await
 }
 
-fn query_rejection(rejection: QueryRejection) -> ApiError {
+pub(crate) fn query_rejection(rejection: QueryRejection) -> ApiError {
     ApiError::bad_request(format!("bad query parameters: {}", rejection.body_text()))
 }
 
@@ -441,12 +449,17 @@ fn image_response(content_type: &'static str, bytes: Bytes) -> Response {
         .into_response()
 }
 
-/// The original image file, with its content type (recognised by content).
+/// The original image file, with its content type (recognised by content); for a video frame, its video,
+/// with Range requests (206) so that a player seeks in it.
 #[utoipa::path(get, path = "/api/images/{id}", tag = "vsearch",
     params(("id" = u64, Path, description = "Image id (a UUID in a Qdrant collection)", minimum = 0)),
     responses(
-        (status = 200, description = "The original bytes",
-            content(("image/jpeg"), ("image/png"), ("image/webp"), ("image/gif"), ("image/bmp"), ("image/tiff"), ("application/octet-stream"))),
+        (status = 200, description = "The original bytes (a video frame's: its video's)",
+            content(("image/jpeg"), ("image/png"), ("image/webp"), ("image/gif"), ("image/bmp"), ("image/tiff"), ("image/heic"), ("image/avif"),
+                ("video/mp4"), ("video/quicktime"), ("video/x-matroska"), ("video/webm"), ("application/octet-stream"))),
+        (status = 206, description = "The bytes a Range request asked for, of a video frame's video",
+            content(("video/mp4"), ("video/quicktime"), ("video/x-matroska"), ("video/webm"))),
+        (status = 416, description = "A Range request outside a video frame's video"),
         (status = 400, description = "The id is not a non-negative integer", body = ErrorBody),
         (status = 404, description = "Unknown id, or its file is gone", body = ErrorBody),
         (status = 410, description = "A block (takedown) hides this image", body = ErrorBody),
@@ -455,14 +468,60 @@ fn image_response(content_type: &'static str, bytes: Bytes) -> Response {
 pub async fn image(
     State(state): State<AppState>,
     PathId(id): PathId,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    let collection = state.served().backend.clone();
+    let video = tokio::task::spawn_blocking(move || collection.video_file(id))
+        .await
+        .map_err(|e| {
+            ApiError::internal("the catalog lookup failed; the server's log has the details")
+                .with_detail(format!("catalog lookup of image {id} failed: {e}"))
+        })??;
+    if let Some((path, mime)) = video {
+        return serve_video(id, &path, mime, request).await;
+    }
     let bytes = match read_image(&state, id).await?.bytes() {
         Ok(bytes) => bytes,
         Err(url) => return Ok(axum::response::Redirect::temporary(&url).into_response()),
     };
     let content_type =
-        image_io::sniff_format(&bytes).map_or("application/octet-stream", |f| f.to_mime_type());
+        image_io::sniff_format(&bytes).map_or("application/octet-stream", |f| f.mime_type);
     Ok(image_response(content_type, Bytes::from(bytes)))
+}
+
+/// A video file, answering Range requests (206, `Content-Range`) and conditional ones, as `mime`.
+async fn serve_video(
+    id: ImageId,
+    path: &std::path::Path,
+    mime: &'static str,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let mut service = match mime.parse::<mime::Mime>() {
+        Ok(m) => tower_http::services::ServeFile::new_with_mime(path, &m),
+        Err(_) => tower_http::services::ServeFile::new(path),
+    };
+    let response = service
+        .try_call(request)
+        .await
+        .map_err(|e| unreadable_file(id, path, e))?;
+    if response.status() == StatusCode::NOT_FOUND {
+        return Err(unreadable_file(
+            id,
+            path,
+            std::io::ErrorKind::NotFound.into(),
+        ));
+    }
+    let mut response = response.map(axum::body::Body::new);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(response)
 }
 
 /// A JPEG thumbnail of at most 256 px: the one the index run kept beside the collection, or made from the

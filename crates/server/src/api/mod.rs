@@ -1,11 +1,13 @@
 //! The JSON API: [`dto`] (request and response types, mirrors of the engine's, with OpenAPI schemas),
 //! [`request`] (a JSON body or a multipart form into one checked engine query) and [`handlers`];
-//! [`blocks`] (takedowns) and [`analytics`] (search analytics) are the admin parts.
+//! [`recommend`] (the feed of `GET /api/recommend`); [`blocks`] (takedowns) and [`analytics`] (search
+//! analytics) are the admin parts.
 
 pub mod analytics;
 pub mod blocks;
 pub mod dto;
 pub mod handlers;
+pub mod recommend;
 pub mod reports;
 pub mod request;
 #[cfg(test)]

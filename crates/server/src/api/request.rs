@@ -105,7 +105,7 @@ async fn parse_multipart(mut form: Multipart) -> Result<UncheckedSearch, ApiErro
                 raw.images.push(field.bytes().await?.to_vec())
             }
             "k" | "index" | "ef_search" | "nprobe" | "rerank" | "min_score" | "offset"
-            | "positive" | "negative" | "crop" | "filter" => {
+            | "positive" | "negative" | "crop" | "filter" | "collapse" | "diversity" => {
                 let value = field.text().await?;
                 set_form_option(&mut raw.fields, &name, value.trim())?;
             }
@@ -126,6 +126,15 @@ fn set_form_option(request: &mut SearchRequest, name: &str, value: &str) -> Resu
             ))
         })
     }
+    fn boolean(name: &str, value: &str) -> Result<bool, ApiError> {
+        match value {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(ApiError::bad_request(format!(
+                "form field `{name}`: expected true or false, got '{value}'"
+            ))),
+        }
+    }
     fn json<T: serde::de::DeserializeOwned>(name: &str, value: &str) -> Result<T, ApiError> {
         serde_json::from_str(value)
             .map_err(|e| ApiError::bad_request(format!("form field `{name}`: malformed JSON: {e}")))
@@ -141,17 +150,9 @@ fn set_form_option(request: &mut SearchRequest, name: &str, value: &str) -> Resu
         "ef_search" => request.ef_search = Some(number(name, value)?),
         "nprobe" => request.nprobe = Some(number(name, value)?),
         "min_score" => request.min_score = Some(number(name, value)?),
-        "rerank" => {
-            request.rerank = Some(match value {
-                "true" => true,
-                "false" => false,
-                _ => {
-                    return Err(ApiError::bad_request(format!(
-                        "form field `rerank`: expected true or false, got '{value}'"
-                    )))
-                }
-            })
-        }
+        "rerank" => request.rerank = Some(boolean(name, value)?),
+        "collapse" => request.collapse = Some(boolean(name, value)?),
+        "diversity" => request.diversity = Some(number(name, value)?),
         _ => {}
     }
     Ok(())
@@ -207,6 +208,7 @@ pub(crate) fn validate(
             ));
         }
     }
+    let diversity = check_diversity(r.diversity)?;
     let offset = check_offset(r.offset)?;
     let filter = match r.filter {
         None => None,
@@ -232,8 +234,21 @@ pub(crate) fn validate(
             min_score: r.min_score.map(|m| m as f32),
             offset,
             filter,
+            collapse: r.collapse,
+            diversity,
         },
     ))
+}
+
+/// An optional diversity weight: within 0..=1 when given.
+pub(crate) fn check_diversity(diversity: Option<f64>) -> Result<Option<f32>, ApiError> {
+    match diversity {
+        None => Ok(None),
+        Some(d) if (0.0..=1.0).contains(&d) => Ok(Some(d as f32)),
+        Some(d) => Err(ApiError::bad_request(format!(
+            "diversity must be a number from 0 (off) to 1, got {d}"
+        ))),
+    }
 }
 
 /// An optional offset: 0 when absent, at most [`MAX_OFFSET`].
@@ -463,9 +478,10 @@ fn check_example(
 /// An uploaded image: its content must be one of the formats read.
 fn check_image(bytes: Vec<u8>) -> Result<Query, ApiError> {
     if image_io::sniff_format(&bytes).is_none() {
-        return Err(ApiError::bad_request(
-            "the uploaded file is not a supported image: send JPEG, PNG, WebP, GIF, BMP or TIFF",
-        ));
+        return Err(ApiError::bad_request(format!(
+            "the uploaded file is not a supported image: send {}",
+            image_io::format_names(", ")
+        )));
     }
     Ok(Query::ImageBytes(bytes))
 }

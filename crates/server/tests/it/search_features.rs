@@ -401,3 +401,136 @@ async fn filters_apply_to_searching_and_browsing_alike() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collapse_and_diversity_fields_run_the_ranking_stage() {
+    let server = server().await;
+    let a = id_of("a/ukbench00000.jpg");
+    let plain = ok_json(server.post_json(json!({"id": a, "k": 8})).await).await;
+    assert_eq!(plain["ranking"]["steps"], json!([]));
+    assert!(plain["results"][0].get("original_rank").is_none());
+    let ranked = ok_json(
+        server
+            .post_json(json!({"id": a, "k": 8, "collapse": true, "diversity": 0.5}))
+            .await,
+    )
+    .await;
+    assert_eq!(ranked["ranking"]["steps"], json!(["collapse", "diversity"]));
+    assert_eq!(result_ids(&ranked)[0], a, "the best result stays first");
+    assert_eq!(result_ids(&ranked).len(), 8);
+    for r in ranked["results"].as_array().expect("results") {
+        assert!(
+            r["original_rank"].as_u64().is_some() && r["original_score"].is_number(),
+            "{r}"
+        );
+    }
+    assert_ne!(
+        result_ids(&ranked),
+        result_ids(&plain),
+        "diversity re-orders the page"
+    );
+    // The same fields on the similar-images endpoint and in a multipart form.
+    let similar = ok_json(
+        server
+            .get(&format!(
+                "/api/images/{a}/similar?k=8&collapse=true&diversity=0.5"
+            ))
+            .await,
+    )
+    .await;
+    assert_eq!(result_ids(&similar), result_ids(&ranked));
+    let form = ok_json(
+        server
+            .upload(
+                common::photo("ukbench00000.jpg"),
+                &[("k", "8"), ("collapse", "true"), ("diversity", "0.5")],
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(form["ranking"]["steps"], json!(["collapse", "diversity"]));
+    // Bad values are 400s that say what is wrong.
+    for (body, what) in [
+        (json!({"id": a, "diversity": 1.5}), "diversity"),
+        (json!({"id": a, "diversity": -0.1}), "diversity"),
+        (json!({"id": a, "collapse": "yes"}), "boolean"),
+    ] {
+        let message = common::expect_error(
+            server.post_json(body).await,
+            StatusCode::BAD_REQUEST,
+            "a bad ranking field",
+        )
+        .await;
+        assert!(message.contains(what), "{message}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recommendations_for_a_board_and_without_one() {
+    let server = server().await;
+    let (a, b) = (id_of("a/ukbench00000.jpg"), id_of("b/ukbench00008.jpg"));
+    let board = json!({"positive": [{"id": a}, {"id": b}]}).to_string();
+    let url = format!("/api/recommend?k=10&board={}", urlencode(&board));
+    let feed = ok_json(server.get(&url).await).await;
+    assert_eq!(feed["cold_start"], json!(false));
+    let ids = result_ids(&feed);
+    assert_eq!(ids.len(), 10);
+    assert!(!ids.contains(&a) && !ids.contains(&b), "{ids:?}");
+    // Both pinned objects are followed: views of object 0 and of object 2 near the top.
+    let objects: Vec<Option<usize>> = result_paths(&feed)[..4]
+        .iter()
+        .map(|p| object_of(p))
+        .collect();
+    assert!(
+        objects.contains(&Some(0)) && objects.contains(&Some(2)),
+        "{objects:?}"
+    );
+    assert!(feed["ranking"]["steps"]
+        .as_array()
+        .expect("steps")
+        .contains(&json!("collapse")));
+    // The next page follows on.
+    let next = ok_json(server.get(&format!("{url}&offset=10")).await).await;
+    for id in result_ids(&next) {
+        assert!(!ids.contains(&id) && id != a && id != b);
+    }
+    // Cold start.
+    let cold = ok_json(server.get("/api/recommend?k=5").await).await;
+    assert_eq!(cold["cold_start"], json!(true));
+    assert_eq!(result_ids(&cold).len(), 5);
+    // Bad requests.
+    for (query, what) in [
+        ("board=notjson", "board"),
+        ("k=0", "k must be"),
+        ("diversity=2", "diversity"),
+        ("board=%7B%22positive%22%3A%5B%5D%7D", "positive"),
+    ] {
+        let message = common::expect_error(
+            server.get(&format!("/api/recommend?{query}")).await,
+            StatusCode::BAD_REQUEST,
+            "a bad recommendation request",
+        )
+        .await;
+        assert!(message.contains(what), "{query}: {message}");
+    }
+    let missing = json!({"positive": [{"id": 999_999}]}).to_string();
+    let status = server
+        .get(&format!("/api/recommend?board={}", urlencode(&missing)))
+        .await
+        .status();
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
+/// `text` percent-encoded for a URL's query.
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

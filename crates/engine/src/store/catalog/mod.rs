@@ -17,11 +17,13 @@
 //! `label_policy`); migrating creates both, empty, and the next index run scores every image without
 //! re-embedding it. A re-embedded or deleted image loses its scores in the same transaction. 4 added the
 //! `pdq` table (each image's PDQ hash and quality, see `store/catalog/pdq.rs`); migrating creates it, empty, and the next
-//! index run hashes every image it lacks (decoding it, without re-embedding it).
+//! index run hashes every image it lacks (decoding it, without re-embedding it). 5 added `video` and
+//! `frame_ms` (a video frame's video, its path relative to the indexed folder, and its time in it; `NULL`
+//! for images, see [`Entry::frame`]); migrating adds them, `NULL`.
 
 use crate::store::matrix::MatrixRef;
 use crate::types::error::{EngineError, Result};
-use crate::types::metadata::ContentMeta;
+use crate::types::metadata::{ContentMeta, VideoFrame};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
@@ -36,9 +38,9 @@ use pdq::PDQ_TABLE;
 pub use crate::types::layout::CATALOG_FILE;
 
 /// The catalog schema this build writes (kept in the `meta` table as `schema_version`).
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 
-/// Columns added by schema version 2, with their SQL types.
+/// Columns added by schema versions 2 and 5, with their SQL types.
 const META_COLUMNS: &[(&str, &str)] = &[
     ("format", "TEXT"),
     ("taken_at", "TEXT"),
@@ -47,6 +49,8 @@ const META_COLUMNS: &[(&str, &str)] = &[
     ("gps_lat", "REAL"),
     ("gps_lon", "REAL"),
     ("version", "INTEGER NOT NULL DEFAULT 0"),
+    ("video", "TEXT"),
+    ("frame_ms", "INTEGER"),
 ];
 
 /// Status of a catalog row.
@@ -94,6 +98,10 @@ pub struct Entry {
     /// index sync treats an id whose version changed as removed and added again. Set by
     /// [`Catalog::commit`]; the value given there is ignored.
     pub version: u64,
+    /// For a frame of a video: the video and the frame's time (its `path` is
+    /// [`VideoFrame::frame_path`], its size and mtime the video file's); `None` for an image, and for
+    /// a video that failed (one row at the video's own path).
+    pub frame: Option<VideoFrame>,
 }
 
 /// Size and mtime of a row whose content did not change, and its content metadata when it was read.
@@ -118,6 +126,8 @@ pub struct Catalog {
     has_labels: bool,
     /// Whether the schema-4 `pdq` table exists (a read-only catalog may predate it).
     has_pdq: bool,
+    /// Whether the `files` table has the schema-5 video columns (a read-only catalog may predate them).
+    has_video: bool,
 }
 
 impl Catalog {
@@ -147,6 +157,7 @@ impl Catalog {
             has_meta: false,
             has_labels: false,
             has_pdq: false,
+            has_video: false,
         };
         catalog.migrate()?;
         Ok(catalog)
@@ -176,6 +187,7 @@ impl Catalog {
         self.has_meta = true;
         self.has_labels = true;
         self.has_pdq = true;
+        self.has_video = true;
         Ok(())
     }
 
@@ -197,7 +209,9 @@ impl Catalog {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        let has_meta = columns(&conn)?.iter().any(|c| c == "format");
+        let present = columns(&conn)?;
+        let has_meta = present.iter().any(|c| c == "format");
+        let has_video = present.iter().any(|c| c == "video");
         let has_labels: bool = conn.query_row(
             "SELECT COUNT(*) = 2 FROM sqlite_master WHERE type = 'table' AND name IN ('labels', 'settings')",
             [],
@@ -213,6 +227,7 @@ impl Catalog {
             has_meta,
             has_labels,
             has_pdq,
+            has_video,
         })
     }
 
@@ -287,9 +302,14 @@ impl Catalog {
         } else {
             "NULL, NULL, NULL, NULL, NULL, NULL, 0"
         };
+        let video_columns = if self.has_video {
+            "video, frame_ms"
+        } else {
+            "NULL, NULL"
+        };
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT id, path, size, mtime_ns, hash, width, height, status, error, {meta_columns}
-             FROM files ORDER BY id"
+            "SELECT id, path, size, mtime_ns, hash, width, height, status, error, {meta_columns},
+             {video_columns} FROM files ORDER BY id"
         ))?;
         let rows = stmt.query_map([], |r| {
             let status: String = r.get(7)?;
@@ -321,6 +341,13 @@ impl Catalog {
                 error: r.get(8)?,
                 meta,
                 version: r.get::<_, i64>(15)?.max(0) as u64,
+                frame: match (
+                    r.get::<_, Option<String>>(16)?,
+                    r.get::<_, Option<i64>>(17)?,
+                ) {
+                    (Some(video), Some(ms)) => Some(VideoFrame::at_ms(video, ms.max(0) as u64)),
+                    _ => None,
+                },
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -402,13 +429,15 @@ impl Catalog {
             let mut upd = tx.prepare_cached(
                 "UPDATE files SET size = ?3, mtime_ns = ?4, hash = ?5, width = ?6, height = ?7,
                  status = ?8, error = ?9, format = ?10, taken_at = ?11, camera_make = ?12,
-                 camera_model = ?13, gps_lat = ?14, gps_lon = ?15, version = ?16
-                 WHERE id = ?1 AND path = ?2",
+                 camera_model = ?13, gps_lat = ?14, gps_lon = ?15, version = ?16, video = ?17,
+                 frame_ms = ?18 WHERE id = ?1 AND path = ?2",
             )?;
             let mut ins = tx.prepare_cached(
                 "INSERT INTO files (id, path, size, mtime_ns, hash, width, height, status, error,
-                 format, taken_at, camera_make, camera_model, gps_lat, gps_lon, version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                 format, taken_at, camera_make, camera_model, gps_lat, gps_lon, version, video,
+                 frame_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                 ?18)",
             )?;
             for e in upsert {
                 let m = e.meta.clone().unwrap_or_default();
@@ -428,7 +457,9 @@ impl Catalog {
                     m.camera_model,
                     m.gps_lat,
                     m.gps_lon,
-                    version as i64
+                    version as i64,
+                    e.frame.as_ref().map(|f| f.path.as_str()),
+                    e.frame.as_ref().map(|f| f.ms() as i64)
                 ];
                 if upd.execute(values)? == 0 {
                     ins.execute(values)?;
@@ -476,6 +507,47 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// Completes a video's frames in one transaction: deletes the rows `remove` (frames no longer
+    /// sampled, the video's failed row) with their label scores and PDQ hashes, gives every frame row of
+    /// the video at `video` the video's `size` and `mtime_ns` (frames are committed with
+    /// [`UNSEALED_MTIME`] until then, so that a run killed in the middle of a video samples it again),
+    /// and bumps the generation.
+    pub fn seal_frames(
+        &mut self,
+        video: &str,
+        size: u64,
+        mtime_ns: i64,
+        remove: &[u64],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut del = tx.prepare_cached("DELETE FROM files WHERE id = ?1")?;
+            let mut unlabel = tx.prepare_cached("DELETE FROM labels WHERE id = ?1")?;
+            let mut unhash = tx.prepare_cached("DELETE FROM pdq WHERE id = ?1")?;
+            for id in remove {
+                del.execute([*id as i64])?;
+                unlabel.execute([*id as i64])?;
+                unhash.execute([*id as i64])?;
+            }
+            tx.execute(
+                "UPDATE files SET size = ?2, mtime_ns = ?3 WHERE video = ?1",
+                params![video, size as i64, mtime_ns],
+            )?;
+            tx.execute(
+                "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
+                [],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// The modification time frame rows are committed with until their video is complete
+/// ([`Catalog::seal_frames`]): no file has it, so the video is not taken as unchanged before then.
+pub const UNSEALED_MTIME: i64 = i64::MIN;
+
 /// The column names of the `files` table.
 fn columns(conn: &Connection) -> Result<Vec<String>> {
     let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('files')")?;
@@ -515,6 +587,7 @@ mod tests {
                 gps_lon: Some(-2.25),
             }),
             version: 1,
+            frame: None,
         }
     }
 

@@ -37,6 +37,7 @@ impl ImageMeta {
             labels: BTreeMap::new(),
             flags: Vec::new(),
             hidden: Vec::new(),
+            video: e.frame.clone(),
         }
     }
 }

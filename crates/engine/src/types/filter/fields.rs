@@ -58,7 +58,7 @@ pub const FIELDS: &[Field] = &[
         key: "format",
         kind: FieldType::Keyword,
         optional: false,
-        description: "jpeg, png, webp, gif, bmp or tiff",
+        description: "jpeg, png, webp, gif, bmp, tiff, heic or avif; a video frame's: mp4, mov, mkv or webm",
     },
     Field {
         key: "bytes",
@@ -125,6 +125,12 @@ pub const FIELDS: &[Field] = &[
         kind: FieldType::Keyword,
         optional: true,
         description: "names of the labels with action `hide` the image reaches the threshold of (several values)",
+    },
+    Field {
+        key: "video",
+        kind: FieldType::Keyword,
+        optional: true,
+        description: "a video frame's video, its path (absent for images: `is_empty` keeps images only)",
     },
 ];
 

@@ -72,6 +72,7 @@ fn value_of<'a>(image: &'a ImageMeta, key: &str) -> Option<FieldValue<'a>> {
         "camera_model" => FieldValue::Text(image.camera_model.as_deref()?),
         "gps_lat" => FieldValue::Float(image.gps_lat?),
         "gps_lon" => FieldValue::Float(image.gps_lon?),
+        "video" => FieldValue::Text(&image.video.as_ref()?.path),
         "flag" if !image.flags.is_empty() => FieldValue::Texts(&image.flags),
         "hidden" if !image.hidden.is_empty() => FieldValue::Texts(&image.hidden),
         _ => match key.strip_prefix(crate::types::label_policy::LABEL_KEY_PREFIX) {

@@ -190,6 +190,7 @@ mod tests {
             labels: Default::default(),
             flags: Vec::new(),
             hidden: Vec::new(),
+            video: None,
         }
     }
 

@@ -575,6 +575,7 @@ impl HistogramCollection {
                         &std::fs::read(root.join(n)).unwrap(),
                     )),
                     version: 0,
+                    frame: None,
                 })
             }));
         Self {
@@ -661,11 +662,8 @@ impl SearchBackend for HistogramCollection {
             .skip(options.offset)
             .take(options.k)
             .enumerate()
-            .map(|(rank, (id, score))| SearchResult {
-                id: (id as u64).into(),
-                path: self.names[id].clone(),
-                score,
-                rank: rank + 1,
+            .map(|(rank, (id, score))| {
+                SearchResult::new((id as u64).into(), self.names[id].clone(), score, rank + 1)
             })
             .collect();
         Ok(SearchResponse {
@@ -676,6 +674,7 @@ impl SearchBackend for HistogramCollection {
             model: "histogram".into(),
             embed_ms,
             search_ms: searched.elapsed().as_secs_f64() * 1e3,
+            ranking: None,
         })
     }
 

@@ -1,12 +1,14 @@
-//! Checks hnsw_rs's dump files before hnsw_rs reads them.
+//! hnsw_rs's dump files, read without hnsw_rs: checked before hnsw_rs's loader reads them, and read
+//! straight into the compact search layout when only searches will run.
 //!
 //! hnsw_rs's loader trusts its files: on a malformed one it panics, calls `process::exit`, or copies a
 //! vector of `dimension` values out of a shorter buffer. The files are checksummed, so only a file
-//! altered together with its checksum (or written by another hnsw_rs version) gets here; [`check`] walks
+//! altered together with its checksum (or written by another hnsw_rs version) gets here; [`read`] walks
 //! the layout hnsw_rs 0.3 writes (description format 4, full dump mode) and refuses anything its loader
 //! could not read safely: bad magics, counts past the end of the file, points out of order, neighbours
 //! or the entry point naming no point, vectors of another length, data records out of step with the
-//! graph.
+//! graph. What it reads is the graph as hnsw_rs's loader would hold it: the points layer by layer in
+//! rank order, each with its neighbours' slots per layer, and each point's vector.
 
 /// hnsw_rs's layer count and magics (`hnswio.rs`).
 const NB_LAYER_MAX: u8 = 16;
@@ -107,9 +109,53 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Refuses graph and data files that hnsw_rs's loader could not read safely, for an index of vectors of
-/// `dim` values in `slots` slots.
-pub(crate) fn check(graph: &[u8], data: &[u8], dim: usize, slots: usize) -> Result<(), String> {
+/// One point of a dump: its slot (hnsw_rs's data id), its top layer, and its neighbours' slots on each
+/// layer `0..=level` (in the dump's order, which is the order hnsw_rs's loader keeps).
+pub(crate) struct DumpedPoint {
+    pub slot: usize,
+    pub level: usize,
+    pub layers: Vec<Vec<u32>>,
+}
+
+/// The graph of a dump: its points layer by layer in rank order, and their vectors in the data file.
+pub(crate) struct Dump<'a> {
+    pub points: Vec<DumpedPoint>,
+    vectors: DumpVectors<'a>,
+}
+
+/// The vectors of a dump's points, in the data file's bytes.
+pub(crate) struct DumpVectors<'a> {
+    data: &'a [u8],
+    /// Where the vector of the `i`-th point starts in `data`.
+    at: Vec<usize>,
+}
+
+impl<'a> Dump<'a> {
+    /// The points, and their vectors apart.
+    pub fn into_parts(self) -> (Vec<DumpedPoint>, DumpVectors<'a>) {
+        (self.points, self.vectors)
+    }
+}
+
+impl DumpVectors<'_> {
+    /// Copies the vector of the `i`-th point (native-endian `f32`, as hnsw_rs writes them) into `out`,
+    /// whose length is the dimension [`read`] checked.
+    pub fn copy(&self, i: usize, out: &mut [f32]) {
+        let bytes = &self.data[self.at[i]..self.at[i] + out.len() * 4];
+        for (v, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+            *v = f32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+        }
+    }
+}
+
+/// Reads graph and data files, refusing any that hnsw_rs's loader could not read safely, for an index
+/// of vectors of `dim` values in `slots` slots.
+pub(crate) fn read<'a>(
+    graph: &[u8],
+    data: &'a [u8],
+    dim: usize,
+    slots: usize,
+) -> Result<Dump<'a>, String> {
     let mut g = Cursor::new(graph, "graph file");
     // The description.
     g.expect_magic(MAGIC_DESCRIPTION, "description")?;
@@ -145,16 +191,20 @@ pub(crate) fn check(graph: &[u8], data: &[u8], dim: usize, slots: usize) -> Resu
     if layers > NB_LAYER_MAX {
         return Err(format!("graph file: {layers} layers"));
     }
-    let mut points_per_layer = Vec::with_capacity(layers as usize);
-    let mut origins = Vec::with_capacity(slots);
-    let mut neighbours: Vec<(u8, i32)> = Vec::new();
+    // Neighbours are named by (layer, rank) as hnsw_rs's loader resolves them; resolved to slots below.
+    let mut points_per_layer: Vec<usize> = Vec::with_capacity(layers as usize);
+    let mut points: Vec<DumpedPoint> = Vec::with_capacity(slots);
+    // Every point's neighbour lists, one after another, and where each point's lists start and their
+    // lengths (one per layer hnsw_rs keeps).
+    let mut named: Vec<(u8, i32)> = Vec::new();
+    let mut lists_of: Vec<(usize, [u32; NB_LAYER_MAX as usize])> = Vec::with_capacity(slots);
     for layer in 0..layers {
         g.expect_magic(MAGIC_LAYER, "layer")?;
-        let points = g.usize()?;
-        if points > g.remaining() / POINT_BYTES || origins.len() + points > nb_point {
-            return Err(format!("graph file: layer {layer} claims {points} points"));
+        let count = g.usize()?;
+        if count > g.remaining() / POINT_BYTES || points.len() + count > nb_point {
+            return Err(format!("graph file: layer {layer} claims {count} points"));
         }
-        for rank in 0..points {
+        for rank in 0..count {
             g.expect_magic(MAGIC_POINT, "point")?;
             let origin = g.usize()?;
             if origin >= slots {
@@ -166,46 +216,87 @@ pub(crate) fn check(graph: &[u8], data: &[u8], dim: usize, slots: usize) -> Resu
                     "graph file: point ({l}, {r}) where ({layer}, {rank}) belongs"
                 ));
             }
-            for _ in 0..NB_LAYER_MAX {
+            let mut counts = [0u32; NB_LAYER_MAX as usize];
+            let start = named.len();
+            for count_of_list in &mut counts {
                 let count = g.usize()?;
                 if count > g.remaining() / NEIGHBOUR_BYTES {
                     return Err(format!("graph file: {count} neighbours"));
                 }
+                *count_of_list =
+                    u32::try_from(count).map_err(|_| format!("graph file: {count} neighbours"))?;
                 for _ in 0..count {
                     if g.usize()? >= slots {
                         return Err("graph file: a neighbour beyond the slots".into());
                     }
-                    neighbours.push((g.u8()?, g.i32()?));
+                    named.push((g.u8()?, g.i32()?));
                     g.skip(4)?;
                 }
             }
-            origins.push(origin);
+            points.push(DumpedPoint {
+                slot: origin,
+                level: usize::from(layer),
+                layers: Vec::new(),
+            });
+            lists_of.push((start, counts));
         }
-        points_per_layer.push(points);
+        points_per_layer.push(count);
     }
-    if origins.len() != nb_point {
+    if points.len() != nb_point {
         return Err(format!(
             "graph file: {} points, the description says {nb_point}",
-            origins.len()
+            points.len()
         ));
     }
-    let names_a_point = |(layer, rank): (u8, i32)| {
-        points_per_layer
-            .get(layer as usize)
-            .is_some_and(|&n| usize::try_from(rank).is_ok_and(|r| r < n))
+    // The index in `points` of the point at (layer, rank), if one is there.
+    let layer_start: Vec<usize> = points_per_layer
+        .iter()
+        .scan(0, |start, &n| {
+            let this = *start;
+            *start += n;
+            Some(this)
+        })
+        .collect();
+    let point_at = |(layer, rank): (u8, i32)| -> Option<usize> {
+        let n = *points_per_layer.get(layer as usize)?;
+        let rank = usize::try_from(rank).ok().filter(|&r| r < n)?;
+        Some(layer_start[layer as usize] + rank)
     };
-    if let Some(&(layer, rank)) = neighbours.iter().find(|&&n| !names_a_point(n)) {
-        return Err(format!(
-            "graph file: a neighbour ({layer}, {rank}) names no point"
-        ));
+    for (i, &(start, counts)) in lists_of.iter().enumerate() {
+        let level = points[i].level;
+        let mut layers = Vec::with_capacity(level + 1);
+        // Every list must name points (hnsw_rs's loader resolves them all); those above the point's
+        // own layer are not part of its neighbourhood.
+        let mut at_list = start;
+        for (list_layer, &count) in counts.iter().enumerate() {
+            let list = &named[at_list..at_list + count as usize];
+            at_list += count as usize;
+            let mut slots_of = Vec::with_capacity(if list_layer <= level { list.len() } else { 0 });
+            for &neighbour in list {
+                let Some(at) = point_at(neighbour) else {
+                    let (layer, rank) = neighbour;
+                    return Err(format!(
+                        "graph file: a neighbour ({layer}, {rank}) names no point"
+                    ));
+                };
+                if list_layer <= level {
+                    slots_of.push(points[at].slot as u32);
+                }
+            }
+            if list_layer <= level {
+                layers.push(slots_of);
+            }
+        }
+        points[i].layers = layers;
     }
+    drop((named, lists_of));
     // The entry point.
     if nb_point > 0 {
         if g.usize()? >= slots {
             return Err("graph file: entry point beyond the slots".into());
         }
         let entry = (g.u8()?, g.i32()?);
-        if !names_a_point(entry) {
+        if point_at(entry).is_none() {
             return Err(format!("graph file: entry point {entry:?} names no point"));
         }
     }
@@ -216,7 +307,9 @@ pub(crate) fn check(graph: &[u8], data: &[u8], dim: usize, slots: usize) -> Resu
     if d.usize()? != dim {
         return Err("data file: another dimension".into());
     }
-    for &origin in &origins {
+    let mut at = Vec::with_capacity(points.len());
+    for point in &points {
+        let origin = point.slot;
         d.expect_magic(MAGIC_DATA, "vector")?;
         if d.u64()? != origin as u64 {
             return Err(format!(
@@ -228,7 +321,11 @@ pub(crate) fn check(graph: &[u8], data: &[u8], dim: usize, slots: usize) -> Resu
                 "data file: slot {origin} has a vector of another length"
             ));
         }
+        at.push(d.at);
         d.skip(dim * 4)?;
     }
-    Ok(())
+    Ok(Dump {
+        points,
+        vectors: DumpVectors { data, at },
+    })
 }
