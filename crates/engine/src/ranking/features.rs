@@ -269,3 +269,75 @@ pub fn agreement(candidates: &[Candidate]) -> Vec<f32> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(rank: usize, score: f32, vector: Option<[f32; 2]>) -> Candidate {
+        Candidate {
+            id: ImageId::Number(rank as u64),
+            path: format!("{rank}.jpg"),
+            score,
+            rank,
+            facts: CandidateFacts {
+                vector: vector.map(|v| v.to_vec()),
+                ..CandidateFacts::default()
+            },
+        }
+    }
+
+    #[test]
+    fn values_follow_the_names() {
+        let now = jiff::Timestamp::UNIX_EPOCH;
+        let list = [
+            candidate(1, 0.9, None),
+            Candidate {
+                facts: CandidateFacts {
+                    flags: vec!["flag".into()],
+                    labels: [("nsfw".to_string(), 0.7)].into(),
+                    open_reports: 2,
+                    mtime: Some(now - jiff::SignedDuration::from_hours(240)),
+                    ..CandidateFacts::default()
+                },
+                ..candidate(4, 0.5, None)
+            },
+        ];
+        let facts = ListFacts::of(&list, true, QueryKind::Id, now);
+        let v = Features::of(&list[1], 3, 0.25, &facts).values();
+        let at = |name: &str| v[FEATURE_NAMES.iter().position(|n| *n == name).unwrap()];
+        assert_eq!(at("cosine"), 0.5);
+        assert!((at("gap_to_best") - 0.4).abs() < 1e-6);
+        assert!((at("log_rank") - 4f32.ln()).abs() < 1e-6);
+        assert_eq!(at("agreement"), 0.25);
+        assert_eq!(at("group_size"), 3.0);
+        assert_eq!(at("flagged"), 1.0);
+        assert_eq!(at("label_max"), 0.7);
+        assert!((at("log_age_days") - 11f32.ln()).abs() < 1e-5);
+        assert_eq!(at("open_reports"), 2.0);
+        assert_eq!(at("query_id"), 1.0);
+        assert_eq!(at("query_text"), 0.0);
+        // The best candidate: no gap; an L2 list's best is its smallest distance.
+        assert_eq!(Features::of(&list[0], 1, 0.0, &facts).gap_to_best, 0.0);
+        let l2 = ListFacts::of(&list, false, QueryKind::Id, now);
+        assert!((Features::of(&list[0], 1, 0.0, &l2).gap_to_best - 0.4).abs() < 1e-6);
+    }
+
+    #[test]
+    fn agreement_is_the_mean_similarity_to_the_head() {
+        let list = [
+            candidate(1, 0.9, Some([1.0, 0.0])),
+            candidate(2, 0.8, Some([2.0, 0.0])),
+            candidate(3, 0.7, Some([0.0, 1.0])),
+            candidate(4, 0.6, Some([1.0, 0.0])),
+            candidate(5, 0.5, None),
+        ];
+        let a = agreement(&list);
+        // The fourth: like the first two (whatever their length), unlike the third.
+        assert!((a[3] - 2.0 / 3.0).abs() < 1e-6, "{a:?}");
+        // The third: unlike the first, second and fourth.
+        assert!(a[2].abs() < 1e-6, "{a:?}");
+        // Without a vector: 0.
+        assert_eq!(a[4], 0.0);
+    }
+}
