@@ -8,6 +8,8 @@ use crate::common::{index, json, run_err, run_ok, serve, ukbench, vsearch, Serve
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
+use vsearch_engine::analytics::{AnalyticsStore, LoggedSearch};
+use vsearch_engine::ranking::{FEATURES_VERSION, FEATURE_NAMES};
 
 fn copy_photos(dir: &Path, count: usize) {
     for i in 0..count {
@@ -53,6 +55,24 @@ fn wait_for_reranker(server: &Server, done: impl Fn(&Value) -> bool) -> Value {
         assert!(
             start.elapsed() < Duration::from_secs(20),
             "the server did not switch its re-ranker: {reranker}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits for the analytics writer to store a search with an open and its features.
+fn wait_for_logged_open(records: &Path) -> LoggedSearch {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(store)) = AnalyticsStore::open_existing(records) {
+            let logged = store.logged_searches(FEATURES_VERSION).unwrap();
+            if let Some(s) = logged.into_iter().find(|s| !s.chosen.is_empty()) {
+                return s;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no search with its features and an open was recorded"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -158,8 +178,20 @@ fn without_enough_data_or_with_a_damaged_model_it_keeps_the_cosine_order() {
         .unwrap();
     assert_eq!(r.status(), 202);
 
+    // The server recorded the features of what it showed, the open beside them.
+    let logged = wait_for_logged_open(&records);
+    assert_eq!(logged.features.rows(), 8);
+    assert_eq!(logged.features.width, FEATURE_NAMES.len());
+    assert_eq!(logged.chosen, [3]);
+    let cosine_at = FEATURE_NAMES.iter().position(|n| *n == "cosine").unwrap();
+    let recorded: Vec<f64> = (0..8)
+        .map(|i| f64::from(logged.features.row(i).unwrap()[cosine_at]))
+        .collect();
+    for (r, s) in recorded.iter().zip(&scores) {
+        assert!((r - s).abs() < 1e-5, "{recorded:?} {scores:?}");
+    }
+
     // Too little data: no model, and it says so.
-    std::thread::sleep(Duration::from_millis(500));
     let out = run_ok(
         vsearch()
             .args(["rank", "train", "--collection"])
@@ -200,11 +232,11 @@ fn without_enough_data_or_with_a_damaged_model_it_keeps_the_cosine_order() {
     assert_eq!(answer["ranking"]["steps"], json!([]), "{answer}");
 
     // A valid model is switched in without a restart: this one ranks by the lowest cosine first.
-    let names = vsearch_engine::ranking::FEATURE_NAMES;
+    let names = FEATURE_NAMES;
     let mut weights = vec![0.0; names.len()];
     weights[0] = -1.0;
     let model = json!({
-        "format": 1, "version": 7, "features_version": vsearch_engine::ranking::FEATURES_VERSION,
+        "format": 1, "version": 7, "features_version": FEATURES_VERSION,
         "features": names,
         "mean": vec![0.0; names.len()], "scale": vec![1.0; names.len()], "weights": weights, "intercept": 0.0,
         "trained_at_ms": 0, "searches": 0, "examples": 0, "positives": 0

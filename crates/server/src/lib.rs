@@ -346,7 +346,11 @@ async fn reload_reranker(state: &AppState) {
     };
     match tokio::task::spawn_blocking(move || Reranker::load(Some(&dir))).await {
         Ok(next) => {
-            tracing::info!("now serving: {} (was: {})", next.describe(), current.describe());
+            tracing::info!(
+                "now serving: {} (was: {})",
+                next.describe(),
+                current.describe()
+            );
             state.replace_reranker(next);
         }
         Err(e) => tracing::warn!("the re-ranker's reload failed: {e}"),

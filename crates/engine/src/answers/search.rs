@@ -254,5 +254,9 @@ fn page(ranked: Ranked, options: &QueryOptions) -> (Vec<SearchResult>, Vec<Featu
             frames: Vec::new(),
         })
         .collect();
-    (results, features, total > options.offset.saturating_add(options.k))
+    (
+        results,
+        features,
+        total > options.offset.saturating_add(options.k),
+    )
 }

@@ -3,8 +3,8 @@
 //! it off, a damaged one leaves it off with the error (searches keep the cosine order).
 
 use super::model::Model;
-use crate::ranking::Rescorer;
 use super::train::MIN_POSITIVES;
+use crate::ranking::Rescorer;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -88,9 +88,7 @@ impl Reranker {
 
     /// The model as the ranking stage's re-scorer, when on.
     pub fn rescorer(&self) -> Option<Arc<dyn Rescorer>> {
-        self.model
-            .clone()
-            .map(|model| model as Arc<dyn Rescorer>)
+        self.model.clone().map(|model| model as Arc<dyn Rescorer>)
     }
 
     /// On or off, and why.

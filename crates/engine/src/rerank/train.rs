@@ -5,10 +5,10 @@
 //! measured on the held-out part against the cosine order.
 
 use super::clicks::skip_above;
-use crate::ranking::features::{Row, FEATURES_VERSION, FEATURE_NAMES};
 use super::metrics::RankingFigures;
 use super::model::Model;
 use crate::analytics::{AnalyticsStore, LoggedSearch, SearchId};
+use crate::ranking::features::{Row, FEATURES_VERSION, FEATURE_NAMES};
 use crate::types::error::Result;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -98,7 +98,10 @@ pub struct Evaluation {
 /// Measures `model` on `searches`: NDCG@10 and MRR of the results opened or pinned from each, in the
 /// cosine order and in the model's.
 pub fn evaluate(model: &Model, searches: &[LoggedSearch]) -> Evaluation {
-    let cosine = FEATURE_NAMES.iter().position(|n| *n == "cosine").unwrap_or(0);
+    let cosine = FEATURE_NAMES
+        .iter()
+        .position(|n| *n == "cosine")
+        .unwrap_or(0);
     let mut by_cosine = Vec::new();
     let mut by_model = Vec::new();
     for search in searches {

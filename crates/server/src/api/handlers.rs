@@ -47,6 +47,7 @@ pub async fn collection(State(state): State<AppState>) -> Json<CollectionDto> {
     let served = state.served();
     let mut dto = CollectionDto::from_info(&served.info);
     dto.pending_files = served.pending_files().await.unwrap_or(0);
+    dto.reranker = state.reranker().status().into();
     Json(dto)
 }
 
