@@ -190,6 +190,7 @@ fn for_board(
         options: &rank,
         kind: QueryKind::Recommend,
         rescorer,
+        keep_features: false,
     };
     let mut response = rank_retrieved(
         backend,

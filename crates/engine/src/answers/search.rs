@@ -50,7 +50,7 @@ pub fn search(
         None => query.clone(),
     };
     let kind = QueryKind::of(query);
-    let mut response = ranked_candidates(backend, &retrieval, options, &rank, kind, rescorer)?;
+    let mut response = ranked_candidates(backend, &retrieval, options, &rank, kind, learning)?;
     response.embed_ms += embed_ms;
     Ok(response)
 }
@@ -96,7 +96,7 @@ fn ranked_candidates(
     options: &QueryOptions,
     rank: &RankOptions,
     kind: QueryKind,
-    rescorer: Option<&dyn Rescorer>,
+    learning: &Learning<'_>,
 ) -> Result<SearchResponse> {
     let retrieve = |fetch: usize| -> Result<Retrieved> {
         Ok(backend
@@ -115,16 +115,19 @@ fn ranked_candidates(
     let ranking = Ranking {
         options: rank,
         kind,
-        rescorer,
+        rescorer: learning.rescorer,
+        keep_features: learning.keep_features,
     };
     rank_retrieved(backend, retrieve, options, &ranking, |_| true, |_| true)
 }
 
-/// How a list is ranked: the stage's options, the query's kind, the re-scorer.
+/// How a list is ranked: the stage's options, the query's kind, the re-scorer, and whether the answer
+/// keeps the shown results' features.
 pub(crate) struct Ranking<'a> {
     pub options: &'a RankOptions,
     pub kind: QueryKind,
     pub rescorer: Option<&'a dyn Rescorer>,
+    pub keep_features: bool,
 }
 
 /// The ranking stage over what `retrieve` gives for a number of candidates, then the page of
@@ -149,11 +152,14 @@ pub(crate) fn rank_retrieved(
     } else {
         None
     };
-    let reports = if rank.boosts.per_report != 0.0 || ranking.rescorer.is_some() {
-        signals::open_reports(backend)
-    } else {
-        Default::default()
-    };
+    // Open reports are a feature: read whenever features are scored or kept, so that what the analytics
+    // record for training is what a served model reads.
+    let reports =
+        if rank.boosts.per_report != 0.0 || ranking.rescorer.is_some() || ranking.keep_features {
+            signals::open_reports(backend)
+        } else {
+            Default::default()
+        };
     let higher_is_better = backend.info().metric == vsearch_index::Metric::Cosine;
     let now = jiff::Timestamp::now();
     loop {
