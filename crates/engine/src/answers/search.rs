@@ -236,9 +236,11 @@ pub(crate) fn rank_retrieved(
 }
 
 /// The page `offset .. offset + k` of the stage's results, ranked from 1 in their final order, their
-/// features, and whether results follow it.
+/// features, and whether results follow it. Without a step (the stage ran only for the features), the
+/// results are retrieval's and say nothing of an original rank.
 fn page(ranked: Ranked, options: &QueryOptions) -> (Vec<SearchResult>, Vec<Features>, bool) {
     let total = ranked.results.len();
+    let staged = !ranked.steps.is_empty();
     let mut features = Vec::new();
     let results = ranked
         .results
@@ -252,8 +254,8 @@ fn page(ranked: Ranked, options: &QueryOptions) -> (Vec<SearchResult>, Vec<Featu
             path: r.path,
             score: r.score,
             rank: i + 1,
-            original_rank: Some(r.original_rank),
-            original_score: Some(r.original_score),
+            original_rank: staged.then_some(r.original_rank),
+            original_score: staged.then_some(r.original_score),
             copies: r.copies,
             adjustments: r.adjustments,
             video: None,
