@@ -1,7 +1,8 @@
 //! `y = x W^T + b` with 8-bit integer products (`--precision int8`): the weights quantised once, at load
 //! time, per output feature (symmetric, 7 bits: `-64..=64` steps of `max |w| / 64`), the activations per
 //! row at every call (asymmetric, 7 bits: `0..=127` steps between the row's minimum and maximum, zero
-//! included), the products summed exactly in `i32` ([`super::tiles_int8_avx2`]) and scaled back to `f32`.
+//! included), the products summed exactly in `i32` ([`super::tiles_int8_avx2`], or
+//! [`super::tiles_int8_vnni`] where the CPU has AVX-512 VNNI: [`Int8Tile`]) and scaled back to `f32`.
 //!
 //! Seven bits a side is what lets the AVX2 tile add two `vpmaddubsw` results in `i16` before widening:
 //! 64 products for three multiplies, against 8 per FMA of the `f32` tile. On a Zen 2 core the tile runs
@@ -10,7 +11,8 @@
 //! measured distance from `f32`.
 
 use super::linear::{input_rows, Epilogue};
-use super::tiles_int8_avx2::{self as tiles, PanelColumns, RowScale, DEPTH_STEP, MR, NR};
+use super::tiles_int8_avx2::{self as tiles, PanelColumns, RowScale, DEPTH_STEP, NR};
+use super::tiles_int8_vnni;
 use super::{gemm::row_blocks, team, vmath, write_all, Kernel, Unfilled};
 use std::sync::Mutex;
 use vsearch_core::simd::SimdLevel;
@@ -24,13 +26,68 @@ const ACTIVATION_STEPS: f32 = 127.0;
 const ROUNDING_SHIFTER: f32 = 12_582_912.0;
 /// Bytes of activations that one group of row blocks holds while the panels pass over it (in L2).
 const GROUP_BYTES: usize = 192 * 1024;
+/// Most rows of any tile ([`Int8Tile::rows`]).
+const MAX_ROWS: usize = 8;
 /// Rows quantised by one task.
 const ROWS_PER_TASK: usize = 16;
+
+/// The tile that sums an int8 product: both read the same packed panels and give the same bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Int8Tile {
+    /// AVX-512 VNNI: one `vpdpbusd` per 64 products, a zmm of sums per row.
+    Avx512Vnni,
+    /// AVX2: `vpmaddubsw` pairs added in `i16`, widened by `vpmaddwd`.
+    Avx2,
+}
+
+impl Int8Tile {
+    /// Every tile, best first.
+    pub const ALL: [Int8Tile; 2] = [Int8Tile::Avx512Vnni, Int8Tile::Avx2];
+
+    /// Its name in reports: `"avx512-vnni"` or `"avx2"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Int8Tile::Avx512Vnni => "avx512-vnni",
+            Int8Tile::Avx2 => "avx2",
+        }
+    }
+
+    /// Most rows of one call of the tile (its accumulators fill the registers).
+    pub fn rows(self) -> usize {
+        match self {
+            Int8Tile::Avx512Vnni => tiles_int8_vnni::MR,
+            Int8Tile::Avx2 => tiles::MR,
+        }
+    }
+
+    /// Whether this CPU runs it (checked at run time).
+    pub fn is_supported(self) -> bool {
+        match self {
+            Int8Tile::Avx512Vnni => {
+                SimdLevel::Avx512.is_supported()
+                    && std::arch::is_x86_feature_detected!("avx512vnni")
+            }
+            Int8Tile::Avx2 => SimdLevel::Avx2.is_supported(),
+        }
+    }
+
+    /// The tile for layers whose other kernels run at `kernel`: the VNNI tile at the AVX-512 level on a
+    /// CPU with VNNI, the AVX2 tile otherwise (so `VSEARCH_KERNELS=avx2` compares the two); `None`
+    /// without AVX2.
+    pub fn detect(kernel: Kernel) -> Option<Int8Tile> {
+        match kernel {
+            Kernel::Avx512 => Int8Tile::ALL.into_iter().find(|t| t.is_supported()),
+            Kernel::Avx2 => Some(Int8Tile::Avx2).filter(|t| t.is_supported()),
+        }
+    }
+}
 
 /// A linear layer's weights quantised to 7-bit integers and packed for the int8 tile.
 pub struct QuantizedLinear {
     /// The level of the element-wise epilogue (SiLU).
     kernel: Kernel,
+    /// The tile that sums the products.
+    tile: Int8Tile,
     /// Output features.
     n: usize,
     /// Input features.
@@ -56,7 +113,8 @@ impl std::fmt::Debug for QuantizedLinear {
 
 impl QuantizedLinear {
     /// Quantises and packs `weight` (`n x k`, row-major, as PyTorch stores it) and `bias` (`n`
-    /// values); `None` when this CPU lacks AVX2 (the int8 tile's instructions).
+    /// values) for the best tile at `kernel`'s level ([`Int8Tile::detect`]); `None` when this CPU lacks
+    /// AVX2 (the int8 tiles' instructions).
     ///
     /// # Panics
     /// If `weight` does not hold `n * k` values or `bias` not `n`: the caller read both from one layer.
@@ -67,7 +125,22 @@ impl QuantizedLinear {
         n: usize,
         k: usize,
     ) -> Option<Self> {
-        if !cfg!(target_arch = "x86_64") || !SimdLevel::Avx2.is_supported() {
+        Self::with_tile(kernel, Int8Tile::detect(kernel)?, weight, bias, n, k)
+    }
+
+    /// [`QuantizedLinear::new`] for the tile `tile`; `None` when this CPU does not run it.
+    ///
+    /// # Panics
+    /// As [`QuantizedLinear::new`].
+    pub fn with_tile(
+        kernel: Kernel,
+        tile: Int8Tile,
+        weight: &[f32],
+        bias: Option<&[f32]>,
+        n: usize,
+        k: usize,
+    ) -> Option<Self> {
+        if !tile.is_supported() || !kernel.is_supported() {
             return None;
         }
         assert_eq!(weight.len(), n * k, "weight is not {n} x {k}");
@@ -101,6 +174,7 @@ impl QuantizedLinear {
         }
         Some(Self {
             kernel,
+            tile,
             n,
             k,
             depth,
@@ -114,6 +188,11 @@ impl QuantizedLinear {
     /// The SIMD level of the element-wise epilogue.
     pub fn kernel(&self) -> Kernel {
         self.kernel
+    }
+
+    /// The tile that sums the products.
+    pub fn tile(&self) -> Int8Tile {
+        self.tile
     }
 
     /// Input features.
@@ -134,8 +213,9 @@ impl QuantizedLinear {
         let (n, k) = (self.n, self.k);
         let m = input_rows(x, (n, k), epilogue);
         let (activations, rows) = quantize_rows(self.kernel, x, k, self.depth);
-        let blocks = row_blocks(m, MR);
-        let group = (GROUP_BYTES / (self.depth * MR)).max(1);
+        let mr = self.tile.rows();
+        let blocks = row_blocks(m, mr);
+        let group = (GROUP_BYTES / (self.depth * mr)).max(1);
         let panels = n.div_ceil(NR);
         let parts =
             (super::linear::COLUMN_RANGES_PER_THREAD * team::threads()).clamp(1, panels.max(1));
@@ -153,11 +233,13 @@ impl QuantizedLinear {
                     };
                     let panel = &self.panels[j * self.depth * NR..][..self.depth * NR];
                     for &(r0, count) in group {
-                        let mut tile = [0f32; MR * NR];
-                        // SAFETY: `new` checked AVX2; rows r0.. of `activations` hold `depth` bytes
-                        // each, `panel` is a whole panel, `rows` and `columns` are as long as asked.
+                        let mut tile = [0f32; MAX_ROWS * NR];
+                        // SAFETY: `with_tile` checked the tile's instructions; rows r0.. of
+                        // `activations` hold `depth` bytes each, `panel` is a whole panel, `rows` and
+                        // `columns` are as long as asked.
                         unsafe {
                             run_tile(
+                                self.tile,
                                 count,
                                 self.depth / DEPTH_STEP,
                                 &activations[r0 * self.depth..],
@@ -193,12 +275,13 @@ impl QuantizedLinear {
     }
 }
 
-/// [`tiles::tile`] for `rows` (1..=[`MR`]) rows.
+/// `tile` for `rows` (1..=[`Int8Tile::rows`]) rows.
 ///
 /// # Safety
-/// As [`tiles::tile`]: AVX2, and the slices as long as it reads.
+/// As [`tiles::tile`]: the CPU runs `tile`, and the slices are as long as it reads.
 #[allow(clippy::too_many_arguments)]
 unsafe fn run_tile(
+    tile: Int8Tile,
     rows: usize,
     steps: usize,
     a: &[u8],
@@ -206,18 +289,46 @@ unsafe fn run_tile(
     panel: &[i8],
     scales: &[RowScale],
     columns: &PanelColumns<'_>,
-    out: &mut [f32; MR * NR],
+    out: &mut [f32; MAX_ROWS * NR],
 ) {
     debug_assert!(a.len() >= (rows - 1) * lda + steps * DEPTH_STEP && scales.len() == rows);
     let (a, b, out) = (a.as_ptr(), panel.as_ptr(), out.as_mut_ptr());
     // SAFETY: as the caller promises.
     unsafe {
-        match rows {
-            1 => tiles::tile::<1>(steps, a, lda, b, scales, columns, out),
-            2 => tiles::tile::<2>(steps, a, lda, b, scales, columns, out),
-            3 => tiles::tile::<3>(steps, a, lda, b, scales, columns, out),
-            4 => tiles::tile::<4>(steps, a, lda, b, scales, columns, out),
-            _ => unreachable!("a tile has 1 to {MR} rows, not {rows}"),
+        match (tile, rows) {
+            (Int8Tile::Avx2, 1) => tiles::tile::<1>(steps, a, lda, b, scales, columns, out),
+            (Int8Tile::Avx2, 2) => tiles::tile::<2>(steps, a, lda, b, scales, columns, out),
+            (Int8Tile::Avx2, 3) => tiles::tile::<3>(steps, a, lda, b, scales, columns, out),
+            (Int8Tile::Avx2, 4) => tiles::tile::<4>(steps, a, lda, b, scales, columns, out),
+            (Int8Tile::Avx512Vnni, 1) => {
+                tiles_int8_vnni::tile::<1>(steps, a, lda, b, scales, columns, out)
+            }
+            (Int8Tile::Avx512Vnni, 2) => {
+                tiles_int8_vnni::tile::<2>(steps, a, lda, b, scales, columns, out)
+            }
+            (Int8Tile::Avx512Vnni, 3) => {
+                tiles_int8_vnni::tile::<3>(steps, a, lda, b, scales, columns, out)
+            }
+            (Int8Tile::Avx512Vnni, 4) => {
+                tiles_int8_vnni::tile::<4>(steps, a, lda, b, scales, columns, out)
+            }
+            (Int8Tile::Avx512Vnni, 5) => {
+                tiles_int8_vnni::tile::<5>(steps, a, lda, b, scales, columns, out)
+            }
+            (Int8Tile::Avx512Vnni, 6) => {
+                tiles_int8_vnni::tile::<6>(steps, a, lda, b, scales, columns, out)
+            }
+            (Int8Tile::Avx512Vnni, 7) => {
+                tiles_int8_vnni::tile::<7>(steps, a, lda, b, scales, columns, out)
+            }
+            (Int8Tile::Avx512Vnni, 8) => {
+                tiles_int8_vnni::tile::<8>(steps, a, lda, b, scales, columns, out)
+            }
+            _ => unreachable!(
+                "a {} tile has 1 to {} rows, not {rows}",
+                tile.name(),
+                tile.rows()
+            ),
         }
     }
 }
@@ -351,13 +462,30 @@ mod tests {
         y
     }
 
-    /// The tile's integer sums are exact: the layer matches its own arithmetic written plainly, on odd
-    /// shapes (ragged panels, row blocks and depths), with each epilogue.
+    /// The tiles this CPU runs, each recorded as exercised; one it cannot run is a listed skip under its
+    /// SIMD level's name (`avx512` for the VNNI tile: CI's machines without AVX-512 lack VNNI too).
+    fn tiles() -> Vec<Int8Tile> {
+        Int8Tile::ALL
+            .into_iter()
+            .filter(|&t| {
+                let (what, level) = match t {
+                    Int8Tile::Avx512Vnni => ("int8 tiles, vpdpbusd (AVX-512 VNNI)", "avx512"),
+                    Int8Tile::Avx2 => ("int8 tiles, vpmaddubsw", "avx2"),
+                };
+                vsearch_testkit::kernels::runs(what, level, t.is_supported())
+            })
+            .collect()
+    }
+
+    /// Each tile's integer sums are exact: the layer matches its own arithmetic written plainly, on odd
+    /// shapes (ragged panels, row blocks and depths), with each epilogue; and the tiles give the same
+    /// bits.
     #[test]
     fn int8_linear_computes_its_quantised_product_exactly() {
         let Some(kernel) = Kernel::detect() else {
             return;
         };
+        let tiles = tiles();
         for &(m, n, k) in &[
             (1, 1, 1),
             (5, 7, 3),
@@ -366,24 +494,53 @@ mod tests {
             (9, 33, 64),
         ] {
             let (x, w, b) = (values(m * k, 1), values(n * k, 2), values(n, 3));
-            let Some(layer) = QuantizedLinear::new(kernel, &w, Some(&b), n, k) else {
-                return;
-            };
-            let want = reference(&x, &w, &b, m, n, k);
+            let layers: Vec<QuantizedLinear> = tiles
+                .iter()
+                .filter_map(|&t| QuantizedLinear::with_tile(kernel, t, &w, Some(&b), n, k))
+                .collect();
+            assert_eq!(layers.len(), tiles.len());
+            let outputs: Vec<Vec<f32>> = layers
+                .iter()
+                .map(|l| l.forward(&x, Epilogue::None))
+                .collect();
+            for (layer, out) in layers.iter().zip(&outputs) {
+                assert_eq!(
+                    out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    outputs[0].iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "{m}x{n}x{k}: the {} tile differs from the {} tile",
+                    layer.tile().name(),
+                    layers[0].tile().name()
+                );
+            }
+            for layer in &layers {
+                check_layer(layer, (&x, &w, &b), (m, n, k));
+            }
+        }
+    }
+
+    /// `layer`'s outputs, with each epilogue, against [`reference`].
+    fn check_layer(
+        layer: &QuantizedLinear,
+        (x, w, b): (&[f32], &[f32], &[f32]),
+        (m, n, k): (usize, usize, usize),
+    ) {
+        {
+            let tile = layer.tile().name();
+            let want = reference(x, w, b, m, n, k);
             let close = |got: &[f32], want: &[f32], what: &str| {
                 for (i, (g, w)) in got.iter().zip(want).enumerate() {
                     assert!(
                         (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
-                        "{m}x{n}x{k} {what}: [{i}] {g} vs {w}"
+                        "{m}x{n}x{k} {tile} {what}: [{i}] {g} vs {w}"
                     );
                 }
             };
-            close(&layer.forward(&x, Epilogue::None), &want, "plain");
+            close(&layer.forward(x, Epilogue::None), &want, "plain");
             let silu: Vec<f32> = want.iter().map(|v| v / (1.0 + (-v).exp())).collect();
-            close(&layer.forward(&x, Epilogue::Silu), &silu, "silu");
+            close(&layer.forward(x, Epilogue::Silu), &silu, "silu");
             let r = values(m * n, 4);
             let added: Vec<f32> = want.iter().zip(&r).map(|(v, r)| v + r).collect();
-            close(&layer.forward(&x, Epilogue::AddTo(&r)), &added, "residual");
+            close(&layer.forward(x, Epilogue::AddTo(&r)), &added, "residual");
         }
     }
 

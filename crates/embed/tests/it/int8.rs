@@ -113,14 +113,18 @@ fn check_clip(
     );
 }
 
-/// Whether this CPU runs the int8 kernels (AVX2 tiles), recorded as exercised; a listed skip (or a
-/// failure, unless allowed) where it does not.
+/// Whether this CPU runs the int8 kernels, recorded as exercised under the level of the tile the
+/// models use here (the AVX-512 VNNI tile where the CPU has it, else the AVX2 tile); a listed skip (or a
+/// failure, unless allowed) without AVX2.
 fn int8_kernel_runs() -> bool {
-    kernels::runs(
-        "int8 tiles",
-        "avx2",
-        vsearch_embed::cpu::Kernel::Avx2.is_supported(),
-    )
+    use vsearch_embed::cpu::{Int8Tile, Kernel};
+    match Kernel::selected().and_then(Int8Tile::detect) {
+        Some(Int8Tile::Avx512Vnni) => {
+            kernels::runs("int8 tiles in the models (VNNI)", "avx512", true)
+        }
+        Some(Int8Tile::Avx2) => kernels::runs("int8 tiles in the models", "avx2", true),
+        None => kernels::runs("int8 tiles in the models", "avx2", false),
+    }
 }
 
 #[test]

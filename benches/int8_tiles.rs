@@ -1,0 +1,112 @@
+//! The int8 linear layer (`--precision int8`) on each tile this CPU runs, side by side in one process:
+//! the AVX-512 VNNI tile (`vpdpbusd`) against the AVX2 tile (`vpmaddubsw`), on the shapes of CLIP
+//! ViT-B/32's layers at batch 1 (50 tokens of the image tower) and batch 32 (1,600 tokens).
+//! Rounds alternate the tiles (A B A B); each figure is the best round's. The quantisation of the
+//! activations is included (it is part of every call), so the figures are the layer's, not the tile's.
+//!
+//! Run: `cargo bench --bench int8_tiles [-- --rounds 5]`. Prints, per shape and tile, the multiply-adds
+//! per second (GMAC/s) and the ratio to the AVX2 tile, with the CPU model.
+
+use std::time::{Duration, Instant};
+use vsearch_embed::cpu::{Epilogue, Int8Tile, Kernel, QuantizedLinear};
+
+/// Least time one round of one tile on one shape runs.
+const ROUND: Duration = Duration::from_millis(700);
+
+/// A layer shape: what it is, tokens (rows), output features, input features.
+type Shape = (&'static str, usize, usize, usize);
+
+const SHAPES: [Shape; 6] = [
+    ("q/k/v/out 768x768, batch 1", 50, 768, 768),
+    ("fc1 768->3072, batch 1", 50, 3072, 768),
+    ("fc2 3072->768, batch 1", 50, 768, 3072),
+    ("q/k/v/out 768x768, batch 32", 1600, 768, 768),
+    ("fc1 768->3072, batch 32", 1600, 3072, 768),
+    ("fc2 3072->768, batch 32", 1600, 768, 3072),
+];
+
+fn values(len: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// Multiply-adds per second of `layer` on `x` over one round.
+fn round(layer: &QuantizedLinear, x: &[f32], macs: f64) -> f64 {
+    let _ = layer.forward(x, Epilogue::None);
+    let (mut calls, start) = (0u32, Instant::now());
+    while start.elapsed() < ROUND || calls < 3 {
+        std::hint::black_box(layer.forward(std::hint::black_box(x), Epilogue::None));
+        calls += 1;
+    }
+    macs * f64::from(calls) / start.elapsed().as_secs_f64()
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let rounds = match args.iter().position(|a| a == "--rounds") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|r| *r > 0)
+            .ok_or_else(|| anyhow::anyhow!("--rounds needs a positive number"))?,
+        None => 5,
+    };
+    let kernel = Kernel::detect().ok_or_else(|| anyhow::anyhow!("this CPU has no AVX2"))?;
+    let tiles: Vec<Int8Tile> = Int8Tile::ALL
+        .into_iter()
+        .filter(|t| t.is_supported())
+        .collect();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    println!(
+        "int8 linear layers, {cpu}, kernels {}, tiles {:?}, {rounds} rounds alternated, best of each",
+        kernel.name(),
+        tiles.iter().map(|t| t.name()).collect::<Vec<_>>()
+    );
+    println!(
+        "{:<30} {:>14} {:>10} {:>8}",
+        "shape", "tile", "GMAC/s", "vs avx2"
+    );
+    for (what, m, n, k) in SHAPES {
+        let (w, b, x) = (values(n * k, 1), values(n, 2), values(m * k, 3));
+        let layers: Vec<QuantizedLinear> = tiles
+            .iter()
+            .filter_map(|&t| QuantizedLinear::with_tile(kernel, t, &w, Some(&b), n, k))
+            .collect();
+        let macs = (m * n * k) as f64;
+        let mut best = vec![0f64; layers.len()];
+        for _ in 0..rounds {
+            for (layer, best) in layers.iter().zip(&mut best) {
+                *best = best.max(round(layer, &x, macs));
+            }
+        }
+        let avx2 = layers
+            .iter()
+            .zip(&best)
+            .find(|(l, _)| l.tile() == Int8Tile::Avx2)
+            .map(|(_, b)| *b);
+        for (layer, rate) in layers.iter().zip(&best) {
+            let ratio = avx2.map_or(String::from("-"), |a| format!("{:.2}x", rate / a));
+            println!(
+                "{what:<30} {:>14} {:>10.1} {ratio:>8}",
+                layer.tile().name(),
+                rate / 1e9
+            );
+        }
+    }
+    Ok(())
+}
