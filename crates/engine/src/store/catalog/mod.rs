@@ -416,16 +416,7 @@ impl Catalog {
         let version = self.generation()? + 1;
         let tx = self.conn.transaction()?;
         {
-            let mut del = tx.prepare_cached("DELETE FROM files WHERE id = ?1")?;
-            // Scores belong to a vector: a removed or re-written row loses them.
-            let mut unlabel = tx.prepare_cached("DELETE FROM labels WHERE id = ?1")?;
-            // So is a PDQ hash of its content.
-            let mut unhash = tx.prepare_cached("DELETE FROM pdq WHERE id = ?1")?;
-            for id in remove {
-                del.execute([*id as i64])?;
-                unlabel.execute([*id as i64])?;
-                unhash.execute([*id as i64])?;
-            }
+            delete_rows(&tx, remove)?;
             let mut upd = tx.prepare_cached(
                 "UPDATE files SET size = ?3, mtime_ns = ?4, hash = ?5, width = ?6, height = ?7,
                  status = ?8, error = ?9, format = ?10, taken_at = ?11, camera_make = ?12,
@@ -464,8 +455,7 @@ impl Catalog {
                 if upd.execute(values)? == 0 {
                     ins.execute(values)?;
                 }
-                unlabel.execute([e.id as i64])?;
-                unhash.execute([e.id as i64])?;
+                forget_content(&tx, e.id)?;
             }
             pdq::write_pdq(&tx, pdq)?;
             let mut touch_size =
@@ -522,14 +512,7 @@ impl Catalog {
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
-            let mut del = tx.prepare_cached("DELETE FROM files WHERE id = ?1")?;
-            let mut unlabel = tx.prepare_cached("DELETE FROM labels WHERE id = ?1")?;
-            let mut unhash = tx.prepare_cached("DELETE FROM pdq WHERE id = ?1")?;
-            for id in remove {
-                del.execute([*id as i64])?;
-                unlabel.execute([*id as i64])?;
-                unhash.execute([*id as i64])?;
-            }
+            delete_rows(&tx, remove)?;
             tx.execute(
                 "UPDATE files SET size = ?2, mtime_ns = ?3 WHERE video = ?1",
                 params![video, size as i64, mtime_ns],
@@ -553,6 +536,28 @@ fn columns(conn: &Connection) -> Result<Vec<String>> {
     let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('files')")?;
     let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
     Ok(names.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Deletes the rows `ids` and what belongs to their content ([`forget_content`]).
+fn delete_rows(tx: &rusqlite::Transaction<'_>, ids: &[u64]) -> rusqlite::Result<()> {
+    let mut del = tx.prepare_cached("DELETE FROM files WHERE id = ?1")?;
+    for id in ids {
+        del.execute([*id as i64])?;
+        forget_content(tx, *id)?;
+    }
+    Ok(())
+}
+
+/// Deletes what was computed from row `id`'s content, which a removed or re-written row loses: its
+/// label scores (they belong to its vector) and its PDQ hash.
+fn forget_content(tx: &rusqlite::Transaction<'_>, id: u64) -> rusqlite::Result<()> {
+    for sql in [
+        "DELETE FROM labels WHERE id = ?1",
+        "DELETE FROM pdq WHERE id = ?1",
+    ] {
+        tx.prepare_cached(sql)?.execute([id as i64])?;
+    }
+    Ok(())
 }
 
 fn set_matrix_in(tx: &rusqlite::Transaction<'_>, at: MatrixRef) -> Result<()> {
