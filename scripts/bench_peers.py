@@ -1,7 +1,19 @@
 #!/usr/bin/env python3
-"""Peers for `vsearch bench`: FAISS (IndexFlatL2, IndexHNSWFlat, IndexIVFFlat, IndexIVFPQ + exact re-ranking)
-and hnswlib on the same base vectors, queries, ground truth, k and thread count, written in the results.json
-schema of vsearch-bench (see crates/bench/src/report.rs) so that `vsearch bench --compare FILE` merges them.
+"""Peers for `vsearch bench`: FAISS (IndexFlatL2, IndexHNSWFlat, IndexIVFFlat, IndexIVFPQ + exact re-ranking),
+hnswlib, usearch (HNSW) and ScaNN (partitioning tree + anisotropic quantisation + exact re-ordering) on the same
+base vectors, queries, ground truth, k and thread count, written in the results.json schema of vsearch-bench (see
+crates/bench/src/results.rs) so that `vsearch bench --compare FILE` merges them.
+
+    --libraries faiss,hnswlib,usearch,scann     (default: faiss,hnswlib)
+
+usearch and ScaNN are swept over ann-benchmarks' own settings (ann_benchmarks/algorithms/{usearch,scann}/
+config.yml): usearch connectivity M in 4..96 with expansion_add 500 and expansion_search 10..800 (--quick: the
+M-16 group alone); ScaNN's run groups for the metric ("euclidean" on L2 data, "angular" with dot product on
+cosine data: the vectors are normalised first, as ann-benchmarks does), each a (leaves, AVQ threshold,
+dims per block) build with its (leaves to search, re-order candidates) query pairs (--quick: the first group).
+ScaNN's leaf count is capped at n / 39 (FAISS's least points per centroid, as sqrt_nlist caps nlist) so that a
+small --dataset N still trains. On a cosine dataset (unit vectors) FAISS and hnswlib search by L2, which ranks
+unit vectors exactly as cosine does.
 
 Data comes from `vsearch bench --dataset D --queries N --k K --export-dataset DIR`, which writes
 DIR/base.fvecs, DIR/query.fvecs, DIR/gt.ivecs and DIR/dataset.json.
@@ -12,8 +24,8 @@ How peers are measured, in the same two modes as vsearch-bench (each point says 
   - "single": one query per call, the calls spread over --threads concurrent callers (the libraries release
     the GIL while searching; their own threads set to 1); QPS is wall clock over all queries, latency
     p50/p95/p99 per call.
-  - "batch": all queries in one call with the library's own threads (FAISS OpenMP, hnswlib num_threads) set
-    to --threads, wall clock; QPS only.
+  - "batch": all queries in one call with the library's own threads (FAISS OpenMP, hnswlib num_threads,
+    usearch threads, ScaNN search_batched_parallel) set to --threads, wall clock; QPS only.
   - build_s: train + add, with --threads threads.
   - disk_bytes: the index written to a temporary file; memory_bytes: the serialised size (FAISS) or
     hnswlib's saved size, a close estimate of the data held; rss_delta_bytes: resident-set growth during the build.
@@ -70,13 +82,15 @@ def pq_m(dim):
 
 
 def index_constant(module, name):
-    """An integer constant of the index crate's module MODULE (crates/index/src/MODULE.rs or MODULE/*.rs), so the
-    grids hold its defaults."""
+    """An integer constant of the index crate's module MODULE (crates/index/src/MODULE.rs or MODULE/*.rs, or
+    config.rs, whose defaults the modules re-export), so the grids hold its defaults."""
     import glob
     import re
 
     src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crates", "index", "src")
+    # The module re-exports some of its defaults from config.rs (IndexConfig's), so that is read last.
     paths = [os.path.join(src, module + ".rs")] + sorted(glob.glob(os.path.join(src, module, "*.rs")))
+    paths.append(os.path.join(src, "config.rs"))
     m = None
     for path in paths:
         if os.path.exists(path):
@@ -177,6 +191,8 @@ class Runner:
         self.queries = queries
         self.gt = gt
         self.points = []
+        # Unit-length data searched by cosine (dataset.json's metric): usearch and ScaNN use their cosine metric.
+        self.cosine = False
 
     def point(self, library, index, params, batch_search, single_search, build_s, disk, mem, rss):
         from concurrent.futures import ThreadPoolExecutor
@@ -344,6 +360,114 @@ def run_hnswlib(r, g):
         del index
 
 
+# ann-benchmarks' settings (ann_benchmarks/algorithms/usearch/config.yml, "any" metric, f32): M per run group,
+# efConstruction 500, the same ef list for every group.
+USEARCH_M = [4, 8, 12, 16, 24, 36, 48, 64, 96]
+USEARCH_M_QUICK = [16]
+USEARCH_EF_CONSTRUCTION = 500
+USEARCH_EF_SEARCH = [10, 20, 40, 80, 120, 200, 400, 600, 800]
+
+
+def run_usearch(r, g):
+    from usearch.index import Index
+
+    base, dim, t = r.base, r.base.shape[1], r.args.threads
+    n = base.shape[0]
+    metric = "cos" if r.cosine else "l2sq"
+    for m in (USEARCH_M_QUICK if r.args.quick else USEARCH_M):
+        rss0 = rss_bytes()
+        start = time.perf_counter()
+        index = Index(ndim=dim, metric=metric, dtype="f32", connectivity=m, expansion_add=USEARCH_EF_CONSTRUCTION)
+        index.add(np.arange(n, dtype=np.uint64), base, threads=t)
+        build_s = time.perf_counter() - start
+        rss = rss_bytes() - rss0
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "index.usearch")
+            index.save(path)
+            size = os.path.getsize(path)
+        mem = int(index.memory_usage)
+        for ef in USEARCH_EF_SEARCH:
+            index.expansion_search = ef
+            r.point("usearch", "hnsw", {"M": m, "ef_construction": USEARCH_EF_CONSTRUCTION, "ef_search": ef},
+                    lambda q, k: np.asarray(index.search(q, count=k, threads=t).keys).reshape(len(q), -1),
+                    lambda q, k: np.asarray(index.search(q, count=k, threads=1).keys).reshape(-1),
+                    build_s, size, mem, rss)
+        del index
+
+
+# ann-benchmarks' settings (ann_benchmarks/algorithms/scann/config.yml): per metric, run groups of
+# (leaves, AVQ threshold, dims per block) with their (leaves to search, re-order candidates) query pairs.
+SCANN_GROUPS = {
+    "angular": [
+        ((2000, 0.2, 2), [(1, 30), (2, 30), (4, 30), (8, 30), (30, 120), (35, 100), (40, 80), (45, 80), (50, 80),
+                          (55, 95), (60, 110), (65, 110), (75, 110), (90, 110), (110, 120), (130, 150), (150, 200),
+                          (170, 200), (200, 300), (220, 500), (250, 500), (310, 300), (400, 300), (500, 500),
+                          (800, 1000)]),
+        ((1500, 0.55, 1), [(1, 30), (2, 30), (4, 30), (8, 30), (8, 25), (10, 25), (12, 25), (13, 25), (14, 27),
+                           (15, 30), (17, 30), (18, 40), (20, 40), (22, 40), (25, 50), (30, 50), (35, 55), (50, 60),
+                           (60, 60), (80, 80), (100, 100)]),
+        ((1000, 0.2, 1), [(1, 30), (2, 30), (4, 30), (8, 30), (9, 25), (11, 35), (12, 35), (13, 35), (14, 40),
+                          (15, 40), (16, 40), (17, 45), (20, 45), (20, 55), (25, 55), (25, 70), (30, 70), (40, 90),
+                          (50, 100), (60, 120), (70, 140)]),
+        ((1400, 0.15, 3), [(1, 30), (4, 30), (9, 30), (16, 32), (25, 50), (36, 72), (49, 98), (70, 150), (90, 200),
+                           (120, 210), (180, 270), (210, 330), (260, 400), (320, 500), (400, 600), (500, 700),
+                           (800, 900)]),
+    ],
+    "euclidean": [
+        ((600, float("nan"), 2), [(4, 40), (3, 30), (6, 60), (8, 74), (9, 78), (10, 82), (11, 85), (13, 100),
+                                  (16, 120), (20, 140), (30, 180), (35, 240), (50, 360)]),
+        ((2000, float("nan"), 4), [(10, 100), (15, 140), (25, 160), (35, 190), (40, 200), (45, 220), (50, 240),
+                                   (60, 250), (70, 300), (80, 400), (100, 500), (120, 600), (150, 800), (200, 900)]),
+        ((100, float("nan"), 4), [(2, 20), (3, 20), (3, 30), (4, 30), (5, 40), (8, 80)]),
+    ],
+}
+
+
+def dir_size(d):
+    return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(d) for f in files)
+
+
+def run_scann(r, g):
+    import scann
+
+    base, t = r.base, r.args.threads
+    n = base.shape[0]
+    groups = SCANN_GROUPS["angular" if r.cosine else "euclidean"]
+    if r.args.quick:
+        groups = groups[:1]
+    for (leaves_wanted, avq, dims_per_block), query_pairs in groups:
+        leaves = max(min(leaves_wanted, n // 39), 1)
+        rss0 = rss_bytes()
+        start = time.perf_counter()
+        b = scann.scann_ops_pybind.builder(base, r.args.k, "dot_product" if r.cosine else "squared_l2")
+        b = b.tree(leaves, 1, training_sample_size=n, spherical=r.cosine, quantize_centroids=True)
+        b = b.score_ah(dims_per_block, anisotropic_quantization_threshold=avq).reorder(1)
+        searcher = b.set_n_training_threads(t).build()
+        build_s = time.perf_counter() - start
+        rss = rss_bytes() - rss0
+        with tempfile.TemporaryDirectory() as d:
+            searcher.serialize(d)
+            size = dir_size(d)
+        searcher.set_num_threads(t)
+        # Capped at the leaf count, some pairs coincide: each is measured once.
+        pairs = list(dict.fromkeys((min(to_search, leaves), reorder) for to_search, reorder in query_pairs))
+        for to_search, reorder in pairs:
+            params = {"leaves": leaves, "avq_threshold": "nan" if math.isnan(avq) else avq,
+                      "dims_per_block": dims_per_block, "leaves_to_search": to_search, "reorder": reorder}
+
+            def batch(q, k, to_search=to_search, reorder=reorder):
+                call = searcher.search_batched_parallel if t > 1 else searcher.search_batched
+                return np.asarray(call(q, final_num_neighbors=k, pre_reorder_num_neighbors=reorder,
+                                       leaves_to_search=to_search)[0])
+
+            def single(q, k, to_search=to_search, reorder=reorder):
+                return np.asarray(searcher.search(q[0], final_num_neighbors=k, pre_reorder_num_neighbors=reorder,
+                                                  leaves_to_search=to_search)[0])
+
+            r.point("scann", "scann", params, batch, single, build_s, size, size, rss)
+        del searcher
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -377,6 +501,22 @@ def simd():
     return out
 
 
+LIBRARIES = {"faiss": run_faiss, "hnswlib": run_hnswlib, "usearch": run_usearch, "scann": run_scann}
+
+
+def versions(libs):
+    from importlib.metadata import PackageNotFoundError, version
+
+    dist = {"faiss": "faiss-cpu", "hnswlib": "hnswlib", "usearch": "usearch", "scann": "scann"}
+    out = []
+    for lib in libs:
+        try:
+            out.append(f"{lib} {version(dist[lib])}")
+        except PackageNotFoundError:
+            out.append(lib)
+    return ", ".join(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="folder written by `vsearch bench --export-dataset`")
@@ -384,9 +524,11 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", required=True, help="results JSON to write")
     ap.add_argument("--quick", action="store_true", help="the small grid")
-    ap.add_argument("--libraries", default="faiss,hnswlib")
-    ap.add_argument("--only", default="", help="comma-separated index kinds to measure (flat, hnsw, ivf-flat, "
-                    "ivf-pq; default: all), as `vsearch bench --only`")
+    ap.add_argument("--libraries", default="faiss,hnswlib",
+                    help="comma-separated: faiss, hnswlib, usearch, scann (default: faiss,hnswlib)")
+    ap.add_argument("--only", default="", help="comma-separated index kinds FAISS and hnswlib measure (flat, hnsw, "
+                    "ivf-flat, ivf-pq; default: all), as `vsearch bench --only`; usearch and ScaNN run when named "
+                    "in --libraries")
     ap.add_argument(
         "--refine-factor",
         type=int,
@@ -406,8 +548,16 @@ def main():
     if os.path.exists(meta_path):
         with open(meta_path) as f:
             meta = json.load(f)
-    if meta.get("metric", "l2") != "l2":
-        sys.exit("only L2 datasets are supported by this runner")
+    metric = meta.get("metric", "l2")
+    if metric not in ("l2", "cosine"):
+        sys.exit(f"metric {metric!r}: this runner measures L2 and cosine datasets")
+    cosine = metric == "cosine"
+    if cosine:
+        # Unit rows (vsearch's cosine vectors are): L2 ranks them as cosine does; ScaNN's dot product too.
+        for rows in (base, queries):
+            norms = np.linalg.norm(rows, axis=1)
+            norms[norms == 0] = 1.0
+            rows /= norms[:, None]
 
     g = grid(base.shape[0], base.shape[1], args.quick)
     if args.pq_m:
@@ -421,11 +571,14 @@ def main():
         if kind not in only:
             g[key] = []
     r = Runner(args, base, queries, gt)
+    r.cosine = cosine
     libs = [x.strip() for x in args.libraries.split(",") if x.strip()]
-    if "faiss" in libs:
-        run_faiss(r, g)
-    if "hnswlib" in libs:
-        run_hnswlib(r, g)
+    unknown = set(libs) - set(LIBRARIES)
+    if unknown:
+        sys.exit(f"unknown librar(ies) in --libraries: {', '.join(sorted(unknown))}; use {', '.join(LIBRARIES)}")
+    # --only picks FAISS's and hnswlib's index kinds; usearch and ScaNN run whenever --libraries names them.
+    for lib in libs:
+        LIBRARIES[lib](r, g)
 
     results = {
         "schema": 1,
@@ -434,7 +587,7 @@ def main():
             "n_base": int(base.shape[0]),
             "n_queries": int(queries.shape[0]),
             "dim": int(base.shape[1]),
-            "metric": "l2",
+            "metric": metric,
             "ground_truth": "gt.ivecs from vsearch bench --export-dataset",
         },
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count() or 1, "simd": simd()},
@@ -442,8 +595,8 @@ def main():
         "k": args.k,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "grids": {
-            "peers": f"faiss {__import__('faiss').__version__ if 'faiss' in libs else '-'}, hnswlib; same grids as "
-            f"vsearch; IVF-PQ re-ranked with IndexRefineFlat k_factor={args.refine_factor}; points in two modes: 'single' (one query per call from --threads "
+            "peers": f"{versions(libs)}; FAISS and hnswlib on the same grids as vsearch; usearch and ScaNN on "
+            f"ann-benchmarks' settings{' (quick: one group each)' if args.quick else ''}; IVF-PQ re-ranked with IndexRefineFlat k_factor={args.refine_factor}; points in two modes: 'single' (one query per call from --threads "
             f"concurrent callers, library threads 1; QPS and per-call latency) and 'batch' (all queries in one "
             f"call, library threads --threads; QPS)",
         },

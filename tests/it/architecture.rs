@@ -78,7 +78,7 @@ const CRATES: &[Layering] = &[
         layers: &[
             &["dataset_kind"],
             &["error"],
-            &["files", "measure", "collection"],
+            &["files", "measure", "collection", "neural_set"],
             &["dataset"],
             &["groundtruth", "results"],
             &["sweep", "qdrant", "plot"],

@@ -6,6 +6,7 @@ pub use crate::dataset_kind::{dataset_forms, DatasetKind};
 use crate::collection;
 use crate::error::{BenchError, Result};
 use crate::files::{sanitize, write_atomic};
+use crate::neural_set::{self, NeuralSpec};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use vsearch_index::eval::{self, ClusteredSpec, FashionMnist, PixelScale};
@@ -29,6 +30,9 @@ pub enum DatasetSpec {
         query: PathBuf,
         ground_truth: Option<PathBuf>,
     },
+    /// The neural-embedding set ([`neural_set`]): the first `base` Fashion-MNIST training images (and
+    /// `ceil(base / 6)` test images as queries) embedded by EfficientNet-Lite0, unit length; cosine.
+    Lite0FashionMnist { base: usize },
     /// `n` clustered Gaussian vectors of dimension `dim` around `clusters` centres, noise [`SYNTHETIC_SIGMA`],
     /// seed [`SYNTHETIC_SEED`] (see [`ClusteredSpec`]); L2.
     Synthetic {
@@ -70,6 +74,21 @@ impl FromStr for DatasetSpec {
                     ground_truth: parts.get(2).map(PathBuf::from),
                 })
             }
+            DatasetKind::Lite0FashionMnist => match rest {
+                None | Some("") => Ok(DatasetSpec::Lite0FashionMnist {
+                    base: neural_set::FULL_BASE,
+                }),
+                Some(n) => match n.trim().parse::<usize>() {
+                    Ok(base) if (1..=neural_set::FULL_BASE).contains(&base) => {
+                        Ok(DatasetSpec::Lite0FashionMnist { base })
+                    }
+                    _ => Err(bad(&format!(
+                        "{} takes N, the base images, from 1 to {}",
+                        neural_set::NAME,
+                        neural_set::FULL_BASE
+                    ))),
+                },
+            },
             DatasetKind::Synthetic => {
                 let parts: Vec<&str> = rest.unwrap_or("").split(',').collect();
                 let nums: std::result::Result<Vec<usize>, _> =
@@ -130,8 +149,20 @@ impl Dataset {
 }
 
 /// Loads a dataset. `holdout` is the number of queries held out of a collection (others have their own queries).
+/// The neural-embedding set is read from its cache or made (no progress bar; see [`load_with_progress`]).
 pub fn load(spec: &DatasetSpec, holdout: usize) -> Result<Dataset> {
+    load_with_progress(spec, holdout, false)
+}
+
+/// [`load`], with a progress bar on stderr while the neural-embedding set is embedded when `progress`.
+pub fn load_with_progress(spec: &DatasetSpec, holdout: usize, progress: bool) -> Result<Dataset> {
     match spec {
+        DatasetSpec::Lite0FashionMnist { base } => load_neural(
+            &NeuralSpec::new(*base),
+            &neural_set::default_cache_root(),
+            progress,
+        )
+        .map(|(ds, _)| ds),
         DatasetSpec::FashionMnist(dir) => load_fashion_mnist(dir),
         DatasetSpec::Fvecs {
             base,
@@ -224,6 +255,31 @@ fn load_collection(path: &Path, holdout_n: usize) -> Result<Dataset> {
         home: Some(dir),
         fingerprint: Some(fp),
     })
+}
+
+/// The neural-embedding set `spec`, cached under `cache_root` (see [`neural_set::load_or_make`]), and whether it
+/// was read from the cache or embedded. Its ground truth is cached in its folder.
+pub fn load_neural(
+    spec: &NeuralSpec,
+    cache_root: &Path,
+    progress: bool,
+) -> Result<(Dataset, neural_set::Origin)> {
+    let set = neural_set::load_or_make(spec, cache_root, progress)?;
+    let n = set.base.len() / set.dim;
+    Ok((
+        Dataset {
+            name: format!("{}-{n}", neural_set::NAME),
+            dim: set.dim,
+            metric: Metric::Cosine,
+            ids: (0..n as u64).collect(),
+            base: set.base,
+            queries: set.queries,
+            ground_truth: None,
+            home: Some(set.dir),
+            fingerprint: Some(set.key[..16].to_string()),
+        },
+        set.origin,
+    ))
 }
 
 /// Fashion-MNIST as ann-benchmarks measures it: pixel values 0 to 255, training images as the base, test

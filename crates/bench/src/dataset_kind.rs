@@ -6,15 +6,18 @@ pub enum DatasetKind {
     Collection,
     FashionMnist,
     Fvecs,
+    /// The neural-embedding set (`crate::neural_set`).
+    Lite0FashionMnist,
     Synthetic,
 }
 
 impl DatasetKind {
     /// Every kind, in the order messages list them.
-    pub const ALL: [DatasetKind; 4] = [
+    pub const ALL: [DatasetKind; 5] = [
         DatasetKind::Collection,
         DatasetKind::FashionMnist,
         DatasetKind::Fvecs,
+        DatasetKind::Lite0FashionMnist,
         DatasetKind::Synthetic,
     ];
 
@@ -24,6 +27,7 @@ impl DatasetKind {
             DatasetKind::Collection => "collection",
             DatasetKind::FashionMnist => "fashion-mnist",
             DatasetKind::Fvecs => "fvecs",
+            DatasetKind::Lite0FashionMnist => "lite0-fashion-mnist",
             DatasetKind::Synthetic => "synthetic",
         }
     }
@@ -34,6 +38,7 @@ impl DatasetKind {
             DatasetKind::Collection => ":PATH",
             DatasetKind::FashionMnist => "[:DIR]",
             DatasetKind::Fvecs => ":BASE,QUERY[,GT]",
+            DatasetKind::Lite0FashionMnist => "[:N]",
             DatasetKind::Synthetic => ":N,D,CLUSTERS",
         }
     }
@@ -45,7 +50,7 @@ impl DatasetKind {
 }
 
 /// Every form a `--dataset` argument takes, for messages:
-/// `collection:PATH, fashion-mnist[:DIR], fvecs:BASE,QUERY[,GT] or synthetic:N,D,CLUSTERS`.
+/// `collection:PATH, fashion-mnist[:DIR], fvecs:BASE,QUERY[,GT], lite0-fashion-mnist[:N] or synthetic:N,D,CLUSTERS`.
 pub fn dataset_forms() -> String {
     let forms: Vec<String> = DatasetKind::ALL
         .iter()

@@ -27,6 +27,12 @@ pub enum BenchError {
         #[from]
         source: vsearch_index::IndexError,
     },
+    /// The model that makes the neural-embedding set failed.
+    #[error("embedding error: {source}")]
+    Embed {
+        #[source]
+        source: vsearch_embed::EmbedError,
+    },
     /// The engine (collections) failed.
     #[error("collection error: {reason}")]
     Engine { reason: String },

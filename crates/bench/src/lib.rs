@@ -8,7 +8,8 @@
 //! - [`dataset_kind`]: the kinds of dataset `--dataset` names;
 //! - [`error`];
 //! - [`files`] (atomic writes, safe names), [`measure`] (timing, memory, the machine), [`collection`] (an
-//!   indexed folder's embeddings);
+//!   indexed folder's embeddings), [`neural_set`] (the neural-embedding set: Fashion-MNIST through
+//!   EfficientNet-Lite0, made once and cached);
 //! - [`dataset`]: a `--dataset` argument loaded;
 //! - [`results`]: the results file;
 //! - [`groundtruth`], [`sweep`] (the parameter grids and the measuring loop), [`plot`], [`qdrant`] (Qdrant
@@ -22,6 +23,7 @@ pub mod error;
 pub mod files;
 pub mod groundtruth;
 pub mod measure;
+pub mod neural_set;
 pub mod plot;
 pub mod qdrant;
 pub mod report;
@@ -67,7 +69,11 @@ pub fn load_dataset(opts: &BenchOptions) -> Result<Dataset> {
             reason: "--k must be at least 1".into(),
         });
     }
-    let mut ds = dataset::load(&opts.dataset, opts.queries.unwrap_or(DEFAULT_HOLDOUT))?;
+    let mut ds = dataset::load_with_progress(
+        &opts.dataset,
+        opts.queries.unwrap_or(DEFAULT_HOLDOUT),
+        opts.progress,
+    )?;
     if let Some(q) = opts.queries {
         if q == 0 {
             return Err(BenchError::Invalid {

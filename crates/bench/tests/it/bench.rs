@@ -415,11 +415,14 @@ fn dataset_specs_parse_and_bad_ones_are_explained() {
         "mnist",
         "collection:",
         "synthetic:0,4,2",
+        "lite0-fashion-mnist:0",
+        "lite0-fashion-mnist:60001",
+        "lite0-fashion-mnist:x",
     ] {
         let e = bad.parse::<DatasetSpec>().expect_err(bad).to_string();
         assert!(e.contains("bad dataset spec"), "{e}");
         assert!(
-            e.ends_with("(use collection:PATH, fashion-mnist[:DIR], fvecs:BASE,QUERY[,GT] or synthetic:N,D,CLUSTERS)"),
+            e.ends_with("(use collection:PATH, fashion-mnist[:DIR], fvecs:BASE,QUERY[,GT], lite0-fashion-mnist[:N] or synthetic:N,D,CLUSTERS)"),
             "{e}"
         );
     }

@@ -3,3 +3,4 @@
 
 mod bench;
 mod collection;
+mod neural_set;
