@@ -1,5 +1,6 @@
 //! `vsearch analytics`: the search analytics `vsearch serve` recorded (`analytics purge` deletes them).
 
+use super::records::Records;
 use anyhow::Context;
 use std::path::PathBuf;
 use vsearch_engine::analytics::{now_ms, AnalyticsReport, AnalyticsStore, Window, FILE_NAME};
@@ -20,43 +21,6 @@ enum Command {
     Purge(Records),
 }
 
-/// Where the analytics are.
-#[derive(clap::Args)]
-struct Records {
-    /// Collection folder, or an indexed folder containing `.vsearch`.
-    #[arg(long, default_value = ".")]
-    collection: PathBuf,
-    /// A records folder instead (a Qdrant collection's: `vsearch serve --state DIR`, by default
-    /// ROOT/.vsearch/qdrant/COLLECTION).
-    #[arg(long, value_name = "DIR")]
-    state: Option<PathBuf>,
-}
-
-impl Records {
-    fn dir(&self) -> anyhow::Result<PathBuf> {
-        match &self.state {
-            Some(dir) => Ok(dir.clone()),
-            None => vsearch_engine::resolve_collection_dir(&self.collection).with_context(|| {
-                format!(
-                    "cannot find the collection at {} (for a Qdrant collection pass --state DIR, its records folder)",
-                    self.collection.display()
-                )
-            }),
-        }
-    }
-
-    fn open(&self) -> anyhow::Result<(PathBuf, AnalyticsStore)> {
-        let dir = self.dir()?;
-        let store = AnalyticsStore::open_existing(&dir)?.with_context(|| {
-            format!(
-                "no search analytics in {}: `vsearch serve` records them there ({FILE_NAME}) unless it runs with --no-analytics",
-                dir.display()
-            )
-        })?;
-        Ok((dir, store))
-    }
-}
-
 #[derive(clap::Args)]
 struct ReportArgs {
     #[command(flatten)]
@@ -72,7 +36,7 @@ struct ReportArgs {
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Some(Command::Purge(records)) => {
-            let (_, mut store) = records.open()?;
+            let (_, mut store) = open(&records)?;
             let rows = store.purge()?;
             println!(
                 "deleted {rows} rows of search analytics from {}",
@@ -81,7 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Ok(())
         }
         None => {
-            let (dir, store) = args.report.records.open()?;
+            let (dir, store) = open(&args.report.records)?;
             // The reports store's cases join here (reports per 1,000 views, time to resolution).
             let reported = vsearch_engine::reports::queue::reported_images(&dir)?;
             let report = store.report(Window::last_days(args.report.days, now_ms()), &reported)?;
@@ -175,4 +139,16 @@ fn print_report(dir: &std::path::Path, r: &AnalyticsReport) {
         ),
         None => println!("median time from first report to resolution: none resolved"),
     }
+}
+
+/// The records folder of `records` and its analytics database (an error saying why there is none).
+fn open(records: &Records) -> anyhow::Result<(PathBuf, AnalyticsStore)> {
+    let dir = records.dir()?;
+    let store = AnalyticsStore::open_existing(&dir)?.with_context(|| {
+        format!(
+            "no search analytics in {}: `vsearch serve` records them there ({FILE_NAME}) unless it runs with --no-analytics",
+            dir.display()
+        )
+    })?;
+    Ok((dir, store))
 }

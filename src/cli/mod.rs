@@ -12,6 +12,7 @@ pub mod labels;
 pub mod models;
 pub mod qdrant;
 pub mod rank;
+pub mod records;
 pub mod reports;
 pub mod search;
 pub mod serve;

@@ -17,19 +17,10 @@ fn analytics_report_what_the_server_recorded_and_purge_deletes_it() {
     index(dir.path(), &[]);
     let server = serve(dir.path(), Some(TOKEN));
     let client = reqwest::blocking::Client::new();
-    let search = |body: Value| -> Value {
-        let r = client
-            .post(format!("{}/api/search", server.base))
-            .json(&body)
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        r.json().unwrap()
-    };
     // Three searches, one of which finds nothing; the second result of the first is opened.
-    let first = search(json!({"id": 0, "k": 4}));
-    search(json!({"id": 1, "k": 4}));
-    search(
+    let first = server.search(json!({"id": 0, "k": 4}));
+    server.search(json!({"id": 1, "k": 4}));
+    server.search(
         json!({"id": 2, "k": 4, "filter": {"must": [{"key": "folder", "match": {"value": "nowhere"}}]}}),
     );
     let r = client

@@ -18,16 +18,6 @@ fn copy_photos(dir: &Path, count: usize) {
     }
 }
 
-fn search(server: &Server, body: Value) -> Value {
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{}/api/search", server.base))
-        .json(&body)
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().unwrap()
-}
-
 fn get(server: &Server, path: &str) -> Value {
     reqwest::blocking::get(format!("{}{path}", server.base))
         .unwrap()
@@ -126,7 +116,7 @@ fn trained_on_simulated_users_it_beats_the_cosine_order_and_shows_no_blocked_ima
     let server = serve(dir.path(), None);
     let reranker = get(&server, "/api/collection")["reranker"].clone();
     assert_eq!(reranker, json!({"on": true, "version": 1}));
-    let before = search(&server, json!({"id": 0, "k": 10}));
+    let before = server.search(json!({"id": 0, "k": 10}));
     assert_eq!(before["ranking"]["steps"], json!(["rescore:logistic@1"]));
     let blocked = ids(&before)[1].clone();
     drop(server);
@@ -141,7 +131,7 @@ fn trained_on_simulated_users_it_beats_the_cosine_order_and_shows_no_blocked_ima
         if json!(query) == blocked {
             continue;
         }
-        let answer = search(&server, json!({"id": query, "k": 10}));
+        let answer = server.search(json!({"id": query, "k": 10}));
         assert_eq!(answer["ranking"]["steps"], json!(["rescore:logistic@1"]));
         assert_eq!(answer["results"].as_array().unwrap().len(), 10);
         assert!(
@@ -162,7 +152,7 @@ fn without_enough_data_or_with_a_damaged_model_it_keeps_the_cosine_order() {
     assert_eq!(reranker["on"], false);
     let reason = reranker["reason"].as_str().unwrap();
     assert!(reason.contains("not trained yet"), "{reason}");
-    let cosine = search(&server, json!({"id": 0, "k": 8}));
+    let cosine = server.search(json!({"id": 0, "k": 8}));
     assert_eq!(cosine["ranking"]["steps"], json!([]), "{cosine}");
     let scores: Vec<f64> = cosine["results"]
         .as_array()
@@ -227,7 +217,7 @@ fn without_enough_data_or_with_a_damaged_model_it_keeps_the_cosine_order() {
             .is_some_and(|s| s.contains("reranker.json"))
     });
     assert_eq!(reranker["on"], false, "{reranker}");
-    let answer = search(&server, json!({"id": 0, "k": 8}));
+    let answer = server.search(json!({"id": 0, "k": 8}));
     assert_eq!(ids(&answer), ids(&cosine));
     assert_eq!(answer["ranking"]["steps"], json!([]), "{answer}");
 
@@ -247,7 +237,7 @@ fn without_enough_data_or_with_a_damaged_model_it_keeps_the_cosine_order() {
     )
     .unwrap();
     wait_for_reranker(&server, |r| r["version"] == 7);
-    let answer = search(&server, json!({"id": 0, "k": 8}));
+    let answer = server.search(json!({"id": 0, "k": 8}));
     assert_eq!(answer["ranking"]["steps"], json!(["rescore:logistic@7"]));
     // Each result's score is the model's (the probability of an open); retrieval's cosine beside it.
     let scores: Vec<f64> = answer["results"]

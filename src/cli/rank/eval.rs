@@ -1,6 +1,7 @@
 //! `vsearch rank eval`: the stored re-ranker on the held-out part of the search analytics.
 
-use super::{figures, Records};
+use super::figures;
+use crate::cli::records::Records;
 use anyhow::Context;
 use vsearch_engine::rerank::{train, Model};
 

@@ -6,9 +6,6 @@ mod eval;
 mod simulate;
 mod train;
 
-use anyhow::Context;
-use std::path::PathBuf;
-
 /// Arguments of `vsearch rank`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -27,32 +24,6 @@ enum Command {
     /// Measure the re-ranker on simulated users of a ukbench collection: users looking for an object
     /// open its photos (with a position bias and noise); trained on some objects, measured on others.
     Simulate(simulate::Args),
-}
-
-/// Where the analytics and the model are.
-#[derive(clap::Args)]
-struct Records {
-    /// Collection folder, or an indexed folder containing `.vsearch`.
-    #[arg(long, default_value = ".")]
-    collection: PathBuf,
-    /// A records folder instead (a Qdrant collection's: `vsearch serve --state DIR`, by default
-    /// ROOT/.vsearch/qdrant/COLLECTION).
-    #[arg(long, value_name = "DIR")]
-    state: Option<PathBuf>,
-}
-
-impl Records {
-    fn dir(&self) -> anyhow::Result<PathBuf> {
-        match &self.state {
-            Some(dir) => Ok(dir.clone()),
-            None => vsearch_engine::resolve_collection_dir(&self.collection).with_context(|| {
-                format!(
-                    "cannot find the collection at {} (for a Qdrant collection pass --state DIR, its records folder)",
-                    self.collection.display()
-                )
-            }),
-        }
-    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {

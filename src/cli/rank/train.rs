@@ -1,6 +1,7 @@
 //! `vsearch rank train`: fits the re-ranker on the training part of the search analytics and stores it.
 
-use super::{figures, Records};
+use super::figures;
+use crate::cli::records::Records;
 use vsearch_engine::rerank::{train, TrainOutcome, MIN_POSITIVES};
 
 #[derive(clap::Args)]

@@ -91,6 +91,19 @@ pub struct Server {
     pub base: String,
 }
 
+impl Server {
+    /// `POST /api/search` with the JSON `body`: the answer, asserted to be a 200.
+    pub fn search(&self, body: Value) -> Value {
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{}/api/search", self.base))
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().unwrap()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
