@@ -12,8 +12,9 @@ own speed. Used by scripts/bench_rounds.sh; standard library only.
 
 import argparse
 import json
-import os
 import sys
+
+from bench_files import write_json_atomic
 
 
 def key(point):
@@ -65,10 +66,7 @@ def main():
         f"best of {len(runs)} rounds: each point from the round of its highest QPS (recall, latency, memory "
         f"from that round), build_s the least of the rounds; dates {runs[0][1]['date']} to {runs[-1][1]['date']}"
     )
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(out, f, indent=2)
-    os.replace(tmp, args.out)
+    write_json_atomic(args.out, out)
     print(f"wrote {args.out} ({len(points)} points, best of {len(runs)} rounds)", file=sys.stderr)
 
 

@@ -44,6 +44,8 @@ import time
 
 import numpy as np
 
+from bench_files import write_json_atomic
+
 # --- data -----------------------------------------------------------------------------------------------
 
 
@@ -602,10 +604,7 @@ def main():
         },
         "points": r.points,
     }
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(results, f, indent=2)
-    os.replace(tmp, args.out)
+    write_json_atomic(args.out, results)
     print(f"wrote {args.out} ({len(r.points)} points)", file=sys.stderr)
 
 
