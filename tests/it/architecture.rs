@@ -42,7 +42,7 @@ const CRATES: &[Layering] = &[
     },
     Layering {
         src: "crates/core/src",
-        layers: &[&["codec", "durable", "simd", "vector"]],
+        layers: &[&["codec", "durable", "quantization", "simd", "vector"]],
         exceptions: &[],
     },
     Layering {
@@ -60,7 +60,7 @@ const CRATES: &[Layering] = &[
         src: "crates/index/src",
         layers: &[
             &["kind", "error", "id_filter", "distance"],
-            &["config"],
+            &["config", "int8_codes"],
             &["vector_index"],
             &["topk", "persist"],
             &["flat", "hnsw", "ivf"],

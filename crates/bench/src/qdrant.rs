@@ -174,6 +174,7 @@ pub fn run(
             disk_bytes: 0,
             memory_bytes: 0,
             rss_delta_bytes: None,
+            mapped_bytes: None,
             mode: Some(mode),
         };
         points.push(point(

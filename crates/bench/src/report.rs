@@ -273,6 +273,14 @@ fn mib(bytes: u64) -> String {
     format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
 }
 
+/// A point's memory: its heap MiB, and the MiB it maps from disk where it maps any.
+fn memory_text(p: &Point) -> String {
+    match p.mapped_bytes {
+        Some(mapped) => format!("{} (+{} mapped)", mib(p.memory_bytes), mib(mapped)),
+        None => mib(p.memory_bytes),
+    }
+}
+
 /// The Markdown report: dataset, machine, grids, summary table and every point.
 pub fn markdown(r: &Results) -> String {
     let mut s = String::new();
@@ -315,7 +323,7 @@ pub fn markdown(r: &Results) -> String {
                     latency_text(p, p.p50_ms),
                     latency_text(p, p.p99_ms),
                     p.build_s,
-                    mib(p.memory_bytes),
+                    memory_text(p),
                     p.params_text()
                 );
             }
@@ -355,7 +363,7 @@ pub fn markdown(r: &Results) -> String {
             latency_text(p, p.p99_ms),
             p.build_s,
             mib(p.disk_bytes),
-            mib(p.memory_bytes),
+            memory_text(p),
             p.rss_delta_bytes.map(mib).unwrap_or_else(|| "-".into())
         );
     }
@@ -364,7 +372,9 @@ pub fn markdown(r: &Results) -> String {
         "\nModes: `single` is one query per call, the calls spread over {} threads (QPS: all queries once, wall \
          clock; latency: per call); `batch` is all queries in one call parallelised by the library over the same \
          threads (QPS only). Series without a mode come from files written before modes were measured. \
-         Memory: the index's own estimate; RSS delta: growth of the process's resident set during the build \
+         Memory: the index's own estimate of its heap, an HNSW index as served (opened for search only), \
+         with `+N mapped` for the full vectors a quantized HNSW index maps from disk and reads only to re-score; \
+         RSS delta: growth of the process's resident set during the build \
          (0 when freed memory was reused).",
         r.threads
     );

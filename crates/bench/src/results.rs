@@ -12,7 +12,7 @@
 //!   "points": [{"library": "vsearch"|"faiss"|"hnswlib", "index": "flat"|"hnsw"|"ivf-flat"|"ivf-pq",
 //!               "params": {str: number|bool|str}, "recall": float, "qps": float,
 //!               "p50_ms": float, "p95_ms": float, "p99_ms": float, "build_s": float,
-//!               "disk_bytes": int, "memory_bytes": int, "rss_delta_bytes": int (optional),
+//!               "disk_bytes": int, "memory_bytes": int, "mapped_bytes": int (optional), "rss_delta_bytes": int (optional),
 //!               "mode": "single"|"batch" (optional; absent in files from before modes)}]
 //! }
 //! ```
@@ -117,8 +117,13 @@ pub struct Point {
     pub build_s: f64,
     /// Bytes of the saved index.
     pub disk_bytes: u64,
-    /// Memory the index reports holding (`memory_bytes`), or the peer's estimate.
+    /// Memory the index reports holding (`memory_bytes`) as it is searched (an HNSW index as served:
+    /// opened for search only), or the peer's estimate.
     pub memory_bytes: u64,
+    /// Bytes the index maps from its files instead of holding (a quantized HNSW index's full vectors,
+    /// read only to re-score), when there are any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapped_bytes: Option<u64>,
     /// Growth of the process's resident set during the build, when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rss_delta_bytes: Option<u64>,

@@ -4,8 +4,9 @@ pub use crate::results::Params;
 
 use crate::dataset::Dataset;
 use crate::error::Result;
-use crate::measure::{disk_bytes, rss_bytes, run_batch, run_queries};
+use crate::measure::{dir_size, rss_bytes, run_batch, run_queries};
 use crate::results::{Point, QueryMode};
+use crate::BenchError;
 use indicatif::ProgressBar;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -15,10 +16,20 @@ use vsearch_index::hnsw::{DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_M}
 use vsearch_index::ivf::{
     default_nlist, default_pq_m, pq_m_at_most, DEFAULT_NPROBE, DEFAULT_PQ_BITS,
 };
-use vsearch_index::{HnswParams, IndexConfig, IvfCodes, IvfParams, SearchParams, VectorIndex};
+use vsearch_index::{
+    HnswParams, IndexConfig, IvfCodes, IvfParams, Quantization, SearchParams, VectorIndex,
+};
 
 /// The index kinds a sweep builds, by the names its points carry (`index` in `results.json`).
-pub const SWEEP_KINDS: [&str; 4] = ["flat", "hnsw", "ivf-flat", "ivf-pq"];
+pub const SWEEP_KINDS: [&str; 5] = ["flat", "hnsw", "hnsw-int8", "ivf-flat", "ivf-pq"];
+
+/// The sweep's name of an HNSW build walking full vectors (`hnsw`) or codes (`hnsw-int8`).
+pub fn hnsw_kind(quantization: Option<Quantization>) -> &'static str {
+    match quantization {
+        None => "hnsw",
+        Some(Quantization::Int8) => "hnsw-int8",
+    }
+}
 
 /// The parameter grids of a sweep.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +38,9 @@ pub struct Grid {
     pub hnsw_builds: Vec<(usize, usize)>,
     /// HNSW ef_search values, swept on every build.
     pub ef_search: Vec<usize>,
+    /// What each HNSW build's walk compares: full vectors (`None`) and/or codes; every build of
+    /// `hnsw_builds` is made once per entry.
+    pub hnsw_quantization: Vec<Option<Quantization>>,
     /// IVF-Flat nlist values.
     pub ivf_flat_nlist: Vec<usize>,
     /// IVF-PQ nlist values.
@@ -82,6 +96,7 @@ impl Grid {
         Grid {
             hnsw_builds: vec![(8, 100), (16, 100), (16, 200), (32, 200)],
             ef_search: vec![10, 16, 24, 32, 48, 64, 96, 128, 256, 512],
+            hnsw_quantization: vec![None, Some(Quantization::Int8)],
             ivf_flat_nlist: nl,
             ivf_pq_nlist: vec![sqrt_nlist(n, 4.0)],
             nprobe: vec![1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128, 256],
@@ -97,6 +112,7 @@ impl Grid {
         Grid {
             hnsw_builds: vec![(DEFAULT_M, DEFAULT_EF_CONSTRUCTION)],
             ef_search: vec![10, 16, 32, 64, 128, 256],
+            hnsw_quantization: vec![None, Some(Quantization::Int8)],
             ivf_flat_nlist: vec![default_nlist(n)],
             ivf_pq_nlist: vec![default_nlist(n)],
             nprobe: vec![1, 4, 8, 16, 32, 64],
@@ -139,7 +155,8 @@ impl Grid {
         }
         let keep = |k: &str| kinds.iter().any(|x| x == k);
         self.flat &= keep("flat");
-        if !keep("hnsw") {
+        self.hnsw_quantization.retain(|&q| keep(hnsw_kind(q)));
+        if self.hnsw_quantization.is_empty() {
             self.hnsw_builds.clear();
         }
         if !keep("ivf-flat") {
@@ -157,13 +174,21 @@ impl Grid {
         if self.flat {
             m.insert("flat".into(), "exact search, no parameters".into());
         }
-        m.insert(
-            "hnsw".into(),
-            format!(
-                "(M, ef_construction) in {:?}; ef_search in {:?}",
-                self.hnsw_builds, self.ef_search
-            ),
-        );
+        for &q in &self.hnsw_quantization {
+            let walk = match q {
+                None => String::new(),
+                Some(q) => format!(
+                    "; the walk compares {q} codes, the ef candidates are re-scored with the full vectors"
+                ),
+            };
+            m.insert(
+                hnsw_kind(q).into(),
+                format!(
+                    "(M, ef_construction) in {:?}; ef_search in {:?}{walk}",
+                    self.hnsw_builds, self.ef_search
+                ),
+            );
+        }
         m.insert(
             "ivf-flat".into(),
             format!(
@@ -195,20 +220,29 @@ impl Grid {
                 searches: vec![(SearchParams::default(), Params::new())],
             });
         }
-        for &(m, efc) in &self.hnsw_builds {
+        for (&(m, efc), &quantization) in self
+            .hnsw_builds
+            .iter()
+            .flat_map(|b| self.hnsw_quantization.iter().map(move |q| (b, q)))
+        {
             let ef0 = self.ef_search.first().copied().unwrap_or(64);
+            let mut params: Params = [
+                ("M".to_string(), json!(m)),
+                ("ef_construction".to_string(), json!(efc)),
+            ]
+            .into();
+            if let Some(q) = quantization {
+                params.insert("quantization".into(), json!(q.name()));
+            }
             out.push(Build {
-                index: "hnsw",
+                index: hnsw_kind(quantization),
                 config: IndexConfig::Hnsw(HnswParams {
                     m,
                     ef_construction: efc,
                     ef_search: ef0,
+                    quantization,
                 }),
-                params: [
-                    ("M".to_string(), json!(m)),
-                    ("ef_construction".to_string(), json!(efc)),
-                ]
-                .into(),
+                params,
                 searches: self
                     .ef_search
                     .iter()
@@ -274,7 +308,7 @@ impl Grid {
 /// One index build of a sweep and the search settings measured on it.
 #[derive(Debug, Clone)]
 pub struct Build {
-    /// `flat`, `hnsw`, `ivf-flat` or `ivf-pq`.
+    /// One of [`SWEEP_KINDS`].
     pub index: &'static str,
     pub config: IndexConfig,
     /// Build parameters as reported.
@@ -298,7 +332,10 @@ impl Build {
 #[derive(Debug, Clone, Copy)]
 pub struct BuildCost {
     pub build_s: f64,
+    /// Heap bytes of the index as searched (see [`run`]).
     pub memory_bytes: u64,
+    /// Bytes mapped from its files instead of held, if any.
+    pub mapped_bytes: Option<u64>,
     pub disk_bytes: u64,
     pub rss_delta_bytes: Option<u64>,
 }
@@ -353,6 +390,7 @@ pub fn measure_index(
                 disk_bytes: cost.disk_bytes,
                 memory_bytes: cost.memory_bytes,
                 rss_delta_bytes: cost.rss_delta_bytes,
+                mapped_bytes: cost.mapped_bytes,
                 mode: Some(mode),
             });
         }
@@ -368,7 +406,10 @@ fn params_short(p: &Params) -> String {
         .join(" ")
 }
 
-/// Builds each index of `plan` in turn (on the pool's threads), measures it and drops it before the next.
+/// Builds each index of `plan` in turn (on the pool's threads), saves it, measures it and drops it before the
+/// next. An HNSW index is measured as `vsearch serve` searches it: reopened from its files for search only
+/// (its compact layout, without hnsw_rs's graph; a quantized one holding its codes and mapping its vectors),
+/// so its memory is the served process's. The other kinds are measured as built (they load the same).
 pub fn run(plan: &[Build], work: &Workload) -> Result<Vec<Point>> {
     let ds = work.ds;
     let mut points = Vec::new();
@@ -382,10 +423,21 @@ pub fn run(plan: &[Build], work: &Workload) -> Result<Vec<Point>> {
             .install(|| vsearch_index::build(&b.config, ds.dim, ds.metric, &ds.ids, &ds.base))?;
         let build_s = t.elapsed().as_secs_f64();
         let rss1 = rss_bytes();
+        let saved = tempfile::tempdir().map_err(|e| BenchError::io(std::env::temp_dir(), e))?;
+        let dir = saved.path().join("index");
+        index.save(&dir)?;
+        let index = if b.config.kind() == vsearch_index::IndexKind::Hnsw {
+            drop(index);
+            vsearch_index::load_for_search(&dir)?
+        } else {
+            index
+        };
+        let mapped = index.mapped_bytes() as u64;
         let cost = BuildCost {
             build_s,
             memory_bytes: index.memory_bytes() as u64,
-            disk_bytes: disk_bytes(index.as_ref())?,
+            mapped_bytes: (mapped > 0).then_some(mapped),
+            disk_bytes: dir_size(&dir)?,
             rss_delta_bytes: (rss0 > 0).then_some(rss1.saturating_sub(rss0)),
         };
         tracing::info!(index = b.index, params = %params_short(&b.params), build_s, "built");

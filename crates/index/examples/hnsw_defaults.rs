@@ -51,6 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     m,
                     ef_construction: efc,
                     ef_search: 32,
+                    quantization: None,
                 };
                 let index = HnswIndex::build(&p, *dim, *metric, &ids, base)?;
                 let build_s = t.elapsed().as_secs_f64();

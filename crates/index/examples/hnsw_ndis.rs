@@ -69,6 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         m: 16,
         ef_construction: 100,
         ef_search: 32,
+        quantization: None,
     };
     let t = Instant::now();
     let index = HnswIndex::build(&params, dim, metric, &ids, &base)?;

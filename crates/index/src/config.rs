@@ -3,6 +3,7 @@
 
 use crate::kind::IndexKind;
 use serde::{Deserialize, Serialize};
+use vsearch_core::quantization::Quantization;
 
 /// Per-query knobs; each index reads the ones that concern it and falls back to its defaults.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -23,6 +24,11 @@ pub struct HnswParams {
     pub ef_construction: usize,
     /// Default `ef_search` when a query gives none.
     pub ef_search: usize,
+    /// Walk the graph over compact codes instead of the full vectors, and re-score the `ef` candidates
+    /// found with the full vectors (kept on disk and memory-mapped by an index opened for search only);
+    /// `None` walks the full vectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<Quantization>,
 }
 
 /// Default graph degree.
@@ -47,6 +53,7 @@ impl Default for HnswParams {
             m: DEFAULT_M,
             ef_construction: DEFAULT_EF_CONSTRUCTION,
             ef_search: DEFAULT_EF_SEARCH,
+            quantization: None,
         }
     }
 }
@@ -175,7 +182,12 @@ impl IndexConfig {
                     // neighbours with their layer and rank: up to 2M on layer 0, M on each of the few
                     // layers above), plus the tombstones and compact links vsearch keeps beside them.
                     let m = p.m as u64;
-                    n * (4 * d + 32) + n * (64 + 2 * m * 14)
+                    // A quantized index also saves its codes (with the quantizer) and the vectors in
+                    // slot order, which it maps for the re-scoring.
+                    let quantized = p
+                        .quantization
+                        .map_or(0, |q| n * (q.code_bytes(dim) as u64 + 4 * d) + 4 * (d + 1));
+                    n * (4 * d + 32) + n * (64 + 2 * m * 14) + quantized
                 }
                 IndexConfig::Ivf(p) => {
                     let nlist = p.nlist.unwrap_or_else(|| default_nlist(vectors)) as u64;

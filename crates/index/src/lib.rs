@@ -9,6 +9,7 @@
 //! Modules, bottom-up (each imports only the ones before it):
 //! - [`error`], [`kind`], [`distance`] (the SIMD kernels), [`id_filter`]: what everything shares;
 //! - [`config`]: build parameters per kind with their measured defaults, and per-query parameters;
+//!   `int8_codes` (the int8 scalar quantizer a quantized HNSW walks its graph with) beside it;
 //! - [`vector_index`]: the [`VectorIndex`] interface, [`Hit`] and [`Metric`];
 //! - [`persist`] (the on-disk layout) and [`topk`] (best-k selection);
 //! - the kinds: [`flat`], then [`hnsw`] and [`ivf`]; [`eval`] (evaluation data and measures) beside them.
@@ -20,6 +21,7 @@ pub mod eval;
 pub mod flat;
 pub mod hnsw;
 pub mod id_filter;
+mod int8_codes;
 pub mod ivf;
 pub mod kind;
 pub mod persist;
@@ -76,4 +78,5 @@ pub fn load_for_search(dir: &Path) -> Result<Box<dyn VectorIndex>> {
     })
 }
 
+pub use vsearch_core::quantization::Quantization;
 pub use vsearch_core::vector::normalize;

@@ -44,6 +44,11 @@ pub trait VectorIndex: Send + Sync {
     fn config(&self) -> IndexConfig;
     /// Approximate heap memory held by the index, in bytes.
     fn memory_bytes(&self) -> usize;
+    /// Bytes the index maps from its files instead of holding them on the heap (a quantized HNSW index
+    /// opened for search only maps its full vectors); 0 for the others.
+    fn mapped_bytes(&self) -> usize {
+        0
+    }
     /// Adds vectors (`ids.len() * dim` values). An id already present is an error.
     fn add(&mut self, ids: &[u64], vectors: &[f32]) -> Result<()>;
     /// Removes ids; an unknown id is an error and nothing is removed.

@@ -41,24 +41,9 @@ impl VectorSpec {
     }
 }
 
-/// Vector compression Qdrant keeps beside the full vectors (searches use it and re-score).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Quantization {
-    /// Scalar int8: a quarter of the memory, in RAM.
-    Int8,
-}
-
-impl std::str::FromStr for Quantization {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "int8" => Ok(Quantization::Int8),
-            other => Err(format!(
-                "unknown quantization `{other}`: the choice is int8"
-            )),
-        }
-    }
-}
+/// Vector compression Qdrant keeps beside the full vectors (searches use it and re-score): the
+/// project's one [`Quantization`]; Qdrant's scalar int8 keeps it in RAM.
+pub use vsearch_core::quantization::Quantization;
 
 /// How a new collection is created (an existing one keeps its own).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -196,6 +196,7 @@ fn measure(
         memory_bytes: index.memory_bytes() as u64,
         disk_bytes: measure::disk_bytes(index).expect("disk"),
         rss_delta_bytes: None,
+        mapped_bytes: None,
     };
     let work = Workload {
         ds,

@@ -264,6 +264,7 @@ impl QdrantCollection {
                 m: h.m.unwrap_or(16) as usize,
                 ef_construction: h.ef_construct.unwrap_or(100) as usize,
                 ef_search: h.ef_construct.unwrap_or(100) as usize,
+                quantization: None,
             }),
             store,
             embedder,

@@ -16,6 +16,13 @@ pub(super) fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
     unsafe { l2_avx2(a, b) }
 }
 
+/// Inner product of signed bytes (exact). Call only where AVX2 is present.
+pub(super) fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    // SAFETY: reachable only through `kernels(SimdLevel::Avx2)` (or the AVX-512 level, whose CPUs all
+    // have AVX2), which checks the CPU first.
+    unsafe { dot_i8_avx2(a, b) }
+}
+
 #[target_feature(enable = "avx2,fma")]
 fn hsum(v: __m256) -> f32 {
     let lo = _mm256_castps256_ps128(v);
@@ -85,6 +92,44 @@ unsafe fn l2_avx2(a: &[f32], b: &[f32]) -> f32 {
     while i < n {
         let d = *pa.add(i) - *pb.add(i);
         total += d * d;
+        i += 1;
+    }
+    total
+}
+
+/// Sign-extends 16 bytes to 16-bit lanes, multiplies pairwise and adds adjacent pairs into 8 `i32` lanes
+/// (`vpmovsxbw` + `vpmaddwd`: each pair sum is at most 2 * 127 * 128, far inside `i32`).
+#[target_feature(enable = "avx2")]
+unsafe fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc = [_mm256_setzero_si256(); 2];
+    let mut i = 0;
+    // SAFETY (all loads): each 16-byte load reads offsets `i..i + 16` below `n`.
+    while i + 32 <= n {
+        for (j, slot) in acc.iter_mut().enumerate() {
+            let x = _mm256_cvtepi8_epi16(_mm_loadu_si128(pa.add(i + 16 * j) as *const __m128i));
+            let y = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i + 16 * j) as *const __m128i));
+            *slot = _mm256_add_epi32(*slot, _mm256_madd_epi16(x, y));
+        }
+        i += 32;
+    }
+    if i + 16 <= n {
+        let x = _mm256_cvtepi8_epi16(_mm_loadu_si128(pa.add(i) as *const __m128i));
+        let y = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i) as *const __m128i));
+        acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(x, y));
+        i += 16;
+    }
+    let sum = _mm256_add_epi32(acc[0], acc[1]);
+    let s = _mm_add_epi32(
+        _mm256_castsi256_si128(sum),
+        _mm256_extracti128_si256::<1>(sum),
+    );
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    let mut total = _mm_cvtsi128_si32(s);
+    while i < n {
+        total += i32::from(*pa.add(i)) * i32::from(*pb.add(i));
         i += 1;
     }
     total

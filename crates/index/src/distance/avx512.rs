@@ -17,6 +17,18 @@ pub(super) fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
     unsafe { l2_avx512(a, b) }
 }
 
+/// Inner product of signed bytes (exact). Call only where AVX-512F and AVX-512BW are present.
+pub(super) fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    // SAFETY: reachable only through `kernels(SimdLevel::Avx512)`, which hands this kernel out only
+    // after checking AVX-512BW as well.
+    unsafe { dot_i8_avx512(a, b) }
+}
+
+/// Whether this CPU has the byte instructions [`dot_i8`] needs (every AVX-512 CPU since Skylake-SP).
+pub(super) fn has_byte_ops() -> bool {
+    is_x86_feature_detected!("avx512bw")
+}
+
 /// Mask of the low `rest` lanes (`rest < 16`).
 #[inline(always)]
 fn tail_mask(rest: usize) -> __mmask16 {
@@ -88,4 +100,36 @@ unsafe fn l2_avx512(a: &[f32], b: &[f32]) -> f32 {
     }
     let sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
     _mm512_reduce_add_ps(sum)
+}
+
+/// Sign-extends 32 bytes to 16-bit lanes, multiplies pairwise and adds adjacent pairs into 16 `i32` lanes;
+/// the tail (fewer than 32 bytes) is read with a masked load.
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn dot_i8_avx512(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc = [_mm512_setzero_si512(); 2];
+    let mut i = 0;
+    // SAFETY (all loads): full loads read offsets below `n`; the masked load reads only bytes below `n`.
+    while i + 64 <= n {
+        for (j, slot) in acc.iter_mut().enumerate() {
+            let x = _mm512_cvtepi8_epi16(_mm256_loadu_si256(pa.add(i + 32 * j) as *const __m256i));
+            let y = _mm512_cvtepi8_epi16(_mm256_loadu_si256(pb.add(i + 32 * j) as *const __m256i));
+            *slot = _mm512_add_epi32(*slot, _mm512_madd_epi16(x, y));
+        }
+        i += 64;
+    }
+    while i < n {
+        let rest = (n - i).min(32);
+        let mask: __mmask32 = if rest == 32 {
+            u32::MAX
+        } else {
+            (1u32 << rest) - 1
+        };
+        let x = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, pa.add(i)));
+        let y = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, pb.add(i)));
+        acc[1] = _mm512_add_epi32(acc[1], _mm512_madd_epi16(x, y));
+        i += rest;
+    }
+    _mm512_reduce_add_epi32(_mm512_add_epi32(acc[0], acc[1]))
 }

@@ -1,4 +1,5 @@
-//! Distance kernels: inner product and squared Euclidean distance on `f32` slices.
+//! Distance kernels: inner product and squared Euclidean distance on `f32` slices, and the inner product
+//! of `i8` slices (the int8 codes of a quantized index).
 //!
 //! One implementation per instruction set, chosen once at run time (the first call) for the CPU the process
 //! runs on: AVX-512F where present, AVX2+FMA otherwise, portable Rust elsewhere. [`dot`] and [`l2_squared`]
@@ -28,12 +29,18 @@ pub fn kernels(level: SimdLevel) -> Option<Kernels> {
             level,
             dot: avx512::dot,
             l2_squared: avx512::l2_squared,
+            dot_i8: if avx512::has_byte_ops() {
+                avx512::dot_i8
+            } else {
+                avx2::dot_i8
+            },
         },
         #[cfg(target_arch = "x86_64")]
         SimdLevel::Avx2 => Kernels {
             level,
             dot: avx2::dot,
             l2_squared: avx2::l2_squared,
+            dot_i8: avx2::dot_i8,
         },
         #[cfg(not(target_arch = "x86_64"))]
         SimdLevel::Avx512 | SimdLevel::Avx2 => return None,
@@ -41,6 +48,7 @@ pub fn kernels(level: SimdLevel) -> Option<Kernels> {
             level,
             dot: portable::dot,
             l2_squared: portable::l2_squared,
+            dot_i8: portable::dot_i8,
         },
     })
 }
@@ -54,6 +62,8 @@ pub struct Kernels {
     pub dot: fn(&[f32], &[f32]) -> f32,
     /// Squared Euclidean distance of two equally long slices.
     pub l2_squared: fn(&[f32], &[f32]) -> f32,
+    /// Inner product of two equally long slices of signed bytes, exact (the int8 codes' distance).
+    pub dot_i8: fn(&[i8], &[i8]) -> i32,
 }
 
 /// The kernels in use: the best level this CPU supports, chosen on the first call.
@@ -64,6 +74,7 @@ pub fn selected() -> &'static Kernels {
             level: SimdLevel::Portable,
             dot: portable::dot,
             l2_squared: portable::l2_squared,
+            dot_i8: portable::dot_i8,
         });
         tracing::debug!(level = %kernels.level, "distance kernels");
         kernels
@@ -88,6 +99,13 @@ pub fn simd_level() -> &'static str {
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     (selected().dot)(a, b)
+}
+
+/// Inner product of two equally long slices of signed bytes, with the [`selected`] kernels.
+#[inline]
+pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    debug_assert_eq!(a.len(), b.len());
+    (selected().dot_i8)(a, b)
 }
 
 /// Squared Euclidean distance of two equally long slices, with the [`selected`] kernels.

@@ -23,6 +23,13 @@
 //! ids exactly (cheaper than any walk, which evaluates at least `ef` nodes); choosing exact search for
 //! selective filters in general is the caller's plan (the engine's). If the walk//! vectors are scored exactly, so the result always has `min(k, allowed live ids)` hits.
 //! Distances are this crate's AVX2 kernels: `1 - dot` on normalised vectors (cosine) and squared L2.
+//!
+//! Quantized (`HnswParams::quantization`): the graph is built by hnsw_rs from the full vectors as always;
+//! the search layout also codes every vector as int8 (`crate::int8_codes`, its quantizer trained on the
+//! build's vectors and kept for later adds), walks the codes and re-scores the `ef` candidates it ends
+//! with by their full vectors. The codes, the quantizer and the vectors in slot order are saved beside
+//! the graph (`codes.i8`, `quantizer.f32`, `vectors.f32`); an index opened for search only holds the
+//! codes and maps the vectors file, reading from it only the rows it re-scores.
 
 mod dump;
 mod search_graph;
@@ -34,11 +41,12 @@ use crate::config::{HnswParams, IndexConfig, SearchParams};
 use crate::distance;
 use crate::error::{IndexError, Result};
 use crate::id_filter::IdFilter;
+use crate::int8_codes::{Int8Codes, Int8Quantizer};
 use crate::kind::IndexKind;
 use crate::persist::{self, Manifest};
 use crate::vector_index::{check_query, check_vectors, Hit, Metric, VectorIndex};
 use hnsw_rs::prelude::{AnnT, Distance, Hnsw, HnswIo, Neighbour};
-use search_graph::{Found, LayoutError, LiveAllowed, SearchGraph};
+use search_graph::{Found, LayoutError, LiveAllowed, Quantized, Rows, SearchGraph};
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -69,6 +77,12 @@ const IDS_FILE: &str = "ids.bin";
 const DELETED_FILE: &str = "deleted.bin";
 /// The links laid over hnsw_rs's graph (`search_graph/connect.rs`), `from, to` slot pairs as `u32`.
 const LINKS_FILE: &str = "links.bin";
+/// A quantized index's int8 codes, slot by slot.
+const CODES_FILE: &str = "codes.i8";
+/// A quantized index's quantizer: the scale, then the per-dimension offsets (`f32`).
+const QUANTIZER_FILE: &str = "quantizer.f32";
+/// A quantized index's full vectors in slot order (`f32`), mapped by an index opened for search only.
+const VECTORS_FILE: &str = "vectors.f32";
 
 thread_local! {
     /// Distances evaluated by hnsw_rs on this thread (for [`HnswIndex::search_hnsw_rs_with_stats`]).
@@ -353,9 +367,19 @@ impl HnswIndex {
         let data_bytes = persist::map_file(dir, manifest, DATA_FILE)?;
         let dumped = dump::read(&graph_bytes, &data_bytes, manifest.dim, ids.len())
             .map_err(|e| format_err(format!("HNSW graph files: {e}")))?;
+        let quantized = params.quantization.is_some() && manifest.files.contains_key(CODES_FILE);
         let (graph, mut search_graph) = match access {
             Access::Search => {
-                let layout = SearchGraph::from_dump(dumped, manifest.dim, ids.len())
+                let rows = if quantized {
+                    let map = persist::map_file(dir, manifest, VECTORS_FILE)?;
+                    Some(
+                        Rows::mapped(map, ids.len(), manifest.dim)
+                            .map_err(|e| format_err(format!("{VECTORS_FILE}: {e}")))?,
+                    )
+                } else {
+                    None
+                };
+                let layout = SearchGraph::from_dump(dumped, manifest.dim, ids.len(), rows)
                     .map_err(|e| format_err(format!("HNSW graph does not match its ids: {e}")))?;
                 drop((graph_bytes, data_bytes));
                 (None, layout)
@@ -371,6 +395,13 @@ impl HnswIndex {
                 (Some(loaded), layout)
             }
         };
+        if quantized {
+            search_graph.set_quantized(read_quantized(dir, manifest, ids.len())?);
+        } else if params.quantization.is_some() && !ids.is_empty() {
+            return Err(format_err(format!(
+                "the index is quantized but {CODES_FILE} is missing; rebuild the index"
+            )));
+        }
         if manifest.files.contains_key(LINKS_FILE) {
             let links: Vec<u32> = persist::read_values(dir, manifest, LINKS_FILE)?;
             let pairs: Vec<(u32, u32)> = links.chunks_exact(2).map(|p| (p[0], p[1])).collect();
@@ -399,6 +430,12 @@ impl HnswIndex {
             slots,
             deleted,
         })
+    }
+
+    /// Bytes of the vectors a quantized index opened for search only maps from its file instead of
+    /// holding (see [`HnswIndex::search_layout_bytes`] for what it holds); 0 otherwise.
+    pub fn mapped_bytes(&self) -> usize {
+        self.search_graph.mapped_bytes()
     }
 
     /// hnsw_rs's graph read by hnsw_rs from the dump in `dir` (whose layout [`dump::read`] checked), and
@@ -672,6 +709,15 @@ impl HnswIndex {
             })?;
         let previous = std::mem::take(&mut self.search_graph);
         layout.add_links(previous.extra_links());
+        if self.params.quantization.is_some() && !self.ids.is_empty() {
+            // The quantizer trained at the build codes what is added later (values beyond its range
+            // saturate); the first vectors of an index built empty train it.
+            let quantizer = match previous.quantized() {
+                Some(q) => q.quantizer.clone(),
+                None => Int8Quantizer::train(self.dim, layout.vectors()),
+            };
+            layout.quantize(quantizer);
+        }
         let mut check = layout.lost_in_links(&previous);
         check.extend(first_new as u32..self.ids.len() as u32);
         check.retain(|&slot| !self.deleted.contains(slot as usize));
@@ -689,6 +735,36 @@ impl HnswIndex {
         self.search_graph = layout;
         Ok(())
     }
+}
+
+/// A quantized index's quantizer and codes read back from `dir`, checked against its `slots` and
+/// dimension.
+fn read_quantized(dir: &Path, manifest: &Manifest, slots: usize) -> Result<Quantized> {
+    let values: Vec<f32> = persist::read_values(dir, manifest, QUANTIZER_FILE)?;
+    let quantizer =
+        Int8Quantizer::from_values(manifest.dim, &values).ok_or_else(|| IndexError::Format {
+            path: dir.join(QUANTIZER_FILE),
+            reason: format!(
+                "expected a positive scale and {} finite offsets; rebuild the index",
+                manifest.dim
+            ),
+        })?;
+    let bytes = persist::read_file(dir, manifest, CODES_FILE)?;
+    if bytes.len() != slots * manifest.dim {
+        return Err(IndexError::Format {
+            path: dir.join(CODES_FILE),
+            reason: format!(
+                "{} bytes for {slots} codes of {} bytes; rebuild the index",
+                bytes.len(),
+                manifest.dim
+            ),
+        });
+    }
+    let codes = bytes.into_iter().map(|b| b as i8).collect();
+    Ok(Quantized {
+        quantizer,
+        codes: Int8Codes::from_codes(manifest.dim, codes),
+    })
 }
 
 impl VectorIndex for HnswIndex {
@@ -710,6 +786,10 @@ impl VectorIndex for HnswIndex {
 
     fn config(&self) -> IndexConfig {
         IndexConfig::Hnsw(self.params)
+    }
+
+    fn mapped_bytes(&self) -> usize {
+        HnswIndex::mapped_bytes(self)
     }
 
     fn memory_bytes(&self) -> usize {
@@ -839,6 +919,12 @@ impl VectorIndex for HnswIndex {
             .flat_map(|&(from, to)| [from, to])
             .collect();
         let links = codec::to_le_bytes(&links);
+        let quantized = self.search_graph.quantized().map(|q| {
+            let codes: Vec<u8> = q.codes.as_bytes().iter().map(|&c| c as u8).collect();
+            let quantizer = codec::to_le_bytes(&q.quantizer.to_values());
+            let vectors = codec::to_le_bytes(self.search_graph.vectors());
+            (codes, quantizer, vectors)
+        });
         let manifest = Manifest::new(
             IndexKind::Hnsw,
             self.dim,
@@ -846,17 +932,19 @@ impl VectorIndex for HnswIndex {
             self.config(),
             self.len(),
         );
-        persist::save_dir(
-            dir,
-            manifest,
-            &[
-                (GRAPH_FILE, &graph),
-                (DATA_FILE, &data),
-                (IDS_FILE, &ids),
-                (DELETED_FILE, &deleted),
-                (LINKS_FILE, &links),
-            ],
-        )
+        let mut files: Vec<(&str, &[u8])> = vec![
+            (GRAPH_FILE, &graph),
+            (DATA_FILE, &data),
+            (IDS_FILE, &ids),
+            (DELETED_FILE, &deleted),
+            (LINKS_FILE, &links),
+        ];
+        if let Some((codes, quantizer, vectors)) = &quantized {
+            files.push((CODES_FILE, codes));
+            files.push((QUANTIZER_FILE, quantizer));
+            files.push((VECTORS_FILE, vectors));
+        }
+        persist::save_dir(dir, manifest, &files)
     }
 }
 

@@ -20,13 +20,23 @@
 //!
 //! Links that make the nodes hnsw_rs's graph leaves unfindable findable again are laid over layer 0 and
 //! kept apart, to be saved (`connect.rs`).
+//!
+//! A quantized layout also holds the int8 codes of its vectors ([`Int8Codes`]): the walk (upper layers
+//! and layer 0) compares codes, a quarter of the bytes of the vectors, and the `ef` candidates it ends
+//! with are re-scored with the full vectors, the best `k` of which answer. The full vectors ([`Rows`],
+//! `rows.rs`) are then read only for the re-scoring, so an index opened for search only maps them from
+//! their file instead of holding them.
 
 mod connect;
+mod rows;
+
+pub(crate) use rows::Rows;
 
 use super::dump::Dump;
 use super::tombstones::Tombstones;
 use crate::distance;
 use crate::id_filter::IdFilter;
+use crate::int8_codes::{Int8Codes, Int8Quantizer};
 use crate::vector_index::Metric;
 use hnsw_rs::prelude::{Distance, Hnsw};
 use rayon::prelude::*;
@@ -57,7 +67,9 @@ pub(crate) struct SearchGraph {
     dim: usize,
     slots: usize,
     /// Row-major vectors, slot order.
-    vectors: Vec<f32>,
+    vectors: Rows,
+    /// The codes the walk compares, for a quantized index.
+    quantized: Option<Quantized>,
     /// `1 + degree0` per slot: count, then neighbours.
     level0_stride: usize,
     level0: Vec<u32>,
@@ -71,6 +83,13 @@ pub(crate) struct SearchGraph {
     entry: Option<(u32, usize)>,
     /// Links laid over hnsw_rs's layer 0 (`connect.rs`), `(from, to)`.
     extra: Vec<(u32, u32)>,
+}
+
+/// A quantized layout's quantizer and the codes of its slots.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Quantized {
+    pub quantizer: Int8Quantizer,
+    pub codes: Int8Codes,
 }
 
 /// Which slots a search may return. Every slot is walked through; only returnable ones enter the results.
@@ -195,14 +214,20 @@ impl SearchGraph {
             })
             .collect::<Result<_, _>>()?;
 
-        Self::lay_out(&flat, dim, slots, |i, out| {
+        Self::lay_out(&flat, dim, slots, None, |i, out| {
             out.copy_from_slice(points[i].get_v())
         })
     }
 
     /// Reads hnsw_rs's dump files straight into the layout (the same layout [`SearchGraph::from_hnsw`]
     /// makes of the graph hnsw_rs's loader would build from them), without hnsw_rs's copy of the graph.
-    pub(crate) fn from_dump(dump: Dump<'_>, dim: usize, slots: usize) -> Result<Self, LayoutError> {
+    /// With `rows` (the vectors mapped from their own file) the dump's vectors are not copied.
+    pub(crate) fn from_dump(
+        dump: Dump<'_>,
+        dim: usize,
+        slots: usize,
+        rows: Option<Rows>,
+    ) -> Result<Self, LayoutError> {
         if dump.points.len() != slots {
             return Err(LayoutError::PointCount {
                 points: dump.points.len(),
@@ -218,15 +243,16 @@ impl SearchGraph {
                 layers: p.layers,
             })
             .collect();
-        Self::lay_out(&flat, dim, slots, |i, out| vectors.copy(i, out))
+        Self::lay_out(&flat, dim, slots, rows, |i, out| vectors.copy(i, out))
     }
 
     /// The layout of `flat` (hnsw_rs's points layer by layer in rank order, slots checked to be in
-    /// range), with the vector of the `i`-th point written by `vector(i, out)`.
+    /// range), with the vector of the `i`-th point written by `vector(i, out)`, or with `rows` as given.
     fn lay_out(
         flat: &[FlatPoint],
         dim: usize,
         slots: usize,
+        rows: Option<Rows>,
         vector: impl Fn(usize, &mut [f32]),
     ) -> Result<Self, LayoutError> {
         let degree0 = flat.iter().map(|p| p.layers[0].len()).max().unwrap_or(0);
@@ -240,7 +266,8 @@ impl SearchGraph {
         let mut layout = Self {
             dim,
             slots,
-            vectors: vec![0.0; slots * dim],
+            vectors: rows.unwrap_or_else(|| Rows::Owned(vec![0.0; slots * dim])),
+            quantized: None,
             level0_stride,
             level0: vec![0; slots * level0_stride],
             upper_stride,
@@ -257,7 +284,13 @@ impl SearchGraph {
             if std::mem::replace(&mut seen[slot], true) {
                 return Err(LayoutError::DuplicateSlot { slot });
             }
-            vector(i, &mut layout.vectors[slot * dim..(slot + 1) * dim]);
+            if let Some(out) = layout
+                .vectors
+                .owned_mut()
+                .get_mut(slot * dim..(slot + 1) * dim)
+            {
+                vector(i, out);
+            }
             write_block(
                 &mut layout.level0[slot * level0_stride..(slot + 1) * level0_stride],
                 &fp.layers[0],
@@ -288,17 +321,50 @@ impl SearchGraph {
         Ok(layout)
     }
 
-    /// Heap bytes held.
+    /// Heap bytes held (mapped vectors are not on the heap: see [`SearchGraph::mapped_bytes`]).
     pub(crate) fn memory_bytes(&self) -> usize {
-        self.vectors.capacity() * 4
+        self.vectors.heap_bytes()
+            + self
+                .quantized
+                .as_ref()
+                .map_or(0, |q| q.codes.memory_bytes())
             + self.level0.capacity() * 4
             + self.upper_start.capacity() * 4
             + self.upper.capacity() * 4
             + self.extra.capacity() * 8
     }
 
+    /// Bytes of the vectors mapped from their file rather than held (a quantized index opened for
+    /// search only); the pages a search reads count in the resident set while the kernel keeps them.
+    pub(crate) fn mapped_bytes(&self) -> usize {
+        self.vectors.mapped_bytes()
+    }
+
+    /// Codes the slots' vectors with `quantizer`, so that searches walk the codes (the vectors must be
+    /// held, not mapped).
+    pub(crate) fn quantize(&mut self, quantizer: Int8Quantizer) {
+        let codes = Int8Codes::encode(&quantizer, self.vectors.as_slice());
+        self.quantized = Some(Quantized { quantizer, codes });
+    }
+
+    /// Sets codes read back from the index's files (one per slot, checked by the caller).
+    pub(crate) fn set_quantized(&mut self, quantized: Quantized) {
+        self.quantized = Some(quantized);
+    }
+
+    /// The quantizer and codes of a quantized layout.
+    pub(crate) fn quantized(&self) -> Option<&Quantized> {
+        self.quantized.as_ref()
+    }
+
+    /// The vectors, slot by slot (`slots * dim` values).
+    pub(crate) fn vectors(&self) -> &[f32] {
+        self.vectors.as_slice()
+    }
+
     /// The `k` nearest slots to `query` (already normalised for cosine) that `keep` may return,
-    /// exploring `ef` candidates.
+    /// exploring `ef` candidates. A quantized layout walks its codes and re-scores the `ef` candidates
+    /// it ends with by their full vectors.
     pub(crate) fn search<R: Returnable>(
         &self,
         metric: Metric,
@@ -307,12 +373,43 @@ impl SearchGraph {
         ef: usize,
         keep: &R,
     ) -> Found {
-        match metric {
-            Metric::Cosine => self.search_with(query, k, ef, keep, |a, b| {
-                (1.0 - distance::dot(a, b)).max(0.0)
-            }),
-            Metric::L2 => self.search_with(query, k, ef, keep, distance::l2_squared),
+        let exact = match metric {
+            Metric::Cosine => cosine_distance,
+            Metric::L2 => distance::l2_squared,
+        };
+        let Some(Quantized { quantizer, codes }) = &self.quantized else {
+            return self.walk(
+                k,
+                ef,
+                keep,
+                |slot| exact(query, self.vector(slot)),
+                |slot| {
+                    prefetch(
+                        self.vectors
+                            .as_slice()
+                            .as_ptr()
+                            .wrapping_add(slot as usize * self.dim),
+                    )
+                },
+            );
+        };
+        let code = codes.query(quantizer, query);
+        let mut found = self.walk(
+            ef,
+            ef,
+            keep,
+            |slot| codes.distance(&code, slot),
+            |slot| prefetch(codes.row_ptr(slot)),
+        );
+        for (d, slot) in &mut found.nearest {
+            *d = exact(query, self.vector(*slot));
         }
+        found.distance_evals += found.nearest.len();
+        found
+            .nearest
+            .sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        found.nearest.truncate(k);
+        found
     }
 
     /// The exact `k` nearest of `slots` to `query` (already normalised for cosine): every one is scored,
@@ -354,7 +451,7 @@ impl SearchGraph {
     #[inline]
     fn vector(&self, slot: u32) -> &[f32] {
         let start = slot as usize * self.dim;
-        &self.vectors[start..start + self.dim]
+        &self.vectors.as_slice()[start..start + self.dim]
     }
 
     #[inline]
@@ -377,18 +474,16 @@ impl SearchGraph {
         }
     }
 
-    #[inline]
-    fn prefetch_vector(&self, slot: u32) {
-        prefetch(self.vectors.as_ptr().wrapping_add(slot as usize * self.dim));
-    }
-
-    fn search_with<R: Returnable, F: Fn(&[f32], &[f32]) -> f32>(
+    /// The graph walk: greedy over the upper layers, then the `ef` beam on layer 0, keeping the best
+    /// `k` returnable slots by `distance` (a slot's distance to the query), with `prefetch` called on a
+    /// slot's data one neighbour ahead of its use.
+    fn walk<R: Returnable>(
         &self,
-        query: &[f32],
         k: usize,
         ef: usize,
         keep: &R,
-        distance: F,
+        distance: impl Fn(u32) -> f32,
+        prefetch_slot: impl Fn(u32),
     ) -> Found {
         let Some((entry, top)) = self.entry else {
             return Found::default();
@@ -396,7 +491,7 @@ impl SearchGraph {
         let mut evals = 0usize;
         let mut dist = |slot: u32| {
             evals += 1;
-            distance(query, self.vector(slot))
+            distance(slot)
         };
 
         // Upper layers: greedy moves until no neighbour is closer.
@@ -409,7 +504,7 @@ impl SearchGraph {
                 let links = self.upper_links(current, layer);
                 for (j, &next) in links.iter().enumerate() {
                     if let Some(&ahead) = links.get(j + 1) {
-                        self.prefetch_vector(ahead);
+                        prefetch_slot(ahead);
                     }
                     let d = dist(next);
                     if d < current_dist {
@@ -451,7 +546,7 @@ impl SearchGraph {
                 let links = self.level0_links(c);
                 for (j, &next) in links.iter().enumerate() {
                     if let Some(&ahead) = links.get(j + 1) {
-                        self.prefetch_vector(ahead);
+                        prefetch_slot(ahead);
                     }
                     if !visited.insert(next) {
                         continue;
@@ -500,7 +595,7 @@ fn write_block(block: &mut [u32], links: &[u32]) {
 
 /// Brings the first cache lines at `p` towards L1 ahead of use; a no-op off x86-64.
 #[inline(always)]
-fn prefetch(p: *const f32) {
+fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};

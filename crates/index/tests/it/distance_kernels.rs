@@ -96,6 +96,44 @@ fn exact_on_small_integers() {
 }
 
 #[test]
+fn every_int8_kernel_is_exact_at_every_length_and_offset() {
+    let mut rng = StdRng::seed_from_u64(13);
+    let all = levels("index int8 inner products");
+    let a: Vec<i8> = (0..MAX_LEN + 8)
+        .map(|_| rng.gen_range(-127i8..=127))
+        .collect();
+    let b: Vec<i8> = (0..MAX_LEN + 8)
+        .map(|_| rng.gen_range(-127i8..=127))
+        .collect();
+    let exact = |x: &[i8], y: &[i8]| -> i32 {
+        x.iter()
+            .zip(y)
+            .map(|(&p, &q)| i32::from(p) * i32::from(q))
+            .sum()
+    };
+    for offset in 0..8 {
+        for len in 0..=MAX_LEN {
+            let (x, y) = (&a[offset..offset + len], &b[8 - offset..8 - offset + len]);
+            for kernels in &all {
+                assert_eq!(
+                    (kernels.dot_i8)(x, y),
+                    exact(x, y),
+                    "{} dot_i8, length {len}, offset {offset}",
+                    kernels.level
+                );
+            }
+        }
+    }
+    // The extremes: every product at its largest, of both signs.
+    let high = vec![127i8; 4096];
+    let low = vec![-127i8; 4096];
+    for kernels in &all {
+        assert_eq!((kernels.dot_i8)(&high, &low), -127 * 127 * 4096);
+        assert_eq!((kernels.dot_i8)(&low, &low), 127 * 127 * 4096);
+    }
+}
+
+#[test]
 fn the_best_available_level_is_selected_and_named() {
     let best = distance::available()[0].level;
     assert_eq!(distance::selected().level, best);

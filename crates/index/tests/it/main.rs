@@ -14,3 +14,4 @@ mod hnsw_search_graph;
 mod ivf;
 mod ivf_batch;
 mod loader_fuzz;
+mod quantized_hnsw;
