@@ -298,6 +298,29 @@ def run_faiss(r, g):
                     search_fn(index), search_fn(index), b, size, size, rss)
         del index
 
+    # FAISS's quantized graph search, the peer of vsearch's hnsw-int8: HNSW over 8-bit scalar codes
+    # (IndexHNSWSQ, QT_8bit), its ef_search candidates re-ranked with the full vectors (IndexRefineFlat,
+    # k_factor = ef_search / k), as vsearch re-scores its ef candidates.
+    for m, efc in g["hnsw_int8_builds"]:
+        set_threads(r.args.threads)
+        rss0 = rss_bytes()
+        t = time.perf_counter()
+        graph = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, m)
+        graph.hnsw.efConstruction = efc
+        index = faiss.IndexRefineFlat(graph)
+        index.train(base)
+        index.add(base)
+        b = time.perf_counter() - t
+        rss = rss_bytes() - rss0
+        size = faiss_size(index)
+        for ef in g["ef_search"]:
+            graph.hnsw.efSearch = ef
+            index.k_factor = max(1.0, ef / r.args.k)
+            # Memory: codes, graph and the full vectors, all held (FAISS's refine keeps them in RAM).
+            r.point("faiss", "hnsw-int8", {"M": m, "ef_construction": efc, "ef_search": ef, "quantization": "int8"},
+                    search_fn(index), search_fn(index), b, size, size, rss)
+        del index, graph
+
     for nlist in g["ivf_flat_nlist"]:
         def make():
             ix = faiss.IndexIVFFlat(faiss.IndexFlatL2(dim), dim, nlist, faiss.METRIC_L2)
@@ -376,10 +399,12 @@ def run_usearch(r, g):
     base, dim, t = r.base, r.base.shape[1], r.args.threads
     n = base.shape[0]
     metric = "cos" if r.cosine else "l2sq"
-    for m in (USEARCH_M_QUICK if r.args.quick else USEARCH_M):
+    # usearch's i8 scales unit vectors by 127: meaningful for cosine sets only (pixels would saturate).
+    dtypes = [("f32", "hnsw")] + ([("i8", "hnsw-int8")] if r.cosine else [])
+    for m, (dtype, kind) in ((m, d) for m in (USEARCH_M_QUICK if r.args.quick else USEARCH_M) for d in dtypes):
         rss0 = rss_bytes()
         start = time.perf_counter()
-        index = Index(ndim=dim, metric=metric, dtype="f32", connectivity=m, expansion_add=USEARCH_EF_CONSTRUCTION)
+        index = Index(ndim=dim, metric=metric, dtype=dtype, connectivity=m, expansion_add=USEARCH_EF_CONSTRUCTION)
         index.add(np.arange(n, dtype=np.uint64), base, threads=t)
         build_s = time.perf_counter() - start
         rss = rss_bytes() - rss0
@@ -390,7 +415,10 @@ def run_usearch(r, g):
         mem = int(index.memory_usage)
         for ef in USEARCH_EF_SEARCH:
             index.expansion_search = ef
-            r.point("usearch", "hnsw", {"M": m, "ef_construction": USEARCH_EF_CONSTRUCTION, "ef_search": ef},
+            params = {"M": m, "ef_construction": USEARCH_EF_CONSTRUCTION, "ef_search": ef}
+            if dtype == "i8":
+                params["quantization"] = "int8"
+            r.point("usearch", kind, params,
                     lambda q, k: np.asarray(index.search(q, count=k, threads=t).keys).reshape(len(q), -1),
                     lambda q, k: np.asarray(index.search(q, count=k, threads=1).keys).reshape(-1),
                     build_s, size, mem, rss)
@@ -564,11 +592,12 @@ def main():
     g = grid(base.shape[0], base.shape[1], args.quick)
     if args.pq_m:
         g["pq"] = [(int(m), 8) for m in args.pq_m.split(",")]
-    kinds = {"flat", "hnsw", "ivf-flat", "ivf-pq"}
+    kinds = {"flat", "hnsw", "hnsw-int8", "ivf-flat", "ivf-pq"}
     only = {x.strip() for x in args.only.split(",") if x.strip()} or kinds
     if only - kinds:
         sys.exit(f"unknown index kind(s) in --only: {', '.join(sorted(only - kinds))}; use {', '.join(sorted(kinds))}")
     g["flat"] = "flat" in only
+    g["hnsw_int8_builds"] = list(g["hnsw_builds"]) if "hnsw-int8" in only else []
     for kind, key in (("hnsw", "hnsw_builds"), ("ivf-flat", "ivf_flat_nlist"), ("ivf-pq", "ivf_pq_nlist")):
         if kind not in only:
             g[key] = []

@@ -92,9 +92,12 @@ pub struct Args {
     /// Qdrant: copies of each shard in a new collection (default 1; 2 or more survive a node's loss).
     #[arg(long, requires = "qdrant")]
     replicas: Option<u32>,
-    /// Qdrant: quantization of a new collection's vectors (int8: a quarter of the memory, searches re-score).
-    #[arg(long, value_name = "KIND", requires = "qdrant")]
-    quantization: Option<vsearch_engine::qdrant::Quantization>,
+    /// Quantization of the vectors searched through: `int8` (a byte per value, a quarter of the memory;
+    /// answers are re-scored with the full vectors) or `none`. Local collections: the HNSW index walks
+    /// int8 codes and maps its full vectors from disk (kept for later runs; an index that changes is
+    /// rebuilt). Qdrant: a new collection's scalar quantization.
+    #[arg(long, value_name = "KIND")]
+    quantization: Option<QuantizationArg>,
     /// Qdrant: index only this worker's share of the files, I/N (1-based, stable by path): N workers with
     /// --part 1/N .. N/N index one folder tree into one collection in parallel.
     #[arg(long, value_name = "I/N", requires = "qdrant")]
@@ -106,6 +109,23 @@ pub struct Args {
     /// checked against (default DIR/.vsearch/qdrant/COLLECTION, as `serve --root DIR` reads them).
     #[arg(long, value_name = "DIR", requires = "qdrant")]
     state: Option<PathBuf>,
+}
+
+/// `--quantization`: a [`vsearch_engine::Quantization`] by name, or `none`.
+#[derive(Debug, Clone, Copy)]
+struct QuantizationArg(Option<vsearch_engine::Quantization>);
+
+impl std::str::FromStr for QuantizationArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("none") {
+            return Ok(Self(None));
+        }
+        s.parse()
+            .map(|q| Self(Some(q)))
+            .map_err(|e| format!("{e} (or none)"))
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -135,6 +155,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         threads: args.threads.unwrap_or(defaults.threads).max(1),
         max_pixels: args.max_pixels,
         exact_decode: args.exact_decode,
+        quantization: args.quantization.map(|q| q.0),
         rebuild: args.rebuild,
         progress: !args.json,
         force: args.force,
@@ -153,7 +174,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
         target.layout.shards = args.shards;
         target.layout.replicas = args.replicas;
-        target.layout.quantization = args.quantization;
+        target.layout.quantization = args.quantization.and_then(|q| q.0);
         let records = args
             .state
             .clone()

@@ -460,3 +460,78 @@ fn the_summary_says_whether_decoding_or_the_model_set_the_pace() {
     let waiting = report["waiting_for_decode_seconds"].as_f64().unwrap_or(0.0);
     assert!(model + waiting <= seconds + 1e-3, "{report:#}");
 }
+
+/// The newest saved HNSW index folder under `root`'s collection (the one the last run committed).
+fn newest_hnsw_index(root: &Path) -> PathBuf {
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    let mut stack = vec![root.join(".vsearch")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == "index.json") {
+                let text = std::fs::read_to_string(&path).expect("index.json");
+                if text.contains("\"hnsw\"") {
+                    let mtime = path.metadata().expect("meta").modified().expect("mtime");
+                    found.push((mtime, path.parent().expect("folder").to_path_buf()));
+                }
+            }
+        }
+    }
+    found.sort();
+    found.pop().expect("an HNSW index").1
+}
+
+#[test]
+fn quantized_hnsw_is_switched_on_and_off_and_answers_like_exact_search() {
+    let dir = copy_ukbench();
+    let root = dir.path();
+    let groups = groups();
+    let first = index(root, &["--quantization", "int8"]);
+    assert_eq!(count(&first, "indexed"), 56, "{first:#}");
+    let saved = newest_hnsw_index(root);
+    for file in ["codes.i8", "quantizer.f32", "vectors.f32"] {
+        assert!(saved.join(file).exists(), "{file} in {}", saved.display());
+    }
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(saved.join("index.json")).expect("index.json"),
+    )
+    .expect("index.json is JSON");
+    assert_eq!(manifest["config"]["quantization"], "int8", "{manifest:#}");
+
+    // The int8 walk answers as exact search does: N-S score 4, the same photos in the same order.
+    let mut hits = 0usize;
+    for (file, group) in &groups {
+        let quantized = result_paths(&search_by_image(root, file, 4, Some("hnsw")));
+        assert_eq!(
+            quantized,
+            result_paths(&search_by_image(root, file, 4, Some("flat"))),
+            "{file}"
+        );
+        hits += quantized
+            .iter()
+            .filter(|p| groups.get(p.as_str()) == Some(group))
+            .count();
+    }
+    assert_eq!(hits, 4 * 56, "N-S score through the int8 HNSW");
+
+    // Kept by a run that does not name it (nothing changed, nothing rebuilt)...
+    let again = index(root, &[]);
+    assert_eq!(count(&again, "embedded"), 0, "{again:#}");
+    assert!(newest_hnsw_index(root).join("codes.i8").exists());
+    // ... turned off by one that does: the HNSW index is rebuilt over the full vectors.
+    index(root, &["--quantization", "none"]);
+    let plain = newest_hnsw_index(root);
+    assert!(!plain.join("codes.i8").exists(), "{}", plain.display());
+    let response = search(root, &["--id", "0", "-k", "4", "--index", "hnsw"]);
+    assert_eq!(response["results"][0]["path"], "ukbench00000.jpg");
+
+    let refused = run_err(vsearch().arg("index").arg(root).args([
+        "--model",
+        MODEL,
+        "--quantization",
+        "int4",
+    ]));
+    assert!(refused.contains("unknown quantization `int4`"), "{refused}");
+}

@@ -80,5 +80,5 @@ pub use types::query::{
 };
 pub use vsearch_embed::{image_io, DeviceSpec, EmbedError, ModelInfo, ModelSpec, Precision};
 pub use vsearch_index::{
-    IndexConfig, IndexError, IndexKind, Metric, SearchParams, UnknownIndexKind,
+    IndexConfig, IndexError, IndexKind, Metric, Quantization, SearchParams, UnknownIndexKind,
 };

@@ -456,6 +456,7 @@ fn write_manifest(
         existing.map(|m| m.indexes.as_slice()),
         &options.indexes,
         &options.add_indexes,
+        options.quantization,
     );
     let manifest = CollectionManifest {
         format_version: FORMAT_VERSION,

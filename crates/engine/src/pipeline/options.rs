@@ -5,7 +5,7 @@ use crate::video::VideoOptions;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use vsearch_embed::{image_io, DeviceSpec, ModelSpec, Precision};
-use vsearch_index::IndexKind;
+use vsearch_index::{IndexKind, Quantization};
 
 /// Options of [`crate::index_folder`].
 #[derive(Debug, Clone)]
@@ -21,6 +21,10 @@ pub struct IndexOptions {
     pub indexes: Vec<IndexKind>,
     /// Index kinds to add to the set (the others are kept).
     pub add_indexes: Vec<IndexKind>,
+    /// Sets the quantization of the collection's HNSW index (its walk over int8 codes, re-scored by the
+    /// full vectors): `Some(Some(q))` turns it on, `Some(None)` off (an index that changes is rebuilt);
+    /// `None` keeps the collection's (off for a new one).
+    pub quantization: Option<Option<Quantization>>,
     pub batch: usize,
     /// Decoding threads.
     pub threads: usize,
@@ -53,6 +57,7 @@ impl Default for IndexOptions {
             precision: Precision::F32,
             indexes: Vec::new(),
             add_indexes: Vec::new(),
+            quantization: None,
             batch: 16,
             threads: std::thread::available_parallelism()
                 .map(|n| n.get())

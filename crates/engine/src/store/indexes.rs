@@ -3,7 +3,7 @@
 
 use crate::store::matrix::Matrix;
 use crate::types::error::Result;
-use vsearch_index::{IndexConfig, IndexKind, Metric, VectorIndex};
+use vsearch_index::{IndexConfig, IndexKind, Metric, Quantization, VectorIndex};
 
 /// Opened indexes by kind.
 pub type IndexSet = Vec<(IndexKind, Box<dyn VectorIndex>)>;
@@ -53,11 +53,13 @@ pub fn build_all(
 
 /// The index configs of a run: the collection's (or every kind's defaults for a new collection), with
 /// `replace` instead when given (keeping the parameters already in force for kinds it names), then
-/// the kinds of `add` that are missing, at their defaults.
+/// the kinds of `add` that are missing, at their defaults; with `quantization` set on the HNSW index
+/// when given.
 pub fn configs_for_run(
     existing: Option<&[IndexConfig]>,
     replace: &[IndexKind],
     add: &[IndexKind],
+    quantization: Option<Option<Quantization>>,
 ) -> Vec<IndexConfig> {
     let current = |k: IndexKind| {
         existing
@@ -79,6 +81,13 @@ pub fn configs_for_run(
             configs.push(current(k));
         }
     }
+    if let Some(quantization) = quantization {
+        for config in &mut configs {
+            if let IndexConfig::Hnsw(params) = config {
+                params.quantization = quantization;
+            }
+        }
+    }
     configs
 }
 
@@ -93,20 +102,53 @@ mod tests {
 
     #[test]
     fn a_run_keeps_replaces_or_adds_index_kinds() {
-        assert_eq!(kinds(&configs_for_run(None, &[], &[])), [Hnsw, Ivf, Flat]);
-        let flat_only = [IndexConfig::Flat];
-        assert_eq!(kinds(&configs_for_run(Some(&flat_only), &[], &[])), [Flat]);
         assert_eq!(
-            kinds(&configs_for_run(Some(&flat_only), &[Ivf], &[])),
+            kinds(&configs_for_run(None, &[], &[], None)),
+            [Hnsw, Ivf, Flat]
+        );
+        let flat_only = [IndexConfig::Flat];
+        assert_eq!(
+            kinds(&configs_for_run(Some(&flat_only), &[], &[], None)),
+            [Flat]
+        );
+        assert_eq!(
+            kinds(&configs_for_run(Some(&flat_only), &[Ivf], &[], None)),
             [Ivf]
         );
         assert_eq!(
-            kinds(&configs_for_run(Some(&flat_only), &[], &[Ivf, Flat])),
+            kinds(&configs_for_run(Some(&flat_only), &[], &[Ivf, Flat], None)),
             [Flat, Ivf]
         );
         assert_eq!(
-            kinds(&configs_for_run(Some(&flat_only), &[Hnsw, Hnsw], &[Flat])),
+            kinds(&configs_for_run(
+                Some(&flat_only),
+                &[Hnsw, Hnsw],
+                &[Flat],
+                None
+            )),
             [Hnsw, Flat]
+        );
+    }
+
+    #[test]
+    fn a_run_sets_or_keeps_the_hnsw_quantization() {
+        let hnsw = |configs: &[IndexConfig]| {
+            configs.iter().find_map(|c| match c {
+                IndexConfig::Hnsw(p) => Some(p.quantization),
+                _ => None,
+            })
+        };
+        let on = configs_for_run(None, &[], &[], Some(Some(Quantization::Int8)));
+        assert_eq!(hnsw(&on), Some(Some(Quantization::Int8)));
+        assert_eq!(kinds(&on), [Hnsw, Ivf, Flat]);
+        // Kept by a run that does not say, turned off by one that does.
+        assert_eq!(
+            hnsw(&configs_for_run(Some(&on), &[], &[], None)),
+            Some(Some(Quantization::Int8))
+        );
+        assert_eq!(
+            hnsw(&configs_for_run(Some(&on), &[], &[], Some(None))),
+            Some(None)
         );
     }
 }
