@@ -9,8 +9,13 @@
 //! (8 bytes per point) and the id-to-slot map; the layout's own figure is `memory_bytes` of the
 //! search-only index, printed beside the RSS.
 //!
+//! With `--quantization int8` the index walks int8 codes: opened for search it holds the codes and links
+//! and maps its full vectors, so each child also runs 1,000 searches (queries: saved vectors, spread over the
+//! index) and reports its resident growth after them, the mapped rows the re-scoring brought in included.
+//!
 //! ```text
 //! cargo bench --bench hnsw_memory -- [--dataset fashion-mnist] [--m 16] [--ef-construction 100] [--rounds 2]
+//!                                    [--quantization int8]
 //! ```
 
 /// The `vsearch` binary's allocator, so the benchmark measures what the binary runs.
@@ -24,7 +29,10 @@ use std::process::Command;
 use std::time::Instant;
 use vsearch_bench::dataset::{self, DatasetSpec};
 use vsearch_index::hnsw::HnswIndex;
-use vsearch_index::{persist, HnswParams, IndexConfig};
+use vsearch_index::{persist, HnswParams, IndexConfig, Quantization, SearchParams, VectorIndex};
+
+/// Searches each child runs after loading (queries: saved vectors spread over the index).
+const QUERIES: usize = 1_000;
 
 #[derive(clap::Parser)]
 struct Args {
@@ -37,6 +45,9 @@ struct Args {
     /// HNSW ef_construction.
     #[arg(long, default_value_t = 100)]
     ef_construction: usize,
+    /// Walk int8 codes (`int8`); default: the full vectors.
+    #[arg(long)]
+    quantization: Option<Quantization>,
     /// Rounds, each one load of each kind in its own process.
     #[arg(long, default_value_t = 2)]
     rounds: usize,
@@ -67,7 +78,25 @@ fn status_bytes() -> anyhow::Result<(u64, u64)> {
     Ok((field("VmRSS:")?, field("VmHWM:")?))
 }
 
-/// The child: loads the index and prints `rss_delta peak layout_bytes load_s`.
+/// [`QUERIES`] vectors of the quantized index saved in `dir`, spread over it, read row by row from its
+/// `vectors.f32` (not mapped).
+fn queries(dir: &Path, dim: usize, n: usize) -> anyhow::Result<Vec<f32>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let path = dir.join("vectors.f32");
+    let mut file = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let mut out = Vec::with_capacity(QUERIES * dim);
+    let mut row = vec![0u8; dim * 4];
+    for i in 0..QUERIES {
+        let slot = (i * n / QUERIES) as u64;
+        file.seek(SeekFrom::Start(slot * dim as u64 * 4))?;
+        file.read_exact(&mut row)?;
+        out.extend(row.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+    }
+    Ok(out)
+}
+
+/// The child: loads the index and prints `rss_delta peak layout_bytes load_s rss_after_queries`
+/// (the last 0 when the index is not quantized).
 fn child(how: &str, dir: &Path) -> anyhow::Result<()> {
     let manifest = persist::read_manifest(dir)?;
     let (before, _) = status_bytes()?;
@@ -79,8 +108,21 @@ fn child(how: &str, dir: &Path) -> anyhow::Result<()> {
     };
     let load_s = t.elapsed().as_secs_f64();
     let (after, peak) = status_bytes()?;
+    let quantized = matches!(manifest.config, IndexConfig::Hnsw(p) if p.quantization.is_some());
+    let after_queries = if quantized {
+        let q = queries(dir, manifest.dim, index.len())?;
+        let (start, _) = status_bytes()?;
+        for row in q.chunks_exact(manifest.dim) {
+            index.search(row, 10, &SearchParams::default())?;
+        }
+        // Growth from the load's start, less the queries' own buffer (read before `start`).
+        let (end, _) = status_bytes()?;
+        after.saturating_sub(before) + end.saturating_sub(start)
+    } else {
+        0
+    };
     println!(
-        "{} {} {} {load_s}",
+        "{} {} {} {load_s} {after_queries}",
         after.saturating_sub(before),
         peak.saturating_sub(before),
         index.search_layout_bytes()
@@ -89,8 +131,11 @@ fn child(how: &str, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs one child load; `(rss delta, peak delta, vectors + links bytes, load seconds)`.
-fn measure(how: &str, dir: &Path) -> anyhow::Result<(u64, u64, u64, f64)> {
+/// One child's figures: RSS delta, peak delta, layout bytes, load seconds, RSS delta after the queries.
+type Figures = (u64, u64, u64, f64, u64);
+
+/// Runs one child load.
+fn measure(how: &str, dir: &Path) -> anyhow::Result<Figures> {
     let exe = std::env::current_exe().context("finding this benchmark's executable")?;
     let out = Command::new(exe)
         .arg("--child")
@@ -106,10 +151,16 @@ fn measure(how: &str, dir: &Path) -> anyhow::Result<(u64, u64, u64, f64)> {
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let v: Vec<&str> = text.split_whitespace().collect();
-    if v.len() != 4 {
+    if v.len() != 5 {
         bail!("the {how} load printed {text:?}");
     }
-    Ok((v[0].parse()?, v[1].parse()?, v[2].parse()?, v[3].parse()?))
+    Ok((
+        v[0].parse()?,
+        v[1].parse()?,
+        v[2].parse()?,
+        v[3].parse()?,
+        v[4].parse()?,
+    ))
 }
 
 fn mib(b: u64) -> f64 {
@@ -128,6 +179,7 @@ fn main() -> anyhow::Result<()> {
     let params = HnswParams {
         m: args.m,
         ef_construction: args.ef_construction,
+        quantization: args.quantization,
         ..HnswParams::default()
     };
     eprintln!(
@@ -149,7 +201,7 @@ fn main() -> anyhow::Result<()> {
     drop(index);
     drop(ds);
 
-    let mut best: [(u64, u64, u64, f64); 2] = [(u64::MAX, u64::MAX, 0, f64::MAX); 2];
+    let mut best: [Figures; 2] = [(u64::MAX, u64::MAX, 0, f64::MAX, u64::MAX); 2];
     let kinds = ["search", "change"];
     for round in 0..args.rounds {
         for i in 0..2 {
@@ -165,25 +217,36 @@ fn main() -> anyhow::Result<()> {
                 mib(m.2),
                 m.3
             );
+            if m.4 > 0 {
+                eprintln!("         after {QUERIES} searches: RSS +{:.1} MiB", mib(m.4));
+            }
             let b = &mut best[k];
-            *b = (b.0.min(m.0), b.1.min(m.1), m.2, b.3.min(m.3));
+            *b = (b.0.min(m.0), b.1.min(m.1), m.2, b.3.min(m.3), b.4.min(m.4));
         }
     }
     print_table(&args, n, &best);
     Ok(())
 }
 
-fn print_table(args: &Args, n: usize, best: &[(u64, u64, u64, f64); 2]) {
+fn print_table(args: &Args, n: usize, best: &[Figures; 2]) {
     let layout = best[0].2;
+    let walk = args
+        .quantization
+        .map_or("full vectors".to_string(), |q| format!("{q} codes"));
     println!(
-        "\nHNSW M {} ef_construction {}, {n} points ({}); best of {} rounds per load",
+        "\nHNSW M {} ef_construction {}, walk over {walk}, {n} points ({}); best of {} rounds per load",
         args.m, args.ef_construction, args.dataset, args.rounds
     );
-    println!("| load | RSS growth MiB | peak growth MiB | RSS / (vectors + links) | load s |");
-    println!("|---|---|---|---|---|");
+    println!("| load | RSS growth MiB | peak growth MiB | RSS / layout held | load s | RSS after {QUERIES} searches MiB |");
+    println!("|---|---|---|---|---|---|");
     for (name, b) in ["for search (serve)", "to change (index)"].iter().zip(best) {
+        let queried = if args.quantization.is_some() {
+            format!("{:.1}", mib(b.4))
+        } else {
+            "-".into()
+        };
         println!(
-            "| {name} | {:.1} | {:.1} | {:.2} | {:.2} |",
+            "| {name} | {:.1} | {:.1} | {:.2} | {:.2} | {queried} |",
             mib(b.0),
             mib(b.1),
             b.0 as f64 / layout.max(1) as f64,
@@ -191,7 +254,7 @@ fn print_table(args: &Args, n: usize, best: &[(u64, u64, u64, f64); 2]) {
         );
     }
     println!(
-        "vectors + links (the search layout: vectors, layer-0 and upper blocks, laid links): {:.1} MiB",
+        "layout held for search (vectors or codes, layer-0 and upper blocks, laid links): {:.1} MiB",
         mib(layout)
     );
 }
