@@ -85,13 +85,26 @@ pub fn index_defaults(n: usize, dim: usize) -> Vec<(&'static str, Params, Params
             ]),
             p(&[("nprobe", json!(nprobe))]),
         ),
+        (
+            "ivf-sq8",
+            p(&[("nlist", json!(nlist))]),
+            p(&[("nprobe", json!(nprobe))]),
+        ),
+        (
+            "ivf-pq4fs",
+            p(&[
+                ("nlist", json!(nlist)),
+                ("pq_m", json!(ivf::default_pq4fs_m(dim))),
+            ]),
+            p(&[("nprobe", json!(nprobe))]),
+        ),
     ]
 }
 
 /// An index default placed in a sweep.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DefaultCheck {
-    /// `hnsw`, `ivf-flat` or `ivf-pq`.
+    /// `hnsw`, `ivf-flat`, `ivf-pq`, `ivf-sq8` or `ivf-pq4fs`.
     pub index: String,
     /// The default's build and search parameters.
     pub params: Params,
@@ -273,6 +286,19 @@ fn mib(bytes: u64) -> String {
     format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
 }
 
+/// A point's memory in MiB; for quantised codes re-ranked exactly, what the search structure takes, then
+/// the whole with the kept vectors: `codes (total with re-rank vectors)`.
+fn memory_text(p: &Point) -> String {
+    match p.rerank_bytes {
+        Some(r) if r > 0 => format!(
+            "{} ({} with re-rank vectors)",
+            mib(p.memory_bytes.saturating_sub(r)),
+            mib(p.memory_bytes)
+        ),
+        _ => mib(p.memory_bytes),
+    }
+}
+
 /// The Markdown report: dataset, machine, grids, summary table and every point.
 pub fn markdown(r: &Results) -> String {
     let mut s = String::new();
@@ -315,7 +341,7 @@ pub fn markdown(r: &Results) -> String {
                     latency_text(p, p.p50_ms),
                     latency_text(p, p.p99_ms),
                     p.build_s,
-                    mib(p.memory_bytes),
+                    memory_text(p),
                     p.params_text()
                 );
             }
@@ -355,7 +381,7 @@ pub fn markdown(r: &Results) -> String {
             latency_text(p, p.p99_ms),
             p.build_s,
             mib(p.disk_bytes),
-            mib(p.memory_bytes),
+            memory_text(p),
             p.rss_delta_bytes.map(mib).unwrap_or_else(|| "-".into())
         );
     }
@@ -364,7 +390,9 @@ pub fn markdown(r: &Results) -> String {
         "\nModes: `single` is one query per call, the calls spread over {} threads (QPS: all queries once, wall \
          clock; latency: per call); `batch` is all queries in one call parallelised by the library over the same \
          threads (QPS only). Series without a mode come from files written before modes were measured. \
-         Memory: the index's own estimate; RSS delta: growth of the process's resident set during the build \
+         Memory: the index's own estimate; for quantised IVF codes (ivf-pq, ivf-sq8, ivf-pq4fs) the first \
+         figure is the codes, lists and quantisers, and the one in parentheses adds the full-precision vectors \
+         kept to re-rank candidates exactly; RSS delta: growth of the process's resident set during the build \
          (0 when freed memory was reused).",
         r.threads
     );
