@@ -83,14 +83,18 @@ fn status_bytes() -> anyhow::Result<(u64, u64)> {
 fn queries(dir: &Path, dim: usize, n: usize) -> anyhow::Result<Vec<f32>> {
     use std::io::{Read, Seek, SeekFrom};
     let path = dir.join("vectors.f32");
-    let mut file = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let mut file =
+        std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
     let mut out = Vec::with_capacity(QUERIES * dim);
     let mut row = vec![0u8; dim * 4];
     for i in 0..QUERIES {
         let slot = (i * n / QUERIES) as u64;
         file.seek(SeekFrom::Start(slot * dim as u64 * 4))?;
         file.read_exact(&mut row)?;
-        out.extend(row.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        out.extend(
+            row.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        );
     }
     Ok(out)
 }
@@ -218,7 +222,10 @@ fn main() -> anyhow::Result<()> {
                 m.3
             );
             if m.4 > 0 {
-                eprintln!("         after {QUERIES} searches: RSS +{:.1} MiB", mib(m.4));
+                eprintln!(
+                    "         after {QUERIES} searches: RSS +{:.1} MiB",
+                    mib(m.4)
+                );
             }
             let b = &mut best[k];
             *b = (b.0.min(m.0), b.1.min(m.1), m.2, b.3.min(m.3), b.4.min(m.4));

@@ -173,6 +173,7 @@ pub fn run(
             build_s,
             disk_bytes: 0,
             memory_bytes: 0,
+            rerank_bytes: None,
             rss_delta_bytes: None,
             mapped_bytes: None,
             mode: Some(mode),

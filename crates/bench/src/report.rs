@@ -85,13 +85,26 @@ pub fn index_defaults(n: usize, dim: usize) -> Vec<(&'static str, Params, Params
             ]),
             p(&[("nprobe", json!(nprobe))]),
         ),
+        (
+            "ivf-sq8",
+            p(&[("nlist", json!(nlist))]),
+            p(&[("nprobe", json!(nprobe))]),
+        ),
+        (
+            "ivf-pq4fs",
+            p(&[
+                ("nlist", json!(nlist)),
+                ("pq_m", json!(ivf::default_pq4fs_m(dim))),
+            ]),
+            p(&[("nprobe", json!(nprobe))]),
+        ),
     ]
 }
 
 /// An index default placed in a sweep.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DefaultCheck {
-    /// `hnsw`, `ivf-flat` or `ivf-pq`.
+    /// `hnsw`, `ivf-flat`, `ivf-pq`, `ivf-sq8` or `ivf-pq4fs`.
     pub index: String,
     /// The default's build and search parameters.
     pub params: Params,
@@ -273,11 +286,21 @@ fn mib(bytes: u64) -> String {
     format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
 }
 
-/// A point's memory: its heap MiB, and the MiB it maps from disk where it maps any.
+/// A point's memory in MiB: what the search structure holds; for quantised codes re-ranked exactly, then
+/// the whole with the kept vectors, `codes (total with re-rank vectors)`; and `+N mapped` for the full
+/// vectors a quantized HNSW index maps from disk instead of holding.
 fn memory_text(p: &Point) -> String {
+    let held = match p.rerank_bytes {
+        Some(r) if r > 0 => format!(
+            "{} ({} with re-rank vectors)",
+            mib(p.memory_bytes.saturating_sub(r)),
+            mib(p.memory_bytes)
+        ),
+        _ => mib(p.memory_bytes),
+    };
     match p.mapped_bytes {
-        Some(mapped) => format!("{} (+{} mapped)", mib(p.memory_bytes), mib(mapped)),
-        None => mib(p.memory_bytes),
+        Some(mapped) => format!("{held} (+{} mapped)", mib(mapped)),
+        None => held,
     }
 }
 
@@ -372,9 +395,11 @@ pub fn markdown(r: &Results) -> String {
         "\nModes: `single` is one query per call, the calls spread over {} threads (QPS: all queries once, wall \
          clock; latency: per call); `batch` is all queries in one call parallelised by the library over the same \
          threads (QPS only). Series without a mode come from files written before modes were measured. \
-         Memory: the index's own estimate of its heap, an HNSW index as served (opened for search only), \
-         with `+N mapped` for the full vectors a quantized HNSW index maps from disk and reads only to re-score; \
-         RSS delta: growth of the process's resident set during the build \
+         Memory: the index's own estimate, an HNSW index as served (opened for search only); for quantised \
+         IVF codes (ivf-pq, ivf-sq8, ivf-pq4fs) the first figure is the codes, lists and quantisers, and the one \
+         in parentheses adds the full-precision vectors kept to re-rank candidates exactly; `+N mapped`: the full \
+         vectors a quantized HNSW index (hnsw-int8) maps from disk and reads only to re-score; RSS delta: growth \
+         of the process's resident set during the build \
          (0 when freed memory was reused).",
         r.threads
     );

@@ -9,10 +9,11 @@
 //!   "machine": {"cpu": str, "cores": int, "simd": str?, "blas": str?},
 //!   "threads": int, "k": int, "date": "YYYY-MM-DDTHH:MM:SSZ",
 //!   "grids": {"<index kind>": str, ...},          // parameter grids swept, human-readable
-//!   "points": [{"library": "vsearch"|"faiss"|"hnswlib", "index": "flat"|"hnsw"|"ivf-flat"|"ivf-pq",
+//!   "points": [{"library": "vsearch"|"faiss"|"hnswlib", "index": "flat"|"hnsw"|"ivf-flat"|"ivf-pq"|"ivf-sq8"|"ivf-pq4fs",
 //!               "params": {str: number|bool|str}, "recall": float, "qps": float,
 //!               "p50_ms": float, "p95_ms": float, "p99_ms": float, "build_s": float,
-//!               "disk_bytes": int, "memory_bytes": int, "mapped_bytes": int (optional), "rss_delta_bytes": int (optional),
+//!               "disk_bytes": int, "memory_bytes": int, "rerank_bytes": int (optional),
+//!               "mapped_bytes": int (optional), "rss_delta_bytes": int (optional),
 //!               "mode": "single"|"batch" (optional; absent in files from before modes)}]
 //! }
 //! ```
@@ -102,7 +103,8 @@ pub type Params = BTreeMap<String, serde_json::Value>;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Point {
     pub library: String,
-    /// `flat`, `hnsw`, `ivf-flat` or `ivf-pq`.
+    /// `flat`, `hnsw`, `ivf-flat`, `ivf-pq`, `ivf-sq8` or `ivf-pq4fs` (vsearch's names: the sweep's
+    /// [`crate::sweep::SWEEP_KINDS`]).
     pub index: String,
     /// Build and search parameters.
     pub params: Params,
@@ -124,6 +126,10 @@ pub struct Point {
     /// read only to re-score), when there are any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mapped_bytes: Option<u64>,
+    /// The share of `memory_bytes` taken by full-precision vectors kept only to re-rank quantised codes
+    /// (vsearch's IVF-PQ, IVF-SQ8, IVF-PQ fast-scan); absent when none are kept, and in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerank_bytes: Option<u64>,
     /// Growth of the process's resident set during the build, when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rss_delta_bytes: Option<u64>,

@@ -14,14 +14,23 @@ use std::time::Instant;
 use vsearch_index::eval::recall_at_k;
 use vsearch_index::hnsw::{DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_M};
 use vsearch_index::ivf::{
-    default_nlist, default_pq_m, pq_m_at_most, DEFAULT_NPROBE, DEFAULT_PQ_BITS,
+    default_nlist, default_pq4fs_m, default_pq_m, default_rerank_factor, pq_m_at_most,
+    DEFAULT_NPROBE, DEFAULT_PQ_BITS,
 };
 use vsearch_index::{
     HnswParams, IndexConfig, IvfCodes, IvfParams, Quantization, SearchParams, VectorIndex,
 };
 
 /// The index kinds a sweep builds, by the names its points carry (`index` in `results.json`).
-pub const SWEEP_KINDS: [&str; 5] = ["flat", "hnsw", "hnsw-int8", "ivf-flat", "ivf-pq"];
+pub const SWEEP_KINDS: [&str; 7] = [
+    "flat",
+    "hnsw",
+    "hnsw-int8",
+    "ivf-flat",
+    "ivf-pq",
+    "ivf-sq8",
+    "ivf-pq4fs",
+];
 
 /// The sweep's name of an HNSW build walking full vectors (`hnsw`) or codes (`hnsw-int8`).
 pub fn hnsw_kind(quantization: Option<Quantization>) -> &'static str {
@@ -49,6 +58,12 @@ pub struct Grid {
     pub nprobe: Vec<usize>,
     /// IVF-PQ (sub-quantisers, bits per code) settings; candidates re-ranked exactly.
     pub pq: Vec<(usize, usize)>,
+    /// IVF-SQ8 nlist values (8-bit scalar codes, candidates re-ranked exactly).
+    pub ivf_sq8_nlist: Vec<usize>,
+    /// IVF-PQ fast-scan nlist values.
+    pub ivf_pq4fs_nlist: Vec<usize>,
+    /// IVF-PQ fast-scan sub-quantiser counts (4-bit codes; candidates re-ranked exactly).
+    pub pq4fs_m: Vec<usize>,
     /// Whether the flat baseline is measured.
     pub flat: bool,
 }
@@ -59,6 +74,12 @@ pub fn sqrt_nlist(n: usize, factor: f64) -> usize {
     ((factor * (n as f64).sqrt()).round() as usize)
         .min(n / vsearch_index::ivf::MIN_POINTS_PER_LIST)
         .max(1)
+}
+
+/// Whether `n` vectors can train IVF-PQ fast-scan's 4-bit codebooks (FAISS needs `2^4` training vectors);
+/// grids leave fast-scan out below that.
+pub fn fast_scan_trains(n: usize) -> bool {
+    n >= 1 << vsearch_index::ivf::FAST_SCAN_BITS
 }
 
 /// PQ settings of the full grid for `n` vectors of dimension `dim`: codes of at most 32 bytes per vector
@@ -101,9 +122,16 @@ impl Grid {
             ivf_pq_nlist: vec![sqrt_nlist(n, 4.0)],
             nprobe: vec![1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128, 256],
             pq: pq_grid(dim, n),
+            // The quantised kinds at the default nlist, against IVF-Flat and IVF-PQ at the same nlist; fast-scan
+            // at the index layer's default m (`dim / 2`, or the largest divisor of dim below it): the code
+            // bytes of the default 8-bit PQ, so the two PQ kinds compare at equal memory.
+            ivf_sq8_nlist: vec![sqrt_nlist(n, 4.0)],
+            ivf_pq4fs_nlist: vec![sqrt_nlist(n, 4.0)],
+            pq4fs_m: vec![default_pq4fs_m(dim)],
             flat: true,
         }
         .with_defaults(n, dim)
+        .without_untrainable(n)
     }
 
     /// A small grid for a quick look: one build per kind, with the index layer's default build parameters,
@@ -117,13 +145,18 @@ impl Grid {
             ivf_pq_nlist: vec![default_nlist(n)],
             nprobe: vec![1, 4, 8, 16, 32, 64],
             pq: vec![(default_pq_m(dim), pq_bits(n))],
+            ivf_sq8_nlist: vec![default_nlist(n)],
+            ivf_pq4fs_nlist: vec![default_nlist(n)],
+            pq4fs_m: vec![default_pq4fs_m(dim)],
             flat: true,
         }
         .with_defaults(n, dim)
+        .without_untrainable(n)
     }
 
     /// Adds the index layer's defaults for `n` vectors of dimension `dim` where they are missing: the HNSW
-    /// build (M, ef_construction) and ef_search, the default nlist and nprobe, and the default PQ m.
+    /// build (M, ef_construction) and ef_search, the default nlist and nprobe, and the default PQ and
+    /// fast-scan m.
     pub fn with_defaults(mut self, n: usize, dim: usize) -> Grid {
         fn add<T: PartialEq + Ord>(v: &mut Vec<T>, x: T) {
             if !v.contains(&x) {
@@ -137,6 +170,17 @@ impl Grid {
         add(&mut self.ivf_pq_nlist, default_nlist(n));
         add(&mut self.nprobe, DEFAULT_NPROBE.min(default_nlist(n)));
         add(&mut self.pq, (default_pq_m(dim), pq_bits(n)));
+        add(&mut self.ivf_sq8_nlist, default_nlist(n));
+        add(&mut self.ivf_pq4fs_nlist, default_nlist(n));
+        add(&mut self.pq4fs_m, default_pq4fs_m(dim));
+        self
+    }
+
+    /// Drops the fast-scan builds when `n` vectors cannot train them ([`fast_scan_trains`]).
+    fn without_untrainable(mut self, n: usize) -> Grid {
+        if !fast_scan_trains(n) {
+            self.ivf_pq4fs_nlist.clear();
+        }
         self
     }
 
@@ -164,6 +208,12 @@ impl Grid {
         }
         if !keep("ivf-pq") {
             self.ivf_pq_nlist.clear();
+        }
+        if !keep("ivf-sq8") {
+            self.ivf_sq8_nlist.clear();
+        }
+        if !keep("ivf-pq4fs") {
+            self.ivf_pq4fs_nlist.clear();
         }
         Ok(self)
     }
@@ -203,6 +253,26 @@ impl Grid {
                 self.ivf_pq_nlist,
                 self.pq,
                 vsearch_index::ivf::DEFAULT_RERANK_FACTOR,
+                self.nprobe
+            ),
+        );
+        m.insert(
+            "ivf-sq8".into(),
+            format!(
+                "nlist in {:?}; 8-bit scalar codes; exact re-ranking of {} * k candidates; nprobe in {:?} (<= nlist)",
+                self.ivf_sq8_nlist,
+                default_rerank_factor(IvfCodes::Sq8),
+                self.nprobe
+            ),
+        );
+        m.insert(
+            "ivf-pq4fs".into(),
+            format!(
+                "nlist in {:?}; 4-bit PQ fast-scan m in {:?}; exact re-ranking of {} * k candidates; nprobe in {:?} \
+                 (<= nlist)",
+                self.ivf_pq4fs_nlist,
+                self.pq4fs_m,
+                default_rerank_factor(IvfCodes::PqFastScan { m: 1 }),
                 self.nprobe
             ),
         );
@@ -259,11 +329,19 @@ impl Grid {
             });
         }
         let ivf = |nlist: usize, codes: IvfCodes, name: &'static str| {
-            let rerank = matches!(codes, IvfCodes::Pq { .. });
+            let rerank = codes.keeps_raw();
             let mut params: Params = [("nlist".to_string(), json!(nlist))].into();
-            if let IvfCodes::Pq { m, bits } = codes {
-                params.insert("pq_m".into(), json!(m));
-                params.insert("pq_bits".into(), json!(bits));
+            match codes {
+                IvfCodes::Pq { m, bits } => {
+                    params.insert("pq_m".into(), json!(m));
+                    params.insert("pq_bits".into(), json!(bits));
+                }
+                IvfCodes::PqFastScan { m } => {
+                    params.insert("pq_m".into(), json!(m));
+                }
+                IvfCodes::Flat | IvfCodes::Sq8 => {}
+            }
+            if rerank {
                 params.insert("rerank".into(), json!(true));
             }
             Build {
@@ -301,6 +379,14 @@ impl Grid {
                 out.push(ivf(nl, IvfCodes::Pq { m, bits }, "ivf-pq"));
             }
         }
+        for &nl in &self.ivf_sq8_nlist {
+            out.push(ivf(nl, IvfCodes::Sq8, "ivf-sq8"));
+        }
+        for &nl in &self.ivf_pq4fs_nlist {
+            for &m in &self.pq4fs_m {
+                out.push(ivf(nl, IvfCodes::PqFastScan { m }, "ivf-pq4fs"));
+            }
+        }
         out
     }
 }
@@ -336,6 +422,8 @@ pub struct BuildCost {
     pub memory_bytes: u64,
     /// Bytes mapped from its files instead of held, if any.
     pub mapped_bytes: Option<u64>,
+    /// The share of `memory_bytes` kept only to re-rank ([`VectorIndex::rerank_bytes`]).
+    pub rerank_bytes: u64,
     pub disk_bytes: u64,
     pub rss_delta_bytes: Option<u64>,
 }
@@ -389,6 +477,7 @@ pub fn measure_index(
                 build_s: cost.build_s,
                 disk_bytes: cost.disk_bytes,
                 memory_bytes: cost.memory_bytes,
+                rerank_bytes: (cost.rerank_bytes > 0).then_some(cost.rerank_bytes),
                 rss_delta_bytes: cost.rss_delta_bytes,
                 mapped_bytes: cost.mapped_bytes,
                 mode: Some(mode),
@@ -438,6 +527,7 @@ pub fn run(plan: &[Build], work: &Workload) -> Result<Vec<Point>> {
             memory_bytes: index.memory_bytes() as u64,
             mapped_bytes: (mapped > 0).then_some(mapped),
             disk_bytes: dir_size(&dir)?,
+            rerank_bytes: index.rerank_bytes() as u64,
             rss_delta_bytes: (rss0 > 0).then_some(rss1.saturating_sub(rss0)),
         };
         tracing::info!(index = b.index, params = %params_short(&b.params), build_s, "built");

@@ -12,7 +12,7 @@ pub struct SearchParams {
     pub ef_search: Option<usize>,
     /// IVF: number of inverted lists visited.
     pub nprobe: Option<usize>,
-    /// IVF-PQ: re-rank candidates with exact distances.
+    /// IVF with quantised codes (PQ, SQ8, PQ fast-scan): re-rank candidates with exact distances.
     pub rerank: Option<bool>,
 }
 
@@ -58,14 +58,74 @@ impl Default for HnswParams {
     }
 }
 
-/// IVF code kind.
+/// IVF code kind: what the inverted lists hold for each vector.
+///
+/// Serialised with a `type` tag: `{"type":"flat"}`, `{"type":"pq","m":..,"bits":..}`, `{"type":"sq8"}`,
+/// `{"type":"pq4fs","m":..}`. Every kind but [`IvfCodes::Flat`] is quantised: its index also keeps the raw
+/// vectors ([`IvfCodes::keeps_raw`]) to re-rank candidates exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum IvfCodes {
-    /// Full vectors in the lists.
+    /// Full vectors in the lists (FAISS `IVF{nlist},Flat`).
     Flat,
-    /// Product quantisation: `m` sub-vectors of `bits` bits each.
+    /// Product quantisation: `m` sub-vectors of `bits` bits each (FAISS `IVF{nlist},PQ{m}x{bits}np`).
     Pq { m: usize, bits: usize },
+    /// Scalar quantisation, 8 bits per dimension (FAISS `IVF{nlist},SQ8`): `dim` bytes per vector, a
+    /// quarter of the f32 vector, each dimension quantised over its trained range.
+    Sq8,
+    /// Product quantisation with 4-bit codes scanned by FAISS's SIMD fast-scan kernels (FAISS
+    /// `IVF{nlist},PQ{m}x4fs`, blocks of 32 codes): `m` sub-vectors of 4 bits, `ceil(m / 2)` bytes per
+    /// vector. `m` must divide the dimension; FAISS pads an odd `m` to `m + 1` in its blocks.
+    #[serde(rename = "pq4fs")]
+    PqFastScan { m: usize },
+}
+
+/// Bits per code of [`IvfCodes::PqFastScan`]: FAISS's fast-scan kernels take 4-bit codes only.
+pub const FAST_SCAN_BITS: usize = 4;
+/// Codes per block of [`IvfCodes::PqFastScan`]'s inverted lists (FAISS's `bbs`, its factory default; FAISS
+/// requires a multiple of 32). Each list is padded to whole blocks.
+pub const FAST_SCAN_BLOCK: usize = 32;
+
+impl IvfCodes {
+    /// Whether an index of these codes keeps the raw vectors beside FAISS to re-rank candidates exactly:
+    /// every quantised kind (all but [`IvfCodes::Flat`], whose codes are the vectors).
+    pub fn keeps_raw(self) -> bool {
+        !matches!(self, IvfCodes::Flat)
+    }
+
+    /// Bytes of one vector's code in the inverted lists, for vectors of `dim` values (without the id, and
+    /// without the padding of [`IvfCodes::PqFastScan`]'s blocks).
+    pub fn code_bytes(self, dim: usize) -> usize {
+        match self {
+            IvfCodes::Flat => 4 * dim,
+            IvfCodes::Pq { m, bits } => (m * bits).div_ceil(8),
+            IvfCodes::Sq8 => dim,
+            IvfCodes::PqFastScan { m } => m.div_ceil(2),
+        }
+    }
+
+    /// Bytes of the trained quantiser beside the coarse centroids, for vectors of `dim` values: the PQ
+    /// codebooks (`2^bits` centroids of `dim` floats over all sub-quantisers), or SQ8's per-dimension
+    /// minimum and range.
+    pub fn codebook_bytes(self, dim: usize) -> usize {
+        match self {
+            IvfCodes::Flat => 0,
+            IvfCodes::Pq { bits, .. } => (1usize << bits.min(16)) * dim * 4,
+            IvfCodes::Sq8 => 2 * dim * 4,
+            IvfCodes::PqFastScan { .. } => (1usize << FAST_SCAN_BITS) * dim * 4,
+        }
+    }
+
+    /// Bytes of `n` vectors' codes in `nlist` lists, at most: [`IvfCodes::code_bytes`] each, plus, for
+    /// [`IvfCodes::PqFastScan`], up to one partly filled block of [`FAST_SCAN_BLOCK`] codes per list (FAISS
+    /// pads an odd `m` to a whole byte per pair of codes, which `ceil(m / 2)` already counts).
+    pub fn list_code_bytes(self, dim: usize, n: usize, nlist: usize) -> usize {
+        let padding = match self {
+            IvfCodes::PqFastScan { .. } => nlist.min(n) * FAST_SCAN_BLOCK * self.code_bytes(dim),
+            _ => 0,
+        };
+        n * self.code_bytes(dim) + padding
+    }
 }
 
 /// IVF build parameters.
@@ -76,7 +136,7 @@ pub struct IvfParams {
     /// Default `nprobe` when a query gives none.
     pub nprobe: usize,
     pub codes: IvfCodes,
-    /// IVF-PQ: re-rank by exact distance by default.
+    /// Quantised codes (PQ, SQ8, PQ fast-scan): re-rank by exact distance by default.
     pub rerank: bool,
     /// Train on at most this many vectors (a uniform sample); `None` trains on all.
     pub train_size: Option<usize>,
@@ -148,6 +208,37 @@ pub fn default_pq_params(dim: usize) -> IvfParams {
     }
 }
 
+/// Default [`IvfCodes::PqFastScan`] sub-quantiser count for `dim`: `dim / 2` (2 dimensions per 4-bit code,
+/// `dim / 4` bytes per vector, the code size of [`default_pq_m`]'s 8-bit PQ) when 2 divides `dim`, otherwise
+/// the largest divisor of `dim` not above `dim / 2` (at least 1).
+///
+/// Equal code bytes make the two PQ kinds comparable at equal memory: fast-scan trades 16 centroids per
+/// sub-quantiser (coarser codes, hence re-ranking) for SIMD table look-ups over blocks of 32 codes.
+pub fn default_pq4fs_m(dim: usize) -> usize {
+    pq_m_at_most(dim, dim / 2)
+}
+
+/// Default IVF-SQ8 parameters: nlist from the collection size, [`DEFAULT_NPROBE`], exact re-ranking on.
+pub fn default_sq8_params() -> IvfParams {
+    IvfParams {
+        codes: IvfCodes::Sq8,
+        rerank: true,
+        ..default_flat_params()
+    }
+}
+
+/// Default IVF-PQ fast-scan parameters for `dim`: [`default_pq4fs_m`] 4-bit sub-quantisers, exact
+/// re-ranking on.
+pub fn default_pq4fs_params(dim: usize) -> IvfParams {
+    IvfParams {
+        codes: IvfCodes::PqFastScan {
+            m: default_pq4fs_m(dim),
+        },
+        rerank: true,
+        ..default_flat_params()
+    }
+}
+
 /// Which index to build, with its parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -190,23 +281,16 @@ impl IndexConfig {
                     n * (4 * d + 32) + n * (64 + 2 * m * 14) + quantized
                 }
                 IndexConfig::Ivf(p) => {
-                    let nlist = p.nlist.unwrap_or_else(|| default_nlist(vectors)) as u64;
-                    // Centroids, then each vector's code and id in its list.
-                    let codes = match p.codes {
-                        IvfCodes::Flat => 4 * d,
-                        IvfCodes::Pq { m, bits } => (m as u64 * bits as u64).div_ceil(8),
-                    };
-                    let codebooks = match p.codes {
-                        IvfCodes::Flat => 0,
-                        IvfCodes::Pq { bits, .. } => 4 * d * (1u64 << bits.min(16)),
-                    };
-                    // Re-ranking keeps the full vectors beside the codes.
-                    let rerank = if p.rerank && p.codes != IvfCodes::Flat {
-                        4 * n * d
-                    } else {
-                        0
-                    };
-                    4 * nlist * d + codebooks + n * (codes + 8) + 64 * nlist + rerank
+                    let nlist = p.nlist.unwrap_or_else(|| default_nlist(vectors));
+                    // Centroids, the trained quantiser, then each vector's code (with fast-scan's block
+                    // padding) and id in its list.
+                    let codes = p.codes.list_code_bytes(dim, vectors, nlist) as u64;
+                    let codebooks = p.codes.codebook_bytes(dim) as u64;
+                    let nlist = nlist as u64;
+                    // Quantised codes keep the full vectors beside them, to re-rank (saved whether or not
+                    // re-ranking is on by default, as a query may ask for it).
+                    let raw = if p.codes.keeps_raw() { 4 * n * d } else { 0 };
+                    4 * nlist * d + codebooks + codes + 8 * n + 64 * nlist + raw
                 }
             }
     }
@@ -243,5 +327,51 @@ mod tests {
         }
         assert_eq!(default_pq_m(128), 32);
         assert_eq!(default_pq_m(784), 196);
+    }
+
+    #[test]
+    fn pq4fs_m_divides_and_matches_pq_code_bytes() {
+        for dim in [1, 3, 7, 128, 512, 784, 1280, 1000] {
+            let m = default_pq4fs_m(dim);
+            assert_eq!(dim % m, 0, "dim {dim} m {m}");
+        }
+        assert_eq!(default_pq4fs_m(784), 392);
+        for dim in [128, 512, 784] {
+            assert_eq!(
+                IvfCodes::PqFastScan {
+                    m: default_pq4fs_m(dim)
+                }
+                .code_bytes(dim),
+                IvfCodes::Pq {
+                    m: default_pq_m(dim),
+                    bits: DEFAULT_PQ_BITS
+                }
+                .code_bytes(dim)
+            );
+        }
+        assert_eq!(IvfCodes::Sq8.code_bytes(784), 784);
+        assert_eq!(IvfCodes::PqFastScan { m: 3 }.code_bytes(6), 2);
+    }
+
+    #[test]
+    fn codes_serialise_with_their_tags_and_old_manifests_load() {
+        let json = |c: IvfCodes| serde_json::to_string(&c).unwrap();
+        assert_eq!(json(IvfCodes::Sq8), r#"{"type":"sq8"}"#);
+        assert_eq!(
+            json(IvfCodes::PqFastScan { m: 64 }),
+            r#"{"type":"pq4fs","m":64}"#
+        );
+        for c in [
+            IvfCodes::Flat,
+            IvfCodes::Pq { m: 8, bits: 8 },
+            IvfCodes::Sq8,
+            IvfCodes::PqFastScan { m: 64 },
+        ] {
+            assert_eq!(serde_json::from_str::<IvfCodes>(&json(c)).unwrap(), c);
+        }
+        let old: IvfCodes = serde_json::from_str(r#"{"type":"pq","m":16,"bits":8}"#).unwrap();
+        assert_eq!(old, IvfCodes::Pq { m: 16, bits: 8 });
+        let old: IvfCodes = serde_json::from_str(r#"{"type":"flat"}"#).unwrap();
+        assert_eq!(old, IvfCodes::Flat);
     }
 }

@@ -49,6 +49,12 @@ pub trait VectorIndex: Send + Sync {
     fn mapped_bytes(&self) -> usize {
         0
     }
+    /// The share of [`VectorIndex::memory_bytes`] taken by full-precision vectors kept only to re-rank
+    /// quantised candidates exactly (IVF-PQ, IVF-SQ8, IVF-PQ fast-scan); 0 for kinds whose search reads
+    /// the vectors themselves. `memory_bytes - rerank_bytes` is what the search structure takes.
+    fn rerank_bytes(&self) -> usize {
+        0
+    }
     /// Adds vectors (`ids.len() * dim` values). An id already present is an error.
     fn add(&mut self, ids: &[u64], vectors: &[f32]) -> Result<()>;
     /// Removes ids; an unknown id is an error and nothing is removed.

@@ -194,6 +194,7 @@ fn measure(
     let cost = BuildCost {
         build_s: 0.5,
         memory_bytes: index.memory_bytes() as u64,
+        rerank_bytes: index.rerank_bytes() as u64,
         disk_bytes: measure::disk_bytes(index).expect("disk"),
         rss_delta_bytes: None,
         mapped_bytes: None,
@@ -455,8 +456,18 @@ fn quick_run_on_synthetic_data_measures_every_kind() {
     let dir = tempfile::tempdir().expect("tempdir");
     let opts = quick_synthetic_options(3000, 32, 16, 100, dir.path().to_path_buf());
     let r = vsearch_bench::run(&opts).expect("bench run");
-    for kind in ["flat", "hnsw", "ivf-flat", "ivf-pq"] {
+    for kind in vsearch_bench::sweep::SWEEP_KINDS {
         assert!(r.points.iter().any(|p| p.index == kind), "{kind} measured");
+    }
+    // Quantised IVF kinds report the vectors they keep to re-rank apart from their codes.
+    for p in &r.points {
+        let quantised = ["ivf-pq", "ivf-sq8", "ivf-pq4fs"].contains(&p.index.as_str());
+        assert_eq!(
+            p.rerank_bytes,
+            quantised.then_some((r.dataset.n_base * r.dataset.dim * 4) as u64),
+            "{} rerank bytes",
+            p.index
+        );
     }
     for mode in [QueryMode::Single, QueryMode::Batch] {
         let flat = r
@@ -584,6 +595,9 @@ fn grids_always_hold_the_index_defaults() {
                 .nprobe
                 .contains(&ivf::DEFAULT_NPROBE.min(ivf::default_nlist(n))));
             assert!(g.pq.iter().any(|&(m, _)| m == ivf::default_pq_m(dim)));
+            assert!(g.ivf_sq8_nlist.contains(&ivf::default_nlist(n)));
+            assert!(g.ivf_pq4fs_nlist.contains(&ivf::default_nlist(n)));
+            assert!(g.pq4fs_m.contains(&ivf::default_pq4fs_m(dim)));
         }
     }
     assert_eq!(vsearch_bench::sweep::pq_bits(60_000), ivf::DEFAULT_PQ_BITS);

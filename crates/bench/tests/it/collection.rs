@@ -125,7 +125,7 @@ fn a_real_collection_is_benchmarked_with_held_out_queries() {
         .find(|p| p.index == "flat")
         .expect("flat point");
     assert_eq!(flat.recall, 1.0);
-    for kind in ["hnsw", "ivf-flat", "ivf-pq"] {
+    for kind in ["hnsw", "ivf-flat", "ivf-pq", "ivf-sq8"] {
         assert!(
             r.points.iter().any(|p| p.index == kind),
             "{kind} measured on a 12-vector base"

@@ -792,6 +792,16 @@ impl VectorIndex for HnswIndex {
         HnswIndex::mapped_bytes(self)
     }
 
+    fn rerank_bytes(&self) -> usize {
+        // A quantized walk reads the full vectors only to re-score; held on the heap when the index was
+        // built or loaded to change (mapped, not held, when opened for search).
+        if self.search_graph.quantized().is_some() {
+            self.search_graph.vectors_heap_bytes()
+        } else {
+            0
+        }
+    }
+
     fn memory_bytes(&self) -> usize {
         // Per point: the vector, about 2*M neighbours at layer 0 plus a geometric tail above it
         // (id + distance + pointer per neighbour), and hnsw_rs's point header.

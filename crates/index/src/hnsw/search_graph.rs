@@ -340,6 +340,11 @@ impl SearchGraph {
         self.vectors.mapped_bytes()
     }
 
+    /// Heap bytes of the full vectors (0 when mapped).
+    pub(crate) fn vectors_heap_bytes(&self) -> usize {
+        self.vectors.heap_bytes()
+    }
+
     /// Codes the slots' vectors with `quantizer`, so that searches walk the codes (the vectors must be
     /// held, not mapped).
     pub(crate) fn quantize(&mut self, quantizer: Int8Quantizer) {

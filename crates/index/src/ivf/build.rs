@@ -3,8 +3,11 @@
 
 use super::ffi::{faiss_err, faiss_metric, to_idx};
 // Up to mod.rs: this file adds methods to the IvfIndex defined there.
-use super::{invalid, keeps_raw, threads, IvfIndex, DEFAULT_RERANK_FACTOR};
-use crate::config::{default_nlist, default_pq_m, IvfCodes, IvfParams, MIN_POINTS_PER_LIST};
+use super::{default_rerank_factor, invalid, threads, IvfIndex};
+use crate::config::{
+    default_nlist, default_pq4fs_m, default_pq_m, IvfCodes, IvfParams, FAST_SCAN_BITS,
+    MIN_POINTS_PER_LIST,
+};
 use crate::error::{IndexError, Result};
 use crate::vector_index::Metric;
 use faiss::selector::IdSelector;
@@ -29,18 +32,31 @@ pub(super) fn check_params(params: &IvfParams, dim: usize) -> Result<()> {
             "train_size must be at least 1 (or unset to train on all vectors)",
         ));
     }
-    if let IvfCodes::Pq { m, bits } = params.codes {
-        if m == 0 || !dim.is_multiple_of(m) {
-            return Err(invalid(format!(
-                "PQ m = {m} must divide the dimension {dim}; try m = {}",
-                default_pq_m(dim)
-            )));
+    match params.codes {
+        IvfCodes::Pq { m, bits } => {
+            if m == 0 || !dim.is_multiple_of(m) {
+                return Err(invalid(format!(
+                    "PQ m = {m} must divide the dimension {dim}; try m = {}",
+                    default_pq_m(dim)
+                )));
+            }
+            if !(1..=16).contains(&bits) {
+                return Err(invalid(format!(
+                    "PQ bits = {bits} must be between 1 and 16 (8 is the usual choice)"
+                )));
+            }
         }
-        if !(1..=16).contains(&bits) {
-            return Err(invalid(format!(
-                "PQ bits = {bits} must be between 1 and 16 (8 is the usual choice)"
-            )));
+        // FAISS 1.12's fast-scan takes any m (an odd one is padded to m + 1 in its blocks of 32 codes) but,
+        // like every PQ, needs it to divide the dimension.
+        IvfCodes::PqFastScan { m } => {
+            if m == 0 || !dim.is_multiple_of(m) {
+                return Err(invalid(format!(
+                    "PQ fast-scan m = {m} must divide the dimension {dim}; try m = {}",
+                    default_pq4fs_m(dim)
+                )));
+            }
         }
+        IvfCodes::Flat | IvfCodes::Sq8 => {}
     }
     Ok(())
 }
@@ -121,9 +137,9 @@ fn as_stored(metric: Metric, dim: usize, vectors: &[f32]) -> Cow<'_, [f32]> {
 impl IvfIndex {
     /// Trains an IVF index on `vectors` (or a uniform sample of `params.train_size` of them) and adds them.
     ///
-    /// Errors: bad parameters (nprobe or nlist 0, PQ `m` not dividing `dim`, `bits` outside 1..=16), wrong
-    /// vector length, NaN/infinite components, duplicate ids, or too few vectors to train (fewer than
-    /// nlist, or fewer than `2^bits` for PQ).
+    /// Errors: bad parameters (nprobe or nlist 0, PQ or fast-scan `m` not dividing `dim`, `bits` outside
+    /// 1..=16), wrong vector length, NaN/infinite components, duplicate ids, or too few vectors to train
+    /// (fewer than nlist, or fewer than `2^bits` for PQ, 16 for fast-scan).
     pub fn build(
         params: &IvfParams,
         dim: usize,
@@ -148,20 +164,30 @@ impl IvfIndex {
                 nlist * MIN_POINTS_PER_LIST
             )));
         }
+        let pq_bits = match params.codes {
+            IvfCodes::Pq { bits, .. } => Some(bits),
+            IvfCodes::PqFastScan { .. } => Some(FAST_SCAN_BITS),
+            IvfCodes::Flat | IvfCodes::Sq8 => None,
+        };
+        if let Some(bits) = pq_bits {
+            if train_n < 1 << bits {
+                return Err(invalid(format!(
+                    "too few vectors to train PQ with {bits} bits: needs at least {} training vectors, got \
+                     {train_n}; use fewer bits, IVF-SQ8 or IVF-Flat",
+                    1usize << bits
+                )));
+            }
+        }
         let description = match params.codes {
             IvfCodes::Flat => format!("IVF{nlist},Flat"),
-            IvfCodes::Pq { m, bits } => {
-                if train_n < 1 << bits {
-                    return Err(invalid(format!(
-                        "too few vectors to train PQ with {bits} bits: needs at least {} training vectors, got \
-                         {train_n}; lower bits or use IVF-Flat",
-                        1usize << bits
-                    )));
-                }
-                // `np`: no polysemous training (simulated annealing for Hamming filtering, which we do not use;
-                // it dominates training time).
-                format!("IVF{nlist},PQ{m}x{bits}np")
-            }
+            // `np`: no polysemous training (simulated annealing for Hamming filtering, which we do not use;
+            // it dominates training time).
+            IvfCodes::Pq { m, bits } => format!("IVF{nlist},PQ{m}x{bits}np"),
+            // Encoded relative to the residual of the list's centroid, 8 bits per dimension.
+            IvfCodes::Sq8 => format!("IVF{nlist},SQ8"),
+            // FAISS's default block size (32 codes) and no residual encoding (`x4fs`, not `x4fsr`): one look-up
+            // table per query rather than one per visited list; re-ranking recovers the precision.
+            IvfCodes::PqFastScan { m } => format!("IVF{nlist},PQ{m}x4fs"),
         };
         let data = as_stored(metric, dim, vectors);
         let mut faiss = faiss::index_factory(dim as u32, &description, faiss_metric(metric))
@@ -174,9 +200,13 @@ impl IvfIndex {
                 sample.extend_from_slice(&data[r * dim..(r + 1) * dim]);
             }
             faiss.train(&sample).map_err(faiss_err)?;
-        } else if nlist == 1 && params.codes == IvfCodes::Flat && n < MIN_POINTS_PER_LIST {
-            // One list: its centroid is the mean whatever k-means does. Repeating the rows keeps the mean and
-            // spares small collections FAISS's "please provide at least 39 training points" warning on stderr.
+        } else if nlist == 1
+            && matches!(params.codes, IvfCodes::Flat | IvfCodes::Sq8)
+            && n < MIN_POINTS_PER_LIST
+        {
+            // One list: its centroid is the mean whatever k-means does. Repeating the rows keeps the mean (and
+            // SQ8's per-dimension ranges) and spares small collections FAISS's "please provide at least 39
+            // training points" warning on stderr.
             let copies = MIN_POINTS_PER_LIST.div_ceil(n);
             faiss.train(&data.repeat(copies)).map_err(faiss_err)?;
         } else {
@@ -194,13 +224,13 @@ impl IvfIndex {
             metric,
             faiss,
             ids: ids.to_vec(),
-            raw: if keeps_raw(params.codes) {
+            raw: if params.codes.keeps_raw() {
                 data.into_owned()
             } else {
                 Vec::new()
             },
             rows,
-            rerank_factor: DEFAULT_RERANK_FACTOR,
+            rerank_factor: default_rerank_factor(params.codes),
         })
     }
 
@@ -219,13 +249,20 @@ impl IvfIndex {
             self.rows.insert(id, self.ids.len());
             self.ids.push(id);
         }
-        if keeps_raw(self.params.codes) {
+        if self.params.codes.keeps_raw() {
             self.raw.extend_from_slice(&data);
         }
         Ok(())
     }
 
     /// Removes ids ([`crate::VectorIndex::remove`]); the last row moves into each freed one.
+    ///
+    /// Flat, PQ and SQ8: FAISS's `remove_ids`. PQ fast-scan: FAISS's lists are emptied (`reset`, which keeps
+    /// the training) and the remaining raw vectors re-added, so a removal costs as much as adding the whole
+    /// collection again (remove in batches). FAISS 1.12's `remove_ids` on fast-scan's block lists cannot be
+    /// used: it moves each list's last code into the freed slot but leaves the old bits in the vacated
+    /// slot, and its packing ORs later codes into those bits, so vectors added after a removal get corrupt
+    /// codes (and are not found); it also reports 0 removed, leaving `ntotal` stale.
     pub(super) fn remove_ids(&mut self, ids: &[u64]) -> Result<()> {
         let mut unique = Vec::with_capacity(ids.len());
         let mut seen = HashSet::with_capacity(ids.len());
@@ -240,17 +277,20 @@ impl IvfIndex {
         if unique.is_empty() {
             return Ok(());
         }
-        let selector = IdSelector::batch(&to_idx(&unique)).map_err(faiss_err)?;
+        let readd = matches!(self.params.codes, IvfCodes::PqFastScan { .. });
         threads::apply();
-        let removed = self.faiss.remove_ids(&selector).map_err(faiss_err)?;
-        if removed != unique.len() {
-            return Err(IndexError::Faiss { reason: format!(
-                "FAISS removed {removed} vectors, expected {}; the index is inconsistent, rebuild it",
-                unique.len()
-            ) });
+        if !readd {
+            let selector = IdSelector::batch(&to_idx(&unique)).map_err(faiss_err)?;
+            let removed = self.faiss.remove_ids(&selector).map_err(faiss_err)?;
+            if removed != unique.len() {
+                return Err(IndexError::Faiss { reason: format!(
+                    "FAISS removed {removed} vectors, expected {}; the index is inconsistent, rebuild it",
+                    unique.len()
+                ) });
+            }
         }
         let dim = self.dim;
-        let raw = keeps_raw(self.params.codes);
+        let raw = self.params.codes.keeps_raw();
         for id in unique {
             let Some(row) = self.rows.remove(&id) else {
                 continue;
@@ -267,6 +307,19 @@ impl IvfIndex {
             self.ids.pop();
             if raw {
                 self.raw.truncate(last * dim);
+            }
+        }
+        if readd {
+            let inconsistent = |e: faiss::error::Error| IndexError::Faiss {
+                reason: format!(
+                    "re-adding the vectors left after a removal failed ({e}); rebuild the index"
+                ),
+            };
+            self.faiss.reset().map_err(inconsistent)?;
+            if !self.ids.is_empty() {
+                self.faiss
+                    .add_with_ids(&self.raw, &to_idx(&self.ids))
+                    .map_err(inconsistent)?;
             }
         }
         Ok(())

@@ -1,10 +1,10 @@
-//! Searching an IVF index: queries checked and prepared, FAISS's search with per-call parameters, IVF-PQ's
-//! exact re-ranking, and the lists a filtered search visits.
+//! Searching an IVF index: queries checked and prepared, FAISS's search with per-call parameters, quantised
+//! codes' exact re-ranking, and the lists a filtered search visits.
 
 use super::ffi::{faiss_check, IvfSearchParams};
 // Up to mod.rs: this file adds methods to the IvfIndex defined there.
 use super::{invalid, threads, IvfIndex};
-use crate::config::{IvfCodes, SearchParams};
+use crate::config::SearchParams;
 use crate::distance;
 use crate::error::{IndexError, Result};
 use crate::id_filter::IdFilter;
@@ -56,7 +56,7 @@ impl IvfIndex {
         Ok(q)
     }
 
-    /// IVF-PQ: re-scores `hits` of `query` with the raw vectors, orders them best first and keeps `k`.
+    /// Quantised codes: re-scores `hits` of `query` with the raw vectors, orders them best first and keeps `k`.
     fn rerank(&self, query: &[f32], hits: &mut Vec<Hit>, k: usize) {
         let kernels = distance::selected();
         let score = match self.metric {
@@ -138,8 +138,7 @@ impl IvfIndex {
         filter: Option<&IdFilter>,
     ) -> Result<Vec<Vec<Hit>>> {
         let nprobe = nprobe.clamp(1, self.nlist());
-        let rerank = matches!(self.params.codes, IvfCodes::Pq { .. })
-            && params.rerank.unwrap_or(self.params.rerank);
+        let rerank = self.params.codes.keeps_raw() && params.rerank.unwrap_or(self.params.rerank);
         let k = k.min(self.ids.len());
         let fetch = if rerank {
             (k * self.rerank_factor).min(self.ids.len())

@@ -1,10 +1,10 @@
-//! An IVF index on disk: FAISS's own file, the ids and (IVF-PQ) the raw vectors, under the shared layout
+//! An IVF index on disk: FAISS's own file, the ids and (quantised codes) the raw vectors, under the shared layout
 //! of [`crate::persist`].
 
 use super::build::check_params;
 use super::ffi::{faiss_err, faiss_metric};
 // Up to mod.rs: this file adds methods to the IvfIndex defined there.
-use super::{keeps_raw, IvfIndex, DEFAULT_RERANK_FACTOR};
+use super::{default_rerank_factor, IvfIndex};
 use crate::config::IndexConfig;
 use crate::error::{IndexError, Result};
 use crate::kind::IndexKind;
@@ -17,7 +17,7 @@ use vsearch_core::codec;
 
 const FAISS_FILE: &str = "faiss.index";
 const IDS_FILE: &str = "ids.bin";
-/// IVF-PQ only: the raw vectors for re-ranking. IVF-Flat indexes saved before the vectors lived only in
+/// Quantised codes only: the raw vectors for re-ranking. IVF-Flat indexes saved before the vectors lived only in
 /// FAISS have one too; loading ignores it.
 const VECTORS_FILE: &str = "vectors.bin";
 
@@ -37,14 +37,14 @@ impl IvfIndex {
         let dim = manifest.dim;
         check_params(&params, dim).map_err(|e| format(e.to_string()))?;
         let ids: Vec<u64> = persist::read_values(dir, manifest, IDS_FILE)?;
-        let raw: Vec<f32> = if keeps_raw(params.codes) {
+        let raw: Vec<f32> = if params.codes.keeps_raw() {
             persist::read_values(dir, manifest, VECTORS_FILE)?
         } else {
             Vec::new()
         };
         // Checksum verified before FAISS parses the file.
         persist::read_file(dir, manifest, FAISS_FILE)?;
-        let expected_values = if keeps_raw(params.codes) {
+        let expected_values = if params.codes.keeps_raw() {
             ids.len() * dim
         } else {
             0
@@ -90,12 +90,12 @@ impl IvfIndex {
             ids,
             raw,
             rows,
-            rerank_factor: DEFAULT_RERANK_FACTOR,
+            rerank_factor: default_rerank_factor(params.codes),
         })
     }
 
-    /// Writes the index into `dir` ([`VectorIndex::save`]): the FAISS file, the ids and, for IVF-PQ, the raw
-    /// vectors.
+    /// Writes the index into `dir` ([`VectorIndex::save`]): the FAISS file, the ids and, for quantised codes, the
+    /// raw vectors.
     pub(super) fn write_files(&self, dir: &Path) -> Result<()> {
         let scratch = tempfile::tempdir().map_err(|source| IndexError::Io {
             path: std::env::temp_dir(),
@@ -123,7 +123,7 @@ impl IvfIndex {
             files: Default::default(),
         };
         let mut files: Vec<(&str, &[u8])> = vec![(FAISS_FILE, &faiss_bytes), (IDS_FILE, &id_bytes)];
-        if keeps_raw(self.params.codes) {
+        if self.params.codes.keeps_raw() {
             files.push((VECTORS_FILE, &raw_bytes));
         }
         persist::save_dir(dir, manifest, &files)

@@ -2,7 +2,9 @@
 //! never falls short of what a saved index takes and is not far above it, for every kind and size.
 
 use crate::common::{clustered, ids};
-use vsearch_index::config::{default_flat_params, default_pq_params};
+use vsearch_index::config::{
+    default_flat_params, default_pq4fs_params, default_pq_params, default_sq8_params,
+};
 use vsearch_index::{IndexConfig, Metric};
 
 fn bytes_on_disk(dir: &std::path::Path) -> u64 {
@@ -21,6 +23,8 @@ fn the_estimate_covers_every_saved_index_within_1_5x() {
             IndexConfig::Hnsw(Default::default()),
             IndexConfig::Ivf(default_flat_params()),
             IndexConfig::Ivf(default_pq_params(dim)),
+            IndexConfig::Ivf(default_sq8_params()),
+            IndexConfig::Ivf(default_pq4fs_params(dim)),
         ] {
             let index =
                 vsearch_index::build(&config, dim, Metric::Cosine, &ids(n), &base).expect("build");

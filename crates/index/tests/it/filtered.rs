@@ -132,8 +132,9 @@ fn brute_force(
     scored.into_iter().take(k).map(|(_, id)| id).collect()
 }
 
-/// The four kinds with parameters for the small set (3,000 vectors): 32 lists, 6-bit PQ codes.
-fn small_kinds() -> [(&'static str, IndexConfig); 4] {
+/// The kinds with parameters for the small set (3,000 vectors): 32 lists, 6-bit PQ codes, SQ8, 4-bit PQ
+/// fast-scan.
+fn small_kinds() -> [(&'static str, IndexConfig); 6] {
     let ivf = |codes| {
         IndexConfig::Ivf(IvfParams {
             nlist: Some(32),
@@ -148,6 +149,8 @@ fn small_kinds() -> [(&'static str, IndexConfig); 4] {
         ("hnsw", IndexConfig::Hnsw(HnswParams::default())),
         ("ivf-flat", ivf(IvfCodes::Flat)),
         ("ivf-pq", ivf(IvfCodes::Pq { m: 8, bits: 6 })),
+        ("ivf-sq8", ivf(IvfCodes::Sq8)),
+        ("ivf-pq4fs", ivf(IvfCodes::PqFastScan { m: 16 })),
     ]
 }
 
@@ -241,6 +244,24 @@ fn ivf_pq_filtered_recall() {
     check_filtered_recall(
         "ivf-pq",
         |dim| IndexConfig::Ivf(ivf::default_pq_params(dim)),
+        false,
+    );
+}
+
+#[test]
+fn ivf_sq8_filtered_recall() {
+    check_filtered_recall(
+        "ivf-sq8",
+        |_| IndexConfig::Ivf(ivf::default_sq8_params()),
+        false,
+    );
+}
+
+#[test]
+fn ivf_pq4fs_filtered_recall() {
+    check_filtered_recall(
+        "ivf-pq4fs",
+        |dim| IndexConfig::Ivf(ivf::default_pq4fs_params(dim)),
         false,
     );
 }

@@ -119,6 +119,21 @@ fn pq_batch_equals_single() {
 }
 
 #[test]
+fn sq8_batch_equals_single() {
+    batch_equals_single(IvfCodes::Sq8, true, Metric::L2);
+    batch_equals_single(IvfCodes::Sq8, true, Metric::Cosine);
+    batch_equals_single(IvfCodes::Sq8, false, Metric::L2);
+}
+
+#[test]
+fn pq4fs_batch_equals_single() {
+    let fs = IvfCodes::PqFastScan { m: 16 };
+    batch_equals_single(fs, true, Metric::L2);
+    batch_equals_single(fs, true, Metric::Cosine);
+    batch_equals_single(fs, false, Metric::L2);
+}
+
+#[test]
 fn flat_keeps_its_vectors_once() {
     let dim = 128;
     let n = 4_000;

@@ -13,5 +13,6 @@ mod flat_hnsw;
 mod hnsw_search_graph;
 mod ivf;
 mod ivf_batch;
+mod ivf_quantized;
 mod loader_fuzz;
 mod quantized_hnsw;
