@@ -52,6 +52,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use tombstones::Tombstones;
 use vsearch_core::codec;
+use vsearch_core::quantization::Quantization;
 
 /// The largest `ef` a filtered search's retry uses (see the module documentation).
 pub const FILTERED_EF_CAP: usize = 4096;
@@ -430,6 +431,23 @@ impl HnswIndex {
             slots,
             deleted,
         })
+    }
+
+    /// Switches the walk to `quantization`'s codes (trained on the index's vectors now) or, with `None`,
+    /// back to the full vectors, keeping the graph as it is: the same index searched both ways. An index
+    /// opened for search only (whose quantized vectors are mapped, not held) answers
+    /// [`IndexError::SearchOnly`].
+    pub fn set_quantization(&mut self, quantization: Option<Quantization>) -> Result<()> {
+        self.graph("changing the quantization")?;
+        self.params.quantization = quantization;
+        match quantization {
+            Some(Quantization::Int8) if !self.ids.is_empty() => {
+                let quantizer = Int8Quantizer::train(self.dim, self.search_graph.vectors());
+                self.search_graph.quantize(quantizer);
+            }
+            _ => self.search_graph.drop_quantized(),
+        }
+        Ok(())
     }
 
     /// Bytes of the vectors a quantized index opened for search only maps from its file instead of

@@ -11,13 +11,6 @@ use vsearch_index::{
 
 const K: usize = 10;
 
-fn nprobe(n: usize) -> SearchParams {
-    SearchParams {
-        nprobe: Some(n),
-        ..Default::default()
-    }
-}
-
 /// Builds IVF-Flat and IVF-PQ with defaults, checks the recall targets and prints the nprobe sweep.
 fn check_recall(set: &RecallSet) {
     let (name, dim, metric, base, queries) =
@@ -126,21 +119,12 @@ fn recall_fashion_mnist_subset() {
     check_recall(&fashion_mnist_10k());
 }
 
-fn small_set(metric: Metric) -> (usize, Vec<f32>, Vec<f32>) {
-    let dim = 32;
-    let (base, queries) = clustered(3_000, 50, dim, 20, 7);
-    let _ = metric;
-    (dim, base, queries)
+fn small_set(_metric: Metric) -> (usize, Vec<f32>, Vec<f32>) {
+    small_ivf_set(7)
 }
 
 fn small_params(codes: IvfCodes) -> IvfParams {
-    IvfParams {
-        nlist: Some(32),
-        nprobe: 8,
-        codes,
-        rerank: true,
-        train_size: Some(2_600),
-    }
+    small_ivf_params(codes, Some(2_600))
 }
 
 #[test]

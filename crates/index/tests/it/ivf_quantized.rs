@@ -13,13 +13,6 @@ use vsearch_index::{
 
 const K: usize = 10;
 
-fn nprobe(n: usize) -> SearchParams {
-    SearchParams {
-        nprobe: Some(n),
-        ..Default::default()
-    }
-}
-
 fn no_rerank(n: usize) -> SearchParams {
     SearchParams {
         nprobe: Some(n),
@@ -109,21 +102,12 @@ fn quantized_recall_matches_ivf_flat_fashion_mnist() {
     check_against_flat(&fashion_mnist_10k());
 }
 
-/// 3,000 clustered vectors of dimension 32 (20 centres) and 50 queries.
 fn small_set() -> (usize, Vec<f32>, Vec<f32>) {
-    let dim = 32;
-    let (base, queries) = clustered(3_000, 50, dim, 20, 11);
-    (dim, base, queries)
+    small_ivf_set(11)
 }
 
 fn small_params(codes: IvfCodes) -> IvfParams {
-    IvfParams {
-        nlist: Some(32),
-        nprobe: 8,
-        codes,
-        rerank: true,
-        train_size: None,
-    }
+    small_ivf_params(codes, None)
 }
 
 const SMALL_CODES: [IvfCodes; 2] = [IvfCodes::Sq8, IvfCodes::PqFastScan { m: 16 }];

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use vsearch_index::eval::{self, ClusteredSpec, FashionMnist, PixelScale};
-use vsearch_index::Metric;
+use vsearch_index::{IvfCodes, IvfParams, Metric, SearchParams};
 
 #[allow(unused_imports)]
 pub use vsearch_index::eval::recall_at_k as recall;
@@ -103,5 +103,35 @@ pub fn fashion_mnist_10k() -> RecallSet {
         metric: Metric::L2,
         base,
         queries,
+    }
+}
+
+/// IVF search parameters visiting `n` lists.
+#[allow(dead_code)]
+pub fn nprobe(n: usize) -> SearchParams {
+    SearchParams {
+        nprobe: Some(n),
+        ..Default::default()
+    }
+}
+
+/// The small IVF tests' data: 3,000 clustered vectors of dimension 32 (20 centres) and 50 queries, drawn
+/// with `seed`, as `(dim, base, queries)`.
+#[allow(dead_code)]
+pub fn small_ivf_set(seed: u64) -> (usize, Vec<f32>, Vec<f32>) {
+    let dim = 32;
+    let (base, queries) = clustered(3_000, 50, dim, 20, seed);
+    (dim, base, queries)
+}
+
+/// The small IVF tests' build: 32 lists, nprobe 8, re-ranking on, `codes`, trained on `train_size` vectors.
+#[allow(dead_code)]
+pub fn small_ivf_params(codes: IvfCodes, train_size: Option<usize>) -> IvfParams {
+    IvfParams {
+        nlist: Some(32),
+        nprobe: 8,
+        codes,
+        rerank: true,
+        train_size,
     }
 }
