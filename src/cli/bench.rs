@@ -30,7 +30,8 @@ pub struct Args {
     /// A small parameter grid (one build per index kind).
     #[arg(long)]
     quick: bool,
-    /// Measure only these index kinds (comma-separated: flat, hnsw, hnsw-int8, ivf-flat, ivf-pq; default: all).
+    /// Measure only these index kinds (comma-separated: flat, hnsw, hnsw-int8, ivf-flat, ivf-pq, ivf-sq8, ivf-pq4fs;
+    /// default: all).
     #[arg(long, value_delimiter = ',', value_name = "KINDS")]
     only: Vec<String>,
     /// Results files (from scripts/bench_peers.py or earlier runs) to merge into the table and plot.

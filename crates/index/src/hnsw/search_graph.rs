@@ -59,6 +59,8 @@ pub(crate) enum LayoutError {
     DuplicateSlot { slot: usize },
     #[error("slot {slot} has a vector of {got} values, the index has dimension {dim}")]
     VectorLength { slot: usize, got: usize, dim: usize },
+    #[error("the saved vector of slot {slot} differs from the graph's")]
+    VectorsDiffer { slot: usize },
 }
 
 /// The graph as flat arrays, indexed by slot.
@@ -235,6 +237,25 @@ impl SearchGraph {
             });
         }
         let (points, vectors) = dump.into_parts();
+        // Vectors mapped from their own file must be the graph's: the copy re-scores what the graph found.
+        if let Some(rows) = &rows {
+            let mapped = rows.as_slice();
+            let mut from_graph = vec![0f32; dim];
+            for (i, p) in points.iter().enumerate() {
+                vectors.copy(i, &mut from_graph);
+                let same = mapped
+                    .get(p.slot * dim..(p.slot + 1) * dim)
+                    .is_some_and(|row| {
+                        row.iter()
+                            .zip(&from_graph)
+                            .all(|(a, b)| a.to_bits() == b.to_bits())
+                    });
+                if !same {
+                    return Err(LayoutError::VectorsDiffer { slot: p.slot });
+                }
+            }
+            rows.release_pages();
+        }
         let flat: Vec<FlatPoint> = points
             .into_iter()
             .map(|p| FlatPoint {

@@ -1,4 +1,4 @@
-//! Fuzzing the index loaders: saved flat, HNSW, IVF-Flat and IVF-PQ folders are mutated (bytes flipped,
+//! Fuzzing the index loaders: saved flat, HNSW (full vectors and int8 codes), IVF-Flat and IVF-PQ folders are mutated (bytes flipped,
 //! runs overwritten, files truncated, extended or emptied, `index.json` fields edited) and loaded again.
 //! Every load must return an index or a typed error, never panic or crash; an index that loads must
 //! answer searches without panicking. Half the data-file mutations also rewrite the file's checksum in
@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use std::path::Path;
 use vsearch_index::{
     build, load, load_for_search, HnswParams, IndexConfig, IvfCodes, IvfParams, Metric,
-    SearchParams,
+    Quantization, SearchParams,
 };
 
 const DIM: usize = 16;
@@ -31,6 +31,13 @@ fn configs() -> Vec<(&'static str, IndexConfig)> {
     vec![
         ("flat", IndexConfig::Flat),
         ("hnsw", IndexConfig::Hnsw(HnswParams::default())),
+        (
+            "hnsw-int8",
+            IndexConfig::Hnsw(HnswParams {
+                quantization: Some(Quantization::Int8),
+                ..HnswParams::default()
+            }),
+        ),
         ("ivf-flat", IndexConfig::Ivf(ivf)),
         (
             "ivf-pq",

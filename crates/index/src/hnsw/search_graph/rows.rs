@@ -38,9 +38,8 @@ impl PartialEq for Rows {
 }
 
 impl Rows {
-    /// Rows read from a mapped little-endian `f32` file of `slots` vectors of `dim` values. The pages the
-    /// checksum brought in are dropped from the process's resident set: what a search needs comes back
-    /// from the page cache as it is read. On a big-endian CPU the values are copied and swapped instead.
+    /// Rows read from a mapped little-endian `f32` file of `slots` vectors of `dim` values (on a big-endian
+    /// CPU, or a mapping not aligned for `f32`, the values are copied instead).
     pub(crate) fn mapped(map: Mmap, slots: usize, dim: usize) -> Result<Self, RowsError> {
         let expected = slots * dim * 4;
         if map.len() != expected {
@@ -64,11 +63,19 @@ impl Rows {
         {
             // Re-scoring reads scattered rows: no read-ahead.
             let _ = map.advise(memmap2::Advice::Random);
-            // SAFETY: the mapping is read-only and file-backed; dropping its pages only makes later reads
-            // fetch them again from the file, which is never modified while mapped (see persist::map_file).
-            let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
         }
         Ok(Rows::Mapped(map))
+    }
+
+    /// Drops the mapped pages read so far (the checksum's, the load's checks) from the process's resident
+    /// set: what a search needs comes back from the page cache as it is read. A no-op for rows on the heap.
+    pub(crate) fn release_pages(&self) {
+        #[cfg(unix)]
+        if let Rows::Mapped(map) = self {
+            // SAFETY: the mapping is read-only and file-backed; dropping its pages only makes later reads
+            // fetch them again from the file, which is never modified while mapped (persist::map_file).
+            let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+        }
     }
 
     /// The values, `slots * dim` of them.
