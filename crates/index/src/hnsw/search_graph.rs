@@ -404,10 +404,7 @@ impl SearchGraph {
         ef: usize,
         keep: &R,
     ) -> Found {
-        let exact = match metric {
-            Metric::Cosine => cosine_distance,
-            Metric::L2 => distance::l2_squared,
-        };
+        let exact = exact_distance(metric);
         let Some(Quantized { quantizer, codes }) = &self.quantized else {
             return self.walk(
                 k,
@@ -452,10 +449,7 @@ impl SearchGraph {
         k: usize,
         slots: impl Iterator<Item = u32>,
     ) -> Found {
-        let distance = match metric {
-            Metric::Cosine => cosine_distance,
-            Metric::L2 => distance::l2_squared,
-        };
+        let distance = exact_distance(metric);
         let mut best: BinaryHeap<Candidate> = BinaryHeap::with_capacity(k + 1);
         let mut evals = 0usize;
         for slot in slots.filter(|&s| (s as usize) < self.slots) {
@@ -609,6 +603,15 @@ impl SearchGraph {
             nearest,
             distance_evals: evals,
         }
+    }
+}
+
+/// The full vectors' distance under `metric`: what a walk over the vectors compares and what re-scores a
+/// walk over codes.
+fn exact_distance(metric: Metric) -> fn(&[f32], &[f32]) -> f32 {
+    match metric {
+        Metric::Cosine => cosine_distance,
+        Metric::L2 => distance::l2_squared,
     }
 }
 

@@ -2,6 +2,7 @@
 //! file (a quantized index opened for search only walks its codes and reads these only to re-score).
 
 use memmap2::Mmap;
+use vsearch_core::codec;
 
 /// Row-major `f32` vectors in slot order.
 #[derive(Debug)]
@@ -23,6 +24,8 @@ pub(crate) enum RowsError {
         slots: usize,
         dim: usize,
     },
+    #[error("the vectors file cannot be decoded: {0}")]
+    Decode(#[from] codec::LengthError),
 }
 
 impl Default for Rows {
@@ -53,11 +56,7 @@ impl Rows {
         if cfg!(target_endian = "big")
             || !(map.as_ptr() as usize).is_multiple_of(std::mem::align_of::<f32>())
         {
-            let values = map
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            return Ok(Rows::Owned(values));
+            return Ok(Rows::Owned(codec::from_le_bytes(&map)?));
         }
         #[cfg(unix)]
         {
