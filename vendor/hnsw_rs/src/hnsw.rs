@@ -159,7 +159,7 @@ impl<'b, T: Clone + Send + Sync + 'b> PointData<'b, T> {
 ///
 // neighbours table : one vector by layer so neighbours is allocated to NB_LAYER_MAX
 //
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 #[allow(clippy::type_complexity)]
 pub struct Point<'b, T: Clone + Send + Sync> {
     /// The data of this point, coming from hnsw client and associated to origin_id,
@@ -169,21 +169,48 @@ pub struct Point<'b, T: Clone + Send + Sync> {
     /// a point id identifying point as stored in our structure
     p_id: PointId,
     /// neighbours info
-    pub(crate) neighbours: Arc<RwLock<Vec<Vec<Arc<PointWithOrder<'b, T>>>>>>,
+    /// (held in the point, not behind an `Arc` of its own: a layer search reads the lock and the list
+    /// header from the point's own cache lines)
+    pub(crate) neighbours: RwLock<Vec<Vec<PointWithOrder<'b, T>>>>,
+}
+
+/// A copy of the point with a copy of its neighbour lists (which a clone used to share).
+impl<'b, T: Clone + Send + Sync> Clone for Point<'b, T> {
+    fn clone(&self) -> Self {
+        Point {
+            data: self.data.clone(),
+            origin_id: self.origin_id,
+            p_id: self.p_id,
+            neighbours: RwLock::new(self.neighbours.read().clone()),
+        }
+    }
 }
 
 impl<'b, T: Clone + Send + Sync> Point<'b, T> {
+    fn with_data(data: PointData<'b, T>, origin_id: usize, p_id: PointId) -> Self {
+        let mut neighbours = Vec::with_capacity(NB_LAYER_MAX as usize);
+        for _ in 0..NB_LAYER_MAX {
+            neighbours.push(Vec::<PointWithOrder<T>>::new());
+        }
+        Point {
+            data,
+            origin_id,
+            p_id,
+            neighbours: RwLock::new(neighbours),
+        }
+    }
+
     pub fn new(v: Vec<T>, origin_id: usize, p_id: PointId) -> Self {
         let mut neighbours = Vec::with_capacity(NB_LAYER_MAX as usize);
         // CAVEAT, perhaps pass nb layer as arg ?
         for _ in 0..NB_LAYER_MAX {
-            neighbours.push(Vec::<Arc<PointWithOrder<T>>>::new());
+            neighbours.push(Vec::<PointWithOrder<T>>::new());
         }
         Point {
             data: PointData::new_v(v),
             origin_id,
             p_id,
-            neighbours: Arc::new(RwLock::new(neighbours)),
+            neighbours: RwLock::new(neighbours),
         }
     }
 
@@ -191,13 +218,13 @@ impl<'b, T: Clone + Send + Sync> Point<'b, T> {
         let mut neighbours = Vec::with_capacity(NB_LAYER_MAX as usize);
         // CAVEAT, perhaps pass nb layer as arg ?
         for _ in 0..NB_LAYER_MAX {
-            neighbours.push(Vec::<Arc<PointWithOrder<T>>>::new());
+            neighbours.push(Vec::<PointWithOrder<T>>::new());
         }
         Point {
             data: PointData::new_s(s),
             origin_id,
             p_id,
-            neighbours: Arc::new(RwLock::new(neighbours)),
+            neighbours: RwLock::new(neighbours),
         }
     }
 
@@ -306,6 +333,136 @@ impl<'b, T: Clone + Send + Sync> PointWithOrder<'b, T> {
 } // end of impl block
 
 //============================================================================================
+
+/// A point met by a layer search, by address, and its distance to the point searched for (negated in
+/// the candidates' heap): a [`PointWithOrder`] without the reference count, for the heaps of one
+/// search, during which the graph holds every point it meets (points are freed only with the graph).
+pub(crate) struct Scored<'b, T: Clone + Send + Sync> {
+    dist: f32,
+    point: *const Point<'b, T>,
+}
+
+impl<'b, T: Clone + Send + Sync> Scored<'b, T> {
+    #[inline]
+    fn new(point: &Arc<Point<'b, T>>, dist: f32) -> Self {
+        Scored {
+            dist,
+            point: Arc::as_ptr(point),
+        }
+    }
+
+    /// The point.
+    ///
+    /// # Safety
+    /// The graph the point was met in must hold it for `'a` (true while the search borrows the graph).
+    #[inline]
+    unsafe fn point<'a>(&self) -> &'a Point<'b, T> {
+        // SAFETY: the caller's promise; the address came from `Arc::as_ptr` of a live point.
+        unsafe { &*self.point }
+    }
+
+    /// The point with a reference count of its own, as neighbour lists keep it.
+    ///
+    /// # Safety
+    /// As [`Scored::point`]: the graph still holds the point.
+    unsafe fn to_point_with_order(&self) -> PointWithOrder<'b, T> {
+        // SAFETY: the address came from `Arc::as_ptr` of an `Arc` the graph still holds, so the count is
+        // at least one; the new `Arc` takes the increment it is given here.
+        let point_ref = unsafe {
+            Arc::increment_strong_count(self.point);
+            Arc::from_raw(self.point)
+        };
+        PointWithOrder {
+            point_ref,
+            dist_to_ref: self.dist,
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync> PartialEq for Scored<'_, T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.dist == other.dist
+    }
+}
+
+impl<T: Clone + Send + Sync> Eq for Scored<'_, T> {}
+
+impl<T: Clone + Send + Sync> PartialOrd for Scored<'_, T> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T: Clone + Send + Sync> Ord for Scored<'_, T> {
+    /// By distance, as [`PointWithOrder`]; a NaN distance panics as there.
+    fn cmp(&self, other: &Self) -> Ordering {
+        match self.dist.partial_cmp(&other.dist) {
+            Some(order) => order,
+            None => panic!("got a NaN in a distance"),
+        }
+    }
+}
+
+/// The address of a point, which identifies it while the graph lives (points are never moved or freed
+/// before the graph is dropped): what the visited set of a layer search keeps.
+#[inline]
+fn point_address<T: Clone + Send + Sync>(point: &Arc<Point<'_, T>>) -> usize {
+    Arc::as_ptr(point) as usize
+}
+
+/// Asks for the cache line at `p` ahead of its use (a hint: no effect on other targets).
+#[inline(always)]
+fn prefetch_read<U>(p: *const U) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint that never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// How much of a neighbour's data a layer search asks for ahead of its distance.
+const PREFETCH_DATA_BYTES: usize = 256;
+
+/// Asks for the cache lines of `bytes` bytes from `p`.
+#[inline(always)]
+fn prefetch_lines<U>(p: *const U, bytes: usize) {
+    let p = p.cast::<u8>();
+    for offset in (0..bytes).step_by(64) {
+        prefetch_read(p.wrapping_add(offset));
+    }
+}
+
+std::thread_local! {
+    /// Each thread's visited set, kept between layer searches so that it is allocated and grown once.
+    static VISITED: std::cell::RefCell<hashbrown::HashSet<usize>> =
+        std::cell::RefCell::new(hashbrown::HashSet::new());
+}
+
+/// The thread's visited set, cleared, for one layer search; handed back to the thread on drop.
+struct VisitedSet(hashbrown::HashSet<usize>);
+
+impl VisitedSet {
+    fn take() -> Self {
+        let mut set = VISITED.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
+        set.clear();
+        VisitedSet(set)
+    }
+
+    /// Whether `address` was not in the set (it is now).
+    #[inline]
+    fn insert(&mut self, address: usize) -> bool {
+        self.0.insert(address)
+    }
+}
+
+impl Drop for VisitedSet {
+    fn drop(&mut self) {
+        let set = std::mem::take(&mut self.0);
+        VISITED.with(|cell| *cell.borrow_mut() = set);
+    }
+}
 
 //  LayerGenerator
 use rand::distr::Uniform;
@@ -500,7 +657,11 @@ impl<'b, T: Clone + Send + Sync> PointIndexation<'b, T> {
     /// real insertion of point in point indexation
     // generate a new Point/ArcPoint (with neigbourhood info empty) and store it in global table
     // The function is called by Hnsw insert method
-    fn generate_new_point(&self, data: &[T], origin_id: usize) -> (Arc<Point<'b, T>>, usize) {
+    fn generate_new_point(
+        &self,
+        data: PointData<'b, T>,
+        origin_id: usize,
+    ) -> (Arc<Point<'b, T>>, usize) {
         // get a write lock at the beginning of the function
         let level = self.layer_g.generate();
         let new_point;
@@ -510,7 +671,7 @@ impl<'b, T: Clone + Send + Sync> PointIndexation<'b, T> {
             let mut p_id = PointId(level as u8, -1);
             p_id.1 = points_by_layer_ref[p_id.0 as usize].len() as i32;
             // make a Point and then an Arc<Point>
-            let point = Point::new(data.to_vec(), origin_id, p_id);
+            let point = Point::with_data(data, origin_id, p_id);
             new_point = Arc::new(point);
             trace!("definitive pushing of point {:?}", p_id);
             points_by_layer_ref[p_id.0 as usize].push(Arc::clone(&new_point));
@@ -926,18 +1087,39 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
         ef: usize,
         layer: u8,
         filter: Option<&dyn FilterT>,
-    ) -> BinaryHeap<Arc<PointWithOrder<'b, T>>> {
+    ) -> BinaryHeap<PointWithOrder<'b, T>> {
+        let scored = self.search_layer_scored(point, &entry_point, ef, layer, filter);
+        // The heap's array is kept in its order (a valid heap is rebuilt without a move), so that
+        // the caller pops ties in the same order as before.
+        let points: Vec<PointWithOrder<'b, T>> = scored
+            .into_vec()
+            .into_iter()
+            // SAFETY: every point met comes from this graph, which holds it while `self` lives.
+            .map(|s| unsafe { s.to_point_with_order() })
+            .collect();
+        BinaryHeap::from(points)
+    }
+
+    /// [`Hnsw::search_layer`] over points by address: the heaps hold no reference counts (no atomic
+    /// increment and decrement on points another thread reads) and allocate nothing per point.
+    fn search_layer_scored(
+        &self,
+        point: &[T],
+        entry_point: &Arc<Point<'b, T>>,
+        ef: usize,
+        layer: u8,
+        filter: Option<&dyn FilterT>,
+    ) -> BinaryHeap<Scored<'b, T>> {
         //
         trace!(
             "entering search_layer with entry_point_id {:?} layer : {:?} ef {:?} ",
             entry_point.p_id, layer, ef
         );
         //
-        // here we allocate a binary_heap on values not on reference beccause we want to return
         // log2(skiplist_size) must be greater than 1.
         let skiplist_size = ef.max(2);
         // we will store positive distances in this one
-        let mut return_points = BinaryHeap::<Arc<PointWithOrder<T>>>::with_capacity(skiplist_size);
+        let mut return_points = BinaryHeap::<Scored<T>>::with_capacity(skiplist_size);
         //
         if entry_point.p_id.1 < 0 {
             trace!("search layer negative point id : {:?}", entry_point.p_id);
@@ -946,110 +1128,95 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
         // initialize visited points
         let dist_to_entry_point = self.dist_f.eval(point, entry_point.data.get_v());
         trace!("       distance to entry point: {:?} ", dist_to_entry_point);
-        // keep a list of id visited
-        let mut visited_point_id = HashMap::<PointId, Arc<Point<T>>>::new();
-        visited_point_id.insert(entry_point.p_id, Arc::clone(&entry_point));
+        // keep a set of the points visited, by address: a neighbour is checked without reading its
+        // point (one cache miss less per neighbour); the set is the thread's, reused across calls.
+        let mut visited = VisitedSet::take();
+        visited.insert(point_address(entry_point));
+        // the positions of the neighbours not visited yet in the neighbour list being scanned
+        let mut fresh: Vec<usize> = Vec::new();
         //
-        let mut candidate_points =
-            BinaryHeap::<Arc<PointWithOrder<T>>>::with_capacity(skiplist_size);
-        candidate_points.push(Arc::new(PointWithOrder::new(
-            &entry_point,
-            -dist_to_entry_point,
-        )));
-        return_points.push(Arc::new(PointWithOrder::new(
-            &entry_point,
-            dist_to_entry_point,
-        )));
+        let mut candidate_points = BinaryHeap::<Scored<T>>::with_capacity(skiplist_size);
+        candidate_points.push(Scored::new(entry_point, -dist_to_entry_point));
+        return_points.push(Scored::new(entry_point, dist_to_entry_point));
         // at the beginning candidate_points contains point passed as arg in layer entry_point_id.0
-        while !candidate_points.is_empty() {
-            // get nearest point in candidate_points
-            let c = candidate_points.pop().unwrap();
+        while let Some(c) = candidate_points.pop() {
+            // SAFETY: a point met by the search belongs to this graph, which holds it while `self` lives.
+            let c_point = unsafe { c.point() };
             // f farthest point to
-            let f = return_points.peek().unwrap();
-            assert!(f.dist_to_ref >= 0.);
-            assert!(c.dist_to_ref <= 0.);
-            trace!(
-                "Comparaing c : {:?} f : {:?}",
-                -(c.dist_to_ref),
-                f.dist_to_ref
-            );
-            if -(c.dist_to_ref) > f.dist_to_ref {
+            let Some(f) = return_points.peek() else {
+                break;
+            };
+            debug_assert!(f.dist >= 0.);
+            debug_assert!(c.dist <= 0.);
+            if -(c.dist) > f.dist {
                 // this comparison requires that we are sure that distances compared are distances to the same point :
                 // This is the case we compare distance to point passed as arg.
-                trace!(
-                    "Fast return from search_layer, nb points : {:?} \n \t c {:?} \n \t f {:?} dists: {:?}  {:?}",
-                    return_points.len(),
-                    c.point_ref.p_id,
-                    f.point_ref.p_id,
-                    -(c.dist_to_ref),
-                    f.dist_to_ref
-                );
                 if filter.is_none() {
                     return return_points;
                 } else if return_points.len() >= ef {
                     return_points.retain(|p| {
-                        filter
-                            .as_ref()
-                            .unwrap()
-                            .hnsw_filter(&p.point_ref.get_origin_id())
+                        // SAFETY: as for `c_point`.
+                        let id = unsafe { p.point() }.get_origin_id();
+                        filter.as_ref().is_some_and(|f| f.hnsw_filter(&id))
                     });
                 }
             }
             // now we scan neighborhood of c in layer and increment visited_point, candidate_points
             // and optimize candidate_points so that it contains points with lowest distances to point arg
             //
-            let neighbours_c_l = &c.point_ref.neighbours.read()[layer as usize];
-            let c_pid = c.point_ref.p_id;
+            let neighbours_c_l = &c_point.neighbours.read()[layer as usize];
             trace!(
                 "       search_layer, {:?} has  nb neighbours  : {:?} ",
-                c_pid,
+                c_point.p_id,
                 neighbours_c_l.len()
             );
-            for e in neighbours_c_l {
-                // HERE WE sEE THAT neighbours should be stored as PointIdWithOrder !!
-                // CAVEAT what if several point_id with same distance to ref point?
-                if !visited_point_id.contains_key(&e.point_ref.p_id) {
-                    visited_point_id.insert(e.point_ref.p_id, Arc::clone(&e.point_ref));
-                    trace!("             visited insertion {:?}", e.point_ref.p_id);
-                    let f_opt = return_points.peek();
-                    if f_opt.is_none() {
-                        // do some debug info, dumped distance is from e to c! as e is in c neighbours
-                        debug!("return points empty when inserting {:?}", e.point_ref.p_id);
-                        return return_points;
-                    }
-                    let f = f_opt.unwrap();
-                    let e_dist_to_p = self.dist_f.eval(point, e.point_ref.data.get_v());
-                    let f_dist_to_p = f.dist_to_ref;
-                    if e_dist_to_p < f_dist_to_p || return_points.len() < ef {
-                        let e_prime = Arc::new(PointWithOrder::new(&e.point_ref, e_dist_to_p));
-                        // a neighbour of neighbour is better, we insert it into candidate with the distance to point
-                        trace!(
-                            "                inserting new candidate {:?}",
-                            e_prime.point_ref.p_id
-                        );
-                        candidate_points
-                            .push(Arc::new(PointWithOrder::new(&e.point_ref, -e_dist_to_p)));
-                        //
-                        if let Some(f) = filter {
-                            let id: &usize = &e_prime.point_ref.get_origin_id();
-                            if f.hnsw_filter(id) {
-                                if return_points.len() == 1 {
-                                    let only_id = return_points.peek().unwrap().point_ref.origin_id;
-                                    if !f.hnsw_filter(&only_id) {
-                                        return_points.clear()
-                                    }
+            // The neighbours not visited yet, in order; their points, then the first lines of their
+            // data, are asked for ahead of the distances, so that the memory reads overlap.
+            fresh.clear();
+            fresh.extend(
+                (0..neighbours_c_l.len())
+                    .filter(|&j| visited.insert(point_address(&neighbours_c_l[j].point_ref))),
+            );
+            for &j in &fresh {
+                prefetch_read(Arc::as_ptr(&neighbours_c_l[j].point_ref));
+            }
+            for &j in &fresh {
+                let v = neighbours_c_l[j].point_ref.data.get_v();
+                prefetch_lines(v.as_ptr(), std::mem::size_of_val(v).min(PREFETCH_DATA_BYTES));
+            }
+            for &j in &fresh {
+                let e = &neighbours_c_l[j];
+                let Some(f) = return_points.peek() else {
+                    // do some debug info, dumped distance is from e to c! as e is in c neighbours
+                    debug!("return points empty when inserting {:?}", e.point_ref.p_id);
+                    return return_points;
+                };
+                let e_dist_to_p = self.dist_f.eval(point, e.point_ref.data.get_v());
+                if e_dist_to_p < f.dist || return_points.len() < ef {
+                    // a neighbour of neighbour is better, we insert it into candidate with the distance to point
+                    candidate_points.push(Scored::new(&e.point_ref, -e_dist_to_p));
+                    let e_prime = Scored::new(&e.point_ref, e_dist_to_p);
+                    if let Some(f) = filter {
+                        if f.hnsw_filter(&e.point_ref.get_origin_id()) {
+                            if return_points.len() == 1 {
+                                // SAFETY: as for `c_point`.
+                                let only_id = return_points
+                                    .peek()
+                                    .map(|p| unsafe { p.point() }.origin_id);
+                                if only_id.is_some_and(|id| !f.hnsw_filter(&id)) {
+                                    return_points.clear()
                                 }
-                                return_points.push(Arc::clone(&e_prime))
                             }
-                        } else {
-                            return_points.push(Arc::clone(&e_prime));
+                            return_points.push(e_prime)
                         }
+                    } else {
+                        return_points.push(e_prime);
+                    }
 
-                        if return_points.len() > ef {
-                            return_points.pop();
-                        }
-                    } // end if e.dist_to_ref < f.dist_to_ref
-                }
+                    if return_points.len() > ef {
+                        return_points.pop();
+                    }
+                } // end if e.dist_to_ref < f.dist_to_ref
             } // end of for on neighbours_c
         } // end of while in candidates
         //
@@ -1072,13 +1239,29 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
     ///  The insertion method gives the point an internal id.  
     ///  The slice insertion makes integration with ndarray crate easier than the vector insertion
     pub fn insert_slice(&self, data_with_id: (&[T], usize)) {
-        //
         let (data, origin_id) = data_with_id;
+        self.insert_point(data, PointData::new_v(data.to_vec()), origin_id)
+    }
+
+    /// Inserts a data slice the caller keeps alive as long as the graph, with its external id: the
+    /// graph's point refers to the slice instead of holding a copy of it. Rows laid out contiguously
+    /// (and aligned) by the caller are then read in place by every distance of the build and of searches.
+    pub fn insert_borrowed(&self, data_with_id: (&'b [T], usize)) {
+        let (data, origin_id) = data_with_id;
+        self.insert_point(data, PointData::new_s(data), origin_id)
+    }
+
+    /// [`Hnsw::insert_borrowed`] in parallel, as [`Hnsw::parallel_insert_slice`].
+    pub fn parallel_insert_borrowed(&self, datas: &[(&'b [T], usize)]) {
+        datas.par_iter().for_each(|&item| self.insert_borrowed(item));
+    }
+
+    fn insert_point(&self, data: &[T], point_data: PointData<'b, T>, origin_id: usize) {
         let keep_pruned = self.keep_pruned;
         // insert in indexation and get point_id adn generate a new entry_point if necessary
         let (new_point, point_rank) = self
             .layer_indexed_points
-            .generate_new_point(data, origin_id);
+            .generate_new_point(point_data, origin_id);
         trace!("Hnsw insert generated new point {:?} ", new_point.p_id);
         // now real work begins
         // allocate a binary heap
@@ -1137,7 +1320,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                 if new_point.neighbours.read()[l as usize].len()
                     < self.get_max_nb_connection() as usize
                 {
-                    new_point.neighbours.write()[l as usize].push(Arc::clone(&ep));
+                    new_point.neighbours.write()[l as usize].push(ep.clone());
                 }
                 // get the lowest distance point
                 let tmp_dist = self.dist_f.eval(data, ep.point_ref.data.get_v());
@@ -1178,7 +1361,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                     nb_conn = self.max_nb_connection;
                     extend_c = false;
                 }
-                let mut neighbours = Vec::<Arc<PointWithOrder<T>>>::with_capacity(nb_conn);
+                let mut neighbours = Vec::<PointWithOrder<T>>::with_capacity(nb_conn);
                 self.select_neighbours(
                     data,
                     &mut sorted_points,
@@ -1262,7 +1445,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                         //   panic!();
                         continue;
                     }
-                    q_point_neighbours[l_n].push(Arc::new(n_to_add));
+                    q_point_neighbours[l_n].push(n_to_add);
                     let nbn_at_l = q_point_neighbours[l_n].len();
                     //
                     // if l < level, update upward chaining, insert does a sort! t_q has a neighbour not yet in global table of points!
@@ -1296,12 +1479,12 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
     fn select_neighbours(
         &self,
         data: &[T],
-        candidates: &mut BinaryHeap<Arc<PointWithOrder<'b, T>>>,
+        candidates: &mut BinaryHeap<PointWithOrder<'b, T>>,
         nb_neighbours_asked: usize,
         extend_candidates_asked: bool,
         layer: u8,
         keep_pruned: bool,
-        neighbours_vec: &mut Vec<Arc<PointWithOrder<'b, T>>>,
+        neighbours_vec: &mut Vec<PointWithOrder<'b, T>>,
     ) {
         //
         trace!(
@@ -1319,7 +1502,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                     let p = candidates.pop().unwrap();
                     assert!(-p.dist_to_ref >= 0.);
                     neighbours_vec
-                        .push(Arc::new(PointWithOrder::new(&p.point_ref, -p.dist_to_ref)));
+                        .push(PointWithOrder::new(&p.point_ref, -p.dist_to_ref));
                 }
                 return;
             } else {
@@ -1354,11 +1537,11 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
             );
             for (_p_id, p_point) in new_candidates_set.iter() {
                 let dist_topoint = self.dist_f.eval(data, p_point.data.get_v());
-                candidates.push(Arc::new(PointWithOrder::new(p_point, -dist_topoint)));
+                candidates.push(PointWithOrder::new(p_point, -dist_topoint));
             }
         } // end if extend_candidates
         //
-        let mut discarded_points = BinaryHeap::<Arc<PointWithOrder<T>>>::new();
+        let mut discarded_points = BinaryHeap::<PointWithOrder<T>>::new();
         while !candidates.is_empty() && neighbours_vec.len() < nb_neighbours_asked {
             // compare distances of e to data. we do not need to recompute dists!
             if let Some(e_p) = candidates.pop() {
@@ -1373,19 +1556,19 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                 }
                 if e_to_insert {
                     trace!("inserting neighbours : {:?} ", e_p.point_ref.p_id);
-                    neighbours_vec.push(Arc::new(PointWithOrder::new(
+                    neighbours_vec.push(PointWithOrder::new(
                         &e_p.point_ref,
                         -e_p.dist_to_ref,
-                    )));
+                    ));
                 } else {
                     trace!("discarded neighbours : {:?} ", e_p.point_ref.p_id);
                     // ep is taken from a binary heap, so it has a negative sign, we keep its sign
                     // to store it in another binary heap will possibly need to retain the best ones from the discarde binaryHeap
                     if keep_pruned {
-                        discarded_points.push(Arc::new(PointWithOrder::new(
+                        discarded_points.push(PointWithOrder::new(
                             &e_p.point_ref,
                             e_p.dist_to_ref,
-                        )));
+                        ));
                     }
                 }
             }
@@ -1398,10 +1581,10 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                 let best_point = discarded_points.pop().unwrap();
                 // do not forget to reverse sign
                 assert!(best_point.dist_to_ref <= 0.);
-                neighbours_vec.push(Arc::new(PointWithOrder::new(
+                neighbours_vec.push(PointWithOrder::new(
                     &best_point.point_ref,
                     -best_point.dist_to_ref,
-                )));
+                ));
             }
         };
         //
@@ -1468,9 +1651,9 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
             .iter()
             .map(|p| {
                 Neighbour::new(
-                    p.as_ref().point_ref.origin_id,
-                    p.as_ref().dist_to_ref,
-                    p.as_ref().point_ref.p_id,
+                    p.point_ref.origin_id,
+                    p.dist_to_ref,
+                    p.point_ref.p_id,
                 )
             })
             .collect();
@@ -1547,11 +1730,11 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
             let knn_neighbours: Vec<Neighbour> = neighbours[0..last]
                 .iter()
                 .filter_map(|p| {
-                    if filter_t.hnsw_filter(&p.as_ref().point_ref.origin_id) {
+                    if filter_t.hnsw_filter(&p.point_ref.origin_id) {
                         Some(Neighbour::new(
-                            p.as_ref().point_ref.origin_id,
-                            p.as_ref().dist_to_ref,
-                            p.as_ref().point_ref.p_id,
+                            p.point_ref.origin_id,
+                            p.dist_to_ref,
+                            p.point_ref.p_id,
                         ))
                     } else {
                         None
@@ -1565,9 +1748,9 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                 .iter()
                 .map(|p| {
                     Neighbour::new(
-                        p.as_ref().point_ref.origin_id,
-                        p.as_ref().dist_to_ref,
-                        p.as_ref().point_ref.p_id,
+                        p.point_ref.origin_id,
+                        p.dist_to_ref,
+                        p.point_ref.p_id,
                     )
                 })
                 .collect();
@@ -1637,14 +1820,14 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
 // The vector is sorted by construction
 #[allow(unused)]
 fn from_negative_binaryheap_to_sorted_vector<'b, T: Send + Sync + Copy>(
-    heap_points: &mut BinaryHeap<Arc<PointWithOrder<'b, T>>>,
-) -> Vec<Arc<PointWithOrder<'b, T>>> {
+    heap_points: &mut BinaryHeap<PointWithOrder<'b, T>>,
+) -> Vec<PointWithOrder<'b, T>> {
     let nb_points = heap_points.len();
-    let mut vec_points = Vec::<Arc<PointWithOrder<T>>>::with_capacity(nb_points);
+    let mut vec_points = Vec::<PointWithOrder<T>>::with_capacity(nb_points);
     //
     for p in heap_points.iter() {
         assert!(p.dist_to_ref <= 0.);
-        let reverse_p = Arc::new(PointWithOrder::new(&p.point_ref, -p.dist_to_ref));
+        let reverse_p = PointWithOrder::new(&p.point_ref, -p.dist_to_ref);
         vec_points.push(reverse_p);
     }
     trace!(
@@ -1659,14 +1842,14 @@ fn from_negative_binaryheap_to_sorted_vector<'b, T: Send + Sync + Copy>(
 // and returns a binary_heap of points with their correct negative distance to some reference distance
 //
 fn from_positive_binaryheap_to_negative_binary_heap<'b, T: Send + Sync + Clone>(
-    positive_heap: &mut BinaryHeap<Arc<PointWithOrder<'b, T>>>,
-) -> BinaryHeap<Arc<PointWithOrder<'b, T>>> {
+    positive_heap: &mut BinaryHeap<PointWithOrder<'b, T>>,
+) -> BinaryHeap<PointWithOrder<'b, T>> {
     let nb_points = positive_heap.len();
-    let mut negative_heap = BinaryHeap::<Arc<PointWithOrder<T>>>::with_capacity(nb_points);
+    let mut negative_heap = BinaryHeap::<PointWithOrder<T>>::with_capacity(nb_points);
     //
     for p in positive_heap.iter() {
         assert!(p.dist_to_ref >= 0.);
-        let reverse_p = Arc::new(PointWithOrder::new(&p.point_ref, -p.dist_to_ref));
+        let reverse_p = PointWithOrder::new(&p.point_ref, -p.dist_to_ref);
         negative_heap.push(reverse_p);
     }
     trace!(

@@ -32,6 +32,7 @@
 //! codes and maps the vectors file, reading from it only the rows it re-scores.
 
 mod dump;
+mod pinned_rows;
 mod search_graph;
 mod tombstones;
 
@@ -46,6 +47,7 @@ use crate::kind::IndexKind;
 use crate::persist::{self, Manifest};
 use crate::vector_index::{check_query, check_vectors, Hit, Metric, VectorIndex};
 use hnsw_rs::prelude::{AnnT, Distance, Hnsw, HnswIo, Neighbour};
+use pinned_rows::PinnedRows;
 use search_graph::{Found, LayoutError, LiveAllowed, Quantized, Rows, SearchGraph};
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
@@ -150,11 +152,11 @@ impl Graph {
         }
     }
 
-    fn insert(&self, rows: &[(&[f32], usize)]) {
-        let batch = rows.to_vec();
+    /// Inserts rows the graph borrows (see [`HnswRsGraph::insert`]).
+    fn insert(&self, rows: &[(&'static [f32], usize)]) {
         match self {
-            Graph::Dot(h) => h.parallel_insert_slice(&batch),
-            Graph::L2(h) => h.parallel_insert_slice(&batch),
+            Graph::Dot(h) => h.parallel_insert_borrowed(rows),
+            Graph::L2(h) => h.parallel_insert_borrowed(rows),
         }
     }
 
@@ -221,11 +223,37 @@ pub struct HnswIndex {
     deleted: Tombstones,
 }
 
-/// hnsw_rs's graph, with the loader a reloaded graph borrows from.
+/// hnsw_rs's graph, with the loader a reloaded graph borrows from and the rows inserted since.
 struct HnswRsGraph {
     graph: Graph,
     /// Must stay declared after `graph`, so that it is dropped after it.
     _loader: Option<LoaderGuard>,
+    /// The vectors inserted into `graph` (which borrows them); must stay declared after `graph`.
+    rows: PinnedRows,
+}
+
+impl HnswRsGraph {
+    fn new(graph: Graph, loader: Option<LoaderGuard>) -> Self {
+        Self {
+            graph,
+            _loader: loader,
+            rows: PinnedRows::default(),
+        }
+    }
+
+    /// Inserts `vectors` (rows of `dim`) as slots `first..`: they are copied once, into one aligned
+    /// block the graph borrows, instead of into one allocation per point.
+    fn insert(&mut self, dim: usize, vectors: &[f32], first: usize) {
+        // SAFETY: the block lives in `self.rows`, dropped after `self.graph` (field order), and the
+        // slices are handed to that graph alone.
+        let block = unsafe { self.rows.pin(vectors) };
+        let rows: Vec<(&'static [f32], usize)> = block
+            .chunks_exact(dim)
+            .enumerate()
+            .map(|(i, v)| (v, first + i))
+            .collect();
+        self.graph.insert(&rows);
+    }
 }
 
 /// Whether an index is opened to change it or only to search it.
@@ -289,10 +317,10 @@ impl HnswIndex {
             dim,
             metric,
             params: *params,
-            graph: Some(HnswRsGraph {
-                graph: Graph::new(metric, params, ids.len()),
-                _loader: None,
-            }),
+            graph: Some(HnswRsGraph::new(
+                Graph::new(metric, params, ids.len()),
+                None,
+            )),
             search_graph: SearchGraph::default(),
             ids: Vec::new(),
             slots: HashMap::new(),
@@ -480,10 +508,7 @@ impl HnswIndex {
             })),
         };
         match loaded {
-            Ok(Ok(graph)) => Ok(HnswRsGraph {
-                graph,
-                _loader: Some(guard),
-            }),
+            Ok(Ok(graph)) => Ok(HnswRsGraph::new(graph, Some(guard))),
             Ok(Err(e)) => Err(format_err(format!("cannot read HNSW graph: {e}"))),
             Err(_) => Err(format_err(
                 "HNSW graph files are inconsistent; rebuild the index".into(),
@@ -822,7 +847,8 @@ impl VectorIndex for HnswIndex {
 
     fn memory_bytes(&self) -> usize {
         // Per point: the vector, about 2*M neighbours at layer 0 plus a geometric tail above it
-        // (id + distance + pointer per neighbour), and hnsw_rs's point header.
+        // (pointer + distance per neighbour, and the list's share of its allocations), and hnsw_rs's
+        // point header.
         // An index opened for search only holds the search layout alone.
         let points = if self.graph.is_some() {
             self.ids.len()
@@ -846,12 +872,13 @@ impl VectorIndex for HnswIndex {
             }
         }
         let first = self.ids.len();
-        let rows: Vec<(&[f32], usize)> = prepared
-            .chunks_exact(self.dim)
-            .enumerate()
-            .map(|(i, v)| (v, first + i))
-            .collect();
-        self.graph("adding vectors")?.insert(&rows);
+        let dim = self.dim;
+        self.graph
+            .as_mut()
+            .ok_or(IndexError::SearchOnly {
+                what: "adding vectors",
+            })?
+            .insert(dim, &prepared, first);
         for (i, &id) in ids.iter().enumerate() {
             self.slots.insert(id, first + i);
             self.ids.push(id);

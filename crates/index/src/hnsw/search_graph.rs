@@ -154,6 +154,9 @@ struct FlatPoint {
 pub(crate) struct Found {
     pub nearest: Vec<(f32, u32)>,
     pub distance_evals: usize,
+    /// The walk met the slot it was told to stop at ([`SearchGraph::search_until`]); `nearest` is then
+    /// empty.
+    pub reached: bool,
 }
 
 impl SearchGraph {
@@ -404,12 +407,28 @@ impl SearchGraph {
         ef: usize,
         keep: &R,
     ) -> Found {
+        self.search_until(metric, query, k, ef, keep, None)
+    }
+
+    /// [`SearchGraph::search`] that stops as soon as its layer-0 walk meets `target` (then
+    /// [`Found::reached`], without an answer): up to that point it is the same walk, so a search that
+    /// would return `target` meets it, and one that does not runs to its end and answers as `search`.
+    pub(crate) fn search_until<R: Returnable>(
+        &self,
+        metric: Metric,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        keep: &R,
+        target: Option<u32>,
+    ) -> Found {
         let exact = exact_distance(metric);
         let Some(Quantized { quantizer, codes }) = &self.quantized else {
             return self.walk(
                 k,
                 ef,
                 keep,
+                target,
                 |slot| exact(query, self.vector(slot)),
                 |slot| {
                     prefetch(
@@ -426,9 +445,13 @@ impl SearchGraph {
             ef,
             ef,
             keep,
+            target,
             |slot| codes.distance(&code, slot),
             |slot| prefetch_lines(codes.row_ptr(slot), self.dim),
         );
+        if found.reached {
+            return found;
+        }
         for (d, slot) in &mut found.nearest {
             *d = exact(query, self.vector(*slot));
         }
@@ -470,6 +493,7 @@ impl SearchGraph {
         Found {
             nearest,
             distance_evals: evals,
+            reached: false,
         }
     }
 
@@ -501,12 +525,14 @@ impl SearchGraph {
 
     /// The graph walk: greedy over the upper layers, then the `ef` beam on layer 0, keeping the best
     /// `k` returnable slots by `distance` (a slot's distance to the query), with `prefetch` called on a
-    /// slot's data one neighbour ahead of its use.
+    /// slot's data one neighbour ahead of its use. With a `target`, the walk ends as soon as layer 0
+    /// meets it.
     fn walk<R: Returnable>(
         &self,
         k: usize,
         ef: usize,
         keep: &R,
+        target: Option<u32>,
         distance: impl Fn(u32) -> f32,
         prefetch_slot: impl Fn(u32),
     ) -> Found {
@@ -542,11 +568,19 @@ impl SearchGraph {
         }
 
         // Layer 0: beam search with `ef` live results.
+        if target == Some(current) {
+            return Found {
+                nearest: Vec::new(),
+                distance_evals: evals,
+                reached: true,
+            };
+        }
         let ef = ef.max(k);
         let excludes_any = keep.excludes_any();
         // The per-thread buffers are taken out for the walk and put back after it, so that the walk runs
         // in this function's body rather than in a closure the compiler may keep out of line.
         let mut scratch = SCRATCH.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
+        let mut reached = false;
         let nearest = {
             let Scratch {
                 visited,
@@ -564,7 +598,7 @@ impl SearchGraph {
                 results.push(Candidate(current_dist, current));
                 bound = current_dist;
             }
-            while let Some(Reverse(Candidate(d_c, c))) = candidates.pop() {
+            'beam: while let Some(Reverse(Candidate(d_c, c))) = candidates.pop() {
                 if d_c > bound && (results.len() >= ef || !excludes_any) {
                     break;
                 }
@@ -575,6 +609,10 @@ impl SearchGraph {
                     }
                     if !visited.insert(next) {
                         continue;
+                    }
+                    if target == Some(next) {
+                        reached = true;
+                        break 'beam;
                     }
                     let d = dist(next);
                     if results.len() < ef || d < bound {
@@ -591,6 +629,9 @@ impl SearchGraph {
                     }
                 }
             }
+            if reached {
+                results.clear();
+            }
             while results.len() > k {
                 results.pop();
             }
@@ -602,6 +643,7 @@ impl SearchGraph {
         Found {
             nearest,
             distance_evals: evals,
+            reached,
         }
     }
 }

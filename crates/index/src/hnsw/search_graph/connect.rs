@@ -101,9 +101,12 @@ impl SearchGraph {
         }
 
         // Anything still unreachable from the entry (a group of outliers linking only to each other):
-        // links from reached nodes near it, one group at a time.
+        // links from reached nodes near it, one group at a time. The links only lead into the groups,
+        // so what a group reaches does not depend on them: they are laid once, at the end (laying them
+        // group by group rebuilt layer 0 per group, which cost more than the searches).
         let mut reached = vec![false; self.slots];
         let mut stack = Vec::new();
+        let mut links: Vec<(u32, u32)> = Vec::new();
         self.mark_reached(entry, &mut reached, &mut stack);
         for node in 0..self.slots as u32 {
             if reached[node as usize] {
@@ -118,11 +121,10 @@ impl SearchGraph {
             if from.is_empty() {
                 from.push(entry);
             }
-            let links: Vec<(u32, u32)> = from.into_iter().map(|f| (f, node)).collect();
-            added += self.add_links(&links);
+            links.extend(from.into_iter().map(|f| (f, node)));
             self.mark_reached(node, &mut reached, &mut stack);
         }
-        added
+        added + self.add_links(&links)
     }
 
     /// Nodes whose links in `previous` (a layout of the graph before it changed) had and this one lacks.
@@ -147,14 +149,20 @@ impl SearchGraph {
 
     /// `None` when a search for `node`'s vector returns it first (or tied first, for a duplicate
     /// vector); otherwise the nodes it returned instead, best first.
+    /// The search stops where it meets `node` (it would return it, at distance 0), which spares most of
+    /// the walk for the nodes that are found.
     fn found_instead(&self, metric: Metric, ef: usize, node: u32) -> Option<Vec<u32>> {
-        let found = self.search(
+        let found = self.search_until(
             metric,
             self.vector(node),
             LINKS + 1,
             ef,
             &Tombstones::default(),
+            Some(node),
         );
+        if found.reached {
+            return None;
+        }
         let best = found.nearest.first().map(|&(d, _)| d)?;
         let found_first = found
             .nearest
