@@ -168,10 +168,63 @@ pub struct Point<'b, T: Clone + Send + Sync> {
     origin_id: DataId,
     /// a point id identifying point as stored in our structure
     p_id: PointId,
+    /// the point's rank among the graph's points, `0..nb_point` (creation or reload order), which the
+    /// neighbour entries carry so that a search marks a point visited without reading the point
+    pub(crate) rank: u32,
     /// neighbours info
-    /// (held in the point, not behind an `Arc` of its own: a layer search reads the lock and the list
-    /// header from the point's own cache lines)
-    pub(crate) neighbours: RwLock<Vec<Vec<PointWithOrder<'b, T>>>>,
+    /// (held in the point, not behind an `Arc` of its own: a layer search reads the lock and layer 0's
+    /// list header from the point's own cache lines)
+    pub(crate) neighbours: RwLock<Layers<'b, T>>,
+}
+
+/// A point's neighbour lists, one per layer `0..NB_LAYER_MAX`, indexed by layer. Layer 0's list, the
+/// one nearly every search step reads, is held in the structure itself rather than in the array of the
+/// others, which spares a search one dependent memory read per point it expands.
+#[derive(Debug, Clone)]
+pub(crate) struct Layers<'b, T: Clone + Send + Sync> {
+    level0: Vec<PointWithOrder<'b, T>>,
+    upper: Vec<Vec<PointWithOrder<'b, T>>>,
+}
+
+impl<T: Clone + Send + Sync> Layers<'_, T> {
+    fn new() -> Self {
+        Layers {
+            level0: Vec::new(),
+            upper: (1..NB_LAYER_MAX).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    /// The number of layers.
+    pub(crate) fn len(&self) -> usize {
+        1 + self.upper.len()
+    }
+
+    /// Empties every list (the point is being freed).
+    fn clear(&mut self) {
+        self.level0.clear();
+        self.upper.clear();
+    }
+}
+
+impl<'b, T: Clone + Send + Sync> std::ops::Index<usize> for Layers<'b, T> {
+    type Output = Vec<PointWithOrder<'b, T>>;
+    #[inline]
+    fn index(&self, layer: usize) -> &Self::Output {
+        match layer {
+            0 => &self.level0,
+            _ => &self.upper[layer - 1],
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync> std::ops::IndexMut<usize> for Layers<'_, T> {
+    #[inline]
+    fn index_mut(&mut self, layer: usize) -> &mut Self::Output {
+        match layer {
+            0 => &mut self.level0,
+            _ => &mut self.upper[layer - 1],
+        }
+    }
 }
 
 /// A copy of the point with a copy of its neighbour lists (which a clone used to share).
@@ -181,49 +234,42 @@ impl<'b, T: Clone + Send + Sync> Clone for Point<'b, T> {
             data: self.data.clone(),
             origin_id: self.origin_id,
             p_id: self.p_id,
+            rank: self.rank,
             neighbours: RwLock::new(self.neighbours.read().clone()),
         }
     }
 }
 
 impl<'b, T: Clone + Send + Sync> Point<'b, T> {
-    fn with_data(data: PointData<'b, T>, origin_id: usize, p_id: PointId) -> Self {
-        let mut neighbours = Vec::with_capacity(NB_LAYER_MAX as usize);
-        for _ in 0..NB_LAYER_MAX {
-            neighbours.push(Vec::<PointWithOrder<T>>::new());
-        }
+    fn with_data(data: PointData<'b, T>, origin_id: usize, p_id: PointId, rank: u32) -> Self {
+        let neighbours = Layers::new();
         Point {
             data,
             origin_id,
             p_id,
+            rank,
             neighbours: RwLock::new(neighbours),
         }
     }
 
     pub fn new(v: Vec<T>, origin_id: usize, p_id: PointId) -> Self {
-        let mut neighbours = Vec::with_capacity(NB_LAYER_MAX as usize);
-        // CAVEAT, perhaps pass nb layer as arg ?
-        for _ in 0..NB_LAYER_MAX {
-            neighbours.push(Vec::<PointWithOrder<T>>::new());
-        }
+        let neighbours = Layers::new();
         Point {
             data: PointData::new_v(v),
             origin_id,
             p_id,
+            rank: 0,
             neighbours: RwLock::new(neighbours),
         }
     }
 
     pub fn new_from_mmap(s: &'b [T], origin_id: usize, p_id: PointId) -> Self {
-        let mut neighbours = Vec::with_capacity(NB_LAYER_MAX as usize);
-        // CAVEAT, perhaps pass nb layer as arg ?
-        for _ in 0..NB_LAYER_MAX {
-            neighbours.push(Vec::<PointWithOrder<T>>::new());
-        }
+        let neighbours = Layers::new();
         Point {
             data: PointData::new_s(s),
             origin_id,
             p_id,
+            rank: 0,
             neighbours: RwLock::new(neighbours),
         }
     }
@@ -295,6 +341,8 @@ pub(crate) struct PointWithOrder<'b, T: Clone + Send + Sync> {
     point_ref: Arc<Point<'b, T>>,
     /// The distance to a point_ref to the request point (not represented in the structure)
     dist_to_ref: f32,
+    /// `point_ref`'s rank (a copy, read without touching the point)
+    rank: u32,
 }
 
 impl<T: Clone + Send + Sync> PartialEq for PointWithOrder<'_, T> {
@@ -328,6 +376,7 @@ impl<'b, T: Clone + Send + Sync> PointWithOrder<'b, T> {
         PointWithOrder {
             point_ref: Arc::clone(point_ref),
             dist_to_ref,
+            rank: point_ref.rank,
         }
     }
 } // end of impl block
@@ -339,14 +388,27 @@ impl<'b, T: Clone + Send + Sync> PointWithOrder<'b, T> {
 /// search, during which the graph holds every point it meets (points are freed only with the graph).
 pub(crate) struct Scored<'b, T: Clone + Send + Sync> {
     dist: f32,
+    rank: u32,
     point: *const Point<'b, T>,
 }
 
 impl<'b, T: Clone + Send + Sync> Scored<'b, T> {
+    /// `entry` at `dist`.
     #[inline]
-    fn new(point: &Arc<Point<'b, T>>, dist: f32) -> Self {
+    fn new(entry: &PointWithOrder<'b, T>, dist: f32) -> Self {
         Scored {
             dist,
+            rank: entry.rank,
+            point: Arc::as_ptr(&entry.point_ref),
+        }
+    }
+
+    /// `point` at `dist`.
+    #[inline]
+    fn of_point(point: &Arc<Point<'b, T>>, dist: f32) -> Self {
+        Scored {
+            dist,
+            rank: point.rank,
             point: Arc::as_ptr(point),
         }
     }
@@ -375,6 +437,7 @@ impl<'b, T: Clone + Send + Sync> Scored<'b, T> {
         PointWithOrder {
             point_ref,
             dist_to_ref: self.dist,
+            rank: self.rank,
         }
     }
 }
@@ -403,13 +466,6 @@ impl<T: Clone + Send + Sync> Ord for Scored<'_, T> {
     }
 }
 
-/// The address of a point, which identifies it while the graph lives (points are never moved or freed
-/// before the graph is dropped): what the visited set of a layer search keeps.
-#[inline]
-fn point_address<T: Clone + Send + Sync>(point: &Arc<Point<'_, T>>) -> usize {
-    Arc::as_ptr(point) as usize
-}
-
 /// Asks for the cache line at `p` ahead of its use (a hint: no effect on other targets).
 #[inline(always)]
 fn prefetch_read<U>(p: *const U) {
@@ -435,25 +491,43 @@ fn prefetch_lines<U>(p: *const U, bytes: usize) {
 }
 
 std::thread_local! {
-    /// Each thread's visited set, kept between layer searches so that it is allocated and grown once.
-    static VISITED: std::cell::RefCell<hashbrown::HashSet<usize>> =
-        std::cell::RefCell::new(hashbrown::HashSet::new());
+    /// Each thread's visited marks, kept between layer searches so that they are allocated once.
+    static VISITED: std::cell::RefCell<VisitedMarks> = std::cell::RefCell::new(VisitedMarks::default());
 }
 
-/// The thread's visited set, cleared, for one layer search; handed back to the thread on drop.
-struct VisitedSet(hashbrown::HashSet<usize>);
+/// Visited marks by point rank: a point is visited in the current search when its mark equals the
+/// search's epoch, so starting a search clears nothing (one pass of zeroes when the epoch wraps).
+#[derive(Default)]
+struct VisitedMarks {
+    marks: Vec<u32>,
+    epoch: u32,
+}
+
+/// The thread's visited marks, for one layer search; handed back to the thread on drop.
+struct VisitedSet(VisitedMarks);
 
 impl VisitedSet {
     fn take() -> Self {
         let mut set = VISITED.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
-        set.clear();
+        set.epoch = set.epoch.wrapping_add(1);
+        if set.epoch == 0 {
+            set.marks.fill(0);
+            set.epoch = 1;
+        }
         VisitedSet(set)
     }
 
-    /// Whether `address` was not in the set (it is now).
+    /// Whether the point of `rank` was not visited yet (it is now).
     #[inline]
-    fn insert(&mut self, address: usize) -> bool {
-        self.0.insert(address)
+    fn insert(&mut self, rank: u32) -> bool {
+        let rank = rank as usize;
+        if rank >= self.0.marks.len() {
+            self.0.marks.resize((rank + 1).next_power_of_two(), 0);
+        }
+        let mark = &mut self.0.marks[rank];
+        let fresh = *mark != self.0.epoch;
+        *mark = self.0.epoch;
+        fresh
     }
 }
 
@@ -670,8 +744,10 @@ impl<'b, T: Clone + Send + Sync> PointIndexation<'b, T> {
             let mut points_by_layer_ref = self.points_by_layer.write();
             let mut p_id = PointId(level as u8, -1);
             p_id.1 = points_by_layer_ref[p_id.0 as usize].len() as i32;
+            // the points so far, reloaded ones included (ranked 0.. in reload order)
+            let rank = points_by_layer_ref.iter().map(Vec::len).sum::<usize>() as u32;
             // make a Point and then an Arc<Point>
-            let point = Point::with_data(data, origin_id, p_id);
+            let point = Point::with_data(data, origin_id, p_id, rank);
             new_point = Arc::new(point);
             trace!("definitive pushing of point {:?}", p_id);
             points_by_layer_ref[p_id.0 as usize].push(Arc::clone(&new_point));
@@ -1131,13 +1207,13 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
         // keep a set of the points visited, by address: a neighbour is checked without reading its
         // point (one cache miss less per neighbour); the set is the thread's, reused across calls.
         let mut visited = VisitedSet::take();
-        visited.insert(point_address(entry_point));
+        visited.insert(entry_point.rank);
         // the positions of the neighbours not visited yet in the neighbour list being scanned
         let mut fresh: Vec<usize> = Vec::new();
         //
         let mut candidate_points = BinaryHeap::<Scored<T>>::with_capacity(skiplist_size);
-        candidate_points.push(Scored::new(entry_point, -dist_to_entry_point));
-        return_points.push(Scored::new(entry_point, dist_to_entry_point));
+        candidate_points.push(Scored::of_point(entry_point, -dist_to_entry_point));
+        return_points.push(Scored::of_point(entry_point, dist_to_entry_point));
         // at the beginning candidate_points contains point passed as arg in layer entry_point_id.0
         while let Some(c) = candidate_points.pop() {
             // SAFETY: a point met by the search belongs to this graph, which holds it while `self` lives.
@@ -1175,7 +1251,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
             fresh.clear();
             fresh.extend(
                 (0..neighbours_c_l.len())
-                    .filter(|&j| visited.insert(point_address(&neighbours_c_l[j].point_ref))),
+                    .filter(|&j| visited.insert(neighbours_c_l[j].rank)),
             );
             for &j in &fresh {
                 prefetch_read(Arc::as_ptr(&neighbours_c_l[j].point_ref));
@@ -1194,8 +1270,8 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                 let e_dist_to_p = self.dist_f.eval(point, e.point_ref.data.get_v());
                 if e_dist_to_p < f.dist || return_points.len() < ef {
                     // a neighbour of neighbour is better, we insert it into candidate with the distance to point
-                    candidate_points.push(Scored::new(&e.point_ref, -e_dist_to_p));
-                    let e_prime = Scored::new(&e.point_ref, e_dist_to_p);
+                    candidate_points.push(Scored::new(e, -e_dist_to_p));
+                    let e_prime = Scored::new(e, e_dist_to_p);
                     if let Some(f) = filter {
                         if f.hnsw_filter(&e.point_ref.get_origin_id()) {
                             if return_points.len() == 1 {
@@ -1218,6 +1294,16 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                     }
                 } // end if e.dist_to_ref < f.dist_to_ref
             } // end of for on neighbours_c
+            // The point expanded next (unless a closer one comes first): its neighbour list is asked
+            // for now, while this one's lock is released, so that the next step does not wait for it.
+            if let Some(next) = candidate_points.peek() {
+                // SAFETY: as for `c_point`.
+                let next_point = unsafe { next.point() };
+                if let Some(lists) = next_point.neighbours.try_read() {
+                    let list = &lists[layer as usize];
+                    prefetch_lines(list.as_ptr(), std::mem::size_of_val(list.as_slice()));
+                }
+            }
         } // end of while in candidates
         //
         trace!(
@@ -1437,7 +1523,7 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                     let l_n = l as usize;
                     let already = q_point_neighbours[l_n]
                         .iter()
-                        .position(|old| old.point_ref.p_id == new_point.p_id);
+                        .position(|old| Arc::ptr_eq(&old.point_ref, &new_point));
                     if already.is_some() {
                         // debug!(" new_point.p_id {:?} already in neighbourhood of  q_point {:?} at index {:?}", new_point.p_id, q_point.p_id, already.unwrap());
                         // q_point.debug_dump();  cannot be called as its neighbours are locked write by this method.

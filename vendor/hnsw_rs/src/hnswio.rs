@@ -689,7 +689,13 @@ impl HnswIo {
                         }
                     }
                 };
-                let load_point_res = self.load_point(graph_in, descr, data_in, point_use_mmap);
+                let load_point_res = self.load_point(
+                    graph_in,
+                    descr,
+                    data_in,
+                    point_use_mmap,
+                    nb_points_loaded as u32,
+                );
                 if let Err(other) = load_point_res {
                     error!("in load_point_indexation, loading of point {} failed", r);
                     return Err(anyhow!(other));
@@ -795,6 +801,7 @@ impl HnswIo {
         descr: &Description,
         data_in: &mut dyn Read,
         point_use_mmap: bool,
+        rank: u32,
     ) -> Result<(Arc<Point<'b, T>>, Vec<Vec<Neighbour>>)>
     where
         T: 'static + DeserializeOwned + Clone + Sized + Send + Sync + std::fmt::Debug,
@@ -810,7 +817,7 @@ impl HnswIo {
         }
         let (origin_id, p_id, neighborhood) = load_res.unwrap();
         //
-        let point = match point_use_mmap {
+        let mut point = match point_use_mmap {
             false => {
                 let v = load_point_data::<T>(origin_id, data_in, descr);
                 if v.is_err() {
@@ -826,6 +833,7 @@ impl HnswIo {
                 Point::<T>::new_from_mmap(s.unwrap(), origin_id, p_id)
             }
         };
+        point.rank = rank;
         self.nb_point_loaded.fetch_add(1, Ordering::Relaxed);
         trace!(
             "load_point  origin {:?} allocated size {:?}, dim {:?}",
