@@ -1467,6 +1467,50 @@ mod tests {
         check_graph_equality(&hnsw_loaded, &hnsw);
     } // end of test_dump_reload
 
+    /// Points have distinct ranks `0..n` (the visited marks of a search are indexed by them), after a
+    /// reload too and for the points inserted after it; `insert_borrowed` points read the caller's slice.
+    #[test]
+    fn ranks_stay_dense_and_distinct_across_reload_and_inserts() {
+        log_init_test();
+        let mut rng = rand::rng();
+        let unif = Uniform::<f32>::new(0., 1.).unwrap();
+        let rows: Vec<Vec<f32>> = (0..1500)
+            .map(|_| (0..8).map(|_| unif.sample(&mut rng)).collect())
+            .collect();
+        let hnsw = Hnsw::<f32, dist::DistL2>::new(8, 1500, 16, 32, dist::DistL2 {});
+        for (i, d) in rows[..1000].iter().enumerate() {
+            hnsw.insert_borrowed((d, i));
+        }
+        let directory = tempfile::tempdir().unwrap();
+        hnsw.file_dump(directory.path(), "ranks").unwrap();
+        let mut reloader = HnswIo::new(directory.path(), "ranks");
+        let loaded: Hnsw<f32, DistL2> = reloader.load_hnsw::<f32, DistL2>().unwrap();
+        check_graph_equality(&loaded, &hnsw);
+        let batch: Vec<(&[f32], usize)> = rows[1000..]
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.as_slice(), 1000 + i))
+            .collect();
+        loaded.parallel_insert_slice(&batch);
+        fn assert_dense_ranks(graph: &Hnsw<f32, DistL2>) {
+            let mut ranks: Vec<u32> = graph
+                .get_point_indexation()
+                .into_iter()
+                .map(|p| p.rank)
+                .collect();
+            ranks.sort_unstable();
+            let n = graph.get_nb_point() as u32;
+            assert_eq!(ranks, (0..n).collect::<Vec<u32>>());
+        }
+        assert_dense_ranks(&hnsw);
+        assert_dense_ranks(&loaded);
+        // every point finds itself
+        for (i, d) in rows.iter().enumerate() {
+            let found = loaded.search(d, 1, 32);
+            assert_eq!(found[0].d_id, i);
+        }
+    }
+
     #[test]
     fn test_dump_reload_myfn() {
         println!("\n\n test_dump_reload_myfn");

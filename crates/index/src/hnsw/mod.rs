@@ -1,4 +1,6 @@
 //! HNSW graph index: hnsw_rs builds, mutates and persists the graph; searches run on a compact copy.
+//! hnsw_rs is 0.3.5 with vsearch's patch to its insert path (`vendor/hnsw_rs/PATCHES.md`); the rows it
+//! builds from are copied once per batch into an aligned block the graph borrows (`pinned_rows.rs`).
 //!
 //! Vectors live in the graph under internal slots (`usize`); `ids[slot]` maps back to the caller's id.
 //! After every change of the hnsw_rs graph (build, add, compact, load) it is flattened into a compact
