@@ -6,9 +6,9 @@
 #
 #   scripts/hnsw_build_rounds.sh DATA [ROUNDS]
 #
-# DATA: a Fashion-MNIST export of `vsearch bench` (scripts/bench_rounds.sh writes one as OUT/data; the
-# example reads the same 60,000 rows from Debian's dataset-fashion-mnist). PYTHON (default .venv-ref/bin/python,
-# with hnswlib) runs the peer. Build the example first: cargo build --release -p vsearch-index --example hnsw_build
+# DATA: a dataset exported by `vsearch bench` (scripts/bench_rounds.sh writes one as OUT/data: Fashion-MNIST,
+# the neural-embedding set, ...), which both sides read. PYTHON (default .venv-ref/bin/python, with hnswlib)
+# runs the peer. Build the example first: cargo build --release -p vsearch-index --example hnsw_build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:?usage: scripts/hnsw_build_rounds.sh DATA [ROUNDS]}
@@ -23,7 +23,7 @@ echo "started $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/nul
 for threads in 1 2; do
   for round in $(seq "$rounds"); do
     echo "== threads $threads round $round load $(cut -d' ' -f1 /proc/loadavg)"
-    RAYON_NUM_THREADS=$threads "$example" 60000 1 2>&1 | grep -E 'round|layout' \
+    RAYON_NUM_THREADS=$threads "$example" "$data" 1 2>&1 | grep -E 'round|layout' \
       | sed 's/.*HNSW layout/  vsearch layout/; s/^round 1/  vsearch/'
     (cd scripts && "$PYTHON" hnswlib_build.py "$data" --threads "$threads") | grep round | sed 's/^round 1/  hnswlib/'
   done

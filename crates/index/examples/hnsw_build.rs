@@ -1,10 +1,11 @@
 //! HNSW build time: hnsw_rs's inserts, then the compact layout and its link repair (the split is logged
 //! at debug level), with recall@10 of the built index at a few ef, so that a faster build is seen not to
-//! cost graph quality. Fashion-MNIST (Debian `dataset-fashion-mnist`, L2, the first N_BASE training
-//! images, default 60000; 1,000 test queries), M = 16, ef_construction = 100, ROUNDS builds (default 1).
-//! Threads: rayon's, so `RAYON_NUM_THREADS=1` for one.
+//! cost graph quality. M = 16, ef_construction = 100, ROUNDS builds (default 1). Threads: rayon's, so
+//! `RAYON_NUM_THREADS=1` for one. The rows: Fashion-MNIST (Debian `dataset-fashion-mnist`, L2, the first
+//! N_BASE training images, default 60000; 1,000 test queries), or DATA, a dataset exported by
+//! `vsearch bench` (base.fvecs, query.fvecs, dataset.json: its metric), such as the neural-embedding set.
 //!
-//! `RAYON_NUM_THREADS=1 cargo run --release -p vsearch-index --example hnsw_build [N_BASE] [ROUNDS]`
+//! `RAYON_NUM_THREADS=1 cargo run --release -p vsearch-index --example hnsw_build [N_BASE | DATA] [ROUNDS]`
 //!
 //! hnswlib's build of the same rows, for the ratio, is `scripts/hnswlib_build.py` (run the two in turn).
 //! `HNSW_BUILD_FINGERPRINT=1` also prints the checksum of the saved hnsw_rs graph file, which tells
@@ -29,19 +30,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
     let mut args = std::env::args().skip(1);
-    let n_base: usize = args
-        .next()
-        .map(|a| a.parse())
-        .transpose()?
-        .unwrap_or(60_000);
+    let rows = args.next().unwrap_or_else(|| "60000".into());
     let rounds: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1);
 
-    let fm = FashionMnist::read(Path::new(FASHION_MNIST_DIR))?;
-    let dim = fm.train.dim;
-    let n = n_base.min(fm.train.len());
-    let base = fm.train.vectors(PixelScale::Unit, n);
-    let queries = fm.test.vectors(PixelScale::Unit, 1_000);
-    let metric = Metric::L2;
+    let (name, dim, metric, base, queries) = match rows.parse::<usize>() {
+        Ok(n_base) => {
+            let fm = FashionMnist::read(Path::new(FASHION_MNIST_DIR))?;
+            let n = n_base.min(fm.train.len());
+            (
+                format!("fashion-mnist {n}"),
+                fm.train.dim,
+                Metric::L2,
+                fm.train.vectors(PixelScale::Unit, n),
+                fm.test.vectors(PixelScale::Unit, 1_000),
+            )
+        }
+        Err(_) => {
+            let dir = Path::new(&rows);
+            let meta: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(dir.join("dataset.json"))?)?;
+            let metric = match meta["metric"].as_str() {
+                Some("cosine") => Metric::Cosine,
+                Some("l2") => Metric::L2,
+                other => return Err(format!("{}: metric {other:?}", rows).into()),
+            };
+            let (dim, base) = read_fvecs(&dir.join("base.fvecs"))?;
+            let (_, queries) = read_fvecs(&dir.join("query.fvecs"))?;
+            let name = meta["name"].as_str().unwrap_or("dataset").to_string();
+            (name, dim, metric, base, queries)
+        }
+    };
+    let n = base.len() / dim;
     let ids: Vec<u64> = (0..n as u64).collect();
     let truth = exact_neighbours(dim, metric, &ids, &base, &queries, K)?;
     let params = HnswParams {
@@ -51,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         quantization: None,
     };
     println!(
-        "fashion-mnist {n} x {dim}, L2, M=16 ef_construction=100, {} threads",
+        "{name} x {dim}, {metric:?}, M=16 ef_construction=100, {} threads",
         rayon::current_num_threads()
     );
     for round in 1..=rounds {
@@ -83,4 +102,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// The rows of an `.fvecs` file (each: its dimension as a little-endian i32, then its f32 values), and
+/// their dimension.
+fn read_fvecs(path: &Path) -> Result<(usize, Vec<f32>), Box<dyn std::error::Error>> {
+    let bytes = std::fs::read(path)?;
+    let word = |i: usize| -> [u8; 4] { [bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]] };
+    if bytes.len() < 4 {
+        return Err(format!("{}: empty", path.display()).into());
+    }
+    let dim = i32::from_le_bytes(word(0)) as usize;
+    let row = 4 * (dim + 1);
+    if dim == 0 || bytes.len() % row != 0 {
+        return Err(format!("{}: not an .fvecs file", path.display()).into());
+    }
+    let mut values = Vec::with_capacity(bytes.len() / row * dim);
+    for start in (0..bytes.len()).step_by(row) {
+        if i32::from_le_bytes(word(start)) as usize != dim {
+            return Err(format!("{}: rows of different dimensions", path.display()).into());
+        }
+        values.extend((0..dim).map(|j| f32::from_le_bytes(word(start + 4 + 4 * j))));
+    }
+    Ok((dim, values))
 }
