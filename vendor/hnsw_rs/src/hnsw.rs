@@ -403,6 +403,16 @@ impl<'b, T: Clone + Send + Sync> Scored<'b, T> {
         }
     }
 
+    /// The same point at `dist`.
+    #[inline]
+    fn at(&self, dist: f32) -> Self {
+        Scored {
+            dist,
+            rank: self.rank,
+            point: self.point,
+        }
+    }
+
     /// `point` at `dist`.
     #[inline]
     fn of_point(point: &Arc<Point<'b, T>>, dist: f32) -> Self {
@@ -1208,8 +1218,8 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
         // point (one cache miss less per neighbour); the set is the thread's, reused across calls.
         let mut visited = VisitedSet::take();
         visited.insert(entry_point.rank);
-        // the positions of the neighbours not visited yet in the neighbour list being scanned
-        let mut fresh: Vec<usize> = Vec::new();
+        // the neighbours not visited yet of the point being expanded
+        let mut fresh: Vec<Scored<'b, T>> = Vec::new();
         //
         let mut candidate_points = BinaryHeap::<Scored<T>>::with_capacity(skiplist_size);
         candidate_points.push(Scored::of_point(entry_point, -dist_to_entry_point));
@@ -1240,40 +1250,48 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
             // now we scan neighborhood of c in layer and increment visited_point, candidate_points
             // and optimize candidate_points so that it contains points with lowest distances to point arg
             //
-            let neighbours_c_l = &c_point.neighbours.read()[layer as usize];
-            trace!(
-                "       search_layer, {:?} has  nb neighbours  : {:?} ",
-                c_point.p_id,
-                neighbours_c_l.len()
-            );
-            // The neighbours not visited yet, in order; their points, then the first lines of their
-            // data, are asked for ahead of the distances, so that the memory reads overlap.
+            // The neighbours not visited yet, in order, taken under the list's lock, which is released
+            // before their distances (a writer adding to the list waits for a copy, not for the
+            // distances). Their points, then the first lines of their data, are asked for ahead of the
+            // distances, so that the memory reads overlap.
             fresh.clear();
-            fresh.extend(
-                (0..neighbours_c_l.len())
-                    .filter(|&j| visited.insert(neighbours_c_l[j].rank)),
-            );
-            for &j in &fresh {
-                prefetch_read(Arc::as_ptr(&neighbours_c_l[j].point_ref));
+            {
+                let lists = c_point.neighbours.read();
+                let list = &lists[layer as usize];
+                trace!(
+                    "       search_layer, {:?} has  nb neighbours  : {:?} ",
+                    c_point.p_id,
+                    list.len()
+                );
+                fresh.extend(
+                    list.iter()
+                        .filter(|e| visited.insert(e.rank))
+                        .map(|e| Scored::new(e, 0.)),
+                );
             }
-            for &j in &fresh {
-                let v = neighbours_c_l[j].point_ref.data.get_v();
+            for e in &fresh {
+                prefetch_read(e.point);
+            }
+            for e in &fresh {
+                // SAFETY: as for `c_point`.
+                let v = unsafe { e.point() }.data.get_v();
                 prefetch_lines(v.as_ptr(), std::mem::size_of_val(v).min(PREFETCH_DATA_BYTES));
             }
-            for &j in &fresh {
-                let e = &neighbours_c_l[j];
+            for e in &fresh {
+                // SAFETY: as for `c_point`.
+                let e_point = unsafe { e.point() };
                 let Some(f) = return_points.peek() else {
                     // do some debug info, dumped distance is from e to c! as e is in c neighbours
-                    debug!("return points empty when inserting {:?}", e.point_ref.p_id);
+                    debug!("return points empty when inserting {:?}", e_point.p_id);
                     return return_points;
                 };
-                let e_dist_to_p = self.dist_f.eval(point, e.point_ref.data.get_v());
+                let e_dist_to_p = self.dist_f.eval(point, e_point.data.get_v());
                 if e_dist_to_p < f.dist || return_points.len() < ef {
                     // a neighbour of neighbour is better, we insert it into candidate with the distance to point
-                    candidate_points.push(Scored::new(e, -e_dist_to_p));
-                    let e_prime = Scored::new(e, e_dist_to_p);
+                    candidate_points.push(e.at(-e_dist_to_p));
+                    let e_prime = e.at(e_dist_to_p);
                     if let Some(f) = filter {
-                        if f.hnsw_filter(&e.point_ref.get_origin_id()) {
+                        if f.hnsw_filter(&e_point.get_origin_id()) {
                             if return_points.len() == 1 {
                                 // SAFETY: as for `c_point`.
                                 let only_id = return_points
@@ -1409,7 +1427,8 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
                     new_point.neighbours.write()[l as usize].push(ep.clone());
                 }
                 // get the lowest distance point
-                let tmp_dist = self.dist_f.eval(data, ep.point_ref.data.get_v());
+                // (the distance search_layer measured, not measured again)
+                let tmp_dist = ep.dist_to_ref;
                 if tmp_dist < dist_to_entry {
                     enter_point_copy = Some(Arc::clone(&ep.point_ref));
                     dist_to_entry = tmp_dist;
