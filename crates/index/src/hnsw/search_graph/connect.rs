@@ -102,8 +102,9 @@ impl SearchGraph {
 
         // Anything still unreachable from the entry (a group of outliers linking only to each other):
         // links from reached nodes near it, one group at a time. The links only lead into the groups,
-        // so what a group reaches does not depend on them: they are laid once, at the end (laying them
-        // group by group rebuilt layer 0 per group, which cost more than the searches).
+        // so what a group reaches does not depend on them: they are laid once, at the end, instead of
+        // rebuilding layer 0 once per group (the searches for later groups do not walk them; they need
+        // reached nodes near the group, which the marks already tell).
         let mut reached = vec![false; self.slots];
         let mut stack = Vec::new();
         let mut links: Vec<(u32, u32)> = Vec::new();
