@@ -242,36 +242,23 @@ impl<'b, T: Clone + Send + Sync> Clone for Point<'b, T> {
 
 impl<'b, T: Clone + Send + Sync> Point<'b, T> {
     fn with_data(data: PointData<'b, T>, origin_id: usize, p_id: PointId, rank: u32) -> Self {
-        let neighbours = Layers::new();
         Point {
             data,
             origin_id,
             p_id,
             rank,
-            neighbours: RwLock::new(neighbours),
+            neighbours: RwLock::new(Layers::new()),
         }
     }
 
+    /// A point holding `v`, ranked 0 (the graph that stores it ranks it: see `rank`).
     pub fn new(v: Vec<T>, origin_id: usize, p_id: PointId) -> Self {
-        let neighbours = Layers::new();
-        Point {
-            data: PointData::new_v(v),
-            origin_id,
-            p_id,
-            rank: 0,
-            neighbours: RwLock::new(neighbours),
-        }
+        Self::with_data(PointData::new_v(v), origin_id, p_id, 0)
     }
 
+    /// A point referring to `s`, ranked 0 as [`Point::new`].
     pub fn new_from_mmap(s: &'b [T], origin_id: usize, p_id: PointId) -> Self {
-        let neighbours = Layers::new();
-        Point {
-            data: PointData::new_s(s),
-            origin_id,
-            p_id,
-            rank: 0,
-            neighbours: RwLock::new(neighbours),
-        }
+        Self::with_data(PointData::new_s(s), origin_id, p_id, 0)
     }
 
     /// get a reference to vector data
@@ -1214,8 +1201,8 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
         // initialize visited points
         let dist_to_entry_point = self.dist_f.eval(point, entry_point.data.get_v());
         trace!("       distance to entry point: {:?} ", dist_to_entry_point);
-        // keep a set of the points visited, by address: a neighbour is checked without reading its
-        // point (one cache miss less per neighbour); the set is the thread's, reused across calls.
+        // the points visited, marked by rank: a neighbour is checked from its entry without reading
+        // its point (one cache miss less per neighbour); the marks are the thread's, reused across calls.
         let mut visited = VisitedSet::take();
         visited.insert(entry_point.rank);
         // the neighbours not visited yet of the point being expanded
@@ -1232,8 +1219,8 @@ impl<'b, T: Clone + Send + Sync, D: Distance<T> + Send + Sync> Hnsw<'b, T, D> {
             let Some(f) = return_points.peek() else {
                 break;
             };
-            debug_assert!(f.dist >= 0.);
-            debug_assert!(c.dist <= 0.);
+            assert!(f.dist >= 0.);
+            assert!(c.dist <= 0.);
             if -(c.dist) > f.dist {
                 // this comparison requires that we are sure that distances compared are distances to the same point :
                 // This is the case we compare distance to point passed as arg.
