@@ -14,7 +14,7 @@
 use std::path::Path;
 use std::time::Instant;
 use vsearch_index::eval::{
-    exact_neighbours, recall_at_k, FashionMnist, PixelScale, FASHION_MNIST_DIR,
+    exact_neighbours, read_fvecs, recall_at_k, FashionMnist, PixelScale, FASHION_MNIST_DIR,
 };
 use vsearch_index::hnsw::HnswIndex;
 use vsearch_index::{HnswParams, Metric, SearchParams, VectorIndex};
@@ -54,10 +54,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Some("l2") => Metric::L2,
                 other => return Err(format!("{}: metric {other:?}", rows).into()),
             };
-            let (dim, base) = read_fvecs(&dir.join("base.fvecs"))?;
-            let (_, queries) = read_fvecs(&dir.join("query.fvecs"))?;
+            let base = read_fvecs(&dir.join("base.fvecs"))?;
+            let queries = read_fvecs(&dir.join("query.fvecs"))?;
+            if queries.dim != base.dim {
+                return Err(format!(
+                    "{rows}: queries of dimension {}, base {}",
+                    queries.dim, base.dim
+                )
+                .into());
+            }
             let name = meta["name"].as_str().unwrap_or("dataset").to_string();
-            (name, dim, metric, base, queries)
+            (name, base.dim, metric, base.values, queries.values)
         }
     };
     let n = base.len() / dim;
@@ -102,27 +109,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
-}
-
-/// The rows of an `.fvecs` file (each: its dimension as a little-endian i32, then its f32 values), and
-/// their dimension.
-fn read_fvecs(path: &Path) -> Result<(usize, Vec<f32>), Box<dyn std::error::Error>> {
-    let bytes = std::fs::read(path)?;
-    let word = |i: usize| -> [u8; 4] { [bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]] };
-    if bytes.len() < 4 {
-        return Err(format!("{}: empty", path.display()).into());
-    }
-    let dim = i32::from_le_bytes(word(0)) as usize;
-    let row = 4 * (dim + 1);
-    if dim == 0 || bytes.len() % row != 0 {
-        return Err(format!("{}: not an .fvecs file", path.display()).into());
-    }
-    let mut values = Vec::with_capacity(bytes.len() / row * dim);
-    for start in (0..bytes.len()).step_by(row) {
-        if i32::from_le_bytes(word(start)) as usize != dim {
-            return Err(format!("{}: rows of different dimensions", path.display()).into());
-        }
-        values.extend((0..dim).map(|j| f32::from_le_bytes(word(start + 4 + 4 * j))));
-    }
-    Ok((dim, values))
 }

@@ -533,6 +533,11 @@ impl HnswIndex {
             .ok_or(IndexError::SearchOnly { what })
     }
 
+    /// hnsw_rs's graph with its rows, to insert into; [`IndexError::SearchOnly`] as [`Self::graph`].
+    fn graph_mut(&mut self, what: &'static str) -> Result<&mut HnswRsGraph> {
+        self.graph.as_mut().ok_or(IndexError::SearchOnly { what })
+    }
+
     /// The hit of `slot` at `distance`: cosine scores are `1 - distance` (the inner product), L2 scores
     /// the squared distance.
     fn to_hit(&self, distance: f32, slot: usize) -> Hit {
@@ -875,11 +880,7 @@ impl VectorIndex for HnswIndex {
         }
         let first = self.ids.len();
         let dim = self.dim;
-        self.graph
-            .as_mut()
-            .ok_or(IndexError::SearchOnly {
-                what: "adding vectors",
-            })?
+        self.graph_mut("adding vectors")?
             .insert(dim, &prepared, first);
         for (i, &id) in ids.iter().enumerate() {
             self.slots.insert(id, first + i);

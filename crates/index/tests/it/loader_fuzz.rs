@@ -1,5 +1,6 @@
-//! Fuzzing the index loaders: saved flat, HNSW (full vectors and int8 codes), IVF-Flat and IVF-PQ folders are mutated (bytes flipped,
-//! runs overwritten, files truncated, extended or emptied, `index.json` fields edited) and loaded again.
+//! Fuzzing the index loaders: saved flat, HNSW (full vectors and int8 codes), IVF-Flat and IVF-PQ
+//! folders are mutated (bytes flipped, runs overwritten, files truncated, extended or emptied,
+//! `index.json` fields edited) and loaded again.
 //! Every load must return an index or a typed error, never panic or crash; an index that loads must
 //! answer searches without panicking. Half the data-file mutations also rewrite the file's checksum in
 //! `index.json`, so the mutated bytes reach the parsers (hnsw_rs's, FAISS's, ours) instead of stopping
