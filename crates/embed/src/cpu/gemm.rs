@@ -186,6 +186,8 @@ pub(crate) enum OutputActivation {
     None,
     /// `x * sigmoid(x)`.
     Silu,
+    /// The tanh-approximated GELU ([`vmath::gelu_tanh`]).
+    GeluTanh,
     /// `min(max(x, 0), 6)`.
     Relu6,
 }
@@ -289,6 +291,7 @@ impl Product<'_> {
                             };
                             match activation {
                                 OutputActivation::Silu => vmath::silu(kernel, dst),
+                                OutputActivation::GeluTanh => vmath::gelu_tanh(kernel, dst),
                                 OutputActivation::Relu6 => vmath::relu6(kernel, dst),
                                 OutputActivation::None => {}
                             }

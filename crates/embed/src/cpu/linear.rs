@@ -4,7 +4,8 @@
 //! A call packs the activations into row blocks (spread over the kernel threads, [`super::team`]),
 //! then splits the weight panels among the threads; each thread fills its columns of the output with
 //! the bias (and the residual, [`Epilogue::AddTo`]) and accumulates the product into them;
-//! [`Epilogue::Silu`] is applied to each finished block while it is still in cache.
+//! [`Epilogue::Silu`] or [`Epilogue::GeluTanh`] is applied to each finished block while it is still in
+//! cache.
 
 use super::gemm::{pack_block, pack_panels, row_blocks, OutputActivation, OutputStart, Product};
 use super::team;
@@ -17,6 +18,8 @@ pub enum Epilogue<'a> {
     None,
     /// `silu(x W^T + b)`.
     Silu,
+    /// `gelu_tanh(x W^T + b)` (transformers' `gelu_pytorch_tanh`).
+    GeluTanh,
     /// `r + x W^T + b`, `r` holding `m x n` values (a residual stream).
     AddTo(&'a [f32]),
 }
@@ -111,6 +114,7 @@ impl PackedLinear {
         };
         let activation = match epilogue {
             Epilogue::Silu => OutputActivation::Silu,
+            Epilogue::GeluTanh => OutputActivation::GeluTanh,
             Epilogue::None | Epilogue::AddTo(_) => OutputActivation::None,
         };
         let mut out = Unfilled::new(m * n);
@@ -232,6 +236,11 @@ mod tests {
                 close(&layer.forward(&x, Epilogue::None), &want, "plain");
                 let silu: Vec<f32> = want.iter().map(|v| v / (1.0 + (-v).exp())).collect();
                 close(&layer.forward(&x, Epilogue::Silu), &silu, "silu");
+                let gelu: Vec<f32> = want
+                    .iter()
+                    .map(|&v| crate::cpu::testing::gelu_tanh(v))
+                    .collect();
+                close(&layer.forward(&x, Epilogue::GeluTanh), &gelu, "gelu_tanh");
                 let r = values(m * n, 4);
                 let added: Vec<f32> = want.iter().zip(&r).map(|(v, r)| v + r).collect();
                 close(&layer.forward(&x, Epilogue::AddTo(&r)), &added, "residual");

@@ -259,6 +259,7 @@ impl QuantizedLinear {
                             match epilogue {
                                 Epilogue::None => {}
                                 Epilogue::Silu => vmath::silu(self.kernel, dst),
+                                Epilogue::GeluTanh => vmath::gelu_tanh(self.kernel, dst),
                                 Epilogue::AddTo(res) => {
                                     for (d, v) in dst.iter_mut().zip(&res[row * n + j * NR..]) {
                                         *d += v;
@@ -538,6 +539,11 @@ mod tests {
             close(&layer.forward(x, Epilogue::None), &want, "plain");
             let silu: Vec<f32> = want.iter().map(|v| v / (1.0 + (-v).exp())).collect();
             close(&layer.forward(x, Epilogue::Silu), &silu, "silu");
+            let gelu: Vec<f32> = want
+                .iter()
+                .map(|&v| crate::cpu::testing::gelu_tanh(v))
+                .collect();
+            close(&layer.forward(x, Epilogue::GeluTanh), &gelu, "gelu_tanh");
             let r = values(m * n, 4);
             let added: Vec<f32> = want.iter().zip(&r).map(|(v, r)| v + r).collect();
             close(&layer.forward(x, Epilogue::AddTo(&r)), &added, "residual");

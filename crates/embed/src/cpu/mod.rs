@@ -250,6 +250,13 @@ pub(crate) mod testing {
         vsearch_testkit::kernels::levels(what, &all)
     }
 
+    /// The tanh GELU as PyTorch defines it (`gelu(x, approximate="tanh")`), computed in f64.
+    pub(crate) fn gelu_tanh(x: f32) -> f32 {
+        let x = x as f64;
+        let u = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x);
+        (0.5 * x * (1.0 + u.tanh())) as f32
+    }
+
     /// The largest absolute difference between two equally long value lists.
     pub(crate) fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         assert_eq!(a.len(), b.len(), "compared values differ in count");

@@ -46,6 +46,23 @@ fn silu_body(x: &mut [f32]) {
     }
 }
 
+/// `sqrt(2 / pi)`, the tanh GELU's scale.
+const GELU_TANH_SCALE: f32 = 0.797_884_6;
+/// The tanh GELU's cubic coefficient.
+const GELU_TANH_CUBIC: f32 = 0.044_715;
+
+/// The tanh-approximated GELU, `x/2 (1 + tanh(u))` with `u = sqrt(2/pi) (x + 0.044715 x^3)`, computed as
+/// `x sigmoid(2u) = x / (1 + e^{-2u})` (the same function: `(1 + tanh u) / 2 = sigmoid(2u)`) with the
+/// vectorised [`exp`]: libm's `tanhf` is scalar. Large negative `x` give `x / (1 + e^88)`, a tiny
+/// negative value; large positive ones `x`.
+#[inline(always)]
+fn gelu_tanh_body(x: &mut [f32]) {
+    for v in x {
+        let u = GELU_TANH_SCALE * (*v + GELU_TANH_CUBIC * *v * *v * *v);
+        *v /= 1.0 + exp(-2.0 * u);
+    }
+}
+
 /// ReLU6 in place, as portable code (also the body the levels compile).
 #[inline(always)]
 pub(super) fn relu6_body(x: &mut [f32]) {
@@ -129,6 +146,10 @@ per_level!(
     pub(crate) silu(x: &mut [f32]) => silu_body
 );
 per_level!(
+    /// `x <- gelu_tanh(x)` (transformers' `gelu_pytorch_tanh` and `gelu_new`) in place.
+    pub(crate) gelu_tanh(x: &mut [f32]) => gelu_tanh_body
+);
+per_level!(
     /// `x <- min(max(x, 0), 6)` (ReLU6) in place.
     pub(crate) relu6(x: &mut [f32]) => relu6_body
 );
@@ -176,6 +197,33 @@ mod tests {
             softmax(kernel, &mut s);
             for (g, w) in s.iter().zip(&want) {
                 assert!((g - w).abs() <= 1e-6, "{kernel:?}: {g} vs {w}");
+            }
+        }
+    }
+
+    /// The tanh GELU against its definition computed in f64 (PyTorch's `gelu(approximate="tanh")`),
+    /// over the range activations take and far outside it.
+    #[test]
+    fn gelu_tanh_matches_its_definition() {
+        let definition = |x: f64| {
+            let u = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x);
+            0.5 * x * (1.0 + u.tanh())
+        };
+        assert_eq!(crate::cpu::testing::gelu_tanh(1.5), definition(1.5) as f32);
+        for kernel in crate::cpu::testing::levels("embed gelu_tanh") {
+            let mut x: Vec<f32> = (0..4001).map(|i| (i as f32 - 2000.0) * 0.005).collect();
+            x.extend([
+                -1e30, -1e6, -100.0, -30.0, 30.0, 100.0, 1e6, 1e30, 0.0, -0.0,
+            ]);
+            let want: Vec<f64> = x.iter().map(|&v| definition(v as f64)).collect();
+            gelu_tanh(kernel, &mut x);
+            for (g, w) in x.iter().zip(&want) {
+                assert!(g.is_finite(), "{kernel:?}: {g}");
+                let err = (*g as f64 - w).abs();
+                assert!(
+                    err <= 1e-6 * w.abs().max(1.0),
+                    "{kernel:?}: {g} vs {w} (error {err:e})"
+                );
             }
         }
     }

@@ -16,6 +16,8 @@ pub(crate) enum Then<'a> {
     Return,
     /// `silu(x W^T + b)`.
     Silu,
+    /// `gelu_tanh(x W^T + b)` (transformers' `gelu_pytorch_tanh`).
+    GeluTanh,
     /// `r + x W^T + b` for a residual stream `r` of the output's shape.
     AddTo(&'a Tensor),
 }
@@ -80,6 +82,7 @@ impl Projection {
                 match then {
                     Then::Return => Ok(y),
                     Then::Silu => y.silu(),
+                    Then::GeluTanh => y.gelu(),
                     Then::AddTo(r) => r + y,
                 }
             }
@@ -98,6 +101,7 @@ fn on_cpu(
     let out = match then {
         Then::Return => run(Epilogue::None)?,
         Then::Silu => run(Epilogue::Silu)?,
+        Then::GeluTanh => run(Epilogue::GeluTanh)?,
         Then::AddTo(r) => cpu::cpu_f32(r, |r| run(Epilogue::AddTo(r)))??,
     };
     let rows = out.len() / out_features.max(1);
