@@ -1,14 +1,19 @@
-//! Load benchmark of `vsearch serve`: 32 concurrent HTTP clients for a bounded time against query-by-id and
-//! query-by-upload; reports throughput, p50, p99 and the error count (which must be zero).
+//! Load benchmark of `vsearch serve`: 32 concurrent HTTP clients for a bounded time against query-by-id,
+//! query-by-upload and, given `--captions`, query-by-text; reports throughput, p50, p99 and the error count
+//! (which must be zero).
 //!
 //! By default it indexes a temporary copy of `../shared/data/ukbench-14` with EfficientNet-Lite0 (HNSW and flat
-//! indexes) and starts the server in-process on 127.0.0.1:0 with default settings.
+//! indexes; `--model-dir` a CLIP or SigLIP folder instead) and starts the server in-process on 127.0.0.1:0
+//! with default settings.
 //!
 //! ```text
 //! cargo bench --bench server_load -- [--seconds 10] [--clients 32] [--k 10] [--photos DIR]
 //!                                    [--collection PATH | --url http://127.0.0.1:8080] [--no-analytics]
+//!                                    [--model-dir DIR] [--captions FILE] [--scenarios id,upload,text]
 //! ```
 //! `--collection` serves an existing collection instead; `--url` loads a server that is already running.
+//! One text query's latency is `--clients 1 --scenarios text` with a CLIP folder: each request one line of
+//! `--captions` (in turn), tokenized, embedded and searched by the server.
 //! The server records search analytics as `vsearch serve` does by default; `--no-analytics` turns them off
 //! (run both, alternating, to measure what recording costs).
 
@@ -50,6 +55,16 @@ struct Args {
     /// Serve without search analytics (`vsearch serve --no-analytics`).
     #[arg(long, conflicts_with = "url")]
     no_analytics: bool,
+    /// Index the photos with this CLIP or SigLIP folder instead of EfficientNet-Lite0.
+    #[arg(long, conflicts_with_all = ["url", "collection"])]
+    model_dir: Option<PathBuf>,
+    /// Text queries, one per line, for the `text` scenario (the model needs a text tower).
+    #[arg(long)]
+    captions: Option<PathBuf>,
+    /// Scenarios to run, in this order: `id`, `upload`, `text` (default: `id,upload`, and `text` when
+    /// `--captions` is given).
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Vec<Scenario>,
     /// Passed by `cargo bench`.
     #[arg(long = "bench", hide = true)]
     _bench: bool,
@@ -74,10 +89,31 @@ fn load_photos(dir: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
     Ok(photos)
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, clap::ValueEnum)]
 enum Scenario {
-    ById,
-    ByUpload,
+    /// Query by an indexed id.
+    Id,
+    /// Query by an uploaded photo.
+    Upload,
+    /// Query by a line of `--captions`.
+    Text,
+}
+
+impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Id => "query by id",
+            Self::Upload => "query by upload",
+            Self::Text => "query by text",
+        }
+    }
+}
+
+/// What the clients send: ids to query, photos to upload, texts to search.
+struct Queries {
+    ids: Vec<u64>,
+    photos: Vec<Vec<u8>>,
+    texts: Vec<String>,
 }
 
 struct Outcome {
@@ -92,17 +128,19 @@ async fn one_request(
     url: &str,
     scenario: Scenario,
     i: usize,
-    ids: &[u64],
-    photos: &[Vec<u8>],
+    queries: &Queries,
     k: usize,
 ) -> Result<(), String> {
     let request = match scenario {
-        Scenario::ById => client
+        Scenario::Id => client
             .post(url)
-            .json(&serde_json::json!({"id": ids[i % ids.len()], "k": k})),
-        Scenario::ByUpload => {
-            let part = reqwest::multipart::Part::bytes(photos[i % photos.len()].clone())
-                .file_name("query.jpg");
+            .json(&serde_json::json!({"id": queries.ids[i % queries.ids.len()], "k": k})),
+        Scenario::Text => client
+            .post(url)
+            .json(&serde_json::json!({"text": queries.texts[i % queries.texts.len()], "k": k})),
+        Scenario::Upload => {
+            let photo = &queries.photos[i % queries.photos.len()];
+            let part = reqwest::multipart::Part::bytes(photo.clone()).file_name("query.jpg");
             let form = reqwest::multipart::Form::new()
                 .part("image", part)
                 .text("k", k.to_string());
@@ -123,8 +161,7 @@ async fn run_scenario(
     scenario: Scenario,
     clients: usize,
     seconds: u64,
-    ids: Arc<Vec<u64>>,
-    photos: Arc<Vec<Vec<u8>>>,
+    queries: Arc<Queries>,
     k: usize,
 ) -> Outcome {
     let url = format!("{base}/api/search");
@@ -132,7 +169,7 @@ async fn run_scenario(
     let deadline = started + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (url, ids, photos) = (url.clone(), ids.clone(), photos.clone());
+        let (url, queries) = (url.clone(), queries.clone());
         tasks.push(tokio::spawn(async move {
             // One connection per client, as separate users would have.
             let client = reqwest::Client::builder()
@@ -144,7 +181,7 @@ async fn run_scenario(
             let mut i = c * 7;
             while Instant::now() < deadline {
                 let t = Instant::now();
-                match one_request(&client, &url, scenario, i, &ids, &photos, k).await {
+                match one_request(&client, &url, scenario, i, &queries, k).await {
                     Ok(()) => latencies.push(t.elapsed()),
                     Err(e) => {
                         errors += 1;
@@ -185,7 +222,29 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 fn main() -> anyhow::Result<()> {
     allocator::keep_freed_memory();
     let args = Args::parse();
-    let photos = Arc::new(load_photos(&args.photos)?);
+    let photos = load_photos(&args.photos)?;
+    let texts: Vec<String> = match &args.captions {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect(),
+        None => Vec::new(),
+    };
+    let scenarios = match (args.scenarios.is_empty(), texts.is_empty()) {
+        (false, _) => args.scenarios.clone(),
+        (true, true) => vec![Scenario::Id, Scenario::Upload],
+        (true, false) => vec![Scenario::Id, Scenario::Upload, Scenario::Text],
+    };
+    if texts.is_empty() && scenarios.iter().any(|s| matches!(s, Scenario::Text)) {
+        bail!("the text scenario needs --captions FILE (one query per line)");
+    }
+    let model = match &args.model_dir {
+        Some(dir) => ModelSpec::Dir(dir.clone()),
+        None => ModelSpec::Preset("efficientnet-lite0".into()),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -204,7 +263,7 @@ fn main() -> anyhow::Result<()> {
                 }
                 let options = IndexOptions {
                     collection: None,
-                    model: ModelSpec::Preset("efficientnet-lite0".into()),
+                    model: model.clone(),
                     device: DeviceSpec::Cpu,
                     precision: vsearch_engine::Precision::F32,
                     indexes: vec![IndexKind::Hnsw, IndexKind::Flat],
@@ -218,7 +277,7 @@ fn main() -> anyhow::Result<()> {
                     policy: None,
                     ..IndexOptions::default()
                 };
-                eprintln!("indexing {} photos with efficientnet-lite0…", photos.len());
+                eprintln!("indexing {} photos with {model}…", photos.len());
                 index_folder(dir.path(), &options)?;
                 let path = dir.path().to_path_buf();
                 _keep = Some(dir);
@@ -276,31 +335,29 @@ fn main() -> anyhow::Result<()> {
     }
 
     println!(
-        "server_load: {} clients x {} s per scenario, k = {}, {} ids, {} query photos, {} CPU cores",
+        "server_load: {} clients x {} s per scenario, k = {}, {} ids, {} query photos, {} texts, {} CPU cores",
         args.clients,
         args.seconds,
         args.k,
         ids.len(),
         photos.len(),
+        texts.len(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
         "| scenario | requests | throughput (req/s) | p50 (ms) | p99 (ms) | max (ms) | errors |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    let ids = Arc::new(ids);
+    let queries = Arc::new(Queries { ids, photos, texts });
     let mut total_errors = 0;
-    for (name, scenario) in [
-        ("query by id", Scenario::ById),
-        ("query by upload", Scenario::ByUpload),
-    ] {
+    for scenario in scenarios {
+        let name = scenario.name();
         let mut o = runtime.block_on(run_scenario(
             &base,
             scenario,
             args.clients,
             args.seconds,
-            ids.clone(),
-            photos.clone(),
+            queries.clone(),
             args.k,
         ));
         o.latencies.sort();

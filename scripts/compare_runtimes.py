@@ -1,26 +1,29 @@
 #!/usr/bin/env python3
-"""vsearch against ONNX Runtime and OpenVINO on one CLIP folder, same machine, same run, same inputs.
+"""vsearch against ONNX Runtime and OpenVINO on one CLIP or SigLIP folder, same machine, same run, same inputs.
 
-Exports the vision and text towers of a Hugging Face CLIPModel folder with torch.onnx (opset 17; each
-export checked against transformers' own outputs), then runs, in rounds alternating the sides
-(vsearch, ONNX Runtime, OpenVINO, vsearch, ...):
+Exports the vision and text towers of a Hugging Face CLIPModel or SiglipModel folder (as its config.json's
+model_type says) with torch.onnx (opset 17; each export checked against transformers' own outputs), then
+runs, in rounds alternating the sides (vsearch, ONNX Runtime, OpenVINO, vsearch, ...):
 
 - images: every photo of --images (default ../shared/data/ukbench-14, 56 photos) preprocessed by
-  transformers' CLIPImageProcessor for the runtimes (vsearch preprocesses with its own CLIP recipe), model
-  time only, at batch 1 (one call per photo) and batch 32;
-- texts: the 64 captions below (short, of varied lengths) in batches of 16, each padded to its longest;
+  transformers' image processor for the runtimes (vsearch preprocesses with its own recipe for the family),
+  model time only, at batch 1 (one call per photo) and batch 32;
+- texts: the 64 captions below (short, of varied lengths) in batches of 16, CLIP's each padded to its
+  longest, SigLIP's padded to the model's length (64), as SigLIP is trained and pooled (its last position);
 
 all cores, one warm-up pass per side, best of --rounds. vsearch runs as `cargo bench --bench clip_folder`
 (one process per round, loading the same folder). With --int8 it also runs ONNX Runtime's dynamic int8
 (`quantize_dynamic`), OpenVINO's post-training int8 (NNCF, calibrated on the same photos and captions) and
 vsearch's `--precision int8`, each with the cosine of its features to its own f32 features.
 
-    python scripts/compare_runtimes.py [--model DIR] [--rounds 3] [--int8] [--keep-onnx]
+    python scripts/compare_runtimes.py [--model DIR | --random siglip-b16] [--rounds 3] [--int8] [--keep-onnx]
 
-Without --model it writes a full-size random ViT-B/32 (transformers' CLIPConfig defaults, which are
-openai/clip-vit-base-patch32's shapes; drawn as transformers initialises it) with the tokenizer and
-preprocessor of tests/fixtures/clip-tiny, like benches/clip_throughput.rs. Needs: torch, transformers,
-onnx, onnxscript, onnxruntime, openvino (and nncf for --int8) from PyPI, and cargo.
+Without --model it writes a full-size model with random weights (drawn as transformers initialises it):
+--random clip-b32 (the default) is transformers' CLIPConfig defaults, openai/clip-vit-base-patch32's shapes,
+with the tokenizer and preprocessor of tests/fixtures/clip-tiny, like benches/clip_throughput.rs;
+--random siglip-b16 is SiglipConfig's defaults, google/siglip-base-patch16-224's shapes, with the
+SentencePiece model of tests/fixtures/siglip-tiny and a 224 x 224 preprocessor. Needs: torch, transformers,
+sentencepiece, onnx, onnxscript, onnxruntime, openvino (and nncf for --int8) from PyPI, and cargo.
 """
 import argparse
 import gzip
@@ -108,11 +111,104 @@ def make_random_vit_b32(dest: Path):
     shutil.copy(fixture / "preprocessor_config.json", dest)
 
 
-class Towers:
-    """The two towers as modules returning projected features (what vsearch's features are)."""
+def make_random_siglip_b16(dest: Path):
+    """transformers' SiglipConfig defaults (siglip-base-patch16-224's shapes), random weights, the tiny
+    fixture's SentencePiece model (its ids fit the 32,000-row embedding), a 224 x 224 preprocessor."""
+    import json
 
-    def __init__(self, model):
+    import torch
+    from transformers import SiglipConfig, SiglipModel
+
+    torch.manual_seed(0)
+    config = SiglipConfig()
+    SiglipModel(config).eval().save_pretrained(dest)
+    fixture = ROOT / "tests/fixtures/siglip-tiny"
+    shutil.copy(fixture / "spiece.model", dest)
+    tok = json.loads((fixture / "tokenizer_config.json").read_text())
+    tok["model_max_length"] = config.text_config.max_position_embeddings
+    (dest / "tokenizer_config.json").write_text(json.dumps(tok, indent=2))
+    pre = json.loads((fixture / "preprocessor_config.json").read_text())
+    side = config.vision_config.image_size
+    pre["size"] = {"height": side, "width": side}
+    (dest / "preprocessor_config.json").write_text(json.dumps(pre, indent=2))
+
+
+RANDOM_MODELS = {"clip-b32": make_random_vit_b32, "siglip-b16": make_random_siglip_b16}
+
+
+def model_family(model_dir: Path) -> str:
+    import json
+
+    config = json.loads((model_dir / "config.json").read_text())
+    return "siglip" if config.get("model_type") == "siglip" else "clip"
+
+
+def load_inputs(family, model_dir: Path, photos):
+    """(model, pixel rows, text batches, text rows one by one, caption lengths) as transformers prepares
+    them for `family`: CLIP's captions to their own end of text, batches padded to their longest with
+    end of text; SigLIP's padded to the model's length."""
+    from PIL import Image
+
+    images = [Image.open(f).convert("RGB") for f in photos]
+    text_batches = []
+    if family == "siglip":
+        from transformers import SiglipModel, SiglipTokenizer
+
+        try:
+            from transformers import SiglipImageProcessorPil as Processor
+        except ImportError:
+            from transformers import SiglipImageProcessor as Processor
+        model = SiglipModel.from_pretrained(model_dir).eval()
+        tokenizer = SiglipTokenizer.from_pretrained(model_dir)
+        n = model.config.text_config.max_position_embeddings
+        encode = lambda c: tokenizer(c, padding="max_length", max_length=n, truncation=True)["input_ids"]
+        rows, pad = [encode(c) for c in CAPTIONS], tokenizer.pad_token_id
+    else:
+        from transformers import CLIPImageProcessor as Processor
+        from transformers import CLIPModel, CLIPTokenizerFast
+
+        model = CLIPModel.from_pretrained(model_dir).eval()
+        tokenizer = CLIPTokenizerFast.from_pretrained(model_dir)
+        # Padded with end-of-text, as vsearch pads (the causal mask keeps padding out of the pooled token).
+        rows, pad = [tokenizer(c)["input_ids"][:77] for c in CAPTIONS], tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    lengths = [len(r) for r in rows]
+    for i in range(0, len(rows), TEXT_BATCH):
+        batch = rows[i:i + TEXT_BATCH]
+        n = max(map(len, batch))
+        text_batches.append(np.array([r + [pad] * (n - len(r)) for r in batch], dtype=np.int64))
+    text_rows = [np.array([r], dtype=np.int64) for r in rows]
+    processor = Processor.from_pretrained(model_dir)
+    pixels = processor(images=images, return_tensors="np")["pixel_values"].astype(np.float32)
+    return model, pixels, text_batches, text_rows, lengths
+
+
+class Towers:
+    """The two towers as modules returning the features vsearch returns (before normalising): CLIP's
+    projected pooled outputs, SigLIP's heads' outputs (the vision tower's attention pooling, the text
+    tower's head on its last position)."""
+
+    def __init__(self, model, family="clip"):
         import torch
+
+        class SiglipVision(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, pixel_values):
+                return self.m.vision_model(pixel_values=pixel_values).pooler_output
+
+        class SiglipText(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, input_ids):
+                return self.m.text_model(input_ids=input_ids).pooler_output
+
+        if family == "siglip":
+            self.vision, self.text = SiglipVision(model).eval(), SiglipText(model).eval()
+            return
 
         class Vision(torch.nn.Module):
             def __init__(self, m):
@@ -204,25 +300,35 @@ class OvSide:
         return self.compiled["text"](x)[0]
 
 
-def measure(side, pixels, text_batches, rounds=1):
-    """Seconds of the fastest pass per case, after a warm-up pass; features of the last pass."""
+TEXT_CASES = (f"text  batch {TEXT_BATCH}", "text  batch  1")
+
+
+def measure(side, pixels, text_batches, text_rows, rounds=1):
+    """Seconds of the fastest pass per case, after a warm-up pass (for texts one at a time, the median
+    call of that pass too); features of the last pass."""
     results, features = {}, {}
     cases = [(f"image batch {b:>2}", "images", b) for b in IMAGE_BATCHES] + [
-        (f"text  batch {TEXT_BATCH}", "texts", None)]
+        (TEXT_CASES[0], "texts", text_batches), (TEXT_CASES[1], "texts", text_rows)]
     for case, unit, batch in cases:
         if unit == "images":
             batches = [pixels[i:i + batch] for i in range(0, len(pixels), batch)]
             run = side.vision
         else:
-            batches, run = text_batches, side.text
-        best = float("inf")
+            batches, run = batch, side.text
+        best, median = float("inf"), None
         for r in range(rounds + 1):
+            out, calls = [], []
             start = time.perf_counter()
-            out = [run(b) for b in batches]
-            if r > 0:
-                best = min(best, time.perf_counter() - start)
-        results[case] = (sum(len(b) for b in batches), unit, best)
-        features["image" if unit == "images" else "text"] = np.concatenate(out)
+            for b in batches:
+                t = time.perf_counter()
+                out.append(run(b))
+                calls.append(time.perf_counter() - t)
+            secs = time.perf_counter() - start
+            if r > 0 and secs < best:
+                best, median = secs, float(np.median(calls))
+        results[case] = (sum(len(b) for b in batches), unit, best) + ((median,) if case == TEXT_CASES[1] else ())
+        if case != TEXT_CASES[1]:
+            features["image" if unit == "images" else "text"] = np.concatenate(out)
     return results, features
 
 
@@ -234,9 +340,11 @@ def run_vsearch(binary, model_dir, images, captions_file, precision, features_pr
     out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
     results = {}
     for line in out.splitlines():
-        m = re.match(r"vsearch \S+ (image batch +\d+|text  batch \d+): +([\d.]+) (images|texts)/s \((\d+) \w+ in ([\d.]+) s", line)
+        m = re.match(r"vsearch \S+ (image batch +\d+|text  batch +\d+): +([\d.]+) (images|texts)/s "
+                     r"\((\d+) \w+ in ([\d.]+) s(?:.*median call ([\d.]+) ms)?", line)
         if m:
-            results[m.group(1)] = (int(m.group(4)), m.group(3), float(m.group(5)))
+            results[m.group(1)] = (int(m.group(4)), m.group(3), float(m.group(5))) + (
+                (float(m.group(6)) / 1e3,) if m.group(6) else ())
     rows = {"image": results["image batch  1"][0], "text": results[f"text  batch {TEXT_BATCH}"][0]}
     feats = {k: np.fromfile(f"{features_prefix}.{k}.f32", dtype="<f4").reshape(rows[k], -1)
              for k in ("image", "text")}
@@ -252,7 +360,9 @@ def cosines(a, b):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, help="a CLIPModel folder (default: a random full-size ViT-B/32)")
+    p.add_argument("--model", type=Path, help="a CLIPModel or SiglipModel folder (default: --random's)")
+    p.add_argument("--random", choices=sorted(RANDOM_MODELS), default="clip-b32",
+                   help="without --model: the full-size random model to write (default clip-b32)")
     p.add_argument("--images", type=Path, default=ROOT.parent / "shared/data/ukbench-14")
     p.add_argument("--rounds", type=int, default=2, help="rounds alternating the sides (best kept)")
     p.add_argument("--threads", type=int, default=os.cpu_count())
@@ -268,8 +378,6 @@ def main():
     a = p.parse_args()
 
     import torch
-    from PIL import Image
-    from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizerFast
 
     torch.set_num_threads(a.threads)
     work = a.work or Path(tempfile.mkdtemp(prefix="vsearch-runtimes-"))
@@ -277,28 +385,17 @@ def main():
     try:
         model_dir = a.model
         if model_dir is None:
-            model_dir = work / "clip-vit-b32-random"
+            model_dir = work / f"{a.random}-random"
             if not (model_dir / "model.safetensors").is_file():
-                log(f"writing a random full-size ViT-B/32 to {model_dir}")
-                make_random_vit_b32(model_dir)
+                log(f"writing a random full-size {a.random} to {model_dir}")
+                RANDOM_MODELS[a.random](model_dir)
+        family = model_family(model_dir)
+        log(f"{model_dir}: {family}")
         photos = sorted(f for f in a.images.iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
-        processor = CLIPImageProcessor.from_pretrained(model_dir)
-        pixels = processor(images=[Image.open(f).convert("RGB") for f in photos],
-                           return_tensors="np")["pixel_values"].astype(np.float32)
-        tokenizer = CLIPTokenizerFast.from_pretrained(model_dir)
-        # Padded with end-of-text, as vsearch pads (the causal mask keeps padding out of the pooled token).
-        eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
-        text_batches = []
-        for i in range(0, len(CAPTIONS), TEXT_BATCH):
-            rows = [tokenizer(c)["input_ids"][:77] for c in CAPTIONS[i:i + TEXT_BATCH]]
-            n = max(map(len, rows))
-            text_batches.append(np.array([r + [eot] * (n - len(r)) for r in rows], dtype=np.int64))
+        model, pixels, text_batches, text_rows, lengths = load_inputs(family, model_dir, photos)
         captions_file = work / "captions.txt"
         captions_file.write_text("\n".join(CAPTIONS) + "\n")
-        lengths = [len(tokenizer(c)["input_ids"]) for c in CAPTIONS]
-
-        model = CLIPModel.from_pretrained(model_dir).eval()
-        towers = Towers(model)
+        towers = Towers(model, family)
         with torch.no_grad():
             reference = {"image": towers.vision(torch.from_numpy(pixels)).numpy(),
                          "text": np.concatenate([towers.text(torch.from_numpy(b)).numpy()
@@ -339,11 +436,11 @@ def main():
                     print_rates(label, res, lengths)
             for side in sides:
                 log(f"round {r + 1}: {side.label}")
-                res, f = measure(side, pixels, text_batches)
+                res, f = measure(side, pixels, text_batches, text_rows)
                 keep(best, side.label, res)
                 feats[side.label] = f
                 print_rates(side.label, res, lengths)
-        table(best, feats, reference, names, precisions, a)
+        table(best, feats, reference, names, precisions, a, f"{family} {model_dir.name}")
     finally:
         if not a.keep_onnx and a.work is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -377,25 +474,27 @@ def int8_sides(paths, work, threads, pixels, text_batches):
 
 
 def keep(best, label, res):
-    for case, (n, unit, secs) in res.items():
+    for case, r in res.items():
         old = best.get((label, case))
-        if old is None or secs < old[2]:
-            best[(label, case)] = (n, unit, secs)
+        if old is None or r[2] < old[2]:
+            best[(label, case)] = r
 
 
 def print_rates(label, res, lengths):
-    for case, (n, unit, secs) in res.items():
+    for case, (n, unit, secs, *median) in res.items():
         extra = f", {min(lengths)}-{max(lengths)} tokens" if unit == "texts" else ""
+        if median:
+            extra += f", median call {median[0] * 1e3:.2f} ms"
         print(f"{label} {case}: {n / secs:7.1f} {unit}/s ({n} {unit} in {secs:.2f} s{extra})", flush=True)
 
 
-def table(best, feats, reference, names, precisions, a):
+def table(best, feats, reference, names, precisions, a, title):
     model, simd = cpu_info()
     load = os.getloadavg()
     print()
-    print(f"CPU: {model}; SIMD: {simd}; {a.threads} threads; best of {a.rounds} rounds; "
+    print(f"{title}; CPU: {model}; SIMD: {simd}; {a.threads} threads; best of {a.rounds} rounds; "
           f"load average at the end {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
-    cases = [f"image batch {b:>2}" for b in IMAGE_BATCHES] + [f"text  batch {TEXT_BATCH}"]
+    cases = [f"image batch {b:>2}" for b in IMAGE_BATCHES] + list(TEXT_CASES)
     for prec in precisions:
         suffix = "" if prec == "f32" else " int8"
         cols = [f"vsearch {prec}"] if not a.no_vsearch else []
@@ -412,9 +511,9 @@ def table(best, feats, reference, names, precisions, a):
             row, rates = [], {}
             for c in cols:
                 if (c, case) in best:
-                    n, unit, secs = best[(c, case)]
+                    n, unit, secs, *median = best[(c, case)]
                     rates[c] = n / secs
-                    row.append(f"{n / secs:.1f} {unit}/s")
+                    row.append(f"{n / secs:.1f} {unit}/s" + (f" (median {median[0] * 1e3:.1f} ms)" if median else ""))
                 else:
                     row.append("")
             line = f"| {case.replace('  ', ' ')} | " + " | ".join(row)

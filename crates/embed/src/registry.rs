@@ -171,15 +171,15 @@ pub fn load_checkpoint_dir(
     device: &candle_core::Device,
     precision: Precision,
 ) -> Result<Embedder> {
-    if is_siglip(dir) {
+    if is_siglip_dir(dir) {
         siglip::load_dir(dir, id, device, precision)
     } else {
         clip::load_dir(dir, id, device, precision)
     }
 }
 
-/// Whether the checkpoint folder's `config.json` names `model_type` `siglip`.
-fn is_siglip(dir: &Path) -> bool {
+/// Whether the checkpoint folder's `config.json` names `model_type` `siglip` (else it is read as CLIP).
+pub fn is_siglip_dir(dir: &Path) -> bool {
     std::fs::read_to_string(dir.join("config.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
@@ -224,7 +224,7 @@ pub fn load_with(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let family = if is_siglip(dir) { "siglip" } else { "clip" };
+            let family = if is_siglip_dir(dir) { "siglip" } else { "clip" };
             let id = format!("{family}:{name}");
             load_checkpoint_dir(dir, id, &candle_device, precision)
         }
