@@ -1,5 +1,6 @@
 //! An opened collection: manifest, catalog paths, the mapped matrix, the indexes and the model.
 
+use crate::pdq::Pdq;
 use crate::safety::blocks::{BlockList, BlockState};
 use crate::search::images::Images;
 use crate::store::catalog::{Catalog, Status};
@@ -28,6 +29,10 @@ pub struct Collection {
     images: Arc<Images>,
     /// The content hash (blake3, hex) of each served id.
     hashes: Arc<HashMap<u64, String>>,
+    /// The PDQ hash of each served id that has one: read once here, not from the catalog per search
+    /// (the ranking stage reads its candidates'; only an index run writes them, and it commits a new
+    /// generation, which the server reloads).
+    pdq: Arc<HashMap<u64, Pdq>>,
     /// The label policy in force (`None` when none is stored or it does not parse).
     policy: Option<Arc<crate::types::label_policy::Policy>>,
     /// The committed generation served (0 when none is committed).
@@ -106,13 +111,19 @@ impl Collection {
         if let Some(&id) = files.ids.iter().find(|&&id| !matrix.contains(id)) {
             return Err(matrix.missing_vector(id));
         }
-        let (images, hashes, policy) = load_images(&dir, &files)?;
+        let Loaded {
+            images,
+            hashes,
+            pdq,
+            policy,
+        } = load_images(&dir, &files)?;
         let mut collection = Self {
             dir,
             manifest,
             embedder: None,
             images: Arc::new(images),
             hashes: Arc::new(hashes),
+            pdq: Arc::new(pdq),
             policy: policy.map(Arc::new),
             generation,
             matrix: Arc::new(matrix),
@@ -134,6 +145,7 @@ impl Collection {
             embedder: self.embedder.clone(),
             images: self.images.clone(),
             hashes: self.hashes.clone(),
+            pdq: self.pdq.clone(),
             policy: self.policy.clone(),
             generation: self.generation,
             matrix: self.matrix.clone(),
@@ -144,6 +156,11 @@ impl Collection {
 
     pub(crate) fn block_state(&self) -> &BlockState {
         &self.blocks
+    }
+
+    /// The stored PDQ hash of a served id, if it has one.
+    pub(crate) fn pdq(&self, id: u64) -> Option<Pdq> {
+        self.pdq.get(&id).copied()
     }
 
     /// The content hash (blake3, hex) of a served id.
@@ -368,18 +385,18 @@ impl Collection {
     }
 }
 
-/// The images of `files` with their catalog metadata and label scores, their content hashes (the catalog
-/// may be ahead of the committed generation: only the generation's ids are taken), and the label policy
-/// in force.
-#[allow(clippy::type_complexity)]
-fn load_images(
-    dir: &Path,
-    files: &GenerationFiles,
-) -> Result<(
-    Images,
-    HashMap<u64, String>,
-    Option<crate::types::label_policy::Policy>,
-)> {
+/// What a collection reads of its catalog when it opens.
+struct Loaded {
+    images: Images,
+    hashes: HashMap<u64, String>,
+    pdq: HashMap<u64, Pdq>,
+    policy: Option<crate::types::label_policy::Policy>,
+}
+
+/// The images of `files` with their catalog metadata and label scores, their content and PDQ hashes (the
+/// catalog may be ahead of the committed generation: only the generation's ids are taken), and the label
+/// policy in force.
+fn load_images(dir: &Path, files: &GenerationFiles) -> Result<Loaded> {
     let wanted: std::collections::HashSet<u64> = files.ids.iter().copied().collect();
     let catalog = Catalog::open_read_only(dir)?;
     let policy = match catalog.label_policy()? {
@@ -431,5 +448,12 @@ fn load_images(
             }
         }
     }
-    Ok((Images::new(rows), hashes, policy))
+    let mut pdq = catalog.pdq_hashes()?;
+    pdq.retain(|id, _| wanted.contains(id));
+    Ok(Loaded {
+        images: Images::new(rows),
+        hashes,
+        pdq,
+        policy,
+    })
 }

@@ -3,25 +3,16 @@
 
 use crate::ranking::CandidateFacts;
 use crate::search::collection::Collection;
-use crate::store::catalog::Catalog;
 use crate::types::error::Result;
 use crate::types::image_id::ImageId;
 
-/// The facts of `ids`, in order: vectors from the matrix, metadata and content hashes from memory, PDQ
-/// hashes from the catalog (one lookup per candidate). Unknown and hidden ids get empty facts.
+/// The facts of `ids`, in order: vectors from the matrix, metadata, content and PDQ hashes from memory.
+/// Unknown and hidden ids get empty facts.
 pub fn facts(collection: &Collection, ids: &[ImageId]) -> Result<Vec<CandidateFacts>> {
     let local: Vec<Option<u64>> = ids
         .iter()
         .map(|id| id.number().filter(|&n| collection.visible(n).is_ok()))
         .collect();
-    let numbers: Vec<u64> = local.iter().flatten().copied().collect();
-    let pdq = match Catalog::open_read_only(collection.dir()) {
-        Ok(catalog) => catalog.pdq_of(&numbers)?,
-        Err(e) => {
-            tracing::warn!("ranking: the catalog's PDQ hashes cannot be read ({e}); copies are grouped without them");
-            Default::default()
-        }
-    };
     Ok(local
         .into_iter()
         .map(|id| {
@@ -32,7 +23,7 @@ pub fn facts(collection: &Collection, ids: &[ImageId]) -> Result<Vec<CandidateFa
             CandidateFacts {
                 vector: collection.vector(id).ok(),
                 hash: collection.content_hash(id).map(str::to_string),
-                pdq: pdq.get(&id).copied(),
+                pdq: collection.pdq(id),
                 mtime: meta.and_then(|m| m.mtime.parse().ok()),
                 labels: meta.map(|m| m.labels.clone()).unwrap_or_default(),
                 flags: meta.map(|m| m.flags.clone()).unwrap_or_default(),

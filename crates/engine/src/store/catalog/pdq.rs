@@ -32,36 +32,6 @@ pub(super) fn write_pdq(tx: &rusqlite::Transaction<'_>, rows: &[(u64, Option<Pdq
 }
 
 impl Catalog {
-    /// The stored PDQ hashes of `ids` (those that have one), by image id: what the ranking stage reads
-    /// of its candidates.
-    pub fn pdq_of(&self, ids: &[u64]) -> Result<HashMap<u64, Pdq>> {
-        let mut out = HashMap::new();
-        if !self.has_pdq {
-            return Ok(out);
-        }
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT hash, quality FROM pdq WHERE id = ?1 AND hash IS NOT NULL")?;
-        for &id in ids {
-            let row = stmt
-                .query_row([id as i64], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-                })
-                .map(Some)
-                .or_else(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                    e => Err(e),
-                })?;
-            if let Some((hex, quality)) = row {
-                if let Ok(hash) = PdqHash::from_hex(&hex) {
-                    let quality = quality.clamp(0, 100) as u8;
-                    out.insert(id, Pdq { hash, quality });
-                }
-            }
-        }
-        Ok(out)
-    }
-
     /// Every stored PDQ hash, by image id (images too small to hash have none; images not hashed yet
     /// are absent: see [`Catalog::unhashed`]).
     pub fn pdq_hashes(&self) -> Result<HashMap<u64, Pdq>> {
