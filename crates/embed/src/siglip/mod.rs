@@ -168,10 +168,13 @@ pub fn load_dir(dir: &Path, id: String, device: &Device, precision: Precision) -
             recipe,
             id: id.clone(),
         }),
-        text: Some(Box::new(SiglipTextEmbedder {
-            model,
-            tokenizer,
-            id,
-        })),
+        // Concurrent text queries (a server's workers) run as one batch.
+        text: Some(Box::new(crate::coalesce::Coalescing::new(Box::new(
+            SiglipTextEmbedder {
+                model,
+                tokenizer,
+                id,
+            },
+        )))),
     })
 }
