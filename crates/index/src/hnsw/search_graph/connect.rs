@@ -75,9 +75,15 @@ impl SearchGraph {
             return 0;
         };
         let mut added = 0;
-        let mut pending: Vec<u32> = nodes.to_vec();
+        // Searched in walk order; the links laid in the order `nodes` gave (the cap on each node's
+        // extra links keeps the first ones).
+        let mut given = vec![u32::MAX; self.slots];
+        for (i, &node) in nodes.iter().enumerate() {
+            given[node as usize] = i as u32;
+        }
+        let mut pending: Vec<u32> = self.in_walk_order(entry, nodes);
         for _ in 0..PASSES {
-            let landed: Vec<(u32, Vec<u32>)> = pending
+            let mut landed: Vec<(u32, Vec<u32>)> = pending
                 .par_iter()
                 .filter_map(|&node| {
                     let instead = self.found_instead(metric, ef, node)?;
@@ -87,6 +93,7 @@ impl SearchGraph {
             if landed.is_empty() {
                 break;
             }
+            landed.sort_by_key(|&(node, _)| given[node as usize]);
             let links = self.capped(
                 landed
                     .iter()
@@ -97,7 +104,10 @@ impl SearchGraph {
             if linked == 0 {
                 break;
             }
-            pending = landed.into_iter().map(|(node, _)| node).collect();
+            pending = self.in_walk_order(
+                entry,
+                &landed.into_iter().map(|(node, _)| node).collect::<Vec<_>>(),
+            );
         }
 
         // Anything still unreachable from the entry (a group of outliers linking only to each other):
@@ -126,6 +136,30 @@ impl SearchGraph {
             self.mark_reached(node, &mut reached, &mut stack);
         }
         added + self.add_links(&links)
+    }
+
+    /// `nodes` in the order a breadth-first walk of layer 0 from `entry` meets them (nodes it does not
+    /// meet last, as given). Consecutive searches then look for nodes near one another and walk much
+    /// the same part of the graph, whose vectors are still in cache (the searches are independent:
+    /// their order changes no result).
+    fn in_walk_order(&self, entry: u32, nodes: &[u32]) -> Vec<u32> {
+        let mut order = vec![u32::MAX; self.slots];
+        let mut queue = std::collections::VecDeque::from([entry]);
+        let mut next = 0u32;
+        order[entry as usize] = 0;
+        while let Some(slot) = queue.pop_front() {
+            for &to in self.level0_links(slot) {
+                let seen = &mut order[to as usize];
+                if *seen == u32::MAX {
+                    next += 1;
+                    *seen = next;
+                    queue.push_back(to);
+                }
+            }
+        }
+        let mut sorted = nodes.to_vec();
+        sorted.sort_by_key(|&n| order[n as usize]);
+        sorted
     }
 
     /// Nodes whose links in `previous` (a layout of the graph before it changed) had and this one lacks.
