@@ -61,6 +61,9 @@ struct Args {
     /// Index the photos with this CLIP or SigLIP folder instead of EfficientNet-Lite0.
     #[arg(long, conflicts_with_all = ["url", "collection"])]
     model_dir: Option<PathBuf>,
+    /// Precision of the model indexed with `--model-dir` (`vsearch index --precision`).
+    #[arg(long, default_value = "f32", requires = "model_dir")]
+    precision: vsearch_engine::Precision,
     /// Text queries, one per line, for the `text` scenario (the model needs a text tower).
     #[arg(long)]
     captions: Option<PathBuf>,
@@ -268,7 +271,7 @@ fn main() -> anyhow::Result<()> {
                     collection: None,
                     model: model.clone(),
                     device: DeviceSpec::Cpu,
-                    precision: vsearch_engine::Precision::F32,
+                    precision: args.precision,
                     indexes: vec![IndexKind::Hnsw, IndexKind::Flat],
                     add_indexes: Vec::new(),
                     batch: 16,

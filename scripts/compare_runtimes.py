@@ -351,6 +351,19 @@ def run_vsearch(binary, model_dir, images, captions_file, precision, features_pr
     return results, feats
 
 
+def run_serve(binary, model_dir, images, captions_file, precision, seconds=5):
+    """p50 seconds of one text query at a time through `vsearch serve` (benches/server_load.rs: the photos
+    indexed with the folder at `precision`, the server started in-process, one client)."""
+    cmd = [str(binary), "--model-dir", str(model_dir), "--precision", precision, "--photos", str(images),
+           "--captions", str(captions_file), "--clients", "1", "--scenarios", "text", "--seconds", str(seconds)]
+    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells and cells[0] == "query by text":
+            return float(cells[3]) / 1e3
+    sys.exit(f"no text query line in the output of {' '.join(cmd)}:\n{out}")
+
+
 def cosines(a, b):
     a = a / np.linalg.norm(a, axis=1, keepdims=True)
     b = b / np.linalg.norm(b, axis=1, keepdims=True)
@@ -373,6 +386,10 @@ def main():
     p.add_argument("--baseline", type=Path,
                    help="also a clip_folder binary of another commit, as 'vsearch baseline' (f32), "
                         "in the same rounds: a change measured side by side")
+    p.add_argument("--serve-bin", type=Path,
+                   help="a built server_load bench binary: each round also serves the photos indexed with the "
+                        "folder and times one text query at a time through HTTP (p50), beside the runtimes' "
+                        "median call at batch 1")
     p.add_argument("--work", type=Path, help="folder for the exported models (default: a temporary one)")
     p.add_argument("--keep-onnx", action="store_true", help="keep the work folder")
     a = p.parse_args()
@@ -415,7 +432,7 @@ def main():
 
         names = {"ONNX Runtime": f"ONNX Runtime {onnxruntime.__version__}",
                  "OpenVINO": f"OpenVINO {ov.__version__.split('-')[0]}"}
-        best, feats = {}, {}
+        best, feats, serve = {}, {}, {}
         for r in range(a.rounds):
             if not a.no_vsearch:
                 for prec in precisions:
@@ -434,6 +451,12 @@ def main():
                     keep(best, label, res)
                     feats[label] = f
                     print_rates(label, res, lengths)
+            if a.serve_bin:
+                # The query side of `vsearch serve` runs f32 (an int8 collection's queries too).
+                log(f"round {r + 1}: vsearch serve")
+                p50 = run_serve(a.serve_bin, model_dir, a.images, captions_file, "f32")
+                print(f"vsearch serve f32 one text query: p50 {p50 * 1e3:.2f} ms", flush=True)
+                serve["f32"] = min(serve.get("f32", p50), p50)
             for side in sides:
                 log(f"round {r + 1}: {side.label}")
                 res, f = measure(side, pixels, text_batches, text_rows)
@@ -441,6 +464,14 @@ def main():
                 feats[side.label] = f
                 print_rates(side.label, res, lengths)
         table(best, feats, reference, names, precisions, a, f"{family} {model_dir.name}")
+        if serve:
+            print("\none text query through `vsearch serve` (1 client, HTTP, p50, best round) against one call of each "
+                  "runtime (median call of its best pass, model only):")
+            for prec, p50 in serve.items():
+                suffix = "" if prec == "f32" else " int8"
+                calls = [f"{names.get(c, c)}{suffix} {best[(c + suffix, TEXT_CASES[1])][3] * 1e3:.2f} ms"
+                         for c in ("ONNX Runtime", "OpenVINO") if (c + suffix, TEXT_CASES[1]) in best]
+                print(f"  {prec}: vsearch serve {p50 * 1e3:.2f} ms; " + ", ".join(calls))
     finally:
         if not a.keep_onnx and a.work is None:
             shutil.rmtree(work, ignore_errors=True)
