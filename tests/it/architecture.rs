@@ -50,7 +50,7 @@ const CRATES: &[Layering] = &[
         layers: &[
             &["error"],
             &["device", "hub", "image_io", "precision", "torch_legacy", "preset", "cpu", "embedder"],
-            &["weights", "preprocess", "encoder", "ahead"],
+            &["weights", "preprocess", "encoder", "ahead", "coalesce"],
             &["clip", "siglip", "efficientnet"],
             &["registry"],
         ],
