@@ -545,9 +545,17 @@ impl SearchGraph {
             distance(slot)
         };
 
-        // Upper layers: greedy moves until no neighbour is closer.
+        // The per-thread buffers are taken out for the walk and put back after it, so that the walk runs
+        // in this function's body rather than in a closure the compiler may keep out of line.
+        let mut scratch = SCRATCH.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
+
+        // Upper layers: greedy moves until no neighbour is closer. A node compared once, on any upper
+        // layer, is not compared again: its distance was not below the current one then, and the current
+        // one only falls, so skipping it changes no move (hnswlib and FAISS compare it again).
         let mut current = entry;
         let mut current_dist = dist(current);
+        scratch.visited.start(self.slots);
+        scratch.visited.insert(current);
         for layer in (1..=top).rev() {
             let mut improved = true;
             while improved {
@@ -556,6 +564,9 @@ impl SearchGraph {
                 for (j, &next) in links.iter().enumerate() {
                     if let Some(&ahead) = links.get(j + 1) {
                         prefetch_slot(ahead);
+                    }
+                    if !scratch.visited.insert(next) {
+                        continue;
                     }
                     let d = dist(next);
                     if d < current_dist {
@@ -569,6 +580,7 @@ impl SearchGraph {
 
         // Layer 0: beam search with `ef` live results.
         if target == Some(current) {
+            SCRATCH.with(|cell| *cell.borrow_mut() = scratch);
             return Found {
                 nearest: Vec::new(),
                 distance_evals: evals,
@@ -577,9 +589,6 @@ impl SearchGraph {
         }
         let ef = ef.max(k);
         let excludes_any = keep.excludes_any();
-        // The per-thread buffers are taken out for the walk and put back after it, so that the walk runs
-        // in this function's body rather than in a closure the compiler may keep out of line.
-        let mut scratch = SCRATCH.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
         let mut reached = false;
         let nearest = {
             let Scratch {
