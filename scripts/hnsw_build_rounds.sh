@@ -17,6 +17,8 @@ PYTHON=${PYTHON:-.venv-ref/bin/python}
 example=target/release/examples/hnsw_build
 [ -x "$example" ] || { echo "$example missing: cargo build --release -p vsearch-index --example hnsw_build" >&2; exit 2; }
 [ -x "$PYTHON" ] || { echo "$PYTHON missing (BENCHMARKS.md says how to make .venv-ref)" >&2; exit 2; }
+# The peer runs from scripts/: a relative PYTHON made absolute (its folder only, so a venv's link is kept).
+PYTHON="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")"
 data=$(cd "$data" && pwd)
 grep -m1 'model name' /proc/cpuinfo || true
 echo "started $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
