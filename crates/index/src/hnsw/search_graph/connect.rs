@@ -81,7 +81,9 @@ impl SearchGraph {
         for (i, &node) in nodes.iter().enumerate() {
             given[node as usize] = i as u32;
         }
-        let mut pending: Vec<u32> = self.in_walk_order(entry, nodes);
+        let walk_rank = self.walk_ranks(entry);
+        let mut pending: Vec<u32> = nodes.to_vec();
+        pending.sort_by_key(|&n| walk_rank[n as usize]);
         for _ in 0..PASSES {
             let mut landed: Vec<(u32, Vec<u32>)> = pending
                 .par_iter()
@@ -104,10 +106,8 @@ impl SearchGraph {
             if linked == 0 {
                 break;
             }
-            pending = self.in_walk_order(
-                entry,
-                &landed.into_iter().map(|(node, _)| node).collect::<Vec<_>>(),
-            );
+            pending = landed.into_iter().map(|(node, _)| node).collect();
+            pending.sort_by_key(|&n| walk_rank[n as usize]);
         }
 
         // Anything still unreachable from the entry (a group of outliers linking only to each other):
@@ -138,18 +138,19 @@ impl SearchGraph {
         added + self.add_links(&links)
     }
 
-    /// `nodes` in the order a breadth-first walk of layer 0 from `entry` meets them (nodes it does not
-    /// meet last, as given). Consecutive searches then look for nodes near one another and walk much
-    /// the same part of the graph, whose vectors are still in cache (the searches are independent:
-    /// their order changes no result).
-    fn in_walk_order(&self, entry: u32, nodes: &[u32]) -> Vec<u32> {
-        let mut order = vec![u32::MAX; self.slots];
+    /// Each slot's rank in a breadth-first walk of layer 0 from `entry` (`u32::MAX` for those it does
+    /// not meet). Searches for nodes sorted by it look for nodes near one another one after the other and
+    /// walk much the same part of the graph, whose vectors are still in cache (the searches are
+    /// independent: their order changes no result, so the ranks of the graph before any repair link
+    /// serve every pass).
+    fn walk_ranks(&self, entry: u32) -> Vec<u32> {
+        let mut rank = vec![u32::MAX; self.slots];
         let mut queue = std::collections::VecDeque::from([entry]);
         let mut next = 0u32;
-        order[entry as usize] = 0;
+        rank[entry as usize] = 0;
         while let Some(slot) = queue.pop_front() {
             for &to in self.level0_links(slot) {
-                let seen = &mut order[to as usize];
+                let seen = &mut rank[to as usize];
                 if *seen == u32::MAX {
                     next += 1;
                     *seen = next;
@@ -157,9 +158,7 @@ impl SearchGraph {
                 }
             }
         }
-        let mut sorted = nodes.to_vec();
-        sorted.sort_by_key(|&n| order[n as usize]);
-        sorted
+        rank
     }
 
     /// Nodes whose links in `previous` (a layout of the graph before it changed) had and this one lacks.
