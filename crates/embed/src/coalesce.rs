@@ -55,11 +55,11 @@ impl Coalescing {
     /// Runs `calls` as one batch; each call's rows, or its own error. When the joined batch fails, each
     /// call runs alone, so that one bad text fails only its own call.
     fn run(&self, calls: &[Call]) -> Vec<Result<Vec<Vec<f32>>>> {
-        let texts: Vec<&str> = calls
-            .iter()
-            .flat_map(|c| c.texts.iter().map(String::as_str))
-            .collect();
         if calls.len() > 1 {
+            let texts: Vec<&str> = calls
+                .iter()
+                .flat_map(|c| c.texts.iter().map(String::as_str))
+                .collect();
             if let Ok(mut rows) = self.inner.embed_texts(&texts) {
                 if rows.len() == texts.len() {
                     let mut out = Vec::with_capacity(calls.len());
