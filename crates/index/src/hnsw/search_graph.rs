@@ -423,6 +423,7 @@ impl SearchGraph {
         target: Option<u32>,
     ) -> Found {
         let exact = exact_distance(metric);
+        let row_bytes = self.dim * std::mem::size_of::<f32>();
         let Some(Quantized { quantizer, codes }) = &self.quantized else {
             return self.walk(
                 k,
@@ -430,14 +431,8 @@ impl SearchGraph {
                 keep,
                 target,
                 |slot| exact(query, self.vector(slot)),
-                |slot| {
-                    prefetch(
-                        self.vectors
-                            .as_slice()
-                            .as_ptr()
-                            .wrapping_add(slot as usize * self.dim),
-                    )
-                },
+                |slot| prefetch_lines(self.vector_ptr(slot), row_bytes),
+                |slot| prefetch(self.vector_ptr(slot)),
             );
         };
         let code = codes.query(quantizer, query);
@@ -448,11 +443,17 @@ impl SearchGraph {
             target,
             |slot| codes.distance(&code, slot),
             |slot| prefetch_lines(codes.row_ptr(slot), self.dim),
+            |slot| prefetch(codes.row_ptr(slot)),
         );
         if found.reached {
             return found;
         }
-        for (d, slot) in &mut found.nearest {
+        // The next candidate's vector is asked for while this one's distance is computed.
+        for j in 0..found.nearest.len() {
+            if let Some(&(_, ahead)) = found.nearest.get(j + 1) {
+                prefetch_lines(self.vector_ptr(ahead), row_bytes);
+            }
+            let (d, slot) = &mut found.nearest[j];
             *d = exact(query, self.vector(*slot));
         }
         found.distance_evals += found.nearest.len();
@@ -503,6 +504,15 @@ impl SearchGraph {
         &self.vectors.as_slice()[start..start + self.dim]
     }
 
+    /// Where `slot`'s vector starts, to prefetch.
+    #[inline]
+    fn vector_ptr(&self, slot: u32) -> *const f32 {
+        self.vectors
+            .as_slice()
+            .as_ptr()
+            .wrapping_add(slot as usize * self.dim)
+    }
+
     #[inline]
     fn level0_links(&self, slot: u32) -> &[u32] {
         let start = slot as usize * self.level0_stride;
@@ -524,9 +534,11 @@ impl SearchGraph {
     }
 
     /// The graph walk: greedy over the upper layers, then the `ef` beam on layer 0, keeping the best
-    /// `k` returnable slots by `distance` (a slot's distance to the query), with `prefetch` called on a
-    /// slot's data one neighbour ahead of its use. With a `target`, the walk ends as soon as layer 0
-    /// meets it.
+    /// `k` returnable slots by `distance` (a slot's distance to the query). `prefetch_slot` asks for a
+    /// slot's whole row one neighbour ahead of its distance; on layer 0 `prefetch_first` first asks for
+    /// the first lines of every unvisited neighbour of the node expanded, so that their loads overlap
+    /// (asking for every whole row at once was slower: it floods the line-fill buffers). With a
+    /// `target`, the walk ends as soon as layer 0 meets it.
     fn walk<R: Returnable>(
         &self,
         k: usize,
@@ -535,6 +547,7 @@ impl SearchGraph {
         target: Option<u32>,
         distance: impl Fn(u32) -> f32,
         prefetch_slot: impl Fn(u32),
+        prefetch_first: impl Fn(u32),
     ) -> Found {
         let Some((entry, top)) = self.entry else {
             return Found::default();
@@ -595,6 +608,7 @@ impl SearchGraph {
                 visited,
                 candidates,
                 results,
+                fresh,
             } = &mut scratch;
             visited.start(self.slots);
             candidates.clear();
@@ -611,13 +625,18 @@ impl SearchGraph {
                 if d_c > bound && (results.len() >= ef || !excludes_any) {
                     break;
                 }
-                let links = self.level0_links(c);
-                for (j, &next) in links.iter().enumerate() {
-                    if let Some(&ahead) = links.get(j + 1) {
-                        prefetch_slot(ahead);
+                // The unvisited neighbours first, each one's data asked for as it is found, then
+                // their distances: the loads of the whole list overlap instead of one ahead.
+                fresh.clear();
+                for &next in self.level0_links(c) {
+                    if visited.insert(next) {
+                        prefetch_first(next);
+                        fresh.push(next);
                     }
-                    if !visited.insert(next) {
-                        continue;
+                }
+                for (j, &next) in fresh.iter().enumerate() {
+                    if let Some(&ahead) = fresh.get(j + 1) {
+                        prefetch_slot(ahead);
                     }
                     if target == Some(next) {
                         reached = true;
@@ -782,6 +801,8 @@ struct Scratch {
     candidates: BinaryHeap<Reverse<Candidate>>,
     /// Max-heap of the best live slots so far.
     results: BinaryHeap<Candidate>,
+    /// The unvisited neighbours of the slot being expanded.
+    fresh: Vec<u32>,
 }
 
 thread_local! {
