@@ -2,8 +2,9 @@
 
 use crate::embedder::Pixels;
 use crate::error::{EmbedError, Result};
-use fast_image_resize::images::{Image, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::images::{TypedImage, TypedImageRef};
+use fast_image_resize::pixels::U8x3;
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, RgbImage};
 use std::borrow::Cow;
 
@@ -44,20 +45,23 @@ fn resize_region_bicubic(
             reason: "image has a zero dimension".into(),
         });
     }
+    let resize_error = |e: &dyn std::fmt::Display| EmbedError::Preprocess {
+        reason: format!("resize: {e}"),
+    };
+    // The typed call: `Resizer::resize` dispatches on the pixel type at run time, which compiles its
+    // kernels for all thirteen pixel types (half of this crate's code) for the one RGB is.
     let src =
-        ImageRef::new(w, h, img.as_raw(), PixelType::U8x3).map_err(|e| EmbedError::Preprocess {
-            reason: format!("resize: {e}"),
-        })?;
-    let mut dst = Image::new(width, height, PixelType::U8x3);
+        TypedImageRef::<U8x3>::from_buffer(w, h, img.as_raw()).map_err(|e| resize_error(&e))?;
+    let mut out = vec![0u8; width as usize * height as usize * 3];
+    let mut dst =
+        TypedImage::<U8x3>::from_buffer(width, height, &mut out).map_err(|e| resize_error(&e))?;
     let options = ResizeOptions::new()
         .resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom))
         .crop(left, top, region_width, region_height);
     Resizer::new()
-        .resize(&src, &mut dst, &options)
-        .map_err(|e| EmbedError::Preprocess {
-            reason: format!("resize: {e}"),
-        })?;
-    RgbImage::from_raw(width, height, dst.into_vec()).ok_or_else(|| EmbedError::Preprocess {
+        .resize_typed(&src, &mut dst, &options)
+        .map_err(|e| resize_error(&e))?;
+    RgbImage::from_raw(width, height, out).ok_or_else(|| EmbedError::Preprocess {
         reason: "resize produced a buffer of the wrong size".into(),
     })
 }
