@@ -3,7 +3,8 @@
 # it uses sudo): cmake and OpenBLAS (its OpenMP build, selected as the system's BLAS: see below) build FAISS;
 # libheif-dev links HEIC/HEIF and AVIF decoding (Debian 12's libheif1 1.15.1 has its HEVC and AV1 decoders,
 # libde265 and dav1d/libaom, built in: no plugin packages; later Debian releases split them into
-# libheif-plugin-libde265 and libheif-plugin-dav1d, installed below where they exist);
+# libheif-plugin-libde265 and libheif-plugin-dav1d, installed below where they exist); libsqlite3-dev is the
+# SQLite the catalog, reports and analytics use (the system's, not a bundled copy: see Cargo.toml);
 # dataset-fashion-mnist feeds the index tests and `vsearch bench`;
 # fonts-dejavu-core labels the bench plots; chromium runs the browser test; nodejs/npm drive it; python3-venv
 # holds schemathesis; ffmpeg (ffmpeg and ffprobe, run as subprocesses) reads the frames of videos at index time and
@@ -13,7 +14,7 @@
 # Usage: scripts/install_system_deps.sh [--build-only]   (--build-only: what building and the demo need)
 set -euo pipefail
 
-build=(cmake g++ libheif-dev libopenblas-openmp-dev nasm pkg-config)
+build=(cmake g++ libheif-dev libopenblas-openmp-dev libsqlite3-dev nasm pkg-config)
 # HEVC and AV1 decoding: separate plugin packages from libheif 1.16 on (Debian 13); built in before.
 for plugin in libheif-plugin-libde265 libheif-plugin-dav1d; do
   if apt-cache show "$plugin" >/dev/null 2>&1; then build+=("$plugin"); fi
