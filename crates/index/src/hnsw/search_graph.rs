@@ -430,9 +430,11 @@ impl SearchGraph {
                 ef,
                 keep,
                 target,
-                |slot| exact(query, self.vector(slot)),
-                |slot| prefetch_lines(self.vector_ptr(slot), row_bytes),
-                |slot| prefetch(self.vector_ptr(slot)),
+                RowAccess {
+                    distance: |slot| exact(query, self.vector(slot)),
+                    prefetch_row: |slot| prefetch_lines(self.vector_ptr(slot), row_bytes),
+                    prefetch_first: |slot| prefetch(self.vector_ptr(slot)),
+                },
             );
         };
         let code = codes.query(quantizer, query);
@@ -441,9 +443,11 @@ impl SearchGraph {
             ef,
             keep,
             target,
-            |slot| codes.distance(&code, slot),
-            |slot| prefetch_lines(codes.row_ptr(slot), self.dim),
-            |slot| prefetch(codes.row_ptr(slot)),
+            RowAccess {
+                distance: |slot| codes.distance(&code, slot),
+                prefetch_row: |slot| prefetch_lines(codes.row_ptr(slot), self.dim),
+                prefetch_first: |slot| prefetch(codes.row_ptr(slot)),
+            },
         );
         if found.reached {
             return found;
@@ -534,21 +538,24 @@ impl SearchGraph {
     }
 
     /// The graph walk: greedy over the upper layers, then the `ef` beam on layer 0, keeping the best
-    /// `k` returnable slots by `distance` (a slot's distance to the query). `prefetch_slot` asks for a
-    /// slot's whole row one neighbour ahead of its distance; on layer 0 `prefetch_first` first asks for
-    /// the first lines of every unvisited neighbour of the node expanded, so that their loads overlap
-    /// (asking for every whole row at once was slower: it floods the line-fill buffers). With a
-    /// `target`, the walk ends as soon as layer 0 meets it.
+    /// `k` returnable slots by [`RowAccess::distance`]. [`RowAccess::prefetch_row`] asks for a slot's whole row
+    /// one neighbour ahead of its distance; on layer 0 [`RowAccess::prefetch_first`] first asks for the first
+    /// lines of every unvisited neighbour of the node expanded, so that their loads overlap (asking for
+    /// every whole row at once was slower: it floods the line-fill buffers). With a `target`, the walk
+    /// ends as soon as layer 0 meets it.
     fn walk<R: Returnable>(
         &self,
         k: usize,
         ef: usize,
         keep: &R,
         target: Option<u32>,
-        distance: impl Fn(u32) -> f32,
-        prefetch_slot: impl Fn(u32),
-        prefetch_first: impl Fn(u32),
+        rows: RowAccess<impl Fn(u32) -> f32, impl Fn(u32), impl Fn(u32)>,
     ) -> Found {
+        let RowAccess {
+            distance,
+            prefetch_row: prefetch_slot,
+            prefetch_first,
+        } = rows;
         let Some((entry, top)) = self.entry else {
             return Found::default();
         };
@@ -674,6 +681,16 @@ impl SearchGraph {
             reached,
         }
     }
+}
+
+/// How a walk reads the rows it compares (the full vectors, or their codes).
+struct RowAccess<D, P, F> {
+    /// A slot's distance to the query.
+    distance: D,
+    /// Asks for a slot's whole row (up to [`PREFETCH_MAX_LINES`]).
+    prefetch_row: P,
+    /// Asks for the first cache lines of a slot's row.
+    prefetch_first: F,
 }
 
 /// The full vectors' distance under `metric`: what a walk over the vectors compares and what re-scores a
