@@ -553,7 +553,7 @@ impl SearchGraph {
     ) -> Found {
         let RowAccess {
             distance,
-            prefetch_row: prefetch_slot,
+            prefetch_row,
             prefetch_first,
         } = rows;
         let Some((entry, top)) = self.entry else {
@@ -583,7 +583,7 @@ impl SearchGraph {
                 let links = self.upper_links(current, layer);
                 for (j, &next) in links.iter().enumerate() {
                     if let Some(&ahead) = links.get(j + 1) {
-                        prefetch_slot(ahead);
+                        prefetch_row(ahead);
                     }
                     if !scratch.visited.insert(next) {
                         continue;
@@ -643,7 +643,7 @@ impl SearchGraph {
                 }
                 for (j, &next) in fresh.iter().enumerate() {
                     if let Some(&ahead) = fresh.get(j + 1) {
-                        prefetch_slot(ahead);
+                        prefetch_row(ahead);
                     }
                     if target == Some(next) {
                         reached = true;
