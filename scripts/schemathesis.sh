@@ -11,11 +11,11 @@
 # /api/analytics), which the first pass sees answer 401 only; the block endpoints, which change what is served, are
 # left to their own tests. With --url it runs when VSEARCH_ADMIN_TOKEN holds that server's token.
 # Usage: scripts/schemathesis.sh [--stand-in] [PHOTO_FOLDER]     (env: MAX_EXAMPLES, default 150; EXCLUDE)
+#        scripts/schemathesis.sh --url http://127.0.0.1:8080      (a server already running)
 # 150 generated examples per operation in the fuzzing phase (3,450 requests, besides the coverage phase's boundary
 # cases and the stateful phase's 432 scenarios): the fuzzing is schemathesis' own Python generating data, one core,
 # about 26 ms a request on a 2-core Zen 3, so 300 took 3 of CI's minutes (and --workers 2 saved nothing, the GIL);
 # MAX_EXAMPLES=300 or more for a deeper run.
-#        scripts/schemathesis.sh --url http://127.0.0.1:8080      (a server already running)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/serve_temp.sh
@@ -38,16 +38,16 @@ else
   trap 'stop_server || true' EXIT
   start_server "$@"
 fi
+exclude=${EXCLUDE:-positive_data_acceptance,negative_data_rejection}
+max_examples=${MAX_EXAMPLES:-150}
 # Run from target/ so schemathesis' own cache (.schemathesis/) stays out of the source tree.
 mkdir -p target/schemathesis
 (cd target/schemathesis && "../../$venv/bin/schemathesis" run "$base/api/openapi.json" \
-  --checks all --exclude-checks "${EXCLUDE:-positive_data_acceptance,negative_data_rejection}" \
-  --max-examples "${MAX_EXAMPLES:-150}" --workers 1 --no-color)
+  --checks all --exclude-checks "$exclude" --max-examples "$max_examples" --workers 1 --no-color)
 if [ -n "$admin_token" ]; then
   (cd target/schemathesis && "../../$venv/bin/schemathesis" run "$base/api/openapi.json" \
     -H "Authorization: Bearer $admin_token" --include-path-regex '^/api/analytics$' \
-    --checks all --exclude-checks "${EXCLUDE:-positive_data_acceptance,negative_data_rejection}" \
-    --max-examples "${MAX_EXAMPLES:-150}" --workers 1 --no-color)
+    --checks all --exclude-checks "$exclude" --max-examples "$max_examples" --workers 1 --no-color)
 fi
 if [ "${1:-}" != "--url" ]; then
   stop_server
