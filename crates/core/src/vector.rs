@@ -1,10 +1,32 @@
 //! Vector arithmetic shared by the embedders and the indexes.
 
-/// Inner product of two equally long slices (the compiler vectorises this loop; the indexes keep their
-/// own run-time-dispatched SIMD kernels for hot paths).
+/// Lanes of [`dot`]'s partial sums.
+const DOT_LANES: usize = 8;
+
+/// Inner product of two equally long slices (the longer one's extra values are ignored). The products
+/// are summed in [`DOT_LANES`] interleaved partial sums, which the compiler turns into vector adds (one
+/// running sum is a chain of dependent additions it may not reorder); the indexes keep their own
+/// run-time-dispatched SIMD kernels for hot paths.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let n = a.len().min(b.len());
+    let (a, b) = (
+        a[..n].chunks_exact(DOT_LANES),
+        b[..n].chunks_exact(DOT_LANES),
+    );
+    let tail: f32 = a
+        .remainder()
+        .iter()
+        .zip(b.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    let mut partial = [0f32; DOT_LANES];
+    for (x, y) in a.zip(b) {
+        for ((p, x), y) in partial.iter_mut().zip(x).zip(y) {
+            *p += x * y;
+        }
+    }
+    partial.iter().sum::<f32>() + tail
 }
 
 /// Scales `v` to unit L2 length in place; a zero vector stays zero.

@@ -4,11 +4,12 @@
 //! The quantizer ([`Int8Quantizer`]) is trained once on the vectors an index is built from: a per-dimension
 //! offset (the mean) and one scale for all dimensions (the 99.99th percentile of `|x - offset|` over a
 //! sample, mapped to 127; the rare values beyond it saturate). A vector `x` is coded as
-//! `c = round((x - offset) / scale)`. With one scale, the squared distance of two vectors is
-//! `scale^2 * |c_a - c_b|^2`, and `|c_a - c_b|^2 = |c_a|^2 + |c_b|^2 - 2 <c_a, c_b>`: each code's squared
-//! norm is kept beside it, so a distance is one byte inner product (the [`crate::distance::dot_i8`]
-//! kernels). The query is coded the same way (symmetric distance). Cosine indexes hold unit vectors,
-//! whose squared distance orders them as `1 - <a, b>` does, so both metrics search the same codes.
+//! `c = round((x - offset) / scale)` (to the nearest integer, ties to even), in -127..=127. With one
+//! scale, the squared distance of two vectors is `scale^2 * |c_a - c_b|^2`, and
+//! `|c_a - c_b|^2 = |c_a|^2 + |c_b|^2 - 2 <c_a, c_b>`: each code's squared norm is kept beside it, so a
+//! distance is one byte inner product (the [`crate::distance::dot_i8`] kernels). The query is coded the
+//! same way (symmetric distance). Cosine indexes hold unit vectors, whose squared distance orders them
+//! as `1 - <a, b>` does, so both metrics search the same codes.
 //!
 //! Codes order candidates during a graph walk; the answer is re-scored with the full vectors, so the
 //! codes' error costs recall only where it changes which candidates the walk keeps.
@@ -18,6 +19,9 @@ use rayon::prelude::*;
 
 /// Fraction of `|x - offset|` values the scale covers; the rest saturate at +-127.
 const COVERED: f64 = 0.9999;
+/// 1.5 * 2^23: a float of magnitude below 2^22 added to it is rounded to an integer (see
+/// [`Int8Quantizer::encode`]).
+const ROUNDING_BIAS: f32 = 12_582_912.0;
 /// Vectors sampled to train the scale (evenly spaced, deterministic).
 const TRAIN_SAMPLE: usize = 4096;
 
@@ -77,7 +81,13 @@ impl Int8Quantizer {
     pub(crate) fn encode(&self, vector: &[f32], out: &mut [i8]) {
         let inverse = 1.0 / self.scale;
         for ((c, &x), &o) in out.iter_mut().zip(vector).zip(&self.offset) {
-            *c = ((x - o) * inverse).round().clamp(-127.0, 127.0) as i8;
+            // NaN-free (`max` and `min` return the number), so the rounding below is always defined.
+            let v = ((x - o) * inverse).max(-127.0).min(127.0);
+            // Rounded to the nearest integer, ties to even, by the float adder: `v + ROUNDING_BIAS` lies
+            // in [2^23, 2^24), where floats are the integers, and its low mantissa bits are the result.
+            // Unlike `round` (a libm call on baseline x86-64) and `as i8` (a saturating conversion the
+            // compiler keeps scalar), this is bit arithmetic the loop vectorises.
+            *c = ((v + ROUNDING_BIAS).to_bits() as i32 - ROUNDING_BIAS.to_bits() as i32) as i8;
         }
     }
 
@@ -223,5 +233,58 @@ mod tests {
         let saved = quantizer.to_values();
         assert_eq!(Int8Quantizer::from_values(dim, &saved), Some(quantizer));
         assert_eq!(Int8Quantizer::from_values(dim + 1, &saved), None);
+    }
+
+    #[test]
+    fn encoding_rounds_to_the_nearest_even_and_saturates_at_127() {
+        // Scale 1, offset 0: the code is the value rounded (ties to even), clamped to +-127; NaN is -127.
+        let quantizer = Int8Quantizer {
+            offset: vec![0.0],
+            scale: 1.0,
+        };
+        let below_half = f32::from_bits(0x3EFF_FFFF);
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            below_half,
+            -below_half,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            126.5,
+            -126.5,
+            127.49,
+            127.5,
+            -127.5,
+            128.0,
+            -128.0,
+            1e9,
+            -1e9,
+        ];
+        // Every float from -130 to 130 in steps of 1/64, and the floats next to each half.
+        values.extend((-130 * 64..=130 * 64).map(|i| i as f32 / 64.0));
+        values.extend((-130..130).flat_map(|i| {
+            let half = i as f32 + 0.5;
+            [
+                f32::from_bits(half.to_bits() - 1),
+                half,
+                f32::from_bits(half.to_bits() + 1),
+            ]
+        }));
+        for v in values {
+            let mut code = [0i8];
+            quantizer.encode(&[v], &mut code);
+            assert_eq!(
+                code[0],
+                v.round_ties_even().clamp(-127.0, 127.0) as i8,
+                "{v}"
+            );
+        }
+        let mut code = [0i8];
+        quantizer.encode(&[f32::NAN], &mut code);
+        assert_eq!(code[0], -127);
     }
 }

@@ -101,7 +101,8 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     (selected().dot)(a, b)
 }
 
-/// Inner product of two equally long slices of signed bytes, with the [`selected`] kernels.
+/// Inner product of two equally long slices of signed bytes, with the [`selected`] kernels; exact for
+/// values in -127..=127, the range of int8 codes (the AVX2 kernel multiplies `|a|` as unsigned bytes).
 #[inline]
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     debug_assert_eq!(a.len(), b.len());
