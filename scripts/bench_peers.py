@@ -133,7 +133,7 @@ def grid(n, dim, quick):
         return with_defaults(
             {
                 "hnsw_builds": [],
-                "ef_search": [10, 16, 32, 64, 128, 256],
+                "ef_search": [10, 12, 16, 24, 32, 64, 128, 256],
                 "ivf_flat_nlist": [],
                 "ivf_pq_nlist": [],
                 "nprobe": [1, 4, 8, 16, 32, 64],
@@ -150,7 +150,7 @@ def grid(n, dim, quick):
     return with_defaults(
         {
             "hnsw_builds": [(8, 100), (16, 100), (16, 200), (32, 200)],
-            "ef_search": [10, 16, 24, 32, 48, 64, 96, 128, 256, 512],
+            "ef_search": [10, 12, 16, 24, 32, 48, 64, 96, 128, 256, 512],
             "ivf_flat_nlist": nl,
             "ivf_pq_nlist": [sqrt_nlist(n, 4.0)],
             "nprobe": [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128, 256],

@@ -116,7 +116,7 @@ impl Grid {
         nl.dedup();
         Grid {
             hnsw_builds: vec![(8, 100), (16, 100), (16, 200), (32, 200)],
-            ef_search: vec![10, 16, 24, 32, 48, 64, 96, 128, 256, 512],
+            ef_search: vec![10, 12, 16, 24, 32, 48, 64, 96, 128, 256, 512],
             hnsw_quantization: vec![None, Some(Quantization::Int8)],
             ivf_flat_nlist: nl,
             ivf_pq_nlist: vec![sqrt_nlist(n, 4.0)],
@@ -139,7 +139,7 @@ impl Grid {
     pub fn quick(n: usize, dim: usize) -> Grid {
         Grid {
             hnsw_builds: vec![(DEFAULT_M, DEFAULT_EF_CONSTRUCTION)],
-            ef_search: vec![10, 16, 32, 64, 128, 256],
+            ef_search: vec![10, 12, 16, 24, 32, 64, 128, 256],
             hnsw_quantization: vec![None, Some(Quantization::Int8)],
             ivf_flat_nlist: vec![default_nlist(n)],
             ivf_pq_nlist: vec![default_nlist(n)],
