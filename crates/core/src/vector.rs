@@ -4,7 +4,7 @@
 const DOT_LANES: usize = 8;
 
 /// Inner product of two equally long slices (the longer one's extra values are ignored). The products
-/// are summed in [`DOT_LANES`] interleaved partial sums, which the compiler turns into vector adds (one
+/// are summed in 8 interleaved partial sums, which the compiler turns into vector adds (one
 /// running sum is a chain of dependent additions it may not reorder); the indexes keep their own
 /// run-time-dispatched SIMD kernels for hot paths.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {

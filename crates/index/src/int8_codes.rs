@@ -81,7 +81,9 @@ impl Int8Quantizer {
     pub(crate) fn encode(&self, vector: &[f32], out: &mut [i8]) {
         let inverse = 1.0 / self.scale;
         for ((c, &x), &o) in out.iter_mut().zip(vector).zip(&self.offset) {
-            // NaN-free (`max` and `min` return the number), so the rounding below is always defined.
+            // NaN-free (`max` and `min` return the number; `clamp` would keep a NaN), so the rounding
+            // below is always defined.
+            #[allow(clippy::manual_clamp)]
             let v = ((x - o) * inverse).max(-127.0).min(127.0);
             // Rounded to the nearest integer, ties to even, by the float adder: `v + ROUNDING_BIAS` lies
             // in [2^23, 2^24), where floats are the integers, and its low mantissa bits are the result.
