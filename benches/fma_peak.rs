@@ -79,15 +79,7 @@ fn main() -> anyhow::Result<()> {
         } else {
             anyhow::bail!("this CPU has neither AVX-512F nor AVX2+FMA: vsearch's kernels fall back to portable code");
         };
-        let cpu = std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("model name"))
-                    .and_then(|l| l.split(':').nth(1))
-                    .map(|m| m.trim().to_string())
-            })
-            .unwrap_or_else(|| "unknown CPU".into());
+        let (cpu, _) = vsearch_bench::measure::machine();
         let mut best = 0f64;
         for _ in 0..3 {
             let start = Instant::now();

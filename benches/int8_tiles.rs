@@ -63,15 +63,7 @@ fn main() -> anyhow::Result<()> {
         .into_iter()
         .filter(|t| t.is_supported())
         .collect();
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
+    let (cpu, _) = vsearch_bench::measure::machine();
     println!(
         "int8 linear layers, {cpu}, kernels {}, tiles {:?}, {rounds} rounds alternated, best of each",
         kernel.name(),
