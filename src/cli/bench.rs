@@ -30,6 +30,10 @@ pub struct Args {
     /// A small parameter grid (one build per index kind).
     #[arg(long)]
     quick: bool,
+    /// Time each point over passes of all the queries lasting at least this long together and keep the
+    /// fastest pass (scripts/bench_peers.py does the same); 0 for one pass.
+    #[arg(long, value_name = "SECONDS", default_value_t = vsearch_bench::DEFAULT_MIN_PASS_SECONDS)]
+    min_pass_seconds: f64,
     /// Measure only these index kinds (comma-separated: flat, hnsw, hnsw-int8, ivf-flat, ivf-pq, ivf-sq8, ivf-pq4fs;
     /// default: all).
     #[arg(long, value_delimiter = ',', value_name = "KINDS")]
@@ -76,6 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         threads,
         out: args.out.clone(),
         quick: args.quick,
+        min_pass_seconds: args.min_pass_seconds,
         only: args.only.clone(),
         progress: std::io::stderr().is_terminal(),
         qdrant: None,

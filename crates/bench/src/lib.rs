@@ -38,6 +38,9 @@ pub use sweep::Grid;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
+/// `vsearch bench --min-pass-seconds` when not given, and `scripts/bench_peers.py`'s.
+pub const DEFAULT_MIN_PASS_SECONDS: f64 = 0.5;
+
 /// Queries held out of a collection (or generated for synthetic data) when `--queries` is not given.
 pub const DEFAULT_HOLDOUT: usize = 1000;
 
@@ -54,6 +57,9 @@ pub struct BenchOptions {
     pub out: PathBuf,
     /// Small grid instead of the full one.
     pub quick: bool,
+    /// Each point's passes over the queries last at least this long together, and the fastest pass
+    /// counts ([`measure::best_pass`]); 0: one pass.
+    pub min_pass_seconds: f64,
     /// Index kinds to measure ([`sweep::SWEEP_KINDS`] names); empty: all.
     pub only: Vec<String>,
     /// Show a progress bar on stderr.
@@ -137,6 +143,7 @@ pub fn run_sweep(
         k: opts.k,
         pool: &pool,
         progress: &pb,
+        min_pass_seconds: opts.min_pass_seconds,
     };
     let mut points = sweep::run(&plan, &work)?;
     pb.finish_with_message("done");

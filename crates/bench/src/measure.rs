@@ -94,6 +94,28 @@ pub fn run_batch(
     })
 }
 
+/// Passes [`best_pass`] runs at most, however fast each is.
+pub const MAX_PASSES: usize = 50;
+
+/// Runs `pass` (one pass over every query) again until the passes together have taken at least
+/// `min_seconds` (one pass at least, [`MAX_PASSES`] at most) and keeps the fastest. A pass of 1,000 queries
+/// at tens of thousands per second lasts tens of milliseconds, which one descheduling of a thread or one
+/// noisy neighbour on the host can slow by a quarter; the fastest of the passes is the nearest to what
+/// the machine can do. Every pass answers the same queries, so recall is the same whichever is kept.
+pub fn best_pass(min_seconds: f64, mut pass: impl FnMut() -> Result<QueryRun>) -> Result<QueryRun> {
+    let start = Instant::now();
+    let mut best = pass()?;
+    let mut passes = 1;
+    while passes < MAX_PASSES && start.elapsed().as_secs_f64() < min_seconds {
+        let run = pass()?;
+        if run.qps > best.qps {
+            best = run;
+        }
+        passes += 1;
+    }
+    Ok(best)
+}
+
 /// A rayon pool of exactly `threads` threads.
 pub fn pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()

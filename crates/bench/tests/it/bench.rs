@@ -39,6 +39,7 @@ fn quick_synthetic_options(
         threads: 2,
         out,
         quick: true,
+        min_pass_seconds: 0.0,
         only: Vec::new(),
         progress: false,
         qdrant: None,
@@ -205,6 +206,7 @@ fn measure(
         k: K,
         pool: &pool,
         progress: &ProgressBar::hidden(),
+        min_pass_seconds: 0.0,
     };
     let mut pts = sweep::measure_index(index, &flat_build(), cost, &work).expect("measure");
     // One point per mode: one query per call, then all queries in one batched call.
@@ -602,4 +604,44 @@ fn grids_always_hold_the_index_defaults() {
     }
     assert_eq!(vsearch_bench::sweep::pq_bits(60_000), ivf::DEFAULT_PQ_BITS);
     assert_eq!(vsearch_bench::sweep::pq_bits(19), 4);
+}
+
+#[test]
+fn best_pass_repeats_until_the_time_is_spent_and_keeps_the_fastest() {
+    use vsearch_bench::measure::{best_pass, QueryRun, MAX_PASSES};
+    let run = |qps: f64| QueryRun {
+        found: vec![vec![qps as u64]],
+        qps,
+        p50_ms: 1.0 / qps,
+        p95_ms: 0.0,
+        p99_ms: 0.0,
+    };
+    // No time asked for: one pass.
+    let mut passes = 0;
+    let best = best_pass(0.0, || {
+        passes += 1;
+        Ok(run(10.0))
+    })
+    .expect("pass");
+    assert_eq!((passes, best.qps), (1, 10.0));
+    // More time than the passes take: MAX_PASSES passes, the fastest kept whole (its answers and latencies).
+    let speeds = [5.0, 30.0, 20.0];
+    let mut passes = 0;
+    let best = best_pass(3600.0, || {
+        passes += 1;
+        Ok(run(speeds[(passes - 1) % speeds.len()]))
+    })
+    .expect("pass");
+    assert_eq!(passes, MAX_PASSES);
+    assert_eq!(
+        (best.qps, best.found.clone(), best.p50_ms),
+        (30.0, vec![vec![30]], 1.0 / 30.0)
+    );
+    // A failing pass is the answer.
+    assert!(
+        best_pass(3600.0, || Err(vsearch_bench::BenchError::Invalid {
+            reason: "no index".into()
+        }))
+        .is_err()
+    );
 }

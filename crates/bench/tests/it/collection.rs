@@ -102,6 +102,7 @@ fn a_real_collection_is_benchmarked_with_held_out_queries() {
         threads: 2,
         out: out.path().to_path_buf(),
         quick: true,
+        min_pass_seconds: 0.0,
         only: Vec::new(),
         progress: false,
         qdrant: None,
