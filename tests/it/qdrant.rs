@@ -722,6 +722,9 @@ fn bench_adds_qdrant_as_a_peer() {
                 "--quick",
                 "--queries",
                 "100",
+                // One pass per point: this checks the Qdrant peer's answers, not speed.
+                "--min-pass-seconds",
+                "0",
             ])
             .args(["--qdrant", &node.url(), "--out"])
             .arg(&out),
