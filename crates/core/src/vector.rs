@@ -1,12 +1,12 @@
 //! Vector arithmetic shared by the embedders and the indexes.
 
 /// Lanes of [`dot`]'s partial sums.
-const DOT_LANES: usize = 8;
+const DOT_LANES: usize = 16;
 
 /// Inner product of two equally long slices (the longer one's extra values are ignored). The products
-/// are summed in 8 interleaved partial sums, which the compiler turns into vector adds (one
-/// running sum is a chain of dependent additions it may not reorder); the indexes keep their own
-/// run-time-dispatched SIMD kernels for hot paths.
+/// are summed in 16 interleaved partial sums, which the compiler turns into vector adds and which hide
+/// the add latency (one running sum is a chain of dependent additions it may not reorder). The index
+/// crate's portable kernel is this function; its run-time-dispatched SIMD kernels serve the hot paths.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     let n = a.len().min(b.len());
