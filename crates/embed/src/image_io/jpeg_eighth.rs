@@ -331,6 +331,7 @@ impl<'a> Bits<'a> {
 
     /// At the end of a restart interval or of the scan: drops the unused bits of the last byte and reads
     /// `marker` (after any fill bytes); false if anything else is there, as libjpeg warns then.
+    #[inline(always)]
     fn read_marker(&mut self, marker: u8) -> bool {
         if !self.intact() || self.count - self.padding >= 8 {
             return false;
@@ -647,10 +648,15 @@ impl Header {
                                 skip_ac(&mut bits, ac)?;
                                 plane[y * stride + x] = idct_1x1(dc_value, quant[0]);
                             } else {
-                                let pixels = if decode_ac(&mut bits, ac, &mut block)? {
+                                let written = decode_ac(&mut bits, ac, &mut block)?;
+                                let pixels = if written != 0 {
                                     block[0] = dc_value;
                                     let pixels = idct_2x2(&block, quant);
-                                    block = [0; 64];
+                                    let mut left = written;
+                                    while left != 0 {
+                                        block[left.trailing_zeros() as usize] = 0;
+                                        left &= left - 1;
+                                    }
                                     pixels
                                 } else {
                                     // No AC coefficient: both of libjpeg's zero tests pass, leaving the DC.
@@ -775,19 +781,40 @@ fn skip_ac(bits: &mut Bits, table: &Huffman) -> Option<()> {
     Some(())
 }
 
-/// Decodes a block's AC coefficients into `block` (natural order); whether there was any.
+/// The natural positions whose coefficients libjpeg's 2x2 inverse DCT reads: rows and columns 0, 1, 3, 5
+/// and 7.
+const IDCT_2X2_INPUTS: u64 = {
+    let lines: u64 = 1 | 1 << 1 | 1 << 3 | 1 << 5 | 1 << 7;
+    let mut mask = 0;
+    let mut row = 0;
+    while row < 8 {
+        if lines & 1 << row != 0 {
+            mask |= lines << (8 * row);
+        }
+        row += 1;
+    }
+    mask
+};
+
+/// Decodes a block's AC coefficients that libjpeg's 2x2 inverse DCT reads into `block` (natural order),
+/// passing over the others; returns the positions written (a bit each).
 #[inline(always)]
-fn decode_ac(bits: &mut Bits, table: &Huffman, block: &mut [i16; 64]) -> Option<bool> {
+fn decode_ac(bits: &mut Bits, table: &Huffman, block: &mut [i16; 64]) -> Option<u64> {
     let mut k = 1;
-    let mut any = false;
+    let mut written = 0u64;
     while k < 64 {
         bits.ensure();
         let symbol = table.decode(bits)?;
         let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
         if size != 0 {
             k += run;
-            block[usize::from(NATURAL[k])] = bits.receive_extend(size) as i16;
-            any = true;
+            let at = usize::from(NATURAL[k]);
+            if IDCT_2X2_INPUTS & 1 << at != 0 {
+                block[at] = bits.receive_extend(size) as i16;
+                written |= 1 << at;
+            } else {
+                bits.consume(size);
+            }
         } else if run != 15 {
             break;
         } else {
@@ -795,7 +822,7 @@ fn decode_ac(bits: &mut Bits, table: &Huffman, block: &mut [i16; 64]) -> Option<
         }
         k += 1;
     }
-    Some(any)
+    Some(written)
 }
 
 /// libjpeg's range limit after an inverse DCT: `x` is a sample less 128, taken modulo 1024 as its
