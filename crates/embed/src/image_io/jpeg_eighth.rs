@@ -649,9 +649,9 @@ impl Header {
                                 plane[y * stride + x] = idct_1x1(dc_value, quant[0]);
                             } else {
                                 let written = decode_ac(&mut bits, ac, &mut block)?;
-                                let pixels = if written != 0 {
+                                let pixels = if written & IDCT_2X2_INPUTS != 0 {
                                     block[0] = dc_value;
-                                    let pixels = idct_2x2(&block, quant);
+                                    let pixels = idct_2x2(&block, quant, written);
                                     let mut left = written;
                                     while left != 0 {
                                         block[left.trailing_zeros() as usize] = 0;
@@ -659,7 +659,12 @@ impl Header {
                                     }
                                     pixels
                                 } else {
-                                    // No AC coefficient: both of libjpeg's zero tests pass, leaving the DC.
+                                    let mut left = written;
+                                    while left != 0 {
+                                        block[left.trailing_zeros() as usize] = 0;
+                                        left &= left - 1;
+                                    }
+                                    // No AC coefficient the IDCT reads: both of libjpeg's zero tests pass, leaving the DC.
                                     let value = idct_limit(
                                         (i32::from(dc_value)
                                             .wrapping_mul(i32::from(quant[0] as i16))
@@ -796,8 +801,8 @@ const IDCT_2X2_INPUTS: u64 = {
     mask
 };
 
-/// Decodes a block's AC coefficients that libjpeg's 2x2 inverse DCT reads into `block` (natural order),
-/// passing over the others; returns the positions written (a bit each).
+/// Decodes a block's AC coefficients into `block` (natural order); returns the positions written (a
+/// bit each), for the caller to clear.
 #[inline(always)]
 fn decode_ac(bits: &mut Bits, table: &Huffman, block: &mut [i16; 64]) -> Option<u64> {
     let mut k = 1;
@@ -809,12 +814,8 @@ fn decode_ac(bits: &mut Bits, table: &Huffman, block: &mut [i16; 64]) -> Option<
         if size != 0 {
             k += run;
             let at = usize::from(NATURAL[k]);
-            if IDCT_2X2_INPUTS & 1 << at != 0 {
-                block[at] = bits.receive_extend(size) as i16;
-                written |= 1 << at;
-            } else {
-                bits.consume(size);
-            }
+            block[at] = bits.receive_extend(size) as i16;
+            written |= 1 << at;
         } else if run != 15 {
             break;
         } else {
@@ -844,7 +845,11 @@ fn idct_1x1(dc: i16, quant: u16) -> u8 {
 
 /// libjpeg's 2x2 inverse DCT (jidctred.c: columns and rows 0, 1, 3, 5 and 7 of the coefficients), in
 /// its 32-bit arithmetic.
-fn idct_2x2(block: &[i16; 64], quant: &[u16; 64]) -> [[u8; 2]; 2] {
+///
+/// `written` has a bit for each coefficient that may be nonzero (its zero tests read it).
+fn idct_2x2(block: &[i16; 64], quant: &[u16; 64], written: u64) -> [[u8; 2]; 2] {
+    /// Rows 1, 3, 5 and 7 of column 0.
+    const ODD_ROWS: u64 = 1 << 8 | 1 << 24 | 1 << 40 | 1 << 56;
     const CONST_BITS: u32 = 13;
     const PASS1_BITS: u32 = 2;
     const FIX_0_720959822: i32 = 5906;
@@ -863,11 +868,7 @@ fn idct_2x2(block: &[i16; 64], quant: &[u16; 64]) -> [[u8; 2]; 2] {
     // Pass 1: the columns, into two rows of the work array.
     let mut work = [[0i32; 8]; 2];
     for col in [0, 1, 3, 5, 7] {
-        if block[8 + col] == 0
-            && block[24 + col] == 0
-            && block[40 + col] == 0
-            && block[56 + col] == 0
-        {
+        if written >> col & ODD_ROWS == 0 {
             let dc = coef(col) << PASS1_BITS;
             (work[0][col], work[1][col]) = (dc, dc);
             continue;
