@@ -6,7 +6,12 @@
 # memory of indexing the 48 MP set against the 12 MP one.
 #
 #   /tmp/photo-venv/bin/python scripts/make_photo_sets.py          # target/photo-sets/{640,12mp,48mp}
-#   scripts/bench_photos.sh                                         # ROUNDS=3 MODEL=efficientnet-lite0
+#   scripts/bench_photos.sh                                         # ROUNDS=3 MODEL=efficientnet-lite0 BATCH=16
+#
+# BATCH (default 16, `vsearch index`'s own) is vsearch's batch: images of the next batch decode while the
+# model runs one, so a set of a single batch would time decoding and the model end to end instead of
+# overlapped as in a user's run. The peer runs at each of PEER_BATCHES (default "16 32") in every round and
+# its best counts: its rate moves with the batch, and not always the same way.
 #
 # MODEL may be a preset or a model folder (`vsearch index --model DIR`); the peer runs for Lite0 only
 # (PEER_PYTHON: a Python with torch, pillow, efficientnet_lite_pytorch==0.1.0 and
@@ -16,6 +21,8 @@ cd "$(dirname "$0")/.."
 sets=${SETS:-target/photo-sets}
 rounds=${ROUNDS:-3}
 model=${MODEL:-efficientnet-lite0}
+batch=${BATCH:-16}
+peer_batches=${PEER_BATCHES:-16 32}
 bin=${VSEARCH_BIN:-target/release/vsearch}
 py=${PEER_PYTHON:-/tmp/torch-venv/bin/python}
 peer=${PEER:-1}
@@ -27,16 +34,16 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-printf 'CPU: %s; SIMD: %s\nmodel: %s; %s rounds\n' \
+printf 'CPU: %s; SIMD: %s\nmodel: %s; batch %s; %s rounds\n' \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')" \
-  "$(grep -o -w 'avx512f\|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')" "$model" "$rounds"
+  "$(grep -o -w 'avx512f\|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')" "$model" "$batch" "$rounds"
 
 # index NAME DIR [ARGS...]: one run from scratch; prints its line and appends "NAME RATE" to $tmp/rates.
 index() {
   local name=$1 dir=$2
   shift 2
   rm -rf "$tmp/c"
-  "$bin" index "$dir" --collection "$tmp/c" --index flat --model "$model" --batch 32 --json "$@" \
+  "$bin" index "$dir" --collection "$tmp/c" --index flat --model "$model" --batch "$batch" --json "$@" \
     >"$tmp/report.json" 2>"$tmp/stderr" || { cat "$tmp/stderr" >&2; exit 1; }
   python3 - "$name" "$tmp/report.json" "$tmp/rates" <<'PY'
 import json, sys
@@ -55,10 +62,12 @@ for round in $(seq "$rounds"); do
   index "12mp" "$sets/12mp"
   index "12mp --exact-decode" "$sets/12mp" --exact-decode
   if [ "$peer" = 1 ]; then
-    line=$("$py" scripts/torch_embed_photos.py "$sets/12mp" 2>/dev/null | tail -1)
-    rate=$(sed -E 's/.* ([0-9.]+) images\/s$/\1/' <<<"$line")
-    printf '  %-22s %6.1f images/s  (%s)\n' "PyTorch+Pillow draft" "$rate" "$line"
-    echo "peer $rate" >>"$tmp/rates"
+    for peer_batch in $peer_batches; do
+      line=$("$py" scripts/torch_embed_photos.py "$sets/12mp" --batch "$peer_batch" 2>/dev/null | tail -1)
+      rate=$(sed -E 's/.* ([0-9.]+) images\/s$/\1/' <<<"$line")
+      printf '  %-22s %6.1f images/s  (batch %s; %s)\n' "PyTorch+Pillow draft" "$rate" "$peer_batch" "$line"
+      echo "peer $rate" >>"$tmp/rates"
+    done
   fi
 done
 
