@@ -12,7 +12,7 @@
 use anyhow::{bail, Context};
 use clap::Parser;
 use std::time::Instant;
-use vsearch_embed::image_io::jpeg_eighth;
+use vsearch_embed::image_io::{self, jpeg_eighth};
 
 #[derive(Parser)]
 struct Args {
@@ -29,19 +29,9 @@ struct Args {
 
 /// libjpeg-turbo's decode at 1/8, as RGB.
 fn libjpeg_turbo(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let scale = turbojpeg::ScalingFactor::new(1, 8);
-    let mut decompressor = turbojpeg::Decompressor::new()?;
-    let header = decompressor.read_header(bytes)?.scaled(scale);
-    decompressor.set_scaling_factor(scale)?;
-    let mut out = turbojpeg::Image {
-        pixels: vec![0u8; 3 * header.width * header.height],
-        width: header.width,
-        pitch: 3 * header.width,
-        height: header.height,
-        format: turbojpeg::PixelFormat::RGB,
-    };
-    decompressor.decompress(bytes, out.as_deref_mut())?;
-    Ok(out.pixels)
+    Ok(image_io::libjpeg_turbo_scaled(bytes, 8)
+        .map_err(anyhow::Error::msg)?
+        .into_raw())
 }
 
 fn main() -> anyhow::Result<()> {

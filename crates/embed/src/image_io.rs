@@ -341,6 +341,15 @@ fn decode_jpeg_scaled(bytes: &[u8], denominator: u32) -> std::result::Result<Dyn
             return Ok(DynamicImage::ImageRgb8(image));
         }
     }
+    libjpeg_turbo_scaled(bytes, denominator).map(DynamicImage::ImageRgb8)
+}
+
+/// Decodes a JPEG at `1 / denominator` (1, 2, 4 or 8) of its size with libjpeg-turbo, as RGB; an error
+/// where libjpeg-turbo fails or warns. (The reference [`jpeg_eighth`] is tested and measured against.)
+pub fn libjpeg_turbo_scaled(
+    bytes: &[u8],
+    denominator: u32,
+) -> std::result::Result<image::RgbImage, String> {
     let scale = turbojpeg::ScalingFactor::new(1, denominator as usize);
     let mut decompressor = turbojpeg::Decompressor::new().map_err(|e| e.to_string())?;
     decompressor
@@ -366,7 +375,6 @@ fn decode_jpeg_scaled(bytes: &[u8], denominator: u32) -> std::result::Result<Dyn
     let width = u32::try_from(out.width).map_err(|e| e.to_string())?;
     let height = u32::try_from(out.height).map_err(|e| e.to_string())?;
     image::RgbImage::from_raw(width, height, out.pixels)
-        .map(DynamicImage::ImageRgb8)
         .ok_or_else(|| "libjpeg-turbo returned a buffer of the wrong size".to_string())
 }
 

@@ -937,19 +937,7 @@ mod tests {
 
     /// libjpeg-turbo's decode at 1/8, as RGB; `None` where it fails or warns.
     fn libjpeg_turbo(bytes: &[u8]) -> Option<RgbImage> {
-        let scale = turbojpeg::ScalingFactor::new(1, 8);
-        let mut decompressor = turbojpeg::Decompressor::new().ok()?;
-        let header = decompressor.read_header(bytes).ok()?.scaled(scale);
-        decompressor.set_scaling_factor(scale).ok()?;
-        let mut out = turbojpeg::Image {
-            pixels: vec![0u8; 3 * header.width * header.height],
-            width: header.width,
-            pitch: 3 * header.width,
-            height: header.height,
-            format: turbojpeg::PixelFormat::RGB,
-        };
-        decompressor.decompress(bytes, out.as_deref_mut()).ok()?;
-        RgbImage::from_raw(header.width as u32, header.height as u32, out.pixels)
+        super::super::libjpeg_turbo_scaled(bytes, 8).ok()
     }
 
     /// Decodes `bytes` both ways and asserts the same pixels.
