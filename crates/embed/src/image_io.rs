@@ -334,7 +334,7 @@ fn oriented_sideways(orientation: image::metadata::Orientation) -> bool {
 const JPEG_SCAN_LIMIT: u32 = 500;
 
 /// Decodes a JPEG at `1 / denominator` of its size, as RGB: at 1/8 by [`jpeg_eighth`] where it can
-/// (libjpeg-turbo's pixels, in about half the time), otherwise with libjpeg-turbo.
+/// (libjpeg-turbo's pixels, in less time), otherwise with libjpeg-turbo.
 fn decode_jpeg_scaled(bytes: &[u8], denominator: u32) -> std::result::Result<DynamicImage, String> {
     if denominator == 8 {
         if let Some(image) = jpeg_eighth::decode(bytes) {
