@@ -51,7 +51,7 @@ struct Huffman {
     fast: Box<[u16; 1 << LOOKAHEAD]>,
     /// For AC tables, what skipping the coefficients whose codes the prefix holds takes (a [`Skip`]),
     /// 0 where the first code is longer.
-    skip: Box<[u32; 1 << LOOKAHEAD]>,
+    skip: Box<[Skip; 1 << LOOKAHEAD]>,
     /// The largest code of each length (-1: none).
     max_code: [i32; 18],
     /// For each length, the index in `symbols` of its first code, less that code.
@@ -66,7 +66,7 @@ impl Huffman {
             return None;
         }
         let mut fast = Box::new([0u16; 1 << LOOKAHEAD]);
-        let mut skip = Box::new([0u32; 1 << LOOKAHEAD]);
+        let mut skip = Box::new([Skip(0); 1 << LOOKAHEAD]);
         let mut max_code = [-1i32; 18];
         let mut offset = [0i32; 17];
         let mut code: i32 = 0;
@@ -143,17 +143,22 @@ impl Huffman {
     }
 }
 
-/// What passing over the AC coefficients whose codes start a [`LOOKAHEAD`]-bit prefix takes, packed in
-/// a u32 of a skip table: as many whole coefficients (code and magnitude) as the prefix holds, up to an
-/// end of block, and the first one alone, for where the block may end among them (its 64th coefficient
-/// needs no end-of-block code). Several coefficients a lookup, where libjpeg reads one.
-struct Skip;
+/// What passing over the AC coefficients whose codes start a [`LOOKAHEAD`]-bit prefix takes, an entry
+/// of a skip table: as many whole coefficients (code and magnitude) as the prefix holds, up to an end of
+/// block, and the first one alone, for where the block may end among them (its 64th coefficient needs
+/// no end-of-block code). Several coefficients a lookup, where libjpeg reads one.
+///
+/// Packed in a u32: the bits of all the codes and magnitudes (bits 0-5), how far they move along the
+/// block (6-11), whether the last ends the block (12), how far the ones before the last move (13-18);
+/// the first alone in the same layout from bit 19 (its bits, its move, whether it ends), so that
+/// [`Skip::first`] is one shift. 0: the first code is longer than the prefix.
+#[derive(Clone, Copy)]
+struct Skip(u32);
 
 impl Skip {
-    /// Bits of all the codes and magnitudes (bits 0-4), how far they move along the block (5-10), whether
-    /// the last ends the block (11), how far the ones before the last move (12-17); the first alone: its
-    /// bits (18-22), its move (23-27), whether it ends the block (28).
-    fn of_prefix(fast: &[u16; 1 << LOOKAHEAD], prefix: usize) -> u32 {
+    const FIRST_AT: u32 = 19;
+
+    fn of_prefix(fast: &[u16; 1 << LOOKAHEAD], prefix: usize) -> Skip {
         let mask = (1usize << LOOKAHEAD) - 1;
         let (mut used, mut advance, mut before_last, mut end) = (0u32, 0u32, 0u32, false);
         let mut first = None;
@@ -187,17 +192,52 @@ impl Skip {
                 break;
             }
         }
+        let pack = |bits: u32, moves: u32, end: bool| bits | moves << 6 | u32::from(end) << 12;
         match first {
-            None => 0,
-            Some((bits, moves, first_end)) => {
-                used | advance << 5
-                    | u32::from(end) << 11
-                    | before_last << 12
-                    | bits << 18
-                    | moves << 23
-                    | u32::from(first_end) << 28
-            }
+            None => Skip(0),
+            Some((bits, moves, first_end)) => Skip(
+                pack(used, advance, end)
+                    | before_last << 13
+                    | pack(bits, moves, first_end) << Self::FIRST_AT,
+            ),
         }
+    }
+
+    /// The bits of the codes and magnitudes.
+    #[inline(always)]
+    fn bits(self) -> u32 {
+        self.0 & 63
+    }
+
+    /// How far the coefficients move along the block.
+    #[inline(always)]
+    fn advance(self) -> usize {
+        (self.0 >> 6 & 63) as usize
+    }
+
+    /// Whether the last one ends the block.
+    #[inline(always)]
+    fn ends(self) -> bool {
+        self.0 & 1 << 12 != 0
+    }
+
+    /// How far the ones before the last move.
+    #[inline(always)]
+    fn before_last(self) -> usize {
+        (self.0 >> 13 & 63) as usize
+    }
+
+    /// The first coefficient alone.
+    #[inline(always)]
+    fn first(self) -> Skip {
+        Skip(self.0 >> Self::FIRST_AT)
+    }
+
+    /// [`Skip::first`], out of line: for the hot loop's rare case.
+    #[cold]
+    #[inline(never)]
+    fn first_alone(self) -> Skip {
+        self.first()
     }
 }
 
@@ -233,6 +273,15 @@ impl<'a> Bits<'a> {
     fn ensure(&mut self) {
         if self.count < 32 {
             self.refill();
+        }
+    }
+
+    /// Tops the bits up from the next word where it can (see [`Bits::refill_word`]), byte by byte only
+    /// where fewer than 32 are left: at least 32 after it.
+    #[inline(always)]
+    fn refill_to_32(&mut self) {
+        if !self.refill_word() && self.count < 32 {
+            *self = self.refill_bytewise();
         }
     }
 
@@ -717,32 +766,32 @@ fn decode_dc(bits: &mut Bits, table: &Huffman, predictor: &mut i32) -> Option<i1
 }
 
 /// Passes over a block's AC coefficients. The hot loop of the decoder: the stream's bits are kept in
-/// locals (in registers) and stored back only around a refill or a long code.
+/// locals (in registers) and stored back only around a cold refill or a long code. The next lookup's
+/// index is taken from the bits right after a step, before the refill: a refill only adds bits below
+/// the valid ones, so the index is the same, and the chain from one lookup to the next is the load, a
+/// shift and a shift (the refill runs beside it).
 #[inline(always)]
 fn skip_ac(bits: &mut Bits, table: &Huffman) -> Option<()> {
     let skip = &*table.skip;
+    bits.refill_to_32();
     let (mut buf, mut count) = (bits.buf, bits.count);
+    let mut index = (buf >> (64 - LOOKAHEAD)) as usize;
     let mut k = 1;
-    while k < 64 {
-        (bits.buf, bits.count) = (buf, count);
-        if !bits.refill_word() && count < 32 {
-            *bits = bits.refill_bytewise();
-        }
-        (buf, count) = (bits.buf, bits.count);
-        let entry = skip[(buf >> (64 - LOOKAHEAD)) as usize];
-        if entry != 0 {
-            // All the coefficients the prefix holds, unless the block may end among them.
-            let (length, advance, end) = if k + ((entry >> 12 & 63) as usize) < 64 {
-                (entry & 31, entry >> 5 & 63, entry & 1 << 11 != 0)
-            } else {
-                (entry >> 18 & 31, entry >> 23 & 31, entry & 1 << 28 != 0)
-            };
-            buf <<= length;
-            count -= length;
-            if end {
+    loop {
+        let mut entry = skip[index];
+        if entry.0 != 0 {
+            // All the coefficients the prefix holds, unless the block may end among them (rare: a
+            // branch, which the processor predicts, where a select would wait for the comparison).
+            if k + entry.before_last() >= 64 {
+                entry = entry.first_alone();
+            }
+            buf <<= entry.bits();
+            count -= entry.bits();
+            index = (buf >> (64 - LOOKAHEAD)) as usize;
+            if entry.ends() {
                 break;
             }
-            k += advance as usize;
+            k += entry.advance();
         } else {
             (bits.buf, bits.count) = (buf, count);
             let (symbol, after) = table.decode_long(*bits)?;
@@ -757,7 +806,22 @@ fn skip_ac(bits: &mut Bits, table: &Huffman) -> Option<()> {
             } else {
                 break;
             }
+            if k >= 64 {
+                break;
+            }
+            // A long code and its magnitude may leave fewer bits than a lookup reads: index after
+            // the refill.
+            bits.refill_to_32();
+            (buf, count) = (bits.buf, bits.count);
+            index = (buf >> (64 - LOOKAHEAD)) as usize;
+            continue;
         }
+        if k >= 64 {
+            break;
+        }
+        (bits.buf, bits.count) = (buf, count);
+        bits.refill_to_32();
+        (buf, count) = (bits.buf, bits.count);
     }
     (bits.buf, bits.count) = (buf, count);
     Some(())
@@ -1076,13 +1140,19 @@ mod tests {
         // "00 1" (0x01: code 00, one magnitude bit), "01 10" (0x02), "1010" (EOB), then 0 padding.
         let prefix = 0b001_0110_1010 << (LOOKAHEAD - 11);
         let entry = table.skip[prefix];
-        assert_eq!(entry & 31, 11, "bits of all three");
-        assert_eq!(entry >> 5 & 63, 2, "two coefficients");
-        assert_ne!(entry & 1 << 11, 0, "ends the block");
-        assert_eq!(entry >> 12 & 63, 2, "the ones before the last move two");
+        assert_eq!(entry.bits(), 11, "bits of all three");
+        assert_eq!(entry.advance(), 2, "two coefficients");
+        assert!(entry.ends(), "ends the block");
+        assert_eq!(entry.before_last(), 2, "the ones before the last move two");
+        let first = entry.first();
         assert_eq!(
-            (entry >> 18 & 31, entry >> 23 & 31, entry & 1 << 28),
-            (3, 1, 0),
+            (
+                first.bits(),
+                first.advance(),
+                first.ends(),
+                first.before_last()
+            ),
+            (3, 1, false, 0),
             "the first alone"
         );
     }
