@@ -1,0 +1,134 @@
+//! A block's coefficients from the stream: the DC coefficient, the AC coefficients passed over or
+//! decoded, in zigzag order.
+
+use super::bits::Bits;
+use super::huffman::{Huffman, LOOKAHEAD};
+use super::idct::idct_2x2;
+
+/// Zigzag order to natural (row-major) order, and 16 entries past the end that map to 63, as libjpeg's
+/// table does: a run that overshoots the block in a damaged stream lands on the last coefficient.
+pub(super) const NATURAL: [u8; 80] = [
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
+    63, 63, 63, 63, 63, 63,
+];
+
+/// A block's DC coefficient: the coded difference added to the component's predictor, kept as
+/// libjpeg keeps it (the sum wraps; the coefficient is its low 16 bits).
+#[inline(always)]
+pub(super) fn decode_dc(bits: &mut Bits, table: &Huffman, predictor: &mut i32) -> Option<i16> {
+    bits.ensure();
+    let size = u32::from(table.decode(bits)?);
+    *predictor = predictor.wrapping_add(bits.receive_extend(size));
+    Some(*predictor as i16)
+}
+
+/// Passes over a block's AC coefficients. The hot loop of the decoder: the stream's bits are kept in
+/// locals (in registers) and stored back only around a cold refill or a long code. The next lookup's
+/// index is taken from the bits right after a step, before the refill: a refill only adds bits below
+/// the valid ones, so the index is the same, and the chain from one lookup to the next is the load, a
+/// shift and a shift (the refill runs beside it).
+#[inline(always)]
+pub(super) fn skip_ac(bits: &mut Bits, table: &Huffman) -> Option<()> {
+    let skip = &*table.skip;
+    bits.refill_to_32();
+    let (mut buf, mut count) = (bits.buf, bits.count);
+    let mut index = (buf >> (64 - LOOKAHEAD)) as usize;
+    let mut k = 1;
+    loop {
+        let mut entry = skip[index];
+        if entry.holds_any() {
+            // All the coefficients the prefix holds, unless the block may end among them (rare: a
+            // branch, which the processor predicts, where a select would wait for the comparison).
+            if k + entry.before_last() >= 64 {
+                entry = entry.first_alone();
+            }
+            buf <<= entry.bits();
+            count -= entry.bits();
+            index = (buf >> (64 - LOOKAHEAD)) as usize;
+            if entry.ends() {
+                break;
+            }
+            k += entry.advance();
+        } else {
+            (bits.buf, bits.count) = (buf, count);
+            let (symbol, after) = table.decode_long(*bits)?;
+            *bits = after;
+            let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
+            bits.consume(size);
+            (buf, count) = (bits.buf, bits.count);
+            if size != 0 {
+                k += run + 1;
+            } else if run == 15 {
+                k += 16;
+            } else {
+                break;
+            }
+            if k >= 64 {
+                break;
+            }
+            // A long code and its magnitude may leave fewer bits than a lookup reads: index after
+            // the refill.
+            bits.refill_to_32();
+            (buf, count) = (bits.buf, bits.count);
+            index = (buf >> (64 - LOOKAHEAD)) as usize;
+            continue;
+        }
+        if k >= 64 {
+            break;
+        }
+        (bits.buf, bits.count) = (buf, count);
+        bits.refill_to_32();
+        (buf, count) = (bits.buf, bits.count);
+    }
+    (bits.buf, bits.count) = (buf, count);
+    Some(())
+}
+
+/// A block whose component libjpeg-turbo decodes at 2x2 at this scale: its AC coefficients (after
+/// `dc`) through libjpeg's 2x2 inverse DCT. `block` is all zeros before and after.
+#[inline(always)]
+pub(super) fn decode_2x2(
+    bits: &mut Bits,
+    table: &Huffman,
+    quant: &[u16; 64],
+    block: &mut [i16; 64],
+    dc: i16,
+) -> Option<[[u8; 2]; 2]> {
+    let written = decode_ac(bits, table, block)?;
+    block[0] = dc;
+    let pixels = idct_2x2(block, quant, written);
+    block[0] = 0;
+    let mut left = written;
+    while left != 0 {
+        block[left.trailing_zeros() as usize] = 0;
+        left &= left - 1;
+    }
+    Some(pixels)
+}
+
+/// Decodes a block's AC coefficients into `block` (natural order); returns the positions written (a
+/// bit each: never position 0), for the caller to clear.
+#[inline(always)]
+pub(super) fn decode_ac(bits: &mut Bits, table: &Huffman, block: &mut [i16; 64]) -> Option<u64> {
+    let mut k = 1;
+    let mut written = 0u64;
+    while k < 64 {
+        bits.ensure();
+        let symbol = table.decode(bits)?;
+        let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
+        if size != 0 {
+            k += run;
+            let at = usize::from(NATURAL[k]);
+            block[at] = bits.receive_extend(size) as i16;
+            written |= 1 << at;
+        } else if run != 15 {
+            break;
+        } else {
+            k += 15;
+        }
+        k += 1;
+    }
+    Some(written)
+}

@@ -1,0 +1,124 @@
+//! The scan decoded into planes at 1/8, and the planes as RGB.
+
+use super::bits::Bits;
+use super::coefficients::{decode_2x2, decode_dc, skip_ac};
+use super::header::Header;
+use super::huffman::Huffman;
+use super::idct::{idct_1x1, ycc_to_rgb};
+use image::RgbImage;
+
+impl Header {
+    /// Decodes the scan at `start` into one plane per component, `blocks_w * scale` pixels across.
+    pub(super) fn decode_scan(&self, bytes: &[u8], start: usize) -> Option<Vec<Vec<u8>>> {
+        struct Coding<'h> {
+            dc: &'h Huffman,
+            ac: &'h Huffman,
+            quant: &'h [u16; 64],
+        }
+        let coding = self
+            .components
+            .iter()
+            .map(|c| {
+                Some(Coding {
+                    dc: self.huffman[c.dc].as_ref()?,
+                    ac: self.huffman[c.ac].as_ref()?,
+                    quant: &self.quant[c.quant],
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let mut planes: Vec<Vec<u8>> = self
+            .components
+            .iter()
+            .map(|c| vec![0u8; c.blocks_w * c.scale * c.blocks_h * c.scale])
+            .collect();
+        let mut predictors = vec![0i32; self.components.len()];
+        let mut bits = Bits::new(bytes, start);
+        let (mcus_x, mcus_y) = if self.components.len() == 1 {
+            (self.components[0].blocks_w, self.components[0].blocks_h)
+        } else {
+            (
+                self.width.div_ceil(8 * self.h_max),
+                self.height.div_ceil(8 * self.v_max),
+            )
+        };
+        let mut block = [0i16; 64];
+        let (mut in_interval, mut next_restart) = (0usize, 0u8);
+        for mcu_y in 0..mcus_y {
+            for mcu_x in 0..mcus_x {
+                if self.restart_interval > 0 && in_interval == self.restart_interval {
+                    if !bits.read_marker(0xD0 + next_restart) {
+                        return None;
+                    }
+                    next_restart = (next_restart + 1) & 7;
+                    in_interval = 0;
+                    predictors.iter_mut().for_each(|p| *p = 0);
+                }
+                in_interval += 1;
+                for (index, component) in self.components.iter().enumerate() {
+                    let Coding { dc, ac, quant } = coding[index];
+                    let plane = &mut planes[index];
+                    let stride = component.blocks_w * component.scale;
+                    for by in 0..component.v {
+                        for bx in 0..component.h {
+                            let (x, y) = (mcu_x * component.h + bx, mcu_y * component.v + by);
+                            let dc_value = decode_dc(&mut bits, dc, &mut predictors[index])?;
+                            if component.scale == 1 {
+                                skip_ac(&mut bits, ac)?;
+                                plane[y * stride + x] = idct_1x1(dc_value, quant[0]);
+                            } else {
+                                let pixels =
+                                    decode_2x2(&mut bits, ac, quant, &mut block, dc_value)?;
+                                let at = 2 * y * stride + 2 * x;
+                                plane[at..at + 2].copy_from_slice(&pixels[0]);
+                                plane[at + stride..at + stride + 2].copy_from_slice(&pixels[1]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        bits.read_marker(0xD9).then_some(planes)
+    }
+
+    /// The planes upsampled by replication (libjpeg-turbo's at 1/8 scale) and converted to RGB.
+    pub(super) fn to_rgb(&self, planes: &[Vec<u8>]) -> Option<RgbImage> {
+        let (width, height) = (self.width.div_ceil(8), self.height.div_ceil(8));
+        // For each component: the plane's stride, its rows' expansion, and the plane column of each pixel.
+        let layout: Vec<(usize, usize, Vec<usize>)> = self
+            .components
+            .iter()
+            .map(|c| {
+                let h_expand = self.h_max / (c.h * c.scale);
+                let v_expand = self.v_max / (c.v * c.scale);
+                (
+                    c.blocks_w * c.scale,
+                    v_expand,
+                    (0..width).map(|x| x / h_expand).collect(),
+                )
+            })
+            .collect();
+        let row = |index: usize, y: usize| -> Option<&[u8]> {
+            let (stride, v_expand, _) = &layout[index];
+            planes[index].get(y / v_expand * stride..)
+        };
+        let mut rgb = vec![0u8; 3 * width * height];
+        for (y, out) in rgb.chunks_exact_mut(3 * width).enumerate() {
+            let luma = row(0, y)?;
+            if self.components.len() == 1 {
+                for (pixel, &column) in out.chunks_exact_mut(3).zip(&layout[0].2) {
+                    pixel.fill(*luma.get(column)?);
+                }
+            } else {
+                let (cb, cr) = (row(1, y)?, row(2, y)?);
+                for (x, pixel) in out.chunks_exact_mut(3).enumerate() {
+                    pixel.copy_from_slice(&ycc_to_rgb(
+                        *luma.get(layout[0].2[x])?,
+                        *cb.get(layout[1].2[x])?,
+                        *cr.get(layout[2].2[x])?,
+                    ));
+                }
+            }
+        }
+        RgbImage::from_raw(u32::try_from(width).ok()?, u32::try_from(height).ok()?, rgb)
+    }
+}
