@@ -45,7 +45,7 @@ impl<'a> Bits<'a> {
     }
 
     #[inline(always)]
-    pub(super) fn refill(&mut self) {
+    fn refill(&mut self) {
         if !self.refill_word() {
             *self = self.refill_bytewise();
         }
@@ -55,7 +55,7 @@ impl<'a> Bits<'a> {
     /// and no marker: they are all data), without a branch on how many bits are wanted; false where
     /// it cannot.
     #[inline(always)]
-    pub(super) fn refill_word(&mut self) -> bool {
+    fn refill_word(&mut self) -> bool {
         if self.at_marker {
             return false;
         }
@@ -78,7 +78,7 @@ impl<'a> Bits<'a> {
 
     #[cold]
     #[inline(never)]
-    pub(super) fn refill_bytewise(mut self) -> Self {
+    fn refill_bytewise(mut self) -> Self {
         while self.count <= 56 {
             let mut byte = 0u8;
             if !self.at_marker {
@@ -134,7 +134,7 @@ impl<'a> Bits<'a> {
     }
 
     /// Whether every bit consumed so far was data (none of the zeros appended past a marker or the end).
-    pub(super) fn intact(&self) -> bool {
+    fn intact(&self) -> bool {
         self.count >= self.padding
     }
 

@@ -111,7 +111,7 @@ pub(super) fn decode_2x2(
 /// Decodes a block's AC coefficients into `block` (natural order); returns the positions written (a
 /// bit each: never position 0), for the caller to clear.
 #[inline(always)]
-pub(super) fn decode_ac(bits: &mut Bits, table: &Huffman, block: &mut [i16; 64]) -> Option<u64> {
+fn decode_ac(bits: &mut Bits, table: &Huffman, block: &mut [i16; 64]) -> Option<u64> {
     let mut k = 1;
     let mut written = 0u64;
     while k < 64 {

@@ -5,7 +5,7 @@ use super::huffman::Huffman;
 
 /// A frame component as the scan decodes it.
 pub(super) struct Component {
-    pub(super) id: u8,
+    id: u8,
     pub(super) h: usize,
     pub(super) v: usize,
     pub(super) quant: usize,
@@ -34,7 +34,7 @@ pub(super) struct Header {
 }
 
 /// A big-endian u16 at `at`.
-pub(super) fn be16(bytes: &[u8], at: usize) -> Option<usize> {
+fn be16(bytes: &[u8], at: usize) -> Option<usize> {
     Some(usize::from(*bytes.get(at)?) << 8 | usize::from(*bytes.get(at + 1)?))
 }
 
@@ -92,7 +92,7 @@ impl Header {
         }
     }
 
-    pub(super) fn read_frame(&mut self, body: &[u8]) -> Option<()> {
+    fn read_frame(&mut self, body: &[u8]) -> Option<()> {
         if !self.components.is_empty() || *body.first()? != 8 {
             return None;
         }
@@ -125,7 +125,7 @@ impl Header {
         Some(())
     }
 
-    pub(super) fn read_huffman(&mut self, mut body: &[u8]) -> Option<()> {
+    fn read_huffman(&mut self, mut body: &[u8]) -> Option<()> {
         while !body.is_empty() {
             let class_id = *body.first()?;
             let (class, id) = (class_id >> 4, usize::from(class_id & 15));
@@ -145,7 +145,7 @@ impl Header {
         Some(())
     }
 
-    pub(super) fn read_quant(&mut self, mut body: &[u8]) -> Option<()> {
+    fn read_quant(&mut self, mut body: &[u8]) -> Option<()> {
         while !body.is_empty() {
             let precision_id = *body.first()?;
             let (sixteen, id) = (precision_id >> 4, usize::from(precision_id & 15));
@@ -168,12 +168,7 @@ impl Header {
 
     /// Reads the SOS header: the scan must hold every component (then it is the only scan) as a
     /// sequential one does; sets each component's tables, scale and block counts.
-    pub(super) fn read_scan(
-        &mut self,
-        body: &[u8],
-        jfif: bool,
-        adobe_transform: Option<u8>,
-    ) -> Option<()> {
+    fn read_scan(&mut self, body: &[u8], jfif: bool, adobe_transform: Option<u8>) -> Option<()> {
         let count = usize::from(*body.first()?);
         if self.components.is_empty() || count != self.components.len() {
             return None;

@@ -120,7 +120,7 @@ pub(super) struct Skip(u32);
 impl Skip {
     const FIRST_AT: u32 = 19;
 
-    pub(super) fn of_prefix(fast: &[u16; 1 << LOOKAHEAD], prefix: usize) -> Skip {
+    fn of_prefix(fast: &[u16; 1 << LOOKAHEAD], prefix: usize) -> Skip {
         let mask = (1usize << LOOKAHEAD) - 1;
         let (mut used, mut advance, mut before_last, mut end) = (0u32, 0u32, 0u32, false);
         let mut first = None;

@@ -4,7 +4,7 @@
 /// libjpeg's range limit after an inverse DCT: `x` is a sample less 128, taken modulo 1024 as its
 /// table does (a damaged stream can overflow the IDCT; the table wraps rather than clamps there).
 #[inline]
-pub(super) fn idct_limit(x: i32) -> u8 {
+fn idct_limit(x: i32) -> u8 {
     match x & 1023 {
         i @ 0..=127 => (i + 128) as u8,
         128..=511 => 255,
