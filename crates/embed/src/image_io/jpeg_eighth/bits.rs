@@ -1,33 +1,72 @@
 //! The entropy-coded data as a stream of bits.
 
-/// The entropy-coded stream, read MSB first with its stuffed zero bytes removed, stopping at a marker.
+//! The entropy-coded data as a stream of bits: a segment of it (a restart interval, or the whole scan)
+//! copied first with its stuffed zero bytes taken out, so that a refill reads a whole word wherever it
+//! is, with no test for a 0xFF byte.
+
+/// Zero bytes after a segment's data, so that a refill reads eight bytes anywhere up to the data's end.
+const PADDING: usize = 8;
+
+/// Copies the entropy-coded data at `raw[at..]` into `segment`, its stuffed zero bytes (0xFF 0x00 for a
+/// 0xFF) taken out, up to the next marker (or the end of the data), then [`PADDING`] zero bytes; returns
+/// where the marker is (or the data's length).
+pub(super) fn unstuff(raw: &[u8], mut at: usize, segment: &mut Vec<u8>) -> usize {
+    segment.clear();
+    loop {
+        let rest = raw.get(at..).unwrap_or_default();
+        let Some(ff) = memchr::memchr(0xFF, rest) else {
+            segment.extend_from_slice(rest);
+            at = raw.len();
+            break;
+        };
+        segment.extend_from_slice(&rest[..ff]);
+        at += ff;
+        if raw.get(at + 1) != Some(&0) {
+            break;
+        }
+        segment.push(0xFF);
+        at += 2;
+    }
+    segment.resize(segment.len() + PADDING, 0);
+    at
+}
+
+/// After a segment: the marker at `raw[at..]` (after any fill bytes) if it is `marker`, and where the data
+/// after it starts; `None` if anything else is there, as libjpeg warns then.
+pub(super) fn marker_at(raw: &[u8], mut at: usize, marker: u8) -> Option<usize> {
+    while raw.get(at) == Some(&0xFF) && raw.get(at + 1) == Some(&0xFF) {
+        at += 1;
+    }
+    (raw.get(at) == Some(&0xFF) && raw.get(at + 1) == Some(&marker)).then_some(at + 2)
+}
+
+/// A segment of the entropy-coded stream (see [`unstuff`]), read MSB first. Past the segment's data it
+/// reads zero bits (what libjpeg does after a marker too, with a warning): a stream that consumes them is
+/// damaged.
 #[derive(Clone, Copy)]
 pub(super) struct Bits<'a> {
+    /// The segment's data and its [`PADDING`].
     data: &'a [u8],
+    /// The bytes read into `buf` so far.
     pos: usize,
     /// The next bits, left-aligned. The bits below the `count` valid ones are zero or the stream's
     /// next bits (a refill reads whole words and counts their whole bytes only).
     pub(super) buf: u64,
     pub(super) count: u32,
-    /// Zero bits appended after a marker or the end of the data (what libjpeg does too, with a warning):
-    /// a stream that consumes them is damaged.
-    padding: u32,
-    at_marker: bool,
 }
 
 impl<'a> Bits<'a> {
-    pub(super) fn new(data: &'a [u8], pos: usize) -> Self {
+    /// The stream of a segment [`unstuff`] made.
+    pub(super) fn new(segment: &'a [u8]) -> Self {
         Bits {
-            data,
-            pos,
+            data: segment,
+            pos: 0,
             buf: 0,
             count: 0,
-            padding: 0,
-            at_marker: false,
         }
     }
 
-    /// Makes at least 32 bits available (57 after a refill).
+    /// Makes at least 32 bits available (56 after a refill).
     #[inline(always)]
     pub(super) fn ensure(&mut self) {
         if self.count < 32 {
@@ -35,74 +74,23 @@ impl<'a> Bits<'a> {
         }
     }
 
-    /// Tops the bits up from the next word where it can (see [`Bits::refill_word`]), byte by byte only
-    /// where fewer than 32 are left: at least 32 after it.
+    /// Tops the bits up to 56 or more from the next eight bytes, without a branch on how many bits are
+    /// wanted.
     #[inline(always)]
-    pub(super) fn refill_to_32(&mut self) {
-        if !self.refill_word() && self.count < 32 {
-            *self = self.refill_bytewise();
-        }
-    }
-
-    #[inline(always)]
-    fn refill(&mut self) {
-        if !self.refill_word() {
-            *self = self.refill_bytewise();
-        }
-    }
-
-    /// Tops the bits up to 56 or more from the next eight bytes, if none of them is 0xFF (no stuffing
-    /// and no marker: they are all data), without a branch on how many bits are wanted; false where
-    /// it cannot.
-    #[inline(always)]
-    fn refill_word(&mut self) -> bool {
-        if self.at_marker {
-            return false;
-        }
-        let Some(chunk) = self.data.get(self.pos..self.pos + 8) else {
-            return false;
+    pub(super) fn refill(&mut self) {
+        let word = match self.data.get(self.pos..self.pos + 8) {
+            Some(chunk) => {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                u64::from_be_bytes(word)
+            }
+            // Past the padding: zero bits, as the padding is.
+            None => 0,
         };
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_be_bytes(word);
-        let inverted = !word;
-        if inverted.wrapping_sub(0x0101_0101_0101_0101) & !inverted & 0x8080_8080_8080_8080 != 0 {
-            return false;
-        }
         // The bits past the whole bytes counted are the stream's own next bits: harmless below `count`.
         self.buf |= word >> self.count;
         self.pos += ((63 - self.count) >> 3) as usize;
         self.count |= 56;
-        true
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn refill_bytewise(mut self) -> Self {
-        while self.count <= 56 {
-            let mut byte = 0u8;
-            if !self.at_marker {
-                match self.data.get(self.pos) {
-                    Some(&0xFF) if self.data.get(self.pos + 1) == Some(&0) => {
-                        byte = 0xFF;
-                        self.pos += 2;
-                    }
-                    Some(&0xFF) | None => self.at_marker = true,
-                    Some(&b) => {
-                        byte = b;
-                        self.pos += 1;
-                    }
-                }
-            }
-            if self.at_marker {
-                self.padding += 8;
-            }
-            // Zero bits, or the stream's own bits, may lie below `count` already (see `buf`): clear them.
-            self.buf &= !(u64::MAX >> self.count);
-            self.buf |= u64::from(byte) << (56 - self.count);
-            self.count += 8;
-        }
-        self
     }
 
     /// The next `n` bits (1 to 16) as a number.
@@ -133,29 +121,11 @@ impl<'a> Bits<'a> {
         }
     }
 
-    /// Whether every bit consumed so far was data (none of the zeros appended past a marker or the end).
-    fn intact(&self) -> bool {
-        self.count >= self.padding
-    }
-
-    /// At the end of a restart interval or of the scan: drops the unused bits of the last byte and reads
-    /// `marker` (after any fill bytes); false if anything else is there, as libjpeg warns then.
-    #[inline(always)]
-    pub(super) fn read_marker(&mut self, marker: u8) -> bool {
-        if !self.intact() || self.count - self.padding >= 8 {
-            return false;
-        }
-        self.buf = 0;
-        self.count = 0;
-        self.padding = 0;
-        self.at_marker = false;
-        while self.data.get(self.pos) == Some(&0xFF) && self.data.get(self.pos + 1) == Some(&0xFF) {
-            self.pos += 1;
-        }
-        if self.data.get(self.pos) != Some(&0xFF) || self.data.get(self.pos + 1) != Some(&marker) {
-            return false;
-        }
-        self.pos += 2;
-        true
+    /// Whether the segment's data ends here, as it must before a marker: every bit consumed so far was
+    /// data (none of the zeros after it), and fewer than eight are left (the last byte's unused bits).
+    pub(super) fn at_end(&self) -> bool {
+        let data = 8 * self.data.len().saturating_sub(PADDING);
+        let consumed = 8 * self.pos - self.count as usize;
+        consumed <= data && data - consumed < 8
     }
 }

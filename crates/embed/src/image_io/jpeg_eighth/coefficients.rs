@@ -2,7 +2,7 @@
 //! decoded, in zigzag order.
 
 use super::bits::Bits;
-use super::huffman::{Huffman, LOOKAHEAD};
+use super::huffman::{Huffman, LOOKAHEAD, MAX_SKIP_SIZE};
 use super::idct::idct_2x2;
 
 /// Zigzag order to natural (row-major) order, and 16 entries past the end that map to 63, as libjpeg's
@@ -25,20 +25,47 @@ pub(super) fn decode_dc(bits: &mut Bits, table: &Huffman, predictor: &mut i32) -
 }
 
 /// Passes over a block's AC coefficients. The hot loop of the decoder: the stream's bits are kept in
-/// locals (in registers) and stored back only around a cold refill or a long code. The next lookup's
-/// index is taken from the bits right after a step, before the refill: a refill only adds bits below
-/// the valid ones, so the index is the same, and the chain from one lookup to the next is the load, a
-/// shift and a shift (the refill runs beside it).
+/// locals (in registers) and stored back only around a refill or a long code. A refill leaves at least
+/// 56 bits and a step takes at most [`LOOKAHEAD`] + [`MAX_SKIP_SIZE`] (21), so two steps run on one
+/// refill and still leave more bits than a lookup reads. The next lookup's index is taken from the bits
+/// right after a step, before any refill: a refill only adds bits below the valid ones, so the index is
+/// the same, and the chain from one lookup to the next is the load, a shift and a shift.
 #[inline(always)]
 pub(super) fn skip_ac(bits: &mut Bits, table: &Huffman) -> Option<()> {
+    const STEPS_PER_REFILL: u32 = 2;
+    const _: () = assert!(56 - STEPS_PER_REFILL * (LOOKAHEAD + MAX_SKIP_SIZE) >= LOOKAHEAD);
     let skip = &*table.skip;
-    bits.refill_to_32();
+    bits.refill();
     let (mut buf, mut count) = (bits.buf, bits.count);
     let mut index = (buf >> (64 - LOOKAHEAD)) as usize;
     let mut k = 1;
-    loop {
-        let mut entry = skip[index];
-        if entry.holds_any() {
+    'block: loop {
+        for _ in 0..STEPS_PER_REFILL {
+            let mut entry = skip[index];
+            if !entry.holds_any() {
+                // A code longer than the lookup, or a magnitude over MAX_SKIP_SIZE: one coefficient
+                // the slow way, then a refill.
+                (bits.buf, bits.count) = (buf, count);
+                bits.refill();
+                let symbol = table.decode(bits)?;
+                let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
+                bits.consume(size);
+                (buf, count) = (bits.buf, bits.count);
+                if size != 0 {
+                    k += run + 1;
+                } else if run == 15 {
+                    k += 16;
+                } else {
+                    break 'block;
+                }
+                if k >= 64 {
+                    break 'block;
+                }
+                bits.refill();
+                (buf, count) = (bits.buf, bits.count);
+                index = (buf >> (64 - LOOKAHEAD)) as usize;
+                continue 'block;
+            }
             // All the coefficients the prefix holds, unless the block may end among them (rare: a
             // branch, which the processor predicts, where a select would wait for the comparison).
             if k + entry.before_last() >= 64 {
@@ -48,38 +75,15 @@ pub(super) fn skip_ac(bits: &mut Bits, table: &Huffman) -> Option<()> {
             count -= entry.bits();
             index = (buf >> (64 - LOOKAHEAD)) as usize;
             if entry.ends() {
-                break;
+                break 'block;
             }
             k += entry.advance();
-        } else {
-            (bits.buf, bits.count) = (buf, count);
-            let (symbol, after) = table.decode_long(*bits)?;
-            *bits = after;
-            let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
-            bits.consume(size);
-            (buf, count) = (bits.buf, bits.count);
-            if size != 0 {
-                k += run + 1;
-            } else if run == 15 {
-                k += 16;
-            } else {
-                break;
-            }
             if k >= 64 {
-                break;
+                break 'block;
             }
-            // A long code and its magnitude may leave fewer bits than a lookup reads: index after
-            // the refill.
-            bits.refill_to_32();
-            (buf, count) = (bits.buf, bits.count);
-            index = (buf >> (64 - LOOKAHEAD)) as usize;
-            continue;
-        }
-        if k >= 64 {
-            break;
         }
         (bits.buf, bits.count) = (buf, count);
-        bits.refill_to_32();
+        bits.refill();
         (buf, count) = (bits.buf, bits.count);
     }
     (bits.buf, bits.count) = (buf, count);
@@ -114,21 +118,31 @@ pub(super) fn decode_2x2(
 fn decode_ac(bits: &mut Bits, table: &Huffman, block: &mut [i16; 64]) -> Option<u64> {
     let mut k = 1;
     let mut written = 0u64;
-    while k < 64 {
-        bits.ensure();
-        let symbol = table.decode(bits)?;
-        let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
-        if size != 0 {
-            k += run;
-            let at = usize::from(NATURAL[k]);
-            block[at] = bits.receive_extend(size) as i16;
-            written |= 1 << at;
-        } else if run != 15 {
-            break;
-        } else {
-            k += 15;
+    // A refill leaves at least 56 bits; a coefficient takes at most 16 (its code) + MAX_SKIP_SIZE, so
+    // two take one refill (a larger magnitude refills again before it is read).
+    'block: loop {
+        bits.refill();
+        for _ in 0..2 {
+            let symbol = table.decode(bits)?;
+            let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
+            if size != 0 {
+                if size > MAX_SKIP_SIZE {
+                    bits.refill();
+                }
+                k += run;
+                let at = usize::from(NATURAL[k]);
+                block[at] = bits.receive_extend(size) as i16;
+                written |= 1 << at;
+            } else if run != 15 {
+                break 'block;
+            } else {
+                k += 15;
+            }
+            k += 1;
+            if k >= 64 {
+                break 'block;
+            }
         }
-        k += 1;
     }
     Some(written)
 }

@@ -6,6 +6,11 @@ use super::bits::Bits;
 /// Bits of the stream a Huffman lookup resolves at once; longer codes take the canonical search.
 pub(super) const LOOKAHEAD: u32 = 11;
 
+/// The largest magnitude (in bits) a skip-table step passes over: an 8-bit JPEG's AC coefficients have
+/// at most 10 (JPEG Annex F); a table with larger ones leaves them to the slow path, so that a step
+/// takes at most `LOOKAHEAD + MAX_SKIP_SIZE` bits.
+pub(super) const MAX_SKIP_SIZE: u32 = 10;
+
 /// A Huffman table as decoding needs it.
 pub(super) struct Huffman {
     /// For each [`LOOKAHEAD`]-bit prefix of the stream: the code's length << 8 | its symbol, or 0 where
@@ -113,7 +118,8 @@ impl Huffman {
 /// Packed in a u32: the bits of all the codes and magnitudes (bits 0-5), how far they move along the
 /// block (6-11), whether the last ends the block (12), how far the ones before the last move (13-18);
 /// the first alone in the same layout from bit 19 (its bits, its move, whether it ends), so that
-/// [`Skip::first`] is one shift. 0: the first code is longer than the prefix.
+/// [`Skip::first`] is one shift. 0: the first code is longer than the prefix, or its magnitude has more
+/// than [`MAX_SKIP_SIZE`] bits.
 #[derive(Clone, Copy)]
 pub(super) struct Skip(u32);
 
@@ -131,6 +137,9 @@ impl Skip {
                 break;
             }
             let (run, size) = (u32::from(entry as u8 >> 4), u32::from(entry as u8 & 15));
+            if size > MAX_SKIP_SIZE {
+                break;
+            }
             let bits = len + size;
             if first.is_some() && used + bits > LOOKAHEAD {
                 break;

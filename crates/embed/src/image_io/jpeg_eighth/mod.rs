@@ -1,5 +1,5 @@
 //! Baseline JPEGs at 1/8 of their size, byte for byte what libjpeg-turbo makes at that scale, in less
-//! time (about 0.8 of it on 12-megapixel phone photos: `cargo bench --bench jpeg_eighth`).
+//! time (about two thirds of it on 12-megapixel phone photos: `cargo bench --bench jpeg_eighth`).
 //!
 //! At 1/8 a JPEG's pixel is its block's mean, the DC coefficient dequantized and divided by 8: libjpeg-turbo's
 //! 1x1 inverse DCT. libjpeg-turbo skips the inverse DCT's work at this scale but not the entropy decoding,
@@ -22,10 +22,10 @@
 //! libjpeg-turbo's on photos, on synthetic JPEGs of every subsampling and size class, and on files with
 //! restart markers.
 //!
-//! The modules, bottom up: `bits` (the entropy-coded data as a bit stream), `huffman` (a code's lookup
-//! and the skip table), `idct` (libjpeg's arithmetic from coefficients to pixels), `coefficients` (a
-//! block's coefficients from the stream), `header` (the markers up to the scan), `scan` (the scan into
-//! planes, and the planes as RGB).
+//! The modules, bottom up: `bits` (the entropy-coded data as a bit stream, its stuffed bytes taken out
+//! first), `huffman` (a code's lookup and the skip table), `idct` (libjpeg's arithmetic from coefficients
+//! to pixels), `coefficients` (a block's coefficients from the stream), `header` (the markers up to the
+//! scan), `scan` (the scan into planes, and the planes as RGB).
 
 mod bits;
 mod coefficients;

@@ -1,6 +1,6 @@
 //! The scan decoded into planes at 1/8, and the planes as RGB.
 
-use super::bits::Bits;
+use super::bits::{marker_at, unstuff, Bits};
 use super::coefficients::{decode_2x2, decode_dc, skip_ac};
 use super::header::Header;
 use super::huffman::Huffman;
@@ -32,7 +32,9 @@ impl Header {
             .map(|c| vec![0u8; c.blocks_w * c.scale * c.blocks_h * c.scale])
             .collect();
         let mut predictors = vec![0i32; self.components.len()];
-        let mut bits = Bits::new(bytes, start);
+        let mut segment = Vec::new();
+        let mut marker = unstuff(bytes, start, &mut segment);
+        let mut bits = Bits::new(&segment);
         let (mcus_x, mcus_y) = if self.components.len() == 1 {
             (self.components[0].blocks_w, self.components[0].blocks_h)
         } else {
@@ -46,9 +48,12 @@ impl Header {
         for mcu_y in 0..mcus_y {
             for mcu_x in 0..mcus_x {
                 if self.restart_interval > 0 && in_interval == self.restart_interval {
-                    if !bits.read_marker(0xD0 + next_restart) {
+                    if !bits.at_end() {
                         return None;
                     }
+                    let after = marker_at(bytes, marker, 0xD0 + next_restart)?;
+                    marker = unstuff(bytes, after, &mut segment);
+                    bits = Bits::new(&segment);
                     next_restart = (next_restart + 1) & 7;
                     in_interval = 0;
                     predictors.iter_mut().for_each(|p| *p = 0);
@@ -77,45 +82,59 @@ impl Header {
                 }
             }
         }
-        bits.read_marker(0xD9).then_some(planes)
+        (bits.at_end() && marker_at(bytes, marker, 0xD9).is_some()).then_some(planes)
     }
 
     /// The planes upsampled by replication (libjpeg-turbo's at 1/8 scale) and converted to RGB.
     pub(super) fn to_rgb(&self, planes: &[Vec<u8>]) -> Option<RgbImage> {
         let (width, height) = (self.width.div_ceil(8), self.height.div_ceil(8));
-        // For each component: the plane's stride, its rows' expansion, and the plane column of each pixel.
-        let layout: Vec<(usize, usize, Vec<usize>)> = self
+        // For each component: its plane's stride and its columns' and rows' expansion.
+        let layout: Vec<(usize, usize, usize)> = self
             .components
             .iter()
             .map(|c| {
-                let h_expand = self.h_max / (c.h * c.scale);
-                let v_expand = self.v_max / (c.v * c.scale);
                 (
                     c.blocks_w * c.scale,
-                    v_expand,
-                    (0..width).map(|x| x / h_expand).collect(),
+                    self.h_max / (c.h * c.scale),
+                    self.v_max / (c.v * c.scale),
                 )
             })
             .collect();
-        let row = |index: usize, y: usize| -> Option<&[u8]> {
-            let (stride, v_expand, _) = &layout[index];
-            planes[index].get(y / v_expand * stride..)
-        };
+        // A row of each component at the image's width: the plane's own where its columns are not
+        // expanded (4:2:0 at this scale: chroma comes out of the 2x2 inverse DCT at luma's size), else
+        // expanded into `expanded`.
+        let mut expanded = vec![Vec::new(); planes.len()];
         let mut rgb = vec![0u8; 3 * width * height];
         for (y, out) in rgb.chunks_exact_mut(3 * width).enumerate() {
-            let luma = row(0, y)?;
+            for ((&(stride, h_expand, v_expand), plane), row) in
+                layout.iter().zip(planes).zip(&mut expanded)
+            {
+                let from = y / v_expand * stride;
+                let source = plane.get(from..from + stride)?;
+                if h_expand != 1 {
+                    row.clear();
+                    for x in 0..width {
+                        row.push(*source.get(x / h_expand)?);
+                    }
+                }
+            }
+            let row = |index: usize| -> Option<&[u8]> {
+                let (stride, h_expand, v_expand) = layout[index];
+                if h_expand != 1 {
+                    return Some(&expanded[index]);
+                }
+                let from = y / v_expand * stride;
+                planes[index].get(from..from + width)
+            };
+            let luma = row(0)?;
             if self.components.len() == 1 {
-                for (pixel, &column) in out.chunks_exact_mut(3).zip(&layout[0].2) {
-                    pixel.fill(*luma.get(column)?);
+                for (pixel, &l) in out.chunks_exact_mut(3).zip(luma) {
+                    pixel.fill(l);
                 }
             } else {
-                let (cb, cr) = (row(1, y)?, row(2, y)?);
-                for (x, pixel) in out.chunks_exact_mut(3).enumerate() {
-                    pixel.copy_from_slice(&ycc_to_rgb(
-                        *luma.get(layout[0].2[x])?,
-                        *cb.get(layout[1].2[x])?,
-                        *cr.get(layout[2].2[x])?,
-                    ));
+                let (cb, cr) = (row(1)?, row(2)?);
+                for (((pixel, &l), &b), &r) in out.chunks_exact_mut(3).zip(luma).zip(cb).zip(cr) {
+                    pixel.copy_from_slice(&ycc_to_rgb(l, b, r));
                 }
             }
         }
