@@ -66,6 +66,16 @@ impl<'a> Bits<'a> {
         }
     }
 
+    /// A stream of the bits of `word` alone (to decode a table's prefix).
+    pub(super) fn of_word(word: u64) -> Bits<'static> {
+        Bits {
+            data: &[],
+            pos: 0,
+            buf: word,
+            count: 64,
+        }
+    }
+
     /// Makes at least 32 bits available (56 after a refill).
     #[inline(always)]
     pub(super) fn ensure(&mut self) {

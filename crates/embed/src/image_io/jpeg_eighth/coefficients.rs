@@ -19,8 +19,15 @@ pub(super) const NATURAL: [u8; 80] = [
 #[inline(always)]
 pub(super) fn decode_dc(bits: &mut Bits, table: &Huffman, predictor: &mut i32) -> Option<i16> {
     bits.ensure();
-    let size = u32::from(table.decode(bits)?);
-    *predictor = predictor.wrapping_add(bits.receive_extend(size));
+    let difference = table.differences[bits.peek(LOOKAHEAD)];
+    let value = if difference.bits() != 0 {
+        bits.consume(difference.bits());
+        difference.value()
+    } else {
+        let size = u32::from(table.decode(bits)?);
+        bits.receive_extend(size)
+    };
+    *predictor = predictor.wrapping_add(value);
     Some(*predictor as i16)
 }
 
@@ -91,7 +98,8 @@ pub(super) fn skip_ac(bits: &mut Bits, table: &Huffman) -> Option<()> {
 }
 
 /// A block whose component libjpeg-turbo decodes at 2x2 at this scale: its AC coefficients (after
-/// `dc`) through libjpeg's 2x2 inverse DCT. `block` is all zeros before and after.
+/// `dc`) through libjpeg's 2x2 inverse DCT. `block`'s rows 0, 1, 3, 5 and 7 (all that inverse DCT reads)
+/// are zeros before and after; the other rows hold whatever coefficients fell there.
 #[inline(always)]
 pub(super) fn decode_2x2(
     bits: &mut Bits,
@@ -100,24 +108,19 @@ pub(super) fn decode_2x2(
     block: &mut [i16; 64],
     dc: i16,
 ) -> Option<[[u8; 2]; 2]> {
-    let written = decode_ac(bits, table, block)?;
+    decode_ac(bits, table, block)?;
     block[0] = dc;
-    let pixels = idct_2x2(block, quant, written);
-    block[0] = 0;
-    let mut left = written;
-    while left != 0 {
-        block[left.trailing_zeros() as usize] = 0;
-        left &= left - 1;
+    let pixels = idct_2x2(block, quant);
+    for row in [0, 1, 3, 5, 7] {
+        block[8 * row..8 * row + 8].fill(0);
     }
     Some(pixels)
 }
 
-/// Decodes a block's AC coefficients into `block` (natural order); returns the positions written (a
-/// bit each: never position 0), for the caller to clear.
+/// Decodes a block's AC coefficients into `block` (natural order).
 #[inline(always)]
-fn decode_ac(bits: &mut Bits, table: &Huffman, block: &mut [i16; 64]) -> Option<u64> {
+fn decode_ac(bits: &mut Bits, table: &Huffman, block: &mut [i16; 64]) -> Option<()> {
     let mut k = 1;
-    let mut written = 0u64;
     // A refill leaves at least 56 bits; a coefficient takes at most 16 (its code) + MAX_SKIP_SIZE, so
     // two take one refill (a larger magnitude refills again before it is read).
     'block: loop {
@@ -132,7 +135,6 @@ fn decode_ac(bits: &mut Bits, table: &Huffman, block: &mut [i16; 64]) -> Option<
                 k += run;
                 let at = usize::from(NATURAL[k]);
                 block[at] = bits.receive_extend(size) as i16;
-                written |= 1 << at;
             } else if run != 15 {
                 break 'block;
             } else {
@@ -144,5 +146,5 @@ fn decode_ac(bits: &mut Bits, table: &Huffman, block: &mut [i16; 64]) -> Option<
             }
         }
     }
-    Some(written)
+    Some(())
 }

@@ -19,6 +19,8 @@ pub(super) struct Huffman {
     /// For AC tables, what skipping the coefficients whose codes the prefix holds takes (a [`Skip`]),
     /// 0 where the first code is longer.
     pub(super) skip: Box<[Skip; 1 << LOOKAHEAD]>,
+    /// For DC tables, the difference the prefix holds whole (code and magnitude), 0 where it does not.
+    pub(super) differences: Box<[Difference; 1 << LOOKAHEAD]>,
     /// The largest code of each length (-1: none).
     max_code: [i32; 18],
     /// For each length, the index in `symbols` of its first code, less that code.
@@ -34,6 +36,7 @@ impl Huffman {
         }
         let mut fast = Box::new([0u16; 1 << LOOKAHEAD]);
         let mut skip = Box::new([Skip(0); 1 << LOOKAHEAD]);
+        let mut differences = Box::new([Difference(0); 1 << LOOKAHEAD]);
         let mut max_code = [-1i32; 18];
         let mut offset = [0i32; 17];
         let mut code: i32 = 0;
@@ -62,7 +65,11 @@ impl Huffman {
             code <<= 1;
         }
         max_code[17] = i32::MAX;
-        if !is_dc {
+        if is_dc {
+            for (prefix, entry) in differences.iter_mut().enumerate() {
+                *entry = Difference::of_prefix(fast[prefix], prefix);
+            }
+        } else {
             for (prefix, entry) in skip.iter_mut().enumerate() {
                 *entry = Skip::of_prefix(&fast, prefix);
             }
@@ -70,6 +77,7 @@ impl Huffman {
         Some(Huffman {
             fast,
             skip,
+            differences,
             max_code,
             offset,
             symbols: symbols.to_vec(),
@@ -215,5 +223,36 @@ impl Skip {
     #[inline(never)]
     pub(super) fn first_alone(self) -> Skip {
         self.first()
+    }
+}
+
+/// A DC difference whose code and magnitude a [`LOOKAHEAD`]-bit prefix holds whole, an entry of a DC
+/// table's `differences`: one lookup where the code's and then the magnitude's take two dependent reads.
+/// Packed in a u32: the bits of code and magnitude (bits 0-7), the difference (16-31, signed); 0 where
+/// the prefix does not hold them.
+#[derive(Clone, Copy)]
+pub(super) struct Difference(u32);
+
+impl Difference {
+    fn of_prefix(fast: u16, prefix: usize) -> Difference {
+        let (len, size) = (u32::from(fast >> 8), u32::from(fast & 15));
+        if fast == 0 || len + size > LOOKAHEAD {
+            return Difference(0);
+        }
+        let mut bits = Bits::of_word((prefix as u64) << (64 - LOOKAHEAD) << len);
+        let value = bits.receive_extend(size);
+        Difference((len + size) | ((value as u32) << 16))
+    }
+
+    /// The bits of code and magnitude (0: the prefix does not hold them).
+    #[inline(always)]
+    pub(super) fn bits(self) -> u32 {
+        self.0 & 255
+    }
+
+    /// The difference.
+    #[inline(always)]
+    pub(super) fn value(self) -> i32 {
+        self.0 as i32 >> 16
     }
 }

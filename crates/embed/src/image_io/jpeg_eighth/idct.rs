@@ -2,15 +2,23 @@
 //! range limit and its YCbCr to RGB.
 
 /// libjpeg's range limit after an inverse DCT: `x` is a sample less 128, taken modulo 1024 as its
-/// table does (a damaged stream can overflow the IDCT; the table wraps rather than clamps there).
-#[inline]
+/// table does (a damaged stream can overflow the IDCT; the table wraps rather than clamps there). A
+/// table here too, indexed by the sample (`x + 128`, modulo 1024): a branch on which side of the range a
+/// pixel falls would be mispredicted half the time.
+#[inline(always)]
 fn idct_limit(x: i32) -> u8 {
-    match x & 1023 {
-        i @ 0..=127 => (i + 128) as u8,
-        128..=511 => 255,
-        512..=895 => 0,
-        i => (i - 896) as u8,
-    }
+    /// The sample, modulo 1024: itself within 0..=255, 255 above (up to 639), 0 below (640 and up, the
+    /// negative samples).
+    static RANGE_LIMIT: [u8; 1024] = {
+        let mut table = [0u8; 1024];
+        let mut sample = 0;
+        while sample < 640 {
+            table[sample] = if sample < 256 { sample as u8 } else { 255 };
+            sample += 1;
+        }
+        table
+    };
+    RANGE_LIMIT[x.wrapping_add(128) as usize & 1023]
 }
 
 /// libjpeg's 1x1 inverse DCT: the dequantized DC over 8, rounded.
@@ -20,13 +28,11 @@ pub(super) fn idct_1x1(dc: i16, quant: u16) -> u8 {
 }
 
 /// libjpeg's 2x2 inverse DCT (jidctred.c: columns and rows 0, 1, 3, 5 and 7 of the coefficients), in
-/// its 32-bit arithmetic.
-///
-/// `written` has a bit for each coefficient that may be nonzero (its zero tests read it).
+/// its 32-bit arithmetic. Without libjpeg's shortcuts for a column or row with no AC coefficients: they
+/// give the same numbers (a zero odd part changes nothing in the descaling), and a branch on the
+/// coefficients is mispredicted where the arithmetic costs a few multiplies.
 #[inline]
-pub(super) fn idct_2x2(block: &[i16; 64], quant: &[u16; 64], written: u64) -> [[u8; 2]; 2] {
-    /// Rows 1, 3, 5 and 7 of column 0.
-    const ODD_ROWS: u64 = 1 << 8 | 1 << 24 | 1 << 40 | 1 << 56;
+pub(super) fn idct_2x2(block: &[i16; 64], quant: &[u16; 64]) -> [[u8; 2]; 2] {
     const CONST_BITS: u32 = 13;
     const PASS1_BITS: u32 = 2;
     const FIX_0_720959822: i32 = 5906;
@@ -45,11 +51,6 @@ pub(super) fn idct_2x2(block: &[i16; 64], quant: &[u16; 64], written: u64) -> [[
     // Pass 1: the columns, into two rows of the work array.
     let mut work = [[0i32; 8]; 2];
     for col in [0, 1, 3, 5, 7] {
-        if written >> col & ODD_ROWS == 0 {
-            let dc = coef(col) << PASS1_BITS;
-            (work[0][col], work[1][col]) = (dc, dc);
-            continue;
-        }
         let even = coef(col) << (CONST_BITS + 2);
         let odd = odd(
             coef(56 + col),
@@ -61,16 +62,10 @@ pub(super) fn idct_2x2(block: &[i16; 64], quant: &[u16; 64], written: u64) -> [[
         work[1][col] = descale(even.wrapping_sub(odd), CONST_BITS - PASS1_BITS + 2);
     }
     // Pass 2: the two rows.
-    let mut out = [[0u8; 2]; 2];
-    for (row, w) in work.iter().enumerate() {
-        if w[1] == 0 && w[3] == 0 && w[5] == 0 && w[7] == 0 {
-            let value = idct_limit(descale(w[0], PASS1_BITS + 3));
-            out[row] = [value, value];
-            continue;
-        }
+    work.map(|w| {
         let even = w[0] << (CONST_BITS + 2);
         let odd = odd(w[7], w[5], w[3], w[1]);
-        out[row] = [
+        [
             idct_limit(descale(
                 even.wrapping_add(odd),
                 CONST_BITS + PASS1_BITS + 3 + 2,
@@ -79,9 +74,8 @@ pub(super) fn idct_2x2(block: &[i16; 64], quant: &[u16; 64], written: u64) -> [[
                 even.wrapping_sub(odd),
                 CONST_BITS + PASS1_BITS + 3 + 2,
             )),
-        ];
-    }
-    out
+        ]
+    })
 }
 
 /// libjpeg's YCbCr to RGB (jdcolor.c: 16-bit fixed point, each term rounded as its tables round it).

@@ -182,3 +182,28 @@ fn skip_entries_take_several_coefficients_and_stop_at_the_end_of_block() {
         "the first alone"
     );
 }
+
+#[test]
+fn difference_entries_hold_a_whole_dc_difference() {
+    // The standard luminance DC table (JPEG Annex K.3.3.1): sizes 0-5 have codes 00, 010, 011, 100,
+    // 101, 110; size 11 has 111111110.
+    let counts = [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0];
+    let symbols: Vec<u8> = (0..12).collect();
+    let table = Huffman::new(&counts, &symbols, true).unwrap();
+    // The entry for a code of `len` bits followed by `size` magnitude bits, as (bits, difference).
+    let at = |code: usize, len: u32, magnitude: usize, size: u32| {
+        let entry = table.differences[(code << size | magnitude) << (LOOKAHEAD - len - size)];
+        (entry.bits(), entry.value())
+    };
+    // 011 then 01: size 2, a negative difference (1 - 3).
+    assert_eq!(at(0b011, 3, 0b01, 2), (5, -2));
+    // 100 then 111: size 3, 7.
+    assert_eq!(at(0b100, 3, 0b111, 3), (6, 7));
+    // 00: size 0, no magnitude.
+    assert_eq!(at(0b00, 2, 0, 0), (2, 0));
+    // 111111110 and 11 magnitude bits: more than the prefix, left to the slow way.
+    assert_eq!(
+        table.differences[0b1_1111_1110 << (LOOKAHEAD - 9)].bits(),
+        0
+    );
+}
