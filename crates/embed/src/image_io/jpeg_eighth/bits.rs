@@ -12,6 +12,8 @@ const PADDING: usize = 8;
 /// where the marker is (or the data's length).
 pub(super) fn unstuff(raw: &[u8], mut at: usize, segment: &mut Vec<u8>) -> usize {
     segment.clear();
+    // At most the rest of the data: one allocation, not a doubling one.
+    segment.reserve(raw.len().saturating_sub(at) + PADDING);
     loop {
         let rest = raw.get(at..).unwrap_or_default();
         let Some(ff) = memchr::memchr(0xFF, rest) else {
