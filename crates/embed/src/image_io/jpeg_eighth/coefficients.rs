@@ -42,9 +42,15 @@ pub(super) fn skip_ac(bits: &mut Bits, table: &Huffman) -> Option<()> {
     const STEPS_PER_REFILL: u32 = 2;
     const _: () = assert!(56 - STEPS_PER_REFILL * (LOOKAHEAD + MAX_SKIP_SIZE) >= LOOKAHEAD);
     let skip = &*table.skip;
+    // The first index from the bits the DC code left, where they are enough (nearly always: a branch
+    // the processor predicts), so that the first lookup does not wait for the refill.
+    let mut index = (bits.buf >> (64 - LOOKAHEAD)) as usize;
+    let enough = bits.count >= LOOKAHEAD;
     bits.refill();
     let (mut buf, mut count) = (bits.buf, bits.count);
-    let mut index = (buf >> (64 - LOOKAHEAD)) as usize;
+    if !enough {
+        index = index_after_refill(buf);
+    }
     let mut k = 1;
     'block: loop {
         for _ in 0..STEPS_PER_REFILL {
@@ -95,6 +101,13 @@ pub(super) fn skip_ac(bits: &mut Bits, table: &Huffman) -> Option<()> {
     }
     (bits.buf, bits.count) = (buf, count);
     Some(())
+}
+
+/// The lookup index of `buf`, out of line: for [`skip_ac`]'s rare start with fewer bits than a lookup.
+#[cold]
+#[inline(never)]
+fn index_after_refill(buf: u64) -> usize {
+    (buf >> (64 - LOOKAHEAD)) as usize
 }
 
 /// A block whose component libjpeg-turbo decodes at 2x2 at this scale: its AC coefficients (after
