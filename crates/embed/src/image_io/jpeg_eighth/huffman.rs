@@ -98,11 +98,11 @@ impl Huffman {
     }
 
     /// A code longer than [`LOOKAHEAD`] bits, by the canonical search, and the stream after it; `None`
-    /// for no code. (It takes and returns the stream by value, as the cold refill does, so that the hot
-    /// loops keep it in registers.)
+    /// for no code. (It takes and returns the stream by value, so that the loops that call it keep the
+    /// stream in registers.)
     #[cold]
     #[inline(never)]
-    pub(super) fn decode_long<'a>(&self, mut bits: Bits<'a>) -> Option<(u8, Bits<'a>)> {
+    fn decode_long<'a>(&self, mut bits: Bits<'a>) -> Option<(u8, Bits<'a>)> {
         for len in LOOKAHEAD + 1..=16 {
             let code = bits.peek(len) as i32;
             if code <= self.max_code[len as usize] {
