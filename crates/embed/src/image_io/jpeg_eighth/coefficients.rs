@@ -135,11 +135,17 @@ pub(super) fn decode_2x2(
 fn decode_ac(bits: &mut Bits, table: &Huffman, block: &mut [i16; 64]) -> Option<()> {
     let mut k = 1;
     // A refill leaves at least 56 bits; a coefficient takes at most 16 (its code) + MAX_SKIP_SIZE, so
-    // two take one refill (a larger magnitude refills again before it is read).
+    // two take one refill (a larger magnitude refills again before it is read). The lookup of a pair's
+    // first code is taken before the refill where the bits are enough (nearly always), as in skip_ac.
+    let mut entry = table.look_up(bits);
     'block: loop {
+        let enough = bits.count >= LOOKAHEAD;
         bits.refill();
+        if !enough {
+            entry = look_up_after_refill(table, bits);
+        }
         for _ in 0..2 {
-            let symbol = table.decode(bits)?;
+            let symbol = table.decode_looked_up(entry, bits)?;
             let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
             if size != 0 {
                 if size > MAX_SKIP_SIZE {
@@ -157,7 +163,16 @@ fn decode_ac(bits: &mut Bits, table: &Huffman, block: &mut [i16; 64]) -> Option<
             if k >= 64 {
                 break 'block;
             }
+            entry = table.look_up(bits);
         }
     }
     Some(())
+}
+
+/// [`Huffman::look_up`], out of line: for [`decode_ac`]'s rare pair that starts with fewer bits than a
+/// lookup.
+#[cold]
+#[inline(never)]
+fn look_up_after_refill(table: &Huffman, bits: &Bits) -> u16 {
+    table.look_up(bits)
 }

@@ -87,7 +87,19 @@ impl Huffman {
     /// The symbol at the head of the stream, its code consumed. Needs 16 bits in `bits`.
     #[inline(always)]
     pub(super) fn decode(&self, bits: &mut Bits) -> Option<u8> {
-        let entry = self.fast[bits.peek(LOOKAHEAD)];
+        self.decode_looked_up(self.look_up(bits), bits)
+    }
+
+    /// The lookup of the code at the head of the stream (valid where `bits` holds [`LOOKAHEAD`] bits),
+    /// for [`Huffman::decode_looked_up`]: taken before a refill, it does not wait for it.
+    #[inline(always)]
+    pub(super) fn look_up(&self, bits: &Bits) -> u16 {
+        self.fast[bits.peek(LOOKAHEAD)]
+    }
+
+    /// [`Huffman::decode`] from the lookup `entry` of the stream's head. Needs 16 bits in `bits`.
+    #[inline(always)]
+    pub(super) fn decode_looked_up(&self, entry: u16, bits: &mut Bits) -> Option<u8> {
         if entry != 0 {
             bits.consume(u32::from(entry >> 8));
             return Some(entry as u8);
