@@ -1,5 +1,3 @@
-//! The entropy-coded data as a stream of bits.
-
 //! The entropy-coded data as a stream of bits: a segment of it (a restart interval, or the whole scan)
 //! copied first with its stuffed zero bytes taken out, so that a refill reads a whole word wherever it
 //! is, with no test for a 0xFF byte.

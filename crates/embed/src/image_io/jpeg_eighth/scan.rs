@@ -109,9 +109,9 @@ impl Header {
             for ((&(stride, h_expand, v_expand), plane), row) in
                 layout.iter().zip(planes).zip(&mut expanded)
             {
-                let from = y / v_expand * stride;
-                let source = plane.get(from..from + stride)?;
                 if h_expand != 1 {
+                    let from = y / v_expand * stride;
+                    let source = plane.get(from..from + stride)?;
                     row.clear();
                     for x in 0..width {
                         row.push(*source.get(x / h_expand)?);
