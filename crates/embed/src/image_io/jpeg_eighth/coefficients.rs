@@ -3,16 +3,7 @@
 
 use super::bits::Bits;
 use super::huffman::{Huffman, LOOKAHEAD, MAX_SKIP_SIZE};
-use super::idct::idct_2x2;
-
-/// Zigzag order to natural (row-major) order, and 16 entries past the end that map to 63, as libjpeg's
-/// table does: a run that overshoots the block in a damaged stream lands on the last coefficient.
-pub(super) const NATURAL: [u8; 80] = [
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
-    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
-    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
-    63, 63, 63, 63, 63, 63,
-];
+use super::idct::{idct_2x2, ColumnSums, NOWHERE, SLOT};
 
 /// A block's DC coefficient: the coded difference added to the component's predictor, kept as
 /// libjpeg keeps it (the sum wraps; the coefficient is its low 16 bits).
@@ -111,28 +102,31 @@ fn index_after_refill(buf: u64) -> usize {
 }
 
 /// A block whose component libjpeg-turbo decodes at 2x2 at this scale: its AC coefficients (after
-/// `dc`) through libjpeg's 2x2 inverse DCT. `block`'s rows 0, 1, 3, 5 and 7 (all that inverse DCT reads)
-/// are zeros before and after; the other rows hold whatever coefficients fell there.
+/// `dc`) summed as they are decoded into libjpeg's 2x2 inverse DCT's first pass (`weights`: its component's
+/// [`weights_2x2`](super::idct::weights_2x2)), then that inverse DCT.
 #[inline(always)]
 pub(super) fn decode_2x2(
     bits: &mut Bits,
     table: &Huffman,
-    quant: &[u16; 64],
-    block: &mut [i16; 64],
+    weights: &[i32; 80],
     dc: i16,
 ) -> Option<[[u8; 2]; 2]> {
-    decode_ac(bits, table, block)?;
-    block[0] = dc;
-    let pixels = idct_2x2(block, quant);
-    for row in [0, 1, 3, 5, 7] {
-        block[8 * row..8 * row + 8].fill(0);
-    }
-    Some(pixels)
+    let mut sums: ColumnSums = [0; NOWHERE + 1];
+    sums[usize::from(SLOT[0])] = i32::from(dc).wrapping_mul(weights[0]);
+    decode_ac(bits, table, weights, &mut sums)?;
+    Some(idct_2x2(&sums))
 }
 
-/// Decodes a block's AC coefficients into `block` (natural order).
+/// Decodes a block's AC coefficients, each added (times its weight) into its slot of `sums`. A zigzag
+/// index past the block's end (a damaged stream's run) stands for the last coefficient, as in libjpeg;
+/// the block then ends, so no coefficient is added twice.
 #[inline(always)]
-fn decode_ac(bits: &mut Bits, table: &Huffman, block: &mut [i16; 64]) -> Option<()> {
+fn decode_ac(
+    bits: &mut Bits,
+    table: &Huffman,
+    weights: &[i32; 80],
+    sums: &mut ColumnSums,
+) -> Option<()> {
     let mut k = 1;
     // A refill leaves at least 56 bits; a coefficient takes at most 16 (its code) + MAX_SKIP_SIZE, so
     // two take one refill (a larger magnitude refills again before it is read). The lookup of a pair's
@@ -152,8 +146,10 @@ fn decode_ac(bits: &mut Bits, table: &Huffman, block: &mut [i16; 64]) -> Option<
                     bits.refill();
                 }
                 k += run;
-                let at = usize::from(NATURAL[k]);
-                block[at] = bits.receive_extend(size) as i16;
+                // libjpeg keeps the coefficient as 16 bits.
+                let value = i32::from(bits.receive_extend(size) as i16);
+                let slot = &mut sums[usize::from(SLOT[k])];
+                *slot = slot.wrapping_add(value.wrapping_mul(weights[k]));
             } else if run != 15 {
                 break 'block;
             } else {

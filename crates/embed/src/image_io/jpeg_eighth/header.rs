@@ -1,7 +1,7 @@
 //! The markers before the scan: frame, tables, restart interval and the scan's header.
 
-use super::coefficients::NATURAL;
 use super::huffman::Huffman;
+use super::idct::NATURAL;
 
 /// A frame component as the scan decodes it.
 pub(super) struct Component {

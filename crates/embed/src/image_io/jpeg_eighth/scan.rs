@@ -4,7 +4,7 @@ use super::bits::{marker_at, unstuff, Bits};
 use super::coefficients::{decode_2x2, decode_dc, skip_ac};
 use super::header::Header;
 use super::huffman::Huffman;
-use super::idct::{idct_1x1, ycc_to_rgb};
+use super::idct::{idct_1x1, weights_2x2, ycc_to_rgb};
 use image::RgbImage;
 
 impl Header {
@@ -13,7 +13,9 @@ impl Header {
         struct Coding<'h> {
             dc: &'h Huffman,
             ac: &'h Huffman,
-            quant: &'h [u16; 64],
+            dc_quant: u16,
+            /// The weights of a component decoded at 2x2.
+            weights: [i32; 80],
         }
         let coding = self
             .components
@@ -22,7 +24,8 @@ impl Header {
                 Some(Coding {
                     dc: self.huffman[c.dc].as_ref()?,
                     ac: self.huffman[c.ac].as_ref()?,
-                    quant: &self.quant[c.quant],
+                    dc_quant: self.quant[c.quant][0],
+                    weights: weights_2x2(&self.quant[c.quant]),
                 })
             })
             .collect::<Option<Vec<_>>>()?;
@@ -43,7 +46,6 @@ impl Header {
                 self.height.div_ceil(8 * self.v_max),
             )
         };
-        let mut block = [0i16; 64];
         let (mut in_interval, mut next_restart) = (0usize, 0u8);
         for mcu_y in 0..mcus_y {
             for mcu_x in 0..mcus_x {
@@ -60,7 +62,12 @@ impl Header {
                 }
                 in_interval += 1;
                 for (index, component) in self.components.iter().enumerate() {
-                    let Coding { dc, ac, quant } = coding[index];
+                    let Coding {
+                        dc,
+                        ac,
+                        dc_quant,
+                        ref weights,
+                    } = coding[index];
                     let plane = &mut planes[index];
                     let stride = component.blocks_w * component.scale;
                     for by in 0..component.v {
@@ -69,10 +76,9 @@ impl Header {
                             let dc_value = decode_dc(&mut bits, dc, &mut predictors[index])?;
                             if component.scale == 1 {
                                 skip_ac(&mut bits, ac)?;
-                                plane[y * stride + x] = idct_1x1(dc_value, quant[0]);
+                                plane[y * stride + x] = idct_1x1(dc_value, dc_quant);
                             } else {
-                                let pixels =
-                                    decode_2x2(&mut bits, ac, quant, &mut block, dc_value)?;
+                                let pixels = decode_2x2(&mut bits, ac, weights, dc_value)?;
                                 let at = 2 * y * stride + 2 * x;
                                 plane[at..at + 2].copy_from_slice(&pixels[0]);
                                 plane[at + stride..at + stride + 2].copy_from_slice(&pixels[1]);
