@@ -122,7 +122,8 @@ pub(super) fn idct_2x2(sums: &ColumnSums) -> [[u8; 2]; 2] {
             descale(even.wrapping_sub(odd), n),
         )
     };
-    let [c0, c1, c3, c5, c7] = [0, 1, 3, 5, 7].map(column);
+    // Written out: an array's `map` here is a call the compiler does not inline.
+    let (c0, c1, c3, c5, c7) = (column(0), column(1), column(3), column(5), column(7));
     // Pass 2: the two rows.
     let row = |w0: i32, w1: i32, w3: i32, w5: i32, w7: i32| {
         let even = w0.wrapping_mul(factor(0));
