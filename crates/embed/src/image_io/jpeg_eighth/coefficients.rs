@@ -27,7 +27,8 @@ pub(super) fn decode_dc(bits: &mut Bits, table: &Huffman, predictor: &mut i32) -
 /// 56 bits and a step takes at most [`LOOKAHEAD`] + [`MAX_SKIP_SIZE`] (21), so two steps run on one
 /// refill and still leave more bits than a lookup reads. The next lookup's index is taken from the bits
 /// right after a step, before any refill: a refill only adds bits below the valid ones, so the index is
-/// the same, and the chain from one lookup to the next is the load, a shift and a shift.
+/// the same, and the chain from one lookup to the next is the load, a shift and a shift (the local
+/// `count` is kept modulo 64 for that: see [`Skip::take`](super::huffman::Skip::take)).
 #[inline(always)]
 pub(super) fn skip_ac(bits: &mut Bits, table: &Huffman) -> Option<()> {
     const STEPS_PER_REFILL: u32 = 2;
@@ -49,7 +50,7 @@ pub(super) fn skip_ac(bits: &mut Bits, table: &Huffman) -> Option<()> {
             if !entry.holds_any() {
                 // A code longer than the lookup, or a magnitude over MAX_SKIP_SIZE: one coefficient
                 // the slow way, then a refill.
-                (bits.buf, bits.count) = (buf, count);
+                (bits.buf, bits.count) = (buf, count & 63);
                 bits.refill();
                 let symbol = table.decode(bits)?;
                 let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
@@ -75,8 +76,7 @@ pub(super) fn skip_ac(bits: &mut Bits, table: &Huffman) -> Option<()> {
             if k + entry.before_last() >= 64 {
                 entry = entry.first_alone();
             }
-            buf <<= entry.bits();
-            count -= entry.bits();
+            (buf, count) = entry.take(buf, count);
             index = (buf >> (64 - LOOKAHEAD)) as usize;
             if entry.ends() {
                 break 'block;
@@ -86,11 +86,11 @@ pub(super) fn skip_ac(bits: &mut Bits, table: &Huffman) -> Option<()> {
                 break 'block;
             }
         }
-        (bits.buf, bits.count) = (buf, count);
+        (bits.buf, bits.count) = (buf, count & 63);
         bits.refill();
         (buf, count) = (bits.buf, bits.count);
     }
-    (bits.buf, bits.count) = (buf, count);
+    (bits.buf, bits.count) = (buf, count & 63);
     Some(())
 }
 

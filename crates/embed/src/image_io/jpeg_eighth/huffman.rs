@@ -200,10 +200,19 @@ impl Skip {
         self.0 != 0
     }
 
-    /// The bits of the codes and magnitudes.
-    #[inline(always)]
+    /// The bits of the codes and magnitudes (the decoder takes them with [`Skip::take`]).
+    #[cfg(test)]
     pub(super) fn bits(self) -> u32 {
         self.0 & 63
+    }
+
+    /// The stream's `buf` and `count` after the entry's bits of codes and magnitudes, both from the
+    /// whole entry, whose low 6 bits those are: a 64-bit shift takes its count modulo 64, and the `count`
+    /// returned is right modulo 64 only (the caller masks it with 63 before any other use; the true count
+    /// is within 0..64), so that the chain from one lookup to the next has no masking in it.
+    #[inline(always)]
+    pub(super) fn take(self, buf: u64, count: u32) -> (u64, u32) {
+        (buf.wrapping_shl(self.0), count.wrapping_sub(self.0))
     }
 
     /// How far the coefficients move along the block.
