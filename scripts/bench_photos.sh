@@ -2,8 +2,8 @@
 # Phone photos against small ones, end to end: `vsearch index` (decode, EXIF, preprocess, model, commit) of the
 # 12-megapixel set with the scaled decode and with --exact-decode, of the 640 x 480 set it was made from, and the
 # PyTorch + Pillow `draft` peer on the 12 MP set (scripts/torch_embed_photos.py), rounds alternating the sides
-# (A B C D A B C D) so that a noisy host moves them alike; the best round of each side counts. Then the peak
-# memory of indexing the 48 MP set against the 12 MP one.
+# (A B C D, then B C D A, ...) so that a noisy host moves them alike; the best round of each side counts. Then
+# the peak memory of indexing the 48 MP set against the 12 MP one.
 #
 #   /tmp/photo-venv/bin/python scripts/make_photo_sets.py          # target/photo-sets/{640,12mp,48mp}
 #   scripts/bench_photos.sh                                         # ROUNDS=3 MODEL=efficientnet-lite0 BATCH=16
@@ -57,19 +57,33 @@ open(rates, "a").write(f"{name} {rate}\n")
 PY
 }
 
+# side NAME: one run of one side.
+side() {
+  case $1 in
+    640) index "640x480" "$sets/640" ;;
+    12mp) index "12mp" "$sets/12mp" ;;
+    exact) index "12mp --exact-decode" "$sets/12mp" --exact-decode ;;
+    peer)
+      for peer_batch in $peer_batches; do
+        line=$("$py" scripts/torch_embed_photos.py "$sets/12mp" --batch "$peer_batch" 2>/dev/null | tail -1)
+        rate=$(sed -E 's/.* ([0-9.]+) images\/s$/\1/' <<<"$line")
+        printf '  %-22s %6.1f images/s  (batch %s; %s)\n' "PyTorch+Pillow draft" "$rate" "$peer_batch" "$line"
+        echo "peer $rate" >>"$tmp/rates"
+      done
+      ;;
+  esac
+}
+
+sides=(640 12mp exact)
+[ "$peer" = 1 ] && sides+=(peer)
 for round in $(seq "$rounds"); do
   echo "round $round"
-  index "640x480" "$sets/640"
-  index "12mp" "$sets/12mp"
-  index "12mp --exact-decode" "$sets/12mp" --exact-decode
-  if [ "$peer" = 1 ]; then
-    for peer_batch in $peer_batches; do
-      line=$("$py" scripts/torch_embed_photos.py "$sets/12mp" --batch "$peer_batch" 2>/dev/null | tail -1)
-      rate=$(sed -E 's/.* ([0-9.]+) images\/s$/\1/' <<<"$line")
-      printf '  %-22s %6.1f images/s  (batch %s; %s)\n' "PyTorch+Pillow draft" "$rate" "$peer_batch" "$line"
-      echo "peer $rate" >>"$tmp/rates"
-    done
-  fi
+  # The order turns by one side each round, so that no side always runs right after the same one (after
+  # the peer's process gives back its gigabytes, a virtual machine's next run can spend a quarter of its
+  # time having fresh pages zeroed).
+  for i in "${!sides[@]}"; do
+    side "${sides[(i + round - 1) % ${#sides[@]}]}"
+  done
 done
 
 echo "best of $rounds rounds"
