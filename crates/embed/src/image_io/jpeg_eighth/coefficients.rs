@@ -136,7 +136,7 @@ fn decode_ac(
         let enough = bits.count >= LOOKAHEAD;
         bits.refill();
         if !enough {
-            entry = look_up_after_refill(table, bits);
+            entry = look_up_after_refill(table, *bits);
         }
         for _ in 0..2 {
             let symbol = table.decode_looked_up(entry, bits)?;
@@ -166,9 +166,10 @@ fn decode_ac(
 }
 
 /// [`Huffman::look_up`], out of line: for [`decode_ac`]'s rare pair that starts with fewer bits than a
-/// lookup.
+/// lookup. It takes the stream by value: a reference to it, passed to a function not inlined, would keep
+/// the decoder's stream in memory (its address taken) instead of in registers everywhere.
 #[cold]
 #[inline(never)]
-fn look_up_after_refill(table: &Huffman, bits: &Bits) -> u16 {
-    table.look_up(bits)
+fn look_up_after_refill(table: &Huffman, bits: Bits) -> u16 {
+    table.look_up(&bits)
 }
