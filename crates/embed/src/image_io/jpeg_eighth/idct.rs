@@ -69,7 +69,7 @@ const fn factor(i: usize) -> i32 {
 /// The 2x2 inverse DCT's first-pass sums of one block: for each column, its even part (index `2 * column`)
 /// and its odd part (`2 * column + 1`); [`NOWHERE`] takes the coefficients that inverse DCT does
 /// not read (with a weight of 0).
-pub(super) type ColumnSums = [i32; 17];
+pub(super) type ColumnSums = [i32; NOWHERE + 1];
 
 /// Where the coefficient at each zigzag index (as [`NATURAL`]: the 16 entries past the end stand for the
 /// last coefficient) is summed in [`ColumnSums`].
