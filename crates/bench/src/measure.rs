@@ -192,8 +192,8 @@ const SIMD_FLAGS: [&str; 7] = [
     "avx512_bf16",
 ];
 
-/// The distance kernels chosen at run time and the CPU's AVX extensions, e.g.
-/// `kernels avx512; CPU: avx2 fma avx512f avx512bw avx512vl avx512_vnni`.
+/// The distance kernels chosen at run time (the int8 codes' one in brackets) and the CPU's AVX
+/// extensions, e.g. `kernels avx512 (int8 avx512-vnni); CPU: avx2 fma avx512f avx512bw avx512vl avx512_vnni`.
 pub fn simd() -> String {
     let flags = cpuinfo("flags")
         .map(|v| {
@@ -204,8 +204,9 @@ pub fn simd() -> String {
         })
         .unwrap_or_default();
     format!(
-        "kernels {}; CPU: {}",
+        "kernels {} (int8 {}); CPU: {}",
         vsearch_index::simd_level(),
+        vsearch_index::distance::ByteDot::selected().name(),
         if flags.is_empty() { "no AVX2" } else { &flags }
     )
 }

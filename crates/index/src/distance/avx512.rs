@@ -24,9 +24,23 @@ pub(super) fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     unsafe { dot_i8_avx512(a, b) }
 }
 
+/// Inner product of signed bytes (exact) by VNNI's `vpdpbusd`. Call only where AVX-512F, AVX-512BW and
+/// AVX-512 VNNI are present.
+pub(super) fn dot_i8_vnni(a: &[i8], b: &[i8]) -> i32 {
+    // SAFETY: reachable only through `ByteDot::kernel`, which hands this kernel out only after checking
+    // AVX-512F, AVX-512BW and AVX-512 VNNI.
+    unsafe { dot_i8_avx512_vnni(a, b) }
+}
+
 /// Whether this CPU has the byte instructions [`dot_i8`] needs (every AVX-512 CPU since Skylake-SP).
 pub(super) fn has_byte_ops() -> bool {
-    is_x86_feature_detected!("avx512bw")
+    is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw")
+}
+
+/// Whether this CPU has what [`dot_i8_vnni`] needs: the byte instructions and AVX-512 VNNI (Ice Lake,
+/// Zen 4 and later).
+pub(super) fn has_vnni() -> bool {
+    has_byte_ops() && is_x86_feature_detected!("avx512vnni")
 }
 
 /// Mask of the low `rest` lanes (`rest < 16`).
@@ -132,4 +146,47 @@ unsafe fn dot_i8_avx512(a: &[i8], b: &[i8]) -> i32 {
         i += rest;
     }
     _mm512_reduce_add_epi32(_mm512_add_epi32(acc[0], acc[1]))
+}
+
+/// 64 bytes a step by `vpdpbusd`, which multiplies unsigned bytes by signed ones and adds each four
+/// products into an `i32` lane. `a`'s bytes are made unsigned by flipping their top bit (`a ^ 0x80`,
+/// read unsigned, is `a + 128`), so one `vpdpbusd` sums `(a + 128) * b` and a second, of 128 by `b`,
+/// sums the `128 * b` to take away: `sum a * b` exactly, for any signed bytes (each lane's partial sums
+/// stay far inside `i32`: at most 255 * 128 per product). Two steps in flight, each with its own
+/// accumulators, hide the instruction's latency; the tail (fewer than 64 bytes) is read with a masked
+/// load, whose zero bytes add nothing to either sum.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn dot_i8_avx512_vnni(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let flip = _mm512_set1_epi8(i8::MIN);
+    let mut products = [_mm512_setzero_si512(); 2];
+    let mut offsets = [_mm512_setzero_si512(); 2];
+    let mut i = 0;
+    // SAFETY (all loads): full loads read offsets below `n`; the masked load reads only bytes below `n`.
+    while i + 128 <= n {
+        for (j, (product, offset)) in products.iter_mut().zip(&mut offsets).enumerate() {
+            let x = _mm512_loadu_si512(pa.add(i + 64 * j) as *const __m512i);
+            let y = _mm512_loadu_si512(pb.add(i + 64 * j) as *const __m512i);
+            *product = _mm512_dpbusd_epi32(*product, _mm512_xor_si512(x, flip), y);
+            *offset = _mm512_dpbusd_epi32(*offset, flip, y);
+        }
+        i += 128;
+    }
+    while i < n {
+        let rest = (n - i).min(64);
+        let mask: __mmask64 = if rest == 64 {
+            u64::MAX
+        } else {
+            (1u64 << rest) - 1
+        };
+        let x = _mm512_maskz_loadu_epi8(mask, pa.add(i));
+        let y = _mm512_maskz_loadu_epi8(mask, pb.add(i));
+        products[0] = _mm512_dpbusd_epi32(products[0], _mm512_xor_si512(x, flip), y);
+        offsets[0] = _mm512_dpbusd_epi32(offsets[0], flip, y);
+        i += rest;
+    }
+    let products = _mm512_add_epi32(products[0], products[1]);
+    let offsets = _mm512_add_epi32(offsets[0], offsets[1]);
+    _mm512_reduce_add_epi32(_mm512_sub_epi32(products, offsets))
 }

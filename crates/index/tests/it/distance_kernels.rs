@@ -4,7 +4,7 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use vsearch_index::distance::{self, Kernels, SimdLevel};
+use vsearch_index::distance::{self, ByteDot, ByteKernel, Kernels, SimdLevel};
 
 const MAX_LEN: usize = 1100;
 /// Relative tolerance: kernels sum in different orders.
@@ -95,10 +95,27 @@ fn exact_on_small_integers() {
     assert_eq!(distance::l2_squared(&a, &b), l2);
 }
 
+/// Every int8 kernel this CPU runs (portable last), each recorded as exercised for `what` under its
+/// level's name; one it cannot run is a skip named after its level (`avx512` for VNNI too).
+fn byte_dots(what: &str) -> Vec<(ByteDot, ByteKernel)> {
+    ByteDot::ALL
+        .into_iter()
+        .filter(|k| {
+            vsearch_testkit::kernels::runs(
+                &format!("{what} ({})", k.name()),
+                k.level().name(),
+                k.kernel().is_some(),
+            )
+        })
+        .filter_map(|k| Some((k, k.kernel()?)))
+        .collect()
+}
+
 #[test]
 fn every_int8_kernel_is_exact_at_every_length_and_offset() {
     let mut rng = StdRng::seed_from_u64(13);
-    let all = levels("index int8 inner products");
+    let all = byte_dots("index int8 inner products");
+    assert_eq!(all.last().map(|k| k.0), Some(ByteDot::Portable));
     let a: Vec<i8> = (0..MAX_LEN + 8)
         .map(|_| rng.gen_range(-127i8..=127))
         .collect();
@@ -114,12 +131,12 @@ fn every_int8_kernel_is_exact_at_every_length_and_offset() {
     for offset in 0..8 {
         for len in 0..=MAX_LEN {
             let (x, y) = (&a[offset..offset + len], &b[8 - offset..8 - offset + len]);
-            for kernels in &all {
+            for (kernel, dot_i8) in &all {
                 assert_eq!(
-                    (kernels.dot_i8)(x, y),
+                    dot_i8(x, y),
                     exact(x, y),
                     "{} dot_i8, length {len}, offset {offset}",
-                    kernels.level
+                    kernel.name()
                 );
             }
         }
@@ -127,10 +144,12 @@ fn every_int8_kernel_is_exact_at_every_length_and_offset() {
     // The extremes: every product at its largest, of both signs.
     let high = vec![127i8; 4096];
     let low = vec![-127i8; 4096];
-    for kernels in &all {
-        assert_eq!((kernels.dot_i8)(&high, &low), -127 * 127 * 4096);
-        assert_eq!((kernels.dot_i8)(&low, &low), 127 * 127 * 4096);
+    for (kernel, dot_i8) in &all {
+        assert_eq!(dot_i8(&high, &low), -127 * 127 * 4096, "{}", kernel.name());
+        assert_eq!(dot_i8(&low, &low), 127 * 127 * 4096, "{}", kernel.name());
     }
+    // The one in use is the best this CPU runs.
+    assert_eq!(ByteDot::selected(), all[0].0);
 }
 
 #[test]
