@@ -1,7 +1,7 @@
 //! Training and changing an IVF index: parameter and input checks, the training sample, [`IvfIndex::build`],
 //! and adding and removing vectors.
 
-use super::ffi::{faiss_err, faiss_metric, to_idx};
+use super::ffi::{faiss_err, faiss_metric, probe_every_list_unless_told, to_idx};
 // Up to mod.rs: this file adds methods to the IvfIndex defined there.
 use super::{default_rerank_factor, invalid, threads, IvfIndex};
 use crate::config::{
@@ -213,6 +213,7 @@ impl IvfIndex {
             faiss.train(&data).map_err(faiss_err)?;
         }
         faiss.add_with_ids(&data, &to_idx(ids)).map_err(faiss_err)?;
+        probe_every_list_unless_told(&mut faiss);
         tracing::debug!(%description, n, train_n, secs = started.elapsed().as_secs_f64(), "built IVF index");
         let rows = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
         Ok(IvfIndex {

@@ -1,13 +1,14 @@
 //! Searching an IVF index: queries checked and prepared, FAISS's search with per-call parameters, quantised
 //! codes' exact re-ranking, and the lists a filtered search visits.
 
-use super::ffi::{faiss_check, IvfSearchParams};
+use super::ffi::{self, faiss_check, IvfSearchParams};
 // Up to mod.rs: this file adds methods to the IvfIndex defined there.
 use super::{invalid, threads, IvfIndex};
-use crate::config::SearchParams;
+use crate::config::{IvfCodes, SearchParams};
 use crate::distance;
 use crate::error::{IndexError, Result};
 use crate::id_filter::IdFilter;
+use crate::topk::TopK;
 use crate::vector_index::{Hit, Metric};
 use rayon::prelude::*;
 use vsearch_core::vector::normalize_rows;
@@ -77,8 +78,42 @@ impl IvfIndex {
         hits.truncate(k);
     }
 
+    /// One query's `nprobe` nearest lists, found with this crate's distance kernels over the coarse
+    /// quantiser's centroids (FAISS's own array), as the row FAISS's preassigned search reads: the lists
+    /// best first, then -1 to the row's end; with their coarse distances (FAISS's sense: L2 squared, or
+    /// the inner product for cosine). `None` where the index has no such row (then FAISS's search runs).
+    ///
+    /// Why: for one query FAISS compares the centroids one by one with `fvec_L2sqr`, which GCC compiles
+    /// to a single chain of dependent FMAs (one accumulator), so each 784-d centroid costs ~98 FMA
+    /// latencies; the crate's kernels keep four chains in flight. A batch keeps FAISS's search, whose
+    /// coarse step is one BLAS product.
+    fn coarse_lists(&self, query: &[f32], nprobe: usize) -> Option<(Vec<i64>, Vec<f32>)> {
+        let row = ffi::preassigned_row(&self.faiss);
+        let centroids = ffi::coarse_centroids(&self.faiss)?;
+        if row < nprobe || centroids.len() != self.nlist() * self.dim {
+            return None;
+        }
+        let kernels = distance::selected();
+        let score = match self.metric {
+            Metric::Cosine => kernels.dot,
+            Metric::L2 => kernels.l2_squared,
+        };
+        let mut nearest = TopK::new(nprobe, self.metric);
+        for (list, centroid) in centroids.chunks_exact(self.dim).enumerate() {
+            nearest.push(list as u64, score(query, centroid));
+        }
+        let mut lists = vec![-1i64; row];
+        let mut coarse = vec![0f32; row];
+        for (i, hit) in nearest.into_sorted().into_iter().enumerate() {
+            lists[i] = hit.id as i64;
+            coarse[i] = hit.score;
+        }
+        Some((lists, coarse))
+    }
+
     /// FAISS search of `nq` prepared queries with `nprobe`, `fetch` results each (labels -1 when short),
-    /// among the ids `filter` allows when one is given.
+    /// among the ids `filter` allows when one is given. One IVF-Flat query without a filter visits the
+    /// lists [`IvfIndex::coarse_lists`] finds.
     fn faiss_search(
         &self,
         queries: &[f32],
@@ -87,6 +122,11 @@ impl IvfIndex {
         filter: Option<&IdFilter>,
     ) -> Result<(Vec<f32>, Vec<i64>)> {
         let nq = queries.len() / self.dim;
+        if nq == 1 && filter.is_none() && self.params.codes == IvfCodes::Flat {
+            if let Some((lists, coarse)) = self.coarse_lists(queries, nprobe) {
+                return ffi::search_preassigned(&self.faiss, queries, fetch, &lists, &coarse);
+            }
+        }
         let sp = IvfSearchParams::new(nprobe, filter.map(IdFilter::bitmap))?;
         let mut distances = vec![0f32; nq * fetch];
         let mut labels = vec![-1i64; nq * fetch];

@@ -2,7 +2,7 @@
 //! of [`crate::persist`].
 
 use super::build::check_params;
-use super::ffi::{faiss_err, faiss_metric};
+use super::ffi::{faiss_err, faiss_metric, probe_every_list_unless_told};
 // Up to mod.rs: this file adds methods to the IvfIndex defined there.
 use super::{default_rerank_factor, IvfIndex};
 use crate::config::IndexConfig;
@@ -61,7 +61,7 @@ impl IvfIndex {
         let faiss_path_str = faiss_path
             .to_str()
             .ok_or_else(|| format("index path is not valid UTF-8".into()))?;
-        let faiss = faiss::read_index(faiss_path_str).map_err(faiss_err)?;
+        let mut faiss = faiss::read_index(faiss_path_str).map_err(faiss_err)?;
         if faiss.d() as usize != dim
             || faiss.ntotal() as usize != ids.len()
             || faiss.metric_type() != faiss_metric(manifest.metric)
@@ -82,6 +82,7 @@ impl IvfIndex {
                 return Err(format(format!("id {id} appears twice in ids.bin")));
             }
         }
+        probe_every_list_unless_told(&mut faiss);
         Ok(IvfIndex {
             params,
             dim,
