@@ -19,8 +19,8 @@ pub(super) fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
 /// Inner product of signed bytes, exact for values in -127..=127 (int8 codes). Call only where AVX2 is
 /// present.
 pub(super) fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    // SAFETY: reachable only through `kernels(SimdLevel::Avx2)` (or the AVX-512 level, whose CPUs all
-    // have AVX2), which checks the CPU first.
+    // SAFETY: reachable only through `ByteDot::kernel`, which hands this kernel out only after checking
+    // AVX2 and FMA (`SimdLevel::Avx2.is_supported`).
     unsafe { dot_i8_avx2(a, b) }
 }
 

@@ -19,8 +19,8 @@ pub(super) fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
 
 /// Inner product of signed bytes (exact). Call only where AVX-512F and AVX-512BW are present.
 pub(super) fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    // SAFETY: reachable only through `kernels(SimdLevel::Avx512)`, which hands this kernel out only
-    // after checking AVX-512BW as well.
+    // SAFETY: reachable only through `ByteDot::kernel`, which hands this kernel out only after checking
+    // AVX-512F and AVX-512BW ([`has_byte_ops`]).
     unsafe { dot_i8_avx512(a, b) }
 }
 
