@@ -112,8 +112,9 @@ impl IvfIndex {
     }
 
     /// FAISS search of `nq` prepared queries with `nprobe`, `fetch` results each (labels -1 when short),
-    /// among the ids `filter` allows when one is given. One IVF-Flat query without a filter visits the
-    /// lists [`IvfIndex::coarse_lists`] finds.
+    /// among the ids `filter` allows when one is given. One query without a filter visits the lists
+    /// [`IvfIndex::coarse_lists`] finds (every code kind but fast-scan, whose lists FAISS searches its own
+    /// way).
     fn faiss_search(
         &self,
         queries: &[f32],
@@ -122,7 +123,8 @@ impl IvfIndex {
         filter: Option<&IdFilter>,
     ) -> Result<(Vec<f32>, Vec<i64>)> {
         let nq = queries.len() / self.dim;
-        if nq == 1 && filter.is_none() && self.params.codes == IvfCodes::Flat {
+        let preassignable = !matches!(self.params.codes, IvfCodes::PqFastScan { .. });
+        if nq == 1 && filter.is_none() && preassignable {
             if let Some((lists, coarse)) = self.coarse_lists(queries, nprobe) {
                 return ffi::search_preassigned(&self.faiss, queries, fetch, &lists, &coarse);
             }
