@@ -5,7 +5,6 @@
 //! kernels at run time) over blocks of the base, with a bounded top-k heap per query. This is the ground truth the approximate indexes are measured against.
 
 use crate::config::{IndexConfig, SearchParams};
-use crate::distance;
 use crate::error::{IndexError, Result};
 use crate::id_filter::IdFilter;
 use crate::kind::IndexKind;
@@ -84,11 +83,7 @@ impl FlatIndex {
         k: usize,
         keep: impl Fn(u64) -> bool,
     ) -> TopK {
-        let kernels = distance::selected();
-        let score = match self.metric {
-            Metric::Cosine => kernels.dot,
-            Metric::L2 => kernels.l2_squared,
-        };
+        let score = self.metric.score_kernel();
         let mut top = TopK::new(k, self.metric);
         for row in rows {
             let id = self.ids[row];
@@ -226,11 +221,7 @@ impl VectorIndex for FlatIndex {
             return Ok(Vec::new());
         }
         if filter.len().saturating_mul(LOOKUP_FILTER_RATIO) < self.len() {
-            let kernels = distance::selected();
-            let score = match self.metric {
-                Metric::Cosine => kernels.dot,
-                Metric::L2 => kernels.l2_squared,
-            };
+            let score = self.metric.score_kernel();
             let mut top = TopK::new(k, self.metric);
             for id in filter.ids() {
                 if let Some(&row) = self.positions.get(&id) {

@@ -2,6 +2,7 @@
 //! the [`Metric`]), and the input checks every kind applies.
 
 use crate::config::{IndexConfig, SearchParams};
+use crate::distance::{self, FloatKernel};
 use crate::error::{IndexError, Result};
 use crate::id_filter::IdFilter;
 use crate::kind::IndexKind;
@@ -19,6 +20,18 @@ use vsearch_core::vector::normalize;
 pub enum Metric {
     Cosine,
     L2,
+}
+
+impl Metric {
+    /// The [`distance::selected`] kernel that gives a [`Hit::score`] under this metric: the inner product
+    /// for cosine (its vectors are unit length), the squared Euclidean distance for L2.
+    pub fn score_kernel(self) -> FloatKernel {
+        let kernels = distance::selected();
+        match self {
+            Metric::Cosine => kernels.dot,
+            Metric::L2 => kernels.l2_squared,
+        }
+    }
 }
 
 /// One search result.

@@ -5,7 +5,6 @@ use super::ffi::{self, faiss_check, IvfSearchParams};
 // Up to mod.rs: this file adds methods to the IvfIndex defined there.
 use super::{invalid, threads, IvfIndex};
 use crate::config::{IvfCodes, SearchParams};
-use crate::distance;
 use crate::error::{IndexError, Result};
 use crate::id_filter::IdFilter;
 use crate::topk::TopK;
@@ -59,11 +58,7 @@ impl IvfIndex {
 
     /// Quantised codes: re-scores `hits` of `query` with the raw vectors, orders them best first and keeps `k`.
     fn rerank(&self, query: &[f32], hits: &mut Vec<Hit>, k: usize) {
-        let kernels = distance::selected();
-        let score = match self.metric {
-            Metric::Cosine => kernels.dot,
-            Metric::L2 => kernels.l2_squared,
-        };
+        let score = self.metric.score_kernel();
         for h in hits.iter_mut() {
             if let Some(&row) = self.rows.get(&h.id) {
                 h.score = score(query, &self.raw[row * self.dim..(row + 1) * self.dim]);
@@ -93,11 +88,7 @@ impl IvfIndex {
         if row < nprobe || centroids.len() != self.nlist() * self.dim {
             return None;
         }
-        let kernels = distance::selected();
-        let score = match self.metric {
-            Metric::Cosine => kernels.dot,
-            Metric::L2 => kernels.l2_squared,
-        };
+        let score = self.metric.score_kernel();
         let mut nearest = TopK::new(nprobe, self.metric);
         for (list, centroid) in centroids.chunks_exact(self.dim).enumerate() {
             nearest.push(list as u64, score(query, centroid));
