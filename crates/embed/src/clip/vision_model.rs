@@ -28,6 +28,7 @@ impl VisionTransformer {
                 e.pp("patch_embedding"),
                 (c.num_channels, c.hidden_size, c.patch_size),
                 false,
+                c.precision,
             )?,
             positions: e.get((patches + 1, c.hidden_size), "position_embedding.weight")?,
             // "pre_layrnorm" is transformers' spelling.

@@ -12,8 +12,9 @@
 
 use super::linear::{input_rows, Epilogue};
 use super::tiles_int8_avx2::{self as tiles, PanelColumns, RowScale, DEPTH_STEP, NR};
-use super::tiles_int8_vnni;
+use super::tiles_int8_vnni::{self, Finish, Output};
 use super::{gemm::row_blocks, team, vmath, write_all, Kernel, Unfilled};
+use std::mem::MaybeUninit;
 use std::sync::Mutex;
 use vsearch_core::simd::SimdLevel;
 
@@ -26,8 +27,6 @@ const ACTIVATION_STEPS: f32 = 127.0;
 const ROUNDING_SHIFTER: f32 = 12_582_912.0;
 /// Bytes of activations that one group of row blocks holds while the panels pass over it (in L2).
 const GROUP_BYTES: usize = 192 * 1024;
-/// Most rows of any tile ([`Int8Tile::rows`]).
-const MAX_ROWS: usize = 8;
 /// Rows quantised by one task.
 const ROWS_PER_TASK: usize = 16;
 
@@ -57,6 +56,14 @@ impl Int8Tile {
         match self {
             Int8Tile::Avx512Vnni => tiles_int8_vnni::MR,
             Int8Tile::Avx2 => tiles::MR,
+        }
+    }
+
+    /// Most panels ([`NR`] columns each) of one call of the tile.
+    pub fn panels(self) -> usize {
+        match self {
+            Int8Tile::Avx512Vnni => tiles_int8_vnni::PANELS,
+            Int8Tile::Avx2 => 1,
         }
     }
 
@@ -224,50 +231,51 @@ impl QuantizedLinear {
         team::for_each(parts, |t| {
             let (j0, j1) = (t * panels / parts, (t + 1) * panels / parts);
             for group in blocks.chunks(group) {
-                for j in j0..j1 {
-                    let cols = NR.min(n - j * NR);
+                let mut j = j0;
+                while j < j1 {
+                    // Two panels side by side where the tile reads two and the range has them.
+                    let width = if j + 1 < j1 { self.tile.panels() } else { 1 };
                     let columns = PanelColumns {
-                        scales: &self.scales[j * NR..][..NR],
-                        sums: &self.sums[j * NR..][..NR],
-                        bias: &self.bias[j * NR..][..NR],
+                        scales: &self.scales[j * NR..][..width * NR],
+                        sums: &self.sums[j * NR..][..width * NR],
+                        bias: &self.bias[j * NR..][..width * NR],
                     };
-                    let panel = &self.panels[j * self.depth * NR..][..self.depth * NR];
+                    let panel = &self.panels[j * self.depth * NR..][..width * self.depth * NR];
                     for &(r0, count) in group {
-                        let mut tile = [0f32; MAX_ROWS * NR];
+                        let at = r0 * n + j * NR;
+                        let finish = match epilogue {
+                            Epilogue::None => Finish::None,
+                            Epilogue::Silu => Finish::Silu,
+                            Epilogue::GeluTanh => Finish::GeluTanh,
+                            Epilogue::AddTo(residual) => Finish::Add(residual[at..].as_ptr()),
+                        };
+                        let output = Output {
+                            // SAFETY: `at` is row r0, column j * NR of the m x n output.
+                            at: unsafe { out_ptr.add(at) },
+                            stride: n,
+                            columns: (width * NR).min(n - j * NR),
+                            finish,
+                        };
                         // SAFETY: `with_tile` checked the tile's instructions; rows r0.. of
-                        // `activations` hold `depth` bytes each, `panel` is a whole panel, `rows` and
-                        // `columns` are as long as asked.
+                        // `activations` hold `depth` bytes each, `panel` holds `width` whole panels,
+                        // `rows` and `columns` are as long as asked; task t alone writes columns
+                        // j * NR .. of the output's rows r0 .. r0 + count, which `out` holds and
+                        // outlives the loop, and a residual is m x n (`input_rows`).
                         unsafe {
                             run_tile(
-                                self.tile,
-                                count,
+                                (self.tile, self.kernel),
+                                (count, width),
                                 self.depth / DEPTH_STEP,
                                 &activations[r0 * self.depth..],
                                 self.depth,
                                 panel,
                                 &rows[r0..r0 + count],
                                 &columns,
-                                &mut tile,
+                                output,
                             )
                         };
-                        for r in 0..count {
-                            let row = r0 + r;
-                            // SAFETY: task t alone writes columns j * NR .. of the output's rows, and
-                            // `out` outlives the loop.
-                            let slots = unsafe { out_ptr.slots(row * n + j * NR, cols) };
-                            let dst = write_all(slots, &tile[r * NR..r * NR + cols]);
-                            match epilogue {
-                                Epilogue::None => {}
-                                Epilogue::Silu => vmath::silu(self.kernel, dst),
-                                Epilogue::GeluTanh => vmath::gelu_tanh(self.kernel, dst),
-                                Epilogue::AddTo(res) => {
-                                    for (d, v) in dst.iter_mut().zip(&res[row * n + j * NR..]) {
-                                        *d += v;
-                                    }
-                                }
-                            }
-                        }
                     }
+                    j += width;
                 }
             }
         });
@@ -276,61 +284,87 @@ impl QuantizedLinear {
     }
 }
 
-/// `tile` for `rows` (1..=[`Int8Tile::rows`]) rows.
+/// `tile` for `rows` (1..=[`Int8Tile::rows`]) rows of `panels` (1..=[`Int8Tile::panels`]) whole panels
+/// side by side in `panel`, ended by `out.finish`: in the VNNI tile's registers,
+/// or, after the AVX2 tile, on each row's values with [`vmath`] at the `kernel`'s level.
 ///
 /// # Safety
-/// As [`tiles::tile`]: the CPU runs `tile`, and the slices are as long as it reads.
+/// As [`tiles_int8_vnni::tile`]: the CPU runs `tile`, the slices are as long as it reads, and `out` names
+/// `rows` rows of `out.columns` writable values (readable at the residual's, for [`Finish::Add`]).
 #[allow(clippy::too_many_arguments)]
 unsafe fn run_tile(
-    tile: Int8Tile,
-    rows: usize,
+    (tile, kernel): (Int8Tile, Kernel),
+    (rows, panels): (usize, usize),
     steps: usize,
     a: &[u8],
     lda: usize,
     panel: &[i8],
     scales: &[RowScale],
     columns: &PanelColumns<'_>,
-    out: &mut [f32; MAX_ROWS * NR],
+    out: Output,
 ) {
     debug_assert!(a.len() >= (rows - 1) * lda + steps * DEPTH_STEP && scales.len() == rows);
-    let (a, b, out) = (a.as_ptr(), panel.as_ptr(), out.as_mut_ptr());
+    let (a, b) = (a.as_ptr(), panel.as_ptr());
+    if tile == Int8Tile::Avx2 {
+        debug_assert_eq!(panels, 1, "the avx2 tile reads one panel");
+        let mut values = [0f32; tiles::MR * NR];
+        let at = values.as_mut_ptr();
+        // SAFETY: as the caller promises; `values` holds MR x NR.
+        unsafe {
+            match rows {
+                1 => tiles::tile::<1>(steps, a, lda, b, scales, columns, at),
+                2 => tiles::tile::<2>(steps, a, lda, b, scales, columns, at),
+                3 => tiles::tile::<3>(steps, a, lda, b, scales, columns, at),
+                4 => tiles::tile::<4>(steps, a, lda, b, scales, columns, at),
+                _ => unreachable!("an avx2 tile has 1 to {} rows, not {rows}", tiles::MR),
+            }
+        }
+        for r in 0..rows {
+            // SAFETY: row r of the caller's output, `out.columns` values that this call alone writes.
+            let slots = unsafe {
+                std::slice::from_raw_parts_mut(
+                    out.at.add(r * out.stride).cast::<MaybeUninit<f32>>(),
+                    out.columns,
+                )
+            };
+            let dst = write_all(slots, &values[r * NR..][..out.columns]);
+            match out.finish {
+                Finish::None => {}
+                Finish::Silu => vmath::silu(kernel, dst),
+                Finish::GeluTanh => vmath::gelu_tanh(kernel, dst),
+                Finish::Add(residual) => {
+                    // SAFETY: the residual's row r, as long as the output's (the caller's promise).
+                    let add = unsafe {
+                        std::slice::from_raw_parts(residual.add(r * out.stride), out.columns)
+                    };
+                    for (d, v) in dst.iter_mut().zip(add) {
+                        *d += v;
+                    }
+                }
+            }
+        }
+        return;
+    }
+    // Bytes from one panel to the next.
+    let stride = panel.len() / panels;
     // SAFETY: as the caller promises.
     unsafe {
-        match (tile, rows) {
-            (Int8Tile::Avx2, 1) => tiles::tile::<1>(steps, a, lda, b, scales, columns, out),
-            (Int8Tile::Avx2, 2) => tiles::tile::<2>(steps, a, lda, b, scales, columns, out),
-            (Int8Tile::Avx2, 3) => tiles::tile::<3>(steps, a, lda, b, scales, columns, out),
-            (Int8Tile::Avx2, 4) => tiles::tile::<4>(steps, a, lda, b, scales, columns, out),
-            (Int8Tile::Avx512Vnni, 1) => {
-                tiles_int8_vnni::tile::<1>(steps, a, lda, b, scales, columns, out)
-            }
-            (Int8Tile::Avx512Vnni, 2) => {
-                tiles_int8_vnni::tile::<2>(steps, a, lda, b, scales, columns, out)
-            }
-            (Int8Tile::Avx512Vnni, 3) => {
-                tiles_int8_vnni::tile::<3>(steps, a, lda, b, scales, columns, out)
-            }
-            (Int8Tile::Avx512Vnni, 4) => {
-                tiles_int8_vnni::tile::<4>(steps, a, lda, b, scales, columns, out)
-            }
-            (Int8Tile::Avx512Vnni, 5) => {
-                tiles_int8_vnni::tile::<5>(steps, a, lda, b, scales, columns, out)
-            }
-            (Int8Tile::Avx512Vnni, 6) => {
-                tiles_int8_vnni::tile::<6>(steps, a, lda, b, scales, columns, out)
-            }
-            (Int8Tile::Avx512Vnni, 7) => {
-                tiles_int8_vnni::tile::<7>(steps, a, lda, b, scales, columns, out)
-            }
-            (Int8Tile::Avx512Vnni, 8) => {
-                tiles_int8_vnni::tile::<8>(steps, a, lda, b, scales, columns, out)
-            }
-            _ => unreachable!(
-                "a {} tile has 1 to {} rows, not {rows}",
-                tile.name(),
-                tile.rows()
-            ),
+        macro_rules! vnni {
+            ($($r:literal),*) => {
+                match (rows, panels) {
+                    $(
+                        ($r, 1) => tiles_int8_vnni::tile::<$r, 1>(steps, a, lda, b, stride, scales, columns, out),
+                        ($r, 2) => tiles_int8_vnni::tile::<$r, 2>(steps, a, lda, b, stride, scales, columns, out),
+                    )*
+                    _ => unreachable!(
+                        "an avx512-vnni tile has 1 to {} rows and 1 to {} panels, not {rows} and {panels}",
+                        tiles_int8_vnni::MR,
+                        tiles_int8_vnni::PANELS
+                    ),
+                }
+            };
         }
+        vnni!(1, 2, 3, 4, 5, 6, 7, 8)
     }
 }
 
@@ -516,6 +550,25 @@ mod tests {
             for layer in &layers {
                 check_layer(layer, (&x, &w, &b), (m, n, k));
             }
+        }
+    }
+
+    /// The epilogues that the VNNI tile applies in its registers hold where `exp` clamps: outputs in
+    /// the hundreds, both signs, over a ragged second panel (n = 40: panels of 16, 16 and 8 columns).
+    #[test]
+    fn int8_epilogues_hold_on_large_outputs() {
+        let Some(kernel) = Kernel::detect() else {
+            return;
+        };
+        let (m, n, k) = (13, 40, 96);
+        let x: Vec<f32> = values(m * k, 8).iter().map(|v| v * 40.0).collect();
+        let (w, b) = (values(n * k, 9), values(n, 10));
+        for tile in tiles() {
+            let layer = QuantizedLinear::with_tile(kernel, tile, &w, Some(&b), n, k)
+                .expect("a tile this CPU runs");
+            let plain = layer.forward(&x, Epilogue::None);
+            assert!(plain.iter().any(|v| *v > 100.0) && plain.iter().any(|v| *v < -100.0));
+            check_layer(&layer, (&x, &w, &b), (m, n, k));
         }
     }
 

@@ -8,51 +8,148 @@
 //! (the AVX2 tile needs two ymm). The sums are exact in both tiles (7-bit operands: no saturation), and the
 //! conversion back to `f32` does the same operations in the same order, so both tiles give the same bits.
 //!
+//! The tile ends the layer itself ([`Output`]): its values go from registers straight into the layer's
+//! output, through the activation or residual addition on the way, with no buffer between them and no
+//! second pass over the output.
+//!
 //! Reached only after the CPU was checked for AVX-512F and AVX-512 VNNI
 //! ([`super::linear_int8::Int8Tile::detect`]).
 
 use super::tiles_int8_avx2::{PanelColumns, RowScale, DEPTH_STEP, NR};
+use super::vmath::{
+    EXP_MAX, EXP_MIN, EXP_POLY, GELU_TANH_CUBIC, GELU_TANH_SCALE, LN2_HI, LN2_LO, LOG2_E,
+};
 use std::arch::x86_64::*;
 
-/// Most rows of one tile: 8 accumulators + 2 weight vectors + 2 broadcasts, of 32 zmm registers.
-pub(crate) const MR: usize = 8;
+/// What happens to a tile's values between its registers and the output ([`super::linear::Epilogue`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Finish {
+    /// Stored as they are.
+    None,
+    /// `silu(v)`.
+    Silu,
+    /// `gelu_tanh(v)`.
+    GeluTanh,
+    /// `r + v`, `r` read at the same place and stride as the output is written.
+    Add(*const f32),
+}
 
-/// `out[r][c] = (sum_p (a[r][p] - zero_r) w[c][p]) * scale_r * scale_c + bias_c` for `r < R`, `c < NR`:
-/// what [`super::tiles_int8_avx2::tile`] computes, from the same arguments.
+/// Where a tile's `R` rows go: row `r`'s first [`Output::columns`] values at `at + r * stride`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Output {
+    /// The tile's first value in the output.
+    pub(crate) at: *mut f32,
+    /// Values from one output row to the next.
+    pub(crate) stride: usize,
+    /// Values written per row, 1..=[`PANELS`] x [`NR`] (a layer's last panel may be partial).
+    pub(crate) columns: usize,
+    /// What is done to the values on the way.
+    pub(crate) finish: Finish,
+}
+
+/// Most rows of one tile: 8 x 2 accumulators + 4 weight vectors + 2 broadcasts, of 32 zmm registers.
+pub(crate) const MR: usize = 8;
+/// Most panels one tile reads side by side ([`NR`] columns each): each broadcast of a row's activations
+/// then feeds two `vpdpbusd`.
+pub(crate) const PANELS: usize = 2;
+
+/// `out[r][c] = finish((sum_p (a[r][p] - zero_r) w[c][p]) * scale_r * scale_c + bias_c)` for `r < R`,
+/// `c < out.columns`, over `P` panels (`P * NR` columns) at `b`, `b + panel_stride`, ...: with
+/// [`Finish::None`], the bits [`super::tiles_int8_avx2::tile`] computes from the same arguments, panel by
+/// panel.
 ///
 /// # Safety
-/// The CPU has AVX-512F and AVX-512 VNNI; the arguments are as [`super::tiles_int8_avx2::tile`] asks.
+/// The CPU has AVX-512F and AVX-512 VNNI; `steps`, `a`, `lda`, `rows` are as
+/// [`super::tiles_int8_avx2::tile`] asks, `b` holds `P` panels as it asks, `panel_stride` bytes apart,
+/// and `columns`' slices `P * NR` values each; `out` names `R` rows of `out.columns` (at most `P * NR`)
+/// writable values (and, for [`Finish::Add`], as many readable ones at the same offsets).
+#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f,avx512vnni")]
-pub(crate) unsafe fn tile<const R: usize>(
+pub(crate) unsafe fn tile<const R: usize, const P: usize>(
     steps: usize,
     a: *const u8,
     lda: usize,
     b: *const i8,
+    panel_stride: usize,
     rows: &[RowScale],
     columns: &PanelColumns<'_>,
-    out: *mut f32,
+    out: Output,
 ) {
-    let mut acc = [_mm512_setzero_si512(); R];
+    let mut acc = [[_mm512_setzero_si512(); P]; R];
     let (mut a, mut b) = (a, b);
     for _ in 0..steps {
-        let low = _mm512_loadu_si512(b.cast());
-        let high = _mm512_loadu_si512(b.add(64).cast());
+        let mut low = [_mm512_setzero_si512(); P];
+        let mut high = [_mm512_setzero_si512(); P];
+        for h in 0..P {
+            low[h] = _mm512_loadu_si512(b.add(h * panel_stride).cast());
+            high[h] = _mm512_loadu_si512(b.add(h * panel_stride + 64).cast());
+        }
         for (r, sums) in acc.iter_mut().enumerate() {
             let x = _mm512_set1_epi32(a.add(r * lda).cast::<i32>().read_unaligned());
             let y = _mm512_set1_epi32(a.add(r * lda + 4).cast::<i32>().read_unaligned());
-            *sums = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(*sums, x, low), y, high);
+            for h in 0..P {
+                sums[h] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(sums[h], x, low[h]), y, high[h]);
+            }
         }
         a = a.add(DEPTH_STEP);
         b = b.add(DEPTH_STEP * NR);
     }
-    let column_sums = _mm512_loadu_si512(columns.sums.as_ptr().cast());
-    let column_scales = _mm512_loadu_ps(columns.scales.as_ptr());
-    let bias = _mm512_loadu_ps(columns.bias.as_ptr());
-    for (r, sums) in acc.iter().enumerate() {
-        let zero = _mm512_set1_epi32(rows[r].zero);
-        let scales = _mm512_mul_ps(_mm512_set1_ps(rows[r].scale), column_scales);
-        let exact = _mm512_sub_epi32(*sums, _mm512_mullo_epi32(zero, column_sums));
-        let value = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), scales, bias);
-        _mm512_storeu_ps(out.add(r * NR), value);
+    for h in 0..P {
+        let at = h * NR;
+        let column_sums = _mm512_loadu_si512(columns.sums.as_ptr().add(at).cast());
+        let column_scales = _mm512_loadu_ps(columns.scales.as_ptr().add(at));
+        let bias = _mm512_loadu_ps(columns.bias.as_ptr().add(at));
+        let mask: __mmask16 = match out.columns.saturating_sub(at) {
+            0 => continue,
+            c if c >= NR => !0,
+            c => (1u16 << c) - 1,
+        };
+        for (r, sums) in acc.iter().enumerate() {
+            let zero = _mm512_set1_epi32(rows[r].zero);
+            let scales = _mm512_mul_ps(_mm512_set1_ps(rows[r].scale), column_scales);
+            let exact = _mm512_sub_epi32(sums[h], _mm512_mullo_epi32(zero, column_sums));
+            let value = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), scales, bias);
+            let offset = r * out.stride + at;
+            let value = match out.finish {
+                Finish::None => value,
+                Finish::Silu => _mm512_div_ps(
+                    value,
+                    one_plus_exp(_mm512_sub_ps(_mm512_setzero_ps(), value)),
+                ),
+                Finish::GeluTanh => {
+                    // x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3): as `vmath::gelu_tanh`.
+                    let cube = _mm512_mul_ps(_mm512_mul_ps(value, value), value);
+                    let inner = _mm512_fmadd_ps(_mm512_set1_ps(GELU_TANH_CUBIC), cube, value);
+                    let minus_2u = _mm512_mul_ps(_mm512_set1_ps(-2.0 * GELU_TANH_SCALE), inner);
+                    _mm512_div_ps(value, one_plus_exp(minus_2u))
+                }
+                Finish::Add(residual) => {
+                    _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, residual.add(offset)))
+                }
+            };
+            _mm512_mask_storeu_ps(out.at.add(offset), mask, value);
+        }
     }
+}
+
+/// `1 + e^x` in 16 lanes: `vmath`'s `exp` (Cephes' polynomial on `x = n ln2 + r`, `x` clamped to f32's
+/// range) in registers, the power of two applied by `vscalefps`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn one_plus_exp(x: __m512) -> __m512 {
+    let x = _mm512_min_ps(
+        _mm512_max_ps(x, _mm512_set1_ps(EXP_MIN)),
+        _mm512_set1_ps(EXP_MAX),
+    );
+    // Round to nearest (0x08: no exceptions), as `floor(x log2 e + 0.5)` does but for exact halves.
+    let n = _mm512_roundscale_ps::<0x08>(_mm512_mul_ps(x, _mm512_set1_ps(LOG2_E)));
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+    let mut p = _mm512_set1_ps(EXP_POLY[0]);
+    for &c in &EXP_POLY[1..] {
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+    }
+    let one = _mm512_set1_ps(1.0);
+    let e = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, one));
+    _mm512_add_ps(_mm512_scalef_ps(e, n), one)
 }

@@ -4,14 +4,24 @@
 
 use super::Kernel;
 
-const LOG2_E: f32 = std::f32::consts::LOG2_E;
+pub(super) const LOG2_E: f32 = std::f32::consts::LOG2_E;
 // ln 2 split in two so that `x - n ln2` stays exact for the n of f32's range (Cephes' expf constants).
-const LN2_HI: f32 = 0.693_359_4;
-const LN2_LO: f32 = -2.121_944_4e-4;
+pub(super) const LN2_HI: f32 = 0.693_359_4;
+pub(super) const LN2_LO: f32 = -2.121_944_4e-4;
 /// Above this `exp` would leave f32's range; clamping keeps the scale factor a normal power of two.
-const EXP_MAX: f32 = 88.0;
+pub(super) const EXP_MAX: f32 = 88.0;
 /// Below this `exp` is under f32's smallest normal.
-const EXP_MIN: f32 = -87.0;
+pub(super) const EXP_MIN: f32 = -87.0;
+/// Cephes' degree-6 polynomial for `e^r`, `|r| <= ln2 / 2`: `e^r = p(r) r^2 + r + 1`, with `p`'s
+/// coefficients here from the highest power down (evaluated by Horner's rule).
+pub(super) const EXP_POLY: [f32; 6] = [
+    1.987_569_1e-4,
+    1.398_199_9e-3,
+    8.333_452e-3,
+    4.166_579_6e-2,
+    1.666_666_5e-1,
+    0.5,
+];
 /// `1.5 * 2^23`: added to a small integer-valued `f32`, leaves the integer in the low mantissa bits.
 const EXP_SHIFTER: f32 = 12_582_912.0;
 
@@ -23,12 +33,10 @@ fn exp(x: f32) -> f32 {
     let x = x.clamp(EXP_MIN, EXP_MAX);
     let n = (x * LOG2_E + 0.5).floor();
     let r = x - n * LN2_HI - n * LN2_LO;
-    let mut p = 1.987_569_1e-4f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 0.5;
+    let mut p = EXP_POLY[0];
+    for c in &EXP_POLY[1..] {
+        p = p * r + c;
+    }
     let e = p * r * r + r + 1.0;
     // n is an integer in [-126, 127]: 2^n is a normal power of two. Its exponent bits come from n's
     // two's complement, which `n + 1.5 * 2^23` holds in its low mantissa bits: integer operations that
@@ -47,9 +55,9 @@ fn silu_body(x: &mut [f32]) {
 }
 
 /// `sqrt(2 / pi)`, the tanh GELU's scale.
-const GELU_TANH_SCALE: f32 = 0.797_884_6;
+pub(super) const GELU_TANH_SCALE: f32 = 0.797_884_6;
 /// The tanh GELU's cubic coefficient.
-const GELU_TANH_CUBIC: f32 = 0.044_715;
+pub(super) const GELU_TANH_CUBIC: f32 = 0.044_715;
 
 /// The tanh-approximated GELU, `x/2 (1 + tanh(u))` with `u = sqrt(2/pi) (x + 0.044715 x^3)`, computed as
 /// `x sigmoid(2u) = x / (1 + e^{-2u})` (the same function: `(1 + tanh u) / 2 = sigmoid(2u)`) with the

@@ -17,11 +17,13 @@ pub(crate) struct PatchEmbedding {
 }
 
 impl PatchEmbedding {
-    /// Loads the convolution under `vb` (a `patch_embedding` prefix).
+    /// Loads the convolution under `vb` (a `patch_embedding` prefix), run at `precision` (the
+    /// encoder's).
     pub(crate) fn new(
         vb: VarBuilder,
         (channels, hidden, patch): (usize, usize, usize),
         bias: bool,
+        precision: Precision,
     ) -> candle_core::Result<Self> {
         let weight = vb
             .get((hidden, channels, patch, patch), "weight")?
@@ -32,7 +34,7 @@ impl PatchEmbedding {
             None
         };
         Ok(Self {
-            projection: Projection::new(Linear::new(weight, bias), Precision::F32)?,
+            projection: Projection::new(Linear::new(weight, bias), precision)?,
             patch,
             channels,
             hidden,
@@ -78,7 +80,12 @@ mod tests {
             let (c, hidden, p, side, b) = (3, 40, 8, 32, 2);
             let map = VarMap::new();
             let vb = VarBuilder::from_varmap(&map, DType::F32, &dev);
-            let embedding = PatchEmbedding::new(vb.pp("patch_embedding"), (c, hidden, p), bias)?;
+            let embedding = PatchEmbedding::new(
+                vb.pp("patch_embedding"),
+                (c, hidden, p),
+                bias,
+                Precision::F32,
+            )?;
             let cfg = candle_nn::Conv2dConfig {
                 stride: p,
                 ..Default::default()

@@ -96,6 +96,7 @@ impl VisionTransformer {
                 e.pp("patch_embedding"),
                 (c.num_channels, c.hidden_size, c.patch_size),
                 true,
+                c.precision,
             )?,
             positions: e.get((patches, c.hidden_size), "position_embedding.weight")?,
             encoder: Encoder::new(vb.pp("encoder"), &c.encoder())?,
