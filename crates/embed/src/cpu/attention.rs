@@ -70,39 +70,42 @@ pub fn attention(
             }
             let key = |j: usize, p: usize| rows[j * stride + hidden + col + p];
             pack_panels(kernel, (tokens, head_dim), key, &mut scratch.panels);
-            scratch.scores.resize(asked * tokens, 0.0);
+            // Score rows span whole panels, so that every panel's tile writes in place (the columns
+            // past `tokens` score k's zero padding and are never read).
+            let width = tokens.div_ceil(kernel.nr()) * kernel.nr();
+            scratch.scores.resize(asked * width, 0.0);
             let scores = Product {
                 kernel,
                 a: &scratch.q,
                 blocks: &blocks,
                 panels: &scratch.panels,
-                n: tokens,
+                n: width,
                 k: head_dim,
             };
-            let whole = (0, tokens.div_ceil(kernel.nr()));
+            let whole = (0, width / kernel.nr());
             // The product alone is wanted.
             let keep = |_: usize, _: usize, _: &mut [f32]| {};
-            // SAFETY: `scratch.scores` holds asked x tokens values and is this task's alone.
+            // SAFETY: `scratch.scores` holds asked x width values and is this task's alone.
             unsafe {
                 scores.columns(
                     scratch.scores.as_mut_ptr(),
-                    tokens,
+                    width,
                     whole,
                     OutputStart::Zero,
                     keep,
                     OutputActivation::None,
                 )
             };
-            for (i, row) in scratch.scores.chunks_exact_mut(tokens).enumerate() {
+            for (i, row) in scratch.scores.chunks_exact_mut(width).enumerate() {
                 let seen = if causal { first_query + i + 1 } else { tokens };
                 vmath::softmax(kernel, &mut row[..seen]);
-                row[seen..].fill(0.0);
+                row[seen..tokens].fill(0.0);
             }
             // The probabilities as row blocks, v as panels: out = p v (asked x head_dim).
             scratch.p.resize(asked * tokens, 0.0);
             for &block in &blocks {
                 let part = &mut scratch.p[block.0 * tokens..];
-                pack_block(tokens, block, |i, j| scratch.scores[i * tokens + j], part);
+                pack_block(tokens, block, |i, j| scratch.scores[i * width + j], part);
             }
             // v's rows (one per token) are this head's `head_dim` values, `stride` apart.
             let value = &rows[2 * hidden + col..];
@@ -153,7 +156,7 @@ struct Scratch {
     q: Vec<f32>,
     /// k, then v, as panels.
     panels: Vec<f32>,
-    /// Scores, then probabilities, `tokens x tokens`.
+    /// Scores, then probabilities: a row per query, of the tokens rounded up to whole panels.
     scores: Vec<f32>,
     /// The probabilities as row blocks.
     p: Vec<f32>,

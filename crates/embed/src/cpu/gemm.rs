@@ -232,7 +232,8 @@ impl Product<'_> {
             return;
         }
         let chunk = (MC_ROWS / kernel.mr()).max(1);
-        let mut spill = vec![0f32; kernel.mr() * nr];
+        // Taken only by a partial panel.
+        let mut spill = Vec::new();
         // Group by group, so that the group's part of C stays in cache over the passes.
         for group in self.blocks.chunks(chunk) {
             for row in group.iter().flat_map(|b| b.0..b.0 + b.1) {
@@ -254,12 +255,13 @@ impl Product<'_> {
                         let a = &self.a[r0 * k + kb * rows..][..kc * rows];
                         // SAFETY: rows r0..r0+rows of C exist and these `cols` columns are the
                         // caller's; a full panel writes `nr` columns in place, a partial one goes
-                        // through `spill`, which holds mr x nr values.
+                        // through `spill`, mr x nr values (sized at the first such panel).
                         unsafe {
                             let c = c.add(r0 * ldc + j * nr);
                             if cols == nr {
                                 kernel.tile(rows, kc, a.as_ptr(), panel.as_ptr(), c, ldc);
                             } else {
+                                spill.resize(kernel.mr() * nr, 0.0);
                                 for r in 0..rows {
                                     let s = &mut spill[r * nr..(r + 1) * nr];
                                     s[..cols].copy_from_slice(std::slice::from_raw_parts(
