@@ -11,10 +11,11 @@
 //! measured distance from `f32`.
 
 use super::linear::{input_rows, Epilogue};
-use super::tiles_int8_avx2::{self as tiles, PanelColumns, RowScale, DEPTH_STEP, NR};
-use super::tiles_int8_vnni::{self, Finish, Output};
-use super::{gemm::row_blocks, team, vmath, write_all, Kernel, Unfilled};
-use std::mem::MaybeUninit;
+use super::tiles_int8_avx2::{
+    self as tiles, Finish, Output, PanelColumns, RowScale, DEPTH_STEP, NR,
+};
+use super::tiles_int8_vnni;
+use super::{gemm::row_blocks, team, vmath, Kernel, Unfilled};
 use std::sync::Mutex;
 use vsearch_core::simd::SimdLevel;
 
@@ -59,7 +60,7 @@ impl Int8Tile {
         }
     }
 
-    /// Most panels ([`NR`] columns each) of one call of the tile.
+    /// Most weight panels (16 columns each) of one call of the tile.
     pub fn panels(self) -> usize {
         match self {
             Int8Tile::Avx512Vnni => tiles_int8_vnni::PANELS,
@@ -91,7 +92,7 @@ impl Int8Tile {
 
 /// A linear layer's weights quantised to 7-bit integers and packed for the int8 tile.
 pub struct QuantizedLinear {
-    /// The level of the element-wise epilogue (SiLU).
+    /// The level of the activations' quantisation (the tile ends the layer itself).
     kernel: Kernel,
     /// The tile that sums the products.
     tile: Int8Tile,
@@ -192,7 +193,7 @@ impl QuantizedLinear {
         })
     }
 
-    /// The SIMD level of the element-wise epilogue.
+    /// The SIMD level of the activations' quantisation.
     pub fn kernel(&self) -> Kernel {
         self.kernel
     }
@@ -263,7 +264,7 @@ impl QuantizedLinear {
                         // outlives the loop, and a residual is m x n (`input_rows`).
                         unsafe {
                             run_tile(
-                                (self.tile, self.kernel),
+                                self.tile,
                                 (count, width),
                                 self.depth / DEPTH_STEP,
                                 &activations[r0 * self.depth..],
@@ -285,15 +286,14 @@ impl QuantizedLinear {
 }
 
 /// `tile` for `rows` (1..=[`Int8Tile::rows`]) rows of `panels` (1..=[`Int8Tile::panels`]) whole panels
-/// side by side in `panel`, ended by `out.finish`: in the VNNI tile's registers,
-/// or, after the AVX2 tile, on each row's values with [`vmath`] at the `kernel`'s level.
+/// side by side in `panel`, ended by `out.finish` in the tile's registers.
 ///
 /// # Safety
 /// As [`tiles_int8_vnni::tile`]: the CPU runs `tile`, the slices are as long as it reads, and `out` names
 /// `rows` rows of `out.columns` writable values (readable at the residual's, for [`Finish::Add`]).
 #[allow(clippy::too_many_arguments)]
 unsafe fn run_tile(
-    (tile, kernel): (Int8Tile, Kernel),
+    tile: Int8Tile,
     (rows, panels): (usize, usize),
     steps: usize,
     a: &[u8],
@@ -307,40 +307,14 @@ unsafe fn run_tile(
     let (a, b) = (a.as_ptr(), panel.as_ptr());
     if tile == Int8Tile::Avx2 {
         debug_assert_eq!(panels, 1, "the avx2 tile reads one panel");
-        let mut values = [0f32; tiles::MR * NR];
-        let at = values.as_mut_ptr();
-        // SAFETY: as the caller promises; `values` holds MR x NR.
+        // SAFETY: as the caller promises.
         unsafe {
             match rows {
-                1 => tiles::tile::<1>(steps, a, lda, b, scales, columns, at),
-                2 => tiles::tile::<2>(steps, a, lda, b, scales, columns, at),
-                3 => tiles::tile::<3>(steps, a, lda, b, scales, columns, at),
-                4 => tiles::tile::<4>(steps, a, lda, b, scales, columns, at),
+                1 => tiles::tile::<1>(steps, a, lda, b, scales, columns, out),
+                2 => tiles::tile::<2>(steps, a, lda, b, scales, columns, out),
+                3 => tiles::tile::<3>(steps, a, lda, b, scales, columns, out),
+                4 => tiles::tile::<4>(steps, a, lda, b, scales, columns, out),
                 _ => unreachable!("an avx2 tile has 1 to {} rows, not {rows}", tiles::MR),
-            }
-        }
-        for r in 0..rows {
-            // SAFETY: row r of the caller's output, `out.columns` values that this call alone writes.
-            let slots = unsafe {
-                std::slice::from_raw_parts_mut(
-                    out.at.add(r * out.stride).cast::<MaybeUninit<f32>>(),
-                    out.columns,
-                )
-            };
-            let dst = write_all(slots, &values[r * NR..][..out.columns]);
-            match out.finish {
-                Finish::None => {}
-                Finish::Silu => vmath::silu(kernel, dst),
-                Finish::GeluTanh => vmath::gelu_tanh(kernel, dst),
-                Finish::Add(residual) => {
-                    // SAFETY: the residual's row r, as long as the output's (the caller's promise).
-                    let add = unsafe {
-                        std::slice::from_raw_parts(residual.add(r * out.stride), out.columns)
-                    };
-                    for (d, v) in dst.iter_mut().zip(add) {
-                        *d += v;
-                    }
-                }
             }
         }
         return;

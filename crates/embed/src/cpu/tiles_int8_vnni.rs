@@ -8,44 +8,17 @@
 //! (the AVX2 tile needs two ymm). The sums are exact in both tiles (7-bit operands: no saturation), and the
 //! conversion back to `f32` does the same operations in the same order, so both tiles give the same bits.
 //!
-//! The tile ends the layer itself ([`Output`]): its values go from registers straight into the layer's
-//! output, through the activation or residual addition on the way, with no buffer between them and no
-//! second pass over the output.
+//! Like the AVX2 tile, it ends the layer itself ([`Output`]), here with AVX-512's masked loads and stores
+//! for a partial panel and `vscalefps` for the powers of two of `exp`.
 //!
 //! Reached only after the CPU was checked for AVX-512F and AVX-512 VNNI
 //! ([`super::linear_int8::Int8Tile::detect`]).
 
-use super::tiles_int8_avx2::{PanelColumns, RowScale, DEPTH_STEP, NR};
+use super::tiles_int8_avx2::{Finish, Output, PanelColumns, RowScale, DEPTH_STEP, NR};
 use super::vmath::{
     EXP_MAX, EXP_MIN, EXP_POLY, GELU_TANH_CUBIC, GELU_TANH_SCALE, LN2_HI, LN2_LO, LOG2_E,
 };
 use std::arch::x86_64::*;
-
-/// What happens to a tile's values between its registers and the output ([`super::linear::Epilogue`]).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Finish {
-    /// Stored as they are.
-    None,
-    /// `silu(v)`.
-    Silu,
-    /// `gelu_tanh(v)`.
-    GeluTanh,
-    /// `r + v`, `r` read at the same place and stride as the output is written.
-    Add(*const f32),
-}
-
-/// Where a tile's `R` rows go: row `r`'s first [`Output::columns`] values at `at + r * stride`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Output {
-    /// The tile's first value in the output.
-    pub(crate) at: *mut f32,
-    /// Values from one output row to the next.
-    pub(crate) stride: usize,
-    /// Values written per row, 1..=[`PANELS`] x [`NR`] (a layer's last panel may be partial).
-    pub(crate) columns: usize,
-    /// What is done to the values on the way.
-    pub(crate) finish: Finish,
-}
 
 /// Most rows of one tile: 8 x 2 accumulators + 4 weight vectors + 2 broadcasts, of 32 zmm registers.
 pub(crate) const MR: usize = 8;
