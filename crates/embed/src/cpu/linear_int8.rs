@@ -234,8 +234,8 @@ impl QuantizedLinear {
             for group in blocks.chunks(group) {
                 let mut j = j0;
                 while j < j1 {
-                    // Two panels side by side where the tile reads two and the range has them.
-                    let width = if j + 1 < j1 { self.tile.panels() } else { 1 };
+                    // As many panels side by side as the tile reads and the range still has.
+                    let width = self.tile.panels().min(j1 - j);
                     let columns = PanelColumns {
                         scales: &self.scales[j * NR..][..width * NR],
                         sums: &self.sums[j * NR..][..width * NR],
