@@ -1,13 +1,12 @@
 //! Multi-head self-attention as one CPU op: softmax(q k^T) v for every (sequence, head) pair in parallel,
 //! reading q, k and v where the fused projection wrote them and writing each head's output straight into
 //! its columns of the `(sequence x tokens) x hidden` result that the output projection reads. Both
-//! products run on the tile kernels of the linear layers ([`super::gemm`]). The attention scale is already
-//! folded into q's weights; a causal mask is applied to the scores before the softmax.
+//! products run on the tile kernels of the linear layers ([`super::gemm`]), reading q, the probabilities
+//! and v where they lie: only k is packed (transposed, 8 x 8 in registers), and nothing is zeroed before
+//! a tile writes it. With a causal mask a block of queries multiplies only the keys its last query sees.
+//! The attention scale is already folded into q's weights.
 
-use super::gemm::{
-    pack_block, pack_panels, pack_panels_strided, row_blocks, OutputActivation, OutputStart,
-    Product,
-};
+use super::gemm::{pack_panels_whole, row_blocks, Rows, Start};
 use super::team;
 use super::{vmath, Kernel, Unfilled};
 use std::cell::RefCell;
@@ -53,90 +52,120 @@ pub fn attention(
     }
     let mut out = Unfilled::new(out_row * hidden);
     let out_ptr = out.shared();
+    let nr = kernel.nr();
     team::for_each(lengths.len() * heads, |task| {
         SCRATCH.with_borrow_mut(|scratch| {
             let (s, h) = (task / heads, task % heads);
             let (tokens, (row, first_query, out_row)) = (lengths[s], starts[s]);
             let asked = tokens - first_query;
-            let blocks = row_blocks(asked, kernel.mr());
             let rows = &qkv[row * 3 * hidden..(row + tokens) * 3 * hidden];
             let (col, stride) = (h * head_dim, 3 * hidden);
-            // The asked queries of this head as row blocks, k as panels: scores = q k^T (asked x tokens).
-            scratch.q.resize(asked * head_dim, 0.0);
-            for &block in &blocks {
-                let part = &mut scratch.q[block.0 * head_dim..];
-                let query = |i: usize, p: usize| rows[(first_query + i) * stride + col + p];
-                pack_block(head_dim, block, query, part);
-            }
-            let key = |j: usize, p: usize| rows[j * stride + hidden + col + p];
-            pack_panels(kernel, (tokens, head_dim), key, &mut scratch.panels);
-            // Score rows span whole panels, so that every panel's tile writes in place (the columns
-            // past `tokens` score k's zero padding and are never read).
-            let width = tokens.div_ceil(kernel.nr()) * kernel.nr();
-            scratch.scores.resize(asked * width, 0.0);
-            let scores = Product {
+            // k^T as panels, each head_dim deep; q and v are read where they lie.
+            pack_panels_whole(
                 kernel,
-                a: &scratch.q,
-                blocks: &blocks,
-                panels: &scratch.panels,
-                n: width,
-                k: head_dim,
-            };
-            let whole = (0, width / kernel.nr());
-            // The product alone is wanted.
-            let keep = |_: usize, _: usize, _: &mut [f32]| {};
-            // SAFETY: `scratch.scores` holds asked x width values and is this task's alone.
-            unsafe {
-                scores.columns(
-                    scratch.scores.as_mut_ptr(),
-                    width,
-                    whole,
-                    OutputStart::Zero,
-                    keep,
-                    OutputActivation::None,
-                )
-            };
-            for (i, row) in scratch.scores.chunks_exact_mut(width).enumerate() {
-                let seen = if causal { first_query + i + 1 } else { tokens };
-                vmath::softmax(kernel, &mut row[..seen]);
-                row[seen..tokens].fill(0.0);
-            }
-            // The probabilities as row blocks, v as panels: out = p v (asked x head_dim).
-            scratch.p.resize(asked * tokens, 0.0);
-            for &block in &blocks {
-                let part = &mut scratch.p[block.0 * tokens..];
-                pack_block(tokens, block, |i, j| scratch.scores[i * width + j], part);
-            }
-            // v's rows (one per token) are this head's `head_dim` values, `stride` apart.
-            let value = &rows[2 * hidden + col..];
-            pack_panels_strided(
-                kernel,
-                (head_dim, tokens),
-                value,
+                (tokens, head_dim),
+                &rows[hidden + col..],
                 stride,
-                &mut scratch.panels,
+                &mut scratch.keys,
             );
-            let mixed = Product {
-                kernel,
-                a: &scratch.p,
-                blocks: &blocks,
-                panels: &scratch.panels,
-                n: head_dim,
-                k: tokens,
-            };
-            let whole = (0, head_dim.div_ceil(kernel.nr()));
-            // SAFETY: task (s, h) alone writes columns col..col + head_dim of sequence s's output rows
-            // (stride `hidden`), which lie inside `out`.
-            unsafe {
-                let dst = out_ptr.add(out_row * hidden + col);
-                mixed.columns(
-                    dst,
-                    hidden,
-                    whole,
-                    OutputStart::Zero,
-                    keep,
-                    OutputActivation::None,
-                );
+            // Score rows span whole panels, so that every panel's tile writes in place (the columns
+            // past `tokens` are never read).
+            let width = tokens.div_ceil(nr) * nr;
+            scratch.scores.resize(asked * width, 0.0);
+            for (r0, count) in row_blocks(asked, kernel.mr()) {
+                // The tokens these queries see: all, or up to the block's last query when causal.
+                let reach = if causal {
+                    first_query + r0 + count
+                } else {
+                    tokens
+                };
+                let q = Rows {
+                    a: rows[(first_query + r0) * stride + col..].as_ptr(),
+                    lda: stride,
+                };
+                for j in 0..reach.div_ceil(nr) {
+                    let keys = scratch.keys[j * head_dim * nr..][..head_dim * nr].as_ptr();
+                    // SAFETY: q's `count` rows hold head_dim values each inside `rows`; the panel holds
+                    // head_dim rows of nr; score rows r0.. hold `width` values, columns j * nr ..
+                    // (j + 1) * nr <= width of them.
+                    unsafe {
+                        kernel.tile(
+                            count,
+                            head_dim,
+                            q,
+                            (keys, nr),
+                            scratch.scores.as_mut_ptr().add(r0 * width + j * nr),
+                            width,
+                            Start::Zero,
+                        )
+                    };
+                }
+                // Each row's probabilities over the tokens it sees, zeros after them up to `reach`
+                // (as whole vectors: the panels are whole vectors wide).
+                let span = reach.div_ceil(vmath::SOFTMAX_LANES) * vmath::SOFTMAX_LANES;
+                for i in r0..r0 + count {
+                    let seen = if causal { first_query + i + 1 } else { tokens };
+                    vmath::softmax_padded(kernel, &mut scratch.scores[i * width..][..span], seen);
+                }
+                // out = p v: the probabilities as rows `width` apart, v's rows (one per token) as the
+                // panel rows, `stride` apart, written straight into this head's columns of the output.
+                let p = Rows {
+                    a: scratch.scores[r0 * width..].as_ptr(),
+                    lda: width,
+                };
+                let value = &rows[2 * hidden + col..];
+                let whole = head_dim / nr;
+                for j in 0..whole {
+                    // SAFETY: the probability rows hold `reach` values; v's rows 0..reach hold this
+                    // head's columns j * nr .. (j + 1) * nr <= head_dim; task (s, h) alone writes
+                    // columns col..col + head_dim of sequence s's output rows (stride `hidden`), which
+                    // lie inside `out`.
+                    unsafe {
+                        kernel.tile(
+                            count,
+                            reach,
+                            p,
+                            (value[j * nr..].as_ptr(), stride),
+                            out_ptr.add((out_row + r0) * hidden + col + j * nr),
+                            hidden,
+                            Start::Zero,
+                        )
+                    };
+                }
+                let rest = head_dim - whole * nr;
+                if rest > 0 {
+                    // A partial panel: v's last columns copied into a zero-padded panel, the tile's
+                    // rows into a spill buffer, its first `rest` columns into the output.
+                    scratch.tail.clear();
+                    scratch.tail.resize(reach * nr, 0.0);
+                    for (t, panel_row) in scratch.tail.chunks_exact_mut(nr).enumerate() {
+                        panel_row[..rest]
+                            .copy_from_slice(&value[t * stride + whole * nr..][..rest]);
+                    }
+                    scratch.spill.resize(count * nr, 0.0);
+                    // SAFETY: as above; the spill buffer holds `count` rows of nr.
+                    unsafe {
+                        kernel.tile(
+                            count,
+                            reach,
+                            p,
+                            (scratch.tail.as_ptr(), nr),
+                            scratch.spill.as_mut_ptr(),
+                            nr,
+                            Start::Zero,
+                        )
+                    };
+                    for (r, spilled) in scratch.spill.chunks_exact(nr).enumerate() {
+                        // SAFETY: as above: this task's columns of output row out_row + r0 + r.
+                        let dst = unsafe {
+                            std::slice::from_raw_parts_mut(
+                                out_ptr.add((out_row + r0 + r) * hidden + col + whole * nr),
+                                rest,
+                            )
+                        };
+                        dst.copy_from_slice(&spilled[..rest]);
+                    }
+                }
             }
         })
     });
@@ -152,14 +181,14 @@ thread_local! {
 /// One task's buffers, kept by each thread across tasks ([`SCRATCH`]).
 #[derive(Default)]
 struct Scratch {
-    /// q as row blocks.
-    q: Vec<f32>,
-    /// k, then v, as panels.
-    panels: Vec<f32>,
+    /// k^T as panels.
+    keys: Vec<f32>,
     /// Scores, then probabilities: a row per query, of the tokens rounded up to whole panels.
     scores: Vec<f32>,
-    /// The probabilities as row blocks.
-    p: Vec<f32>,
+    /// v's last columns as a panel, when head_dim is not a whole number of panels.
+    tail: Vec<f32>,
+    /// The tile's rows for that partial panel.
+    spill: Vec<f32>,
 }
 
 #[cfg(test)]
@@ -239,6 +268,9 @@ mod tests {
                 (2, 7, 3, 16, false),
                 (3, 77, 8, 64, true),
                 (1, 50, 12, 64, false),
+                // head_dim past whole panels (SigLIP so400m's 72), and not a multiple of 8.
+                (2, 9, 2, 72, true),
+                (1, 33, 3, 20, false),
             ] {
                 let hidden = heads * d;
                 let qkv = Tensor::randn(0f32, 1.0, (b * n, 3 * hidden), &dev)?;

@@ -7,6 +7,7 @@
 //! slice ([`SLICE_BYTES`]) stays in L1 while up to [`MC_ROWS`] rows of `A` pass over it. Row blocks are
 //! `k x R` values, column after column.
 
+pub(crate) use super::tile_operands::{Block, Lhs, Rows, Start};
 use super::{vmath, write_all, write_each, Kernel, SharedMut};
 
 /// Bytes of one panel slice (`kc x NR` floats): half of a 32 KiB L1 data cache, so the slice stays there
@@ -43,26 +44,29 @@ impl Kernel {
         unreachable!("no CPU kernel level exists off x86-64 ({self:?})")
     }
 
-    /// One tile: `rows` (1..=mr) rows by `nr` columns, `kc` deep.
+    /// One tile: `rows` (1..=mr) rows by `nr` columns, `kc` deep: `c (+)= a b`, `b`'s rows `ldb` apart.
     ///
     /// # Safety
-    /// As the level's `tile`: `a` holds `kc * rows` values, `b` `kc * nr`, and `c`'s `rows` rows (stride
-    /// `ldc`) `nr` writable values each.
+    /// As the level's `tile`: `a` reads `rows` rows `kc` deep, `b` holds `kc` rows of `nr` values `ldb`
+    /// apart, and `c`'s `rows` rows (stride `ldc`) `nr` writable values each (readable for
+    /// [`Start::Load`]).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) unsafe fn tile(
         self,
         rows: usize,
         kc: usize,
-        a: *const f32,
-        b: *const f32,
+        a: impl Lhs,
+        b: (*const f32, usize),
         c: *mut f32,
         ldc: usize,
+        start: Start,
     ) {
         #[cfg(target_arch = "x86_64")]
         {
             macro_rules! by_rows {
                 ($module:ident: $($r:literal)*) => {
                     match rows {
-                        $($r => super::$module::tile::<$r>(kc, a, b, c, ldc),)*
+                        $($r => super::$module::tile::<$r, _>(kc, a, b, c, ldc, start),)*
                         _ => unreachable!("a tile has 1 to {} rows, not {rows}", super::$module::MR),
                     }
                 };
@@ -74,7 +78,7 @@ impl Kernel {
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            let _ = (rows, kc, a, b, c, ldc);
+            let _ = (rows, kc, a, b, c, ldc, start);
             unreachable!("no CPU kernel level exists off x86-64 ({self:?})")
         }
     }
@@ -128,6 +132,71 @@ pub(crate) fn pack_panels_strided(
     });
 }
 
+/// `B` (`n x k`) as panels each `k` deep in one piece (not sliced by `kc`: panel `j` is `k` rows of `nr`
+/// values at `j * k * nr`), for a `B` whose rows lie in `src` `stride` apart (element `(j, p)` at
+/// `src[j * stride + p]`: attention's keys), transposed 8 x 8 in registers. `panels` is resized to fit;
+/// the padding columns of a partial last panel keep what they held (whatever they compute is not read).
+///
+/// # Panics
+/// If `src` does not hold `n` rows of `k` values `stride` apart.
+pub(crate) fn pack_panels_whole(
+    kernel: Kernel,
+    (n, k): (usize, usize),
+    src: &[f32],
+    stride: usize,
+    panels: &mut Vec<f32>,
+) {
+    let nr = kernel.nr();
+    if n == 0 || k == 0 {
+        return;
+    }
+    assert!(src.len() >= (n - 1) * stride + k, "rows outside the source");
+    panels.resize(n.div_ceil(nr) * k * nr, 0.0);
+    let at = |j: usize, p: usize| (j / nr) * k * nr + p * nr + j % nr;
+    // 8 rows of `src` at a time (the last ones copied into a zero-padded block first: the panel is
+    // whole vectors wide, so its 8 columns are there), 8 depths per transpose, a scalar depth tail.
+    let depth8 = k / 8 * 8;
+    let mut tail = [0f32; 64];
+    for j0 in (0..n).step_by(8) {
+        let rows = (n - j0).min(8);
+        #[cfg(target_arch = "x86_64")]
+        for p0 in (0..depth8).step_by(8) {
+            let (block, lds) = if rows == 8 {
+                (&src[j0 * stride + p0..], stride)
+            } else {
+                for (r, out) in tail.chunks_exact_mut(8).enumerate() {
+                    match src.get((j0 + r) * stride + p0..) {
+                        Some(row) if r < rows => out.copy_from_slice(&row[..8]),
+                        _ => out.fill(0.0),
+                    }
+                }
+                (&tail[..], 8)
+            };
+            // SAFETY: every level has AVX; `block` holds 8 rows of 8 values `lds` apart (8 rows of
+            // `src` inside it, as checked above, or the 8 x 8 `tail`), and the panel's rows p0..p0 + 8,
+            // columns j0 % nr .. + 8, lie inside `panels` (8 divides `nr`).
+            unsafe {
+                super::tiles_avx2::transpose8(
+                    block.as_ptr(),
+                    lds,
+                    panels.as_mut_ptr().add(at(j0, p0)),
+                    nr,
+                )
+            };
+        }
+        let first_scalar = if cfg!(target_arch = "x86_64") {
+            depth8
+        } else {
+            0
+        };
+        for j in j0..j0 + rows {
+            for p in first_scalar..k {
+                panels[at(j, p)] = src[j * stride + p];
+            }
+        }
+    }
+}
+
 /// The panel layout of `B` (`n x k`) in `panels` (resized to fit, padding columns zero): `fill(j0, p,
 /// row)` writes columns `j0..j0 + row.len()` of depth `p`.
 fn pack_panels_by(
@@ -171,8 +240,6 @@ pub(crate) fn pack_block(
 /// first write of an [`super::Unfilled`] output).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum OutputStart<'a> {
-    /// Zero: the product alone.
-    Zero,
     /// One value per row of `C` (a convolution's bias per output channel).
     PerRow(&'a [f32]),
     /// One value per column of `C` (a linear layer's bias per output feature).
@@ -240,7 +307,6 @@ impl Product<'_> {
                 // SAFETY: row `row`, columns c0..c1 are inside C and this caller's own.
                 let slots = unsafe { SharedMut(c).slots(row * ldc + c0, c1 - c0) };
                 let dst = match start {
-                    OutputStart::Zero => write_each(slots, 0.0),
                     OutputStart::PerRow(values) => write_each(slots, values[row]),
                     OutputStart::PerColumn(values) => write_all(slots, &values[c0..c1]),
                 };
@@ -259,7 +325,15 @@ impl Product<'_> {
                         unsafe {
                             let c = c.add(r0 * ldc + j * nr);
                             if cols == nr {
-                                kernel.tile(rows, kc, a.as_ptr(), panel.as_ptr(), c, ldc);
+                                kernel.tile(
+                                    rows,
+                                    kc,
+                                    Block(a.as_ptr()),
+                                    (panel.as_ptr(), nr),
+                                    c,
+                                    ldc,
+                                    Start::Load,
+                                );
                             } else {
                                 spill.resize(kernel.mr() * nr, 0.0);
                                 for r in 0..rows {
@@ -273,10 +347,11 @@ impl Product<'_> {
                                 kernel.tile(
                                     rows,
                                     kc,
-                                    a.as_ptr(),
-                                    panel.as_ptr(),
+                                    Block(a.as_ptr()),
+                                    (panel.as_ptr(), nr),
                                     spill.as_mut_ptr(),
                                     nr,
+                                    Start::Load,
                                 );
                                 for r in 0..rows {
                                     std::slice::from_raw_parts_mut(c.add(r * ldc), cols)

@@ -16,6 +16,7 @@ use super::tiles_int8_avx2::{
 };
 use super::tiles_int8_vnni;
 use super::{gemm::row_blocks, team, vmath, Kernel, Unfilled};
+use std::mem::MaybeUninit;
 use std::sync::Mutex;
 use vsearch_core::simd::SimdLevel;
 
@@ -342,13 +343,16 @@ unsafe fn run_tile(
     }
 }
 
+/// One task's rows of [`quantize_rows`]: their bytes (not yet written) and their scales.
+type RowsTask<'a> = (&'a mut [MaybeUninit<u8>], &'a mut [RowScale]);
+
 /// The rows of `x` (`k` values each) quantised to 7 bits, `depth` bytes a row (zero padded), with each
-/// row's scale; spread over the kernel threads.
+/// row's scale; spread over the kernel threads. Every byte is written once (no zeroed buffer first).
 fn quantize_rows(kernel: Kernel, x: &[f32], k: usize, depth: usize) -> (Vec<u8>, Vec<RowScale>) {
     let m = x.len() / k;
-    let mut bytes = vec![0u8; m * depth];
+    let mut bytes: Vec<u8> = Vec::with_capacity(m * depth);
     let mut scales = vec![RowScale::default(); m];
-    let tasks: Vec<Mutex<(&mut [u8], &mut [RowScale])>> = bytes
+    let tasks: Vec<Mutex<RowsTask<'_>>> = bytes.spare_capacity_mut()[..m * depth]
         .chunks_mut(ROWS_PER_TASK * depth)
         .zip(scales.chunks_mut(ROWS_PER_TASK))
         .map(Mutex::new)
@@ -359,6 +363,9 @@ fn quantize_rows(kernel: Kernel, x: &[f32], k: usize, depth: usize) -> (Vec<u8>,
         for (i, (q, s)) in bytes.chunks_mut(depth).zip(scales.iter_mut()).enumerate() {
             let row = &x[(t * ROWS_PER_TASK + i) * k..][..k];
             *s = quantize_row(kernel, row, &mut q[..k]);
+            for pad in &mut q[k..] {
+                pad.write(0);
+            }
         }
     };
     if tasks.len() == 1 {
@@ -367,25 +374,28 @@ fn quantize_rows(kernel: Kernel, x: &[f32], k: usize, depth: usize) -> (Vec<u8>,
         team::for_each(tasks.len(), quantize);
     }
     drop(tasks);
+    // SAFETY: the tasks wrote all m rows of `depth` bytes (k quantised values, then zeros).
+    unsafe { bytes.set_len(m * depth) };
     (bytes, scales)
 }
 
 /// One row to 7-bit steps between its minimum and maximum (zero included), written into `q`.
-fn quantize_row(kernel: Kernel, x: &[f32], q: &mut [u8]) -> RowScale {
+fn quantize_row(kernel: Kernel, x: &[f32], q: &mut [MaybeUninit<u8>]) -> RowScale {
     let mut scale = RowScale::default();
     quantize_row_at(kernel, x, q, &mut scale);
     scale
 }
 
 #[inline(always)]
-fn quantize_row_body(x: &[f32], q: &mut [u8], out: &mut RowScale) {
-    // Reductions in 8 lanes (a single running value would keep the loop scalar).
+fn quantize_row_body(x: &[f32], q: &mut [MaybeUninit<u8>], out: &mut RowScale) {
+    // Reductions in 8 lanes (a single running value would keep the loop scalar), by plain comparisons
+    // (`f32::min`'s NaN rule costs a compare and a blend per lane).
     let (mut lo, mut hi) = ([0f32; 8], [0f32; 8]);
     let mut chunks = x.chunks_exact(8);
     for c in &mut chunks {
         for l in 0..8 {
-            lo[l] = lo[l].min(c[l]);
-            hi[l] = hi[l].max(c[l]);
+            lo[l] = if c[l] < lo[l] { c[l] } else { lo[l] };
+            hi[l] = if c[l] > hi[l] { c[l] } else { hi[l] };
         }
     }
     let min = chunks
@@ -409,7 +419,7 @@ fn quantize_row_body(x: &[f32], q: &mut [u8], out: &mut RowScale) {
     // bits: integer operations that vectorise (`round_ties_even` and `as u8` compiled to scalar code).
     for (d, &v) in q.iter_mut().zip(x) {
         let shifted = (v * inv + zero).clamp(0.0, ACTIVATION_STEPS) + ROUNDING_SHIFTER;
-        *d = shifted.to_bits() as u8;
+        d.write(shifted.to_bits() as u8);
     }
     *out = RowScale {
         scale,
@@ -419,7 +429,7 @@ fn quantize_row_body(x: &[f32], q: &mut [u8], out: &mut RowScale) {
 
 vmath::per_level!(
     /// [`quantize_row_body`] compiled for the kernel's level.
-    quantize_row_at(x: &[f32], q: &mut [u8], out: &mut RowScale) => quantize_row_body
+    quantize_row_at(x: &[f32], q: &mut [MaybeUninit<u8>], out: &mut RowScale) => quantize_row_body
 );
 
 #[cfg(test)]

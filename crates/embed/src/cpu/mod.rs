@@ -13,6 +13,7 @@ mod linear;
 mod linear_int8;
 mod norm;
 mod team;
+mod tile_operands;
 #[cfg(target_arch = "x86_64")]
 mod tiles_avx2;
 #[cfg(target_arch = "x86_64")]

@@ -2,6 +2,7 @@
 //! kernel threads ([`super::team`]) when the input is large.
 
 use super::{team, Kernel, Unfilled};
+use std::mem::MaybeUninit;
 
 /// Inputs up to this many values are normalised on the calling thread (a parallel loop costs more).
 const INLINE_MAX: usize = 64 * 1024;
@@ -29,7 +30,7 @@ pub fn layer_norm(kernel: Kernel, x: &[f32], gamma: &[f32], beta: &[f32], eps: f
     team::for_each(parts, |t| {
         let (r0, r1) = (t * rows / parts, (t + 1) * rows / parts);
         // SAFETY: part t alone writes rows r0..r1 of `out`, which outlives the loop.
-        let out = unsafe { dst.part(r0 * width, (r1 - r0) * width) };
+        let out = unsafe { dst.slots(r0 * width, (r1 - r0) * width) };
         normalise(kernel, &x[r0 * width..r1 * width], gamma, beta, eps, out);
     });
     // SAFETY: the parts cover all rows of `out`.
@@ -37,7 +38,7 @@ pub fn layer_norm(kernel: Kernel, x: &[f32], gamma: &[f32], beta: &[f32], eps: f
 }
 
 #[inline(always)]
-fn normalise_body(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32, out: &mut [f32]) {
+fn normalise_body(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32, out: &mut [MaybeUninit<f32>]) {
     let width = gamma.len();
     for (x, out) in x.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
         // Sums in 16 lanes, so that the loops vectorise; the variance from the deviations (two passes).
@@ -66,14 +67,14 @@ fn normalise_body(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32, out: &mut [f
             + lanes.iter().sum::<f32>();
         let scale = 1.0 / (squares / width as f32 + eps).sqrt();
         for (((o, v), g), b) in out.iter_mut().zip(x).zip(gamma).zip(beta) {
-            *o = (v - mean) * scale * g + b;
+            o.write((v - mean) * scale * g + b);
         }
     }
 }
 
 super::vmath::per_level!(
     /// [`normalise_body`] compiled for the kernel's level.
-    normalise(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32, out: &mut [f32]) => normalise_body
+    normalise(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32, out: &mut [MaybeUninit<f32>]) => normalise_body
 );
 
 #[cfg(test)]

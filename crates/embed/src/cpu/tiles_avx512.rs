@@ -1,9 +1,10 @@
-//! AVX-512F tile of the packed matrix product: `R` rows (up to [`MR`]) by [`NR`] columns, accumulated in
-//! 2 x `R` zmm registers; the weight panel's two vectors per step are loaded once and every activation
-//! value is broadcast straight from memory into its FMA.
+//! AVX-512F tile of the matrix product: `R` rows (up to [`MR`]) by [`NR`] columns, accumulated in 2 x `R`
+//! zmm registers; the weight panel's two vectors per step are loaded once and every activation value is
+//! broadcast straight from memory into its FMA.
 //!
 //! Reached only through [`super::Kernel::Avx512`], chosen after the CPU was checked.
 
+use super::tile_operands::{Lhs, Start};
 use std::arch::x86_64::*;
 
 /// Columns of a weight panel (two zmm vectors).
@@ -11,35 +12,38 @@ pub(crate) const NR: usize = 32;
 /// Most rows of one tile: 2 x 12 accumulators + 2 weight vectors of the 32 registers.
 pub(crate) const MR: usize = 12;
 
-/// `c[r][0..NR] += sum_p a[p * R + r] * b[p * NR ..][0..NR]` for `r < R`, `p < kc`.
+/// `c[r][0..NR] (+)= sum_p a(r, p) * b[p * ldb ..][0..NR]` for `r < R`, `p < kc`.
 ///
 /// # Safety
-/// The CPU has AVX-512F; `a` holds `kc * R` values, `b` holds `kc * NR`, and each of the `R` rows of `c`
-/// (stride `ldc`) holds `NR` writable values.
+/// The CPU has AVX-512F; `a` reads `R` rows `kc` deep, `b` holds `kc` rows of `NR` values `ldb` apart,
+/// and each of the `R` rows of `c` (stride `ldc`) holds `NR` writable values (readable too for
+/// [`Start::Load`]).
 #[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn tile<const R: usize>(
+pub(crate) unsafe fn tile<const R: usize, A: Lhs>(
     kc: usize,
-    a: *const f32,
-    b: *const f32,
+    a: A,
+    (b, ldb): (*const f32, usize),
     c: *mut f32,
     ldc: usize,
+    start: Start,
 ) {
     let mut acc = [[_mm512_setzero_ps(); 2]; R];
-    for (r, row) in acc.iter_mut().enumerate() {
-        row[0] = _mm512_loadu_ps(c.add(r * ldc));
-        row[1] = _mm512_loadu_ps(c.add(r * ldc + 16));
+    if start == Start::Load {
+        for (r, row) in acc.iter_mut().enumerate() {
+            row[0] = _mm512_loadu_ps(c.add(r * ldc));
+            row[1] = _mm512_loadu_ps(c.add(r * ldc + 16));
+        }
     }
-    let (mut a, mut b) = (a, b);
-    for _ in 0..kc {
+    let mut b = b;
+    for p in 0..kc {
         let b0 = _mm512_loadu_ps(b);
         let b1 = _mm512_loadu_ps(b.add(16));
         for (r, row) in acc.iter_mut().enumerate() {
-            let x = _mm512_set1_ps(*a.add(r));
+            let x = _mm512_set1_ps(*a.at::<R>(r, p));
             row[0] = _mm512_fmadd_ps(x, b0, row[0]);
             row[1] = _mm512_fmadd_ps(x, b1, row[1]);
         }
-        a = a.add(R);
-        b = b.add(NR);
+        b = b.add(ldb);
     }
     for (r, row) in acc.iter().enumerate() {
         _mm512_storeu_ps(c.add(r * ldc), row[0]);

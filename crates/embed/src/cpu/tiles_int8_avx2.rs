@@ -12,9 +12,7 @@
 //!
 //! Reached only after the CPU was checked for AVX2 ([`super::linear_int8::QuantizedLinear::new`]).
 
-use super::vmath::{
-    EXP_MAX, EXP_MIN, EXP_POLY, GELU_TANH_CUBIC, GELU_TANH_SCALE, LN2_HI, LN2_LO, LOG2_E,
-};
+use super::vmath::{self, GELU_TANH_CUBIC, GELU_TANH_SCALE};
 use std::arch::x86_64::*;
 
 /// Columns of a weight panel (two ymm vectors of `i32` sums).
@@ -170,30 +168,9 @@ unsafe fn end_rows<const R: usize>(
     }
 }
 
-/// `1 + e^x` in 8 lanes: `vmath`'s `exp` (Cephes' polynomial on `x = n ln2 + r`, `x` clamped to f32's
-/// range) in registers; `2^n` built in the exponent bits (`n + 127` is 1..=254 after the clamp).
+/// `1 + e^x` in 8 lanes ([`vmath::exp_avx2`]).
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn one_plus_exp(x: __m256) -> __m256 {
-    let x = _mm256_min_ps(
-        _mm256_max_ps(x, _mm256_set1_ps(EXP_MIN)),
-        _mm256_set1_ps(EXP_MAX),
-    );
-    let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
-        x,
-        _mm256_set1_ps(LOG2_E),
-    ));
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-    let mut p = _mm256_set1_ps(EXP_POLY[0]);
-    for &c in &EXP_POLY[1..] {
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
-    }
-    let one = _mm256_set1_ps(1.0);
-    let e = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, one));
-    let power = _mm256_slli_epi32::<23>(_mm256_add_epi32(
-        _mm256_cvtps_epi32(n),
-        _mm256_set1_epi32(127),
-    ));
-    _mm256_add_ps(_mm256_mul_ps(e, _mm256_castsi256_ps(power)), one)
+    _mm256_add_ps(vmath::exp_avx2(x), _mm256_set1_ps(1.0))
 }

@@ -15,9 +15,7 @@
 //! ([`super::linear_int8::Int8Tile::detect`]).
 
 use super::tiles_int8_avx2::{Finish, Output, PanelColumns, RowScale, DEPTH_STEP, NR};
-use super::vmath::{
-    EXP_MAX, EXP_MIN, EXP_POLY, GELU_TANH_CUBIC, GELU_TANH_SCALE, LN2_HI, LN2_LO, LOG2_E,
-};
+use super::vmath::{self, GELU_TANH_CUBIC, GELU_TANH_SCALE};
 use std::arch::x86_64::*;
 
 /// Most rows of one tile: 8 x 2 accumulators + 4 weight vectors + 2 broadcasts, of 32 zmm registers.
@@ -105,24 +103,9 @@ pub(crate) unsafe fn tile<const R: usize, const P: usize>(
     }
 }
 
-/// `1 + e^x` in 16 lanes: `vmath`'s `exp` (Cephes' polynomial on `x = n ln2 + r`, `x` clamped to f32's
-/// range) in registers, the power of two applied by `vscalefps`.
+/// `1 + e^x` in 16 lanes ([`vmath::exp_avx512`]).
 #[inline]
 #[target_feature(enable = "avx512f")]
 unsafe fn one_plus_exp(x: __m512) -> __m512 {
-    let x = _mm512_min_ps(
-        _mm512_max_ps(x, _mm512_set1_ps(EXP_MIN)),
-        _mm512_set1_ps(EXP_MAX),
-    );
-    // Round to nearest (0x08: no exceptions), as `floor(x log2 e + 0.5)` does but for exact halves.
-    let n = _mm512_roundscale_ps::<0x08>(_mm512_mul_ps(x, _mm512_set1_ps(LOG2_E)));
-    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
-    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
-    let mut p = _mm512_set1_ps(EXP_POLY[0]);
-    for &c in &EXP_POLY[1..] {
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
-    }
-    let one = _mm512_set1_ps(1.0);
-    let e = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, one));
-    _mm512_add_ps(_mm512_scalef_ps(e, n), one)
+    _mm512_add_ps(vmath::exp_avx512(x), _mm512_set1_ps(1.0))
 }

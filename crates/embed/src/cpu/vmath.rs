@@ -3,6 +3,8 @@
 //! [`Kernel`] level and dispatched on it).
 
 use super::Kernel;
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
 
 pub(super) const LOG2_E: f32 = std::f32::consts::LOG2_E;
 // ln 2 split in two so that `x - n ln2` stays exact for the n of f32's range (Cephes' expf constants).
@@ -79,38 +81,6 @@ pub(super) fn relu6_body(x: &mut [f32]) {
     }
 }
 
-#[inline(always)]
-fn softmax_body(x: &mut [f32]) {
-    // Reductions in 16 lanes (a single running value would keep the loops scalar).
-    let mut lanes = [f32::NEG_INFINITY; 16];
-    let mut chunks = x.chunks_exact(16);
-    for c in &mut chunks {
-        for l in 0..16 {
-            lanes[l] = lanes[l].max(c[l]);
-        }
-    }
-    let max = chunks
-        .remainder()
-        .iter()
-        .chain(&lanes)
-        .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    for v in x.iter_mut() {
-        *v = exp(*v - max);
-    }
-    let mut lanes = [0f32; 16];
-    let mut chunks = x.chunks_exact(16);
-    for c in &mut chunks {
-        for l in 0..16 {
-            lanes[l] += c[l];
-        }
-    }
-    let sum: f32 = chunks.remainder().iter().sum::<f32>() + lanes.iter().sum::<f32>();
-    let inv = 1.0 / sum;
-    for v in x {
-        *v *= inv;
-    }
-}
-
 /// Defines `$vis fn $name(kernel, args...)`, at the visibility given, that runs `$body` compiled for the
 /// kernel's level; the second form names the body each level runs (e.g. a generic kernel at 16 or 8 lanes).
 macro_rules! per_level {
@@ -149,6 +119,187 @@ macro_rules! per_level {
 }
 pub(crate) use per_level;
 
+/// Lanes of [`softmax_padded`]'s chunks.
+pub(super) const SOFTMAX_LANES: usize = 16;
+
+/// `e^x` in 16 lanes: [`exp`] in registers, the power of two applied by `vscalefps`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(super) fn exp_avx512(x: __m512) -> __m512 {
+    let x = _mm512_min_ps(
+        _mm512_max_ps(x, _mm512_set1_ps(EXP_MIN)),
+        _mm512_set1_ps(EXP_MAX),
+    );
+    // Round to nearest (0x08: no exceptions), as `floor(x log2 e + 0.5)` does but for exact halves.
+    let n = _mm512_roundscale_ps::<0x08>(_mm512_mul_ps(x, _mm512_set1_ps(LOG2_E)));
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+    let mut p = _mm512_set1_ps(EXP_POLY[0]);
+    for &c in &EXP_POLY[1..] {
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+    }
+    let e = _mm512_fmadd_ps(
+        _mm512_mul_ps(p, r),
+        r,
+        _mm512_add_ps(r, _mm512_set1_ps(1.0)),
+    );
+    _mm512_scalef_ps(e, n)
+}
+
+/// `e^x` in 8 lanes: [`exp`] in registers, `2^n` built in the exponent bits (`n + 127` is 1..=254
+/// after the clamp).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(super) fn exp_avx2(x: __m256) -> __m256 {
+    let x = _mm256_min_ps(
+        _mm256_max_ps(x, _mm256_set1_ps(EXP_MIN)),
+        _mm256_set1_ps(EXP_MAX),
+    );
+    let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
+        x,
+        _mm256_set1_ps(LOG2_E),
+    ));
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+    let mut p = _mm256_set1_ps(EXP_POLY[0]);
+    for &c in &EXP_POLY[1..] {
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+    }
+    let e = _mm256_fmadd_ps(
+        _mm256_mul_ps(p, r),
+        r,
+        _mm256_add_ps(r, _mm256_set1_ps(1.0)),
+    );
+    let power = _mm256_slli_epi32::<23>(_mm256_add_epi32(
+        _mm256_cvtps_epi32(n),
+        _mm256_set1_epi32(127),
+    ));
+    _mm256_mul_ps(e, _mm256_castsi256_ps(power))
+}
+
+/// Softmax of `x[..valid]` in place, and `x[valid..]` set to zero; `x` is whole chunks of
+/// [`SOFTMAX_LANES`] values (a row of attention scores padded to whole panels), each done in registers
+/// at `kernel`'s level (the plain loop over 50 values, vectorised 64 at a time, ran in its scalar
+/// remainder).
+///
+/// # Panics
+/// If `x` is not whole chunks or `valid` is not in `1..=x.len()`.
+pub(crate) fn softmax_padded(kernel: Kernel, x: &mut [f32], valid: usize) {
+    assert!(
+        x.len().is_multiple_of(SOFTMAX_LANES) && (1..=x.len()).contains(&valid),
+        "softmax over {valid} of {} values",
+        x.len()
+    );
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a `Kernel` level is only made after the CPU was checked for it.
+    unsafe {
+        match kernel {
+            Kernel::Avx512 => softmax_padded_avx512(x, valid),
+            Kernel::Avx2 => softmax_padded_avx2(x, valid),
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = kernel;
+        let max = x[..valid].iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        let sum: f32 = x[..valid]
+            .iter_mut()
+            .map(|v| {
+                *v = exp(*v - max);
+                *v
+            })
+            .sum();
+        x[..valid].iter_mut().for_each(|v| *v /= sum);
+        x[valid..].fill(0.0);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn softmax_padded_avx512(x: &mut [f32], valid: usize) {
+    let lanes = |i: usize| -> __mmask16 {
+        match valid.saturating_sub(i * 16) {
+            0 => 0,
+            left @ 1..16 => ((1u32 << left) - 1) as __mmask16,
+            _ => 0xffff,
+        }
+    };
+    let mut max = _mm512_set1_ps(f32::NEG_INFINITY);
+    for (i, c) in x.chunks_exact(16).enumerate() {
+        // SAFETY: `c` holds 16 values.
+        let v = unsafe { _mm512_loadu_ps(c.as_ptr()) };
+        max = _mm512_mask_max_ps(max, lanes(i), max, v);
+    }
+    let max = _mm512_set1_ps(_mm512_reduce_max_ps(max));
+    let mut sum = _mm512_setzero_ps();
+    for (i, c) in x.chunks_exact_mut(16).enumerate() {
+        // SAFETY: `c` holds 16 values.
+        unsafe {
+            let e = exp_avx512(_mm512_sub_ps(_mm512_loadu_ps(c.as_ptr()), max));
+            let e = _mm512_maskz_mov_ps(lanes(i), e);
+            sum = _mm512_add_ps(sum, e);
+            _mm512_storeu_ps(c.as_mut_ptr(), e);
+        }
+    }
+    let inv = _mm512_set1_ps(1.0 / _mm512_reduce_add_ps(sum));
+    for c in x.chunks_exact_mut(16) {
+        // SAFETY: `c` holds 16 values.
+        unsafe {
+            _mm512_storeu_ps(
+                c.as_mut_ptr(),
+                _mm512_mul_ps(_mm512_loadu_ps(c.as_ptr()), inv),
+            )
+        };
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn softmax_padded_avx2(x: &mut [f32], valid: usize) {
+    // Lane l of the vector at `at` is one of the `valid` values when valid - at > l.
+    let steps = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let lanes = |at: usize| {
+        let left = _mm256_set1_epi32(valid.saturating_sub(at).min(8) as i32);
+        _mm256_castsi256_ps(_mm256_cmpgt_epi32(left, steps))
+    };
+    let minus_infinity = _mm256_set1_ps(f32::NEG_INFINITY);
+    let mut max = minus_infinity;
+    for (i, c) in x.chunks_exact(8).enumerate() {
+        // SAFETY: `c` holds 8 values.
+        let v = unsafe { _mm256_loadu_ps(c.as_ptr()) };
+        max = _mm256_max_ps(max, _mm256_blendv_ps(minus_infinity, v, lanes(i * 8)));
+    }
+    let mut top = [0f32; 8];
+    // SAFETY: `top` holds 8 values.
+    unsafe { _mm256_storeu_ps(top.as_mut_ptr(), max) };
+    let max = _mm256_set1_ps(top.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)));
+    let mut sum = _mm256_setzero_ps();
+    for (i, c) in x.chunks_exact_mut(8).enumerate() {
+        // SAFETY: `c` holds 8 values.
+        unsafe {
+            let e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(c.as_ptr()), max));
+            let e = _mm256_and_ps(e, lanes(i * 8));
+            sum = _mm256_add_ps(sum, e);
+            _mm256_storeu_ps(c.as_mut_ptr(), e);
+        }
+    }
+    let mut sums = [0f32; 8];
+    // SAFETY: `sums` holds 8 values.
+    unsafe { _mm256_storeu_ps(sums.as_mut_ptr(), sum) };
+    let inv = _mm256_set1_ps(1.0 / sums.iter().sum::<f32>());
+    for c in x.chunks_exact_mut(8) {
+        // SAFETY: `c` holds 8 values.
+        unsafe {
+            _mm256_storeu_ps(
+                c.as_mut_ptr(),
+                _mm256_mul_ps(_mm256_loadu_ps(c.as_ptr()), inv),
+            )
+        };
+    }
+}
+
 per_level!(
     /// `x <- x * sigmoid(x)` (SiLU) in place.
     pub(crate) silu(x: &mut [f32]) => silu_body
@@ -160,10 +311,6 @@ per_level!(
 per_level!(
     /// `x <- min(max(x, 0), 6)` (ReLU6) in place.
     pub(crate) relu6(x: &mut [f32]) => relu6_body
-);
-per_level!(
-    /// Softmax of `x` in place (max-subtracted).
-    pub(crate) softmax(x: &mut [f32]) => softmax_body
 );
 
 #[cfg(test)]
@@ -196,15 +343,22 @@ mod tests {
                     "{kernel:?}: {g} vs {w}"
                 );
             }
-            let mut s: Vec<f32> = (0..77)
-                .map(|i| ((i * 37 % 19) as f32 - 9.0) * 0.8)
-                .collect();
-            let max = s.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-            let total: f32 = s.iter().map(|v| (v - max).exp()).sum();
-            let want: Vec<f32> = s.iter().map(|v| (v - max).exp() / total).collect();
-            softmax(kernel, &mut s);
-            for (g, w) in s.iter().zip(&want) {
-                assert!((g - w).abs() <= 1e-6, "{kernel:?}: {g} vs {w}");
+            // Softmax over the first `valid` values of 80 (five whole chunks), zeros after them: every
+            // count across a chunk's lanes, and garbage (huge, infinite) in the padding.
+            for valid in [1, 7, 16, 17, 33, 50, 77, 80] {
+                let mut s: Vec<f32> = (0..80)
+                    .map(|i| ((i * 37 % 19) as f32 - 9.0) * 0.8)
+                    .collect();
+                s[valid..].iter_mut().for_each(|v| *v = f32::INFINITY);
+                let max = s[..valid].iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let total: f32 = s[..valid].iter().map(|v| (v - max).exp()).sum();
+                let mut want: Vec<f32> =
+                    s[..valid].iter().map(|v| (v - max).exp() / total).collect();
+                want.resize(80, 0.0);
+                softmax_padded(kernel, &mut s, valid);
+                for (g, w) in s.iter().zip(&want) {
+                    assert!((g - w).abs() <= 1e-6, "{kernel:?} {valid}: {g} vs {w}");
+                }
             }
         }
     }

@@ -1,0 +1,113 @@
+//! The fused multi-head attention of the transformer towers ([`vsearch_embed::cpu::attention`]) on the
+//! shapes CLIP and SigLIP run: ViT-B/32's 50 tokens at batch 1 and 32, ViT-B/16's 197 tokens, and
+//! batched captions (causal, 20 tokens, and the last layer's one query per caption), at every kernel level
+//! this CPU runs. Rounds alternate the levels (A B A B); each figure is the best round's.
+//!
+//! Run: `cargo bench --bench attention [-- --rounds 5]`. Prints, per shape and level, the multiply-adds
+//! of `q k^T` and `p v` per second (GMAC/s), with the CPU model. Compare two commits by running their
+//! binaries alternately.
+
+use std::time::{Duration, Instant};
+use vsearch_embed::cpu::{attention, Kernel, Queries};
+
+/// Least time one round of one level on one shape runs.
+const ROUND: Duration = Duration::from_millis(700);
+
+/// An attention shape: what it is, sequence lengths, (heads, head_dim), causal, queries.
+struct Shape {
+    what: &'static str,
+    lengths: Vec<usize>,
+    heads: (usize, usize),
+    causal: bool,
+    queries: Queries,
+}
+
+fn shapes() -> Vec<Shape> {
+    let shape = |what, batch, tokens, causal, queries| Shape {
+        what,
+        lengths: vec![tokens; batch],
+        heads: (12, 64),
+        causal,
+        queries,
+    };
+    vec![
+        shape("ViT-B/32 image, batch 1", 1, 50, false, Queries::All),
+        shape("ViT-B/32 image, batch 32", 32, 50, false, Queries::All),
+        shape("ViT-B/16 image, batch 8", 8, 197, false, Queries::All),
+        shape("captions 16 x 20 tokens", 16, 20, true, Queries::All),
+        shape("captions, last query only", 16, 20, true, Queries::Last),
+    ]
+}
+
+fn values(len: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// Multiply-adds of one call: `q k^T` and `p v` over the computed queries.
+fn macs(s: &Shape) -> f64 {
+    let hidden = s.heads.0 * s.heads.1;
+    s.lengths
+        .iter()
+        .map(|&n| {
+            let queries = match s.queries {
+                Queries::All => n,
+                Queries::Last => 1,
+            };
+            (2 * queries * n * hidden) as f64
+        })
+        .sum()
+}
+
+/// Multiply-adds per second of the attention at `kernel` on `qkv` over one round.
+fn round(kernel: Kernel, s: &Shape, qkv: &[f32]) -> f64 {
+    let run = || attention(kernel, qkv, &s.lengths, s.heads, s.causal, s.queries);
+    let _ = run();
+    let (mut calls, start) = (0u32, Instant::now());
+    while start.elapsed() < ROUND || calls < 3 {
+        std::hint::black_box(run());
+        calls += 1;
+    }
+    macs(s) * f64::from(calls) / start.elapsed().as_secs_f64()
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let rounds = match args.iter().position(|a| a == "--rounds") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|r| *r > 0)
+            .ok_or_else(|| anyhow::anyhow!("--rounds needs a positive number"))?,
+        None => 5,
+    };
+    let kernels: Vec<Kernel> = Kernel::available().collect();
+    anyhow::ensure!(!kernels.is_empty(), "this CPU has no AVX2");
+    let (cpu, _) = vsearch_bench::measure::machine();
+    println!(
+        "fused attention, {cpu}, levels {:?}, {rounds} rounds alternated, best of each",
+        kernels.iter().map(|k| k.name()).collect::<Vec<_>>()
+    );
+    println!("{:<30} {:>8} {:>10}", "shape", "level", "GMAC/s");
+    for s in shapes() {
+        let rows: usize = s.lengths.iter().sum();
+        let qkv = values(rows * 3 * s.heads.0 * s.heads.1, 7);
+        let mut best = vec![0f64; kernels.len()];
+        for _ in 0..rounds {
+            for (&kernel, best) in kernels.iter().zip(&mut best) {
+                *best = best.max(round(kernel, &s, &qkv));
+            }
+        }
+        for (kernel, rate) in kernels.iter().zip(&best) {
+            println!("{:<30} {:>8} {:>10.1}", s.what, kernel.name(), rate / 1e9);
+        }
+    }
+    Ok(())
+}
