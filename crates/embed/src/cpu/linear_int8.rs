@@ -11,6 +11,7 @@
 //! measured distance from `f32`.
 
 use super::linear::{input_rows, Epilogue};
+use super::norm::{normalise_rows, NormParams};
 use super::tiles_int8_avx2::{
     self as tiles, Finish, Output, PanelColumns, RowScale, DEPTH_STEP, NR,
 };
@@ -219,9 +220,38 @@ impl QuantizedLinear {
     /// # Panics
     /// If `x` is not a whole number of `k`-value rows, or an [`Epilogue::AddTo`] residual is not `m x n`.
     pub fn forward(&self, x: &[f32], epilogue: Epilogue<'_>) -> Vec<f32> {
+        self.forward_from(x, None, epilogue)
+    }
+
+    /// `layer_norm(x)` through the layer and `epilogue`, the norm applied to each row as it is
+    /// quantised (its `f32` result is never stored): the same values as [`super::layer_norm`] then
+    /// [`Self::forward`].
+    ///
+    /// # Panics
+    /// As [`Self::forward`], and if the norm's parameters are not `k` values each.
+    pub fn forward_normed(
+        &self,
+        x: &[f32],
+        norm: NormParams<'_>,
+        epilogue: Epilogue<'_>,
+    ) -> Vec<f32> {
+        assert!(
+            norm.gamma.len() == self.k && norm.beta.len() == self.k,
+            "the norm is not over the layer's {} inputs",
+            self.k
+        );
+        self.forward_from(x, Some(norm), epilogue)
+    }
+
+    fn forward_from(
+        &self,
+        x: &[f32],
+        norm: Option<NormParams<'_>>,
+        epilogue: Epilogue<'_>,
+    ) -> Vec<f32> {
         let (n, k) = (self.n, self.k);
         let m = input_rows(x, (n, k), epilogue);
-        let (activations, rows) = quantize_rows(self.kernel, x, k, self.depth);
+        let (activations, rows) = quantize_rows(self.kernel, x, norm, k, self.depth);
         let mr = self.tile.rows();
         let blocks = row_blocks(m, mr);
         let group = (GROUP_BYTES / (self.depth * mr)).max(1);
@@ -346,9 +376,16 @@ unsafe fn run_tile(
 /// One task's rows of [`quantize_rows`]: their bytes (not yet written) and their scales.
 type RowsTask<'a> = (&'a mut [MaybeUninit<u8>], &'a mut [RowScale]);
 
-/// The rows of `x` (`k` values each) quantised to 7 bits, `depth` bytes a row (zero padded), with each
-/// row's scale; spread over the kernel threads. Every byte is written once (no zeroed buffer first).
-fn quantize_rows(kernel: Kernel, x: &[f32], k: usize, depth: usize) -> (Vec<u8>, Vec<RowScale>) {
+/// The rows of `x` (`k` values each), through `norm` if given, quantised to 7 bits, `depth` bytes a row
+/// (zero padded), with each row's scale; spread over the kernel threads. Every byte is written once (no
+/// zeroed buffer first); a normed row lives only in its task's buffer.
+fn quantize_rows(
+    kernel: Kernel,
+    x: &[f32],
+    norm: Option<NormParams<'_>>,
+    k: usize,
+    depth: usize,
+) -> (Vec<u8>, Vec<RowScale>) {
     let m = x.len() / k;
     let mut bytes: Vec<u8> = Vec::with_capacity(m * depth);
     let mut scales = vec![RowScale::default(); m];
@@ -360,8 +397,15 @@ fn quantize_rows(kernel: Kernel, x: &[f32], k: usize, depth: usize) -> (Vec<u8>,
     let quantize = |t: usize| {
         let mut task = tasks[t].lock().unwrap_or_else(|e| e.into_inner());
         let (bytes, scales) = &mut *task;
+        let mut normed: Vec<f32> = Vec::with_capacity(if norm.is_some() { k } else { 0 });
         for (i, (q, s)) in bytes.chunks_mut(depth).zip(scales.iter_mut()).enumerate() {
-            let row = &x[(t * ROWS_PER_TASK + i) * k..][..k];
+            let mut row = &x[(t * ROWS_PER_TASK + i) * k..][..k];
+            if let Some(norm) = norm {
+                let out = &mut normed.spare_capacity_mut()[..k];
+                normalise_rows(kernel, row, norm, out);
+                // SAFETY: `normalise_rows` wrote all k values.
+                row = unsafe { &*(out as *const [MaybeUninit<f32>] as *const [f32]) };
+            }
             *s = quantize_row(kernel, row, &mut q[..k]);
             for pad in &mut q[k..] {
                 pad.write(0);
@@ -588,6 +632,39 @@ mod tests {
     }
 
     /// Against the `f32` product the error is the rounding's: a few hundredths of the outputs' spread.
+    /// The layer norm applied as rows are quantised gives the same bits as the norm, then the layer,
+    /// on every tile and on rows spread over several tasks.
+    #[test]
+    fn a_normed_input_equals_the_norm_then_the_layer() {
+        let Some(kernel) = Kernel::detect() else {
+            return;
+        };
+        let (m, n, k) = (37, 48, 72);
+        let (w, b) = (values(n * k, 1), values(n, 2));
+        let x: Vec<f32> = values(m * k, 3).iter().map(|v| v * 5.0 + 1.0).collect();
+        let (gamma, beta) = (values(k, 4), values(k, 5));
+        let norm = NormParams {
+            gamma: &gamma,
+            beta: &beta,
+            eps: 1e-5,
+        };
+        let normed = super::super::layer_norm(kernel, &x, &gamma, &beta, 1e-5);
+        for tile in tiles() {
+            let layer = QuantizedLinear::with_tile(kernel, tile, &w, Some(&b), n, k)
+                .expect("a tile this CPU runs");
+            for epilogue in [Epilogue::None, Epilogue::Silu] {
+                let want = layer.forward(&normed, epilogue);
+                let got = layer.forward_normed(&x, norm, epilogue);
+                assert!(
+                    want.iter()
+                        .zip(&got)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{tile:?} {epilogue:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn int8_linear_stays_close_to_f32() {
         let Some(kernel) = Kernel::detect() else {

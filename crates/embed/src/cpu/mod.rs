@@ -28,7 +28,7 @@ pub use attention::{attention, Queries};
 pub use linear::{Epilogue, PackedLinear};
 #[cfg(target_arch = "x86_64")]
 pub use linear_int8::{Int8Tile, QuantizedLinear};
-pub use norm::layer_norm;
+pub use norm::{layer_norm, NormParams};
 pub(crate) use team::Preparing;
 
 use crate::error::{EmbedError, Result};

@@ -37,6 +37,24 @@ pub fn layer_norm(kernel: Kernel, x: &[f32], gamma: &[f32], beta: &[f32], eps: f
     unsafe { out.filled() }
 }
 
+/// A layer norm's parameters: `gamma` and `beta` (one value per feature) and epsilon.
+#[derive(Debug, Clone, Copy)]
+pub struct NormParams<'a> {
+    pub gamma: &'a [f32],
+    pub beta: &'a [f32],
+    pub eps: f32,
+}
+
+/// Rows of `x` normalised as [`layer_norm`] does, into `out` (as long as `x`), on the calling thread.
+pub(super) fn normalise_rows(
+    kernel: Kernel,
+    x: &[f32],
+    p: NormParams<'_>,
+    out: &mut [MaybeUninit<f32>],
+) {
+    normalise(kernel, x, p.gamma, p.beta, p.eps, out);
+}
+
 #[inline(always)]
 fn normalise_body(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32, out: &mut [MaybeUninit<f32>]) {
     let width = gamma.len();

@@ -2,6 +2,7 @@
 //! 1/sqrt(head_dim) scale folded into the q weights at load time. On the CPU the scores, softmax and
 //! weighted sum run as one op ([`crate::cpu::attention`]); elsewhere as candle's ops.
 
+use super::norm::LayerNorm;
 use super::projection::{Projection, Then};
 pub(crate) use crate::cpu::Queries;
 use crate::precision::Precision;
@@ -45,19 +46,20 @@ impl Attention {
         })
     }
 
-    /// `residual + attention(x)`. `x`: the rows of sequences of `lengths[s]` tokens one after the other;
+    /// `residual + attention(norm(x))`. `x`: the rows of sequences of `lengths[s]` tokens one after the other;
     /// `causal`: each token attends only to itself and the tokens before it; `queries`: the rows computed
     /// (every token's, or each sequence's last), which `residual` holds and the result has.
     pub(super) fn forward(
         &self,
         x: &Tensor,
+        norm: &LayerNorm,
         lengths: &[usize],
         causal: bool,
         queries: Queries,
         residual: &Tensor,
     ) -> candle_core::Result<Tensor> {
         let hidden = self.heads * self.head_dim;
-        let qkv = self.qkv.forward(x, Then::Return)?;
+        let qkv = self.qkv.forward_normed(x, norm, Then::Return)?;
         let ctx = match self.qkv.kernel() {
             Some(kernel) => {
                 let heads = (self.heads, self.head_dim);

@@ -10,7 +10,7 @@ mod projection;
 use crate::precision::Precision;
 use attention::Attention;
 pub(crate) use attention::Queries;
-use candle_core::{Module, Tensor};
+use candle_core::Tensor;
 use candle_nn::{linear, Linear, VarBuilder};
 pub(crate) use norm::{layer_norm, LayerNorm};
 pub(crate) use patch::PatchEmbedding;
@@ -138,12 +138,12 @@ impl EncoderLayer {
         };
         let h = self
             .attn
-            .forward(&self.ln1.forward(x)?, lengths, causal, queries, &residual)?;
-        let inner = self.ln2.forward(&h)?;
+            .forward(x, &self.ln1, lengths, causal, queries, &residual)?;
+        let (fc1, ln2) = (&self.fc1, &self.ln2);
         let inner = match self.act {
-            MlpActivation::Silu => self.fc1.forward(&inner, Then::Silu)?,
-            MlpActivation::GeluTanh => self.fc1.forward(&inner, Then::GeluTanh)?,
-            MlpActivation::Plain(a) => a.apply(&self.fc1.forward(&inner, Then::Return)?)?,
+            MlpActivation::Silu => fc1.forward_normed(&h, ln2, Then::Silu)?,
+            MlpActivation::GeluTanh => fc1.forward_normed(&h, ln2, Then::GeluTanh)?,
+            MlpActivation::Plain(a) => a.apply(&fc1.forward_normed(&h, ln2, Then::Return)?)?,
         };
         self.fc2.forward(&inner, Then::AddTo(&h))
     }
@@ -211,7 +211,7 @@ impl Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
+    use candle_core::{Device, Module};
 
     /// The folded MLP (silu between rescaled projections) equals fc2(quick_gelu(fc1(x))) with the plain ops.
     #[test]

@@ -30,15 +30,34 @@ pub(crate) fn layer_norm(size: usize, eps: f64, vb: VarBuilder) -> candle_core::
     })
 }
 
+impl LayerNorm {
+    /// The level and parameters of the CPU kernel, where it applies to `x`.
+    pub(crate) fn cpu_params(&self, x: &Tensor) -> Option<(Kernel, cpu::NormParams<'_>)> {
+        match &self.cpu {
+            Some((kernel, gamma, beta, eps)) if x.dtype() == DType::F32 && cpu::on_cpu(x) => {
+                Some((
+                    *kernel,
+                    cpu::NormParams {
+                        gamma,
+                        beta,
+                        eps: *eps,
+                    },
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl Module for LayerNorm {
     /// `x` normalised over its last dimension.
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        match &self.cpu {
-            Some((kernel, weight, bias, eps)) if x.dtype() == DType::F32 && cpu::on_cpu(x) => {
-                let y = cpu::cpu_f32(x, |x| cpu::layer_norm(*kernel, x, weight, bias, *eps))?;
+        match self.cpu_params(x) {
+            Some((kernel, p)) => {
+                let y = cpu::cpu_f32(x, |x| cpu::layer_norm(kernel, x, p.gamma, p.beta, p.eps))?;
                 Tensor::from_vec(y, x.shape(), x.device())
             }
-            _ => self.candle.forward(x),
+            None => self.candle.forward(x),
         }
     }
 }

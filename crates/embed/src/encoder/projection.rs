@@ -2,6 +2,7 @@
 //! live on a CPU that has them, quantised for the int8 kernel ([`QuantizedLinear`]) when the model runs at
 //! [`Precision::Int8`], candle's `Linear` on other devices (and with `VSEARCH_CPU_KERNELS=candle`).
 
+use super::norm::LayerNorm;
 #[cfg(target_arch = "x86_64")]
 use crate::cpu::QuantizedLinear;
 use crate::cpu::{self, Epilogue, Kernel, PackedLinear};
@@ -87,6 +88,25 @@ impl Projection {
                 }
             }
         }
+    }
+}
+
+impl Projection {
+    /// `norm(x)` through the layer, then `then`: an int8 layer applies the norm to each row as it
+    /// quantises it (the normed rows are never stored); any other runs the norm, then the layer.
+    pub(crate) fn forward_normed(
+        &self,
+        x: &Tensor,
+        norm: &LayerNorm,
+        then: Then<'_>,
+    ) -> candle_core::Result<Tensor> {
+        #[cfg(target_arch = "x86_64")]
+        if let (Self::Int8(q), Some((_, params))) = (self, norm.cpu_params(x)) {
+            return on_cpu(x, then, q.out_features(), |x, e| {
+                q.forward_normed(x, params, e)
+            });
+        }
+        self.forward(&norm.forward(x)?, then)
     }
 }
 
