@@ -8,6 +8,7 @@
 //! binaries alternately.
 
 use std::time::{Duration, Instant};
+use vsearch_bench::measure::{pseudo_random, rounds_arg};
 use vsearch_embed::cpu::{attention, Kernel, Queries};
 
 /// Least time one round of one level on one shape runs.
@@ -39,18 +40,6 @@ fn shapes() -> Vec<Shape> {
     ]
 }
 
-fn values(len: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        })
-        .collect()
-}
-
 /// Multiply-adds of one call: `q k^T` and `p v` over the computed queries.
 fn macs(s: &Shape) -> f64 {
     let hidden = s.heads.0 * s.heads.1;
@@ -80,14 +69,8 @@ fn round(kernel: Kernel, s: &Shape, qkv: &[f32]) -> f64 {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let rounds = match args.iter().position(|a| a == "--rounds") {
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|v| v.parse::<usize>().ok())
-            .filter(|r| *r > 0)
-            .ok_or_else(|| anyhow::anyhow!("--rounds needs a positive number"))?,
-        None => 5,
-    };
+    let rounds =
+        rounds_arg(&args, 5).ok_or_else(|| anyhow::anyhow!("--rounds needs a positive number"))?;
     let kernels: Vec<Kernel> = Kernel::available().collect();
     anyhow::ensure!(!kernels.is_empty(), "this CPU has no AVX2");
     let (cpu, _) = vsearch_bench::measure::machine();
@@ -98,7 +81,7 @@ fn main() -> anyhow::Result<()> {
     println!("{:<30} {:>8} {:>10}", "shape", "level", "GMAC/s");
     for s in shapes() {
         let rows: usize = s.lengths.iter().sum();
-        let qkv = values(rows * 3 * s.heads.0 * s.heads.1, 7);
+        let qkv = pseudo_random(rows * 3 * s.heads.0 * s.heads.1, 7);
         let mut best = vec![0f64; kernels.len()];
         for _ in 0..rounds {
             for (&kernel, best) in kernels.iter().zip(&mut best) {

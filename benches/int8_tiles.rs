@@ -8,6 +8,7 @@
 //! per second (GMAC/s) and the ratio to the AVX2 tile, with the CPU model.
 
 use std::time::{Duration, Instant};
+use vsearch_bench::measure::{pseudo_random, rounds_arg};
 use vsearch_embed::cpu::{Epilogue, Int8Tile, Kernel, QuantizedLinear};
 
 /// Least time one round of one tile on one shape runs.
@@ -25,18 +26,6 @@ const SHAPES: [Shape; 6] = [
     ("fc2 3072->768, batch 32", 1600, 768, 3072),
 ];
 
-fn values(len: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        })
-        .collect()
-}
-
 /// Multiply-adds per second of `layer` on `x` over one round.
 fn round(layer: &QuantizedLinear, x: &[f32], macs: f64) -> f64 {
     let _ = layer.forward(x, Epilogue::None);
@@ -50,14 +39,8 @@ fn round(layer: &QuantizedLinear, x: &[f32], macs: f64) -> f64 {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let rounds = match args.iter().position(|a| a == "--rounds") {
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|v| v.parse::<usize>().ok())
-            .filter(|r| *r > 0)
-            .ok_or_else(|| anyhow::anyhow!("--rounds needs a positive number"))?,
-        None => 5,
-    };
+    let rounds =
+        rounds_arg(&args, 5).ok_or_else(|| anyhow::anyhow!("--rounds needs a positive number"))?;
     let kernel = Kernel::detect().ok_or_else(|| anyhow::anyhow!("this CPU has no AVX2"))?;
     let tiles: Vec<Int8Tile> = Int8Tile::ALL
         .into_iter()
@@ -74,7 +57,11 @@ fn main() -> anyhow::Result<()> {
         "shape", "tile", "GMAC/s", "vs avx2"
     );
     for (what, m, n, k) in SHAPES {
-        let (w, b, x) = (values(n * k, 1), values(n, 2), values(m * k, 3));
+        let (w, b, x) = (
+            pseudo_random(n * k, 1),
+            pseudo_random(n, 2),
+            pseudo_random(m * k, 3),
+        );
         let layers: Vec<QuantizedLinear> = tiles
             .iter()
             .filter_map(|&t| QuantizedLinear::with_tile(kernel, t, &w, Some(&b), n, k))

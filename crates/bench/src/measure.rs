@@ -236,3 +236,29 @@ pub fn utc_now() -> String {
         rem % 60
     )
 }
+
+/// `len` values in `[-1, 1)` from a xorshift generator seeded by `seed`: the same inputs on every run of
+/// a kernel benchmark.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// A kernel benchmark's `--rounds N` among its arguments: `Some(default)` without it, `None` when its
+/// value is not a positive number.
+pub fn rounds_arg(args: &[String], default: usize) -> Option<usize> {
+    match args.iter().position(|a| a == "--rounds") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|r| *r > 0),
+        None => Some(default),
+    }
+}
