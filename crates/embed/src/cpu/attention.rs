@@ -68,6 +68,18 @@ pub fn attention(
                 stride,
                 &mut scratch.keys,
             );
+            // v's rows (one per token) are read where they lie for its whole panels; its last
+            // columns, when head_dim is not a whole number of panels, are packed once per task into a
+            // zero-padded panel of `tokens` rows.
+            let value = &rows[2 * hidden + col..];
+            let (whole, rest) = (head_dim / nr, head_dim % nr);
+            if rest > 0 {
+                scratch.tail.clear();
+                scratch.tail.resize(tokens * nr, 0.0);
+                for (t, panel_row) in scratch.tail.chunks_exact_mut(nr).enumerate() {
+                    panel_row[..rest].copy_from_slice(&value[t * stride + whole * nr..][..rest]);
+                }
+            }
             // Score rows span whole panels, so that every panel's tile writes in place (the columns
             // past `tokens` are never read).
             let width = tokens.div_ceil(nr) * nr;
@@ -113,8 +125,6 @@ pub fn attention(
                     a: scratch.scores[r0 * width..].as_ptr(),
                     lda: width,
                 };
-                let value = &rows[2 * hidden + col..];
-                let whole = head_dim / nr;
                 for j in 0..whole {
                     // SAFETY: the probability rows hold `reach` values; v's rows 0..reach hold this
                     // head's columns j * nr .. (j + 1) * nr <= head_dim; task (s, h) alone writes
@@ -132,16 +142,10 @@ pub fn attention(
                         )
                     };
                 }
-                let rest = head_dim - whole * nr;
                 if rest > 0 {
-                    // A partial panel: v's last columns copied into a zero-padded panel, the tile's
-                    // rows into a spill buffer, its first `rest` columns into the output.
-                    scratch.tail.clear();
-                    scratch.tail.resize(reach * nr, 0.0);
-                    for (t, panel_row) in scratch.tail.chunks_exact_mut(nr).enumerate() {
-                        panel_row[..rest]
-                            .copy_from_slice(&value[t * stride + whole * nr..][..rest]);
-                    }
+                    // A partial panel: the tile reads v's last columns from the padded panel packed
+                    // above, writes its rows into a spill buffer, and their first `rest` columns go
+                    // into the output.
                     scratch.spill.resize(count * nr, 0.0);
                     // SAFETY: as above; the spill buffer holds `count` rows of nr.
                     unsafe {
