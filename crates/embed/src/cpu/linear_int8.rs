@@ -431,13 +431,14 @@ fn quantize_row(kernel: Kernel, x: &[f32], q: &mut [MaybeUninit<u8>]) -> RowScal
 }
 
 #[inline(always)]
-fn quantize_row_body(x: &[f32], q: &mut [MaybeUninit<u8>], out: &mut RowScale) {
-    // Reductions in 8 lanes (a single running value would keep the loop scalar), by plain comparisons
-    // (`f32::min`'s NaN rule costs a compare and a blend per lane).
-    let (mut lo, mut hi) = ([0f32; 8], [0f32; 8]);
-    let mut chunks = x.chunks_exact(8);
+fn quantize_row_body<const LANES: usize>(x: &[f32], q: &mut [MaybeUninit<u8>], out: &mut RowScale) {
+    // Reductions in a vector's `LANES` (a single running value would keep the loop scalar; 8 lanes
+    // compiled for AVX-512 came out as shuffles of half vectors, most of the quantisation's time), by
+    // plain comparisons (`f32::min`'s NaN rule costs a compare and a blend per lane).
+    let (mut lo, mut hi) = ([0f32; LANES], [0f32; LANES]);
+    let mut chunks = x.chunks_exact(LANES);
     for c in &mut chunks {
-        for l in 0..8 {
+        for l in 0..LANES {
             lo[l] = if c[l] < lo[l] { c[l] } else { lo[l] };
             hi[l] = if c[l] > hi[l] { c[l] } else { hi[l] };
         }
@@ -473,7 +474,8 @@ fn quantize_row_body(x: &[f32], q: &mut [MaybeUninit<u8>], out: &mut RowScale) {
 
 vmath::per_level!(
     /// [`quantize_row_body`] compiled for the kernel's level.
-    quantize_row_at(x: &[f32], q: &mut [MaybeUninit<u8>], out: &mut RowScale) => quantize_row_body
+    quantize_row_at(x: &[f32], q: &mut [MaybeUninit<u8>], out: &mut RowScale)
+        => avx512: quantize_row_body::<16>, avx2: quantize_row_body::<8>
 );
 
 #[cfg(test)]
