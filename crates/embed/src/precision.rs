@@ -11,10 +11,12 @@ pub enum Precision {
     /// 32-bit floats throughout.
     #[default]
     F32,
-    /// The encoder layers' linear layers (attention's projections and the MLP) on the CPU with 7-bit
-    /// weights (per output feature) and 7-bit activations (per row) multiplied in integers
-    /// ([`crate::cpu::QuantizedLinear`]); patch embedding, attention, norms and the final projection stay
-    /// `f32`. Embeddings keep a cosine of 0.99 or more to the `f32` ones on the test models (README).
+    /// The encoder layers' linear layers (attention's projections and the MLP) and the image towers'
+    /// patch embedding on the CPU with 7-bit weights (per output feature) and 7-bit activations (per
+    /// row) multiplied in integers ([`crate::cpu::QuantizedLinear`]); attention's two products with bf16
+    /// operands and `f32` sums where the CPU has AVX-512 BF16 ([`crate::cpu::AttentionProducts`]), else
+    /// `f32`; the softmax, norms and the final projection stay `f32`. Embeddings keep a cosine of 0.99 or
+    /// more to the `f32` ones on the test models (README).
     Int8,
 }
 

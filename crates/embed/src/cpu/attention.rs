@@ -4,12 +4,40 @@
 //! products run on the tile kernels of the linear layers ([`super::gemm`]), reading q, the probabilities
 //! and v where they lie: only k is packed (transposed, 8 x 8 in registers), and nothing is zeroed before
 //! a tile writes it. With a causal mask a block of queries multiplies only the keys its last query sees.
-//! The attention scale is already folded into q's weights.
+//! The attention scale is already folded into q's weights. Where the towers run at int8 and the CPU has
+//! AVX-512 BF16, both products can take bf16 operands instead ([`AttentionProducts::Bf16`]).
 
 use super::gemm::{pack_panels_whole, row_blocks, Rows, Start};
 use super::team;
+#[cfg(target_arch = "x86_64")]
+use super::tiles_bf16;
 use super::{vmath, Kernel, Unfilled};
 use std::cell::RefCell;
+
+/// The arithmetic of attention's two products, q k^T and p v.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttentionProducts {
+    /// `f32` operands and sums, on the kernel's tiles.
+    F32,
+    /// bf16 operands, `f32` sums (`vdpbf16ps`: twice an FMA's multiply-adds an instruction) for
+    /// sequences of a panel's 32 tokens or more (shorter ones stay `f32`): for towers whose linear layers
+    /// run at int8, whose own rounding is coarser. Only made by [`AttentionProducts::for_int8`], on a CPU
+    /// with AVX-512 BF16.
+    Bf16,
+}
+
+impl AttentionProducts {
+    /// The products of a tower at int8 on `kernel`: bf16 where the kernel is AVX-512 and the CPU has
+    /// AVX-512 BF16, else `f32`.
+    pub fn for_int8(kernel: Kernel) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if kernel == Kernel::Avx512 && tiles_bf16::available() {
+            return Self::Bf16;
+        }
+        let _ = kernel;
+        Self::F32
+    }
+}
 
 /// Which query rows of each sequence the attention computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +56,7 @@ pub enum Queries {
 /// If `qkv` does not hold `sum(lengths) * 3 * heads * head_dim` values, or a sequence is empty.
 pub fn attention(
     kernel: Kernel,
+    products: AttentionProducts,
     qkv: &[f32],
     lengths: &[usize],
     (heads, head_dim): (usize, usize),
@@ -60,6 +89,26 @@ pub fn attention(
             let asked = tokens - first_query;
             let rows = &qkv[row * 3 * hidden..(row + tokens) * 3 * hidden];
             let (col, stride) = (h * head_dim, 3 * hidden);
+            // Sequences shorter than one panel of the bf16 tile (captions) keep the `f32` products:
+            // there converting and packing the operands cost what the products save (CLIP captions
+            // of 3-17 tokens ran 18% slower end to end with them).
+            #[cfg(target_arch = "x86_64")]
+            if products == AttentionProducts::Bf16 && tokens >= tiles_bf16::NR {
+                // SAFETY: `Bf16` is only made where the CPU runs the bf16 tile; task (s, h) alone
+                // writes columns col..col + head_dim of sequence s's `asked` output rows (stride
+                // `hidden`), which lie inside `out`.
+                unsafe {
+                    head_bf16(
+                        scratch,
+                        rows,
+                        (tokens, first_query),
+                        (hidden, col, head_dim),
+                        causal,
+                        out_ptr.add(out_row * hidden + col),
+                    )
+                };
+                return;
+            }
             // k^T as panels, each head_dim deep; q and v are read where they lie.
             pack_panels_whole(
                 kernel,
@@ -177,6 +226,123 @@ pub fn attention(
     unsafe { out.filled() }
 }
 
+/// One (sequence, head) of [`attention`] with bf16 products: `rows` are the sequence's q/k/v rows
+/// (`3 * hidden` values each), `tokens` of them, the queries from `first_query` on; the head's columns
+/// start at `col`; its output rows go to `out`, `hidden` values apart.
+///
+/// # Safety
+/// The CPU runs [`tiles_bf16`] ([`tiles_bf16::available`]); `out` has `tokens - first_query` rows of
+/// `head_dim` writable values, `hidden` apart.
+#[cfg(target_arch = "x86_64")]
+unsafe fn head_bf16(
+    scratch: &mut Scratch,
+    rows: &[f32],
+    (tokens, first_query): (usize, usize),
+    (hidden, col, head_dim): (usize, usize, usize),
+    causal: bool,
+    out: *mut f32,
+) {
+    use tiles_bf16::{MR, NR};
+    let stride = 3 * hidden;
+    let asked = tokens - first_query;
+    // Words of a q or k row (pairs of its values).
+    let words = head_dim.div_ceil(2);
+    // k's rows as words, then transposed into panels of NR tokens (the `f32` packing moves bits).
+    scratch.keys_words.resize(tokens * words, 0.0);
+    for t in 0..tokens {
+        let k = &rows[t * stride + hidden + col..][..head_dim];
+        // SAFETY: row t's `words` words lie inside `keys_words`.
+        unsafe { tiles_bf16::pairs(k, scratch.keys_words.as_mut_ptr().add(t * words).cast()) };
+    }
+    pack_panels_whole(
+        Kernel::Avx512,
+        (tokens, words),
+        &scratch.keys_words,
+        words,
+        &mut scratch.keys,
+    );
+    // v as panels of NR of its columns, two tokens a step.
+    let (value_steps, value_panels) = (tokens.div_ceil(2), head_dim.div_ceil(NR));
+    scratch.values.resize(value_panels * value_steps * NR, 0);
+    let value = &rows[2 * hidden + col..];
+    for (j, panel) in scratch
+        .values
+        .chunks_exact_mut(value_steps * NR)
+        .enumerate()
+    {
+        let columns = (head_dim - j * NR).min(NR);
+        // SAFETY: the `tokens` rows of v, `stride` apart from column j * NR, hold `columns` values
+        // of this head each inside `rows`.
+        unsafe {
+            tiles_bf16::value_panel(value[j * NR..].as_ptr(), stride, (tokens, columns), panel)
+        };
+    }
+    // Score rows span whole panels, as in the `f32` products.
+    let width = tokens.div_ceil(NR) * NR;
+    scratch.scores.resize(asked * width, 0.0);
+    scratch.lhs.resize(MR * words.max(width / 2), 0);
+    for (r0, count) in row_blocks(asked, MR) {
+        let reach = if causal {
+            first_query + r0 + count
+        } else {
+            tokens
+        };
+        let lhs = scratch.lhs.as_mut_ptr();
+        for i in 0..count {
+            let q = &rows[(first_query + r0 + i) * stride + col..][..head_dim];
+            // SAFETY: `lhs` holds MR rows of `words` words.
+            unsafe { tiles_bf16::pairs(q, lhs.add(i * words)) };
+        }
+        for j in 0..reach.div_ceil(NR) {
+            // SAFETY: `lhs` holds the block's q rows, `words` words each; the keys' panel j holds
+            // `words` steps of NR words; score rows r0.. hold `width` values, columns j * NR ..
+            // (j + 1) * NR <= width of them.
+            unsafe {
+                tiles_bf16::run(
+                    count,
+                    words,
+                    (lhs, words),
+                    scratch.keys[j * words * NR..].as_ptr().cast(),
+                    (scratch.scores.as_mut_ptr().add(r0 * width + j * NR), width),
+                    NR,
+                )
+            };
+        }
+        let span = reach.div_ceil(vmath::SOFTMAX_LANES) * vmath::SOFTMAX_LANES;
+        for i in r0..r0 + count {
+            let seen = if causal { first_query + i + 1 } else { tokens };
+            vmath::softmax_padded(
+                Kernel::Avx512,
+                &mut scratch.scores[i * width..][..span],
+                seen,
+            );
+        }
+        // The probabilities as words, up to `reach` (the value past an odd `reach` is a zero of the
+        // padding, so v's row there, or the zero row after the last token, adds nothing).
+        let steps = reach.div_ceil(2);
+        for i in 0..count {
+            let p = &scratch.scores[(r0 + i) * width..][..2 * steps];
+            // SAFETY: `lhs` holds MR rows of `width / 2 >= steps` words.
+            unsafe { tiles_bf16::pairs(p, lhs.add(i * steps)) };
+        }
+        for (j, panel) in scratch.values.chunks_exact(value_steps * NR).enumerate() {
+            // SAFETY: `lhs` holds the block's probability rows, `steps` words each; v's panel j holds
+            // `value_steps >= steps` steps; output rows r0.. of this head have its columns j * NR ..
+            // head_dim, as the caller promises.
+            unsafe {
+                tiles_bf16::run(
+                    count,
+                    steps,
+                    (lhs, steps),
+                    panel.as_ptr(),
+                    (out.add(r0 * hidden + j * NR), hidden),
+                    (head_dim - j * NR).min(NR),
+                )
+            };
+        }
+    }
+}
+
 thread_local! {
     /// This thread's buffers for the tasks it runs.
     static SCRATCH: RefCell<Scratch> = RefCell::default();
@@ -193,6 +359,12 @@ struct Scratch {
     tail: Vec<f32>,
     /// The tile's rows for that partial panel.
     spill: Vec<f32>,
+    /// bf16 products: k's rows as words (pairs of bf16), before they are packed into `keys`.
+    keys_words: Vec<f32>,
+    /// bf16 products: v as panels of words.
+    values: Vec<u32>,
+    /// bf16 products: a block's q rows, then its probability rows, as words.
+    lhs: Vec<u32>,
 }
 
 #[cfg(test)]
@@ -250,12 +422,82 @@ mod tests {
                     row += n;
                 }
                 for (queries, want) in [(Queries::All, &all), (Queries::Last, &last)] {
-                    let got = attention(kernel, &data, &lengths, (heads, d), causal, queries);
+                    let got = attention(
+                        kernel,
+                        AttentionProducts::F32,
+                        &data,
+                        &lengths,
+                        (heads, d),
+                        causal,
+                        queries,
+                    );
                     assert_eq!(got.len(), want.len(), "{queries:?}");
                     let worst = crate::cpu::testing::max_abs_diff(&got, want);
                     assert!(
                         worst < 5e-5,
                         "{kernel:?} causal {causal} {queries:?}: {worst}"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// bf16 products against candle's `f32` ops, within bf16's rounding (8 significant bits a value; q
+    /// scaled by 1/sqrt(head_dim) as the towers fold it): packed sequences of odd lengths, every query and
+    /// the last ones, causal or not, head_dim in whole and partial panels and odd word counts.
+    #[test]
+    fn bf16_products_match_candle_ops_within_bf16_rounding() -> candle_core::Result<()> {
+        let dev = Device::Cpu;
+        let what = "attention products, vdpbf16ps (AVX-512 BF16)";
+        if !vsearch_testkit::kernels::runs(what, "avx512", tiles_bf16::available()) {
+            return Ok(());
+        }
+        let products = AttentionProducts::for_int8(Kernel::Avx512);
+        assert_eq!(products, AttentionProducts::Bf16);
+        for &(ref lengths, heads, d) in &[
+            (vec![50, 50], 12, 64),
+            (vec![5, 1, 13, 7], 4, 16),
+            (vec![77, 9], 8, 64),
+            (vec![9, 33], 2, 72),
+            (vec![33], 3, 20),
+            (vec![197], 2, 64),
+        ] {
+            let hidden = heads * d;
+            let total: usize = lengths.iter().sum();
+            for causal in [true, false] {
+                let scale = Tensor::cat(
+                    &[
+                        Tensor::full((d as f32).powf(-0.5), hidden, &dev)?,
+                        Tensor::ones(2 * hidden, candle_core::DType::F32, &dev)?,
+                    ],
+                    0,
+                )?;
+                let qkv =
+                    Tensor::randn(0f32, 1.0, (total, 3 * hidden), &dev)?.broadcast_mul(&scale)?;
+                let data = qkv.flatten_all()?.to_vec1::<f32>()?;
+                let (mut all, mut last, mut row) = (Vec::new(), Vec::new(), 0);
+                for &n in lengths {
+                    let one =
+                        candle_attention(&qkv.narrow(0, row, n)?, (1, n), (heads, d), causal)?;
+                    last.extend_from_slice(&one[(n - 1) * hidden..]);
+                    all.extend(one);
+                    row += n;
+                }
+                for (queries, want) in [(Queries::All, &all), (Queries::Last, &last)] {
+                    let got = attention(
+                        Kernel::Avx512,
+                        products,
+                        &data,
+                        lengths,
+                        (heads, d),
+                        causal,
+                        queries,
+                    );
+                    let worst = crate::cpu::testing::max_abs_diff(&got, want);
+                    assert!(
+                        worst < 2e-2,
+                        "{lengths:?} h{heads} d{d} causal {causal} {queries:?}: {worst}"
                     );
                 }
             }
@@ -279,7 +521,15 @@ mod tests {
                 let hidden = heads * d;
                 let qkv = Tensor::randn(0f32, 1.0, (b * n, 3 * hidden), &dev)?;
                 let data = qkv.flatten_all()?.to_vec1::<f32>()?;
-                let got = attention(kernel, &data, &vec![n; b], (heads, d), causal, Queries::All);
+                let got = attention(
+                    kernel,
+                    AttentionProducts::F32,
+                    &data,
+                    &vec![n; b],
+                    (heads, d),
+                    causal,
+                    Queries::All,
+                );
                 let want = candle_attention(&qkv, (b, n), (heads, d), causal)?;
                 let worst = crate::cpu::testing::max_abs_diff(&got, &want);
                 assert!(

@@ -19,12 +19,14 @@ mod tiles_avx2;
 #[cfg(target_arch = "x86_64")]
 mod tiles_avx512;
 #[cfg(target_arch = "x86_64")]
+mod tiles_bf16;
+#[cfg(target_arch = "x86_64")]
 mod tiles_int8_avx2;
 #[cfg(target_arch = "x86_64")]
 mod tiles_int8_vnni;
 mod vmath;
 
-pub use attention::{attention, Queries};
+pub use attention::{attention, AttentionProducts, Queries};
 pub use linear::{Epilogue, PackedLinear};
 #[cfg(target_arch = "x86_64")]
 pub use linear_int8::{Int8Tile, QuantizedLinear};

@@ -4,6 +4,7 @@
 
 use super::norm::LayerNorm;
 use super::projection::{Projection, Then};
+use crate::cpu::AttentionProducts;
 pub(crate) use crate::cpu::Queries;
 use crate::precision::Precision;
 use candle_core::Tensor;
@@ -14,6 +15,9 @@ pub(super) struct Attention {
     out: Projection,
     heads: usize,
     head_dim: usize,
+    /// The layers' arithmetic: at int8 the products may take bf16 operands
+    /// ([`crate::cpu::AttentionProducts::for_int8`]).
+    precision: Precision,
 }
 
 impl Attention {
@@ -43,6 +47,7 @@ impl Attention {
             out: Projection::new(linear(hidden, hidden, vb.pp("out_proj"))?, precision)?,
             heads,
             head_dim,
+            precision,
         })
     }
 
@@ -63,8 +68,12 @@ impl Attention {
         let ctx = match self.qkv.kernel() {
             Some(kernel) => {
                 let heads = (self.heads, self.head_dim);
+                let products = match self.precision {
+                    Precision::Int8 => AttentionProducts::for_int8(kernel),
+                    Precision::F32 => AttentionProducts::F32,
+                };
                 let ctx = crate::cpu::cpu_f32(&qkv, |qkv| {
-                    crate::cpu::attention(kernel, qkv, lengths, heads, causal, queries)
+                    crate::cpu::attention(kernel, products, qkv, lengths, heads, causal, queries)
                 })?;
                 let rows = ctx.len() / hidden;
                 Tensor::from_vec(ctx, (rows, hidden), x.device())?
