@@ -400,6 +400,25 @@ mod tests {
             .to_vec1::<f32>()
     }
 
+    /// [`candle_attention`] on each of the packed sequences of `lengths` alone: every query's rows, and
+    /// each sequence's last row.
+    fn candle_each_sequence(
+        qkv: &Tensor,
+        lengths: &[usize],
+        (heads, d): (usize, usize),
+        causal: bool,
+    ) -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
+        let hidden = heads * d;
+        let (mut all, mut last, mut row) = (Vec::new(), Vec::new(), 0);
+        for &n in lengths {
+            let one = candle_attention(&qkv.narrow(0, row, n)?, (1, n), (heads, d), causal)?;
+            last.extend_from_slice(&one[(n - 1) * hidden..]);
+            all.extend(one);
+            row += n;
+        }
+        Ok((all, last))
+    }
+
     /// Sequences of different lengths packed without padding, every query and the last ones only,
     /// against candle's ops on each sequence alone.
     #[test]
@@ -413,14 +432,7 @@ mod tests {
             for causal in [true, false] {
                 let qkv = Tensor::randn(0f32, 1.0, (total, 3 * hidden), &dev)?;
                 let data = qkv.flatten_all()?.to_vec1::<f32>()?;
-                let (mut all, mut last, mut row) = (Vec::new(), Vec::new(), 0);
-                for &n in &lengths {
-                    let one =
-                        candle_attention(&qkv.narrow(0, row, n)?, (1, n), (heads, d), causal)?;
-                    last.extend_from_slice(&one[(n - 1) * hidden..]);
-                    all.extend(one);
-                    row += n;
-                }
+                let (all, last) = candle_each_sequence(&qkv, &lengths, (heads, d), causal)?;
                 for (queries, want) in [(Queries::All, &all), (Queries::Last, &last)] {
                     let got = attention(
                         kernel,
@@ -476,14 +488,7 @@ mod tests {
                 let qkv =
                     Tensor::randn(0f32, 1.0, (total, 3 * hidden), &dev)?.broadcast_mul(&scale)?;
                 let data = qkv.flatten_all()?.to_vec1::<f32>()?;
-                let (mut all, mut last, mut row) = (Vec::new(), Vec::new(), 0);
-                for &n in lengths {
-                    let one =
-                        candle_attention(&qkv.narrow(0, row, n)?, (1, n), (heads, d), causal)?;
-                    last.extend_from_slice(&one[(n - 1) * hidden..]);
-                    all.extend(one);
-                    row += n;
-                }
+                let (all, last) = candle_each_sequence(&qkv, lengths, (heads, d), causal)?;
                 for (queries, want) in [(Queries::All, &all), (Queries::Last, &last)] {
                     let got = attention(
                         Kernel::Avx512,
