@@ -270,53 +270,51 @@ impl QuantizedLinear {
         team::for_each(groups.len() * parts, |task| {
             let (group, t) = (groups[task / parts], task % parts);
             let (j0, j1) = (t * panels / parts, (t + 1) * panels / parts);
-            {
-                let mut j = j0;
-                while j < j1 {
-                    // As many panels side by side as the tile reads and the range still has.
-                    let width = self.tile.panels().min(j1 - j);
-                    let columns = PanelColumns {
-                        scales: &self.scales[j * NR..][..width * NR],
-                        sums: &self.sums[j * NR..][..width * NR],
-                        bias: &self.bias[j * NR..][..width * NR],
+            let mut j = j0;
+            while j < j1 {
+                // As many panels side by side as the tile reads and the range still has.
+                let width = self.tile.panels().min(j1 - j);
+                let columns = PanelColumns {
+                    scales: &self.scales[j * NR..][..width * NR],
+                    sums: &self.sums[j * NR..][..width * NR],
+                    bias: &self.bias[j * NR..][..width * NR],
+                };
+                let panel = &self.panels[j * self.depth * NR..][..width * self.depth * NR];
+                for &(r0, count) in group {
+                    let at = r0 * n + j * NR;
+                    let finish = match epilogue {
+                        Epilogue::None => Finish::None,
+                        Epilogue::Silu => Finish::Silu,
+                        Epilogue::GeluTanh => Finish::GeluTanh,
+                        Epilogue::AddTo(residual) => Finish::Add(residual[at..].as_ptr()),
                     };
-                    let panel = &self.panels[j * self.depth * NR..][..width * self.depth * NR];
-                    for &(r0, count) in group {
-                        let at = r0 * n + j * NR;
-                        let finish = match epilogue {
-                            Epilogue::None => Finish::None,
-                            Epilogue::Silu => Finish::Silu,
-                            Epilogue::GeluTanh => Finish::GeluTanh,
-                            Epilogue::AddTo(residual) => Finish::Add(residual[at..].as_ptr()),
-                        };
-                        let output = Output {
-                            // SAFETY: `at` is row r0, column j * NR of the m x n output.
-                            at: unsafe { out_ptr.add(at) },
-                            stride: n,
-                            columns: (width * NR).min(n - j * NR),
-                            finish,
-                        };
-                        // SAFETY: `with_tile` checked the tile's instructions; rows r0.. of
-                        // `activations` hold `depth` bytes each, `panel` holds `width` whole panels,
-                        // `rows` and `columns` are as long as asked; task t alone writes columns
-                        // j * NR .. of the output's rows r0 .. r0 + count, which `out` holds and
-                        // outlives the loop, and a residual is m x n (`input_rows`).
-                        unsafe {
-                            run_tile(
-                                self.tile,
-                                (count, width),
-                                self.depth / DEPTH_STEP,
-                                &activations[r0 * self.depth..],
-                                self.depth,
-                                panel,
-                                &rows[r0..r0 + count],
-                                &columns,
-                                output,
-                            )
-                        };
-                    }
-                    j += width;
+                    let output = Output {
+                        // SAFETY: `at` is row r0, column j * NR of the m x n output.
+                        at: unsafe { out_ptr.add(at) },
+                        stride: n,
+                        columns: (width * NR).min(n - j * NR),
+                        finish,
+                    };
+                    // SAFETY: `with_tile` checked the tile's instructions; rows r0.. of
+                    // `activations` hold `depth` bytes each, `panel` holds `width` whole panels,
+                    // `rows` and `columns` are as long as asked; task t alone writes columns
+                    // j * NR .. of the output's rows r0 .. r0 + count, which `out` holds and
+                    // outlives the loop, and a residual is m x n (`input_rows`).
+                    unsafe {
+                        run_tile(
+                            self.tile,
+                            (count, width),
+                            self.depth / DEPTH_STEP,
+                            &activations[r0 * self.depth..],
+                            self.depth,
+                            panel,
+                            &rows[r0..r0 + count],
+                            &columns,
+                            output,
+                        )
+                    };
                 }
+                j += width;
             }
         });
         // SAFETY: the parts' panels cover columns 0..n of all m rows.
