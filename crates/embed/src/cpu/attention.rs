@@ -21,8 +21,8 @@ pub enum AttentionProducts {
     F32,
     /// bf16 operands, `f32` sums (`vdpbf16ps`: twice an FMA's multiply-adds an instruction) for
     /// sequences of a panel's 32 tokens or more (shorter ones stay `f32`): for towers whose linear layers
-    /// run at int8, whose own rounding is coarser. Only made by [`AttentionProducts::for_int8`], on a CPU
-    /// with AVX-512 BF16.
+    /// run at int8, whose own rounding is coarser. Choose it with [`AttentionProducts::for_int8`];
+    /// [`attention`] refuses it on a CPU without AVX-512 BF16.
     Bf16,
 }
 
@@ -53,7 +53,8 @@ pub enum Queries {
 /// of `heads * head_dim` values of the queries `queries` picks (every token's, or one row per sequence).
 ///
 /// # Panics
-/// If `qkv` does not hold `sum(lengths) * 3 * heads * head_dim` values, or a sequence is empty.
+/// If `qkv` does not hold `sum(lengths) * 3 * heads * head_dim` values, a sequence is empty, or `products`
+/// is bf16 on a CPU without AVX-512 BF16.
 pub fn attention(
     kernel: Kernel,
     products: AttentionProducts,
@@ -66,6 +67,12 @@ pub fn attention(
     let hidden = heads * head_dim;
     let rows_in: usize = lengths.iter().sum();
     assert_eq!(qkv.len(), rows_in * 3 * hidden, "qkv shape");
+    // The variant is public: checked here, so that no caller reaches the bf16 tile on a CPU without it.
+    #[cfg(target_arch = "x86_64")]
+    assert!(
+        products == AttentionProducts::F32 || tiles_bf16::available(),
+        "bf16 attention products on a CPU without AVX-512 BF16 (use AttentionProducts::for_int8)"
+    );
     assert!(lengths.iter().all(|&n| n > 0), "empty sequence");
     // Each sequence's first input row, first query (within the sequence) and first output row.
     let mut starts = Vec::with_capacity(lengths.len());
@@ -94,7 +101,7 @@ pub fn attention(
             // of 3-17 tokens ran 18% slower end to end with them).
             #[cfg(target_arch = "x86_64")]
             if products == AttentionProducts::Bf16 && tokens >= tiles_bf16::NR {
-                // SAFETY: `Bf16` is only made where the CPU runs the bf16 tile; task (s, h) alone
+                // SAFETY: the CPU runs the bf16 tile (checked above); task (s, h) alone
                 // writes columns col..col + head_dim of sequence s's `asked` output rows (stride
                 // `hidden`), which lie inside `out`.
                 unsafe {
