@@ -11,8 +11,8 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use vsearch_engine::{
-    index_folder, CollectionInfo, DeviceSpec, EmbedError, EngineError, IndexError, IndexKind,
-    IndexOptions, ModelSpec, Query, QueryOptions, SearchResponse,
+    index_folder, DeviceSpec, EmbedError, EngineError, IndexError, IndexKind, IndexOptions,
+    ModelSpec, Query, QueryOptions, SearchResponse,
 };
 use vsearch_server::error::EMPTY_COLLECTION;
 use vsearch_server::SearchBackend;
@@ -307,10 +307,6 @@ fn path_errors(root: &Path) -> Vec<(EngineError, StatusCode)> {
 }
 
 impl SearchBackend for FailingBackend {
-    fn info(&self) -> CollectionInfo {
-        self.inner.info()
-    }
-
     fn search(
         &self,
         query: &Query,
@@ -328,39 +324,7 @@ impl SearchBackend for FailingBackend {
         }
     }
 
-    fn image_path(&self, id: vsearch_engine::ImageId) -> vsearch_engine::Result<PathBuf> {
-        self.inner.image_path(id)
-    }
-
-    fn image_meta(
-        &self,
-        id: vsearch_engine::ImageId,
-    ) -> vsearch_engine::Result<vsearch_engine::metadata::ImageMeta> {
-        self.inner.image_meta(id)
-    }
-
-    fn browse(
-        &self,
-        offset: usize,
-        limit: usize,
-        filter: Option<&vsearch_engine::filter::Filter>,
-    ) -> vsearch_engine::Result<vsearch_engine::browse::Browse> {
-        self.inner.browse(offset, limit, filter)
-    }
-
-    fn facets(
-        &self,
-        filter: Option<&vsearch_engine::filter::Filter>,
-    ) -> vsearch_engine::Result<vsearch_engine::browse::Facets> {
-        self.inner.facets(filter)
-    }
-
-    fn duplicates(
-        &self,
-        options: &vsearch_engine::DupesOptions,
-    ) -> vsearch_engine::Result<Vec<vsearch_engine::DuplicateGroup>> {
-        self.inner.duplicates(options)
-    }
+    common::pass_to_inner!();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

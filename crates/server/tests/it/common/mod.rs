@@ -15,6 +15,57 @@ use vsearch_engine::{
 };
 use vsearch_server::{router, AppState, SearchBackend, ServeOptions};
 
+/// The [`SearchBackend`] methods other than `search`, each passed to the wrapper's `inner` backend: for
+/// the test backends that change what a search does (hold it, fail it) and nothing else.
+macro_rules! pass_to_inner {
+    () => {
+        fn info(&self) -> vsearch_engine::CollectionInfo {
+            self.inner.info()
+        }
+
+        fn image_path(
+            &self,
+            id: vsearch_engine::ImageId,
+        ) -> vsearch_engine::Result<std::path::PathBuf> {
+            self.inner.image_path(id)
+        }
+
+        fn image_meta(
+            &self,
+            id: vsearch_engine::ImageId,
+        ) -> vsearch_engine::Result<vsearch_engine::metadata::ImageMeta> {
+            self.inner.image_meta(id)
+        }
+
+        fn browse(
+            &self,
+            offset: usize,
+            limit: usize,
+            filter: Option<&vsearch_engine::filter::Filter>,
+        ) -> vsearch_engine::Result<vsearch_engine::browse::Browse> {
+            self.inner.browse(offset, limit, filter)
+        }
+
+        fn facets(
+            &self,
+            filter: Option<&vsearch_engine::filter::Filter>,
+        ) -> vsearch_engine::Result<vsearch_engine::browse::Facets> {
+            self.inner.facets(filter)
+        }
+
+        fn duplicates(
+            &self,
+            options: &vsearch_engine::DupesOptions,
+        ) -> vsearch_engine::Result<Vec<vsearch_engine::DuplicateGroup>> {
+            self.inner.duplicates(options)
+        }
+    };
+}
+// (The tests' other backends use it by this path; the stand-in server example, which shares this module,
+// does not.)
+#[allow(unused_imports)]
+pub(crate) use pass_to_inner;
+
 /// The test photos: `../shared/data/ukbench-14` (14 objects x 4 views).
 pub fn ukbench() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/ukbench-14")
@@ -774,10 +825,6 @@ impl SearchGate {
 }
 
 impl<B: SearchBackend> SearchBackend for GatedBackend<B> {
-    fn info(&self) -> CollectionInfo {
-        self.inner.info()
-    }
-
     fn search(
         &self,
         query: &Query,
@@ -789,37 +836,5 @@ impl<B: SearchBackend> SearchBackend for GatedBackend<B> {
         self.inner.search(query, options)
     }
 
-    fn image_path(&self, id: vsearch_engine::ImageId) -> vsearch_engine::Result<PathBuf> {
-        self.inner.image_path(id)
-    }
-
-    fn image_meta(
-        &self,
-        id: vsearch_engine::ImageId,
-    ) -> vsearch_engine::Result<vsearch_engine::metadata::ImageMeta> {
-        self.inner.image_meta(id)
-    }
-
-    fn browse(
-        &self,
-        offset: usize,
-        limit: usize,
-        filter: Option<&vsearch_engine::filter::Filter>,
-    ) -> vsearch_engine::Result<vsearch_engine::browse::Browse> {
-        self.inner.browse(offset, limit, filter)
-    }
-
-    fn facets(
-        &self,
-        filter: Option<&vsearch_engine::filter::Filter>,
-    ) -> vsearch_engine::Result<vsearch_engine::browse::Facets> {
-        self.inner.facets(filter)
-    }
-
-    fn duplicates(
-        &self,
-        options: &vsearch_engine::DupesOptions,
-    ) -> vsearch_engine::Result<Vec<vsearch_engine::DuplicateGroup>> {
-        self.inner.duplicates(options)
-    }
+    pass_to_inner!();
 }
