@@ -133,10 +133,6 @@ impl FlatIndex {
 }
 
 impl VectorIndex for FlatIndex {
-    fn kind(&self) -> IndexKind {
-        IndexKind::Flat
-    }
-
     fn dim(&self) -> usize {
         self.dim
     }

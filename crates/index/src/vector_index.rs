@@ -45,7 +45,10 @@ pub struct Hit {
 /// The common interface of every index kind. Implementations are `Send + Sync`: searches may run
 /// concurrently from many threads through `&self`.
 pub trait VectorIndex: Send + Sync {
-    fn kind(&self) -> IndexKind;
+    /// The kind of index, as its config says.
+    fn kind(&self) -> IndexKind {
+        self.config().kind()
+    }
     fn dim(&self) -> usize;
     fn metric(&self) -> Metric;
     /// Live vectors (deleted ones excluded).

@@ -8,7 +8,7 @@ use vsearch_bench::measure::{self, percentile};
 use vsearch_bench::sweep::{self, Build, BuildCost, Workload};
 use vsearch_bench::{report, BenchOptions, Grid, QueryMode, Results};
 use vsearch_index::eval::{recall_at_k, FASHION_MNIST_DIR};
-use vsearch_index::{Hit, IndexConfig, IndexKind, Metric, SearchParams, VectorIndex};
+use vsearch_index::{Hit, IndexConfig, Metric, SearchParams, VectorIndex};
 
 const K: usize = 10;
 
@@ -85,9 +85,6 @@ enum Breakage {
 }
 
 impl VectorIndex for TestIndex {
-    fn kind(&self) -> IndexKind {
-        IndexKind::Flat
-    }
     fn dim(&self) -> usize {
         self.dim
     }

@@ -818,10 +818,6 @@ fn read_quantized(dir: &Path, manifest: &Manifest, slots: usize) -> Result<Quant
 }
 
 impl VectorIndex for HnswIndex {
-    fn kind(&self) -> IndexKind {
-        IndexKind::Hnsw
-    }
-
     fn dim(&self) -> usize {
         self.dim
     }

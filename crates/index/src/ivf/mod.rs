@@ -64,7 +64,6 @@ pub use threads::{set_threads, threads};
 use crate::config::{IndexConfig, IvfCodes, IvfParams, SearchParams};
 use crate::error::{IndexError, Result};
 use crate::id_filter::IdFilter;
-use crate::kind::IndexKind;
 use crate::vector_index::{Hit, Metric, VectorIndex};
 use std::collections::HashMap;
 use std::path::Path;
@@ -184,10 +183,6 @@ impl IvfIndex {
 }
 
 impl VectorIndex for IvfIndex {
-    fn kind(&self) -> IndexKind {
-        IndexKind::Ivf
-    }
-
     fn dim(&self) -> usize {
         self.dim
     }
