@@ -25,8 +25,9 @@ pub(crate) fn available() -> bool {
         && is_x86_feature_detected!("avx512bf16")
 }
 
-/// The lanes of the 16 from `at` that hold some of `count` values (pointers to masked-off lanes may lie
-/// past a buffer's end: they are formed with `wrapping_add` and never read or written).
+/// The lanes of the 16 from index `at` that are below `columns` (the first `columns` values are the ones
+/// to read or write; pointers to masked-off lanes may lie past a buffer's end: they are formed with
+/// `wrapping_add` and never read or written).
 fn lanes(columns: usize, at: usize) -> __mmask16 {
     match columns.saturating_sub(at) {
         0 => 0,
