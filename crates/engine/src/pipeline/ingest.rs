@@ -108,14 +108,7 @@ pub(super) fn ingest(
     let mut idle_since = started;
     let progress = progress_bar(options.progress, pending.len());
     let batch = options.batch.max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.threads.max(1))
-        .thread_name(|i| format!("vsearch-decode-{i}"))
-        .build()
-        .map_err(|e| EngineError::Io {
-            path: root.to_path_buf(),
-            source: std::io::Error::other(e),
-        })?;
+    let pool = thread_pool("decode", options.threads, root)?;
     let decoding = Decoding {
         max_pixels: options.max_pixels,
         // What the model needs, whether thumbnails are kept or not: the same file embeds the same in
@@ -335,14 +328,7 @@ pub(super) fn read_metadata(
     threads: usize,
 ) -> Result<Vec<(u64, ContentMeta)>> {
     use rayon::prelude::*;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
-        .thread_name(|i| format!("vsearch-meta-{i}"))
-        .build()
-        .map_err(|e| EngineError::Io {
-            path: root.to_path_buf(),
-            source: std::io::Error::other(e),
-        })?;
+    let pool = thread_pool("meta", threads, root)?;
     Ok(pool.install(|| {
         rows.par_iter()
             .filter_map(|e| {
@@ -395,14 +381,7 @@ pub(super) fn hash_rows(
     max_pixels: u64,
 ) -> Result<Vec<(u64, Option<Pdq>)>> {
     use rayon::prelude::*;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
-        .thread_name(|i| format!("vsearch-pdq-{i}"))
-        .build()
-        .map_err(|e| EngineError::Io {
-            path: root.to_path_buf(),
-            source: std::io::Error::other(e),
-        })?;
+    let pool = thread_pool("pdq", threads, root)?;
     Ok(pool.install(|| {
         rows.par_iter()
             .filter_map(|e| {
@@ -493,6 +472,18 @@ fn jpeg_truncated(bytes: &[u8]) -> bool {
         return true;
     };
     memmem::find(&bytes[end..], &[0xFF, 0xDA]).is_some()
+}
+
+/// `threads` (at least one) rayon threads named `vsearch-{what}-N`, for one step of a run under `root`.
+fn thread_pool(what: &'static str, threads: usize, root: &Path) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(move |i| format!("vsearch-{what}-{i}"))
+        .build()
+        .map_err(|e| EngineError::Io {
+            path: root.to_path_buf(),
+            source: std::io::Error::other(e),
+        })
 }
 
 #[cfg(test)]
