@@ -1,7 +1,8 @@
 //! GFLOP/s of the CLIP towers' linear layers: the packed CPU kernels at every SIMD level this CPU runs
 //! against candle's `Linear` (the `gemm` crate) and candle's int8 (Q8_0) quantized product, at ViT-B/32's and
 //! the text tower's shapes.
-//! Run: `cargo run --release -p vsearch-embed --example linear_gflops`.
+//! Run: `cargo run --release -p vsearch-embed --example linear_gflops [-- --packed]` (`--packed`: the
+//! packed kernels alone, for comparing builds of them).
 
 use candle_core::{Device, Module, Tensor};
 use std::time::{Duration, Instant};
@@ -24,6 +25,7 @@ fn rate(flops: f64, mut f: impl FnMut()) -> f64 {
 
 fn main() -> anyhow::Result<()> {
     let dev = Device::Cpu;
+    let packed_only = std::env::args().any(|a| a == "--packed");
     println!("threads {}", rayon::current_num_threads());
     // (rows, out, in): image tower b1/b8/b32 (50 tokens), text tower b1/b8 (77 tokens).
     for &(m, n, k) in &[
@@ -42,9 +44,13 @@ fn main() -> anyhow::Result<()> {
         let w = Tensor::randn(0f32, 0.05, (n, k), &dev)?;
         let b = Tensor::randn(0f32, 1.0, n, &dev)?;
         let lin = candle_nn::Linear::new(w.clone(), Some(b.clone()));
-        let candle = rate(flops, || {
-            lin.forward(&x).expect("candle linear");
-        });
+        let candle = if packed_only {
+            f64::NAN
+        } else {
+            rate(flops, || {
+                lin.forward(&x).expect("candle linear");
+            })
+        };
         let (xs, ws, bs) = (
             x.flatten_all()?.to_vec1::<f32>()?,
             w.flatten_all()?.to_vec1::<f32>()?,
@@ -57,6 +63,10 @@ fn main() -> anyhow::Result<()> {
                 std::hint::black_box(packed.forward(&xs, Epilogue::None));
             });
             line += &format!("  {} {g:6.1}", kernel.name());
+        }
+        if packed_only {
+            println!("{line} GFLOP/s");
+            continue;
         }
         let q8 = candle_core::quantized::QMatMul::from_qtensor(
             candle_core::quantized::QTensor::quantize(&w, candle_core::quantized::GgmlDType::Q8_0)?,

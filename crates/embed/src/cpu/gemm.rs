@@ -2,17 +2,14 @@
 //! one row per output column) packed into column panels in the order the tile kernels read them, `A`
 //! (`m x k`) into row blocks of at most `MR` rows, and a loop over tiles of the output.
 //!
-//! Panels are `NR` columns wide and stored slice-major: for each `kc`-deep slice of `k`, every panel's
-//! `kc x NR` block, panel after panel, so that a pass over the panels reads memory front to back and a
-//! slice ([`SLICE_BYTES`]) stays in L1 while up to [`MC_ROWS`] rows of `A` pass over it. Row blocks are
-//! `k x R` values, column after column.
+//! Panels are `NR` columns wide and stored slice-major: for each `kc`-deep slice of `k` (the level's
+//! `KC`), every panel's `kc x NR` block, panel after panel, so that a pass over the panels reads memory
+//! front to back and a slice stays in cache while up to [`MC_ROWS`] rows of `A` pass over it. Row blocks
+//! are `k x R` values, column after column.
 
 pub(crate) use super::tile_operands::{Block, Lhs, Rows, Start};
 use super::{vmath, write_all, write_each, Kernel, SharedMut};
 
-/// Bytes of one panel slice (`kc x NR` floats): half of a 32 KiB L1 data cache, so the slice stays there
-/// while the row blocks stream past it.
-const SLICE_BYTES: usize = 16 * 1024;
 /// Rows of `A` that one panel slice meets before the next slice is loaded.
 const MC_ROWS: usize = 240;
 
@@ -28,9 +25,15 @@ impl Kernel {
         unreachable!("no CPU kernel level exists off x86-64 ({self:?})")
     }
 
-    /// Depth of one pass over the weight panels ([`SLICE_BYTES`]).
+    /// Depth of one pass over the weight panels (the level's `KC`).
     pub(crate) fn kc(self) -> usize {
-        SLICE_BYTES / (self.nr() * std::mem::size_of::<f32>())
+        #[cfg(target_arch = "x86_64")]
+        match self {
+            Kernel::Avx512 => super::tiles_avx512::KC,
+            Kernel::Avx2 => super::tiles_avx2::KC,
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("no CPU kernel level exists off x86-64 ({self:?})")
     }
 
     /// Most rows of one tile.

@@ -11,6 +11,9 @@ use std::arch::x86_64::*;
 pub(crate) const NR: usize = 16;
 /// Most rows of one tile: 2 x 6 accumulators + 2 weight vectors + 1 broadcast of the 16 registers.
 pub(crate) const MR: usize = 6;
+/// Depth of one pass over the weight panels: a panel slice of 16 KiB, half of L1, and a group of row
+/// blocks (240 rows, 240 KiB) in the 512 KiB L2 of a Zen 2 or Zen 3.
+pub(crate) const KC: usize = 256;
 
 /// `c[r][0..NR] (+)= sum_p a(r, p) * b[p * ldb ..][0..NR]` for `r < R`, `p < kc`.
 ///
