@@ -515,10 +515,6 @@ mod tests {
         let products = AttentionProducts::for_int8(Kernel::Avx512);
         assert_eq!(products, AttentionProducts::Bf16);
         let mut rng = rand::rngs::StdRng::seed_from_u64(0xbf16);
-        let rms = |a: &[f32], b: &[f32]| {
-            let sum: f32 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
-            (sum / a.len() as f32).sqrt()
-        };
         for &(ref lengths, heads, d) in &[
             (vec![50, 50], 12, 64),
             (vec![5, 1, 13, 7], 4, 16),
@@ -565,14 +561,14 @@ mod tests {
                     // it (2^-8 of 1) times a value of v (|v| < 5 here): rare, so the mean stays small.
                     let (worst, mean) = (
                         crate::cpu::testing::max_abs_diff(&got, rounded),
-                        rms(&got, rounded),
+                        crate::cpu::testing::rms_diff(&got, rounded),
                     );
                     assert!(
                         worst < 2e-2 && mean < 5e-4,
                         "{case}: against bf16 operands, worst {worst}, rms {mean}"
                     );
                     // bf16's rounding of q, k, v and p: about 1e-3 rms on outputs of about 1.
-                    let mean = rms(&got, exact);
+                    let mean = crate::cpu::testing::rms_diff(&got, exact);
                     assert!(mean < 4e-3, "{case}: against f32 operands, rms {mean}");
                 }
             }

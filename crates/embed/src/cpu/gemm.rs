@@ -14,37 +14,37 @@ use super::{vmath, write_all, write_each, Kernel, SharedMut};
 const MC_ROWS: usize = 240;
 
 impl Kernel {
-    /// Columns of a weight panel.
-    pub(crate) fn nr(self) -> usize {
+    /// The level's f32 tile: its panel's columns (`NR`), its most rows (`MR`) and the depth of one pass
+    /// over the weight panels (`KC`).
+    fn tile_shape(self) -> (usize, usize, usize) {
         #[cfg(target_arch = "x86_64")]
         match self {
-            Kernel::Avx512 => super::tiles_avx512::NR,
-            Kernel::Avx2 => super::tiles_avx2::NR,
+            Kernel::Avx512 => {
+                use super::tiles_avx512::{KC, MR, NR};
+                (NR, MR, KC)
+            }
+            Kernel::Avx2 => {
+                use super::tiles_avx2::{KC, MR, NR};
+                (NR, MR, KC)
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         unreachable!("no CPU kernel level exists off x86-64 ({self:?})")
     }
 
-    /// Depth of one pass over the weight panels (the level's `KC`).
+    /// Columns of a weight panel.
+    pub(crate) fn nr(self) -> usize {
+        self.tile_shape().0
+    }
+
+    /// Depth of one pass over the weight panels.
     pub(crate) fn kc(self) -> usize {
-        #[cfg(target_arch = "x86_64")]
-        match self {
-            Kernel::Avx512 => super::tiles_avx512::KC,
-            Kernel::Avx2 => super::tiles_avx2::KC,
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        unreachable!("no CPU kernel level exists off x86-64 ({self:?})")
+        self.tile_shape().2
     }
 
     /// Most rows of one tile.
     pub(crate) fn mr(self) -> usize {
-        #[cfg(target_arch = "x86_64")]
-        match self {
-            Kernel::Avx512 => super::tiles_avx512::MR,
-            Kernel::Avx2 => super::tiles_avx2::MR,
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        unreachable!("no CPU kernel level exists off x86-64 ({self:?})")
+        self.tile_shape().1
     }
 
     /// One tile: `rows` (1..=mr) rows by `nr` columns, `kc` deep: `c (+)= a b`, `b`'s rows `ldb` apart.

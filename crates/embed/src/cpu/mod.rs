@@ -269,6 +269,13 @@ pub(crate) mod testing {
             .fold(0f32, f32::max)
     }
 
+    /// The root mean square of the differences between two equally long value lists.
+    pub(crate) fn rms_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len(), "compared values differ in count");
+        let sum: f32 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
+        (sum / a.len() as f32).sqrt()
+    }
+
     /// The largest absolute difference between two tensors of one shape.
     pub(crate) fn max_abs_diff_tensors(a: &Tensor, b: &Tensor) -> candle_core::Result<f32> {
         assert_eq!(a.dims(), b.dims(), "compared tensors differ in shape");

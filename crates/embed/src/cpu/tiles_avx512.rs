@@ -14,8 +14,8 @@ pub(crate) const MR: usize = 12;
 /// Depth of one pass over the weight panels: a panel slice of 64 KiB, read from L2, and a group of
 /// row blocks (240 rows, 480 KiB) beside it in the 1-2 MiB L2 of the CPUs with AVX-512. Each pass
 /// loads and stores every output tile once, so a deeper pass spends less on that: 512 against 128 (a
-/// slice in L1) took the packed products at ViT-B/32's and the text tower's shapes from 74-84% to
-/// 85-93% of the FMA ceiling on a Zen 4 (`linear_gflops --packed`, `fma_peak`).
+/// slice in L1) took the packed products at ViT-B/32's and the text tower's shapes from 71-91% to
+/// 79-93% of the FMA ceiling on a Zen 4, 1.01-1.24x at each shape (`linear_gflops --packed`, `fma_peak`).
 pub(crate) const KC: usize = 512;
 
 /// `c[r][0..NR] (+)= sum_p a(r, p) * b[p * ldb ..][0..NR]` for `r < R`, `p < kc`.
